@@ -1,0 +1,89 @@
+"""The headless CLI: `mlops-tui COMMAND`. With no command it opens the TUI.
+
+Heavy libraries (lightgbm, sklearn, optuna, textual) are imported inside the commands that need
+them, so `--help`, list commands and the TUI's first frame stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Annotated
+
+import typer
+from typer._click.exceptions import ClickException
+from typer.exceptions import Abort, Exit
+
+from mlops_tui.cli import _common
+from mlops_tui.cli._common import STATE, err
+
+app = typer.Typer(
+    name="mlops-tui",
+    help="A keyboard-driven workbench for tabular ML: datasets, tuning, registry, scoring, monitoring.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    workspace: Annotated[
+        str | None,
+        typer.Option("--workspace", "-w", envvar="MLOPS_WORKSPACE", help="Workspace folder [default: ./.mlops]."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    STATE.workspace = workspace
+    STATE.debug = debug
+    if ctx.invoked_subcommand is None:
+        from mlops_tui.cli.workspace_cmds import tui
+
+        tui()
+
+
+def _register() -> None:
+    # Each module adds its commands; the import order is the order of `--help`.
+    from mlops_tui.cli import dataset, evaluate, model, monitor, run, scoring, workspace_cmds
+
+    for module in (workspace_cmds, dataset, run, evaluate, model, scoring, monitor):
+        module.register(app)
+    for name, sub in _common.GROUPS.items():
+        app.add_typer(sub, name=name)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry: map errors to CLI.md's exit codes with one line on stderr."""
+    from mlops_tui.errors import UserError
+    from store import StoreError
+
+    code = 0
+    try:
+        app(args=argv, standalone_mode=False)
+    except Exit as exc:
+        code = exc.exit_code
+    except ClickException as exc:  # usage errors
+        exc.show()
+        code = exc.exit_code if exc.exit_code != 1 else 2
+    except (Abort, KeyboardInterrupt):
+        err.print("interrupted")
+        code = 130
+    except (UserError, StoreError) as exc:
+        if STATE.debug:
+            traceback.print_exc()
+        err.print(f"error: {exc}", markup=False, soft_wrap=True)
+        code = getattr(exc, "exit_code", 1)
+        payload = getattr(exc, "payload", None)
+        if payload and "--json" in (argv if argv is not None else sys.argv):
+            _common.emit(payload, True, lambda: None)
+    except Exception as exc:  # noqa: BLE001 - last resort: still one line unless --debug
+        if STATE.debug:
+            traceback.print_exc()
+        err.print(f"error: {type(exc).__name__}: {exc} (rerun with --debug for details)", markup=False, soft_wrap=True)
+        code = 1
+    sys.exit(code)

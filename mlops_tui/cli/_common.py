@@ -1,0 +1,93 @@
+"""What every CLI command shares: the workspace option, JSON/table output, error exits.
+
+Commands stay thin: parse options, call a service in mlops_tui/, then ``emit`` a result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlops_tui.workspace import Workspace
+
+
+@dataclass
+class _State:
+    workspace: str | None = None
+    debug: bool = False
+
+
+STATE = _State()
+
+# Command groups shared by several modules: `run compare` lives in evaluate.py, `run reproduce`
+# in monitor.py, the rest of `run` in run.py. Modules add their commands in `register(app)`.
+GROUPS: dict[str, typer.Typer] = {
+    "dataset": typer.Typer(help="Register, inspect, compare and validate datasets.", no_args_is_help=True),
+    "run": typer.Typer(help="Tuning runs: list, show, stop, resume, logs, compare, reproduce.", no_args_is_help=True),
+    "model": typer.Typer(help="The model registry: list, show, promote.", no_args_is_help=True),
+}
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+# People read stdout tables; progress and logs go to stderr so --json output stays clean.
+out = Console(highlight=False, no_color=bool(os.environ.get("NO_COLOR")) or None)
+err = Console(stderr=True, highlight=False, no_color=bool(os.environ.get("NO_COLOR")) or None)
+
+
+def workspace(*, create: bool = False) -> Workspace:
+    return Workspace.open(STATE.workspace, create=create)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def emit(payload: Any, as_json: bool, render: Callable[[], None]) -> None:
+    """Print ``payload`` as exactly one JSON document, or call ``render`` for people."""
+    if as_json:
+        sys.stdout.write(json.dumps(_jsonable(payload), default=str) + "\n")
+        sys.stdout.flush()
+    else:
+        render()
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    t = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
+    for c in columns:
+        t.add_column(c)
+    for row in rows:
+        t.add_row(*(fmt(v) for v in row))
+    return t
+
+
+def interactive() -> bool:
+    """Nothing prompts unless a person is at a terminal."""
+    return sys.stdin.isatty() and sys.stderr.isatty()

@@ -1,0 +1,19 @@
+"""Errors the CLI turns into exit codes: each message is one line a user can act on."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input, not found, failed job: exit 1 with the message, no traceback."""
+
+    exit_code = 1
+
+
+class PolicyRefused(UserError):
+    """A policy said no (gate not passed, challenger not promoted): exit 3."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, payload: dict | None = None) -> None:
+        super().__init__(message)
+        self.payload = payload or {}

@@ -1,0 +1,64 @@
+"""The validation gate: may this model version serve? Policy from the workspace's config.toml.
+
+    [gate]
+    min_metric = { roc_auc = 0.7 }   # per metric; lower bound for higher-is-better metrics,
+                                     # upper bound for lower-is-better ones (rmse, log_loss, ...)
+    max_drop = 0.01                  # largest allowed regression against the champion
+    max_slice_gap = 0.25             # largest gap of the metric between slices of a feature
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlops_tui.workspace import Workspace
+    from store import ModelVersion
+
+LOWER_IS_BETTER = {"rmse", "mae", "mape", "log_loss", "brier", "multi_logloss", "binary_logloss", "l2", "l1"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    reasons: tuple[str, ...] = ()
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"passed": self.passed, "reasons": list(self.reasons), "checks": self.checks}
+
+
+def better(metric: str, a: float, b: float) -> bool:
+    """Is value ``a`` better than ``b`` for ``metric``?"""
+    return a < b if metric in LOWER_IS_BETTER else a > b
+
+
+def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None = None) -> Verdict:
+    """Apply the workspace policy to ``model``'s holdout metrics (and against ``champion``)."""
+    policy = ws.config.get("gate", {})
+    metrics = model.metrics or {}
+    reasons: list[str] = []
+    checks: dict[str, Any] = {}
+    for metric, bound in (policy.get("min_metric") or {}).items():
+        value = metrics.get(metric)
+        if value is None:
+            continue
+        ok = value <= bound if metric in LOWER_IS_BETTER else value >= bound
+        checks[f"min_metric.{metric}"] = {"value": value, "bound": bound, "ok": ok}
+        if not ok:
+            cmp = "above" if metric in LOWER_IS_BETTER else "below"
+            reasons.append(f"{metric} {value:.4g} is {cmp} the required {bound:g}")
+    primary = metrics.get("primary_metric")
+    if champion is not None and primary and champion.metrics and primary in champion.metrics:
+        ours, theirs = metrics.get(primary), champion.metrics[primary]
+        if ours is not None and theirs is not None:
+            drop = (ours - theirs) if primary in LOWER_IS_BETTER else (theirs - ours)
+            limit = float(policy.get("max_drop", 0.0))
+            ok = drop <= limit
+            checks["max_drop"] = {"metric": primary, "value": ours, "champion": theirs, "drop": drop,
+                                  "limit": limit, "ok": ok}
+            if not ok:
+                reasons.append(f"{primary} {ours:.4g} is worse than champion {champion.ref} ({theirs:.4g}) "
+                               f"by {drop:.4g} > allowed {limit:g}")
+    return Verdict(not reasons, tuple(reasons), checks)

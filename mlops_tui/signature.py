@@ -1,0 +1,153 @@
+"""A model's input signature, and the one function that turns raw rows into model features.
+
+Training and scoring both call :func:`encode`, so a model sees exactly the same encoding at
+both ends. LightGBM aborts the whole process on Polars Categorical/Enum/String columns and
+Polars' categorical codes depend on the order values were first seen in a process, so
+categoricals are encoded through the category list stored here (``pl.Enum(categories)`` →
+integer codes) and declared to LightGBM as ``categorical_feature``.
+
+A signature (stored as JSON beside the model, in the registry and in deployments)::
+
+    {
+      "task": "binary" | "multiclass" | "regression",
+      "target": "default",
+      "classes": ["No", "Yes"],           # classifiers: label of each output column, in order
+      "id_columns": ["customer_id"],      # carried into scoring output when present
+      "features": [                        # the model's columns, in order
+        {"name": "balance", "kind": "numeric", "source": "balance", "dtype": "Float64"},
+        {"name": "student", "kind": "categorical", "source": "student", "dtype": "String",
+         "categories": ["No", "Yes"]},
+        {"name": "date__month", "kind": "numeric", "source": "date", "dtype": "Date",
+         "transform": "month"}
+      ]
+    }
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from mlops_tui.errors import UserError
+
+DATE_PARTS = ("year", "month", "day", "weekday", "hour")
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    kind: str  # numeric | categorical
+    source: str
+    dtype: str
+    categories: tuple[str, ...] = ()
+    transform: str | None = None  # a date part, for features derived from a date column
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "source": self.source, "dtype": self.dtype}
+        if self.kind == "categorical":
+            out["categories"] = list(self.categories)
+        if self.transform:
+            out["transform"] = self.transform
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Feature:
+        return cls(d["name"], d["kind"], d.get("source", d["name"]), d.get("dtype", ""),
+                   tuple(d.get("categories", ())), d.get("transform"))
+
+
+@dataclass(frozen=True)
+class Signature:
+    task: str
+    target: str
+    features: tuple[Feature, ...]
+    classes: tuple[Any, ...] = ()
+    id_columns: tuple[str, ...] = ()
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def categorical_names(self) -> list[str]:
+        return [f.name for f in self.features if f.kind == "categorical"]
+
+    @property
+    def source_columns(self) -> list[str]:
+        """The input columns a file must have to be scored, in first-use order."""
+        return list(dict.fromkeys(f.source for f in self.features))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task": self.task, "target": self.target, "classes": list(self.classes),
+                "id_columns": list(self.id_columns), "features": [f.to_json() for f in self.features]}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Signature:
+        return cls(d["task"], d["target"], tuple(Feature.from_json(f) for f in d["features"]),
+                   tuple(d.get("classes", ())), tuple(d.get("id_columns", ())))
+
+
+def _numeric(col: pl.Expr, name: str, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.String:
+        # Numeric text ("3.5") is coerced; anything else is caught by `check_numeric_text`.
+        return col.str.strip_chars().cast(pl.Float64, strict=False).alias(name)
+    return col.cast(pl.Float64).alias(name)
+
+
+def _date_part(col: pl.Expr, part: str, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.String:
+        col = col.str.to_datetime(strict=False)
+    dt = col.dt
+    expr = {"year": dt.year(), "month": dt.month(), "day": dt.day(),
+            "weekday": dt.weekday(), "hour": dt.hour()}[part]
+    return expr.cast(pl.Float64)
+
+
+def check_numeric_text(df: pl.DataFrame, sig: Signature) -> None:
+    """Refuse text in a numeric feature, naming the column and an example value."""
+    for f in sig.features:
+        if f.kind != "numeric" or f.transform or f.source not in df.columns or df.schema[f.source] != pl.String:
+            continue
+        raw = df[f.source].str.strip_chars()
+        bad = raw.filter(raw.is_not_null() & (raw != "") & raw.cast(pl.Float64, strict=False).is_null())
+        if len(bad):
+            raise UserError(f"column {f.source!r} should be numeric but has text, e.g. {bad[0]!r}")
+
+
+def encode(df: pl.DataFrame, sig: Signature) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Raw rows → the model's Float64 feature frame, and counts of unseen categories per feature.
+
+    Categories never seen in training become missing (LightGBM routes them like NaN).
+    Raises UserError when a source column is missing.
+    """
+    missing = [c for c in sig.source_columns if c not in df.columns]
+    if missing:
+        raise UserError(f"missing feature column(s): {', '.join(missing)}")
+    exprs: list[pl.Expr] = []
+    unseen_exprs: list[pl.Expr] = []
+    for f in sig.features:
+        dtype = df.schema[f.source]
+        col = pl.col(f.source)
+        if f.transform:
+            exprs.append(_date_part(col, f.transform, dtype).alias(f.name))
+        elif f.kind == "categorical":
+            text = col.cast(pl.String)
+            coded = text.cast(pl.Enum(list(f.categories)), strict=False)
+            exprs.append(coded.to_physical().cast(pl.Float64).alias(f.name))
+            unseen_exprs.append((text.is_not_null() & coded.is_null()).sum().alias(f.name))
+        else:
+            exprs.append(_numeric(col, f.name, dtype))
+    features = df.select(exprs)
+    unseen: dict[str, int] = {}
+    if unseen_exprs:
+        counts = df.select(unseen_exprs).row(0, named=True)
+        unseen = {k: int(v) for k, v in counts.items() if v}
+    return features, unseen
+
+
+def categories_of(values: Iterable[Any]) -> tuple[str, ...]:
+    """The stored category list: the distinct non-null values as text, sorted (stable across runs)."""
+    return tuple(sorted({str(v) for v in values if v is not None}))

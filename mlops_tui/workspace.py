@@ -1,0 +1,116 @@
+"""The workspace: one folder holding the DuckDB store, artifacts, run folders and config.
+
+    .mlops/
+      store.duckdb           metadata (store/)
+      config.toml            gate policy, drift thresholds, key bindings
+      artifacts/datasets/    immutable Parquet snapshots named by content hash
+      artifacts/models/      LightGBM text models + JSON sidecars
+      artifacts/reports/     evaluation details, HTML reports
+      artifacts/scores/      scoring outputs unless told elsewhere
+      runs/<run_id>/         logs and the Optuna journal of each tuning run
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from mlops_tui.errors import UserError
+from store import Store, StoreError
+
+DEFAULT_DIR = ".mlops"
+
+DEFAULT_CONFIG = """\
+# mlops-tui workspace configuration.
+
+[gate]
+# A model version passes the validation gate when all of these hold (metric = the run's metric).
+min_metric = {}                # e.g. { roc_auc = 0.7 } (higher is better) or { rmse = 200.0 } (lower); per-metric thresholds
+max_drop = 0.01                # largest allowed regression against the current champion
+max_slice_gap = 0.25           # largest allowed gap of the metric between slices of a feature
+
+[drift]
+psi_warn = 0.1
+psi_alert = 0.25
+ks_pvalue_alert = 0.001
+null_rate_warn = 0.05          # absolute change in the share of missing values
+
+[keys]
+# Remap TUI bindings by id, e.g.  "app.quit" = "ctrl+q"
+"""
+
+
+def resolve_root(explicit: str | Path | None = None) -> Path:
+    """--workspace, else $MLOPS_WORKSPACE, else ./.mlops."""
+    raw = explicit or os.environ.get("MLOPS_WORKSPACE") or DEFAULT_DIR
+    return Path(raw).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @classmethod
+    def open(cls, root: str | Path | None = None, *, create: bool = False) -> Workspace:
+        ws = cls(resolve_root(root))
+        if not ws.store_path.exists():
+            if not create:
+                raise UserError(f"no workspace at {ws.root}; run `mlops-tui init` (or pass --workspace)")
+            ws.create()
+        return ws
+
+    def create(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(f"workspace path {self.root} exists and is not a directory")
+        for sub in ("artifacts/datasets", "artifacts/models", "artifacts/reports", "artifacts/scores", "runs"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        if not self.config_path.exists():
+            self.config_path.write_text(DEFAULT_CONFIG)
+        Store.open(self.store_path)
+
+    @property
+    def store_path(self) -> Path:
+        return self.root / "store.duckdb"
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "artifacts"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / "runs" / run_id
+
+    def abspath(self, relative: str) -> Path:
+        """Store paths are kept relative to the workspace so it can be moved or copied."""
+        return self.root / relative
+
+    def relpath(self, path: Path) -> str:
+        return str(Path(path).resolve().relative_to(self.root))
+
+    @cached_property
+    def store(self) -> Store:
+        try:
+            return Store.open(self.store_path, create=False)
+        except StoreError as exc:
+            raise UserError(str(exc)) from exc
+
+    @cached_property
+    def config(self) -> dict[str, Any]:
+        defaults = tomllib.loads(DEFAULT_CONFIG)
+        if not self.config_path.exists():
+            return defaults
+        try:
+            user = tomllib.loads(self.config_path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise UserError(f"{self.config_path}: {exc}") from exc
+        for section, values in user.items():
+            if isinstance(values, dict):
+                defaults.setdefault(section, {}).update(values)
+        return defaults

@@ -1,0 +1,102 @@
+"""The DuckDB metadata store: persistence only, no ML and no UI.
+
+Contract
+--------
+* One file, many processes. Every method opens the file, runs one transaction and closes it, so
+  the TUI, detached tuning workers and CLI calls take turns; a process that finds the file locked
+  retries with jittered backoff for ``MLOPS_STORE_TIMEOUT`` seconds (default 60), then raises
+  :class:`StoreBusyError`. Methods are safe to call from any thread and any process.
+* Writes are atomic: a method either commits everything it wrote or nothing.
+* Records are frozen dataclasses (``store.records``); JSON columns come back decoded.
+* All SQL lives in this package and is parameterized. Unknown names raise :class:`NotFoundError`.
+* ``Store.open`` creates or upgrades the file (numbered migrations, ``store.migrations``) and
+  refuses a file written by a newer schema with :class:`SchemaVersionError`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from store import migrations
+from store._db import (
+    NotFoundError,
+    SchemaVersionError,
+    StoreBusyError,
+    StoreError,
+    open_connection,
+    transaction,
+)
+from store.audit import Audit
+from store.datasets import Datasets
+from store.jobs import Jobs
+from store.models import Models
+from store.records import (
+    AliasChange,
+    AuditEvent,
+    DatasetVersion,
+    Deployment,
+    DriftResult,
+    Evaluation,
+    Feedback,
+    ModelVersion,
+    Run,
+    ScoringJob,
+    Trial,
+)
+from store.runs import Runs
+
+__all__ = [
+    "AliasChange", "AuditEvent", "DatasetVersion", "Deployment", "DriftResult", "Evaluation",
+    "Feedback", "ModelVersion", "NotFoundError", "Run", "SchemaVersionError", "ScoringJob",
+    "Store", "StoreBusyError", "StoreError", "Trial",
+]
+
+VIEWS = ("v_datasets", "v_runs", "v_trials", "v_models", "v_deployments", "v_jobs", "v_drift", "v_audit")
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.datasets = Datasets(self.path)
+        self.runs = Runs(self.path)
+        self.models = Models(self.path)
+        self.jobs = Jobs(self.path)
+        self.audit = Audit(self.path)
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = True) -> Store:
+        """Open (creating if asked) and upgrade the store at ``path``."""
+        path = Path(path)
+        if not path.exists() and not create:
+            raise StoreError(f"no store at {path}; run `mlops-tui init` first")
+        try:
+            with open_connection(path) as con:
+                version = migrations.current_version(con)
+                if version > migrations.LATEST:
+                    raise SchemaVersionError(
+                        f"store {path} has schema v{version}, newer than this mlops-tui "
+                        f"(v{migrations.LATEST}); upgrade mlops-tui to use it"
+                    )
+                if version < migrations.LATEST:
+                    migrations.upgrade(con)
+        except duckdb.Error as exc:
+            raise SchemaVersionError(f"{path} is not a readable mlops-tui store: {exc}") from exc
+        return cls(path)
+
+    def schema_version(self) -> int:
+        with open_connection(self.path) as con:
+            return migrations.current_version(con)
+
+    def query(self, sql: str, params: list[Any] | None = None, *, limit: int = 10_000) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run user SQL on a read-only connection (writes fail); returns (columns, rows)."""
+        with open_connection(self.path, read_only=True) as con:
+            cur = con.execute(sql, params or [])
+            if cur.description is None:
+                return [], []
+            return [d[0] for d in cur.description], cur.fetchmany(limit)
+
+
+__all__ += ["open_connection", "transaction", "VIEWS"]

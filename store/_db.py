@@ -1,0 +1,91 @@
+"""Connections to the one DuckDB file, shared safely by many processes.
+
+DuckDB lets a single process hold a database file at a time: while the TUI, a tuning worker or
+a CLI call has it open, every other process gets ``IOException: Could not set lock``. So nobody
+keeps a connection across user think time: each operation opens the file, does its work in one
+transaction and closes it (about 20 ms). A process that finds the file locked retries with
+jittered exponential backoff for a bounded time (``MLOPS_STORE_TIMEOUT``, default 60 s) and only
+then raises :class:`StoreBusyError` naming the holder.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+
+class StoreError(Exception):
+    """Base class of every error the store raises; the message is meant for people."""
+
+
+class StoreBusyError(StoreError):
+    """The file stayed locked by another process for longer than the timeout."""
+
+
+class NotFoundError(StoreError):
+    """A named object (dataset, run, model, deployment, ...) does not exist."""
+
+
+class SchemaVersionError(StoreError):
+    """The file was written by a newer mlops-tui, or is not a store at all."""
+
+
+_LOCK_PATTERNS = ("could not set lock", "conflicting lock")
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(p in text for p in _LOCK_PATTERNS)
+
+
+def default_timeout() -> float:
+    return float(os.environ.get("MLOPS_STORE_TIMEOUT", "60"))
+
+
+@contextmanager
+def open_connection(
+    path: Path, *, read_only: bool = False, timeout: float | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open ``path``, retrying while another process holds the lock; always closes it."""
+    deadline = time.monotonic() + (default_timeout() if timeout is None else timeout)
+    delay = 0.005
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            if not _is_lock_error(exc):
+                raise StoreError(f"cannot open store {path}: {exc}") from exc
+            if time.monotonic() >= deadline:
+                holder = re.search(r"PID (\d+)", str(exc))
+                who = f" by process {holder.group(1)}" if holder else ""
+                raise StoreBusyError(
+                    f"store {path} stayed locked{who}; try again or raise MLOPS_STORE_TIMEOUT"
+                ) from exc
+            # Full jitter keeps several waiting processes from retrying in lockstep.
+            time.sleep(random.uniform(0, delay))
+            delay = min(delay * 2, 0.25)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def transaction(path: Path, *, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One short read-write transaction: committed on success, rolled back on any error."""
+    with open_connection(path, timeout=timeout) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")

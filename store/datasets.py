@@ -1,0 +1,103 @@
+"""Datasets and their immutable versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from store._area import Area, dumps, loads, utcnow
+from store._db import NotFoundError
+from store.records import DatasetVersion
+
+_SELECT = """
+    SELECT v.*, d.description FROM dataset_versions v JOIN datasets d USING (name)
+"""
+
+
+def _record(row: dict[str, Any]) -> DatasetVersion:
+    return DatasetVersion(
+        name=row["name"],
+        version=row["version"],
+        hash=row["hash"],
+        path=row["path"],
+        source=row["source"],
+        rows=row["n_rows"],
+        columns=row["n_columns"],
+        target=row["target"],
+        task=row["task"],
+        schema=loads(row["schema_json"], []),
+        profile=loads(row["profile_json"], {}),
+        created_at=row["created_at"],
+        description=row["description"],
+    )
+
+
+class Datasets(Area):
+    def add_version(
+        self,
+        *,
+        name: str,
+        hash: str,
+        path: str,
+        source: str,
+        rows: int,
+        columns: int,
+        target: str | None,
+        task: str | None,
+        schema: list[dict[str, Any]],
+        profile: dict[str, Any],
+        description: str | None = None,
+    ) -> tuple[DatasetVersion, bool]:
+        """Register a version; the same content (hash) for the same name returns the existing one.
+
+        Returns ``(version, new)``. Version numbers are assigned inside the transaction, so two
+        processes adding different content at once get distinct, consecutive numbers.
+        """
+        with self._write() as con:
+            existing = self._rows(con, _SELECT + " WHERE v.name = ? AND v.hash = ?", [name, hash])
+            if existing:
+                return _record(existing[0]), False
+            now = utcnow()
+            con.execute(
+                "INSERT INTO datasets VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
+                "SET description = coalesce(excluded.description, datasets.description)",
+                [name, description, now],
+            )
+            (version,) = con.execute(
+                "SELECT coalesce(max(version), 0) + 1 FROM dataset_versions WHERE name = ?", [name]
+            ).fetchone()
+            con.execute(
+                "INSERT INTO dataset_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [name, version, hash, path, source, rows, columns, target, task,
+                 dumps(schema), dumps(profile), now],
+            )
+            row = self._rows(con, _SELECT + " WHERE v.name = ? AND v.version = ?", [name, version])
+        return _record(row[0]), True
+
+    def get(self, name: str, version: int | None = None) -> DatasetVersion:
+        """A version, or the latest one when ``version`` is None. Raises NotFoundError."""
+        with self._read() as con:
+            if version is None:
+                rows = self._rows(
+                    con, _SELECT + " WHERE v.name = ? ORDER BY v.version DESC LIMIT 1", [name]
+                )
+            else:
+                rows = self._rows(con, _SELECT + " WHERE v.name = ? AND v.version = ?", [name, version])
+        if not rows:
+            what = f"dataset {name!r}" if version is None else f"dataset version {name}:{version}"
+            raise NotFoundError(f"unknown {what}")
+        return _record(rows[0])
+
+    def latest(self) -> list[DatasetVersion]:
+        """Every dataset at its latest version, by name."""
+        with self._read() as con:
+            rows = self._rows(
+                con,
+                _SELECT + """ WHERE v.version = (SELECT max(version) FROM dataset_versions x
+                                                 WHERE x.name = v.name) ORDER BY v.name""",
+            )
+        return [_record(r) for r in rows]
+
+    def versions(self, name: str) -> list[DatasetVersion]:
+        with self._read() as con:
+            rows = self._rows(con, _SELECT + " WHERE v.name = ? ORDER BY v.version", [name])
+        return [_record(r) for r in rows]

@@ -1,0 +1,119 @@
+"""Batch-scoring jobs, the drift measured on them, and feedback (labels that arrived later)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from store._area import Area, dumps, loads, utcnow
+from store._db import NotFoundError, StoreError
+from store.records import DriftResult, Feedback, ScoringJob
+
+_JOB_COLUMNS = {"output", "rows_in", "rows_out", "seconds", "rows_per_s", "status", "error",
+                "drift_status", "prediction_drift", "ended_at"}
+_JOB_JSON = {"unseen": "unseen_json", "warnings": "warnings_json", "inputs": "inputs_json"}
+
+
+def _job(row: dict[str, Any]) -> ScoringJob:
+    return ScoringJob(
+        job_id=row["job_id"], deployment=row["deployment"], model_name=row["model_name"],
+        model_version=row["model_version"], inputs=loads(row["inputs_json"], []),
+        output=row["output"], rows_in=row["rows_in"], rows_out=row["rows_out"],
+        unseen=loads(row["unseen_json"], {}), warnings=loads(row["warnings_json"], []),
+        seconds=row["seconds"], rows_per_s=row["rows_per_s"], status=row["status"],
+        error=row["error"], drift_status=row["drift_status"],
+        prediction_drift=row["prediction_drift"], created_at=row["created_at"],
+        ended_at=row["ended_at"],
+    )
+
+
+def _drift(row: dict[str, Any]) -> DriftResult:
+    details = loads(row.pop("details_json"), {})
+    return DriftResult(**row, details=details)
+
+
+class Jobs(Area):
+    def start(
+        self, *, job_id: str, model_name: str, model_version: int, inputs: list[dict[str, Any]],
+        deployment: str | None = None, output: str | None = None,
+    ) -> None:
+        with self._write() as con:
+            con.execute(
+                """INSERT INTO scoring_jobs (job_id, deployment, model_name, model_version,
+                       inputs_json, output, status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)""",
+                [job_id, deployment, model_name, model_version, dumps(inputs), output, utcnow()],
+            )
+
+    def finish(self, job_id: str, **fields: Any) -> None:
+        """Set the outcome columns (status, rows, seconds, unseen, warnings, error, drift_status...)."""
+        sets, params = [], []
+        fields.setdefault("ended_at", utcnow())
+        for key, value in fields.items():
+            if key in _JOB_JSON:
+                sets.append(f"{_JOB_JSON[key]} = ?")
+                params.append(dumps(value))
+            elif key in _JOB_COLUMNS:
+                sets.append(f"{key} = ?")  # key checked against a fixed set above
+                params.append(value)
+            else:
+                raise StoreError(f"scoring_jobs has no field {key!r}")
+        with self._write() as con:
+            con.execute(f"UPDATE scoring_jobs SET {', '.join(sets)} WHERE job_id = ?", [*params, job_id])
+
+    def get(self, job_id: str) -> ScoringJob:
+        with self._read() as con:
+            rows = self._rows(con, "SELECT * FROM scoring_jobs WHERE starts_with(job_id, ?) LIMIT 2", [job_id])
+        if len(rows) != 1:
+            raise NotFoundError(f"unknown scoring job {job_id!r}" if not rows else f"job prefix {job_id!r} is ambiguous")
+        return _job(rows[0])
+
+    def list(self, *, deployment: str | None = None, limit: int | None = None) -> list[ScoringJob]:
+        """Newest first."""
+        sql, params = "SELECT * FROM scoring_jobs", []
+        if deployment:
+            sql += " WHERE deployment = ?"
+            params.append(deployment)
+        sql += " ORDER BY created_at DESC"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._read() as con:
+            return [_job(r) for r in self._rows(con, sql, params)]
+
+    # -- drift --------------------------------------------------------------------------------
+    def add_drift(self, results: list[DriftResult]) -> None:
+        with self._write() as con:
+            for d in results:
+                con.execute(
+                    "INSERT OR REPLACE INTO drift_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [d.job_id, d.feature, d.kind, d.psi, d.ks_stat, d.ks_pvalue, d.null_rate_ref,
+                     d.null_rate_cur, d.new_categories, d.status, dumps(d.details)],
+                )
+
+    def drift(self, job_ids: list[str]) -> dict[str, list[DriftResult]]:
+        with self._read() as con:
+            rows = self._rows(con, "SELECT * FROM drift_results WHERE list_contains(?, job_id) "
+                                   "ORDER BY job_id, feature", [job_ids])
+        out: dict[str, list[DriftResult]] = {j: [] for j in job_ids}
+        for r in rows:
+            out[r["job_id"]].append(_drift(r))
+        return out
+
+    # -- feedback -----------------------------------------------------------------------------
+    def add_feedback(
+        self, *, feedback_id: str, deployment: str, rows_matched: int, metrics: dict[str, Any],
+        status: str, job_id: str | None = None,
+    ) -> Feedback:
+        now = utcnow()
+        with self._write() as con:
+            con.execute("INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [feedback_id, deployment, job_id, rows_matched, dumps(metrics), status, now])
+        return Feedback(feedback_id, deployment, job_id, rows_matched, metrics, status, now)
+
+    def feedback(self, deployment: str) -> list[Feedback]:
+        with self._read() as con:
+            rows = self._rows(con, "SELECT * FROM feedback WHERE deployment = ? ORDER BY created_at", [deployment])
+        return [
+            Feedback(r["feedback_id"], r["deployment"], r["job_id"], r["rows_matched"],
+                     loads(r["metrics_json"], {}), r["status"], r["created_at"])
+            for r in rows
+        ]

@@ -1,0 +1,282 @@
+"""Numbered schema migrations.
+
+Each migration runs in one transaction together with its row in ``schema_version``, so a store is
+always at exactly one version. Opening an older store applies the missing migrations; opening a
+store written by a newer mlops-tui is refused (we cannot know what its tables mean).
+
+Never edit a released migration: add the next number. ``tests/data/store_v1.duckdb`` is a store
+at version 1, kept to test the upgrade path.
+
+JSON payloads are stored as VARCHAR documents and decoded in Python; DuckDB's ``json_extract``
+still works on them in ``mlops-tui sql``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import duckdb
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+MIGRATIONS: dict[int, Migration] = {}
+
+
+def migration(number: int) -> Callable[[Migration], Migration]:
+    def register(fn: Migration) -> Migration:
+        MIGRATIONS[number] = fn
+        return fn
+
+    return register
+
+
+@migration(1)
+def _core_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The whole product's tables: datasets → runs → models → deployments → jobs, plus audit."""
+    con.execute("""
+        CREATE TABLE datasets (
+            name VARCHAR PRIMARY KEY,
+            description VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        )""")
+    con.execute("""
+        CREATE TABLE dataset_versions (
+            name VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            hash VARCHAR NOT NULL,
+            path VARCHAR NOT NULL,          -- immutable Parquet snapshot, relative to the workspace
+            source VARCHAR NOT NULL,        -- where it was read from (may since have changed)
+            n_rows BIGINT NOT NULL,
+            n_columns INTEGER NOT NULL,
+            target VARCHAR,
+            task VARCHAR,                   -- suggested task for the target
+            schema_json VARCHAR NOT NULL,   -- [{name, dtype, nullable, role}]
+            profile_json VARCHAR NOT NULL,  -- {column: {nulls, distinct, min, max, mean, ...}}
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (name, version),
+            UNIQUE (name, hash)
+        )""")
+    con.execute("""
+        CREATE TABLE runs (
+            run_id VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            dataset VARCHAR NOT NULL,
+            dataset_version INTEGER NOT NULL,
+            target VARCHAR NOT NULL,
+            task VARCHAR NOT NULL,
+            metric VARCHAR NOT NULL,
+            direction VARCHAR NOT NULL,     -- minimize | maximize
+            status VARCHAR NOT NULL,        -- queued | running | stopping | stopped | completed | failed
+            n_trials_requested INTEGER,
+            timeout_s DOUBLE,
+            n_jobs INTEGER NOT NULL DEFAULT 1,
+            seed INTEGER NOT NULL,
+            best_value DOUBLE,
+            best_params_json VARCHAR,
+            config_json VARCHAR NOT NULL,   -- every option needed to reproduce the run
+            prep_json VARCHAR,              -- preparation report: split, encodings, exclusions, warnings
+            test_metrics_json VARCHAR,
+            model_name VARCHAR,
+            model_version INTEGER,
+            pid INTEGER,                    -- supervisor process of a detached run
+            host VARCHAR,
+            error VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            started_at TIMESTAMP,
+            ended_at TIMESTAMP
+        )""")
+    con.execute("""
+        CREATE TABLE trials (
+            run_id VARCHAR NOT NULL,
+            number INTEGER NOT NULL,
+            state VARCHAR NOT NULL,         -- RUNNING | COMPLETE | PRUNED | FAIL
+            value DOUBLE,
+            params_json VARCHAR NOT NULL,
+            intermediate_json VARCHAR,
+            duration_s DOUBLE,
+            pid INTEGER,
+            host VARCHAR,
+            started_at TIMESTAMP,
+            ended_at TIMESTAMP,
+            PRIMARY KEY (run_id, number)
+        )""")
+    con.execute("""
+        CREATE TABLE evaluations (
+            eval_id VARCHAR PRIMARY KEY,
+            run_id VARCHAR,
+            model_name VARCHAR,
+            model_version INTEGER,
+            dataset VARCHAR NOT NULL,
+            dataset_version INTEGER NOT NULL,
+            kind VARCHAR NOT NULL,          -- holdout | evaluate | reproduce | challenger
+            task VARCHAR NOT NULL,
+            metrics_json VARCHAR NOT NULL,
+            details_path VARCHAR,           -- curves, importances, slices (JSON artifact)
+            created_at TIMESTAMP NOT NULL
+        )""")
+    con.execute("""
+        CREATE TABLE models (
+            name VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            run_id VARCHAR,
+            path VARCHAR NOT NULL,          -- LightGBM text model, relative to the workspace
+            sha256 VARCHAR NOT NULL,
+            task VARCHAR NOT NULL,
+            dataset VARCHAR,
+            dataset_version INTEGER,
+            metrics_json VARCHAR,
+            signature_json VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (name, version)
+        )""")
+    con.execute("""
+        CREATE TABLE model_aliases (
+            name VARCHAR NOT NULL,
+            alias VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (name, alias)
+        )""")
+    con.execute("""
+        CREATE TABLE alias_history (
+            name VARCHAR NOT NULL,
+            alias VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            previous_version INTEGER,
+            changed_at TIMESTAMP NOT NULL
+        )""")
+    con.execute("""
+        CREATE TABLE deployments (
+            name VARCHAR PRIMARY KEY,
+            model_name VARCHAR NOT NULL,
+            model_version INTEGER NOT NULL,
+            signature_json VARCHAR NOT NULL,
+            output_dir VARCHAR,
+            forced BOOLEAN NOT NULL DEFAULT false,
+            gate_json VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        )""")
+    con.execute("""
+        CREATE TABLE scoring_jobs (
+            job_id VARCHAR PRIMARY KEY,
+            deployment VARCHAR,
+            model_name VARCHAR NOT NULL,
+            model_version INTEGER NOT NULL,
+            inputs_json VARCHAR NOT NULL,   -- [{path, sha256}]
+            output VARCHAR,
+            rows_in BIGINT,
+            rows_out BIGINT,
+            unseen_json VARCHAR,            -- {column: count} of categories never seen in training
+            warnings_json VARCHAR,
+            seconds DOUBLE,
+            rows_per_s DOUBLE,
+            status VARCHAR NOT NULL,        -- running | succeeded | failed
+            error VARCHAR,
+            drift_status VARCHAR,           -- ok | warn | alert
+            prediction_drift DOUBLE,
+            created_at TIMESTAMP NOT NULL,
+            ended_at TIMESTAMP
+        )""")
+    con.execute("""
+        CREATE TABLE feedback (
+            feedback_id VARCHAR PRIMARY KEY,
+            deployment VARCHAR NOT NULL,
+            job_id VARCHAR,
+            rows_matched BIGINT NOT NULL,
+            metrics_json VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,        -- ok | alert
+            created_at TIMESTAMP NOT NULL
+        )""")
+    con.execute("CREATE SEQUENCE audit_seq START 1")
+    con.execute("""
+        CREATE TABLE audit_events (
+            event_id BIGINT PRIMARY KEY DEFAULT nextval('audit_seq'),
+            happened_at TIMESTAMP NOT NULL,
+            user_name VARCHAR NOT NULL,
+            host VARCHAR NOT NULL,
+            command VARCHAR NOT NULL,
+            object VARCHAR NOT NULL,
+            outcome VARCHAR NOT NULL,       -- ok | failed | refused
+            details_json VARCHAR
+        )""")
+
+
+@migration(2)
+def _drift_and_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Per-feature drift of each scoring job, and the documented read-only views of `mlops-tui sql`."""
+    con.execute("""
+        CREATE TABLE drift_results (
+            job_id VARCHAR NOT NULL,
+            feature VARCHAR NOT NULL,       -- a feature name, or '__prediction__'
+            kind VARCHAR NOT NULL,          -- numeric | categorical | prediction
+            psi DOUBLE,
+            ks_stat DOUBLE,
+            ks_pvalue DOUBLE,
+            null_rate_ref DOUBLE,
+            null_rate_cur DOUBLE,
+            new_categories INTEGER,
+            status VARCHAR NOT NULL,        -- ok | warn | alert
+            details_json VARCHAR,
+            PRIMARY KEY (job_id, feature)
+        )""")
+    views = {
+        "v_datasets": """SELECT name, version, hash, n_rows AS rows, n_columns AS columns, target,
+                              task, source, created_at FROM dataset_versions""",
+        "v_runs": """SELECT run_id, name, dataset, dataset_version, target, task, metric, direction,
+                          status, best_value, n_trials_requested, model_name, model_version,
+                          created_at, ended_at FROM runs""",
+        "v_trials": """SELECT run_id, number, state, value, params_json, duration_s, pid, host,
+                            ended_at FROM trials""",
+        "v_models": """SELECT m.name, m.version, m.run_id, m.task, m.dataset, m.dataset_version,
+                            m.sha256, m.metrics_json, m.created_at,
+                            (SELECT string_agg(a.alias, ',') FROM model_aliases a
+                              WHERE a.name = m.name AND a.version = m.version) AS aliases
+                       FROM models m""",
+        "v_deployments": """SELECT name, model_name, model_version, forced, created_at, updated_at
+                            FROM deployments""",
+        "v_jobs": """SELECT job_id, deployment, model_name, model_version, rows_in, rows_out,
+                          seconds, rows_per_s, status, error, drift_status, created_at
+                     FROM scoring_jobs""",
+        "v_drift": """SELECT job_id, feature, kind, psi, ks_stat, ks_pvalue, null_rate_ref,
+                           null_rate_cur, new_categories, status FROM drift_results""",
+        "v_audit": """SELECT event_id, happened_at, user_name, host, command, object, outcome, details_json
+                      FROM audit_events""",
+    }
+    for name, query in views.items():
+        con.execute(f"CREATE VIEW {name} AS {query}")  # fixed names above, no user input
+
+
+LATEST = max(MIGRATIONS)
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+def upgrade(con: duckdb.DuckDBPyConnection, *, target: int = LATEST) -> list[int]:
+    """Apply every migration above the store's version up to ``target``; returns those applied."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
+    )
+    applied = []
+    for number in range(current_version(con) + 1, target + 1):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            MIGRATIONS[number](con)
+            con.execute(
+                "INSERT INTO schema_version VALUES (?, ?)",
+                [number, datetime.now(UTC).replace(tzinfo=None)],
+            )
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        applied.append(number)
+    return applied

@@ -1,0 +1,191 @@
+"""Frozen records returned by the store. JSON columns arrive decoded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    name: str
+    version: int
+    hash: str
+    path: str
+    source: str
+    rows: int
+    columns: int
+    target: str | None
+    task: str | None
+    schema: list[dict[str, Any]]
+    profile: dict[str, Any]
+    created_at: datetime
+    description: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: str
+    name: str
+    dataset: str
+    dataset_version: int
+    target: str
+    task: str
+    metric: str
+    direction: str
+    status: str
+    n_trials_requested: int | None
+    timeout_s: float | None
+    n_jobs: int
+    seed: int
+    best_value: float | None
+    best_params: dict[str, Any] | None
+    config: dict[str, Any]
+    prep: dict[str, Any] | None
+    test_metrics: dict[str, Any] | None
+    model_name: str | None
+    model_version: int | None
+    pid: int | None
+    host: str | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    n_trials: int = 0  # trials recorded so far (complete + pruned + failed + running)
+
+
+@dataclass(frozen=True)
+class Trial:
+    run_id: str
+    number: int
+    state: str
+    value: float | None
+    params: dict[str, Any]
+    intermediate: dict[str, float] | None
+    duration_s: float | None
+    pid: int | None
+    host: str | None
+    started_at: datetime | None
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    eval_id: str
+    run_id: str | None
+    model_name: str | None
+    model_version: int | None
+    dataset: str
+    dataset_version: int
+    kind: str
+    task: str
+    metrics: dict[str, Any]
+    details_path: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    version: int
+    run_id: str | None
+    path: str
+    sha256: str
+    task: str
+    dataset: str | None
+    dataset_version: int | None
+    metrics: dict[str, Any] | None
+    signature: dict[str, Any]
+    created_at: datetime
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    name: str
+    alias: str
+    version: int
+    previous_version: int | None
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str
+    model_name: str
+    model_version: int
+    signature: dict[str, Any]
+    output_dir: str | None
+    forced: bool
+    gate: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ScoringJob:
+    job_id: str
+    deployment: str | None
+    model_name: str
+    model_version: int
+    inputs: list[dict[str, Any]]
+    output: str | None
+    rows_in: int | None
+    rows_out: int | None
+    unseen: dict[str, int]
+    warnings: list[str]
+    seconds: float | None
+    rows_per_s: float | None
+    status: str
+    error: str | None
+    drift_status: str | None
+    prediction_drift: float | None
+    created_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    job_id: str
+    feature: str
+    kind: str
+    psi: float | None
+    ks_stat: float | None
+    ks_pvalue: float | None
+    null_rate_ref: float | None
+    null_rate_cur: float | None
+    new_categories: int | None
+    status: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    feedback_id: str
+    deployment: str
+    job_id: str | None
+    rows_matched: int
+    metrics: dict[str, Any]
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    event_id: int
+    at: datetime
+    user: str
+    host: str
+    command: str
+    object: str
+    outcome: str
+    details: dict[str, Any] | None

@@ -1,0 +1,191 @@
+"""Tuning runs, their trials, and model evaluations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from store._area import Area, dumps, loads, utcnow
+from store._db import NotFoundError, StoreError
+from store.records import Evaluation, Run, Trial
+
+_RUN_SELECT = """
+    SELECT r.*, (SELECT count(*) FROM trials t WHERE t.run_id = r.run_id) AS n_trials FROM runs r
+"""
+# Columns `update` may set, with the JSON ones encoded on the way in.
+_RUN_COLUMNS = {
+    "status", "best_value", "model_name", "model_version", "pid", "host", "error",
+    "started_at", "ended_at", "n_trials_requested", "timeout_s", "n_jobs",
+}
+_RUN_JSON = {"best_params": "best_params_json", "config": "config_json", "prep": "prep_json",
+             "test_metrics": "test_metrics_json"}
+
+
+def _run(row: dict[str, Any]) -> Run:
+    return Run(
+        run_id=row["run_id"], name=row["name"], dataset=row["dataset"],
+        dataset_version=row["dataset_version"], target=row["target"], task=row["task"],
+        metric=row["metric"], direction=row["direction"], status=row["status"],
+        n_trials_requested=row["n_trials_requested"], timeout_s=row["timeout_s"],
+        n_jobs=row["n_jobs"], seed=row["seed"], best_value=row["best_value"],
+        best_params=loads(row["best_params_json"]), config=loads(row["config_json"], {}),
+        prep=loads(row["prep_json"]), test_metrics=loads(row["test_metrics_json"]),
+        model_name=row["model_name"], model_version=row["model_version"], pid=row["pid"],
+        host=row["host"], error=row["error"], created_at=row["created_at"],
+        started_at=row["started_at"], ended_at=row["ended_at"], n_trials=row["n_trials"],
+    )
+
+
+def _trial(row: dict[str, Any]) -> Trial:
+    return Trial(
+        run_id=row["run_id"], number=row["number"], state=row["state"], value=row["value"],
+        params=loads(row["params_json"], {}), intermediate=loads(row["intermediate_json"]),
+        duration_s=row["duration_s"], pid=row["pid"], host=row["host"],
+        started_at=row["started_at"], ended_at=row["ended_at"],
+    )
+
+
+def _evaluation(row: dict[str, Any]) -> Evaluation:
+    return Evaluation(
+        eval_id=row["eval_id"], run_id=row["run_id"], model_name=row["model_name"],
+        model_version=row["model_version"], dataset=row["dataset"],
+        dataset_version=row["dataset_version"], kind=row["kind"], task=row["task"],
+        metrics=loads(row["metrics_json"], {}), details_path=row["details_path"],
+        created_at=row["created_at"],
+    )
+
+
+class Runs(Area):
+    # -- runs ---------------------------------------------------------------------------------
+    def create(
+        self, *, run_id: str, name: str, dataset: str, dataset_version: int, target: str,
+        task: str, metric: str, direction: str, seed: int, config: dict[str, Any],
+        n_trials_requested: int | None = None, timeout_s: float | None = None, n_jobs: int = 1,
+        prep: dict[str, Any] | None = None, status: str = "queued",
+    ) -> Run:
+        with self._write() as con:
+            con.execute(
+                """INSERT INTO runs (run_id, name, dataset, dataset_version, target, task, metric,
+                       direction, status, n_trials_requested, timeout_s, n_jobs, seed, config_json,
+                       prep_json, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [run_id, name, dataset, dataset_version, target, task, metric, direction, status,
+                 n_trials_requested, timeout_s, n_jobs, seed, dumps(config), dumps(prep), utcnow()],
+            )
+        return self.get(run_id)
+
+    def update(self, run_id: str, **fields: Any) -> None:
+        """Set columns of a run. JSON fields (best_params, config, prep, test_metrics) are encoded."""
+        sets, params = [], []
+        for key, value in fields.items():
+            if key in _RUN_JSON:
+                sets.append(f"{_RUN_JSON[key]} = ?")
+                params.append(dumps(value))
+            elif key in _RUN_COLUMNS:
+                sets.append(f"{key} = ?")  # key checked against a fixed set above
+                params.append(value)
+            else:
+                raise StoreError(f"runs has no updatable field {key!r}")
+        if not sets:
+            return
+        with self._write() as con:
+            con.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", [*params, run_id])
+
+    def get(self, run_id: str) -> Run:
+        with self._read() as con:
+            rows = self._rows(con, _RUN_SELECT + " WHERE r.run_id = ?", [run_id])
+        if not rows:
+            raise NotFoundError(f"unknown run {run_id!r}")
+        return _run(rows[0])
+
+    def resolve(self, prefix: str) -> Run:
+        """A run by id or unique id prefix."""
+        with self._read() as con:
+            rows = self._rows(
+                con, _RUN_SELECT + " WHERE starts_with(r.run_id, ?) ORDER BY r.run_id LIMIT 2", [prefix]
+            )
+        if not rows:
+            raise NotFoundError(f"unknown run {prefix!r}")
+        if len(rows) > 1:
+            raise NotFoundError(f"run prefix {prefix!r} is ambiguous ({rows[0]['run_id']}, {rows[1]['run_id']}, ...)")
+        return _run(rows[0])
+
+    def list(self, *, status: str | None = None, dataset: str | None = None, limit: int | None = None) -> list[Run]:
+        """Newest first."""
+        where, params = [], []
+        if status:
+            where.append("r.status = ?")
+            params.append(status)
+        if dataset:
+            where.append("r.dataset = ?")
+            params.append(dataset)
+        sql = _RUN_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.created_at DESC"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._read() as con:
+            return [_run(r) for r in self._rows(con, sql, params)]
+
+    def many(self, run_ids: list[str]) -> list[Run]:
+        """Several runs in one read, in the order asked."""
+        with self._read() as con:
+            rows = self._rows(con, _RUN_SELECT + " WHERE list_contains(?, r.run_id)", [run_ids])
+        by_id = {r["run_id"]: _run(r) for r in rows}
+        return [by_id[i] for i in run_ids if i in by_id]
+
+    # -- trials -------------------------------------------------------------------------------
+    def upsert_trial(
+        self, *, run_id: str, number: int, state: str, value: float | None,
+        params: dict[str, Any], intermediate: dict[str, float] | None = None,
+        duration_s: float | None = None, pid: int | None = None, host: str | None = None,
+        started_at: Any = None, ended_at: Any = None,
+    ) -> None:
+        with self._write() as con:
+            con.execute(
+                """INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [run_id, number, state, value, dumps(params), dumps(intermediate), duration_s,
+                 pid, host, started_at, ended_at],
+            )
+
+    def trials(self, run_id: str) -> list[Trial]:
+        with self._read() as con:
+            rows = self._rows(con, "SELECT * FROM trials WHERE run_id = ? ORDER BY number", [run_id])
+        return [_trial(r) for r in rows]
+
+    def trials_of(self, run_ids: list[str]) -> dict[str, list[Trial]]:
+        with self._read() as con:
+            rows = self._rows(
+                con, "SELECT * FROM trials WHERE list_contains(?, run_id) ORDER BY run_id, number", [run_ids]
+            )
+        out: dict[str, list[Trial]] = {i: [] for i in run_ids}
+        for r in rows:
+            out[r["run_id"]].append(_trial(r))
+        return out
+
+    # -- evaluations --------------------------------------------------------------------------
+    def add_evaluation(
+        self, *, eval_id: str, dataset: str, dataset_version: int, kind: str, task: str,
+        metrics: dict[str, Any], run_id: str | None = None, model_name: str | None = None,
+        model_version: int | None = None, details_path: str | None = None,
+    ) -> Evaluation:
+        with self._write() as con:
+            con.execute(
+                "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [eval_id, run_id, model_name, model_version, dataset, dataset_version, kind, task,
+                 dumps(metrics), details_path, utcnow()],
+            )
+            rows = self._rows(con, "SELECT * FROM evaluations WHERE eval_id = ?", [eval_id])
+        return _evaluation(rows[0])
+
+    def evaluations(
+        self, *, run_id: str | None = None, model_name: str | None = None,
+        model_version: int | None = None, kind: str | None = None,
+    ) -> list[Evaluation]:
+        where, params = [], []
+        for col, val in (("run_id", run_id), ("model_name", model_name),
+                         ("model_version", model_version), ("kind", kind)):
+            if val is not None:
+                where.append(f"{col} = ?")  # col from the fixed tuple above
+                params.append(val)
+        sql = "SELECT * FROM evaluations" + (" WHERE " + " AND ".join(where) if where else "")
+        with self._read() as con:
+            return [_evaluation(r) for r in self._rows(con, sql + " ORDER BY created_at", params)]
