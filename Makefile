@@ -1,5 +1,5 @@
 # Two entry points (see README): `make run` and `make test`. Both create .venv if needed.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 WS     ?= .mlops
