@@ -1,9 +1,108 @@
-"""CLI commands (see ../shared/CLI.md). Thin: parse, call a service, emit."""
+"""`model list | show | promote | rollback`: the registry (see ../shared/CLI.md). Thin: parse, call, emit."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
+
+from mlops_tui.cli._common import GROUPS, JsonFlag, emit, fmt, out, table, workspace
+
+
+def _metric_text(metrics: dict[str, Any]) -> str:
+    primary = metrics.get("primary_metric")
+    keys = [primary] if primary in metrics else [k for k in metrics if k != "primary_metric"][:2]
+    return ", ".join(f"{k}={fmt(metrics[k])}" for k in keys if k)
+
+
+def list_(
+    name: Annotated[str | None, typer.Argument(help="Only this model's versions.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """All model versions with their aliases and metrics.
+
+    Example: mlops-tui model list --json
+    """
+    from mlops_tui import registry
+
+    rows = registry.list_models(workspace(), name)
+
+    def render() -> None:
+        if not rows:
+            out.print("no models yet; `mlops-tui tune DATASET` registers one")
+            return
+        out.print(table(None, ["model", "version", "aliases", "task", "metric", "dataset"], [
+            (r["name"], r["version"], ", ".join(r["aliases"]), r["task"], _metric_text(r["metrics"]),
+             r["dataset"]) for r in rows]))
+
+    emit(rows, as_json, render)
+
+
+def show(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """One model version: metrics, gate verdict, file and checksum, lineage, aliases.
+
+    Example: mlops-tui model show credit@production
+    """
+    from mlops_tui import registry
+
+    info = registry.show(workspace(), ref)
+
+    def render() -> None:
+        gate = info["gate"]
+        out.print(f"[bold]{info['ref']}[/]  task={info['task']}  aliases={', '.join(info['aliases']) or '—'}")
+        out.print(f"file      {info['path']}\nsha256    {info['sha256']}")
+        out.print(f"run       {info['run_id'] or '—'}\ndataset   {info['dataset'] or '—'}")
+        out.print(f"deployed  {', '.join(info['deployments']) or '—'}")
+        out.print(f"gate      {'passed' if gate['passed'] else 'REFUSED: ' + '; '.join(gate['reasons'])}")
+        out.print(table("metrics", ["metric", "value"],
+                        [(k, v) for k, v in sorted(info["metrics"].items()) if k != "primary_metric"]))
+        out.print(table("versions", ["version", "aliases", "metric", "created"], [
+            (v["version"], ", ".join(v["aliases"]), _metric_text(v["metrics"]), v["created_at"])
+            for v in info["versions"]]))
+
+    emit(info, as_json, render)
+
+
+def promote(
+    ref: Annotated[str, typer.Argument(help="The version to promote: NAME:VERSION (or NAME, NAME@ALIAS).")],
+    alias: Annotated[str, typer.Option("--alias", "-a", help="Alias to move, e.g. production or staging.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Point ALIAS at a model version; roll back by promoting the previous version.
+
+    Example: mlops-tui model promote credit:3 --alias production
+    """
+    from mlops_tui import registry
+
+    res = registry.promote(workspace(), ref, alias)
+    prev = res["previous_version"]
+    emit(res, as_json, lambda: out.print(
+        f"{res['name']}@{alias} → version {res['version']}"
+        + (f" (was {prev})" if prev is not None and prev != res["version"] else "")))
+
+
+def rollback(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    alias: Annotated[str, typer.Option("--alias", "-a", help="Alias to move back.")] = "production",
+    as_json: JsonFlag = False,
+) -> None:
+    """Move ALIAS back to the version it pointed at before its latest move.
+
+    Example: mlops-tui model rollback credit --alias production
+    """
+    from mlops_tui import registry
+
+    res = registry.rollback(workspace(), name, alias)
+    emit(res, as_json, lambda: out.print(
+        f"{res['name']}@{alias} → version {res['version']} (was {res['previous_version']})"))
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    group = GROUPS["model"]
+    group.command("list")(list_)
+    group.command("show")(show)
+    group.command("promote")(promote)
+    group.command("rollback")(rollback)

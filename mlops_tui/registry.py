@@ -1,0 +1,201 @@
+"""The model registry and batch-scoring deployments: resolve, show, promote, deploy, load.
+
+Every place that accepts a model reference (CLI, TUI, monitoring, retraining) goes through
+:func:`resolve_model`, so ``NAME``, ``NAME:VERSION`` and ``NAME@ALIAS`` mean the same thing
+everywhere. Aliases move between versions and every move is kept in ``alias_history``; a
+rollback is simply promoting the previous version again (:func:`rollback` finds it).
+
+A deployment is a named pointer at one model version plus the signature it expects and a
+default output folder; repointing it goes through the validation gate (``gate.check``)
+against the version it currently serves, and ``--force`` overrides a refusal on the record.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_tui import gate
+from mlops_tui.errors import PolicyRefused, UserError
+from mlops_tui.modelfile import load_model
+from mlops_tui.refs import parse_ref
+from store import Deployment, ModelVersion, NotFoundError
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+
+    from mlops_tui.workspace import Workspace
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+def _check_name(kind: str, value: str) -> str:
+    """Aliases and deployment names end up in refs and file names: keep them plain."""
+    if not _NAME_RE.match(value or ""):
+        raise UserError(f"bad {kind} {value!r}: use letters, digits, '_', '-' or '.'")
+    return value
+
+
+# -- resolution ----------------------------------------------------------------------------------
+def resolve_model(ws: Workspace, ref: str) -> ModelVersion:
+    """``NAME`` (latest version), ``NAME:VERSION`` or ``NAME@ALIAS`` → the model version."""
+    r = parse_ref(ref, allow_alias=True, kind="model")
+    try:
+        if r.alias:
+            return ws.store.models.by_alias(r.name, r.alias)
+        return ws.store.models.get(r.name, r.version)
+    except NotFoundError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def get_deployment(ws: Workspace, name: str) -> Deployment:
+    try:
+        return ws.store.models.deployment(name)
+    except NotFoundError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def resolve_target(ws: Workspace, target: str) -> tuple[Deployment | None, ModelVersion]:
+    """A scoring target: a deployment name (wins when both exist) or a model reference."""
+    try:
+        dep = ws.store.models.deployment(target)
+    except NotFoundError:
+        dep = None
+    if dep is not None:
+        try:
+            return dep, ws.store.models.get(dep.model_name, dep.model_version)
+        except NotFoundError as exc:
+            raise UserError(f"deployment {dep.name!r} points at a missing model: {exc}") from exc
+    try:
+        return None, resolve_model(ws, target)
+    except UserError as exc:
+        raise UserError(f"{target!r} is neither a deployment nor a model ({exc})") from exc
+
+
+def load(ws: Workspace, model: ModelVersion) -> tuple[lgb.Booster, dict[str, Any]]:
+    """The booster and its sidecar, after checking the file's sha256 against the registry."""
+    return load_model(ws.abspath(model.path), model.sha256)
+
+
+# -- views ---------------------------------------------------------------------------------------
+def _summary(m: ModelVersion) -> dict[str, Any]:
+    return {"name": m.name, "version": m.version, "aliases": list(m.aliases), "metrics": m.metrics or {},
+            "task": m.task, "run_id": m.run_id, "dataset": _dataset_ref(m), "created_at": m.created_at}
+
+
+def _dataset_ref(m: ModelVersion) -> str | None:
+    if not m.dataset:
+        return None
+    return m.dataset if m.dataset_version is None else f"{m.dataset}:{m.dataset_version}"
+
+
+def list_models(ws: Workspace, name: str | None = None) -> list[dict[str, Any]]:
+    """Every model version (newest first within a name) with its aliases and metrics."""
+    return [_summary(m) for m in ws.store.models.list(name)]
+
+
+def champion_of(ws: Workspace, model: ModelVersion, deployment: str | None = None) -> ModelVersion | None:
+    """What ``model`` must not be worse than: the version a deployment serves, else ``production``."""
+    if deployment:
+        try:
+            dep = ws.store.models.deployment(deployment)
+            if dep.model_name == model.name:
+                champ = ws.store.models.get(dep.model_name, dep.model_version)
+                return None if champ.version == model.version else champ
+        except NotFoundError:
+            pass
+    try:
+        champ = ws.store.models.by_alias(model.name, "production")
+    except NotFoundError:
+        return None
+    return None if champ.version == model.version else champ
+
+
+def show(ws: Workspace, ref: str) -> dict[str, Any]:
+    """One version in full: metrics, gate verdict, file path + sha256, lineage, siblings, aliases."""
+    m = resolve_model(ws, ref)
+    verdict = gate.check(ws, m, champion=champion_of(ws, m))
+    history = ws.store.models.alias_history(m.name)
+    deployments = [d.name for d in ws.store.models.deployments()
+                   if d.model_name == m.name and d.model_version == m.version]
+    return {
+        **_summary(m),
+        "ref": m.ref,
+        "path": str(ws.abspath(m.path)),
+        "sha256": m.sha256,
+        "dataset_name": m.dataset,
+        "dataset_version": m.dataset_version,
+        "signature": m.signature,
+        "gate": verdict.to_json(),
+        "deployments": deployments,
+        "versions": [_summary(v) for v in ws.store.models.list(m.name)],
+        "alias_history": [
+            {"alias": h.alias, "version": h.version, "previous_version": h.previous_version,
+             "changed_at": h.changed_at} for h in history
+        ],
+    }
+
+
+# -- mutations -----------------------------------------------------------------------------------
+def promote(ws: Workspace, ref: str, alias: str) -> dict[str, Any]:
+    """Point ``alias`` at the version ``ref`` names (moving it from any other version)."""
+    _check_name("alias", alias)
+    m = resolve_model(ws, ref)
+    try:
+        previous = ws.store.models.set_alias(m.name, alias, m.version)
+    except NotFoundError as exc:
+        raise UserError(str(exc)) from exc
+    result = {"name": m.name, "version": m.version, "alias": alias, "previous_version": previous,
+              "aliases": list(ws.store.models.get(m.name, m.version).aliases), "metrics": m.metrics or {}}
+    ws.store.audit.record("model promote", f"model:{m.name}:{m.version}", "ok",
+                          {"alias": alias, "previous_version": previous})
+    return result
+
+
+def rollback(ws: Workspace, name: str, alias: str = "production") -> dict[str, Any]:
+    """Move ``alias`` back to the version it pointed at before its latest move."""
+    history = ws.store.models.alias_history(name, alias)
+    if not history or history[-1].previous_version is None:
+        raise UserError(f"alias {name}@{alias} has no earlier version to roll back to")
+    return promote(ws, f"{name}:{history[-1].previous_version}", alias)
+
+
+def deploy(ws: Workspace, ref: str, name: str, force: bool = False,
+           output_dir: str | None = None) -> Deployment:
+    """Create or repoint deployment ``name``; the gate must pass unless ``force`` (recorded)."""
+    _check_name("deployment name", name)
+    m = resolve_model(ws, ref)
+    verdict = gate.check(ws, m, champion=champion_of(ws, m, deployment=name))
+    obj = f"deployment:{name}"
+    if not verdict.passed and not force:
+        ws.store.audit.record("deploy", obj, "refused", {"model": m.ref, "gate": verdict.to_json()})
+        raise PolicyRefused(
+            f"gate refused {m.ref} for deployment {name!r}: {'; '.join(verdict.reasons)} (use --force to override)",
+            {"deployment": name, "model": m.name, "version": m.version, "deployed": False,
+             "gate": verdict.to_json()},
+        )
+    if output_dir is not None:
+        # Relative to the current directory, like every path a user types; stored relative to
+        # the workspace when inside it (so the workspace can move), absolute otherwise.
+        out = Path(output_dir).expanduser().resolve()
+        stored = ws.relpath(out) if out.is_relative_to(ws.root) else str(out)
+    else:
+        try:
+            stored = ws.store.models.deployment(name).output_dir
+        except NotFoundError:
+            stored = None
+        stored = stored or f"artifacts/scores/{name}"
+    dep = ws.store.models.deploy(name=name, model_name=m.name, model_version=m.version,
+                                 signature=m.signature, output_dir=stored,
+                                 forced=bool(force and not verdict.passed), gate=verdict.to_json())
+    ws.store.audit.record("deploy", obj, "ok", {
+        "model": m.ref, "forced": dep.forced, "gate": verdict.to_json(), "output_dir": stored})
+    return dep
+
+
+def deployment_output_dir(ws: Workspace, dep: Deployment) -> Path:
+    """The folder a deployment's outputs go to when ``score`` is given no ``--output``."""
+    raw = dep.output_dir or f"artifacts/scores/{dep.name}"
+    p = Path(raw)
+    return p if p.is_absolute() else ws.abspath(raw)
