@@ -33,3 +33,55 @@ def deploy(
 
 def register(app: typer.Typer) -> None:
     app.command()(deploy)
+    app.command()(score)
+
+
+def score(
+    target: Annotated[str, typer.Argument(help="A deployment name, or a model NAME, NAME:VERSION, NAME@ALIAS.")],
+    inputs: Annotated[list[str], typer.Argument(help="CSV or Parquet files, or globs (quote them).")],
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Output Parquet file (or folder); default: the deployment's output folder.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1000, help="Rows per batch.")] = 100_000,
+    as_json: JsonFlag = False,
+) -> None:
+    """Score files with a deployment or model: streaming, schema-checked, atomic Parquet output.
+
+    Exit 0 on success, 1 on failure with the reason (the job is recorded either way); never prompts.
+
+    Example: mlops-tui score credit-nightly 'incoming/*.csv' --output scores/today.parquet --json
+    """
+    from mlops_tui import scoring
+    from mlops_tui.cli._common import err
+
+    ws = workspace()
+    progress = None
+    if err.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       console=err, transient=True)
+        task = bar.add_task("rows", total=None)
+
+        def progress(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        with bar:
+            job = scoring.score(ws, target, inputs, output, progress=progress, chunk_size=batch_size)
+    else:
+        job = scoring.score(ws, target, inputs, output, chunk_size=batch_size)
+    out_path = ws.abspath(job.output) if job.output and not job.output.startswith("/") else job.output
+    payload = {
+        "job_id": job.job_id, "status": job.status, "rows": job.rows_out, "output": str(out_path),
+        "model": job.model_name, "version": job.model_version, "deployment": job.deployment,
+        "seconds": job.seconds, "rows_per_s": job.rows_per_s, "unseen": job.unseen, "warnings": job.warnings,
+        "inputs": job.inputs, "drift_status": job.drift_status, "prediction_drift": job.prediction_drift,
+    }
+
+    def render() -> None:
+        out.print(f"scored {job.rows_out:,} rows with {job.model_name}:{job.model_version} in "
+                  f"{job.seconds:.2f} s ({job.rows_per_s or 0:,.0f} rows/s) → {out_path}  [job {job.job_id}]")
+        for col, n in job.unseen.items():
+            err.print(f"note: {n:,} value(s) of {col!r} were never seen in training; scored as missing")
+        for w in job.warnings:
+            err.print(f"warning: {w}", markup=False)
+
+    emit(payload, as_json, render)

@@ -1,0 +1,236 @@
+"""Scoring's input and output plumbing: find the files, check them against the signature before a
+single row is scored, read them in batches, and write the output atomically.
+
+Why checks come first: a job that fails after writing half its output wastes the run and, worse,
+tempts people to use the half. Every schema problem of every input file is collected into ONE
+message (missing features, text in numeric columns with an example value, unusable types), so a
+user fixes the file once instead of once per error. The only full-data check (text hiding in a
+numeric column that arrived as strings) runs as a lazy, streaming Polars query over just those
+columns, so it costs memory for one batch, not one file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from mlops_tui.errors import UserError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from mlops_tui.signature import Signature
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+CSV_INFER_ROWS = 10_000
+_ID_RE = re.compile(r"(^|[_\-\s.])id$|^.*[a-z]Id$|^.*ID$")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path
+    kind: str  # csv | parquet
+    schema: dict[str, pl.DataType]
+    rows: int | None  # known up front for Parquet (footer), unknown for CSV
+
+    def scan(self, overrides: dict[str, pl.DataType] | None = None) -> pl.LazyFrame:
+        if self.kind == "parquet":
+            return pl.scan_parquet(self.path)
+        return pl.scan_csv(self.path, infer_schema_length=CSV_INFER_ROWS,
+                           schema_overrides=overrides or None, separator="\t" if self.path.suffix == ".tsv" else ",")
+
+
+@dataclass
+class Plan:
+    """What a job will read: files, the columns to take from each, and what was found up front."""
+
+    files: list[InputFile]
+    feature_columns: list[str]
+    id_columns: list[str]
+    csv_overrides: dict[str, pl.DataType] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(dict.fromkeys([*self.id_columns, *self.feature_columns]))
+
+    @property
+    def total_rows(self) -> int | None:
+        counts = [f.rows for f in self.files]
+        return None if any(c is None for c in counts) else sum(c for c in counts if c is not None)
+
+
+def _kind(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(CSV_SUFFIXES):
+        return "csv"
+    raise UserError(f"{path}: unsupported input type (use .csv or .parquet)")
+
+
+def expand_inputs(patterns: list[str]) -> list[Path]:
+    """Files and globs → existing files, in the order given (each glob sorted), no duplicates."""
+    if not patterns:
+        raise UserError("no input files given")
+    found: list[Path] = []
+    for pattern in patterns:
+        expanded = os.path.expanduser(pattern)
+        if glob.has_magic(expanded):
+            matches = sorted(glob.glob(expanded, recursive=True))
+            if not matches:
+                raise UserError(f"no files match {pattern!r}")
+            found.extend(Path(m) for m in matches if Path(m).is_file())
+        else:
+            p = Path(expanded)
+            if not p.is_file():
+                raise UserError(f"input file {pattern} does not exist")
+            found.append(p)
+    return list(dict.fromkeys(p.resolve() for p in found))
+
+
+def open_inputs(paths: list[Path]) -> list[InputFile]:
+    files = []
+    for p in paths:
+        kind = _kind(p)
+        try:
+            if kind == "parquet":
+                lf = pl.scan_parquet(p)
+                schema = dict(lf.collect_schema())
+                rows = int(lf.select(pl.len()).collect().item())  # from the footer, no data read
+            else:
+                schema = dict(pl.scan_csv(p, infer_schema_length=CSV_INFER_ROWS).collect_schema())
+                rows = None
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise UserError(f"cannot read {p}: {str(exc).splitlines()[0]}") from exc
+        files.append(InputFile(p, kind, schema, rows))
+    return files
+
+
+def is_id_like(name: str) -> bool:
+    """`id`, `customer_id`, `row-id`, `customerId`, `ID`: columns worth carrying into the output."""
+    return bool(_ID_RE.search(name)) or name.lower() == "id"
+
+
+def _first_text(f: InputFile, column: str, overrides: dict[str, pl.DataType]) -> str | None:
+    """The first value of a text column that is not a number, or None (streaming, one column)."""
+    raw = pl.col(column).str.strip_chars()
+    bad = (f.scan(overrides).select(raw.alias("v"))
+           .filter(pl.col("v").is_not_null() & (pl.col("v") != "")
+                   & pl.col("v").cast(pl.Float64, strict=False).is_null())
+           .head(1).collect(engine="streaming"))
+    return None if bad.is_empty() else str(bad.item())
+
+
+def plan(files: list[InputFile], sig: Signature, model_ref: str) -> Plan:
+    """Check every file against the signature; raise ONE UserError listing every problem."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    many = len(files) > 1
+    where = (lambda f: f" in {f.path.name}") if many else (lambda f: "")
+    overrides: dict[str, pl.DataType] = {}
+    sources = sig.source_columns
+    for f in files:
+        missing = [c for c in sources if c not in f.schema]
+        if missing:
+            problems.append(f"missing feature column(s){where(f)}: {', '.join(missing)}")
+        for feat in sig.features:
+            dtype = f.schema.get(feat.source)
+            if dtype is None or feat.kind != "numeric":
+                continue
+            if feat.transform:
+                if not (dtype.is_temporal() or dtype == pl.String):
+                    problems.append(f"column {feat.source!r}{where(f)} should be a date/time but is {dtype}")
+                continue
+            if dtype == pl.String:
+                example = _first_text(f, feat.source, overrides if f.kind == "csv" else {})
+                if example is not None:
+                    problems.append(f"column {feat.source!r}{where(f)} should be numeric but has text, "
+                                    f"e.g. {example!r}")
+                else:
+                    warnings.append(f"column {feat.source!r}{where(f)} arrived as text; numeric strings coerced")
+            elif dtype.is_integer() and f.kind == "csv":
+                # An integer guess from the first rows would fail on a later "3.5"; floats read both.
+                overrides[feat.source] = pl.Float64
+            elif not (dtype.is_numeric() or dtype in (pl.Boolean, pl.Null)):
+                problems.append(f"column {feat.source!r}{where(f)} should be numeric but is {dtype}")
+    if problems:
+        raise UserError(f"input does not match {model_ref}'s signature: " + "; ".join(problems))
+    present = set.intersection(*(set(f.schema) for f in files))
+    ids = [c for c in sig.id_columns if c in present]
+    ids += [c for c in files[0].schema if c in present and c not in ids and is_id_like(c)]
+    return Plan(files, sources, ids, overrides, warnings)
+
+
+def batches(p: Plan, chunk_size: int) -> Iterator[pl.DataFrame]:
+    """The needed columns of every file, ``chunk_size`` rows at a time, streaming."""
+    cols = p.columns
+    for f in p.files:
+        lf = f.scan(p.csv_overrides if f.kind == "csv" else None).select(cols)
+        try:
+            yield from lf.collect_batches(chunk_size=chunk_size)
+        except pl.exceptions.PolarsError as exc:
+            raise UserError(f"cannot read {f.path}: {str(exc).splitlines()[0]}") from exc
+
+
+def sha256_files(paths: list[Path], chunk: int = 4 << 20) -> list[str]:
+    out = []
+    for path in paths:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while block := fh.read(chunk):
+                h.update(block)
+        out.append(h.hexdigest())
+    return out
+
+
+class AtomicParquet:
+    """A Parquet file that appears at ``path`` only when complete (temp file + rename).
+
+    The temp file sits beside the target (same filesystem, so the rename is atomic) under a
+    hidden name; a failed job deletes it, and a job killed with SIGKILL leaves at most that
+    hidden file, never a partial output and never a clobbered earlier output.
+    """
+
+    def __init__(self, path: Path, job_id: str) -> None:
+        self.path = path
+        self.tmp = path.parent / f".{path.name}.{job_id}.tmp"
+        self._writer: Any = None
+        self._schema: pa.Schema | None = None
+
+    def write(self, table: pa.Table) -> None:
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            self._schema = table.schema
+            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression="snappy")
+        elif table.schema != self._schema:
+            table = table.cast(self._schema)
+        self._writer.write_table(table)
+
+    def commit(self, empty_schema: pa.Schema | None = None) -> None:
+        if self._writer is None and empty_schema is not None:  # no rows: still a valid, empty file
+            self.write(empty_schema.empty_table())
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        with open(self.tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(Exception):  # the file is deleted next anyway
+                self._writer.close()
+            self._writer = None
+        self.tmp.unlink(missing_ok=True)
