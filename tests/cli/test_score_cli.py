@@ -1,0 +1,121 @@
+"""`deploy` + `score` through the CLI: headless success/failure, default outputs, kill -9, memory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import run_cli_subprocess
+from tests.scoring_helpers import SAMPLE, credit_model, synthetic_model, write_synthetic_parquet
+
+pytestmark = pytest.mark.xdist_group("score_cli")
+
+
+@pytest.fixture
+def deployed(ws, cli):
+    credit_model(ws)
+    assert cli("deploy", "credit", "--name", "nightly").code == 0
+    return "nightly"
+
+
+def test_score_a_deployment_json_summary(cli, ws, deployed, tmp_path):
+    out = tmp_path / "today.parquet"
+    res = cli("score", deployed, str(SAMPLE / "default.csv"), "--output", str(out), "--json")
+    assert res.code == 0, res.stderr
+    doc = res.json
+    assert {k: doc[k] for k in ("rows", "output", "model", "version", "deployment", "status")} == {
+        "rows": 10_000, "output": str(out), "model": "credit", "version": 1, "deployment": "nightly",
+        "status": "succeeded"}
+    assert doc["seconds"] > 0 and len(doc["job_id"]) == 12
+    assert out.exists()
+
+
+def test_without_output_a_deployment_writes_to_its_folder(cli, ws, deployed):
+    res = cli("score", deployed, str(SAMPLE / "default.csv"), "--json")
+    assert res.code == 0, res.stderr
+    out = res.json["output"]
+    assert out.startswith(str(ws.root / "artifacts" / "scores" / "nightly")) and os.path.exists(out)
+
+
+def test_failure_is_exit_1_with_the_reason_and_a_failed_job(cli, ws, deployed, tmp_path):
+    (tmp_path / "bad.csv").write_text("customer_id,student\n1,No\n")
+    res = cli("score", deployed, str(tmp_path / "bad.csv"), "--output", str(tmp_path / "o.parquet"), "--json")
+    assert res.code == 1
+    assert res.stdout == ""
+    assert "missing feature column(s): balance, income" in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    (job,) = ws.store.jobs.list(deployment="nightly")
+    assert job.status == "failed"
+
+
+def test_cron_style_run_in_a_child_process_never_prompts(ws, deployed, tmp_path):
+    res = run_cli_subprocess(ws.root, "score", deployed, str(SAMPLE / "default.csv"), "--output",
+                             str(tmp_path / "o.parquet"), "--json")
+    assert res.code == 0, res.stderr
+    assert res.json["rows"] == 10_000
+
+
+@pytest.fixture
+def slow_setup(ws, tmp_path):
+    """A model and file big enough that scoring takes seconds (so a kill lands mid-job)."""
+    synthetic_model(ws, name="synth", rounds=150, num_leaves=63)
+    data = write_synthetic_parquet(tmp_path / "big.parquet", 1_500_000)
+    return data
+
+
+def _start_score(ws, data, out):
+    cmd = [sys.executable, "-m", "mlops_tui", "--workspace", str(ws.root), "score", "synth", str(data),
+           "--output", str(out), "--batch-size", "20000", "--json"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+
+def _kill_when_writing(proc, out, deadline_s: float = 90) -> None:
+    """SIGKILL as soon as the job's temp output holds data (i.e. mid-job), never after it ends."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        tmps = list(out.parent.glob(f".{out.name}.*.tmp"))
+        if tmps and tmps[0].exists() and tmps[0].stat().st_size > 0:
+            break
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def test_kill_9_mid_job_leaves_no_output_and_keeps_an_earlier_one(ws, slow_setup, tmp_path):
+    fresh = tmp_path / "fresh.parquet"
+    _kill_when_writing(_start_score(ws, slow_setup, fresh), fresh)
+    assert not fresh.exists()
+
+    earlier = tmp_path / "earlier.parquet"
+    earlier.write_bytes(b"yesterday's scores")
+    _kill_when_writing(_start_score(ws, slow_setup, earlier), earlier)
+    assert earlier.read_bytes() == b"yesterday's scores"
+
+
+def _peak_rss_mb(ws, data, out) -> float:
+    """Peak RSS of one `score` child, measured by a fresh wrapper so nothing else is counted."""
+    code = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.returncode)")
+    cmd = [sys.executable, "-c", code, sys.executable, "-m", "mlops_tui", "--workspace", str(ws.root),
+           "score", "synth", str(data), "--output", str(out), "--batch-size", "50000"]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    mb, rc = res.stdout.split()
+    assert rc == "0", res.stderr
+    return float(mb)
+
+
+def test_peak_memory_is_flat_in_the_number_of_rows(ws, tmp_path):
+    synthetic_model(ws, name="synth", rounds=10)
+    small = write_synthetic_parquet(tmp_path / "small.parquet", 200_000)
+    big = write_synthetic_parquet(tmp_path / "big.parquet", 800_000)
+    rss_small = _peak_rss_mb(ws, small, tmp_path / "s.parquet")
+    rss_big = _peak_rss_mb(ws, big, tmp_path / "b.parquet")
+    # 4x the rows (about 70 MB more data) must not grow the peak by more than 20 %.
+    assert rss_big <= 1.2 * rss_small, (rss_small, rss_big)

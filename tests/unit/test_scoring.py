@@ -1,0 +1,183 @@
+"""Batch scoring as a service: predictions, output layout, schema enforcement, job records."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import polars as pl
+import pytest
+
+from mlops_tui import registry, scoring
+from mlops_tui.errors import UserError
+from mlops_tui.signature import Signature, encode
+from tests.scoring_helpers import SAMPLE, credit_model, default_df, penguins_model
+
+pytestmark = pytest.mark.xdist_group("scoring")
+
+
+@pytest.fixture
+def credit(ws):
+    return credit_model(ws)
+
+
+def expected(ws, model, df: pl.DataFrame) -> np.ndarray:
+    booster, _ = registry.load(ws, model)
+    X, _ = encode(df, Signature.from_json(model.signature))
+    return booster.predict(X.to_numpy())
+
+
+def test_binary_output_has_ids_label_probabilities_and_provenance(ws, credit, tmp_path):
+    out = tmp_path / "scores.parquet"
+    job = scoring.score(ws, "credit", [str(SAMPLE / "default.csv")], str(out))
+    got = pl.read_parquet(out)
+    assert got.columns == ["customer_id", "prediction", "proba_No", "proba_Yes", "model_name",
+                           "model_version", "scored_at"]
+    df = default_df()
+    p = expected(ws, credit, df)
+    assert got["customer_id"].to_list() == df["customer_id"].to_list()
+    np.testing.assert_allclose(got["proba_Yes"].to_numpy(), p)
+    np.testing.assert_allclose(got["proba_No"].to_numpy(), 1 - p)
+    assert got["prediction"].to_list() == ["Yes" if v >= 0.5 else "No" for v in p]
+    assert set(got["model_name"]) == {"credit"} and set(got["model_version"]) == {1}
+    assert got["scored_at"].null_count() == 0
+
+    assert job.status == "succeeded" and job.rows_in == job.rows_out == 10_000
+    assert job.rows_per_s > 0 and job.seconds > 0
+    digest = hashlib.sha256((SAMPLE / "default.csv").read_bytes()).hexdigest()
+    assert job.inputs == [{"path": str(SAMPLE / "default.csv"), "sha256": digest}]
+    assert ws.store.jobs.get(job.job_id).output == str(out)
+    assert [e.outcome for e in ws.store.audit.events() if e.command == "score"] == ["ok"]
+
+
+def test_multiclass_probabilities_and_label_is_the_argmax(ws, tmp_path):
+    model = penguins_model(ws)
+    out = tmp_path / "p.parquet"
+    scoring.score(ws, "penguins:1", [str(SAMPLE / "penguins.csv")], str(out))
+    got = pl.read_parquet(out)
+    classes = ["Adelie", "Chinstrap", "Gentoo"]
+    proba = got.select([f"proba_{c}" for c in classes]).to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_allclose(proba, expected(ws, model, pl.read_csv(SAMPLE / "penguins.csv")))
+    assert got["prediction"].to_list() == [classes[i] for i in proba.argmax(axis=1)]
+
+
+def test_many_small_batches_give_the_same_output_as_one(ws, credit, tmp_path):
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    scoring.score(ws, "credit", [str(SAMPLE / "default.csv")], str(a))
+    scoring.score(ws, "credit", [str(SAMPLE / "default.csv")], str(b), chunk_size=1_000)
+    cols = ["customer_id", "prediction", "proba_Yes"]
+    assert pl.read_parquet(a).select(cols).equals(pl.read_parquet(b).select(cols))
+
+
+def test_several_files_and_a_glob_mixing_csv_and_parquet(ws, credit, tmp_path):
+    df = default_df()
+    df.head(4000).write_csv(tmp_path / "part1.csv")
+    df.slice(4000, 3000).write_csv(tmp_path / "part2.csv")
+    df.slice(7000).write_parquet(tmp_path / "part3.parquet")
+    out = tmp_path / "out" / "all.parquet"
+    job = scoring.score(ws, "credit", [str(tmp_path / "part*.csv"), str(tmp_path / "part3.parquet")], str(out))
+    assert job.rows_out == 10_000 and len(job.inputs) == 3
+    got = pl.read_parquet(out)
+    assert got["customer_id"].to_list() == df["customer_id"].to_list()
+    np.testing.assert_allclose(got["proba_Yes"].to_numpy(), expected(ws, credit, df))
+
+
+def test_every_schema_problem_in_one_message_and_job_recorded_failed(ws, credit, tmp_path):
+    bad = default_df().drop("student").with_columns(pl.col("balance").cast(pl.String))
+    bad = bad.with_columns(pl.when(pl.col("customer_id") == 5000).then(pl.lit("n/a"))
+                           .otherwise(pl.col("balance")).alias("balance"))
+    bad.write_parquet(tmp_path / "bad.parquet")
+    out = tmp_path / "o.parquet"
+    with pytest.raises(UserError) as exc:
+        scoring.score(ws, "credit", [str(tmp_path / "bad.parquet")], str(out))
+    msg = str(exc.value)
+    assert "missing feature column(s): student" in msg
+    assert "column 'balance' should be numeric but has text, e.g. 'n/a'" in msg
+    assert not out.exists() and list(tmp_path.glob(".o.parquet*")) == []
+    (job,) = ws.store.jobs.list()
+    assert job.status == "failed" and "student" in job.error
+    assert [e.outcome for e in ws.store.audit.events() if e.command == "score"] == ["failed"]
+
+
+def test_numeric_strings_are_coerced_with_a_warning(ws, credit, tmp_path):
+    df = default_df()
+    df.with_columns(pl.col("balance").cast(pl.String), pl.col("income").cast(pl.String)
+                    ).write_parquet(tmp_path / "text.parquet")
+    out = tmp_path / "o.parquet"
+    job = scoring.score(ws, "credit", [str(tmp_path / "text.parquet")], str(out))
+    np.testing.assert_allclose(pl.read_parquet(out)["proba_Yes"].to_numpy(), expected(ws, credit, df))
+    assert any("'balance' arrived as text" in w for w in job.warnings)
+
+
+def test_unseen_categories_score_as_missing_and_are_counted(ws, credit, tmp_path):
+    df = default_df()
+    odd = df.with_columns(pl.when(pl.col("customer_id") <= 30).then(pl.lit("Maybe"))
+                          .otherwise(pl.col("student")).alias("student"))
+    odd.write_csv(tmp_path / "odd.csv")
+    out = tmp_path / "o.parquet"
+    job = scoring.score(ws, "credit", [str(tmp_path / "odd.csv")], str(out))
+    assert job.unseen == {"student": 30}
+    as_missing = df.with_columns(pl.when(pl.col("customer_id") <= 30).then(None)
+                                 .otherwise(pl.col("student")).alias("student"))
+    np.testing.assert_allclose(pl.read_parquet(out)["proba_Yes"].to_numpy(), expected(ws, credit, as_missing))
+
+
+def test_all_null_column_is_a_warning_not_an_error(ws, credit, tmp_path):
+    default_df().with_columns(pl.lit(None, dtype=pl.Float64).alias("income")).write_parquet(tmp_path / "n.parquet")
+    job = scoring.score(ws, "credit", [str(tmp_path / "n.parquet")], str(tmp_path / "o.parquet"))
+    assert job.status == "succeeded"
+    assert any("'income' is entirely null" in w for w in job.warnings)
+
+
+def test_extra_columns_ignored_and_id_like_columns_passed_through(ws, credit, tmp_path):
+    df = default_df().with_columns((pl.col("customer_id") * 10).alias("row_id"), pl.lit("x").alias("notes"))
+    df.write_parquet(tmp_path / "extra.parquet")
+    scoring.score(ws, "credit", [str(tmp_path / "extra.parquet")], str(tmp_path / "o.parquet"))
+    got = pl.read_parquet(tmp_path / "o.parquet")
+    assert got.columns[:3] == ["customer_id", "row_id", "prediction"]
+    assert "notes" not in got.columns and "balance" not in got.columns
+    assert got["row_id"].to_list() == df["row_id"].to_list()
+
+
+def test_failed_job_never_touches_an_earlier_output(ws, credit, tmp_path):
+    out = tmp_path / "o.parquet"
+    scoring.score(ws, "credit", [str(SAMPLE / "default.csv")], str(out))
+    before = out.read_bytes()
+    default_df().drop("income").write_csv(tmp_path / "bad.csv")
+    with pytest.raises(UserError, match="missing feature column"):
+        scoring.score(ws, "credit", [str(tmp_path / "bad.csv")], str(out))
+    assert out.read_bytes() == before
+    assert [j.status for j in ws.store.jobs.list()] == ["failed", "succeeded"]
+
+
+def test_a_deployment_wins_over_a_model_of_the_same_name(ws, credit, tmp_path):
+    credit_model(ws, rounds=4)  # credit:2 is now the latest
+    registry.deploy(ws, "credit:1", "credit")
+    job = scoring.score(ws, "credit", [str(SAMPLE / "default.csv")], str(tmp_path / "o.parquet"))
+    assert (job.deployment, job.model_version) == ("credit", 1)
+
+
+def test_unknown_target_and_missing_input_are_user_errors(ws, credit, tmp_path):
+    with pytest.raises(UserError, match="neither a deployment nor a model"):
+        scoring.score(ws, "nope", [str(SAMPLE / "default.csv")], str(tmp_path / "o.parquet"))
+    with pytest.raises(UserError, match="does not exist"):
+        scoring.score(ws, "credit", [str(tmp_path / "missing.csv")], str(tmp_path / "o.parquet"))
+    with pytest.raises(UserError, match="no files match"):
+        scoring.score(ws, "credit", [str(tmp_path / "*.parquet")], str(tmp_path / "o.parquet"))
+
+
+def test_a_failing_drift_tracker_does_not_fail_the_job(ws, credit, tmp_path, monkeypatch):
+    import mlops_tui.drift
+
+    class Broken:
+        def __init__(self, ws, model):
+            pass
+
+        def update(self, features, predictions):
+            raise RuntimeError("boom")
+
+    monkeypatch.setattr(mlops_tui.drift, "DriftTracker", Broken)
+    job = scoring.score(ws, "credit", [str(SAMPLE / "default.csv")], str(tmp_path / "o.parquet"))
+    assert job.status == "succeeded"
+    assert any("drift tracking stopped: RuntimeError: boom" in w for w in job.warnings)
