@@ -1,21 +1,144 @@
-"""Holdout evaluation of a model, stored with its run (issue 4 fills the details).
+"""Evaluation of a model on labelled rows, stored with its run or model.
 
-`record_holdout` is the one entry point tuning calls after registering a model; evaluation
-details (curves, importances, slices) grow here without touching the tuning code.
+`record_holdout` is the one entry point tuning calls after registering a model; `evaluate_model`
+scores a registered model on another dataset version (`mlops-tui evaluate`). Both compute the
+scalar metrics through :func:`mlops_tui.metrics.compute` (stored in the ``evaluations`` row, so
+comparing runs reads no files) and the details (curves, confusion, importances, slices; see
+:mod:`mlops_tui.evaldetails`) into ``artifacts/reports/<eval_id>.json``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import polars as pl
+
+from mlops_tui.errors import UserError
+from mlops_tui.modelfile import atomic_write_bytes
+
 if TYPE_CHECKING:
     import lightgbm as lgb
-    import polars as pl
 
     from mlops_tui.signature import Signature
     from mlops_tui.workspace import Workspace
     from store import Evaluation, ModelVersion
+
+# Keys of an evaluation's metrics that describe it rather than measure the model.
+META_KEYS = {"primary_metric", "threshold", "best_f1_threshold", "holdout_rows", "holdout_hash"}
+
+
+# -- scoring -------------------------------------------------------------------------------------
+def check_frame(df: pl.DataFrame, sig: Signature, what: str) -> tuple[pl.DataFrame, list[str]]:
+    """Refuse a frame without the target or features; drop unlabelled rows (with a warning)."""
+    if sig.target not in df.columns:
+        raise UserError(f"{what} has no target column {sig.target!r} (the model predicts it)")
+    missing = [c for c in sig.source_columns if c not in df.columns]
+    if missing:
+        raise UserError(f"{what} is missing feature column(s) the model needs: {', '.join(missing)}")
+    warnings: list[str] = []
+    unlabelled = df[sig.target].null_count()
+    if unlabelled:
+        df = df.filter(pl.col(sig.target).is_not_null())
+        warnings.append(f"{unlabelled} row(s) without a {sig.target!r} value were left out")
+    if df.height == 0:
+        raise UserError(f"{what} has no rows with a {sig.target!r} value to evaluate on")
+    return df, warnings
+
+
+def labels_of(sig: Signature, target: pl.Series, what: str = "the data") -> np.ndarray:
+    """Target values → class indices (classifiers, via the model's classes) or floats."""
+    if sig.task == "regression":
+        values = target.cast(pl.Float64, strict=False)
+        if values.null_count() > target.null_count():
+            bad = target.filter(values.is_null() & target.is_not_null())[0]
+            raise UserError(f"target {sig.target!r} in {what} should be numeric but has {bad!r}")
+        return values.to_numpy()
+    lookup = {str(c): i for i, c in enumerate(sig.classes)}
+    text = target.cast(pl.String).to_list()
+    unknown = sorted({v for v in text if v not in lookup})
+    if unknown:
+        raise UserError(f"target {sig.target!r} in {what} has label(s) the model never saw: "
+                        f"{', '.join(map(repr, unknown[:5]))} (model classes: {', '.join(lookup)})")
+    return np.array([lookup[v] for v in text], dtype=np.int64)
+
+
+def predict(booster: lgb.Booster, X: np.ndarray) -> np.ndarray:
+    """Positive-class probability (binary), class probabilities (multiclass) or values."""
+    return np.asarray(booster.predict(X))
+
+
+def scalar_metrics(task: str, y: np.ndarray, pred: np.ndarray, classes: list[str],
+                   threshold: float) -> dict[str, Any]:
+    from mlops_tui import metrics
+
+    return metrics.compute(task, y, pred, classes=classes or None, threshold=threshold)
+
+
+def holdout_hash(df: pl.DataFrame) -> str:
+    """Order-independent fingerprint of the evaluated rows (same holdout → same hash)."""
+    rows = np.sort(df.hash_rows(seed=7).to_numpy())
+    return hashlib.sha256(rows.tobytes()).hexdigest()[:16]
+
+
+def evaluate_frame(
+    booster: lgb.Booster, sig: Signature, df: pl.DataFrame, *, threshold: float = 0.5,
+    time_column: str | None = None, journal: Any = None, study_name: str | None = None,
+    what: str = "the evaluation data",
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Score ``df`` (raw rows incl. the target) → (scalar metrics, details document)."""
+    from mlops_tui import evaldetails as ed
+    from mlops_tui.signature import check_numeric_text, encode
+
+    df, warnings = check_frame(df, sig, what)
+    check_numeric_text(df, sig)
+    y = labels_of(sig, df[sig.target], what)
+    feats, unseen = encode(df, sig)
+    X = feats.to_numpy()
+    pred = predict(booster, X)
+    classes = [str(c) for c in sig.classes]
+    metrics = scalar_metrics(sig.task, y, pred, classes, threshold)
+    metrics.update(holdout_rows=df.height, holdout_hash=holdout_hash(df))
+    if unseen:
+        warnings.append("categories never seen in training: "
+                        + ", ".join(f"{k} ({v} rows)" for k, v in unseen.items()))
+    details: dict[str, Any] = {"task": sig.task, "target": sig.target, "rows": df.height,
+                               "classes": classes, "warnings": warnings}
+    if sig.task == "binary":
+        details["threshold"] = threshold
+        details["curves"] = ed.binary_curves(y, pred)
+        details["confusion"] = ed.confusion(y, (pred >= threshold).astype(int), classes)
+    elif sig.task == "multiclass":
+        y_hat = pred.argmax(axis=1)
+        details["confusion"] = ed.confusion(y, y_hat, classes)
+        details["per_class"] = ed.per_class(y, y_hat, classes)
+    else:
+        details["regression"] = ed.regression_points(y, pred)
+    details["importance"] = ed.feature_importance(booster, X, sig.task, len(classes))
+    details["slices"] = ed.slices(df, sig, y, pred, threshold=threshold, time_column=time_column)
+    if journal is not None and study_name:
+        details["param_importances"] = ed.param_importances(journal, study_name)
+    return metrics, details
+
+
+# -- storing -------------------------------------------------------------------------------------
+def _save_details(ws: Workspace, eval_id: str, details: dict[str, Any]) -> str:
+    path = ws.artifacts / "reports" / f"{eval_id}.json"
+    atomic_write_bytes(path, json.dumps(details, separators=(",", ":"), default=str).encode())
+    return ws.relpath(path)
+
+
+def _time_column(ws: Workspace, run_id: str | None) -> str | None:
+    if not run_id:
+        return None
+    try:
+        run = ws.store.runs.get(run_id)
+    except Exception:  # noqa: BLE001 - an evaluation without its run record still has metrics
+        return None
+    return run.config.get("time_column") or (run.prep or {}).get("time_column")
 
 
 def record_holdout(
@@ -29,9 +152,102 @@ def record_holdout(
     metrics: dict[str, Any],
     kind: str = "holdout",
 ) -> Evaluation:
-    """Store the evaluation of ``model`` on ``test_df`` (raw rows incl. the target)."""
-    return ws.store.runs.add_evaluation(
-        eval_id=uuid.uuid4().hex[:12], run_id=run_id, model_name=model.name,
-        model_version=model.version, dataset=model.dataset or "", dataset_version=model.dataset_version or 0,
-        kind=kind, task=signature.task, metrics=metrics,
+    """Store the evaluation of ``model`` on ``test_df`` (raw rows incl. the target).
+
+    ``metrics`` (from tuning) win over the recomputed ones, so the run, the model and the
+    evaluation show the same numbers; the details add curves, importances and slices.
+    """
+    eval_id = uuid.uuid4().hex[:12]
+    threshold = float(metrics.get("threshold", 0.5) or 0.5)
+    journal = ws.run_dir(run_id) / "optuna.journal" if run_id else None
+    computed, details = evaluate_frame(
+        booster, signature, test_df, threshold=threshold, time_column=_time_column(ws, run_id),
+        journal=journal, study_name=run_id, what=f"the holdout of run {run_id}",
     )
+    details.update(eval_id=eval_id, kind=kind, run_id=run_id, model=model.ref,
+                   dataset=model.dataset, dataset_version=model.dataset_version)
+    details_path = _save_details(ws, eval_id, details)
+    return ws.store.runs.add_evaluation(
+        eval_id=eval_id, run_id=run_id, model_name=model.name, model_version=model.version,
+        dataset=model.dataset or "", dataset_version=model.dataset_version or 0, kind=kind,
+        task=signature.task, metrics={**computed, **metrics}, details_path=details_path,
+    )
+
+
+def _load_dataset(ws: Workspace, ref: str) -> tuple[Any, pl.DataFrame]:
+    """A registered dataset version and its rows (through the datasets service)."""
+    from mlops_tui import datasets
+
+    dv = datasets.resolve(ws, ref)
+    return dv, datasets.load(ws, dv)
+
+
+def evaluate_model(ws: Workspace, model_ref: str, dataset_ref: str, *,
+                   threshold: float | None = None) -> dict[str, Any]:
+    """Score a registered model on a labelled dataset version and store the evaluation."""
+    from mlops_tui import registry
+    from mlops_tui.signature import Signature
+
+    model = registry.resolve_model(ws, model_ref)
+    dv, df = _load_dataset(ws, dataset_ref)
+    sig = Signature.from_json(model.signature)
+    what = f"dataset {dv.name}:{dv.version}"
+    check_frame(df, sig, what)  # clear message before loading the model
+    booster, _ = registry.load(ws, model)
+    if threshold is None:
+        threshold = float((model.metrics or {}).get("threshold", 0.5) or 0.5)
+    metrics, details = evaluate_frame(booster, sig, df, threshold=threshold, what=what)
+    eval_id = uuid.uuid4().hex[:12]
+    details.update(eval_id=eval_id, kind="evaluate", run_id=model.run_id, model=model.ref,
+                   dataset=dv.name, dataset_version=dv.version)
+    details_path = _save_details(ws, eval_id, details)
+    ev = ws.store.runs.add_evaluation(
+        eval_id=eval_id, run_id=model.run_id, model_name=model.name, model_version=model.version,
+        dataset=dv.name, dataset_version=dv.version, kind="evaluate", task=sig.task,
+        metrics=metrics, details_path=details_path,
+    )
+    reference = model.metrics or {}
+    deltas = {k: v - reference[k] for k, v in metrics.items()
+              if k not in META_KEYS and isinstance(v, int | float) and isinstance(reference.get(k), int | float)}
+    result = {"eval_id": ev.eval_id, "model": {"name": model.name, "version": model.version},
+              "dataset": {"name": dv.name, "version": dv.version}, "task": sig.task,
+              "rows": details["rows"], "metrics": metrics, "holdout_metrics": reference,
+              "deltas": deltas, "max_slice_gap": details["slices"]["max_gap"],
+              "details_path": details_path, "warnings": details["warnings"]}
+    ws.store.audit.record("evaluate", f"model:{model.name}:{model.version}", "ok",
+                          {"dataset": f"{dv.name}:{dv.version}", "eval_id": ev.eval_id})
+    return result
+
+
+# -- reading -------------------------------------------------------------------------------------
+def load_details(ws: Workspace, ev: Evaluation) -> dict[str, Any] | None:
+    if not ev.details_path:
+        return None
+    try:
+        return json.loads(ws.abspath(ev.details_path).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def holdout_evaluations(evaluations: list[Evaluation]) -> dict[str, Evaluation]:
+    """The latest holdout evaluation per run id."""
+    out: dict[str, Evaluation] = {}
+    for ev in evaluations:  # the store returns them oldest first
+        if ev.run_id and ev.kind == "holdout":
+            out[ev.run_id] = ev
+    return out
+
+
+def holdout_of_run(ws: Workspace, run_id: str) -> Evaluation | None:
+    return holdout_evaluations(ws.store.runs.evaluations(run_id=run_id, kind="holdout")).get(run_id)
+
+
+def holdout_of_model(ws: Workspace, model: ModelVersion) -> Evaluation | None:
+    evs = ws.store.runs.evaluations(model_name=model.name, model_version=model.version, kind="holdout")
+    return evs[-1] if evs else None
+
+
+def details_for_run(ws: Workspace, run_id: str) -> dict[str, Any] | None:
+    """The details (curves, importances, slices) of a run's holdout evaluation, if any."""
+    ev = holdout_of_run(ws, run_id)
+    return load_details(ws, ev) if ev else None

@@ -2,7 +2,7 @@
 
 The job is a three-stage pipeline so the cores never wait on I/O:
 
-    reader thread ──q_in(2)──▶ this thread: encode + Booster.predict ──q_out(2)──▶ writer thread
+    reader thread ──q_in(1)──▶ this thread: encode + Booster.predict ──q_out(1)──▶ writer thread
     (Polars streaming batches)   (LightGBM on all cores, GIL released)          (pyarrow ParquetWriter)
 
 Both queues are bounded, so memory holds a handful of batches whatever the input size (peak RSS
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from store import Deployment, ModelVersion, ScoringJob
 
 CHUNK_SIZE = 100_000
+QUEUE_DEPTH = 1  # batches waiting between stages; predict dominates, so deeper queues only cost memory
 Progress = Callable[[int, int | None], None]
 _END = object()
 
@@ -117,8 +118,8 @@ def _put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
 def _pipeline(p: scoring_io.Plan, score_batch: _Scorer, out: scoring_io.AtomicParquet, *,
               chunk_size: int, progress: Progress | None) -> None:
     """Reader thread → score here → writer thread, with bounded queues; re-raises any stage's error."""
-    q_in: queue.Queue = queue.Queue(maxsize=2)
-    q_out: queue.Queue = queue.Queue(maxsize=2)
+    q_in: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
+    q_out: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
     stop = threading.Event()
     write_errors: list[BaseException] = []
 

@@ -101,3 +101,16 @@ class Datasets(Area):
         with self._read() as con:
             rows = self._rows(con, _SELECT + " WHERE v.name = ? ORDER BY v.version", [name])
         return [_record(r) for r in rows]
+
+
+def page(path: str, offset: int, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Rows ``offset .. offset+limit`` of a Parquet snapshot, fetched by DuckDB.
+
+    Runs on a private in-memory connection (the snapshot is a plain file), so a TUI scrolling a
+    10M-row dataset reads only the row groups it shows and never holds the store's lock.
+    """
+    import duckdb
+
+    with duckdb.connect(":memory:") as con:
+        cur = con.execute("SELECT * FROM read_parquet(?) LIMIT ? OFFSET ?", [path, limit, offset])
+        return [d[0] for d in cur.description], cur.fetchall()

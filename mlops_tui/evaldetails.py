@@ -1,0 +1,217 @@
+"""The evidence behind an evaluation's scalar metrics: curves, confusion, importances, slices.
+
+Everything here is computed once, when an evaluation is recorded, and stored as one compact
+JSON document (``artifacts/reports/<eval_id>.json``) so comparing runs, the TUI and the HTML
+report only read numbers and never re-score a model. Curves are downsampled to at most
+:data:`MAX_POINTS` points; SHAP values come from LightGBM's own ``pred_contrib`` on a sample.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+
+    from mlops_tui.signature import Signature
+
+MAX_POINTS = 200          # per curve / scatter, keeps a details file small
+SHAP_SAMPLE = 2000        # rows fed to pred_contrib
+MIN_SLICE_ROWS = 20       # smaller groups are listed but left out of the gap
+MAX_SLICE_GROUPS = 20     # larger cardinalities fold the rest into "(other)"
+# The metric whose spread across slices is the "gap": unitless so one threshold fits all tasks.
+SLICE_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2"}
+
+
+def _f(x: Any) -> float | None:
+    """A JSON-safe float (NaN/inf → None)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _thin(n: int, k: int = MAX_POINTS) -> np.ndarray:
+    """Indices keeping at most ``k`` of ``n`` points, always the first and last."""
+    if n <= k:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, k).round().astype(int))
+
+
+def _rounded(a: np.ndarray, digits: int = 5) -> list[float | None]:
+    return [_f(round(float(v), digits)) for v in a]
+
+
+# -- classification ------------------------------------------------------------------------------
+def binary_curves(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+    """ROC, precision-recall and calibration (10 quantile-free bins) of positive-class scores."""
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    out: dict[str, Any] = {}
+    if len(np.unique(y)) == 2:
+        fpr, tpr, thr = roc_curve(y, p)
+        i = _thin(len(fpr))
+        out["roc"] = {"fpr": _rounded(fpr[i]), "tpr": _rounded(tpr[i])}
+        prec, rec, _ = precision_recall_curve(y, p)
+        i = _thin(len(prec))
+        out["pr"] = {"recall": _rounded(rec[i]), "precision": _rounded(prec[i]),
+                     "base_rate": _f(y.mean())}
+    frac, mean_pred = calibration_curve(y, p, n_bins=10, strategy="uniform")
+    counts = np.histogram(p, bins=np.linspace(0, 1, 11))[0]
+    out["calibration"] = {"mean_predicted": _rounded(mean_pred), "fraction_positive": _rounded(frac),
+                          "bin_counts": [int(c) for c in counts if c > 0]}
+    return out
+
+
+def confusion(y: np.ndarray, y_hat: np.ndarray, labels: list[str]) -> dict[str, Any]:
+    from sklearn.metrics import confusion_matrix
+
+    m = confusion_matrix(y, y_hat, labels=list(range(len(labels))))
+    return {"labels": labels, "matrix": m.astype(int).tolist()}
+
+
+def per_class(y: np.ndarray, y_hat: np.ndarray, labels: list[str]) -> dict[str, dict[str, Any]]:
+    from sklearn.metrics import precision_recall_fscore_support
+
+    p, r, f, s = precision_recall_fscore_support(y, y_hat, labels=list(range(len(labels))), zero_division=0)
+    return {lab: {"precision": _f(p[i]), "recall": _f(r[i]), "f1": _f(f[i]), "support": int(s[i])}
+            for i, lab in enumerate(labels)}
+
+
+# -- regression ----------------------------------------------------------------------------------
+def regression_points(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+    """A sample of (actual, predicted, residual) and a residual histogram."""
+    rng = np.random.default_rng(0)
+    idx = np.sort(rng.choice(len(y), size=min(len(y), MAX_POINTS), replace=False))
+    resid = y - pred
+    counts, edges = np.histogram(resid, bins=30)
+    return {"actual": _rounded(y[idx]), "predicted": _rounded(pred[idx]), "residual": _rounded(resid[idx]),
+            "residual_hist": {"edges": _rounded(edges), "counts": counts.astype(int).tolist()}}
+
+
+# -- importance ----------------------------------------------------------------------------------
+def feature_importance(booster: lgb.Booster, X: np.ndarray, task: str, n_classes: int) -> dict[str, Any]:
+    """Gain, split count and mean |SHAP| (LightGBM ``pred_contrib``) per feature, by gain."""
+    names = booster.feature_name()
+    gain = booster.feature_importance("gain")
+    split = booster.feature_importance("split")
+    rng = np.random.default_rng(0)
+    sample = X if len(X) <= SHAP_SAMPLE else X[rng.choice(len(X), SHAP_SAMPLE, replace=False)]
+    contrib = np.asarray(booster.predict(sample, pred_contrib=True))
+    width = len(names) + 1  # last column is the expected value
+    if task == "multiclass":
+        contrib = contrib.reshape(len(sample), n_classes, width)
+        shap = np.abs(contrib[:, :, :-1]).mean(axis=0).mean(axis=0)
+    else:
+        shap = np.abs(contrib[:, :-1]).mean(axis=0)
+    order = np.argsort(-gain, kind="stable")
+    return {"features": [names[i] for i in order], "gain": _rounded(gain[order], 4),
+            "split": [int(split[i]) for i in order], "shap": _rounded(shap[order], 6)}
+
+
+def param_importances(journal: Path, study_name: str) -> dict[str, Any]:
+    """optuna.importance on the study in the run's journal (needs ≥ 2 complete trials)."""
+    if not journal.exists():
+        return {"importances": None, "reason": "no Optuna journal for this run"}
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=study_name,
+                                  storage=JournalStorage(JournalFileBackend(str(journal))))
+        complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if len(complete) < 2:
+            return {"importances": None, "reason": f"{len(complete)} complete trial(s); need at least 2"}
+        imp = optuna.importance.get_param_importances(study)
+    except Exception as exc:  # noqa: BLE001 - importances are a nice-to-have, never fail the run
+        return {"importances": None, "reason": f"{type(exc).__name__}: {exc}"}
+    return {"importances": {k: _f(v) for k, v in imp.items()}, "n_trials": len(complete)}
+
+
+# -- slices --------------------------------------------------------------------------------------
+def _slice_metric(task: str, y: np.ndarray, pred: np.ndarray, threshold: float) -> dict[str, float | None]:
+    from sklearn.metrics import accuracy_score, mean_absolute_error, r2_score, roc_auc_score
+
+    if task == "binary":
+        auc = roc_auc_score(y, pred) if len(np.unique(y)) == 2 else None
+        return {"roc_auc": _f(auc), "accuracy": _f(accuracy_score(y, (pred >= threshold).astype(int))),
+                "positive_rate": _f(y.mean())}
+    if task == "multiclass":
+        return {"accuracy": _f(accuracy_score(y, pred.argmax(axis=1)))}
+    r2 = r2_score(y, pred) if len(y) > 1 and np.var(y) > 0 else None
+    return {"r2": _f(r2), "mae": _f(mean_absolute_error(y, pred))}
+
+
+def _period_every(values: pl.Series) -> str:
+    span = values.max() - values.min()  # a timedelta
+    days = span.total_seconds() / 86400 if span is not None else 0
+    if days >= 3 * 365:
+        return "1y"
+    if days >= 90:
+        return "1mo"
+    if days >= 21:
+        return "1w"
+    return "1d"
+
+
+def _groups(df: pl.DataFrame, column: str, time: bool) -> tuple[pl.Series, str]:
+    """Group labels for every row: category text, or the period a timestamp falls in."""
+    col = df[column]
+    if time:
+        if col.dtype == pl.String:
+            col = col.str.to_datetime(strict=False)
+        if col.dtype == pl.Date:
+            col = col.cast(pl.Datetime)
+        every = _period_every(col.drop_nulls()) if col.null_count() < len(col) else "1d"
+        fmt = {"1y": "%Y", "1mo": "%Y-%m"}.get(every, "%Y-%m-%d")
+        return col.dt.truncate(every).dt.strftime(fmt).fill_null("(missing)"), every
+    labels = col.cast(pl.String).fill_null("(missing)")
+    counts = labels.value_counts(sort=True)
+    if counts.height > MAX_SLICE_GROUPS:
+        keep = set(counts[labels.name][: MAX_SLICE_GROUPS - 1].to_list())
+        labels = labels.map_elements(lambda v: v if v in keep else "(other)", return_dtype=pl.String)
+    return labels, ""
+
+
+def slices(df: pl.DataFrame, sig: Signature, y: np.ndarray, pred: np.ndarray, *,
+           threshold: float = 0.5, time_column: str | None = None) -> dict[str, Any]:
+    """The slice metric per group of every categorical feature (and time period), and the gaps.
+
+    The gap of a feature is max − min of the slice metric over groups with at least
+    :data:`MIN_SLICE_ROWS` rows where the metric is defined; ``max_gap`` is the worst feature.
+    """
+    metric = SLICE_METRIC[sig.task]
+    columns = [(f.source, False) for f in sig.features if f.kind == "categorical"]
+    if time_column and time_column in df.columns:
+        columns.append((time_column, True))
+    features: list[dict[str, Any]] = []
+    for column, is_time in dict.fromkeys(columns):
+        labels, every = _groups(df, column, is_time)
+        arr = labels.to_numpy()
+        groups = []
+        for value in sorted(set(arr.tolist())):
+            mask = arr == value
+            groups.append({"value": value, "n": int(mask.sum()),
+                           **_slice_metric(sig.task, y[mask], pred[mask], threshold)})
+        scored = [g for g in groups if g["n"] >= MIN_SLICE_ROWS and g.get(metric) is not None]
+        entry: dict[str, Any] = {"feature": column, "kind": "time" if is_time else "categorical",
+                                 "groups": groups, "gap": None, "best": None, "worst": None}
+        if every:
+            entry["period"] = every
+        if len(scored) >= 2:
+            hi = max(scored, key=lambda g: g[metric])
+            lo = min(scored, key=lambda g: g[metric])
+            entry.update(gap=_f(hi[metric] - lo[metric]), best=hi["value"], worst=lo["value"])
+        features.append(entry)
+    gapped = [f for f in features if f["gap"] is not None]
+    worst = max(gapped, key=lambda f: f["gap"]) if gapped else None
+    return {"metric": metric, "min_rows": MIN_SLICE_ROWS, "features": features,
+            "max_gap": worst["gap"] if worst else None, "max_gap_feature": worst["feature"] if worst else None}

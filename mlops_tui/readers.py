@@ -1,0 +1,241 @@
+"""Reading user files (CSV and Parquet) with one set of inference rules and one set of errors.
+
+Every command that takes a user's file — ``dataset add``, ``dataset validate``, ``evaluate``,
+``feedback`` — goes through :func:`read_file`, so a file is either read the same way everywhere
+or refused everywhere with the same one-line message naming the file and the problem.
+
+Rules
+-----
+* Kinds by extension: ``.csv``, ``.tsv``, ``.txt`` (delimited text); ``.parquet``, ``.pq``; a glob
+  of Parquet files (``data/*.parquet``) is read as one table. Anything else is refused.
+* Delimited text: delimiter sniffed among ``, ; TAB |``; header inferred (a first row with a
+  number in it is data, not names); dates parsed where every value looks like a date; the usual
+  null spellings (empty, NA, N/A, NULL, None, NaN, ...) read as missing.
+* Text must be UTF-8 (a BOM is fine). Non-UTF-8 text is **refused**, not guessed: the message
+  names the line and byte, and how to convert. Guessing a code page silently changes category
+  values, and a registered version is meant to be trusted.
+* Refused: missing path, directory, empty file, header only (no rows), duplicate column names,
+  binary content (NUL bytes), ragged rows (line number given), corrupt Parquet.
+
+A CSV is checked in one streaming pass by the ``csv`` module (ragged rows, encoding, NUL bytes)
+before Polars scans it lazily, so nothing here loads a whole file into memory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import glob
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from mlops_tui.errors import UserError
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+NULL_VALUES = ["", "NA", "N/A", "n/a", "na", "NULL", "null", "None", "none", "NaN", "nan", "#N/A"]
+_SNIFF_BYTES = 64 * 1024
+NEWLINE = b"\n"
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+@dataclass(frozen=True)
+class ReadInfo:
+    """How a file was read: what ``dataset add`` records and what the CLI reports."""
+
+    kind: str  # csv | parquet
+    files: tuple[str, ...]
+    delimiter: str | None = None
+    header: bool = True
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def read_file(path: str) -> pl.LazyFrame:
+    """A user's CSV/Parquet file (or Parquet glob) as a lazy frame, or :class:`UserError`.
+
+    The file is fully checked before the frame is returned (see the module docstring), so
+    collecting it does not fail on the problems listed there.
+    """
+    return read_file_info(path)[0]
+
+
+def read_file_info(path: str) -> tuple[pl.LazyFrame, ReadInfo]:
+    """:func:`read_file` plus how the file was read (delimiter, header, warnings)."""
+    files = _expand(path)
+    if files[0].suffix.lower() in PARQUET_SUFFIXES:
+        return _read_parquet(path, files)
+    return _read_csv(files[0])
+
+
+def _expand(path: str) -> list[Path]:
+    if any(ch in path for ch in "*?["):
+        files = sorted(Path(p) for p in glob.glob(path, recursive=True) if Path(p).is_file())
+        if not files:
+            raise UserError(f"{path}: no files match this pattern")
+        bad = [f for f in files if f.suffix.lower() not in PARQUET_SUFFIXES]
+        if bad:
+            raise UserError(f"{bad[0]}: a glob may only match Parquet files (.parquet, .pq)")
+        return files
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise UserError(f"{path}: no such file")
+    if p.is_dir():
+        raise UserError(f"{path}: is a directory, not a file (use a glob like {path.rstrip('/')}/*.parquet)")
+    suffix = p.suffix.lower()
+    if suffix not in CSV_SUFFIXES + PARQUET_SUFFIXES:
+        shown = suffix or "(none)"
+        raise UserError(f"{path}: unsupported file type {shown}; expected .csv, .tsv, .txt, .parquet or .pq")
+    if p.stat().st_size == 0:
+        raise UserError(f"{path}: file is empty")
+    return [p]
+
+
+# --- Parquet -------------------------------------------------------------------------------
+
+
+def _read_parquet(pattern: str, files: list[Path]) -> tuple[pl.LazyFrame, ReadInfo]:
+    schema: pl.Schema | None = None
+    rows = 0
+    for f in files:
+        try:
+            s = pl.read_parquet_schema(f)
+            rows += pl.scan_parquet(f).select(pl.len()).collect().item()
+        except Exception as exc:  # noqa: BLE001 - any reader failure means the file is unusable
+            raise UserError(f"{f}: not a readable Parquet file ({_first_line(exc)})") from exc
+        if schema is None:
+            schema = pl.Schema(s)
+        elif pl.Schema(s) != schema:
+            raise UserError(f"{f}: columns or types differ from {files[0].name}; a glob needs one schema")
+    assert schema is not None
+    if not schema:
+        raise UserError(f"{pattern}: Parquet file has no columns")
+    if rows == 0:
+        raise UserError(f"{pattern}: Parquet file has columns but no rows")
+    lf = pl.scan_parquet([str(f) for f in files])
+    return lf, ReadInfo(kind="parquet", files=tuple(str(f) for f in files))
+
+
+# --- Delimited text ------------------------------------------------------------------------
+
+
+def _read_csv(path: Path) -> tuple[pl.LazyFrame, ReadInfo]:
+    with path.open("rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    if b"\x00" in head:
+        raise UserError(f"{path}: binary content (NUL bytes), not a text CSV file")
+    bom = head.startswith(b"\xef\xbb\xbf")
+    text = head[3:] if bom else head
+    try:
+        sample = text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(text) - 4:  # not just a multi-byte character cut by the sample end
+            raise _encoding_error(path, text, exc.start) from exc
+        sample = text[: exc.start].decode("utf-8")
+    if not sample.strip():
+        raise UserError(f"{path}: file is empty")
+    delimiter = _sniff_delimiter(path, sample)
+    first = next(csv.reader([sample.splitlines()[0]], delimiter=delimiter))
+    header = not any(_NUMBER.match(v.strip()) for v in first)
+    _check_rows(path, delimiter, header)
+
+    lf = pl.scan_csv(
+        path,
+        separator=delimiter,
+        has_header=header,
+        null_values=NULL_VALUES,
+        try_parse_dates=True,
+        infer_schema_length=10_000,
+        encoding="utf8",
+    )
+    try:
+        lf.collect_schema()
+    except Exception as exc:  # noqa: BLE001
+        raise UserError(f"{path}: cannot be parsed as CSV ({_first_line(exc)})") from exc
+    warnings = () if header else (f"{path.name}: no header row detected; columns named column_1, column_2, ...",)
+    return lf, ReadInfo(kind="csv", files=(str(path),), delimiter=delimiter, header=header, warnings=warnings)
+
+
+def _sniff_delimiter(path: Path, sample: str) -> str:
+    lines = sample.splitlines()
+    # Drop a possibly cut last line so the sniffer sees whole rows only.
+    probe = "\n".join(lines[:-1] if len(lines) > 2 else lines)
+    try:
+        return csv.Sniffer().sniff(probe, delimiters=",;\t|").delimiter
+    except csv.Error:
+        pass
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    counts = {d: lines[0].count(d) for d in ",;\t|"}
+    best = max(counts, key=counts.__getitem__)
+    return best if counts[best] else ","
+
+
+def _check_rows(path: Path, delimiter: str, header: bool) -> None:
+    """One streaming pass: every row has the header's width, text is UTF-8, names are unique."""
+    width = None
+    rows = 0
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            for record in reader:
+                if not record or (len(record) == 1 and not record[0].strip()):
+                    continue  # blank line
+                if width is None:
+                    width = len(record)
+                    if header:
+                        _check_names(path, record)
+                        continue
+                elif len(record) != width:
+                    raise UserError(
+                        f"{path}: line {reader.line_num} has {len(record)} fields, expected {width} "
+                        f"(ragged rows; delimiter {delimiter!r})"
+                    )
+                rows += 1
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(path, None, None) from exc
+    except csv.Error as exc:
+        raise UserError(f"{path}: not a valid CSV file ({exc})") from exc
+    if rows == 0:
+        raise UserError(f"{path}: has a header but no data rows")
+
+
+def _check_names(path: Path, names: list[str]) -> None:
+    seen: set[str] = set()
+    for raw in names:
+        name = raw.strip()
+        if not name:
+            raise UserError(f"{path}: a column has an empty name in the header")
+        if name in seen:
+            raise UserError(f"{path}: duplicate column name {name!r} in the header")
+        seen.add(name)
+
+
+def _encoding_error(path: Path, data: bytes | None, start: int | None) -> UserError:
+    """Locate the first non-UTF-8 byte (streaming) and say how to fix it."""
+    if data is None or start is None:
+        offset = 0
+        with path.open("rb") as fh:
+            decoder = codecs.getincrementaldecoder("utf-8")()
+            while chunk := fh.read(1 << 20):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    data, start = chunk, exc.start
+                    break
+                offset += len(chunk)
+        line_info = f"byte {offset + (start or 0)}"
+    else:
+        line_info = f"line {data[:start].count(NEWLINE) + 1}"
+    byte = f" (0x{data[start]:02x})" if data is not None and start is not None else ""
+    return UserError(
+        f"{path}: not UTF-8 text at {line_info}{byte}; mlops-tui refuses to guess the encoding — "
+        f"convert it first, e.g. iconv -f latin1 -t utf-8"
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
