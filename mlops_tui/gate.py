@@ -5,6 +5,11 @@
                                      # upper bound for lower-is-better ones (rmse, log_loss, ...)
     max_drop = 0.01                  # largest allowed regression against the champion
     max_slice_gap = 0.25             # largest gap of the metric between slices of a feature
+
+The slice gap comes from the details of the model's latest holdout evaluation
+(:mod:`mlops_tui.evaldetails`): per categorical feature (and time period) the spread of a unitless
+metric (ROC AUC, accuracy or R²) between groups big enough to measure. A model without stored
+details is not refused for it; the check says so.
 """
 
 from __future__ import annotations
@@ -61,4 +66,32 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
             if not ok:
                 reasons.append(f"{primary} {ours:.4g} is worse than champion {champion.ref} ({theirs:.4g}) "
                                f"by {drop:.4g} > allowed {limit:g}")
+    limit = policy.get("max_slice_gap")
+    if limit is not None:
+        gap = slice_gap(ws, model)
+        if gap is None:
+            checks["max_slice_gap"] = {"value": None, "limit": float(limit), "ok": None,
+                                       "note": "no slice metrics recorded for this version"}
+        else:
+            ok = gap["gap"] <= float(limit)
+            checks["max_slice_gap"] = {**gap, "value": gap["gap"], "limit": float(limit), "ok": ok}
+            if not ok:
+                reasons.append(f"{gap['metric']} differs by {gap['gap']:.3g} between {gap['feature']}="
+                               f"{gap['best']!r} and {gap['feature']}={gap['worst']!r} "
+                               f"(allowed {float(limit):g})")
     return Verdict(not reasons, tuple(reasons), checks)
+
+
+def slice_gap(ws: Workspace, model: ModelVersion) -> dict[str, Any] | None:
+    """The worst slice gap of ``model``'s latest holdout evaluation, or None when not recorded."""
+    from mlops_tui import evaluation
+
+    ev = evaluation.holdout_of_model(ws, model)
+    details = evaluation.load_details(ws, ev) if ev else None
+    slices = (details or {}).get("slices") or {}
+    feature = slices.get("max_gap_feature")
+    if slices.get("max_gap") is None or feature is None:
+        return None
+    entry = next((f for f in slices.get("features", []) if f["feature"] == feature), {})
+    return {"gap": float(slices["max_gap"]), "metric": slices.get("metric"), "feature": feature,
+            "best": entry.get("best"), "worst": entry.get("worst")}

@@ -1,0 +1,166 @@
+"""Runs side by side: holdout metrics with deltas and the best marked, parameters, datasets.
+
+Built for many runs: everything comes from a handful of bulk store reads (runs, their holdout
+evaluations, the dataset versions involved), never one store open per run and never a file
+read, so comparing 50 runs answers in milliseconds. The TUI's compare screen and ``run compare``
+both call :func:`compare`; the HTML report (:mod:`mlops_tui.report`) builds on its result.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mlops_tui.errors import UserError
+from mlops_tui.evaluation import META_KEYS, holdout_evaluations
+from mlops_tui.gate import LOWER_IS_BETTER, better
+from store import NotFoundError
+
+if TYPE_CHECKING:
+    from mlops_tui.workspace import Workspace
+    from store import Evaluation, Run
+
+# The order metrics are listed in (the rest follow alphabetically).
+METRIC_ORDER = ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy", "precision", "recall", "f1",
+                "best_f1", "f1_macro", "f1_weighted", "rmse", "mae", "r2", "mape")
+
+
+def resolve_runs(ws: Workspace, refs: list[str]) -> list[Run]:
+    """Run ids or unique prefixes → runs, in the order given (one bulk read for full ids)."""
+    if not refs:
+        raise UserError("name at least two runs to compare")
+    found = {r.run_id: r for r in ws.store.runs.many(list(dict.fromkeys(refs)))}
+    runs: list[Run] = []
+    for ref in refs:
+        run = found.get(ref)
+        if run is None:
+            try:
+                run = ws.store.runs.resolve(ref)
+            except NotFoundError as exc:
+                raise UserError(str(exc)) from exc
+        runs.append(run)
+    seen: dict[str, str] = {}
+    for ref, run in zip(refs, runs, strict=True):
+        if run.run_id in seen:
+            raise UserError(f"run {run.run_id} is named twice ({seen[run.run_id]!r} and {ref!r}); "
+                            "comparing a run with itself shows nothing")
+        seen[run.run_id] = ref
+    return runs
+
+
+def _metric_key(name: str) -> tuple[int, str]:
+    return (METRIC_ORDER.index(name) if name in METRIC_ORDER else len(METRIC_ORDER), name)
+
+
+def _numeric(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _metrics_of(run: Run, ev: Evaluation | None) -> dict[str, Any]:
+    """The run's holdout metrics: its stored evaluation, else what tuning wrote on the run."""
+    source = ev.metrics if ev is not None else (run.test_metrics or {})
+    return {k: v for k, v in source.items() if k not in META_KEYS and _numeric(v)}
+
+
+def _params_table(runs: list[Run]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """{param: {run_id: value}} with the parameters that differ first; and the differing names."""
+    names = sorted({p for r in runs for p in (r.best_params or {})})
+    table = {p: {r.run_id: (r.best_params or {}).get(p) for r in runs} for p in names}
+    differing = [p for p in names if len({repr(v) for v in table[p].values()}) > 1]
+    order = differing + [p for p in names if p not in differing]
+    return {p: table[p] for p in order}, differing
+
+
+def compare(ws: Workspace, run_refs: list[str]) -> dict[str, Any]:
+    """Compare runs → ``runs``, ``metrics``, ``deltas``, ``best``, ``params``, ``warnings`` (CLI.md).
+
+    Deltas are against the first run named. Runs of different tasks may be compared: each metric
+    lists the runs that have it, and a warning says the tasks differ.
+    """
+    if len(run_refs) < 2:
+        raise UserError("name at least two runs to compare (e.g. `mlops-tui run compare a1b2 c3d4`)")
+    return compare_runs(ws, resolve_runs(ws, run_refs))
+
+
+def compare_runs(ws: Workspace, runs: list[Run]) -> dict[str, Any]:
+    """:func:`compare` on resolved runs (any number, one included: the report uses it that way)."""
+    ids = [r.run_id for r in runs]
+    wanted = set(ids)
+    evals = {k: v for k, v in holdout_evaluations(ws.store.runs.evaluations(kind="holdout")).items()
+             if k in wanted}
+    hashes = _dataset_hashes(ws, runs)
+
+    per_run = {r.run_id: _metrics_of(r, evals.get(r.run_id)) for r in runs}
+    names = sorted({m for ms in per_run.values() for m in ms}, key=_metric_key)
+    metrics = {m: {i: per_run[i].get(m) for i in ids} for m in names}
+    first = ids[0]
+    deltas: dict[str, dict[str, float | None]] = {}
+    best: dict[str, str | None] = {}
+    for m in names:
+        base = metrics[m][first]
+        deltas[m] = {i: (v - base if v is not None and base is not None else None)
+                     for i, v in metrics[m].items()}
+        present = [(i, v) for i, v in metrics[m].items() if v is not None]
+        winner = present[0] if present else None
+        for i, v in present[1:]:
+            if better(m, v, winner[1]):
+                winner = (i, v)
+        best[m] = winner[0] if winner and len(present) > 1 else None
+    params, differing = _params_table(runs)
+
+    rows = []
+    for r in runs:
+        ev = evals.get(r.run_id)
+        ev_meta = ev.metrics if ev else {}
+        rows.append({
+            "run_id": r.run_id, "name": r.name, "status": r.status, "task": r.task,
+            "dataset": r.dataset, "dataset_version": r.dataset_version,
+            "dataset_hash": hashes.get((r.dataset, r.dataset_version)), "target": r.target,
+            "metric": r.metric, "direction": r.direction, "best_value": r.best_value,
+            "n_trials": r.n_trials, "model": (f"{r.model_name}:{r.model_version}" if r.model_name else None),
+            "eval_id": ev.eval_id if ev else None, "details_path": ev.details_path if ev else None,
+            "holdout_rows": ev_meta.get("holdout_rows"),
+            "holdout_hash": ev_meta.get("holdout_hash"), "threshold": ev_meta.get("threshold"),
+            "created_at": r.created_at,
+        })
+    return {
+        "runs": rows, "metrics": metrics, "deltas": deltas, "best": best,
+        "lower_is_better": [m for m in names if m in LOWER_IS_BETTER],
+        "params": params, "differing_params": differing,
+        "warnings": _warnings(runs, rows, per_run),
+    }
+
+
+def _dataset_hashes(ws: Workspace, runs: list[Run]) -> dict[tuple[str, int], str]:
+    """Content hash of each dataset version the runs used (one read per dataset name)."""
+    out: dict[tuple[str, int], str] = {}
+    for name in dict.fromkeys(r.dataset for r in runs):
+        for dv in ws.store.datasets.versions(name):
+            out[(dv.name, dv.version)] = dv.hash
+    return out
+
+
+def _warnings(runs: list[Run], rows: list[dict[str, Any]], per_run: dict[str, dict[str, Any]]) -> list[str]:
+    warnings: list[str] = []
+    tasks = {r.task for r in runs}
+    if len(tasks) > 1:
+        warnings.append(f"runs solve different tasks ({', '.join(sorted(tasks))}): each metric is shown "
+                        "only for the runs that have it and they are not comparable across tasks")
+    datasets = {(r["dataset"], r["dataset_version"]) for r in rows}
+    if len({d for d, _ in datasets}) > 1:
+        warnings.append("runs used different datasets: "
+                        + ", ".join(sorted({f"{d}:{v}" for d, v in datasets})))
+    elif len(datasets) > 1:
+        warnings.append("runs used different versions of dataset "
+                        f"{rows[0]['dataset']}: " + ", ".join(sorted({f"v{v}" for _, v in datasets})))
+    holdouts = {(r["holdout_hash"], r["holdout_rows"]) for r in rows if r["holdout_hash"]}
+    if len(holdouts) > 1:
+        warnings.append("runs were evaluated on different holdouts (different rows), so their metrics "
+                        "are not measured on the same data")
+    targets = {r.target for r in runs}
+    if len(targets) > 1:
+        warnings.append(f"runs predict different targets: {', '.join(sorted(targets))}")
+    missing = [r.run_id for r in runs if not per_run[r.run_id]]
+    if missing:
+        warnings.append(f"no holdout evaluation yet for {', '.join(missing)} "
+                        "(run not finished or failed)")
+    return warnings
