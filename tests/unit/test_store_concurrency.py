@@ -1,0 +1,87 @@
+"""Many processes on one store file at once: nothing fails, nothing is lost.
+
+The TUI, detached tuning workers and CLI calls share one DuckDB file, which only one process can
+open at a time. These tests start real processes (the workload of bench/store_concurrency.py,
+smaller) and then read the store back to prove every write landed exactly once.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bench():
+    """bench/ is a folder of scripts, not a package: load the workload module by path."""
+    spec = importlib.util.spec_from_file_location("store_concurrency", ROOT / "bench" / "store_concurrency.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("store_concurrency", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _bench()
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("store_stress")]
+
+
+@pytest.fixture(scope="module")
+def storm(tmp_path_factory):
+    """4 writers x 50 operations and 2 polling readers, all at once on one file."""
+    path = tmp_path_factory.mktemp("storm") / "store.duckdb"
+    result = bench.stress(path, writers=4, ops=50, readers=2, timeout=120)
+    return path, result
+
+
+def test_no_process_sees_an_error(storm):
+    _, result = storm
+    assert result["errors"] == []
+    assert result["write_ops"] == 200
+    assert result["read_ops"] > 0
+
+
+def test_dataset_versions_are_unique_and_consecutive(storm):
+    path, _ = storm
+    versions = Store(path).datasets.versions(bench.SHARED_DATASET)
+    # ops 0, 3, 6, ... 48 of each writer add a version: 17 per writer.
+    assert [v.version for v in versions] == list(range(1, 4 * 17 + 1))
+    assert len({v.hash for v in versions}) == 4 * 17
+
+
+def test_every_trial_upsert_landed_once_and_completed(storm):
+    path, _ = storm
+    trials = Store(path).runs.trials_of([bench.run_id_of(w) for w in range(4)])
+    for got in trials.values():
+        assert [t.number for t in got] == list(range(17))  # ops 1, 4, ... 49
+        assert {t.state for t in got} == {"COMPLETE"}
+
+
+def test_every_audit_event_is_recorded_once(storm):
+    path, _ = storm
+    events = Store(path).audit.events(obj=bench.AUDIT_PREFIX, limit=10_000)
+    objects = [e.object for e in events]
+    assert len(objects) == len(set(objects)) == 4 * 16  # ops 2, 5, ... 47
+    assert [e.event_id for e in events] == sorted((e.event_id for e in events), reverse=True)
+
+
+def test_verifier_finds_no_lost_writes(storm):
+    path, result = storm
+    assert result["lost_writes"] == []
+    assert bench.verify(Store(path), writers=4, ops=50) == []
+
+
+def test_verifier_would_notice_a_lost_write(tmp_path):
+    """Guards the guard: a store missing writes is reported, so the checks above can fail."""
+    store = Store.open(tmp_path / "store.duckdb")
+    for k in range(6):
+        if k != 3:  # op 3 (a dataset version) "lost"
+            bench._write(store, 0, k)
+    problems = bench.verify(store, writers=1, ops=6)
+    assert any("dataset versions" in p for p in problems)
