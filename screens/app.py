@@ -1,0 +1,107 @@
+"""The workbench App: main screens as modes switched by number keys, help, palette, keymap.
+
+Main screens are imported lazily by module path (screens.keymap.MAIN), so the first frame pays only
+for the home screen, and a screen that fails to import shows a notice instead of crashing the app.
+Nothing here imports lightgbm, sklearn, optuna or scipy: services that need them are imported inside
+workers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from screens.keymap import MAIN, load, user_keymap
+from screens.palette import ActionsProvider
+from screens.widgets import BaseScreen, NavBar
+
+if TYPE_CHECKING:
+    from mlops_tui.workspace import Workspace
+
+TITLES = {"home": "Home", "datasets": "Datasets", "runs": "Runs", "models": "Models",
+          "monitoring": "Monitoring", "sql": "SQL"}
+
+
+class UnavailableScreen(BaseScreen):
+    """Stands in for a main screen whose module is missing or broken (other work in progress)."""
+
+    def __init__(self, mode: str, reason: str) -> None:
+        super().__init__()
+        self.mode_name = mode
+        self.reason = reason
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield NavBar(self.mode_name)
+        yield Static(f"\n  The {TITLES.get(self.mode_name, self.mode_name)} screen is not available yet.\n\n"
+                     f"  {self.reason}", id="unavailable")
+        yield Footer()
+
+
+class Workbench(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "mlops-tui"
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+    BINDINGS = [
+        Binding("1", "main('home')", "Home", show=False, id="app.home"),
+        Binding("2", "main('datasets')", "Datasets", show=False, id="app.datasets"),
+        Binding("3", "main('runs')", "Runs", show=False, id="app.runs"),
+        Binding("4", "main('models')", "Models", show=False, id="app.models"),
+        Binding("5", "main('monitoring')", "Monitoring", show=False, id="app.monitoring"),
+        Binding("6", "main('sql')", "SQL", show=False, id="app.sql"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    def __init__(self, ws: Workspace, *, start: str = "home") -> None:
+        super().__init__()
+        self.ws = ws
+        self._start = start
+        for mode in MAIN:
+            self.add_mode(mode, self._factory(mode))
+
+    def _factory(self, mode: str) -> Any:
+        def make() -> Screen:
+            try:
+                return load(MAIN[mode])()
+            except Exception as exc:  # noqa: BLE001 - a broken screen must not take the app down
+                reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                self.notify(f"{TITLES[mode]} screen: {reason}", severity="warning")
+                return UnavailableScreen(mode, reason)
+        return make
+
+    def on_mount(self) -> None:
+        try:
+            keymap, warnings = user_keymap(self.ws.config)
+        except Exception as exc:  # noqa: BLE001 - a bad config.toml still opens the app
+            keymap, warnings = {}, [str(exc).splitlines()[0]]
+        if keymap:
+            self.set_keymap(keymap)
+        for warning in warnings:
+            self.notify(warning, severity="warning")
+        self.switch_mode(self._start)
+
+    async def action_main(self, mode: str) -> None:
+        if mode not in MAIN:
+            return
+        if self.current_mode == mode and len(self.screen_stack) > 1:
+            # pressing the key of the screen you are in goes back to its top level
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+            return
+        await self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        from screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+
+def run_app(ws: Workspace) -> None:
+    """Entry point used by `mlops-tui tui` (and bare `mlops-tui`)."""
+    Workbench(ws).run()

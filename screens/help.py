@@ -1,0 +1,49 @@
+"""`?`: every key binding of the app, grouped by screen, with the ids used to remap them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.widgets import Footer, Header, Static
+
+from screens.keymap import catalogue, keys_for
+from screens.widgets import BaseScreen, Table
+
+SCOPES = {
+    "Workbench": "everywhere", "BaseScreen": "every screen", "Table": "tables and lists",
+}
+
+
+class HelpScreen(BaseScreen):
+    """Lists the catalogue from screens.keymap, so it can never disagree with the real bindings."""
+
+    DEFAULT_CSS = """
+    HelpScreen #help-intro { height: auto; padding: 0 1; color: $text-muted; }
+    HelpScreen #help-table { height: 1fr; }
+    """
+    BINDINGS = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(
+            "Keys by screen. Remap any of them by id in the workspace's config.toml, e.g.\n"
+            '[keys]  "app.quit" = "ctrl+q".  Esc goes back; ctrl+p opens the command palette.',
+            id="help-intro",
+        )
+        yield Table(id="help-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        keymap: dict[str, Any] = getattr(self.app, "_keymap", {})
+        rows, keys = [], []
+        for entry in catalogue():
+            if entry.scope == "HelpScreen":
+                continue
+            scope = SCOPES.get(entry.scope, entry.scope.removesuffix("Screen"))
+            desc = entry.binding.description or entry.binding.action
+            rows.append((scope, keys_for(entry, keymap), desc, entry.id or "-"))
+            keys.append(f"{entry.scope}/{entry.id}/{entry.binding.key}")
+        table = self.query_one(Table)
+        table.fill(["screen", "key", "action", "id"], rows, keys)
+        table.focus()

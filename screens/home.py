@@ -1,0 +1,150 @@
+"""Home: what needs attention now — running runs, alerts and failures, recent jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Footer, Header, Static
+
+from screens.widgets import BaseScreen, Loaded, NavBar, Table, ago, fmt, status_text, symbol
+
+REFRESH_S = 2.0
+
+
+@dataclass
+class Snapshot:
+    """Everything the home screen shows, read in one worker pass."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    attention: list[tuple[str, str, str, str, str]] = field(default_factory=list)  # key, status, what, detail, when
+    recent: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+
+
+def progress(run: Any) -> str:
+    done = run.n_trials
+    return f"{done}/{run.n_trials_requested}" if run.n_trials_requested else str(done)
+
+
+def read_snapshot(ws: Any) -> Snapshot:
+    """Read the store (short connections, one per call) into rows for the two tables."""
+    store = ws.store
+    datasets = store.datasets.latest()
+    runs = store.runs.list(limit=50)
+    models = store.models.list()
+    deployments = store.models.deployments()
+    jobs = store.jobs.list(limit=20)
+    snap = Snapshot(counts={"datasets": len(datasets), "runs": len(runs), "models": len(models),
+                            "deployments": len(deployments), "jobs": len(jobs)})
+    for run in runs:
+        if run.status in ("running", "queued"):
+            best = f"best {fmt(run.best_value)}" if run.best_value is not None else "no trial yet"
+            snap.attention.append((f"run:{run.run_id}", run.status, f"run {run.name}",
+                                   f"{progress(run)} trials, {best}", ago(run.started_at or run.created_at)))
+        elif run.status == "failed":
+            snap.attention.append((f"run:{run.run_id}", "failed", f"run {run.name}",
+                                   (run.error or "failed").splitlines()[0][:60], ago(run.ended_at or run.created_at)))
+    latest_job: dict[str, Any] = {}
+    for job in jobs:  # newest first: the first job seen per deployment is its latest
+        if job.deployment and job.deployment not in latest_job:
+            latest_job[job.deployment] = job
+        if job.status == "failed":
+            snap.attention.append((f"job:{job.job_id}", "failed", f"job {job.job_id[:8]}",
+                                   (job.error or "failed").splitlines()[0][:60], ago(job.created_at)))
+    for dep, job in sorted(latest_job.items()):
+        if job.drift_status in ("alert", "warn"):
+            pd = f", prediction drift {fmt(job.prediction_drift)}" if job.prediction_drift is not None else ""
+            snap.attention.append((f"drift:{dep}", job.drift_status, f"deployment {dep}",
+                                   f"drift {job.drift_status}{pd}", ago(job.created_at)))
+    for job in jobs[:10]:
+        snap.recent.append((f"job:{job.job_id}", job.status, f"score {job.deployment or job.model_name}",
+                            f"{fmt(job.rows_out)} rows → {job.output or '-'}", ago(job.created_at)))
+    for run in runs[:10]:
+        if run.status not in ("running", "queued"):
+            best = fmt(run.best_value)
+            snap.recent.append((f"run:{run.run_id}", run.status, f"run {run.name}",
+                                f"{run.dataset}:{run.dataset_version} {run.metric}={best}",
+                                ago(run.ended_at or run.created_at)))
+    return snap
+
+
+class HomeScreen(BaseScreen):
+    DEFAULT_CSS = """
+    HomeScreen #home-summary { height: auto; padding: 0 1; }
+    HomeScreen #home-attention { height: 1fr; }
+    HomeScreen #home-recent { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("enter", "open", "Open", id="home.open"),
+        Binding("r", "refresh", "Refresh", id="home.refresh"),
+        Binding("tab", "app.focus_next", "Next pane", show=False, id="home.next"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield NavBar("home")
+        yield Static("Loading…", id="home-summary")
+        with Vertical(id="home-attention", classes="pane") as v:
+            v.border_title = "Needs attention"
+            yield Table(id="attention")
+        with Vertical(id="home-recent", classes="pane") as v:
+            v.border_title = "Recent"
+            yield Table(id="recent")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "home"
+        self.refresh_data()
+        self.set_interval(REFRESH_S, self._tick)
+
+    def _tick(self) -> None:
+        if self.is_current:
+            self.refresh_data()
+
+    def action_refresh(self) -> None:
+        self.refresh_data()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="home")
+    def refresh_data(self) -> None:
+        ws = self.app.ws  # type: ignore[attr-defined]
+        self.post_message(Loaded("home", read_snapshot(ws)))
+
+    def on_loaded(self, message: Loaded) -> None:
+        if message.what != "home":
+            return
+        snap: Snapshot = message.data
+        c = snap.counts
+        summary = (f"{c['datasets']} datasets · {c['runs']} runs · {c['models']} model versions · "
+                   f"{c['deployments']} deployments · {c['jobs']} recent jobs")
+        if not c["datasets"]:
+            summary += "\nNo datasets yet: press 2 then a to register a file (or `mlops-tui init --sample`)."
+        self.query_one("#home-summary", Static).update(summary)
+        self._fill("#attention", snap.attention, "nothing needs attention ✓")
+        self._fill("#recent", snap.recent, "nothing yet")
+
+    def _fill(self, selector: str, rows: list[tuple[str, str, str, str, str]], empty: str) -> None:
+        table = self.query_one(selector, Table)
+        if not rows:
+            table.fill(["", ""], [(symbol("none"), empty)], ["-"])
+            return
+        table.fill(["status", "what", "detail", "when"],
+                   [(status_text(s), what, detail, when) for _, s, what, detail, when in rows],
+                   [key for key, *_ in rows])
+
+    def action_open(self) -> None:
+        """Enter on a row opens the thing it names (a run's detail, the jobs of a deployment)."""
+        focused = self.focused
+        key = focused.selected_key() if isinstance(focused, Table) else None
+        if not key or key == "-":
+            return
+        kind, _, ident = key.partition(":")
+        if kind == "run":
+            from screens.runs import RunDetailScreen
+
+            self.app.push_screen(RunDetailScreen(ident))
+        elif kind in ("job", "drift"):
+            self.app.switch_mode("monitoring" if kind == "drift" else "models")
