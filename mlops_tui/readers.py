@@ -104,7 +104,7 @@ def _read_parquet(pattern: str, files: list[Path]) -> tuple[pl.LazyFrame, ReadIn
             s = pl.read_parquet_schema(f)
             rows += pl.scan_parquet(f).select(pl.len()).collect().item()
         except Exception as exc:  # noqa: BLE001 - any reader failure means the file is unusable
-            raise UserError(f"{f}: not a readable Parquet file ({_first_line(exc)})") from exc
+            raise UserError(f"{f}: not a readable Parquet file ({first_line(exc)})") from exc
         if schema is None:
             schema = pl.Schema(s)
         elif pl.Schema(s) != schema:
@@ -153,7 +153,7 @@ def _read_csv(path: Path) -> tuple[pl.LazyFrame, ReadInfo]:
     try:
         lf.collect_schema()
     except Exception as exc:  # noqa: BLE001
-        raise UserError(f"{path}: cannot be parsed as CSV ({_first_line(exc)})") from exc
+        raise UserError(f"{path}: cannot be parsed as CSV ({first_line(exc)})") from exc
     warnings = () if header else (f"{path.name}: no header row detected; columns named column_1, column_2, ...",)
     return lf, ReadInfo(kind="csv", files=(str(path),), delimiter=delimiter, header=header, warnings=warnings)
 
@@ -236,6 +236,6 @@ def _encoding_error(path: Path, data: bytes | None, start: int | None) -> UserEr
     )
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

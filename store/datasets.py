@@ -98,9 +98,20 @@ class Datasets(Area):
         return [_record(r) for r in rows]
 
     def versions(self, name: str) -> list[DatasetVersion]:
+        """Every version of one dataset, oldest first (empty if the name is unknown)."""
         with self._read() as con:
             rows = self._rows(con, _SELECT + " WHERE v.name = ? ORDER BY v.version", [name])
         return [_record(r) for r in rows]
+
+    def by_hash(self, name: str, hash: str) -> DatasetVersion | None:
+        """The version of ``name`` holding exactly this content, if one was registered."""
+        with self._read() as con:
+            rows = self._rows(con, _SELECT + " WHERE v.name = ? AND v.hash = ?", [name, hash])
+        return _record(rows[0]) if rows else None
+
+    def list(self) -> list[DatasetVersion]:
+        """Same as :meth:`latest` (the name screens and scripts reach for first)."""
+        return self.latest()
 
 
 def page(path: str, offset: int, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:

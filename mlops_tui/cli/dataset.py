@@ -1,9 +1,165 @@
-"""CLI commands (see ../shared/CLI.md). Thin: parse, call a service, emit."""
+"""`dataset add/list/show/head/diff/validate` (see ../shared/CLI.md). Thin: parse, call
+``mlops_tui.datasets``, emit."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
+
+from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, table, workspace
+
+
+def _summary(dv: Any) -> dict[str, Any]:
+    return {"name": dv.name, "version": dv.version, "rows": dv.rows, "columns": dv.columns,
+            "hash": dv.hash, "target": dv.target, "task": dv.task, "source": dv.source,
+            "description": dv.description, "created_at": dv.created_at}
+
+
+def add(
+    path: Annotated[str, typer.Argument(help="CSV or Parquet file, or a glob of Parquet files (quote it).")],
+    name: Annotated[str | None, typer.Option("--name", help="Dataset name [default: the file's stem].")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="The column to predict.")] = None,
+    description: Annotated[str | None, typer.Option("--description", help="A note shown in lists.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register a CSV/Parquet file as a new dataset version (same content → same version).
+
+    Example: mlops-tui dataset add sample_data/penguins.csv --target species
+    """
+    from mlops_tui import datasets
+
+    ws = workspace(create=True)
+    err.print(f"reading {path} …")
+    dv, new = datasets.add(ws, path, name=name, target=target, description=description)
+    payload = {**_summary(dv), "new": new}
+    emit(payload, as_json, lambda: out.print(
+        f"{'registered' if new else 'already registered as'} {dv.ref}: {dv.rows:,} rows × {dv.columns} columns"
+        + (f", target {dv.target} ({dv.task or 'no task'})" if dv.target else "")
+        + f"  hash {dv.hash[:12]}"
+    ))
+
+
+def list_(as_json: JsonFlag = False) -> None:
+    """All datasets, latest version each.
+
+    Example: mlops-tui dataset list --json
+    """
+    ws = workspace()
+    items = [_summary(dv) for dv in ws.store.datasets.latest()]
+    keys = ["name", "version", "rows", "columns", "target", "task", "created_at"]
+    emit(items, as_json, lambda: out.print(
+        table(None, keys, [[d[k] for k in keys] for d in items]) if items else "no datasets yet; try `mlops-tui dataset add FILE`"
+    ))
+
+
+def show(
+    ref: Annotated[str, typer.Argument(help="NAME (latest) or NAME:VERSION.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Schema and per-column profile of a dataset version.
+
+    Example: mlops-tui dataset show penguins:1
+    """
+    from mlops_tui import datasets
+
+    ws = workspace()
+    dv = datasets.resolve(ws, ref)
+    payload = {**_summary(dv), "schema": dv.schema, "profile": dv.profile,
+               "versions": [v.version for v in ws.store.datasets.versions(dv.name)]}
+
+    def render() -> None:
+        out.print(f"{dv.ref}  {dv.rows:,} rows × {dv.columns} columns  target {fmt(dv.target)} ({fmt(dv.task)})"
+                  f"  hash {dv.hash[:12]}\nsource {dv.source}")
+        rows = []
+        for col in dv.schema:
+            p = dv.profile.get(col["name"], {})
+            top = ", ".join(f"{v}:{n}" for v, n in p.get("top", [])[:3])
+            rows.append([col["name"], col["dtype"], col["role"], p.get("nulls"), p.get("distinct"),
+                         p.get("min"), p.get("max"), p.get("mean"), p.get("std"), top])
+        out.print(table(None, ["column", "dtype", "role", "nulls", "distinct", "min", "max", "mean", "std",
+                               "top values"], rows))
+
+    emit(payload, as_json, render)
+
+
+def head(
+    ref: Annotated[str, typer.Argument(help="NAME (latest) or NAME:VERSION.")],
+    rows: Annotated[int, typer.Option("--rows", "-n", min=0, help="How many rows.")] = 10,
+    as_json: JsonFlag = False,
+) -> None:
+    """The first rows of a dataset version.
+
+    Example: mlops-tui dataset head bikeshare --rows 5
+    """
+    from mlops_tui import datasets
+
+    ws = workspace()
+    dv = datasets.resolve(ws, ref)
+    columns, data = datasets.page(ws, dv, 0, rows)
+    emit({"name": dv.name, "version": dv.version, "columns": columns, "rows": [list(r) for r in data]},
+         as_json, lambda: out.print(table(dv.ref, columns, data)))
+
+
+def diff(
+    a: Annotated[str, typer.Argument(help="The reference version, e.g. bikeshare:1.")],
+    b: Annotated[str, typer.Argument(help="The version to compare, e.g. bikeshare:2.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Schema changes and per-column drift (PSI for numbers, category shift) between two versions.
+
+    Example: mlops-tui dataset diff bikeshare:1 bikeshare:2
+    """
+    from mlops_tui import datasets
+
+    ws = workspace()
+    result = datasets.diff(ws, a, b)
+
+    def render() -> None:
+        out.print(f"{result['a']} → {result['b']}: rows {result['rows']['a']:,} → {result['rows']['b']:,}")
+        out.print(f"added: {', '.join(result['added']) or '—'}   removed: {', '.join(result['removed']) or '—'}")
+        for c in result["changed"]:
+            out.print(f"retyped: {c['name']} {c['from']} → {c['to']}")
+        out.print(table(None, ["column", "kind", "psi", "status", "detail"],
+                        [[d["column"], d["kind"], d["psi"], d["status"], d.get("detail", "")]
+                         for d in result["drift"]]))
+
+    emit(result, as_json, render)
+
+
+def validate(
+    ref: Annotated[str, typer.Argument(help="The version whose schema is the contract.")],
+    path: Annotated[str, typer.Argument(help="The CSV/Parquet file to check.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Check a file against a version's schema contract; list every problem (exit 1 if any).
+
+    Example: mlops-tui dataset validate penguins:1 new_penguins.csv
+    """
+    from mlops_tui import datasets
+
+    ws = workspace()
+    result = datasets.validate(ws, ref, path)
+
+    def render() -> None:
+        if result["ok"]:
+            out.print(f"{path} matches {result['ref']} ({result['rows']:,} rows)")
+        for p in result["problems"]:
+            out.print(f"problem: {p}")
+        for w in result.get("warnings", []):
+            out.print(f"warning: {w}")
+
+    emit(result, as_json, render)
+    if not result["ok"]:
+        err.print(f"error: {path} does not match {result['ref']}: {len(result['problems'])} problem(s)")
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    group = GROUPS["dataset"]
+    group.command("add")(add)
+    group.command("list")(list_)
+    group.command("show")(show)
+    group.command("head")(head)
+    group.command("diff")(diff)
+    group.command("validate")(validate)

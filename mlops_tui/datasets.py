@@ -1,0 +1,223 @@
+"""The dataset registry: immutable, content-addressed versions of a user's tabular data.
+
+``add`` reads a CSV/Parquet file (``mlops_tui.readers``: one set of inference rules and errors),
+writes it once as a Parquet snapshot under ``artifacts/datasets/<sha256>.parquet`` and records a
+version with its schema and profile. The hash is of the snapshot's bytes, i.e. of the content as
+read (the same file, or the same data re-exported, gives the same hash): adding it again returns the
+existing version (``new=False``); anything else becomes the next version. Versions never change,
+so ``NAME:1`` keeps working after the source file is edited or deleted.
+
+Bad input is refused before anything is written: the store and the snapshot folder stay as they
+were (a snapshot written for a version that then fails to register is removed again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from mlops_tui import profiling, readers
+from mlops_tui.errors import UserError
+from mlops_tui.readers import read_file  # noqa: F401 - part of this module's interface
+from mlops_tui.refs import parse_ref
+from store import NotFoundError
+from store import datasets as store_datasets
+
+if TYPE_CHECKING:
+    from mlops_tui.workspace import Workspace
+    from store import DatasetVersion
+
+ROLES = ("feature", "target", "id", "time", "ignored")
+MULTICLASS_MAX = 20
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_ID_NAME = re.compile(r"(^id$|^id_|_id$|-id$| id$|[a-z0-9]Id$|ID$)")
+
+
+# --- registering -------------------------------------------------------------------------
+
+
+def add(
+    ws: Workspace,
+    source: str,
+    *,
+    name: str | None = None,
+    target: str | None = None,
+    description: str | None = None,
+) -> tuple[DatasetVersion, bool]:
+    """Register ``source`` as a version of dataset ``name`` (default: the file's stem).
+
+    Returns ``(version, new)``. Raises :class:`UserError` for anything wrong with the input,
+    leaving the store and the snapshot folder as they were.
+    """
+    lf, info = readers.read_file_info(source)
+    name = name or default_name(source)
+    if not _NAME.match(name):
+        raise UserError(f"bad dataset name {name!r}: use letters, digits, '_', '-', '.' (no ':' or '@')")
+    columns = list(lf.collect_schema())
+    if target is not None and target not in columns:
+        raise UserError(f"{source}: target {target!r} is not a column (columns: {', '.join(columns)})")
+
+    digest, snapshot, created = _write_snapshot(ws, lf, source)
+    try:
+        existing = ws.store.datasets.by_hash(name, digest)
+        if existing is not None:
+            return existing, False
+        rows, schema, prof = profiling.profile(str(snapshot))
+        task = None
+        if target is not None:
+            target_values = pl.scan_parquet(snapshot).select(target).collect().to_series()
+            task = suggest_task(target_values, strict=False)
+        version, new = ws.store.datasets.add_version(
+            name=name, hash=digest, path=ws.relpath(snapshot), source=_source_text(source),
+            rows=rows, columns=len(schema), target=target, task=task,
+            schema=infer_schema(schema, prof, rows, target), profile=prof, description=description,
+        )
+    except BaseException:
+        if created:
+            snapshot.unlink(missing_ok=True)
+        raise
+    ws.store.audit.record("dataset add", f"dataset:{version.name}:{version.version}", "ok", {
+        "source": version.source, "hash": digest, "rows": rows, "new": new, "target": target,
+        "task": task, "delimiter": info.delimiter, "warnings": list(info.warnings),
+    })
+    return version, new
+
+
+def default_name(source: str) -> str:
+    """The file's stem; for a glob, the folder holding the files."""
+    p = Path(source)
+    if any(ch in source for ch in "*?["):
+        parts = [q for q in p.parts if not any(ch in q for ch in "*?[")]
+        stem = Path(*parts).name if parts else "dataset"
+    else:
+        stem = p.stem
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("_.-")
+    return cleaned or "dataset"
+
+
+def _source_text(source: str) -> str:
+    if any(ch in source for ch in "*?["):
+        return str(Path(os.path.abspath(os.path.expanduser(source))))
+    return str(Path(source).expanduser().resolve())
+
+
+def _write_snapshot(ws: Workspace, lf: pl.LazyFrame, source: str) -> tuple[str, Path, bool]:
+    """Stream ``lf`` to a temporary Parquet file, hash it, move it to ``<hash>.parquet``.
+
+    Returns ``(sha256, path, created)``; ``created`` is False when that content was already
+    there (then the temporary copy is dropped).
+    """
+    folder = ws.artifacts / "datasets"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".tmp-{uuid.uuid4().hex}.parquet"
+    try:
+        try:
+            lf.sink_parquet(tmp, compression="zstd", statistics=True)
+        except Exception as exc:  # noqa: BLE001 - a value Polars could not parse late in the file
+            raise UserError(f"{source}: cannot be read ({readers.first_line(exc)})") from exc
+        digest = _sha256(tmp)
+        final = folder / f"{digest}.parquet"
+        if final.exists():
+            return digest, final, False
+        os.replace(tmp, final)
+        return digest, final, True
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# --- schema and task ----------------------------------------------------------------------
+
+
+def infer_schema(
+    schema: dict[str, pl.DataType], prof: dict[str, dict[str, Any]], rows: int, target: str | None
+) -> list[dict[str, Any]]:
+    """Schema entries ``{name, dtype, nullable, role}``.
+
+    Roles: the target; ``time`` for Date/Datetime columns; ``id`` for a unique, complete integer or
+    text column named like an id (``id``, ``customer_id``, ``userId``); ``ignored`` for a column with
+    at most one value (nothing to learn from); ``feature`` otherwise.
+    """
+    entries = []
+    for col, dtype in schema.items():
+        p = prof[col]
+        if col == target:
+            role = "target"
+        elif dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime):
+            role = "time"
+        elif (_ID_NAME.search(col) and (dtype.is_integer() or dtype == pl.String)
+              and p["nulls"] == 0 and p["distinct"] == rows):
+            role = "id"
+        elif p["distinct"] <= 1:
+            role = "ignored"
+        else:
+            role = "feature"
+        entries.append({"name": col, "dtype": str(dtype), "nullable": p["nulls"] > 0, "role": role})
+    return entries
+
+
+def suggest_task(series: pl.Series, *, strict: bool = True) -> str | None:
+    """binary (2 values), multiclass (text/bool, or integers with ≤ 20 values), regression (floats,
+    or integers with more values). A target with fewer than 2 values has no task: UserError, or
+    None when not ``strict``."""
+    values = series.drop_nulls()
+    n = values.n_unique()
+    if n < 2:
+        if strict:
+            raise UserError(f"target {series.name!r} has {n} distinct value(s); nothing to learn")
+        return None
+    if n == 2:
+        return "binary"
+    dtype = series.dtype
+    if dtype.is_float():
+        return "regression"
+    if dtype.is_integer():
+        return "multiclass" if n <= MULTICLASS_MAX else "regression"
+    return "multiclass"
+
+
+# --- reading versions ---------------------------------------------------------------------
+
+
+def resolve(ws: Workspace, ref: str) -> DatasetVersion:
+    """``NAME`` (latest) or ``NAME:V`` → the version; UserError if unknown."""
+    r = parse_ref(ref, kind="dataset")
+    try:
+        return ws.store.datasets.get(r.name, r.version)
+    except NotFoundError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def snapshot_path(ws: Workspace, dv: DatasetVersion) -> Path:
+    path = ws.abspath(dv.path)
+    if not path.exists():
+        raise UserError(f"snapshot of {dv.ref} is missing: {path} (the workspace was altered)")
+    return path
+
+
+def scan(ws: Workspace, dv: DatasetVersion) -> pl.LazyFrame:
+    """The version's snapshot as a lazy frame."""
+    return pl.scan_parquet(snapshot_path(ws, dv))
+
+
+def load(ws: Workspace, dv: DatasetVersion) -> pl.DataFrame:
+    """The version's rows in memory (for training and evaluation on small data)."""
+    return pl.read_parquet(snapshot_path(ws, dv))
+
+
+def page(ws: Workspace, dv: DatasetVersion, offset: int, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Rows ``offset .. offset+limit`` fetched by DuckDB (the TUI scrolls big datasets with it)."""
+    return store_datasets.page(str(snapshot_path(ws, dv)), max(0, offset), max(0, limit))
