@@ -221,3 +221,138 @@ def load(ws: Workspace, dv: DatasetVersion) -> pl.DataFrame:
 def page(ws: Workspace, dv: DatasetVersion, offset: int, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Rows ``offset .. offset+limit`` fetched by DuckDB (the TUI scrolls big datasets with it)."""
     return store_datasets.page(str(snapshot_path(ws, dv)), max(0, offset), max(0, limit))
+
+
+# --- comparing and validating -------------------------------------------------------------
+
+
+def _status(ws: Workspace, value: float | None) -> str:
+    limits = ws.config.get("drift", {})
+    if value is None:
+        return "n/a"
+    if value >= float(limits.get("psi_alert", 0.25)):
+        return "alert"
+    return "warn" if value >= float(limits.get("psi_warn", 0.1)) else "ok"
+
+
+def diff(ws: Workspace, a: str, b: str) -> dict[str, Any]:
+    """Schema changes and per-column drift of version ``b`` against version ``a``.
+
+    ``added``/``removed``: column names; ``changed``: retyped columns ``{name, from, to}``;
+    ``drift``: per common column ``{column, kind, psi, status, null_rate_a, null_rate_b, ...}``:
+    PSI over ``a``'s histogram bins for numbers (``b`` re-binned by one DuckDB pass over its
+    snapshot), over the categories for text (new and vanished categories listed). Status uses the
+    workspace's ``[drift]`` psi_warn / psi_alert thresholds.
+    """
+    from store import profiling as sql
+
+    va, vb = resolve(ws, a), resolve(ws, b)
+    sa = {e["name"]: e for e in va.schema}
+    sb = {e["name"]: e for e in vb.schema}
+    common = [c for c in sa if c in sb]
+    changed = [{"name": c, "from": sa[c]["dtype"], "to": sb[c]["dtype"]}
+               for c in common if sa[c]["dtype"] != sb[c]["dtype"]]
+    pa, pb = va.profile, vb.profile
+    numeric = {c: pa[c]["histogram"]["edges"] for c in common
+               if "histogram" in pa[c] and pb[c]["kind"] == "numeric"}
+    binned = sql.column_pass(str(snapshot_path(ws, vb)), columns=[], histograms=numeric,
+                             value_counts=[], exact_distinct=[]) if numeric else {"hist": {}}
+    drift = []
+    for c in common:
+        ra, rb = pa[c], pb[c]
+        item: dict[str, Any] = {"column": c, "kind": ra["kind"], "psi": None,
+                                "null_rate_a": ra["null_rate"], "null_rate_b": rb["null_rate"]}
+        if c in numeric:
+            counts, over = profiling.bin_counts(numeric[c], binned["hist"].get(c))
+            item["psi"] = profiling.numeric_drift(ra, counts, over)
+            item["mean_a"], item["mean_b"] = ra.get("mean"), rb.get("mean")
+            item["detail"] = f"mean {_short(ra.get('mean'))} → {_short(rb.get('mean'))}"
+        elif ra["kind"] == "categorical" and rb["kind"] == "categorical":
+            item["psi"], new, gone = profiling.category_drift(ra, rb)
+            item["new_categories"], item["vanished_categories"] = new, gone
+            item["detail"] = "; ".join(filter(None, [
+                new and f"new: {', '.join(map(str, new[:5]))}", gone and f"gone: {', '.join(map(str, gone[:5]))}"]))
+        elif ra["kind"] != rb["kind"]:
+            item["detail"] = f"kind {ra['kind']} → {rb['kind']}"
+        else:
+            item["detail"] = f"range {ra.get('min')}..{ra.get('max')} → {rb.get('min')}..{rb.get('max')}"
+        item["status"] = _status(ws, item["psi"])
+        drift.append(item)
+    return {
+        "a": va.ref, "b": vb.ref, "rows": {"a": va.rows, "b": vb.rows},
+        "added": [c for c in sb if c not in sa], "removed": [c for c in sa if c not in sb],
+        "changed": changed, "drift": drift,
+    }
+
+
+def _short(value: Any) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def _compatible(contract: str, actual: str) -> bool:
+    """Same type, or integers where the contract has floats (no information lost)."""
+    if contract == actual:
+        return True
+    ints = {"Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64"}
+    return (contract in {"Float32", "Float64"} and actual in ints) or (contract in ints and actual in ints)
+
+
+def validate(ws: Workspace, ref: str, path: str) -> dict[str, Any]:
+    """Check ``path`` against version ``ref``'s schema contract; list every problem.
+
+    Problems (``ok`` False): the file cannot be read, a contract column is missing, a column has
+    another type (integers where floats are expected are fine), missing values in a column the
+    contract has none in. Warnings: extra columns, text values the version never had, numbers
+    outside the version's range. One lazy aggregate pass over the file.
+    """
+    dv = resolve(ws, ref)
+    result: dict[str, Any] = {"ref": dv.ref, "path": path, "ok": False, "rows": 0, "problems": [],
+                              "warnings": []}
+    problems, warnings = result["problems"], result["warnings"]
+    try:
+        lf = read_file(path)
+        schema = {c: str(t) for c, t in lf.collect_schema().items()}
+    except UserError as exc:
+        problems.append(str(exc))
+        return result
+    contract = {e["name"]: e for e in dv.schema}
+    for name, e in contract.items():
+        if name not in schema:
+            problems.append(f"missing column {name!r} ({e['dtype']}, {e['role']})")
+        elif not _compatible(e["dtype"], schema[name]):
+            problems.append(f"column {name!r} is {schema[name]}, the contract says {e['dtype']}")
+    warnings.extend(f"extra column {c!r} ({t}) is not in {dv.ref}" for c, t in schema.items() if c not in contract)
+
+    common = [c for c in contract if c in schema]
+    aggs = [pl.len().alias("__rows")]
+    known: dict[str, list[str]] = {}
+    for c in common:
+        aggs.append(pl.col(c).null_count().alias(f"nulls:{c}"))
+        prof = dv.profile.get(c, {})
+        if prof.get("kind") == "numeric" and schema[c] not in ("String",) and prof.get("min") is not None:
+            aggs.append(pl.col(c).min().cast(pl.Float64, strict=False).alias(f"min:{c}"))
+            aggs.append(pl.col(c).max().cast(pl.Float64, strict=False).alias(f"max:{c}"))
+        elif prof.get("kind") == "categorical" and prof.get("top_complete"):
+            known[c] = [str(v) for v, _ in prof["top"]]
+            aggs.append(pl.col(c).cast(pl.String).filter(~pl.col(c).cast(pl.String).is_in(known[c]))
+                        .unique().sort().head(5).implode().alias(f"new:{c}"))
+    try:
+        stats = lf.select(aggs).collect().row(0, named=True)
+    except Exception as exc:  # noqa: BLE001 - a value the reader could not parse late in the file
+        problems.append(f"{path}: cannot be read ({readers.first_line(exc)})")
+        return result
+    result["rows"] = stats["__rows"]
+    for c in common:
+        e, prof = contract[c], dv.profile.get(c, {})
+        nulls = stats[f"nulls:{c}"]
+        if nulls and not e["nullable"]:
+            problems.append(f"column {c!r} has {nulls} missing value(s); {dv.ref} has none")
+        lo, hi = stats.get(f"min:{c}"), stats.get(f"max:{c}")
+        if lo is not None and lo < prof["min"] or hi is not None and hi > prof["max"]:
+            warnings.append(f"column {c!r} ranges {_short(lo)}..{_short(hi)}, outside {dv.ref}'s "
+                            f"{_short(prof['min'])}..{_short(prof['max'])}")
+        new = stats.get(f"new:{c}")
+        if new:
+            warnings.append(f"column {c!r} has values {dv.ref} never had: {', '.join(map(str, new))}")
+    result["ok"] = not problems
+    return result

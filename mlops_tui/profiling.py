@@ -122,3 +122,43 @@ def profile(path: str) -> tuple[int, dict[str, pl.DataType], dict[str, dict[str,
 def _plain(value: Any) -> Any:
     """JSON-friendly category value (bools stay bools, everything else text)."""
     return value if isinstance(value, bool) else str(value)
+
+
+# --- comparing two distributions ------------------------------------------------------------
+
+PSI_EPS = 1e-4
+
+
+def psi(expected: list[float], actual: list[float]) -> float:
+    """Population stability index of two count vectors over the same bins (shares smoothed by
+    ``PSI_EPS`` so an empty bin does not make it infinite)."""
+    te, ta = sum(expected), sum(actual)
+    if te <= 0 or ta <= 0:
+        return 0.0
+    total = 0.0
+    for e, a in zip(expected, actual, strict=True):
+        pe, pa = max(e / te, PSI_EPS), max(a / ta, PSI_EPS)
+        total += (pa - pe) * math.log(pa / pe)
+    return total
+
+
+def numeric_drift(ref: dict[str, Any], cur_counts: list[int], cur_over: int) -> float:
+    """PSI of a numeric column: the reference's histogram bins against the current data's counts in
+    the same bins (values above the reference's range get their own bin)."""
+    return psi(list(ref["histogram"]["counts"]) + [0], list(cur_counts) + [cur_over])
+
+
+def category_drift(ref: dict[str, Any], cur: dict[str, Any]) -> tuple[float, list[Any], list[Any]]:
+    """``(psi, new categories, vanished categories)`` from two profiles' value counts. When either
+    side kept only its top values, the rest are pooled in one "other" bucket."""
+    a = {str(v): n for v, n in ref.get("top", [])}
+    b = {str(v): n for v, n in cur.get("top", [])}
+    complete = ref.get("top_complete") and cur.get("top_complete")
+    cats = sorted(set(a) | set(b))
+    ea, eb = [a.get(c, 0) for c in cats], [b.get(c, 0) for c in cats]
+    if not complete:
+        ea.append(max(ref["count"] - sum(a.values()), 0))
+        eb.append(max(cur["count"] - sum(b.values()), 0))
+    new = sorted(set(b) - set(a)) if complete else []
+    gone = sorted(set(a) - set(b)) if complete else []
+    return psi(ea, eb), new, gone

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, table, workspace
+from mlops_tui.errors import UserError
 
 
 def _summary(dv: Any) -> dict[str, Any]:
@@ -151,8 +152,8 @@ def validate(
 
     emit(result, as_json, render)
     if not result["ok"]:
-        err.print(f"error: {path} does not match {result['ref']}: {len(result['problems'])} problem(s)")
-        raise typer.Exit(1)
+        # After the report: exit 1 with one line (the JSON document above stays the only stdout).
+        raise UserError(f"{path} does not match {result['ref']}: {len(result['problems'])} problem(s)")
 
 
 def register(app: typer.Typer) -> None:
