@@ -37,7 +37,9 @@ class SchemaVersionError(StoreError):
     """The file was written by a newer mlops-tui, or is not a store at all."""
 
 
-_LOCK_PATTERNS = ("could not set lock", "conflicting lock")
+# The last one is in-process: threads of one process (TUI workers) opening the file at the same
+# moment race in DuckDB's instance cache; a retry a few ms later succeeds.
+_LOCK_PATTERNS = ("could not set lock", "conflicting lock", "unique file handle conflict")
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -60,7 +62,7 @@ def open_connection(
         try:
             con = duckdb.connect(str(path), read_only=read_only)
             break
-        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+        except (duckdb.IOException, duckdb.ConnectionException, duckdb.ResourceInUseException) as exc:
             if not _is_lock_error(exc):
                 raise StoreError(f"cannot open store {path}: {exc}") from exc
             if time.monotonic() >= deadline:
