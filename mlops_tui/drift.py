@@ -1,30 +1,346 @@
 """Drift of a scoring job against the model's training data, computed while scoring.
 
-Interface used by scoring (issue 5); the statistics are issue 7's. The scorer creates one
-tracker per job, feeds it every batch it already has in memory (no second pass over the data),
-and asks for the results at the end.
+The scorer creates one :class:`DriftTracker` per job, feeds it every batch it already has in
+memory (the encoded feature frame and the model's raw output) and asks for the results at the
+end, so drift costs no second pass over the data and constant memory:
+
+* numeric features and the prediction: counts in the training data's decile bins (PSI), a
+  bottom-k random sample (≤ 5000 rows, uniform whatever the job size) for scipy's two-sample KS
+  test, null counts and running sums for the mean;
+* categorical features (float codes, NaN for missing or unseen): counts per category (a PSI over
+  category frequencies) and the excess of missing codes over the training rate, which is how
+  categories never seen in training show up after encoding;
+* multiclass predictions: the frequency of each predicted class.
+
+Reference statistics come from the dataset version the model was trained on, encoded with the
+model's own signature, and are cached beside the model file (``<sha>.reference.json``) so only
+the first job of a model pays for them. Thresholds come from ``[drift]`` in config.toml.
 """
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import numpy as np
-    import polars as pl
+import numpy as np
+import polars as pl
 
+from mlops_tui.signature import Signature, encode
+from store import DriftResult, NotFoundError
+
+if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
-    from store import DriftResult, ModelVersion
+    from store import ModelVersion
+
+REFERENCE_FORMAT = 2
+N_BINS = 10
+SAMPLE_SIZE = 5000
+PRED_REFERENCE_ROWS = 20_000  # rows of training data predicted for the prediction reference
+MIN_ROWS = 100  # below this, sampling noise alone can exceed the PSI thresholds: cap at "warn"
+PREDICTION = "__prediction__"
+EPS = 1e-4
+DEFAULTS = {"psi_warn": 0.1, "psi_alert": 0.25, "ks_pvalue_alert": 0.001,
+            "null_rate_warn": 0.05, "null_rate_alert": 0.25}
+RANK = {"ok": 0, "warn": 1, "alert": 2}
+
+
+# -- statistics ----------------------------------------------------------------------------------
+def psi(ref: np.ndarray | list[float], cur: np.ndarray | list[float]) -> float | None:
+    """Population stability index between two count (or proportion) vectors of the same bins."""
+    r, c = np.asarray(ref, dtype=float), np.asarray(cur, dtype=float)
+    if r.sum() <= 0 or c.sum() <= 0:
+        return None
+    r = np.clip(r / r.sum(), EPS, None)
+    c = np.clip(c / c.sum(), EPS, None)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def quantile_edges(values: np.ndarray, n_bins: int = N_BINS) -> list[float]:
+    """Inner edges of the training deciles; ties collapse (a 0/1 feature keeps two bins)."""
+    if values.size == 0:
+        return []
+    qs = np.quantile(values, np.linspace(0, 1, n_bins + 1)[1:-1])
+    return [float(e) for e in np.unique(qs)]
+
+
+def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts of non-missing ``values`` in right-closed bins (-inf, e1], (e1, e2], ..., (ek, inf)."""
+    return np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+
+
+def ks_test(ref: list[float] | np.ndarray, cur: np.ndarray) -> tuple[float | None, float | None]:
+    from scipy.stats import ks_2samp
+
+    r = np.asarray(ref, dtype=float)
+    r, c = r[~np.isnan(r)], cur[~np.isnan(cur)]
+    if r.size < 2 or c.size < 2:
+        return None, None
+    res = ks_2samp(r, c)
+    return float(res.statistic), float(res.pvalue)
+
+
+def thresholds(ws: Workspace) -> dict[str, float]:
+    conf = ws.config.get("drift", {}) or {}
+    return {k: float(conf.get(k, v)) for k, v in DEFAULTS.items()}
+
+
+def worst(statuses: list[str]) -> str:
+    return max(statuses, key=lambda s: RANK.get(s, -1), default="ok")
+
+
+def _classes_of(raw: np.ndarray) -> np.ndarray:
+    return raw.argmax(axis=1)
+
+
+# -- the reference ---------------------------------------------------------------------------------
+def reference_path(ws: Workspace, model: ModelVersion) -> Path:
+    return ws.abspath(model.path).with_suffix(".reference.json")
+
+
+def _training_frame(ws: Workspace, model: ModelVersion, sig: Signature) -> pl.DataFrame | None:
+    """The model's training snapshot (only the columns it reads), or None when unknown."""
+    if not model.dataset:
+        return None
+    try:
+        dv = ws.store.datasets.get(model.dataset, model.dataset_version)
+    except NotFoundError:
+        return None
+    path = ws.abspath(dv.path)
+    if not path.exists():
+        return None
+    return pl.read_parquet(path, columns=sig.source_columns)
+
+
+def build_reference(ws: Workspace, model: ModelVersion, df: pl.DataFrame, seed: int = 0) -> dict[str, Any]:
+    """Per-feature bins, frequencies, null rates and a sample, plus the prediction distribution."""
+    from mlops_tui import registry
+
+    sig = Signature.from_json(model.signature)
+    X, _ = encode(df, sig)
+    rng = np.random.default_rng(seed)
+    n = X.height
+    sample_idx = np.sort(rng.choice(n, size=min(n, SAMPLE_SIZE), replace=False))
+    features: dict[str, Any] = {}
+    for f in sig.features:
+        col = X[f.name].to_numpy().astype(float)
+        ok = col[~np.isnan(col)]
+        entry: dict[str, Any] = {"kind": f.kind, "null_rate": float(1 - ok.size / n) if n else 0.0}
+        if f.kind == "categorical":
+            counts = np.bincount(ok.astype(np.int64), minlength=len(f.categories))
+            entry["categories"] = list(f.categories)
+            entry["counts"] = counts.tolist()
+            entry["nulls"] = int(n - ok.size)
+        else:
+            edges = quantile_edges(ok)
+            entry.update(edges=edges, counts=bin_counts(ok, np.asarray(edges)).tolist(),
+                         mean=float(ok.mean()) if ok.size else None,
+                         sample=[None if math.isnan(v) else v for v in col[sample_idx].tolist()])
+        features[f.name] = entry
+    booster, _ = registry.load(ws, model)
+    pred_idx = np.sort(rng.choice(n, size=min(n, PRED_REFERENCE_ROWS), replace=False))
+    raw = np.asarray(booster.predict(X.to_numpy()[pred_idx]))
+    return {"format": REFERENCE_FORMAT, "model": model.ref, "model_sha256": model.sha256,
+            "dataset": f"{model.dataset}:{model.dataset_version}", "rows": n,
+            "features": features, "prediction": _prediction_reference(raw, sig, rng)}
+
+
+def _prediction_reference(raw: np.ndarray, sig: Signature, rng: np.random.Generator) -> dict[str, Any]:
+    if raw.ndim == 2:
+        counts = np.bincount(_classes_of(raw), minlength=raw.shape[1])
+        return {"kind": "classes", "classes": [str(c) for c in sig.classes], "counts": counts.tolist()}
+    edges = quantile_edges(raw)
+    sample = raw[np.sort(rng.choice(raw.size, size=min(raw.size, SAMPLE_SIZE), replace=False))]
+    return {"kind": "numeric", "edges": edges, "counts": bin_counts(raw, np.asarray(edges)).tolist(),
+            "mean": float(raw.mean()), "sample": sample.tolist()}
+
+
+def load_reference(ws: Workspace, model: ModelVersion) -> dict[str, Any] | None:
+    """The cached reference of ``model``, computing and caching it on first use; None if no data."""
+    from mlops_tui.modelfile import atomic_write_bytes
+
+    path = reference_path(ws, model)
+    if path.exists():
+        try:
+            ref = json.loads(path.read_text())
+            if ref.get("format") == REFERENCE_FORMAT and ref.get("model_sha256") == model.sha256:
+                return ref
+        except (OSError, json.JSONDecodeError):
+            pass  # recompute a damaged cache
+    sig = Signature.from_json(model.signature)
+    df = _training_frame(ws, model, sig)
+    if df is None or df.height == 0:
+        return None
+    ref = build_reference(ws, model, df)
+    atomic_write_bytes(path, json.dumps(ref).encode())
+    return ref
+
+
+# -- the tracker -------------------------------------------------------------------------------------
+class _Column:
+    """Streaming counters of one numeric column (a feature or a 1-D prediction)."""
+
+    def __init__(self, edges: list[float]) -> None:
+        self.edges = np.asarray(edges, dtype=float)
+        self.counts = np.zeros(len(edges) + 1, dtype=np.int64)
+        self.nulls = 0
+        self.total = 0.0
+
+    def update(self, col: np.ndarray) -> None:
+        nan = np.isnan(col)
+        ok = col[~nan]
+        self.nulls += int(nan.sum())
+        self.total += float(ok.sum())
+        self.counts += bin_counts(ok, self.edges)
+
+
+class _Sample:
+    """A uniform sample of rows without replacement in constant memory (bottom-k random keys)."""
+
+    def __init__(self, k: int, width: int, seed: int = 0) -> None:
+        self.k = k
+        self.rng = np.random.default_rng(seed)
+        self.keys = np.empty(0)
+        self.rows = np.empty((0, width))
+
+    def update(self, block: np.ndarray) -> None:
+        keys = self.rng.random(block.shape[0])
+        if self.keys.size >= self.k:  # only rows that can enter the sample are looked at
+            keep = keys < self.keys.max()
+            keys, block = keys[keep], block[keep]
+        keys = np.concatenate([self.keys, keys])
+        rows = np.concatenate([self.rows, block])
+        if keys.size > self.k:
+            top = np.argpartition(keys, self.k - 1)[: self.k]
+            keys, rows = keys[top], rows[top]
+        self.keys, self.rows = keys, rows
 
 
 class DriftTracker:
+    """Accumulates one job's statistics batch by batch; :meth:`finish` turns them into results.
+
+    When the model's training data cannot be found (no dataset recorded, snapshot gone) the
+    tracker is a no-op and the job's drift status stays unknown (None) rather than a false "ok".
+    """
+
     def __init__(self, ws: Workspace, model: ModelVersion) -> None:
         self.ws = ws
         self.model = model
+        self.sig = Signature.from_json(model.signature)
+        self.limits = thresholds(ws)
+        self.ref = load_reference(ws, model)
+        self.rows = 0
+        if self.ref is None:
+            return
+        self.numeric = [f.name for f in self.sig.features if f.kind != "categorical"]
+        self.columns = {n: _Column(self.ref["features"][n]["edges"]) for n in self.numeric}
+        self.cat_counts = {f.name: np.zeros(len(f.categories), dtype=np.int64)
+                           for f in self.sig.features if f.kind == "categorical"}
+        self.cat_nulls = dict.fromkeys(self.cat_counts, 0)
+        pref = self.ref["prediction"]
+        self.pred = _Column(pref["edges"]) if pref["kind"] == "numeric" else None
+        self.pred_classes = np.zeros(len(pref.get("counts", [])), dtype=np.int64)
+        # One row sample shared by every numeric feature (+ the prediction as the last column).
+        self.sample = _Sample(SAMPLE_SIZE, len(self.numeric) + 1)
 
     def update(self, features: pl.DataFrame, predictions: np.ndarray) -> None:
         """One batch: the encoded feature frame (signature order) and the model's raw output."""
+        if self.ref is None or features.height == 0:
+            return
+        self.rows += features.height
+        for name, counts in self.cat_counts.items():
+            col = features[name].to_numpy().astype(float)
+            nan = np.isnan(col)
+            self.cat_nulls[name] += int(nan.sum())
+            counts += np.bincount(col[~nan].astype(np.int64), minlength=counts.size)[: counts.size]
+        block = np.empty((features.height, len(self.numeric) + 1))
+        for i, name in enumerate(self.numeric):
+            block[:, i] = features[name].to_numpy()
+            self.columns[name].update(block[:, i])
+        raw = np.asarray(predictions)
+        if raw.ndim == 2:
+            self.pred_classes += np.bincount(_classes_of(raw), minlength=self.pred_classes.size)
+            block[:, -1] = np.nan
+        else:
+            self.pred.update(raw.astype(float))
+            block[:, -1] = raw
+        self.sample.update(block)
 
-    def finish(self, job_id: str) -> tuple[str, float | None, list[DriftResult], dict[str, Any]]:
-        """(job status ok|warn|alert, prediction drift, per-feature results, summary)."""
-        return "ok", None, [], {}
+    # -- results ---------------------------------------------------------------------------------
+    def _status(self, psi_value: float | None, ks_p: float | None, null_change: float) -> str:
+        lim = self.limits
+        status = "ok"
+        if (psi_value is not None and psi_value >= lim["psi_warn"]) or null_change >= lim["null_rate_warn"]:
+            status = "warn"
+        if ks_p is not None and ks_p < lim["ks_pvalue_alert"]:
+            # A KS test on thousands of rows flags shifts too small to matter: on its own it
+            # warns; together with a PSI past the warn line it alerts.
+            status = "alert" if psi_value is not None and psi_value >= lim["psi_warn"] else "warn"
+        if (psi_value is not None and psi_value >= lim["psi_alert"]) or null_change >= lim["null_rate_alert"]:
+            status = "alert"
+        if self.rows < MIN_ROWS and status == "alert":
+            status = "warn"
+        return status
+
+    def _numeric_result(self, job_id: str, name: str, kind: str, ref: dict[str, Any], col: _Column,
+                        sample: np.ndarray) -> DriftResult:
+        p = psi(ref["counts"], col.counts)
+        ks_stat, ks_p = ks_test([np.nan if v is None else v for v in ref["sample"]], sample)
+        null_ref = float(ref.get("null_rate", 0.0))
+        null_cur = col.nulls / self.rows
+        n_ok = self.rows - col.nulls
+        details = {"ref_mean": ref.get("mean"), "cur_mean": col.total / n_ok if n_ok else None,
+                   "edges": ref["edges"], "ref_counts": ref["counts"], "cur_counts": col.counts.tolist()}
+        return DriftResult(job_id, name, kind, p, ks_stat, ks_p, null_ref, null_cur, None,
+                           self._status(p, ks_p, abs(null_cur - null_ref)), details)
+
+    def _categorical_result(self, job_id: str, name: str) -> DriftResult:
+        ref = self.ref["features"][name]
+        counts = self.cat_counts[name]
+        # Missing and unseen codes are one more bucket, so a flood of new categories moves the PSI.
+        p = psi([*ref["counts"], ref.get("nulls", 0)], [*counts.tolist(), self.cat_nulls[name]])
+        null_ref, null_cur = float(ref["null_rate"]), self.cat_nulls[name] / self.rows
+        # Unseen categories are encoded as missing: the excess over the training rate counts them.
+        new = max(0, round(self.cat_nulls[name] - null_ref * self.rows))
+        r = np.asarray(ref["counts"], dtype=float) / max(1, sum(ref["counts"]))
+        c = counts / max(1, counts.sum())
+        shifts = sorted(zip(ref["categories"], r.tolist(), c.tolist(), strict=True),
+                        key=lambda t: -abs(t[2] - t[1]))[:5]
+        details = {"shifted": [{"category": k, "ref": a, "cur": b} for k, a, b in shifts],
+                   "new_or_missing_rate": max(0.0, null_cur - null_ref)}
+        return DriftResult(job_id, name, "categorical", p, None, None, null_ref, null_cur, new,
+                           self._status(p, None, abs(null_cur - null_ref)), details)
+
+    def _prediction_result(self, job_id: str, sample: np.ndarray) -> DriftResult:
+        pref = self.ref["prediction"]
+        if self.pred is not None:
+            return self._numeric_result(job_id, PREDICTION, "prediction", pref, self.pred, sample)
+        p = psi(pref["counts"], self.pred_classes)
+        details = {"classes": pref["classes"], "ref_counts": pref["counts"],
+                   "cur_counts": self.pred_classes.tolist()}
+        return DriftResult(job_id, PREDICTION, "prediction", p, None, None, None, None, None,
+                           self._status(p, None, 0.0), details)
+
+    def finish(self, job_id: str) -> tuple[str | None, float | None, list[DriftResult], dict[str, Any]]:
+        """(job status ok|warn|alert — None when not measured, prediction drift, results, summary)."""
+        if self.ref is None:
+            return None, None, [], {"note": "no training data recorded for this model: drift not measured"}
+        if self.rows == 0:
+            return None, None, [], {"note": "no rows scored"}
+        rows = self.sample.rows
+        results = [self._numeric_result(job_id, n, "numeric", self.ref["features"][n], self.columns[n], rows[:, i])
+                   for i, n in enumerate(self.numeric)]
+        results += [self._categorical_result(job_id, n) for n in self.cat_counts]
+        pred = self._prediction_result(job_id, rows[:, -1])
+        results.append(pred)
+        status = worst([r.status for r in results])
+        summary = {"rows": self.rows, "status": status, "thresholds": self.limits,
+                   "reference": self.ref["dataset"], "sample_rows": int(rows.shape[0]),
+                   "worst": [r.feature for r in sort_worst(results)[:5] if r.status != "ok"]}
+        return status, pred.psi, results, summary
+
+
+def sort_worst(results: list[DriftResult]) -> list[DriftResult]:
+    """Alerts first, then warnings; within a status the largest PSI first."""
+    return sorted(results, key=lambda r: (-RANK.get(r.status, 0), -(r.psi or 0.0), r.feature))
