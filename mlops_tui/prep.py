@@ -1,0 +1,298 @@
+"""Preparation of a dataset for training: task, label, split, features, leakage guard.
+
+Everything decided here is recorded in ``Prepared.report`` (stored as the run's ``prep_json``)
+so a run can be reproduced and its choices shown: why a column was left out, how the split was
+made, which feature looked like a leak. The function is deterministic for a given frame and seed,
+which `run reproduce` and `retrain` rely on.
+
+Features are described by a :class:`mlops_tui.signature.Signature` and turned into numbers by
+``signature.encode`` — the same function scoring uses — so training and scoring cannot drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mlops_tui.errors import UserError
+from mlops_tui.signature import DATE_PARTS, Feature, Signature, categories_of, encode
+
+TASKS = ("binary", "multiclass", "regression")
+MAX_CLASSES = 50
+LEAK_SPEARMAN = 0.98     # regression: |rank correlation| of one feature with the target
+LEAK_AUC = 0.99          # binary: single-feature ROC AUC (either direction)
+LEAK_CHANGES = 0.02      # classification: class changes along the sorted feature vs random order
+LEAK_PURITY = 0.995      # classification: share of rows in the majority class of their category
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Raw train / valid / test rows (target included) and how to turn them into features."""
+
+    train: pl.DataFrame
+    valid: pl.DataFrame
+    test: pl.DataFrame
+    signature: Signature
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task(self) -> str:
+        return self.signature.task
+
+    @property
+    def classes(self) -> list[str]:
+        return [str(c) for c in self.signature.classes]
+
+    def xy(self, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Feature matrix (float, NaN for missing) and label vector of ``frame``."""
+        feats, _ = encode(frame, self.signature)
+        return feats.to_numpy(), labels(self.signature, frame[self.signature.target])
+
+
+def labels(sig: Signature, target: pl.Series) -> np.ndarray:
+    """Class indices in ``sig.classes`` (classifiers) or float values (regression)."""
+    if sig.task == "regression":
+        return target.cast(pl.Float64).to_numpy()
+    lookup = {str(c): i for i, c in enumerate(sig.classes)}
+    return np.array([lookup[v] for v in target.cast(pl.String).to_list()], dtype=np.int64)
+
+
+# -- task ------------------------------------------------------------------------------------------
+def detect_task(target: pl.Series) -> str | None:
+    """The task the datasets service suggests for a target (None when it has < 2 values)."""
+    from mlops_tui.datasets import suggest_task
+
+    return suggest_task(target, strict=False)
+
+
+def _check_target(df: pl.DataFrame, target: str, task: str | None) -> tuple[pl.DataFrame, str, int]:
+    if target not in df.columns:
+        raise UserError(f"target column {target!r} is not in the dataset (columns: {', '.join(df.columns[:20])})")
+    col = df[target]
+    if col.dtype.is_float():
+        bad = col.is_nan() | col.is_infinite()
+        if bad.any() and (task in (None, "regression")):
+            raise UserError(f"target {target!r} has {int(bad.sum())} NaN/inf value(s); fix or drop those rows")
+    missing = col.null_count()
+    kept = df.filter(pl.col(target).is_not_null())
+    if kept.height == 0:
+        raise UserError(f"target {target!r} is missing in every row")
+    distinct = kept[target].n_unique()
+    if distinct < 2:
+        raise UserError(f"target {target!r} has a single value ({kept[target][0]!r}); nothing to learn")
+    task = task or detect_task(kept[target])
+    if task not in TASKS:
+        raise UserError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    if task == "binary" and distinct != 2:
+        raise UserError(f"target {target!r} has {distinct} distinct values; a binary task needs exactly 2")
+    if task == "multiclass" and distinct > MAX_CLASSES:
+        raise UserError(f"target {target!r} has {distinct} distinct values (> {MAX_CLASSES}); "
+                        "use --task regression or another target")
+    if task == "regression":
+        values = kept[target].cast(pl.Float64, strict=False)
+        if values.null_count():
+            bad = kept[target].filter(values.is_null())[0]
+            raise UserError(f"target {target!r} must be numeric for regression but has {bad!r}")
+        if values.is_nan().any() or values.is_infinite().any():
+            raise UserError(f"target {target!r} has NaN/inf value(s); fix or drop those rows")
+    return kept, task, missing
+
+
+# -- split -----------------------------------------------------------------------------------------
+def _split(df: pl.DataFrame, target: str, task: str, time_column: str | None, seed: int,
+           test_size: float, valid_size: float) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    n = df.height
+    n_test, n_valid = max(1, round(n * test_size)), max(1, round(n * valid_size))
+    if n - n_test - n_valid < 2:
+        raise UserError(f"only {n} labelled row(s): too few to split into train, validation and test")
+    if time_column:
+        # The holdout is the latest slice, validation the one before: no peeking into the future.
+        key = pl.col(time_column)
+        if df.schema[time_column] == pl.String:
+            key = key.str.to_datetime(strict=False)
+        ordered = df.with_row_index("__row").sort([key, pl.col("__row")], nulls_last=False).drop("__row")
+        train = ordered.head(n - n_test - n_valid)
+        valid = ordered.slice(n - n_test - n_valid, n_valid)
+        test = ordered.tail(n_test)
+        info = {"method": "time", "time_column": time_column,
+                "test_from": str(test[time_column].min()), "valid_from": str(valid[time_column].min())}
+        return train, valid, test, info
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(n)
+    y = df[target].cast(pl.String).to_numpy() if task != "regression" else None
+    method = "stratified" if y is not None else "random"
+    strat = y
+    if y is not None and (np.unique(y, return_counts=True)[1].min() < 3):
+        method, strat = "random", None  # a class too rare to stratify on
+    rest, test_idx = train_test_split(idx, test_size=n_test, random_state=seed, stratify=strat)
+    strat_rest = strat[rest] if strat is not None else None
+    train_idx, valid_idx = train_test_split(rest, test_size=n_valid, random_state=seed, stratify=strat_rest)
+    info = {"method": method}
+    return (df[np.sort(train_idx)], df[np.sort(valid_idx)], df[np.sort(test_idx)], info)
+
+
+# -- features --------------------------------------------------------------------------------------
+def _is_date_text(col: pl.Series) -> bool:
+    sample = col.drop_nulls().head(200)
+    if sample.len() == 0 or not sample.str.contains(r"^\d{4}-\d{2}-\d{2}").all():
+        return False
+    return sample.str.to_datetime(strict=False).null_count() == 0
+
+
+def _looks_like_id(name: str, col: pl.Series, n: int) -> bool:
+    if n < 20 or col.n_unique() < n or col.null_count():
+        return False
+    lowered = name.lower()
+    named = lowered == "id" or lowered.endswith(("_id", "id")) or lowered.startswith(("id_", "id"))
+    return named or col.dtype == pl.String
+
+
+def _features(train: pl.DataFrame, target: str, time_column: str | None) -> tuple[list[Feature], list[str], list[dict[str, Any]]]:
+    """Candidate features from the training rows; exclusions (with reasons) and id columns."""
+    n = train.height
+    feats: list[Feature] = []
+    ids: list[str] = []
+    excluded: list[dict[str, Any]] = []
+    for name in train.columns:
+        if name == target:
+            continue
+        col, dtype = train[name], train.schema[name]
+        dt = str(dtype)
+        if col.null_count() == n or col.n_unique() <= 1:
+            excluded.append({"column": name, "reason": "constant (a single value in the training rows)"})
+            continue
+        if _looks_like_id(name, col, n):
+            ids.append(name)
+            excluded.append({"column": name, "reason": "id-like (unique per row)"})
+            continue
+        is_date = dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime) or (
+            dtype == pl.String and _is_date_text(col))
+        if is_date:
+            parts = list(DATE_PARTS if (isinstance(dtype, pl.Datetime) or dtype == pl.String) else DATE_PARTS[:4])
+            made = []
+            for part in parts:
+                f = Feature(f"{name}__{part}", "numeric", name, dt, transform=part)
+                values, _ = encode(train.select(name), Signature("regression", target, (f,)))
+                if values[f.name].n_unique() > 1:
+                    feats.append(f)
+                    made.append(part)
+            excluded.append({"column": name, "reason": f"date: replaced by its parts ({', '.join(made) or 'none vary'})"
+                             + ("; also the split's time column" if name == time_column else "")})
+            continue
+        if dtype.is_numeric() or dtype == pl.Boolean:
+            feats.append(Feature(name, "numeric", name, dt))
+        elif dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum | pl.Categorical):
+            cats = categories_of(col.cast(pl.String).to_list())
+            if len(cats) > max(100, n // 2):
+                excluded.append({"column": name, "reason": f"free text ({len(cats)} distinct values)"})
+                continue
+            feats.append(Feature(name, "categorical", name, dt, categories=cats))
+        else:
+            excluded.append({"column": name, "reason": f"unsupported type {dt}"})
+    return feats, ids, excluded
+
+
+def _leak_score(task: str, x: np.ndarray, y: np.ndarray, categorical: bool, seed: int) -> tuple[str, float, bool]:
+    """How well one feature alone predicts the target, and whether that is 'almost perfectly'."""
+    ok = ~np.isnan(x)
+    x, y = x[ok], y[ok]
+    if len(x) < 20 or len(np.unique(x)) < 2:
+        return "", 0.0, False
+    if task == "regression":
+        from scipy.stats import spearmanr
+
+        rho = abs(float(spearmanr(x, y).statistic))
+        return "spearman", rho, bool(np.isfinite(rho) and rho > LEAK_SPEARMAN)
+    if categorical:
+        _, inv = np.unique(x, return_inverse=True)
+        counts = np.zeros((inv.max() + 1, int(y.max()) + 1))
+        np.add.at(counts, (inv, y), 1)
+        if counts.shape[0] > len(x) / 10:  # too many categories for purity to mean anything
+            return "", 0.0, False
+        purity = float(counts.max(axis=1).sum() / len(x))
+        return "purity", purity, purity > LEAK_PURITY
+    if task == "binary":
+        from sklearn.metrics import roc_auc_score
+
+        if len(np.unique(y)) == 2:
+            auc = float(roc_auc_score(y, x))
+            auc = max(auc, 1 - auc)
+            if auc > LEAK_AUC:
+                return "auc", auc, True
+    # Sort by the feature (ties in random order): a leak leaves the classes in few contiguous runs.
+    order = np.lexsort((np.random.default_rng(seed).random(len(x)), x))
+    changes = float(np.count_nonzero(np.diff(y[order])))
+    p = np.bincount(y) / len(y)
+    expected = (len(y) - 1) * (1 - float((p**2).sum()))
+    ratio = changes / expected if expected else 1.0
+    return "class_change_ratio", ratio, ratio < LEAK_CHANGES
+
+
+def _leakage(train: pl.DataFrame, sig: Signature, seed: int) -> tuple[list[Feature], list[dict[str, Any]]]:
+    sample = train.sample(min(train.height, 20_000), seed=seed) if train.height > 20_000 else train
+    X, _ = encode(sample, sig)
+    y = labels(sig, sample[sig.target])
+    kept, leaks = [], []
+    for f in sig.features:
+        kind, score, leak = _leak_score(sig.task, X[f.name].to_numpy().astype(float), y,
+                                        f.kind == "categorical", seed)
+        if leak:
+            leaks.append({"column": f.name, "source": f.source, "measure": kind, "score": round(score, 4)})
+        else:
+            kept.append(f)
+    return kept, leaks
+
+
+def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_column: str | None = None,
+            seed: int = 0, test_size: float = 0.2, valid_size: float = 0.2) -> Prepared:
+    """Validate the target, split, choose and encode features, guard against leaks (see module doc)."""
+    if not (0 < test_size < 1 and 0 < valid_size < 1 and test_size + valid_size < 1):
+        raise UserError(f"split sizes test={test_size} valid={valid_size} must be in (0, 1) and sum below 1")
+    if time_column is not None and time_column not in df.columns:
+        raise UserError(f"time column {time_column!r} is not in the dataset")
+    if time_column == target:
+        raise UserError("the time column cannot be the target")
+    rows_in = df.height
+    df, task, dropped = _check_target(df, target, task)
+    classes: tuple[str, ...] = ()
+    if task != "regression":
+        classes = categories_of(df[target].cast(pl.String).to_list())
+    if time_column and df.schema[time_column] == pl.String:
+        parsed = df[time_column].str.to_datetime(strict=False)
+        if parsed.null_count() > df[time_column].null_count():
+            raise UserError(f"time column {time_column!r} has values that are not dates, e.g. "
+                            f"{df[time_column].filter(parsed.is_null() & df[time_column].is_not_null())[0]!r}")
+    train, valid, test, split = _split(df, target, task, time_column, seed, test_size, valid_size)
+    # Categories and exclusions from every row the final model is fitted on; never the holdout.
+    feats, ids, excluded = _features(pl.concat([train, valid], how="vertical_relaxed"), target, time_column)
+    sig = Signature(task, target, tuple(feats), classes, tuple(ids))
+    warnings: list[str] = []
+    if dropped:
+        warnings.append(f"{dropped} row(s) without a {target!r} value were dropped")
+    kept, leaks = _leakage(train, sig, seed)
+    for leak in leaks:
+        excluded.append({"column": leak["source"], "reason": f"leakage: {leak['measure']} {leak['score']} "
+                                                              "on its own predicts the target"})
+        warnings.append(f"feature {leak['column']!r} predicts {target!r} almost perfectly on its own "
+                        f"({leak['measure']} {leak['score']}); excluded as a likely leak")
+    if not kept:
+        raise UserError(f"no usable feature columns left to predict {target!r} "
+                        f"(excluded: {', '.join(e['column'] for e in excluded) or 'none'})")
+    sig = Signature(task, target, tuple(kept), classes, tuple(ids))
+    report = {
+        "task": task, "target": target, "seed": seed, "time_column": time_column,
+        "rows_in": rows_in, "rows_dropped_missing_target": dropped, "rows_used": df.height,
+        "split": {**split, "test_size": test_size, "valid_size": valid_size,
+                  "train": train.height, "valid": valid.height, "test": test.height},
+        "classes": list(classes),
+        "features": [f.name for f in kept],
+        "encodings": {f.name: {"kind": "categorical", "categories": len(f.categories)} if f.kind == "categorical"
+                      else {"kind": "date_part", "source": f.source, "part": f.transform} if f.transform
+                      else {"kind": "numeric"} for f in kept},
+        "excluded": excluded, "id_columns": ids, "leakage": leaks, "warnings": warnings,
+    }
+    return Prepared(train, valid, test, sig, report)
