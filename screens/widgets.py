@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
@@ -245,3 +246,115 @@ class NavBar(Static):
             text.append(" ")
         text.append(" ? help  ^p palette", style="dim")
         return text
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One input of a FormScreen; ``options`` makes it a Select (value, label) instead of an Input."""
+
+    id: str
+    label: str
+    value: str = ""
+    placeholder: str = ""
+    options: tuple[tuple[str, str], ...] = ()
+
+
+class FormScreen(ModalScreen[dict[str, str] | None]):
+    """A small keyboard form: tab/shift+tab between fields, ctrl+s or Enter on the last field submits,
+    Escape cancels. Dismisses with {field id: value} (strings; the caller validates and converts)."""
+
+    DEFAULT_CSS = """
+    FormScreen { align: center middle; }
+    FormScreen > #form-box { width: 76; max-width: 100%; height: auto; max-height: 100%;
+        border: round $accent; padding: 0 1; background: $surface; }
+    FormScreen .form-row { height: 3; }
+    FormScreen .form-row > Label { width: 14; padding: 1 1 0 0; text-align: right; }
+    FormScreen .form-row > Input, FormScreen .form-row > Select { width: 1fr; }
+    FormScreen #form-help { color: $text-muted; height: auto; }
+    """
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="form.cancel"),
+        Binding("ctrl+s", "submit", "Submit", id="form.submit"),
+        Binding("down", "app.focus_next", "Next field", show=False, id="form.next"),
+        Binding("up", "app.focus_previous", "Previous field", show=False, id="form.previous"),
+    ]
+
+    def __init__(self, title: str, fields: list[FormField], *, help_text: str = "") -> None:
+        super().__init__()
+        self.form_title = title
+        self.fields = fields
+        self.help_text = help_text
+
+    def compose(self) -> Any:
+        from textual.containers import Horizontal, VerticalScroll
+        from textual.widgets import Label, Select
+
+        with VerticalScroll(id="form-box") as box:
+            box.border_title = self.form_title
+            for f in self.fields:
+                with Horizontal(classes="form-row"):
+                    yield Label(f.label)
+                    if f.options:
+                        yield Select([(label, value) for value, label in f.options], value=f.value,
+                                     allow_blank=False, id=f"f-{f.id}")
+                    else:
+                        yield Input(value=f.value, placeholder=f.placeholder, id=f"f-{f.id}")
+            yield Static(self.help_text or "Enter/ctrl+s submit · Esc cancel · Tab/↑↓ move", id="form-help")
+
+    def values(self) -> dict[str, str]:
+        from textual.widgets import Select
+
+        out: dict[str, str] = {}
+        for f in self.fields:
+            widget = self.query_one(f"#f-{f.id}")
+            if isinstance(widget, Select):
+                out[f.id] = "" if widget.value is Select.NULL else str(widget.value)
+            else:
+                out[f.id] = widget.value.strip()  # type: ignore[attr-defined]
+        return out
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        self.dismiss(self.values())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TextScreen(ModalScreen[None]):
+    """A scrollable read-only result (diff, validation problems); Escape or q closes it."""
+
+    DEFAULT_CSS = """
+    TextScreen { align: center middle; }
+    TextScreen > #text-box { width: 90%; height: 80%; border: round $accent; background: $surface;
+        padding: 0 1; }
+    """
+    BINDINGS = [
+        Binding("escape,q", "dismiss_screen", "Close", id="text.close"),
+        Binding("j", "scroll('down')", "Down", show=False, id="text.down"),
+        Binding("k", "scroll('up')", "Up", show=False, id="text.up"),
+    ]
+
+    def __init__(self, title: str, body: Any) -> None:
+        super().__init__()
+        self.text_title = title
+        self.body = body
+
+    def compose(self) -> Any:
+        from textual.containers import VerticalScroll
+
+        with VerticalScroll(id="text-box") as box:
+            box.border_title = self.text_title
+            yield Static(self.body)
+
+    def action_dismiss_screen(self) -> None:
+        self.dismiss(None)
+
+    def action_scroll(self, direction: str) -> None:
+        from textual.containers import VerticalScroll
+
+        box = self.query_one(VerticalScroll)
+        box.scroll_down() if direction == "down" else box.scroll_up()

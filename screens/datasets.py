@@ -1,0 +1,318 @@
+"""Datasets: versions, schema with profile sparklines, a paged preview of any size, register,
+validate, diff, and the way into a new tuning run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from screens.widgets import (
+    BaseScreen,
+    FormField,
+    FormScreen,
+    Loaded,
+    NavBar,
+    Table,
+    TextScreen,
+    ago,
+    fmt,
+    import_service,
+    sparkline,
+)
+
+PAGE = 100  # rows held by the preview table at a time; DuckDB fetches the next page on demand
+
+
+def schema_rows(dv: Any) -> list[tuple[Any, ...]]:
+    """One row per column: name, dtype, role, null %, distinct, range/top values, histogram."""
+    rows = []
+    for col in dv.schema:
+        p = dv.profile.get(col["name"], {})
+        hist = (p.get("histogram") or {}).get("counts") or []
+        if p.get("kind") == "numeric" or hist:
+            spread = f"{fmt(p.get('min'))} … {fmt(p.get('max'))}"
+            shape = sparkline(hist, 20)
+        else:
+            top = p.get("top") or []
+            spread = ", ".join(str(v) for v, _ in top[:3])[:28]
+            shape = sparkline([n for _, n in top[:20]], 20)
+        null_pct = f"{100 * p['null_rate']:.1f}%" if p.get("null_rate") is not None else "-"
+        rows.append((col["name"], col.get("dtype", "?"), col.get("role", "-"), null_pct,
+                     fmt(p.get("distinct")), spread, shape))
+    return rows
+
+
+class PreviewTable(Table):
+    """Shows a window of PAGE rows of the snapshot; moving past either end asks for the next window,
+    so a 10M-row dataset scrolls while only ever PAGE rows live in the table."""
+
+    BINDINGS = [
+        Binding("G", "last_page", "Last rows", show=False, id="preview.end"),
+        Binding("g", "first_page", "First rows", show=False, id="preview.start"),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.first_row = 0
+        self.total = 0
+
+    def action_cursor_down(self) -> None:
+        if self.cursor_row >= self.row_count - 1 and self.first_row + self.row_count < self.total:
+            self.screen.load_page(self.first_row + PAGE // 2, self.first_row + self.cursor_row + 1)  # type: ignore[attr-defined]
+        else:
+            super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if self.cursor_row <= 0 and self.first_row > 0:
+            self.screen.load_page(max(0, self.first_row - PAGE // 2), self.first_row - 1)  # type: ignore[attr-defined]
+        else:
+            super().action_cursor_up()
+
+    def action_last_page(self) -> None:
+        self.screen.load_page(max(0, self.total - PAGE), max(0, self.total - 1))  # type: ignore[attr-defined]
+
+    def action_first_page(self) -> None:
+        self.screen.load_page(0, 0)  # type: ignore[attr-defined]
+
+
+class DatasetsScreen(BaseScreen):
+    DEFAULT_CSS = """
+    DatasetsScreen #ds-list { height: 9; }
+    DatasetsScreen #ds-detail { height: 1fr; }
+    DatasetsScreen #ds-info { height: 1; padding: 0 1; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("n", "launch", "New run", id="datasets.launch"),
+        Binding("a", "register", "Register file", id="datasets.register"),
+        Binding("v", "validate", "Validate file", id="datasets.validate"),
+        Binding("d", "diff", "Diff", id="datasets.diff"),
+        Binding("s", "tab('schema')", "Schema", id="datasets.schema"),
+        Binding("p", "tab('preview')", "Preview", id="datasets.preview"),
+        Binding("h", "tab('versions')", "Versions", id="datasets.versions"),
+        Binding("r", "refresh", "Refresh", show=False, id="datasets.refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.versions: dict[str, Any] = {}  # "name:v" → DatasetVersion
+        self.current: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield NavBar("datasets")
+        with Vertical(id="ds-list", classes="pane") as v:
+            v.border_title = "Datasets (latest versions)"
+            yield Table(id="datasets")
+        yield Static("", id="ds-info")
+        with TabbedContent(id="ds-detail", initial="schema"):
+            with TabPane("Schema", id="schema"):
+                yield Table(id="schema-table")
+            with TabPane("Preview", id="preview"):
+                yield PreviewTable(id="preview-table", cursor_type="cell")
+            with TabPane("Versions", id="versions"):
+                yield Table(id="versions-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "datasets"
+        self.query_one("#datasets", Table).loading = True
+        self.refresh_list()
+
+    # -- data ------------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-list")
+    def refresh_list(self) -> None:
+        latest = self.app.ws.store.datasets.latest()  # type: ignore[attr-defined]
+        self.post_message(Loaded("list", latest))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-detail")
+    def load_versions(self, name: str) -> None:
+        self.post_message(Loaded("versions", self.app.ws.store.datasets.versions(name)))  # type: ignore[attr-defined]
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-page")
+    def load_page(self, offset: int, focus_row: int) -> None:
+        if not self.current:
+            return
+        datasets = import_service("mlops_tui.datasets")
+        dv = self.versions[self.current]
+        columns, rows = datasets.page(self.app.ws, dv, offset, PAGE)  # type: ignore[attr-defined]
+        self.post_message(Loaded("page", (dv.ref, offset, focus_row, columns, rows)))
+
+    def on_loaded(self, message: Loaded) -> None:
+        handler = getattr(self, f"_show_{message.what}", None)
+        if handler:
+            handler(message.data)
+
+    def _show_list(self, latest: list[Any]) -> None:
+        table = self.query_one("#datasets", Table)
+        table.loading = False
+        for dv in latest:
+            self.versions[dv.ref] = dv
+        table.fill(["dataset", "ver", "rows", "cols", "target", "task", "added"],
+                   [(dv.name, dv.version, fmt(dv.rows), dv.columns, dv.target or "-", dv.task or "-",
+                     ago(dv.created_at)) for dv in latest],
+                   [dv.ref for dv in latest])
+        if not latest:
+            self.query_one("#ds-info", Static).update("No datasets: press a to register a CSV or Parquet file.")
+        else:
+            table.focus()
+            self._select(table.selected_key())
+
+    def _show_versions(self, versions: list[Any]) -> None:
+        for dv in versions:
+            self.versions[dv.ref] = dv
+        self.query_one("#versions-table", Table).fill(
+            ["version", "rows", "cols", "target", "hash", "source", "added"],
+            [(dv.version, fmt(dv.rows), dv.columns, dv.target or "-", dv.hash[:10], dv.source[-30:],
+              ago(dv.created_at)) for dv in reversed(versions)],
+            [dv.ref for dv in reversed(versions)])
+
+    def _show_page(self, data: tuple[str, int, int, list[str], list[tuple[Any, ...]]]) -> None:
+        ref, offset, focus_row, columns, rows = data
+        if ref != self.current:
+            return
+        table = self.query_one("#preview-table", PreviewTable)
+        table.loading = False
+        table.first_row = offset
+        table.total = self.versions[ref].rows
+        table.clear(columns=True)
+        table.add_columns(*columns)
+        for i, row in enumerate(rows):
+            table.add_row(*("∅" if v is None else fmt(v) for v in row), label=str(offset + i + 1))
+        if rows:
+            table.move_cursor(row=min(max(0, focus_row - offset), len(rows) - 1),
+                              column=table.cursor_column, animate=False)
+
+    # -- selection ---------------------------------------------------------------------------------
+    def on_data_table_row_highlighted(self, event: Table.RowHighlighted) -> None:
+        if event.data_table.id in ("datasets", "versions-table") and event.row_key.value:
+            self._select(event.row_key.value, from_versions=event.data_table.id == "versions-table")
+
+    def _select(self, ref: str | None, *, from_versions: bool = False) -> None:
+        if not ref or ref not in self.versions or ref == self.current:
+            return
+        self.current = ref
+        dv = self.versions[ref]
+        self.query_one("#ds-info", Static).update(
+            f"{dv.ref}  {fmt(dv.rows)} rows × {dv.columns} cols  target {dv.target or '-'}  "
+            f"task {dv.task or '-'}  {dv.description or ''}")
+        self.query_one("#schema-table", Table).fill(
+            ["column", "dtype", "role", "null", "distinct", "range / top", "histogram"], schema_rows(dv),
+            [c["name"] for c in dv.schema])
+        self.query_one("#preview-table", PreviewTable).loading = True
+        self.load_page(0, 0)
+        if not from_versions:
+            self.load_versions(dv.name)
+
+    def selected(self) -> Any | None:
+        if self.current is None:
+            self.notify("no dataset selected: register one with a", severity="warning")
+            return None
+        return self.versions[self.current]
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self.query_one(f"#{tab}-table", Table).focus()
+
+    def action_refresh(self) -> None:
+        self.refresh_list()
+
+    # -- actions -----------------------------------------------------------------------------------
+    def action_launch(self) -> None:
+        dv = self.selected()
+        if dv is not None:
+            from screens.runs import LaunchScreen
+
+            self.app.push_screen(LaunchScreen(dv.ref))
+
+    def action_register(self) -> None:
+        fields = [FormField("source", "File", placeholder="path to a .csv or .parquet (glob ok)"),
+                  FormField("name", "Name", placeholder="default: file name"),
+                  FormField("target", "Target", placeholder="target column (optional)"),
+                  FormField("description", "Description")]
+        self.app.push_screen(FormScreen("Register a dataset file", fields), self._register)
+
+    def _register(self, values: dict[str, str] | None) -> None:
+        if values and values["source"]:
+            self.notify(f"registering {values['source']}…")
+            self.run_register(values)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
+    def run_register(self, values: dict[str, str]) -> None:
+        datasets = import_service("mlops_tui.datasets")
+        dv, new = datasets.add(self.app.ws, values["source"], name=values["name"] or None,  # type: ignore[attr-defined]
+                               target=values["target"] or None, description=values["description"] or None)
+        self.app.call_from_thread(
+            self.notify, f"{'registered' if new else 'already registered as'} {dv.ref} ({fmt(dv.rows)} rows)")
+        self.app.call_from_thread(self.refresh_list)
+
+    def action_validate(self) -> None:
+        dv = self.selected()
+        if dv is not None:
+            self.app.push_screen(
+                FormScreen(f"Validate a file against {dv.ref}",
+                           [FormField("path", "File", placeholder="path to a .csv or .parquet")]),
+                lambda v: v and v["path"] and self.run_validate(dv.ref, v["path"]))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
+    def run_validate(self, ref: str, path: str) -> None:
+        datasets = import_service("mlops_tui.datasets")
+        if not hasattr(datasets, "validate"):
+            raise import_service("mlops_tui.errors").UserError("dataset validate is not available yet")
+        result = datasets.validate(self.app.ws, ref, path)  # type: ignore[attr-defined]
+        problems = result.get("problems") or []
+        head = f"✓ {path} matches {ref}" if result.get("ok") else f"✗ {path}: {len(problems)} problem(s) against {ref}"
+        body = "\n".join([head, ""] + [f"  ✗ {_problem(p)}" for p in problems])
+        self.app.call_from_thread(self.app.push_screen, TextScreen(f"validate {ref}", body))
+
+    def action_diff(self) -> None:
+        dv = self.selected()
+        if dv is None:
+            return
+        other = f"{dv.name}:{dv.version - 1}" if dv.version > 1 else ""
+        self.app.push_screen(
+            FormScreen(f"Diff {dv.ref} against", [FormField("other", "Other version", other,
+                                                            placeholder="NAME:V")]),
+            lambda v: v and v["other"] and self.run_diff(v["other"], dv.ref))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
+    def run_diff(self, a: str, b: str) -> None:
+        datasets = import_service("mlops_tui.datasets")
+        if not hasattr(datasets, "diff"):
+            raise import_service("mlops_tui.errors").UserError("dataset diff is not available yet")
+        result = datasets.diff(self.app.ws, a, b)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.app.push_screen, TextScreen(f"diff {a} → {b}", render_diff(result)))
+
+
+def _problem(p: Any) -> str:
+    if isinstance(p, dict):
+        return p.get("message") or ", ".join(f"{k}={v}" for k, v in p.items())
+    return str(p)
+
+
+def render_diff(result: dict[str, Any]) -> str:
+    """A diff dict (added, removed, changed, drift) as plain lines; symbols carry the status."""
+    lines: list[str] = []
+    for key, sign in (("added", "+"), ("removed", "-")):
+        for col in result.get(key) or []:
+            lines.append(f"{sign} {col if isinstance(col, str) else col.get('name', col)}")
+    for ch in result.get("changed") or []:
+        lines.append(f"~ {ch if isinstance(ch, str) else ', '.join(f'{k}={v}' for k, v in ch.items())}")
+    drift = result.get("drift") or []
+    if isinstance(drift, dict):
+        drift = [{"column": k, **(v if isinstance(v, dict) else {"value": v})} for k, v in drift.items()]
+    if drift:
+        lines += ["", "drift per column:"]
+        for d in drift:
+            status = d.get("status", "")
+            sym = {"alert": "■", "warn": "▲", "ok": "✓"}.get(status, "○")
+            detail = ", ".join(f"{k}={fmt(v)}" for k, v in d.items() if k not in ("column", "status", "feature"))
+            lines.append(f"  {sym} {d.get('column') or d.get('feature')}: {status} {detail}")
+    for key, value in result.items():
+        if key not in ("added", "removed", "changed", "drift"):
+            lines.append(f"{key}: {value}")
+    return "\n".join(lines) or "no differences"
