@@ -101,16 +101,17 @@ def reference_path(ws: Workspace, model: ModelVersion) -> Path:
 
 def _training_frame(ws: Workspace, model: ModelVersion, sig: Signature) -> pl.DataFrame | None:
     """The model's training snapshot (only the columns it reads), or None when unknown."""
+    from mlops_tui import datasets
+
     if not model.dataset:
         return None
     try:
         dv = ws.store.datasets.get(model.dataset, model.dataset_version)
     except NotFoundError:
         return None
-    path = ws.abspath(dv.path)
-    if not path.exists():
+    if not ws.abspath(dv.path).exists():
         return None
-    return pl.read_parquet(path, columns=sig.source_columns)
+    return datasets.scan(ws, dv).select(sig.source_columns).collect()
 
 
 def build_reference(ws: Workspace, model: ModelVersion, df: pl.DataFrame, seed: int = 0) -> dict[str, Any]:
