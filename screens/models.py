@@ -1,0 +1,398 @@
+"""Models screen: the registry with aliases and gate verdicts, promote, deploy, score a file, job history.
+
+Every store read and service call runs in a thread worker that posts a message; the handlers only
+update widgets. Deploying goes through the gate (``registry.deploy``); a refusal shows its reason
+and offers to deploy anyway, which the registry records as forced. Scoring streams through
+``scoring.score`` in a worker whose progress callback feeds the progress bar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
+
+from screens.widgets import BaseScreen, NavBar, Table, ago, fmt, import_service, status_text
+from screens.widgets_dialogs import ConfirmModal, Field, FormModal
+
+if TYPE_CHECKING:
+    from store import Deployment, ModelVersion, ScoringJob
+
+
+@dataclass(frozen=True)
+class Registry:
+    """One worker's read of the registry: versions with their gate verdicts, deployments, jobs."""
+
+    models: list[ModelVersion]
+    gates: dict[str, dict[str, Any]]          # ref → Verdict.to_json()
+    deployments: list[Deployment]
+    jobs: list[ScoringJob]
+
+
+def primary(m: ModelVersion) -> tuple[str, Any]:
+    """The model's headline metric (the one its run optimised) and value."""
+    metrics = m.metrics or {}
+    name = metrics.get("primary_metric") or next(
+        (k for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)), "")
+    return name, metrics.get(name)
+
+
+def gate_text(verdict: dict[str, Any] | None) -> Text:
+    if verdict is None:
+        return Text("○ -", style="dim")
+    return status_text("pass" if verdict.get("passed") else "fail")
+
+
+def job_target(job: ScoringJob) -> str:
+    return job.deployment or f"{job.model_name}:{job.model_version}"
+
+
+class ModelsScreen(BaseScreen):
+    DEFAULT_CSS = """
+    ModelsScreen #models-top { height: 1fr; }
+    ModelsScreen #models-table { width: 3fr; }
+    ModelsScreen #model-detail-pane { width: 2fr; }
+    ModelsScreen #model-detail { padding: 0 1; }
+    ModelsScreen #jobs-pane { height: 40%; min-height: 6; }
+    ModelsScreen #score-row { height: 1; display: none; padding: 0 1; }
+    ModelsScreen #score-row.active { display: block; }
+    ModelsScreen #score-label { width: auto; margin-right: 1; }
+    """
+    BINDINGS = [
+        Binding("p", "promote", "Promote", id="models.promote"),
+        Binding("d", "deploy", "Deploy", id="models.deploy"),
+        Binding("s", "score", "Score file", id="models.score"),
+        Binding("r", "refresh", "Refresh", id="models.refresh"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, data: Registry) -> None:
+            super().__init__()
+            self.data = data
+
+    class Detail(Message):
+        def __init__(self, info: dict[str, Any]) -> None:
+            super().__init__()
+            self.info = info
+
+    class Done(Message):
+        """A promote/deploy finished: say so and reload."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class Refused(Message):
+        def __init__(self, ref: str, name: str, reason: str) -> None:
+            super().__init__()
+            self.ref, self.name, self.reason = ref, name, reason
+
+    class ScoreProgress(Message):
+        def __init__(self, rows: int, total: int | None) -> None:
+            super().__init__()
+            self.rows, self.total = rows, total
+
+    class Scored(Message):
+        def __init__(self, job: ScoringJob | None, error: str | None = None) -> None:
+            super().__init__()
+            self.job, self.error = job, error
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: Registry | None = None
+        self.scoring = False
+        self.show_jobs = False  # after a scoring job: put the cursor on it once the list reloads
+
+    # -- layout -------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield NavBar("models")
+        with Horizontal(id="models-top"):
+            table = Table(id="models-table", classes="pane")
+            table.border_title = "Registry"
+            yield table
+            with VerticalScroll(id="model-detail-pane", classes="pane") as pane:
+                pane.border_title = "Detail"
+                yield Static("", id="model-detail")
+        with Horizontal(id="score-row"):
+            yield Label("Scoring", id="score-label")
+            yield ProgressBar(id="score-progress", show_eta=False)
+        jobs = Table(id="jobs-table", classes="pane")
+        jobs.border_title = "Scoring jobs"
+        with Vertical(id="jobs-pane"):
+            yield jobs
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#models-table", Table).loading = True
+        self.refresh_data()
+
+    def on_screen_resume(self) -> None:
+        if self.data is not None:
+            self.refresh_data()
+
+    # -- reading ------------------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        self.refresh_data()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="models-load")
+    def refresh_data(self) -> None:
+        ws = self.app.ws
+        gate = import_service("mlops_tui.gate")
+        registry = import_service("mlops_tui.registry")
+        models = ws.store.models.list()
+        deployments, jobs = ws.store.models.deployments(), ws.store.jobs.list(limit=200)
+        # The list first (fast store reads), then the verdicts (each reads evaluation details).
+        self.post_message(self.Loaded(Registry(models, {}, deployments, jobs)))
+        gates: dict[str, dict[str, Any]] = {}
+        for m in models:
+            try:
+                gates[m.ref] = gate.check(ws, m, champion=registry.champion_of(ws, m)).to_json()
+            except Exception as exc:  # noqa: BLE001 - one unreadable verdict must not hide the list
+                gates[m.ref] = {"passed": False, "reasons": [f"gate check failed: {exc}"], "checks": {}}
+        self.post_message(self.Loaded(Registry(models, gates, deployments, jobs)))
+
+    def on_models_screen_loaded(self, msg: Loaded) -> None:
+        self.data = msg.data
+        table = self.query_one("#models-table", Table)
+        table.loading = False
+        served = self._served()
+        rows = []
+        for m in msg.data.models:
+            metric, value = primary(m)
+            aliases = " ".join(f"@{a}" for a in m.aliases)
+            deps = " ".join(f"→{d}" for d in served.get(m.ref, []))
+            rows.append((m.ref, gate_text(msg.data.gates.get(m.ref)), f"{metric} {fmt(value)}".strip(),
+                         (aliases + " " + deps).strip() or "-"))
+        # Most telling columns first: at 80 columns the aliases may be cut, never the verdict.
+        table.fill(["model", "gate", "metric", "aliases →deployed"], rows, [m.ref for m in msg.data.models])
+        jobs = self.query_one("#jobs-table", Table)
+        jobs.fill(["", "job", "target", "model", "rows", "drift", "when"], [
+            (status_text(j.status), j.job_id[:8], job_target(j), f"{j.model_name}:{j.model_version}",
+             fmt(j.rows_out if j.status == "succeeded" else j.rows_in), status_text(j.drift_status),
+             ago(j.created_at)) for j in msg.data.jobs
+        ], [j.job_id for j in msg.data.jobs])
+        if self.show_jobs and msg.data.jobs:
+            self.show_jobs = False
+            jobs.focus()
+            jobs.move_cursor(row=0)
+            self._show(self._job_text(msg.data.jobs[0]))
+        elif not msg.data.models:
+            self._show(Text("No models yet. A finished tuning run registers one "
+                            "(3 Runs → n to launch), or `mlops-tui tune`.", style="dim"))
+        elif table.has_focus or not jobs.has_focus:
+            self._load_detail()
+
+    def _served(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for d in self.data.deployments if self.data else []:
+            out.setdefault(f"{d.model_name}:{d.model_version}", []).append(d.name)
+        return out
+
+    def selected_model(self) -> ModelVersion | None:
+        key = self.query_one("#models-table", Table).selected_key()
+        if not key or self.data is None:
+            return None
+        return next((m for m in self.data.models if m.ref == key), None)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "models-table":
+            self._load_detail()
+        elif event.data_table.id == "jobs-table" and event.row_key.value and self.data:
+            job = next((j for j in self.data.jobs if j.job_id == event.row_key.value), None)
+            if job is not None:
+                self._show(self._job_text(job))
+
+    def _load_detail(self) -> None:
+        m = self.selected_model()
+        if m is not None:
+            self.load_detail(m.ref)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="models-detail")
+    def load_detail(self, ref: str) -> None:
+        registry = import_service("mlops_tui.registry")
+        self.post_message(self.Detail(registry.show(self.app.ws, ref)))
+
+    def on_models_screen_detail(self, msg: Detail) -> None:
+        self._show(self._model_text(msg.info))
+
+    def _show(self, text: Text) -> None:
+        self.query_one("#model-detail", Static).update(text)
+
+    @staticmethod
+    def _model_text(info: dict[str, Any]) -> Text:
+        t = Text()
+        t.append(info["ref"], style="bold")
+        for a in info.get("aliases") or []:
+            t.append(f"  @{a}", style="bold cyan")
+        t.append(f"\n{info.get('task', '')} · data {info.get('dataset') or '-'}"
+                 f" · run {(info.get('run_id') or '-')[:8]}\n")
+        gate = info.get("gate") or {}
+        t.append("Gate ")
+        t.append_text(gate_text(gate))
+        t.append("\n")
+        for reason in gate.get("reasons") or []:
+            t.append(f"  ✗ {reason}\n", style="red")
+        for name, check in (gate.get("checks") or {}).items():
+            if check.get("ok") is None and check.get("note"):
+                t.append(f"  ○ {name}: {check['note']}\n", style="dim")
+        metrics = {k: v for k, v in (info.get("metrics") or {}).items()
+                   if isinstance(v, int | float) and not isinstance(v, bool)}
+        if metrics:
+            t.append("Metrics\n", style="bold")
+            width = min(12, max(len(k) for k in metrics))
+            for k, v in metrics.items():
+                t.append(f"  {k:<{width}} {fmt(v)}\n")
+        deps = info.get("deployments") or []
+        t.append(f"Deployed as {', '.join(deps)}\n" if deps else "Not deployed\n")
+        return t
+
+    @staticmethod
+    def _job_text(job: ScoringJob) -> Text:
+        t = Text()
+        t.append(f"job {job.job_id}  ", style="bold")
+        t.append_text(status_text(job.status))
+        t.append(f"\ntarget {job_target(job)} · model {job.model_name}:{job.model_version}\n")
+        t.append(f"rows {fmt(job.rows_out)} · {fmt(job.rows_per_s, 3)} rows/s\n")
+        for i in job.inputs:
+            t.append(f"in  {i.get('path')}\n")
+        if job.output:
+            t.append(f"out {job.output}\n")
+        t.append("drift ")
+        t.append_text(status_text(job.drift_status))
+        t.append(f" · prediction drift {fmt(job.prediction_drift)}\n")
+        if job.error:
+            t.append(f"✗ {job.error}\n", style="red")
+        for w in job.warnings:
+            t.append(f"▲ {w}\n", style="yellow")
+        return t
+
+    # -- promote ------------------------------------------------------------------------------
+    def action_promote(self) -> None:
+        m = self.selected_model()
+        if m is None:
+            self.notify("Select a model version first", severity="warning")
+            return
+
+        def done(answer: dict[str, str] | None) -> None:
+            if answer and answer["alias"]:
+                self.promote(m.ref, answer["alias"])
+
+        self.app.push_screen(FormModal(f"Promote {m.ref}", [Field("alias", "Alias", "production")],
+                                       "The alias moves from any other version; the move is kept in "
+                                       "its history."), done)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="models-write")
+    def promote(self, ref: str, alias: str) -> None:
+        registry = import_service("mlops_tui.registry")
+        res = registry.promote(self.app.ws, ref, alias)
+        prev = f" (was v{res['previous_version']})" if res.get("previous_version") else ""
+        self.post_message(self.Done(f"✓ {res['name']}@{alias} → v{res['version']}{prev}"))
+
+    def on_models_screen_done(self, msg: Done) -> None:
+        self.notify(msg.text)
+        self.refresh_data()
+
+    # -- deploy -------------------------------------------------------------------------------
+    def action_deploy(self) -> None:
+        m = self.selected_model()
+        if m is None:
+            self.notify("Select a model version first", severity="warning")
+            return
+        default = next((d.name for d in (self.data.deployments if self.data else [])
+                        if d.model_name == m.name), m.name)
+
+        def done(answer: dict[str, str] | None) -> None:
+            if answer and answer["name"]:
+                self.deploy(m.ref, answer["name"], False)
+
+        self.app.push_screen(FormModal(f"Deploy {m.ref}", [Field("name", "Deployment name", default)],
+                                       "Checked by the validation gate against the version it serves now."),
+                             done)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="models-write")
+    def deploy(self, ref: str, name: str, force: bool) -> None:
+        registry = import_service("mlops_tui.registry")
+        errors = import_service("mlops_tui.errors")
+        try:
+            dep = registry.deploy(self.app.ws, ref, name, force=force)
+        except errors.PolicyRefused as exc:
+            self.post_message(self.Refused(ref, name, str(exc)))
+            return
+        forced = " (forced past the gate)" if dep.forced else ""
+        self.post_message(self.Done(f"✓ {dep.name} now serves {dep.model_name}:{dep.model_version}{forced}"))
+
+    def on_models_screen_refused(self, msg: Refused) -> None:
+        self.notify(f"✗ {msg.reason}", severity="error", timeout=10)
+
+        def done(force: bool | None) -> None:
+            if force:
+                self.deploy(msg.ref, msg.name, True)
+
+        reason = msg.reason.replace(" (use --force to override)", "")
+        self.app.push_screen(ConfirmModal(f"✗ {reason}\n\nDeploy anyway? The override is recorded "
+                                          "as forced in the audit log.", yes="Force deploy"), done)
+
+    # -- score --------------------------------------------------------------------------------
+    def action_score(self) -> None:
+        if self.scoring:
+            self.notify("A scoring job is already running", severity="warning")
+            return
+        m = self.selected_model()
+        deps = self.data.deployments if self.data else []
+        target = next((d.name for d in deps if m and d.model_name == m.name and d.model_version == m.version),
+                      m.ref if m else (deps[0].name if deps else ""))
+
+        def done(answer: dict[str, str] | None) -> None:
+            if answer and answer["target"] and answer["inputs"]:
+                inputs = [p.strip() for p in answer["inputs"].split(",") if p.strip()]
+                self.start_score(answer["target"], inputs, answer["output"] or None)
+            elif answer is not None:
+                self.notify("Give a deployment or model and at least one input file", severity="warning")
+
+        self.app.push_screen(FormModal("Score a file", [
+            Field("target", "Deployment or model (NAME, NAME:V, NAME@ALIAS)", target),
+            Field("inputs", "Input CSV/Parquet file(s), comma-separated", "", "data/new.csv"),
+            Field("output", "Output Parquet file or folder", "",
+                  "blank: the workspace's artifacts/scores"),
+        ], "Enter: next field · Enter on the last field: start · Esc: cancel"), done)
+
+    def start_score(self, target: str, inputs: list[str], output: str | None) -> None:
+        self.scoring = True
+        row = self.query_one("#score-row")
+        row.add_class("active")
+        self.query_one("#score-label", Label).update(f"Scoring {target}")
+        self.query_one("#score-progress", ProgressBar).update(total=None, progress=0)
+        self.score(target, inputs, output)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="models-score")
+    def score(self, target: str, inputs: list[str], output: str | None) -> None:
+        scoring = import_service("mlops_tui.scoring")
+        try:
+            job = scoring.score(self.app.ws, target, inputs, output,
+                                progress=lambda rows, total: self.post_message(self.ScoreProgress(rows, total)))
+        except Exception as exc:  # noqa: BLE001 - the failed job is recorded by the service; say why
+            from screens.widgets import report_error
+
+            self.app.call_from_thread(report_error, self.app, exc)
+            self.post_message(self.Scored(None, str(exc)))
+            return
+        self.post_message(self.Scored(job))
+
+    def on_models_screen_score_progress(self, msg: ScoreProgress) -> None:
+        self.query_one("#score-progress", ProgressBar).update(total=msg.total, progress=msg.rows)
+
+    def on_models_screen_scored(self, msg: Scored) -> None:
+        self.scoring = False
+        self.query_one("#score-row").remove_class("active")
+        if msg.job is not None:
+            self.notify(f"✓ scored {fmt(msg.job.rows_out)} rows → {msg.job.output}", timeout=8)
+        self.show_jobs = True
+        self.refresh_data()
