@@ -110,7 +110,7 @@ def worker(args: argparse.Namespace) -> None:
             errors.append(f"{type(exc).__name__}: {exc}")
         latencies.append(time.perf_counter() - t0)
         k += 1
-        if args.role == "reader":
+        if args.role == "reader" or args.ops is None:  # readers and the tests' background writer
             time.sleep(args.poll)
     print(json.dumps({"role": args.role, "index": args.index, "ops": k, "latencies": latencies,
                       "errors": errors}))
@@ -129,12 +129,12 @@ def _spawn(store: Path, role: str, index: int, *, ops: int | None, go: Path | No
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def start_background_writer(store: Path, stop: Path, index: int = 900) -> subprocess.Popen[str]:
+def start_background_writer(store: Path, stop: Path, index: int = 900, pause: float = 0.05) -> subprocess.Popen[str]:
     """A writer that runs until ``stop`` exists: the 'store under concurrent writes' of the tests."""
-    return _spawn(store, "writer", index, ops=None, go=None, stop=stop)
+    return _spawn(store, "writer", index, ops=None, go=None, stop=stop, poll=pause)
 
 
-def _collect(proc: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
+def collect(proc: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
     out, err = proc.communicate(timeout=timeout)
     if proc.returncode != 0 or not out.strip():
         return {"ops": 0, "latencies": [], "errors": [f"worker exited {proc.returncode}: {err.strip()[-500:]}"]}
@@ -176,10 +176,10 @@ def stress(store_path: Path, *, writers: int, ops: int, readers: int, timeout: f
     time.sleep(0.5)  # let every interpreter start, so the storm begins at once
     t0 = time.perf_counter()
     go.touch()
-    results = [_collect(p, timeout) for p in procs[:writers]]
+    results = [collect(p, timeout) for p in procs[:writers]]
     wall = time.perf_counter() - t0
     stop.touch()
-    results += [_collect(p, timeout) for p in procs[writers:]]
+    results += [collect(p, timeout) for p in procs[writers:]]
     write_lat = [x for r in results[:writers] for x in r["latencies"]]
     read_lat = [x for r in results[writers:] for x in r["latencies"]]
     errors = [e for r in results for e in r["errors"]]

@@ -91,12 +91,33 @@ class Store:
             return migrations.current_version(con)
 
     def query(self, sql: str, params: list[Any] | None = None, *, limit: int = 10_000) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Run user SQL on a read-only connection (writes fail); returns (columns, rows)."""
-        with open_connection(self.path, read_only=True) as con:
-            cur = con.execute(sql, params or [])
-            if cur.description is None:
-                return [], []
-            return [d[0] for d in cur.description], cur.fetchmany(limit)
+        """Run user SQL on a read-only connection; returns (columns, rows).
+
+        DuckDB itself refuses any statement that would change the file (it is opened read-only),
+        and every SQL error comes back as one :class:`StoreError` line a user can act on.
+        """
+        try:
+            with open_connection(self.path, read_only=True) as con:
+                cur = con.execute(sql, params or [])
+                if cur.description is None:
+                    return [], []
+                return [d[0] for d in cur.description], cur.fetchmany(limit)
+        except duckdb.Error as exc:
+            message = _one_line(str(exc))
+            if "read-only mode" in message:
+                raise StoreError(f"the store is read-only here, writes are refused: {message}") from exc
+            raise StoreError(f"query failed: {message}") from exc
+
+
+def _one_line(message: str) -> str:
+    """DuckDB's messages end with the query and a caret marker on extra lines; keep the words."""
+    lines = []
+    for line in message.strip().splitlines():
+        if line.startswith("LINE "):
+            break
+        if line.strip():
+            lines.append(line.strip())
+    return " ".join(lines)
 
 
 __all__ += ["open_connection", "transaction", "VIEWS"]
