@@ -104,7 +104,9 @@ def compare_runs(ws: Workspace, runs: list[Run]) -> dict[str, Any]:
         for i, v in present[1:]:
             if better(m, v, winner[1]):
                 winner = (i, v)
-        best[m] = winner[0] if winner and len(present) > 1 else None
+        # No "best" when fewer than two runs have the metric or they all tie.
+        tied = len({v for _, v in present}) <= 1
+        best[m] = winner[0] if winner and not tied else None
     params, differing = _params_table(runs)
 
     rows = []

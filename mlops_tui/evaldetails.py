@@ -25,7 +25,10 @@ SHAP_SAMPLE = 2000        # rows fed to pred_contrib
 MIN_SLICE_ROWS = 20       # smaller groups are listed but left out of the gap
 MAX_SLICE_GROUPS = 20     # larger cardinalities fold the rest into "(other)"
 # The metric whose spread across slices is the "gap": unitless so one threshold fits all tasks.
-SLICE_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2"}
+# Regression uses WAPE (sum |error| / sum |actual|): R² inside a slice measures the slice's own
+# variance, not how wrong the model is there, and MAE scales with each group's level.
+SLICE_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "wape"}
+SLICE_LOWER_IS_BETTER = {"wape"}
 
 
 def _f(x: Any) -> float | None:
@@ -138,7 +141,7 @@ def param_importances(journal: Path, study_name: str) -> dict[str, Any]:
 
 # -- slices --------------------------------------------------------------------------------------
 def _slice_metric(task: str, y: np.ndarray, pred: np.ndarray, threshold: float) -> dict[str, float | None]:
-    from sklearn.metrics import accuracy_score, mean_absolute_error, r2_score, roc_auc_score
+    from sklearn.metrics import accuracy_score, mean_absolute_error, roc_auc_score
 
     if task == "binary":
         auc = roc_auc_score(y, pred) if len(np.unique(y)) == 2 else None
@@ -146,8 +149,9 @@ def _slice_metric(task: str, y: np.ndarray, pred: np.ndarray, threshold: float) 
                 "positive_rate": _f(y.mean())}
     if task == "multiclass":
         return {"accuracy": _f(accuracy_score(y, pred.argmax(axis=1)))}
-    r2 = r2_score(y, pred) if len(y) > 1 and np.var(y) > 0 else None
-    return {"r2": _f(r2), "mae": _f(mean_absolute_error(y, pred))}
+    scale = float(np.abs(y).sum())
+    wape = float(np.abs(y - pred).sum()) / scale if scale > 0 else None
+    return {"wape": _f(wape), "mae": _f(mean_absolute_error(y, pred)), "mean_actual": _f(y.mean())}
 
 
 def _period_every(values: pl.Series) -> str:
@@ -176,8 +180,9 @@ def _groups(df: pl.DataFrame, column: str, time: bool) -> tuple[pl.Series, str]:
     labels = col.cast(pl.String).fill_null("(missing)")
     counts = labels.value_counts(sort=True)
     if counts.height > MAX_SLICE_GROUPS:
-        keep = set(counts[labels.name][: MAX_SLICE_GROUPS - 1].to_list())
-        labels = labels.map_elements(lambda v: v if v in keep else "(other)", return_dtype=pl.String)
+        keep = counts[labels.name][: MAX_SLICE_GROUPS - 1]
+        labels = pl.select(pl.when(labels.is_in(keep.implode())).then(labels).otherwise(pl.lit("(other)"))
+                           ).to_series().alias(labels.name)
     return labels, ""
 
 
@@ -185,7 +190,7 @@ def slices(df: pl.DataFrame, sig: Signature, y: np.ndarray, pred: np.ndarray, *,
            threshold: float = 0.5, time_column: str | None = None) -> dict[str, Any]:
     """The slice metric per group of every categorical feature (and time period), and the gaps.
 
-    The gap of a feature is max − min of the slice metric over groups with at least
+    The gap of a feature is max − min of the slice metric (:data:`SLICE_METRIC`) over groups with at least
     :data:`MIN_SLICE_ROWS` rows where the metric is defined; ``max_gap`` is the worst feature.
     """
     metric = SLICE_METRIC[sig.task]
@@ -209,7 +214,8 @@ def slices(df: pl.DataFrame, sig: Signature, y: np.ndarray, pred: np.ndarray, *,
         if len(scored) >= 2:
             hi = max(scored, key=lambda g: g[metric])
             lo = min(scored, key=lambda g: g[metric])
-            entry.update(gap=_f(hi[metric] - lo[metric]), best=hi["value"], worst=lo["value"])
+            best, worst = (lo, hi) if metric in SLICE_LOWER_IS_BETTER else (hi, lo)
+            entry.update(gap=_f(hi[metric] - lo[metric]), best=best["value"], worst=worst["value"])
         features.append(entry)
     gapped = [f for f in features if f["gap"] is not None]
     worst = max(gapped, key=lambda f: f["gap"]) if gapped else None
