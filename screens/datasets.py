@@ -36,14 +36,14 @@ def schema_rows(dv: Any) -> list[tuple[Any, ...]]:
         hist = (p.get("histogram") or {}).get("counts") or []
         if p.get("kind") == "numeric" or hist:
             spread = f"{fmt(p.get('min'))} … {fmt(p.get('max'))}"
-            shape = sparkline(hist, 20)
+            shape = sparkline(hist, 16)
         else:
             top = p.get("top") or []
             spread = ", ".join(str(v) for v, _ in top[:3])[:28]
-            shape = sparkline([n for _, n in top[:20]], 20)
+            shape = sparkline([n for _, n in top[:16]], 16)
         null_pct = f"{100 * p['null_rate']:.1f}%" if p.get("null_rate") is not None else "-"
         rows.append((col["name"], col.get("dtype", "?"), col.get("role", "-"), null_pct,
-                     fmt(p.get("distinct")), spread, shape))
+                     fmt(p.get("distinct")), shape, spread[:24]))
     return rows
 
 
@@ -82,7 +82,7 @@ class PreviewTable(Table):
 
 class DatasetsScreen(BaseScreen):
     DEFAULT_CSS = """
-    DatasetsScreen #ds-list { height: 9; }
+    DatasetsScreen #ds-list { height: 7; }
     DatasetsScreen #ds-detail { height: 1fr; }
     DatasetsScreen #ds-info { height: 1; padding: 0 1; color: $text-muted; }
     """
@@ -91,9 +91,9 @@ class DatasetsScreen(BaseScreen):
         Binding("a", "register", "Register file", id="datasets.register"),
         Binding("v", "validate", "Validate file", id="datasets.validate"),
         Binding("d", "diff", "Diff", id="datasets.diff"),
-        Binding("s", "tab('schema')", "Schema", id="datasets.schema"),
-        Binding("p", "tab('preview')", "Preview", id="datasets.preview"),
-        Binding("h", "tab('versions')", "Versions", id="datasets.versions"),
+        Binding("s", "tab('schema')", "Schema", show=False, id="datasets.schema"),
+        Binding("p", "tab('preview')", "Preview", show=False, id="datasets.preview"),
+        Binding("h", "tab('versions')", "Versions", show=False, id="datasets.versions"),
         Binding("r", "refresh", "Refresh", show=False, id="datasets.refresh"),
     ]
 
@@ -110,11 +110,11 @@ class DatasetsScreen(BaseScreen):
             yield Table(id="datasets")
         yield Static("", id="ds-info")
         with TabbedContent(id="ds-detail", initial="schema"):
-            with TabPane("Schema", id="schema"):
+            with TabPane("Schema s", id="schema"):
                 yield Table(id="schema-table")
-            with TabPane("Preview", id="preview"):
+            with TabPane("Preview p", id="preview"):
                 yield PreviewTable(id="preview-table", cursor_type="cell")
-            with TabPane("Versions", id="versions"):
+            with TabPane("Versions h", id="versions"):
                 yield Table(id="versions-table")
         yield Footer()
 
@@ -182,7 +182,7 @@ class DatasetsScreen(BaseScreen):
         table.clear(columns=True)
         table.add_columns(*columns)
         for i, row in enumerate(rows):
-            table.add_row(*("∅" if v is None else fmt(v) for v in row), label=str(offset + i + 1))
+            table.add_row(*(_cell(v) for v in row), label=str(offset + i + 1))
         if rows:
             table.move_cursor(row=min(max(0, focus_row - offset), len(rows) - 1),
                               column=table.cursor_column, animate=False)
@@ -201,7 +201,7 @@ class DatasetsScreen(BaseScreen):
             f"{dv.ref}  {fmt(dv.rows)} rows × {dv.columns} cols  target {dv.target or '-'}  "
             f"task {dv.task or '-'}  {dv.description or ''}")
         self.query_one("#schema-table", Table).fill(
-            ["column", "dtype", "role", "null", "distinct", "range / top", "histogram"], schema_rows(dv),
+            ["column", "dtype", "role", "null", "distinct", "histogram", "range / top"], schema_rows(dv),
             [c["name"] for c in dv.schema])
         self.query_one("#preview-table", PreviewTable).loading = True
         self.load_page(0, 0)
@@ -227,7 +227,7 @@ class DatasetsScreen(BaseScreen):
         if dv is not None:
             from screens.runs import LaunchScreen
 
-            self.app.push_screen(LaunchScreen(dv.ref))
+            self.app.push_screen(LaunchScreen(dv.ref, dv.target or "", dv.task or "auto"))
 
     def action_register(self) -> None:
         fields = [FormField("source", "File", placeholder="path to a .csv or .parquet (glob ok)"),
@@ -286,6 +286,13 @@ class DatasetsScreen(BaseScreen):
             raise import_service("mlops_tui.errors").UserError("dataset diff is not available yet")
         result = datasets.diff(self.app.ws, a, b)  # type: ignore[attr-defined]
         self.app.call_from_thread(self.app.push_screen, TextScreen(f"diff {a} → {b}", render_diff(result)))
+
+
+def _cell(value: Any) -> str:
+    """A preview cell: the value as stored (floats to 6 significant digits), ∅ for null."""
+    if value is None:
+        return "∅"
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def _problem(p: Any) -> str:

@@ -135,6 +135,10 @@ class HomeScreen(BaseScreen):
                    [(status_text(s), what, detail, when) for _, s, what, detail, when in rows],
                    [key for key, *_ in rows])
 
+    def on_data_table_row_selected(self, event: Table.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
     def action_open(self) -> None:
         """Enter on a row opens the thing it names (a run's detail, the jobs of a deployment)."""
         focused = self.focused

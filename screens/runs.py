@@ -1,0 +1,524 @@
+"""Tuning runs: the live list (mark with space, compare), the launch form (detached runs), and a
+run's detail (trials, optimization history plot, parameter importances), refreshed from the store.
+
+Runs are started detached through mlops_tui.tuning, so quitting the TUI never stops them; this
+screen only reads the store (short connections) on a timer, in workers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from screens.widgets import (
+    BaseScreen,
+    FormField,
+    FormScreen,
+    Loaded,
+    NavBar,
+    Table,
+    TextScreen,
+    ago,
+    duration,
+    fmt,
+    import_service,
+    status_text,
+)
+
+REFRESH_S = 1.5
+SWEEP_EVERY = 8  # refreshes between zombie sweeps (tuning.sweep reads journals; not every tick)
+TASKS = (("auto", "auto (from target)"), ("binary", "binary"), ("multiclass", "multiclass"),
+         ("regression", "regression"))
+
+
+def progress_bar(done: int, total: int | None, width: int = 8) -> str:
+    """'3/5 █████░░░' — readable without colour."""
+    if not total:
+        return str(done)
+    filled = min(width, round(width * done / total))
+    return f"{done}/{total} " + "█" * filled + "░" * (width - filled)
+
+
+def run_elapsed(run: Any) -> float | None:
+    if run.started_at is None:
+        return None
+    from screens.widgets import now
+
+    end = run.ended_at
+    if end is None:
+        if run.status not in ("running", "queued"):
+            return None
+        from datetime import UTC
+
+        return (now() - run.started_at.replace(tzinfo=UTC)).total_seconds()
+    return (end - run.started_at).total_seconds()
+
+
+def _tuning() -> Any:
+    return import_service("mlops_tui.tuning")
+
+
+# -- the list ----------------------------------------------------------------------------------
+class RunsScreen(BaseScreen):
+    DEFAULT_CSS = """
+    RunsScreen #runs-pane { height: 1fr; }
+    RunsScreen #runs-info { height: 1; padding: 0 1; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("enter", "open", "Detail", id="runs.open"),
+        Binding("space", "mark", "Mark", id="runs.mark"),
+        Binding("c", "compare", "Compare", id="runs.compare"),
+        Binding("n", "launch", "New run", id="runs.launch"),
+        Binding("s", "stop", "Stop", id="runs.stop"),
+        Binding("R", "resume", "Resume", id="runs.resume"),
+        Binding("l", "logs", "Logs", show=False, id="runs.logs"),
+        Binding("r", "refresh", "Refresh", show=False, id="runs.refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marked: list[str] = []
+        self.runs: dict[str, Any] = {}
+        self._ticks = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield NavBar("runs")
+        with Vertical(id="runs-pane", classes="pane") as v:
+            v.border_title = "Runs (live)"
+            yield Table(id="runs-table")
+        yield Static("space marks runs to compare · n launches a run · enter opens one", id="runs-info")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "runs"
+        self.query_one(Table).loading = True
+        self.refresh_runs(sweep=True)
+        self.set_interval(REFRESH_S, self._tick)
+
+    def _tick(self) -> None:
+        if self.is_current:
+            self._ticks += 1
+            self.refresh_runs(sweep=self._ticks % SWEEP_EVERY == 0)
+
+    def action_refresh(self) -> None:
+        self.refresh_runs(sweep=True)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-list")
+    def refresh_runs(self, sweep: bool = False) -> None:
+        ws = self.app.ws  # type: ignore[attr-defined]
+        if sweep:
+            try:
+                sweeper = getattr(_tuning(), "sweep", None)
+            except Exception:  # noqa: BLE001 - tuning not installed yet: the list still works
+                sweeper = None
+            if sweeper is not None:
+                sweeper(ws)
+        self.post_message(Loaded("runs", ws.store.runs.list(limit=200)))
+
+    def on_loaded(self, message: Loaded) -> None:
+        if message.what != "runs":
+            return
+        table = self.query_one(Table)
+        table.loading = False
+        runs = message.data
+        self.runs = {r.run_id: r for r in runs}
+        self.marked = [m for m in self.marked if m in self.runs]
+        table.fill(
+            ["", "status", "run", "dataset", "metric", "best", "trials", "started", "time"],
+            [(("▶" if r.run_id in self.marked else " "), status_text(r.status), r.name,
+              f"{r.dataset}:{r.dataset_version}", r.metric, fmt(r.best_value),
+              progress_bar(r.n_trials, r.n_trials_requested), ago(r.started_at or r.created_at),
+              duration(run_elapsed(r))) for r in runs],
+            [r.run_id for r in runs])
+        if not runs:
+            self.query_one("#runs-info", Static).update("No runs yet: press n to launch one (or 2, pick a dataset, n).")
+        elif self.focused is None:
+            table.focus()
+
+    def _selected(self) -> Any | None:
+        key = self.query_one(Table).selected_key()
+        return self.runs.get(key) if key else None
+
+    def on_data_table_row_selected(self, event: Table.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        run = self._selected()
+        if run is not None:
+            self.app.push_screen(RunDetailScreen(run.run_id))
+
+    def action_mark(self) -> None:
+        run = self._selected()
+        if run is None:
+            return
+        if run.run_id in self.marked:
+            self.marked.remove(run.run_id)
+        else:
+            self.marked.append(run.run_id)
+        table = self.query_one(Table)
+        table.update_cell(run.run_id, table.ordered_columns[0].key, "▶" if run.run_id in self.marked else " ")
+        self.query_one("#runs-info", Static).update(
+            f"{len(self.marked)} marked: " + ", ".join(self.runs[m].name for m in self.marked)
+            + ("  · c compares them" if len(self.marked) >= 2 else ""))
+        table.action_cursor_down()
+
+    def action_compare(self) -> None:
+        if len(self.marked) < 2:
+            self.notify("mark at least two runs with space, then press c", severity="warning")
+            return
+        try:
+            from screens.compare import CompareScreen
+        except Exception as exc:  # noqa: BLE001 - the compare screen may still be in progress
+            self.notify(f"compare screen not available yet: {exc}", severity="error")
+            return
+        self.app.push_screen(CompareScreen(list(self.marked)))
+
+    def action_launch(self) -> None:
+        run = self._selected()
+        self.app.push_screen(LaunchScreen(f"{run.dataset}:{run.dataset_version}" if run else ""))
+
+    def action_stop(self) -> None:
+        run = self._selected()
+        if run is not None:
+            stop_run(self, run.run_id)
+
+    def action_resume(self) -> None:
+        run = self._selected()
+        if run is not None:
+            resume_run(self, run.run_id)
+
+    def action_logs(self) -> None:
+        run = self._selected()
+        if run is not None:
+            show_logs(self, run.run_id)
+
+
+# -- actions shared by list and detail ----------------------------------------------------------
+def stop_run(screen: BaseScreen, run_id: str) -> None:
+    def work_() -> None:
+        _tuning().stop(screen.app.ws, run_id)  # type: ignore[attr-defined]
+        screen.app.call_from_thread(screen.notify, f"stop requested for run {run_id[:8]}")
+
+    screen.run_worker(work_, thread=True, exit_on_error=False, group="run-action")
+
+
+def resume_run(screen: BaseScreen, run_id: str) -> None:
+    def work_() -> None:
+        _tuning().resume(screen.app.ws, run_id, detach=True)  # type: ignore[attr-defined]
+        screen.app.call_from_thread(screen.notify, f"run {run_id[:8]} resumed (detached)")
+
+    screen.run_worker(work_, thread=True, exit_on_error=False, group="run-action")
+
+
+def show_logs(screen: BaseScreen, run_id: str) -> None:
+    def work_() -> None:
+        ws = screen.app.ws  # type: ignore[attr-defined]
+        tuning = _tuning()
+        path = tuning.log_path(ws, run_id) if hasattr(tuning, "log_path") else ws.run_dir(run_id) / "run.log"
+        text = path.read_text(errors="replace")[-20_000:] if path.exists() else f"no log at {path}"
+        from rich.text import Text
+
+        screen.app.call_from_thread(screen.app.push_screen, TextScreen(f"log of {run_id[:8]}", Text(text)))
+
+    screen.run_worker(work_, thread=True, exit_on_error=False, group="run-action")
+
+
+# -- the launch form -----------------------------------------------------------------------------
+class LaunchScreen(FormScreen):
+    """Launch a detached tuning run. Prefilled from a dataset version (its target and task)."""
+
+    def __init__(self, dataset_ref: str = "", target: str = "", task: str = "auto") -> None:
+        fields = [
+            FormField("dataset", "Dataset", dataset_ref, placeholder="NAME or NAME:V"),
+            FormField("target", "Target", target, placeholder="target column (default: the dataset's)"),
+            FormField("task", "Task", task, options=TASKS),
+            FormField("metric", "Metric", "", placeholder="default per task: roc_auc / log_loss / rmse"),
+            FormField("trials", "Trials", "5"),
+            FormField("timeout", "Timeout (s)", "", placeholder="none"),
+            FormField("jobs", "Jobs", "1"),
+            FormField("seed", "Seed", "0"),
+            FormField("time_column", "Time column", "", placeholder="optional: split by time"),
+            FormField("name", "Name", "", placeholder="model name (default: dataset name)"),
+        ]
+        super().__init__("Launch a tuning run (detached)", fields,
+                         help_text="Enter/ctrl+s start · Esc cancel · the run keeps going after you quit")
+        self._prefill = not target
+
+    def on_mount(self) -> None:
+        if self._prefill and self.fields[0].value:
+            self.prefill(self.fields[0].value)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="launch-prefill")
+    def prefill(self, ref: str) -> None:
+        datasets = import_service("mlops_tui.datasets")
+        dv = datasets.resolve(self.app.ws, ref)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._apply_prefill, dv)
+
+    def _apply_prefill(self, dv: Any) -> None:
+        from textual.widgets import Input, Select
+
+        target = self.query_one("#f-target", Input)
+        if not target.value and dv.target:
+            target.value = dv.target
+        if dv.task in dict(TASKS):
+            self.query_one("#f-task", Select).value = dv.task
+
+    def action_submit(self) -> None:
+        values = self.values()
+        try:
+            options = {
+                "dataset": values["dataset"], "target": values["target"] or None,
+                "task": None if values["task"] in ("", "auto") else values["task"],
+                "metric": values["metric"] or None, "trials": _int(values, "trials", 1),
+                "timeout": _float(values, "timeout"), "jobs": _int(values, "jobs", 1) or 1,
+                "seed": _int(values, "seed", 0) or 0, "time_column": values["time_column"] or None,
+                "name": values["name"] or None,
+            }
+        except ValueError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        if not options["dataset"]:
+            self.notify("dataset: enter NAME or NAME:V", severity="error")
+            return
+        self.query_one("#form-box").loading = True
+        self.start_run(options)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="launch")
+    def start_run(self, options: dict[str, Any]) -> None:
+        tuning = _tuning()
+        known = {f.name for f in dataclasses.fields(tuning.TuneOptions)}
+        opts = tuning.TuneOptions(**{k: v for k, v in options.items() if k in known})
+        run = tuning.start(self.app.ws, opts, detach=True)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._started, run)
+
+    def _started(self, run: Any) -> None:
+        self.app.notify(f"run {run.name} ({run.run_id[:8]}) started in the background")
+        self.dismiss({"run_id": run.run_id})
+        self.app.switch_mode("runs")
+
+
+def _int(values: dict[str, str], key: str, minimum: int) -> int | None:
+    raw = values[key]
+    if not raw:
+        return None
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ValueError(f"{key}: {raw!r} is not a whole number") from None
+    if n < minimum:
+        raise ValueError(f"{key}: must be at least {minimum}")
+    return n
+
+
+def _float(values: dict[str, str], key: str) -> float | None:
+    raw = values[key]
+    if not raw:
+        return None
+    try:
+        x = float(raw)
+    except ValueError:
+        raise ValueError(f"{key}: {raw!r} is not a number") from None
+    if not math.isfinite(x) or x <= 0:
+        raise ValueError(f"{key}: must be a positive number of seconds")
+    return x
+
+
+# -- run detail -------------------------------------------------------------------------------------
+class RunDetailScreen(BaseScreen):
+    DEFAULT_CSS = """
+    RunDetailScreen #run-head { height: auto; max-height: 4; padding: 0 1; }
+    RunDetailScreen #run-tabs { height: 1fr; }
+    RunDetailScreen PlotextPlot { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("t", "tab('trials')", "Trials", show=False, id="run.trials"),
+        Binding("h", "tab('history')", "History", show=False, id="run.history"),
+        Binding("i", "tab('importance')", "Importances", show=False, id="run.importance"),
+        Binding("o", "tab('outcome')", "Outcome", show=False, id="run.outcome"),
+        Binding("s", "stop", "Stop", id="run.stop"),
+        Binding("R", "resume", "Resume", id="run.resume"),
+        Binding("l", "logs", "Logs", id="run.logs"),
+    ]
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.run: Any = None
+        self._importance_for: int = -1
+
+    def compose(self) -> ComposeResult:
+        from textual_plotext import PlotextPlot
+
+        yield Header()
+        yield Static("Loading…", id="run-head")
+        with TabbedContent(id="run-tabs", initial="trials"):
+            with TabPane("Trials t", id="trials"):
+                yield Table(id="trials-table")
+            with TabPane("History h", id="history"):
+                yield PlotextPlot(id="history-plot")
+            with TabPane("Importances i", id="importance"), VerticalScroll():
+                yield Static("", id="importance-text")
+            with TabPane("Outcome o", id="outcome"), VerticalScroll():
+                yield Static("", id="outcome-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"run {self.run_id[:8]}"
+        self.refresh_run()
+        self.set_interval(REFRESH_S, self._tick)
+
+    def _tick(self) -> None:
+        if self.is_current and (self.run is None or self.run.status in ("running", "queued")):
+            self.refresh_run()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="run-detail")
+    def refresh_run(self) -> None:
+        store = self.app.ws.store  # type: ignore[attr-defined]
+        run = store.runs.get(self.run_id)
+        self.post_message(Loaded("run", (run, store.runs.trials(self.run_id))))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="run-importance")
+    def load_importance(self, run: Any) -> None:
+        """Parameter importances (optuna.importance, from the run's journal) and, once the run has a
+        holdout evaluation, feature importances. Imports optuna here, never on the UI thread."""
+        ws = self.app.ws  # type: ignore[attr-defined]
+        details = None
+        if run.status == "completed":
+            details = import_service("mlops_tui.evaluation").details_for_run(ws, run.run_id)
+        params = (details or {}).get("param_importances")
+        if not params or not params.get("importances"):
+            evaldetails = import_service("mlops_tui.evaldetails")
+            params = evaldetails.param_importances(ws.run_dir(run.run_id) / "optuna.journal", run.run_id)
+        self.post_message(Loaded("importance", (params, (details or {}).get("importance"))))
+
+    def on_loaded(self, message: Loaded) -> None:
+        if message.what == "run":
+            run, trials = message.data
+            self.run = run
+            self._show_head(run)
+            self._show_trials(run, trials)
+            self._show_history(run, trials)
+            self._show_outcome(run)
+            complete = sum(t.state.lower() == "complete" for t in trials)
+            if complete != self._importance_for and (complete >= 2 or run.status == "completed"):
+                self._importance_for = complete
+                self.load_importance(run)
+        elif message.what == "importance":
+            self._show_importance(*message.data)
+
+    def _show_head(self, run: Any) -> None:
+        from rich.text import Text
+
+        head = Text()
+        head.append_text(status_text(run.status))
+        head.append(f"  {run.name}  {run.dataset}:{run.dataset_version} → {run.target} ({run.task})\n")
+        head.append(f"{run.metric} ({run.direction}) best {fmt(run.best_value)} · trials "
+                    f"{progress_bar(run.n_trials, run.n_trials_requested)} · {duration(run_elapsed(run))}")
+        if run.model_name:
+            head.append(f" · model {run.model_name}:{run.model_version}")
+        if run.error:
+            head.append(f"\n✗ {run.error.splitlines()[0]}", style="red")
+        self.query_one("#run-head", Static).update(head)
+
+    def _show_trials(self, run: Any, trials: list[Any]) -> None:
+        varying = _varying_params(trials)[:4]
+        best = run.best_value
+        rows = []
+        for t in sorted(trials, key=lambda t: t.number, reverse=True):
+            mark = "★" if best is not None and t.value == best else ""
+            rows.append((t.number, status_text(t.state), f"{fmt(t.value)}{mark}", duration(t.duration_s),
+                         *(fmt(t.params.get(p)) for p in varying)))
+        self.query_one("#trials-table", Table).fill(
+            ["#", "state", run.metric, "time", *varying], rows, [str(t.number) for t in
+                                                                 sorted(trials, key=lambda t: t.number, reverse=True)])
+
+    def _show_history(self, run: Any, trials: list[Any]) -> None:
+        from textual_plotext import PlotextPlot
+
+        done = sorted((t for t in trials if t.value is not None and t.state.lower() == "complete"),
+                      key=lambda t: t.number)
+        plot = self.query_one("#history-plot", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(f"optimization history ({run.metric}, {run.direction})")
+        if done:
+            xs = [t.number for t in done]
+            ys = [t.value for t in done]
+            better = min if run.direction == "minimize" else max
+            best_so_far, acc = [], None
+            for y in ys:
+                acc = y if acc is None else better(acc, y)
+                best_so_far.append(acc)
+            plt.scatter(xs, ys, marker="dot", label="trial")
+            plt.plot(xs, best_so_far, marker="braille", label="best so far")
+            plt.xlabel("trial")
+        plot.refresh()
+
+    def _show_importance(self, params: dict[str, Any] | None, features: dict[str, Any] | None) -> None:
+        lines = ["Parameter importance (optuna.importance)"]
+        imp = (params or {}).get("importances")
+        if imp:
+            lines += _bars(imp)
+        else:
+            lines.append(f"  ○ {(params or {}).get('reason', 'not available yet')}")
+        if features and features.get("features"):
+            lines += ["", "Feature importance (gain, refit model)"]
+            lines += _bars(dict(zip(features["features"][:12], features["gain"][:12], strict=False)))
+        self.query_one("#importance-text", Static).update("\n".join(lines))
+
+    def _show_outcome(self, run: Any) -> None:
+        lines = []
+        if run.test_metrics:
+            lines.append("Holdout test metrics")
+            lines += [f"  {k:<18} {fmt(v)}" for k, v in run.test_metrics.items() if not isinstance(v, dict | list)]
+        if run.best_params:
+            lines += ["", "Best parameters"] + [f"  {k:<18} {fmt(v)}" for k, v in run.best_params.items()]
+        prep = run.prep or {}
+        excluded = prep.get("excluded") or prep.get("excluded_columns") or {}
+        if excluded:
+            lines += ["", "Excluded columns"]
+            items = excluded.items() if isinstance(excluded, dict) else ((e.get("column"), e.get("reason"))
+                                                                         if isinstance(e, dict) else (e, "")
+                                                                         for e in excluded)
+            lines += [f"  ○ {c}: {r}" for c, r in items]
+        for w in prep.get("warnings") or []:
+            lines.append(f"  ▲ {w if isinstance(w, str) else w.get('message', w)}")
+        self.query_one("#outcome-text", Static).update("\n".join(lines) or "no outcome yet (run not finished)")
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_stop(self) -> None:
+        stop_run(self, self.run_id)
+
+    def action_resume(self) -> None:
+        resume_run(self, self.run_id)
+
+    def action_logs(self) -> None:
+        show_logs(self, self.run_id)
+
+
+def _varying_params(trials: list[Any]) -> list[str]:
+    """Parameters whose values differ between trials (the interesting columns), in first-seen order."""
+    seen: dict[str, set[str]] = {}
+    for t in trials:
+        for k, v in (t.params or {}).items():
+            seen.setdefault(k, set()).add(repr(v))
+    return [k for k, vals in seen.items() if len(vals) > 1] or list(seen)
+
+
+def _bars(values: dict[str, Any], width: int = 30) -> list[str]:
+    nums = {k: float(v) for k, v in values.items() if isinstance(v, int | float)}
+    top = max(nums.values(), default=0) or 1
+    return [f"  {k[:22]:<22} {'█' * max(1, round(width * v / top)) if v > 0 else '':<{width}} {fmt(v, 3)}"
+            for k, v in sorted(nums.items(), key=lambda kv: -kv[1])]
