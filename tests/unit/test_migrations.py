@@ -1,0 +1,140 @@
+"""Schema versions: old stores upgrade with their data, newer or foreign files are refused.
+
+tests/data/store_v1.duckdb is a store written at schema v1 (one dataset, penguins:1, 344 rows).
+Tests copy it to a temp dir first: the committed file must never change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from store import VIEWS, DriftResult, SchemaVersionError, Store, StoreError, migrations, open_connection
+from tests.conftest import run_cli_subprocess
+
+V1 = Path(__file__).resolve().parents[1] / "data" / "store_v1.duckdb"
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def v1_copy(tmp_path) -> Path:
+    copy = tmp_path / "ws" / "store.duckdb"
+    copy.parent.mkdir()
+    shutil.copy(V1, copy)
+    return copy
+
+
+def _set_version(path: Path, version: int) -> None:
+    with duckdb.connect(str(path)) as con:
+        con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, datetime(2030, 1, 1)])
+
+
+def test_the_committed_file_is_a_v1_store():
+    with duckdb.connect(str(V1), read_only=True) as con:
+        assert migrations.current_version(con) == 1
+
+
+def test_opening_a_v1_store_upgrades_it_to_latest_and_keeps_its_data(v1_copy):
+    before = _sha(V1)
+    store = Store.open(v1_copy)
+    assert store.schema_version() == migrations.LATEST
+    penguins = store.datasets.get("penguins", 1)
+    assert (penguins.rows, penguins.version) == (344, 1)
+    assert store.query("SELECT name, version, rows FROM v_datasets")[1] == [("penguins", 1, 344)]
+    assert _sha(V1) == before
+
+
+def test_every_view_works_on_an_upgraded_store(v1_copy):
+    store = Store.open(v1_copy)
+    for view in VIEWS:
+        columns, _ = store.query(f"SELECT * FROM {view} LIMIT 1")
+        assert columns, view
+
+
+def test_an_upgraded_store_takes_writes_of_the_new_tables(v1_copy):
+    store = Store.open(v1_copy)
+    store.jobs.add_drift([DriftResult(job_id="j", feature="x", kind="numeric", psi=0.3, ks_stat=None,
+                                      ks_pvalue=None, null_rate_ref=0.0, null_rate_cur=0.0,
+                                      new_categories=None, status="alert")])
+    version, new = store.datasets.add_version(
+        name="penguins", hash="other", path="p.parquet", source="s", rows=1, columns=1, target=None,
+        task=None, schema=[], profile={})
+    assert (version.version, new) == (2, True)
+    assert store.jobs.drift(["j"])["j"][0].status == "alert"
+
+
+def test_upgrading_records_each_migration_once(v1_copy):
+    Store.open(v1_copy)
+    Store.open(v1_copy)  # a second open finds nothing to do
+    with open_connection(v1_copy) as con:
+        rows = con.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+    assert [r[0] for r in rows] == list(range(1, migrations.LATEST + 1))
+
+
+def test_a_failing_migration_leaves_the_store_at_its_previous_version(tmp_path, monkeypatch):
+    path = tmp_path / "store.duckdb"
+    Store.open(path)
+
+    def broken(con):
+        con.execute("CREATE TABLE half_done (a INTEGER)")
+        con.execute("SELECT * FROM no_such_table")
+
+    monkeypatch.setitem(migrations.MIGRATIONS, migrations.LATEST + 1, broken)
+    with open_connection(path) as con, pytest.raises(duckdb.Error):
+        migrations.upgrade(con, target=migrations.LATEST + 1)
+    with open_connection(path) as con:
+        assert migrations.current_version(con) == migrations.LATEST
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert "half_done" not in tables
+
+
+def test_a_store_from_a_newer_mlops_tui_is_refused_naming_both_versions(tmp_path):
+    path = tmp_path / "store.duckdb"
+    Store.open(path)
+    newer = migrations.LATEST + 1
+    _set_version(path, newer)
+    with pytest.raises(SchemaVersionError) as caught:
+        Store.open(path)
+    assert f"v{newer}" in str(caught.value) and f"v{migrations.LATEST}" in str(caught.value)
+    with open_connection(path) as con:  # refused, not rolled back or otherwise touched
+        assert migrations.current_version(con) == newer
+
+
+@pytest.mark.parametrize("content", [b"", b"name,rows\npenguins,344\n", bytes(range(256)) * 64],
+                         ids=["empty", "csv", "binary"])
+def test_a_file_that_is_not_a_duckdb_store_is_refused(tmp_path, content):
+    path = tmp_path / "store.duckdb"
+    path.write_bytes(content)
+    with pytest.raises(StoreError, match="not a valid DuckDB database file"):
+        Store.open(path)
+    assert path.read_bytes() == content
+
+
+def test_cli_refuses_a_newer_store_with_one_line_and_exit_1(v1_copy):
+    Store.open(v1_copy)
+    _set_version(v1_copy, migrations.LATEST + 5)
+    result = run_cli_subprocess(v1_copy.parent, "model", "list", "--json")
+    assert result.code == 1
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"v{migrations.LATEST + 5}" in lines[0]
+
+
+def test_cli_refuses_a_corrupt_store_with_one_line_and_exit_1(tmp_path):
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "store.duckdb").write_bytes(bytes(range(256)) * 64)
+    result = run_cli_subprocess(root, "model", "list", "--json")
+    assert result.code == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "store.duckdb" in lines[0] and "not a valid DuckDB" in lines[0]
