@@ -1,0 +1,69 @@
+"""`mlops-tui sql`: read-only SQL over the documented views of the metadata store.
+
+For the questions no screen answers ("which features alerted most this month?"). Two locks keep
+it read-only: only a single SELECT/EXPLAIN statement is accepted (DuckDB's own parser decides,
+so `COPY ... TO`, `ATTACH`, `SET`, `INSTALL` are refused too, not just INSERT/UPDATE), and it runs
+on a read-only connection (``Store.query``). The TUI's SQL pane calls :func:`run` as well.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from mlops_tui.errors import UserError
+from store import StoreError
+
+if TYPE_CHECKING:
+    from mlops_tui.workspace import Workspace
+
+# Columns of each view (store/migrations.py, migration 2). JSON columns hold documents that
+# DuckDB's json functions read, e.g. json_extract(metrics_json, '$.rmse').
+VIEWS: dict[str, str] = {
+    "v_datasets": "name, version, hash, rows, columns, target, task, source, created_at",
+    "v_runs": "run_id, name, dataset, dataset_version, target, task, metric, direction, status, best_value, "
+              "n_trials_requested, model_name, model_version, created_at, ended_at",
+    "v_trials": "run_id, number, state, value, params_json, duration_s, pid, host, ended_at",
+    "v_models": "name, version, run_id, task, dataset, dataset_version, sha256, metrics_json, created_at, aliases",
+    "v_deployments": "name, model_name, model_version, forced, created_at, updated_at",
+    "v_jobs": "job_id, deployment, model_name, model_version, rows_in, rows_out, seconds, rows_per_s, status, "
+              "error, drift_status, created_at",
+    "v_drift": "job_id, feature, kind, psi, ks_stat, ks_pvalue, null_rate_ref, null_rate_cur, new_categories, status",
+    "v_audit": "event_id, happened_at, user_name, host, command, object, outcome, details_json",
+}
+READ_TYPES = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+DEFAULT_LIMIT = 1000
+
+
+def views_help() -> str:
+    return "\n".join(f"{name}({cols})" for name, cols in VIEWS.items())
+
+
+def check_read_only(text: str) -> str:
+    """The one statement of ``text`` if it only reads; UserError naming what was refused."""
+    try:
+        statements = duckdb.extract_statements(text)
+    except duckdb.Error as exc:
+        raise UserError(f"SQL does not parse: {str(exc).splitlines()[0]}") from exc
+    if not statements:
+        raise UserError("empty SQL query")
+    if len(statements) > 1:
+        raise UserError(f"one statement at a time, got {len(statements)}")
+    kind = statements[0].type
+    if kind not in READ_TYPES:
+        name = kind.name if hasattr(kind, "name") else str(kind)
+        raise UserError(f"sql is read-only: {name} statements are refused; query the views "
+                        f"({', '.join(VIEWS)})")
+    return statements[0].query
+
+
+def run(ws: Workspace, text: str, *, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+    """Run one read-only query; returns columns, rows (at most ``limit``) and whether more existed."""
+    query = check_read_only(text)
+    try:
+        columns, rows = ws.store.query(query, limit=limit + 1)
+    except StoreError as exc:  # already one line (Store.query)
+        raise UserError(str(exc)) from exc
+    return {"columns": columns, "rows": [list(r) for r in rows[:limit]], "row_count": min(len(rows), limit),
+            "truncated": len(rows) > limit}
