@@ -1,0 +1,80 @@
+"""The validation gate: minimum metric, maximum drop against the champion, maximum slice gap."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlops_tui import evaluation, gate
+from mlops_tui.workspace import Workspace
+from tests.eval_helpers import make_run
+
+pytestmark = pytest.mark.xdist_group("evaluation")
+
+
+def _with_policy(ws: Workspace, policy: str) -> Workspace:
+    ws.config_path.write_text("[gate]\n" + policy)
+    return Workspace.open(ws.root)  # config is read once per Workspace object
+
+
+def _model(ws: Workspace, version_metrics: dict, name: str = "m"):
+    return ws.store.models.register(name=name, path="artifacts/models/x.txt", sha256="0" * 64,
+                                    task="binary", signature={}, metrics=version_metrics)
+
+
+def test_min_metric_higher_and_lower_is_better(ws):
+    ws = _with_policy(ws, "min_metric = { roc_auc = 0.8, log_loss = 0.3 }\nmax_slice_gap = 1.0\n")
+    good = _model(ws, {"roc_auc": 0.85, "log_loss": 0.2, "primary_metric": "roc_auc"})
+    bad = _model(ws, {"roc_auc": 0.75, "log_loss": 0.4, "primary_metric": "roc_auc"})
+    assert gate.check(ws, good).passed
+    verdict = gate.check(ws, bad)
+    assert not verdict.passed
+    assert verdict.reasons == ("roc_auc 0.75 is below the required 0.8", "log_loss 0.4 is above the required 0.3")
+    assert verdict.checks["min_metric.roc_auc"] == {"value": 0.75, "bound": 0.8, "ok": False}
+
+
+def test_max_drop_against_champion(ws):
+    ws = _with_policy(ws, "max_drop = 0.02\n")
+    champ = _model(ws, {"rmse": 10.0, "primary_metric": "rmse"})
+    slightly_worse = _model(ws, {"rmse": 10.01, "primary_metric": "rmse"})
+    much_worse = _model(ws, {"rmse": 10.5, "primary_metric": "rmse"})
+    assert gate.check(ws, slightly_worse, champion=champ).passed
+    verdict = gate.check(ws, much_worse, champion=champ)
+    assert not verdict.passed and "worse than champion m:1" in verdict.reasons[0]
+    assert verdict.checks["max_drop"]["drop"] == pytest.approx(0.5)
+    assert gate.better("rmse", 9.0, 10.0) and gate.better("roc_auc", 0.9, 0.8)
+
+
+def test_slice_gap_from_the_holdout_evaluation_refuses_above_the_limit(ws):
+    model, ev = make_run(ws, "binary", "gaprun", journal=False)
+    details = evaluation.load_details(ws, ev)
+    gap = details["slices"]["max_gap"]
+    assert gap is not None and gap > 0
+
+    strict = _with_policy(ws, f"max_slice_gap = {gap / 2}\n")
+    verdict = gate.check(strict, model)
+    assert not verdict.passed
+    check = verdict.checks["max_slice_gap"]
+    assert check["value"] == pytest.approx(gap) and check["feature"] == "student" and check["ok"] is False
+    assert "roc_auc differs by" in verdict.reasons[0] and "student=" in verdict.reasons[0]
+
+    lenient = _with_policy(ws, f"max_slice_gap = {gap * 2}\n")
+    assert gate.check(lenient, model).passed
+
+
+def test_model_without_slice_metrics_is_not_refused_and_says_so(ws):
+    ws = _with_policy(ws, "max_slice_gap = 0.01\n")
+    verdict = gate.check(ws, _model(ws, {"roc_auc": 0.9, "primary_metric": "roc_auc"}))
+    assert verdict.passed
+    assert verdict.checks["max_slice_gap"]["ok"] is None
+    assert "no slice metrics" in verdict.checks["max_slice_gap"]["note"]
+
+
+def test_model_show_reports_the_slice_gap_check(ws, cli):
+    model, ev = make_run(ws, "binary", "showrun", journal=False)
+    ws.config_path.write_text("[gate]\nmax_slice_gap = 0.000001\n")
+    res = cli("model", "show", model.ref, "--json")
+    assert res.code == 0, res.stderr
+    g = res.json["gate"]
+    assert g["passed"] is False and g["checks"]["max_slice_gap"]["feature"] == "student"
+    text = cli("model", "show", model.ref)
+    assert "REFUSED" in text.stdout and "student" in text.stdout
