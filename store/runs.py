@@ -132,6 +132,13 @@ class Runs(Area):
         by_id = {r["run_id"]: _run(r) for r in rows}
         return [by_id[i] for i in run_ids if i in by_id]
 
+    def with_status(self, statuses: tuple[str, ...] | list[str]) -> list[Run]:
+        """Runs in any of ``statuses`` (e.g. the active ones a sweep checks), newest first."""
+        with self._read() as con:
+            rows = self._rows(con, _RUN_SELECT + " WHERE list_contains(?, r.status) ORDER BY r.created_at DESC",
+                              [list(statuses)])
+        return [_run(r) for r in rows]
+
     # -- trials -------------------------------------------------------------------------------
     def upsert_trial(
         self, *, run_id: str, number: int, state: str, value: float | None,
@@ -149,6 +156,12 @@ class Runs(Area):
     def trials(self, run_id: str) -> list[Trial]:
         with self._read() as con:
             rows = self._rows(con, "SELECT * FROM trials WHERE run_id = ? ORDER BY number", [run_id])
+        return [_trial(r) for r in rows]
+
+    def running_trials(self) -> list[Trial]:
+        """Every trial recorded as RUNNING, in any run (the zombie sweep checks their pids)."""
+        with self._read() as con:
+            rows = self._rows(con, "SELECT * FROM trials WHERE state = 'RUNNING' ORDER BY run_id, number")
         return [_trial(r) for r in rows]
 
     def trials_of(self, run_ids: list[str]) -> dict[str, list[Trial]]:

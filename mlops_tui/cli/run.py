@@ -1,9 +1,258 @@
-"""CLI commands (see ../shared/CLI.md). Thin: parse, call a service, emit."""
+"""`tune` and `run list/show/stop/resume/logs` (see ../shared/CLI.md). Thin: parse, call
+``mlops_tui.tuning``, emit. `run compare` and `run reproduce` live in evaluate.py / monitor.py."""
 
 from __future__ import annotations
 
+import time
+from typing import Annotated, Any
+
 import typer
+
+from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, table, workspace
+
+
+def _summary(run: Any) -> dict[str, Any]:
+    model = {"name": run.model_name, "version": run.model_version} if run.model_name else None
+    return {"run_id": run.run_id, "name": run.name, "dataset": run.dataset,
+            "dataset_version": run.dataset_version, "target": run.target, "task": run.task,
+            "status": run.status, "metric": run.metric, "direction": run.direction,
+            "best_value": run.best_value, "n_trials": run.n_trials,
+            "n_trials_requested": run.n_trials_requested, "n_jobs": run.n_jobs, "seed": run.seed,
+            "model": model, "pid": run.pid, "host": run.host, "error": run.error,
+            "created_at": run.created_at, "started_at": run.started_at, "ended_at": run.ended_at}
+
+
+def _details(ws: Any, run: Any) -> dict[str, Any]:
+    trials = ws.store.runs.trials(run.run_id)
+    return {**_summary(run), "best_params": run.best_params, "test_metrics": run.test_metrics,
+            "prep": run.prep, "warnings": (run.prep or {}).get("warnings", []), "config": run.config,
+            "log": str(_log_path(ws, run.run_id)),
+            "trials": [{"number": t.number, "state": t.state, "value": t.value, "params": t.params,
+                        "duration_s": t.duration_s, "pid": t.pid, "host": t.host,
+                        "intermediate": t.intermediate, "ended_at": t.ended_at} for t in trials]}
+
+
+def _log_path(ws: Any, run_id: str) -> Any:
+    from mlops_tui.tuning.worker import log_path
+
+    return log_path(ws, run_id)
+
+
+class _Bar:
+    """Rich progress on stderr: trials done / total, best so far, elapsed, ETA."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.progress: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> _Bar:
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("best {task.fields[best]}"), TimeElapsedColumn(),
+                                     TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=False)
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def __call__(self, study: Any) -> None:
+        if self.progress is None:
+            return
+        from mlops_tui.tuning.study import finished
+
+        done = finished(study)
+        values = [t.value for t in done if t.state.name == "COMPLETE" and t.value is not None]
+        maximize = study.direction.name == "MAXIMIZE"
+        best = fmt((max if maximize else min)(values)) if values else "—"
+        if self.task is None:
+            ws = workspace()
+            total = ws.store.runs.get(study.study_name).n_trials_requested
+            self.task = self.progress.add_task(f"tuning {study.study_name}", total=total, best=best)
+        self.progress.update(self.task, completed=len(done), best=best)
+
+
+def _render_result(payload: dict[str, Any]) -> None:
+    status = payload["status"]
+    out.print(f"run {payload['run_id']} {status}: {payload['n_trials']} trial(s), "
+              f"best {payload['metric']} {fmt(payload['best_value'])}")
+    for w in payload.get("warnings") or []:
+        out.print(f"warning: {w}")
+    if payload.get("model"):
+        m = payload["model"]
+        out.print(f"model {m['name']}:{m['version']} registered; holdout metrics:")
+        metrics = payload.get("test_metrics") or {}
+        out.print(table(None, ["metric", "value"], [[k, v] for k, v in metrics.items()
+                                                    if isinstance(v, int | float)]))
+
+
+def tune(
+    ref: Annotated[str, typer.Argument(help="Dataset NAME (latest) or NAME:VERSION.")],
+    target: Annotated[str | None, typer.Option("--target", help="Column to predict [default: the dataset's].")] = None,
+    task: Annotated[str, typer.Option("--task", help="auto | binary | multiclass | regression.")] = "auto",
+    metric: Annotated[str | None, typer.Option("--metric", help="roc_auc, log_loss, rmse, f1, ... [default per task].")] = None,
+    trials: Annotated[int, typer.Option("--trials", help="Number of trials.")] = 20,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Stop starting trials after S seconds.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", help="Worker processes on this machine.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split, the sampler and LightGBM.")] = 0,
+    time_column: Annotated[str | None, typer.Option("--time-column", help="Split by time; the holdout is the latest slice.")] = None,
+    space: Annotated[str | None, typer.Option("--space", help="TOML file overriding the search space.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Model name [default: the dataset's].")] = None,
+    detach: Annotated[bool, typer.Option("--detach", help="Run in the background; survives the terminal.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Tune LightGBM with Optuna on a dataset version; ends with a holdout-evaluated, registered model.
+
+    Example: mlops-tui tune penguins --trials 30 --metric accuracy --detach
+    """
+    from mlops_tui import tuning
+
+    ws = workspace()
+    opts = tuning.TuneOptions(dataset=ref, target=target, task=task, metric=metric, trials=trials,
+                              timeout=timeout, jobs=jobs, seed=seed, time_column=time_column,
+                              space_file=space, name=name)
+    started = time.monotonic()
+    if detach:
+        run = tuning.start(ws, opts, detach=True)
+        payload = {**_summary(run), "log": str(_log_path(ws, run.run_id))}
+        emit(payload, as_json, lambda: out.print(
+            f"run {run.run_id} started in the background (pid {run.pid}); follow it with "
+            f"`mlops-tui run show {run.run_id}` or `mlops-tui run logs {run.run_id}`"))
+        return
+    with _Bar(not as_json) as bar:
+        run = tuning.start(ws, opts, detach=False, on_trial=bar)
+    payload = {**_details(ws, run), "seconds": round(time.monotonic() - started, 2)}
+    payload.pop("trials")
+    emit(payload, as_json, lambda: _render_result(payload))
+
+
+def list_(
+    status: Annotated[str | None, typer.Option("--status", help="queued|running|stopping|stopped|completed|failed")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Only runs on this dataset name.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Tuning runs, newest first (dead workers are detected and their runs marked failed first).
+
+    Example: mlops-tui run list --status running --json
+    """
+    from mlops_tui import tuning
+
+    ws = workspace()
+    tuning.sweep(ws)
+    items = [_summary(r) for r in ws.store.runs.list(status=status, dataset=dataset)]
+    keys = ["run_id", "name", "dataset", "status", "metric", "best_value", "n_trials", "created_at"]
+    emit(items, as_json, lambda: out.print(
+        table(None, keys, [[d[k] for k in keys] for d in items]) if items else "no runs yet; try `mlops-tui tune DATASET`"))
+
+
+def show(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run id or a unique prefix.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """One run with its preparation, trials and holdout metrics.
+
+    Example: mlops-tui run show 3f9c
+    """
+    from mlops_tui import tuning
+
+    ws = workspace()
+    tuning.sweep(ws)
+    payload = _details(ws, tuning.get(ws, run_ref))
+
+    def render() -> None:
+        p = payload
+        out.print(f"run {p['run_id']}  {p['status']}  {p['dataset']}:{p['dataset_version']} → {p['target']} "
+                  f"({p['task']})  {p['metric']} {p['direction']}  best {fmt(p['best_value'])}")
+        if p["error"]:
+            out.print(f"error: {p['error']}")
+        for w in p["warnings"]:
+            out.print(f"warning: {w}")
+        out.print(table("trials", ["#", "state", "value", "seconds", "pid"],
+                        [[t["number"], t["state"], t["value"], t["duration_s"], t["pid"]] for t in p["trials"]]))
+        if p["test_metrics"]:
+            out.print(table("holdout", ["metric", "value"],
+                            [[k, v] for k, v in p["test_metrics"].items() if isinstance(v, int | float)]))
+
+    emit(payload, as_json, render)
+
+
+def stop(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run id or a unique prefix.")],
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the run to end (0: don't).")] = 60.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Stop a run gracefully: the current trial finishes, then the run is 'stopped' (resumable).
+
+    Example: mlops-tui run stop 3f9c --wait 120
+    """
+    from mlops_tui import tuning
+
+    ws = workspace()
+    run = tuning.stop(ws, run_ref, wait=wait)
+    emit(_summary(run), as_json, lambda: out.print(f"run {run.run_id} {run.status}"))
+
+
+def resume(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run id or a unique prefix.")],
+    trials: Annotated[int | None, typer.Option("--trials", help="More trials [default: the rest of the original number].")] = None,
+    detach: Annotated[bool, typer.Option("--detach", help="Continue in the background.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Continue a stopped, failed (e.g. killed) or completed run's study; trial numbers continue.
+
+    Example: mlops-tui run resume 3f9c --trials 10 --detach
+    """
+    from mlops_tui import tuning
+
+    ws = workspace()
+    if detach:
+        run = tuning.resume(ws, run_ref, trials=trials, detach=True)
+        emit(_summary(run), as_json, lambda: out.print(f"run {run.run_id} resumed in the background (pid {run.pid})"))
+        return
+    with _Bar(not as_json) as bar:
+        run = tuning.resume(ws, run_ref, trials=trials, detach=False, on_trial=bar)
+    payload = _details(ws, run)
+    payload.pop("trials")
+    emit(payload, as_json, lambda: _render_result(payload))
+
+
+def logs(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run id or a unique prefix.")],
+    lines: Annotated[int, typer.Option("--lines", "-n", help="Last N lines (0: all).")] = 100,
+    as_json: JsonFlag = False,
+) -> None:
+    """The log of a run (worker output, trial results, errors).
+
+    Example: mlops-tui run logs 3f9c -n 50
+    """
+    from mlops_tui import tuning
+
+    ws = workspace()
+    run = tuning.get(ws, run_ref)
+    path = tuning.log_path(ws, run.run_id)
+    text = path.read_text(errors="replace").splitlines() if path.exists() else []
+    shown = text[-lines:] if lines > 0 else text
+    payload = {"run_id": run.run_id, "status": run.status, "path": str(path), "lines": shown}
+    emit(payload, as_json, lambda: out.print("\n".join(shown) if shown else f"(no log yet at {path})",
+                                             markup=False, highlight=False))
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("tune")(tune)
+    group = GROUPS["run"]
+    group.command("list")(list_)
+    group.command("show")(show)
+    group.command("stop")(stop)
+    group.command("resume")(resume)
+    group.command("logs")(logs)

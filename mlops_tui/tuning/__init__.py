@@ -1,0 +1,23 @@
+"""Tuning runs: Optuna studies of LightGBM that survive SSH drops, stop, resume and end in a model.
+
+The public API (CLI, TUI, monitoring) — nothing heavy is imported until a function runs:
+
+* ``start(ws, TuneOptions(...), detach=...)`` validate, create the run, tune (or detach) → Run
+* ``stop(ws, run_id)``, ``resume(ws, run_id, trials=None, detach=...)``, ``sweep(ws)``
+* ``log_path(ws, run_id)`` the run's log file
+* ``train_and_register(ws, dataset=, config=, params=, model_name=, run_id=)`` → (model, metrics,
+  prepared), shared by the end of a run, `retrain` and `run reproduce`
+
+Modules: ``space`` (search space), ``study`` (one worker's Optuna loop, trials mirrored into the
+store), ``worker`` (supervisor and detached/parallel processes), ``train`` (fit, save, register),
+``control`` (validation, start/stop/resume, zombie sweep).
+"""
+
+from __future__ import annotations
+
+from mlops_tui.tuning.control import TuneOptions, get, resume, start, stop, sweep, sweep_run, validate
+from mlops_tui.tuning.train import train_and_register
+from mlops_tui.tuning.worker import log_path
+
+__all__ = ["TuneOptions", "get", "log_path", "resume", "start", "stop", "sweep", "sweep_run",
+           "train_and_register", "validate"]

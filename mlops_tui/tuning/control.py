@@ -1,0 +1,231 @@
+"""Starting, stopping, resuming and sweeping tuning runs: the API the CLI and the TUI call.
+
+Everything the user can get wrong is checked in :func:`validate` before the run is created, so bad
+input leaves the store as it was. A detached run is a supervisor process in its own session; it
+records its pid and host on the run, and every trial records the pid and host of its worker.
+:func:`sweep` compares those with the processes alive on this host: a run whose supervisor is gone
+becomes 'failed' ("worker died"), a trial whose worker is gone becomes FAIL in the store and in the
+Optuna journal, so no zombie ever shows as running and `run resume` works after a kill -9.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlops_tui.errors import UserError
+from mlops_tui.tuning import study as st
+from mlops_tui.tuning.worker import spawn_supervisor, supervise
+
+if TYPE_CHECKING:
+    from mlops_tui.prep import Prepared
+    from mlops_tui.workspace import Workspace
+    from store import DatasetVersion, Run
+
+ACTIVE = ("queued", "running", "stopping")
+RESUMABLE = ("stopped", "failed", "completed")
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    dataset: str
+    target: str | None = None
+    task: str | None = None
+    metric: str | None = None
+    trials: int | None = 20
+    timeout: float | None = None
+    jobs: int = 1
+    seed: int = 0
+    time_column: str | None = None
+    space_file: str | None = None
+    name: str | None = None
+
+
+def alive(pid: int | None) -> bool:
+    """Is ``pid`` a live (not zombie) process on this host?"""
+    import psutil
+
+    if not pid:
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared, dict[str, Any]]:
+    """Check every option and prepare the data once; returns (dataset version, prepared, config)."""
+    from mlops_tui import datasets, prep
+    from mlops_tui import metrics as mx
+    from mlops_tui.tuning.space import load_space
+
+    if opts.trials is not None and opts.trials < 1:
+        raise UserError(f"--trials must be at least 1 (got {opts.trials})")
+    if opts.trials is None and opts.timeout is None:
+        raise UserError("give --trials or --timeout (or both), or the study would never end")
+    if opts.timeout is not None and opts.timeout <= 0:
+        raise UserError(f"--timeout must be positive seconds (got {opts.timeout})")
+    if opts.jobs < 1 or opts.jobs > (os.cpu_count() or 1) * 4:
+        raise UserError(f"--jobs must be between 1 and {(os.cpu_count() or 1) * 4} (got {opts.jobs})")
+    if opts.task not in (None, "auto", *mx.TASKS):
+        raise UserError(f"unknown task {opts.task!r}; choose auto, {', '.join(mx.TASKS)}")
+    space = load_space(opts.space_file)
+    dv = datasets.resolve(ws, opts.dataset)
+    target = opts.target or dv.target
+    if not target:
+        raise UserError(f"dataset {dv.ref} has no target; pass --target COLUMN")
+    task = None if opts.task in (None, "auto") else opts.task
+    prepared = prep.prepare(datasets.load(ws, dv), target=target, task=task, time_column=opts.time_column,
+                            seed=opts.seed)
+    metric = mx.check_metric(prepared.task, opts.metric)
+    config = {
+        "dataset": dv.name, "dataset_version": dv.version, "dataset_hash": dv.hash, "target": target,
+        "task": prepared.task, "metric": metric, "time_column": opts.time_column, "seed": opts.seed,
+        "test_size": 0.2, "valid_size": 0.2, "trials": opts.trials, "timeout": opts.timeout,
+        "jobs": opts.jobs, "space": space, "space_file": opts.space_file, "num_threads": 1,
+        "options": asdict(opts),
+    }
+    return dv, prepared, config
+
+
+def _session_trials(opts_trials: int | None) -> int:
+    # With only --timeout the workers run until the clock stops them.
+    return opts_trials if opts_trials is not None else 1_000_000
+
+
+def start(ws: Workspace, opts: TuneOptions, *, detach: bool, on_trial: st.Progress | None = None) -> Run:
+    """Validate, create the run, then tune in this process or in a detached supervisor."""
+    from mlops_tui import metrics as mx
+
+    dv, prepared, config = validate(ws, opts)
+    run_id = uuid.uuid4().hex[:10]
+    run = ws.store.runs.create(
+        run_id=run_id, name=opts.name or dv.name, dataset=dv.name, dataset_version=dv.version,
+        target=config["target"], task=prepared.task, metric=config["metric"],
+        direction=mx.direction(config["metric"]), seed=opts.seed, config=config,
+        n_trials_requested=opts.trials, timeout_s=opts.timeout, n_jobs=opts.jobs, prep=prepared.report,
+    )
+    ws.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+    ws.store.audit.record("tune", f"run:{run_id}", "started",
+                          {"dataset": dv.ref, "detach": detach, "trials": opts.trials, "jobs": opts.jobs})
+    return _launch(ws, run, _session_trials(opts.trials), detach=detach, on_trial=on_trial)
+
+
+def _launch(ws: Workspace, run: Run, trials: int, *, detach: bool, on_trial: st.Progress | None) -> Run:
+    if detach:
+        pid = spawn_supervisor(ws, run.run_id, trials)
+        ws.store.runs.update(run.run_id, pid=pid, host=st.HOST)
+        return ws.store.runs.get(run.run_id)
+    return supervise(ws, run.run_id, trials=trials, on_trial=on_trial, foreground=True)
+
+
+def get(ws: Workspace, ref: str) -> Run:
+    from store import NotFoundError
+
+    try:
+        return ws.store.runs.resolve(ref)
+    except NotFoundError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def stop(ws: Workspace, ref: str, *, wait: float = 0.0) -> Run:
+    """Ask a running run to stop after its current trial(s); optionally wait for it."""
+    sweep(ws)
+    run = get(ws, ref)
+    if run.status not in ACTIVE:
+        raise UserError(f"run {run.run_id} is not running (status {run.status})")
+    (ws.run_dir(run.run_id) / st.STOP_FLAG).touch()
+    if run.status != "stopping":
+        ws.store.runs.update(run.run_id, status="stopping")
+    ws.store.audit.record("run stop", f"run:{run.run_id}", "ok", {})
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        sweep(ws)
+        run = ws.store.runs.get(run.run_id)
+        if run.status not in ACTIVE:
+            return run
+        time.sleep(0.5)
+    return ws.store.runs.get(run.run_id)
+
+
+def resume(ws: Workspace, ref: str, *, trials: int | None = None, detach: bool = False,
+           on_trial: st.Progress | None = None) -> Run:
+    """Continue the same study: TPE keeps its history, trial numbers continue."""
+    from mlops_tui import datasets
+
+    sweep(ws)
+    run = get(ws, ref)
+    if run.status not in RESUMABLE:
+        raise UserError(f"run {run.run_id} is {run.status}; stop it first or wait for it to end")
+    if trials is not None and trials < 1:
+        raise UserError(f"--trials must be at least 1 (got {trials})")
+    if not st.journal_path(ws, run.run_id).exists():
+        raise UserError(f"run {run.run_id} has no Optuna journal at {st.journal_path(ws, run.run_id)}")
+    datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
+    done = sum(1 for t in ws.store.runs.trials(run.run_id) if t.state != "RUNNING")
+    if trials is None:
+        if run.n_trials_requested is None:
+            raise UserError(f"run {run.run_id} was limited by time only; pass --trials N")
+        trials = run.n_trials_requested - done
+        if trials < 1:
+            raise UserError(f"run {run.run_id} already has its {run.n_trials_requested} trials; "
+                            "pass --trials N to run more")
+    (ws.run_dir(run.run_id) / st.STOP_FLAG).unlink(missing_ok=True)
+    ws.store.runs.update(run.run_id, status="queued", error=None, ended_at=None,
+                         n_trials_requested=done + trials)
+    ws.store.audit.record("run resume", f"run:{run.run_id}", "ok", {"trials": trials, "detach": detach})
+    return _launch(ws, ws.store.runs.get(run.run_id), trials, detach=detach, on_trial=on_trial)
+
+
+def _fail_journal_zombies(ws: Workspace, run_id: str) -> int:
+    """Mark RUNNING trials of dead workers (this host) FAIL in the Optuna journal."""
+    if not st.journal_path(ws, run_id).exists():
+        return 0
+    from optuna.trial import TrialState
+
+    storage = st.storage(ws, run_id)
+    try:
+        study_id = storage.get_study_id_from_name(run_id)
+    except KeyError:
+        return 0
+    n = 0
+    for trial in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.user_attrs.get("host", st.HOST) == st.HOST and not alive(trial.user_attrs.get("pid")):
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            n += 1
+    return n
+
+
+def sweep_run(ws: Workspace, run_id: str) -> int:
+    """Mark trials of dead workers of one run FAIL (store and journal); returns how many."""
+    from store._area import utcnow
+
+    n = 0
+    for t in ws.store.runs.trials(run_id):
+        if t.state == "RUNNING" and (t.host in (None, st.HOST)) and not alive(t.pid):
+            ws.store.runs.upsert_trial(run_id=run_id, number=t.number, state="FAIL", value=None,
+                                       params=t.params, intermediate=t.intermediate, duration_s=t.duration_s,
+                                       pid=t.pid, host=t.host, started_at=t.started_at, ended_at=utcnow())
+            n += 1
+    return n + _fail_journal_zombies(ws, run_id)
+
+
+def sweep(ws: Workspace) -> dict[str, Any]:
+    """Reconcile runs and trials with the processes alive on this host (cheap when nothing died)."""
+    from store._area import utcnow
+
+    died: list[str] = []
+    for run in ws.store.runs.with_status(ACTIVE):
+        if run.pid and run.host in (None, st.HOST) and not alive(run.pid):
+            ws.store.runs.update(run.run_id, status="failed", error="worker died", ended_at=utcnow())
+            ws.store.audit.record("run sweep", f"run:{run.run_id}", "failed", {"error": "worker died"})
+            died.append(run.run_id)
+    zombies = 0
+    stale_runs = {t.run_id for t in ws.store.runs.running_trials()
+                  if t.host in (None, st.HOST) and not alive(t.pid)}
+    for run_id in sorted(stale_runs | set(died)):
+        zombies += sweep_run(ws, run_id)
+    return {"runs_failed": died, "trials_failed": zombies}

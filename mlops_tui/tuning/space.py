@@ -1,0 +1,120 @@
+"""The LightGBM search space: a sensible default, overridable by a TOML file (`--space FILE`).
+
+A space file maps parameter names to a range, a list of choices, or a fixed value::
+
+    num_boost_round = 300            # settings: boosting rounds cap and early stopping patience
+    early_stopping_rounds = 30
+
+    [params.num_leaves]
+    low = 8
+    high = 64
+    log = true                       # int when low/high are ints, float otherwise
+
+    [params.learning_rate]
+    low = 0.01
+    high = 0.2
+    log = true
+
+    [params]
+    boosting = { choices = ["gbdt", "dart"] }
+    lambda_l1 = 0.0                  # fixed
+
+Parameters in the file replace the default entry of the same name; the others stay. The parsed
+space is a plain JSON-able dict stored in the run's config, so a resumed run or a reproduction
+uses exactly the same space even if the file changed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_tui.errors import UserError
+
+if TYPE_CHECKING:
+    import optuna
+
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
+    "num_leaves": {"low": 8, "high": 128, "log": True},
+    "learning_rate": {"low": 0.01, "high": 0.3, "log": True},
+    "min_child_samples": {"low": 5, "high": 100, "log": True},
+    "feature_fraction": {"low": 0.5, "high": 1.0},
+    "bagging_fraction": {"low": 0.5, "high": 1.0},
+    "bagging_freq": {"low": 0, "high": 7},
+    "lambda_l1": {"low": 1e-8, "high": 10.0, "log": True},
+    "lambda_l2": {"low": 1e-8, "high": 10.0, "log": True},
+}
+DEFAULT_SETTINGS = {"num_boost_round": 500, "early_stopping_rounds": 30}
+SETTINGS = set(DEFAULT_SETTINGS)
+
+
+def _check_entry(name: str, spec: Any, where: str) -> Any:
+    if isinstance(spec, bool | int | float | str):
+        return spec  # a fixed value
+    if not isinstance(spec, dict):
+        raise UserError(f"{where}: parameter {name!r} must be a value, a {{low, high}} range or {{choices}}")
+    if "choices" in spec:
+        choices = spec["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise UserError(f"{where}: parameter {name!r} needs a non-empty list of choices")
+        return {"choices": choices}
+    low, high = spec.get("low"), spec.get("high")
+    unknown = set(spec) - {"low", "high", "log", "step"}
+    if unknown:
+        raise UserError(f"{where}: parameter {name!r} has unknown key(s) {', '.join(sorted(unknown))}")
+    if not isinstance(low, int | float) or not isinstance(high, int | float) or isinstance(low, bool):
+        raise UserError(f"{where}: parameter {name!r} needs numeric low and high")
+    if low > high:
+        raise UserError(f"{where}: parameter {name!r} has low {low} above high {high}")
+    if spec.get("log") and low <= 0:
+        raise UserError(f"{where}: parameter {name!r} is log-scaled so low must be > 0 (got {low})")
+    return {k: spec[k] for k in ("low", "high", "log", "step") if k in spec}
+
+
+def default_space() -> dict[str, Any]:
+    return {"settings": dict(DEFAULT_SETTINGS), "params": {k: dict(v) for k, v in DEFAULT_PARAMS.items()}}
+
+
+def load_space(path: str | Path | None) -> dict[str, Any]:
+    """The default space, with a TOML file's entries laid over it. UserError on a malformed file."""
+    space = default_space()
+    if path is None:
+        return space
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise UserError(f"space file {path} does not exist") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"space file {path} is not valid TOML: {exc}") from exc
+    params = doc.pop("params", {})
+    if not isinstance(params, dict):
+        raise UserError(f"space file {path}: [params] must be a table")
+    for key, value in doc.items():
+        if key not in SETTINGS:
+            raise UserError(f"space file {path}: unknown setting {key!r} (settings: {', '.join(sorted(SETTINGS))}; "
+                            "parameters go under [params])")
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise UserError(f"space file {path}: {key} must be a positive integer (got {value!r})")
+        space["settings"][key] = value
+    for name, spec in params.items():
+        space["params"][name] = _check_entry(name, spec, f"space file {path}")
+    return space
+
+
+def suggest(trial: optuna.Trial, space: dict[str, Any]) -> dict[str, Any]:
+    """Draw one configuration for ``trial`` from ``space['params']`` (fixed values pass through)."""
+    out: dict[str, Any] = {}
+    for name, spec in space["params"].items():
+        if not isinstance(spec, dict):
+            out[name] = spec
+        elif "choices" in spec:
+            out[name] = trial.suggest_categorical(name, spec["choices"])
+        elif isinstance(spec["low"], int) and isinstance(spec["high"], int):
+            out[name] = trial.suggest_int(name, spec["low"], spec["high"], log=bool(spec.get("log")),
+                                          step=int(spec.get("step", 1)))
+        else:
+            out[name] = trial.suggest_float(name, float(spec["low"]), float(spec["high"]),
+                                            log=bool(spec.get("log")), step=spec.get("step"))
+    return out

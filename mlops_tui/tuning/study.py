@@ -1,0 +1,154 @@
+"""One tuning worker: an Optuna study on the run's journal, each trial mirrored into the store.
+
+The study lives in ``runs/<run_id>/optuna.journal`` (JournalStorage, study_name = run_id), which
+several processes can share: `--jobs K` starts K of these loops on one study, `run resume` starts
+them again later and TPE picks up the whole history. Each trial is written to the store when it
+starts (RUNNING, with this process's pid and host) and when it ends, so `run show` and the TUI see
+progress live, and a trial whose process died can be found and marked failed (see control.sweep).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_tui import metrics as mx
+from mlops_tui.tuning import space as sp
+from mlops_tui.tuning import train
+
+if TYPE_CHECKING:
+    import optuna
+
+    from mlops_tui.prep import Prepared
+    from mlops_tui.workspace import Workspace
+    from store import Run
+
+HOST = socket.gethostname()
+STOP_FLAG = "STOP"
+SEED_STRIDE = 7919  # distinct sampler seeds for parallel workers / resumed sessions
+log = logging.getLogger("mlops_tui.tuning")
+
+Progress = Callable[[Any], None]  # called with the study after each trial of this worker
+
+
+def journal_path(ws: Workspace, run_id: str) -> Path:
+    return ws.run_dir(run_id) / "optuna.journal"
+
+
+def stop_requested(ws: Workspace, run_id: str) -> bool:
+    return (ws.run_dir(run_id) / STOP_FLAG).exists()
+
+
+def storage(ws: Workspace, run_id: str) -> Any:
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    path = journal_path(ws, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(path)))
+
+
+def open_study(ws: Workspace, run: Run, *, sampler_seed: int | None = None) -> optuna.Study:
+    """Create or load the run's study (TPE seeded; median pruning after a few trials)."""
+    import optuna
+
+    sampler = optuna.samplers.TPESampler(seed=run.seed if sampler_seed is None else sampler_seed)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10)
+    return optuna.create_study(storage=storage(ws, run.run_id), study_name=run.run_id, direction=run.direction,
+                               sampler=sampler, pruner=pruner, load_if_exists=True)
+
+
+def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    from optuna.trial import TrialState
+
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+
+
+class Objective:
+    """Trains one LightGBM configuration with early stopping; returns the metric on validation."""
+
+    def __init__(self, ws: Workspace, run: Run, prepared: Prepared) -> None:
+        self.ws, self.run, self.p = ws, run, prepared
+        self.space = run.config["space"]
+        settings = self.space["settings"]
+        self.rounds = int(settings["num_boost_round"])
+        self.patience = int(settings["early_stopping_rounds"])
+        self.base = train.full_params(run.config, {}, prepared)
+        self.lgb_metric, self.prunable = train.lgb_metric(prepared.task, run.metric)
+        self.X_train, self.y_train = prepared.xy(prepared.train)
+        self.X_valid, self.y_valid = prepared.xy(prepared.valid)
+        self.cats = [i for i, f in enumerate(prepared.signature.features) if f.kind == "categorical"] or "auto"
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        import lightgbm as lgb
+
+        params = sp.suggest(trial, self.space)
+        trial.set_user_attr("pid", os.getpid())
+        trial.set_user_attr("host", HOST)
+        self.ws.store.runs.upsert_trial(
+            run_id=self.run.run_id, number=trial.number, state="RUNNING", value=None, params=params,
+            pid=os.getpid(), host=HOST, started_at=trial.datetime_start,
+        )
+        names = self.p.signature.feature_names
+        dtrain = lgb.Dataset(self.X_train, label=self.y_train, feature_name=names,
+                             categorical_feature=self.cats, params={"feature_pre_filter": False})
+        dvalid = lgb.Dataset(self.X_valid, label=self.y_valid, reference=dtrain)
+        callbacks: list[Any] = [lgb.early_stopping(self.patience, first_metric_only=True, verbose=False)]
+        if self.prunable:
+            from optuna_integration import LightGBMPruningCallback
+
+            # Each report is a journal write: report ~25 times per trial, not every iteration.
+            callbacks.append(LightGBMPruningCallback(trial, self.lgb_metric, valid_name="valid",
+                                                     report_interval=max(5, self.rounds // 25)))
+        booster = lgb.train({**self.base, **params}, dtrain, num_boost_round=self.rounds,
+                            valid_sets=[dvalid], valid_names=["valid"], callbacks=callbacks)
+        best_iteration = booster.best_iteration or booster.current_iteration()
+        trial.set_user_attr("best_iteration", int(best_iteration))
+        pred = train.predict(booster, self.X_valid, best_iteration)
+        value = mx.compute(self.p.task, self.y_valid, pred, classes=self.p.classes).get(self.run.metric)
+        return float("nan") if value is None else float(value)  # NaN → a failed trial
+
+
+def _mirror(ws: Workspace, run: Run, trial: optuna.trial.FrozenTrial) -> None:
+    start, end = trial.datetime_start, trial.datetime_complete
+    duration = (end - start).total_seconds() if start and end else None
+    ws.store.runs.upsert_trial(
+        run_id=run.run_id, number=trial.number, state=trial.state.name,
+        value=trial.value if trial.state.name == "COMPLETE" else None, params=trial.params,
+        intermediate={str(k): v for k, v in trial.intermediate_values.items()} or None,
+        duration_s=duration, pid=trial.user_attrs.get("pid", os.getpid()),
+        host=trial.user_attrs.get("host", HOST), started_at=start, ended_at=end,
+    )
+
+
+def work(ws: Workspace, run: Run, prepared: Prepared, *, n_trials: int, timeout: float | None,
+         sampler_seed: int, on_trial: Progress | None = None) -> None:
+    """Run up to ``n_trials`` trials of the run's study in this process (stops early on the flag)."""
+    if stop_requested(ws, run.run_id) or n_trials <= 0:
+        return
+    study = open_study(ws, run, sampler_seed=sampler_seed)
+    objective = Objective(ws, run, prepared)
+    best = [run.best_value]
+
+    def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        _mirror(ws, run, trial)
+        if trial.state.name == "COMPLETE" and trial.value is not None and (
+                best[0] is None or (trial.value < best[0] if run.direction == "minimize" else trial.value > best[0])):
+            best[0] = trial.value
+            ws.store.runs.update(run.run_id, best_value=trial.value)
+        if on_trial is not None:
+            on_trial(study)
+        if stop_requested(ws, run.run_id):
+            log.info("stop requested: ending after trial %d", trial.number)
+            study.stop()
+
+    started = time.monotonic()
+    log.info("worker %d: %d trial(s) of run %s", os.getpid(), n_trials, run.run_id)
+    study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=1, catch=(Exception,),
+                   callbacks=[after_trial], gc_after_trial=False, show_progress_bar=False)
+    log.info("worker %d done in %.1fs", os.getpid(), time.monotonic() - started)

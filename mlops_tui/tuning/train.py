@@ -1,0 +1,137 @@
+"""Fitting LightGBM on prepared data, and the one way a model gets trained, saved and registered.
+
+`train_and_register` is shared by the end of every tuning run, `retrain` and `run reproduce`:
+the same config + params + data give the same model and identical holdout predictions, because
+preparation is seeded and LightGBM runs deterministic (deterministic, force_row_wise, fixed
+num_threads and seeds are part of the params).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlops_tui import metrics as mx
+from mlops_tui import prep
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+
+    from mlops_tui.workspace import Workspace
+    from store import DatasetVersion, ModelVersion
+
+# LightGBM's own metric for early stopping / pruning, per (task, our metric key). Metrics with no
+# LightGBM twin fall back to the task's loss (then pruning is off: the directions may differ).
+_LGB_METRIC = {
+    ("binary", "roc_auc"): "auc", ("binary", "pr_auc"): "average_precision",
+    ("binary", "log_loss"): "binary_logloss", ("multiclass", "log_loss"): "multi_logloss",
+    ("regression", "rmse"): "rmse", ("regression", "mae"): "l1", ("regression", "mape"): "mape",
+}
+_LGB_DEFAULT = {"binary": "binary_logloss", "multiclass": "multi_logloss", "regression": "rmse"}
+_OBJECTIVE = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}
+SETTINGS_KEYS = ("num_boost_round", "early_stopping_rounds")
+
+
+def lgb_metric(task: str, metric: str) -> tuple[str, bool]:
+    """(LightGBM metric name, whether it matches ``metric`` exactly so pruning may use it)."""
+    name = _LGB_METRIC.get((task, metric))
+    return (name, True) if name else (_LGB_DEFAULT[task], False)
+
+
+def base_params(task: str, n_classes: int, metric: str, seed: int, num_threads: int = 1) -> dict[str, Any]:
+    """Fixed LightGBM params: objective, deterministic training, quiet."""
+    params: dict[str, Any] = {
+        "objective": _OBJECTIVE[task], "metric": lgb_metric(task, metric)[0], "verbosity": -1,
+        "seed": seed, "deterministic": True, "force_row_wise": True, "num_threads": num_threads,
+        "feature_pre_filter": False,
+    }
+    if task == "multiclass":
+        params["num_class"] = n_classes
+    return params
+
+
+def lgb_dataset(p: prep.Prepared, frame: Any, reference: lgb.Dataset | None = None) -> lgb.Dataset:
+    import lightgbm as lgb
+
+    X, y = p.xy(frame)
+    cats = [i for i, f in enumerate(p.signature.features) if f.kind == "categorical"]
+    return lgb.Dataset(X, label=y, feature_name=p.signature.feature_names, categorical_feature=cats or "auto",
+                       reference=reference, free_raw_data=False, params={"feature_pre_filter": False})
+
+
+def predict(booster: lgb.Booster, X: np.ndarray, num_iteration: int | None = None) -> np.ndarray:
+    return np.asarray(booster.predict(X, num_iteration=num_iteration))
+
+
+def fit_final(p: prep.Prepared, params: dict[str, Any]) -> lgb.Booster:
+    """Refit on train + validation with a fixed number of rounds (the tuned best iteration)."""
+    import lightgbm as lgb
+    import polars as pl
+
+    rounds = int(params.get("num_boost_round", 100))
+    lgb_params = {k: v for k, v in params.items() if k not in SETTINGS_KEYS}
+    data = lgb_dataset(p, pl.concat([p.train, p.valid], how="vertical_relaxed"))
+    return lgb.train(lgb_params, data, num_boost_round=max(1, rounds))
+
+
+def full_params(config: dict[str, Any], params: dict[str, Any], p: prep.Prepared) -> dict[str, Any]:
+    """Base params for the run's task and seed, overlaid with the tuned (or given) ones."""
+    metric = mx.check_metric(p.task, config.get("metric"))
+    base = base_params(p.task, len(p.classes), metric, int(config.get("seed", 0)),
+                       int(config.get("num_threads", 1)))
+    return {**base, **params}
+
+
+def prepare_config(ws: Workspace, dv: DatasetVersion, config: dict[str, Any]) -> prep.Prepared:
+    from mlops_tui import datasets
+
+    return prep.prepare(
+        datasets.load(ws, dv), target=config["target"], task=config.get("task"),
+        time_column=config.get("time_column"), seed=int(config.get("seed", 0)),
+        test_size=float(config.get("test_size", 0.2)), valid_size=float(config.get("valid_size", 0.2)),
+    )
+
+
+def holdout_metrics(p: prep.Prepared, booster: lgb.Booster, metric: str) -> dict[str, Any]:
+    X, y = p.xy(p.test)
+    out = mx.compute(p.task, y, predict(booster, X), classes=p.classes)
+    return {**out, "primary_metric": metric}
+
+
+def train_and_register(
+    ws: Workspace, *, dataset: DatasetVersion, config: dict[str, Any], params: dict[str, Any],
+    model_name: str, run_id: str | None, prepared: prep.Prepared | None = None,
+) -> tuple[ModelVersion, dict[str, Any], prep.Prepared]:
+    """Prepare with the run config, fit ``params`` (incl. num_boost_round), evaluate on the holdout,
+    save (text model + sidecar + sha256), register and record the holdout evaluation.
+
+    Returns (model version, holdout metrics incl. "primary_metric", prepared data).
+    """
+    from mlops_tui import evaluation
+    from mlops_tui.modelfile import save_model
+
+    p = prepared or prepare_config(ws, dataset, config)
+    metric = mx.check_metric(p.task, config.get("metric"))
+    lgb_params = full_params(config, params, p)
+    booster = fit_final(p, lgb_params)
+    metrics = holdout_metrics(p, booster, metric)
+    sidecar = {
+        "signature": p.signature.to_json(), "task": p.task, "classes": p.classes, "params": lgb_params,
+        "num_boost_round": int(lgb_params.get("num_boost_round", 100)), "metrics": metrics,
+        "dataset": {"name": dataset.name, "version": dataset.version, "hash": dataset.hash},
+        "seed": int(config.get("seed", 0)), "run_id": run_id, "config": config, "prep": p.report,
+    }
+    path, digest = save_model(booster, sidecar, ws.artifacts / "models")
+    model = ws.store.models.register(
+        name=model_name, path=ws.relpath(path), sha256=digest, task=p.task,
+        signature=p.signature.to_json(), run_id=run_id, dataset=dataset.name,
+        dataset_version=dataset.version, metrics=metrics,
+    )
+    if run_id:
+        run_dir = ws.run_dir(run_id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        p.test.write_parquet(run_dir / "holdout.parquet")
+    evaluation.record_holdout(ws, run_id=run_id, model=model, booster=booster, signature=p.signature,
+                              test_df=p.test, metrics=metrics)
+    return model, metrics, p

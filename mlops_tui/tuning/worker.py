@@ -1,0 +1,181 @@
+"""The supervisor of a tuning run, and the entry point of detached and parallel worker processes.
+
+    python -m mlops_tui.tuning.worker supervise WORKSPACE RUN_ID --trials N
+    python -m mlops_tui.tuning.worker optimize  WORKSPACE RUN_ID --trials N --seed S
+
+The supervisor (the `tune` process itself in the foreground, or a detached process in its own
+session) starts K-1 extra workers for `--jobs K`, runs one share of the trials itself, waits for
+the others, then does the final step once: refit the best configuration, evaluate on the holdout,
+register the model. Output of detached processes goes to ``runs/<run_id>/run.log``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_tui.tuning import study as st
+
+if TYPE_CHECKING:
+    from mlops_tui.workspace import Workspace
+    from store import Run
+
+log = logging.getLogger("mlops_tui.tuning")
+LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+
+
+def log_path(ws: Workspace, run_id: str) -> Path:
+    return ws.run_dir(run_id) / "run.log"
+
+
+def shares(n: int, k: int) -> list[int]:
+    """Split ``n`` trials over ``k`` workers as evenly as possible (the total is exact)."""
+    return [n // k + (1 if i < n % k else 0) for i in range(k)]
+
+
+def _popen(ws: Workspace, run_id: str, args: list[str], *, new_session: bool) -> subprocess.Popen[bytes]:
+    path = log_path(ws, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "mlops_tui.tuning.worker", *args, str(ws.root), run_id],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=new_session, close_fds=True,
+        )
+
+
+def spawn_supervisor(ws: Workspace, run_id: str, trials: int) -> int:
+    """Start the detached supervisor in its own session (survives the terminal); returns its pid."""
+    return _popen(ws, run_id, ["supervise", "--trials", str(trials)], new_session=True).pid
+
+
+def _log_to_file(ws: Workspace, run_id: str) -> logging.Handler:
+    """Foreground runs: INFO lines go to run.log; the terminal shows the progress bar only."""
+    import optuna
+
+    handler = logging.FileHandler(log_path(ws, run_id))
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    optuna.logging.disable_default_handler()
+    for name in ("optuna", "mlops_tui"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    return handler
+
+
+def _best_params(run: Run, best: Any) -> dict[str, Any]:
+    fixed = {k: v for k, v in run.config["space"]["params"].items() if not isinstance(v, dict)}
+    return {**fixed, **best.params, "num_boost_round": int(best.user_attrs.get("best_iteration", 100))}
+
+
+def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress | None = None,
+              foreground: bool = False) -> Run:
+    """Run a session of ``trials`` trials on ``jobs`` workers, then the final step. Returns the run."""
+    from mlops_tui import datasets
+    from mlops_tui.tuning import control, train
+    from store._area import utcnow
+
+    handler = _log_to_file(ws, run_id) if foreground else None
+    run = ws.store.runs.get(run_id)
+    ws.store.runs.update(run_id, status="running", pid=os.getpid(), host=st.HOST, error=None,
+                         started_at=run.started_at or utcnow(), ended_at=None)
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        dv = datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
+        prepared = train.prepare_config(ws, dv, run.config)
+        done_before = len(st.finished(st.open_study(ws, run)))
+        parts = shares(trials, max(1, run.n_jobs))
+        for index, n in enumerate(parts[1:], start=1):
+            if n:
+                seed = run.seed + st.SEED_STRIDE * index + done_before
+                children.append(_popen(ws, run_id, ["optimize", "--trials", str(n), "--seed", str(seed),
+                                                    "--index", str(index)], new_session=False))
+        st.work(ws, run, prepared, n_trials=parts[0], timeout=run.timeout_s,
+                sampler_seed=run.seed + done_before, on_trial=on_trial)
+        for child in children:
+            child.wait()
+        control.sweep_run(ws, run_id)  # a worker killed meanwhile leaves RUNNING trials behind
+        study = st.open_study(ws, run)
+        complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+        if st.stop_requested(ws, run_id):
+            best = study.best_trial if complete else None
+            ws.store.runs.update(run_id, status="stopped", ended_at=utcnow(),
+                                 best_params=_best_params(run, best) if best else None,
+                                 best_value=best.value if best else None)
+            log.info("run %s stopped after %d trial(s)", run_id, len(study.trials))
+            return ws.store.runs.get(run_id)
+        if not complete:
+            raise RuntimeError(f"no trial of run {run_id} completed (see `mlops-tui run logs {run_id}`)")
+        best = study.best_trial
+        params = _best_params(run, best)
+        ws.store.runs.update(run_id, best_value=best.value, best_params=params)
+        log.info("best trial %d (%s=%.6g); refitting on train+valid", best.number, run.metric, best.value)
+        model, metrics, _ = train.train_and_register(
+            ws, dataset=dv, config=run.config, params=params, model_name=run.name, run_id=run_id,
+            prepared=prepared)
+        ws.store.runs.update(run_id, status="completed", test_metrics=metrics, model_name=model.name,
+                             model_version=model.version, ended_at=utcnow())
+        ws.store.audit.record("tune", f"run:{run_id}", "ok",
+                              {"model": model.ref, "best_value": best.value, "trials": len(study.trials)})
+        log.info("run %s completed: model %s", run_id, model.ref)
+        return ws.store.runs.get(run_id)
+    except BaseException as exc:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+                child.wait()
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        message = "interrupted" if interrupted else (str(exc).splitlines() or [type(exc).__name__])[0]
+        ws.store.runs.update(run_id, status="stopped" if interrupted else "failed", error=message,
+                             ended_at=utcnow())
+        control.sweep_run(ws, run_id)
+        ws.store.audit.record("tune", f"run:{run_id}", "failed", {"error": message})
+        log.exception("run %s %s", run_id, "interrupted" if interrupted else "failed")
+        raise
+    finally:
+        if handler is not None:
+            for name in ("optuna", "mlops_tui"):
+                logging.getLogger(name).removeHandler(handler)
+            handler.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mlops_tui.workspace import Workspace
+
+    parser = argparse.ArgumentParser(prog="python -m mlops_tui.tuning.worker")
+    parser.add_argument("role", choices=("supervise", "optimize"))
+    parser.add_argument("--trials", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--index", type=int, default=0)
+    parser.add_argument("workspace")
+    parser.add_argument("run_id")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr, force=True)
+    # `run stop` writes a flag; SIGTERM (e.g. from a shutdown) asks for the same graceful stop.
+    ws = Workspace.open(args.workspace)
+    signal.signal(signal.SIGTERM, lambda *_: (ws.run_dir(args.run_id) / st.STOP_FLAG).touch())
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closing terminal must not end the run
+    if args.role == "supervise":
+        try:
+            supervise(ws, args.run_id, trials=args.trials)
+        except Exception:  # noqa: BLE001 - recorded on the run and in the log already
+            return 1
+        return 0
+    from mlops_tui import datasets
+    from mlops_tui.tuning import train
+
+    run = ws.store.runs.get(args.run_id)
+    dv = datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
+    prepared = train.prepare_config(ws, dv, run.config)
+    st.work(ws, run, prepared, n_trials=args.trials, timeout=run.timeout_s, sampler_seed=args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
