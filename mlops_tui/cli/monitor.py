@@ -5,7 +5,7 @@ Thin: parse, call a service in mlops_tui/ (monitoring, lineage, sql), emit JSON 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -132,7 +132,114 @@ def lineage_cmd(
     emit(res, as_json, render)
 
 
+# -- monitor / feedback -------------------------------------------------------------------------
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float | None]) -> str:
+    """Unicode bars scaled to the largest value; a gap for unmeasured points."""
+    known = [v for v in values if v is not None]
+    top = max(known, default=0.0) or 1.0
+    return "".join(" " if v is None else BARS[min(len(BARS) - 1, int(v / top * (len(BARS) - 1)))] for v in values)
+
+
+def _perf_text(perf: dict[str, Any] | None) -> str:
+    if not perf:
+        return "—"
+    cmp = perf["metrics"].get("comparison") or {}
+    value = f"{cmp.get('metric')}={fmt(cmp.get('live'))} " if cmp.get("metric") else ""
+    return f"{value}{_status(perf['status'])}"
+
+
+def _name(feature: str) -> str:
+    return "(prediction)" if feature == "__prediction__" else feature
+
+
+def monitor(
+    deployment: Annotated[str, typer.Argument(help="Deployment name.")],
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Most recent jobs to show.")] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """Drift and live performance of a deployment's scoring jobs, worst features first.
+
+    Example: mlops-tui monitor bikes-prod --json
+    """
+    from mlops_tui import monitoring
+
+    res = monitoring.monitor(workspace(), deployment, limit=limit)
+
+    def render() -> None:
+        out.print(f"[bold]{res['deployment']}[/] → {res['model']}:{res['version']}   drift {_status(res['status'])}"
+                  f"   performance {_status(res['performance_status'])}")
+        jobs = res["jobs"]
+        if not jobs:
+            out.print(f"no scoring jobs yet; `mlops-tui score {res['deployment']} FILE` runs one")
+            return
+        trend = [j["prediction_drift"] for j in reversed(jobs)]
+        out.print(f"prediction drift (PSI, oldest → newest) {sparkline(trend)}  "
+                  f"thresholds warn {fmt(res['thresholds']['psi_warn'])} / alert {fmt(res['thresholds']['psi_alert'])}")
+        t = table(None, ["scored", "job", "model", "rows", "drift", "pred PSI", "worst features", "perf"], [])
+        for j in jobs:
+            worst = [_name(f["feature"]) for f in j["drift"] if f["status"] in ("warn", "alert")
+                     and f["kind"] != "prediction"]
+            t.add_row(j["created_at"].strftime("%m-%d %H:%M") if j["created_at"] else "—", j["job_id"][:8],
+                      j["model"], fmt(j["rows"]),
+                      _status(j["status"]) if j["job_status"] == "succeeded" else f"[red]{j['job_status']}[/]",
+                      fmt(j["prediction_drift"], 2), ", ".join(worst[:3]) + (" …" if len(worst) > 3 else "") or "—",
+                      _perf_text(j["performance"]))
+        out.print(t)
+        latest = next((j for j in jobs if j["drift"]), None)
+        if latest:
+            ft = table(f"features of job {latest['job_id']}, worst first",
+                       ["feature", "kind", "drift", "PSI", "KS p", "nulls", "new", "mean"], [])
+            for f in latest["drift"]:
+                nulls = "—" if f["null_rate_ref"] is None else f"{f['null_rate_ref']:.0%}→{f['null_rate_cur']:.0%}"
+                mean = "—" if f["ref_mean"] is None else f"{fmt(f['ref_mean'], 3)}→{fmt(f['cur_mean'], 3)}"
+                ft.add_row(_name(f["feature"]), f["kind"][:4], _status(f["status"]), fmt(f["psi"], 3),
+                           fmt(f["ks_pvalue"], 2), nulls, fmt(f["new_categories"]), mean)
+            out.print(ft)
+
+    emit(res, as_json, render)
+
+
+def feedback(
+    deployment: Annotated[str, typer.Argument(help="Deployment name.")],
+    labels: Annotated[str, typer.Argument(help="CSV/Parquet file with the id column and the true label.")],
+    id_column: Annotated[str, typer.Option("--id-column", help="Column joining labels to scored rows.")],
+    label_column: Annotated[str | None, typer.Option("--label-column", help="Label column [default: the model's target].")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 3 when live performance alerts (for cron).")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Join labels that arrived later to scored rows; metrics per job vs the holdout figure.
+
+    Example: mlops-tui feedback credit-prod labels.csv --id-column customer_id
+    """
+    from mlops_tui import monitoring
+    from mlops_tui.errors import PolicyRefused
+
+    res = monitoring.feedback(workspace(), deployment, labels, id_column=id_column, label_column=label_column)
+
+    def render() -> None:
+        cmp = res["comparison"]
+        out.print(f"{res['rows_matched']} of {res['labels']} labels matched scored rows of {res['deployment']}: "
+                  f"{_status(res['status'])}")
+        if cmp.get("metric"):
+            out.print(f"{cmp['metric']} live {fmt(cmp['live'])} vs holdout {fmt(cmp['holdout'])} "
+                      f"(drop {fmt(cmp['drop'])}, allowed {fmt(cmp['limit'])})")
+        out.print(table(None, ["job", "model", "rows", "metric", "live", "holdout", "status"], [
+            (j["job_id"], j["model"], j["rows_matched"], j["comparison"]["metric"], j["comparison"]["live"],
+             j["comparison"]["holdout"], j["status"]) for j in res["jobs"]]))
+
+    if strict and res["status"] == "alert":
+        raise PolicyRefused(f"live performance of {res['deployment']} alerts: {res['comparison'].get('metric')} "
+                            f"{fmt(res['comparison'].get('live'))} vs holdout {fmt(res['comparison'].get('holdout'))}",
+                            res)
+    emit(res, as_json, render)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("monitor")(monitor)
+    app.command("feedback")(feedback)
     app.command("sql")(sql)
     app.command("audit")(audit)
     app.command("lineage")(lineage_cmd)

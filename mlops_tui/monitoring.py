@@ -1,0 +1,206 @@
+"""Watching deployments: drift per scoring job, live performance from late labels, retraining.
+
+* :func:`monitor` — a deployment's jobs over time, each with its drift status and features worst
+  first (the statistics are measured while scoring, :mod:`mlops_tui.drift`), plus the live
+  performance recorded by :func:`feedback`.
+* :func:`feedback` — joins labels that arrived later to the rows a deployment scored (by an id
+  column the scoring output carried through), computes the task's metrics per job and alerts
+  when the primary metric is worse than the model's holdout figure by more than the gate allows.
+* :func:`retrain` — see :mod:`mlops_tui.retraining`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from mlops_tui import registry
+from mlops_tui.drift import sort_worst, thresholds
+from mlops_tui.errors import UserError
+from mlops_tui.gate import LOWER_IS_BETTER
+from mlops_tui.signature import Signature
+
+if TYPE_CHECKING:
+    from mlops_tui.workspace import Workspace
+    from store import DriftResult, Feedback, ModelVersion, ScoringJob
+
+
+def _drift_row(r: DriftResult, unseen: dict[str, int]) -> dict[str, Any]:
+    new = r.new_categories
+    if r.kind == "categorical" and r.feature in unseen:
+        new = unseen[r.feature]  # the scorer's exact count beats the tracker's estimate
+    return {"feature": r.feature, "kind": r.kind, "status": r.status, "psi": r.psi, "ks_stat": r.ks_stat,
+            "ks_pvalue": r.ks_pvalue, "null_rate_ref": r.null_rate_ref, "null_rate_cur": r.null_rate_cur,
+            "new_categories": new, "ref_mean": r.details.get("ref_mean"), "cur_mean": r.details.get("cur_mean")}
+
+
+def _performance(fb: Feedback | None) -> dict[str, Any] | None:
+    if fb is None:
+        return None
+    return {"status": fb.status, "rows_matched": fb.rows_matched, "metrics": fb.metrics,
+            "at": fb.created_at}
+
+
+def monitor(ws: Workspace, deployment: str, *, limit: int = 50) -> dict[str, Any]:
+    """Jobs of ``deployment`` newest first with drift (worst features first) and live performance."""
+    dep = registry.get_deployment(ws, deployment)
+    model = ws.store.models.get(dep.model_name, dep.model_version)
+    jobs = ws.store.jobs.list(deployment=dep.name, limit=limit)
+    drift = ws.store.jobs.drift([j.job_id for j in jobs]) if jobs else {}
+    latest_fb: dict[str, Feedback] = {}
+    for fb in ws.store.jobs.feedback(dep.name):  # oldest first: later feedback wins
+        if fb.job_id:
+            latest_fb[fb.job_id] = fb
+    rows: list[dict[str, Any]] = []
+    alerts: Counter[str] = Counter()
+    for j in jobs:
+        results = sort_worst(drift.get(j.job_id, []))
+        features = [_drift_row(r, j.unseen) for r in results]
+        for r in results:
+            if r.status == "alert":
+                alerts[r.feature] += 1
+        rows.append({
+            "job_id": j.job_id, "created_at": j.created_at, "model": f"{j.model_name}:{j.model_version}",
+            "job_status": j.status, "rows": j.rows_out, "status": j.drift_status,
+            "prediction_drift": j.prediction_drift, "drift": features,
+            "worst": [f["feature"] for f in features if f["status"] in ("warn", "alert")][:5],
+            "performance": _performance(latest_fb.get(j.job_id)), "warnings": j.warnings, "error": j.error,
+        })
+    measured = [r for r in rows if r["status"]]
+    perf = [r["performance"] for r in rows if r["performance"]]
+    return {
+        "deployment": dep.name, "model": model.name, "version": model.version,
+        "holdout_metrics": model.metrics or {}, "primary_metric": (model.metrics or {}).get("primary_metric"),
+        "status": measured[0]["status"] if measured else None,
+        "performance_status": perf[0]["status"] if perf else None,
+        "thresholds": thresholds(ws),
+        "alerting_features": [{"feature": f, "jobs": n} for f, n in alerts.most_common()],
+        "jobs": rows,
+    }
+
+
+# -- feedback --------------------------------------------------------------------------------------
+def _prediction_columns(sig: Signature) -> list[str]:
+    if sig.task == "regression":
+        return ["prediction"]
+    return [f"proba_{c}" for c in sig.classes]
+
+
+def _pred_array(frame: pl.DataFrame, sig: Signature) -> Any:
+    if sig.task == "regression":
+        return frame["prediction"].to_numpy()
+    if sig.task == "binary":
+        return frame[f"proba_{sig.classes[1]}"].to_numpy()
+    return frame.select(_prediction_columns(sig)).to_numpy()
+
+
+def _compare(model: ModelVersion, metrics: dict[str, Any], max_drop: float) -> dict[str, Any]:
+    """Live primary metric vs the model's holdout figure; alert past the gate's max_drop."""
+    holdout = model.metrics or {}
+    primary = holdout.get("primary_metric")
+    live, ref = metrics.get(primary) if primary else None, holdout.get(primary) if primary else None
+    if live is None or ref is None:
+        return {"metric": primary, "live": live, "holdout": ref, "drop": None, "limit": max_drop, "status": "ok"}
+    drop = (live - ref) if primary in LOWER_IS_BETTER else (ref - live)
+    return {"metric": primary, "live": live, "holdout": ref, "drop": drop, "limit": max_drop,
+            "status": "alert" if drop > max_drop else "ok"}
+
+
+def _labels(path: str, id_column: str, label_column: str) -> pl.LazyFrame:
+    from mlops_tui.readers import read_file
+
+    lf = read_file(path)
+    names = lf.collect_schema().names()
+    for col, what in ((id_column, "id column"), (label_column, "label column")):
+        if col not in names:
+            raise UserError(f"labels file {path} has no {what} {col!r} (columns: {', '.join(names)})")
+    return (lf.select(pl.col(id_column).cast(pl.String).alias("__id"), pl.col(label_column).alias("__label"))
+            .filter(pl.col("__id").is_not_null() & pl.col("__label").is_not_null())
+            .unique("__id", keep="last"))
+
+
+def _scored(ws: Workspace, job: ScoringJob, id_column: str, sig: Signature) -> pl.LazyFrame | None:
+    if job.status != "succeeded" or not job.output:
+        return None
+    path = Path(job.output) if Path(job.output).is_absolute() else ws.abspath(job.output)
+    if not path.exists():
+        return None
+    lf = pl.scan_parquet(path)
+    names = lf.collect_schema().names()
+    cols = _prediction_columns(sig)
+    if id_column not in names or any(c not in names for c in cols):
+        return None
+    return lf.select(pl.col(id_column).cast(pl.String).alias("__id"), *cols)
+
+
+def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str,
+             label_column: str | None = None) -> dict[str, Any]:
+    """Join labels to every scored job of ``deployment``; metrics per job and over all matched rows."""
+    from mlops_tui import metrics as task_metrics
+    from mlops_tui.prep import labels as encode_labels
+
+    dep = registry.get_deployment(ws, deployment)
+    current = ws.store.models.get(dep.model_name, dep.model_version)
+    sig = Signature.from_json(current.signature)
+    label_column = label_column or sig.target
+    lab = _labels(labels_path, id_column, label_column).collect()
+    if lab.height == 0:
+        raise UserError(f"labels file {labels_path} has no rows with both {id_column!r} and {label_column!r}")
+    if sig.task != "regression":
+        lab = lab.with_columns(pl.col("__label").cast(pl.String))
+        known = {str(c) for c in sig.classes}
+        unknown = lab.filter(~pl.col("__label").is_in(list(known)))
+        if unknown.height:
+            raise UserError(f"labels file {labels_path}: {label_column!r} has values the model does not know, "
+                            f"e.g. {unknown['__label'][0]!r} (classes: {', '.join(sorted(known))})")
+    max_drop = float(ws.config.get("gate", {}).get("max_drop", 0.0))
+    jobs = ws.store.jobs.list(deployment=dep.name)
+    per_job: list[dict[str, Any]] = []
+    pooled: list[pl.DataFrame] = []
+    usable = 0
+    for job in reversed(jobs):  # oldest first
+        model = ws.store.models.get(job.model_name, job.model_version)
+        jsig = Signature.from_json(model.signature)
+        scored = _scored(ws, job, id_column, jsig)
+        if scored is None:
+            continue
+        usable += 1
+        joined = scored.join(lab.lazy(), on="__id", how="inner").collect()
+        if joined.height == 0:
+            continue
+        y = encode_labels(jsig, joined["__label"])
+        m = task_metrics.compute(jsig.task, y, _pred_array(joined, jsig), list(jsig.classes))
+        cmp = _compare(model, m, max_drop)
+        per_job.append({"job_id": job.job_id, "model": model.ref, "rows_matched": joined.height,
+                        "metrics": m, "comparison": cmp, "status": cmp["status"]})
+        if jsig.to_json() == sig.to_json():
+            pooled.append(joined)
+    if usable == 0:
+        raise UserError(f"no scoring output of deployment {dep.name!r} carries the id column {id_column!r}; "
+                        f"score files that include it (the model's id columns: {', '.join(sig.id_columns) or 'none'})")
+    rows_matched = sum(j["rows_matched"] for j in per_job)
+    if rows_matched == 0:
+        raise UserError(f"no label in {labels_path} matched a scored row of {dep.name!r} on {id_column!r} "
+                        f"({lab.height} labels, {usable} job output(s))")
+    overall: dict[str, Any] = {}
+    comparison: dict[str, Any] = {}
+    if pooled:
+        allrows = pl.concat(pooled)
+        overall = task_metrics.compute(sig.task, encode_labels(sig, allrows["__label"]),
+                                       _pred_array(allrows, sig), list(sig.classes))
+        comparison = _compare(current, overall, max_drop)
+    for j in per_job:  # written only once everything was computed: bad input leaves no trace
+        ws.store.jobs.add_feedback(feedback_id=uuid.uuid4().hex[:12], deployment=dep.name, job_id=j["job_id"],
+                                   rows_matched=j["rows_matched"], metrics={**j["metrics"], "comparison": j["comparison"]},
+                                   status=j["status"])
+    status = "alert" if any(j["status"] == "alert" for j in per_job) or comparison.get("status") == "alert" else "ok"
+    result = {"deployment": dep.name, "model": current.ref, "rows_matched": rows_matched, "labels": lab.height,
+              "metrics": overall, "comparison": comparison, "status": status, "jobs": per_job}
+    ws.store.audit.record("feedback", f"deployment:{dep.name}", "ok",
+                          {"labels": str(labels_path), "rows_matched": rows_matched, "status": status})
+    return result
+
