@@ -1,0 +1,116 @@
+"""TUI fixtures: workspaces with real sample data, frozen clocks for snapshots, bounded waits.
+
+Tests drive the real Workbench with Pilot; waits poll a condition with pilot.pause() and give up
+after a bound, never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "sample_data"
+FROZEN = datetime(2026, 1, 15, 12, 0, 0)  # naive UTC, as the store writes it
+
+
+async def wait_for(pilot: Any, condition: Callable[[], Any], *, timeout: float = 10.0, what: str = "") -> Any:
+    """Pause the app until ``condition()`` is truthy (returns it); fail with ``what`` after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = condition()
+        except Exception:  # noqa: BLE001 - widgets may not exist yet
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        await pilot.pause(0.05)
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    """Store timestamps at FROZEN + n seconds and the UI's 'now' at FROZEN + 5 min: relative times
+    in snapshots ('5m ago') never vary."""
+    import store.audit
+    import store.datasets
+    import store.jobs
+    import store.models
+    import store.runs
+    from screens import widgets
+
+    ticks = iter(range(10_000))
+
+    def fake_utcnow() -> datetime:
+        return FROZEN + timedelta(seconds=next(ticks))
+
+    for module in (store.audit, store.datasets, store.jobs, store.models, store.runs):
+        monkeypatch.setattr(module, "utcnow", fake_utcnow)
+    monkeypatch.setattr(widgets, "now", lambda: (FROZEN + timedelta(minutes=5)).replace(tzinfo=UTC))
+    return FROZEN
+
+
+def add_samples(ws: Any, *names: str) -> list[Any]:
+    """Register bundled sample datasets through the real datasets service."""
+    from mlops_tui import datasets
+    from mlops_tui.cli.workspace_cmds import SAMPLES
+
+    out = []
+    for name in names:
+        file, target = SAMPLES[name]
+        dv, _ = datasets.add(ws, str(SAMPLE / file), name=name, target=target,
+                             description=f"bundled sample ({file})")
+        out.append(dv)
+    return out
+
+
+@pytest.fixture
+def sample_ws(ws):
+    """A workspace with the penguins and bikeshare samples registered."""
+    add_samples(ws, "penguins", "bikeshare")
+    return ws
+
+
+def fake_runs(ws: Any) -> list[str]:
+    """Three runs with fixed trials written straight to the store (for deterministic screens):
+    completed, running (3 of 5 trials), failed."""
+    ids = []
+    for i, status in enumerate(("completed", "running", "failed")):
+        run_id = f"{i}a1b2c3d4e5f60718"
+        ws.store.runs.create(run_id=run_id, name=f"penguins-{i}", dataset="penguins", dataset_version=1,
+                             target="species", task="multiclass", metric="log_loss", direction="minimize",
+                             seed=0, config={}, n_trials_requested=5)
+        n = 5 if status == "completed" else 3
+        values = [0.42, 0.31, None, 0.18, 0.25][:n]
+        for number, value in enumerate(values):
+            ws.store.runs.upsert_trial(
+                run_id=run_id, number=number, state="PRUNED" if value is None else "COMPLETE", value=value,
+                params={"num_leaves": 8 + 4 * number, "learning_rate": 0.05 * (number + 1),
+                        "min_child_samples": 5 + number, "lambda_l1": 0.0},
+                duration_s=1.25 + number)
+        best = min(v for v in values if v is not None)
+        ws.store.runs.update(
+            run_id, status=status, best_value=best, started_at=FROZEN, n_jobs=1,
+            ended_at=None if status == "running" else FROZEN + timedelta(seconds=95),
+            error="worker died (pid 4242)" if status == "failed" else None,
+            best_params={"num_leaves": 20, "learning_rate": 0.2},
+            test_metrics={"accuracy": 0.97, "log_loss": 0.11} if status == "completed" else None)
+        ids.append(run_id)
+    return ids
+
+
+@pytest.fixture
+def app_factory():
+    """Build the real Workbench on a workspace (the app module is imported here, lazily)."""
+    from screens.app import Workbench
+
+    def make(ws: Any, **kwargs: Any) -> Any:
+        return Workbench(ws, **kwargs)
+
+    return make

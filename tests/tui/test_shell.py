@@ -1,0 +1,125 @@
+"""The app shell: screen switching by keys, help, command palette, keymap, home, error routing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.conftest import fake_runs, wait_for
+
+
+def texts(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_number_keys_switch_main_screens_and_escape_goes_home(ws, app_factory):
+    app = app_factory(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HomeScreen", what="home")
+        for key, mode in (("2", "datasets"), ("3", "runs"), ("4", "models"), ("5", "monitoring"),
+                          ("6", "sql"), ("1", "home")):
+            await pilot.press(key)
+            await wait_for(pilot, lambda mode=mode: app.current_mode == mode, what=mode)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "RunsScreen", what="runs screen")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.current_mode == "home", what="back home")
+
+
+async def test_question_mark_lists_every_binding_with_its_id(ws, app_factory):
+    app = app_factory(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen", what="help")
+        table = app.screen.query_one("#help-table")
+        ids = {table.get_row_at(i)[3] for i in range(table.row_count)}
+        assert {"app.quit", "app.help", "app.runs", "runs.launch", "runs.mark", "datasets.register",
+                "run.stop", "table.down", "screen.back"} <= ids
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HomeScreen", what="help closed")
+
+
+async def test_keys_remapped_in_config_take_effect_and_unknown_ids_warn(ws, app_factory):
+    ws.config_path.write_text('[keys]\n"app.help" = "f1"\n"app.runs" = "ctrl+r"\n"app.nope" = "x"\n')
+    app = app_factory(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.current_mode == "runs", what="runs via ctrl+r")
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen", what="help via f1")
+        table = app.screen.query_one("#help-table")
+        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        assert any(r[3] == "app.help" and r[1] == "f1" for r in rows)
+        assert any("no binding has id 'app.nope'" in t for t in texts(app))
+
+
+async def test_command_palette_runs_an_action_of_another_screen_by_name(sample_ws, app_factory):
+    from textual.command import CommandPalette
+
+    app = app_factory(sample_ws)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+        await pilot.press(*"register file")
+        await wait_for(pilot, lambda: app.screen.query_one("CommandList").option_count > 0, what="palette hits")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "FormScreen", what="register form")
+        assert app.current_mode == "datasets"
+        assert app.screen.form_title == "Register a dataset file"
+
+
+async def test_home_shows_running_and_failed_runs_with_symbols(ws, app_factory):
+    fake_runs(ws)
+    app = app_factory(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await wait_for(pilot, lambda: app.screen.query_one("#attention").row_count >= 2
+                               and app.screen.query_one("#attention"), what="attention rows")
+        cells = [str(table.get_row_at(i)[0]) + " " + table.get_row_at(i)[1] for i in range(table.row_count)]
+        assert "● running run penguins-1" in cells
+        assert "✗ failed run penguins-2" in cells
+        table.focus()
+        table.move_cursor(row=[c.endswith("penguins-1") for c in cells].index(True))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "RunDetailScreen", what="run detail")
+        assert app.screen.run_id.startswith("1a1b")
+
+
+async def test_a_screen_that_fails_to_import_shows_a_notice_not_a_crash(ws, app_factory, monkeypatch):
+    import screens.keymap
+
+    monkeypatch.setitem(screens.keymap.MAIN, "sql", "screens.does_not_exist:Nope")
+    app = app_factory(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("6")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "UnavailableScreen", what="stand-in")
+        assert any("SQL screen" in t for t in texts(app))
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.current_mode == "home", what="still usable")
+
+
+async def test_a_failing_worker_becomes_an_error_notification(ws, app_factory):
+    fake_runs(ws)
+    app = app_factory(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        from screens.runs import RunDetailScreen
+
+        await app.push_screen(RunDetailScreen("no-such-run"))
+        await wait_for(pilot, lambda: any("unknown run" in t for t in texts(app)), what="error note")
+        assert app.is_running
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_home_snapshot(ws, frozen_clock, snap_compare, app_factory, size):
+    fake_runs(ws)
+
+    async def loaded(pilot):
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#attention").row_count >= 2, what="home")
+
+    assert snap_compare(app_factory(ws), terminal_size=size, run_before=loaded)
+
+
+def test_help_snapshot(ws, snap_compare, app_factory):
+    async def opened(pilot):
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#help-table").row_count > 10, what="help")
+
+    assert snap_compare(app_factory(ws), terminal_size=(80, 24), run_before=opened)
