@@ -206,7 +206,8 @@ def evaluate_model(ws: Workspace, model_ref: str, dataset_ref: str, *,
         dataset=dv.name, dataset_version=dv.version, kind="evaluate", task=sig.task,
         metrics=metrics, details_path=details_path,
     )
-    reference = model.metrics or {}
+    holdout = holdout_of_model(ws, model)  # the fuller record; the model's own metrics otherwise
+    reference = {**(model.metrics or {}), **(holdout.metrics if holdout else {})}
     deltas = {k: v - reference[k] for k, v in metrics.items()
               if k not in META_KEYS and isinstance(v, int | float) and isinstance(reference.get(k), int | float)}
     result = {"eval_id": ev.eval_id, "model": {"name": model.name, "version": model.version},

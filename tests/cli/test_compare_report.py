@@ -1,0 +1,146 @@
+"""`run compare`, `report` and `evaluate` through the CLI, on runs with real LightGBM models."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn import metrics as skm
+
+from tests.eval_helpers import make_run
+from tests.scoring_helpers import SAMPLE
+
+pytestmark = pytest.mark.xdist_group("evaluation")
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    """One workspace for the module: two binary runs differing only in num_leaves, one multiclass."""
+    from mlops_tui.workspace import Workspace
+
+    ws = Workspace.open(tmp_path_factory.mktemp("cmp") / "ws", create=True)
+    make_run(ws, "binary", "aaaa1111", num_leaves=7, name="credit")
+    make_run(ws, "binary", "bbbb2222", num_leaves=31, name="credit")
+    make_run(ws, "multiclass", "cccc3333", name="peng", journal=False)
+    return ws
+
+
+def test_compare_two_runs_differing_in_one_parameter(cli, ws):
+    res = cli("run", "compare", "aaaa1111", "bbbb2222", "--json")
+    assert res.code == 0, res.stderr
+    out = res.json
+    assert [r["run_id"] for r in out["runs"]] == ["aaaa1111", "bbbb2222"]
+    assert out["differing_params"] == ["num_leaves"]
+    assert list(out["params"])[0] == "num_leaves"
+    assert out["params"]["num_leaves"] == {"aaaa1111": 7, "bbbb2222": 31}
+    assert out["params"]["learning_rate"] == {"aaaa1111": 0.1, "bbbb2222": 0.1}
+    stored = {e.run_id: e.metrics for e in ws.store.runs.evaluations(kind="holdout")}
+    for m in ("roc_auc", "log_loss", "f1", "brier"):
+        assert out["metrics"][m] == {"aaaa1111": stored["aaaa1111"][m], "bbbb2222": stored["bbbb2222"][m]}
+        assert out["deltas"][m]["bbbb2222"] == pytest.approx(stored["bbbb2222"][m] - stored["aaaa1111"][m])
+    auc = out["metrics"]["roc_auc"]
+    assert out["best"]["roc_auc"] == max(auc, key=auc.get)
+    loss = out["metrics"]["log_loss"]
+    assert out["best"]["log_loss"] == min(loss, key=loss.get)  # lower is better
+    assert "threshold" not in out["metrics"] and "holdout_rows" not in out["metrics"]
+    assert out["warnings"] == []  # same dataset, same holdout rows
+
+
+def test_compare_text_marks_differences_and_accepts_prefixes(cli, ws):
+    res = cli("run", "compare", "aaaa", "bbbb")
+    assert res.code == 0, res.stderr
+    assert "num_leaves ≠" in res.stdout and "roc_auc" in res.stdout and "*" in res.stdout
+
+
+def test_compare_runs_of_different_tasks_warns_and_keeps_each_runs_metrics(cli, ws):
+    res = cli("run", "compare", "aaaa1111", "cccc3333", "--json")
+    assert res.code == 0, res.stderr
+    out = res.json
+    assert out["metrics"]["roc_auc"]["cccc3333"] is None and out["metrics"]["roc_auc"]["aaaa1111"] > 0.5
+    assert out["metrics"]["f1_macro"]["aaaa1111"] is None and out["metrics"]["f1_macro"]["cccc3333"] > 0.5
+    text = " ".join(out["warnings"])
+    assert "different tasks" in text and "different datasets" in text and "different holdouts" in text
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("aaaa1111", "aaaa1111"), "comparing a run with itself"),
+    (("aaaa1111", "aaaa"), "comparing a run with itself"),
+    (("aaaa1111", "zzzz9999"), "unknown run 'zzzz9999'"),
+    (("aaaa1111",), "at least two runs"),
+])
+def test_compare_bad_input_is_one_clear_line(cli, ws, args, message):
+    res = cli("run", "compare", *args)
+    assert res.code == 1
+    assert message in res.stderr and "Traceback" not in res.stderr
+
+
+def test_report_is_self_contained_with_every_section(cli, ws, tmp_path):
+    target = tmp_path / "out" / "report.html"
+    res = cli("report", "aaaa1111", "bbbb2222", "cccc3333", "--output", target, "--json")
+    assert res.code == 0, res.stderr
+    assert res.json["output"] == str(target)
+    html = target.read_text()
+    for section in ("runs", "metrics", "params", "history", "param-importance", "curves", "confusion",
+                    "importance", "slices"):
+        assert f'<section id="{section}">' in html, section
+    for title in ("ROC curve", "Precision-recall curve", "Calibration", "Objective per trial", "mean |SHAP|",
+                  "gain share", "per class"):
+        assert title in html, title
+    assert html.count("<svg") >= 8
+    # Opens offline: nothing to fetch, no URL of any kind.
+    assert not re.search(r"(?i)https?:|<script|<link|<img|@import|src=", html)
+    assert "num_leaves <b>≠</b>" in html
+
+
+def test_report_of_one_regression_run_has_residual_plots(cli, ws, tmp_path):
+    make_run(ws, "regression", "dddd4444", name="bikes", journal=False, time_column="date")
+    res = cli("report", "dddd", "--output", tmp_path / "r.html")
+    assert res.code == 0, res.stderr
+    html = (tmp_path / "r.html").read_text()
+    assert "Predicted vs actual" in html and "Residual distribution" in html and "2011-03" in html
+    assert cli("report", "nope", "--output", tmp_path / "x.html").code == 1
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_evaluate_a_model_on_another_dataset_version(cli, ws):
+    from mlops_tui import datasets, registry
+    from mlops_tui.signature import Signature, encode
+
+    datasets.add(ws, str(SAMPLE / "default.csv"), name="default", target="default")
+    res = cli("evaluate", "credit:2", "default", "--json")
+    assert res.code == 0, res.stderr
+    out = res.json
+    model = ws.store.models.get("credit", 2)
+    booster, _ = registry.load(ws, model)
+    df = pl.read_csv(SAMPLE / "default.csv")
+    sig = Signature.from_json(model.signature)
+    p = booster.predict(encode(df, sig)[0].to_numpy())
+    y = (df["default"] == "Yes").to_numpy().astype(int)
+    assert out["rows"] == 10_000
+    assert out["metrics"]["roc_auc"] == pytest.approx(skm.roc_auc_score(y, p))
+    assert out["metrics"]["f1"] == pytest.approx(skm.f1_score(y, (p >= 0.5).astype(int)))
+    (holdout,) = ws.store.runs.evaluations(model_name="credit", model_version=2, kind="holdout")
+    assert out["holdout_metrics"]["roc_auc"] == holdout.metrics["roc_auc"]
+    assert out["deltas"]["roc_auc"] == pytest.approx(out["metrics"]["roc_auc"] - holdout.metrics["roc_auc"])
+    (ev,) = ws.store.runs.evaluations(kind="evaluate")
+    assert ev.model_name == "credit" and ev.dataset == "default" and ev.eval_id == out["eval_id"]
+    assert np.isfinite(out["max_slice_gap"])
+
+
+def test_evaluate_on_data_without_target_or_features_is_refused(cli, ws, tmp_path):
+    from mlops_tui import datasets
+
+    df = pl.read_csv(SAMPLE / "default.csv")
+    df.drop("default").write_csv(tmp_path / "nolabel.csv")
+    df.drop("income").write_csv(tmp_path / "nofeat.csv")
+    datasets.add(ws, str(tmp_path / "nolabel.csv"), name="nolabel")
+    datasets.add(ws, str(tmp_path / "nofeat.csv"), name="nofeat")
+    before = len(ws.store.runs.evaluations())
+    res = cli("evaluate", "credit", "nolabel")
+    assert res.code == 1 and "no target column 'default'" in res.stderr
+    res = cli("evaluate", "credit", "nofeat")
+    assert res.code == 1 and "missing feature column(s) the model needs: income" in res.stderr
+    assert cli("evaluate", "nomodel", "default").code == 1
+    assert len(ws.store.runs.evaluations()) == before
