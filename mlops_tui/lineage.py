@@ -64,6 +64,8 @@ def build(ws: Workspace) -> Graph:
                rows=j.rows_out, created_at=j.created_at)
     for r in runs:
         g.edge(f"dataset:{r.dataset}:{r.dataset_version}", f"run:{r.run_id}", "trained_on")
+        if r.config.get("retrain_of"):  # a retrain run reuses its champion's configuration
+            g.edge(f"model:{r.config['retrain_of']}", f"run:{r.run_id}", "retrained_as")
     for m in models:
         if m.run_id and f"run:{m.run_id}" in g.nodes:
             g.edge(f"run:{m.run_id}", f"model:{m.ref}", "produced")

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mlops_tui.cli._common import JsonFlag, emit, fmt, out, table, workspace
+from mlops_tui.cli._common import GROUPS, JsonFlag, emit, fmt, out, table, workspace
 
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red", None: "dim"}
 
@@ -237,9 +237,73 @@ def feedback(
     emit(res, as_json, render)
 
 
+# -- retrain / reproduce ------------------------------------------------------------------------
+def retrain(
+    deployment: Annotated[str, typer.Argument(help="Deployment whose model is the champion.")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="New dataset version: NAME (latest) or NAME:V.")],
+    trials: Annotated[int | None, typer.Option("--trials", min=1, help="Re-tune N trials, starting from the "
+                                               "champion's parameters [default: reuse them as they are].")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Challenger vs champion on the new data's holdout; promote only if the gate passes (else exit 3).
+
+    Cron-friendly: never prompts; one summary line (or --json); exit 0 promoted, 3 kept the champion,
+    1 bad input.
+
+    Example: mlops-tui retrain bikes-prod --dataset bikeshare --trials 10
+    """
+    from mlops_tui import retraining
+    from mlops_tui.errors import PolicyRefused
+
+    try:
+        res = retraining.retrain(workspace(), deployment, dataset, trials=trials)
+    except PolicyRefused as exc:
+        if not as_json:  # the summary line goes to stderr as the error; show the comparison too
+            _comparison(exc.payload)
+        raise
+
+    def render() -> None:
+        out.print(res["summary"], markup=False)
+        _comparison(res)
+
+    emit(res, as_json, render)
+
+
+def _comparison(res: dict[str, Any]) -> None:
+    if not res.get("metrics"):
+        return
+    out.print(table(f"holdout of {res['dataset']} ({res['holdout_rows']} rows)",
+                    ["metric", f"champion {res['champion']['ref']}", f"challenger {res['challenger']['ref']}"],
+                    [(k, v["champion"], v["challenger"]) for k, v in res["metrics"].items()]))
+
+
+def reproduce(
+    run: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Retrain a run's final model from its record and check the holdout predictions are identical (exit 1 if not).
+
+    Example: mlops-tui run reproduce 3f2a9c
+    """
+    from mlops_tui import retraining
+
+    res = retraining.reproduce(workspace(), run)
+
+    def render() -> None:
+        verdict = "[green]identical[/]" if res["identical"] else "[bold red]DIFFERENT[/]"
+        out.print(f"run {res['run_id']} → {res['model']}: holdout predictions {verdict} over {res['rows']} rows "
+                  f"(max abs diff {fmt(res['max_abs_diff'])}); model file identical: {res['model_file_identical']}")
+
+    emit(res, as_json, render)
+    if not res["identical"]:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command("monitor")(monitor)
     app.command("feedback")(feedback)
+    app.command("retrain")(retrain)
+    GROUPS["run"].command("reproduce")(reproduce)
     app.command("sql")(sql)
     app.command("audit")(audit)
     app.command("lineage")(lineage_cmd)

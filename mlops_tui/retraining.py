@@ -1,0 +1,195 @@
+"""Continuous training and reproducibility: `retrain DEP --dataset REF` and `run reproduce RUN`.
+
+Both reuse the one training path of tuning runs (:func:`mlops_tui.tuning.train_and_register`
+and its pieces), so a retrained or reproduced model is made exactly like a tuned one.
+
+Retrain: the challenger is trained on the new dataset version with the champion run's
+configuration and parameters (or a short Optuna re-tune whose first trial is the champion's
+parameters); champion and challenger are then scored on the SAME holdout, the challenger's split
+of the new data. The challenger replaces the champion (alias ``production`` + the deployment)
+only when the validation gate passes against the champion's figure on that holdout and the
+challenger is better; otherwise :class:`PolicyRefused` (exit 3) carries the comparison.
+Everything that can be wrong with the input is checked before anything is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from mlops_tui import datasets, gate, registry
+from mlops_tui.errors import PolicyRefused, UserError
+from mlops_tui.signature import Signature, encode
+
+if TYPE_CHECKING:
+    from mlops_tui.prep import Prepared
+    from mlops_tui.workspace import Workspace
+    from store import ModelVersion, Run
+
+
+def _champion_run(ws: Workspace, champion: ModelVersion) -> Run:
+    from store import NotFoundError
+
+    if not champion.run_id:
+        raise UserError(f"champion {champion.ref} has no run record, so there is no configuration to retrain with")
+    try:
+        run = ws.store.runs.get(champion.run_id)
+    except NotFoundError as exc:
+        raise UserError(f"champion {champion.ref}'s run {champion.run_id} is missing from the store") from exc
+    if not run.best_params:
+        raise UserError(f"run {run.run_id} of champion {champion.ref} has no best parameters recorded")
+    return run
+
+
+def evaluate_on(ws: Workspace, model: ModelVersion, prepared: Prepared, metric: str) -> dict[str, Any]:
+    """``model``'s metrics on ``prepared.test`` (encoded with the model's own signature)."""
+    from mlops_tui import metrics as mx
+    from mlops_tui.prep import labels
+
+    sig = Signature.from_json(model.signature)
+    booster, _ = registry.load(ws, model)
+    X, _ = encode(prepared.test, sig)
+    try:
+        y = labels(sig, prepared.test[sig.target])
+    except KeyError as exc:
+        raise UserError(f"the new holdout has class {exc} that {model.ref} was never trained on") from exc
+    pred = booster.predict(X.to_numpy())
+    return {**mx.compute(sig.task, y, pred, list(sig.classes)), "primary_metric": metric}
+
+
+def _retune(ws: Workspace, run: Run, prepared: Prepared, champion_params: dict[str, Any], trials: int) -> dict[str, Any]:
+    """A short study warm-started with the champion's parameters; returns the best parameters."""
+    from mlops_tui.tuning import study as st
+    from mlops_tui.tuning.worker import _best_params
+
+    space = run.config["space"]["params"]
+    tuned = {k: v for k, v in champion_params.items() if isinstance(space.get(k), dict)}
+    import optuna
+
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # cron output stays one line
+    try:
+        study = st.open_study(ws, run)
+        study.enqueue_trial(tuned, skip_if_exists=True)
+        st.work(ws, run, prepared, n_trials=trials, timeout=None, sampler_seed=run.seed)
+        best = st.open_study(ws, run).best_trial
+    finally:
+        optuna.logging.set_verbosity(level)
+    return _best_params(run, best)
+
+
+def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | None = None) -> dict[str, Any]:
+    """Train a challenger on ``dataset_ref``, compare on its holdout, promote only if the gate passes."""
+    from mlops_tui import metrics as mx
+    from mlops_tui.tuning import train
+    from store._area import utcnow
+
+    if trials is not None and trials < 1:
+        raise UserError(f"--trials must be at least 1 (got {trials})")
+    dep = registry.get_deployment(ws, deployment)
+    champion = ws.store.models.get(dep.model_name, dep.model_version)
+    champ_run = _champion_run(ws, champion)
+    dv = datasets.resolve(ws, dataset_ref)
+    config = {**champ_run.config, "dataset": dv.name, "dataset_version": dv.version, "dataset_hash": dv.hash,
+              "retrain_of": champion.ref, "trials": trials}
+    prepared = train.prepare_config(ws, dv, config)  # bad data fails here, before any write
+    metric = mx.check_metric(prepared.task, config.get("metric"))
+    if prepared.task != champion.task:
+        raise UserError(f"{dv.ref} makes a {prepared.task} task but champion {champion.ref} is {champion.task}")
+
+    run_id = uuid.uuid4().hex[:10]
+    run = ws.store.runs.create(
+        run_id=run_id, name=champion.name, dataset=dv.name, dataset_version=dv.version, target=config["target"],
+        task=prepared.task, metric=metric, direction=mx.direction(metric), seed=champ_run.seed, config=config,
+        n_trials_requested=trials, prep=prepared.report, status="running",
+    )
+    obj = f"deployment:{dep.name}"
+    try:
+        params = dict(champ_run.best_params or {})
+        if trials:
+            params = _retune(ws, run, prepared, params, trials)
+        challenger, chall_metrics, _ = train.train_and_register(
+            ws, dataset=dv, config=config, params=params, model_name=champion.name, run_id=run_id, prepared=prepared)
+        ws.store.runs.update(run_id, status="completed", best_params=params, test_metrics=chall_metrics,
+                             best_value=chall_metrics.get(metric), model_name=challenger.name,
+                             model_version=challenger.version, ended_at=utcnow())
+        champ_metrics = evaluate_on(ws, champion, prepared, metric)
+    except BaseException as exc:
+        ws.store.runs.update(run_id, status="failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                             ended_at=utcnow())
+        ws.store.audit.record("retrain", obj, "failed", {"run_id": run_id, "dataset": dv.ref, "error": str(exc)})
+        raise
+
+    # The gate compares against the champion's figure on the same new holdout, not its old one.
+    verdict = gate.check(ws, challenger, champion=dataclasses.replace(champion, metrics=champ_metrics))
+    ours, theirs = chall_metrics.get(metric), champ_metrics.get(metric)
+    better = ours is not None and theirs is not None and gate.better(metric, ours, theirs)
+    promoted = verdict.passed and better
+    keys = [k for k in mx.METRICS[prepared.task] if k in chall_metrics or k in champ_metrics]
+    payload: dict[str, Any] = {
+        "promoted": promoted, "deployment": dep.name, "dataset": dv.ref, "run_id": run_id,
+        "primary_metric": metric, "holdout_rows": prepared.test.height,
+        "champion": {"model": champion.name, "version": champion.version, "ref": champion.ref, "metrics": champ_metrics},
+        "challenger": {"model": challenger.name, "version": challenger.version, "ref": challenger.ref,
+                       "metrics": chall_metrics},
+        "metrics": {k: {"champion": champ_metrics.get(k), "challenger": chall_metrics.get(k)} for k in keys},
+        "gate": verdict.to_json(), "better": better,
+    }
+    summary = f"{metric} {_num(ours)} (challenger {challenger.ref}) vs {_num(theirs)} (champion {champion.ref}) on {dv.ref}'s holdout"
+    if not promoted:
+        reasons = list(verdict.reasons) or [f"challenger is not better on {metric}"]
+        payload["summary"] = f"kept {champion.ref}: {summary}; {'; '.join(reasons)}"
+        ws.store.audit.record("retrain", obj, "refused", {k: payload[k] for k in ("run_id", "dataset", "metrics", "gate")}
+                              | {"challenger": challenger.ref, "champion": champion.ref})
+        raise PolicyRefused(payload["summary"], payload)
+    registry.promote(ws, challenger.ref, "production")
+    ws.store.models.deploy(name=dep.name, model_name=challenger.name, model_version=challenger.version,
+                           signature=challenger.signature, output_dir=dep.output_dir, forced=False,
+                           gate=verdict.to_json())
+    payload["summary"] = f"promoted {challenger.ref}: {summary}"
+    ws.store.audit.record("retrain", obj, "ok", {"run_id": run_id, "dataset": dv.ref, "champion": champion.ref,
+                                                  "challenger": challenger.ref, "metrics": payload["metrics"]})
+    return payload
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def reproduce(ws: Workspace, run_ref: str) -> dict[str, Any]:
+    """Retrain a run's final model from its record (nothing registered); compare holdout predictions."""
+    import numpy as np
+
+    from mlops_tui import tuning
+    from mlops_tui.tuning import train
+
+    run = tuning.get(ws, run_ref)
+    if not run.best_params or not run.model_name or run.model_version is None:
+        raise UserError(f"run {run.run_id} has no final model to reproduce (status {run.status})")
+    original = ws.store.models.get(run.model_name, run.model_version)
+    dv = datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
+    recorded_hash = run.config.get("dataset_hash")
+    if recorded_hash and recorded_hash != dv.hash:
+        raise UserError(f"dataset {dv.ref} no longer has the content run {run.run_id} was trained on")
+    prepared = train.prepare_config(ws, dv, run.config)
+    booster = train.fit_final(prepared, train.full_params(run.config, run.best_params, prepared))
+    X, _ = prepared.xy(prepared.test)
+    again = train.predict(booster, X)
+    old_booster, _ = registry.load(ws, original)
+    before = train.predict(old_booster, encode(prepared.test, Signature.from_json(original.signature))[0].to_numpy())
+    same_shape = before.shape == again.shape
+    diff = float(np.max(np.abs(before - again))) if same_shape and before.size else (0.0 if same_shape else None)
+    holdout_file = ws.run_dir(run.run_id) / "holdout.parquet"
+    holdout_same = None
+    if holdout_file.exists():
+        import polars as pl
+
+        holdout_same = pl.read_parquet(holdout_file).equals(prepared.test)
+    identical = bool(same_shape and diff == 0.0)
+    result = {"run_id": run.run_id, "model": original.ref, "identical": identical, "max_abs_diff": diff,
+              "rows": int(prepared.test.height), "holdout_rows_identical": holdout_same,
+              "model_file_identical": booster.model_to_string() == old_booster.model_to_string(),
+              "dataset": dv.ref}
+    ws.store.audit.record("run reproduce", f"run:{run.run_id}", "ok" if identical else "failed", result)
+    return result
