@@ -131,13 +131,19 @@ class RunsScreen(BaseScreen):
         runs = message.data
         self.runs = {r.run_id: r for r in runs}
         self.marked = [m for m in self.marked if m in self.runs]
-        table.fill(
-            ["", "status", "run", "dataset", "metric", "best", "trials", "started", "time"],
-            [(("▶" if r.run_id in self.marked else " "), status_text(r.status), r.name,
-              f"{r.dataset}:{r.dataset_version}", r.metric, fmt(r.best_value),
-              progress_bar(r.n_trials, r.n_trials_requested), ago(r.started_at or r.created_at),
-              duration(run_elapsed(r))) for r in runs],
-            [r.run_id for r in runs])
+        wide = self.app.size.width >= 100
+        columns = ["status", "run", "dataset", "metric", "best", "trials", "time"]
+        if wide:
+            columns.insert(6, "started")
+        rows = []
+        for r in runs:
+            row = [status_text(r.status), ("▶ " if r.run_id in self.marked else "") + r.name,
+                   f"{r.dataset}:{r.dataset_version}", r.metric, fmt(r.best_value),
+                   progress_bar(r.n_trials, r.n_trials_requested, 8 if wide else 4), duration(run_elapsed(r))]
+            if wide:
+                row.insert(6, ago(r.started_at or r.created_at))
+            rows.append(row)
+        table.fill(columns, rows, [r.run_id for r in runs])
         if not runs:
             self.query_one("#runs-info", Static).update("No runs yet: press n to launch one (or 2, pick a dataset, n).")
         elif self.focused is None:
@@ -165,7 +171,8 @@ class RunsScreen(BaseScreen):
         else:
             self.marked.append(run.run_id)
         table = self.query_one(Table)
-        table.update_cell(run.run_id, table.ordered_columns[0].key, "▶" if run.run_id in self.marked else " ")
+        table.update_cell(run.run_id, table.ordered_columns[1].key,
+                          ("▶ " if run.run_id in self.marked else "") + run.name)
         self.query_one("#runs-info", Static).update(
             f"{len(self.marked)} marked: " + ", ".join(self.runs[m].name for m in self.marked)
             + ("  · c compares them" if len(self.marked) >= 2 else ""))
@@ -254,6 +261,7 @@ class LaunchScreen(FormScreen):
         self._prefill = not target
 
     def on_mount(self) -> None:
+        super().on_mount()
         if self._prefill and self.fields[0].value:
             self.prefill(self.fields[0].value)
 

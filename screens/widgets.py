@@ -269,8 +269,8 @@ class FormScreen(ModalScreen[dict[str, str] | None]):
     FormScreen { align: center middle; }
     FormScreen > #form-box { width: 76; max-width: 100%; height: auto; max-height: 100%;
         border: round $accent; padding: 0 1; background: $surface; }
-    FormScreen .form-row { height: 3; }
-    FormScreen .form-row > Label { width: 14; padding: 1 1 0 0; text-align: right; }
+    FormScreen .form-row { height: 1; margin-bottom: 1; }
+    FormScreen .form-row > Label { width: 14; padding: 0 1 0 0; text-align: right; }
     FormScreen .form-row > Input, FormScreen .form-row > Select { width: 1fr; }
     FormScreen #form-help { color: $text-muted; height: auto; }
     """
@@ -298,10 +298,14 @@ class FormScreen(ModalScreen[dict[str, str] | None]):
                     yield Label(f.label)
                     if f.options:
                         yield Select([(label, value) for value, label in f.options], value=f.value,
-                                     allow_blank=False, id=f"f-{f.id}")
+                                     allow_blank=False, id=f"f-{f.id}", compact=True)
                     else:
-                        yield Input(value=f.value, placeholder=f.placeholder, id=f"f-{f.id}")
+                        yield Input(value=f.value, placeholder=f.placeholder, id=f"f-{f.id}", compact=True)
             yield Static(self.help_text or "Enter/ctrl+s submit · Esc cancel · Tab/↑↓ move", id="form-help")
+
+    def on_mount(self) -> None:
+        if self.fields:
+            self.query_one(f"#f-{self.fields[0].id}").focus()
 
     def values(self) -> dict[str, str]:
         from textual.widgets import Select
