@@ -15,9 +15,21 @@ store), ``worker`` (supervisor and detached/parallel processes), ``train`` (fit,
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from mlops_tui.tuning.control import TuneOptions, get, resume, start, stop, sweep, sweep_run, validate
 from mlops_tui.tuning.train import train_and_register
-from mlops_tui.tuning.worker import log_path
+
+if TYPE_CHECKING:
+    from mlops_tui.workspace import Workspace
+
+
+def log_path(ws: Workspace, run_id: str) -> Path:
+    """runs/<run_id>/run.log: the run's worker output (what `run logs` prints)."""
+    from mlops_tui.tuning.worker import log_path as path
+
+    return path(ws, run_id)
 
 __all__ = ["TuneOptions", "get", "log_path", "resume", "start", "stop", "sweep", "sweep_run",
            "train_and_register", "validate"]

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import UserError
 from mlops_tui.tuning import study as st
-from mlops_tui.tuning.worker import spawn_supervisor, supervise
 
 if TYPE_CHECKING:
     from mlops_tui.prep import Prepared
@@ -115,6 +114,9 @@ def start(ws: Workspace, opts: TuneOptions, *, detach: bool, on_trial: st.Progre
 
 
 def _launch(ws: Workspace, run: Run, trials: int, *, detach: bool, on_trial: st.Progress | None) -> Run:
+    # Imported here so `python -m mlops_tui.tuning.worker` does not find itself already imported.
+    from mlops_tui.tuning.worker import spawn_supervisor, supervise
+
     if detach:
         pid = spawn_supervisor(ws, run.run_id, trials)
         ws.store.runs.update(run.run_id, pid=pid, host=st.HOST)
@@ -169,10 +171,12 @@ def resume(ws: Workspace, ref: str, *, trials: int | None = None, detach: bool =
     if trials is None:
         if run.n_trials_requested is None:
             raise UserError(f"run {run.run_id} was limited by time only; pass --trials N")
-        trials = run.n_trials_requested - done
-        if trials < 1:
-            raise UserError(f"run {run.run_id} already has its {run.n_trials_requested} trials; "
+        # Zero left (e.g. killed during the final refit): resuming just does the final step.
+        trials = max(0, run.n_trials_requested - done)
+        if trials == 0 and run.status == "completed":
+            raise UserError(f"run {run.run_id} already completed its {run.n_trials_requested} trials; "
                             "pass --trials N to run more")
+    release_stale_lock(ws, run.run_id)
     (ws.run_dir(run.run_id) / st.STOP_FLAG).unlink(missing_ok=True)
     ws.store.runs.update(run.run_id, status="queued", error=None, ended_at=None,
                          n_trials_requested=done + trials)
@@ -181,10 +185,15 @@ def resume(ws: Workspace, ref: str, *, trials: int | None = None, detach: bool =
 
 
 def _fail_journal_zombies(ws: Workspace, run_id: str) -> int:
-    """Mark RUNNING trials of dead workers (this host) FAIL in the Optuna journal."""
+    """Mark RUNNING trials of dead workers (this host) FAIL in the Optuna journal and the store.
+
+    A worker killed before it wrote its pid has none: with no live worker it is dead too.
+    """
     if not st.journal_path(ws, run_id).exists():
         return 0
     from optuna.trial import TrialState
+
+    from store._area import utcnow
 
     storage = st.storage(ws, run_id)
     try:
@@ -195,8 +204,28 @@ def _fail_journal_zombies(ws: Workspace, run_id: str) -> int:
     for trial in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
         if trial.user_attrs.get("host", st.HOST) == st.HOST and not alive(trial.user_attrs.get("pid")):
             storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            ws.store.runs.upsert_trial(
+                run_id=run_id, number=trial.number, state="FAIL", value=None, params=trial.params,
+                pid=trial.user_attrs.get("pid"), host=trial.user_attrs.get("host", st.HOST),
+                started_at=trial.datetime_start, ended_at=utcnow())
             n += 1
     return n
+
+
+def release_stale_lock(ws: Workspace, run_id: str) -> bool:
+    """Remove the journal lock a killed worker left behind (only when no worker of the run lives).
+
+    Optuna would otherwise wait 30 s before taking it over.
+    """
+    lock = st.journal_path(ws, run_id).with_name(st.journal_path(ws, run_id).name + ".lock")
+    if not os.path.lexists(lock):
+        return False
+    run = ws.store.runs.get(run_id)
+    pids = {run.pid} | {t.pid for t in ws.store.runs.trials(run_id) if t.state == "RUNNING"}
+    if any(alive(pid) for pid in pids if pid) and run.status in ACTIVE:
+        return False
+    lock.unlink(missing_ok=True)
+    return True
 
 
 def sweep_run(ws: Workspace, run_id: str) -> int:

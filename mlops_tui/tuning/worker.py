@@ -88,14 +88,14 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
     children: list[subprocess.Popen[bytes]] = []
     try:
         dv = datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
-        prepared = train.prepare_config(ws, dv, run.config)
         done_before = len(st.finished(st.open_study(ws, run)))
         parts = shares(trials, max(1, run.n_jobs))
-        for index, n in enumerate(parts[1:], start=1):
+        for index, n in enumerate(parts[1:], start=1):  # start the others first: they take a while to import
             if n:
                 seed = run.seed + st.SEED_STRIDE * index + done_before
                 children.append(_popen(ws, run_id, ["optimize", "--trials", str(n), "--seed", str(seed),
                                                     "--index", str(index)], new_session=False))
+        prepared = train.prepare_config(ws, dv, run.config)
         st.work(ws, run, prepared, n_trials=parts[0], timeout=run.timeout_s,
                 sampler_seed=run.seed + done_before, on_trial=on_trial)
         for child in children:
@@ -145,6 +145,21 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
             handler.close()
 
 
+def _die_with_parent() -> None:
+    """An extra worker must not outlive its supervisor (a kill -9 of it): ask Linux for SIGKILL
+    when the parent dies. Its running trial is then a zombie the sweep marks failed."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        return
+    if os.getppid() == 1:  # the supervisor died before prctl took effect
+        os._exit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
     from mlops_tui.workspace import Workspace
 
@@ -170,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     from mlops_tui import datasets
     from mlops_tui.tuning import train
 
+    _die_with_parent()
     run = ws.store.runs.get(args.run_id)
     dv = datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
     prepared = train.prepare_config(ws, dv, run.config)
