@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 ROLES = ("feature", "target", "id", "time", "ignored")
 MULTICLASS_MAX = 20
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_ID_NAME = re.compile(r"(^id$|^id_|_id$|-id$| id$|[a-z0-9]Id$|ID$)")
 
 
 # --- registering -------------------------------------------------------------------------
@@ -158,7 +157,7 @@ def infer_schema(
             role = "target"
         elif dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime):
             role = "time"
-        elif (_ID_NAME.search(col) and (dtype.is_integer() or dtype == pl.String)
+        elif (profiling.looks_like_id(col) and (dtype.is_integer() or dtype == pl.String)
               and p["nulls"] == 0 and p["distinct"] == rows):
             role = "id"
         elif p["distinct"] <= 1:
@@ -253,18 +252,16 @@ def diff(ws: Workspace, a: str, b: str) -> dict[str, Any]:
     changed = [{"name": c, "from": sa[c]["dtype"], "to": sb[c]["dtype"]}
                for c in common if sa[c]["dtype"] != sb[c]["dtype"]]
     pa, pb = va.profile, vb.profile
-    numeric = {c: pa[c]["histogram"]["edges"] for c in common
+    numeric = {c: profiling.bin_spec(pa[c]["histogram"]["edges"]) for c in common
                if "histogram" in pa[c] and pb[c]["kind"] == "numeric"}
-    binned = sql.column_pass(str(snapshot_path(ws, vb)), columns=[], histograms=numeric,
-                             value_counts=[], exact_distinct=[]) if numeric else {"hist": {}}
+    binned = sql.binned_counts(str(snapshot_path(ws, vb)), numeric)
     drift = []
     for c in common:
         ra, rb = pa[c], pb[c]
         item: dict[str, Any] = {"column": c, "kind": ra["kind"], "psi": None,
                                 "null_rate_a": ra["null_rate"], "null_rate_b": rb["null_rate"]}
         if c in numeric:
-            counts, over = profiling.bin_counts(numeric[c], binned["hist"].get(c))
-            item["psi"] = profiling.numeric_drift(ra, counts, over)
+            item["psi"] = profiling.numeric_drift(ra, binned[c])
             item["mean_a"], item["mean_b"] = ra.get("mean"), rb.get("mean")
             item["detail"] = f"mean {_short(ra.get('mean'))} → {_short(rb.get('mean'))}"
         elif ra["kind"] == "categorical" and rb["kind"] == "categorical":

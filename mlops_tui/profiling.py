@@ -15,6 +15,7 @@ value counts when ``top_complete``); temporal columns add ``min`` and ``max`` as
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import polars as pl
@@ -24,7 +25,10 @@ from store import profiling as sql
 HIST_BINS = 20
 TOP_K = 10
 FULL_COUNTS_MAX = 50  # text columns with at most this many values keep every value's count
-EXACT_DISTINCT_MAX_ROWS = 2_000_000  # above this, distinct is DuckDB's HyperLogLog estimate
+# Above this many rows, distinct counts (except id-like columns) are HyperLogLog estimates and
+# quantiles come from a 100k-row reservoir sample: exact ones cost a sort per column.
+EXACT_MAX_ROWS = 1_000_000
+_ID_NAME = re.compile(r"(^id$|^id_|_id$|-id$| id$|[a-z0-9]Id$|ID$)")
 
 
 def kind_of(dtype: pl.DataType) -> str:
@@ -38,18 +42,29 @@ def kind_of(dtype: pl.DataType) -> str:
     return "other"
 
 
-def _num(text: Any) -> float | None:
-    if text is None:
+def looks_like_id(name: str) -> bool:
+    """``id``, ``customer_id``, ``order-id``, ``userId``, ``ID``: names people give row keys."""
+    return bool(_ID_NAME.search(name))
+
+
+def _num(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
         return None
     try:
-        value = float(text)
+        number = float(value)
     except (TypeError, ValueError):
         return None
-    return value if math.isfinite(value) else None
+    return number if math.isfinite(number) else None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def hist_edges(lo: float, hi: float, integer: bool, bins: int = HIST_BINS) -> list[float]:
-    """Bin boundaries covering [lo, hi]: one bin per value for small integer ranges."""
+    """Equal-width bin boundaries covering [lo, hi]: one bin per value for small integer ranges."""
     if integer and hi - lo + 1 <= bins:
         return [lo - 0.5 + i for i in range(int(hi - lo) + 2)]
     if hi <= lo:
@@ -58,70 +73,65 @@ def hist_edges(lo: float, hi: float, integer: bool, bins: int = HIST_BINS) -> li
     return [lo + i * step for i in range(bins)] + [hi]
 
 
-def bin_counts(edges: list[float], hist: dict[float, int] | None) -> tuple[list[int], int]:
-    """DuckDB ``histogram(x, uppers)`` map → counts per bin (first bin also takes values below
-    the range) and the count above the last boundary."""
-    uppers = edges[1:]
-    hist = hist or {}
-    counts = [int(hist.get(u, 0)) for u in uppers]
-    over = sum(int(n) for k, n in hist.items() if k not in set(uppers))
-    return counts, over
+def bin_spec(edges: list[float]) -> tuple[float, float, int]:
+    """(first edge, width, number of bins) — what ``store.profiling.binned_counts`` takes."""
+    n = len(edges) - 1
+    return edges[0], (edges[-1] - edges[0]) / n, n
 
 
 def profile(path: str) -> tuple[int, dict[str, pl.DataType], dict[str, dict[str, Any]]]:
-    """``(rows, schema, profile)`` of a Parquet file (see the module docstring)."""
+    """``(rows, schema, profile)`` of a Parquet file (see the module docstring): two DuckDB scans
+    plus one small query per high-cardinality text column."""
     schema = dict(pl.read_parquet_schema(path))
-    summary = {row["column_name"]: row for row in sql.summarize(path)}
-    rows = int(next(iter(summary.values()))["count"]) if summary else 0
-
+    rows = sql.row_count(path)
+    small = rows <= EXACT_MAX_ROWS
     kinds = {c: kind_of(t) for c, t in schema.items()}
-    histograms: dict[str, list[float]] = {}
+    exact = set(schema) if small else {c for c in schema if looks_like_id(c)}
+    stats = sql.column_stats(path, kinds, exact_distinct=exact, exact_quantiles=small)
+
+    edges: dict[str, list[float]] = {}
     for c, kind in kinds.items():
-        s = summary[c]
-        lo, hi = _num(s["min"]), _num(s["max"])
+        lo, hi = _num(stats[c].get("min")), _num(stats[c].get("max"))
         if kind == "numeric" and lo is not None and hi is not None:
-            histograms[c] = hist_edges(lo, hi, schema[c].is_integer())
-    small_text = [c for c, k in kinds.items()
-                  if k == "categorical" and int(summary[c]["approx_unique"] or 0) <= FULL_COUNTS_MAX * 2]
-    exact = list(schema) if rows <= EXACT_DISTINCT_MAX_ROWS else []
-    scan = sql.column_pass(path, columns=list(schema), histograms=histograms,
-                           value_counts=small_text, exact_distinct=exact)
+            edges[c] = hist_edges(lo, hi, schema[c].is_integer())
+    few = [c for c, k in kinds.items() if k == "categorical" and stats[c]["distinct"] <= FULL_COUNTS_MAX * 2]
+    counted = sql.binned_counts(path, {c: bin_spec(e) for c, e in edges.items()}, few)
 
     out: dict[str, dict[str, Any]] = {}
     for c, dtype in schema.items():
-        s, kind = summary[c], kinds[c]
-        count = int(scan["count"][c])
-        stats: dict[str, Any] = {
+        st, kind = stats[c], kinds[c]
+        count = int(st["count"])
+        item: dict[str, Any] = {
             "dtype": str(dtype), "kind": kind, "count": count, "nulls": rows - count,
             "null_rate": (rows - count) / rows if rows else 0.0,
-            "distinct": int(scan["distinct"][c]) if c in scan["distinct"] else int(s["approx_unique"] or 0),
-            "distinct_exact": c in scan["distinct"],
+            "distinct": int(st["distinct"]), "distinct_exact": c in exact,
         }
         if kind == "numeric":
-            stats.update(min=_num(s["min"]), max=_num(s["max"]), mean=_num(s["avg"]), std=_num(s["std"]),
-                         q25=_num(s["q25"]), q50=_num(s["q50"]), q75=_num(s["q75"]))
-            if c in histograms:
-                counts, _ = bin_counts(histograms[c], scan["hist"].get(c))
-                stats["histogram"] = {"edges": histograms[c], "counts": counts}
+            q = st.get("q") or [None, None, None]
+            item.update(min=_num(st["min"]), max=_num(st["max"]), mean=_num(st["mean"]), std=_num(st["std"]),
+                        q25=_num(q[0]), q50=_num(q[1]), q75=_num(q[2]), quantiles_exact=small)
+            if c in edges:
+                n = len(edges[c]) - 1
+                item["histogram"] = {"edges": edges[c],
+                                     "counts": [int(counted[c].get(i, 0)) for i in range(n)]}
         elif kind == "categorical":
-            values = scan["values"].get(c)
-            if c in scan["values"] and len(values) <= FULL_COUNTS_MAX:
+            values = counted.get(c)
+            if values is not None and len(values) <= FULL_COUNTS_MAX:
                 pairs = sorted(values.items(), key=lambda kv: (-kv[1], str(kv[0])))
-                stats["top"] = [[_plain(v), int(n)] for v, n in pairs]
-                stats["top_complete"] = True
+                item["top"], item["top_complete"] = [[_plain(v), int(n)] for v, n in pairs], True
             else:
-                stats["top"] = [[_plain(v), int(n)] for v, n in sql.top_values(path, c, TOP_K)]
-                stats["top_complete"] = False
-            stats["min"], stats["max"] = s["min"], s["max"]
+                item["top"] = [[_plain(v), int(n)] for v, n in sql.top_values(path, c, TOP_K)]
+                item["top_complete"] = False
+            item["min"], item["max"] = _plain(st["min"]), _plain(st["max"])
         elif kind == "temporal":
-            stats["min"], stats["max"] = s["min"], s["max"]
-        out[c] = stats
+            item["min"], item["max"] = _text(st["min"]), _text(st["max"])
+        out[c] = item
     return rows, schema, out
 
 
 def _plain(value: Any) -> Any:
     """JSON-friendly category value (bools stay bools, everything else text)."""
-    return value if isinstance(value, bool) else str(value)
+    return value if value is None or isinstance(value, bool) else str(value)
 
 
 # --- comparing two distributions ------------------------------------------------------------
@@ -142,10 +152,13 @@ def psi(expected: list[float], actual: list[float]) -> float:
     return total
 
 
-def numeric_drift(ref: dict[str, Any], cur_counts: list[int], cur_over: int) -> float:
-    """PSI of a numeric column: the reference's histogram bins against the current data's counts in
-    the same bins (values above the reference's range get their own bin)."""
-    return psi(list(ref["histogram"]["counts"]) + [0], list(cur_counts) + [cur_over])
+def numeric_drift(ref: dict[str, Any], cur_bins: dict[int, int]) -> float:
+    """PSI of a numeric column: the reference's histogram against the current data binned on the
+    same edges (``binned_counts``), values below and above the reference's range in their own bins."""
+    counts = ref["histogram"]["counts"]
+    n = len(counts)
+    cur = [cur_bins.get(-1, 0)] + [cur_bins.get(i, 0) for i in range(n)] + [cur_bins.get(n, 0)]
+    return psi([0, *counts, 0], cur)
 
 
 def category_drift(ref: dict[str, Any], cur: dict[str, Any]) -> tuple[float, list[Any], list[Any]]:

@@ -1,4 +1,4 @@
-"""SQL over Parquet snapshots: column profiles, bin counts for drift, and pages of rows.
+"""SQL over Parquet snapshots: column statistics, bin counts and value counts, top values.
 
 These run DuckDB over a Parquet file given as a parameter, on a private in-memory connection (not
 the metadata store, so they never hold the store's lock). DuckDB streams the file: nothing here
@@ -8,7 +8,7 @@ identifiers by :func:`ident` (double quotes doubled) — the only formatting all
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import duckdb
@@ -23,52 +23,72 @@ def _connect() -> duckdb.DuckDBPyConnection:
     return duckdb.connect(":memory:")
 
 
-def summarize(path: str) -> list[dict[str, Any]]:
-    """DuckDB's SUMMARIZE of the file: per column type, min, max, approx_unique, avg, std,
-    q25/q50/q75, count, null_percentage (values as DuckDB prints them, strings)."""
+def row_count(path: str) -> int:
+    """Rows of a Parquet file (from its footer: no scan)."""
     with _connect() as con:
-        cur = con.execute("SUMMARIZE SELECT * FROM read_parquet(?)", [path])
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return con.execute("SELECT count(*) FROM read_parquet(?)", [path]).fetchone()[0]
 
 
-def column_pass(
-    path: str,
-    *,
-    columns: Sequence[str],
-    histograms: dict[str, list[float]],
-    value_counts: Sequence[str],
-    exact_distinct: Sequence[str],
-) -> dict[str, Any]:
-    """One scan computing, per column: non-null count; for ``histograms`` (column → upper bin
-    boundaries) the counts per bin; for ``value_counts`` a full value → count map (use only on
-    low-cardinality columns); for ``exact_distinct`` count(DISTINCT). Returns
-    ``{"rows": n, "count": {col: n}, "hist": {col: {edge: n}}, "values": {col: {v: n}},
-    "distinct": {col: n}}``."""
-    select: list[str] = ["count(*)"]
-    params: list[Any] = []
+def column_stats(
+    path: str, kinds: dict[str, str], *, exact_distinct: Collection[str], exact_quantiles: bool
+) -> dict[str, dict[str, Any]]:
+    """One scan: per column ``count`` (non-null), ``distinct`` (exact for ``exact_distinct``); ``min``/``max`` unless the kind is
+    "other"; for "numeric" also ``mean``, ``std``, ``q`` (q25, q50, q75).
+
+    ``distinct`` is exact (count DISTINCT) or DuckDB's HyperLogLog estimate; quantiles exact
+    (quantile_cont) or from a 100k-row reservoir sample — the exact forms cost a sort per column,
+    several times the rest of the scan on millions of rows.
+    """
+    select: list[str] = []
     keys: list[tuple[str, str]] = []
-    for c in columns:
-        select.append(f"count({ident(c)})")
-        keys.append(("count", c))
-    for c, edges in histograms.items():
-        select.append(f"histogram({ident(c)}::DOUBLE, ?::DOUBLE[])")
-        params.append(list(edges))
-        keys.append(("hist", c))
-    for c in value_counts:
-        select.append(f"histogram({ident(c)})")
-        keys.append(("values", c))
-    for c in exact_distinct:
-        select.append(f"count(DISTINCT {ident(c)})")
-        keys.append(("distinct", c))
-    params.append(path)
+    for c, kind in kinds.items():
+        q = ident(c)
+        select += [f"count({q})", f"count(DISTINCT {q})" if c in exact_distinct else f"approx_count_distinct({q})"]
+        keys += [(c, "count"), (c, "distinct")]
+        if kind != "other":
+            select += [f"min({q})", f"max({q})"]
+            keys += [(c, "min"), (c, "max")]
+        if kind == "numeric":
+            quant = (f"quantile_cont({q}::DOUBLE, [0.25, 0.5, 0.75])" if exact_quantiles
+                     else f"reservoir_quantile({q}::DOUBLE, [0.25, 0.5, 0.75], 100000)")
+            select += [f"avg({q}::DOUBLE)", f"stddev_samp({q}::DOUBLE)", quant]
+            keys += [(c, "mean"), (c, "std"), (c, "q")]
+    if not select:
+        return {}
     with _connect() as con:
-        row = con.execute(f"SELECT {', '.join(select)} FROM read_parquet(?)", params).fetchone()
+        row = con.execute(f"SELECT {', '.join(select)} FROM read_parquet(?)", [path]).fetchone()
     assert row is not None
-    result: dict[str, Any] = {"rows": row[0], "count": {}, "hist": {}, "values": {}, "distinct": {}}
-    for (kind, col), value in zip(keys, row[1:], strict=True):
-        result[kind][col] = value if value is not None or kind == "count" else {}
-    return result
+    out: dict[str, dict[str, Any]] = {c: {} for c in kinds}
+    for (c, key), value in zip(keys, row, strict=True):
+        out[c][key] = value
+    return out
+
+
+def binned_counts(
+    path: str, bins: dict[str, tuple[float, float, int]], value_counts: Sequence[str] = ()
+) -> dict[str, dict[Any, int]]:
+    """One scan. For each ``bins`` column (first edge, bin width, number of bins): counts per bin
+    index, with -1 for values below the first edge and n for values above the last (so another
+    version's data can be binned on a reference's edges). For each ``value_counts`` column: the
+    full value → count map (use only on low-cardinality columns)."""
+    select: list[str] = []
+    params: list[Any] = []
+    for c, (lo, width, n) in bins.items():
+        q = f"{ident(c)}::DOUBLE"
+        hi = lo + width * n
+        select.append(
+            f"histogram(CASE WHEN {q} < ? THEN -1 WHEN {q} > ? THEN ? "
+            f"ELSE least(CAST(floor(({q} - ?) / ?) AS BIGINT), ?) END)"
+        )
+        params += [lo, hi, n, lo, width if width > 0 else 1.0, n - 1]
+    select += [f"histogram({ident(c)})" for c in value_counts]
+    if not select:
+        return {}
+    with _connect() as con:
+        row = con.execute(f"SELECT {', '.join(select)} FROM read_parquet(?)", [*params, path]).fetchone()
+    assert row is not None
+    names = [*bins, *value_counts]
+    return {c: dict(value or {}) for c, value in zip(names, row, strict=True)}
 
 
 def top_values(path: str, column: str, k: int) -> list[tuple[Any, int]]:
@@ -80,26 +100,3 @@ def top_values(path: str, column: str, k: int) -> list[tuple[Any, int]]:
             f"GROUP BY {c} ORDER BY n DESC, {c} LIMIT ?",
             [path, k],
         ).fetchall()
-
-
-def quantiles(path: str, columns: Sequence[str], probs: Sequence[float]) -> dict[str, list[float] | None]:
-    """Exact quantiles (``quantile_cont``) of numeric columns in one scan."""
-    if not columns:
-        return {}
-    select = [f"quantile_cont({ident(c)}::DOUBLE, ?::DOUBLE[])" for c in columns]
-    params: list[Any] = [list(probs)] * len(columns) + [path]
-    with _connect() as con:
-        row = con.execute(f"SELECT {', '.join(select)} FROM read_parquet(?)", params).fetchone()
-    assert row is not None
-    return dict(zip(columns, row, strict=True))
-
-
-def null_counts(path: str, columns: Sequence[str]) -> dict[str, int]:
-    """Missing values per column of any Parquet file, in one scan."""
-    if not columns:
-        return {}
-    select = ", ".join(f"count(*) - count({ident(c)})" for c in columns)
-    with _connect() as con:
-        row = con.execute(f"SELECT {select} FROM read_parquet(?)", [path]).fetchone()
-    assert row is not None
-    return dict(zip(columns, row, strict=True))
