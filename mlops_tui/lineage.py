@@ -157,6 +157,7 @@ def lineage(ws: Workspace, ref: str) -> dict[str, Any]:
     jobs = [n for n in down if g.nodes[n]["kind"] == "job"]
     up |= _walk(jobs, lambda n: [p for p in g.parents[n] if g.nodes[p]["kind"] != "deployment"])
     keep = up | down
+    keep |= {p for n in keep if g.nodes[n]["kind"] == "run" for p in g.parents[n] if g.nodes[p]["kind"] == "dataset"}
     order = {k: i for i, k in enumerate(KINDS)}
     nodes = sorted((g.nodes[n] for n in keep), key=lambda x: (order[x["kind"]], str(x.get("created_at")), x["id"]))
     edges = [{"from": a, "to": b, "relation": rel} for a, b, rel in g.edges if a in keep and b in keep]

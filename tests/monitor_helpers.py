@@ -49,3 +49,49 @@ def bike_model(ws, train: pl.DataFrame, *, name: str = "bikes", rounds: int = 20
 def write_csv(df: pl.DataFrame, path: Path) -> Path:
     df.write_csv(path)
     return path
+
+
+SMALL_SPACE = "num_boost_round = 40\nearly_stopping_rounds = 10\n"
+
+
+def add_dataset(ws, df: pl.DataFrame, folder: Path, name: str = "bike", target: str = "bikers"):
+    """Register ``df`` the way `dataset add` does (through a CSV file)."""
+    from mlops_tui import datasets
+
+    path = folder / f"{name}-{df.height}-{abs(hash(tuple(df.columns))) % 10_000}.csv"
+    df.write_csv(path)
+    dv, _ = datasets.add(ws, str(path), name=name, target=target)
+    return dv
+
+
+def tune_small(ws, dataset_ref: str, folder: Path, *, name: str = "bikes", trials: int = 2, seed: int = 0):
+    """A real tuning run (few trials, few rounds) ending in a registered model; returns the Run."""
+    from mlops_tui import tuning
+
+    space = folder / "space.toml"
+    space.write_text(SMALL_SPACE)
+    return tuning.start(ws, tuning.TuneOptions(dataset=dataset_ref, trials=trials, space_file=str(space),
+                                               name=name, seed=seed), detach=False)
+
+
+def with_ids(df: pl.DataFrame, start: int = 0) -> pl.DataFrame:
+    """Add a `ride_id` column so scoring output and feedback labels can be joined."""
+    return df.with_row_index("ride_id", offset=start).with_columns(pl.col("ride_id").cast(pl.Int64))
+
+
+def invoke(capsys, root: Path, *args: str):
+    """`mlops-tui --workspace ROOT ARGS...` in this process (like the `cli` fixture, any workspace)."""
+    import os
+
+    from mlops_tui.cli import main
+    from tests.conftest import CliResult
+
+    os.environ["NO_COLOR"] = "1"
+    capsys.readouterr()
+    try:
+        main(["--workspace", str(root), *map(str, args)])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return CliResult(code, captured.out, captured.err)

@@ -1,0 +1,147 @@
+"""`monitor`, `feedback` and `retrain` on a real tuned Bikeshare model behind a deployment."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from mlops_tui import registry, scoring
+from mlops_tui.workspace import Workspace
+from tests.monitor_helpers import FIRST_HALF, add_dataset, bikeshare, invoke, tune_small, with_ids
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory):
+    """Tuned on 80% of Jan–Jun, deployed as bikes-prod, scored on the other 20% and on July."""
+    tmp = tmp_path_factory.mktemp("monitor")
+    ws = Workspace.open(tmp / "ws", create=True)
+    # The gate's max_drop is absolute: allow a few bikers of RMSE before live performance alerts.
+    ws.config_path.write_text(ws.config_path.read_text().replace("max_drop = 0.01", "max_drop = 15.0"))
+    ws = Workspace(ws.root)
+    df = bikeshare().with_row_index("rid")
+    first = df.filter(pl.col("mnth").is_in(FIRST_HALF))
+    train = first.sample(fraction=0.8, seed=1)
+    same = first.filter(~pl.col("rid").is_in(train["rid"].implode())).drop("rid")
+    july = df.filter(pl.col("mnth") == "July").drop("rid")
+    dv = add_dataset(ws, train.drop("rid"), tmp)
+    run = tune_small(ws, dv.ref, tmp)
+    registry.deploy(ws, f"{run.model_name}:{run.model_version}", "bikes-prod")
+    jobs, frames = {}, {}
+    for label, part, start in (("same", same, 0), ("july", july, 100_000)):
+        frames[label] = with_ids(part, start)
+        path = tmp / f"{label}.csv"
+        frames[label].write_csv(path)
+        jobs[label] = scoring.score(ws, "bikes-prod", [str(path)])
+    labels = tmp / "labels.csv"
+    pl.concat([frames["same"], frames["july"]]).select("ride_id", "bikers").write_csv(labels)
+    return {"ws": ws, "tmp": tmp, "jobs": jobs, "frames": frames, "labels": labels, "run": run}
+
+
+def test_monitor_lists_jobs_with_their_worst_features_first(deployed, capsys):
+    res = invoke(capsys, deployed["ws"].root, "monitor", "bikes-prod", "--json")
+    assert res.code == 0, res.stderr
+    doc = res.json
+    assert doc["deployment"] == "bikes-prod"
+    jobs = {j["job_id"]: j for j in doc["jobs"]}
+    july, same = jobs[deployed["jobs"]["july"].job_id], jobs[deployed["jobs"]["same"].job_id]
+    assert july["status"] == "alert" and same["status"] == "ok"
+    assert july["prediction_drift"] > 0.25 > same["prediction_drift"]
+    by_name = {d["feature"]: d for d in july["drift"]}
+    assert by_name["temp"]["status"] == "alert" and by_name["hr"]["status"] == "ok"
+    ranks = [{"alert": 2, "warn": 1, "ok": 0}[d["status"]] for d in july["drift"]]
+    assert ranks == sorted(ranks, reverse=True)
+    assert july["worst"][0] == july["drift"][0]["feature"] and by_name[july["worst"][0]]["status"] == "alert"
+    assert {d["status"] for d in same["drift"]} == {"ok"}
+    assert doc["status"] == jobs[doc["jobs"][0]["job_id"]]["status"]  # newest job first
+
+
+def test_monitor_for_people_shows_status_and_features(deployed, capsys):
+    res = invoke(capsys, deployed["ws"].root, "monitor", "bikes-prod")
+    assert res.code == 0
+    assert "alert" in res.stdout and "temp" in res.stdout and "prediction drift" in res.stdout
+
+
+def test_monitor_of_an_unknown_deployment_is_a_user_error(deployed, capsys):
+    res = invoke(capsys, deployed["ws"].root, "monitor", "nope", "--json")
+    assert res.code == 1 and res.stdout == ""
+    assert "nope" in res.stderr
+
+
+def test_feedback_joins_labels_and_alerts_on_the_month_that_drifted(deployed, capsys):
+    from sklearn.metrics import root_mean_squared_error
+
+    ws = deployed["ws"]
+    res = invoke(capsys, ws.root, "feedback", "bikes-prod", deployed["labels"], "--id-column", "ride_id", "--json")
+    assert res.code == 0, res.stderr
+    doc = res.json
+    frames = deployed["frames"]
+    assert doc["rows_matched"] == frames["same"].height + frames["july"].height
+    per_job = {j["job_id"]: j for j in doc["jobs"]}
+    july_job = deployed["jobs"]["july"]
+    out = pl.read_parquet(ws.abspath(july_job.output)).join(frames["july"].select("ride_id", "bikers"), on="ride_id")
+    expected = root_mean_squared_error(out["bikers"].to_numpy(), out["prediction"].to_numpy())
+    assert per_job[july_job.job_id]["metrics"]["rmse"] == pytest.approx(expected)
+    assert per_job[july_job.job_id]["status"] == "alert"
+    assert per_job[deployed["jobs"]["same"].job_id]["status"] == "ok"
+    assert doc["status"] == "alert"
+    # monitor now shows the live performance next to the drift
+    mon = invoke(capsys, ws.root, "monitor", "bikes-prod", "--json").json
+    perf = {j["job_id"]: j["performance"] for j in mon["jobs"]}
+    assert perf[july_job.job_id]["status"] == "alert"
+
+
+def test_feedback_with_an_unknown_id_column_changes_nothing(deployed, capsys):
+    ws = deployed["ws"]
+    before = len(ws.store.jobs.feedback("bikes-prod"))
+    res = invoke(capsys, ws.root, "feedback", "bikes-prod", deployed["labels"], "--id-column", "trip")
+    assert res.code == 1
+    assert "'trip'" in res.stderr
+    assert len(ws.store.jobs.feedback("bikes-prod")) == before
+
+
+def test_retrain_promotes_a_better_challenger_and_refuses_a_worse_one(tmp_path, capsys):
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    df = bikeshare()
+    early = add_dataset(ws, df.filter(pl.col("mnth").is_in(["Jan", "Feb"])), tmp_path)
+    run = tune_small(ws, early.ref, tmp_path)
+    champion = f"{run.model_name}:{run.model_version}"
+    registry.deploy(ws, champion, "bikes-prod")
+
+    # Bad input first: nothing is written.
+    runs_before = len(ws.store.runs.list())
+    bad = invoke(capsys, ws.root, "retrain", "bikes-prod", "--dataset", "nosuch")
+    assert bad.code == 1 and "nosuch" in bad.stderr
+    assert len(ws.store.runs.list()) == runs_before
+
+    # The whole year: the challenger knows the summer, the champion does not.
+    add_dataset(ws, df, tmp_path)
+    res = invoke(capsys, ws.root, "retrain", "bikes-prod", "--dataset", "bike", "--json")
+    assert res.code == 0, res.stderr
+    doc = res.json
+    assert doc["promoted"] is True
+    assert doc["champion"]["ref"] == champion
+    rmse = doc["metrics"]["rmse"]
+    assert rmse["challenger"] < rmse["champion"]
+    new = ws.store.models.deployment("bikes-prod")
+    assert (new.model_name, new.model_version) == (doc["challenger"]["model"], doc["challenger"]["version"])
+    assert ws.store.models.by_alias(new.model_name, "production").version == new.model_version
+
+    # A tiny sample of rows the new champion was trained on: its challenger is worse → exit 3.
+    add_dataset(ws, df.sample(n=400, seed=2), tmp_path)
+    res = invoke(capsys, ws.root, "retrain", "bikes-prod", "--dataset", "bike", "--trials", "2", "--json")
+    assert res.code == 3
+    doc = res.json
+    assert doc["promoted"] is False
+    assert doc["metrics"]["rmse"]["challenger"] > doc["metrics"]["rmse"]["champion"]
+    assert doc["gate"]["passed"] is False
+    still = ws.store.models.deployment("bikes-prod")
+    assert (still.model_name, still.model_version) == (new.model_name, new.model_version)
+    retrain_events = [e for e in ws.store.audit.events() if e.command == "retrain"]
+    assert [e.outcome for e in retrain_events] == ["refused", "ok"]
+    assert np.isfinite(doc["metrics"]["rmse"]["challenger"])
+
+    # Without --json: one summary line on stderr, the comparison table on stdout, exit 3.
+    res = invoke(capsys, ws.root, "retrain", "bikes-prod", "--dataset", "bike")
+    assert res.code == 3
+    assert res.stderr.startswith("error: kept ") and "rmse" in res.stdout
