@@ -16,6 +16,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
 
@@ -76,6 +77,11 @@ class ModelsScreen(BaseScreen):
         def __init__(self, data: Registry) -> None:
             super().__init__()
             self.data = data
+
+    class Gates(Message):
+        def __init__(self, gates: dict[str, dict[str, Any]]) -> None:
+            super().__init__()
+            self.gates = gates
 
     class Detail(Message):
         def __init__(self, info: dict[str, Any]) -> None:
@@ -157,10 +163,22 @@ class ModelsScreen(BaseScreen):
                 gates[m.ref] = gate.check(ws, m, champion=registry.champion_of(ws, m)).to_json()
             except Exception as exc:  # noqa: BLE001 - one unreadable verdict must not hide the list
                 gates[m.ref] = {"passed": False, "reasons": [f"gate check failed: {exc}"], "checks": {}}
-        self.post_message(self.Loaded(Registry(models, gates, deployments, jobs)))
+        self.post_message(self.Gates(gates))
+
+    def on_models_screen_gates(self, msg: Gates) -> None:
+        """Fill the verdict column in place (no rebuild: the cursor and widths stay)."""
+        if self.data is None:
+            return
+        self.data = Registry(self.data.models, msg.gates, self.data.deployments, self.data.jobs)
+        table = self.query_one("#models-table", Table)
+        for i, m in enumerate(self.data.models[: table.row_count]):
+            table.update_cell_at(Coordinate(i, 1), gate_text(msg.gates.get(m.ref)), update_width=True)
 
     def on_models_screen_loaded(self, msg: Loaded) -> None:
-        self.data = msg.data
+        previous = self.data.gates if self.data else {}
+        # Until the fresh verdicts arrive, show the last ones (no flicker on refresh).
+        self.data = Registry(msg.data.models, msg.data.gates or previous, msg.data.deployments, msg.data.jobs)
+        msg.data = self.data
         table = self.query_one("#models-table", Table)
         table.loading = False
         served = self._served()

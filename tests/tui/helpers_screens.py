@@ -1,0 +1,103 @@
+"""Fixtures and helpers for the compare, models, monitoring and SQL screen tests.
+
+The app under test is the real Workbench (screens.app) opened on one main screen. Waiting is by
+polling the app's workers with ``pilot.pause`` (bounded), never by fixed sleeps. Snapshot data
+is written through the store's API with frozen clocks, so the rendered screens are the same on
+every run.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+FROZEN = datetime(2026, 1, 15, 12, 0, 0)          # naive UTC, like the store's timestamps
+SEEN_AT = FROZEN.replace(tzinfo=UTC) + timedelta(minutes=5)
+
+
+async def settle(pilot: Any, *, rounds: int = 600) -> None:
+    """Pause until no worker is pending or running (bounded: rounds × 20 ms of app time)."""
+    app = pilot.app
+    for _ in range(rounds):
+        await pilot.pause(0.02)
+        if not any(w.state.name in ("PENDING", "RUNNING") for w in app.workers):
+            break
+    await pilot.pause()
+
+
+async def wait_for(pilot: Any, predicate: Any, *, rounds: int = 1500) -> bool:
+    """Pause until ``predicate()`` holds (bounded); returns whether it did."""
+    for _ in range(rounds):
+        if predicate():
+            return True
+        await pilot.pause(0.02)
+    return bool(predicate())
+
+
+def notes(app: Any) -> list[str]:
+    """Texts of the notifications shown so far."""
+    return [n.message for n in app._notifications]
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    """Store timestamps at FROZEN and the screens' 'now' five minutes later."""
+    import screens.widgets
+    import store.audit
+    import store.jobs
+    import store.models
+    import store.runs
+
+    ticks = iter(range(1_000_000))
+
+    def tick() -> datetime:  # one second per write, so "newest first" orders stay stable
+        return FROZEN + timedelta(seconds=next(ticks))
+
+    for module in (store.models, store.jobs, store.runs, store.audit):
+        if hasattr(module, "utcnow"):
+            monkeypatch.setattr(module, "utcnow", tick)
+    monkeypatch.setattr(screens.widgets, "now", lambda: SEEN_AT)
+    return FROZEN
+
+
+def app_on(ws: Any, start: str) -> Any:
+    from screens.app import Workbench
+
+    return Workbench(ws, start=start)
+
+
+# -- store records for snapshots (no model files needed: the screens only read the store) --------
+SIG = {"task": "binary", "target": "default", "features": [], "classes": ["No", "Yes"]}
+
+
+def fake_model(ws: Any, name: str, score: float, **extra: Any) -> Any:
+    metrics = {"primary_metric": "roc_auc", "roc_auc": score, "accuracy": round(score - 0.1, 4), **extra}
+    return ws.store.models.register(name=name, path=f"artifacts/models/{name}.txt", sha256="0" * 64,
+                                    task="binary", signature=SIG, dataset="default", dataset_version=1,
+                                    metrics=metrics)
+
+
+def fake_job(ws: Any, job_id: str, deployment: str | None, model: Any, *, status: str = "succeeded",
+             rows: int = 10_000, drift: str | None = "ok", pred_drift: float | None = 0.01,
+             error: str | None = None) -> None:
+    ws.store.jobs.start(job_id=job_id, model_name=model.name, model_version=model.version,
+                        inputs=[{"path": "data/new.csv"}], deployment=deployment)
+    ws.store.jobs.finish(job_id, status=status, rows_in=rows, rows_out=rows if status == "succeeded" else 0,
+                         seconds=0.5, rows_per_s=rows / 0.5, output=f"artifacts/scores/{job_id}.parquet",
+                         drift_status=drift, prediction_drift=pred_drift, error=error)
+
+
+def registry_fixture(ws: Any) -> dict[str, Any]:
+    """credit:1..3 (v2 in production, deployed as credit-batch) and two jobs."""
+    v1 = fake_model(ws, "credit", 0.81)
+    v2 = fake_model(ws, "credit", 0.86)
+    v3 = fake_model(ws, "credit", 0.84)
+    ws.store.models.set_alias("credit", "production", v2.version)
+    ws.store.models.deploy(name="credit-batch", model_name="credit", model_version=v2.version,
+                           signature=SIG, output_dir="artifacts/scores/credit-batch")
+    fake_job(ws, "a1b2c3d4e5f6", "credit-batch", v2)
+    fake_job(ws, "0f9e8d7c6b5a", "credit-batch", v2, status="failed", rows=120, drift=None,
+             pred_drift=None, error="input data/bad.csv has no column 'balance'")
+    return {"versions": [v1, v2, v3]}
