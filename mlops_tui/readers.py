@@ -149,6 +149,7 @@ def _read_csv(path: Path) -> tuple[pl.LazyFrame, ReadInfo]:
         try_parse_dates=True,
         infer_schema_length=10_000,
         encoding="utf8",
+        new_columns=None if header else [f"column_{i + 1}" for i in range(len(first))],
     )
     try:
         lf.collect_schema()

@@ -1,0 +1,180 @@
+"""The dataset registry as a service: versions by content, snapshots, schema roles, task, diff, validate."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import polars as pl
+import pytest
+
+from mlops_tui import datasets
+from mlops_tui.errors import UserError
+from tests.conftest import SAMPLE
+
+
+def _snapshots(ws) -> list[str]:
+    return sorted(p.name for p in (ws.artifacts / "datasets").iterdir())
+
+
+def test_add_registers_a_content_addressed_snapshot_with_schema_and_task(ws):
+    dv, new = datasets.add(ws, str(SAMPLE / "penguins.csv"), target="species")
+    assert new and dv.ref == "penguins:1"
+    assert (dv.rows, dv.columns, dv.target, dv.task) == (344, 8, "species", "multiclass")
+    assert dv.path == f"artifacts/datasets/{dv.hash}.parquet"
+    assert ws.abspath(dv.path).exists()
+    roles = {e["name"]: e["role"] for e in dv.schema}
+    assert roles["species"] == "target" and roles["island"] == "feature"
+    nullable = {e["name"]: e["nullable"] for e in dv.schema}
+    assert nullable["sex"] and not nullable["island"]
+    assert ws.store.audit.events(obj="dataset:penguins:1")[0].command == "dataset add"
+
+
+def test_same_content_returns_the_existing_version_even_from_another_path(ws, tmp_path):
+    first, _ = datasets.add(ws, str(SAMPLE / "penguins.csv"))
+    copy = tmp_path / "elsewhere.csv"
+    shutil.copy(SAMPLE / "penguins.csv", copy)
+    again, new = datasets.add(ws, str(copy), name="penguins")
+    assert not new and again.version == first.version and again.hash == first.hash
+    assert len(ws.store.datasets.versions("penguins")) == 1
+
+
+def test_changed_content_makes_the_next_version_and_old_versions_survive_the_source(ws, tmp_path):
+    src = tmp_path / "penguins.csv"
+    shutil.copy(SAMPLE / "penguins.csv", src)
+    v1, _ = datasets.add(ws, str(src))
+    pl.read_csv(src).head(100).write_csv(src)
+    v2, new = datasets.add(ws, str(src))
+    assert new and v2.version == 2 and v2.rows == 100 and v2.hash != v1.hash
+    src.unlink()
+    assert datasets.load(ws, datasets.resolve(ws, "penguins:1")).height == 344
+    assert datasets.resolve(ws, "penguins").version == 2
+
+
+def test_parquet_glob_is_one_dataset(ws, tmp_path):
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    df = pl.read_csv(SAMPLE / "default.csv")
+    df.head(4000).write_parquet(parts / "a.parquet")
+    df.tail(6000).write_parquet(parts / "b.parquet")
+    dv, _ = datasets.add(ws, str(parts / "*.parquet"), target="default")
+    assert dv.name == "parts" and dv.rows == 10_000 and dv.task == "binary"
+    roles = {e["name"]: e["role"] for e in dv.schema}
+    assert roles["customer_id"] == "id"
+
+
+def test_csv_inference_delimiter_header_nulls_and_dates(ws, tmp_path):
+    f = tmp_path / "shop.csv"
+    f.write_text("day;store;sales;note\n2024-01-02;a;1.5;NA\n2024-01-03;b;;x\n2024-01-04;a;3.0;\n")
+    dv, _ = datasets.add(ws, str(f))
+    df = datasets.load(ws, dv)
+    assert df.columns == ["day", "store", "sales", "note"]
+    assert df["day"].dtype == pl.Date and df["day"][0] == date(2024, 1, 2)
+    assert df["sales"].null_count() == 1 and df["note"].null_count() == 2
+    roles = {e["name"]: e["role"] for e in dv.schema}
+    assert roles["day"] == "time"
+
+    headless = tmp_path / "nohead.csv"
+    headless.write_text("1,2,3\n4,5,6\n")
+    dv, _ = datasets.add(ws, str(headless))
+    assert datasets.load(ws, dv).columns == ["column_1", "column_2", "column_3"]
+
+
+def test_constant_column_is_ignored_and_sample_roles(ws, tmp_path):
+    f = tmp_path / "c.csv"
+    f.write_text("id,k,x,y\n1,7,0.5,a\n2,7,0.1,b\n3,7,0.9,a\n")
+    dv, _ = datasets.add(ws, str(f))
+    assert {e["name"]: e["role"] for e in dv.schema} == {"id": "id", "k": "ignored", "x": "feature", "y": "feature"}
+    bike, _ = datasets.add(ws, str(SAMPLE / "bikeshare.csv"), target="bikers")
+    assert bike.task == "regression"
+    assert {e["name"]: e["role"] for e in bike.schema}["date"] == "time"
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype", "task"),
+    [
+        (["yes", "no", "yes", None], pl.String, "binary"),
+        ([0, 1, 1, 0], pl.Int64, "binary"),
+        (["a", "b", "c"], pl.String, "multiclass"),
+        (list(range(5)) * 3, pl.Int64, "multiclass"),
+        (list(range(100)), pl.Int64, "regression"),
+        ([0.5, 1.5, 2.5, 3.0], pl.Float64, "regression"),
+    ],
+)
+def test_suggest_task(values, dtype, task):
+    assert datasets.suggest_task(pl.Series("t", values, dtype=dtype)) == task
+
+
+def test_suggest_task_refuses_a_constant_target():
+    with pytest.raises(UserError, match="'t' has 1 distinct"):
+        datasets.suggest_task(pl.Series("t", [1, 1, 1]))
+    assert datasets.suggest_task(pl.Series("t", [1, 1]), strict=False) is None
+
+
+def test_page_reads_any_window_of_the_snapshot(ws):
+    dv, _ = datasets.add(ws, str(SAMPLE / "default.csv"))
+    columns, rows = datasets.page(ws, dv, 9_998, 5)
+    assert columns[0] == "customer_id" and [r[0] for r in rows] == [9_999, 10_000]
+    assert datasets.scan(ws, dv).select(pl.len()).collect().item() == 10_000
+
+
+def test_resolve_unknown_names_and_versions(ws):
+    datasets.add(ws, str(SAMPLE / "penguins.csv"))
+    for ref, msg in [("nope", "unknown dataset 'nope'"), ("penguins:7", "penguins:7"), ("penguins:x", "bad dataset")]:
+        with pytest.raises(UserError, match=msg):
+            datasets.resolve(ws, ref)
+
+
+def test_failed_add_leaves_no_snapshot_and_no_row(ws, tmp_path):
+    f = tmp_path / "late.csv"
+    # A text value after the rows Polars uses to infer an integer column: fails while snapshotting.
+    f.write_text("a,b\n" + "".join(f"{i},{i}\n" for i in range(20_000)) + "x,1\n")
+    with pytest.raises(UserError, match="late.csv"):
+        datasets.add(ws, str(f))
+    with pytest.raises(UserError, match="target 'zzz' is not a column"):
+        datasets.add(ws, str(SAMPLE / "penguins.csv"), target="zzz")
+    assert _snapshots(ws) == [] and ws.store.datasets.latest() == []
+
+
+def test_diff_reports_schema_changes_and_drift(ws, tmp_path):
+    a, _ = datasets.add(ws, str(SAMPLE / "bikeshare.csv"), target="bikers")
+    df = pl.read_csv(SAMPLE / "bikeshare.csv", try_parse_dates=True)
+    shifted = df.filter(pl.col("mnth") == "July").drop("holiday").with_columns(
+        pl.col("hum").cast(pl.String) + "%", extra=pl.lit(1))
+    shifted.write_csv(tmp_path / "bikeshare.csv")
+    datasets.add(ws, str(tmp_path / "bikeshare.csv"), target="bikers")
+    d = datasets.diff(ws, "bikeshare:1", "bikeshare:2")
+    assert d["added"] == ["extra"] and d["removed"] == ["holiday"]
+    assert d["changed"] == [{"name": "hum", "from": "Float64", "to": "String"}]
+    drift = {x["column"]: x for x in d["drift"]}
+    assert drift["temp"]["status"] == "alert" and drift["temp"]["psi"] > 0.25
+    assert drift["hr"]["status"] == "ok"  # every hour occurs in July too
+    assert set(drift["mnth"]["vanished_categories"]) >= {"Jan", "Dec"}
+
+    same = datasets.diff(ws, a.ref, a.ref)
+    assert all(x["psi"] in (None, 0.0) or x["psi"] < 1e-9 for x in same["drift"])
+
+
+def test_validate_lists_every_problem(ws, tmp_path):
+    datasets.add(ws, str(SAMPLE / "penguins.csv"), target="species")
+    assert datasets.validate(ws, "penguins", str(SAMPLE / "penguins.csv"))["ok"]
+
+    df = pl.read_csv(SAMPLE / "penguins.csv")
+    bad = df.drop("sex").with_columns(
+        pl.col("year").cast(pl.Float64) + 0.5,
+        pl.when(pl.col("island") == "Dream").then(pl.lit("Mars")).otherwise(pl.col("island")).alias("island"),
+        pl.when(pl.int_range(pl.len()) < 3).then(None).otherwise(pl.col("species")).alias("species"),
+        pl.lit(1).alias("extra"),
+    )
+    bad.write_csv(tmp_path / "bad.csv")
+    r = datasets.validate(ws, "penguins:1", str(tmp_path / "bad.csv"))
+    assert not r["ok"] and r["rows"] == 344
+    text = "\n".join(r["problems"])
+    assert "missing column 'sex'" in text
+    assert "'year' is Float64" in text
+    assert "'species' has 3 missing" in text
+    warnings = "\n".join(r["warnings"])
+    assert "Mars" in warnings and "extra column 'extra'" in warnings
+
+    unreadable = datasets.validate(ws, "penguins", str(tmp_path / "missing.csv"))
+    assert not unreadable["ok"] and "no such file" in unreadable["problems"][0]
