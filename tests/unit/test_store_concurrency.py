@@ -85,3 +85,39 @@ def test_verifier_would_notice_a_lost_write(tmp_path):
             bench._write(store, 0, k)
     problems = bench.verify(store, writers=1, ops=6)
     assert any("dataset versions" in p for p in problems)
+
+
+def test_threads_of_one_process_neither_fail_nor_lose_writes(tmp_path):
+    """Threads share DuckDB's database instance (no file lock between them), as TUI workers do.
+
+    Without the store's per-file lock their transactions interleave and two threads give the
+    same number to a new dataset version (a primary-key error); with it they take turns.
+    """
+    import threading
+
+    store = Store.open(tmp_path / "store.duckdb")
+    errors: list[str] = []
+
+    def work(fn) -> None:
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    def writer(index: int) -> None:
+        for k in range(15):
+            work(lambda k=k: bench._write(store, index, k))
+
+    def reader() -> None:
+        for k in range(10):
+            work(lambda k=k: bench._read(store, k))
+            work(lambda: store.query("SELECT count(*) FROM v_datasets"))  # read-only open
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    threads.append(threading.Thread(target=reader))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert bench.verify(store, writers=4, ops=15) == []
