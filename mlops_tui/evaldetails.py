@@ -191,7 +191,10 @@ def slices(df: pl.DataFrame, sig: Signature, y: np.ndarray, pred: np.ndarray, *,
     """The slice metric per group of every categorical feature (and time period), and the gaps.
 
     The gap of a feature is max − min of the slice metric (:data:`SLICE_METRIC`) over groups with at least
-    :data:`MIN_SLICE_ROWS` rows where the metric is defined; ``max_gap`` is the worst feature.
+    :data:`MIN_SLICE_ROWS` rows where the metric is defined; ``max_gap`` is the worst categorical
+    feature (the bias check the gate applies). The spread across time periods is reported apart as
+    ``time_gap``: it measures stability over time, and weeks with holidays or storms would otherwise
+    refuse every model of seasonal data.
     """
     metric = SLICE_METRIC[sig.task]
     columns = [(f.source, False) for f in sig.features if f.kind == "categorical"]
@@ -217,7 +220,9 @@ def slices(df: pl.DataFrame, sig: Signature, y: np.ndarray, pred: np.ndarray, *,
             best, worst = (lo, hi) if metric in SLICE_LOWER_IS_BETTER else (hi, lo)
             entry.update(gap=_f(hi[metric] - lo[metric]), best=best["value"], worst=worst["value"])
         features.append(entry)
-    gapped = [f for f in features if f["gap"] is not None]
+    gapped = [f for f in features if f["gap"] is not None and f["kind"] == "categorical"]
     worst = max(gapped, key=lambda f: f["gap"]) if gapped else None
+    by_time = next((f for f in features if f["kind"] == "time"), None)
     return {"metric": metric, "min_rows": MIN_SLICE_ROWS, "features": features,
-            "max_gap": worst["gap"] if worst else None, "max_gap_feature": worst["feature"] if worst else None}
+            "max_gap": worst["gap"] if worst else None, "max_gap_feature": worst["feature"] if worst else None,
+            "time_gap": by_time["gap"] if by_time else None}

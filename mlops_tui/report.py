@@ -83,7 +83,15 @@ def _runs_section(c: _Ctx) -> str:
               ("dataset hash", "dataset_hash"), ("target", "target"), ("tuned metric", "metric"),
               ("best trial value", "best_value"), ("trials", "n_trials"), ("model", "model"),
               ("holdout rows", "holdout_rows"), ("holdout hash", "holdout_hash"), ("created", "created_at")]
-    rows = [[escape(label), *(_f(r[key]) for r in c.runs)] for label, key in fields]
+    def cell(r: dict[str, Any], key: str) -> str:
+        v = r[key]
+        if key.endswith("hash") and isinstance(v, str):
+            return f'<span title="{escape(v)}">{escape(v[:12])}</span>'
+        if key == "created_at" and hasattr(v, "strftime"):
+            return v.strftime("%Y-%m-%d %H:%M")
+        return _f(v)
+
+    rows = [[escape(label), *(cell(r, key) for r in c.runs)] for label, key in fields]
     warns = "".join(f'<div class="warn">{escape(w)}</div>' for w in c.data["warnings"])
     return _table(["", *c.head()], rows) + warns
 
@@ -116,13 +124,21 @@ def _params_section(c: _Ctx) -> str:
 
 
 def _history_section(c: _Ctx) -> str:
+    """One chart per tuned metric (runs tuned on different metrics do not share an axis)."""
+    charts = []
+    for metric in dict.fromkeys(r["metric"] for r in c.runs):
+        chart = _history_chart(c, [r for r in c.runs if r["metric"] == metric], metric)
+        if chart:
+            charts.append(chart)
+    return f'<div class="grid-charts">{"".join(charts)}</div>' if charts else ""
+
+
+def _history_chart(c: _Ctx, runs: list[dict[str, Any]], metric: str) -> str:
     series = []
-    metrics = set()
-    for r in c.runs:
+    for r in runs:
         done = [t for t in c.trials.get(r["run_id"], []) if t.state == "COMPLETE" and t.value is not None]
         if not done:
             continue
-        metrics.add(r["metric"])
         xs = [t.number for t in done]
         ys = [t.value for t in done]
         best, running = [], None
@@ -134,8 +150,9 @@ def _history_section(c: _Ctx) -> str:
         series.append(svg.Series(c.label[r["run_id"]] + " best", xs, best, c.color[r["run_id"]], mode="step"))
     if not series:
         return ""
-    chart = svg.Chart("Objective per trial (points) and best so far (line)", "trial",
-                      ", ".join(sorted(metrics)), series, width=720, height=340)
+    direction = "lower" if runs[0]["direction"] == "minimize" else "higher"
+    chart = svg.Chart(f"{metric} per trial (points), best so far (line); {direction} is better",
+                      "trial", metric, series, width=560, height=320)
     return svg.render(chart)
 
 
@@ -229,8 +246,10 @@ def _slices_section(c: _Ctx) -> str:
         if not sl or not sl.get("features"):
             continue
         metric = sl["metric"]
-        html += (f"<h3>{escape(c.label[i])}: {escape(metric)} per group — largest gap "
-                 f"<span class='gap'>{_f(sl.get('max_gap'), 3)}</span> ({escape(str(sl.get('max_gap_feature')))})</h3>")
+        time_gap = f"; across time periods {_f(sl['time_gap'], 3)}" if sl.get("time_gap") is not None else ""
+        html += (f"<h3>{escape(c.label[i])}: {escape(metric)} per group — largest gap between categories "
+                 f"<span class='gap'>{_f(sl.get('max_gap'), 3)}</span> ({escape(str(sl.get('max_gap_feature')))})"
+                 f"{time_gap}</h3>")
         for feat in sl["features"]:
             keys = [k for k in feat["groups"][0] if k not in ("value", "n")] if feat["groups"] else []
             rows = []

@@ -13,6 +13,11 @@ def _delta(v: float | None) -> str:
     return "" if v is None or v == 0 else f" ({v:+.4g})"
 
 
+def _short(value: Any, key: str) -> Any:
+    """Hashes cut to 12 characters for the table (``--json`` has them in full)."""
+    return value[:12] if key.endswith("hash") and isinstance(value, str) else value
+
+
 def compare(
     runs: Annotated[list[str], typer.Argument(help="Two or more run ids (unique prefixes work).")],
     as_json: JsonFlag = False,
@@ -29,7 +34,7 @@ def compare(
         ids = [r["run_id"] for r in res["runs"]]
         short = [i[:8] for i in ids]
         out.print(table("runs", ["", *short], [
-            (label, *(r[key] for r in res["runs"])) for label, key in (
+            (label, *(_short(r[key], key) for r in res["runs"])) for label, key in (
                 ("name", "name"), ("task", "task"), ("dataset", "dataset"), ("version", "dataset_version"),
                 ("hash", "dataset_hash"), ("holdout rows", "holdout_rows"), ("trials", "n_trials"),
                 ("model", "model"), ("status", "status"))]))

@@ -85,7 +85,7 @@ def test_report_is_self_contained_with_every_section(cli, ws, tmp_path):
     for section in ("runs", "metrics", "params", "history", "param-importance", "curves", "confusion",
                     "importance", "slices"):
         assert f'<section id="{section}">' in html, section
-    for title in ("ROC curve", "Precision-recall curve", "Calibration", "Objective per trial", "mean |SHAP|",
+    for title in ("ROC curve", "Precision-recall curve", "Calibration", "roc_auc per trial", "log_loss per trial", "mean |SHAP|",
                   "gain share", "per class"):
         assert title in html, title
     assert html.count("<svg") >= 8

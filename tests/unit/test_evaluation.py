@@ -94,6 +94,9 @@ def test_regression_metrics_match_sklearn_and_time_slices_by_month(ws):
     assert by_time["kind"] == "time" and by_time["period"] == "1mo"
     assert [g["value"] for g in by_time["groups"]][:2] == ["2011-01", "2011-02"]
     assert sum(g["n"] for g in by_time["groups"]) == test.height
+    # The gate's gap is across categories (bias); the spread over time is reported apart.
+    assert details["slices"]["time_gap"] == by_time["gap"]
+    assert details["slices"]["max_gap_feature"] in {"mnth", "weathersit"}
 
 
 def test_slice_metrics_per_group_sizes_and_largest_gap(ws):
