@@ -77,7 +77,7 @@ def binned_counts(
         q = f"{ident(c)}::DOUBLE"
         hi = lo + width * n
         select.append(
-            f"histogram(CASE WHEN {q} < ? THEN -1 WHEN {q} > ? THEN ? "
+            f"histogram(CASE WHEN {q} IS NULL THEN NULL WHEN {q} < ? THEN -1 WHEN {q} > ? THEN ? "
             f"ELSE least(CAST(floor(({q} - ?) / ?) AS BIGINT), ?) END)"
         )
         params += [lo, hi, n, lo, width if width > 0 else 1.0, n - 1]

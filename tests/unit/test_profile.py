@@ -1,0 +1,96 @@
+"""Column profiles computed by DuckDB over a Parquet file, checked against Polars on the same data."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from mlops_tui import profiling
+from tests.conftest import SAMPLE
+
+
+@pytest.fixture
+def penguins(tmp_path):
+    path = tmp_path / "penguins.parquet"
+    df = pl.read_csv(SAMPLE / "penguins.csv")
+    df.write_parquet(path)
+    return df, str(path)
+
+
+def test_numeric_stats_match_polars(penguins):
+    df, path = penguins
+    rows, schema, prof = profiling.profile(path)
+    assert rows == 344 and list(schema) == df.columns
+    p, s = prof["body_mass_g"], df["body_mass_g"]
+    assert (p["kind"], p["nulls"], p["count"]) == ("numeric", 2, 342)
+    assert p["distinct"] == s.drop_nulls().n_unique() and p["distinct_exact"]
+    assert (p["min"], p["max"]) == (s.min(), s.max())
+    assert math.isclose(p["mean"], s.mean()) and math.isclose(p["std"], s.std())
+    assert math.isclose(p["q50"], s.quantile(0.5, interpolation="linear"))
+    assert p["null_rate"] == pytest.approx(2 / 344)
+
+
+def test_histograms_cover_every_value(penguins):
+    df, path = penguins
+    _, _, prof = profiling.profile(path)
+    for col in ("bill_length_mm", "flipper_length_mm", "body_mass_g", "year"):
+        h = prof[col]["histogram"]
+        assert len(h["edges"]) == len(h["counts"]) + 1
+        assert sum(h["counts"]) == df[col].drop_nulls().len()
+        assert h["edges"][0] <= df[col].min() and h["edges"][-1] >= df[col].max()
+    # a small integer range gets one bin per value
+    assert prof["year"]["histogram"]["counts"] == [
+        df.filter(pl.col("year") == y).height for y in (2007, 2008, 2009)]
+
+
+def test_text_columns_get_value_counts(penguins):
+    df, path = penguins
+    _, _, prof = profiling.profile(path)
+    sex = prof["sex"]
+    assert sex["kind"] == "categorical" and sex["top_complete"] and sex["nulls"] == 11
+    assert dict(sex["top"]) == {"male": 168, "female": 165}
+    assert sex["top"][0][0] == "male"  # most frequent first
+
+
+def test_high_cardinality_text_keeps_top_values_only_and_odd_names_are_quoted(tmp_path):
+    n = 2_000
+    df = pl.DataFrame({
+        'we"ird name': [f"v{i % 300}" for i in range(n)],
+        "select": [i % 3 for i in range(n)],
+        "flag": [i % 2 == 0 for i in range(n)],
+    })
+    path = tmp_path / "odd.parquet"
+    df.write_parquet(path)
+    _, _, prof = profiling.profile(str(path))
+    top = prof['we"ird name']
+    assert not top["top_complete"] and len(top["top"]) == profiling.TOP_K and top["distinct"] == 300
+    assert top["top"][0][1] == math.ceil(n / 300)
+    assert prof["select"]["histogram"]["counts"] == [667, 667, 666]
+    assert dict(prof["flag"]["top"]) == {True: 1000, False: 1000}
+
+
+def test_large_files_use_estimates_but_ids_stay_exact(tmp_path, monkeypatch):
+    monkeypatch.setattr(profiling, "EXACT_MAX_ROWS", 1_000)
+    rng = np.random.default_rng(1)
+    df = pl.DataFrame({"customer_id": np.arange(5_000), "x": rng.normal(10, 2, 5_000),
+                       "k": rng.integers(0, 4_000, 5_000)})
+    path = tmp_path / "big.parquet"
+    df.write_parquet(path)
+    _, _, prof = profiling.profile(str(path))
+    assert prof["customer_id"]["distinct_exact"] and prof["customer_id"]["distinct"] == 5_000
+    assert not prof["k"]["distinct_exact"]
+    assert prof["k"]["distinct"] == pytest.approx(df["k"].n_unique(), rel=0.1)
+    assert not prof["x"]["quantiles_exact"]
+    assert prof["x"]["q50"] == pytest.approx(df["x"].median(), abs=0.1)
+
+
+def test_psi_and_category_shift():
+    assert profiling.psi([10, 20, 30], [1, 2, 3]) == pytest.approx(0.0)
+    assert profiling.psi([50, 50], [90, 10]) > 0.25
+    ref = {"count": 10, "top": [["a", 5], ["b", 5]], "top_complete": True}
+    cur = {"count": 10, "top": [["a", 5], ["c", 5]], "top_complete": True}
+    value, new, gone = profiling.category_drift(ref, cur)
+    assert new == ["c"] and gone == ["b"] and value > 1
