@@ -1,0 +1,123 @@
+"""`mlops-tui tune` in the foreground on the sample datasets: real LightGBM, real Optuna, real store."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from tests.tuning_helpers import add_sample, space_file
+
+pytestmark = pytest.mark.slow
+
+
+def _tune(cli, tmp_path, *args):
+    res = cli("tune", *args, "--space", space_file(tmp_path), "--json")
+    assert res.code == 0, res.stderr
+    return res.json
+
+
+def test_multiclass_tune_registers_an_evaluated_model(ws, cli, tmp_path):
+    from mlops_tui import registry
+
+    add_sample(ws, "penguins", target="species")
+    out = _tune(cli, tmp_path, "penguins", "--trials", "3", "--seed", "1")
+    assert out["status"] == "completed" and out["task"] == "multiclass"
+    assert out["metric"] == "log_loss" and out["direction"] == "minimize"
+    assert out["n_trials"] == 3 and out["model"] == {"name": "penguins", "version": 1}
+    assert set(out["test_metrics"]) >= {"accuracy", "f1_macro", "f1_weighted", "log_loss"}
+    assert out["test_metrics"]["accuracy"] > 0.8
+    assert out["test_metrics"]["primary_metric"] == "log_loss"
+
+    show = cli("run", "show", out["run_id"][:6], "--json").json
+    assert [t["number"] for t in show["trials"]] == [0, 1, 2]
+    assert all(t["state"] == "COMPLETE" and t["pid"] and t["duration_s"] > 0 for t in show["trials"])
+    assert all({"num_leaves", "learning_rate"} <= set(t["params"]) for t in show["trials"])
+
+    model = registry.resolve_model(ws, "penguins:1")
+    booster, sidecar = registry.load(ws, model)  # sha256 checked
+    assert sidecar["dataset"]["name"] == "penguins" and sidecar["seed"] == 1
+    assert sidecar["signature"]["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
+    assert booster.num_trees() == 3 * sidecar["num_boost_round"]
+    assert (ws.run_dir(out["run_id"]) / "holdout.parquet").exists()
+    evals = ws.store.runs.evaluations(run_id=out["run_id"], kind="holdout")
+    assert len(evals) == 1 and evals[0].metrics["accuracy"] == out["test_metrics"]["accuracy"]
+    assert cli("run", "list", "--json").json[0]["run_id"] == out["run_id"]
+
+
+def test_binary_tune_with_a_chosen_metric(ws, cli, tmp_path):
+    add_sample(ws, "default", rows=2500, target="default")
+    out = _tune(cli, tmp_path, "default", "--trials", "3", "--metric", "pr_auc", "--name", "credit")
+    assert out["task"] == "binary" and out["metric"] == "pr_auc" and out["direction"] == "maximize"
+    assert out["model"]["name"] == "credit"
+    m = out["test_metrics"]
+    assert {"roc_auc", "pr_auc", "log_loss", "brier", "f1", "best_f1_threshold"} <= set(m)
+    assert m["roc_auc"] > 0.8
+    assert "customer_id" in out["prep"]["id_columns"]
+
+
+def test_regression_time_split_and_leak_warning(ws, cli, tmp_path):
+    add_sample(ws, "bikeshare", target="bikers", extra={"log_bikers": pl.col("bikers").log1p()})
+    out = _tune(cli, tmp_path, "bikeshare", "--trials", "3", "--time-column", "date")
+    assert out["task"] == "regression" and out["metric"] == "rmse"
+    split = out["prep"]["split"]
+    assert split["method"] == "time" and split["test_from"] >= split["valid_from"]
+    assert {"rmse", "mae", "r2"} <= set(out["test_metrics"]) and out["test_metrics"]["r2"] > 0.3
+    assert any("log_bikers" in w for w in out["warnings"])
+    assert "log_bikers" not in out["prep"]["features"]
+
+
+def test_same_seed_gives_the_same_best_value_and_reproducible_model(ws, cli, tmp_path):
+    from mlops_tui import datasets, tuning
+
+    add_sample(ws, "penguins", target="species")
+    a = _tune(cli, tmp_path, "penguins", "--trials", "3", "--seed", "5")
+    b = _tune(cli, tmp_path, "penguins", "--trials", "3", "--seed", "5")
+    assert a["best_value"] == b["best_value"] and a["best_params"] == b["best_params"]
+    run = ws.store.runs.get(a["run_id"])
+    dv = datasets.resolve(ws, "penguins:1")
+    m1, met1, p1 = tuning.train_and_register(ws, dataset=dv, config=run.config, params=run.best_params,
+                                             model_name="again", run_id=None)
+    m2, met2, _ = tuning.train_and_register(ws, dataset=dv, config=run.config, params=run.best_params,
+                                            model_name="again", run_id=None)
+    assert m1.sha256 == m2.sha256 and met1 == met2
+    assert met1["log_loss"] == pytest.approx(a["test_metrics"]["log_loss"])
+    X, _ = p1.xy(p1.test)
+    from mlops_tui import registry
+
+    pa = registry.load(ws, m1)[0].predict(X)
+    pb = registry.load(ws, registry.resolve_model(ws, f"penguins:{a['model']['version']}"))[0].predict(X)
+    assert np.array_equal(pa, pb)
+
+
+@pytest.mark.parametrize(("setup", "args", "message"), [
+    (None, ["nope"], "unknown dataset"),
+    ("plain", ["plain"], "no target"),
+    ("plain", ["plain", "--target", "one"], "single value"),
+    ("plain", ["plain", "--target", "empty"], "missing in every row"),
+    ("plain", ["plain", "--target", "bad"], "NaN/inf"),
+    ("plain", ["plain", "--target", "y", "--metric", "auc"], "unknown metric 'auc'"),
+    ("plain", ["plain", "--target", "y", "--trials", "0"], "--trials must be at least 1"),
+    ("plain", ["plain", "--target", "y", "--space", "BAD"], "not valid TOML"),
+    ("plain", ["plain", "--target", "y", "--space", "RANGE"], "low 9 above high 2"),
+])
+def test_bad_input_exits_1_and_leaves_the_store_unchanged(ws, cli, tmp_path, setup, args, message):
+    if setup:
+        rng = np.random.default_rng(0)
+        df = pl.DataFrame({"x": rng.normal(size=60), "y": rng.normal(size=60), "one": [1] * 60,
+                           "empty": pl.Series([None] * 60, dtype=pl.Float64),
+                           "bad": [1.0, float("nan"), 2.0] * 20})
+        df.write_parquet(tmp_path / "plain.parquet")
+        assert cli("dataset", "add", tmp_path / "plain.parquet").code == 0
+    (tmp_path / "bad.toml").write_text("num_boost_round = [")
+    (tmp_path / "range.toml").write_text("[params.num_leaves]\nlow = 9\nhigh = 2\n")
+    args = [str(tmp_path / "bad.toml") if a == "BAD" else str(tmp_path / "range.toml") if a == "RANGE" else a
+            for a in args]
+    before = ws.store.audit.events()
+    res = cli("tune", *args, "--json")
+    assert res.code == 1
+    assert message in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and res.stdout == ""
+    assert ws.store.runs.list() == [] and ws.store.models.list() == []
+    assert ws.store.audit.events() == before
+    assert not any((ws.root / "runs").iterdir())

@@ -1,0 +1,83 @@
+"""prep.prepare on the sample datasets: task detection, splits, exclusions, the leakage guard."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from mlops_tui import prep
+from mlops_tui.errors import UserError
+from tests.conftest import SAMPLE
+
+
+def _read(name: str) -> pl.DataFrame:
+    return pl.read_csv(SAMPLE / f"{name}.csv", try_parse_dates=True)
+
+
+def test_multiclass_stratified_split_is_seeded_and_disjoint():
+    df = _read("penguins")
+    p = prep.prepare(df, target="species", seed=3)
+    assert p.task == "multiclass" and p.classes == ["Adelie", "Chinstrap", "Gentoo"]
+    assert p.report["split"]["method"] == "stratified"
+    assert p.train.height + p.valid.height + p.test.height == df.height
+    share = {c: (p.test["species"] == c).mean() for c in p.classes}
+    overall = {c: (df["species"] == c).mean() for c in p.classes}
+    assert all(abs(share[c] - overall[c]) < 0.03 for c in p.classes)
+    again = prep.prepare(df, target="species", seed=3)
+    assert again.test.equals(p.test) and again.signature == p.signature
+    assert not prep.prepare(df, target="species", seed=4).test.equals(p.test)
+    island = next(f for f in p.signature.features if f.name == "island")
+    assert island.kind == "categorical" and island.categories == ("Biscoe", "Dream", "Torgersen")
+
+
+def test_time_split_keeps_the_latest_rows_for_the_holdout_and_dates_become_parts():
+    p = prep.prepare(_read("bikeshare"), target="bikers", time_column="date")
+    assert p.task == "regression" and p.report["split"]["method"] == "time"
+    assert p.train["date"].max() <= p.valid["date"].min()
+    assert p.valid["date"].max() <= p.test["date"].min()
+    names = p.signature.feature_names
+    assert "date__month" in names and "date" not in names
+    assert "date__year" not in names  # constant within 2011
+    reasons = {e["column"]: e["reason"] for e in p.report["excluded"]}
+    assert reasons["date"].startswith("date: replaced by its parts")
+
+
+def test_ids_constants_and_missing_targets_are_reported():
+    df = _read("default").with_columns(const=pl.lit(1))
+    df = df.with_columns(pl.when(pl.col("customer_id") <= 7).then(None).otherwise(pl.col("default")).alias("default"))
+    p = prep.prepare(df, target="default")
+    assert p.task == "binary" and p.classes == ["No", "Yes"]
+    reasons = {e["column"]: e["reason"] for e in p.report["excluded"]}
+    assert "id-like" in reasons["customer_id"] and "constant" in reasons["const"]
+    assert p.signature.id_columns == ("customer_id",)
+    assert p.report["rows_dropped_missing_target"] == 7
+    assert any("7 row(s)" in w for w in p.report["warnings"])
+
+
+@pytest.mark.parametrize(("name", "target", "leak"), [
+    ("bikeshare", "bikers", pl.col("bikers").log1p()),
+    ("default", "default", (pl.col("default") == "Yes").cast(pl.Float64) * 5 + pl.col("income") / 1e6),
+    ("penguins", "species", pl.col("species").str.to_lowercase()),
+])
+def test_leakage_guard_excludes_a_feature_that_predicts_the_target(name, target, leak):
+    p = prep.prepare(_read(name).with_columns(leak.alias("leak")), target=target)
+    assert "leak" not in p.signature.feature_names
+    assert [lk["column"] for lk in p.report["leakage"]] == ["leak"]
+    assert any("leak" in w and "almost perfectly" in w for w in p.report["warnings"])
+    assert not prep.prepare(_read(name), target=target).report["leakage"]  # real features are kept
+
+
+@pytest.mark.parametrize(("frame", "kwargs", "message"), [
+    (pl.DataFrame({"x": [1.0, 2, 3] * 10, "y": ["a"] * 30}), {"target": "y"}, "single value"),
+    (pl.DataFrame({"x": [1.0, 2, 3], "y": [None, None, None]}, schema={"x": pl.Float64, "y": pl.String}),
+     {"target": "y"}, "missing in every row"),
+    (pl.DataFrame({"x": [1.0, 2, 3] * 10, "y": [1.5, float("nan"), 2.0] * 10}), {"target": "y"}, "NaN/inf"),
+    (pl.DataFrame({"x": [1.0, 2, 3] * 10, "y": [1.5, 2.5, 3.5] * 10}), {"target": "nope"}, "not in the dataset"),
+    (pl.DataFrame({"x": [1.0, 2, 3] * 10, "y": ["a", "b", "c"] * 10}), {"target": "y", "task": "regression"},
+     "must be numeric"),
+    (pl.DataFrame({"x": [1.0, 2, 3] * 10, "y": ["a", "b", "c"] * 10}), {"target": "y", "time_column": "t"},
+     "time column"),
+])
+def test_bad_targets_are_refused_with_one_line(frame, kwargs, message):
+    with pytest.raises(UserError, match=message):
+        prep.prepare(frame, **kwargs)
