@@ -84,9 +84,7 @@ def compare(ws: Workspace, run_refs: list[str]) -> dict[str, Any]:
 def compare_runs(ws: Workspace, runs: list[Run]) -> dict[str, Any]:
     """:func:`compare` on resolved runs (any number, one included: the report uses it that way)."""
     ids = [r.run_id for r in runs]
-    wanted = set(ids)
-    evals = {k: v for k, v in holdout_evaluations(ws.store.runs.evaluations(kind="holdout")).items()
-             if k in wanted}
+    evals = holdout_evaluations(ws.store.runs.evaluations_of(ids, kind="holdout"))
     hashes = _dataset_hashes(ws, runs)
 
     per_run = {r.run_id: _metrics_of(r, evals.get(r.run_id)) for r in runs}

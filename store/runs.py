@@ -202,3 +202,13 @@ class Runs(Area):
         sql = "SELECT * FROM evaluations" + (" WHERE " + " AND ".join(where) if where else "")
         with self._read() as con:
             return [_evaluation(r) for r in self._rows(con, sql + " ORDER BY created_at", params)]
+
+    def evaluations_of(self, run_ids: list[str], *, kind: str | None = None) -> list[Evaluation]:
+        """Evaluations of several runs in one read, oldest first (``run compare`` over many runs)."""
+        sql = "SELECT * FROM evaluations WHERE list_contains(?, run_id)"
+        params: list[Any] = [run_ids]
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind)
+        with self._read() as con:
+            return [_evaluation(r) for r in self._rows(con, sql + " ORDER BY created_at", params)]
