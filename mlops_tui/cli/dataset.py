@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, table, workspace
+from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, interactive, out, table, workspace
 from mlops_tui.errors import UserError
 
 
@@ -31,7 +31,8 @@ def add(
     from mlops_tui import datasets
 
     ws = workspace(create=True)
-    err.print(f"reading {path} …")
+    if interactive():  # a person waiting on a big file; scripts get only the one-line result
+        err.print(f"reading {path} …")
     dv, new = datasets.add(ws, path, name=name, target=target, description=description)
     payload = {**_summary(dv), "new": new}
     emit(payload, as_json, lambda: out.print(

@@ -1,0 +1,100 @@
+"""`dataset add/list/show/head/diff/validate` against a real DuckDB store: JSON keys of CLI.md, exit codes."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tests.conftest import SAMPLE
+
+
+def test_add_twice_same_version_then_list(cli):
+    r = cli("dataset", "add", SAMPLE / "penguins.csv", "--target", "species", "--description", "birds", "--json")
+    assert r.code == 0, r.stderr
+    first = r.json
+    assert {k: first[k] for k in ("name", "version", "rows", "columns", "new")} == {
+        "name": "penguins", "version": 1, "rows": 344, "columns": 8, "new": True}
+    assert len(first["hash"]) == 64 and first["task"] == "multiclass"
+
+    again = cli("dataset", "add", SAMPLE / "penguins.csv", "--json").json
+    assert not again["new"] and again["version"] == 1 and again["hash"] == first["hash"]
+
+    cli("dataset", "add", SAMPLE / "default.csv", "--name", "credit", "--target", "default")
+    listed = cli("dataset", "list", "--json").json
+    assert [(d["name"], d["version"], d["rows"], d["columns"], d["target"]) for d in listed] == [
+        ("credit", 1, 10_000, 5, "default"), ("penguins", 1, 344, 8, "species")]
+
+    human = cli("dataset", "list")
+    assert human.code == 0 and "penguins" in human.stdout and "credit" in human.stdout
+
+
+def test_add_creates_the_workspace_when_missing(tmp_path, capsys):
+    from mlops_tui.cli import main
+
+    root = tmp_path / "fresh"
+    try:
+        main(["--workspace", str(root), "dataset", "add", str(SAMPLE / "penguins.csv"), "--json"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    assert (root / "store.duckdb").exists()
+    assert '"version": 1' in capsys.readouterr().out
+
+
+def test_show_has_schema_and_profile(cli):
+    cli("dataset", "add", SAMPLE / "bikeshare.csv", "--target", "bikers")
+    r = cli("dataset", "show", "bikeshare:1", "--json")
+    assert r.code == 0
+    doc = r.json
+    for key in ("name", "version", "rows", "hash", "target", "schema", "profile"):
+        assert key in doc
+    assert doc["rows"] == 8_645 and doc["target"] == "bikers"
+    assert {"name", "dtype", "nullable", "role"} <= set(doc["schema"][0])
+    temp = doc["profile"]["temp"]
+    for key in ("nulls", "distinct", "min", "max", "mean", "std", "q25", "q50", "q75", "histogram"):
+        assert key in temp
+    human = cli("dataset", "show", "bikeshare")
+    assert human.code == 0 and "weathersit" in human.stdout and "8,645 rows" in human.stdout
+
+
+def test_head_returns_the_first_rows(cli):
+    cli("dataset", "add", SAMPLE / "default.csv")
+    doc = cli("dataset", "head", "default", "--rows", "3", "--json").json
+    assert doc["columns"] == ["customer_id", "default", "student", "balance", "income"]
+    assert [row[0] for row in doc["rows"]] == [1, 2, 3]
+    assert cli("dataset", "head", "default", "-n", "2").code == 0
+
+
+def test_diff_between_versions(cli, tmp_path):
+    src = tmp_path / "default.csv"
+    df = pl.read_csv(SAMPLE / "default.csv")
+    df.write_csv(src)
+    cli("dataset", "add", src)
+    df.with_columns(pl.col("balance") * 3).drop("student").write_csv(src)
+    cli("dataset", "add", src)
+    r = cli("dataset", "diff", "default:1", "default:2", "--json")
+    assert r.code == 0
+    doc = r.json
+    assert doc["removed"] == ["student"] and doc["added"] == [] and doc["changed"] == []
+    drift = {d["column"]: d for d in doc["drift"]}
+    assert drift["balance"]["status"] == "alert" and drift["income"]["status"] == "ok"
+    assert "balance" in cli("dataset", "diff", "default:1", "default:2").stdout
+
+
+def test_validate_ok_and_problems(cli, tmp_path):
+    cli("dataset", "add", SAMPLE / "penguins.csv", "--target", "species")
+    ok = cli("dataset", "validate", "penguins", SAMPLE / "penguins.csv", "--json")
+    assert ok.code == 0 and ok.json["ok"] and ok.json["problems"] == []
+
+    pl.read_csv(SAMPLE / "penguins.csv").drop("island").write_csv(tmp_path / "no_island.csv")
+    bad = cli("dataset", "validate", "penguins:1", tmp_path / "no_island.csv", "--json")
+    assert bad.code == 1 and not bad.json["ok"]
+    assert any("island" in p for p in bad.json["problems"])
+    assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
+
+    human = cli("dataset", "validate", "penguins:1", tmp_path / "no_island.csv")
+    assert human.code == 1 and "missing column 'island'" in human.stdout
+
+
+def test_read_commands_on_unknown_refs_exit_1(cli):
+    for args in (["show", "nope"], ["head", "nope:2"], ["diff", "a", "b"], ["validate", "x", str(SAMPLE / "penguins.csv")]):
+        r = cli("dataset", *args, "--json")
+        assert r.code == 1 and r.stdout == "" and "unknown dataset" in r.stderr
