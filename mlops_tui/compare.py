@@ -120,6 +120,7 @@ def compare_runs(ws: Workspace, runs: list[Run]) -> dict[str, Any]:
             "eval_id": ev.eval_id if ev else None, "details_path": ev.details_path if ev else None,
             "holdout_rows": ev_meta.get("holdout_rows"),
             "holdout_hash": ev_meta.get("holdout_hash"), "threshold": ev_meta.get("threshold"),
+            "best_f1_threshold": ev_meta.get("best_f1_threshold"),
             "created_at": r.created_at,
         })
     return {

@@ -82,7 +82,9 @@ def _runs_section(c: _Ctx) -> str:
     fields = [("task", "task"), ("status", "status"), ("dataset", "dataset"), ("version", "dataset_version"),
               ("dataset hash", "dataset_hash"), ("target", "target"), ("tuned metric", "metric"),
               ("best trial value", "best_value"), ("trials", "n_trials"), ("model", "model"),
-              ("holdout rows", "holdout_rows"), ("holdout hash", "holdout_hash"), ("created", "created_at")]
+              ("holdout rows", "holdout_rows"), ("holdout hash", "holdout_hash"),
+              ("decision threshold", "threshold"), ("F1-best threshold", "best_f1_threshold"),
+              ("created", "created_at")]
     def cell(r: dict[str, Any], key: str) -> str:
         v = r[key]
         if key.endswith("hash") and isinstance(v, str):

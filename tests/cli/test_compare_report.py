@@ -144,3 +144,16 @@ def test_evaluate_on_data_without_target_or_features_is_refused(cli, ws, tmp_pat
     assert res.code == 1 and "missing feature column(s) the model needs: income" in res.stderr
     assert cli("evaluate", "nomodel", "default").code == 1
     assert len(ws.store.runs.evaluations()) == before
+
+
+def test_compare_and_report_with_a_run_that_has_no_evaluation(cli, ws, tmp_path):
+    ws.store.runs.create(run_id="eeee5555", name="broken", dataset="default", dataset_version=1,
+                         target="default", task="binary", metric="roc_auc", direction="maximize",
+                         seed=0, config={}, status="failed")
+    res = cli("run", "compare", "aaaa1111", "eeee5555", "--json")
+    assert res.code == 0, res.stderr
+    assert res.json["metrics"]["roc_auc"]["eeee5555"] is None
+    assert any("no holdout evaluation yet for eeee5555" in w for w in res.json["warnings"])
+    res = cli("report", "aaaa1111", "eeee5555", "--output", tmp_path / "r.html", "--json")
+    assert res.code == 0, res.stderr
+    assert "no holdout evaluation yet for eeee5555" in (tmp_path / "r.html").read_text()
