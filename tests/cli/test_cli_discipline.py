@@ -1,0 +1,163 @@
+"""The headless contract of CLI.md that every command shares.
+
+Scripts and cron jobs call these commands, so: `--json` prints exactly one JSON document on
+stdout, errors are one line on stderr with exit 1 (no traceback), usage errors exit 2, and a
+headless command never pays for (or depends on) the TUI or the ML libraries at import time.
+Exit codes and imports are checked in real child processes, as a script would see them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT, SAMPLE, run_cli_subprocess
+
+HEAVY = {"textual", "lightgbm", "sklearn", "optuna", "scipy"}
+
+# Runs the CLI's real entry point in a fresh interpreter, then reports what got imported.
+IMPORT_PROBE = f"""
+import json, sys
+from mlops_tui.cli import main
+code = 0
+try:
+    main(sys.argv[2:])
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {sorted(HEAVY)})
+with open(sys.argv[1], "w") as fh:
+    json.dump({{"code": code, "heavy": heavy}}, fh)
+"""
+
+
+def _probe(tmp_path, *args: str) -> dict:
+    report = tmp_path / "modules.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE, str(report), *args], cwd=ROOT,
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert report.exists(), proc.stderr
+    return {**json.loads(report.read_text()), "stdout": proc.stdout, "stderr": proc.stderr}
+
+
+@pytest.fixture
+def populated(ws, cli):
+    """A workspace with one real dataset, so list commands have something to show."""
+    result = cli("dataset", "add", str(SAMPLE / "penguins.csv"), "--name", "penguins",
+                 "--target", "species", "--json")
+    assert result.code == 0, result.stderr
+    return ws
+
+
+@pytest.mark.parametrize("args", [
+    ["--help"],
+    ["dataset", "--help"],
+    ["dataset", "list", "--json"],
+    ["dataset", "show", "penguins", "--json"],
+    ["model", "list", "--json"],
+    ["run", "list", "--json"],
+    ["audit", "--json"],
+], ids=" ".join)
+def test_headless_commands_load_no_tui_or_ml_library(tmp_path, populated, args):
+    result = _probe(tmp_path, "--workspace", str(populated.root), *args)
+    assert result["code"] == 0, result["stderr"]
+    assert result["heavy"] == []
+
+
+@pytest.mark.parametrize("args", [
+    ["dataset", "list", "--json"],
+    ["dataset", "show", "penguins", "--json"],
+    ["dataset", "head", "penguins", "--json"],
+    ["model", "list", "--json"],
+    ["run", "list", "--json"],
+    ["audit", "--json"],
+    ["sql", "SELECT name, version FROM v_datasets", "--json"],
+], ids=" ".join)
+def test_json_output_is_exactly_one_document(populated, cli, args):
+    result = cli(*args)
+    assert result.code == 0, result.stderr
+    document = json.loads(result.stdout)  # the whole of stdout, nothing before or after
+    assert document is not None
+    assert result.stdout.count("\n") == 1
+
+
+def test_progress_of_dataset_add_goes_to_stderr_not_into_the_json(ws, cli):
+    result = cli("dataset", "add", str(SAMPLE / "default.csv"), "--name", "credit", "--json")
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["version"] == 1
+
+
+@pytest.mark.parametrize("args", [
+    ["no-such-command"],
+    ["dataset", "list", "--no-such-option"],
+    ["dataset", "show"],  # missing argument
+    ["score", "--no-such-option"],
+], ids=" ".join)
+def test_usage_errors_exit_2_without_traceback(ws, args):
+    result = run_cli_subprocess(ws.root, *args)
+    assert result.code == 2
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_unknown_workspace_for_a_read_command_exits_1_with_one_line(tmp_path):
+    missing = tmp_path / "nowhere"
+    result = run_cli_subprocess(missing, "dataset", "list", "--json")
+    assert result.code == 1
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert "no workspace" in result.stderr and str(missing) in result.stderr
+    assert not missing.exists()  # reading never creates a workspace
+
+
+def test_workspace_comes_from_the_environment_when_not_given(tmp_path, ws):
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlops_tui", "dataset", "list", "--json"], cwd=tmp_path,
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        env={**os.environ, "MLOPS_WORKSPACE": str(ws.root)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == []
+    assert not (tmp_path / ".mlops").exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["dataset", "show", "nope", "--json"],
+    ["dataset", "show", "penguins:9", "--json"],
+    ["model", "show", "nope", "--json"],
+    ["run", "show", "nope", "--json"],
+], ids=" ".join)
+def test_not_found_exits_1_with_one_line_and_no_output(populated, cli, args):
+    result = cli(*args)
+    assert result.code == 1
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("error: ")
+
+
+def test_sql_write_is_refused_with_exit_1_and_changes_nothing(populated, cli):
+    result = cli("sql", "DELETE FROM dataset_versions", "--json")
+    assert result.code == 1
+    assert "read-only" in result.stderr
+    assert cli("dataset", "list", "--json").json[0]["name"] == "penguins"
+
+
+def test_every_command_help_has_an_example(ws):
+    """CLI.md: the help of each command carries an "Example:" line."""
+    from typer.main import get_command
+
+    from mlops_tui.cli import app
+
+    root = get_command(app)
+    missing = []
+    for name, command in root.commands.items():
+        subcommands = getattr(command, "commands", None)
+        pairs = [(f"{name} {sub}", c) for sub, c in subcommands.items()] if subcommands else [(name, command)]
+        missing += [label for label, c in pairs if "Example:" not in (c.help or "")]
+    assert missing == []
