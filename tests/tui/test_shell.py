@@ -115,11 +115,3 @@ def test_home_snapshot(ws, frozen_clock, snap_compare, app_factory, size):
         await wait_for(pilot, lambda: pilot.app.screen.query_one("#attention").row_count >= 2, what="home")
 
     assert snap_compare(app_factory(ws), terminal_size=size, run_before=loaded)
-
-
-def test_help_snapshot(ws, snap_compare, app_factory):
-    async def opened(pilot):
-        await pilot.press("question_mark")
-        await wait_for(pilot, lambda: pilot.app.screen.query_one("#help-table").row_count > 10, what="help")
-
-    assert snap_compare(app_factory(ws), terminal_size=(80, 24), run_before=opened)

@@ -1,0 +1,202 @@
+"""Datasets and runs screens driven by keys: schema, paged preview, register/validate/diff, the launch
+form, a real detached run watched to completion, marks and compare, run detail."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.conftest import add_samples, fake_runs, wait_for
+
+
+def texts(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+def screen_name(app) -> str:
+    return type(app.screen).__name__
+
+
+async def open_datasets(pilot, app, name: str):
+    """On the datasets screen, move the cursor to dataset ``name`` by keys."""
+    table = await wait_for(pilot, lambda: app.screen.query_one("#datasets").row_count
+                           and app.screen.query_one("#datasets"), what="datasets list")
+    names = [table.get_row_at(i)[0] for i in range(table.row_count)]
+    table.focus()
+    for _ in range(names.index(name)):
+        await pilot.press("j")
+    await wait_for(pilot, lambda: app.screen.current == f"{name}:1", what=f"{name} selected")
+    return table
+
+
+async def test_schema_shows_roles_and_histograms_and_preview_pages_to_the_end(sample_ws, app_factory):
+    app = app_factory(sample_ws, start="datasets")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_datasets(pilot, app, "penguins")
+        schema = app.screen.query_one("#schema-table")
+        rows = {schema.get_row_at(i)[0]: schema.get_row_at(i) for i in range(schema.row_count)}
+        assert rows["species"][2] == "target"
+        assert any(ch in rows["body_mass_g"][5] for ch in "▁▂▃▄▅▆▇█")   # histogram sparkline
+        assert "Biscoe" in rows["island"][6]                             # top values
+        await pilot.press("p")
+        preview = app.screen.query_one("#preview-table")
+        await wait_for(pilot, lambda: preview.row_count > 0, what="first page")
+        await pilot.press("G")
+        await wait_for(pilot, lambda: preview.first_row > 0, what="last page")
+        assert preview.first_row + preview.row_count == 344
+        assert str(preview.rows[preview.coordinate_to_cell_key((preview.cursor_row, 0)).row_key].label) == "344"
+        await pilot.press("g")
+        await wait_for(pilot, lambda: preview.first_row == 0, what="back to the start")
+
+
+async def test_register_a_file_from_the_form_then_a_bad_one_is_one_line(sample_ws, app_factory, tmp_path):
+    good = tmp_path / "tiny.csv"
+    good.write_text("id,x,y\n1,0.5,a\n2,1.5,b\n3,2.5,a\n4,3.5,b\n")
+    app = app_factory(sample_ws, start="datasets")
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = await open_datasets(pilot, app, "bikeshare")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="register form")
+        await pilot.press(*str(good), "tab", *"tiny", "tab", "y", "ctrl+s")
+        await wait_for(pilot, lambda: table.row_count == 3, what="third dataset")
+        assert sample_ws.store.datasets.get("tiny").target == "y"
+        assert any("registered tiny:1" in t for t in texts(app))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="register form again")
+        await pilot.press(*str(tmp_path / "missing.csv"), "enter")
+        await wait_for(pilot, lambda: any("missing.csv" in t for t in texts(app)), what="error note")
+        assert [d.name for d in sample_ws.store.datasets.latest()] == ["bikeshare", "penguins", "tiny"]
+
+
+async def test_validate_and_diff_show_their_results(sample_ws, app_factory, tmp_path):
+    import polars as pl
+
+    from tests.tui.conftest import SAMPLE
+
+    changed = tmp_path / "penguins2.csv"
+    pl.read_csv(SAMPLE / "penguins.csv").drop("year").head(200).write_csv(changed)
+    app = app_factory(sample_ws, start="datasets")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_datasets(pilot, app, "penguins")
+        await pilot.press("v")
+        await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="validate form")
+        await pilot.press(*str(changed), "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "TextScreen", what="validation result")
+        body = str(app.screen.body)
+        assert body.startswith("✗") and "year" in body
+        await pilot.press("escape")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="diff form")
+        await pilot.press(*"penguins:1", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "TextScreen", what="diff result")
+
+
+async def test_launch_form_is_prefilled_from_the_dataset_version(sample_ws, app_factory):
+    app = app_factory(sample_ws, start="datasets")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_datasets(pilot, app, "penguins")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", what="launch form")
+        values = app.screen.values()
+        assert values["dataset"] == "penguins:1"
+        assert values["target"] == "species"
+        assert values["task"] == "multiclass"
+        await pilot.press("tab", "tab", "tab", "tab", "ctrl+u", *"zero", "ctrl+s")
+        await wait_for(pilot, lambda: any("trials: 'zero'" in t for t in texts(app)), what="bad trials")
+        assert sample_ws.store.runs.list() == []
+
+
+@pytest.mark.slow
+async def test_launch_a_detached_run_and_watch_it_complete(sample_ws, app_factory):
+    app = app_factory(sample_ws, start="datasets")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_datasets(pilot, app, "penguins")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", what="launch form")
+        await pilot.press("tab", "tab", "tab", "tab", "ctrl+u", "3", "ctrl+s")
+        await wait_for(pilot, lambda: screen_name(app) == "RunsScreen", timeout=60, what="runs list")
+        table = app.screen.query_one("#runs-table")
+
+        def completed_row():
+            return table.row_count and str(table.get_row_at(0)[0]) == "✓ completed"
+
+        await wait_for(pilot, completed_row, timeout=120, what="run completed in the list")
+        assert str(table.get_row_at(0)[5]).startswith("3/3")
+        run = sample_ws.store.runs.list()[0]
+        assert run.status == "completed" and run.model_name == "penguins"
+        table.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen_name(app) == "RunDetailScreen", what="run detail")
+        trials = await wait_for(pilot, lambda: app.screen.query_one("#trials-table").row_count == 3
+                                and app.screen.query_one("#trials-table"), what="three trials")
+        assert {str(trials.get_row_at(i)[1]) for i in range(3)} <= {"✓ complete", "▲ pruned"}
+        await pilot.press("i")
+        await wait_for(pilot, lambda: "Parameter importance" in str(app.screen.query_one("#importance-text").render()),
+                       timeout=30, what="importances")
+
+
+async def test_space_marks_two_runs_and_c_opens_compare(ws, app_factory):
+    ids = fake_runs(ws)
+    app = app_factory(ws, start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await wait_for(pilot, lambda: app.screen.query_one("#runs-table").row_count == 3
+                               and app.screen.query_one("#runs-table"), what="runs")
+        table.focus()
+        await pilot.press("c")
+        await wait_for(pilot, lambda: any("mark at least two" in t for t in texts(app)), what="hint")
+        await pilot.press("space", "space")
+        assert app.screen.marked == [ids[2], ids[1]]  # newest first in the list
+        assert str(table.get_row_at(0)[1]).startswith("▶ ")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: screen_name(app) == "CompareScreen"
+                       or any("compare screen" in t for t in texts(app)), what="compare or notice")
+        if screen_name(app) == "CompareScreen":
+            assert list(app.screen.run_ids) == [ids[2], ids[1]]
+
+
+async def test_run_detail_shows_trials_best_and_outcome(ws, app_factory):
+    ids = fake_runs(ws)
+    app = app_factory(ws, start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        from screens.runs import RunDetailScreen
+
+        await app.push_screen(RunDetailScreen(ids[0]))
+        trials = await wait_for(pilot, lambda: app.screen.query_one("#trials-table").row_count == 5
+                                and app.screen.query_one("#trials-table"), what="trials")
+        cells = [str(trials.get_row_at(i)[2]) for i in range(5)]
+        assert "0.1800★" in cells
+        assert "▲ pruned" in {str(trials.get_row_at(i)[1]) for i in range(5)}
+        await pilot.press("o")
+        text = str(app.screen.query_one("#outcome-text").render())
+        assert "accuracy" in text and "num_leaves" in text
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_datasets_snapshot(frozen_clock, ws, snap_compare, app_factory, size):
+    add_samples(ws, "penguins", "bikeshare")
+
+    async def loaded(pilot):
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#schema-table").row_count > 0, what="schema")
+
+    assert snap_compare(app_factory(ws, start="datasets"), terminal_size=size, run_before=loaded)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_runs_snapshot(frozen_clock, ws, snap_compare, app_factory, size):
+    fake_runs(ws)
+
+    async def loaded(pilot):
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#runs-table").row_count == 3, what="runs")
+
+    assert snap_compare(app_factory(ws, start="runs"), terminal_size=size, run_before=loaded)
+
+
+def test_run_detail_snapshot(frozen_clock, ws, snap_compare, app_factory):
+    ids = fake_runs(ws)
+
+    async def loaded(pilot):
+        from screens.runs import RunDetailScreen
+
+        await pilot.app.push_screen(RunDetailScreen(ids[0]))
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#trials-table").row_count == 5, what="trials")
+
+    assert snap_compare(app_factory(ws, start="runs"), terminal_size=(80, 24), run_before=loaded)
