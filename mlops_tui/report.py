@@ -154,7 +154,7 @@ def _history_chart(c: _Ctx, runs: list[dict[str, Any]], metric: str) -> str:
         return ""
     direction = "lower" if runs[0]["direction"] == "minimize" else "higher"
     chart = svg.Chart(f"{metric} per trial (points), best so far (line); {direction} is better",
-                      "trial", metric, series, width=560, height=320)
+                      "trial", metric, series, width=560, height=320, x_integer=True)
     return svg.render(chart)
 
 

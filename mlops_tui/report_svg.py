@@ -42,6 +42,7 @@ class Chart:
     x_range: tuple[float, float] | None = None
     y_range: tuple[float, float] | None = None
     diagonal: bool = False  # the y = x reference (ROC chance, calibration, predicted = actual)
+    x_integer: bool = False  # ticks only at whole numbers (trial numbers)
     width: int = 460
     height: int = 320
 
@@ -90,7 +91,10 @@ def render(chart: Chart) -> str:
              f'aria-label="{escape(chart.title)}">',
              f'<text x="{left}" y="16" class="title">{escape(chart.title)}</text>',
              f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" class="frame"/>']
-    for t in _ticks(x0, x1):
+    x_ticks = _ticks(x0, x1)
+    if chart.x_integer:
+        x_ticks = [t for t in x_ticks if float(t).is_integer()] or x_ticks
+    for t in x_ticks:
         parts.append(f'<line x1="{sx(t):.1f}" y1="{top}" x2="{sx(t):.1f}" y2="{top + ph}" class="grid"/>'
                      f'<text x="{sx(t):.1f}" y="{top + ph + 14}" class="tick" text-anchor="middle">{_fmt(t)}</text>')
     for t in _ticks(y0, y1):
@@ -124,6 +128,9 @@ def render(chart: Chart) -> str:
                      f'stroke-width="{s.width}"{dash}/>')
     parts.append("</g>")
     legend = [s for s in chart.series if s.label]
+    if legend:  # a light box so the legend stays readable over the data
+        parts.append(f'<rect x="{left + pw - 156}" y="{top + 2}" width="152" height="{len(legend) * 14 + 6}" '
+                     'fill="#fff" fill-opacity="0.85"/>')
     for i, s in enumerate(legend):
         y = top + 12 + i * 14
         parts.append(f'<rect x="{left + pw - 150}" y="{y - 8}" width="10" height="10" fill="{s.color}"/>'
