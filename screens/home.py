@@ -110,8 +110,10 @@ class HomeScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="home")
     def refresh_data(self) -> None:
-        ws = self.app.ws  # type: ignore[attr-defined]
-        self.post_message(Loaded("home", read_snapshot(ws)))
+        app: Any = self.app
+        prefetched, app.home_prefetch = getattr(app, "home_prefetch", None), None
+        snap = prefetched.result() if prefetched is not None else read_snapshot(app.ws)
+        self.post_message(Loaded("home", snap))
 
     def on_loaded(self, message: Loaded) -> None:
         if message.what != "home":

@@ -70,6 +70,8 @@ def user_keymap(config: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
     """The [keys] table as a keymap, plus warnings for ids no binding has (typos)."""
     raw = config.get("keys") or {}
     keymap = {str(k): str(v) for k, v in raw.items() if isinstance(v, str) and v.strip()}
+    if not keymap:  # the catalogue imports every screen module: only pay for it when remapping
+        return {}, []
     known = {e.id for e in catalogue() if e.id}
     warnings = [f"config [keys]: no binding has id {k!r}" for k in keymap if k not in known]
     return keymap, warnings

@@ -1,0 +1,52 @@
+"""Start-up stays light: after the workbench has mounted and shown the home screen's data, no heavy
+ML module has been imported (checked in a fresh child process, where sys.modules is honest)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.tui.conftest import ROOT, add_samples, fake_runs
+
+CHILD = r"""
+import asyncio, json, sys
+from mlops_tui.workspace import Workspace
+from screens.app import Workbench
+
+async def main():
+    app = Workbench(Workspace.open(sys.argv[1]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(2000):
+            try:
+                if app.screen.query_one("#attention").row_count:
+                    break
+            except Exception:
+                pass
+            await pilot.pause(0.01)
+        shown = app.screen.query_one("#attention").row_count
+        await pilot.press("2")
+        for _ in range(2000):
+            try:
+                if app.screen.query_one("#schema-table").row_count:
+                    break
+            except Exception:
+                pass
+            await pilot.pause(0.01)
+        datasets_shown = app.screen.query_one("#schema-table").row_count
+    heavy = sorted({m.split(".")[0] for m in sys.modules} & {"lightgbm", "sklearn", "optuna", "scipy"})
+    print(json.dumps({"home_rows": shown, "schema_rows": datasets_shown, "heavy": heavy}))
+
+asyncio.run(main())
+"""
+
+
+def test_first_frames_import_no_lightgbm_sklearn_optuna_or_scipy(ws):
+    add_samples(ws, "penguins")
+    fake_runs(ws)
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(ws.root)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["home_rows"] >= 2 and out["schema_rows"] == 8
+    assert out["heavy"] == []
