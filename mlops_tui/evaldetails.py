@@ -201,8 +201,13 @@ def slices(df: pl.DataFrame, sig: Signature, y: np.ndarray, pred: np.ndarray, *,
     if time_column and time_column in df.columns:
         columns.append((time_column, True))
     features: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
     for column, is_time in dict.fromkeys(columns):
-        labels, every = _groups(df, column, is_time)
+        try:
+            labels, every = _groups(df, column, is_time)
+        except (pl.exceptions.PolarsError, TypeError, ValueError, AttributeError) as exc:
+            skipped.append({"feature": column, "reason": f"cannot group by it: {exc}"[:200]})
+            continue
         arr = labels.to_numpy()
         groups = []
         for value in sorted(set(arr.tolist())):
@@ -225,4 +230,4 @@ def slices(df: pl.DataFrame, sig: Signature, y: np.ndarray, pred: np.ndarray, *,
     by_time = next((f for f in features if f["kind"] == "time"), None)
     return {"metric": metric, "min_rows": MIN_SLICE_ROWS, "features": features,
             "max_gap": worst["gap"] if worst else None, "max_gap_feature": worst["feature"] if worst else None,
-            "time_gap": by_time["gap"] if by_time else None}
+            "time_gap": by_time["gap"] if by_time else None, "skipped": skipped}

@@ -107,20 +107,29 @@ def evaluate_frame(
                         + ", ".join(f"{k} ({v} rows)" for k, v in unseen.items()))
     details: dict[str, Any] = {"task": sig.task, "target": sig.target, "rows": df.height,
                                "classes": classes, "warnings": warnings}
+
+    def part(key: str, fn: Any, *args: Any, **kwargs: Any) -> None:
+        # The details are evidence around the metrics: one that cannot be computed on odd data
+        # is reported, never allowed to fail the run that is recording its evaluation.
+        try:
+            details[key] = fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            warnings.append(f"could not compute {key}: {type(exc).__name__}: {exc}")
+
     if sig.task == "binary":
         details["threshold"] = threshold
-        details["curves"] = ed.binary_curves(y, pred)
-        details["confusion"] = ed.confusion(y, (pred >= threshold).astype(int), classes)
+        part("curves", ed.binary_curves, y, pred)
+        part("confusion", ed.confusion, y, (pred >= threshold).astype(int), classes)
     elif sig.task == "multiclass":
         y_hat = pred.argmax(axis=1)
-        details["confusion"] = ed.confusion(y, y_hat, classes)
-        details["per_class"] = ed.per_class(y, y_hat, classes)
+        part("confusion", ed.confusion, y, y_hat, classes)
+        part("per_class", ed.per_class, y, y_hat, classes)
     else:
-        details["regression"] = ed.regression_points(y, pred)
-    details["importance"] = ed.feature_importance(booster, X, sig.task, len(classes))
-    details["slices"] = ed.slices(df, sig, y, pred, threshold=threshold, time_column=time_column)
+        part("regression", ed.regression_points, y, pred)
+    part("importance", ed.feature_importance, booster, X, sig.task, len(classes))
+    part("slices", ed.slices, df, sig, y, pred, threshold=threshold, time_column=time_column)
     if journal is not None and study_name:
-        details["param_importances"] = ed.param_importances(journal, study_name)
+        part("param_importances", ed.param_importances, journal, study_name)
     return metrics, details
 
 
@@ -188,6 +197,8 @@ def evaluate_model(ws: Workspace, model_ref: str, dataset_ref: str, *,
     from mlops_tui import registry
     from mlops_tui.signature import Signature
 
+    if threshold is not None and not 0 < threshold < 1:
+        raise UserError(f"--threshold must be between 0 and 1 (exclusive), got {threshold:g}")
     model = registry.resolve_model(ws, model_ref)
     dv, df = _load_dataset(ws, dataset_ref)
     sig = Signature.from_json(model.signature)
@@ -213,7 +224,7 @@ def evaluate_model(ws: Workspace, model_ref: str, dataset_ref: str, *,
     result = {"eval_id": ev.eval_id, "model": {"name": model.name, "version": model.version},
               "dataset": {"name": dv.name, "version": dv.version}, "task": sig.task,
               "rows": details["rows"], "metrics": metrics, "holdout_metrics": reference,
-              "deltas": deltas, "max_slice_gap": details["slices"]["max_gap"],
+              "deltas": deltas, "max_slice_gap": (details.get("slices") or {}).get("max_gap"),
               "details_path": details_path, "warnings": details["warnings"]}
     ws.store.audit.record("evaluate", f"model:{model.name}:{model.version}", "ok",
                           {"dataset": f"{dv.name}:{dv.version}", "eval_id": ev.eval_id})

@@ -161,3 +161,16 @@ def test_unknown_label_is_refused_with_the_value(ws):
                             .otherwise(pl.col("default")).alias("default"))
     with pytest.raises(UserError, match="never saw: 'Maybe'"):
         evaluation.evaluate_frame(booster, sig, bad)
+
+
+def test_a_time_column_that_is_not_a_date_is_skipped_not_fatal(ws):
+    model, booster, sig, test = trained(ws, "regression")
+    metrics, details = evaluation.evaluate_frame(booster, sig, test, time_column="hr")
+    assert metrics["rmse"] > 0
+    assert [s["feature"] for s in details["slices"]["skipped"]] == ["hr"]
+    assert details["slices"]["time_gap"] is None
+
+
+def test_evaluate_threshold_outside_0_1_is_refused(ws):
+    with pytest.raises(UserError, match="between 0 and 1"):
+        evaluation.evaluate_model(ws, "any", "any", threshold=1.5)
