@@ -62,7 +62,15 @@ def add(
     if target is not None and target not in columns:
         raise UserError(f"{source}: target {target!r} is not a column (columns: {', '.join(columns)})")
 
-    digest, snapshot, created = _write_snapshot(ws, lf, source)
+    try:
+        digest, snapshot, created = _write_snapshot(ws, lf, source)
+    except UserError:
+        if info.kind != "csv":
+            raise
+        # A value past the rows types were inferred from does not fit (an id turning into text
+        # at row 50,000): infer from every row instead, at the cost of one more pass.
+        lf, info = readers.read_file_info(source, infer_rows=None)
+        digest, snapshot, created = _write_snapshot(ws, lf, source)
     try:
         existing = ws.store.datasets.by_hash(name, digest)
         if existing is not None:

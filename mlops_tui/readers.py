@@ -38,6 +38,7 @@ CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 NULL_VALUES = ["", "NA", "N/A", "n/a", "na", "NULL", "null", "None", "none", "NaN", "nan", "#N/A"]
 _SNIFF_BYTES = 64 * 1024
+INFER_ROWS = 10_000
 NEWLINE = b"\n"
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -62,12 +63,16 @@ def read_file(path: str) -> pl.LazyFrame:
     return read_file_info(path)[0]
 
 
-def read_file_info(path: str) -> tuple[pl.LazyFrame, ReadInfo]:
-    """:func:`read_file` plus how the file was read (delimiter, header, warnings)."""
+def read_file_info(path: str, *, infer_rows: int | None = INFER_ROWS) -> tuple[pl.LazyFrame, ReadInfo]:
+    """:func:`read_file` plus how the file was read (delimiter, header, warnings).
+
+    CSV column types are inferred from the first ``infer_rows`` rows (None: every row, one more
+    pass over the file — what ``dataset add`` retries with when a later value does not fit).
+    """
     files = _expand(path)
     if files[0].suffix.lower() in PARQUET_SUFFIXES:
         return _read_parquet(path, files)
-    return _read_csv(files[0])
+    return _read_csv(files[0], infer_rows)
 
 
 def _expand(path: str) -> list[Path]:
@@ -121,7 +126,7 @@ def _read_parquet(pattern: str, files: list[Path]) -> tuple[pl.LazyFrame, ReadIn
 # --- Delimited text ------------------------------------------------------------------------
 
 
-def _read_csv(path: Path) -> tuple[pl.LazyFrame, ReadInfo]:
+def _read_csv(path: Path, infer_rows: int | None) -> tuple[pl.LazyFrame, ReadInfo]:
     with path.open("rb") as fh:
         head = fh.read(_SNIFF_BYTES)
     if b"\x00" in head:
@@ -147,7 +152,7 @@ def _read_csv(path: Path) -> tuple[pl.LazyFrame, ReadInfo]:
         has_header=header,
         null_values=NULL_VALUES,
         try_parse_dates=True,
-        infer_schema_length=10_000,
+        infer_schema_length=infer_rows,
         encoding="utf8",
         new_columns=None if header else [f"column_{i + 1}" for i in range(len(first))],
     )

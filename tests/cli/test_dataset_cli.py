@@ -52,7 +52,7 @@ def test_show_has_schema_and_profile(cli):
     for key in ("nulls", "distinct", "min", "max", "mean", "std", "q25", "q50", "q75", "histogram"):
         assert key in temp
     human = cli("dataset", "show", "bikeshare")
-    assert human.code == 0 and "weathersit" in human.stdout and "8,645 rows" in human.stdout
+    assert human.code == 0 and "8,645 rows" in human.stdout and "(regression)" in human.stdout
 
 
 def test_head_returns_the_first_rows(cli):

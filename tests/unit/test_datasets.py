@@ -125,14 +125,25 @@ def test_resolve_unknown_names_and_versions(ws):
             datasets.resolve(ws, ref)
 
 
-def test_failed_add_leaves_no_snapshot_and_no_row(ws, tmp_path):
+def test_a_late_value_that_breaks_type_inference_is_read_with_full_inference(ws, tmp_path):
     f = tmp_path / "late.csv"
-    # A text value after the rows Polars uses to infer an integer column: fails while snapshotting.
+    # Text after the first 10,000 rows Polars infers from: snapshotting fails, then a full pass wins.
     f.write_text("a,b\n" + "".join(f"{i},{i}\n" for i in range(20_000)) + "x,1\n")
-    with pytest.raises(UserError, match="late.csv"):
-        datasets.add(ws, str(f))
+    dv, _ = datasets.add(ws, str(f))
+    assert dv.rows == 20_001 and [e["dtype"] for e in dv.schema] == ["String", "Int64"]
+    assert len(_snapshots(ws)) == 1  # the failed first attempt left nothing behind
+
+
+def test_failed_add_leaves_no_snapshot_and_no_row(ws, monkeypatch):
     with pytest.raises(UserError, match="target 'zzz' is not a column"):
         datasets.add(ws, str(SAMPLE / "penguins.csv"), target="zzz")
+
+    def broken(path):
+        raise UserError("profiling failed")
+
+    monkeypatch.setattr(datasets.profiling, "profile", broken)  # fails after the snapshot is written
+    with pytest.raises(UserError, match="profiling failed"):
+        datasets.add(ws, str(SAMPLE / "penguins.csv"))
     assert _snapshots(ws) == [] and ws.store.datasets.latest() == []
 
 
