@@ -74,7 +74,8 @@ def compare(ws: Workspace, run_refs: list[str]) -> dict[str, Any]:
     """Compare runs → ``runs``, ``metrics``, ``deltas``, ``best``, ``params``, ``warnings`` (CLI.md).
 
     Deltas are against the first run named. Runs of different tasks may be compared: each metric
-    lists the runs that have it, and a warning says the tasks differ.
+    lists the runs that have it, deltas and the best are taken within one task only, and a
+    warning says the tasks differ.
     """
     if len(run_refs) < 2:
         raise UserError("name at least two runs to compare (e.g. `mlops-tui run compare a1b2 c3d4`)")
@@ -91,13 +92,18 @@ def compare_runs(ws: Workspace, runs: list[Run]) -> dict[str, Any]:
     names = sorted({m for ms in per_run.values() for m in ms}, key=_metric_key)
     metrics = {m: {i: per_run[i].get(m) for i in ids} for m in names}
     first = ids[0]
+    task = {r.run_id: r.task for r in runs}
     deltas: dict[str, dict[str, float | None]] = {}
     best: dict[str, str | None] = {}
     for m in names:
+        # A log loss of a binary and of a multiclass model are different quantities: deltas and
+        # "best" only among runs of one task (the first run's, else the first run having m).
         base = metrics[m][first]
-        deltas[m] = {i: (v - base if v is not None and base is not None else None)
+        deltas[m] = {i: (v - base if v is not None and base is not None and task[i] == task[first] else None)
                      for i, v in metrics[m].items()}
         present = [(i, v) for i, v in metrics[m].items() if v is not None]
+        if present:
+            present = [(i, v) for i, v in present if task[i] == task[present[0][0]]]
         winner = present[0] if present else None
         for i, v in present[1:]:
             if better(m, v, winner[1]):

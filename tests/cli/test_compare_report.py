@@ -60,6 +60,8 @@ def test_compare_runs_of_different_tasks_warns_and_keeps_each_runs_metrics(cli, 
     out = res.json
     assert out["metrics"]["roc_auc"]["cccc3333"] is None and out["metrics"]["roc_auc"]["aaaa1111"] > 0.5
     assert out["metrics"]["f1_macro"]["aaaa1111"] is None and out["metrics"]["f1_macro"]["cccc3333"] > 0.5
+    # log_loss exists for both, but a binary and a multiclass log loss are not comparable.
+    assert out["deltas"]["log_loss"]["cccc3333"] is None and out["best"]["log_loss"] is None
     text = " ".join(out["warnings"])
     assert "different tasks" in text and "different datasets" in text and "different holdouts" in text
 
