@@ -95,3 +95,13 @@ def slice_gap(ws: Workspace, model: ModelVersion) -> dict[str, Any] | None:
     entry = next((f for f in slices.get("features", []) if f["feature"] == feature), {})
     return {"gap": float(slices["max_gap"]), "metric": slices.get("metric"), "feature": feature,
             "best": entry.get("best"), "worst": entry.get("worst")}
+
+
+def check_versions(ws: Workspace, models: list[ModelVersion], *,
+                   champion: ModelVersion | None = None) -> dict[str, Verdict]:
+    """The verdict of every version in ``models`` by ref (``model show`` lists them all).
+
+    A version is never measured against itself: the champion's own verdict omits the drop check.
+    """
+    return {m.ref: check(ws, m, champion=None if champion is None or champion.ref == m.ref else champion)
+            for m in models}

@@ -78,3 +78,14 @@ def test_model_show_reports_the_slice_gap_check(ws, cli):
     assert g["passed"] is False and g["checks"]["max_slice_gap"]["feature"] == "student"
     text = cli("model", "show", model.ref)
     assert "REFUSED" in text.stdout and "student" in text.stdout
+
+
+def test_every_version_gets_a_verdict_and_the_champion_is_not_measured_against_itself(ws):
+    ws = _with_policy(ws, "max_drop = 0.01\nmin_metric = { roc_auc = 0.8 }\n")
+    champ = _model(ws, {"roc_auc": 0.90, "primary_metric": "roc_auc"})
+    worse = _model(ws, {"roc_auc": 0.85, "primary_metric": "roc_auc"})
+    weak = _model(ws, {"roc_auc": 0.70, "primary_metric": "roc_auc"})
+    verdicts = gate.check_versions(ws, [champ, worse, weak], champion=champ)
+    assert verdicts["m:1"].passed and "max_drop" not in verdicts["m:1"].checks
+    assert not verdicts["m:2"].passed and "worse than champion" in verdicts["m:2"].reasons[0]
+    assert not verdicts["m:3"].passed and len(verdicts["m:3"].reasons) == 2
