@@ -127,3 +127,123 @@ async def test_scoring_a_missing_file_is_one_line_and_a_failed_job(ws):
 def test_models_screen_snapshot(ws, snap_compare, size):
     registry_fixture(ws)
     assert snap_compare(app_on(ws, "models"), terminal_size=size, run_before=settle)
+
+
+# -- compare -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cmp_ws(tmp_path_factory):
+    """Two finished binary runs differing only in num_leaves (real LightGBM, holdout evaluations)
+    and one multiclass run; fixed run ids so the snapshots are stable."""
+    from mlops_tui.workspace import Workspace
+    from tests.eval_helpers import make_run
+
+    ws = Workspace.open(tmp_path_factory.mktemp("cmp") / "ws", create=True)
+    make_run(ws, "binary", "aaaa1111", num_leaves=7, name="credit", journal=False)
+    make_run(ws, "binary", "bbbb2222", num_leaves=31, name="credit", journal=False)
+    make_run(ws, "multiclass", "cccc3333", name="peng", journal=False)
+    return ws
+
+
+async def open_compare(pilot, run_ids) -> None:
+    """On the Workbench's home screen, push the compare screen the way the runs screen does."""
+    from screens.compare import CompareScreen
+
+    await settle(pilot)
+    pilot.app.push_screen(CompareScreen(run_ids))
+    await settle(pilot)
+
+
+async def test_mark_two_runs_with_space_and_compare(cmp_ws):
+    app = app_on(cmp_ws, "runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#runs-table")
+        keys = [table.coordinate_to_cell_key((r, 0)).row_key.value for r in range(table.row_count)]
+        # runs are listed newest first: move to each binary run and mark it
+        for run_id in ("aaaa1111", "bbbb2222"):
+            table.move_cursor(row=keys.index(run_id))
+            await pilot.press("space")
+        await pilot.press("c")
+        await settle(pilot)
+        screen = app.screen
+        assert type(screen).__name__ == "CompareScreen"
+        assert sorted(screen.run_ids) == ["aaaa1111", "bbbb2222"]
+        metrics = screen.query_one("#compare-metrics")
+        assert await wait_for(pilot, lambda: metrics.row_count > 0)
+        labels = [str(metrics.get_row_at(r)[0]) for r in range(metrics.row_count)]
+        assert "roc_auc" in labels and "log_loss ↓" in labels
+        roc = metrics.get_row_at(labels.index("roc_auc"))
+        assert sum("★" in str(cell) for cell in roc[1:]) == 1          # exactly one best
+        await pilot.press("p")
+        params = screen.query_one("#compare-params")
+        assert str(params.get_row_at(0)[0]).strip() == "≠ num_leaves"   # the differing one first
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "RunsScreen"
+
+
+async def test_compare_tabs_show_importances_slices_and_curves(cmp_ws):
+    app = app_on(cmp_ws, "home")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_compare(pilot, ["aaaa1111", "bbbb2222"])
+        screen = app.screen
+        await pilot.press("i")
+        imp = screen.query_one("#compare-importance")
+        assert {str(imp.get_row_at(r)[0]) for r in range(imp.row_count)} >= {"balance", "income"}
+        await pilot.press("s")
+        slices = screen.query_one("#compare-slices")
+        first = [str(c) for c in slices.get_row_at(0)]
+        assert first[0] == "student (gap)"
+        await pilot.press("c")
+        assert screen.query_one("#compare-tabs").active == "curves"
+        assert screen.query_one("#compare-curves-note").render().plain == ""   # both runs have ROC/PR
+
+
+async def test_export_html_report_from_compare(cmp_ws, tmp_path):
+    out = tmp_path / "cmp.html"
+    app = app_on(cmp_ws, "home")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_compare(pilot, ["aaaa1111", "bbbb2222"])
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#field-output").value = str(out)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert any("report written" in n for n in notes(app))
+    html = out.read_text()
+    assert "aaaa1111" in html and "bbbb2222" in html and "http://" not in html
+
+
+async def test_comparing_runs_of_different_tasks_warns(cmp_ws):
+    app = app_on(cmp_ws, "home")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_compare(pilot, ["aaaa1111", "cccc3333"])
+        warning = app.screen.query_one("#compare-warnings").render().plain
+        assert "▲" in warning and "different tasks" in warning
+        await pilot.press("c")
+        assert "different tasks" in app.screen.query_one("#compare-curves-note").render().plain
+
+
+async def test_compare_with_an_unknown_run_is_a_notification(cmp_ws):
+    app = app_on(cmp_ws, "home")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_compare(pilot, ["aaaa1111", "zzzz9999"])
+        assert any("unknown run 'zzzz9999'" in n for n in notes(app))
+        assert type(app.screen).__name__ == "CompareScreen"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_compare_screen_snapshot(cmp_ws, snap_compare, size):
+    async def metrics(pilot):
+        await open_compare(pilot, ["aaaa1111", "bbbb2222"])
+
+    assert snap_compare(app_on(cmp_ws, "home"), terminal_size=size, run_before=metrics)
+
+
+def test_compare_curves_snapshot(cmp_ws, snap_compare):
+    async def curves(pilot):
+        await open_compare(pilot, ["aaaa1111", "bbbb2222"])
+        await pilot.press("c")
+        await pilot.pause()
+
+    assert snap_compare(app_on(cmp_ws, "home"), terminal_size=(120, 40), run_before=curves)
