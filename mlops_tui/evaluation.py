@@ -14,7 +14,6 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
 
 from mlops_tui.errors import UserError
@@ -22,6 +21,7 @@ from mlops_tui.modelfile import atomic_write_bytes
 
 if TYPE_CHECKING:
     import lightgbm as lgb
+    import numpy as np
 
     from mlops_tui.signature import Signature
     from mlops_tui.workspace import Workspace
@@ -57,6 +57,8 @@ def labels_of(sig: Signature, target: pl.Series, what: str = "the data") -> np.n
             bad = target.filter(values.is_null() & target.is_not_null())[0]
             raise UserError(f"target {sig.target!r} in {what} should be numeric but has {bad!r}")
         return values.to_numpy()
+    import numpy as np
+
     lookup = {str(c): i for i, c in enumerate(sig.classes)}
     text = target.cast(pl.String).to_list()
     unknown = sorted({v for v in text if v not in lookup})
@@ -68,6 +70,8 @@ def labels_of(sig: Signature, target: pl.Series, what: str = "the data") -> np.n
 
 def predict(booster: lgb.Booster, X: np.ndarray) -> np.ndarray:
     """Positive-class probability (binary), class probabilities (multiclass) or values."""
+    import numpy as np
+
     return np.asarray(booster.predict(X))
 
 
@@ -80,6 +84,8 @@ def scalar_metrics(task: str, y: np.ndarray, pred: np.ndarray, classes: list[str
 
 def holdout_hash(df: pl.DataFrame) -> str:
     """Order-independent fingerprint of the evaluated rows (same holdout → same hash)."""
+    import numpy as np
+
     rows = np.sort(df.hash_rows(seed=7).to_numpy())
     return hashlib.sha256(rows.tobytes()).hexdigest()[:16]
 
