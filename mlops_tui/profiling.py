@@ -87,7 +87,8 @@ def profile(path: str) -> tuple[int, dict[str, pl.DataType], dict[str, dict[str,
     small = rows <= EXACT_MAX_ROWS
     kinds = {c: kind_of(t) for c, t in schema.items()}
     exact = set(schema) if small else {c for c in schema if looks_like_id(c)}
-    stats = sql.column_stats(path, kinds, exact_distinct=exact, exact_quantiles=small)
+    floats = [c for c, t in schema.items() if t.is_float()]
+    stats = sql.column_stats(path, kinds, exact_distinct=exact, exact_quantiles=small, floats=floats)
 
     edges: dict[str, list[float]] = {}
     for c, kind in kinds.items():

@@ -30,14 +30,20 @@ def row_count(path: str) -> int:
 
 
 def column_stats(
-    path: str, kinds: dict[str, str], *, exact_distinct: Collection[str], exact_quantiles: bool
+    path: str,
+    kinds: dict[str, str],
+    *,
+    exact_distinct: Collection[str],
+    exact_quantiles: bool,
+    floats: Collection[str] = (),
 ) -> dict[str, dict[str, Any]]:
     """One scan: per column ``count`` (non-null), ``distinct`` (exact for ``exact_distinct``); ``min``/``max`` unless the kind is
     "other"; for "numeric" also ``mean``, ``std``, ``q`` (q25, q50, q75).
 
     ``distinct`` is exact (count DISTINCT) or DuckDB's HyperLogLog estimate; quantiles exact
     (quantile_cont) or from a 100k-row reservoir sample — the exact forms cost a sort per column,
-    several times the rest of the scan on millions of rows.
+    several times the rest of the scan on millions of rows. For ``floats`` columns, NaN and
+    infinities are left out of min, max, mean, std and quantiles (they still count as values).
     """
     select: list[str] = []
     keys: list[tuple[str, str]] = []
@@ -49,9 +55,12 @@ def column_stats(
             select += [f"min({q})", f"max({q})"]
             keys += [(c, "min"), (c, "max")]
         if kind == "numeric":
-            quant = (f"quantile_cont({q}::DOUBLE, [0.25, 0.5, 0.75])" if exact_quantiles
-                     else f"reservoir_quantile({q}::DOUBLE, [0.25, 0.5, 0.75], 100000)")
-            select += [f"avg({q}::DOUBLE)", f"stddev_samp({q}::DOUBLE)", quant]
+            x = f"(CASE WHEN isfinite({q}) THEN {q} END)" if c in floats else q
+            if c in floats:
+                select[-2:] = [f"min({x})", f"max({x})"]
+            quant = (f"quantile_cont({x}::DOUBLE, [0.25, 0.5, 0.75])" if exact_quantiles
+                     else f"reservoir_quantile({x}::DOUBLE, [0.25, 0.5, 0.75], 100000)")
+            select += [f"avg({x}::DOUBLE)", f"stddev_samp({x}::DOUBLE)", quant]
             keys += [(c, "mean"), (c, "std"), (c, "q")]
     if not select:
         return {}

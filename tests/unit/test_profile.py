@@ -94,3 +94,12 @@ def test_psi_and_category_shift():
     cur = {"count": 10, "top": [["a", 5], ["c", 5]], "top_complete": True}
     value, new, gone = profiling.category_drift(ref, cur)
     assert new == ["c"] and gone == ["b"] and value > 1
+
+
+def test_nan_and_infinity_do_not_poison_float_statistics(tmp_path):
+    path = tmp_path / "nan.parquet"
+    pl.DataFrame({"x": [1.0, 3.0, float("nan"), float("inf"), None]}).write_parquet(path)
+    _, _, prof = profiling.profile(str(path))
+    x = prof["x"]
+    assert (x["min"], x["max"], x["mean"], x["nulls"], x["count"]) == (1.0, 3.0, 2.0, 1, 4)
+    assert sum(x["histogram"]["counts"]) == 2  # the two finite values
