@@ -101,3 +101,28 @@ def registry_fixture(ws: Any) -> dict[str, Any]:
     fake_job(ws, "0f9e8d7c6b5a", "credit-batch", v2, status="failed", rows=120, drift=None,
              pred_drift=None, error="input data/bad.csv has no column 'balance'")
     return {"versions": [v1, v2, v3]}
+
+
+def monitoring_fixture(ws: Any) -> dict[str, Any]:
+    """Deployment credit-batch with three jobs: ok, warn, alert (drift rows per feature) and
+    feedback on the latest; a second deployment with no jobs yet."""
+    from store import DriftResult
+
+    v1 = fake_model(ws, "credit", 0.86)
+    ws.store.models.deploy(name="credit-batch", model_name="credit", model_version=v1.version, signature=SIG)
+    ws.store.models.deploy(name="credit-shadow", model_name="credit", model_version=v1.version, signature=SIG)
+    plan = [("job1aaaaaaaa", "ok", 0.01, {"balance": (0.02, "ok"), "income": (0.03, "ok")}),
+            ("job2bbbbbbbb", "warn", 0.08, {"balance": (0.15, "warn"), "income": (0.04, "ok")}),
+            ("job3cccccccc", "alert", 0.31, {"balance": (0.42, "alert"), "income": (0.12, "warn")})]
+    for job_id, status, pred, features in plan:
+        fake_job(ws, job_id, "credit-batch", v1, drift=status, pred_drift=pred)
+        ws.store.jobs.add_drift([
+            DriftResult(job_id=job_id, feature=f, kind="numeric", psi=psi, ks_stat=psi / 2,
+                        ks_pvalue=0.5 if st == "ok" else 1e-4, null_rate_ref=0.0, null_rate_cur=0.0,
+                        new_categories=None, status=st) for f, (psi, st) in features.items()
+        ] + [DriftResult(job_id=job_id, feature="student", kind="categorical", psi=0.01, ks_stat=None,
+                         ks_pvalue=None, null_rate_ref=0.0, null_rate_cur=0.1, new_categories=2,
+                         status="ok")])
+    ws.store.jobs.add_feedback(feedback_id="fb1", deployment="credit-batch", job_id="job3cccccccc",
+                               rows_matched=900, metrics={"roc_auc": 0.79}, status="alert")
+    return {"model": v1}

@@ -1,0 +1,219 @@
+"""Monitoring screen: per deployment, drift and live-performance status, scoring jobs over time and
+the drift of each feature for the job under the cursor; record late labels (feedback).
+
+A worker calls ``monitoring.monitor`` for every deployment (short store reads) and posts the
+result; moving the cursor only re-renders what was already read. While the screen is shown it
+refreshes every few seconds, so a scoring job started elsewhere (CLI, cron) appears on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Header, Sparkline, Static
+
+from screens.widgets import BaseScreen, NavBar, Table, ago, fmt, import_service, status_text
+from screens.widgets_dialogs import Field, FormModal
+
+REFRESH_S = 5.0
+
+
+def perf_text(summary: dict[str, Any]) -> Text:
+    """The latest live performance: status and the primary metric, or ○ when no labels arrived."""
+    jobs = [j for j in summary["jobs"] if j.get("performance")]
+    if not jobs:
+        return Text("○ no labels", style="dim")
+    perf = jobs[0]["performance"]
+    metric = summary.get("primary_metric")
+    text = status_text(perf["status"])
+    value = (perf.get("metrics") or {}).get(metric) if metric else None
+    if value is not None:
+        text.append(f" {metric} {fmt(value)}")
+    return text
+
+
+def drift_cell(row: dict[str, Any]) -> str:
+    """The statistic that best describes a feature's drift: PSI, else new categories or null change."""
+    parts = []
+    if row.get("psi") is not None:
+        parts.append(f"psi {fmt(row['psi'], 3)}")
+    if row.get("ks_pvalue") is not None:
+        parts.append(f"ks p {fmt(row['ks_pvalue'], 2)}")
+    if row.get("new_categories"):
+        parts.append(f"new {row['new_categories']}")
+    ref, cur = row.get("null_rate_ref"), row.get("null_rate_cur")
+    if ref is not None and cur is not None and abs(cur - ref) >= 0.005:
+        parts.append(f"nulls {ref:.0%}→{cur:.0%}")
+    return " · ".join(parts) or "-"
+
+
+class MonitoringScreen(BaseScreen):
+    DEFAULT_CSS = """
+    MonitoringScreen #deployments-table { height: auto; max-height: 8; }
+    MonitoringScreen #mon-trend { height: 3; padding: 0 1; }
+    MonitoringScreen #mon-trend-label { width: 34; height: 3; }
+    MonitoringScreen #mon-sparkline { width: 1fr; height: 2; margin-top: 1; }
+    MonitoringScreen #mon-bottom { height: 1fr; }
+    MonitoringScreen #mon-jobs-table { width: 2fr; }
+    MonitoringScreen #mon-drift-table { width: 3fr; }
+    MonitoringScreen #mon-empty { padding: 1 2; }
+    """
+    BINDINGS = [
+        Binding("r", "refresh", "Refresh", id="monitoring.refresh"),
+        Binding("f", "feedback", "Feedback", id="monitoring.feedback"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, summaries: list[dict[str, Any]]) -> None:
+            super().__init__()
+            self.summaries = summaries
+
+    class FeedbackDone(Message):
+        def __init__(self, result: dict[str, Any]) -> None:
+            super().__init__()
+            self.result = result
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.summaries: dict[str, dict[str, Any]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield NavBar("monitoring")
+        deps = Table(id="deployments-table", classes="pane")
+        deps.border_title = "Deployments"
+        yield deps
+        with Horizontal(id="mon-trend"):
+            yield Static("", id="mon-trend-label")
+            yield Sparkline([], id="mon-sparkline")
+        with Horizontal(id="mon-bottom"):
+            jobs = Table(id="mon-jobs-table", classes="pane")
+            jobs.border_title = "Jobs"
+            yield jobs
+            with Vertical(id="mon-drift-table", classes="pane") as pane:
+                pane.border_title = "Drift by feature (worst first)"
+                yield Table(id="mon-drift")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#deployments-table", Table).loading = True
+        self.refresh_data()
+        self.set_interval(REFRESH_S, self._tick)
+
+    def _tick(self) -> None:
+        if self.is_current:
+            self.refresh_data()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_data()
+
+    def action_refresh(self) -> None:
+        self.refresh_data()
+
+    # -- data ---------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="monitoring-load")
+    def refresh_data(self) -> None:
+        ws = self.app.ws
+        monitoring = import_service("mlops_tui.monitoring")
+        summaries = [monitoring.monitor(ws, d.name) for d in ws.store.models.deployments()]
+        self.post_message(self.Loaded(summaries))
+
+    def on_monitoring_screen_loaded(self, msg: Loaded) -> None:
+        self.summaries = {s["deployment"]: s for s in msg.summaries}
+        table = self.query_one("#deployments-table", Table)
+        table.loading = False
+        rows = []
+        for s in msg.summaries:
+            alerting = ", ".join(f["feature"] for f in s["alerting_features"][:3]) or "-"
+            last = s["jobs"][0]["created_at"] if s["jobs"] else None
+            rows.append((status_text(s["status"]), s["deployment"], f"{s['model']}:{s['version']}",
+                         perf_text(s), alerting, fmt(len(s["jobs"])), ago(last)))
+        table.fill(["drift", "deployment", "model", "performance", "alerting", "jobs", "last job"], rows,
+                   [s["deployment"] for s in msg.summaries])
+        if not msg.summaries:
+            self.query_one("#mon-trend-label", Static).update(
+                Text("No deployments yet: 4 Models → d deploys a model; scoring jobs then appear here.",
+                     style="dim"))
+        self._show_deployment()
+
+    def _selected(self) -> dict[str, Any] | None:
+        key = self.query_one("#deployments-table", Table).selected_key()
+        return self.summaries.get(key) if key else None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "deployments-table":
+            self._show_deployment()
+        elif event.data_table.id == "mon-jobs-table":
+            self._show_drift()
+
+    def _show_deployment(self) -> None:
+        s = self._selected()
+        jobs_table = self.query_one("#mon-jobs-table", Table)
+        if s is None:
+            jobs_table.fill(["", "job", "when"], [])
+            self._show_drift()
+            return
+        jobs = s["jobs"]
+        jobs_table.fill(["drift", "job", "pred Δ", "when", "rows"], [
+            (status_text(j["status"] if j["job_status"] == "succeeded" else j["job_status"]), j["job_id"][:8],
+             fmt(j["prediction_drift"], 2), ago(j["created_at"]), fmt(j["rows"])) for j in jobs
+        ], [j["job_id"] for j in jobs])
+        trend = [j["prediction_drift"] or 0.0 for j in reversed(jobs) if j["job_status"] == "succeeded"]
+        spark = self.query_one("#mon-sparkline", Sparkline)
+        spark.data = trend
+        label = Text(f"{s['deployment']}: ")
+        label.append_text(status_text(s["status"]))
+        label.append(f"\nprediction drift, {len(trend)} jobs\n(oldest → newest)", style="dim")
+        self.query_one("#mon-trend-label", Static).update(label)
+        self._show_drift()
+
+    def _show_drift(self) -> None:
+        s = self._selected()
+        key = self.query_one("#mon-jobs-table", Table).selected_key()
+        job = next((j for j in (s or {}).get("jobs", []) if j["job_id"] == key), None)
+        table = self.query_one("#mon-drift", Table)
+        if job is None:
+            table.fill(["feature", "status", "measure"], [])
+            return
+        if job.get("error"):
+            table.fill(["job", "status", "error"], [(job["job_id"][:8], status_text(job["job_status"]),
+                                                      job["error"])])
+            return
+        table.fill(["feature", "status", "measure"],
+                   [(d["feature"], status_text(d["status"]), drift_cell(d)) for d in job["drift"]],
+                   [d["feature"] for d in job["drift"]])
+
+    # -- feedback -----------------------------------------------------------------------------
+    def action_feedback(self) -> None:
+        s = self._selected()
+        if s is None:
+            self.notify("Select a deployment first", severity="warning")
+            return
+
+        def done(answer: dict[str, str] | None) -> None:
+            if answer and answer["labels"] and answer["id_column"]:
+                self.feedback(s["deployment"], answer["labels"], answer["id_column"])
+            elif answer is not None:
+                self.notify("Give the labels file and the id column that joins them", severity="warning")
+
+        self.app.push_screen(FormModal(f"Feedback for {s['deployment']}", [
+            Field("labels", "Labels file (CSV/Parquet with the id and the true target)", "", "labels.csv"),
+            Field("id_column", "Id column (passed through by scoring)", "", "customer_id"),
+        ], "Joins the labels to the scored rows; metrics per job vs the holdout."), done)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="monitoring-feedback")
+    def feedback(self, deployment: str, labels: str, id_column: str) -> None:
+        monitoring = import_service("mlops_tui.monitoring")
+        self.post_message(self.FeedbackDone(monitoring.feedback(self.app.ws, deployment, labels,
+                                                                id_column=id_column)))
+
+    def on_monitoring_screen_feedback_done(self, msg: FeedbackDone) -> None:
+        r = msg.result
+        self.notify(f"✓ {fmt(r.get('rows_matched'))} rows matched · status {r.get('status', '-')}", timeout=8)
+        self.refresh_data()
