@@ -28,9 +28,14 @@ def add(
 
     Example: mlops-tui dataset add sample_data/penguins.csv --target species
     """
-    from mlops_tui import datasets
+    from mlops_tui import datasets, readers
 
-    ws = workspace(create=True)
+    try:
+        ws = workspace()
+    except UserError:
+        # No workspace yet: check the file first so bad input does not leave an empty workspace.
+        readers.read_file_info(path)
+        ws = workspace(create=True)
     if interactive():  # a person waiting on a big file; scripts get only the one-line result
         err.print(f"reading {path} …")
     dv, new = datasets.add(ws, path, name=name, target=target, description=description)

@@ -80,3 +80,16 @@ def test_bad_input_in_a_real_process_has_no_traceback(ws, tmp_path):
     r = run_cli_subprocess(ws.root, "dataset", "add", bad)
     assert r.code == 1 and "Traceback" not in r.stderr
     assert r.stderr.strip() == f"error: {bad}: line 3 has 1 fields, expected 2 (ragged rows; delimiter ',')"
+
+
+def test_bad_input_does_not_create_a_workspace(tmp_path, capsys):
+    from mlops_tui.cli import main
+
+    root = tmp_path / "never"
+    bad = _write(tmp_path / "dup.csv", "a,a\n1,2\n")
+    try:
+        main(["--workspace", str(root), "dataset", "add", bad])
+    except SystemExit as exc:
+        assert exc.code == 1
+    assert "duplicate column name" in capsys.readouterr().err
+    assert not root.exists()
