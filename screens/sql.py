@@ -1,0 +1,119 @@
+"""SQL screen: read-only queries over the documented metadata views, results in a table.
+
+The query goes through ``mlops_tui.sql.run`` (one SELECT/EXPLAIN statement, read-only connection),
+in a worker; a refused or failing query is one line under the input, never a crash. Up/down in the
+input walk through this session's earlier queries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Footer, Header, Input, Static
+
+from screens.widgets import BaseScreen, NavBar, Table, fmt, import_service
+
+EXAMPLE = "SELECT name, version, aliases FROM v_models ORDER BY name, version DESC"
+VIEWS_TEXT = ("Views: v_datasets v_runs v_trials v_models v_deployments v_jobs v_drift v_audit · "
+              "ctrl+t: their columns")
+
+
+def cell(value: Any) -> str:
+    """A result value as table text: numbers compact, long text cut (the full value is in the data)."""
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return fmt(value)
+    text = "NULL" if value is None else str(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+class SqlScreen(BaseScreen):
+    DEFAULT_CSS = """
+    SqlScreen #sql-input { margin: 0 1; }
+    SqlScreen #sql-status { height: auto; max-height: 3; padding: 0 1; }
+    SqlScreen #sql-status.error { color: $error; }
+    SqlScreen #sql-views { height: auto; padding: 0 1; display: none; color: $text-muted; }
+    SqlScreen #sql-views.shown { display: block; }
+    SqlScreen #sql-results { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("ctrl+t", "toggle_views", "Views", id="sql.views"),
+        Binding("ctrl+l", "focus_input", "Edit query", id="sql.edit"),
+        Binding("up", "history(-1)", "Previous", show=False, id="sql.previous"),
+        Binding("down", "history(1)", "Next", show=False, id="sql.next"),
+    ]
+
+    class Result(Message):
+        def __init__(self, query: str, result: dict[str, Any] | None, error: str | None) -> None:
+            super().__init__()
+            self.query, self.result, self.error = query, result, error
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: list[str] = []
+        self.position = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield NavBar("sql")
+        yield Input(placeholder=EXAMPLE, id="sql-input")
+        yield Static(VIEWS_TEXT, id="sql-status")
+        yield Static("", id="sql-views")
+        yield Table(id="sql-results", classes="pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#sql-input", Input).focus()
+
+    def action_focus_input(self) -> None:
+        self.query_one("#sql-input", Input).focus()
+
+    def action_toggle_views(self) -> None:
+        views = self.query_one("#sql-views", Static)
+        if not views.has_class("shown"):
+            sql = import_service("mlops_tui.sql")
+            views.update("\n".join(f"{name}: {cols}" for name, cols in sql.VIEWS.items()))
+        views.toggle_class("shown")
+
+    def action_history(self, step: int) -> None:
+        box = self.query_one("#sql-input", Input)
+        if not box.has_focus or not self.history:
+            return
+        self.position = max(0, min(len(self.history), self.position + step))
+        box.value = self.history[self.position] if self.position < len(self.history) else ""
+        box.cursor_position = len(box.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        query = event.value.strip() or EXAMPLE
+        if not self.history or self.history[-1] != query:
+            self.history.append(query)
+        self.position = len(self.history)
+        self.query_one("#sql-results", Table).loading = True
+        self.run_query(query)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sql")
+    def run_query(self, query: str) -> None:
+        sql = import_service("mlops_tui.sql")
+        errors = import_service("mlops_tui.errors")
+        try:
+            self.post_message(self.Result(query, sql.run(self.app.ws, query), None))
+        except errors.UserError as exc:
+            self.post_message(self.Result(query, None, str(exc).splitlines()[0]))
+
+    def on_sql_screen_result(self, msg: Result) -> None:
+        table = self.query_one("#sql-results", Table)
+        table.loading = False
+        status = self.query_one("#sql-status", Static)
+        if msg.error is not None:
+            status.add_class("error")
+            status.update(Text(f"✗ {msg.error}"))
+            return
+        result = msg.result or {"columns": [], "rows": []}
+        status.remove_class("error")
+        more = " (more exist: add a LIMIT or a WHERE)" if result.get("truncated") else ""
+        status.update(Text(f"✓ {len(result['rows'])} row(s){more}"))
+        table.fill(result["columns"] or ["(no columns)"], [[cell(v) for v in row] for row in result["rows"]])
