@@ -7,13 +7,14 @@ runs' trials and the stored evaluation details, so writing a report never re-sco
 Sections: runs (with warnings), holdout metrics, parameters, optimization history, parameter
 importances, curves (ROC / PR / calibration for binary runs; predicted vs actual and residuals for
 regression; per-class metrics for multiclass), confusion matrices, feature importance (gain and
-mean |SHAP|), slice metrics.
+mean |SHAP|), slice metrics, and evaluations of the runs' models on other data (`evaluate`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -27,7 +28,7 @@ from mlops_tui.modelfile import atomic_write_bytes
 
 if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
-    from store import Trial
+    from store import Evaluation, Trial
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -65,8 +66,10 @@ def _table(head: list[str], rows: list[list[str]], left: int = 1) -> str:
 class _Ctx:
     """What every section needs: the comparison, trials, details and a label/colour per run."""
 
-    def __init__(self, data: dict[str, Any], trials: dict[str, list[Trial]], details: dict[str, dict]) -> None:
+    def __init__(self, data: dict[str, Any], trials: dict[str, list[Trial]], details: dict[str, dict],
+                 others: list[Evaluation] | None = None) -> None:
         self.data, self.trials, self.details = data, trials, details
+        self.others = others or []
         self.runs = data["runs"]
         self.ids = [r["run_id"] for r in self.runs]
         self.label = {r["run_id"]: f"{r['run_id'][:8]} {r['name']}"[:28] for r in self.runs}
@@ -265,6 +268,21 @@ def _slices_section(c: _Ctx) -> str:
     return html
 
 
+def _other_evaluations_section(c: _Ctx) -> str:
+    """`mlops-tui evaluate` results: the runs' models measured on other labelled data."""
+    if not c.others:
+        return ""
+    names = [m for m in c.data["metrics"] if any(m in e.metrics for e in c.others)][:8]
+    rows = []
+    for e in c.others:
+        run = f'<span class="swatch" style="background:{c.color.get(e.run_id, "#999")}"></span>' + escape(
+            c.label.get(e.run_id, str(e.run_id)))
+        rows.append([run, escape(f"{e.model_name}:{e.model_version}"), escape(f"{e.dataset}:{e.dataset_version}"),
+                     _f(e.metrics.get("holdout_rows")), e.created_at.strftime("%Y-%m-%d %H:%M"),
+                     *(_f(e.metrics.get(m)) for m in names)])
+    return _table(["run", "model", "dataset", "rows", "when", *map(escape, names)], rows, left=3)
+
+
 SECTIONS = (
     ("runs", "Runs", _runs_section),
     ("metrics", "Holdout metrics", _metrics_section),
@@ -275,12 +293,14 @@ SECTIONS = (
     ("confusion", "Confusion matrices", _confusion_section),
     ("importance", "Feature importance", _importance_section),
     ("slices", "Slice metrics", _slices_section),
+    ("other-data", "Evaluations on other data", _other_evaluations_section),
 )
 
 
-def build_html(data: dict[str, Any], trials: dict[str, list[Trial]], details: dict[str, dict]) -> tuple[str, list[str]]:
+def build_html(data: dict[str, Any], trials: dict[str, list[Trial]], details: dict[str, dict],
+               others: list[Evaluation] | None = None) -> tuple[str, list[str]]:
     """The report document and the ids of the sections that had something to show."""
-    c = _Ctx(data, trials, details)
+    c = _Ctx(data, trials, details, others)
     body, shown = [], []
     for sid, title, fn in SECTIONS:
         content = fn(c)
@@ -313,7 +333,11 @@ def write_report(ws: Workspace, run_refs: list[str], output: str | Path) -> dict
                 details[row["run_id"]] = json.loads(ws.abspath(row["details_path"]).read_text())
             except (OSError, json.JSONDecodeError):
                 data["warnings"].append(f"evaluation details of run {row['run_id']} are missing or unreadable")
-    doc, shown = build_html(data, trials, details)
+    models = {(r.model_name, r.model_version): r.run_id for r in runs if r.model_name}
+    # Attributed to the run that produced the model (the record may predate the link).
+    others = [replace(e, run_id=models[(e.model_name, e.model_version)])
+              for e in ws.store.runs.evaluations(kind="evaluate") if (e.model_name, e.model_version) in models]
+    doc, shown = build_html(data, trials, details, others)
     atomic_write_bytes(path, doc.encode())
     ws.store.audit.record("report", "runs:" + ",".join(r.run_id for r in runs), "ok",
                           {"output": str(path), "sections": shown})

@@ -148,6 +148,20 @@ def test_evaluate_on_data_without_target_or_features_is_refused(cli, ws, tmp_pat
     assert len(ws.store.runs.evaluations()) == before
 
 
+def test_report_lists_evaluations_on_other_data(cli, ws, tmp_path):
+    if not ws.store.runs.evaluations(kind="evaluate"):
+        from mlops_tui import datasets, evaluation
+
+        datasets.add(ws, str(SAMPLE / "default.csv"), name="default", target="default")
+        evaluation.evaluate_model(ws, "credit:2", "default")
+    res = cli("report", "bbbb2222", "--output", tmp_path / "r.html", "--json")
+    assert res.code == 0, res.stderr
+    assert "other-data" in res.json["sections"]
+    html = (tmp_path / "r.html").read_text()
+    section = html.split('<section id="other-data">')[1]
+    assert "credit:2" in section and "default:1" in section and "10000" in section
+
+
 def test_compare_and_report_with_a_run_that_has_no_evaluation(cli, ws, tmp_path):
     ws.store.runs.create(run_id="eeee5555", name="broken", dataset="default", dataset_version=1,
                          target="default", task="binary", metric="roc_auc", direction="maximize",
