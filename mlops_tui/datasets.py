@@ -54,6 +54,20 @@ def add(
     Returns ``(version, new)``. Raises :class:`UserError` for anything wrong with the input,
     leaving the store and the snapshot folder as they were.
     """
+    version, new, _ = add_with_warnings(ws, source, name=name, target=target, description=description)
+    return version, new
+
+
+def add_with_warnings(
+    ws: Workspace,
+    source: str,
+    *,
+    name: str | None = None,
+    target: str | None = None,
+    description: str | None = None,
+) -> tuple[DatasetVersion, bool, list[str]]:
+    """:func:`add` plus what the reader had to guess (no header row, unnamed columns) and a
+    target with no task, for the CLI and the TUI to show."""
     lf, info = readers.read_file_info(source)
     name = name or default_name(source)
     if not _NAME.match(name):
@@ -62,6 +76,7 @@ def add(
     if target is not None and target not in columns:
         raise UserError(f"{source}: target {target!r} is not a column (columns: {', '.join(columns)})")
 
+    warnings: list[str] = []
     try:
         digest, snapshot, created = _write_snapshot(ws, lf, source)
     except UserError:
@@ -74,12 +89,14 @@ def add(
     try:
         existing = ws.store.datasets.by_hash(name, digest)
         if existing is not None:
-            return existing, False
+            return existing, False, list(info.warnings)
         rows, schema, prof = profiling.profile(str(snapshot))
         task = None
         if target is not None:
             target_values = pl.scan_parquet(snapshot).select(target).collect().to_series()
             task = suggest_task(target_values, strict=False)
+            if task is None:
+                warnings.append(f"target {target!r} has fewer than 2 distinct values; no task suggested")
         version, new = ws.store.datasets.add_version(
             name=name, hash=digest, path=ws.relpath(snapshot), source=_source_text(source),
             rows=rows, columns=len(schema), target=target, task=task,
@@ -91,9 +108,9 @@ def add(
         raise
     ws.store.audit.record("dataset add", f"dataset:{version.name}:{version.version}", "ok", {
         "source": version.source, "hash": digest, "rows": rows, "new": new, "target": target,
-        "task": task, "delimiter": info.delimiter, "warnings": list(info.warnings),
+        "task": task, "delimiter": info.delimiter, "warnings": [*info.warnings, *warnings],
     })
-    return version, new
+    return version, new, [*info.warnings, *warnings]
 
 
 def default_name(source: str) -> str:

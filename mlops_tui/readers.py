@@ -145,6 +145,18 @@ def _read_csv(path: Path, infer_rows: int | None) -> tuple[pl.LazyFrame, ReadInf
     first = next(csv.reader([sample.splitlines()[0]], delimiter=delimiter))
     header = not any(_NUMBER.match(v.strip()) for v in first)
     _check_rows(path, delimiter, header)
+    warnings: list[str] = []
+    names: list[str] | None = None
+    if not header:
+        names = [f"column_{i + 1}" for i in range(len(first))]
+        warnings.append(f"{path.name}: no header row detected; columns named column_1, column_2, ...")
+    elif any(not v.strip() for v in first):
+        # e.g. the unnamed index column pandas writes first
+        names = [v if v.strip() else f"column_{i + 1}" for i, v in enumerate(first)]
+        if len(set(names)) < len(names):
+            raise UserError(f"{path}: an unnamed column would clash with another column's name")
+        unnamed = ", ".join(n for n, v in zip(names, first, strict=True) if not v.strip())
+        warnings.append(f"{path.name}: unnamed header column(s) named {unnamed}")
 
     lf = pl.scan_csv(
         path,
@@ -154,14 +166,14 @@ def _read_csv(path: Path, infer_rows: int | None) -> tuple[pl.LazyFrame, ReadInf
         try_parse_dates=True,
         infer_schema_length=infer_rows,
         encoding="utf8",
-        new_columns=None if header else [f"column_{i + 1}" for i in range(len(first))],
+        new_columns=names,
     )
     try:
         lf.collect_schema()
     except Exception as exc:  # noqa: BLE001
         raise UserError(f"{path}: cannot be parsed as CSV ({first_line(exc)})") from exc
-    warnings = () if header else (f"{path.name}: no header row detected; columns named column_1, column_2, ...",)
-    return lf, ReadInfo(kind="csv", files=(str(path),), delimiter=delimiter, header=header, warnings=warnings)
+    return lf, ReadInfo(kind="csv", files=(str(path),), delimiter=delimiter, header=header,
+                        warnings=tuple(warnings))
 
 
 def _sniff_delimiter(path: Path, sample: str) -> str:
@@ -213,7 +225,7 @@ def _check_names(path: Path, names: list[str]) -> None:
     for raw in names:
         name = raw.strip()
         if not name:
-            raise UserError(f"{path}: a column has an empty name in the header")
+            continue  # named column_<n> by _read_csv
         if name in seen:
             raise UserError(f"{path}: duplicate column name {name!r} in the header")
         seen.add(name)

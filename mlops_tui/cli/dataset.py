@@ -38,8 +38,10 @@ def add(
         ws = workspace(create=True)
     if interactive():  # a person waiting on a big file; scripts get only the one-line result
         err.print(f"reading {path} …")
-    dv, new = datasets.add(ws, path, name=name, target=target, description=description)
-    payload = {**_summary(dv), "new": new}
+    dv, new, warnings = datasets.add_with_warnings(ws, path, name=name, target=target, description=description)
+    for w in warnings:
+        err.print(f"warning: {w}", markup=False)
+    payload = {**_summary(dv), "new": new, "warnings": warnings}
     emit(payload, as_json, lambda: out.print(
         f"{'registered' if new else 'already registered as'} {dv.ref}: {dv.rows:,} rows × {dv.columns} columns"
         + (f", target {dv.target} ({dv.task or 'no task'})" if dv.target else "")

@@ -98,3 +98,13 @@ def test_read_commands_on_unknown_refs_exit_1(cli):
     for args in (["show", "nope"], ["head", "nope:2"], ["diff", "a", "b"], ["validate", "x", str(SAMPLE / "penguins.csv")]):
         r = cli("dataset", *args, "--json")
         assert r.code == 1 and r.stdout == "" and "unknown dataset" in r.stderr
+
+
+def test_add_reports_what_the_reader_guessed(cli, tmp_path):
+    f = tmp_path / "export.csv"
+    f.write_text(",a,b\n0,1,x\n1,2,y\n")  # pandas' unnamed index column
+    r = cli("dataset", "add", f, "--json")
+    assert r.code == 0 and r.json["columns"] == 3
+    assert r.json["warnings"] == ["export.csv: unnamed header column(s) named column_1"]
+    assert "warning: export.csv" in r.stderr
+    assert cli("dataset", "head", "export", "--json").json["columns"] == ["column_1", "a", "b"]
