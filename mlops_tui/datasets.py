@@ -89,7 +89,10 @@ def add_with_warnings(
     try:
         existing = ws.store.datasets.by_hash(name, digest)
         if existing is not None:
-            return existing, False, list(info.warnings)
+            if target is not None and target != existing.target:
+                warnings.append(f"this content is already {existing.ref} with target {existing.target!r}; "
+                                f"--target {target} not applied (versions are immutable)")
+            return existing, False, [*info.warnings, *warnings]
         rows, schema, prof = profiling.profile(str(snapshot))
         task = None
         if target is not None:
@@ -103,7 +106,7 @@ def add_with_warnings(
             schema=infer_schema(schema, prof, rows, target), profile=prof, description=description,
         )
     except BaseException:
-        if created:
+        if created and not _in_use(ws, snapshot):
             snapshot.unlink(missing_ok=True)
         raise
     ws.store.audit.record("dataset add", f"dataset:{version.name}:{version.version}", "ok", {
@@ -153,6 +156,14 @@ def _write_snapshot(ws: Workspace, lf: pl.LazyFrame, source: str) -> tuple[str, 
         return digest, final, True
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _in_use(ws: Workspace, snapshot: Path) -> bool:
+    """Whether a version (registered meanwhile by another process) points at this snapshot."""
+    try:
+        return ws.store.datasets.uses_path(ws.relpath(snapshot))
+    except Exception:  # noqa: BLE001 - cleanup after a failure must not raise a second error
+        return False
 
 
 def _sha256(path: Path) -> str:

@@ -109,6 +109,11 @@ class Datasets(Area):
             rows = self._rows(con, _SELECT + " WHERE v.name = ? AND v.hash = ?", [name, hash])
         return _record(rows[0]) if rows else None
 
+    def uses_path(self, path: str) -> bool:
+        """Whether any version's snapshot is this (workspace-relative) file."""
+        with self._read() as con:
+            return bool(con.execute("SELECT count(*) FROM dataset_versions WHERE path = ?", [path]).fetchone()[0])
+
     def list(self) -> list[DatasetVersion]:
         """Same as :meth:`latest` (the name screens and scripts reach for first)."""
         return self.latest()
