@@ -9,6 +9,9 @@ from mlops_tui import registry, scoring
 from mlops_tui.workspace import Workspace
 from tests.monitor_helpers import add_dataset, bikeshare, invoke, tune_small
 
+# One worker builds the module's shared workspace once (pytest -n 2 --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("lineage_sql")
+
 
 @pytest.fixture(scope="module")
 def path(tmp_path_factory):

@@ -10,6 +10,9 @@ from mlops_tui import registry, scoring
 from mlops_tui.workspace import Workspace
 from tests.monitor_helpers import FIRST_HALF, add_dataset, bikeshare, invoke, tune_small, with_ids
 
+# One worker builds the module's shared workspace once (pytest -n 2 --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("monitor_cli")
+
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory):

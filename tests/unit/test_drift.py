@@ -12,6 +12,9 @@ from mlops_tui.workspace import Workspace
 from tests.monitor_helpers import FIRST_HALF, bike_model, bikeshare, register_dataset
 from tests.scoring_helpers import SAMPLE, default_df, signature_for, train_register
 
+# One worker builds the module's shared workspace once (pytest -n 2 --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("drift")
+
 
 @pytest.fixture(scope="module")
 def bike(tmp_path_factory):
