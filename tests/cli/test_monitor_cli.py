@@ -148,3 +148,30 @@ def test_retrain_promotes_a_better_challenger_and_refuses_a_worse_one(tmp_path, 
     res = invoke(capsys, ws.root, "retrain", "bikes-prod", "--dataset", "bike")
     assert res.code == 3
     assert res.stderr.startswith("error: kept ") and "rmse" in res.stdout
+
+
+def test_feedback_on_a_classifier_uses_the_positive_class_probability(tmp_path, capsys):
+    from sklearn.metrics import roc_auc_score
+
+    from tests.scoring_helpers import credit_model, default_df
+
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    model = credit_model(ws)
+    registry.deploy(ws, model.ref, "credit-prod")
+    df = default_df()
+    inputs = tmp_path / "in.csv"
+    df.drop("default").write_csv(inputs)
+    job = scoring.score(ws, "credit-prod", [str(inputs)])
+    labels = tmp_path / "labels.parquet"
+    df.select("customer_id", "default").sample(n=3000, seed=4).write_parquet(labels)
+    res = invoke(capsys, ws.root, "feedback", "credit-prod", labels, "--id-column", "customer_id", "--json")
+    assert res.code == 0, res.stderr
+    doc = res.json
+    assert doc["rows_matched"] == 3000
+    scored = pl.read_parquet(ws.abspath(job.output)).join(pl.read_parquet(labels), on="customer_id")
+    expected = roc_auc_score((scored["default"] == "Yes").to_numpy(), scored["proba_Yes"].to_numpy())
+    assert doc["metrics"]["roc_auc"] == pytest.approx(expected)
+    unknown = tmp_path / "bad.csv"
+    pl.DataFrame({"customer_id": [1, 2], "default": ["No", "Maybe"]}).write_csv(unknown)
+    bad = invoke(capsys, ws.root, "feedback", "credit-prod", unknown, "--id-column", "customer_id")
+    assert bad.code == 1 and "'Maybe'" in bad.stderr
