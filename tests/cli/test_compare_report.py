@@ -12,7 +12,7 @@ from sklearn import metrics as skm
 from tests.eval_helpers import make_run
 from tests.scoring_helpers import SAMPLE
 
-pytestmark = pytest.mark.xdist_group("evaluation")
+pytestmark = pytest.mark.xdist_group("compare-report")  # shares one module-scoped workspace
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,6 @@ from mlops_tui.errors import UserError
 from mlops_tui.signature import encode
 from tests.eval_helpers import make_run, trained
 
-pytestmark = pytest.mark.xdist_group("evaluation")
-
 
 def _truth(booster, sig, test: pl.DataFrame):
     X = encode(test, sig)[0].to_numpy()

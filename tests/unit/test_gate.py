@@ -8,8 +8,6 @@ from mlops_tui import evaluation, gate
 from mlops_tui.workspace import Workspace
 from tests.eval_helpers import make_run
 
-pytestmark = pytest.mark.xdist_group("evaluation")
-
 
 def _with_policy(ws: Workspace, policy: str) -> Workspace:
     ws.config_path.write_text("[gate]\n" + policy)
