@@ -13,8 +13,8 @@ end, so drift costs no second pass over the data and constant memory:
 * multiclass predictions: the frequency of each predicted class.
 
 Reference statistics come from the dataset version the model was trained on, encoded with the
-model's own signature, and are cached beside the model file (``<sha>.reference.json``) so only
-the first job of a model pays for them. Thresholds come from ``[drift]`` in config.toml.
+model's own signature (every k-th row beyond 200k rows), and are cached beside the model file
+(``<sha>.reference.json``) so only the first job of a model pays for them. Thresholds come from ``[drift]`` in config.toml.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 REFERENCE_FORMAT = 2
 N_BINS = 10
 SAMPLE_SIZE = 5000
+REFERENCE_ROWS = 200_000  # training rows read for the reference (deciles and frequencies)
 PRED_REFERENCE_ROWS = 20_000  # rows of training data predicted for the prediction reference
 MIN_ROWS = 100  # below this, sampling noise alone can exceed the PSI thresholds: cap at "warn"
 PREDICTION = "__prediction__"
@@ -113,7 +114,10 @@ def _training_frame(ws: Workspace, model: ModelVersion, sig: Signature) -> pl.Da
         return None
     if not ws.abspath(dv.path).exists():
         return None
-    return datasets.scan(ws, dv).select(sig.source_columns).collect()
+    lf = datasets.scan(ws, dv).select(sig.source_columns)
+    if dv.rows > REFERENCE_ROWS:  # every k-th row: bounded memory, spread over the whole file
+        lf = lf.gather_every(math.ceil(dv.rows / REFERENCE_ROWS))
+    return lf.collect()
 
 
 def build_reference(ws: Workspace, model: ModelVersion, df: pl.DataFrame, seed: int = 0) -> dict[str, Any]:
