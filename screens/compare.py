@@ -23,6 +23,7 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from screens.widgets import BaseScreen, Table, fmt, import_service
 from screens.widgets_dialogs import Field, FormModal
+from screens.widgets_tables import fill_sized
 
 MARKERS = ("•", "+", "x", "*", "o", "#")
 TOP_FEATURES = 15
@@ -218,13 +219,13 @@ class CompareScreen(BaseScreen):
         cols = [f"{MARKERS[i % len(MARKERS)]} {heads[r]}" for i, r in enumerate(ids)]
         metrics = self.query_one("#compare-metrics", Table)
         metrics.loading = False
-        metrics.fill(["", *cols], run_rows(c.data) + metric_rows(c.data))
-        self.query_one("#compare-params", Table).fill(["parameter", *cols], param_rows(c.data))
-        self.query_one("#compare-importance", Table).fill(["feature", *cols], importance_rows(ids, c.details))
-        self.query_one("#compare-param-importance", Table).fill(["parameter", *cols],
+        fill_sized(metrics, ["", *cols], run_rows(c.data) + metric_rows(c.data))
+        fill_sized(self.query_one("#compare-params", Table), ["parameter", *cols], param_rows(c.data))
+        fill_sized(self.query_one("#compare-importance", Table), ["feature", *cols], importance_rows(ids, c.details))
+        fill_sized(self.query_one("#compare-param-importance", Table), ["parameter", *cols],
                                                                  param_importance_rows(ids, c.details))
         metric, rows = slice_rows(ids, c.details)
-        self.query_one("#compare-slices", Table).fill([f"slice ({metric})", "n", *cols], rows)
+        fill_sized(self.query_one("#compare-slices", Table), [f"slice ({metric})", "n", *cols], rows)
         warnings = Text()
         for w in c.data.get("warnings", []):
             warnings.append(f"▲ {w}\n")

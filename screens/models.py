@@ -16,12 +16,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
 
 from screens.widgets import BaseScreen, NavBar, Table, ago, fmt, import_service, status_text
 from screens.widgets_dialogs import ConfirmModal, Field, FormModal
+from screens.widgets_tables import fill_sized
 
 if TYPE_CHECKING:
     from store import Deployment, ModelVersion, ScoringJob
@@ -166,33 +166,35 @@ class ModelsScreen(BaseScreen):
         self.post_message(self.Gates(gates))
 
     def on_models_screen_gates(self, msg: Gates) -> None:
-        """Fill the verdict column in place (no rebuild: the cursor and widths stay)."""
         if self.data is None:
             return
         self.data = Registry(self.data.models, msg.gates, self.data.deployments, self.data.jobs)
+        self._fill_models()
+
+    def _fill_models(self) -> None:
+        assert self.data is not None
         table = self.query_one("#models-table", Table)
-        for i, m in enumerate(self.data.models[: table.row_count]):
-            table.update_cell_at(Coordinate(i, 1), gate_text(msg.gates.get(m.ref)), update_width=True)
+        table.loading = False
+        served = self._served()
+        rows = []
+        for m in self.data.models:
+            metric, value = primary(m)
+            aliases = " ".join(f"@{a}" for a in m.aliases)
+            deps = " ".join(f"→{d}" for d in served.get(m.ref, []))
+            rows.append((m.ref, gate_text(self.data.gates.get(m.ref)), f"{metric} {fmt(value)}".strip(),
+                         (aliases + " " + deps).strip() or "-"))
+        # Most telling columns first: at 80 columns the aliases may be cut, never the verdict.
+        fill_sized(table, ["model", "gate", "metric", "aliases →deployed"], rows, [m.ref for m in self.data.models])
 
     def on_models_screen_loaded(self, msg: Loaded) -> None:
         previous = self.data.gates if self.data else {}
         # Until the fresh verdicts arrive, show the last ones (no flicker on refresh).
         self.data = Registry(msg.data.models, msg.data.gates or previous, msg.data.deployments, msg.data.jobs)
         msg.data = self.data
+        self._fill_models()
         table = self.query_one("#models-table", Table)
-        table.loading = False
-        served = self._served()
-        rows = []
-        for m in msg.data.models:
-            metric, value = primary(m)
-            aliases = " ".join(f"@{a}" for a in m.aliases)
-            deps = " ".join(f"→{d}" for d in served.get(m.ref, []))
-            rows.append((m.ref, gate_text(msg.data.gates.get(m.ref)), f"{metric} {fmt(value)}".strip(),
-                         (aliases + " " + deps).strip() or "-"))
-        # Most telling columns first: at 80 columns the aliases may be cut, never the verdict.
-        table.fill(["model", "gate", "metric", "aliases →deployed"], rows, [m.ref for m in msg.data.models])
         jobs = self.query_one("#jobs-table", Table)
-        jobs.fill(["", "job", "target", "model", "rows", "drift", "when"], [
+        fill_sized(jobs, ["", "job", "target", "model", "rows", "drift", "when"], [
             (status_text(j.status), j.job_id[:8], job_target(j), f"{j.model_name}:{j.model_version}",
              fmt(j.rows_out if j.status == "succeeded" else j.rows_in), status_text(j.drift_status),
              ago(j.created_at)) for j in msg.data.jobs

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 
 from screens.widgets import BaseScreen, NavBar, Table, ago, fmt, import_service, status_text
 from screens.widgets_dialogs import Field, FormModal
+from screens.widgets_tables import fill_sized
 
 REFRESH_S = 5.0
 
@@ -134,7 +135,7 @@ class MonitoringScreen(BaseScreen):
             last = s["jobs"][0]["created_at"] if s["jobs"] else None
             rows.append((status_text(s["status"]), s["deployment"], f"{s['model']}:{s['version']}",
                          perf_text(s), alerting, fmt(len(s["jobs"])), ago(last)))
-        table.fill(["drift", "deployment", "model", "performance", "alerting", "jobs", "last job"], rows,
+        fill_sized(table, ["drift", "deployment", "model", "performance", "alerting", "jobs", "last job"], rows,
                    [s["deployment"] for s in msg.summaries])
         if not msg.summaries:
             self.query_one("#mon-trend-label", Static).update(
@@ -156,11 +157,11 @@ class MonitoringScreen(BaseScreen):
         s = self._selected()
         jobs_table = self.query_one("#mon-jobs-table", Table)
         if s is None:
-            jobs_table.fill(["", "job", "when"], [])
+            fill_sized(jobs_table, ["", "job", "when"], [])
             self._show_drift()
             return
         jobs = s["jobs"]
-        jobs_table.fill(["drift", "job", "pred Δ", "when", "rows"], [
+        fill_sized(jobs_table, ["drift", "job", "pred Δ", "when", "rows"], [
             (status_text(j["status"] if j["job_status"] == "succeeded" else j["job_status"]), j["job_id"][:8],
              fmt(j["prediction_drift"], 2), ago(j["created_at"]), fmt(j["rows"])) for j in jobs
         ], [j["job_id"] for j in jobs])
@@ -179,13 +180,13 @@ class MonitoringScreen(BaseScreen):
         job = next((j for j in (s or {}).get("jobs", []) if j["job_id"] == key), None)
         table = self.query_one("#mon-drift", Table)
         if job is None:
-            table.fill(["feature", "status", "measure"], [])
+            fill_sized(table, ["feature", "status", "measure"], [])
             return
         if job.get("error"):
-            table.fill(["job", "status", "error"], [(job["job_id"][:8], status_text(job["job_status"]),
+            fill_sized(table, ["job", "status", "error"], [(job["job_id"][:8], status_text(job["job_status"]),
                                                       job["error"])])
             return
-        table.fill(["feature", "status", "measure"],
+        fill_sized(table, ["feature", "status", "measure"],
                    [(d["feature"], status_text(d["status"]), drift_cell(d)) for d in job["drift"]],
                    [d["feature"] for d in job["drift"]])
 

@@ -1,0 +1,147 @@
+"""The monitoring and SQL screens driven by keys; SVG snapshots at 80x24 and 120x40."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from tests.scoring_helpers import SAMPLE, credit_model
+from tests.tui.helpers_screens import (
+    app_on,
+    frozen_clock,  # noqa: F401 - a fixture, used by name
+    monitoring_fixture,
+    notes,
+    registry_fixture,
+    settle,
+    wait_for,
+)
+
+pytestmark = pytest.mark.xdist_group("tui-monitoring-sql")
+
+
+def rows(table) -> list[list[str]]:
+    return [[str(c) for c in table.get_row_at(r)] for r in range(table.row_count)]
+
+
+# -- monitoring ----------------------------------------------------------------------------------
+async def test_deployments_show_drift_status_and_worst_features_first(ws):
+    monitoring_fixture(ws)
+    app = app_on(ws, "monitoring")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        deps = rows(app.screen.query_one("#deployments-table"))
+        assert deps[0][:2] == ["■ alert", "credit-batch"]
+        assert "■ alert" in deps[0][3] and "roc_auc 0.79" in deps[0][3]     # live performance
+        assert deps[1][:2] == ["○ -", "credit-shadow"] and "no labels" in deps[1][3]
+        jobs = rows(app.screen.query_one("#mon-jobs-table"))
+        assert [j[:2] for j in jobs] == [["■ alert", "job3cccc"], ["▲ warn", "job2bbbb"], ["✓ ok", "job1aaaa"]]
+        drift = rows(app.screen.query_one("#mon-drift"))
+        assert [d[:2] for d in drift] == [["balance", "■ alert"], ["income", "▲ warn"], ["student", "✓ ok"]]
+        assert "new 2" in drift[2][2]
+        # move to the oldest job with the keyboard: its drift is all ok
+        await pilot.press("tab")
+        await pilot.press("j", "j")
+        await pilot.pause()
+        drift = rows(app.screen.query_one("#mon-drift"))
+        assert {d[1] for d in drift} == {"✓ ok"}
+
+
+async def test_a_job_scored_elsewhere_appears_on_refresh(ws):
+    model = credit_model(ws, rounds=3)
+    ws.store.models.deploy(name="credit-batch", model_name="credit", model_version=model.version,
+                           signature=model.signature)
+    app = app_on(ws, "monitoring")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert rows(app.screen.query_one("#mon-jobs-table")) == []
+        from mlops_tui import scoring
+
+        job = scoring.score(ws, "credit-batch", [str(SAMPLE / "default.csv")])  # as a CLI call would
+        await pilot.press("r")
+        await settle(pilot)
+        jobs = rows(app.screen.query_one("#mon-jobs-table"))
+        assert len(jobs) == 1 and jobs[0][1] == job.job_id[:8]
+        assert jobs[0][4] == "10,000"
+
+
+async def test_feedback_form_records_live_performance(ws, tmp_path):
+    model = credit_model(ws, rounds=3)
+    ws.store.models.deploy(name="credit-batch", model_name="credit", model_version=model.version,
+                           signature=model.signature)
+    from mlops_tui import scoring
+
+    scoring.score(ws, "credit-batch", [str(SAMPLE / "default.csv")])
+    labels = tmp_path / "labels.csv"
+    pl.read_csv(SAMPLE / "default.csv").select("customer_id", "default").write_csv(labels)
+    app = app_on(ws, "monitoring")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("f")
+        await pilot.pause()
+        app.screen.query_one("#field-labels").value = str(labels)
+        app.screen.query_one("#field-id_column").value = "customer_id"
+        await pilot.press("ctrl+s")
+        assert await wait_for(pilot, lambda: any("rows matched" in n for n in notes(app)))
+        await settle(pilot)
+        assert "no labels" not in rows(app.screen.query_one("#deployments-table"))[0][3]
+    assert ws.store.jobs.feedback("credit-batch")[0].rows_matched == 10_000
+
+
+async def test_monitoring_without_deployments_says_what_to_do(ws):
+    app = app_on(ws, "monitoring")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "No deployments yet" in app.screen.query_one("#mon-trend-label").render().plain
+
+
+# -- sql -----------------------------------------------------------------------------------------
+async def test_sql_query_fills_the_table(ws):
+    registry_fixture(ws)
+    app = app_on(ws, "sql")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press(*"SELECT name, version FROM v_models ORDER BY version", "enter")
+        await settle(pilot)
+        assert rows(app.screen.query_one("#sql-results")) == [["credit", "1"], ["credit", "2"], ["credit", "3"]]
+        assert "✓ 3 row(s)" in app.screen.query_one("#sql-status").render().plain
+
+
+async def test_sql_writes_are_refused_in_one_line_and_the_store_is_unchanged(ws):
+    registry_fixture(ws)
+    app = app_on(ws, "sql")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#sql-input").value = "DELETE FROM models"
+        await pilot.press("enter")
+        await settle(pilot)
+        status = app.screen.query_one("#sql-status")
+        assert status.has_class("error") and "read-only" in status.render().plain
+        app.screen.query_one("#sql-input").value = "SELECT nope FROM v_models"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "nope" in status.render().plain
+        # up walks back through the session's queries
+        await pilot.press("up", "up")
+        assert app.screen.query_one("#sql-input").value == "DELETE FROM models"
+    assert len(ws.store.models.list()) == 3
+
+
+# -- snapshots -----------------------------------------------------------------------------------
+@pytest.mark.usefixtures("frozen_clock")
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_monitoring_screen_snapshot(ws, snap_compare, size):
+    monitoring_fixture(ws)
+    assert snap_compare(app_on(ws, "monitoring"), terminal_size=size, run_before=settle)
+
+
+@pytest.mark.usefixtures("frozen_clock")
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_sql_screen_snapshot(ws, snap_compare, size):
+    registry_fixture(ws)
+
+    async def query(pilot):
+        await settle(pilot)
+        await pilot.press("enter")          # the example query
+        await settle(pilot)
+
+    assert snap_compare(app_on(ws, "sql"), terminal_size=size, run_before=query)
