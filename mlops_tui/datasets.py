@@ -8,7 +8,9 @@ existing version (``new=False``); anything else becomes the next version. Versio
 so ``NAME:1`` keeps working after the source file is edited or deleted.
 
 Bad input is refused before anything is written: the store and the snapshot folder stay as they
-were (a snapshot written for a version that then fails to register is removed again).
+were (a snapshot written for a version that then fails to register is removed again). Non-UTF-8
+text is refused with the line and byte, not decoded by guesswork (see ``mlops_tui.readers``):
+a silently mis-decoded category would be frozen into an immutable version.
 """
 
 from __future__ import annotations
