@@ -367,7 +367,7 @@ def validate(ws: Workspace, ref: str, path: str) -> dict[str, Any]:
         if prof.get("kind") == "numeric" and schema[c] not in ("String",) and prof.get("min") is not None:
             aggs.append(pl.col(c).min().cast(pl.Float64, strict=False).alias(f"min:{c}"))
             aggs.append(pl.col(c).max().cast(pl.Float64, strict=False).alias(f"max:{c}"))
-        elif prof.get("kind") == "categorical" and prof.get("top_complete"):
+        elif prof.get("kind") == "categorical" and prof.get("top_complete") and schema[c] != "Boolean":
             known[c] = [str(v) for v, _ in prof["top"]]
             aggs.append(pl.col(c).cast(pl.String).filter(~pl.col(c).cast(pl.String).is_in(known[c]))
                         .unique().sort().head(5).implode().alias(f"new:{c}"))

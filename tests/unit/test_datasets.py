@@ -189,3 +189,11 @@ def test_validate_lists_every_problem(ws, tmp_path):
 
     unreadable = datasets.validate(ws, "penguins", str(tmp_path / "missing.csv"))
     assert not unreadable["ok"] and "no such file" in unreadable["problems"][0]
+
+
+def test_validate_accepts_its_own_booleans_and_dates(ws, tmp_path):
+    f = tmp_path / "flags.csv"
+    f.write_text("when,flag,n\n2024-01-01,true,1\n2024-01-02,false,2\n")
+    datasets.add(ws, str(f))
+    r = datasets.validate(ws, "flags", str(f))
+    assert r["ok"] and r["warnings"] == []
