@@ -80,14 +80,15 @@ def show(
     def render() -> None:
         out.print(f"{dv.ref}  {dv.rows:,} rows × {dv.columns} columns  target {fmt(dv.target)} ({fmt(dv.task)})"
                   f"  hash {dv.hash[:12]}\nsource {dv.source}")
+        headers = ["column", "dtype", "role", "nulls", "distinct", "min", "max", "mean", "std", "top values"]
+        keep = len(headers) if out.width >= 120 else 8  # narrow terminal: std and top values go
         rows = []
         for col in dv.schema:
             p = dv.profile.get(col["name"], {})
             top = ", ".join(f"{v}:{n}" for v, n in p.get("top", [])[:3])
             rows.append([col["name"], col["dtype"], col["role"], p.get("nulls"), p.get("distinct"),
-                         p.get("min"), p.get("max"), p.get("mean"), p.get("std"), top])
-        out.print(table(None, ["column", "dtype", "role", "nulls", "distinct", "min", "max", "mean", "std",
-                               "top values"], rows))
+                         p.get("min"), p.get("max"), p.get("mean"), p.get("std"), top][:keep])
+        out.print(table(None, headers[:keep], rows))
 
     emit(payload, as_json, render)
 
