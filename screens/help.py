@@ -29,7 +29,7 @@ class HelpScreen(BaseScreen):
         yield Static(
             "Keys by screen. Remap any of them by id in the workspace's config.toml, e.g.\n"
             '[keys]  "app.quit" = "ctrl+q".  Esc goes back; ctrl+p opens the command palette.',
-            id="help-intro",
+            id="help-intro", markup=False,
         )
         yield Table(id="help-table")
         yield Footer()

@@ -25,6 +25,10 @@ class Snapshot:
     recent: list[tuple[str, str, str, str, str]] = field(default_factory=list)
 
 
+def _count(n: int, label: str) -> str:
+    return f"{n} {label}{'' if n == 1 else 's'}"
+
+
 def progress(run: Any) -> str:
     done = run.n_trials
     return f"{done}/{run.n_trials_requested}" if run.n_trials_requested else str(done)
@@ -120,8 +124,9 @@ class HomeScreen(BaseScreen):
             return
         snap: Snapshot = message.data
         c = snap.counts
-        summary = (f"{c['datasets']} datasets · {c['runs']} runs · {c['models']} model versions · "
-                   f"{c['deployments']} deployments · {c['jobs']} recent jobs")
+        summary = " · ".join(_count(c[k], label) for k, label in (
+            ("datasets", "dataset"), ("runs", "run"), ("models", "model version"),
+            ("deployments", "deployment"), ("jobs", "recent job")))
         if not c["datasets"]:
             summary += "\nNo datasets yet: press 2 then a to register a file (or `mlops-tui init --sample`)."
         self.query_one("#home-summary", Static).update(summary)
@@ -130,6 +135,7 @@ class HomeScreen(BaseScreen):
 
     def _fill(self, selector: str, rows: list[tuple[str, str, str, str, str]], empty: str) -> None:
         table = self.query_one(selector, Table)
+        table.show_header = bool(rows)
         if not rows:
             table.fill(["", ""], [(symbol("none"), empty)], ["-"])
             return

@@ -132,17 +132,17 @@ class RunsScreen(BaseScreen):
         self.runs = {r.run_id: r for r in runs}
         self.marked = [m for m in self.marked if m in self.runs]
         wide = self.app.size.width >= 100
-        columns = ["status", "run", "dataset", "metric", "best", "trials", "time"]
-        if wide:
-            columns.insert(6, "started")
+        columns = ["status", "run", "dataset", "metric", "best", "trials", "started", "time"]
         rows = []
         for r in runs:
-            row = [status_text(r.status), ("▶ " if r.run_id in self.marked else "") + r.name,
-                   f"{r.dataset}:{r.dataset_version}", r.metric, fmt(r.best_value),
-                   progress_bar(r.n_trials, r.n_trials_requested, 8 if wide else 4), duration(run_elapsed(r))]
-            if wide:
-                row.insert(6, ago(r.started_at or r.created_at))
-            rows.append(row)
+            rows.append([status_text(r.status), _run_label(r, r.run_id in self.marked),
+                         f"{r.dataset}:{r.dataset_version}", r.metric, fmt(r.best_value),
+                         progress_bar(r.n_trials, r.n_trials_requested, 8 if wide else 4),
+                         ago(r.started_at or r.created_at), duration(run_elapsed(r))])
+        if not wide:  # 80 columns: the run name already says the dataset; 'time' says enough
+            columns = [c for c in columns if c not in ("dataset", "started")]
+            rows = [[v for c, v in zip(("status", "run", "dataset", "metric", "best", "trials", "started", "time"),
+                                       row, strict=True) if c in columns] for row in rows]
         table.fill(columns, rows, [r.run_id for r in runs])
         if not runs:
             self.query_one("#runs-info", Static).update("No runs yet: press n to launch one (or 2, pick a dataset, n).")
@@ -171,8 +171,7 @@ class RunsScreen(BaseScreen):
         else:
             self.marked.append(run.run_id)
         table = self.query_one(Table)
-        table.update_cell(run.run_id, table.ordered_columns[1].key,
-                          ("▶ " if run.run_id in self.marked else "") + run.name)
+        table.update_cell(run.run_id, table.ordered_columns[1].key, _run_label(run, run.run_id in self.marked))
         self.query_one("#runs-info", Static).update(
             f"{len(self.marked)} marked: " + ", ".join(self.runs[m].name for m in self.marked)
             + ("  · c compares them" if len(self.marked) >= 2 else ""))
@@ -207,6 +206,11 @@ class RunsScreen(BaseScreen):
         run = self._selected()
         if run is not None:
             show_logs(self, run.run_id)
+
+
+def _run_label(run: Any, marked: bool) -> str:
+    """'▶ penguins·3479a1': the name plus a short id, since runs of one dataset share a name."""
+    return f"{'▶ ' if marked else ''}{run.name}·{run.run_id[:6]}"
 
 
 # -- actions shared by list and detail ----------------------------------------------------------

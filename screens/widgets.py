@@ -7,7 +7,7 @@ and on 16-colour terminals. Times are rendered relative to :func:`now`, which sn
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -127,25 +127,6 @@ class Table(DataTable):
         return key.value
 
 
-class LabeledInput(Static):
-    """`label: [input]` on one line; the input gets the id passed in."""
-
-    DEFAULT_CSS = """
-    LabeledInput { layout: horizontal; height: 3; }
-    LabeledInput > Static { width: 16; padding: 1 1 0 0; text-align: right; }
-    LabeledInput > Input { width: 1fr; }
-    """
-
-    def __init__(self, label: str, value: str = "", *, input_id: str, placeholder: str = "") -> None:
-        super().__init__()
-        self._label = label
-        self._input = Input(value=value, placeholder=placeholder, id=input_id)
-
-    def compose(self) -> Any:
-        yield Static(self._label)
-        yield self._input
-
-
 class Loaded(Message):
     """A worker finished computing ``data`` for ``what``; the screen's handler updates widgets."""
 
@@ -179,23 +160,21 @@ def sparkline(values: list[float], width: int = 20) -> str:
     return "".join(blocks[min(8, math.ceil(v / top * 8))] if v > 0 else blocks[0] for v in values)
 
 
-def call_safely(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a service call; store.StoreError becomes a UserError so the app shows one line."""
-    from mlops_tui.errors import UserError
-    from store import StoreError
+class RoutesWorkerErrors:
+    """Mixin for screens: a worker that raises clears the loading indicators and becomes a one-line
+    notification. Textual posts Worker.StateChanged to the screen (it does not bubble), so the
+    routing lives here, once, for normal and modal screens alike."""
 
-    try:
-        return fn(*args, **kwargs)
-    except StoreError as exc:
-        raise UserError(str(exc)) from exc
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            for widget in self.query("*"):  # type: ignore[attr-defined]
+                if widget.loading:
+                    widget.loading = False
+            report_error(self.app, event.worker.error)  # type: ignore[attr-defined]
 
 
-class BaseScreen(Screen):
-    """Base of every screen: Escape goes back, worker failures become one-line notifications.
-
-    Workers only compute and post messages; when one raises, Textual posts Worker.StateChanged to
-    the screen (it does not bubble), so the routing lives here, once.
-    """
+class BaseScreen(RoutesWorkerErrors, Screen):
+    """Base of every main screen: Escape goes back (to the previous screen, else home)."""
 
     BINDINGS = [Binding("escape", "back", "Back", id="screen.back")]
 
@@ -204,13 +183,6 @@ class BaseScreen(Screen):
             self.app.pop_screen()
         elif getattr(self.app, "current_mode", "home") != "home":
             self.app.switch_mode("home")
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and event.worker.error is not None:
-            for widget in self.query("*"):
-                if widget.loading:
-                    widget.loading = False
-            report_error(self.app, event.worker.error)
 
 
 def report_error(app: Any, exc: BaseException) -> None:
@@ -261,7 +233,7 @@ class FormField:
     options: tuple[tuple[str, str], ...] = ()
 
 
-class FormScreen(ModalScreen[dict[str, str] | None]):
+class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
     """A small keyboard form: tab/shift+tab between fields, ctrl+s or Enter on the last field submits,
     Escape cancels. Dismisses with {field id: value} (strings; the caller validates and converts)."""
 
@@ -330,7 +302,7 @@ class FormScreen(ModalScreen[dict[str, str] | None]):
         self.dismiss(None)
 
 
-class TextScreen(ModalScreen[None]):
+class TextScreen(RoutesWorkerErrors, ModalScreen[None]):
     """A scrollable read-only result (diff, validation problems); Escape or q closes it."""
 
     DEFAULT_CSS = """

@@ -19,7 +19,7 @@ SAMPLE = ROOT / "sample_data"
 FROZEN = datetime(2026, 1, 15, 12, 0, 0)  # naive UTC, as the store writes it
 
 
-async def wait_for(pilot: Any, condition: Callable[[], Any], *, timeout: float = 10.0, what: str = "") -> Any:
+async def wait_for(pilot: Any, condition: Callable[[], Any], *, timeout: float = 30.0, what: str = "") -> Any:
     """Pause the app until ``condition()`` is truthy (returns it); fail with ``what`` after timeout."""
     deadline = time.monotonic() + timeout
     while True:

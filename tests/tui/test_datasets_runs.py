@@ -120,7 +120,7 @@ async def test_launch_a_detached_run_and_watch_it_complete(sample_ws, app_factor
             return table.row_count and str(table.get_row_at(0)[0]) == "✓ completed"
 
         await wait_for(pilot, completed_row, timeout=120, what="run completed in the list")
-        assert str(table.get_row_at(0)[5]).startswith("3/3")
+        assert str(table.get_row_at(0)[4]).startswith("3/3")
         run = sample_ws.store.runs.list()[0]
         assert run.status == "completed" and run.model_name == "penguins"
         table.focus()

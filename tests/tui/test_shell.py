@@ -16,7 +16,7 @@ async def test_number_keys_switch_main_screens_and_escape_goes_home(ws, app_fact
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: type(app.screen).__name__ == "HomeScreen", what="home")
         for key, mode in (("2", "datasets"), ("3", "runs"), ("4", "models"), ("5", "monitoring"),
-                          ("6", "sql"), ("1", "home")):
+                          ("6", "sql"), ("escape", "home")):  # the SQL screen's input takes digits
             await pilot.press(key)
             await wait_for(pilot, lambda mode=mode: app.current_mode == mode, what=mode)
         await pilot.press("3")
