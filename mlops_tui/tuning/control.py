@@ -110,10 +110,11 @@ def start(ws: Workspace, opts: TuneOptions, *, detach: bool, on_trial: st.Progre
     ws.run_dir(run_id).mkdir(parents=True, exist_ok=True)
     ws.store.audit.record("tune", f"run:{run_id}", "started",
                           {"dataset": dv.ref, "detach": detach, "trials": opts.trials, "jobs": opts.jobs})
-    return _launch(ws, run, _session_trials(opts.trials), detach=detach, on_trial=on_trial)
+    return _launch(ws, run, _session_trials(opts.trials), detach=detach, on_trial=on_trial, prepared=prepared)
 
 
-def _launch(ws: Workspace, run: Run, trials: int, *, detach: bool, on_trial: st.Progress | None) -> Run:
+def _launch(ws: Workspace, run: Run, trials: int, *, detach: bool, on_trial: st.Progress | None,
+            prepared: Prepared | None = None) -> Run:
     # Imported here so `python -m mlops_tui.tuning.worker` does not find itself already imported.
     from mlops_tui.tuning.worker import spawn_supervisor, supervise
 
@@ -121,7 +122,7 @@ def _launch(ws: Workspace, run: Run, trials: int, *, detach: bool, on_trial: st.
         pid = spawn_supervisor(ws, run.run_id, trials)
         ws.store.runs.update(run.run_id, pid=pid, host=st.HOST)
         return ws.store.runs.get(run.run_id)
-    return supervise(ws, run.run_id, trials=trials, on_trial=on_trial, foreground=True)
+    return supervise(ws, run.run_id, trials=trials, on_trial=on_trial, foreground=True, prepared=prepared)
 
 
 def get(ws: Workspace, ref: str) -> Run:
@@ -229,7 +230,8 @@ def release_stale_lock(ws: Workspace, run_id: str) -> bool:
 
 
 def sweep_run(ws: Workspace, run_id: str) -> int:
-    """Mark trials of dead workers of one run FAIL (store and journal); returns how many."""
+    """Mark trials of dead workers of one run FAIL (store and journal) and re-mirror the journal
+    into the store; returns how many trials were marked."""
     from store._area import utcnow
 
     n = 0
@@ -239,7 +241,10 @@ def sweep_run(ws: Workspace, run_id: str) -> int:
                                        params=t.params, intermediate=t.intermediate, duration_s=t.duration_s,
                                        pid=t.pid, host=t.host, started_at=t.started_at, ended_at=utcnow())
             n += 1
-    return n + _fail_journal_zombies(ws, run_id)
+    n += _fail_journal_zombies(ws, run_id)
+    if st.journal_path(ws, run_id).exists():
+        st.sync_store(ws, run_id)  # the journal is the truth: recover mirror writes a kill lost
+    return n
 
 
 def sweep(ws: Workspace) -> dict[str, Any]:

@@ -104,9 +104,12 @@ def load_space(path: str | Path | None) -> dict[str, Any]:
 
 
 def suggest(trial: optuna.Trial, space: dict[str, Any]) -> dict[str, Any]:
-    """Draw one configuration for ``trial`` from ``space['params']`` (fixed values pass through)."""
+    """Draw one configuration for ``trial`` from ``space['params']`` (fixed values pass through).
+
+    Names are drawn in sorted order: the sampler's random stream then does not depend on the order
+    of a dict that went through the store's JSON, so the same seed gives the same trials."""
     out: dict[str, Any] = {}
-    for name, spec in space["params"].items():
+    for name, spec in sorted(space["params"].items()):
         if not isinstance(spec, dict):
             out[name] = spec
         elif "choices" in spec:

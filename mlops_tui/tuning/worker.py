@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_tui.tuning import study as st
 
 if TYPE_CHECKING:
+    from mlops_tui.prep import Prepared
     from mlops_tui.workspace import Workspace
     from store import Run
 
@@ -75,8 +76,10 @@ def _best_params(run: Run, best: Any) -> dict[str, Any]:
 
 
 def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress | None = None,
-              foreground: bool = False) -> Run:
-    """Run a session of ``trials`` trials on ``jobs`` workers, then the final step. Returns the run."""
+              foreground: bool = False, prepared: Prepared | None = None) -> Run:
+    """Run a session of ``trials`` trials on ``jobs`` workers, then the final step. Returns the run.
+
+    ``prepared``: the data `start` already prepared with the run's config (saves doing it twice)."""
     from mlops_tui import datasets
     from mlops_tui.tuning import control, train
     from store._area import utcnow
@@ -95,7 +98,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
                 seed = run.seed + st.SEED_STRIDE * index + done_before
                 children.append(_popen(ws, run_id, ["optimize", "--trials", str(n), "--seed", str(seed),
                                                     "--index", str(index)], new_session=False))
-        prepared = train.prepare_config(ws, dv, run.config)
+        prepared = prepared or train.prepare_config(ws, dv, run.config)
         st.work(ws, run, prepared, n_trials=parts[0], timeout=run.timeout_s,
                 sampler_seed=run.seed + done_before, on_trial=on_trial)
         for child in children:

@@ -47,3 +47,12 @@ def test_metric_keys_defaults_and_directions():
     assert metrics.direction("rmse") == "minimize" and metrics.direction("roc_auc") == "maximize"
     with pytest.raises(UserError, match="valid: rmse, mae, r2, mape"):
         metrics.check_metric("regression", "auc")
+
+
+@pytest.mark.parametrize(("task", "metric"), [("binary", "roc_auc"), ("binary", "log_loss"), ("binary", "f1"),
+                                              ("regression", "rmse"), ("regression", "r2")])
+def test_single_metric_score_equals_the_full_computation(task, metric):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 200) if task == "binary" else rng.normal(size=200)
+    pred = np.clip(y * 0.5 + rng.normal(0.25, 0.2, 200), 0, 1) if task == "binary" else y + rng.normal(size=200)
+    assert metrics.score(task, metric, y, pred) == pytest.approx(metrics.compute(task, y, pred)[metric])
