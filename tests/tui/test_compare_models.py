@@ -30,10 +30,11 @@ async def test_promote_moves_the_alias_from_the_keyboard(ws):
         await pilot.press("enter")
         await settle(pilot)
         assert ws.store.models.by_alias("credit", "production").version == models[1].version
-        assert any("credit@production → v2" in n for n in notes(app))
+        assert await wait_for(pilot, lambda: any("credit@production → v2" in n for n in notes(app)))
+        await settle(pilot)
         # the table shows the alias once reloaded
         table = app.screen.query_one("#models-table")
-        assert "@production" in str(table.get_row("credit:2")[3])
+        assert await wait_for(pilot, lambda: "@production" in str(table.get_row("credit:2")[3]))
 
 
 async def test_deploy_refused_by_the_gate_shows_reason_and_force_deploys(ws):
@@ -49,7 +50,7 @@ async def test_deploy_refused_by_the_gate_shows_reason_and_force_deploys(ws):
         await pilot.pause()
         await pilot.press("enter")        # deployment name defaults to the model name
         await settle(pilot)
-        assert any("gate refused credit:1" in n for n in notes(app))
+        assert await wait_for(pilot, lambda: any("gate refused credit:1" in n for n in notes(app)))
         assert type(app.screen).__name__ == "ConfirmModal"
         assert "worse than champion" in str(app.screen.question)
         await pilot.press("y")
@@ -116,7 +117,7 @@ async def test_scoring_a_missing_file_is_one_line_and_a_failed_job(ws):
         await pilot.press("ctrl+s")
         assert await wait_for(pilot, lambda: not getattr(app.screen, "scoring", True))
         await settle(pilot)
-        assert any("/nonexistent/new.csv" in n for n in notes(app))
+        assert await wait_for(pilot, lambda: any("/nonexistent/new.csv" in n for n in notes(app)))
         assert type(app.screen).__name__ == "ModelsScreen"     # no crash, still usable
     assert [j.status for j in ws.store.jobs.list()] == ["failed"]
 
@@ -209,7 +210,7 @@ async def test_export_html_report_from_compare(cmp_ws, tmp_path):
         app.screen.query_one("#field-output").value = str(out)
         await pilot.press("enter")
         await settle(pilot)
-        assert any("report written" in n for n in notes(app))
+        assert await wait_for(pilot, lambda: any("report written" in n for n in notes(app)))
     html = out.read_text()
     assert "aaaa1111" in html and "bbbb2222" in html and "http://" not in html
 
@@ -228,7 +229,7 @@ async def test_compare_with_an_unknown_run_is_a_notification(cmp_ws):
     app = app_on(cmp_ws, "home")
     async with app.run_test(size=(100, 30)) as pilot:
         await open_compare(pilot, ["aaaa1111", "zzzz9999"])
-        assert any("unknown run 'zzzz9999'" in n for n in notes(app))
+        assert await wait_for(pilot, lambda: any("unknown run 'zzzz9999'" in n for n in notes(app)))
         assert type(app.screen).__name__ == "CompareScreen"
 
 
