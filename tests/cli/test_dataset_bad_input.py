@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import polars as pl
 import pytest
 
 from tests.conftest import SAMPLE, run_cli_subprocess
@@ -38,7 +39,22 @@ CASES = {
                             "target 'weight' is not a column"),
     "glob matching nothing": (lambda t: [str(t / "parts" / "*.parquet")], "no files match"),
     "bad name": (lambda t: [str(SAMPLE / "penguins.csv"), "--name", "a:b"], "bad dataset name"),
+    "parquet without rows": (lambda t: [_parquet(t / "none.parquet", pl.DataFrame({"a": []}, schema={"a": pl.Int64}))],
+                             "has columns but no rows"),
+    "glob of different schemas": (lambda t: [_parts(t)], "a glob needs one schema"),
+    "glob matching csv": (lambda t: [_write(t / "x.csv", "a\n1\n") and str(t / "*.csv")], "only match Parquet"),
 }
+
+
+def _parquet(path, df) -> str:
+    df.write_parquet(path)
+    return str(path)
+
+
+def _parts(folder) -> str:
+    _parquet(folder / "a.parquet", pl.DataFrame({"a": [1, 2]}))
+    _parquet(folder / "b.parquet", pl.DataFrame({"a": ["x"]}))
+    return str(folder / "*.parquet")
 
 
 def _state(ws) -> tuple:
