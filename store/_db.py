@@ -9,9 +9,9 @@ then raises :class:`StoreBusyError` naming the holder.
 
 Threads of one process do not see that lock: DuckDB hands them the same database instance, so
 two threads would run their transactions side by side and race (two writers both numbering the
-next dataset version 4 → one fails on the primary key). So within a process, one thread at a time
-holds a given store file too (a re-entrant lock per file), which gives threads the same "one
-holder at a time" rule processes have.
+next dataset version 4 → one fails on the primary key). And DuckDB's lock alone did not survive
+a lock storm of processes (see :class:`_Gate`). So every open first passes a gate: one thread of
+one mlops-tui process holds a store file at a time, the others wait their turn.
 """
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+
+try:
+    import fcntl
+except ImportError:  # Windows: DuckDB's own lock is all there is
+    fcntl = None  # type: ignore[assignment]
 
 
 class StoreError(Exception):
@@ -58,22 +63,85 @@ def default_timeout() -> float:
     return float(os.environ.get("MLOPS_STORE_TIMEOUT", "60"))
 
 
-_FILE_LOCKS: dict[str, threading.RLock] = {}
-_FILE_LOCKS_GUARD = threading.Lock()
+class _Gate:
+    """One holder of a store file at a time, among threads and among mlops-tui processes.
+
+    Threads: a re-entrant lock (a thread may nest its own opens). Processes: an exclusive
+    ``flock`` on ``<store>.lock`` taken before DuckDB is even asked to open the file. DuckDB's own
+    lock is not enough under a lock storm: a process that tries to open a file another process
+    is checkpointing reads it before it asks for the lock, and under heavy load we saw
+    "Corrupt database file: computed checksum ... does not match" errors from that, and once a
+    store left unreadable (a WAL pointing past the end of the file). With the gate, no two
+    mlops-tui processes ever touch the file at once; DuckDB's lock (and the retry in
+    :func:`_connect`) still guards against other programs, such as the ``duckdb`` shell.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.lock_path = path + ".lock"
+        self.thread_lock = threading.RLock()
+        self.depth = 0
+        self.fd: int | None = None
+
+    def acquire(self, deadline: float) -> bool:
+        if not self.thread_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            return False
+        if self.depth == 0:
+            fd = self._open_lock_file()
+            if fd is not None and not self._flock(fd, deadline):
+                os.close(fd)
+                self.thread_lock.release()
+                return False
+            self.fd = fd
+        self.depth += 1
+        return True
+
+    def release(self) -> None:
+        self.depth -= 1
+        if self.depth == 0 and self.fd is not None:
+            os.close(self.fd)  # closing the descriptor drops the flock
+            self.fd = None
+        self.thread_lock.release()
+
+    def _open_lock_file(self) -> int | None:
+        if fcntl is None:
+            return None
+        for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
+            try:
+                return os.open(self.lock_path, flags | os.O_CLOEXEC, 0o644)
+            except OSError:
+                continue
+        return None  # e.g. a read-only folder without a lock file: DuckDB's lock still applies
+
+    @staticmethod
+    def _flock(fd: int, deadline: float) -> bool:
+        delay = 0.001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                # Full jitter, short cap: an operation holds the file for tens of milliseconds.
+                time.sleep(random.uniform(0, delay))
+                delay = min(delay * 2, 0.02)
 
 
-def _file_lock(path: Path) -> threading.RLock:
-    """The in-process lock of one store file (re-entrant: a thread may nest its own opens)."""
+_GATES: dict[str, _Gate] = {}
+_GATES_GUARD = threading.Lock()
+
+
+def _gate(path: Path) -> _Gate:
     key = os.path.abspath(path)
-    with _FILE_LOCKS_GUARD:
-        return _FILE_LOCKS.setdefault(key, threading.RLock())
+    with _GATES_GUARD:
+        return _GATES.setdefault(key, _Gate(key))
 
 
 def _reset_after_fork() -> None:
-    # A forked child has only the forking thread; locks other threads held are meaningless there.
-    global _FILE_LOCKS_GUARD
-    _FILE_LOCKS.clear()
-    _FILE_LOCKS_GUARD = threading.Lock()
+    # A forked child has only the forking thread; what other threads held is meaningless there.
+    global _GATES_GUARD
+    _GATES.clear()
+    _GATES_GUARD = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -86,16 +154,17 @@ def open_connection(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open ``path``, waiting while another thread or process holds it; always closes it."""
     deadline = time.monotonic() + (default_timeout() if timeout is None else timeout)
-    lock = _file_lock(path)
-    if not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+    gate = _gate(path)
+    if not gate.acquire(deadline):
         raise StoreBusyError(
-            f"store {path} stayed busy in this process; try again or raise MLOPS_STORE_TIMEOUT"
+            f"store {path} stayed busy (another mlops-tui process or thread is using it); "
+            "try again or raise MLOPS_STORE_TIMEOUT"
         )
     try:
         with _connect(path, read_only, deadline) as con:
             yield con
     finally:
-        lock.release()
+        gate.release()
 
 
 @contextmanager

@@ -121,3 +121,67 @@ def test_threads_of_one_process_neither_fail_nor_lose_writes(tmp_path):
         t.join()
     assert errors == []
     assert bench.verify(store, writers=4, ops=15) == []
+
+
+HOLD = """
+import sys, time
+sys.path.insert(0, {root!r})
+if {foreign}:
+    import duckdb
+    con = duckdb.connect({path!r})
+else:
+    from store import open_connection
+    held = open_connection(__import__("pathlib").Path({path!r}))  # kept referenced: still held
+    con = held.__enter__()
+print("held", flush=True)
+time.sleep({seconds})
+con.close()
+"""
+
+
+def _hold(path, *, foreign: bool, seconds: float):
+    """A child process holding the store file: another mlops-tui process, or any DuckDB program."""
+    import subprocess
+
+    code = HOLD.format(root=str(ROOT), path=str(path), foreign=foreign, seconds=seconds)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+@pytest.mark.parametrize("foreign", [False, True], ids=["mlops-tui", "duckdb"])
+def test_a_call_waits_for_a_holder_instead_of_failing(tmp_path, foreign):
+    store = Store.open(tmp_path / "store.duckdb")
+    holder = _hold(store.path, foreign=foreign, seconds=1.0)
+    store.audit.record("test", "wait:1", "ok")  # blocks until the holder lets go
+    assert holder.wait(timeout=30) == 0
+    assert [e.object for e in store.audit.events(obj="wait:")] == ["wait:1"]
+
+
+@pytest.mark.parametrize("foreign", [False, True], ids=["mlops-tui", "duckdb"])
+def test_a_holder_past_the_timeout_gives_store_busy_error(tmp_path, monkeypatch, foreign):
+    from store import StoreBusyError
+
+    store = Store.open(tmp_path / "store.duckdb")
+    holder = _hold(store.path, foreign=foreign, seconds=30)
+    monkeypatch.setenv("MLOPS_STORE_TIMEOUT", "0.5")
+    try:
+        with pytest.raises(StoreBusyError, match="MLOPS_STORE_TIMEOUT") as caught:
+            store.audit.record("test", "busy:1", "ok")
+        if foreign:
+            assert f"process {holder.pid}" in str(caught.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    monkeypatch.delenv("MLOPS_STORE_TIMEOUT")
+    assert store.audit.events(obj="busy:") == []
+
+
+def test_a_holder_killed_with_sigkill_does_not_block_the_store(tmp_path):
+    store = Store.open(tmp_path / "store.duckdb")
+    store.audit.record("test", "kill:before", "ok")
+    holder = _hold(store.path, foreign=False, seconds=60)
+    holder.kill()  # SIGKILL: no cleanup runs; the kernel drops its locks
+    holder.wait()
+    store.audit.record("test", "kill:after", "ok")
+    assert [e.object for e in store.audit.events(obj="kill:")] == ["kill:after", "kill:before"]
