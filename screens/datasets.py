@@ -120,6 +120,7 @@ class DatasetsScreen(BaseScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "datasets"
+        self.query_one("#datasets", Table).focus()
         self.query_one("#datasets", Table).loading = True
         self.refresh_list()
 
@@ -159,7 +160,6 @@ class DatasetsScreen(BaseScreen):
         if not latest:
             self.query_one("#ds-info", Static).update("No datasets: press a to register a CSV or Parquet file.")
         else:
-            table.focus()
             self._select(table.selected_key())
 
     def _show_versions(self, versions: list[Any]) -> None:

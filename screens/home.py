@@ -102,6 +102,7 @@ class HomeScreen(BaseScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "home"
+        self.query_one("#attention", Table).focus()
         self.refresh_data()
         self.set_interval(REFRESH_S, self._tick)
 

@@ -99,6 +99,7 @@ class RunsScreen(BaseScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "runs"
+        self.query_one(Table).focus()
         self.query_one(Table).loading = True
         self.refresh_runs(sweep=True)
         self.set_interval(REFRESH_S, self._tick)
@@ -146,8 +147,6 @@ class RunsScreen(BaseScreen):
         table.fill(columns, rows, [r.run_id for r in runs])
         if not runs:
             self.query_one("#runs-info", Static).update("No runs yet: press n to launch one (or 2, pick a dataset, n).")
-        elif self.focused is None:
-            table.focus()
 
     def _selected(self) -> Any | None:
         key = self.query_one(Table).selected_key()
@@ -171,7 +170,8 @@ class RunsScreen(BaseScreen):
         else:
             self.marked.append(run.run_id)
         table = self.query_one(Table)
-        table.update_cell(run.run_id, table.ordered_columns[1].key, _run_label(run, run.run_id in self.marked))
+        table.update_cell(run.run_id, table.ordered_columns[1].key, _run_label(run, run.run_id in self.marked),
+                          update_width=True)
         self.query_one("#runs-info", Static).update(
             f"{len(self.marked)} marked: " + ", ".join(self.runs[m].name for m in self.marked)
             + ("  · c compares them" if len(self.marked) >= 2 else ""))

@@ -106,10 +106,21 @@ class Table(DataTable):
         super().__init__(*args, **kwargs)
 
     def fill(self, columns: Iterable[str], rows: Iterable[Iterable[Any]], keys: Iterable[str] | None = None) -> None:
-        """Replace everything, keeping the cursor on the same row key when it still exists."""
+        """Replace everything, keeping the cursor on the same row key when it still exists.
+
+        Column widths are computed here from the cells, not left to DataTable's idle-time sizing,
+        so what is drawn never depends on when the frame is taken (stable snapshots)."""
+        from rich.cells import cell_len
+        from rich.text import Text
+
         selected = self.selected_key()
+        columns = list(columns)
+        rows = [list(r) for r in rows]
         self.clear(columns=True)
-        self.add_columns(*columns)
+        for i, label in enumerate(columns):
+            cells = [r[i] for r in rows if i < len(r)]
+            width = max([cell_len(label)] + [cell_len(c.plain if isinstance(c, Text) else str(c)) for c in cells])
+            self.add_column(label, width=width)
         keys_list = list(keys) if keys is not None else None
         for i, row in enumerate(rows):
             self.add_row(*row, key=keys_list[i] if keys_list is not None else None)

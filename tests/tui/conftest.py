@@ -34,6 +34,17 @@ async def wait_for(pilot: Any, condition: Callable[[], Any], *, timeout: float =
         await pilot.pause(0.05)
 
 
+async def settled(pilot: Any, *selectors: str) -> None:
+    """Let tables finish sizing their columns (DataTable does it on idle) so a snapshot never
+    catches widths computed from the headers alone."""
+    for _ in range(200):
+        await pilot.pause()
+        tables = [pilot.app.screen.query_one(s) for s in selectors]
+        if not any(t._require_update_dimensions for t in tables):
+            break
+    await pilot.pause()
+
+
 @pytest.fixture
 def frozen_clock(monkeypatch):
     """Store timestamps at FROZEN + n seconds and the UI's 'now' at FROZEN + 5 min: relative times

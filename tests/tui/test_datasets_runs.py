@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.conftest import add_samples, fake_runs, wait_for
+from tests.tui.conftest import add_samples, fake_runs, settled, wait_for
 
 
 def texts(app) -> list[str]:
@@ -176,6 +176,7 @@ def test_datasets_snapshot(frozen_clock, ws, snap_compare, app_factory, size):
 
     async def loaded(pilot):
         await wait_for(pilot, lambda: pilot.app.screen.query_one("#schema-table").row_count > 0, what="schema")
+        await settled(pilot, "#datasets", "#schema-table")
 
     assert snap_compare(app_factory(ws, start="datasets"), terminal_size=size, run_before=loaded)
 
@@ -186,6 +187,7 @@ def test_runs_snapshot(frozen_clock, ws, snap_compare, app_factory, size):
 
     async def loaded(pilot):
         await wait_for(pilot, lambda: pilot.app.screen.query_one("#runs-table").row_count == 3, what="runs")
+        await settled(pilot, "#runs-table")
 
     assert snap_compare(app_factory(ws, start="runs"), terminal_size=size, run_before=loaded)
 
@@ -198,5 +200,6 @@ def test_run_detail_snapshot(frozen_clock, ws, snap_compare, app_factory):
 
         await pilot.app.push_screen(RunDetailScreen(ids[0]))
         await wait_for(pilot, lambda: pilot.app.screen.query_one("#trials-table").row_count == 5, what="trials")
+        await settled(pilot, "#trials-table")
 
     assert snap_compare(app_factory(ws, start="runs"), terminal_size=(80, 24), run_before=loaded)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.conftest import fake_runs, wait_for
+from tests.tui.conftest import fake_runs, settled, wait_for
 
 
 def texts(app) -> list[str]:
@@ -113,5 +113,6 @@ def test_home_snapshot(ws, frozen_clock, snap_compare, app_factory, size):
 
     async def loaded(pilot):
         await wait_for(pilot, lambda: pilot.app.screen.query_one("#attention").row_count >= 2, what="home")
+        await settled(pilot, "#attention", "#recent")
 
     assert snap_compare(app_factory(ws), terminal_size=size, run_before=loaded)
