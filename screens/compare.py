@@ -226,10 +226,10 @@ class CompareScreen(BaseScreen):
                                                                  param_importance_rows(ids, c.details))
         metric, rows = slice_rows(ids, c.details)
         fill_sized(self.query_one("#compare-slices", Table), [f"slice ({metric})", "n", *cols], rows)
-        warnings = Text()
-        for w in c.data.get("warnings", []):
-            warnings.append(f"▲ {w}\n")
-        self.query_one("#compare-warnings", Static).update(warnings)
+        warnings = c.data.get("warnings", [])
+        box = self.query_one("#compare-warnings", Static)
+        box.update(Text("\n".join(f"▲ {w}" for w in warnings)))
+        box.display = bool(warnings)
         self._plot_curves(ids, heads, c.details)
         self._plot_history(ids, heads, c)
 
@@ -275,12 +275,14 @@ class CompareScreen(BaseScreen):
             right.plt.title("precision per class")
             per = [(details.get(i) or {}).get("per_class") or {} for i in ids]
             classes = list(dict.fromkeys(c for p in per for c in p))
-            labels = [f"{MARKERS[n % len(MARKERS)]} {heads[i]}" for n, i in enumerate(ids)]
-            if classes:
-                left.plt.multiple_bar(classes, [[p.get(c, {}).get("recall") or 0 for c in classes] for p in per],
-                                      labels=labels)
-                right.plt.multiple_bar(classes, [[p.get(c, {}).get("precision") or 0 for c in classes]
-                                                 for p in per], labels=labels)
+            xs = list(range(1, len(classes) + 1))
+            for plot, key in ((left, "recall"), (right, "precision")):
+                plot.plt.xticks(xs, classes)
+                plot.plt.ylim(0, 1.05)
+                for n, (i, p) in enumerate(zip(ids, per, strict=True)):
+                    marker = MARKERS[n % len(MARKERS)]
+                    plot.plt.plot(xs, [p.get(c, {}).get(key) or 0 for c in classes], marker=marker,
+                                  label=f"{marker} {heads[i]}")
         else:
             note = f"▲ runs of different tasks ({', '.join(sorted(t or '?' for t in tasks))}): no common curves"
         self.query_one("#compare-curves-note", Static).update(note)

@@ -170,7 +170,7 @@ class MonitoringScreen(BaseScreen):
         spark.data = trend
         label = Text(f"{s['deployment']}: ")
         label.append_text(status_text(s["status"]))
-        label.append(f"\nprediction drift, {len(trend)} jobs\n(oldest → newest)", style="dim")
+        label.append(f"\nprediction drift over {len(trend)} job(s)\n(oldest → newest)", style="dim")
         self.query_one("#mon-trend-label", Static).update(label)
         self._show_drift()
 
