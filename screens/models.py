@@ -70,6 +70,7 @@ class ModelsScreen(BaseScreen):
         Binding("p", "promote", "Promote", id="models.promote"),
         Binding("d", "deploy", "Deploy", id="models.deploy"),
         Binding("s", "score", "Score file", id="models.score"),
+        Binding("b", "rollback", "Rollback alias", show=False, id="models.rollback"),
         Binding("r", "refresh", "Refresh", id="models.refresh"),
     ]
 
@@ -320,6 +321,26 @@ class ModelsScreen(BaseScreen):
         self.notify(msg.text)
         self.refresh_data()
 
+    def action_rollback(self) -> None:
+        m = self.selected_model()
+        if m is None:
+            self.notify("Select a model version first", severity="warning")
+            return
+
+        def done(answer: dict[str, str] | None) -> None:
+            if answer and answer["alias"]:
+                self.rollback(m.name, answer["alias"])
+
+        self.app.push_screen(FormModal(f"Roll back an alias of {m.name}", [Field("alias", "Alias", "production")],
+                                       "Moves the alias back to the version it pointed at before its last move."),
+                             done)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="models-write")
+    def rollback(self, name: str, alias: str) -> None:
+        registry = import_service("mlops_tui.registry")
+        res = registry.rollback(self.app.ws, name, alias)
+        self.post_message(self.Done(f"✓ {name}@{alias} rolled back to v{res['version']}"))
+
     # -- deploy -------------------------------------------------------------------------------
     def action_deploy(self) -> None:
         m = self.selected_model()
@@ -379,7 +400,8 @@ class ModelsScreen(BaseScreen):
 
         self.app.push_screen(FormModal("Score a file", [
             Field("target", "Deployment or model (NAME, NAME:V, NAME@ALIAS)", target),
-            Field("inputs", "Input CSV/Parquet file(s), comma-separated", "", "data/new.csv"),
+            Field("inputs", "Input CSV/Parquet file(s), comma-separated (relative to the current folder)", "",
+                  "data/new.csv"),
             Field("output", "Output Parquet file or folder", "",
                   "blank: the workspace's artifacts/scores"),
         ], "Enter: next field · Enter on the last field: start · Esc: cancel"), done)

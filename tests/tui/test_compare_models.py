@@ -248,3 +248,18 @@ def test_compare_curves_snapshot(cmp_ws, snap_compare):
         await pilot.pause()
 
     assert snap_compare(app_on(cmp_ws, "home"), terminal_size=(120, 40), run_before=curves)
+
+
+async def test_rollback_moves_the_alias_back(ws):
+    v1 = credit_model(ws, rounds=3)
+    v2 = credit_model(ws, rounds=4)
+    ws.store.models.set_alias("credit", "production", v1.version)
+    ws.store.models.set_alias("credit", "production", v2.version)
+    app = app_on(ws, "models")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await pilot.pause()
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: any("rolled back to v1" in n for n in notes(app)))
+    assert ws.store.models.by_alias("credit", "production").version == v1.version
