@@ -231,6 +231,16 @@ class ModelsScreen(BaseScreen):
             if job is not None:
                 self._show(self._job_text(job))
 
+    def on_descendant_focus(self, event: Any) -> None:
+        """Entering a table shows the detail of its row under the cursor (model or job)."""
+        if getattr(event.widget, "id", None) == "jobs-table" and self.data:
+            key = self.query_one("#jobs-table", Table).selected_key()
+            job = next((j for j in self.data.jobs if j.job_id == key), None)
+            if job is not None:
+                self._show(self._job_text(job))
+        elif getattr(event.widget, "id", None) == "models-table":
+            self._load_detail()
+
     def _load_detail(self) -> None:
         m = self.selected_model()
         if m is not None:
