@@ -129,6 +129,9 @@ def test_retrain_promotes_a_better_challenger_and_refuses_a_worse_one(tmp_path, 
     new = ws.store.models.deployment("bikes-prod")
     assert (new.model_name, new.model_version) == (doc["challenger"]["model"], doc["challenger"]["version"])
     assert ws.store.models.by_alias(new.model_name, "production").version == new.model_version
+    graph = invoke(capsys, ws.root, "lineage", f"model:{champion}", "--json").json
+    assert {"from": f"model:{champion}", "to": f"run:{doc['run_id']}", "relation": "retrained_as"} in graph["edges"]
+    assert f"model:{doc['challenger']['ref']}" in {n["id"] for n in graph["nodes"]}
 
     # A tiny sample of rows the new champion was trained on: its challenger is worse → exit 3.
     add_dataset(ws, df.sample(n=400, seed=2), tmp_path)
