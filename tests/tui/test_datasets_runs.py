@@ -116,13 +116,15 @@ async def test_launch_a_detached_run_and_watch_it_complete(sample_ws, app_factor
         await wait_for(pilot, lambda: screen_name(app) == "RunsScreen", timeout=60, what="runs list")
         table = app.screen.query_one("#runs-table")
 
-        def completed_row():
-            return table.row_count and str(table.get_row_at(0)[0]) == "✓ completed"
+        def finished_row():
+            return table.row_count and str(table.get_row_at(0)[0]) in ("✓ completed", "✗ failed", "▲ stopped")
 
-        await wait_for(pilot, completed_row, timeout=120, what="run completed in the list")
-        assert str(table.get_row_at(0)[4]).startswith("3/3")
+        await wait_for(pilot, finished_row, timeout=240, what="run finished in the list")
         run = sample_ws.store.runs.list()[0]
-        assert run.status == "completed" and run.model_name == "penguins"
+        assert (run.status, run.error) == ("completed", None)
+        assert str(table.get_row_at(0)[0]) == "✓ completed"
+        assert str(table.get_row_at(0)[4]).startswith("3/3")
+        assert run.model_name == "penguins"
         table.focus()
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen_name(app) == "RunDetailScreen", what="run detail")
