@@ -23,6 +23,9 @@ from screens.widgets import BaseScreen, NavBar, Table, ago, fmt, import_service,
 from screens.widgets_dialogs import ConfirmModal, Field, FormModal
 from screens.widgets_tables import fill_sized
 
+JOBS_REFRESH_S = 5.0
+JOBS_SHOWN = 200
+
 if TYPE_CHECKING:
     from store import Deployment, ModelVersion, ScoringJob
 
@@ -84,6 +87,11 @@ class ModelsScreen(BaseScreen):
             super().__init__()
             self.gates = gates
 
+    class Jobs(Message):
+        def __init__(self, jobs: list[ScoringJob]) -> None:
+            super().__init__()
+            self.jobs = jobs
+
     class Detail(Message):
         def __init__(self, info: dict[str, Any]) -> None:
             super().__init__()
@@ -140,6 +148,23 @@ class ModelsScreen(BaseScreen):
     def on_mount(self) -> None:
         self.query_one("#models-table", Table).loading = True
         self.refresh_data()
+        self.set_interval(JOBS_REFRESH_S, self._tick)
+
+    def _tick(self) -> None:
+        """Jobs started elsewhere (CLI, cron) appear while the screen is shown."""
+        if self.is_current and self.data is not None and not self.scoring:
+            self.refresh_jobs()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="models-jobs")
+    def refresh_jobs(self) -> None:
+        self.post_message(self.Jobs(self.app.ws.store.jobs.list(limit=JOBS_SHOWN)))
+
+    def on_models_screen_jobs(self, msg: Jobs) -> None:
+        if self.data is None or [j.job_id for j in msg.jobs] == [j.job_id for j in self.data.jobs] and \
+                [j.status for j in msg.jobs] == [j.status for j in self.data.jobs]:
+            return
+        self.data = Registry(self.data.models, self.data.gates, self.data.deployments, msg.jobs)
+        self._fill_jobs()
 
     def on_screen_resume(self) -> None:
         if self.data is not None:
@@ -155,7 +180,7 @@ class ModelsScreen(BaseScreen):
         gate = import_service("mlops_tui.gate")
         registry = import_service("mlops_tui.registry")
         models = ws.store.models.list()
-        deployments, jobs = ws.store.models.deployments(), ws.store.jobs.list(limit=200)
+        deployments, jobs = ws.store.models.deployments(), ws.store.jobs.list(limit=JOBS_SHOWN)
         # The list first (fast store reads), then the verdicts (each reads evaluation details).
         self.post_message(self.Loaded(Registry(models, {}, deployments, jobs)))
         gates: dict[str, dict[str, Any]] = {}
@@ -194,12 +219,7 @@ class ModelsScreen(BaseScreen):
         msg.data = self.data
         self._fill_models()
         table = self.query_one("#models-table", Table)
-        jobs = self.query_one("#jobs-table", Table)
-        fill_sized(jobs, ["", "job", "target", "model", "rows", "drift", "when"], [
-            (status_text(j.status), j.job_id[:8], job_target(j), f"{j.model_name}:{j.model_version}",
-             fmt(j.rows_out if j.status == "succeeded" else j.rows_in), status_text(j.drift_status),
-             ago(j.created_at)) for j in msg.data.jobs
-        ], [j.job_id for j in msg.data.jobs])
+        jobs = self._fill_jobs()
         if self.show_jobs and msg.data.jobs:
             self.show_jobs = False
             jobs.focus()
@@ -210,6 +230,16 @@ class ModelsScreen(BaseScreen):
                             "(3 Runs → n to launch), or `mlops-tui tune`.", style="dim"))
         elif table.has_focus or not jobs.has_focus:
             self._load_detail()
+
+    def _fill_jobs(self) -> Table:
+        assert self.data is not None
+        jobs = self.query_one("#jobs-table", Table)
+        fill_sized(jobs, ["", "job", "target", "model", "rows", "drift", "when"], [
+            (status_text(j.status), j.job_id[:8], job_target(j), f"{j.model_name}:{j.model_version}",
+             fmt(j.rows_out if j.status == "succeeded" else j.rows_in), status_text(j.drift_status),
+             ago(j.created_at)) for j in self.data.jobs
+        ], [j.job_id for j in self.data.jobs])
+        return jobs
 
     def _served(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -283,6 +313,12 @@ class ModelsScreen(BaseScreen):
                 t.append(f"  {k:<{width}} {fmt(v)}\n")
         deps = info.get("deployments") or []
         t.append(f"Deployed as {', '.join(deps)}\n" if deps else "Not deployed\n")
+        moves = info.get("alias_history") or []
+        if moves:
+            t.append("Alias moves (latest first)\n", style="bold")
+            for h in reversed(moves[-4:]):
+                prev = f" (from v{h['previous_version']})" if h.get("previous_version") else ""
+                t.append(f"  @{h['alias']} → v{h['version']}{prev}  {ago(h['changed_at'])}\n")
         return t
 
     @staticmethod

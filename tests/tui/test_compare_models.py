@@ -263,3 +263,16 @@ async def test_rollback_moves_the_alias_back(ws):
         await pilot.press("enter")
         assert await wait_for(pilot, lambda: any("rolled back to v1" in n for n in notes(app)))
     assert ws.store.models.by_alias("credit", "production").version == v1.version
+
+
+async def test_a_job_scored_from_the_cli_appears_without_a_key(ws):
+    model = credit_model(ws, rounds=3)
+    app = app_on(ws, "models")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        jobs = app.screen.query_one("#jobs-table")
+        assert jobs.row_count == 0
+        from mlops_tui import scoring
+
+        scoring.score(ws, model.ref, [str(SAMPLE / "default.csv")])   # as another process would
+        assert await wait_for(pilot, lambda: jobs.row_count == 1)     # the periodic refresh finds it
