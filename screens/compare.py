@@ -27,6 +27,7 @@ from screens.widgets_tables import fill_sized
 
 MARKERS = ("•", "+", "x", "*", "o", "#")
 TOP_FEATURES = 15
+LIVE_REFRESH_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,15 @@ class CompareScreen(BaseScreen):
         box.display = bool(warnings)
         self._plot_curves(ids, heads, c.details)
         self._plot_history(ids, heads, c)
+        if any(r["status"] in ("running", "queued") for r in c.data["runs"]):
+            # a run still tuning: read again shortly (trials arrive, then its evaluation)
+            self.set_timer(LIVE_REFRESH_S, self._reload_if_shown)
+
+    def _reload_if_shown(self) -> None:
+        if self.is_current:
+            self.load()
+        elif self.is_attached:
+            self.set_timer(LIVE_REFRESH_S, self._reload_if_shown)
 
     # -- plots --------------------------------------------------------------------------------
     def _plots(self) -> tuple[Any, Any]:
