@@ -106,7 +106,7 @@ def test_bad_input_exits_1_and_leaves_the_store_unchanged(ws, cli, tmp_path, set
         rng = np.random.default_rng(0)
         df = pl.DataFrame({"x": rng.normal(size=60), "y": rng.normal(size=60), "one": [1] * 60,
                            "empty": pl.Series([None] * 60, dtype=pl.Float64),
-                           "bad": [1.0, float("nan"), 2.0] * 20})
+                           "bad": [1.0, float("inf"), 2.0] * 20})
         df.write_parquet(tmp_path / "plain.parquet")
         assert cli("dataset", "add", tmp_path / "plain.parquet").code == 0
     (tmp_path / "bad.toml").write_text("num_boost_round = [")
