@@ -82,7 +82,8 @@ class PreviewTable(Table):
 
 class DatasetsScreen(BaseScreen):
     DEFAULT_CSS = """
-    DatasetsScreen #ds-list { height: 7; }
+    DatasetsScreen #ds-list { height: 30%; min-height: 6; max-height: 12; border: round $primary-darken-2; }
+    DatasetsScreen #ds-list:focus-within { border: round $accent; }
     DatasetsScreen #ds-detail { height: 1fr; }
     DatasetsScreen #ds-info { height: 1; padding: 0 1; color: $text-muted; }
     """
@@ -105,7 +106,7 @@ class DatasetsScreen(BaseScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield NavBar("datasets")
-        with Vertical(id="ds-list", classes="pane") as v:
+        with Vertical(id="ds-list") as v:
             v.border_title = "Datasets (latest versions)"
             yield Table(id="datasets")
         yield Static("", id="ds-info")

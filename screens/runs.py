@@ -442,7 +442,7 @@ class RunDetailScreen(BaseScreen):
         self.query_one("#run-head", Static).update(head)
 
     def _show_trials(self, run: Any, trials: list[Any]) -> None:
-        varying = _varying_params(trials)[:4]
+        varying = _varying_params(trials)[:max(2, (self.app.size.width - 40) // 17)]
         best = run.best_value
         rows = []
         for t in sorted(trials, key=lambda t: t.number, reverse=True):
