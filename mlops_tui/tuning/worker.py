@@ -70,9 +70,14 @@ def _log_to_file(ws: Workspace, run_id: str) -> logging.Handler:
     return handler
 
 
-def _best_params(run: Run, best: Any) -> dict[str, Any]:
+def best_params(run: Run, best: Any) -> dict[str, Any]:
+    """A trial's parameters as the run records them: fixed space values, tuned values, and the
+    trial's best iteration as num_boost_round (what train_and_register fits)."""
     fixed = {k: v for k, v in run.config["space"]["params"].items() if not isinstance(v, dict)}
     return {**fixed, **best.params, "num_boost_round": int(best.user_attrs.get("best_iteration", 100))}
+
+
+_best_params = best_params  # the name retraining.py imported first
 
 
 def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress | None = None,
@@ -109,14 +114,14 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         if st.stop_requested(ws, run_id):
             best = study.best_trial if complete else None
             ws.store.runs.update(run_id, status="stopped", ended_at=utcnow(),
-                                 best_params=_best_params(run, best) if best else None,
+                                 best_params=best_params(run, best) if best else None,
                                  best_value=best.value if best else None)
             log.info("run %s stopped after %d trial(s)", run_id, len(study.trials))
             return ws.store.runs.get(run_id)
         if not complete:
             raise RuntimeError(f"no trial of run {run_id} completed (see `mlops-tui run logs {run_id}`)")
         best = study.best_trial
-        params = _best_params(run, best)
+        params = best_params(run, best)
         ws.store.runs.update(run_id, best_value=best.value, best_params=params)
         log.info("best trial %d (%s=%.6g); refitting on train+valid", best.number, run.metric, best.value)
         model, metrics, _ = train.train_and_register(
