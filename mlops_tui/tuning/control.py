@@ -229,9 +229,11 @@ def release_stale_lock(ws: Workspace, run_id: str) -> bool:
     return True
 
 
-def sweep_run(ws: Workspace, run_id: str) -> int:
+def sweep_run(ws: Workspace, run_id: str, *, sync: bool = True) -> int:
     """Mark trials of dead workers of one run FAIL (store and journal) and re-mirror the journal
-    into the store; returns how many trials were marked."""
+    into the store (``sync``: only once no worker of the run writes any more, or a live worker's
+    newer row could be overwritten by the journal state read just before); returns how many trials
+    were marked."""
     from store._area import utcnow
 
     n = 0
@@ -242,7 +244,7 @@ def sweep_run(ws: Workspace, run_id: str) -> int:
                                        pid=t.pid, host=t.host, started_at=t.started_at, ended_at=utcnow())
             n += 1
     n += _fail_journal_zombies(ws, run_id)
-    if st.journal_path(ws, run_id).exists():
+    if sync and st.journal_path(ws, run_id).exists():
         st.sync_store(ws, run_id)  # the journal is the truth: recover mirror writes a kill lost
     return n
 
@@ -260,6 +262,8 @@ def sweep(ws: Workspace) -> dict[str, Any]:
     zombies = 0
     stale_runs = {t.run_id for t in ws.store.runs.running_trials()
                   if t.host in (None, st.HOST) and not alive(t.pid)}
+    still_active = ({r.run_id for r in ws.store.runs.many(sorted(stale_runs)) if r.status in ACTIVE}
+                    if stale_runs else set())
     for run_id in sorted(stale_runs | set(died)):
-        zombies += sweep_run(ws, run_id)
+        zombies += sweep_run(ws, run_id, sync=run_id not in still_active)
     return {"runs_failed": died, "trials_failed": zombies}
