@@ -45,7 +45,7 @@ def read_snapshot(ws: Any) -> Snapshot:
     snap = Snapshot(counts={"datasets": len(datasets), "runs": len(runs), "models": len(models),
                             "deployments": len(deployments), "jobs": len(jobs)})
     for run in runs:
-        if run.status in ("running", "queued"):
+        if run.status in ("running", "queued", "stopping"):
             best = f"best {fmt(run.best_value)}" if run.best_value is not None else "no trial yet"
             snap.attention.append((f"run:{run.run_id}", run.status, f"run {run.name}",
                                    f"{progress(run)} trials, {best}", ago(run.started_at or run.created_at)))
@@ -68,7 +68,7 @@ def read_snapshot(ws: Any) -> Snapshot:
         snap.recent.append((f"job:{job.job_id}", job.status, f"score {job.deployment or job.model_name}",
                             f"{fmt(job.rows_out)} rows → {job.output or '-'}", ago(job.created_at)))
     for run in runs[:10]:
-        if run.status not in ("running", "queued"):
+        if run.status not in ("running", "queued", "stopping"):
             best = fmt(run.best_value)
             snap.recent.append((f"run:{run.run_id}", run.status, f"run {run.name}",
                                 f"{run.dataset}:{run.dataset_version} {run.metric}={best}",

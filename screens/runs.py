@@ -33,6 +33,7 @@ from screens.widgets import (
 )
 
 REFRESH_S = 1.5
+ACTIVE = ("queued", "running", "stopping")  # as mlops_tui.tuning.control.ACTIVE
 SWEEP_EVERY = 8  # refreshes between zombie sweeps (tuning.sweep reads journals; not every tick)
 TASKS = (("auto", "auto (from target)"), ("binary", "binary"), ("multiclass", "multiclass"),
          ("regression", "regression"))
@@ -53,7 +54,7 @@ def run_elapsed(run: Any) -> float | None:
 
     end = run.ended_at
     if end is None:
-        if run.status not in ("running", "queued"):
+        if run.status not in ACTIVE:
             return None
         from datetime import UTC
 
@@ -218,6 +219,7 @@ def stop_run(screen: BaseScreen, run_id: str) -> None:
     def work_() -> None:
         _tuning().stop(screen.app.ws, run_id)  # type: ignore[attr-defined]
         screen.app.call_from_thread(screen.notify, f"stop requested for run {run_id[:8]}")
+        screen.app.call_from_thread(_refresh, screen)
 
     screen.run_worker(work_, thread=True, exit_on_error=False, group="run-action")
 
@@ -226,8 +228,15 @@ def resume_run(screen: BaseScreen, run_id: str) -> None:
     def work_() -> None:
         _tuning().resume(screen.app.ws, run_id, detach=True)  # type: ignore[attr-defined]
         screen.app.call_from_thread(screen.notify, f"run {run_id[:8]} resumed (detached)")
+        screen.app.call_from_thread(_refresh, screen)
 
     screen.run_worker(work_, thread=True, exit_on_error=False, group="run-action")
+
+
+def _refresh(screen: BaseScreen) -> None:
+    refresh = getattr(screen, "refresh_run", None) or getattr(screen, "refresh_runs", None)
+    if refresh is not None:
+        refresh()
 
 
 def show_logs(screen: BaseScreen, run_id: str) -> None:
@@ -366,6 +375,7 @@ class RunDetailScreen(BaseScreen):
         self.run_id = run_id
         self.run: Any = None
         self._importance_for: int = -1
+        self._ticks = 0
 
     def compose(self) -> ComposeResult:
         from textual_plotext import PlotextPlot
@@ -389,7 +399,9 @@ class RunDetailScreen(BaseScreen):
         self.set_interval(REFRESH_S, self._tick)
 
     def _tick(self) -> None:
-        if self.is_current and (self.run is None or self.run.status in ("running", "queued")):
+        """Every tick while the run is active; every 5th otherwise (a resume from the CLI shows up)."""
+        self._ticks += 1
+        if self.is_current and (self.run is None or self.run.status in ACTIVE or self._ticks % 5 == 0):
             self.refresh_run()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="run-detail")

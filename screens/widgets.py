@@ -24,7 +24,7 @@ SYMBOLS: dict[str, str] = {
     "ok": "✓", "completed": "✓", "complete": "✓", "pass": "✓", "passed": "✓", "succeeded": "✓",
     "failed": "✗", "fail": "✗", "refused": "✗", "error": "✗",
     "running": "●", "started": "●",
-    "warn": "▲", "warning": "▲", "pruned": "▲", "stopped": "▲",
+    "warn": "▲", "warning": "▲", "pruned": "▲", "stopped": "▲", "stopping": "▲",
     "alert": "■",
     "pending": "○", "queued": "○", "none": "○",
 }

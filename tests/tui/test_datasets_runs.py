@@ -205,3 +205,31 @@ def test_run_detail_snapshot(frozen_clock, ws, snap_compare, app_factory):
         await settled(pilot, "#trials-table")
 
     assert snap_compare(app_factory(ws, start="runs"), terminal_size=(80, 24), run_before=loaded)
+
+
+@pytest.mark.slow
+async def test_stop_then_resume_from_the_run_detail_keys(sample_ws, app_factory):
+    from mlops_tui import tuning
+    from screens.runs import RunDetailScreen
+
+    run = tuning.start(sample_ws, tuning.TuneOptions(dataset="penguins", trials=300, seed=0), detach=True)
+    status = lambda: sample_ws.store.runs.get(run.run_id).status  # noqa: E731
+    try:
+        app = app_factory(sample_ws, start="runs")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await app.push_screen(RunDetailScreen(run.run_id))
+            await wait_for(pilot, lambda: app.screen.run is not None and app.screen.run.n_trials >= 1,
+                           timeout=120, what="first trial")
+            await pilot.press("s")
+            await wait_for(pilot, lambda: status() == "stopped", timeout=120, what="stopped")
+            await wait_for(pilot, lambda: "▲ stopped" in str(app.screen.query_one("#run-head").render()),
+                           what="stopped shown")
+            done = sample_ws.store.runs.get(run.run_id).n_trials
+            await pilot.press("R")
+            await wait_for(pilot, lambda: sample_ws.store.runs.get(run.run_id).n_trials > done, timeout=120,
+                           what="more trials after resume")
+            assert status() in ("queued", "running", "stopping")
+    finally:
+        if status() in ("queued", "running", "stopping"):
+            tuning.stop(sample_ws, run.run_id, wait=60)
+    assert status() == "stopped"
