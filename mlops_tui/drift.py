@@ -12,8 +12,8 @@ end, so drift costs no second pass over the data and constant memory:
   categories never seen in training show up after encoding;
 * multiclass predictions: the frequency of each predicted class.
 
-Reference statistics come from the dataset version the model was trained on, encoded with the
-model's own signature (every k-th row beyond 200k rows), and are cached beside the model file
+Reference statistics come from the dataset version the model was trained on, less the run's
+holdout rows, encoded with the model's own signature (every k-th row beyond 200k rows), and are cached beside the model file
 (``<sha>.reference.json``) so only the first job of a model pays for them. Thresholds come from ``[drift]`` in config.toml.
 """
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
     from store import ModelVersion
 
-REFERENCE_FORMAT = 2
+REFERENCE_FORMAT = 3
 N_BINS = 10
 SAMPLE_SIZE = 5000
 REFERENCE_ROWS = 200_000  # training rows read for the reference (deciles and frequencies)
@@ -117,7 +117,26 @@ def _training_frame(ws: Workspace, model: ModelVersion, sig: Signature) -> pl.Da
     lf = datasets.scan(ws, dv).select(sig.source_columns)
     if dv.rows > REFERENCE_ROWS:  # every k-th row: bounded memory, spread over the whole file
         lf = lf.gather_every(math.ceil(dv.rows / REFERENCE_ROWS))
-    return lf.collect()
+    return _without_holdout(ws, model, lf.collect())
+
+
+def _without_holdout(ws: Workspace, model: ModelVersion, df: pl.DataFrame) -> pl.DataFrame:
+    """Drop the run's holdout rows (runs/<id>/holdout.parquet), leaving what the model learnt from.
+
+    With a time split the holdout is the latest period: left in, it would make e.g. its month look
+    like a known category. Rows are matched on every feature column of the same type; when that
+    is impossible or removes nothing (or everything), the whole snapshot is the reference.
+    """
+    path = ws.run_dir(model.run_id) / "holdout.parquet" if model.run_id else None
+    if path is None or not path.exists():
+        return df
+    holdout = pl.scan_parquet(path)
+    schema = holdout.collect_schema()
+    keys = [c for c in df.columns if schema.get(c) == df.schema[c]]
+    if not keys:
+        return df
+    rest = df.join(holdout.select(keys).unique().collect(), on=keys, how="anti", nulls_equal=True)
+    return rest if 0 < rest.height < df.height else df
 
 
 def build_reference(ws: Workspace, model: ModelVersion, df: pl.DataFrame, seed: int = 0) -> dict[str, Any]:

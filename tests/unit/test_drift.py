@@ -189,3 +189,22 @@ def test_psi_is_zero_for_identical_bins_and_grows_with_the_shift():
     assert small == pytest.approx(expected)
     assert large > 0.25 > small
     assert psi(ref, [0, 0, 0, 0]) is None
+
+
+def test_the_reference_leaves_out_the_runs_holdout_rows(bike):
+    import dataclasses
+
+    from mlops_tui.drift import _training_frame
+    from mlops_tui.signature import Signature
+
+    ws, model, _ = bike
+    sig = Signature.from_json(model.signature)
+    full = _training_frame(ws, model, sig)
+    snapshot = pl.read_parquet(ws.abspath(ws.store.datasets.get("bike", 1).path))
+    run_dir = ws.run_dir("holdout-test")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    snapshot.filter(pl.col("mnth") == "June").write_parquet(run_dir / "holdout.parquet")
+    with_run = dataclasses.replace(model, run_id="holdout-test")
+    trained_on = _training_frame(ws, with_run, sig)
+    assert trained_on.height == full.height - snapshot.filter(pl.col("mnth") == "June").height
+    assert "June" not in trained_on["mnth"].to_list()
