@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> None:
 
     code = 0
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode, typer.Exit(n) raised in a command comes back as the return value.
+        code = app(args=argv, standalone_mode=False) or 0
     except Exit as exc:
         code = exc.exit_code
     except ClickException as exc:  # usage errors

@@ -44,7 +44,10 @@ def init(
 
 
 def tui() -> None:
-    """Open the workbench (also what `mlops-tui` with no command does)."""
+    """Open the workbench (also what `mlops-tui` with no command does).
+
+    Example: mlops-tui --workspace ~/projects/churn/.mlops tui
+    """
     from screens.app import run_app
 
     run_app(workspace(create=True))
