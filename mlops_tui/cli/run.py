@@ -245,7 +245,7 @@ def logs(
     shown = text[-lines:] if lines > 0 else text
     payload = {"run_id": run.run_id, "status": run.status, "path": str(path), "lines": shown}
     emit(payload, as_json, lambda: out.print("\n".join(shown) if shown else f"(no log yet at {path})",
-                                             markup=False, highlight=False))
+                                             markup=False, highlight=False, soft_wrap=True))
 
 
 def register(app: typer.Typer) -> None:
