@@ -25,8 +25,8 @@ class Snapshot:
     recent: list[tuple[str, str, str, str, str]] = field(default_factory=list)
 
 
-def _count(n: int, label: str) -> str:
-    return f"{n} {label}{'' if n == 1 else 's'}"
+def _count(n: int, label: str, more: bool = False) -> str:
+    return f"{n}{'+' if more else ''} {label}{'' if n == 1 else 's'}"
 
 
 def progress(run: Any) -> str:
@@ -34,16 +34,23 @@ def progress(run: Any) -> str:
     return f"{done}/{run.n_trials_requested}" if run.n_trials_requested else str(done)
 
 
-def read_snapshot(ws: Any) -> Snapshot:
-    """Read the store (short connections, one per call) into rows for the two tables."""
+RUNS_LIMIT, JOBS_LIMIT = 50, 20
+
+
+def read_counts(ws: Any) -> dict[str, int]:
+    """The summary line's counts (three more store reads: after the tables, not before them)."""
     store = ws.store
-    datasets = store.datasets.latest()
-    runs = store.runs.list(limit=50)
-    models = store.models.list()
-    deployments = store.models.deployments()
-    jobs = store.jobs.list(limit=20)
-    snap = Snapshot(counts={"datasets": len(datasets), "runs": len(runs), "models": len(models),
-                            "deployments": len(deployments), "jobs": len(jobs)})
+    return {"datasets": len(store.datasets.latest()), "models": len(store.models.list()),
+            "deployments": len(store.models.deployments())}
+
+
+def read_snapshot(ws: Any) -> Snapshot:
+    """Runs and jobs (two short store reads: each read opens the file, so the first frame waits
+    for as few as possible) into the rows of the two tables."""
+    store = ws.store
+    runs = store.runs.list(limit=RUNS_LIMIT)
+    jobs = store.jobs.list(limit=JOBS_LIMIT)
+    snap = Snapshot(counts={"runs": len(runs), "jobs": len(jobs)})
     for run in runs:
         if run.status in ("running", "queued", "stopping"):
             best = f"best {fmt(run.best_value)}" if run.best_value is not None else "no trial yet"
@@ -74,6 +81,9 @@ def read_snapshot(ws: Any) -> Snapshot:
                                 f"{run.dataset}:{run.dataset_version} {run.metric}={best}",
                                 ago(run.ended_at or run.created_at)))
     return snap
+
+
+LIMITED = {"runs": RUNS_LIMIT, "jobs": JOBS_LIMIT}
 
 
 class HomeScreen(BaseScreen):
@@ -119,20 +129,21 @@ class HomeScreen(BaseScreen):
         prefetched, app.home_prefetch = getattr(app, "home_prefetch", None), None
         snap = prefetched.result() if prefetched is not None else read_snapshot(app.ws)
         self.post_message(Loaded("home", snap))
+        self.post_message(Loaded("counts", {**snap.counts, **read_counts(app.ws)}))
 
     def on_loaded(self, message: Loaded) -> None:
-        if message.what != "home":
-            return
-        snap: Snapshot = message.data
-        c = snap.counts
-        summary = " · ".join(_count(c[k], label) for k, label in (
-            ("datasets", "dataset"), ("runs", "run"), ("models", "model version"),
-            ("deployments", "deployment"), ("jobs", "recent job")))
-        if not c["datasets"]:
-            summary += "\nNo datasets yet: press 2 then a to register a file (or `mlops-tui init --sample`)."
-        self.query_one("#home-summary", Static).update(summary)
-        self._fill("#attention", snap.attention, "nothing needs attention ✓")
-        self._fill("#recent", snap.recent, "nothing yet")
+        if message.what == "home":
+            snap: Snapshot = message.data
+            self._fill("#attention", snap.attention, "nothing needs attention ✓")
+            self._fill("#recent", snap.recent, "nothing yet")
+        elif message.what == "counts":
+            c = message.data
+            summary = " · ".join(_count(c[k], label, k in LIMITED and c[k] >= LIMITED[k]) for k, label in (
+                ("datasets", "dataset"), ("runs", "run"), ("models", "model version"),
+                ("deployments", "deployment"), ("jobs", "recent job")))
+            if not c["datasets"]:
+                summary += "\nNo datasets yet: press 2 then a to register a file (or `mlops-tui init --sample`)."
+            self.query_one("#home-summary", Static).update(summary)
 
     def _fill(self, selector: str, rows: list[tuple[str, str, str, str, str]], empty: str) -> None:
         table = self.query_one(selector, Table)
