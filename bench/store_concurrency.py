@@ -17,6 +17,10 @@ holds up under a lock storm, the way the TUI, tuning workers and CLI calls will 
 
 It prints processes, operations, errors, wall time and median/p99 latency per operation, and the
 single-process latency of the same writes measured first in the same run (the baseline ratio).
+``--without-gate`` makes the workers skip the store's inter-process gate (store/_db.py,
+``_Gate``) and rely on DuckDB's own file lock alone, to see why the gate exists: under load that
+intermittently loses a commit or fails with "Corrupt database file" while another process
+checkpoints.
 ``tests/unit/test_store_concurrency.py`` runs a small version of it and checks the same things.
 The worker processes are this same script (``worker`` sub-command), started with ``subprocess``.
 """
@@ -86,6 +90,10 @@ def _read(store: Store, k: int) -> None:
 
 def worker(args: argparse.Namespace) -> None:
     """One writer or reader process; prints one JSON line with latencies and errors."""
+    if args.without_gate:
+        import store._db
+
+        store._db._Gate._open_lock_file = lambda self: None  # threads still serialized; no flock
     store = Store(Path(args.store))
     latencies: list[float] = []
     errors: list[str] = []
@@ -117,9 +125,11 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def _spawn(store: Path, role: str, index: int, *, ops: int | None, go: Path | None,
-           stop: Path | None, poll: float = 0.05) -> subprocess.Popen[str]:
+           stop: Path | None, poll: float = 0.05, gate: bool = True) -> subprocess.Popen[str]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "worker", "--store", str(store),
            "--role", role, "--index", str(index), "--poll", str(poll)]
+    if not gate:
+        cmd.append("--without-gate")
     if ops is not None:
         cmd += ["--ops", str(ops)]
     if go is not None:
@@ -166,13 +176,14 @@ def verify(store: Store, writers: int, ops: int) -> list[str]:
     return problems
 
 
-def stress(store_path: Path, *, writers: int, ops: int, readers: int, timeout: float = 600) -> dict[str, Any]:
+def stress(store_path: Path, *, writers: int, ops: int, readers: int, timeout: float = 600,
+           gate: bool = True) -> dict[str, Any]:
     """Run the writers and readers at once on ``store_path``; returns figures and problems."""
     store = Store.open(store_path)
     tmp = Path(tempfile.mkdtemp(prefix="store-stress-"))
     go, stop = tmp / "go", tmp / "stop"
-    procs = [_spawn(store_path, "writer", w, ops=ops, go=go, stop=None) for w in range(writers)]
-    procs += [_spawn(store_path, "reader", r, ops=None, go=go, stop=stop) for r in range(readers)]
+    procs = [_spawn(store_path, "writer", w, ops=ops, go=go, stop=None, gate=gate) for w in range(writers)]
+    procs += [_spawn(store_path, "reader", r, ops=None, go=go, stop=stop, gate=gate) for r in range(readers)]
     time.sleep(0.5)  # let every interpreter start, so the storm begins at once
     t0 = time.perf_counter()
     go.touch()
@@ -223,11 +234,14 @@ def main(argv: list[str] | None = None) -> None:
     w.add_argument("--go")
     w.add_argument("--stop")
     w.add_argument("--poll", type=float, default=0.05)
+    w.add_argument("--without-gate", action="store_true")
     parser.add_argument("--writers", type=int, default=4)
     parser.add_argument("--ops", type=int, default=200)
     parser.add_argument("--readers", type=int, default=2)
     parser.add_argument("--store", help="store file to use (default: a new temp file)")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--without-gate", action="store_true",
+                        help="workers rely on DuckDB's file lock alone (shows why the gate exists)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args(argv)
     if args.command == "worker":
@@ -237,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="store-bench-"))
     base = None if args.no_baseline else baseline(tmp / "baseline.duckdb", min(args.ops, 60))
     result = stress(Path(args.store) if args.store else tmp / "store.duckdb",
-                    writers=args.writers, ops=args.ops, readers=args.readers)
+                    writers=args.writers, ops=args.ops, readers=args.readers, gate=not args.without_gate)
     result["baseline_write_latency_s"] = base
     if args.json:
         print(json.dumps(result))

@@ -87,8 +87,7 @@ class _Gate:
             return False
         if self.depth == 0:
             fd = self._open_lock_file()
-            if fd is not None and not self._flock(fd, deadline):
-                os.close(fd)
+            if fd is not None and not _flock(fd, deadline):  # (_flock closes fd on failure)
                 self.thread_lock.release()
                 return False
             self.fd = fd
@@ -112,19 +111,46 @@ class _Gate:
                 continue
         return None  # e.g. a read-only folder without a lock file: DuckDB's lock still applies
 
-    @staticmethod
-    def _flock(fd: int, deadline: float) -> bool:
-        delay = 0.001
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    return False
-                # Full jitter, short cap: an operation holds the file for tens of milliseconds.
-                time.sleep(random.uniform(0, delay))
-                delay = min(delay * 2, 0.02)
+
+def _flock(fd: int, deadline: float) -> bool:
+    """Take an exclusive flock on ``fd`` before ``deadline``; on failure ``fd`` is closed.
+
+    Waiting processes block in the kernel rather than sleep-and-poll: the kernel wakes them the
+    moment the holder lets go, so a process that does one operation after another cannot keep
+    winning the race against pollers still asleep (which starved readers in the bench: reads
+    took seconds). flock has no timeout, so a helper thread blocks; if the deadline passes
+    first, that thread closes the descriptor when it finally gets the lock, releasing it again.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        pass
+    state = {"granted": False, "abandoned": False}
+    guard = threading.Lock()
+    granted = threading.Event()
+
+    def wait_in_kernel() -> None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            os.close(fd)
+            granted.set()  # not granted: wakes the caller, which gives up
+            return
+        with guard:
+            if state["abandoned"]:
+                os.close(fd)
+                return
+            state["granted"] = True
+        granted.set()
+
+    threading.Thread(target=wait_in_kernel, name="store-gate", daemon=True).start()
+    granted.wait(max(0.0, deadline - time.monotonic()))
+    with guard:
+        if state["granted"]:
+            return True
+        state["abandoned"] = True
+    return False
 
 
 _GATES: dict[str, _Gate] = {}
