@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import UserError
-from mlops_tui.evaluation import META_KEYS, holdout_evaluations
+from mlops_tui.evalrecords import META_KEYS, holdout_evaluations
 from mlops_tui.gate import LOWER_IS_BETTER, better
 from store import NotFoundError
 

@@ -17,6 +17,14 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from mlops_tui.errors import UserError
+from mlops_tui.evalrecords import (  # re-exported: the reading side of evaluations
+    META_KEYS,
+    details_for_run,
+    holdout_evaluations,
+    holdout_of_model,
+    holdout_of_run,
+    load_details,
+)
 from mlops_tui.modelfile import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -27,8 +35,10 @@ if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
     from store import Evaluation, ModelVersion
 
-# Keys of an evaluation's metrics that describe it rather than measure the model.
-META_KEYS = {"primary_metric", "threshold", "best_f1_threshold", "holdout_rows", "holdout_hash"}
+__all__ = ["META_KEYS", "check_frame", "details_for_run", "evaluate_frame", "evaluate_model",
+           "holdout_evaluations", "holdout_of_model", "holdout_of_run", "labels_of", "load_details",
+           "predict", "record_holdout"]
+
 
 
 # -- scoring -------------------------------------------------------------------------------------
@@ -235,37 +245,3 @@ def evaluate_model(ws: Workspace, model_ref: str, dataset_ref: str, *,
     ws.store.audit.record("evaluate", f"model:{model.name}:{model.version}", "ok",
                           {"dataset": f"{dv.name}:{dv.version}", "eval_id": ev.eval_id})
     return result
-
-
-# -- reading -------------------------------------------------------------------------------------
-def load_details(ws: Workspace, ev: Evaluation) -> dict[str, Any] | None:
-    if not ev.details_path:
-        return None
-    try:
-        return json.loads(ws.abspath(ev.details_path).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
-def holdout_evaluations(evaluations: list[Evaluation]) -> dict[str, Evaluation]:
-    """The latest holdout evaluation per run id."""
-    out: dict[str, Evaluation] = {}
-    for ev in evaluations:  # the store returns them oldest first
-        if ev.run_id and ev.kind == "holdout":
-            out[ev.run_id] = ev
-    return out
-
-
-def holdout_of_run(ws: Workspace, run_id: str) -> Evaluation | None:
-    return holdout_evaluations(ws.store.runs.evaluations(run_id=run_id, kind="holdout")).get(run_id)
-
-
-def holdout_of_model(ws: Workspace, model: ModelVersion) -> Evaluation | None:
-    evs = ws.store.runs.evaluations(model_name=model.name, model_version=model.version, kind="holdout")
-    return evs[-1] if evs else None
-
-
-def details_for_run(ws: Workspace, run_id: str) -> dict[str, Any] | None:
-    """The details (curves, importances, slices) of a run's holdout evaluation, if any."""
-    ev = holdout_of_run(ws, run_id)
-    return load_details(ws, ev) if ev else None

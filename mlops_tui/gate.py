@@ -84,7 +84,7 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
 
 def slice_gap(ws: Workspace, model: ModelVersion) -> dict[str, Any] | None:
     """The worst slice gap of ``model``'s latest holdout evaluation, or None when not recorded."""
-    from mlops_tui import evaluation
+    from mlops_tui import evalrecords as evaluation
 
     ev = evaluation.holdout_of_model(ws, model)
     details = evaluation.load_details(ws, ev) if ev else None

@@ -1,0 +1,51 @@
+"""Reading stored evaluations: which one is a run's or a model's holdout, and its details file.
+
+Kept apart from :mod:`mlops_tui.evaluation` (which scores models and needs polars, numpy and
+scikit-learn) so `run compare`, the gate and the TUI read evaluations without importing any of
+them. :mod:`mlops_tui.evaluation` re-exports everything here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlops_tui.workspace import Workspace
+    from store import Evaluation, ModelVersion
+
+# Keys of an evaluation's metrics that describe it rather than measure the model.
+META_KEYS = {"primary_metric", "threshold", "best_f1_threshold", "holdout_rows", "holdout_hash"}
+
+
+def load_details(ws: Workspace, ev: Evaluation) -> dict[str, Any] | None:
+    if not ev.details_path:
+        return None
+    try:
+        return json.loads(ws.abspath(ev.details_path).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def holdout_evaluations(evaluations: list[Evaluation]) -> dict[str, Evaluation]:
+    """The latest holdout evaluation per run id."""
+    out: dict[str, Evaluation] = {}
+    for ev in evaluations:  # the store returns them oldest first
+        if ev.run_id and ev.kind == "holdout":
+            out[ev.run_id] = ev
+    return out
+
+
+def holdout_of_run(ws: Workspace, run_id: str) -> Evaluation | None:
+    return holdout_evaluations(ws.store.runs.evaluations(run_id=run_id, kind="holdout")).get(run_id)
+
+
+def holdout_of_model(ws: Workspace, model: ModelVersion) -> Evaluation | None:
+    evs = ws.store.runs.evaluations(model_name=model.name, model_version=model.version, kind="holdout")
+    return evs[-1] if evs else None
+
+
+def details_for_run(ws: Workspace, run_id: str) -> dict[str, Any] | None:
+    """The details (curves, importances, slices) of a run's holdout evaluation, if any."""
+    ev = holdout_of_run(ws, run_id)
+    return load_details(ws, ev) if ev else None
