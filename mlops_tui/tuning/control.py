@@ -110,11 +110,12 @@ def start(ws: Workspace, opts: TuneOptions, *, detach: bool, on_trial: st.Progre
     ws.run_dir(run_id).mkdir(parents=True, exist_ok=True)
     ws.store.audit.record("tune", f"run:{run_id}", "started",
                           {"dataset": dv.ref, "detach": detach, "trials": opts.trials, "jobs": opts.jobs})
-    return _launch(ws, run, _session_trials(opts.trials), detach=detach, on_trial=on_trial, prepared=prepared)
+    return _launch(ws, run, _session_trials(opts.trials), detach=detach, on_trial=on_trial, prepared=prepared,
+                   dataset=dv)
 
 
 def _launch(ws: Workspace, run: Run, trials: int, *, detach: bool, on_trial: st.Progress | None,
-            prepared: Prepared | None = None) -> Run:
+            prepared: Prepared | None = None, dataset: DatasetVersion | None = None) -> Run:
     # Imported here so `python -m mlops_tui.tuning.worker` does not find itself already imported.
     from mlops_tui.tuning.worker import spawn_supervisor, supervise
 
@@ -122,7 +123,8 @@ def _launch(ws: Workspace, run: Run, trials: int, *, detach: bool, on_trial: st.
         pid = spawn_supervisor(ws, run.run_id, trials)
         ws.store.runs.update(run.run_id, pid=pid, host=st.HOST)
         return ws.store.runs.get(run.run_id)
-    return supervise(ws, run.run_id, trials=trials, on_trial=on_trial, foreground=True, prepared=prepared)
+    return supervise(ws, run.run_id, trials=trials, on_trial=on_trial, foreground=True, prepared=prepared,
+                     run=run, dataset=dataset)
 
 
 def get(ws: Workspace, ref: str) -> Run:

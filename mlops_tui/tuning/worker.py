@@ -25,7 +25,7 @@ from mlops_tui.tuning import study as st
 if TYPE_CHECKING:
     from mlops_tui.prep import Prepared
     from mlops_tui.workspace import Workspace
-    from store import Run
+    from store import DatasetVersion, Run
 
 log = logging.getLogger("mlops_tui.tuning")
 LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
@@ -81,21 +81,24 @@ _best_params = best_params  # the name retraining.py imported first
 
 
 def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress | None = None,
-              foreground: bool = False, prepared: Prepared | None = None) -> Run:
+              foreground: bool = False, prepared: Prepared | None = None, run: Run | None = None,
+              dataset: DatasetVersion | None = None) -> Run:
     """Run a session of ``trials`` trials on ``jobs`` workers, then the final step. Returns the run.
 
-    ``prepared``: the data `start` already prepared with the run's config (saves doing it twice)."""
+    ``prepared``, ``run``, ``dataset``: what `start` already has in hand (each store read costs a
+    connection: 20-50 ms)."""
     from mlops_tui import datasets
     from mlops_tui.tuning import control, train
     from store._area import utcnow
 
     handler = _log_to_file(ws, run_id) if foreground else None
-    run = ws.store.runs.get(run_id)
+    run = run or ws.store.runs.get(run_id)
     ws.store.runs.update(run_id, status="running", pid=os.getpid(), host=st.HOST, error=None,
                          started_at=run.started_at or utcnow(), ended_at=None)
     children: list[subprocess.Popen[bytes]] = []
+    params: dict[str, Any] | None = None
     try:
-        dv = datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
+        dv = dataset or datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
         done_before = len(st.finished(st.open_study(ws, run)))
         parts = shares(trials, max(1, run.n_jobs))
         for index, n in enumerate(parts[1:], start=1):  # start the others first: they take a while to import
@@ -108,7 +111,8 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
                 sampler_seed=run.seed + done_before, on_trial=on_trial)
         for child in children:
             child.wait()
-        control.sweep_run(ws, run_id)  # a worker killed meanwhile leaves RUNNING trials behind
+        if children:  # a worker killed meanwhile leaves RUNNING trials behind; ours are all mirrored
+            control.sweep_run(ws, run_id)
         study = st.open_study(ws, run)
         complete = [t for t in study.trials if t.state.name == "COMPLETE"]
         if st.stop_requested(ws, run_id):
@@ -122,13 +126,13 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
             raise RuntimeError(f"no trial of run {run_id} completed (see `mlops-tui run logs {run_id}`)")
         best = study.best_trial
         params = best_params(run, best)
-        ws.store.runs.update(run_id, best_value=best.value, best_params=params)
         log.info("best trial %d (%s=%.6g); refitting on train+valid", best.number, run.metric, best.value)
         model, metrics, _ = train.train_and_register(
             ws, dataset=dv, config=run.config, params=params, model_name=run.name, run_id=run_id,
             prepared=prepared)
         ws.store.runs.update(run_id, status="completed", test_metrics=metrics, model_name=model.name,
-                             model_version=model.version, ended_at=utcnow())
+                             model_version=model.version, ended_at=utcnow(), best_value=best.value,
+                             best_params=params)
         ws.store.audit.record("tune", f"run:{run_id}", "ok",
                               {"model": model.ref, "best_value": best.value, "trials": len(study.trials)})
         log.info("run %s completed: model %s", run_id, model.ref)
@@ -140,8 +144,9 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
                 child.wait()
         interrupted = isinstance(exc, KeyboardInterrupt)
         message = "interrupted" if interrupted else (str(exc).splitlines() or [type(exc).__name__])[0]
+        extra = {"best_params": params} if params else {}
         ws.store.runs.update(run_id, status="stopped" if interrupted else "failed", error=message,
-                             ended_at=utcnow())
+                             ended_at=utcnow(), **extra)
         control.sweep_run(ws, run_id)
         ws.store.audit.record("tune", f"run:{run_id}", "failed", {"error": message})
         log.exception("run %s %s", run_id, "interrupted" if interrupted else "failed")
