@@ -101,7 +101,6 @@ class RunsScreen(BaseScreen):
     def on_mount(self) -> None:
         self.sub_title = "runs"
         self.query_one(Table).focus()
-        self.query_one(Table).loading = True
         self.refresh_runs(sweep=True)
         self.set_interval(REFRESH_S, self._tick)
 
@@ -129,7 +128,6 @@ class RunsScreen(BaseScreen):
         if message.what != "runs":
             return
         table = self.query_one(Table)
-        table.loading = False
         runs = message.data
         self.runs = {r.run_id: r for r in runs}
         self.marked = [m for m in self.marked if m in self.runs]

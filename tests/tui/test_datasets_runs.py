@@ -188,7 +188,8 @@ def test_runs_snapshot(frozen_clock, ws, snap_compare, app_factory, size):
     fake_runs(ws)
 
     async def loaded(pilot):
-        await wait_for(pilot, lambda: pilot.app.screen.query_one("#runs-table").row_count == 3, what="runs")
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#runs-table").row_count == 3
+                       and pilot.app.focused is pilot.app.screen.query_one("#runs-table"), what="runs")
         await settled(pilot, "#runs-table")
 
     assert snap_compare(app_factory(ws, start="runs"), terminal_size=size, run_before=loaded)
