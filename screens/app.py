@@ -8,6 +8,7 @@ workers.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
@@ -126,4 +127,8 @@ def _prefetch(fn: Any, *args: Any) -> Future[Any]:
 
 def run_app(ws: Workspace) -> None:
     """Entry point used by `mlops-tui tui` (and bare `mlops-tui`)."""
-    Workbench(ws).run()
+    app = Workbench(ws)
+    app.run()
+    if app.home_prefetch is not None:  # quit before home consumed it: let DuckDB finish cleanly
+        with contextlib.suppress(Exception):
+            app.home_prefetch.result(timeout=10)
