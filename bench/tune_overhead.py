@@ -64,7 +64,7 @@ def bare(df: pl.DataFrame, target: str, trials: int, seed: int) -> tuple[float, 
         cbs = [lgb.early_stopping(patience, first_metric_only=True, verbose=False)]
         if prunable:
             cbs.append(LightGBMPruningCallback(trial, lgb_metric, valid_name="valid",
-                                               report_interval=max(5, rounds // 25)))
+                                               report_interval=max(5, rounds // 10)))
         booster = lgb.train({**base, **params}, dtr, rounds, valid_sets=[dva], valid_names=["valid"], callbacks=cbs)
         trial.set_user_attr("best_iteration", booster.best_iteration or booster.current_iteration())
         pred = booster.predict(X_va, num_iteration=booster.best_iteration)

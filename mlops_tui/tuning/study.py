@@ -123,9 +123,9 @@ class Objective:
         if self.prunable:
             from optuna_integration import LightGBMPruningCallback
 
-            # Each report is a journal write: report ~25 times per trial, not every iteration.
+            # Each report is a journal write: report ~10 times per trial, not every iteration.
             callbacks.append(LightGBMPruningCallback(trial, self.lgb_metric, valid_name="valid",
-                                                     report_interval=max(5, self.rounds // 25)))
+                                                     report_interval=max(5, self.rounds // 10)))
         booster = lgb.train({**self.base, **params}, dtrain, num_boost_round=self.rounds,
                             valid_sets=[dvalid], valid_names=["valid"], callbacks=callbacks)
         best_iteration = booster.best_iteration or booster.current_iteration()
@@ -163,11 +163,12 @@ def sync_store(ws: Workspace, run_id: str) -> int:
 
 class StoreMirror:
     """Writes trial rows into the store from a background thread, so a trial never waits for the
-    DuckDB file (opening it costs 20-50 ms, more while other processes hold it). Rows queued while
-    a write is under way are coalesced into the next transaction; `close` flushes."""
+    DuckDB file (opening it costs 20-50 ms, more while other processes hold it). At most one
+    transaction per ``interval`` seconds: rows queued meanwhile (the end of one trial, the start of
+    the next) are coalesced into it, so short trials cost one write, not two. `close` flushes."""
 
-    def __init__(self, ws: Workspace, run_id: str) -> None:
-        self.ws, self.run_id = ws, run_id
+    def __init__(self, ws: Workspace, run_id: str, interval: float = 1.0) -> None:
+        self.ws, self.run_id, self.interval = ws, run_id, interval
         self.pending: dict[int, dict[str, Any]] = {}
         self.best: float | None = None
         self.closed = False
@@ -183,14 +184,19 @@ class StoreMirror:
             self.cond.notify()
 
     def _loop(self) -> None:
+        last = 0.0
         while True:
             with self.cond:
-                while not self.pending and self.best is None and not self.closed:
-                    self.cond.wait()
+                while not self.closed and (not (self.pending or self.best is not None)
+                                           or time.monotonic() - last < self.interval):
+                    wait = None if not (self.pending or self.best is not None) else \
+                        self.interval - (time.monotonic() - last)
+                    self.cond.wait(wait)
                 if self.closed and not self.pending and self.best is None:
                     return
                 rows, best = list(self.pending.values()), self.best
                 self.pending, self.best = {}, None
+            last = time.monotonic()
             try:
                 self.ws.store.runs.record_trials(self.run_id, rows, best_value=best)
             except Exception:  # noqa: BLE001 - keep tuning; the rows are retried with the next batch
@@ -200,7 +206,8 @@ class StoreMirror:
                         self.pending.setdefault(row["number"], row)
                     if best is not None and self.best is None:
                         self.best = best
-                time.sleep(1.0)
+                if self.closed:
+                    return
 
     def close(self) -> None:
         with self.cond:
