@@ -210,6 +210,10 @@ class DatasetsScreen(BaseScreen):
             self.load_versions(dv.name)
 
     def selected(self) -> Any | None:
+        # Read the cursor itself: a key pressed right after j/k arrives before RowHighlighted does.
+        focused = self.focused if isinstance(self.focused, Table) else None
+        if focused is not None and focused.id in ("datasets", "versions-table"):
+            self._select(focused.selected_key(), from_versions=focused.id == "versions-table")
         if self.current is None:
             self.notify("no dataset selected: register one with a", severity="warning")
             return None
