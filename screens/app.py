@@ -8,9 +8,6 @@ workers.
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App, ComposeResult
@@ -64,13 +61,6 @@ class Workbench(App[None]):
         super().__init__()
         self.ws = ws
         self._start = start
-        self.home_prefetch: Future[Any] | None = None
-        if start == "home":
-            # Read the home screen's data while Textual boots (store I/O overlaps the UI start-up):
-            # the first useful frame then waits for whichever of the two is slower, not their sum.
-            from screens.home import read_snapshot
-
-            self.home_prefetch = _prefetch(read_snapshot, ws)
         for mode in MAIN:
             self.add_mode(mode, self._factory(mode))
 
@@ -112,23 +102,6 @@ class Workbench(App[None]):
             self.push_screen(HelpScreen())
 
 
-def _prefetch(fn: Any, *args: Any) -> Future[Any]:
-    future: Future[Any] = Future()
-
-    def target() -> None:
-        try:
-            future.set_result(fn(*args))
-        except BaseException as exc:  # noqa: BLE001 - handed to the screen's worker, which reports it
-            future.set_exception(exc)
-
-    threading.Thread(target=target, name="home-prefetch", daemon=True).start()
-    return future
-
-
 def run_app(ws: Workspace) -> None:
     """Entry point used by `mlops-tui tui` (and bare `mlops-tui`)."""
-    app = Workbench(ws)
-    app.run()
-    if app.home_prefetch is not None:  # quit before home consumed it: let DuckDB finish cleanly
-        with contextlib.suppress(Exception):
-            app.home_prefetch.result(timeout=10)
+    Workbench(ws).run()

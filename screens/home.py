@@ -126,8 +126,7 @@ class HomeScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="home")
     def refresh_data(self) -> None:
         app: Any = self.app
-        prefetched, app.home_prefetch = getattr(app, "home_prefetch", None), None
-        snap = prefetched.result() if prefetched is not None else read_snapshot(app.ws)
+        snap = read_snapshot(app.ws)
         self.post_message(Loaded("home", snap))
         self.post_message(Loaded("counts", {**snap.counts, **read_counts(app.ws)}))
 
