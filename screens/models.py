@@ -78,14 +78,14 @@ class ModelsScreen(BaseScreen):
     ]
 
     class Loaded(Message):
-        def __init__(self, data: Registry) -> None:
+        def __init__(self, data: Registry, seq: int) -> None:
             super().__init__()
-            self.data = data
+            self.data, self.seq = data, seq
 
     class Gates(Message):
-        def __init__(self, gates: dict[str, dict[str, Any]]) -> None:
+        def __init__(self, gates: dict[str, dict[str, Any]], seq: int) -> None:
             super().__init__()
-            self.gates = gates
+            self.gates, self.seq = gates, seq
 
     class Jobs(Message):
         def __init__(self, jobs: list[ScoringJob]) -> None:
@@ -123,6 +123,7 @@ class ModelsScreen(BaseScreen):
         super().__init__()
         self.data: Registry | None = None
         self.scoring = False
+        self.load_seq = 0
         self.show_jobs = False  # after a scoring job: put the cursor on it once the list reloads
 
     # -- layout -------------------------------------------------------------------------------
@@ -174,25 +175,31 @@ class ModelsScreen(BaseScreen):
     def action_refresh(self) -> None:
         self.refresh_data()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="models-load")
     def refresh_data(self) -> None:
+        # A superseded thread worker is not stopped, it only stops mattering: each read carries
+        # its number and the handlers drop any that is not the latest (no stale overwrite).
+        self.load_seq += 1
+        self.load_registry(self.load_seq)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="models-load")
+    def load_registry(self, seq: int) -> None:
         ws = self.app.ws
         gate = import_service("mlops_tui.gate")
         registry = import_service("mlops_tui.registry")
         models = ws.store.models.list()
         deployments, jobs = ws.store.models.deployments(), ws.store.jobs.list(limit=JOBS_SHOWN)
         # The list first (fast store reads), then the verdicts (each reads evaluation details).
-        self.post_message(self.Loaded(Registry(models, {}, deployments, jobs)))
+        self.post_message(self.Loaded(Registry(models, {}, deployments, jobs), seq))
         gates: dict[str, dict[str, Any]] = {}
         for m in models:
             try:
                 gates[m.ref] = gate.check(ws, m, champion=registry.champion_of(ws, m)).to_json()
             except Exception as exc:  # noqa: BLE001 - one unreadable verdict must not hide the list
                 gates[m.ref] = {"passed": False, "reasons": [f"gate check failed: {exc}"], "checks": {}}
-        self.post_message(self.Gates(gates))
+        self.post_message(self.Gates(gates, seq))
 
     def on_models_screen_gates(self, msg: Gates) -> None:
-        if self.data is None:
+        if self.data is None or msg.seq != self.load_seq:
             return
         self.data = Registry(self.data.models, msg.gates, self.data.deployments, self.data.jobs)
         self._fill_models()
@@ -213,6 +220,8 @@ class ModelsScreen(BaseScreen):
         fill_sized(table, ["model", "gate", "metric", "aliases →deployed"], rows, [m.ref for m in self.data.models])
 
     def on_models_screen_loaded(self, msg: Loaded) -> None:
+        if msg.seq != self.load_seq:
+            return
         previous = self.data.gates if self.data else {}
         # Until the fresh verdicts arrive, show the last ones (no flicker on refresh).
         self.data = Registry(msg.data.models, msg.data.gates or previous, msg.data.deployments, msg.data.jobs)

@@ -71,9 +71,9 @@ class MonitoringScreen(BaseScreen):
     ]
 
     class Loaded(Message):
-        def __init__(self, summaries: list[dict[str, Any]]) -> None:
+        def __init__(self, summaries: list[dict[str, Any]], seq: int) -> None:
             super().__init__()
-            self.summaries = summaries
+            self.summaries, self.seq = summaries, seq
 
     class FeedbackDone(Message):
         def __init__(self, result: dict[str, Any]) -> None:
@@ -83,6 +83,7 @@ class MonitoringScreen(BaseScreen):
     def __init__(self) -> None:
         super().__init__()
         self.summaries: dict[str, dict[str, Any]] = {}
+        self.load_seq = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -118,14 +119,21 @@ class MonitoringScreen(BaseScreen):
         self.refresh_data()
 
     # -- data ---------------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, exit_on_error=False, group="monitoring-load")
     def refresh_data(self) -> None:
+        # Superseded thread workers still finish: only the latest read may update the screen.
+        self.load_seq += 1
+        self.load_summaries(self.load_seq)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="monitoring-load")
+    def load_summaries(self, seq: int) -> None:
         ws = self.app.ws
         monitoring = import_service("mlops_tui.monitoring")
         summaries = [monitoring.monitor(ws, d.name) for d in ws.store.models.deployments()]
-        self.post_message(self.Loaded(summaries))
+        self.post_message(self.Loaded(summaries, seq))
 
     def on_monitoring_screen_loaded(self, msg: Loaded) -> None:
+        if msg.seq != self.load_seq:
+            return
         self.summaries = {s["deployment"]: s for s in msg.summaries}
         table = self.query_one("#deployments-table", Table)
         table.loading = False

@@ -37,8 +37,8 @@ async def wait_for(pilot: Any, predicate: Any, *, rounds: int = 1500) -> bool:
 
 
 def notes(app: Any) -> list[str]:
-    """Texts of the notifications shown so far."""
-    return [n.message for n in app._notifications]
+    """Texts of every notification shown so far (expired ones too: a slow machine outlives them)."""
+    return list(getattr(app, "seen_notes", [])) or [n.message for n in app._notifications]
 
 
 @pytest.fixture
@@ -63,9 +63,19 @@ def frozen_clock(monkeypatch):
 
 
 def app_on(ws: Any, start: str) -> Any:
+    """The Workbench opened on main screen ``start``, remembering every notification it shows."""
     from screens.app import Workbench
 
-    return Workbench(ws, start=start)
+    app = Workbench(ws, start=start)
+    app.seen_notes = []
+    shown = app.notify
+
+    def notify(message: str, *args: Any, **kwargs: Any) -> None:
+        app.seen_notes.append(str(message))
+        shown(message, *args, **kwargs)
+
+    app.notify = notify
+    return app
 
 
 # -- store records for snapshots (no model files needed: the screens only read the store) --------
