@@ -147,9 +147,9 @@ class CompareScreen(BaseScreen):
     ]
 
     class Loaded(Message):
-        def __init__(self, comparison: Comparison) -> None:
+        def __init__(self, comparison: Comparison, seq: int) -> None:
             super().__init__()
-            self.comparison = comparison
+            self.comparison, self.seq = comparison, seq
 
     class Exported(Message):
         def __init__(self, result: dict[str, Any]) -> None:
@@ -160,6 +160,7 @@ class CompareScreen(BaseScreen):
         super().__init__()
         self.run_ids = list(run_ids)
         self.comparison: Comparison | None = None
+        self.load_seq = 0
 
     def compose(self) -> ComposeResult:
         from textual_plotext import PlotextPlot
@@ -199,8 +200,13 @@ class CompareScreen(BaseScreen):
         self.load()
 
     # -- data ---------------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, exit_on_error=False, group="compare-load")
     def load(self) -> None:
+        # Superseded thread workers still finish: only the latest read may update the screen.
+        self.load_seq += 1
+        self.load_comparison(self.load_seq)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="compare-load")
+    def load_comparison(self, seq: int) -> None:
         ws = self.app.ws
         data = import_service("mlops_tui.compare").compare(ws, self.run_ids)
         details: dict[str, dict[str, Any]] = {}
@@ -211,9 +217,11 @@ class CompareScreen(BaseScreen):
                 except (OSError, json.JSONDecodeError):
                     data["warnings"].append(f"evaluation details of run {row['run_id'][:8]} are unreadable")
         ids = [r["run_id"] for r in data["runs"]]
-        self.post_message(self.Loaded(Comparison(data, details, ws.store.runs.trials_of(ids))))
+        self.post_message(self.Loaded(Comparison(data, details, ws.store.runs.trials_of(ids)), seq))
 
     def on_compare_screen_loaded(self, msg: Loaded) -> None:
+        if msg.seq != self.load_seq:
+            return
         self.comparison = c = msg.comparison
         ids = [r["run_id"] for r in c.data["runs"]]
         heads = short_ids(ids)
