@@ -113,19 +113,30 @@ class Table(DataTable):
         from rich.cells import cell_len
         from rich.text import Text
 
-        selected = self.selected_key()
         columns = list(columns)
         rows = [list(r) for r in rows]
+        keys_list = list(keys) if keys is not None else None
+        if (columns, rows, keys_list) == getattr(self, "_filled", None):
+            return  # a live refresh with nothing new: keep cursor, scroll and marks untouched
+        selected = self.selected_key()
         self.clear(columns=True)
+        self._filled = (columns, rows, keys_list)
         for i, label in enumerate(columns):
             cells = [r[i] for r in rows if i < len(r)]
             width = max([cell_len(label)] + [cell_len(c.plain if isinstance(c, Text) else str(c)) for c in cells])
             self.add_column(label, width=width)
-        keys_list = list(keys) if keys is not None else None
         for i, row in enumerate(rows):
             self.add_row(*row, key=keys_list[i] if keys_list is not None else None)
         if selected is not None and keys_list and selected in keys_list:
             self.move_cursor(row=keys_list.index(selected), animate=False)
+
+    def clear(self, columns: bool = False) -> Table:
+        self._filled = None  # anything not drawn by fill() makes the next fill() redraw
+        return super().clear(columns)
+
+    def update_cell(self, *args: Any, **kwargs: Any) -> None:
+        self._filled = None
+        super().update_cell(*args, **kwargs)
 
     def selected_key(self) -> str | None:
         """Key of the row under the cursor, or None when the table is empty."""
