@@ -276,3 +276,25 @@ async def test_a_job_scored_from_the_cli_appears_without_a_key(ws):
 
         scoring.score(ws, model.ref, [str(SAMPLE / "default.csv")])   # as another process would
         assert await wait_for(pilot, lambda: jobs.row_count == 1)     # the periodic refresh finds it
+
+
+async def test_compare_follows_runs_that_are_still_tuning(ws):
+    for run_id in ("run1aaaa", "run2bbbb"):
+        ws.store.runs.create(run_id=run_id, name=run_id, dataset="penguins", dataset_version=1,
+                             target="species", task="multiclass", metric="log_loss", direction="minimize",
+                             seed=0, config={}, status="running")
+        ws.store.runs.upsert_trial(run_id=run_id, number=0, state="COMPLETE", value=0.5, params={"num_leaves": 7})
+    app = app_on(ws, "home")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_compare(pilot, ["run1aaaa", "run2bbbb"])
+        table = app.screen.query_one("#compare-metrics")
+
+        def trials_row() -> list[str]:
+            labels = [str(table.get_row_at(r)[0]) for r in range(table.row_count)]
+            return [str(c) for c in table.get_row_at(labels.index("trials"))] if "trials" in labels else []
+
+        assert trials_row()[1:] == ["1", "1"]
+        assert "no holdout evaluation yet" in app.screen.query_one("#compare-warnings").render().plain
+        ws.store.runs.upsert_trial(run_id="run2bbbb", number=1, state="COMPLETE", value=0.4,
+                                   params={"num_leaves": 9})
+        assert await wait_for(pilot, lambda: trials_row()[1:] == ["1", "2"])
