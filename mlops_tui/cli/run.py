@@ -209,7 +209,7 @@ def resume(
     detach: Annotated[bool, typer.Option("--detach", help="Continue in the background.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Continue a stopped, failed (e.g. killed) or completed run's study; trial numbers continue.
+    """Continue the study of a stopped, failed (killed) or completed run; trial numbers continue.
 
     Example: mlops-tui run resume 3f9c --trials 10 --detach
     """
