@@ -41,8 +41,8 @@ def _log_path(ws: Any, run_id: str) -> Any:
 class _Bar:
     """Rich progress on stderr: trials done / total, best so far, elapsed, ETA."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+    def __init__(self, enabled: bool, total: int | None = None) -> None:
+        self.enabled, self.total = enabled, total
         self.progress: Any = None
         self.task: Any = None
 
@@ -61,6 +61,8 @@ class _Bar:
                                      TextColumn("best {task.fields[best]}"), TimeElapsedColumn(),
                                      TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=False)
             self.progress.start()
+            if self.total is not None:  # the clock starts now, not at the first finished trial
+                self.task = self.progress.add_task("tuning", total=self.total, best="—")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -77,10 +79,9 @@ class _Bar:
         maximize = study.direction.name == "MAXIMIZE"
         best = fmt((max if maximize else min)(values)) if values else "—"
         if self.task is None:
-            ws = workspace()
-            total = ws.store.runs.get(study.study_name).n_trials_requested
-            self.task = self.progress.add_task(f"tuning {study.study_name}", total=total, best=best)
-        self.progress.update(self.task, completed=len(done), best=best)
+            total = workspace().store.runs.get(study.study_name).n_trials_requested
+            self.task = self.progress.add_task("tuning", total=total, best=best)
+        self.progress.update(self.task, completed=len(done), best=best, description=f"tuning {study.study_name}")
 
 
 def _render_result(payload: dict[str, Any]) -> None:
@@ -130,7 +131,7 @@ def tune(
             f"run {run.run_id} started in the background (pid {run.pid}); follow it with "
             f"`mlops-tui run show {run.run_id}` or `mlops-tui run logs {run.run_id}`"))
         return
-    with _Bar(not as_json) as bar:
+    with _Bar(not as_json, total=trials) as bar:
         run = tuning.start(ws, opts, detach=False, on_trial=bar)
     payload = {**_details(ws, run), "seconds": round(time.monotonic() - started, 2)}
     payload.pop("trials")
