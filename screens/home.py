@@ -166,7 +166,7 @@ class HomeScreen(BaseScreen):
             return
         kind, _, ident = key.partition(":")
         if kind == "run":
-            from screens.runs import RunDetailScreen
+            from screens.run_detail import RunDetailScreen
 
             self.app.push_screen(RunDetailScreen(ident))
         elif kind in ("job", "drift"):

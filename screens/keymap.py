@@ -28,7 +28,7 @@ MAIN: dict[str, str] = {
     "sql": "screens.sql:SqlScreen",
 }
 # Modules whose screens and widgets declare bindings (main screens first, then sub-screens).
-MODULES = ("screens.app", "screens.widgets", "screens.home", "screens.datasets", "screens.runs",
+MODULES = ("screens.app", "screens.widgets", "screens.home", "screens.datasets", "screens.runs", "screens.run_detail",
            "screens.compare", "screens.models", "screens.monitoring", "screens.sql", "screens.help")
 
 

@@ -100,7 +100,7 @@ async def test_a_failing_worker_becomes_an_error_notification(ws, app_factory):
     fake_runs(ws)
     app = app_factory(ws)
     async with app.run_test(size=(80, 24)) as pilot:
-        from screens.runs import RunDetailScreen
+        from screens.run_detail import RunDetailScreen
 
         await app.push_screen(RunDetailScreen("no-such-run"))
         await wait_for(pilot, lambda: any("unknown run" in t for t in texts(app)), what="error note")

@@ -1,0 +1,209 @@
+"""A run's detail: trials table, optimization history plot (textual-plotext), parameter and feature
+importances, holdout outcome; refreshed from the store while the run is active; stop/resume/logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from screens.runs import ACTIVE, REFRESH_S, progress_bar, resume_run, run_elapsed, show_logs, stop_run
+from screens.widgets import BaseScreen, Loaded, Table, duration, fmt, import_service, status_text
+
+
+class RunDetailScreen(BaseScreen):
+    DEFAULT_CSS = """
+    RunDetailScreen #run-head { height: auto; max-height: 4; padding: 0 1; }
+    RunDetailScreen #run-tabs { height: 1fr; }
+    RunDetailScreen PlotextPlot { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("t", "tab('trials')", "Trials", show=False, id="run.trials"),
+        Binding("h", "tab('history')", "History", show=False, id="run.history"),
+        Binding("i", "tab('importance')", "Importances", show=False, id="run.importance"),
+        Binding("o", "tab('outcome')", "Outcome", show=False, id="run.outcome"),
+        Binding("s", "stop", "Stop", id="run.stop"),
+        Binding("R", "resume", "Resume", id="run.resume"),
+        Binding("l", "logs", "Logs", id="run.logs"),
+    ]
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.run: Any = None
+        self._importance_for: int = -1
+        self._ticks = 0
+
+    def compose(self) -> ComposeResult:
+        from textual_plotext import PlotextPlot
+
+        yield Header()
+        yield Static("Loading…", id="run-head")
+        with TabbedContent(id="run-tabs", initial="trials"):
+            with TabPane("Trials t", id="trials"):
+                yield Table(id="trials-table")
+            with TabPane("History h", id="history"):
+                yield PlotextPlot(id="history-plot")
+            with TabPane("Importances i", id="importance"), VerticalScroll():
+                yield Static("", id="importance-text")
+            with TabPane("Outcome o", id="outcome"), VerticalScroll():
+                yield Static("", id="outcome-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"run {self.run_id[:8]}"
+        self.refresh_run()
+        self.set_interval(REFRESH_S, self._tick)
+
+    def _tick(self) -> None:
+        """Every tick while the run is active; every 5th otherwise (a resume from the CLI shows up)."""
+        self._ticks += 1
+        if self.is_current and (self.run is None or self.run.status in ACTIVE or self._ticks % 5 == 0):
+            self.refresh_run()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="run-detail")
+    def refresh_run(self) -> None:
+        store = self.app.ws.store  # type: ignore[attr-defined]
+        run = store.runs.get(self.run_id)
+        self.post_message(Loaded("run", (run, store.runs.trials(self.run_id))))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="run-importance")
+    def load_importance(self, run: Any) -> None:
+        """Parameter importances (optuna.importance, from the run's journal) and, once the run has a
+        holdout evaluation, feature importances. Imports optuna here, never on the UI thread."""
+        ws = self.app.ws  # type: ignore[attr-defined]
+        details = None
+        if run.status == "completed":
+            details = import_service("mlops_tui.evaluation").details_for_run(ws, run.run_id)
+        params = (details or {}).get("param_importances")
+        if not params or not params.get("importances"):
+            evaldetails = import_service("mlops_tui.evaldetails")
+            params = evaldetails.param_importances(ws.run_dir(run.run_id) / "optuna.journal", run.run_id)
+        self.post_message(Loaded("importance", (params, (details or {}).get("importance"))))
+
+    def on_loaded(self, message: Loaded) -> None:
+        if message.what == "run":
+            run, trials = message.data
+            self.run = run
+            self._show_head(run)
+            self._show_trials(run, trials)
+            self._show_history(run, trials)
+            self._show_outcome(run)
+            complete = sum(t.state.lower() == "complete" for t in trials)
+            if complete != self._importance_for and (complete >= 2 or run.status == "completed"):
+                self._importance_for = complete
+                self.load_importance(run)
+        elif message.what == "importance":
+            self._show_importance(*message.data)
+
+    def _show_head(self, run: Any) -> None:
+        from rich.text import Text
+
+        head = Text()
+        head.append_text(status_text(run.status))
+        head.append(f"  {run.name}  {run.dataset}:{run.dataset_version} → {run.target} ({run.task})\n")
+        head.append(f"{run.metric} ({run.direction}) best {fmt(run.best_value)} · trials "
+                    f"{progress_bar(run.n_trials, run.n_trials_requested)} · {duration(run_elapsed(run))}")
+        if run.model_name:
+            head.append(f" · model {run.model_name}:{run.model_version}")
+        if run.error:
+            head.append(f"\n✗ {run.error.splitlines()[0]}", style="red")
+        self.query_one("#run-head", Static).update(head)
+
+    def _show_trials(self, run: Any, trials: list[Any]) -> None:
+        varying = _varying_params(trials)[:max(2, (self.app.size.width - 40) // 17)]
+        best = run.best_value
+        rows = []
+        for t in sorted(trials, key=lambda t: t.number, reverse=True):
+            mark = "★" if best is not None and t.value == best else ""
+            rows.append((t.number, status_text(t.state), f"{fmt(t.value)}{mark}", duration(t.duration_s),
+                         *(fmt(t.params.get(p)) for p in varying)))
+        self.query_one("#trials-table", Table).fill(
+            ["#", "state", run.metric, "time", *varying], rows, [str(t.number) for t in
+                                                                 sorted(trials, key=lambda t: t.number, reverse=True)])
+
+    def _show_history(self, run: Any, trials: list[Any]) -> None:
+        from textual_plotext import PlotextPlot
+
+        done = sorted((t for t in trials if t.value is not None and t.state.lower() == "complete"),
+                      key=lambda t: t.number)
+        plot = self.query_one("#history-plot", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(f"optimization history ({run.metric}, {run.direction})")
+        if done:
+            xs = [t.number for t in done]
+            ys = [t.value for t in done]
+            better = min if run.direction == "minimize" else max
+            best_so_far, acc = [], None
+            for y in ys:
+                acc = y if acc is None else better(acc, y)
+                best_so_far.append(acc)
+            plt.scatter(xs, ys, marker="dot", label="trial")
+            plt.plot(xs, best_so_far, marker="braille", label="best so far")
+            plt.xlabel("trial")
+        plot.refresh()
+
+    def _show_importance(self, params: dict[str, Any] | None, features: dict[str, Any] | None) -> None:
+        lines = ["Parameter importance (optuna.importance)"]
+        imp = (params or {}).get("importances")
+        if imp:
+            lines += _bars(imp)
+        else:
+            lines.append(f"  ○ {(params or {}).get('reason', 'not available yet')}")
+        if features and features.get("features"):
+            lines += ["", "Feature importance (gain, refit model)"]
+            lines += _bars(dict(zip(features["features"][:12], features["gain"][:12], strict=False)))
+        self.query_one("#importance-text", Static).update("\n".join(lines))
+
+    def _show_outcome(self, run: Any) -> None:
+        lines = []
+        if run.test_metrics:
+            lines.append("Holdout test metrics")
+            lines += [f"  {k:<18} {fmt(v)}" for k, v in run.test_metrics.items() if not isinstance(v, dict | list)]
+        if run.best_params:
+            lines += ["", "Best parameters"] + [f"  {k:<18} {fmt(v)}" for k, v in run.best_params.items()]
+        prep = run.prep or {}
+        excluded = prep.get("excluded") or prep.get("excluded_columns") or {}
+        if excluded:
+            lines += ["", "Excluded columns"]
+            items = excluded.items() if isinstance(excluded, dict) else ((e.get("column"), e.get("reason"))
+                                                                         if isinstance(e, dict) else (e, "")
+                                                                         for e in excluded)
+            lines += [f"  ○ {c}: {r}" for c, r in items]
+        for w in prep.get("warnings") or []:
+            lines.append(f"  ▲ {w if isinstance(w, str) else w.get('message', w)}")
+        self.query_one("#outcome-text", Static).update("\n".join(lines) or "no outcome yet (run not finished)")
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_stop(self) -> None:
+        stop_run(self, self.run_id)
+
+    def action_resume(self) -> None:
+        resume_run(self, self.run_id)
+
+    def action_logs(self) -> None:
+        show_logs(self, self.run_id)
+
+
+def _varying_params(trials: list[Any]) -> list[str]:
+    """Parameters whose values differ between trials (the interesting columns), in first-seen order."""
+    seen: dict[str, set[str]] = {}
+    for t in trials:
+        for k, v in (t.params or {}).items():
+            seen.setdefault(k, set()).add(repr(v))
+    return [k for k, vals in seen.items() if len(vals) > 1] or list(seen)
+
+
+def _bars(values: dict[str, Any], width: int = 30) -> list[str]:
+    nums = {k: float(v) for k, v in values.items() if isinstance(v, int | float)}
+    top = max(nums.values(), default=0) or 1
+    return [f"  {k[:22]:<22} {'█' * max(1, round(width * v / top)) if v > 0 else '':<{width}} {fmt(v, 3)}"
+            for k, v in sorted(nums.items(), key=lambda kv: -kv[1])]
