@@ -71,7 +71,8 @@ class Runs(Area):
                 [run_id, name, dataset, dataset_version, target, task, metric, direction, status,
                  n_trials_requested, timeout_s, n_jobs, seed, dumps(config), dumps(prep), utcnow()],
             )
-        return self.get(run_id)
+            rows = self._rows(con, _RUN_SELECT + " WHERE r.run_id = ?", [run_id])  # same connection
+        return _run(rows[0])
 
     def update(self, run_id: str, **fields: Any) -> None:
         """Set columns of a run. JSON fields (best_params, config, prep, test_metrics) are encoded."""
