@@ -189,6 +189,12 @@ class DatasetsScreen(BaseScreen):
                               column=table.cursor_column, animate=False)
 
     # -- selection ---------------------------------------------------------------------------------
+    def on_data_table_row_selected(self, event: Table.RowSelected) -> None:
+        """Enter on a dataset moves into its detail (the tab shown now)."""
+        if event.data_table.id == "datasets":
+            event.stop()
+            self.action_tab(self.query_one(TabbedContent).active or "schema")
+
     def on_data_table_row_highlighted(self, event: Table.RowHighlighted) -> None:
         if event.data_table.id in ("datasets", "versions-table") and event.row_key.value:
             self._select(event.row_key.value, from_versions=event.data_table.id == "versions-table")
