@@ -214,6 +214,7 @@ def _connect(path: Path, read_only: bool, deadline: float) -> Iterator[duckdb.Du
             time.sleep(random.uniform(0, delay))
             delay = min(delay * 2, 0.25)
     try:
+        con.execute("SET enable_progress_bar = false")  # it would print over the TUI and --json output
         yield con
     finally:
         con.close()

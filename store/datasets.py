@@ -125,8 +125,8 @@ def page(path: str, offset: int, limit: int) -> tuple[list[str], list[tuple[Any,
     Runs on a private in-memory connection (the snapshot is a plain file), so a TUI scrolling a
     10M-row dataset reads only the row groups it shows and never holds the store's lock.
     """
-    import duckdb
+    from store.profiling import connect
 
-    with duckdb.connect(":memory:") as con:
+    with connect() as con:
         cur = con.execute("SELECT * FROM read_parquet(?) LIMIT ? OFFSET ?", [path, limit, offset])
         return [d[0] for d in cur.description], cur.fetchall()

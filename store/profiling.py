@@ -19,13 +19,16 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(":memory:")
+def connect() -> duckdb.DuckDBPyConnection:
+    """A private in-memory connection; no progress bar (it would print over the TUI and CLI output)."""
+    con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def row_count(path: str) -> int:
     """Rows of a Parquet file (from its footer: no scan)."""
-    with _connect() as con:
+    with connect() as con:
         return con.execute("SELECT count(*) FROM read_parquet(?)", [path]).fetchone()[0]
 
 
@@ -64,7 +67,7 @@ def column_stats(
             keys += [(c, "mean"), (c, "std"), (c, "q")]
     if not select:
         return {}
-    with _connect() as con:
+    with connect() as con:
         row = con.execute(f"SELECT {', '.join(select)} FROM read_parquet(?)", [path]).fetchone()
     assert row is not None
     out: dict[str, dict[str, Any]] = {c: {} for c in kinds}
@@ -93,7 +96,7 @@ def binned_counts(
     select += [f"histogram({ident(c)})" for c in value_counts]
     if not select:
         return {}
-    with _connect() as con:
+    with connect() as con:
         row = con.execute(f"SELECT {', '.join(select)} FROM read_parquet(?)", [*params, path]).fetchone()
     assert row is not None
     names = [*bins, *value_counts]
@@ -103,7 +106,7 @@ def binned_counts(
 def top_values(path: str, column: str, k: int) -> list[tuple[Any, int]]:
     """The ``k`` most frequent non-null values of a column, with their counts."""
     c = ident(column)
-    with _connect() as con:
+    with connect() as con:
         return con.execute(
             f"SELECT {c}, count(*) AS n FROM read_parquet(?) WHERE {c} IS NOT NULL "
             f"GROUP BY {c} ORDER BY n DESC, {c} LIMIT ?",
