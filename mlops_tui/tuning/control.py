@@ -258,6 +258,9 @@ def sweep(ws: Workspace) -> dict[str, Any]:
     died: list[str] = []
     for run in ws.store.runs.with_status(ACTIVE):
         if run.pid and run.host in (None, st.HOST) and not alive(run.pid):
+            # Re-read now that the process is gone: it may have finished the run after the list was read.
+            if ws.store.runs.get(run.run_id).status not in ACTIVE:
+                continue
             ws.store.runs.update(run.run_id, status="failed", error="worker died", ended_at=utcnow())
             ws.store.audit.record("run sweep", f"run:{run.run_id}", "failed", {"error": "worker died"})
             died.append(run.run_id)
