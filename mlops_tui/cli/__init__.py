@@ -65,7 +65,10 @@ def main(argv: list[str] | None = None) -> None:
     code = 0
     try:
         # Without standalone mode, typer.Exit(n) raised in a command comes back as the return value.
+        # Typer turns Ctrl-C into Exit(130), which comes back the same way.
         code = app(args=argv, standalone_mode=False) or 0
+        if code == 130:
+            err.print("interrupted")
     except Exit as exc:
         code = exc.exit_code
     except ClickException as exc:  # usage errors

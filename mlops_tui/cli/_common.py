@@ -40,7 +40,9 @@ GROUPS: dict[str, typer.Typer] = {
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 # People read stdout tables; progress and logs go to stderr so --json output stays clean.
-out = Console(highlight=False, no_color=bool(os.environ.get("NO_COLOR")) or None)
+# A pipe gets wide tables (Rich would assume 80 columns and cut ids short); COLUMNS still wins.
+_PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
+out = Console(highlight=False, no_color=bool(os.environ.get("NO_COLOR")) or None, width=_PIPE_WIDTH)
 err = Console(stderr=True, highlight=False, no_color=bool(os.environ.get("NO_COLOR")) or None)
 
 
@@ -81,10 +83,13 @@ def fmt(value: Any, digits: int = 4) -> str:
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
     t = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
-    for c in columns:
-        t.add_column(c)
-    for row in rows:
-        t.add_row(*(fmt(v) for v in row))
+    cells = [[fmt(v) for v in row] for row in rows]
+    for i, c in enumerate(columns):
+        # The first column names the row (an id, a name): never cut it, people copy it.
+        first = i == 0
+        t.add_column(c, no_wrap=first, min_width=max([len(c)] + [len(r[0]) for r in cells]) if first else None)
+    for row in cells:
+        t.add_row(*row)
     return t
 
 
