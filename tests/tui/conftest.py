@@ -40,7 +40,7 @@ async def settled(pilot: Any, *selectors: str) -> None:
     for _ in range(200):
         await pilot.pause()
         tables = [pilot.app.screen.query_one(s) for s in selectors]
-        if not any(t._require_update_dimensions for t in tables):
+        if not any(t._require_update_dimensions or t.loading for t in tables):
             break
     await pilot.pause()
 

@@ -177,7 +177,8 @@ def test_datasets_snapshot(frozen_clock, ws, snap_compare, app_factory, size):
     add_samples(ws, "penguins", "bikeshare")
 
     async def loaded(pilot):
-        await wait_for(pilot, lambda: pilot.app.screen.query_one("#schema-table").row_count > 0, what="schema")
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#schema-table").row_count > 0
+                       and pilot.app.focused is pilot.app.screen.query_one("#datasets"), what="schema")
         await settled(pilot, "#datasets", "#schema-table")
 
     assert snap_compare(app_factory(ws, start="datasets"), terminal_size=size, run_before=loaded)

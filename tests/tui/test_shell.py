@@ -113,7 +113,8 @@ def test_home_snapshot(ws, frozen_clock, snap_compare, app_factory, size):
 
     async def loaded(pilot):
         await wait_for(pilot, lambda: pilot.app.screen.query_one("#attention").row_count >= 2
-                       and "dataset" in str(pilot.app.screen.query_one("#home-summary").render()), what="home")
+                       and "dataset" in str(pilot.app.screen.query_one("#home-summary").render())
+                       and pilot.app.focused is pilot.app.screen.query_one("#attention"), what="home")
         await settled(pilot, "#attention", "#recent")
 
     assert snap_compare(app_factory(ws), terminal_size=size, run_before=loaded)
