@@ -21,9 +21,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from screens.widgets import BaseScreen, Table, fmt, import_service
-from screens.widgets_dialogs import Field, FormModal
-from screens.widgets_tables import fill_sized
+from screens.widgets import BaseScreen, FormField, FormScreen, Table, fmt, import_service
 
 MARKERS = ("•", "+", "x", "*", "o", "#")
 TOP_FEATURES = 15
@@ -228,13 +226,13 @@ class CompareScreen(BaseScreen):
         cols = [f"{MARKERS[i % len(MARKERS)]} {heads[r]}" for i, r in enumerate(ids)]
         metrics = self.query_one("#compare-metrics", Table)
         metrics.loading = False
-        fill_sized(metrics, ["", *cols], run_rows(c.data) + metric_rows(c.data))
-        fill_sized(self.query_one("#compare-params", Table), ["parameter", *cols], param_rows(c.data))
-        fill_sized(self.query_one("#compare-importance", Table), ["feature", *cols], importance_rows(ids, c.details))
-        fill_sized(self.query_one("#compare-param-importance", Table), ["parameter", *cols],
-                                                                 param_importance_rows(ids, c.details))
+        metrics.fill(["", *cols], run_rows(c.data) + metric_rows(c.data))
+        self.query_one("#compare-params", Table).fill(["parameter", *cols], param_rows(c.data))
+        self.query_one("#compare-importance", Table).fill(["feature", *cols], importance_rows(ids, c.details))
+        self.query_one("#compare-param-importance", Table).fill(["parameter", *cols],
+                                                                param_importance_rows(ids, c.details))
         metric, rows = slice_rows(ids, c.details)
-        fill_sized(self.query_one("#compare-slices", Table), [f"slice ({metric})", "n", *cols], rows)
+        self.query_one("#compare-slices", Table).fill([f"slice ({metric})", "n", *cols], rows)
         warnings = c.data.get("warnings", [])
         box = self.query_one("#compare-warnings", Static)
         box.update(Text("\n".join(f"▲ {w}" for w in warnings)))
@@ -340,8 +338,8 @@ class CompareScreen(BaseScreen):
             if answer and answer["output"]:
                 self.export(answer["output"])
 
-        self.app.push_screen(FormModal("Export HTML report", [Field("output", "Output file", str(default))],
-                                       "One self-contained file: opens offline, no network."), done)
+        self.app.push_screen(FormScreen("Export HTML report", [FormField("output", "Output file", str(default))],
+                                       help_text="One self-contained file: opens offline, no network."), done)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="compare-export")
     def export(self, output: str) -> None:

@@ -19,9 +19,18 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
 
-from screens.widgets import BaseScreen, NavBar, Table, ago, fmt, import_service, status_text
-from screens.widgets_dialogs import ConfirmModal, Field, FormModal
-from screens.widgets_tables import fill_sized
+from screens.widgets import (
+    BaseScreen,
+    ConfirmModal,
+    FormField,
+    FormScreen,
+    NavBar,
+    Table,
+    ago,
+    fmt,
+    import_service,
+    status_text,
+)
 
 JOBS_REFRESH_S = 5.0
 JOBS_SHOWN = 200
@@ -217,7 +226,7 @@ class ModelsScreen(BaseScreen):
             rows.append((m.ref, gate_text(self.data.gates.get(m.ref)), f"{metric} {fmt(value)}".strip(),
                          (aliases + " " + deps).strip() or "-"))
         # Most telling columns first: at 80 columns the aliases may be cut, never the verdict.
-        fill_sized(table, ["model", "gate", "metric", "aliases →deployed"], rows, [m.ref for m in self.data.models])
+        table.fill(["model", "gate", "metric", "aliases →deployed"], rows, [m.ref for m in self.data.models])
 
     def on_models_screen_loaded(self, msg: Loaded) -> None:
         if msg.seq != self.load_seq:
@@ -243,7 +252,7 @@ class ModelsScreen(BaseScreen):
     def _fill_jobs(self) -> Table:
         assert self.data is not None
         jobs = self.query_one("#jobs-table", Table)
-        fill_sized(jobs, ["", "job", "target", "model", "rows", "drift", "when"], [
+        jobs.fill(["", "job", "target", "model", "rows", "drift", "when"], [
             (status_text(j.status), j.job_id[:8], job_target(j), f"{j.model_name}:{j.model_version}",
              fmt(j.rows_out if j.status == "succeeded" else j.rows_in), status_text(j.drift_status),
              ago(j.created_at)) for j in self.data.jobs
@@ -361,8 +370,8 @@ class ModelsScreen(BaseScreen):
             if answer and answer["alias"]:
                 self.promote(m.ref, answer["alias"])
 
-        self.app.push_screen(FormModal(f"Promote {m.ref}", [Field("alias", "Alias", "production")],
-                                       "The alias moves from any other version; the move is kept in "
+        self.app.push_screen(FormScreen(f"Promote {m.ref}", [FormField("alias", "Alias", "production")],
+                                       help_text="The alias moves from any other version; the move is kept in "
                                        "its history."), done)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-write")
@@ -386,8 +395,8 @@ class ModelsScreen(BaseScreen):
             if answer and answer["alias"]:
                 self.rollback(m.name, answer["alias"])
 
-        self.app.push_screen(FormModal(f"Roll back an alias of {m.name}", [Field("alias", "Alias", "production")],
-                                       "Moves the alias back to the version it pointed at before its last move."),
+        self.app.push_screen(FormScreen(f"Roll back an alias of {m.name}", [FormField("alias", "Alias", "production")],
+                                       help_text="Moves the alias back to the version it pointed at before its last move."),
                              done)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-write")
@@ -409,8 +418,8 @@ class ModelsScreen(BaseScreen):
             if answer and answer["name"]:
                 self.deploy(m.ref, answer["name"], False)
 
-        self.app.push_screen(FormModal(f"Deploy {m.ref}", [Field("name", "Deployment name", default)],
-                                       "Checked by the validation gate against the version it serves now."),
+        self.app.push_screen(FormScreen(f"Deploy {m.ref}", [FormField("name", "Deployment name", default)],
+                                       help_text="Checked by the validation gate against the version it serves now."),
                              done)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-write")
@@ -453,13 +462,13 @@ class ModelsScreen(BaseScreen):
             elif answer is not None:
                 self.notify("Give a deployment or model and at least one input file", severity="warning")
 
-        self.app.push_screen(FormModal("Score a file", [
-            Field("target", "Deployment or model (NAME, NAME:V, NAME@ALIAS)", target),
-            Field("inputs", "Input CSV/Parquet file(s), comma-separated (relative to the current folder)", "",
+        self.app.push_screen(FormScreen("Score a file", [
+            FormField("target", "Deployment or model (NAME, NAME:V, NAME@ALIAS)", target),
+            FormField("inputs", "Input CSV/Parquet file(s), comma-separated; relative to the cwd", "",
                   "data/new.csv"),
-            Field("output", "Output Parquet file or folder", "",
+            FormField("output", "Output Parquet file or folder", "",
                   "blank: the workspace's artifacts/scores"),
-        ], "Enter: next field · Enter on the last field: start · Esc: cancel"), done)
+        ], enter_submits=False), done)
 
     def start_score(self, target: str, inputs: list[str], output: str | None) -> None:
         self.scoring = True

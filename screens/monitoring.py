@@ -18,9 +18,17 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 
-from screens.widgets import BaseScreen, NavBar, Table, ago, fmt, import_service, status_text
-from screens.widgets_dialogs import Field, FormModal
-from screens.widgets_tables import fill_sized
+from screens.widgets import (
+    BaseScreen,
+    FormField,
+    FormScreen,
+    NavBar,
+    Table,
+    ago,
+    fmt,
+    import_service,
+    status_text,
+)
 
 REFRESH_S = 5.0
 
@@ -143,7 +151,7 @@ class MonitoringScreen(BaseScreen):
             last = s["jobs"][0]["created_at"] if s["jobs"] else None
             rows.append((status_text(s["status"]), s["deployment"], f"{s['model']}:{s['version']}",
                          perf_text(s), alerting, fmt(len(s["jobs"])), ago(last)))
-        fill_sized(table, ["drift", "deployment", "model", "performance", "alerting", "jobs", "last job"], rows,
+        table.fill(["drift", "deployment", "model", "performance", "alerting", "jobs", "last job"], rows,
                    [s["deployment"] for s in msg.summaries])
         if not msg.summaries:
             self.query_one("#mon-trend-label", Static).update(
@@ -165,11 +173,11 @@ class MonitoringScreen(BaseScreen):
         s = self._selected()
         jobs_table = self.query_one("#mon-jobs-table", Table)
         if s is None:
-            fill_sized(jobs_table, ["", "job", "when"], [])
+            jobs_table.fill(["", "job", "when"], [])
             self._show_drift()
             return
         jobs = s["jobs"]
-        fill_sized(jobs_table, ["drift", "job", "pred Δ", "when", "rows"], [
+        jobs_table.fill(["drift", "job", "pred Δ", "when", "rows"], [
             (status_text(j["status"] if j["job_status"] == "succeeded" else j["job_status"]), j["job_id"][:8],
              fmt(j["prediction_drift"], 2), ago(j["created_at"]), fmt(j["rows"])) for j in jobs
         ], [j["job_id"] for j in jobs])
@@ -188,13 +196,13 @@ class MonitoringScreen(BaseScreen):
         job = next((j for j in (s or {}).get("jobs", []) if j["job_id"] == key), None)
         table = self.query_one("#mon-drift", Table)
         if job is None:
-            fill_sized(table, ["feature", "status", "measure"], [])
+            table.fill(["feature", "status", "measure"], [])
             return
         if job.get("error"):
-            fill_sized(table, ["job", "status", "error"], [(job["job_id"][:8], status_text(job["job_status"]),
+            table.fill(["job", "status", "error"], [(job["job_id"][:8], status_text(job["job_status"]),
                                                       job["error"])])
             return
-        fill_sized(table, ["feature", "status", "measure"],
+        table.fill(["feature", "status", "measure"],
                    [(d["feature"], status_text(d["status"]), drift_cell(d)) for d in job["drift"]],
                    [d["feature"] for d in job["drift"]])
 
@@ -211,10 +219,11 @@ class MonitoringScreen(BaseScreen):
             elif answer is not None:
                 self.notify("Give the labels file and the id column that joins them", severity="warning")
 
-        self.app.push_screen(FormModal(f"Feedback for {s['deployment']}", [
-            Field("labels", "Labels file (CSV/Parquet with the id and the true target)", "", "labels.csv"),
-            Field("id_column", "Id column (passed through by scoring)", "", "customer_id"),
-        ], "Joins the labels to the scored rows; metrics per job vs the holdout."), done)
+        self.app.push_screen(FormScreen(f"Feedback for {s['deployment']}", [
+            FormField("labels", "Labels file (CSV/Parquet with the id and the true target)", "", "labels.csv"),
+            FormField("id_column", "Id column (passed through by scoring)", "", "customer_id"),
+        ], help_text="Joins the labels to the scored rows; metrics per job vs the holdout.", enter_submits=False),
+            done)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="monitoring-feedback")
     def feedback(self, deployment: str, labels: str, id_column: str) -> None:

@@ -287,11 +287,11 @@ class LaunchScreen(FormScreen):
     def _apply_prefill(self, dv: Any) -> None:
         from textual.widgets import Input, Select
 
-        target = self.query_one("#f-target", Input)
+        target = self.query_one("#field-target", Input)
         if not target.value and dv.target:
             target.value = dv.target
         if dv.task in dict(TASKS):
-            self.query_one("#f-task", Select).value = dv.task
+            self.query_one("#field-task", Select).value = dv.task
 
     def action_submit(self) -> None:
         values = self.values()

@@ -17,7 +17,6 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static
 
 from screens.widgets import BaseScreen, NavBar, Table, fmt, import_service
-from screens.widgets_tables import fill_sized
 
 EXAMPLE = "SELECT name, version, aliases FROM v_models ORDER BY name, version DESC"
 VIEWS_TEXT = ("Views: v_datasets v_runs v_trials v_models v_deployments v_jobs v_drift v_audit · "
@@ -117,4 +116,4 @@ class SqlScreen(BaseScreen):
         status.remove_class("error")
         more = " (more exist: add a LIMIT or a WHERE)" if result.get("truncated") else ""
         status.update(Text(f"✓ {len(result['rows'])} row(s){more}"))
-        fill_sized(table, result["columns"] or ["(no columns)"], [[cell(v) for v in row] for row in result["rows"]])
+        table.fill(result["columns"] or ["(no columns)"], [[cell(v) for v in row] for row in result["rows"]])

@@ -90,6 +90,14 @@ def fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def _cell_width(value: Any) -> int:
+    """Terminal cells of the widest line of a cell (str or Rich Text)."""
+    from rich.text import Text
+
+    text = value if isinstance(value, Text) else Text(str(value))
+    return max((Text(line).cell_len for line in text.plain.splitlines()), default=0)
+
+
 class Table(DataTable):
     """A DataTable that also moves with j/k/g/G (vim keys) and selects rows by cursor."""
 
@@ -99,6 +107,8 @@ class Table(DataTable):
         Binding("g", "scroll_top", "Top", show=False, id="table.top"),
         Binding("G", "scroll_bottom", "Bottom", show=False, id="table.bottom"),
     ]
+
+    MAX_COLUMN_WIDTH = 60
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("cursor_type", "row")
@@ -110,9 +120,6 @@ class Table(DataTable):
 
         Column widths are computed here from the cells, not left to DataTable's idle-time sizing,
         so what is drawn never depends on when the frame is taken (stable snapshots)."""
-        from rich.cells import cell_len
-        from rich.text import Text
-
         columns = list(columns)
         rows = [list(r) for r in rows]
         keys_list = list(keys) if keys is not None else None
@@ -122,9 +129,8 @@ class Table(DataTable):
         self.clear(columns=True)
         self._filled = (columns, rows, keys_list)
         for i, label in enumerate(columns):
-            cells = [r[i] for r in rows if i < len(r)]
-            width = max([cell_len(label)] + [cell_len(c.plain if isinstance(c, Text) else str(c)) for c in cells])
-            self.add_column(label, width=width)
+            width = max([_cell_width(label)] + [_cell_width(r[i]) for r in rows if i < len(r)])
+            self.add_column(label, width=min(width, self.MAX_COLUMN_WIDTH))
         for i, row in enumerate(rows):
             self.add_row(*row, key=keys_list[i] if keys_list is not None else None)
         if selected is not None and keys_list and selected in keys_list:
@@ -256,8 +262,10 @@ class FormField:
 
 
 class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
-    """A small keyboard form: tab/shift+tab between fields, ctrl+s or Enter on the last field submits,
-    Escape cancels. Dismisses with {field id: value} (strings; the caller validates and converts)."""
+    """A small keyboard form: Tab/↑↓ between fields, ctrl+s submits, Escape cancels. Enter submits
+    (``enter_submits``, for forms whose defaults are usually right) or moves to the next field and
+    submits on the last. Dismisses with {field id: value} (strings; the caller validates them).
+    Short labels sit left of their input; a long one goes above it."""
 
     DEFAULT_CSS = """
     FormScreen { align: center middle; }
@@ -266,6 +274,8 @@ class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
     FormScreen .form-row { height: 1; margin-bottom: 1; }
     FormScreen .form-row > Label { width: 14; padding: 0 1 0 0; text-align: right; }
     FormScreen .form-row > Input, FormScreen .form-row > Select { width: 1fr; }
+    FormScreen .form-long { height: auto; margin-bottom: 1; }
+    FormScreen .form-long > Label { color: $text-muted; }
     FormScreen #form-help { color: $text-muted; height: auto; }
     """
     BINDINGS = [
@@ -274,39 +284,44 @@ class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
         Binding("down", "app.focus_next", "Next field", show=False, id="form.next"),
         Binding("up", "app.focus_previous", "Previous field", show=False, id="form.previous"),
     ]
+    SHORT_LABEL = 13
 
-    def __init__(self, title: str, fields: list[FormField], *, help_text: str = "") -> None:
+    def __init__(self, title: str, fields: list[FormField], *, help_text: str = "",
+                 enter_submits: bool = True) -> None:
         super().__init__()
         self.form_title = title
         self.fields = fields
-        self.help_text = help_text
+        self.help_text = help_text or ("Enter/ctrl+s submit · Esc cancel · Tab/↑↓ move" if enter_submits
+                                       else "Enter: next field, submits on the last · Esc cancel")
+        self.enter_submits = enter_submits
 
     def compose(self) -> Any:
-        from textual.containers import Horizontal, VerticalScroll
+        from textual.containers import Horizontal, Vertical, VerticalScroll
         from textual.widgets import Label, Select
 
         with VerticalScroll(id="form-box") as box:
             box.border_title = self.form_title
             for f in self.fields:
-                with Horizontal(classes="form-row"):
+                short = len(f.label) <= self.SHORT_LABEL
+                with (Horizontal(classes="form-row") if short else Vertical(classes="form-long")):
                     yield Label(f.label)
                     if f.options:
                         yield Select([(label, value) for value, label in f.options], value=f.value,
-                                     allow_blank=False, id=f"f-{f.id}", compact=True)
+                                     allow_blank=False, id=f"field-{f.id}", compact=True)
                     else:
-                        yield Input(value=f.value, placeholder=f.placeholder, id=f"f-{f.id}", compact=True)
-            yield Static(self.help_text or "Enter/ctrl+s submit · Esc cancel · Tab/↑↓ move", id="form-help")
+                        yield Input(value=f.value, placeholder=f.placeholder, id=f"field-{f.id}", compact=True)
+            yield Static(self.help_text, id="form-help")
 
     def on_mount(self) -> None:
         if self.fields:
-            self.query_one(f"#f-{self.fields[0].id}").focus()
+            self.query_one(f"#field-{self.fields[0].id}").focus()
 
     def values(self) -> dict[str, str]:
         from textual.widgets import Select
 
         out: dict[str, str] = {}
         for f in self.fields:
-            widget = self.query_one(f"#f-{f.id}")
+            widget = self.query_one(f"#field-{f.id}")
             if isinstance(widget, Select):
                 out[f.id] = "" if widget.value is Select.NULL else str(widget.value)
             else:
@@ -315,13 +330,58 @@ class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.action_submit()
+        if self.enter_submits or event.input.id == f"field-{self.fields[-1].id}":
+            self.action_submit()
+        else:
+            self.focus_next()
 
     def action_submit(self) -> None:
         self.dismiss(self.values())
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """A yes/no question; y (or Enter on "Yes") confirms, n or Escape declines."""
+
+    DEFAULT_CSS = """
+    ConfirmModal { align: center middle; }
+    ConfirmModal > Vertical {
+        width: 72; max-width: 100%; height: auto; border: round $warning; padding: 0 1;
+        background: $surface;
+    }
+    ConfirmModal .confirm-text { margin-bottom: 1; }
+    ConfirmModal Horizontal { height: auto; align-horizontal: right; }
+    ConfirmModal Button { margin-left: 2; min-width: 10; }
+    """
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.question, self.yes, self.no = question, yes, no
+
+    def compose(self) -> Any:
+        from textual.containers import Horizontal, Vertical
+        from textual.widgets import Button
+
+        with Vertical():
+            yield Static(self.question, classes="confirm-text")
+            with Horizontal():
+                yield Button(f"{self.no} (n)", id="no")
+                yield Button(f"{self.yes} (y)", id="yes", variant="warning")
+
+    def on_mount(self) -> None:
+        self.query_one("#no").focus()
+
+    def on_button_pressed(self, event: Any) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
 
 
 class TextScreen(RoutesWorkerErrors, ModalScreen[None]):
