@@ -119,6 +119,12 @@ def show(ws: Workspace, ref: str) -> dict[str, Any]:
     history = ws.store.models.alias_history(m.name)
     deployments = [d.name for d in ws.store.models.deployments()
                    if d.model_name == m.name and d.model_version == m.version]
+    versions = ws.store.models.list(m.name)
+    try:
+        production = ws.store.models.by_alias(m.name, "production")
+    except NotFoundError:
+        production = None
+    verdicts = gate.check_versions(ws, versions, champion=production)
     return {
         **_summary(m),
         "ref": m.ref,
@@ -129,7 +135,7 @@ def show(ws: Workspace, ref: str) -> dict[str, Any]:
         "signature": m.signature,
         "gate": verdict.to_json(),
         "deployments": deployments,
-        "versions": [_summary(v) for v in ws.store.models.list(m.name)],
+        "versions": [{**_summary(v), "gate": verdicts[v.ref].to_json()} for v in versions],
         "alias_history": [
             {"alias": h.alias, "version": h.version, "previous_version": h.previous_version,
              "changed_at": h.changed_at} for h in history

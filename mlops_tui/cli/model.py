@@ -59,8 +59,9 @@ def show(
         out.print(f"gate      {'passed' if gate['passed'] else 'REFUSED: ' + '; '.join(gate['reasons'])}")
         out.print(table("metrics", ["metric", "value"],
                         [(k, v) for k, v in sorted(info["metrics"].items()) if k != "primary_metric"]))
-        out.print(table("versions", ["version", "aliases", "metric", "created"], [
-            (v["version"], ", ".join(v["aliases"]), _metric_text(v["metrics"]), v["created_at"])
+        out.print(table("versions (gate against production)", ["version", "aliases", "metric", "gate", "created"], [
+            (v["version"], ", ".join(v["aliases"]), _metric_text(v["metrics"]),
+             "pass" if v["gate"]["passed"] else "refused: " + "; ".join(v["gate"]["reasons"]), v["created_at"])
             for v in info["versions"]]))
 
     emit(info, as_json, render)

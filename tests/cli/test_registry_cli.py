@@ -98,3 +98,16 @@ def test_deploy_follows_an_alias_at_deploy_time(cli, ws, three_versions):
     cli("model", "promote", "credit:2", "--alias", "production")
     res = cli("deploy", "credit@production", "--name", "prod", "--json")
     assert res.code == 0 and res.json["version"] == 2
+
+
+def test_show_gives_every_versions_gate_verdict_and_why(cli, ws, three_versions):
+    ws.config_path.write_text(ws.config_path.read_text().replace("min_metric = {}", "min_metric = { score = 0.74 }"))
+    assert cli("model", "promote", "credit:2", "--alias", "production").code == 0
+    res = cli("model", "show", "credit:3", "--json")
+    assert res.code == 0, res.stderr
+    verdicts = {v["version"]: v["gate"] for v in res.json["versions"]}
+    assert verdicts[3]["passed"] is True and verdicts[2]["passed"] is True
+    assert verdicts[1]["passed"] is False
+    assert any("score 0.7 is below the required 0.74" in r for r in verdicts[1]["reasons"])
+    text = cli("model", "show", "credit:3").stdout
+    assert "refused: score 0.7 is below the required 0.74" in text
