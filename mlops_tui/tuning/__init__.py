@@ -16,10 +16,9 @@ store), ``worker`` (supervisor and detached/parallel processes), ``train`` (fit,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlops_tui.tuning.control import TuneOptions, get, resume, start, stop, sweep, sweep_run, validate
-from mlops_tui.tuning.train import train_and_register
 
 if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
@@ -30,6 +29,15 @@ def log_path(ws: Workspace, run_id: str) -> Path:
     from mlops_tui.tuning.worker import log_path as path
 
     return path(ws, run_id)
+
+def __getattr__(name: str) -> Any:
+    """``train_and_register`` loads polars/numpy: import it on first use, so `run list` stays light."""
+    if name == "train_and_register":
+        from mlops_tui.tuning.train import train_and_register
+
+        return train_and_register
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["TuneOptions", "get", "log_path", "resume", "start", "stop", "sweep", "sweep_run",
            "train_and_register", "validate"]

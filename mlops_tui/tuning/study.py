@@ -18,9 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_tui import metrics as mx
 from mlops_tui.tuning import space as sp
-from mlops_tui.tuning import train
 
 if TYPE_CHECKING:
     import optuna
@@ -96,6 +94,9 @@ class Objective:
     """Trains one LightGBM configuration with early stopping; returns the metric on validation."""
 
     def __init__(self, ws: Workspace, run: Run, prepared: Prepared, mirror: StoreMirror) -> None:
+        # Imported here, not at the top: list/show/sweep use this module and must not load numpy/polars.
+        from mlops_tui.tuning import train
+
         self.ws, self.run, self.p, self.mirror = ws, run, prepared, mirror
         self.space = run.config["space"]
         settings = self.space["settings"]
@@ -109,6 +110,9 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         import lightgbm as lgb
+
+        from mlops_tui import metrics as mx
+        from mlops_tui.tuning import train
 
         params = sp.suggest(trial, self.space)
         trial.set_user_attr("pid", os.getpid())
