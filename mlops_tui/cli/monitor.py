@@ -195,7 +195,8 @@ def monitor(
             for f in latest["drift"]:
                 nulls = "—" if f["null_rate_ref"] is None else f"{f['null_rate_ref']:.0%}→{f['null_rate_cur']:.0%}"
                 mean = "—" if f["ref_mean"] is None else f"{fmt(f['ref_mean'], 3)}→{fmt(f['cur_mean'], 3)}"
-                ft.add_row(_name(f["feature"]), f["kind"][:4], _status(f["status"]), fmt(f["psi"], 3),
+                kind = {"numeric": "num", "categorical": "cat", "prediction": "pred"}.get(f["kind"], f["kind"])
+                ft.add_row(_name(f["feature"]), kind, _status(f["status"]), fmt(f["psi"], 3),
                            fmt(f["ks_pvalue"], 2), nulls, fmt(f["new_categories"]), mean)
             out.print(ft)
 
