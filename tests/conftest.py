@@ -37,10 +37,12 @@ def ws(tmp_path):
 @pytest.fixture
 def cli(ws, capsys, monkeypatch):
     """Run `mlops-tui --workspace <ws> ARGS...` in this process; returns CliResult."""
-    from mlops_tui.cli import main
+    from mlops_tui.cli import _common, main
 
     monkeypatch.setenv("NO_COLOR", "1")
-    monkeypatch.setenv("COLUMNS", "160")
+    # The console is built once per process, with the width of whatever environment imported it first:
+    # pin it, so a table wraps the same way whichever test ran before.
+    monkeypatch.setattr(_common.out, "width", 160)
 
     def run(*args: str) -> CliResult:
         capsys.readouterr()

@@ -81,12 +81,9 @@ def with_ids(df: pl.DataFrame, start: int = 0) -> pl.DataFrame:
 
 def invoke(capsys, root: Path, *args: str):
     """`mlops-tui --workspace ROOT ARGS...` in this process (like the `cli` fixture, any workspace)."""
-    import os
-
     from mlops_tui.cli import main
     from tests.conftest import CliResult
 
-    os.environ["NO_COLOR"] = "1"
     capsys.readouterr()
     try:
         main(["--workspace", str(root), *map(str, args)])

@@ -45,6 +45,13 @@ async def settled(pilot: Any, *selectors: str) -> None:
     await pilot.pause()
 
 
+@pytest.fixture(autouse=True)
+def _colour_terminal(monkeypatch):
+    """Snapshots are of the colour UI: a NO_COLOR left in the environment by another test of the same
+    worker would render them in another palette."""
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
 @pytest.fixture
 def frozen_clock(monkeypatch):
     """Store timestamps at FROZEN + n seconds and the UI's 'now' at FROZEN + 5 min: relative times
