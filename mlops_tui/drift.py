@@ -273,17 +273,27 @@ class DriftTracker:
         self.cat_counts = {f.name: np.zeros(len(f.categories), dtype=np.int64)
                            for f in self.sig.features if f.kind == "categorical"}
         self.cat_nulls = dict.fromkeys(self.cat_counts, 0)
+        # Exact counts of categories never seen in training, when the caller passes them to
+        # update() (the scorer knows them from encoding); otherwise estimated from missing codes.
+        self.cat_unseen: dict[str, int] | None = None
         pref = self.ref["prediction"]
         self.pred = _Column(pref["edges"]) if pref["kind"] == "numeric" else None
         self.pred_classes = np.zeros(len(pref.get("counts", [])), dtype=np.int64)
         # One row sample shared by every numeric feature (+ the prediction as the last column).
         self.sample = _Sample(SAMPLE_SIZE, len(self.numeric) + 1)
 
-    def update(self, features: pl.DataFrame, predictions: np.ndarray) -> None:
-        """One batch: the encoded feature frame (signature order) and the model's raw output."""
+    def update(self, features: pl.DataFrame, predictions: np.ndarray, unseen: dict[str, int] | None = None) -> None:
+        """One batch: the encoded feature frame (signature order), the model's raw output and,
+        optionally, the batch's exact counts of unseen categories per feature (from ``encode``)."""
         if self.ref is None or features.height == 0:
             return
         self.rows += features.height
+        if unseen is not None:
+            if self.cat_unseen is None:
+                self.cat_unseen = dict.fromkeys(self.cat_counts, 0)
+            for name, n in unseen.items():
+                if name in self.cat_unseen:
+                    self.cat_unseen[name] += int(n)
         for name, counts in self.cat_counts.items():
             col = features[name].to_numpy().astype(float)
             nan = np.isnan(col)
@@ -336,8 +346,10 @@ class DriftTracker:
         # Missing and unseen codes are one more bucket, so a flood of new categories moves the PSI.
         p = psi([*ref["counts"], ref.get("nulls", 0)], [*counts.tolist(), self.cat_nulls[name]])
         null_ref, null_cur = float(ref["null_rate"]), self.cat_nulls[name] / self.rows
-        # Unseen categories are encoded as missing: the excess over the training rate counts them.
-        new = max(0, round(self.cat_nulls[name] - null_ref * self.rows))
+        if self.cat_unseen is not None:
+            new = self.cat_unseen[name]
+        else:
+            new = _excess_missing(self.cat_nulls[name], null_ref, self.rows)
         r = np.asarray(ref["counts"], dtype=float) / max(1, sum(ref["counts"]))
         c = counts / max(1, counts.sum())
         shifts = sorted(zip(ref["categories"], r.tolist(), c.tolist(), strict=True),
@@ -374,6 +386,16 @@ class DriftTracker:
                    "reference": self.ref["dataset"], "sample_rows": int(rows.shape[0]),
                    "worst": [r.feature for r in sort_worst(results)[:5] if r.status != "ok"]}
         return status, pred.psi, results, summary
+
+
+def _excess_missing(missing: int, ref_rate: float, rows: int) -> int:
+    """Estimated unseen categories: they are encoded as missing, so the missing codes beyond the
+    training rate, but only past three binomial standard deviations: 11 missing out of 344 where
+    training had 2.9% (10 expected) is sampling noise, not a new category."""
+    expected = ref_rate * rows
+    excess = missing - expected
+    noise = 3.0 * math.sqrt(rows * ref_rate * (1.0 - ref_rate))
+    return max(0, round(excess)) if excess > noise else 0
 
 
 def sort_worst(results: list[DriftResult]) -> list[DriftResult]:

@@ -61,7 +61,8 @@ def build(ws: Workspace) -> Graph:
     jobs = s.jobs.list()
     for j in jobs:
         g.node(f"job:{j.job_id}", "job", j.job_id, status=j.status, drift_status=j.drift_status,
-               rows=j.rows_out, created_at=j.created_at)
+               rows=j.rows_out, model=f"{j.model_name}:{j.model_version}", deployment=j.deployment,
+               created_at=j.created_at)
     for r in runs:
         g.edge(f"dataset:{r.dataset}:{r.dataset_version}", f"run:{r.run_id}", "trained_on")
         if r.config.get("retrain_of"):  # a retrain run reuses its champion's configuration

@@ -83,6 +83,16 @@ def monitor(ws: Workspace, deployment: str, *, limit: int = 50) -> dict[str, Any
     }
 
 
+def pick_job(summary: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """The job of a :func:`monitor` summary whose id starts with ``prefix`` (UserError otherwise)."""
+    found = [j for j in summary["jobs"] if j["job_id"].startswith(prefix)]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise UserError(f"job id prefix {prefix!r} is ambiguous ({len(found)} jobs of {summary['deployment']!r})")
+    raise UserError(f"no job {prefix!r} among the {len(summary['jobs'])} latest job(s) of {summary['deployment']!r}")
+
+
 # -- feedback --------------------------------------------------------------------------------------
 def _prediction_columns(sig: Signature) -> list[str]:
     if sig.task == "regression":

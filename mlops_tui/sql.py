@@ -52,10 +52,18 @@ def check_read_only(text: str) -> str:
         raise UserError(f"one statement at a time, got {len(statements)}")
     kind = statements[0].type
     if kind not in READ_TYPES:
-        name = kind.name if hasattr(kind, "name") else str(kind)
-        raise UserError(f"sql is read-only: {name} statements are refused; query the views "
-                        f"({', '.join(VIEWS)})")
+        raise UserError(f"sql is read-only: {_verb(statements[0].query, kind)} statements are refused; "
+                        f"query the views ({', '.join(VIEWS)})")
     return statements[0].query
+
+
+def _verb(query: str, kind: duckdb.StatementType) -> str:
+    """What the user typed (INSTALL, CHECKPOINT), with DuckDB's statement type when it differs
+    (DuckDB files INSTALL under LOAD and CHECKPOINT under CALL)."""
+    name = kind.name if hasattr(kind, "name") else str(kind)
+    words = query.split(None, 1)
+    first = words[0].upper() if words else ""
+    return name if not first.isalpha() or first in (name, "WITH") else f"{first} ({name})"
 
 
 def run(ws: Workspace, text: str, *, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:

@@ -18,6 +18,11 @@ def _status(value: str | None) -> str:
     return f"[{STATUS_STYLE.get(value, 'dim')}]{value or '—'}[/]"
 
 
+# How a second parent edge reads on its child in the lineage tree.
+ALSO = {"retrained_as": "retrain of", "scored": "scored by", "trained_on": "trained on", "produced": "produced by",
+        "serves": "served by"}
+
+
 # -- sql / audit / lineage ---------------------------------------------------------------------
 def sql(
     query: Annotated[str, typer.Argument(help="One SELECT statement over the views below.")],
@@ -94,15 +99,30 @@ def lineage_cmd(
         from rich.tree import Tree
 
         nodes = {n["id"]: n for n in res["nodes"]}
-        # Show each node once, under one parent: a job under its deployment when it has one.
+
+        def preferred(src: dict[str, Any], dst: dict[str, Any]) -> bool:
+            # A job sits under its deployment only while the deployment still serves the model
+            # that scored it; after a retrain it stays under the model that really scored it.
+            return src["kind"] == "deployment" and dst["kind"] == "job" and src.get("model") == dst.get("model")
+
+        # Show each node once, under one parent.
         parent: dict[str, tuple[str, str]] = {}
         for e in res["edges"]:
-            if e["to"] not in parent or nodes[e["from"]]["kind"] == "deployment":
+            if e["to"] not in parent or preferred(nodes[e["from"]], nodes[e["to"]]):
                 parent[e["to"]] = (e["from"], e["relation"])
         children: dict[str, list[tuple[str, str]]] = {}
         for child, (src, rel) in parent.items():
             children.setdefault(src, []).append((child, rel))
         has_parent = set(parent)
+
+        # Edges the tree cannot show (a node has one place in it) are named on the child, so the
+        # tree never hides e.g. that a job under its deployment was scored by an older model.
+        also: dict[str, list[str]] = {}
+        for e in res["edges"]:
+            if parent.get(e["to"], (None,))[0] != e["from"]:
+                src = nodes[e["from"]]
+                verb = "via" if src["kind"] == "deployment" else ALSO.get(e["relation"], e["relation"])
+                also.setdefault(e["to"], []).append(f"{verb} {src['kind']} {src['label']}")
 
         def label(node_id: str, relation: str | None = None) -> Text:
             n = nodes[node_id]
@@ -112,8 +132,9 @@ def lineage_cmd(
                      f"drift {n.get('drift_status') or '—'}"}.get(n["kind"], "")
             mark = "[bold]" if node_id == res["root"] else ""
             rel = f"[dim]{relation}[/] " if relation else ""
+            more = "".join(f"  [italic]{escape(a)}[/]" for a in also.get(node_id, []))
             return Text.from_markup(f"{rel}{mark}{n['kind']} {escape(n['label'])}{'[/]' if mark else ''}  "
-                                    f"[dim]{escape(extra)}[/]", emoji=False)
+                                    f"[dim]{escape(extra)}[/]{more}", emoji=False)
 
         def grow(tree: Tree, node_id: str, relation: str | None, seen: set[str]) -> None:
             branch = tree.add(label(node_id, relation))
@@ -155,9 +176,18 @@ def _name(feature: str) -> str:
     return "(prediction)" if feature == "__prediction__" else feature
 
 
+def _mean(value: float | None) -> str:
+    """A feature mean people can read: 4,185 and 2,008 rather than 4.19e+03 and 2.01e+03."""
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
 def monitor(
     deployment: Annotated[str, typer.Argument(help="Deployment name.")],
     limit: Annotated[int, typer.Option("--limit", min=1, help="Most recent jobs to show.")] = 20,
+    job: Annotated[str | None, typer.Option("--job", help="Show the features of this job (id or unique "
+                                            "prefix) instead of the latest one.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Drift and live performance of a deployment's scoring jobs, worst features first.
@@ -167,6 +197,7 @@ def monitor(
     from mlops_tui import monitoring
 
     res = monitoring.monitor(workspace(), deployment, limit=limit)
+    detail = monitoring.pick_job(res, job) if job else next((j for j in res["jobs"] if j["drift"]), None)
 
     def render() -> None:
         out.print(f"[bold]{res['deployment']}[/] → {res['model']}:{res['version']}   drift {_status(res['status'])}"
@@ -188,13 +219,14 @@ def monitor(
                       fmt(j["prediction_drift"], 2), ", ".join(worst[:3]) + (" …" if len(worst) > 3 else "") or "—",
                       _perf_text(j["performance"]))
         out.print(t)
-        latest = next((j for j in jobs if j["drift"]), None)
-        if latest:
-            ft = table(f"features of job {latest['job_id']}, worst first",
+        if detail and not detail["drift"]:
+            out.print(f"job {detail['job_id']}: drift not measured")
+        elif detail:
+            ft = table(f"features of job {detail['job_id']}, worst first",
                        ["feature", "kind", "drift", "PSI", "KS p", "nulls", "new", "mean"], [])
-            for f in latest["drift"]:
+            for f in detail["drift"]:
                 nulls = "—" if f["null_rate_ref"] is None else f"{f['null_rate_ref']:.0%}→{f['null_rate_cur']:.0%}"
-                mean = "—" if f["ref_mean"] is None else f"{fmt(f['ref_mean'], 3)}→{fmt(f['cur_mean'], 3)}"
+                mean = "—" if f["ref_mean"] is None else f"{_mean(f['ref_mean'])}→{_mean(f['cur_mean'])}"
                 kind = {"numeric": "num", "categorical": "cat", "prediction": "pred"}.get(f["kind"], f["kind"])
                 ft.add_row(_name(f["feature"]), kind, _status(f["status"]), fmt(f["psi"], 3),
                            fmt(f["ks_pvalue"], 2), nulls, fmt(f["new_categories"]), mean)

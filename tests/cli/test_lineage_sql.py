@@ -120,6 +120,20 @@ def test_sql_refuses_writes_and_leaves_the_store_alone(path, capsys, statement):
     assert ws.store.models.deployment("bikes-prod").model_version == 1
 
 
+@pytest.mark.parametrize(("statement", "named"), [
+    ("INSTALL httpfs", "INSTALL"),
+    ("checkpoint", "CHECKPOINT"),
+    ("SET threads = 1", "SET"),
+    ("EXPORT DATABASE '{tmp}/dump'", "EXPORT"),
+])
+def test_sql_names_the_refused_statement_as_typed(path, capsys, statement, named):
+    tmp = path["tmp"]
+    res = invoke(capsys, path["ws"].root, "sql", statement.format(tmp=tmp))
+    assert res.code == 1 and res.stdout == "" and res.stderr.count("\n") == 1
+    assert f"read-only: {named}" in res.stderr
+    assert not (tmp / "dump").exists()
+
+
 def test_sql_reports_a_bad_query_in_one_line(path, capsys):
     res = invoke(capsys, path["ws"].root, "sql", "SELECT nope FROM v_jobs")
     assert res.code == 1 and "nope" in res.stderr and res.stderr.count("\n") == 1

@@ -65,6 +65,20 @@ def test_monitor_for_people_shows_status_and_features(deployed, capsys):
     assert "alert" in res.stdout and "temp" in res.stdout and "prediction drift" in res.stdout
 
 
+def test_monitor_shows_the_features_of_the_job_asked_for(deployed, capsys):
+    root, jobs = deployed["ws"].root, deployed["jobs"]
+    latest = invoke(capsys, root, "monitor", "bikes-prod")
+    assert f"features of job {jobs['july'].job_id}" in latest.stdout
+    same = invoke(capsys, root, "monitor", "bikes-prod", "--job", jobs["same"].job_id[:6])
+    assert same.code == 0, same.stderr
+    assert f"features of job {jobs['same'].job_id}" in same.stdout
+    table = same.stdout.split(f"features of job {jobs['same'].job_id}")[1]
+    assert "temp" in table and "alert" not in table and "warn" not in table
+    assert "e+0" not in table  # means read 4,185 or 0.327, never 4.19e+03
+    bad = invoke(capsys, root, "monitor", "bikes-prod", "--job", "zzzz", "--json")
+    assert bad.code == 1 and bad.stdout == "" and "'zzzz'" in bad.stderr and bad.stderr.count("\n") == 1
+
+
 def test_monitor_of_an_unknown_deployment_is_a_user_error(deployed, capsys):
     res = invoke(capsys, deployed["ws"].root, "monitor", "nope", "--json")
     assert res.code == 1 and res.stdout == ""
@@ -110,6 +124,9 @@ def test_retrain_promotes_a_better_challenger_and_refuses_a_worse_one(tmp_path, 
     run = tune_small(ws, early.ref, tmp_path)
     champion = f"{run.model_name}:{run.model_version}"
     registry.deploy(ws, champion, "bikes-prod")
+    march = tmp_path / "march.csv"
+    df.filter(pl.col("mnth") == "March").write_csv(march)
+    old_job = scoring.score(ws, "bikes-prod", [str(march)])
 
     # Bad input first: nothing is written.
     runs_before = len(ws.store.runs.list())
@@ -132,6 +149,14 @@ def test_retrain_promotes_a_better_challenger_and_refuses_a_worse_one(tmp_path, 
     graph = invoke(capsys, ws.root, "lineage", f"model:{champion}", "--json").json
     assert {"from": f"model:{champion}", "to": f"run:{doc['run_id']}", "relation": "retrained_as"} in graph["edges"]
     assert f"model:{doc['challenger']['ref']}" in {n["id"] for n in graph["nodes"]}
+    # For people: the job stays under the champion that scored it, not under the deployment that
+    # now serves the challenger, and the retrain run says whose retrain it is.
+    tree = invoke(capsys, ws.root, "lineage", "bikes-prod").stdout.splitlines()
+    at = next(i for i, line in enumerate(tree) if old_job.job_id in line)
+    assert "via deployment bikes-prod" in tree[at]
+    above = next(line for line in reversed(tree[:at]) if "model " in line and "deployment" not in line)
+    assert f"model {champion}" in above
+    assert any(doc["run_id"] in line and f"retrain of model {champion}" in line for line in tree)
 
     # A tiny sample of rows the new champion was trained on: its challenger is worse → exit 3.
     add_dataset(ws, df.sample(n=400, seed=2), tmp_path)

@@ -208,3 +208,56 @@ def test_the_reference_leaves_out_the_runs_holdout_rows(bike):
     trained_on = _training_frame(ws, with_run, sig)
     assert trained_on.height == full.height - snapshot.filter(pl.col("mnth") == "June").height
     assert "June" not in trained_on["mnth"].to_list()
+
+
+def test_a_few_more_missing_values_than_in_training_are_not_new_categories(ws, tmp_path):
+    """The README tour: penguins scored on the whole file, where `sex` is missing in 11 rows and
+    the training rows had a slightly lower rate. Sampling noise, not a new category."""
+    from mlops_tui import monitoring, registry
+
+    penguins = pl.read_csv(SAMPLE / "penguins.csv").with_row_index("i")
+    dropped = penguins.filter(pl.col("sex").is_null()).head(3)["i"]
+    train = penguins.filter(~pl.col("i").is_in(dropped.implode())).drop("i")
+    register_dataset(ws, train, "penguins", "species", "multiclass")
+    sig = signature_for(train, "species", "multiclass", categorical=("island", "sex"))
+    model = train_register(ws, train, sig, name="penguins", rounds=5, dataset="penguins")
+    registry.deploy(ws, model.ref, "penguins-batch")
+    job = scoring.score(ws, "penguins-batch", [str(SAMPLE / "penguins.csv")])
+    sex = _by_feature(ws, job)["sex"]
+    assert sex.null_rate_cur > sex.null_rate_ref > 0
+    assert sex.new_categories == 0 and sex.status == "ok"
+    rows = {d["feature"]: d for d in monitoring.monitor(ws, "penguins-batch")["jobs"][0]["drift"]}
+    assert rows["sex"]["new_categories"] == 0
+
+
+def test_exact_unseen_counts_beat_the_estimate_from_missing_codes(bike):
+    """Missing values where training had none look like unseen categories to the estimate; the
+    encoder's exact counts, when the caller passes them, say there are none."""
+    from mlops_tui.signature import Signature, encode
+
+    ws, model, _ = bike
+    june = bikeshare().filter(pl.col("mnth") == "June").with_row_index("i")
+    holes = june.with_columns(pl.when(pl.col("i") % 15 == 0).then(None).otherwise(pl.col("weathersit"))
+                              .alias("weathersit")).drop("i")
+    X, unseen = encode(holes, Signature.from_json(model.signature))
+    assert unseen == {}
+    exact, estimated = DriftTracker(ws, model), DriftTracker(ws, model)
+    exact.update(X, np.zeros(X.height), unseen)
+    estimated.update(X, np.zeros(X.height))
+    assert {r.feature: r for r in exact.finish("e")[2]}["weathersit"].new_categories == 0
+    missing = holes["weathersit"].null_count()
+    assert {r.feature: r for r in estimated.finish("s")[2]}["weathersit"].new_categories == missing
+
+
+def test_exact_unseen_counts_name_a_month_never_seen_in_training(bike):
+    from mlops_tui.signature import Signature, encode
+
+    ws, model, _ = bike
+    july = bikeshare().filter(pl.col("mnth") == "July")
+    X, unseen = encode(july, Signature.from_json(model.signature))
+    tracker = DriftTracker(ws, model)
+    for start in range(0, X.height, 200):  # batch by batch, as the scorer does
+        part = X[start:start + 200]
+        tracker.update(part, np.zeros(part.height), {"mnth": part.height})
+    assert unseen == {"mnth": july.height}
+    assert {r.feature: r for r in tracker.finish("j")[2]}["mnth"].new_categories == july.height
