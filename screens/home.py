@@ -134,7 +134,7 @@ class HomeScreen(BaseScreen):
         if message.what == "home":
             snap: Snapshot = message.data
             self._fill("#attention", snap.attention, "nothing needs attention ✓")
-            self._fill("#recent", snap.recent, "nothing yet: press 2 for datasets, pick one, n to tune a model")
+            self._fill("#recent", snap.recent, "nothing yet: 2 for datasets, pick one, n to tune a model")
         elif message.what == "counts":
             c = message.data
             summary = " · ".join(_count(c[k], label, k in LIMITED and c[k] >= LIMITED[k]) for k, label in (

@@ -156,6 +156,7 @@ class ModelsScreen(BaseScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.sub_title = "models"
         self.query_one("#models-table", Table).loading = True
         self.refresh_data()
         self.set_interval(JOBS_REFRESH_S, self._tick)

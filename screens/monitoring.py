@@ -112,6 +112,7 @@ class MonitoringScreen(BaseScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.sub_title = "monitoring"
         self.query_one("#deployments-table", Table).loading = True
         self.refresh_data()
         self.set_interval(REFRESH_S, self._tick)

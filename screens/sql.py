@@ -67,6 +67,7 @@ class SqlScreen(BaseScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.sub_title = "sql"
         self.query_one("#sql-input", Input).focus()
 
     def action_focus_input(self) -> None:
