@@ -200,9 +200,11 @@ def monitor(
     detail = monitoring.pick_job(res, job) if job else next((j for j in res["jobs"] if j["drift"]), None)
 
     def render() -> None:
-        out.print(f"[bold]{res['deployment']}[/] → {res['model']}:{res['version']}   drift {_status(res['status'])}"
-                  f"   performance {_status(res['performance_status'])}")
         jobs = res["jobs"]
+        alerted = sum(j["status"] == "alert" for j in jobs)
+        history = f" (latest job; {alerted} of {len(jobs)} alerted)" if alerted else ""
+        out.print(f"[bold]{res['deployment']}[/] → {res['model']}:{res['version']}   drift {_status(res['status'])}"
+                  f"{history}   performance {_status(res['performance_status'])}")
         if not jobs:
             out.print(f"no scoring jobs yet; `mlops-tui score {res['deployment']} FILE` runs one")
             return

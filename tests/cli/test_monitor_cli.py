@@ -63,6 +63,7 @@ def test_monitor_for_people_shows_status_and_features(deployed, capsys):
     res = invoke(capsys, deployed["ws"].root, "monitor", "bikes-prod")
     assert res.code == 0
     assert "alert" in res.stdout and "temp" in res.stdout and "prediction drift" in res.stdout
+    assert "1 of 2 alerted" in res.stdout.splitlines()[0]
 
 
 def test_monitor_shows_the_features_of_the_job_asked_for(deployed, capsys):
