@@ -39,6 +39,7 @@ N_BINS = 10
 SAMPLE_SIZE = 5000
 REFERENCE_ROWS = 200_000  # training rows read for the reference (deciles and frequencies)
 PRED_REFERENCE_ROWS = 20_000  # rows of training data predicted for the prediction reference
+ASYMPTOTIC_KS_ROWS = 500  # from this many rows a side, KS p-values come from the asymptotic distribution
 MIN_ROWS = 100  # below this, sampling noise alone can exceed the PSI thresholds: cap at "warn"
 PREDICTION = "__prediction__"
 EPS = 1e-4
@@ -80,7 +81,10 @@ def ks_test(ref: list[float] | np.ndarray, cur: np.ndarray) -> tuple[float | Non
     r, c = r[~np.isnan(r)], cur[~np.isnan(cur)]
     if r.size < 2 or c.size < 2:
         return None, None
-    res = ks_2samp(r, c)
+    # scipy's "auto" computes the exact p-value up to 10,000 rows a side: O(n·m), 0.2 s per
+    # feature at our 5,000-row samples (seconds per job on a wide model). From a few hundred rows
+    # a side the asymptotic distribution is accurate far below the alert threshold.
+    res = ks_2samp(r, c, method="asymp" if min(r.size, c.size) >= ASYMPTOTIC_KS_ROWS else "auto")
     return float(res.statistic), float(res.pvalue)
 
 

@@ -261,3 +261,22 @@ def test_exact_unseen_counts_name_a_month_never_seen_in_training(bike):
         tracker.update(part, np.zeros(part.height), {"mnth": part.height})
     assert unseen == {"mnth": july.height}
     assert {r.feature: r for r in tracker.finish("j")[2]}["mnth"].new_categories == july.height
+
+
+def test_ks_on_full_samples_uses_the_asymptotic_pvalue_and_stays_fast():
+    """The exact p-value is O(n·m): 0.2 s per feature at 5,000 rows a side, seconds per job."""
+    import time
+
+    from scipy.stats import ks_2samp
+
+    from mlops_tui.drift import SAMPLE_SIZE, ks_test
+
+    rng = np.random.default_rng(0)
+    ref, cur = rng.normal(size=SAMPLE_SIZE), rng.normal(size=SAMPLE_SIZE) + 0.05
+    started = time.perf_counter()
+    stat, p = ks_test(ref, cur)
+    assert time.perf_counter() - started < 0.15
+    assert p == pytest.approx(ks_2samp(ref, cur, method="asymp").pvalue)
+    assert p == pytest.approx(ks_2samp(ref, cur, method="exact").pvalue, rel=0.2)
+    small = ks_test(ref[:50], cur[:50])[1]  # few rows: scipy's exact p-value as before
+    assert small == pytest.approx(ks_2samp(ref[:50], cur[:50]).pvalue)
