@@ -143,6 +143,8 @@ def evaluate_frame(
     else:
         part("regression", ed.regression_points, y, pred)
     part("importance", ed.feature_importance, booster, X, sig.task, len(classes))
+    # No time column chosen for the split: a date the model reads (as date parts) still is one.
+    time_column = time_column or next((f.source for f in sig.features if f.transform), None)
     part("slices", ed.slices, df, sig, y, pred, threshold=threshold, time_column=time_column)
     if journal is not None and study_name:
         part("param_importances", ed.param_importances, journal, study_name)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import replace
 from datetime import UTC, datetime
 from html import escape
@@ -158,7 +159,14 @@ def _history_chart(c: _Ctx, runs: list[dict[str, Any]], metric: str) -> str:
     direction = "lower" if runs[0]["direction"] == "minimize" else "higher"
     chart = svg.Chart(f"{metric} per trial (points), best so far (line); {direction} is better",
                       "trial", metric, series, width=560, height=320, x_integer=True)
-    return svg.render(chart)
+    unplotted = {}
+    for r in runs:
+        states = [t.state for t in c.trials.get(r["run_id"], []) if t.state != "COMPLETE" or t.value is None]
+        if states:
+            unplotted[r["run_id"]] = ", ".join(f"{states.count(s)} {s.lower()}" for s in dict.fromkeys(states))
+    note = "".join(f'<p class="muted">{escape(c.label[i])}: not plotted (no value): {escape(t)}</p>'
+                   for i, t in unplotted.items())
+    return f"<div>{svg.render(chart)}{note}</div>"
 
 
 def _param_importance_section(c: _Ctx) -> str:
@@ -184,12 +192,14 @@ def _curves_section(c: _Ctx) -> str:
         roc = [svg.Series(c.label[i], cv["roc"]["fpr"], cv["roc"]["tpr"], c.color[i]) for i, cv in binary if "roc" in cv]
         pr = [svg.Series(c.label[i], cv["pr"]["recall"], cv["pr"]["precision"], c.color[i]) for i, cv in binary if "pr" in cv]
         cal = [svg.Series(c.label[i], cv["calibration"]["mean_predicted"], cv["calibration"]["fraction_positive"],
-                          c.color[i]) for i, cv in binary if "calibration" in cv]
+                          c.color[i], mode="linepoints", notes=_bin_notes(cv["calibration"]),
+                          sizes=_bin_sizes(cv["calibration"]))
+               for i, cv in binary if "calibration" in cv]
         unit = (0.0, 1.0)
         out.append(svg.render(svg.Chart("ROC curve", "false positive rate", "true positive rate", roc, unit, unit, True)))
         out.append(svg.render(svg.Chart("Precision-recall curve", "recall", "precision", pr, unit, (0.0, 1.02))))
-        out.append(svg.render(svg.Chart("Calibration", "mean predicted probability", "fraction positive",
-                                        cal, unit, unit, True)))
+        out.append(svg.render(svg.Chart("Calibration (10 bins; dot area = rows in the bin)",
+                                        "mean predicted probability", "fraction positive", cal, unit, unit, True)))
     reg = [(i, c.details[i]["regression"]) for i in by_task.get("regression", []) if "regression" in c.details[i]]
     if reg:
         pts = [svg.Series(c.label[i], d["actual"], d["predicted"], c.color[i], mode="points") for i, d in reg]
@@ -208,6 +218,23 @@ def _curves_section(c: _Ctx) -> str:
         rows = [[escape(k), _f(v["precision"]), _f(v["recall"]), _f(v["f1"]), _f(v["support"])] for k, v in per.items()]
         html += f"<h3>{escape(c.label[i])}: per class</h3>" + _table(["class", "precision", "recall", "F1", "rows"], rows)
     return html
+
+
+def _bin_notes(cal: dict[str, Any]) -> list[str] | None:
+    """'n rows' per calibration point: a bin of 3 rows swings wildly and should be read as such."""
+    counts = cal.get("bin_counts") or []
+    if len(counts) != len(cal.get("mean_predicted") or []):
+        return None  # written by an older version with another binning
+    return [f"{n:,} rows" for n in counts]
+
+
+def _bin_sizes(cal: dict[str, Any]) -> list[float] | None:
+    """Dot radius per calibration bin, its area proportional to the bin's rows."""
+    counts = cal.get("bin_counts") or []
+    if not counts or len(counts) != len(cal.get("mean_predicted") or []):
+        return None
+    peak = max(counts) or 1
+    return [2.0 + 6.0 * math.sqrt(n / peak) for n in counts]
 
 
 def _confusion_section(c: _Ctx) -> str:
@@ -339,6 +366,11 @@ def write_report(ws: Workspace, run_refs: list[str], output: str | Path) -> dict
               for e in ws.store.runs.evaluations(kind="evaluate") if (e.model_name, e.model_version) in models]
     doc, shown = build_html(data, trials, details, others)
     atomic_write_bytes(path, doc.encode())
+    # The temp file behind the atomic write is private (0600); a report is meant to be shared,
+    # so it gets the permissions any new file of the user's would.
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
     ws.store.audit.record("report", "runs:" + ",".join(r.run_id for r in runs), "ok",
                           {"output": str(path), "sections": shown})
     return {"output": str(path), "runs": [r.run_id for r in runs], "sections": shown,

@@ -26,9 +26,11 @@ class Series:
     xs: Sequence[float | None]
     ys: Sequence[float | None]
     color: str
-    mode: str = "line"  # line | points | step
+    mode: str = "line"  # line | points | step | linepoints (a line with a dot on every point)
     width: float = 2.0
     dashed: bool = False
+    notes: Sequence[str] | None = None  # per point, shown as a tooltip on its dot
+    sizes: Sequence[float] | None = None  # per point dot radius (linepoints); default 3.2
 
 
 @dataclass
@@ -80,6 +82,12 @@ def render(chart: Chart) -> str:
     w, h = chart.width, chart.height
     left, right, top, bottom = 56, 12, 28, 44
     pw, ph = w - left - right, h - top - bottom
+    # The legend sits between the title and the plot, never over the data (a box in a corner hid
+    # the points and lines that happened to be there). Entries flow left to right and wrap.
+    legend = [s for s in chart.series if s.label]
+    legend_rows = _legend_rows([s.label for s in legend], pw)
+    top += LEGEND_ROW * len(legend_rows)
+    h += LEGEND_ROW * len(legend_rows)
 
     def sx(x: float) -> float:
         return left + (x - x0) / (x1 - x0) * pw
@@ -126,17 +134,48 @@ def render(chart: Chart) -> str:
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
         parts.append(f'<polyline points="{path}" fill="none" stroke="{s.color}" '
                      f'stroke-width="{s.width}"{dash}/>')
+        if s.mode == "linepoints":  # dots over the line, each with its note as a tooltip
+            n_all = len(s.xs)
+            extra = [(n, r) for x, y, n, r in zip(s.xs, s.ys, s.notes or [""] * n_all, s.sizes or [3.2] * n_all,
+                                                  strict=False)
+                     if x is not None and y is not None and math.isfinite(x) and math.isfinite(y)]
+            parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{s.color}" fill-opacity="0.75">'
+                         + (f"<title>{escape(n)}</title>" if n else "") + "</circle>"
+                         for (x, y), (n, r) in zip(xy, extra, strict=False))
     parts.append("</g>")
-    legend = [s for s in chart.series if s.label]
-    if legend:  # a light box so the legend stays readable over the data
-        parts.append(f'<rect x="{left + pw - 156}" y="{top + 2}" width="152" height="{len(legend) * 14 + 6}" '
-                     'fill="#fff" fill-opacity="0.85"/>')
-    for i, s in enumerate(legend):
-        y = top + 12 + i * 14
-        parts.append(f'<rect x="{left + pw - 150}" y="{y - 8}" width="10" height="10" fill="{s.color}"/>'
-                     f'<text x="{left + pw - 136}" y="{y + 1}" class="legend">{escape(s.label[:24])}</text>')
+    entries = iter(legend)
+    for row, labels in enumerate(legend_rows):
+        y, x = 28 + row * LEGEND_ROW + 10, left
+        for label in labels:
+            s = next(entries)
+            parts.append(f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{s.color}"/>'
+                         f'<text x="{x + 14}" y="{y}" class="legend">{escape(label)}</text>')
+            x += _legend_width(label)
     parts.append("</svg>")
     return "".join(parts)
+
+
+LEGEND_ROW = 16
+LEGEND_MAX_CHARS = 32
+
+
+def _legend_width(label: str) -> int:
+    """Room one legend entry takes: swatch, text at ~6.5 px per character (11 px font), a gap."""
+    return 14 + int(6.5 * len(label)) + 14
+
+
+def _legend_rows(labels: list[str], width: int) -> list[list[str]]:
+    """Legend labels (shortened to LEGEND_MAX_CHARS) laid out in rows that fit ``width``."""
+    rows: list[list[str]] = []
+    used = width + 1
+    for label in (lab[:LEGEND_MAX_CHARS] for lab in labels):
+        need = _legend_width(label)
+        if used + need > width and (not rows or rows[-1]):
+            rows.append([])
+            used = 0
+        rows[-1].append(label)
+        used += need
+    return rows
 
 
 def bars(title: str, labels: Sequence[str], values: Sequence[float | None], *, fill: str = PALETTE[0],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -173,3 +174,46 @@ def test_compare_and_report_with_a_run_that_has_no_evaluation(cli, ws, tmp_path)
     res = cli("report", "aaaa1111", "eeee5555", "--output", tmp_path / "r.html", "--json")
     assert res.code == 0, res.stderr
     assert "no holdout evaluation yet for eeee5555" in (tmp_path / "r.html").read_text()
+
+
+def test_chart_legends_sit_above_the_plot_never_over_the_data():
+    """A legend box in the plot's corner hid the points under it (seen in a rendered report)."""
+    from mlops_tui import report_svg as svg
+
+    series = [svg.Series(f"run {i} with a long label", [0, 1, 2], [0.1 * i, 0.5, 0.99], svg.color(i))
+              for i in range(6)]
+    out = svg.render(svg.Chart("t", "x", "y", series, width=460))
+    frame = re.search(r'<rect x="(\d+)" y="(\d+)" width="\d+" height="(\d+)" class="frame"/>', out)
+    frame_top = int(frame.group(2))
+    legend_ys = [float(y) for y in re.findall(r'<text x="[\d.]+" y="([\d.]+)" class="legend">', out)]
+    assert len(legend_ys) == 6 and max(legend_ys) < frame_top
+    assert len(set(legend_ys)) > 1  # six long labels do not fit one row: they wrap
+    h = int(re.search(r'<svg[^>]* height="(\d+)"', out).group(1))
+    assert h - frame_top - int(frame.group(3)) == 44  # the plot keeps its size; the chart grows
+
+
+def test_report_calibration_shows_rows_per_bin_and_history_names_unplotted_trials(cli, ws, tmp_path):
+    make_run(ws, "binary", "ffff6666", name="credit", journal=False)  # its own run: the others stay as they are
+    ws.store.runs.upsert_trial(run_id="ffff6666", number=3, state="PRUNED", value=None,
+                               params={"num_leaves": 9}, duration_s=0.1)
+    target = tmp_path / "r.html"
+    assert cli("report", "ffff6666", "--output", target).code == 0
+    html = target.read_text()
+    cal = html[html.index("Calibration"):]
+    cal = cal[:cal.index("</svg>")]
+    ev = next(e for e in ws.store.runs.evaluations(kind="holdout") if e.run_id == "ffff6666")
+    counts = json.loads(ws.abspath(ev.details_path).read_text())["curves"]["calibration"]["bin_counts"]
+    assert re.findall(r"<title>([\d,]+) rows</title>", cal) == [f"{c:,}" for c in counts]
+    assert cal.count("<circle") >= 2
+    assert "not plotted (no value): 1 pruned" in html
+
+
+def test_report_file_is_readable_like_any_new_file(cli, ws, tmp_path):
+    import os
+    import stat
+
+    target = tmp_path / "shared.html"
+    assert cli("report", "aaaa1111", "--output", target).code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask

@@ -172,3 +172,38 @@ def test_a_time_column_that_is_not_a_date_is_skipped_not_fatal(ws):
 def test_evaluate_threshold_outside_0_1_is_refused(ws):
     with pytest.raises(UserError, match="between 0 and 1"):
         evaluation.evaluate_model(ws, "any", "any", threshold=1.5)
+
+
+def test_a_date_the_model_reads_is_sliced_by_period_without_a_time_column(ws):
+    """Issue 4: slices for the time column by period "when there is one" — a random split still has one."""
+    from dataclasses import replace
+
+    from mlops_tui import registry
+    from mlops_tui.signature import Feature
+    from tests.eval_helpers import split
+    from tests.scoring_helpers import train_register
+
+    train, test, sig = split("regression")
+    month = Feature("date__month", "numeric", "date", str(train.schema["date"]), transform="month")
+    sig = replace(sig, features=(*sig.features, month))
+    booster, _ = registry.load(ws, train_register(ws, train, sig, name="dated", rounds=5))
+    _, details = evaluation.evaluate_frame(booster, sig, test)  # no time_column given
+    by_time = next(f for f in details["slices"]["features"] if f["kind"] == "time")
+    assert by_time["feature"] == "date" and by_time["period"] == "1mo"
+    assert len(by_time["groups"]) == 12 and sum(g["n"] for g in by_time["groups"]) == test.height
+    assert details["slices"]["time_gap"] == by_time["gap"]
+    assert details["slices"]["max_gap_feature"] in {"mnth", "weathersit"}  # the gate's gap stays categorical
+
+
+def test_calibration_bin_counts_match_the_plotted_bins(ws):
+    from sklearn.calibration import calibration_curve
+
+    rng = np.random.default_rng(3)
+    p = np.concatenate([rng.uniform(0, 0.1, 500), [0.1, 0.2, 0.2, 0.55], rng.uniform(0.9, 1.0, 50)])
+    y = (rng.uniform(size=len(p)) < p).astype(int)
+    cal = evaldetails.binary_curves(y, p)["calibration"]
+    frac, _ = calibration_curve(y, p, n_bins=10)
+    assert len(cal["bin_counts"]) == len(frac) == len(cal["mean_predicted"])
+    assert sum(cal["bin_counts"]) == len(p)
+    # 0.1 and 0.2 fall in the lower bin, as calibration_curve counts them (np.histogram would not).
+    assert cal["bin_counts"][:3] == [501, 2, 1]
