@@ -7,9 +7,10 @@
     max_slice_gap = 0.25             # largest gap of the metric between slices of a feature
 
 The slice gap comes from the details of the model's latest holdout evaluation
-(:mod:`mlops_tui.evaldetails`): per categorical feature (and time period) the spread of a unitless
-metric (ROC AUC, accuracy or R²) between groups big enough to measure. A model without stored
-details is not refused for it; the check says so.
+(:mod:`mlops_tui.evaldetails`): per categorical feature the spread of a unitless metric (ROC AUC,
+accuracy or WAPE) between groups big enough to measure; the spread across time periods is
+reported there but not gated. A model without stored details is not refused for it; the check
+says so.
 """
 
 from __future__ import annotations
@@ -32,6 +33,27 @@ class Verdict:
 
     def to_json(self) -> dict[str, Any]:
         return {"passed": self.passed, "reasons": list(self.reasons), "checks": self.checks}
+
+
+def explain(checks: dict[str, Any]) -> list[str]:
+    """Each check of a verdict (``Verdict.checks``) as a short phrase: why a version passed, too."""
+    out: list[str] = []
+    for key, c in checks.items():
+        if key.startswith("min_metric."):
+            metric = key.split(".", 1)[1]
+            op = "≤" if metric in LOWER_IS_BETTER else "≥"
+            op = op if c["ok"] else {"≤": ">", "≥": "<"}[op]
+            out.append(f"{metric} {c['value']:.4g} {op} {c['bound']:g}")
+        elif key == "max_drop":
+            op = "≤" if c["ok"] else ">"
+            out.append(f"drop vs champion {c['drop']:.3g} {op} {c['limit']:g}")
+        elif key == "max_slice_gap":
+            if c.get("value") is None:
+                out.append(c.get("note") or "no slice metrics recorded")
+            else:
+                op = "≤" if c["ok"] else ">"
+                out.append(f"slice gap {c['value']:.3g} ({c.get('feature')}) {op} {c['limit']:g}")
+    return out
 
 
 def better(metric: str, a: float, b: float) -> bool:

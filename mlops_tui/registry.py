@@ -148,12 +148,16 @@ def promote(ws: Workspace, ref: str, alias: str) -> dict[str, Any]:
     """Point ``alias`` at the version ``ref`` names (moving it from any other version)."""
     _check_name("alias", alias)
     m = resolve_model(ws, ref)
+    # Promoting is a person's decision and is never refused; the verdict is reported so nobody
+    # learns only at `deploy` that the new production version does not pass the gate.
+    verdict = gate.check(ws, m, champion=champion_of(ws, m))
     try:
         previous = ws.store.models.set_alias(m.name, alias, m.version)
     except NotFoundError as exc:
         raise UserError(str(exc)) from exc
     result = {"name": m.name, "version": m.version, "alias": alias, "previous_version": previous,
-              "aliases": list(ws.store.models.get(m.name, m.version).aliases), "metrics": m.metrics or {}}
+              "aliases": list(ws.store.models.get(m.name, m.version).aliases), "metrics": m.metrics or {},
+              "gate": verdict.to_json()}
     ws.store.audit.record("model promote", f"model:{m.name}:{m.version}", "ok",
                           {"alias": alias, "previous_version": previous})
     return result

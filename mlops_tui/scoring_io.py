@@ -123,14 +123,19 @@ def is_id_like(name: str) -> bool:
     return bool(_ID_RE.search(name)) or name.lower() == "id"
 
 
-def _first_text(f: InputFile, column: str, overrides: dict[str, pl.DataType]) -> str | None:
-    """The first value of a text column that is not a number, or None (streaming, one column)."""
-    raw = pl.col(column).str.strip_chars()
-    bad = (f.scan(overrides).select(raw.alias("v"))
-           .filter(pl.col("v").is_not_null() & (pl.col("v") != "")
-                   & pl.col("v").cast(pl.Float64, strict=False).is_null())
-           .head(1).collect(engine="streaming"))
-    return None if bad.is_empty() else str(bad.item())
+def _first_text(f: InputFile, column: str, overrides: dict[str, pl.DataType]) -> tuple[bool, str | None]:
+    """(has any value, first value that is not a number) of a text column (streaming, one column).
+
+    A CSV column with no value at all also arrives as text: that is an all-null column (warned
+    about after scoring), not numbers that needed coercing.
+    """
+    v = pl.col(column).str.strip_chars()
+    present = v.is_not_null() & (v != "")
+    found = (f.scan(overrides).select(
+        present.any().alias("any"),
+        v.filter(present & v.cast(pl.Float64, strict=False).is_null()).first().alias("bad"),
+    ).collect(engine="streaming"))
+    return bool(found["any"][0]), found["bad"][0]
 
 
 def plan(files: list[InputFile], sig: Signature, model_ref: str) -> Plan:
@@ -154,11 +159,11 @@ def plan(files: list[InputFile], sig: Signature, model_ref: str) -> Plan:
                     problems.append(f"column {feat.source!r}{where(f)} should be a date/time but is {dtype}")
                 continue
             if dtype == pl.String:
-                example = _first_text(f, feat.source, overrides if f.kind == "csv" else {})
+                has_values, example = _first_text(f, feat.source, overrides if f.kind == "csv" else {})
                 if example is not None:
                     problems.append(f"column {feat.source!r}{where(f)} should be numeric but has text, "
                                     f"e.g. {example!r}")
-                else:
+                elif has_values:
                     warnings.append(f"column {feat.source!r}{where(f)} arrived as text; numeric strings coerced")
             elif dtype.is_integer() and f.kind == "csv":
                 # An integer guess from the first rows would fail on a later "3.5"; floats read both.
@@ -170,6 +175,11 @@ def plan(files: list[InputFile], sig: Signature, model_ref: str) -> Plan:
     present = set.intersection(*(set(f.schema) for f in files))
     ids = [c for c in sig.id_columns if c in present]
     ids += [c for c in files[0].schema if c in present and c not in ids and is_id_like(c)]
+    used = {*sources, *ids, sig.target}  # a labelled file carrying the target is no surprise
+    ignored = list(dict.fromkeys(c for f in files for c in f.schema if c not in used))
+    if ignored:
+        shown = ", ".join(ignored[:10]) + (f" and {len(ignored) - 10} more" if len(ignored) > 10 else "")
+        warnings.append(f"{len(ignored)} column(s) the model does not use were ignored: {shown}")
     return Plan(files, sources, ids, overrides, warnings)
 
 

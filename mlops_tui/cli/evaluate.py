@@ -51,7 +51,7 @@ def compare(
             [p + (" ≠" if p in res["differing_params"] else ""), *(values[i] for i in ids)]
             for p, values in res["params"].items()]))
         for w in res["warnings"]:
-            err.print(f"warning: {w}", markup=False)
+            err.print(f"warning: {w}", markup=False, soft_wrap=True)
 
     emit(res, as_json, render)
 
@@ -95,7 +95,7 @@ def evaluate(
         if res["max_slice_gap"] is not None:
             out.print(f"largest slice gap: {fmt(res['max_slice_gap'])}")
         for w in res["warnings"]:
-            err.print(f"warning: {w}", markup=False)
+            err.print(f"warning: {w}", markup=False, soft_wrap=True)
 
     emit(res, as_json, render)
 

@@ -6,13 +6,22 @@ from typing import Annotated, Any
 
 import typer
 
-from mlops_tui.cli._common import GROUPS, JsonFlag, emit, fmt, out, table, workspace
+from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, table, workspace
 
 
 def _metric_text(metrics: dict[str, Any]) -> str:
     primary = metrics.get("primary_metric")
     keys = [primary] if primary in metrics else [k for k in metrics if k != "primary_metric"][:2]
     return ", ".join(f"{k}={fmt(metrics[k])}" for k in keys if k)
+
+
+def _warn_gate(res: dict[str, Any]) -> None:
+    """A promoted version that fails the gate is allowed, and said so on stderr."""
+    gate = res.get("gate") or {}
+    if gate and not gate["passed"]:
+        err.print(f"warning: {res['name']}:{res['version']} does not pass the validation gate "
+                  f"({'; '.join(gate['reasons'])}); `deploy` will refuse it without --force",
+                  markup=False, soft_wrap=True)
 
 
 def list_(
@@ -47,8 +56,15 @@ def show(
     Example: mlops-tui model show credit@production
     """
     from mlops_tui import registry
+    from mlops_tui.gate import explain
 
     info = registry.show(workspace(), ref)
+
+    def verdict(g: dict[str, Any]) -> str:
+        if not g["passed"]:
+            return "refused: " + "; ".join(g["reasons"])
+        why = explain(g["checks"])
+        return "pass" + (": " + "; ".join(why) if why else " (no gate checks configured)")
 
     def render() -> None:
         gate = info["gate"]
@@ -56,12 +72,13 @@ def show(
         out.print(f"file      {info['path']}\nsha256    {info['sha256']}")
         out.print(f"run       {info['run_id'] or '—'}\ndataset   {info['dataset'] or '—'}")
         out.print(f"deployed  {', '.join(info['deployments']) or '—'}")
-        out.print(f"gate      {'passed' if gate['passed'] else 'REFUSED: ' + '; '.join(gate['reasons'])}")
+        text = verdict(gate)
+        out.print(f"gate      {'passed' + text[4:] if gate['passed'] else 'REFUSED: ' + text[9:]}", markup=False)
         out.print(table("metrics", ["metric", "value"],
                         [(k, v) for k, v in sorted(info["metrics"].items()) if k != "primary_metric"]))
         out.print(table("versions (gate against production)", ["version", "aliases", "metric", "gate", "created"], [
             (v["version"], ", ".join(v["aliases"]), _metric_text(v["metrics"]),
-             "pass" if v["gate"]["passed"] else "refused: " + "; ".join(v["gate"]["reasons"]), v["created_at"])
+             verdict(v["gate"]), v["created_at"])
             for v in info["versions"]]))
 
     emit(info, as_json, render)
@@ -83,6 +100,7 @@ def promote(
     emit(res, as_json, lambda: out.print(
         f"{res['name']}@{alias} → version {res['version']}"
         + (f" (was {prev})" if prev is not None and prev != res["version"] else "")))
+    _warn_gate(res)
 
 
 def rollback(
@@ -99,6 +117,7 @@ def rollback(
     res = registry.rollback(workspace(), name, alias)
     emit(res, as_json, lambda: out.print(
         f"{res['name']}@{alias} → version {res['version']} (was {res['previous_version']})"))
+    _warn_gate(res)
 
 
 def register(app: typer.Typer) -> None:

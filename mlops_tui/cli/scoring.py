@@ -80,8 +80,9 @@ def score(
         out.print(f"scored {job.rows_out:,} rows with {job.model_name}:{job.model_version} in "
                   f"{job.seconds:.2f} s ({job.rows_per_s or 0:,.0f} rows/s) → {out_path}  [job {job.job_id}]")
         for col, n in job.unseen.items():
-            err.print(f"note: {n:,} value(s) of {col!r} were never seen in training; scored as missing")
+            err.print(f"note: {n:,} value(s) of {col!r} were never seen in training; scored as missing",
+                      markup=False, soft_wrap=True)
         for w in job.warnings:
-            err.print(f"warning: {w}", markup=False)
+            err.print(f"warning: {w}", markup=False, soft_wrap=True)
 
     emit(payload, as_json, render)

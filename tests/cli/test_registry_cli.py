@@ -111,3 +111,21 @@ def test_show_gives_every_versions_gate_verdict_and_why(cli, ws, three_versions)
     assert any("score 0.7 is below the required 0.74" in r for r in verdicts[1]["reasons"])
     text = cli("model", "show", "credit:3").stdout
     assert "refused: score 0.7 is below the required 0.74" in text
+
+
+def test_show_says_why_a_version_passes_too(cli, ws, three_versions):
+    ws.config_path.write_text(ws.config_path.read_text().replace("min_metric = {}", "min_metric = { score = 0.74 }"))
+    text = cli("model", "show", "credit:3").stdout
+    assert "gate      passed: score 0.8 ≥ 0.74" in text
+    assert "refused: score 0.7 is below the required 0.74" in text  # version 1 in the versions table
+    assert "pass: score 0.75 ≥ 0.74" in text
+
+
+def test_promoting_a_version_the_gate_refuses_works_and_warns(cli, ws, three_versions):
+    ws.config_path.write_text(ws.config_path.read_text().replace("min_metric = {}", "min_metric = { score = 0.74 }"))
+    res = cli("model", "promote", "credit:1", "--alias", "production", "--json")
+    assert res.code == 0 and res.json["version"] == 1 and res.json["gate"]["passed"] is False
+    assert "does not pass the validation gate (score 0.7 is below the required 0.74)" in res.stderr
+    assert cli("model", "show", "credit@production", "--json").json["version"] == 1
+    res = cli("model", "promote", "credit:3", "--alias", "production")
+    assert res.code == 0 and "warning" not in res.stderr

@@ -87,3 +87,13 @@ def test_every_version_gets_a_verdict_and_the_champion_is_not_measured_against_i
     assert verdicts["m:1"].passed and "max_drop" not in verdicts["m:1"].checks
     assert not verdicts["m:2"].passed and "worse than champion" in verdicts["m:2"].reasons[0]
     assert not verdicts["m:3"].passed and len(verdicts["m:3"].reasons) == 2
+
+
+def test_explain_turns_every_check_into_a_phrase_pass_or_fail(ws):
+    ws = _with_policy(ws, "max_drop = 0.01\nmin_metric = { roc_auc = 0.8, rmse = 5.0 }\n")
+    champ = _model(ws, {"roc_auc": 0.90, "primary_metric": "roc_auc"})
+    ok = gate.check(ws, _model(ws, {"roc_auc": 0.895, "primary_metric": "roc_auc"}), champion=champ)
+    assert ok.passed
+    assert gate.explain(ok.checks)[:2] == ["roc_auc 0.895 ≥ 0.8", "drop vs champion 0.005 ≤ 0.01"]
+    bad = gate.check(ws, _model(ws, {"roc_auc": 0.7, "primary_metric": "roc_auc"}), champion=champ)
+    assert gate.explain(bad.checks)[:2] == ["roc_auc 0.7 < 0.8", "drop vs champion 0.2 > 0.01"]

@@ -130,6 +130,15 @@ def test_all_null_column_is_a_warning_not_an_error(ws, credit, tmp_path):
     assert any("'income' is entirely null" in w for w in job.warnings)
 
 
+def test_an_empty_csv_column_is_only_the_all_null_warning(ws, credit, tmp_path):
+    """A CSV column with no value reads as text: it is not "numeric strings coerced"."""
+    default_df().with_columns(pl.lit(None, dtype=pl.Float64).alias("income")).write_csv(tmp_path / "n.csv")
+    job = scoring.score(ws, "credit", [str(tmp_path / "n.csv")], str(tmp_path / "o.parquet"))
+    assert job.status == "succeeded"
+    assert [w for w in job.warnings if "income" in w] == [
+        f"column 'income' is entirely null ({job.rows_out} rows): scored as missing"]
+
+
 def test_extra_columns_ignored_and_id_like_columns_passed_through(ws, credit, tmp_path):
     df = default_df().with_columns((pl.col("customer_id") * 10).alias("row_id"), pl.lit("x").alias("notes"))
     df.write_parquet(tmp_path / "extra.parquet")
@@ -138,6 +147,14 @@ def test_extra_columns_ignored_and_id_like_columns_passed_through(ws, credit, tm
     assert got.columns[:3] == ["customer_id", "row_id", "prediction"]
     assert "notes" not in got.columns and "balance" not in got.columns
     assert got["row_id"].to_list() == df["row_id"].to_list()
+
+
+def test_ignored_extra_columns_are_named_in_one_warning_but_not_the_target(ws, credit, tmp_path):
+    df = default_df().with_columns(pl.lit("x").alias("notes"), pl.lit(1).alias("region"), pl.lit("No").alias("default"))
+    df.write_csv(tmp_path / "extra.csv")
+    job = scoring.score(ws, "credit", [str(tmp_path / "extra.csv")], str(tmp_path / "o.parquet"))
+    assert [w for w in job.warnings if "ignored" in w] == [
+        "2 column(s) the model does not use were ignored: notes, region"]
 
 
 def test_failed_job_never_touches_an_earlier_output(ws, credit, tmp_path):
