@@ -299,15 +299,23 @@ def _other_evaluations_section(c: _Ctx) -> str:
     """`mlops-tui evaluate` results: the runs' models measured on other labelled data."""
     if not c.others:
         return ""
-    names = [m for m in c.data["metrics"] if any(m in e.metrics for e in c.others)][:8]
-    rows = []
+    html = ""
+    by_task: dict[str, list[Evaluation]] = {}
     for e in c.others:
-        run = f'<span class="swatch" style="background:{c.color.get(e.run_id, "#999")}"></span>' + escape(
-            c.label.get(e.run_id, str(e.run_id)))
-        rows.append([run, escape(f"{e.model_name}:{e.model_version}"), escape(f"{e.dataset}:{e.dataset_version}"),
-                     _f(e.metrics.get("holdout_rows")), e.created_at.strftime("%Y-%m-%d %H:%M"),
-                     *(_f(e.metrics.get(m)) for m in names)])
-    return _table(["run", "model", "dataset", "rows", "when", *map(escape, names)], rows, left=3)
+        by_task.setdefault(e.task, []).append(e)
+    for task, evals in by_task.items():
+        # One table per task: a regression evaluation has none of a classifier's metric columns.
+        names = [m for m in c.data["metrics"] if any(m in e.metrics for e in evals)][:8]
+        rows = []
+        for e in evals:
+            run = f'<span class="swatch" style="background:{c.color.get(e.run_id, "#999")}"></span>' + escape(
+                c.label.get(e.run_id, str(e.run_id)))
+            rows.append([run, escape(f"{e.model_name}:{e.model_version}"), escape(f"{e.dataset}:{e.dataset_version}"),
+                         _f(e.metrics.get("holdout_rows")), e.created_at.strftime("%Y-%m-%d %H:%M"),
+                         *(_f(e.metrics.get(m)) for m in names)])
+        title = f"<h3>{escape(task)}</h3>" if len(by_task) > 1 else ""
+        html += title + _table(["run", "model", "dataset", "rows", "when", *map(escape, names)], rows, left=3)
+    return html
 
 
 SECTIONS = (

@@ -217,3 +217,20 @@ def test_report_file_is_readable_like_any_new_file(cli, ws, tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+def test_evaluations_on_other_data_of_runs_of_different_tasks_each_show_their_metrics(cli, ws, tmp_path):
+    from mlops_tui import datasets, evaluation
+
+    make_run(ws, "regression", "gggg7777", name="bikes2", journal=False)
+    datasets.add(ws, str(SAMPLE / "bikeshare.csv"), name="bikes-fresh", target="bikers")
+    evaluation.evaluate_model(ws, "bikes2", "bikes-fresh")
+    if not any(e.model_name == "credit" for e in ws.store.runs.evaluations(kind="evaluate")):
+        datasets.add(ws, str(SAMPLE / "default.csv"), name="default", target="default")
+        evaluation.evaluate_model(ws, "credit:2", "default")
+    assert cli("report", "bbbb2222", "gggg7777", "--output", tmp_path / "r.html").code == 0
+    section = (tmp_path / "r.html").read_text().split('<section id="other-data">')[1].split("</section>")[0]
+    assert "<h3>binary</h3>" in section and "<h3>regression</h3>" in section
+    regression = section.split("<h3>regression</h3>")[1]
+    assert "rmse" in regression and "roc_auc" not in regression
+    assert regression.count("<td class=\"\">—</td>") == 0  # every regression metric has its value
