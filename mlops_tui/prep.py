@@ -198,7 +198,7 @@ def _features(train: pl.DataFrame, target: str, time_column: str | None) -> tupl
 
 def _leak_score(task: str, x: np.ndarray, y: np.ndarray, categorical: bool, seed: int) -> tuple[str, float, bool]:
     """How well one feature alone predicts the target, and whether that is 'almost perfectly'."""
-    ok = ~np.isnan(x)
+    ok = np.isfinite(x)  # NaN is missing; ±inf too (roc_auc_score refuses it, LightGBM trains with it)
     x, y = x[ok], y[ok]
     if len(x) < 20 or len(np.unique(x)) < 2:
         return "", 0.0, False
@@ -262,7 +262,12 @@ def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_colu
     if task != "regression":
         classes = categories_of(df[target].cast(pl.String).to_list())
     if time_column and df.schema[time_column] == pl.String:
-        parsed = df[time_column].str.to_datetime(strict=False)
+        try:
+            parsed = df[time_column].str.to_datetime(strict=False)
+        except pl.exceptions.ComputeError:  # no value looks like a date: Polars cannot infer a format
+            example = df[time_column].drop_nulls().head(1).to_list()
+            raise UserError(f"time column {time_column!r} has values that are not dates, e.g. "
+                            f"{example[0] if example else None!r}") from None
         if parsed.null_count() > df[time_column].null_count():
             raise UserError(f"time column {time_column!r} has values that are not dates, e.g. "
                             f"{df[time_column].filter(parsed.is_null() & df[time_column].is_not_null())[0]!r}")

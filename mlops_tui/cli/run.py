@@ -39,35 +39,43 @@ def _log_path(ws: Any, run_id: str) -> Any:
 
 
 class _Bar:
-    """Rich progress on stderr: trials done / total, best so far, elapsed, ETA."""
+    """Rich progress on stderr: trials done / total, best so far, elapsed, ETA.
 
-    def __init__(self, enabled: bool, total: int | None = None) -> None:
-        self.enabled, self.total = enabled, total
+    It appears only once the run exists (``begin``, the ``on_start`` hook): input refused by
+    validation prints its one error line and nothing else."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
         self.progress: Any = None
         self.task: Any = None
 
     def __enter__(self) -> _Bar:
-        if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TextColumn("best {task.fields[best]}"), TimeElapsedColumn(),
-                                     TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=False)
-            self.progress.start()
-            if self.total is not None:  # the clock starts now, not at the first finished trial
-                self.task = self.progress.add_task("tuning", total=self.total, best="—")
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+    def begin(self, run: Any) -> None:
+        """Start the bar (and its clock) for ``run``; a resumed run starts at the trials it has."""
+        if not self.enabled or self.progress is not None:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("best {task.fields[best]}"), TimeElapsedColumn(),
+                                 TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=False)
+        self.progress.start()
+        best = fmt(run.best_value) if run.best_value is not None else "—"
+        self.task = self.progress.add_task(f"tuning {run.run_id}", total=run.n_trials_requested,
+                                           completed=run.n_trials, best=best)
 
     def __call__(self, study: Any) -> None:
         if self.progress is None:
@@ -78,10 +86,7 @@ class _Bar:
         values = [t.value for t in done if t.state.name == "COMPLETE" and t.value is not None]
         maximize = study.direction.name == "MAXIMIZE"
         best = fmt((max if maximize else min)(values)) if values else "—"
-        if self.task is None:
-            total = workspace().store.runs.get(study.study_name).n_trials_requested
-            self.task = self.progress.add_task("tuning", total=total, best=best)
-        self.progress.update(self.task, completed=len(done), best=best, description=f"tuning {study.study_name}")
+        self.progress.update(self.task, completed=len(done), best=best)
 
 
 def _render_result(payload: dict[str, Any]) -> None:
@@ -131,8 +136,8 @@ def tune(
             f"run {run.run_id} started in the background (pid {run.pid}); follow it with "
             f"`mlops-tui run show {run.run_id}` or `mlops-tui run logs {run.run_id}`"))
         return
-    with _Bar(not as_json, total=trials) as bar:
-        run = tuning.start(ws, opts, detach=False, on_trial=bar)
+    with _Bar(not as_json) as bar:
+        run = tuning.start(ws, opts, detach=False, on_trial=bar, on_start=bar.begin)
     payload = {**_details(ws, run), "seconds": round(time.monotonic() - started, 2)}
     payload.pop("trials")
     emit(payload, as_json, lambda: _render_result(payload))
@@ -222,7 +227,7 @@ def resume(
         emit(_summary(run), as_json, lambda: out.print(f"run {run.run_id} resumed in the background (pid {run.pid})"))
         return
     with _Bar(not as_json) as bar:
-        run = tuning.resume(ws, run_ref, trials=trials, detach=False, on_trial=bar)
+        run = tuning.resume(ws, run_ref, trials=trials, detach=False, on_trial=bar, on_start=bar.begin)
     payload = _details(ws, run)
     payload.pop("trials")
     emit(payload, as_json, lambda: _render_result(payload))

@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import UserError
@@ -95,8 +96,12 @@ def _session_trials(opts_trials: int | None) -> int:
     return opts_trials if opts_trials is not None else 1_000_000
 
 
-def start(ws: Workspace, opts: TuneOptions, *, detach: bool, on_trial: st.Progress | None = None) -> Run:
-    """Validate, create the run, then tune in this process or in a detached supervisor."""
+def start(ws: Workspace, opts: TuneOptions, *, detach: bool, on_trial: st.Progress | None = None,
+          on_start: Callable[[Run], None] | None = None) -> Run:
+    """Validate, create the run, then tune in this process or in a detached supervisor.
+
+    ``on_start(run)`` is called once the input is valid and the run exists, before the first trial
+    (the CLI starts its progress bar there, so a refused command prints only its error)."""
     from mlops_tui import metrics as mx
 
     dv, prepared, config = validate(ws, opts)
@@ -107,9 +112,16 @@ def start(ws: Workspace, opts: TuneOptions, *, detach: bool, on_trial: st.Progre
         direction=mx.direction(config["metric"]), seed=opts.seed, config=config,
         n_trials_requested=opts.trials, timeout_s=opts.timeout, n_jobs=opts.jobs, prep=prepared.report,
     )
+    # Owned by this process until a supervisor takes over: if it dies before that (Ctrl-C, a closed
+    # terminal, kill -9 between here and the spawn), the sweep finds a dead pid and fails the run,
+    # instead of leaving it 'queued' for ever with no process to stop and no way to resume.
+    ws.store.runs.update(run_id, pid=os.getpid(), host=st.HOST)
+    run = replace(run, pid=os.getpid(), host=st.HOST)
     ws.run_dir(run_id).mkdir(parents=True, exist_ok=True)
     ws.store.audit.record("tune", f"run:{run_id}", "started",
                           {"dataset": dv.ref, "detach": detach, "trials": opts.trials, "jobs": opts.jobs})
+    if on_start is not None:
+        on_start(run)
     return _launch(ws, run, _session_trials(opts.trials), detach=detach, on_trial=on_trial, prepared=prepared,
                    dataset=dv)
 
@@ -120,7 +132,14 @@ def _launch(ws: Workspace, run: Run, trials: int, *, detach: bool, on_trial: st.
     from mlops_tui.tuning.worker import spawn_supervisor, supervise
 
     if detach:
-        pid = spawn_supervisor(ws, run.run_id, trials)
+        try:
+            pid = spawn_supervisor(ws, run.run_id, trials)
+        except OSError as exc:
+            from store._area import utcnow
+
+            ws.store.runs.update(run.run_id, status="failed", error=f"could not start the worker: {exc}",
+                                 ended_at=utcnow())
+            raise UserError(f"could not start the background worker of run {run.run_id}: {exc}") from exc
         ws.store.runs.update(run.run_id, pid=pid, host=st.HOST)
         return ws.store.runs.get(run.run_id)
     return supervise(ws, run.run_id, trials=trials, on_trial=on_trial, foreground=True, prepared=prepared,
@@ -157,8 +176,9 @@ def stop(ws: Workspace, ref: str, *, wait: float = 0.0) -> Run:
 
 
 def resume(ws: Workspace, ref: str, *, trials: int | None = None, detach: bool = False,
-           on_trial: st.Progress | None = None) -> Run:
-    """Continue the same study: TPE keeps its history, trial numbers continue."""
+           on_trial: st.Progress | None = None, on_start: Callable[[Run], None] | None = None) -> Run:
+    """Continue the same study: TPE keeps its history, trial numbers continue (``on_start``: as in
+    :func:`start`)."""
     from mlops_tui import datasets
 
     sweep(ws)
@@ -167,10 +187,12 @@ def resume(ws: Workspace, ref: str, *, trials: int | None = None, detach: bool =
         raise UserError(f"run {run.run_id} is {run.status}; stop it first or wait for it to end")
     if trials is not None and trials < 1:
         raise UserError(f"--trials must be at least 1 (got {trials})")
-    if not st.journal_path(ws, run.run_id).exists():
+    recorded = ws.store.runs.trials(run.run_id)
+    # No journal and no trial: the run died before its first trial, so the study starts afresh.
+    if recorded and not st.journal_path(ws, run.run_id).exists():
         raise UserError(f"run {run.run_id} has no Optuna journal at {st.journal_path(ws, run.run_id)}")
     datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
-    done = sum(1 for t in ws.store.runs.trials(run.run_id) if t.state != "RUNNING")
+    done = sum(1 for t in recorded if t.state != "RUNNING")
     if trials is None:
         if run.n_trials_requested is None:
             raise UserError(f"run {run.run_id} was limited by time only; pass --trials N")
@@ -181,10 +203,15 @@ def resume(ws: Workspace, ref: str, *, trials: int | None = None, detach: bool =
                             "pass --trials N to run more")
     release_stale_lock(ws, run.run_id)
     (ws.run_dir(run.run_id) / st.STOP_FLAG).unlink(missing_ok=True)
+    # This process owns the run until the supervisor records its own pid (see `start`): the old,
+    # dead pid would make a concurrent sweep fail the run we are resuming.
     ws.store.runs.update(run.run_id, status="queued", error=None, ended_at=None,
-                         n_trials_requested=done + trials)
+                         n_trials_requested=done + trials, pid=os.getpid(), host=st.HOST)
     ws.store.audit.record("run resume", f"run:{run.run_id}", "ok", {"trials": trials, "detach": detach})
-    return _launch(ws, ws.store.runs.get(run.run_id), trials, detach=detach, on_trial=on_trial)
+    run = ws.store.runs.get(run.run_id)
+    if on_start is not None:
+        on_start(run)
+    return _launch(ws, run, trials, detach=detach, on_trial=on_trial)
 
 
 def _fail_journal_zombies(ws: Workspace, run_id: str) -> int:
@@ -220,12 +247,20 @@ def release_stale_lock(ws: Workspace, run_id: str) -> bool:
 
     Optuna would otherwise wait 30 s before taking it over.
     """
-    lock = st.journal_path(ws, run_id).with_name(st.journal_path(ws, run_id).name + ".lock")
-    if not os.path.lexists(lock):
+    journal = st.journal_path(ws, run_id)
+    lock = journal.with_name(journal.name + ".lock")
+    # Optuna releases the lock by renaming it to <lock><uuid>.rename, then unlinking that: a kill
+    # between the two leaves the renamed link behind (harmless, but litter in the run's folder).
+    renamed = list(journal.parent.glob(journal.name + ".lock*.rename"))
+    if not os.path.lexists(lock) and not renamed:
         return False
     run = ws.store.runs.get(run_id)
     pids = {run.pid} | {t.pid for t in ws.store.runs.trials(run_id) if t.state == "RUNNING"}
     if any(alive(pid) for pid in pids if pid) and run.status in ACTIVE:
+        return False
+    for path in renamed:
+        path.unlink(missing_ok=True)
+    if not os.path.lexists(lock):
         return False
     lock.unlink(missing_ok=True)
     return True

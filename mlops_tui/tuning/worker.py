@@ -110,7 +110,10 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         st.work(ws, run, prepared, n_trials=parts[0], timeout=run.timeout_s,
                 sampler_seed=run.seed + done_before, on_trial=on_trial)
         for child in children:
-            child.wait()
+            if child.wait() != 0:  # killed (negative: the signal) or crashed; its share is cut short
+                log.warning("worker %d ended with exit code %d before its share of trials; its running "
+                            "trial is marked failed (`run resume` runs the missing trials)",
+                            child.pid, child.returncode)
         if children:  # a worker killed meanwhile leaves RUNNING trials behind; ours are all mirrored
             control.sweep_run(ws, run_id)
         study = st.open_study(ws, run)

@@ -92,11 +92,16 @@ def test_kill_9_leaves_no_zombie_and_resume_works(ws, cli, tmp_path):
     assert "RUNNING" not in _journal_states(ws, run_id)
 
     before = len(show["trials"])
+    # What Optuna's lock release leaves when killed between its rename and its unlink.
+    journal = ws.run_dir(run_id) / "optuna.journal"
+    litter = journal.with_name("optuna.journal.lock0b5e2c1d-0000-4000-8000-000000000000.rename")
+    litter.symlink_to(journal)
     resumed = cli("run", "resume", run_id, "--trials", "2", "--json")
     assert resumed.code == 0, resumed.stderr
     assert resumed.json["status"] == "completed" and resumed.json["model"]["version"] == 1
     assert len(ws.store.runs.trials(run_id)) >= before + 2
     assert "RUNNING" not in _journal_states(ws, run_id)
+    assert not os.path.lexists(litter)
 
 
 def test_two_parallel_workers_share_one_study(ws, tmp_path):
@@ -110,3 +115,49 @@ def test_two_parallel_workers_share_one_study(ws, tmp_path):
     assert [t.number for t in trials] == list(range(6))
     assert len({t.pid for t in trials}) == 2 and all(t.state != "RUNNING" for t in trials)
     assert len(_journal_states(ws, out["run_id"])) == 6
+
+
+def test_a_launcher_killed_before_the_worker_starts_leaves_a_failed_resumable_run(ws, cli, tmp_path):
+    """`tune --detach` killed (-9, a closed terminal) between creating the run and starting its
+    worker: the run must not stay 'queued' for ever, with nothing to stop and no way to resume."""
+    import subprocess
+    import sys
+
+    add_sample(ws, "default", rows=1500, target="default")
+    script = (
+        "import os, signal, sys\n"
+        "from mlops_tui import tuning\n"
+        "from mlops_tui.workspace import Workspace\n"
+        "ws = Workspace.open(sys.argv[1])\n"
+        "opts = tuning.TuneOptions(dataset='default', trials=4, space_file=sys.argv[2])\n"
+        "tuning.start(ws, opts, detach=True, on_start=lambda run: os.kill(os.getpid(), signal.SIGKILL))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(ws.root), str(space_file(tmp_path))],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    (run,) = cli("run", "list", "--json").json
+    assert run["status"] == "failed" and run["error"] == "worker died"
+    resumed = cli("run", "resume", run["run_id"], "--json")  # the 4 trials asked for
+    assert resumed.code == 0, resumed.stderr
+    assert resumed.json["status"] == "completed" and resumed.json["n_trials"] == 4
+
+
+def test_kill_9_of_one_parallel_worker_fails_its_trial_and_the_run_still_ends(ws, cli, tmp_path):
+    add_sample(ws, "default", rows=1500, target="default")
+    res = cli("tune", "default", "--trials", 60, "--jobs", 2, "--space", space_file(tmp_path), "--detach", "--json")
+    assert res.code == 0, res.stderr
+    run_id, supervisor = res.json["run_id"], res.json["pid"]
+    running = _wait(lambda: [t for t in ws.store.runs.trials(run_id) if t.state == "RUNNING" and t.pid != supervisor],
+                    what="a running trial of the second worker")
+    worker = running[0].pid
+    os.kill(worker, signal.SIGKILL)
+
+    done = _wait(lambda: (r := cli("run", "show", run_id, "--json").json)["status"] not in ("queued", "running")
+                 and r, 120, "the run to end")
+    assert done["status"] == "completed" and done["model"]["version"] == 1
+    # Its trial in flight (killed mid-trial, as almost always) is FAIL; nothing stays RUNNING.
+    assert not any(t["state"] == "RUNNING" for t in done["trials"])
+    assert any(t["pid"] == worker for t in done["trials"]) and done["n_trials"] < 60
+    assert "RUNNING" not in _journal_states(ws, run_id)
+    logs = "\n".join(cli("run", "logs", run_id, "-n", "0", "--json").json["lines"])
+    assert f"worker {worker} ended with exit code -9" in logs

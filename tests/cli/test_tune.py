@@ -100,13 +100,14 @@ def test_same_seed_gives_the_same_best_value_and_reproducible_model(ws, cli, tmp
     ("plain", ["plain", "--target", "y", "--trials", "0"], "--trials must be at least 1"),
     ("plain", ["plain", "--target", "y", "--space", "BAD"], "not valid TOML"),
     ("plain", ["plain", "--target", "y", "--space", "RANGE"], "low 9 above high 2"),
+    ("plain", ["plain", "--target", "y", "--time-column", "word"], "time column 'word' has values that are not dates"),
 ])
 def test_bad_input_exits_1_and_leaves_the_store_unchanged(ws, cli, tmp_path, setup, args, message):
     if setup:
         rng = np.random.default_rng(0)
         df = pl.DataFrame({"x": rng.normal(size=60), "y": rng.normal(size=60), "one": [1] * 60,
                            "empty": pl.Series([None] * 60, dtype=pl.Float64),
-                           "bad": [1.0, float("inf"), 2.0] * 20})
+                           "bad": [1.0, float("inf"), 2.0] * 20, "word": ["soon", "later"] * 30})
         df.write_parquet(tmp_path / "plain.parquet")
         assert cli("dataset", "add", tmp_path / "plain.parquet").code == 0
     (tmp_path / "bad.toml").write_text("num_boost_round = [")
@@ -121,3 +122,19 @@ def test_bad_input_exits_1_and_leaves_the_store_unchanged(ws, cli, tmp_path, set
     assert ws.store.runs.list() == [] and ws.store.models.list() == []
     assert ws.store.audit.events() == before
     assert not any((ws.root / "runs").iterdir())
+
+
+def test_progress_bar_on_stderr_only_once_the_input_is_valid(ws, cli, tmp_path):
+    add_sample(ws, "penguins", target="species")
+    refused = cli("tune", "penguins", "--metric", "auc")  # found after preparing the data
+    assert refused.code == 1
+    assert refused.stderr.strip().splitlines() == [
+        "error: unknown metric 'auc' for a multiclass task; valid: accuracy, f1_macro, f1_weighted, log_loss"]
+    assert cli("run", "resume", "nope").stderr.strip().splitlines() == ["error: unknown run 'nope'"]
+
+    res = cli("tune", "penguins", "--trials", "3", "--space", space_file(tmp_path))
+    assert res.code == 0, res.stderr
+    run_id = ws.store.runs.list()[0].run_id
+    bar = res.stderr.strip().splitlines()[-1]
+    assert bar.startswith(f"tuning {run_id}") and "3/3" in bar and "best 0." in bar and "ETA" in bar
+    assert f"run {run_id} completed: 3 trial(s)" in res.stdout and "model penguins:1 registered" in res.stdout

@@ -81,3 +81,21 @@ def test_leakage_guard_excludes_a_feature_that_predicts_the_target(name, target,
 def test_bad_targets_are_refused_with_one_line(frame, kwargs, message):
     with pytest.raises(UserError, match=message):
         prep.prepare(frame, **kwargs)
+
+
+def test_a_time_column_with_no_dates_is_refused_with_one_line():
+    frame = pl.DataFrame({"x": [1.0, 2, 3] * 10, "y": [1.5, 2.5, 3.5] * 10, "when": ["soon"] * 30})
+    with pytest.raises(UserError, match="time column 'when' has values that are not dates, e.g. 'soon'"):
+        prep.prepare(frame, target="y", time_column="when")
+
+
+def test_an_infinite_feature_value_does_not_break_the_leakage_guard():
+    # roc_auc_score refuses ±inf: the guard treats it as missing; the column stays a feature.
+    df = _read("default").with_columns(
+        odd=pl.when(pl.col("customer_id") % 19 == 0).then(float("inf")).otherwise(pl.col("income")))
+    p = prep.prepare(df, target="default")
+    assert "odd" in p.signature.feature_names and not p.report["leakage"]
+    leaky = df.with_columns(
+        leak=pl.when(pl.col("customer_id") % 19 == 0).then(float("-inf"))
+        .otherwise((pl.col("default") == "Yes").cast(pl.Float64)))
+    assert [lk["column"] for lk in prep.prepare(leaky, target="default").report["leakage"]] == ["leak"]
