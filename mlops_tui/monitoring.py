@@ -171,6 +171,7 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
     jobs = ws.store.jobs.list(deployment=dep.name)
     per_job: list[dict[str, Any]] = []
     pooled: list[pl.DataFrame] = []
+    matched_ids: set[str] = set()  # a label can match rows of several jobs (a file scored twice)
     usable = 0
     for job in reversed(jobs):  # oldest first
         model = ws.store.models.get(job.model_name, job.model_version)
@@ -182,6 +183,7 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
         joined = scored.join(lab.lazy(), on="__id", how="inner").collect()
         if joined.height == 0:
             continue
+        matched_ids.update(joined["__id"].to_list())
         y = encode_labels(jsig, joined["__label"])
         m = task_metrics.compute(jsig.task, y, _pred_array(joined, jsig), list(jsig.classes))
         cmp = _compare(model, m, max_drop)
@@ -209,6 +211,7 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
                                    status=j["status"])
     status = "alert" if any(j["status"] == "alert" for j in per_job) or comparison.get("status") == "alert" else "ok"
     result = {"deployment": dep.name, "model": current.ref, "rows_matched": rows_matched, "labels": lab.height,
+              "labels_matched": len(matched_ids), "jobs_matched": len(per_job),
               "metrics": overall, "comparison": comparison, "status": status, "jobs": per_job}
     ws.store.audit.record("feedback", f"deployment:{dep.name}", "ok",
                           {"labels": str(labels_path), "rows_matched": rows_matched, "status": status})

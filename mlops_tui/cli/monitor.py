@@ -256,8 +256,8 @@ def feedback(
 
     def render() -> None:
         cmp = res["comparison"]
-        out.print(f"{res['rows_matched']} of {res['labels']} labels matched scored rows of {res['deployment']}: "
-                  f"{_status(res['status'])}")
+        out.print(f"{res['labels_matched']} of {res['labels']} labels matched {res['rows_matched']} scored rows in "
+                  f"{res['jobs_matched']} job(s) of {res['deployment']}: {_status(res['status'])}")
         if cmp.get("metric"):
             out.print(f"{cmp['metric']} live {fmt(cmp['live'])} vs holdout {fmt(cmp['holdout'])} "
                       f"(drop {fmt(cmp['drop'])}, allowed {fmt(cmp['limit'])})")

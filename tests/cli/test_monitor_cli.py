@@ -200,6 +200,13 @@ def test_feedback_on_a_classifier_uses_the_positive_class_probability(tmp_path, 
     scored = pl.read_parquet(ws.abspath(job.output)).join(pl.read_parquet(labels), on="customer_id")
     expected = roc_auc_score((scored["default"] == "Yes").to_numpy(), scored["proba_Yes"].to_numpy())
     assert doc["metrics"]["roc_auc"] == pytest.approx(expected)
+    # The same file scored twice: every label matches two scored rows, and the summary says so.
+    scoring.score(ws, "credit-prod", [str(inputs)])
+    twice = invoke(capsys, ws.root, "feedback", "credit-prod", labels, "--id-column", "customer_id")
+    assert twice.code == 0, twice.stderr
+    assert twice.stdout.splitlines()[0].startswith("3000 of 3000 labels matched 6000 scored rows in 2 job(s)")
+    doc = invoke(capsys, ws.root, "feedback", "credit-prod", labels, "--id-column", "customer_id", "--json").json
+    assert (doc["labels_matched"], doc["rows_matched"], doc["jobs_matched"]) == (3000, 6000, 2)
     unknown = tmp_path / "bad.csv"
     pl.DataFrame({"customer_id": [1, 2], "default": ["No", "Maybe"]}).write_csv(unknown)
     bad = invoke(capsys, ws.root, "feedback", "credit-prod", unknown, "--id-column", "customer_id")
