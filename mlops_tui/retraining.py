@@ -135,6 +135,7 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
                        "metrics": chall_metrics},
         "metrics": {k: {"champion": champ_metrics.get(k), "challenger": chall_metrics.get(k)} for k in keys},
         "gate": verdict.to_json(), "better": better,
+        "warnings": _signature_changes(champion, challenger),
     }
     summary = f"{metric} {_num(ours)} (challenger {challenger.ref}) vs {_num(theirs)} (champion {champion.ref}) on {dv.ref}'s holdout"
     if not promoted:
@@ -151,6 +152,25 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     ws.store.audit.record("retrain", obj, "ok", {"run_id": run_id, "dataset": dv.ref, "champion": champion.ref,
                                                   "challenger": challenger.ref, "metrics": payload["metrics"]})
     return payload
+
+
+def _signature_changes(champion: ModelVersion, challenger: ModelVersion) -> list[str]:
+    """What scripts downstream of the deployment would notice if the challenger replaced the champion."""
+    old, new = Signature.from_json(champion.signature), Signature.from_json(challenger.signature)
+    notes = []
+    lost_ids = [c for c in old.id_columns if c not in new.id_columns]
+    if lost_ids:
+        notes.append(f"{_dataset_of(challenger)} has no id column {', '.join(lost_ids)} (the champion's): "
+                     "scoring output would not carry it, so feedback could not join labels to it")
+    added = [c for c in new.source_columns if c not in old.source_columns]
+    if added:
+        notes.append(f"the challenger also reads {', '.join(added)}: input files must have "
+                     f"{'it' if len(added) == 1 else 'them'}")
+    return notes
+
+
+def _dataset_of(model: ModelVersion) -> str:
+    return f"{model.dataset}:{model.dataset_version}" if model.dataset else "the new dataset"
 
 
 def _num(value: float | None) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mlops_tui.cli._common import GROUPS, JsonFlag, emit, fmt, out, table, workspace
+from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, table, workspace
 
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red", None: "dim"}
 
@@ -300,6 +300,8 @@ def retrain(
     def render() -> None:
         out.print(res["summary"], markup=False)
         _comparison(res)
+        for note in res.get("warnings", []):
+            err.print(f"warning: {note}", markup=False)
 
     emit(res, as_json, render)
 

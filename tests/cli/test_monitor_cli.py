@@ -211,3 +211,18 @@ def test_feedback_on_a_classifier_uses_the_positive_class_probability(tmp_path, 
     pl.DataFrame({"customer_id": [1, 2], "default": ["No", "Maybe"]}).write_csv(unknown)
     bad = invoke(capsys, ws.root, "feedback", "credit-prod", unknown, "--id-column", "customer_id")
     assert bad.code == 1 and "'Maybe'" in bad.stderr
+
+
+def test_retrain_warns_when_the_challenger_loses_the_champions_id_column(tmp_path, capsys):
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    df = bikeshare()
+    early = add_dataset(ws, with_ids(df.filter(pl.col("mnth").is_in(["Jan", "Feb"]))), tmp_path)
+    run = tune_small(ws, early.ref, tmp_path)
+    champion = ws.store.models.get(run.model_name, run.model_version)
+    assert "ride_id" in champion.signature["id_columns"]
+    registry.deploy(ws, champion.ref, "bikes-prod")
+    add_dataset(ws, df, tmp_path)  # the whole year, without ride_id
+    res = invoke(capsys, ws.root, "retrain", "bikes-prod", "--dataset", "bike")
+    assert res.code == 0, res.stderr
+    assert res.stdout.startswith("promoted ")
+    assert res.stderr.startswith("warning: bike:2 has no id column ride_id") and "feedback" in res.stderr
