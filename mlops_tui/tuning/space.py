@@ -67,9 +67,46 @@ def _check_entry(name: str, spec: Any, where: str) -> Any:
         raise UserError(f"{where}: parameter {name!r} needs numeric low and high")
     if low > high:
         raise UserError(f"{where}: parameter {name!r} has low {low} above high {high}")
+    if "log" in spec and not isinstance(spec["log"], bool):
+        raise UserError(f"{where}: parameter {name!r} has log = {spec['log']!r}; use true or false")
+    step = spec.get("step")
+    if step is not None and (not isinstance(step, int | float) or isinstance(step, bool) or step <= 0):
+        raise UserError(f"{where}: parameter {name!r} needs a positive numeric step (got {step!r})")
     if spec.get("log") and low <= 0:
         raise UserError(f"{where}: parameter {name!r} is log-scaled so low must be > 0 (got {low})")
     return {k: spec[k] for k in ("low", "high", "log", "step") if k in spec}
+
+
+# Set by the workbench from the task and options: a space file may not change them.
+RESERVED = ("objective", "num_class", "metric", "num_iterations", "early_stopping_round")
+
+
+def _lgb_aliases() -> dict[str, str] | None:
+    """Every LightGBM parameter name and alias → its main name (None if LightGBM has no list)."""
+    try:
+        from lightgbm.basic import _ConfigAliases
+
+        aliases = _ConfigAliases._get_all_param_aliases()
+    except Exception:  # noqa: BLE001 - a LightGBM without this list: leave the names to LightGBM
+        return None
+    return {alias: main for main, names in aliases.items() for alias in (main, *names)}
+
+
+def _check_name(name: str, where: str, mains: dict[str, str] | None) -> str:
+    """The main name of ``name``. Refuses a name LightGBM does not know (it would silently ignore
+    a typo such as num_leafs) and the parameters the workbench sets itself."""
+    import difflib
+
+    if mains is None:
+        return name
+    if name not in mains:
+        close = difflib.get_close_matches(name, sorted(mains), n=1)
+        raise UserError(f"{where}: {name!r} is not a LightGBM parameter"
+                        + (f" (did you mean {mains[close[0]]!r}?)" if close else ""))
+    if mains[name] in RESERVED:
+        raise UserError(f"{where}: {name!r} is set by the workbench and cannot be tuned"
+                        + ("; use num_boost_round" if mains[name] == "num_iterations" else ""))
+    return mains[name]
 
 
 def default_space() -> dict[str, Any]:
@@ -98,7 +135,12 @@ def load_space(path: str | Path | None) -> dict[str, Any]:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise UserError(f"space file {path}: {key} must be a positive integer (got {value!r})")
         space["settings"][key] = value
+    mains = _lgb_aliases() if params else None
     for name, spec in params.items():
+        main = _check_name(name, f"space file {path}", mains)
+        # An alias replaces the default entry it stands for (reg_alpha replaces lambda_l1).
+        for other in [k for k in DEFAULT_PARAMS if k != name and mains and mains.get(k) == main]:
+            space["params"].pop(other, None)
         space["params"][name] = _check_entry(name, spec, f"space file {path}")
     return space
 

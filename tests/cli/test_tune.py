@@ -101,6 +101,9 @@ def test_same_seed_gives_the_same_best_value_and_reproducible_model(ws, cli, tmp
     ("plain", ["plain", "--target", "y", "--space", "BAD"], "not valid TOML"),
     ("plain", ["plain", "--target", "y", "--space", "RANGE"], "low 9 above high 2"),
     ("plain", ["plain", "--target", "y", "--time-column", "word"], "time column 'word' has values that are not dates"),
+    ("plain", ["plain", "--target", "y", "--space", "TYPO"], "'num_leafs' is not a LightGBM parameter (did you mean 'num_leaves'?)"),
+    ("plain", ["plain", "--target", "y", "--space", "RESERVED"], "'objective' is set by the workbench"),
+    ("plain", ["plain", "--target", "y", "--space", "LOGSTR"], "log = 'yes'; use true or false"),
 ])
 def test_bad_input_exits_1_and_leaves_the_store_unchanged(ws, cli, tmp_path, setup, args, message):
     if setup:
@@ -110,10 +113,12 @@ def test_bad_input_exits_1_and_leaves_the_store_unchanged(ws, cli, tmp_path, set
                            "bad": [1.0, float("inf"), 2.0] * 20, "word": ["soon", "later"] * 30})
         df.write_parquet(tmp_path / "plain.parquet")
         assert cli("dataset", "add", tmp_path / "plain.parquet").code == 0
-    (tmp_path / "bad.toml").write_text("num_boost_round = [")
-    (tmp_path / "range.toml").write_text("[params.num_leaves]\nlow = 9\nhigh = 2\n")
-    args = [str(tmp_path / "bad.toml") if a == "BAD" else str(tmp_path / "range.toml") if a == "RANGE" else a
-            for a in args]
+    files = {"BAD": "num_boost_round = [", "RANGE": "[params.num_leaves]\nlow = 9\nhigh = 2\n",
+             "TYPO": "[params]\nnum_leafs = {low = 4, high = 9}\n", "RESERVED": "[params]\nobjective = 'huber'\n",
+             "LOGSTR": "[params.learning_rate]\nlow = 0.01\nhigh = 0.2\nlog = 'yes'\n"}
+    for key, text in files.items():
+        (tmp_path / f"{key.lower()}.toml").write_text(text)
+    args = [str(tmp_path / f"{a.lower()}.toml") if a in files else a for a in args]
     before = ws.store.audit.events()
     res = cli("tune", *args, "--json")
     assert res.code == 1

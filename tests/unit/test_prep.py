@@ -99,3 +99,13 @@ def test_an_infinite_feature_value_does_not_break_the_leakage_guard():
         leak=pl.when(pl.col("customer_id") % 19 == 0).then(float("-inf"))
         .otherwise((pl.col("default") == "Yes").cast(pl.Float64)))
     assert [lk["column"] for lk in prep.prepare(leaky, target="default").report["leakage"]] == ["leak"]
+
+
+def test_a_space_file_alias_replaces_the_default_entry_it_stands_for(tmp_path):
+    from mlops_tui.tuning.space import load_space
+
+    path = tmp_path / "space.toml"
+    path.write_text("[params]\nreg_alpha = {low = 0.001, high = 1.0, log = true}\n")
+    params = load_space(path)["params"]
+    assert params["reg_alpha"] == {"low": 0.001, "high": 1.0, "log": True} and "lambda_l1" not in params
+    assert "lambda_l2" in params  # the others stay
