@@ -77,6 +77,12 @@ class _Bar:
         self.task = self.progress.add_task(f"tuning {run.run_id}", total=run.n_trials_requested,
                                            completed=run.n_trials, best=best)
 
+    def finish(self, run: Any) -> None:
+        """The final count: trials of the other workers (--jobs) may end after this one's last."""
+        if self.progress is not None:
+            best = fmt(run.best_value) if run.best_value is not None else "—"
+            self.progress.update(self.task, completed=run.n_trials, best=best)
+
     def __call__(self, study: Any) -> None:
         if self.progress is None:
             return
@@ -138,6 +144,7 @@ def tune(
         return
     with _Bar(not as_json) as bar:
         run = tuning.start(ws, opts, detach=False, on_trial=bar, on_start=bar.begin)
+        bar.finish(run)
     payload = {**_details(ws, run), "seconds": round(time.monotonic() - started, 2)}
     payload.pop("trials")
     emit(payload, as_json, lambda: _render_result(payload))
@@ -228,6 +235,7 @@ def resume(
         return
     with _Bar(not as_json) as bar:
         run = tuning.resume(ws, run_ref, trials=trials, detach=False, on_trial=bar, on_start=bar.begin)
+        bar.finish(run)
     payload = _details(ws, run)
     payload.pop("trials")
     emit(payload, as_json, lambda: _render_result(payload))
