@@ -82,7 +82,7 @@ class _Scorer:
         for k, v in frame.select(pl.col(self.sig.source_columns).null_count()).row(0, named=True).items():
             self.stats.nulls[k] = self.stats.nulls.get(k, 0) + v
         raw = self.booster.predict(features.to_numpy(), num_threads=self.threads)
-        self._drift(features, raw)
+        self._drift(features, raw, unseen)
         cols: list[pl.Series] = [frame[c] for c in self.ids]
         if self.classes is None:
             cols.append(pl.Series("prediction", raw))
@@ -94,11 +94,11 @@ class _Scorer:
         out = pl.DataFrame(cols).with_columns(self.consts)
         return out.to_arrow(compat_level=pl.CompatLevel.oldest())
 
-    def _drift(self, features: pl.DataFrame, raw: np.ndarray) -> None:
+    def _drift(self, features: pl.DataFrame, raw: np.ndarray, unseen: dict[str, int]) -> None:
         if self.tracker is None:
             return
         try:
-            self.tracker.update(features, raw)
+            self.tracker.update(features, raw, unseen)
         except Exception as exc:  # noqa: BLE001 - drift must never fail a scoring job
             self.stats.warnings.append(f"drift tracking stopped: {type(exc).__name__}: {exc}")
             self.tracker = None

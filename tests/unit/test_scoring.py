@@ -191,7 +191,7 @@ def test_a_failing_drift_tracker_does_not_fail_the_job(ws, credit, tmp_path, mon
         def __init__(self, ws, model):
             pass
 
-        def update(self, features, predictions):
+        def update(self, features, predictions, unseen=None):
             raise RuntimeError("boom")
 
     monkeypatch.setattr(mlops_tui.drift, "DriftTracker", Broken)
