@@ -3,8 +3,12 @@
 ``add`` reads a CSV/Parquet file (``mlops_tui.readers``: one set of inference rules and errors),
 writes it once as a Parquet snapshot under ``artifacts/datasets/<sha256>.parquet`` and records a
 version with its schema and profile. The hash is of the snapshot's bytes, i.e. of the content as
-read (the same file, or the same data re-exported, gives the same hash): adding it again returns the
-existing version (``new=False``); anything else becomes the next version. Versions never change,
+read: the same file, or the same data re-exported (CRLF line endings, Parquet with other row
+groups or compression), gives the same hash, because the snapshot is always written with the
+same layout (``SNAPSHOT_ROW_GROUP`` rows per row group), whatever chunks the reader produced.
+Adding it again returns the existing version (``new=False``); anything else becomes the next
+version. (The snapshot records the Polars version that wrote it, so after a Polars upgrade the
+same content registers once more as a new version.) Versions never change,
 so ``NAME:1`` keeps working after the source file is edited or deleted.
 
 Bad input is refused before anything is written: the store and the snapshot folder stay as they
@@ -37,6 +41,9 @@ if TYPE_CHECKING:
 
 ROLES = ("feature", "target", "id", "time", "ignored")
 MULTICLASS_MAX = 20
+# Fixed row groups make the snapshot's bytes depend on the data only: the streaming writer's
+# default cuts row groups where the reader's chunks end, which moved with line endings.
+SNAPSHOT_ROW_GROUP = 262_144
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -113,7 +120,8 @@ def add_with_warnings(
         raise
     ws.store.audit.record("dataset add", f"dataset:{version.name}:{version.version}", "ok", {
         "source": version.source, "hash": digest, "rows": rows, "new": new, "target": target,
-        "task": task, "delimiter": info.delimiter, "warnings": [*info.warnings, *warnings],
+        "task": task, "delimiter": info.delimiter, "decimal_comma": info.decimal_comma,
+        "warnings": [*info.warnings, *warnings],
     })
     return version, new, [*info.warnings, *warnings]
 
@@ -147,7 +155,7 @@ def _write_snapshot(ws: Workspace, lf: pl.LazyFrame, source: str) -> tuple[str, 
     tmp = folder / f".tmp-{uuid.uuid4().hex}.parquet"
     try:
         try:
-            lf.sink_parquet(tmp, compression="zstd", statistics=True)
+            lf.sink_parquet(tmp, compression="zstd", statistics=True, row_group_size=SNAPSHOT_ROW_GROUP)
         except Exception as exc:  # noqa: BLE001 - a value Polars could not parse late in the file
             raise UserError(f"{source}: cannot be read ({readers.first_line(exc)})") from exc
         digest = _sha256(tmp)

@@ -10,10 +10,13 @@ Rules
   of Parquet files (``data/*.parquet``) is read as one table. Anything else is refused.
 * Delimited text: delimiter sniffed among ``, ; TAB |``; header inferred (a first row with a
   number in it is data, not names); dates parsed where every value looks like a date; the usual
-  null spellings (empty, NA, N/A, NULL, None, NaN, ...) read as missing.
+  null spellings (empty, NA, N/A, NULL, None, NaN, ...) read as missing. A file not delimited by
+  commas whose numbers are written with a decimal comma (``1,5``; what a European spreadsheet
+  exports, usually with ``;``) and never with a decimal point has them read as numbers.
 * Text must be UTF-8 (a BOM is fine). Non-UTF-8 text is **refused**, not guessed: the message
   names the line and byte, and how to convert. Guessing a code page silently changes category
-  values, and a registered version is meant to be trusted.
+  values, and a registered version is meant to be trusted. UTF-16 (a spreadsheet's "Unicode
+  text") is named as such rather than called binary.
 * Refused: missing path, directory, empty file, header only (no rows), duplicate column names,
   binary content (NUL bytes), ragged rows (line number given), corrupt Parquet.
 
@@ -26,7 +29,9 @@ from __future__ import annotations
 import codecs
 import csv
 import glob
+import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +46,8 @@ _SNIFF_BYTES = 64 * 1024
 INFER_ROWS = 10_000
 NEWLINE = b"\n"
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
+_DECIMAL_POINT = re.compile(r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$")
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class ReadInfo:
     files: tuple[str, ...]
     delimiter: str | None = None
     header: bool = True
+    decimal_comma: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -129,6 +137,9 @@ def _read_parquet(pattern: str, files: list[Path]) -> tuple[pl.LazyFrame, ReadIn
 def _read_csv(path: Path, infer_rows: int | None) -> tuple[pl.LazyFrame, ReadInfo]:
     with path.open("rb") as fh:
         head = fh.read(_SNIFF_BYTES)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UserError(f"{path}: UTF-16 text; mlops-tui reads UTF-8 — convert it first, "
+                        f"e.g. iconv -f utf-16 -t utf-8")
     if b"\x00" in head:
         raise UserError(f"{path}: binary content (NUL bytes), not a text CSV file")
     bom = head.startswith(b"\xef\xbb\xbf")
@@ -142,11 +153,16 @@ def _read_csv(path: Path, infer_rows: int | None) -> tuple[pl.LazyFrame, ReadInf
     if not sample.strip():
         raise UserError(f"{path}: file is empty")
     delimiter = _sniff_delimiter(path, sample)
-    first = next(csv.reader([sample.splitlines()[0]], delimiter=delimiter))
+    records = _sample_records(sample, delimiter, cut=len(head) == _SNIFF_BYTES)
+    if not records:
+        raise UserError(f"{path}: not a valid CSV file (its first row cannot be read)")
+    first = records[0]
     header = not any(_NUMBER.match(v.strip()) for v in first)
     _check_rows(path, delimiter, header)
+    decimal_comma = delimiter != "," and _decimal_comma(records[1:] if header else records)
     warnings: list[str] = []
-    names: list[str] | None = None
+    # The header as the csv module reads it: Polars keeps a quoted name's escaped quotes ("a""b").
+    names: list[str] | None = first if header else None
     if not header:
         names = [f"column_{i + 1}" for i in range(len(first))]
         warnings.append(f"{path.name}: no header row detected; columns named column_1, column_2, ...")
@@ -167,13 +183,42 @@ def _read_csv(path: Path, infer_rows: int | None) -> tuple[pl.LazyFrame, ReadInf
         infer_schema_length=infer_rows,
         encoding="utf8",
         new_columns=names,
+        decimal_comma=decimal_comma,
     )
     try:
         lf.collect_schema()
     except Exception as exc:  # noqa: BLE001
         raise UserError(f"{path}: cannot be parsed as CSV ({first_line(exc)})") from exc
     return lf, ReadInfo(kind="csv", files=(str(path),), delimiter=delimiter, header=header,
-                        warnings=tuple(warnings))
+                        decimal_comma=decimal_comma, warnings=tuple(warnings))
+
+
+def _sample_records(sample: str, delimiter: str, *, cut: bool) -> list[list[str]]:
+    """The sample's non-blank rows as the csv module reads them (a row cut by the end of the
+    sample dropped)."""
+    records = []
+    try:
+        for record in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter):
+            if record and any(v.strip() for v in record):
+                records.append(record)
+    except csv.Error:
+        cut = True  # e.g. a quoted field the sample's end cut open: the full pass judges the file
+    if cut and len(records) > 1:
+        records.pop()
+    return records
+
+
+def _decimal_comma(records: Iterable[list[str]]) -> bool:
+    """Whether the sampled rows write numbers as ``1,5`` (and never as ``1.5``)."""
+    comma = point = False
+    for record in records:
+        for value in record:
+            value = value.strip()
+            if _DECIMAL_POINT.match(value):
+                point = True
+            elif _DECIMAL_COMMA.match(value):
+                comma = True
+    return comma and not point
 
 
 def _sniff_delimiter(path: Path, sample: str) -> str:

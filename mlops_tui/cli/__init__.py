@@ -19,7 +19,8 @@ from mlops_tui.cli._common import STATE, err
 
 app = typer.Typer(
     name="mlops-tui",
-    help="A keyboard-driven workbench for tabular ML: datasets, tuning, registry, scoring, monitoring.",
+    help="A keyboard-driven workbench for tabular ML: datasets, tuning, registry, scoring, monitoring.\n\n"
+         "With no command it opens the workbench. Example: mlops-tui init --sample && mlops-tui dataset list",
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,

@@ -32,9 +32,18 @@ STATE = _State()
 # Command groups shared by several modules: `run compare` lives in evaluate.py, `run reproduce`
 # in monitor.py, the rest of `run` in run.py. Modules add their commands in `register(app)`.
 GROUPS: dict[str, typer.Typer] = {
-    "dataset": typer.Typer(help="Register, inspect, compare and validate datasets.", no_args_is_help=True),
-    "run": typer.Typer(help="Tuning runs: list, show, stop, resume, logs, compare, reproduce.", no_args_is_help=True),
-    "model": typer.Typer(help="The model registry: list, show, promote.", no_args_is_help=True),
+    "dataset": typer.Typer(
+        help="Register, inspect, compare and validate datasets.\n\n"
+             "Example: mlops-tui dataset add sample_data/penguins.csv --target species",
+        no_args_is_help=True),
+    "run": typer.Typer(
+        help="Tuning runs: list, show, stop, resume, logs, compare, reproduce.\n\n"
+             "Example: mlops-tui run list --status running",
+        no_args_is_help=True),
+    "model": typer.Typer(
+        help="The model registry: list, show, promote.\n\n"
+             "Example: mlops-tui model promote penguins:1 --alias production",
+        no_args_is_help=True),
 }
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]

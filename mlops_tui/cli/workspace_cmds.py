@@ -48,9 +48,19 @@ def tui() -> None:
 
     Example: mlops-tui --workspace ~/projects/churn/.mlops tui
     """
+    import sys
+
+    from mlops_tui.errors import UserError
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # A script or cron job that forgot its command must not hang in a full-screen app.
+        raise UserError("the workbench needs a terminal (stdin and stdout are not one here); "
+                        "for scripts use a command, see `mlops-tui --help`")
+    ws = workspace(create=True)
+    ws.store  # noqa: B018 - a store the app cannot use (newer schema, corrupt) fails here, in one line
     from screens.app import run_app
 
-    run_app(workspace(create=True))
+    run_app(ws)
 
 
 def register(app: typer.Typer) -> None:

@@ -155,9 +155,31 @@ def test_every_command_help_has_an_example(ws):
     from mlops_tui.cli import app
 
     root = get_command(app)
-    missing = []
+    missing = [] if "Example:" in (root.help or "") else ["mlops-tui"]
     for name, command in root.commands.items():
         subcommands = getattr(command, "commands", None)
-        pairs = [(f"{name} {sub}", c) for sub, c in subcommands.items()] if subcommands else [(name, command)]
+        pairs = [(f"{name} {sub}", c) for sub, c in subcommands.items()] if subcommands else []
+        pairs.append((name, command))  # a group's own --help too (`mlops-tui dataset --help`)
         missing += [label for label, c in pairs if "Example:" not in (c.help or "")]
     assert missing == []
+
+
+@pytest.mark.parametrize("args", [["--help"], ["dataset", "--help"], ["run", "--help"], ["model", "--help"]],
+                         ids=" ".join)
+def test_group_help_shows_an_example_and_a_one_line_summary_in_the_parent(ws, cli, args):
+    result = cli(*args)
+    assert result.code == 0 and "Example: mlops-tui" in result.stdout
+    listing = cli("--help").stdout
+    assert "Register, inspect, compare and validate datasets." in listing
+    assert "Example" not in listing.split("Commands:")[1]  # the summary line stays short
+
+
+@pytest.mark.parametrize("args", [[], ["tui"]], ids=lambda a: " ".join(a) or "no command")
+def test_the_workbench_without_a_terminal_exits_1_instead_of_hanging(tmp_path, args):
+    root = tmp_path / "ws"
+    result = run_cli_subprocess(root, *args, timeout=60)
+    assert result.code == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs a terminal" in lines[0] and "Traceback" not in result.stderr
+    assert not root.exists()

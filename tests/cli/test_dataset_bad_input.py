@@ -35,6 +35,8 @@ CASES = {
     "corrupt parquet": (lambda t: [_write(t / "bad.parquet", b"PAR1" + os.urandom(300))], "not a readable Parquet"),
     "non-utf8 text": (lambda t: [_write(t / "latin1.csv", "name,city\nJos\xe9,Paris\n".encode("latin-1"))],
                       "not UTF-8 text at line 2"),
+    "utf-16 text": (lambda t: [_write(t / "unicode.csv", "name,city\nJos\xe9,Paris\n".encode("utf-16"))],
+                    "UTF-16 text"),
     "target not a column": (lambda t: [str(SAMPLE / "penguins.csv"), "--target", "weight"],
                             "target 'weight' is not a column"),
     "glob matching nothing": (lambda t: [str(t / "parts" / "*.parquet")], "no files match"),

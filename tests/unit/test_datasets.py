@@ -51,6 +51,47 @@ def test_changed_content_makes_the_next_version_and_old_versions_survive_the_sou
     assert datasets.resolve(ws, "penguins").version == 2
 
 
+def test_the_same_data_re_exported_is_the_same_version(ws, tmp_path):
+    """CRLF line endings or a Parquet file with other row groups and codec: same content, same hash.
+
+    (The streaming writer used to cut row groups where the reader's chunks ended, so the CRLF copy
+    of bikeshare.csv became a second version with identical rows.)
+    """
+    first, _ = datasets.add(ws, str(SAMPLE / "bikeshare.csv"), name="bike")
+    crlf = tmp_path / "bike_crlf.csv"
+    crlf.write_bytes((SAMPLE / "bikeshare.csv").read_bytes().replace(b"\n", b"\r\n"))
+    again, new = datasets.add(ws, str(crlf), name="bike")
+    assert not new and again.hash == first.hash
+
+    exported = tmp_path / "bike.parquet"
+    datasets.load(ws, first).write_parquet(exported, row_group_size=1000, compression="snappy")
+    again, new = datasets.add(ws, str(exported), name="bike")
+    assert not new and again.version == 1
+    assert len(ws.store.datasets.versions("bike")) == 1
+
+
+def test_decimal_commas_are_numbers_when_the_file_is_not_comma_delimited(ws, tmp_path):
+    f = tmp_path / "preise.csv"
+    f.write_text("artikel;preis;menge;notiz\nA;1,5;2;x,y\nB;-3,25;4;\nC;,5;1;z\n")
+    dv, _ = datasets.add(ws, str(f))
+    df = datasets.load(ws, dv)
+    assert df["preis"].dtype == pl.Float64 and df["preis"].to_list() == [1.5, -3.25, 0.5]
+    assert df["menge"].to_list() == [2, 4, 1] and df["notiz"].to_list() == ["x,y", None, "z"]
+    # A decimal point anywhere means the commas are something else: nothing is reinterpreted.
+    g = tmp_path / "mixed.csv"
+    g.write_text("a;b\n1,5;2.5\n3,5;4.0\n")
+    df = datasets.load(ws, datasets.add(ws, str(g))[0])
+    assert df["a"].to_list() == ["1,5", "3,5"] and df["b"].to_list() == [2.5, 4.0]
+
+
+def test_quoted_header_names_are_unescaped(ws, tmp_path):
+    f = tmp_path / "quotes.csv"
+    f.write_text('"size ""XL""","multi\nline",plain\n1,2,3\n')
+    dv, _ = datasets.add(ws, str(f))
+    assert [e["name"] for e in dv.schema] == ['size "XL"', "multi\nline", "plain"]
+    assert datasets.load(ws, dv).row(0) == (1, 2, 3)
+
+
 def test_parquet_glob_is_one_dataset(ws, tmp_path):
     parts = tmp_path / "parts"
     parts.mkdir()

@@ -129,6 +129,27 @@ def test_cli_refuses_a_newer_store_with_one_line_and_exit_1(v1_copy):
     assert len(lines) == 1 and f"v{migrations.LATEST + 5}" in lines[0]
 
 
+def test_the_workbench_refuses_a_newer_store_with_one_line_before_opening(v1_copy, capsys, monkeypatch):
+    """At a terminal, `mlops-tui` on a newer store exits 1 with the message (it used to open the app
+    and repeat the error in notifications)."""
+    import sys
+
+    import screens.app
+    from mlops_tui.cli import main
+
+    Store.open(v1_copy)
+    _set_version(v1_copy, migrations.LATEST + 1)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    opened = []
+    monkeypatch.setattr(screens.app, "run_app", opened.append)  # the app must not even start
+    with pytest.raises(SystemExit) as caught:
+        main(["--workspace", str(v1_copy.parent)])
+    assert caught.value.code == 1 and opened == []
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and f"v{migrations.LATEST + 1}" in lines[0] and "newer" in lines[0]
+
+
 def test_cli_refuses_a_corrupt_store_with_one_line_and_exit_1(tmp_path):
     root = tmp_path / "ws"
     root.mkdir()
