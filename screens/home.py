@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Footer, Header, Static
 
-from screens.widgets import BaseScreen, Loaded, NavBar, Table, ago, fmt, status_text, symbol
+from screens.widgets import BaseScreen, Loaded, NavBar, Table, ago, fmt, sparkline, status_text, symbol
 
 REFRESH_S = 2.0
 
@@ -37,6 +37,14 @@ def progress(run: Any) -> str:
 RUNS_LIMIT, JOBS_LIMIT = 50, 20
 
 
+def perf_detail(comparison: dict[str, Any]) -> str:
+    """'live roc_auc 0.79 vs holdout 0.86' from a feedback comparison."""
+    metric = comparison.get("metric")
+    if not metric:
+        return "live performance alert"
+    return f"live {metric} {fmt(comparison.get('live'))} vs holdout {fmt(comparison.get('holdout'))}"
+
+
 def read_counts(ws: Any) -> dict[str, int]:
     """The summary line's counts (three more store reads: after the tables, not before them)."""
     store = ws.store
@@ -46,7 +54,8 @@ def read_counts(ws: Any) -> dict[str, int]:
 
 def read_snapshot(ws: Any) -> Snapshot:
     """Runs and jobs (two short store reads: each read opens the file, so the first frame waits
-    for as few as possible) into the rows of the two tables."""
+    for as few as possible; a third for live performance once any job exists) into the rows of
+    the two tables."""
     store = ws.store
     runs = store.runs.list(limit=RUNS_LIMIT)
     jobs = store.jobs.list(limit=JOBS_LIMIT)
@@ -68,9 +77,16 @@ def read_snapshot(ws: Any) -> Snapshot:
                                    (job.error or "failed").splitlines()[0][:60], ago(job.created_at)))
     for dep, job in sorted(latest_job.items()):
         if job.drift_status in ("alert", "warn"):
-            pd = f", prediction drift {fmt(job.prediction_drift)}" if job.prediction_drift is not None else ""
+            # prediction drift of the deployment's recent jobs, oldest → newest
+            trend = sparkline([j.prediction_drift or 0.0 for j in reversed(jobs) if j.deployment == dep], 12)
+            pd = f", prediction drift {fmt(job.prediction_drift)} {trend}" if job.prediction_drift is not None else ""
             snap.attention.append((f"drift:{dep}", job.drift_status, f"deployment {dep}",
                                    f"drift {job.drift_status}{pd}", ago(job.created_at)))
+    if latest_job:  # labels can only have arrived for deployments that scored something
+        for fb in store.jobs.latest_feedback():
+            if fb.status == "alert":
+                snap.attention.append((f"perf:{fb.deployment}", "alert", f"deployment {fb.deployment}",
+                                       perf_detail(fb.metrics.get("comparison") or {}), ago(fb.created_at)))
     for job in jobs[:10]:
         snap.recent.append((f"job:{job.job_id}", job.status, f"score {job.deployment or job.model_name}",
                             f"{fmt(job.rows_out)} rows → {job.output or '-'}", ago(job.created_at)))
@@ -169,5 +185,5 @@ class HomeScreen(BaseScreen):
             from screens.run_detail import RunDetailScreen
 
             self.app.push_screen(RunDetailScreen(ident))
-        elif kind in ("job", "drift"):
-            self.app.switch_mode("monitoring" if kind == "drift" else "models")
+        elif kind in ("job", "drift", "perf"):
+            self.app.switch_mode("models" if kind == "job" else "monitoring")

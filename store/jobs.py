@@ -31,6 +31,11 @@ def _drift(row: dict[str, Any]) -> DriftResult:
     return DriftResult(**row, details=details)
 
 
+def _feedback(r: dict[str, Any]) -> Feedback:
+    return Feedback(r["feedback_id"], r["deployment"], r["job_id"], r["rows_matched"],
+                    loads(r["metrics_json"], {}), r["status"], r["created_at"])
+
+
 class Jobs(Area):
     def start(
         self, *, job_id: str, model_name: str, model_version: int, inputs: list[dict[str, Any]],
@@ -112,8 +117,11 @@ class Jobs(Area):
     def feedback(self, deployment: str) -> list[Feedback]:
         with self._read() as con:
             rows = self._rows(con, "SELECT * FROM feedback WHERE deployment = ? ORDER BY created_at", [deployment])
-        return [
-            Feedback(r["feedback_id"], r["deployment"], r["job_id"], r["rows_matched"],
-                     loads(r["metrics_json"], {}), r["status"], r["created_at"])
-            for r in rows
-        ]
+        return [_feedback(r) for r in rows]
+
+    def latest_feedback(self) -> list[Feedback]:
+        """The newest feedback of every deployment, by deployment name (one read for the home view)."""
+        with self._read() as con:
+            rows = self._rows(con, "SELECT * FROM feedback QUALIFY row_number() OVER "
+                                   "(PARTITION BY deployment ORDER BY created_at DESC) = 1 ORDER BY deployment")
+        return [_feedback(r) for r in rows]

@@ -134,5 +134,7 @@ def monitoring_fixture(ws: Any) -> dict[str, Any]:
                          ks_pvalue=None, null_rate_ref=0.0, null_rate_cur=0.1, new_categories=2,
                          status="ok")])
     ws.store.jobs.add_feedback(feedback_id="fb1", deployment="credit-batch", job_id="job3cccccccc",
-                               rows_matched=900, metrics={"roc_auc": 0.79}, status="alert")
+                               rows_matched=900, status="alert", metrics={
+        "roc_auc": 0.79, "comparison": {"metric": "roc_auc", "live": 0.79, "holdout": 0.86, "drop": 0.07,
+                                        "limit": 0.01, "status": "alert"}})
     return {"model": v1}

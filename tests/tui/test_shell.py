@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.tui.conftest import fake_runs, settled, wait_for
+from tests.tui.helpers_screens import monitoring_fixture
 
 
 def texts(app) -> list[str]:
@@ -81,6 +82,22 @@ async def test_home_shows_running_and_failed_runs_with_symbols(ws, app_factory):
         await pilot.press("enter")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "RunDetailScreen", what="run detail")
         assert app.screen.run_id.startswith("1a1b")
+
+
+async def test_home_shows_drift_with_its_trend_and_live_performance_alerts(ws, app_factory):
+    monitoring_fixture(ws)  # credit-batch: jobs drifting ok → warn → alert, labels below the holdout
+    app = app_factory(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await wait_for(pilot, lambda: app.screen.query_one("#attention").row_count >= 2
+                               and app.screen.query_one("#attention"), what="deployment alerts")
+        rows = [" ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
+        assert "■ alert deployment credit-batch drift alert, prediction drift 0.3100 ▁▃█" in [r.rsplit(" ", 2)[0] for r in rows]
+        perf = [i for i, r in enumerate(rows) if "live roc_auc 0.7900 vs holdout 0.8600" in r]
+        assert len(perf) == 1 and rows[perf[0]].startswith("■ alert deployment credit-batch")
+        table.focus()
+        table.move_cursor(row=perf[0])
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.current_mode == "monitoring", what="monitoring screen")
 
 
 async def test_a_screen_that_fails_to_import_shows_a_notice_not_a_crash(ws, app_factory, monkeypatch):
