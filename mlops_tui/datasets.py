@@ -346,14 +346,27 @@ def validate(ws: Workspace, ref: str, path: str) -> dict[str, Any]:
     Problems (``ok`` False): the file cannot be read, a contract column is missing, a column has
     another type (integers where floats are expected are fine), missing values in a column the
     contract has none in. Warnings: extra columns, text values the version never had, numbers
-    outside the version's range. One lazy aggregate pass over the file.
+    outside the version's range. One lazy aggregate pass over the file; a CSV with a value past
+    the rows its types were inferred from is read again with every row inferred, as ``add`` does
+    (so the file a version was registered from always validates against it).
     """
     dv = resolve(ws, ref)
+    try:
+        return _validate(dv, path, readers.INFER_ROWS)
+    except _LateValue:
+        return _validate(dv, path, None)
+
+
+class _LateValue(Exception):
+    """A CSV value past the rows types were inferred from does not fit its column's type."""
+
+
+def _validate(dv: DatasetVersion, path: str, infer_rows: int | None) -> dict[str, Any]:
     result: dict[str, Any] = {"ref": dv.ref, "path": path, "ok": False, "rows": 0, "problems": [],
                               "warnings": []}
     problems, warnings = result["problems"], result["warnings"]
     try:
-        lf = read_file(path)
+        lf, info = readers.read_file_info(path, infer_rows=infer_rows)
         schema = {c: str(t) for c, t in lf.collect_schema().items()}
     except UserError as exc:
         problems.append(str(exc))
@@ -382,6 +395,8 @@ def validate(ws: Workspace, ref: str, path: str) -> dict[str, Any]:
     try:
         stats = lf.select(aggs).collect().row(0, named=True)
     except Exception as exc:  # noqa: BLE001 - a value the reader could not parse late in the file
+        if info.kind == "csv" and infer_rows is not None:
+            raise _LateValue from exc
         problems.append(f"{path}: cannot be read ({readers.first_line(exc)})")
         return result
     result["rows"] = stats["__rows"]

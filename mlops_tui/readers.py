@@ -152,6 +152,9 @@ def _read_csv(path: Path, infer_rows: int | None) -> tuple[pl.LazyFrame, ReadInf
         sample = text[: exc.start].decode("utf-8")
     if not sample.strip():
         raise UserError(f"{path}: file is empty")
+    if "\r" in sample.strip() and "\n" not in sample:
+        raise UserError(f"{path}: lines end in CR only (classic Mac text), which the CSV reader cannot "
+                        f"split; convert it first, e.g. tr '\\r' '\\n' < {path.name} > fixed.csv")
     delimiter = _sniff_delimiter(path, sample)
     records = _sample_records(sample, delimiter, cut=len(head) == _SNIFF_BYTES)
     if not records:

@@ -37,6 +37,7 @@ CASES = {
                       "not UTF-8 text at line 2"),
     "utf-16 text": (lambda t: [_write(t / "unicode.csv", "name,city\nJos\xe9,Paris\n".encode("utf-16"))],
                     "UTF-16 text"),
+    "CR-only line endings": (lambda t: [_write(t / "mac.csv", "a,b\r1,2\r3,4\r")], "lines end in CR only"),
     "target not a column": (lambda t: [str(SAMPLE / "penguins.csv"), "--target", "weight"],
                             "target 'weight' is not a column"),
     "glob matching nothing": (lambda t: [str(t / "parts" / "*.parquet")], "no files match"),

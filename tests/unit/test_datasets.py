@@ -232,6 +232,23 @@ def test_validate_lists_every_problem(ws, tmp_path):
     assert not unreadable["ok"] and "no such file" in unreadable["problems"][0]
 
 
+def test_the_file_a_version_came_from_validates_even_with_a_late_odd_value(ws, tmp_path):
+    """add infers types from every row when a late value breaks the first guess; validate must too
+    (it used to report the version's own file as Int64-vs-String and unreadable)."""
+    f = tmp_path / "codes.csv"
+    f.write_text("code,n\n" + "".join(f"{i},{i % 7}\n" for i in range(12_000)) + "A17,3\n")
+    dv, _ = datasets.add(ws, str(f))
+    assert {e["name"]: e["dtype"] for e in dv.schema} == {"code": "String", "n": "Int64"}
+    r = datasets.validate(ws, "codes:1", str(f))
+    assert r["ok"] and r["problems"] == [] and r["rows"] == 12_001
+
+    ints = tmp_path / "ints.csv"
+    ints.write_text("code,n\n" + "".join(f"{i},{i % 7}\n" for i in range(12_000)))
+    datasets.add(ws, str(ints))
+    r = datasets.validate(ws, "ints", str(f))  # the late text value is a real type problem here
+    assert not r["ok"] and r["problems"] == ["column 'code' is String, the contract says Int64"]
+
+
 def test_validate_accepts_its_own_booleans_and_dates(ws, tmp_path):
     f = tmp_path / "flags.csv"
     f.write_text("when,flag,n\n2024-01-01,true,1\n2024-01-02,false,2\n")
