@@ -21,6 +21,9 @@ class Ref:
 
 def parse_ref(text: str, *, allow_alias: bool = False, kind: str = "dataset") -> Ref:
     text = text.strip()
+    if not allow_alias and "@" in text:
+        raise UserError(f"bad {kind} reference {text!r}: expected NAME or NAME:VERSION "
+                        f"(aliases like @production are for models)")
     if allow_alias and "@" in text:
         name, alias = text.split("@", 1)
         if not name or not alias:

@@ -87,6 +87,7 @@ def test_bad_input_exits_1_with_one_line_and_changes_nothing(case, cli, ws, tmp_
     (["show", "nope"], "unknown dataset 'nope'"),
     (["show", "penguins:9"], "unknown dataset version penguins:9"),
     (["head", "penguins:x"], "bad dataset reference"),
+    (["show", "penguins@production"], "aliases like @production are for models"),
 ])
 def test_unknown_dataset_or_version(cli, args, expected):
     cli("dataset", "add", SAMPLE / "penguins.csv")
