@@ -91,6 +91,20 @@ class Runs(Area):
         with self._write() as con:
             con.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", [*params, run_id])
 
+    def claim(self, run_id: str, *, from_statuses: tuple[str, ...], status: str, **fields: Any) -> bool:
+        """Compare-and-set: move the run to ``status`` (setting ``fields`` too) only if it is in one of
+        ``from_statuses`` now; False if another process changed it first (two `run resume` at once)."""
+        sets, params = ["status = ?"], [status]
+        for key, value in fields.items():
+            if key not in _RUN_COLUMNS:
+                raise StoreError(f"runs has no updatable field {key!r}")
+            sets.append(f"{key} = ?")  # key checked against a fixed set above
+            params.append(value)
+        with self._write() as con:
+            won = con.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ? AND list_contains(?, status) "
+                              "RETURNING run_id", [*params, run_id, list(from_statuses)]).fetchall()
+        return bool(won)
+
     def get(self, run_id: str) -> Run:
         with self._read() as con:
             rows = self._rows(con, _RUN_SELECT + " WHERE r.run_id = ?", [run_id])

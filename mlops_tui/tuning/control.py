@@ -183,6 +183,9 @@ def resume(ws: Workspace, ref: str, *, trials: int | None = None, detach: bool =
 
     sweep(ws)
     run = get(ws, ref)
+    if run.status in ACTIVE:
+        raise UserError(f"run {run.run_id} is already running (status {run.status}); "
+                        "stop it first or wait for it to end")
     if run.status not in RESUMABLE:
         raise UserError(f"run {run.run_id} is {run.status}; stop it first or wait for it to end")
     if trials is not None and trials < 1:
@@ -204,9 +207,11 @@ def resume(ws: Workspace, ref: str, *, trials: int | None = None, detach: bool =
     release_stale_lock(ws, run.run_id)
     (ws.run_dir(run.run_id) / st.STOP_FLAG).unlink(missing_ok=True)
     # This process owns the run until the supervisor records its own pid (see `start`): the old,
-    # dead pid would make a concurrent sweep fail the run we are resuming.
-    ws.store.runs.update(run.run_id, status="queued", error=None, ended_at=None,
-                         n_trials_requested=done + trials, pid=os.getpid(), host=st.HOST)
+    # dead pid would make a concurrent sweep fail the run we are resuming. Compare-and-set: of two
+    # resumes that both passed the status check above, only one moves the run to queued.
+    if not ws.store.runs.claim(run.run_id, from_statuses=RESUMABLE, status="queued", error=None, ended_at=None,
+                               n_trials_requested=done + trials, pid=os.getpid(), host=st.HOST):
+        raise UserError(f"run {run.run_id} is already running (another `run resume` started it)")
     ws.store.audit.record("run resume", f"run:{run.run_id}", "ok", {"trials": trials, "detach": detach})
     run = ws.store.runs.get(run.run_id)
     if on_start is not None:

@@ -161,3 +161,74 @@ def test_kill_9_of_one_parallel_worker_fails_its_trial_and_the_run_still_ends(ws
     assert "RUNNING" not in _journal_states(ws, run_id)
     logs = "\n".join(cli("run", "logs", run_id, "-n", "0", "--json").json["lines"])
     assert f"worker {worker} ended with exit code -9" in logs
+
+
+def _completed_run(ws, cli, tmp_path) -> str:
+    add_sample(ws, "default", rows=1500, target="default")
+    res = cli("tune", "default", "--trials", 1, "--space", space_file(tmp_path), "--json")
+    assert res.code == 0, res.stderr
+    return res.json["run_id"]
+
+
+def _resume_events(ws, run_id):
+    return [e for e in ws.store.audit.events(obj=f"run:{run_id}") if e.command == "run resume"]
+
+
+def test_two_resumes_that_both_pass_the_status_check_start_one_supervisor(ws, cli, tmp_path, monkeypatch):
+    """The race itself, forced: both resumes read the run as 'completed' before either moves it to
+    queued (a barrier holds each at the step between the check and the status change). Only the
+    compare-and-set lets exactly one through; the other is refused, and one more model is made."""
+    import threading
+
+    from mlops_tui.errors import UserError
+    from mlops_tui.tuning import control
+
+    run_id = _completed_run(ws, cli, tmp_path)
+    both_checked = threading.Barrier(2, timeout=60)
+    real_release = control.release_stale_lock
+
+    def release_after_both_checked(ws_, run_id_):
+        both_checked.wait()
+        return real_release(ws_, run_id_)
+
+    monkeypatch.setattr(control, "release_stale_lock", release_after_both_checked)
+    outcomes: list[object] = []
+
+    def resume() -> None:
+        try:
+            outcomes.append(control.resume(ws, run_id, trials=1, detach=True))
+        except UserError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=resume) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    refused = [o for o in outcomes if isinstance(o, UserError)]
+    started = [o for o in outcomes if not isinstance(o, UserError)]
+    assert len(started) == 1 and len(refused) == 1, outcomes
+    assert str(refused[0]) == f"run {run_id} is already running (another `run resume` started it)"
+    done = _wait(lambda: (r := ws.store.runs.get(run_id)).status not in ("queued", "running") and r,
+                 120, "the resumed run to end")
+    assert done.status == "completed" and done.model_version == 2 and done.n_trials == 2
+    assert [m.version for m in ws.store.models.list("default")] == [2, 1]
+    assert len(_resume_events(ws, run_id)) == 1
+
+
+def test_two_run_resume_commands_at_once_one_starts_the_other_exits_1(ws, cli, tmp_path):
+    import subprocess
+    import sys
+
+    run_id = _completed_run(ws, cli, tmp_path)
+    cmd = [sys.executable, "-m", "mlops_tui", "--workspace", str(ws.root), "run", "resume", run_id,
+           "--trials", "1", "--detach", "--json"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              stdin=subprocess.DEVNULL, env={**os.environ, "NO_COLOR": "1"}) for _ in range(2)]
+    results = sorted((p.wait(120), *p.communicate()) for p in procs)
+    (ok, ok_out, _), (failed, failed_out, failed_err) = results
+    assert (ok, failed) == (0, 1), results
+    assert failed_out == "" and len(failed_err.strip().splitlines()) == 1
+    assert f"run {run_id} is already running" in failed_err and "Traceback" not in failed_err
+    _wait(lambda: ws.store.runs.get(run_id).status not in ("queued", "running"), 120, "the resumed run to end")
+    assert ws.store.runs.get(run_id).n_trials == 2 and len(_resume_events(ws, run_id)) == 1
