@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import os
 import tomllib
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from mlops_tui.errors import UserError
-from store import Store, StoreError
+from store import Store, StoreError, session
 
 DEFAULT_DIR = ".mlops"
 
@@ -38,6 +39,7 @@ psi_warn = 0.1
 psi_alert = 0.25
 ks_pvalue_alert = 0.001
 null_rate_warn = 0.05          # absolute change in the share of missing values
+null_rate_alert = 0.25
 
 [keys]
 # Remap TUI bindings by id, e.g.  "app.quit" = "ctrl+q"
@@ -93,6 +95,11 @@ class Workspace:
 
     def relpath(self, path: Path) -> str:
         return str(Path(path).resolve().relative_to(self.root))
+
+    def session(self) -> AbstractContextManager[None]:
+        """Store calls of this thread inside the block share one open of the file, the store's
+        schema check included: ``with ws.session(): ws.store.runs.list(); ...``."""
+        return session(self.store_path)
 
     @cached_property
     def store(self) -> Store:

@@ -46,19 +46,18 @@ def perf_detail(comparison: dict[str, Any]) -> str:
 
 
 def read_counts(ws: Any) -> dict[str, int]:
-    """The summary line's counts (three more store reads: after the tables, not before them)."""
+    """The summary line's counts (three more reads: after the tables, not before them)."""
     store = ws.store
     return {"datasets": len(store.datasets.latest()), "models": len(store.models.list()),
             "deployments": len(store.models.deployments())}
 
 
 def read_snapshot(ws: Any) -> Snapshot:
-    """Runs and jobs (two short store reads: each read opens the file, so the first frame waits
-    for as few as possible; a third for live performance once any job exists) into the rows of
-    the two tables."""
+    """Runs, jobs and (once any job exists) the latest labels into the rows of the two tables."""
     store = ws.store
     runs = store.runs.list(limit=RUNS_LIMIT)
     jobs = store.jobs.list(limit=JOBS_LIMIT)
+    feedback = store.jobs.latest_feedback() if jobs else []  # labels only exist for scored jobs
     snap = Snapshot(counts={"runs": len(runs), "jobs": len(jobs)})
     for run in runs:
         if run.status in ("running", "queued", "stopping"):
@@ -82,11 +81,10 @@ def read_snapshot(ws: Any) -> Snapshot:
             pd = f", prediction drift {fmt(job.prediction_drift)} {trend}" if job.prediction_drift is not None else ""
             snap.attention.append((f"drift:{dep}", job.drift_status, f"deployment {dep}",
                                    f"drift {job.drift_status}{pd}", ago(job.created_at)))
-    if latest_job:  # labels can only have arrived for deployments that scored something
-        for fb in store.jobs.latest_feedback():
-            if fb.status == "alert":
-                snap.attention.append((f"perf:{fb.deployment}", "alert", f"deployment {fb.deployment}",
-                                       perf_detail(fb.metrics.get("comparison") or {}), ago(fb.created_at)))
+    for fb in feedback:
+        if fb.status == "alert":
+            snap.attention.append((f"perf:{fb.deployment}", "alert", f"deployment {fb.deployment}",
+                                   perf_detail(fb.metrics.get("comparison") or {}), ago(fb.created_at)))
     for job in jobs[:10]:
         snap.recent.append((f"job:{job.job_id}", job.status, f"score {job.deployment or job.model_name}",
                             f"{fmt(job.rows_out)} rows → {job.output or '-'}", ago(job.created_at)))
@@ -142,9 +140,10 @@ class HomeScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="home")
     def refresh_data(self) -> None:
         app: Any = self.app
-        snap = read_snapshot(app.ws)
-        self.post_message(Loaded("home", snap))
-        self.post_message(Loaded("counts", {**snap.counts, **read_counts(app.ws)}))
+        with app.ws.session():  # one open of the file for every read of the screen
+            snap = read_snapshot(app.ws)
+            self.post_message(Loaded("home", snap))  # the tables first; the counts follow
+            self.post_message(Loaded("counts", {**snap.counts, **read_counts(app.ws)}))
 
     def on_loaded(self, message: Loaded) -> None:
         if message.what == "home":

@@ -5,7 +5,8 @@ Contract
 * One file, many processes. Every method opens the file, runs one transaction and closes it, so
   the TUI, detached tuning workers and CLI calls take turns; a process that finds the file locked
   retries with jittered backoff for ``MLOPS_STORE_TIMEOUT`` seconds (default 60), then raises
-  :class:`StoreBusyError`. Methods are safe to call from any thread and any process.
+  :class:`StoreBusyError`. Methods are safe to call from any thread and any process. Inside
+  ``with session(path):`` one thread's calls share a single connection (a screen's reads).
 * Writes are atomic: a method either commits everything it wrote or nothing.
 * Records are frozen dataclasses (``store.records``); JSON columns come back decoded.
 * All SQL lives in this package and is parameterized. Unknown names raise :class:`NotFoundError`.
@@ -27,6 +28,7 @@ from store._db import (
     StoreBusyError,
     StoreError,
     open_connection,
+    session,
     transaction,
 )
 from store.audit import Audit
@@ -51,7 +53,7 @@ from store.runs import Runs
 __all__ = [
     "AliasChange", "AuditEvent", "DatasetVersion", "Deployment", "DriftResult", "Evaluation",
     "Feedback", "ModelVersion", "NotFoundError", "Run", "SchemaVersionError", "ScoringJob",
-    "Store", "StoreBusyError", "StoreError", "Trial",
+    "Store", "StoreBusyError", "StoreError", "Trial", "session",
 ]
 
 VIEWS = ("v_datasets", "v_runs", "v_trials", "v_models", "v_deployments", "v_jobs", "v_drift", "v_audit")
