@@ -81,8 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     except (UserError, StoreError) as exc:
         if STATE.debug:
             traceback.print_exc()
-        err.print(f"error: {exc}", markup=False, soft_wrap=True)
         code = getattr(exc, "exit_code", 1)
+        # A policy saying no (exit 3) is a verdict, not an error the user made.
+        err.print(f"{'refused' if code == 3 else 'error'}: {exc}", markup=False, soft_wrap=True)
         payload = getattr(exc, "payload", None)
         if payload and "--json" in (argv if argv is not None else sys.argv):
             _common.emit(payload, True, lambda: None)

@@ -176,7 +176,7 @@ def test_retrain_promotes_a_better_challenger_and_refuses_a_worse_one(tmp_path, 
     # Without --json: one summary line on stderr, the comparison table on stdout, exit 3.
     res = invoke(capsys, ws.root, "retrain", "bikes-prod", "--dataset", "bike")
     assert res.code == 3
-    assert res.stderr.startswith("error: kept ") and "rmse" in res.stdout
+    assert res.stderr.startswith("refused: kept ") and "rmse" in res.stdout
 
 
 def test_feedback_on_a_classifier_uses_the_positive_class_probability(tmp_path, capsys):
