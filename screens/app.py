@@ -21,6 +21,7 @@ from screens.widgets import BaseScreen, NavBar
 
 if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
+    from screens.home import Snapshot
 
 TITLES = {"home": "Home", "datasets": "Datasets", "runs": "Runs", "models": "Models",
           "monitoring": "Monitoring", "sql": "SQL"}
@@ -57,10 +58,11 @@ class Workbench(App[None]):
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
-    def __init__(self, ws: Workspace, *, start: str = "home") -> None:
+    def __init__(self, ws: Workspace, *, start: str = "home", home: Snapshot | None = None) -> None:
         super().__init__()
         self.ws = ws
         self._start = start
+        self.preloaded_home = home  # the home screen's data, read before the app started (or None)
         for mode in MAIN:
             self.add_mode(mode, self._factory(mode))
 
@@ -102,6 +104,14 @@ class Workbench(App[None]):
             self.push_screen(HelpScreen())
 
 
+def build_app(ws: Workspace) -> Workbench:
+    """The workbench with its home screen's data already read: the first frame shows it, and a
+    store the app cannot use (newer schema, corrupt) fails here, before the terminal is taken."""
+    from screens.home import read_home
+
+    return Workbench(ws, home=read_home(ws))
+
+
 def run_app(ws: Workspace) -> None:
     """Entry point used by `mlops-tui tui` (and bare `mlops-tui`)."""
-    Workbench(ws).run()
+    build_app(ws).run()

@@ -46,10 +46,19 @@ def perf_detail(comparison: dict[str, Any]) -> str:
 
 
 def read_counts(ws: Any) -> dict[str, int]:
-    """The summary line's counts (three more reads: after the tables, not before them)."""
+    """The summary line's counts of datasets, model versions and deployments."""
     store = ws.store
     return {"datasets": len(store.datasets.latest()), "models": len(store.models.list()),
             "deployments": len(store.models.deployments())}
+
+
+def read_home(ws: Any) -> Snapshot:
+    """Everything the home screen shows, on one open of the store (its schema check included).
+    Also called before the app starts, so the first frame already shows it."""
+    with ws.session():
+        snap = read_snapshot(ws)
+        snap.counts.update(read_counts(ws))
+    return snap
 
 
 def read_snapshot(ws: Any) -> Snapshot:
@@ -127,7 +136,12 @@ class HomeScreen(BaseScreen):
     def on_mount(self) -> None:
         self.sub_title = "home"
         self.query_one("#attention", Table).focus()
-        self.refresh_data()
+        app: Any = self.app
+        if app.preloaded_home is not None:  # read before the app started: show it in the first frame
+            self.show(app.preloaded_home)
+            app.preloaded_home = None
+        else:
+            self.refresh_data()
         self.set_interval(REFRESH_S, self._tick)
 
     def _tick(self) -> None:
@@ -140,24 +154,22 @@ class HomeScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="home")
     def refresh_data(self) -> None:
         app: Any = self.app
-        with app.ws.session():  # one open of the file for every read of the screen
-            snap = read_snapshot(app.ws)
-            self.post_message(Loaded("home", snap))  # the tables first; the counts follow
-            self.post_message(Loaded("counts", {**snap.counts, **read_counts(app.ws)}))
+        self.post_message(Loaded("home", read_home(app.ws)))
 
     def on_loaded(self, message: Loaded) -> None:
         if message.what == "home":
-            snap: Snapshot = message.data
-            self._fill("#attention", snap.attention, "nothing needs attention ✓")
-            self._fill("#recent", snap.recent, "nothing yet: 2 for datasets, pick one, n to tune a model")
-        elif message.what == "counts":
-            c = message.data
-            summary = " · ".join(_count(c[k], label, k in LIMITED and c[k] >= LIMITED[k]) for k, label in (
-                ("datasets", "dataset"), ("runs", "run"), ("models", "model version"),
-                ("deployments", "deployment"), ("jobs", "recent job")))
-            if not c["datasets"]:
-                summary += "\nNo datasets yet: press 2 then a to register a file (or `mlops-tui init --sample`)."
-            self.query_one("#home-summary", Static).update(summary)
+            self.show(message.data)
+
+    def show(self, snap: Snapshot) -> None:
+        self._fill("#attention", snap.attention, "nothing needs attention ✓")
+        self._fill("#recent", snap.recent, "nothing yet: 2 for datasets, pick one, n to tune a model")
+        c = snap.counts
+        summary = " · ".join(_count(c[k], label, k in LIMITED and c[k] >= LIMITED[k]) for k, label in (
+            ("datasets", "dataset"), ("runs", "run"), ("models", "model version"),
+            ("deployments", "deployment"), ("jobs", "recent job")))
+        if not c["datasets"]:
+            summary += "\nNo datasets yet: press 2 then a to register a file (or `mlops-tui init --sample`)."
+        self.query_one("#home-summary", Static).update(summary)
 
     def _fill(self, selector: str, rows: list[tuple[str, str, str, str, str]], empty: str) -> None:
         table = self.query_one(selector, Table)

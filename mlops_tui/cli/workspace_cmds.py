@@ -57,8 +57,7 @@ def tui() -> None:
         raise UserError("the workbench needs a terminal (stdin and stdout are not one here); "
                         "for scripts use a command, see `mlops-tui --help`")
     ws = workspace(create=True)
-    ws.store  # noqa: B018 - a store the app cannot use (newer schema, corrupt) fails here, in one line
-    from screens.app import run_app
+    from screens.app import run_app  # reads the store before taking the terminal: a bad one is one line
 
     run_app(ws)
 

@@ -12,10 +12,10 @@ from tests.tui.conftest import ROOT, add_samples, fake_runs
 CHILD = r"""
 import asyncio, json, sys
 from mlops_tui.workspace import Workspace
-from screens.app import Workbench
+from screens.app import build_app
 
 async def main():
-    app = Workbench(Workspace.open(sys.argv[1]))
+    app = build_app(Workspace.open(sys.argv[1]))  # what `mlops-tui` runs
     async with app.run_test(size=(80, 24)) as pilot:
         for _ in range(2000):
             try:
@@ -50,3 +50,16 @@ def test_first_frames_import_no_lightgbm_sklearn_optuna_or_scipy(ws):
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["home_rows"] >= 2 and out["schema_rows"] == 8
     assert out["heavy"] == []
+
+
+async def test_the_app_mlops_tui_runs_shows_store_data_in_its_first_frame(ws):
+    from screens.app import build_app
+
+    fake_runs(ws)
+    app = build_app(ws)  # reads the home screen's data before the app starts
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        attention = app.screen.query_one("#attention")
+        whats = [attention.get_row_at(i)[1] for i in range(attention.row_count)]
+        assert sorted(whats) == ["run penguins-1", "run penguins-2"]  # running, failed: no worker waited for
+        assert "3 runs" in str(app.screen.query_one("#home-summary").render())

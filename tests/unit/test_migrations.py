@@ -142,7 +142,7 @@ def test_the_workbench_refuses_a_newer_store_with_one_line_before_opening(v1_cop
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     opened = []
-    monkeypatch.setattr(screens.app, "run_app", opened.append)  # the app must not even start
+    monkeypatch.setattr(screens.app.Workbench, "run", opened.append)  # the app must not even start
     with pytest.raises(SystemExit) as caught:
         main(["--workspace", str(v1_copy.parent)])
     assert caught.value.code == 1 and opened == []
