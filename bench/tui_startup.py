@@ -6,8 +6,9 @@ Each measurement is a fresh Python process (imports are most of start-up), run h
 ``App.run_test`` at 80x24:
 
 - baseline: ``import textual`` + a bare ``App`` with one Static, until its screen is mounted;
-- workbench: ``import screens.app`` + ``Workbench(ws)`` on a workspace holding the sample datasets
-  and a few runs, until the home screen shows data read from the store (the first useful frame).
+- workbench: ``import screens.app`` + ``build_app(ws)`` (what ``mlops-tui`` runs: the home screen's
+  data read, then the app) on a workspace holding the sample datasets and a few runs, until the
+  home screen shows data read from the store (the first useful frame).
 
 Times are from the child's first line (after the interpreter is up) and as wall time of the whole
 process. Prints medians and the ratio workbench / baseline, and which heavy modules (lightgbm,
@@ -52,9 +53,9 @@ async def main():
             elapsed = time.perf_counter() - T0
     else:
         from mlops_tui.workspace import Workspace
-        from screens.app import Workbench
+        from screens.app import build_app
 
-        app = Workbench(Workspace.open(WS))
+        app = build_app(Workspace.open(WS))  # what `mlops-tui` runs: home data read, then the app
         async with app.run_test(size=(80, 24)) as pilot:
             while True:
                 try:
