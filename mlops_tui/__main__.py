@@ -1,3 +1,3 @@
-from mlops_tui.cli import main
+from mlops_tui.entry import main
 
 main()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mlops_tui.cli._common import JsonFlag, emit, out, table, workspace
+from mlops_tui.cli._common import STATE, JsonFlag, emit, out, table, workspace
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 # name → (file, target); see sample_data/README.md for sources and licences.
@@ -48,18 +48,9 @@ def tui() -> None:
 
     Example: mlops-tui --workspace ~/projects/churn/.mlops tui
     """
-    import sys
+    from mlops_tui.entry import open_workbench
 
-    from mlops_tui.errors import UserError
-
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        # A script or cron job that forgot its command must not hang in a full-screen app.
-        raise UserError("the workbench needs a terminal (stdin and stdout are not one here); "
-                        "for scripts use a command, see `mlops-tui --help`")
-    ws = workspace(create=True)
-    from screens.app import run_app  # reads the store before taking the terminal: a bad one is one line
-
-    run_app(ws)
+    open_workbench(STATE.workspace)
 
 
 def register(app: typer.Typer) -> None:

@@ -183,3 +183,32 @@ def test_the_workbench_without_a_terminal_exits_1_instead_of_hanging(tmp_path, a
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "needs a terminal" in lines[0] and "Traceback" not in result.stderr
     assert not root.exists()
+
+
+ENTRY_CHILD = r"""
+import json, sys
+from mlops_tui import entry
+sys.argv = ["mlops-tui", *json.loads(sys.argv[1])]
+try:
+    entry.main()
+    code = 0
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "cli_loaded": "typer" in sys.modules or "mlops_tui.cli" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize(("args", "cli_loaded"), [
+    ([], False), (["--workspace", "{ws}"], False), (["-w", "{ws}", "--debug"], False), (["--workspace={ws}"], False),
+    (["--workspace", "{ws}", "dataset", "list"], True), (["--help"], True),
+], ids=lambda a: " ".join(a) if isinstance(a, list) else str(a))
+def test_bare_mlops_tui_opens_the_workbench_without_building_the_command_line(tmp_path, args, cli_loaded):
+    """Typer and the command modules cost ~150 ms the TUI's first frame would wait for."""
+    root = tmp_path / "ws"
+    argv = [a.replace("{ws}", str(root)) for a in args]
+    proc = subprocess.run([sys.executable, "-c", ENTRY_CHILD, json.dumps(argv)], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["cli_loaded"] is cli_loaded
+    if not cli_loaded:  # no terminal here: one line, exit 1, nothing created
+        assert out["code"] == 1 and "needs a terminal" in proc.stderr and not root.exists()
