@@ -3,7 +3,8 @@
     [gate]
     min_metric = { roc_auc = 0.7 }   # per metric; lower bound for higher-is-better metrics,
                                      # upper bound for lower-is-better ones (rmse, log_loss, ...)
-    max_drop = 0.01                  # largest allowed regression against the champion
+    max_drop = 0.01                  # largest allowed regression against the champion; or per
+                                     # metric: { default = 0.01, rmse = 2.5 } (rmse is in target units)
     max_slice_gap = 0.25             # largest gap of the metric between slices of a feature
 
 The slice gap comes from the details of the model's latest holdout evaluation
@@ -56,6 +57,15 @@ def explain(checks: dict[str, Any]) -> list[str]:
     return out
 
 
+def drop_limit(policy: dict[str, Any], metric: str) -> float:
+    """The gate's ``max_drop`` for ``metric``: one number for every metric, or a table per metric
+    (``{ roc_auc = 0.01, rmse = 2.5 }``, with an optional ``default``) for metrics in units."""
+    value = policy.get("max_drop", 0.0)
+    if isinstance(value, dict):
+        value = value.get(metric, value.get("default", 0.0))
+    return float(value)
+
+
 def better(metric: str, a: float, b: float) -> bool:
     """Is value ``a`` better than ``b`` for ``metric``?"""
     return a < b if metric in LOWER_IS_BETTER else a > b
@@ -81,7 +91,7 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
         ours, theirs = metrics.get(primary), champion.metrics[primary]
         if ours is not None and theirs is not None:
             drop = (ours - theirs) if primary in LOWER_IS_BETTER else (theirs - ours)
-            limit = float(policy.get("max_drop", 0.0))
+            limit = drop_limit(policy, primary)
             ok = drop <= limit
             checks["max_drop"] = {"metric": primary, "value": ours, "champion": theirs, "drop": drop,
                                   "limit": limit, "ok": ok}

@@ -21,7 +21,7 @@ import polars as pl
 from mlops_tui import registry
 from mlops_tui.drift import sort_worst, thresholds
 from mlops_tui.errors import UserError
-from mlops_tui.gate import LOWER_IS_BETTER
+from mlops_tui.gate import LOWER_IS_BETTER, drop_limit
 from mlops_tui.signature import Signature
 
 if TYPE_CHECKING:
@@ -108,10 +108,11 @@ def _pred_array(frame: pl.DataFrame, sig: Signature) -> Any:
     return frame.select(_prediction_columns(sig)).to_numpy()
 
 
-def _compare(model: ModelVersion, metrics: dict[str, Any], max_drop: float) -> dict[str, Any]:
+def _compare(model: ModelVersion, metrics: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any]:
     """Live primary metric vs the model's holdout figure; alert past the gate's max_drop."""
     holdout = model.metrics or {}
     primary = holdout.get("primary_metric")
+    max_drop = drop_limit(policy, primary) if primary else 0.0
     live, ref = metrics.get(primary) if primary else None, holdout.get(primary) if primary else None
     if live is None or ref is None:
         return {"metric": primary, "live": live, "holdout": ref, "drop": None, "limit": max_drop, "status": "ok"}
@@ -167,7 +168,7 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
         if unknown.height:
             raise UserError(f"labels file {labels_path}: {label_column!r} has values the model does not know, "
                             f"e.g. {unknown['__label'][0]!r} (classes: {', '.join(sorted(known))})")
-    max_drop = float(ws.config.get("gate", {}).get("max_drop", 0.0))
+    policy = ws.config.get("gate", {})
     jobs = ws.store.jobs.list(deployment=dep.name)
     per_job: list[dict[str, Any]] = []
     pooled: list[pl.DataFrame] = []
@@ -186,7 +187,7 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
         matched_ids.update(joined["__id"].to_list())
         y = encode_labels(jsig, joined["__label"])
         m = task_metrics.compute(jsig.task, y, _pred_array(joined, jsig), list(jsig.classes))
-        cmp = _compare(model, m, max_drop)
+        cmp = _compare(model, m, policy)
         per_job.append({"job_id": job.job_id, "model": model.ref, "rows_matched": joined.height,
                         "metrics": m, "comparison": cmp, "status": cmp["status"]})
         if jsig.to_json() == sig.to_json():
@@ -204,7 +205,7 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
         allrows = pl.concat(pooled)
         overall = task_metrics.compute(sig.task, encode_labels(sig, allrows["__label"]),
                                        _pred_array(allrows, sig), list(sig.classes))
-        comparison = _compare(current, overall, max_drop)
+        comparison = _compare(current, overall, policy)
     for j in per_job:  # written only once everything was computed: bad input leaves no trace
         ws.store.jobs.add_feedback(feedback_id=uuid.uuid4().hex[:12], deployment=dep.name, job_id=j["job_id"],
                                    rows_matched=j["rows_matched"], metrics={**j["metrics"], "comparison": j["comparison"]},

@@ -42,6 +42,17 @@ def test_max_drop_against_champion(ws):
     assert gate.better("rmse", 9.0, 10.0) and gate.better("roc_auc", 0.9, 0.8)
 
 
+def test_max_drop_per_metric_for_metrics_in_target_units(ws):
+    ws = _with_policy(ws, "max_drop = { default = 0.01, rmse = 2.5 }\n")
+    champ = _model(ws, {"rmse": 30.0, "primary_metric": "rmse"})
+    assert gate.check(ws, _model(ws, {"rmse": 32.0, "primary_metric": "rmse"}), champion=champ).passed
+    verdict = gate.check(ws, _model(ws, {"rmse": 33.0, "primary_metric": "rmse"}), champion=champ)
+    assert verdict.reasons == ("rmse 33 is worse than champion m:1 (30) by 3 > allowed 2.5",)
+    auc_champ = _model(ws, {"roc_auc": 0.90, "primary_metric": "roc_auc"}, name="c")
+    verdict = gate.check(ws, _model(ws, {"roc_auc": 0.88, "primary_metric": "roc_auc"}, name="c"), champion=auc_champ)
+    assert not verdict.passed and verdict.checks["max_drop"]["limit"] == 0.01  # the default
+
+
 def test_slice_gap_from_the_holdout_evaluation_refuses_above_the_limit(ws):
     model, ev = make_run(ws, "binary", "gaprun", journal=False)
     details = evaluation.load_details(ws, ev)
