@@ -158,6 +158,9 @@ def _save_details(ws: Workspace, eval_id: str, details: dict[str, Any]) -> str:
     return ws.relpath(path)
 
 
+_FROM_RUN: Any = object()  # record_holdout's default: read the time column from the run record
+
+
 def _time_column(ws: Workspace, run_id: str | None) -> str | None:
     if not run_id:
         return None
@@ -178,17 +181,21 @@ def record_holdout(
     test_df: pl.DataFrame,
     metrics: dict[str, Any],
     kind: str = "holdout",
+    time_column: Any = _FROM_RUN,
 ) -> Evaluation:
     """Store the evaluation of ``model`` on ``test_df`` (raw rows incl. the target).
 
     ``metrics`` (from tuning) win over the recomputed ones, so the run, the model and the
     evaluation show the same numbers; the details add curves, importances and slices.
+    ``time_column`` (a name or None) when the caller knows the run's: saves reading the run.
     """
     eval_id = uuid.uuid4().hex[:12]
     threshold = float(metrics.get("threshold", 0.5) or 0.5)
     journal = ws.run_dir(run_id) / "optuna.journal" if run_id else None
+    if time_column is _FROM_RUN:
+        time_column = _time_column(ws, run_id)
     computed, details = evaluate_frame(
-        booster, signature, test_df, threshold=threshold, time_column=_time_column(ws, run_id),
+        booster, signature, test_df, threshold=threshold, time_column=time_column,
         journal=journal, study_name=run_id, what=f"the holdout of run {run_id}",
     )
     details.update(eval_id=eval_id, kind=kind, run_id=run_id, model=model.ref,

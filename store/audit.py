@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import getpass
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from store._area import Area, dumps, loads, utcnow
 from store.records import AuditEvent
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def _user() -> str:
@@ -17,14 +20,25 @@ def _user() -> str:
         return "unknown"
 
 
+# (command, object, outcome, details): an event another store method writes in its own transaction.
+Event = tuple[str, str, str, dict[str, Any] | None]
+
+
+def write_event(con: duckdb.DuckDBPyConnection, event: Event) -> None:
+    """Append ``event`` on an open transaction: a method that changes a record and audits the change
+    (e.g. ``Runs.create(..., audit=...)``) commits both or neither, with one open of the file."""
+    command, obj, outcome, details = event
+    con.execute(
+        "INSERT INTO audit_events (happened_at, user_name, host, command, object, outcome, details_json)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [utcnow(), _user(), socket.gethostname(), command, obj, outcome, dumps(details)],
+    )
+
+
 class Audit(Area):
     def record(self, command: str, obj: str, outcome: str, details: dict[str, Any] | None = None) -> None:
         with self._write() as con:
-            con.execute(
-                "INSERT INTO audit_events (happened_at, user_name, host, command, object, outcome, details_json)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [utcnow(), _user(), socket.gethostname(), command, obj, outcome, dumps(details)],
-            )
+            write_event(con, (command, obj, outcome, details))
 
     def events(self, *, obj: str | None = None, limit: int = 200) -> list[AuditEvent]:
         """Newest first; ``obj`` filters on the object prefix (e.g. 'model:bikeshare')."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from store._area import Area, dumps, loads, utcnow
 from store._db import NotFoundError, StoreError
+from store.audit import Event, write_event
 from store.records import Evaluation, Run, Trial
 
 _RUN_SELECT = """
@@ -60,22 +61,27 @@ class Runs(Area):
         self, *, run_id: str, name: str, dataset: str, dataset_version: int, target: str,
         task: str, metric: str, direction: str, seed: int, config: dict[str, Any],
         n_trials_requested: int | None = None, timeout_s: float | None = None, n_jobs: int = 1,
-        prep: dict[str, Any] | None = None, status: str = "queued",
+        prep: dict[str, Any] | None = None, status: str = "queued", pid: int | None = None,
+        host: str | None = None, started_at: Any = None, audit: Event | None = None,
     ) -> Run:
+        """Insert the run (and the ``audit`` event, if given) in one transaction; returns the record."""
         with self._write() as con:
             con.execute(
                 """INSERT INTO runs (run_id, name, dataset, dataset_version, target, task, metric,
                        direction, status, n_trials_requested, timeout_s, n_jobs, seed, config_json,
-                       prep_json, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       prep_json, pid, host, started_at, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [run_id, name, dataset, dataset_version, target, task, metric, direction, status,
-                 n_trials_requested, timeout_s, n_jobs, seed, dumps(config), dumps(prep), utcnow()],
+                 n_trials_requested, timeout_s, n_jobs, seed, dumps(config), dumps(prep), pid, host,
+                 started_at, utcnow()],
             )
+            if audit is not None:
+                write_event(con, audit)
             rows = self._rows(con, _RUN_SELECT + " WHERE r.run_id = ?", [run_id])  # same connection
         return _run(rows[0])
 
-    def update(self, run_id: str, **fields: Any) -> None:
-        """Set columns of a run. JSON fields (best_params, config, prep, test_metrics) are encoded."""
+    @staticmethod
+    def _sets(fields: dict[str, Any]) -> tuple[list[str], list[Any]]:
         sets, params = [], []
         for key, value in fields.items():
             if key in _RUN_JSON:
@@ -86,10 +92,33 @@ class Runs(Area):
                 params.append(value)
             else:
                 raise StoreError(f"runs has no updatable field {key!r}")
-        if not sets:
+        return sets, params
+
+    def update(self, run_id: str, *, audit: Event | None = None, **fields: Any) -> None:
+        """Set columns of a run. JSON fields (best_params, config, prep, test_metrics) are encoded.
+        ``audit``: an event written in the same transaction."""
+        sets, params = self._sets(fields)
+        if not sets and audit is None:
             return
         with self._write() as con:
-            con.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", [*params, run_id])
+            if sets:
+                con.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", [*params, run_id])
+            if audit is not None:
+                write_event(con, audit)
+
+    def update_and_get(self, run_id: str, *, audit: Event | None = None, **fields: Any) -> Run:
+        """`update` (with its ``audit`` event) and the updated record, in one transaction: the end of
+        a run sets its outcome, audits it and returns it with one open of the file."""
+        sets, params = self._sets(fields)
+        with self._write() as con:
+            if sets:
+                con.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", [*params, run_id])
+            rows = self._rows(con, _RUN_SELECT + " WHERE r.run_id = ?", [run_id])
+            if not rows:
+                raise NotFoundError(f"unknown run {run_id!r}")
+            if audit is not None:
+                write_event(con, audit)
+        return _run(rows[0])
 
     def claim(self, run_id: str, *, from_statuses: tuple[str, ...], status: str, **fields: Any) -> bool:
         """Compare-and-set: move the run to ``status`` (setting ``fields`` too) only if it is in one of
@@ -170,13 +199,21 @@ class Runs(Area):
 
     def record_trials(self, run_id: str, trials: list[dict[str, Any]], *, best_value: float | None = None) -> None:
         """Upsert several trials (keys of ``upsert_trial``) and optionally the run's best value, in
-        one transaction: a tuning worker mirrors its trials with one short connection, not one each."""
+        one transaction: a tuning worker mirrors its trials with one short connection, not one each.
+
+        One multi-row statement per 200 trials: DuckDB's ``executemany`` runs a statement per row
+        (~5 ms each), which made a mirror write of ten trials 60 ms instead of 10."""
         rows = [[run_id, t["number"], t["state"], t.get("value"), dumps(t.get("params") or {}),
                  dumps(t.get("intermediate")), t.get("duration_s"), t.get("pid"), t.get("host"),
                  t.get("started_at"), t.get("ended_at")] for t in trials]
+        # One row per trial number: a statement may not insert the same key twice; the last wins.
+        rows = list({row[1]: row for row in rows}.values())
         with self._write() as con:
-            if rows:
-                con.executemany("INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            for start in range(0, len(rows), 200):
+                chunk = rows[start:start + 200]
+                con.execute("INSERT OR REPLACE INTO trials VALUES "
+                            + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
+                            [value for row in chunk for value in row])
             if best_value is not None:
                 con.execute("UPDATE runs SET best_value = ? WHERE run_id = ?", [best_value, run_id])
 

@@ -14,7 +14,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import UserError
@@ -73,7 +73,8 @@ def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared
     if opts.task not in (None, "auto", *mx.TASKS):
         raise UserError(f"unknown task {opts.task!r}; choose auto, {', '.join(mx.TASKS)}")
     space = load_space(opts.space_file)
-    dv = datasets.resolve(ws, opts.dataset)
+    with ws.session():  # the store's schema check and this read share one open of the file
+        dv = datasets.resolve(ws, opts.dataset)
     target = opts.target or dv.target
     if not target:
         raise UserError(f"dataset {dv.ref} has no target; pass --target COLUMN")
@@ -103,23 +104,26 @@ def start(ws: Workspace, opts: TuneOptions, *, detach: bool, on_trial: st.Progre
     ``on_start(run)`` is called once the input is valid and the run exists, before the first trial
     (the CLI starts its progress bar there, so a refused command prints only its error)."""
     from mlops_tui import metrics as mx
+    from store._area import utcnow
 
     dv, prepared, config = validate(ws, opts)
     run_id = uuid.uuid4().hex[:10]
+    # Owned by this process from the start: if it dies before a supervisor takes over (Ctrl-C, a
+    # closed terminal, kill -9 before the spawn), the sweep finds a dead pid and fails the run,
+    # instead of leaving it 'queued' for ever with no process to stop and no way to resume. In the
+    # foreground this process is the supervisor, so the run is 'running' at once. One transaction
+    # with its audit event (each open of the store costs 20-50 ms).
     run = ws.store.runs.create(
         run_id=run_id, name=opts.name or dv.name, dataset=dv.name, dataset_version=dv.version,
         target=config["target"], task=prepared.task, metric=config["metric"],
         direction=mx.direction(config["metric"]), seed=opts.seed, config=config,
         n_trials_requested=opts.trials, timeout_s=opts.timeout, n_jobs=opts.jobs, prep=prepared.report,
+        status="queued" if detach else "running", pid=os.getpid(), host=st.HOST,
+        started_at=None if detach else utcnow(),
+        audit=("tune", f"run:{run_id}", "started",
+               {"dataset": dv.ref, "detach": detach, "trials": opts.trials, "jobs": opts.jobs}),
     )
-    # Owned by this process until a supervisor takes over: if it dies before that (Ctrl-C, a closed
-    # terminal, kill -9 between here and the spawn), the sweep finds a dead pid and fails the run,
-    # instead of leaving it 'queued' for ever with no process to stop and no way to resume.
-    ws.store.runs.update(run_id, pid=os.getpid(), host=st.HOST)
-    run = replace(run, pid=os.getpid(), host=st.HOST)
     ws.run_dir(run_id).mkdir(parents=True, exist_ok=True)
-    ws.store.audit.record("tune", f"run:{run_id}", "started",
-                          {"dataset": dv.ref, "detach": detach, "trials": opts.trials, "jobs": opts.jobs})
     if on_start is not None:
         on_start(run)
     return _launch(ws, run, _session_trials(opts.trials), detach=detach, on_trial=on_trial, prepared=prepared,

@@ -132,6 +132,8 @@ def train_and_register(
         run_dir = ws.run_dir(run_id)
         run_dir.mkdir(parents=True, exist_ok=True)
         p.test.write_parquet(run_dir / "holdout.parquet")
+    # The run's time column is in the config it was prepared with: no need to read the run back.
     evaluation.record_holdout(ws, run_id=run_id, model=model, booster=booster, signature=p.signature,
-                              test_df=p.test, metrics=metrics)
+                              test_df=p.test, metrics=metrics,
+                              time_column=config.get("time_column") or (p.report or {}).get("time_column"))
     return model, metrics, p

@@ -93,8 +93,10 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
 
     handler = _log_to_file(ws, run_id) if foreground else None
     run = run or ws.store.runs.get(run_id)
-    ws.store.runs.update(run_id, status="running", pid=os.getpid(), host=st.HOST, error=None,
-                         started_at=run.started_at or utcnow(), ended_at=None)
+    if not (run.status == "running" and run.pid == os.getpid() and run.host == st.HOST):
+        # (`start` in the foreground created the run running in this process: nothing to write.)
+        ws.store.runs.update(run_id, status="running", pid=os.getpid(), host=st.HOST, error=None,
+                             started_at=run.started_at or utcnow(), ended_at=None)
     children: list[subprocess.Popen[bytes]] = []
     params: dict[str, Any] | None = None
     try:
@@ -120,11 +122,10 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         complete = [t for t in study.trials if t.state.name == "COMPLETE"]
         if st.stop_requested(ws, run_id):
             best = study.best_trial if complete else None
-            ws.store.runs.update(run_id, status="stopped", ended_at=utcnow(),
-                                 best_params=best_params(run, best) if best else None,
-                                 best_value=best.value if best else None)
             log.info("run %s stopped after %d trial(s)", run_id, len(study.trials))
-            return ws.store.runs.get(run_id)
+            return ws.store.runs.update_and_get(run_id, status="stopped", ended_at=utcnow(),
+                                                best_params=best_params(run, best) if best else None,
+                                                best_value=best.value if best else None)
         if not complete:
             raise RuntimeError(f"no trial of run {run_id} completed (see `mlops-tui run logs {run_id}`)")
         best = study.best_trial
@@ -133,13 +134,14 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         model, metrics, _ = train.train_and_register(
             ws, dataset=dv, config=run.config, params=params, model_name=run.name, run_id=run_id,
             prepared=prepared)
-        ws.store.runs.update(run_id, status="completed", test_metrics=metrics, model_name=model.name,
-                             model_version=model.version, ended_at=utcnow(), best_value=best.value,
-                             best_params=params)
-        ws.store.audit.record("tune", f"run:{run_id}", "ok",
-                              {"model": model.ref, "best_value": best.value, "trials": len(study.trials)})
+        # The outcome, its audit event and the record returned: one transaction, one open.
+        done = ws.store.runs.update_and_get(
+            run_id, status="completed", test_metrics=metrics, model_name=model.name,
+            model_version=model.version, ended_at=utcnow(), best_value=best.value, best_params=params,
+            audit=("tune", f"run:{run_id}", "ok",
+                   {"model": model.ref, "best_value": best.value, "trials": len(study.trials)}))
         log.info("run %s completed: model %s", run_id, model.ref)
-        return ws.store.runs.get(run_id)
+        return done
     except BaseException as exc:
         for child in children:
             if child.poll() is None:
@@ -149,9 +151,9 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         message = "interrupted" if interrupted else (str(exc).splitlines() or [type(exc).__name__])[0]
         extra = {"best_params": params} if params else {}
         ws.store.runs.update(run_id, status="stopped" if interrupted else "failed", error=message,
-                             ended_at=utcnow(), **extra)
+                             ended_at=utcnow(), audit=("tune", f"run:{run_id}", "failed", {"error": message}),
+                             **extra)
         control.sweep_run(ws, run_id)
-        ws.store.audit.record("tune", f"run:{run_id}", "failed", {"error": message})
         log.exception("run %s %s", run_id, "interrupted" if interrupted else "failed")
         raise
     finally:

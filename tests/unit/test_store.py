@@ -13,6 +13,7 @@ import uuid
 import pytest
 
 from store import DriftResult, NotFoundError, Store, StoreError
+from store._area import utcnow
 from tests.unit.test_store_concurrency import bench
 
 SCHEMA = [{"name": "x", "dtype": "Float64", "nullable": True, "role": "feature"},
@@ -128,6 +129,38 @@ class TestStoreContract:
         assert run.best_params == {"num_leaves": 31}
         assert run.test_metrics == {"rmse": 0.3}
 
+    def test_create_with_owner_and_audit_event_writes_both_in_one_transaction(self, store, uid):
+        run = create_run(store, f"{uid}-1", status="running", pid=4242, host="h1", started_at=utcnow(),
+                         audit=("tune", f"run:{uid}-1", "started", {"trials": 3}))
+        assert (run.status, run.pid, run.host) == ("running", 4242, "h1") and run.started_at is not None
+        (event,) = store.audit.events(obj=f"run:{uid}-1")
+        assert (event.command, event.outcome, event.details) == ("tune", "started", {"trials": 3})
+        # A refused insert (duplicate id) leaves no audit event behind either.
+        with pytest.raises(Exception, match="(?i)constraint|duplicate"):
+            create_run(store, f"{uid}-1", audit=("tune", f"run:{uid}-1", "started", {"again": True}))
+        assert len(store.audit.events(obj=f"run:{uid}-1")) == 1
+
+    def test_update_and_get_returns_the_updated_run_and_writes_its_audit_event(self, store, uid):
+        create_run(store, f"{uid}-1")
+        store.runs.upsert_trial(run_id=f"{uid}-1", number=0, state="COMPLETE", value=1.0, params={})
+        run = store.runs.update_and_get(f"{uid}-1", status="completed", best_params={"num_leaves": 7},
+                                        audit=("tune", f"run:{uid}-1", "ok", {"model": "m:1"}))
+        assert (run.status, run.best_params, run.n_trials) == ("completed", {"num_leaves": 7}, 1)
+        assert run == store.runs.get(f"{uid}-1")
+        assert [(e.outcome, e.details) for e in store.audit.events(obj=f"run:{uid}-1")] == [("ok", {"model": "m:1"})]
+        store.runs.update(f"{uid}-1", status="failed", audit=("tune", f"run:{uid}-1", "failed", None))
+        assert store.runs.get(f"{uid}-1").status == "failed"
+        assert [e.outcome for e in store.audit.events(obj=f"run:{uid}-1")] == ["failed", "ok"]
+
+    def test_update_and_get_of_an_unknown_run_or_field_writes_nothing(self, store, uid):
+        with pytest.raises(NotFoundError, match=f"unknown run '{uid}-x'"):
+            store.runs.update_and_get(f"{uid}-x", status="completed", audit=("tune", f"run:{uid}-x", "ok", None))
+        assert store.audit.events(obj=f"run:{uid}-x") == []
+        create_run(store, f"{uid}-1")
+        with pytest.raises(StoreError, match="no updatable field 'colour'"):
+            store.runs.update_and_get(f"{uid}-1", status="failed", colour="red")
+        assert store.runs.get(f"{uid}-1").status == "queued"
+
     def test_update_of_an_unknown_field_is_refused_and_writes_nothing(self, store, uid):
         create_run(store, f"{uid}-1")
         with pytest.raises(StoreError, match="no updatable field 'colour'"):
@@ -182,6 +215,26 @@ class TestStoreContract:
         assert trials[0].intermediate == {"0": 2.0, "1": 1.5}
         assert store.runs.get(f"{uid}-1").n_trials == 2
 
+    def test_record_trials_upserts_many_rows_and_the_best_value_at_once(self, store, uid):
+        create_run(store, f"{uid}-1")
+        store.runs.record_trials(f"{uid}-1", [{"number": 0, "state": "RUNNING", "params": {"lr": 0.1}, "pid": 7}])
+        rows = [{"number": n, "state": "COMPLETE", "value": n / 10, "params": {"lr": n}, "intermediate": {"5": 1.0},
+                 "duration_s": 0.5, "pid": 7, "host": "h"} for n in range(450)]  # more than one statement's chunk
+        store.runs.record_trials(f"{uid}-1", rows, best_value=0.0)
+        trials = store.runs.trials(f"{uid}-1")
+        assert [t.number for t in trials] == list(range(450))
+        assert (trials[0].state, trials[0].value, trials[0].params, trials[0].intermediate) == (
+            "COMPLETE", 0.0, {"lr": 0}, {"5": 1.0})
+        assert (trials[449].value, trials[449].host, trials[449].duration_s) == (44.9, "h", 0.5)
+        run = store.runs.get(f"{uid}-1")
+        assert (run.n_trials, run.best_value) == (450, 0.0)
+        # The same number twice in one batch: the later row wins, no key conflict.
+        store.runs.record_trials(f"{uid}-1", [{"number": 3, "state": "RUNNING", "params": {}},
+                                              {"number": 3, "state": "FAIL", "params": {}}])
+        assert store.runs.trials(f"{uid}-1")[3].state == "FAIL"
+        store.runs.record_trials(f"{uid}-1", [])  # nothing to write is no error
+        assert store.runs.get(f"{uid}-1").n_trials == 450
+
     def test_trials_of_groups_by_run_with_an_entry_for_each_run_asked(self, store, uid):
         for i in range(2):
             create_run(store, f"{uid}-{i}")
@@ -210,6 +263,7 @@ class TestStoreContract:
         assert store.models.get(uid).version == 2
         assert store.models.get(uid, 1).ref == f"{uid}:1"
         assert [m.version for m in store.models.list(uid)] == [2, 1]
+        assert v2 == store.models.get(uid, 2)  # what register returns is the stored record
 
     def test_unknown_model_and_version_name_what_is_missing(self, store, uid):
         with pytest.raises(NotFoundError, match=f"unknown model '{uid}'"):
