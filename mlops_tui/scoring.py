@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import socket
 import threading
 import time
 import uuid
@@ -205,6 +206,39 @@ def _finish_drift(ws: Workspace, tracker: Any, job_id: str, warnings: list[str])
         return {}
 
 
+def _audit_object(deployment: str | None, model_name: str, model_version: int) -> str:
+    return f"deployment:{deployment}" if deployment else f"model:{model_name}:{model_version}"
+
+
+def sweep_jobs(ws: Workspace) -> list[str]:
+    """Fail the running jobs whose scoring process died on this host (kill -9, the OOM killer),
+    with error "scoring process died (pid N)", and delete the hidden temp output each left beside
+    its output path; returns their ids. One store read when nothing died.
+
+    Only the temp file named after the job (``AtomicParquet``) is removed, and only once its
+    process is gone, so a live job's file and anything else in the folder are never touched.
+    """
+    from mlops_tui.tuning.control import alive  # the same liveness test as the tuning sweep
+
+    host = socket.gethostname()
+    died: list[str] = []
+    for job in ws.store.jobs.running():
+        if not job.pid or job.host not in (None, host) or alive(job.pid):
+            continue  # jobs of older stores have no pid; another host's processes are not ours to judge
+        if job.output:
+            path = Path(job.output) if Path(job.output).is_absolute() else ws.abspath(job.output)
+            tmp = scoring_io.AtomicParquet(path, job.job_id).tmp
+            if tmp.is_file() or tmp.is_symlink():
+                with contextlib.suppress(OSError):  # the job is failed all the same
+                    tmp.unlink()
+        error = f"scoring process died (pid {job.pid})"
+        if ws.store.jobs.fail_running(job.job_id, error):
+            ws.store.audit.record("score sweep", _audit_object(job.deployment, job.model_name, job.model_version),
+                                  "failed", {"job_id": job.job_id, "error": error})
+            died.append(job.job_id)
+    return died
+
+
 def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None = None, *,
           progress: Progress | None = None, chunk_size: int = CHUNK_SIZE) -> ScoringJob:
     """Score ``inputs`` with a deployment or model; returns the finished job record.
@@ -212,13 +246,18 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
     Raises UserError (after recording the job as failed) on any problem; the output path is then
     untouched: an earlier file there stays as it was.
     """
+    sweep_jobs(ws)
     dep, model = registry.resolve_target(ws, target_ref)
     sig = Signature.from_json(model.signature)
     job_id = uuid.uuid4().hex[:12]
     t0 = time.perf_counter()
-    obj = f"deployment:{dep.name}" if dep else f"model:{model.name}:{model.version}"
+    obj = _audit_object(dep.name if dep else None, model.name, model.version)
+    out_path = _output_path(ws, dep, model, output, job_id)
+    # The planned output, pid and host let `sweep_jobs` fail this job and delete its temp file if
+    # the process is killed (kill -9 runs no handler); the output is cleared again if the job fails.
     ws.store.jobs.start(job_id=job_id, model_name=model.name, model_version=model.version,
-                        inputs=[{"path": i} for i in inputs], deployment=dep.name if dep else None)
+                        inputs=[{"path": i} for i in inputs], deployment=dep.name if dep else None,
+                        output=_stored(ws, out_path), pid=os.getpid(), host=socket.gethostname())
     stats = _Stats()
     hashes: list[str] = []
     out: scoring_io.AtomicParquet | None = None
@@ -226,7 +265,6 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
     try:
         paths = scoring_io.expand_inputs(inputs)
         record_inputs = [{"path": str(p)} for p in paths]
-        out_path = _output_path(ws, dep, model, output, job_id)
         if out_path in paths:
             raise UserError(f"output {out_path} is also an input; choose another --output")
         p = scoring_io.plan(scoring_io.open_inputs(paths), sig, model.ref)
@@ -257,7 +295,7 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
             reason = "interrupted"
         ws.store.jobs.finish(job_id, status="failed", error=reason, rows_in=stats.rows, rows_out=0,
                              seconds=seconds, unseen=stats.unseen, warnings=stats.warnings,
-                             inputs=record_inputs)
+                             inputs=record_inputs, output=None)
         ws.store.audit.record("score", obj, "failed", {"job_id": job_id, "error": reason})
         if isinstance(exc, Exception) and not isinstance(exc, UserError):
             raise UserError(f"scoring job {job_id} failed: {reason}") from exc

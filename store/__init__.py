@@ -16,6 +16,7 @@ Contract
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -93,13 +94,14 @@ class Store:
             return migrations.current_version(con)
 
     def query(self, sql: str, params: list[Any] | None = None, *, limit: int = 10_000) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Run user SQL on a read-only connection; returns (columns, rows).
+        """Run user SQL on a read-only, sandboxed connection; returns (columns, rows).
 
-        DuckDB itself refuses any statement that would change the file (it is opened read-only),
-        and every SQL error comes back as one :class:`StoreError` line a user can act on.
+        DuckDB itself refuses any statement that would change the file (it is opened read-only) or
+        read anything but the store: other files, URLs and extensions are off (``sandboxed``).
+        Every SQL error comes back as one :class:`StoreError` line a user can act on.
         """
         try:
-            with open_connection(self.path, read_only=True) as con:
+            with open_connection(self.path, read_only=True, sandboxed=True) as con:
                 cur = con.execute(sql, params or [])
                 if cur.description is None:
                     return [], []
@@ -108,6 +110,11 @@ class Store:
             message = _one_line(str(exc))
             if "read-only mode" in message:
                 raise StoreError(f"the store is read-only here, writes are refused: {message}") from exc
+            if isinstance(exc, duckdb.PermissionException):
+                what = re.search(r'Cannot access (?:file|directory) "([^"]*)"', message)
+                target = repr(what.group(1)) if what else "anything outside the store"
+                raise StoreError(f"sql reads only the store's views: reading {target} is refused "
+                                 "(no files, URLs or extensions)") from exc
             raise StoreError(f"query failed: {message}") from exc
 
 

@@ -54,6 +54,13 @@ class SchemaVersionError(StoreError):
 _LOCK_PATTERNS = ("could not set lock", "conflicting lock", "unique file handle conflict")
 
 
+# DuckDB settings of a sandboxed connection (names checked against duckdb 2.0's duckdb_settings()).
+# The views read only tables of the store file, and json/parquet/icu are linked into DuckDB, so
+# nothing they need is lost.
+SANDBOX = {"enable_external_access": False, "autoinstall_known_extensions": False,
+           "autoload_known_extensions": False}
+
+
 def _is_lock_error(exc: BaseException) -> bool:
     text = str(exc).lower()
     return any(p in text for p in _LOCK_PATTERNS)
@@ -206,11 +213,15 @@ def session(path: Path, *, timeout: float | None = None) -> Iterator[None]:
 
 @contextmanager
 def open_connection(
-    path: Path, *, read_only: bool = False, timeout: float | None = None
+    path: Path, *, read_only: bool = False, timeout: float | None = None, sandboxed: bool = False
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open ``path``, waiting while another thread or process holds it; always closes it.
-    Inside this thread's :func:`session` on the same file, its connection is used instead."""
-    held = None if read_only else _held(path)
+    Inside this thread's :func:`session` on the same file, its connection is used instead.
+
+    ``sandboxed`` (user SQL): the connection reads only the store file itself: no other file, no
+    URL, no extension installed or loaded on demand, and its settings are locked so a query
+    cannot turn that back on."""
+    held = None if read_only or sandboxed else _held(path)
     if held is not None:
         yield held
         return
@@ -222,19 +233,22 @@ def open_connection(
             "try again or raise MLOPS_STORE_TIMEOUT"
         )
     try:
-        with _connect(path, read_only, deadline) as con:
+        with _connect(path, read_only, deadline, sandboxed) as con:
             yield con
     finally:
         gate.release()
 
 
 @contextmanager
-def _connect(path: Path, read_only: bool, deadline: float) -> Iterator[duckdb.DuckDBPyConnection]:
+def _connect(
+    path: Path, read_only: bool, deadline: float, sandboxed: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """Connect, retrying with jittered backoff while another process holds the file's lock."""
+    config = SANDBOX if sandboxed else {}
     delay = 0.005
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only, config=config)
             break
         except (duckdb.IOException, duckdb.ConnectionException, duckdb.ResourceInUseException) as exc:
             if not _is_lock_error(exc):
@@ -250,6 +264,8 @@ def _connect(path: Path, read_only: bool, deadline: float) -> Iterator[duckdb.Du
             delay = min(delay * 2, 0.25)
     try:
         con.execute("SET enable_progress_bar = false")  # it would print over the TUI and --json output
+        if sandboxed:
+            con.execute("SET lock_configuration = true")
         yield con
     finally:
         con.close()

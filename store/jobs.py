@@ -22,7 +22,7 @@ def _job(row: dict[str, Any]) -> ScoringJob:
         seconds=row["seconds"], rows_per_s=row["rows_per_s"], status=row["status"],
         error=row["error"], drift_status=row["drift_status"],
         prediction_drift=row["prediction_drift"], created_at=row["created_at"],
-        ended_at=row["ended_at"],
+        ended_at=row["ended_at"], pid=row["pid"], host=row["host"],
     )
 
 
@@ -39,13 +39,15 @@ def _feedback(r: dict[str, Any]) -> Feedback:
 class Jobs(Area):
     def start(
         self, *, job_id: str, model_name: str, model_version: int, inputs: list[dict[str, Any]],
-        deployment: str | None = None, output: str | None = None,
+        deployment: str | None = None, output: str | None = None, pid: int | None = None,
+        host: str | None = None,
     ) -> None:
+        """Record a job as running (``output``: where it will write; ``pid``/``host``: its process)."""
         with self._write() as con:
             con.execute(
-                """INSERT INTO scoring_jobs (job_id, deployment, model_name, model_version,
-                       inputs_json, output, status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)""",
-                [job_id, deployment, model_name, model_version, dumps(inputs), output, utcnow()],
+                """INSERT INTO scoring_jobs (job_id, deployment, model_name, model_version, inputs_json,
+                       output, status, pid, host, created_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)""",
+                [job_id, deployment, model_name, model_version, dumps(inputs), output, pid, host, utcnow()],
             )
 
     def finish(self, job_id: str, **fields: Any) -> None:
@@ -63,6 +65,21 @@ class Jobs(Area):
                 raise StoreError(f"scoring_jobs has no field {key!r}")
         with self._write() as con:
             con.execute(f"UPDATE scoring_jobs SET {', '.join(sets)} WHERE job_id = ?", [*params, job_id])
+
+    def running(self) -> list[ScoringJob]:
+        """Every job recorded as running (the sweep checks their processes), oldest first."""
+        with self._read() as con:
+            return [_job(r) for r in self._rows(con, "SELECT * FROM scoring_jobs WHERE status = 'running' "
+                                                     "ORDER BY created_at")]
+
+    def fail_running(self, job_id: str, error: str) -> bool:
+        """Compare-and-set: fail the job only if it is still running (its output is cleared: a
+        failed job wrote none); False if it ended meanwhile."""
+        with self._write() as con:
+            won = con.execute(
+                "UPDATE scoring_jobs SET status = 'failed', error = ?, output = NULL, rows_out = 0, ended_at = ? "
+                "WHERE job_id = ? AND status = 'running' RETURNING job_id", [error, utcnow(), job_id]).fetchall()
+        return bool(won)
 
     def get(self, job_id: str) -> ScoringJob:
         with self._read() as con:

@@ -247,6 +247,21 @@ def _drift_and_views(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE VIEW {name} AS {query}")  # fixed names above, no user input
 
 
+@migration(3)
+def _job_process_and_full_jobs_view(con: duckdb.DuckDBPyConnection) -> None:
+    """Scoring jobs record their process (pid, host), so a job killed with kill -9 can be found
+    dead and failed instead of staying 'running' for ever; v_jobs shows every stored job field."""
+    con.execute("ALTER TABLE scoring_jobs ADD COLUMN pid INTEGER")   # the scoring process
+    con.execute("ALTER TABLE scoring_jobs ADD COLUMN host VARCHAR")
+    # Migration 2's columns first, in their order, so queries written for it read the same.
+    con.execute("""
+        CREATE OR REPLACE VIEW v_jobs AS
+        SELECT job_id, deployment, model_name, model_version, rows_in, rows_out, seconds, rows_per_s,
+               status, error, drift_status, created_at, ended_at, inputs_json, output, unseen_json,
+               warnings_json, prediction_drift, pid, host
+        FROM scoring_jobs""")
+
+
 LATEST = max(MIGRATIONS)
 
 

@@ -151,6 +151,8 @@ class ScoringJob:
     prediction_drift: float | None
     created_at: datetime
     ended_at: datetime | None
+    pid: int | None = None  # the scoring process, on ``host`` (a sweep fails the job if it died)
+    host: str | None = None
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,14 @@ Thin: parse, call a service in mlops_tui/ (monitoring, lineage, sql), emit JSON 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, table, workspace
+
+if TYPE_CHECKING:
+    from mlops_tui.workspace import Workspace
 
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red", None: "dim"}
 
@@ -21,6 +24,13 @@ def _status(value: str | None) -> str:
 # How a second parent edge reads on its child in the lineage tree.
 ALSO = {"retrained_as": "retrain of", "scored": "scored by", "trained_on": "trained on", "produced": "produced by",
         "serves": "served by"}
+
+
+def _sweep_jobs(ws: Workspace) -> None:
+    """Scoring jobs whose process died (kill -9) become failed before any listing shows them."""
+    from mlops_tui.scoring import sweep_jobs
+
+    sweep_jobs(ws)
 
 
 # -- sql / audit / lineage ---------------------------------------------------------------------
@@ -38,7 +48,8 @@ def sql(
     v_models(name, version, run_id, task, dataset, dataset_version, sha256, metrics_json,
     created_at, aliases); v_deployments(name, model_name, model_version, forced, created_at,
     updated_at); v_jobs(job_id, deployment, model_name, model_version, rows_in, rows_out, seconds,
-    rows_per_s, status, error, drift_status, created_at); v_drift(job_id, feature, kind, psi,
+    rows_per_s, status, error, drift_status, created_at, ended_at, inputs_json, output, unseen_json,
+    warnings_json, prediction_drift, pid, host); v_drift(job_id, feature, kind, psi,
     ks_stat, ks_pvalue, null_rate_ref, null_rate_cur, new_categories, status); v_audit(event_id,
     happened_at, user_name, host, command, object, outcome, details_json). JSON columns work with
     json_extract(metrics_json, '$.rmse').
@@ -47,7 +58,10 @@ def sql(
     """
     from mlops_tui import sql as sql_service
 
-    res = sql_service.run(workspace(), query, limit=limit)
+    ws = workspace()
+    if ws.store.jobs.running():  # v_jobs must not show a killed job as running; light when none runs
+        _sweep_jobs(ws)
+    res = sql_service.run(ws, query, limit=limit)
 
     def render() -> None:
         out.print(table(None, res["columns"], res["rows"]))
@@ -91,7 +105,9 @@ def lineage_cmd(
     """
     from mlops_tui import lineage
 
-    res = lineage.lineage(workspace(), ref)
+    ws = workspace()
+    _sweep_jobs(ws)
+    res = lineage.lineage(ws, ref)
 
     def render() -> None:
         from rich.markup import escape
@@ -196,7 +212,9 @@ def monitor(
     """
     from mlops_tui import monitoring
 
-    res = monitoring.monitor(workspace(), deployment, limit=limit)
+    ws = workspace()
+    _sweep_jobs(ws)
+    res = monitoring.monitor(ws, deployment, limit=limit)
     detail = monitoring.pick_job(res, job) if job else next((j for j in res["jobs"] if j["drift"]), None)
 
     def render() -> None:

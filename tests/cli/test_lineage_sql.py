@@ -137,3 +137,32 @@ def test_sql_names_the_refused_statement_as_typed(path, capsys, statement, named
 def test_sql_reports_a_bad_query_in_one_line(path, capsys):
     res = invoke(capsys, path["ws"].root, "sql", "SELECT nope FROM v_jobs")
     assert res.code == 1 and "nope" in res.stderr and res.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("statement", [
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM read_parquet('{snapshots}/*.parquet')",
+    "SELECT * FROM 'https://example.com/scores.parquet'",
+    "SELECT * FROM read_json('http://localhost:1/x.json')",
+], ids=["local csv", "the workspace's own snapshots", "https url", "http url"])
+def test_sql_reads_no_file_or_url_and_the_views_still_answer(path, capsys, statement):
+    ws = path["ws"]
+    res = invoke(capsys, ws.root, "sql", statement.format(snapshots=ws.root / "artifacts" / "datasets"), "--json")
+    assert res.code == 1 and res.stdout == "" and res.stderr.count("\n") == 1
+    assert "sql reads only the store's views: reading '" in res.stderr and "is refused" in res.stderr
+    assert "root:" not in res.stderr and "install" not in res.stderr.lower()
+    views = invoke(capsys, ws.root, "sql", "SELECT count(*) AS jobs FROM v_jobs j JOIN v_models m "
+                                          "ON j.model_name = m.name AND j.model_version = m.version", "--json")
+    assert views.code == 0, views.stderr
+    assert views.json["rows"] == [[1]]
+
+
+def test_sql_shows_a_jobs_inputs_hashes_and_output(path, capsys):
+    job = path["job"]
+    res = invoke(capsys, path["ws"].root, "sql",
+                 "SELECT json_extract_string(inputs_json, '$[0].sha256') AS sha, output, warnings_json, "
+                 "prediction_drift, ended_at IS NOT NULL AS ended FROM v_jobs", "--json")
+    assert res.code == 0, res.stderr
+    (row,) = res.json["rows"]
+    assert row[0] == job.inputs[0]["sha256"] and len(row[0]) == 64
+    assert row[1] == job.output and row[3] == job.prediction_drift and row[4] is True

@@ -88,15 +88,24 @@ def _kill_when_writing(proc, out, deadline_s: float = 90) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-def test_kill_9_mid_job_leaves_no_output_and_keeps_an_earlier_one(ws, slow_setup, tmp_path):
+def test_kill_9_mid_job_leaves_no_output_and_keeps_an_earlier_one(ws, cli, slow_setup, tmp_path):
     fresh = tmp_path / "fresh.parquet"
-    _kill_when_writing(_start_score(ws, slow_setup, fresh), fresh)
+    first = _start_score(ws, slow_setup, fresh)
+    _kill_when_writing(first, fresh)
     assert not fresh.exists()
 
     earlier = tmp_path / "earlier.parquet"
     earlier.write_bytes(b"yesterday's scores")
-    _kill_when_writing(_start_score(ws, slow_setup, earlier), earlier)
+    second = _start_score(ws, slow_setup, earlier)
+    _kill_when_writing(second, earlier)
     assert earlier.read_bytes() == b"yesterday's scores"
+
+    # The killed jobs do not stay 'running' for ever: the next listing finds their processes dead,
+    # fails them naming the pid and deletes the hidden temp files they left (nothing else).
+    res = cli("sql", "SELECT status, error, output FROM v_jobs ORDER BY created_at", "--json")
+    assert res.code == 0, res.stderr
+    assert res.json["rows"] == [["failed", f"scoring process died (pid {p.pid})", None] for p in (first, second)]
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["big.parquet", "earlier.parquet", "ws"]
 
 
 def _peak_rss_mb(ws, data, out) -> float:

@@ -159,3 +159,53 @@ def test_cli_refuses_a_corrupt_store_with_one_line_and_exit_1(tmp_path):
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "store.duckdb" in lines[0] and "not a valid DuckDB" in lines[0]
+
+
+def _job_record(store: Store, job_id: str = "j1") -> None:
+    store.jobs.start(job_id=job_id, model_name="credit", model_version=1, inputs=[{"path": "in.csv"}],
+                     deployment="nightly", output="artifacts/scores/out.parquet", pid=4242, host="box")
+    store.jobs.finish(job_id, status="succeeded", output="artifacts/scores/out.parquet", rows_in=10, rows_out=10,
+                      seconds=0.5, rows_per_s=20.0, inputs=[{"path": "in.csv", "sha256": "ab12"}],
+                      unseen={"student": 3}, warnings=["column 'x' is entirely null (10 rows)"],
+                      drift_status="warn", prediction_drift=0.17)
+
+
+def test_v_jobs_shows_every_stored_job_field_on_an_upgraded_store(v1_copy):
+    """Inputs with their hashes, output, unseen counts, warnings, prediction drift, ended_at, and the
+    job's process: everything scoring_jobs keeps is answerable in `sql`."""
+    store = Store.open(v1_copy)
+    _job_record(store)
+    with open_connection(v1_copy, read_only=True) as con:
+        stored = [r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'scoring_jobs'").fetchall()]
+    columns, rows = store.query(
+        "SELECT json_extract_string(inputs_json, '$[0].sha256') AS sha, output, "
+        "json_extract(unseen_json, '$.student')::INTEGER AS unseen, json_array_length(warnings_json) AS warnings, "
+        "prediction_drift, ended_at IS NOT NULL AS ended, pid, host FROM v_jobs")
+    assert rows == [("ab12", "artifacts/scores/out.parquet", 3, 1, 0.17, True, 4242, "box")]
+    view_columns, _ = store.query("SELECT * FROM v_jobs")
+    assert sorted(view_columns) == sorted(stored)
+    # migration 2's columns keep their places, so positional queries written against it still read the same
+    assert view_columns[:12] == ["job_id", "deployment", "model_name", "model_version", "rows_in", "rows_out",
+                                 "seconds", "rows_per_s", "status", "error", "drift_status", "created_at"]
+
+
+def test_a_v2_store_keeps_its_jobs_through_the_upgrade_and_they_get_no_process(tmp_path):
+    path = tmp_path / "store.duckdb"
+    with open_connection(path) as con:
+        migrations.upgrade(con, target=2)
+        con.execute("INSERT INTO scoring_jobs (job_id, model_name, model_version, inputs_json, status, created_at) "
+                    "VALUES ('old', 'credit', 1, '[]', 'running', now())")
+    store = Store.open(path)
+    assert store.schema_version() == migrations.LATEST
+    (job,) = store.jobs.running()
+    assert (job.job_id, job.status, job.pid, job.host) == ("old", "running", None, None)
+
+
+def test_the_sql_help_lists_the_columns_each_view_has(tmp_path):
+    from mlops_tui.sql import VIEWS as DOCUMENTED
+
+    store = Store.open(tmp_path / "store.duckdb")
+    for view, documented in DOCUMENTED.items():
+        columns, _ = store.query(f"SELECT * FROM {view} LIMIT 0")
+        assert columns == documented.split(", "), view

@@ -392,6 +392,34 @@ class TestStoreContract:
         assert store.datasets.get(uid).version == 1
         assert store.query("SELECT count(*) FROM v_runs")[1][0][0] >= 0
 
+    @pytest.mark.parametrize("sql", [
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM read_text('/etc/hostname')",
+        "SELECT * FROM 'https://example.com/scores.parquet'",
+        "SELECT * FROM glob('/etc/*')",
+        "SELECT * FROM duckdb_extensions()",
+    ], ids=["csv", "text", "url", "glob", "extension folder"])
+    def test_query_reads_nothing_outside_the_store(self, store, sql):
+        """Only the store's tables: no file, no URL (no httpfs auto-install), in one line."""
+        with pytest.raises(StoreError, match="sql reads only the store's views: reading '.+' is refused") as caught:
+            store.query(sql)
+        assert "\n" not in str(caught.value)
+
+    @pytest.mark.parametrize("sql", ["SET enable_external_access = true", "SET autoload_known_extensions = true",
+                                     "SET lock_configuration = false", "RESET enable_external_access"])
+    def test_query_cannot_lift_its_own_sandbox(self, store, sql, tmp_path):
+        (tmp_path / "t.csv").write_text("a\n1\n")
+        with pytest.raises(StoreError):
+            store.query(sql)
+        with pytest.raises(StoreError, match="is refused"):
+            store.query("SELECT * FROM read_csv(?)", [str(tmp_path / "t.csv")])
+
+    def test_query_sandbox_keeps_views_and_json_functions(self, store, uid):
+        store.jobs.start(job_id=uid, model_name="m", model_version=1, inputs=[{"path": "a.csv", "sha256": "ff"}])
+        _, rows = store.query("SELECT json_extract_string(inputs_json, '$[0].sha256') FROM v_jobs WHERE job_id = ?",
+                              [uid])
+        assert rows == [("ff",)]
+
     def test_query_errors_are_one_line(self, store):
         with pytest.raises(StoreError, match="query failed: .*no_such_table") as caught:
             store.query("SELECT * FROM no_such_table")
