@@ -11,7 +11,18 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Footer, Header, Static
 
-from screens.widgets import BaseScreen, Loaded, NavBar, Table, ago, fmt, sparkline, status_text, symbol
+from screens.widgets import (
+    BaseScreen,
+    Loaded,
+    NavBar,
+    Table,
+    ago,
+    fmt,
+    recent_jobs,
+    sparkline,
+    status_text,
+    symbol,
+)
 
 REFRESH_S = 2.0
 
@@ -65,7 +76,7 @@ def read_snapshot(ws: Any) -> Snapshot:
     """Runs, jobs and (once any job exists) the latest labels into the rows of the two tables."""
     store = ws.store
     runs = store.runs.list(limit=RUNS_LIMIT)
-    jobs = store.jobs.list(limit=JOBS_LIMIT)
+    jobs = recent_jobs(ws, JOBS_LIMIT)
     feedback = store.jobs.latest_feedback() if jobs else []  # labels only exist for scored jobs
     snap = Snapshot(counts={"runs": len(runs), "jobs": len(jobs)})
     for run in runs:

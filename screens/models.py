@@ -29,6 +29,7 @@ from screens.widgets import (
     ago,
     fmt,
     import_service,
+    recent_jobs,
     status_text,
 )
 
@@ -168,7 +169,7 @@ class ModelsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-jobs")
     def refresh_jobs(self) -> None:
-        self.post_message(self.Jobs(self.app.ws.store.jobs.list(limit=JOBS_SHOWN)))
+        self.post_message(self.Jobs(recent_jobs(self.app.ws, JOBS_SHOWN)))
 
     def on_models_screen_jobs(self, msg: Jobs) -> None:
         if self.data is None or [j.job_id for j in msg.jobs] == [j.job_id for j in self.data.jobs] and \
@@ -197,7 +198,7 @@ class ModelsScreen(BaseScreen):
         gate = import_service("mlops_tui.gate")
         registry = import_service("mlops_tui.registry")
         models = ws.store.models.list()
-        deployments, jobs = ws.store.models.deployments(), ws.store.jobs.list(limit=JOBS_SHOWN)
+        deployments, jobs = ws.store.models.deployments(), recent_jobs(ws, JOBS_SHOWN)
         # The list first (fast store reads), then the verdicts (each reads evaluation details).
         self.post_message(self.Loaded(Registry(models, {}, deployments, jobs), seq))
         gates: dict[str, dict[str, Any]] = {}

@@ -164,6 +164,15 @@ class Loaded(Message):
         self.data = data
 
 
+def recent_jobs(ws: Any, limit: int) -> list[Any]:
+    """The latest scoring jobs, newest first. When one is listed as running, jobs whose process
+    died (kill -9) are failed first, as the CLI does; the scoring service is imported only then."""
+    jobs = ws.store.jobs.list(limit=limit)
+    if any(j.status == "running" for j in jobs) and import_service("mlops_tui.scoring").sweep_jobs(ws):
+        jobs = ws.store.jobs.list(limit=limit)
+    return jobs
+
+
 def import_service(module: str) -> Any:
     """Import an mlops_tui service lazily (inside a worker); a missing one says 'not available yet'."""
     import importlib

@@ -196,6 +196,8 @@ def session(path: Path, *, timeout: float | None = None) -> Iterator[None]:
     Opening the file costs 20-50 ms, so a screen that shows three reads pays it once instead of
     three times. Each call still runs its own transaction. Keep the block short and free of slow
     work: while it lasts no other process can open the store. Nested sessions reuse the outer one.
+    A read-only or sandboxed open (the ``sql`` command's) cannot happen inside one: DuckDB refuses
+    a second configuration of a file this process holds.
     """
     if _held(path) is not None:
         yield

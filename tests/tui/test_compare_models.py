@@ -278,6 +278,25 @@ async def test_a_job_scored_from_the_cli_appears_without_a_key(ws):
         assert await wait_for(pilot, lambda: jobs.row_count == 1)     # the periodic refresh finds it
 
 
+async def test_a_job_whose_process_died_shows_failed_not_running(ws):
+    import socket
+    import subprocess
+    import sys
+
+    model = credit_model(ws, rounds=3)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)  # a real process that has ended: its pid is dead
+    ws.store.jobs.start(job_id="killedjob123", model_name=model.name, model_version=model.version,
+                        inputs=[{"path": "data/new.csv"}], pid=int(gone.stdout), host=socket.gethostname())
+    app = app_on(ws, "home")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#recent").row_count)
+        assert str(app.screen.query_one("#recent").get_row_at(0)[0]).endswith("failed")
+        await pilot.press("4")
+        await wait_for(pilot, lambda: app.screen.query_one("#jobs-table").row_count == 1)
+    assert ws.store.jobs.get("killedjob123").error == f"scoring process died (pid {int(gone.stdout)})"
+
+
 async def test_compare_follows_runs_that_are_still_tuning(ws):
     for run_id in ("run1aaaa", "run2bbbb"):
         ws.store.runs.create(run_id=run_id, name=run_id, dataset="penguins", dataset_version=1,
