@@ -99,6 +99,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
                              started_at=run.started_at or utcnow(), ended_at=None)
     children: list[subprocess.Popen[bytes]] = []
     params: dict[str, Any] | None = None
+    mirror: st.StoreMirror | None = None
     try:
         dv = dataset or datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
         done_before = len(st.finished(st.open_study(ws, run)))
@@ -109,20 +110,28 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
                 children.append(_popen(ws, run_id, ["optimize", "--trials", str(n), "--seed", str(seed),
                                                     "--index", str(index)], new_session=False))
         prepared = prepared or train.prepare_config(ws, dv, run.config)
-        st.work(ws, run, prepared, n_trials=parts[0], timeout=run.timeout_s,
-                sampler_seed=run.seed + done_before, on_trial=on_trial)
+        mirror = st.StoreMirror(ws, run_id)
+        try:
+            study = st.work(ws, run, prepared, n_trials=parts[0], timeout=run.timeout_s,
+                            sampler_seed=run.seed + done_before, on_trial=on_trial, mirror=mirror)
+        finally:
+            # Its last write runs while the other workers finish and the best trial is refitted;
+            # joined before the run's outcome is written.
+            mirror.close(wait=False)
         for child in children:
             if child.wait() != 0:  # killed (negative: the signal) or crashed; its share is cut short
                 log.warning("worker %d ended with exit code %d before its share of trials; its running "
                             "trial is marked failed (`run resume` runs the missing trials)",
                             child.pid, child.returncode)
         if children:  # a worker killed meanwhile leaves RUNNING trials behind; ours are all mirrored
+            mirror.join()
             control.sweep_run(ws, run_id)
-        study = st.open_study(ws, run)
+        study = study or st.open_study(ws, run)  # (its storage reads the other workers' trials too)
         complete = [t for t in study.trials if t.state.name == "COMPLETE"]
         if st.stop_requested(ws, run_id):
             best = study.best_trial if complete else None
             log.info("run %s stopped after %d trial(s)", run_id, len(study.trials))
+            mirror.join()
             return ws.store.runs.update_and_get(run_id, status="stopped", ended_at=utcnow(),
                                                 best_params=best_params(run, best) if best else None,
                                                 best_value=best.value if best else None)
@@ -134,7 +143,9 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         model, metrics, _ = train.train_and_register(
             ws, dataset=dv, config=run.config, params=params, model_name=run.name, run_id=run_id,
             prepared=prepared)
-        # The outcome, its audit event and the record returned: one transaction, one open.
+        # Every trial row in the store before the run says it completed; then the outcome, its
+        # audit event and the record returned: one transaction, one open.
+        mirror.join()
         done = ws.store.runs.update_and_get(
             run_id, status="completed", test_metrics=metrics, model_name=model.name,
             model_version=model.version, ended_at=utcnow(), best_value=best.value, best_params=params,
@@ -147,6 +158,8 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
             if child.poll() is None:
                 child.terminate()
                 child.wait()
+        if mirror is not None:
+            mirror.join()
         interrupted = isinstance(exc, KeyboardInterrupt)
         message = "interrupted" if interrupted else (str(exc).splitlines() or [type(exc).__name__])[0]
         extra = {"best_params": params} if params else {}
