@@ -209,10 +209,24 @@ def record_holdout(
 
 
 def _load_dataset(ws: Workspace, ref: str) -> tuple[Any, pl.DataFrame]:
-    """A registered dataset version and its rows (through the datasets service)."""
-    from mlops_tui import datasets
+    """A registered dataset version and its rows (through the datasets service).
 
-    dv = datasets.resolve(ws, ref)
+    Versions only: their snapshots were read from the user's file once, by ``dataset add``
+    (:mod:`mlops_tui.readers`), so evaluation and training see the same values. A file path is
+    refused with the command that registers it.
+    """
+    from pathlib import Path
+
+    from mlops_tui import datasets, readers
+
+    try:
+        dv = datasets.resolve(ws, ref)
+    except UserError:
+        path = Path(ref).expanduser()
+        if readers.kind_of(path) and path.is_file():
+            raise UserError(f"{ref} is a file; evaluate takes a registered dataset version: register it "
+                            f"first with `mlops-tui dataset add {ref}`, then pass NAME or NAME:VERSION") from None
+        raise
     return dv, datasets.load(ws, dv)
 
 

@@ -121,17 +121,24 @@ def _compare(model: ModelVersion, metrics: dict[str, Any], policy: dict[str, Any
             "status": "alert" if drop > max_drop else "ok"}
 
 
-def _labels(path: str, id_column: str, label_column: str) -> pl.LazyFrame:
-    from mlops_tui.readers import read_file
+def _labels(path: str, id_column: str, label_column: str) -> pl.DataFrame:
+    """``__id`` (text) and ``__label`` of every labelled row, the last label of an id winning.
 
-    lf = read_file(path)
-    names = lf.collect_schema().names()
-    for col, what in ((id_column, "id column"), (label_column, "label column")):
-        if col not in names:
-            raise UserError(f"labels file {path} has no {what} {col!r} (columns: {', '.join(names)})")
-    return (lf.select(pl.col(id_column).cast(pl.String).alias("__id"), pl.col(label_column).alias("__label"))
-            .filter(pl.col("__id").is_not_null() & pl.col("__label").is_not_null())
-            .unique("__id", keep="last"))
+    Read like ``dataset add`` reads a file (:func:`mlops_tui.readers.collect`): an id column that
+    turns into text past the rows its type was inferred from is read again with every row inferred.
+    """
+    from mlops_tui import readers
+
+    def query(lf: pl.LazyFrame) -> pl.LazyFrame:
+        names = lf.collect_schema().names()
+        for col, what in ((id_column, "id column"), (label_column, "label column")):
+            if col not in names:
+                raise UserError(f"labels file {path} has no {what} {col!r} (columns: {', '.join(names)})")
+        return (lf.select(pl.col(id_column).cast(pl.String).alias("__id"), pl.col(label_column).alias("__label"))
+                .filter(pl.col("__id").is_not_null() & pl.col("__label").is_not_null())
+                .unique("__id", keep="last"))
+
+    return readers.collect(path, query)
 
 
 def _scored(ws: Workspace, job: ScoringJob, id_column: str, sig: Signature) -> pl.LazyFrame | None:
@@ -158,7 +165,7 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
     current = ws.store.models.get(dep.model_name, dep.model_version)
     sig = Signature.from_json(current.signature)
     label_column = label_column or sig.target
-    lab = _labels(labels_path, id_column, label_column).collect()
+    lab = _labels(labels_path, id_column, label_column)
     if lab.height == 0:
         raise UserError(f"labels file {labels_path} has no rows with both {id_column!r} and {label_column!r}")
     if sig.task != "regression":

@@ -1,15 +1,19 @@
 """Reading user files (CSV and Parquet) with one set of inference rules and one set of errors.
 
-Every command that takes a user's file — ``dataset add``, ``dataset validate``, ``evaluate``,
-``feedback`` — goes through :func:`read_file`, so a file is either read the same way everywhere
-or refused everywhere with the same one-line message naming the file and the problem.
+Every command that takes a user's file — ``dataset add``, ``dataset validate``, ``feedback``
+(:func:`read_file`, :func:`collect`) and ``score`` (:func:`sniff_csv` + :func:`scan_csv`, batch by
+batch) — reads it with these rules, so a file is either read the same way everywhere or refused
+everywhere with the same one-line message naming the file and the problem. (``evaluate`` reads
+registered versions, i.e. snapshots this module already read.)
 
 Rules
 -----
-* Kinds by extension: ``.csv``, ``.tsv``, ``.txt`` (delimited text); ``.parquet``, ``.pq``; a glob
-  of Parquet files (``data/*.parquet``) is read as one table. Anything else is refused.
+* Kinds by extension: ``.csv``, ``.tsv``, ``.txt`` (delimited text, also gzipped: ``.csv.gz``);
+  ``.parquet``, ``.pq``, ``.parq``; a glob of Parquet files (``data/*.parquet``) is read as one
+  table. Anything else is refused.
 * Delimited text: delimiter sniffed among ``, ; TAB |``; header inferred (a first row with a
-  number in it is data, not names); dates parsed where every value looks like a date; the usual
+  number in it is data, not names); dates parsed where every value looks like a date (tried
+  only when the file's first 64 KiB holds a date-like value, as trying costs); the usual
   null spellings (empty, NA, N/A, NULL, None, NaN, ...) read as missing. A file not delimited by
   commas whose numbers are written with a decimal comma (``1,5``; what a European spreadsheet
   exports, usually with ``;``) and never with a decimal point has them read as numbers.
@@ -20,8 +24,14 @@ Rules
 * Refused: missing path, directory, empty file, header only (no rows), duplicate column names,
   binary content (NUL bytes), ragged rows (line number given), corrupt Parquet.
 
-A CSV is checked in one streaming pass by the ``csv`` module (ragged rows, encoding, NUL bytes)
-before Polars scans it lazily, so nothing here loads a whole file into memory.
+How a CSV is written (delimiter, header, decimal comma, names) is judged from its first 64 KiB
+(:func:`sniff_csv`, which also refuses UTF-16, binary and non-UTF-8 text found there). Whole-file
+readers (:func:`read_file`) then check every row in one streaming pass of the ``csv`` module
+(ragged rows, encoding further on) before Polars scans it lazily; ``score`` skips that pass (it
+would cost ~20 % of a job) and turns what Polars meets later in the file into the same one-line
+errors (:func:`read_error`). Column types are inferred from the first ``INFER_ROWS`` rows; a value
+further on that does not fit is read again with every row inferred (:func:`collect`, ``dataset
+add``/``validate``). Nothing here loads a whole file into memory.
 """
 
 from __future__ import annotations
@@ -29,18 +39,20 @@ from __future__ import annotations
 import codecs
 import csv
 import glob
+import gzip
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import polars as pl
 
 from mlops_tui.errors import UserError
 
-CSV_SUFFIXES = (".csv", ".tsv", ".txt")
-PARQUET_SUFFIXES = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 NULL_VALUES = ["", "NA", "N/A", "n/a", "na", "NULL", "null", "None", "none", "NaN", "nan", "#N/A"]
 _SNIFF_BYTES = 64 * 1024
 INFER_ROWS = 10_000
@@ -48,6 +60,15 @@ NEWLINE = b"\n"
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
 _DECIMAL_POINT = re.compile(r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$")
+_DATE_LIKE = re.compile(r"\d[-/.:]\d")  # every date/time format Polars recognises has one
+
+
+def kind_of(path: Path) -> str | None:
+    """``csv`` or ``parquet`` by the file name's ending; None for anything else."""
+    name = path.name.lower()
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    return "csv" if name.endswith(CSV_SUFFIXES) else None
 
 
 @dataclass(frozen=True)
@@ -78,9 +99,38 @@ def read_file_info(path: str, *, infer_rows: int | None = INFER_ROWS) -> tuple[p
     pass over the file — what ``dataset add`` retries with when a later value does not fit).
     """
     files = _expand(path)
-    if files[0].suffix.lower() in PARQUET_SUFFIXES:
+    if kind_of(files[0]) == "parquet":
         return _read_parquet(path, files)
     return _read_csv(files[0], infer_rows)
+
+
+def collect(path: str, query: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None) -> pl.DataFrame:
+    """``query`` over the rows of a user's file, in memory; :class:`UserError` if it cannot be read.
+
+    A CSV value past the first ``INFER_ROWS`` rows that does not fit the type they suggested (an
+    id column turning into text at row 50,000) does not fail: the file is read again with every
+    row inferred, as ``dataset add`` does. ``query`` may be called twice and may raise UserError.
+    """
+    lf, info = read_file_info(path)
+    try:
+        return (query(lf) if query else lf).collect()
+    except pl.exceptions.PolarsError as exc:
+        if info.kind != "csv":
+            raise read_error(path, exc) from exc
+    lf, info = read_file_info(path, infer_rows=None)
+    try:
+        return (query(lf) if query else lf).collect()
+    except pl.exceptions.PolarsError as exc:
+        raise read_error(path, exc) from exc
+
+
+def read_error(path: str | Path, exc: BaseException) -> UserError:
+    """What a Polars reader met while collecting a file (perhaps late in it) as one line naming
+    the file: text that is not UTF-8 is located (line and byte) like every encoding error here."""
+    message = first_line(exc)
+    if "invalid utf-8" in message.lower() and kind_of(Path(path)) == "csv":
+        return _encoding_error(Path(path), None, None)
+    return UserError(f"{path}: cannot be read ({message})")
 
 
 def _expand(path: str) -> list[Path]:
@@ -88,7 +138,7 @@ def _expand(path: str) -> list[Path]:
         files = sorted(Path(p) for p in glob.glob(path, recursive=True) if Path(p).is_file())
         if not files:
             raise UserError(f"{path}: no files match this pattern")
-        bad = [f for f in files if f.suffix.lower() not in PARQUET_SUFFIXES]
+        bad = [f for f in files if kind_of(f) != "parquet"]
         if bad:
             raise UserError(f"{bad[0]}: a glob may only match Parquet files (.parquet, .pq)")
         return files
@@ -97,9 +147,8 @@ def _expand(path: str) -> list[Path]:
         raise UserError(f"{path}: no such file")
     if p.is_dir():
         raise UserError(f"{path}: is a directory, not a file (use a glob like {path.rstrip('/')}/*.parquet)")
-    suffix = p.suffix.lower()
-    if suffix not in CSV_SUFFIXES + PARQUET_SUFFIXES:
-        shown = suffix or "(none)"
+    if kind_of(p) is None:
+        shown = p.suffix.lower() or "(none)"
         raise UserError(f"{path}: unsupported file type {shown}; expected .csv, .tsv, .txt, .parquet or .pq")
     if p.stat().st_size == 0:
         raise UserError(f"{path}: file is empty")
@@ -134,9 +183,40 @@ def _read_parquet(pattern: str, files: list[Path]) -> tuple[pl.LazyFrame, ReadIn
 # --- Delimited text ------------------------------------------------------------------------
 
 
-def _read_csv(path: Path, infer_rows: int | None) -> tuple[pl.LazyFrame, ReadInfo]:
-    with path.open("rb") as fh:
-        head = fh.read(_SNIFF_BYTES)
+@dataclass(frozen=True)
+class CsvFormat:
+    """How a delimited text file is written, judged from its start (:func:`sniff_csv`)."""
+
+    delimiter: str
+    header: bool
+    decimal_comma: bool
+    names: tuple[str, ...]  # the column names Polars is given (the header as the csv module reads it)
+    warnings: tuple[str, ...] = ()
+    dates: bool = True  # whether any sampled value could be a date (else Polars need not try them)
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rt", newline="", encoding="utf-8-sig")
+    return path.open(newline="", encoding="utf-8-sig")
+
+
+def sniff_csv(path: Path) -> CsvFormat:
+    """Delimiter, header, decimal comma and names from the file's first 64 KiB, or UserError.
+
+    Refuses, from that sample: UTF-16, binary content, text that is not UTF-8, an empty file,
+    CR-only line endings, an unreadable first row and duplicate names. Rows further on are not
+    looked at (see :func:`_check_rows`, :func:`read_error`).
+    """
+    try:
+        with _open_bytes(path) as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except (OSError, EOFError) as exc:  # e.g. a .gz that is not gzip, or truncated
+        raise UserError(f"{path}: cannot be read ({first_line(exc)})") from exc
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UserError(f"{path}: UTF-16 text; mlops-tui reads UTF-8 — convert it first, "
                         f"e.g. iconv -f utf-16 -t utf-8")
@@ -161,11 +241,13 @@ def _read_csv(path: Path, infer_rows: int | None) -> tuple[pl.LazyFrame, ReadInf
         raise UserError(f"{path}: not a valid CSV file (its first row cannot be read)")
     first = records[0]
     header = not any(_NUMBER.match(v.strip()) for v in first)
-    _check_rows(path, delimiter, header)
-    decimal_comma = delimiter != "," and _decimal_comma(records[1:] if header else records)
+    if header:
+        _check_names(path, first)
+    rows = records[1:] if header else records
+    decimal_comma = delimiter != "," and _decimal_comma(rows)
     warnings: list[str] = []
     # The header as the csv module reads it: Polars keeps a quoted name's escaped quotes ("a""b").
-    names: list[str] | None = first if header else None
+    names = list(first)
     if not header:
         names = [f"column_{i + 1}" for i in range(len(first))]
         warnings.append(f"{path.name}: no header row detected; columns named column_1, column_2, ...")
@@ -176,24 +258,44 @@ def _read_csv(path: Path, infer_rows: int | None) -> tuple[pl.LazyFrame, ReadInf
             raise UserError(f"{path}: an unnamed column would clash with another column's name")
         unnamed = ", ".join(n for n, v in zip(names, first, strict=True) if not v.strip())
         warnings.append(f"{path.name}: unnamed header column(s) named {unnamed}")
+    return CsvFormat(delimiter, header, decimal_comma, tuple(names), tuple(warnings), _dates(rows))
 
+
+def scan_csv(path: Path, fmt: CsvFormat, *, infer_rows: int | None = INFER_ROWS,
+             schema: dict[str, pl.DataType] | None = None) -> pl.LazyFrame:
+    """A lazy Polars scan of ``path`` written as ``fmt`` says, with this module's null spellings
+    and date parsing (when the sample has date-like values); its schema is checked (UserError),
+    its rows are not read yet.
+
+    ``schema`` (every column, in the file's order: one this function inferred, perhaps with some
+    types changed) skips inference, which a scan otherwise repeats from the first ``infer_rows``
+    rows (~0.1 s for a file with text columns, as dates are tried).
+    """
     lf = pl.scan_csv(
         path,
-        separator=delimiter,
-        has_header=header,
+        separator=fmt.delimiter,
+        has_header=fmt.header,
         null_values=NULL_VALUES,
-        try_parse_dates=True,
+        try_parse_dates=fmt.dates,
         infer_schema_length=infer_rows,
         encoding="utf8",
-        new_columns=names,
-        decimal_comma=decimal_comma,
+        new_columns=None if schema else list(fmt.names),
+        decimal_comma=fmt.decimal_comma,
+        schema=schema,
     )
     try:
         lf.collect_schema()
     except Exception as exc:  # noqa: BLE001
         raise UserError(f"{path}: cannot be parsed as CSV ({first_line(exc)})") from exc
-    return lf, ReadInfo(kind="csv", files=(str(path),), delimiter=delimiter, header=header,
-                        decimal_comma=decimal_comma, warnings=tuple(warnings))
+    return lf
+
+
+def _read_csv(path: Path, infer_rows: int | None) -> tuple[pl.LazyFrame, ReadInfo]:
+    fmt = sniff_csv(path)
+    _check_rows(path, fmt.delimiter, fmt.header)
+    lf = scan_csv(path, fmt, infer_rows=infer_rows)
+    return lf, ReadInfo(kind="csv", files=(str(path),), delimiter=fmt.delimiter, header=fmt.header,
+                        decimal_comma=fmt.decimal_comma, warnings=fmt.warnings)
 
 
 def _sample_records(sample: str, delimiter: str, *, cut: bool) -> list[list[str]]:
@@ -209,6 +311,13 @@ def _sample_records(sample: str, delimiter: str, *, cut: bool) -> list[list[str]
     if cut and len(records) > 1:
         records.pop()
     return records
+
+
+def _dates(records: Iterable[list[str]]) -> bool:
+    """Whether a sampled value that is not a number looks like a date or time (``2024-01-31``,
+    ``31/01/2024``, ``10:30``). Trying dates costs Polars ~0.1 s per text column at inference,
+    and a column whose sampled values have no such shape never infers as one."""
+    return any(_DATE_LIKE.search(v) and not _NUMBER.match(v.strip()) for record in records for v in record)
 
 
 def _decimal_comma(records: Iterable[list[str]]) -> bool:
@@ -232,7 +341,7 @@ def _sniff_delimiter(path: Path, sample: str) -> str:
         return csv.Sniffer().sniff(probe, delimiters=",;\t|").delimiter
     except csv.Error:
         pass
-    if path.suffix.lower() == ".tsv":
+    if path.name.lower().endswith((".tsv", ".tsv.gz")):
         return "\t"
     counts = {d: lines[0].count(d) for d in ",;\t|"}
     best = max(counts, key=counts.__getitem__)
@@ -240,11 +349,11 @@ def _sniff_delimiter(path: Path, sample: str) -> str:
 
 
 def _check_rows(path: Path, delimiter: str, header: bool) -> None:
-    """One streaming pass: every row has the header's width, text is UTF-8, names are unique."""
+    """One streaming pass: every row has the header's width, text is UTF-8, there are rows."""
     width = None
     rows = 0
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
+        with _open_text(path) as fh:
             reader = csv.reader(fh, delimiter=delimiter)
             for record in reader:
                 if not record or (len(record) == 1 and not record[0].strip()):
@@ -252,7 +361,6 @@ def _check_rows(path: Path, delimiter: str, header: bool) -> None:
                 if width is None:
                     width = len(record)
                     if header:
-                        _check_names(path, record)
                         continue
                 elif len(record) != width:
                     raise UserError(
@@ -264,6 +372,8 @@ def _check_rows(path: Path, delimiter: str, header: bool) -> None:
         raise _encoding_error(path, None, None) from exc
     except csv.Error as exc:
         raise UserError(f"{path}: not a valid CSV file ({exc})") from exc
+    except (OSError, EOFError) as exc:  # a truncated .gz
+        raise UserError(f"{path}: cannot be read ({first_line(exc)})") from exc
     if rows == 0:
         raise UserError(f"{path}: has a header but no data rows")
 
@@ -273,7 +383,7 @@ def _check_names(path: Path, names: list[str]) -> None:
     for raw in names:
         name = raw.strip()
         if not name:
-            continue  # named column_<n> by _read_csv
+            continue  # named column_<n> by sniff_csv
         if name in seen:
             raise UserError(f"{path}: duplicate column name {name!r} in the header")
         seen.add(name)
@@ -282,17 +392,25 @@ def _check_names(path: Path, names: list[str]) -> None:
 def _encoding_error(path: Path, data: bytes | None, start: int | None) -> UserError:
     """Locate the first non-UTF-8 byte (streaming) and say how to fix it."""
     if data is None or start is None:
-        offset = 0
-        with path.open("rb") as fh:
-            decoder = codecs.getincrementaldecoder("utf-8")()
-            while chunk := fh.read(1 << 20):
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError as exc:
-                    data, start = chunk, exc.start
-                    break
-                offset += len(chunk)
-        line_info = f"byte {offset + (start or 0)}"
+        offset = lines = 0
+        try:
+            with _open_bytes(path) as fh:
+                decoder = codecs.getincrementaldecoder("utf-8")()
+                while chunk := fh.read(1 << 20):
+                    try:
+                        decoder.decode(chunk)
+                    except UnicodeDecodeError as exc:
+                        # the decoder may hold back up to 3 bytes of the previous chunk
+                        data, start = chunk, max(exc.start - len(exc.object) + len(chunk), 0)
+                        break
+                    offset += len(chunk)
+                    lines += chunk.count(NEWLINE)
+        except (OSError, EOFError):
+            pass
+        if data is None or start is None:
+            line_info = "some line"
+        else:
+            line_info = f"line {lines + data[:start].count(NEWLINE) + 1} (byte {offset + start})"
     else:
         line_info = f"line {data[:start].count(NEWLINE) + 1}"
     byte = f" (0x{data[start]:02x})" if data is not None and start is not None else ""

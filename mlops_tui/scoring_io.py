@@ -7,6 +7,15 @@ message (missing features, text in numeric columns with an example value, unusab
 user fixes the file once instead of once per error. The only full-data check (text hiding in a
 numeric column that arrived as strings) runs as a lazy, streaming Polars query over just those
 columns, so it costs memory for one batch, not one file.
+
+A CSV is read the way ``dataset add`` reads it (:mod:`mlops_tui.readers`: delimiter sniffed among
+``, ; TAB |``, header inferred, decimal commas in non-comma files, the usual null spellings, UTF-8
+only), so a file that validates against a dataset version scores too. What that module judges
+from a file's start is checked before scoring; what Polars meets later in the file (text that is
+not UTF-8, a value that does not parse as its column's type) fails the job with the same one-line
+error. The csv-module pass over every row that ``dataset add`` makes (ragged rows) is skipped
+here: it would cost 15-20 % of a job. So a row with fewer fields than the header scores with the
+missing ones as missing values, and extra fields at a row's end are ignored, as before.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from mlops_tui import readers
 from mlops_tui.errors import UserError
 
 if TYPE_CHECKING:
@@ -30,9 +40,6 @@ if TYPE_CHECKING:
 
     from mlops_tui.signature import Signature
 
-CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz")
-PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
-CSV_INFER_ROWS = 10_000
 ROW_GROUP_PREFETCH = 2
 _ID_RE = re.compile(r"(^|[_\-\s.])id$|^.*[a-z]Id$|^.*ID$")
 
@@ -43,12 +50,14 @@ class InputFile:
     kind: str  # csv | parquet
     schema: dict[str, pl.DataType]
     rows: int | None  # known up front for Parquet (footer), unknown for CSV
+    fmt: readers.CsvFormat | None = None  # how a CSV is written (delimiter, header, ...)
 
     def scan(self, overrides: dict[str, pl.DataType] | None = None) -> pl.LazyFrame:
         if self.kind == "parquet":
             return pl.scan_parquet(self.path)
-        return pl.scan_csv(self.path, infer_schema_length=CSV_INFER_ROWS,
-                           schema_overrides=overrides or None, separator="\t" if self.path.suffix == ".tsv" else ",")
+        assert self.fmt is not None
+        # The schema found once (open_inputs), so no scan infers it again.
+        return readers.scan_csv(self.path, self.fmt, schema={**self.schema, **(overrides or {})})
 
 
 @dataclass
@@ -72,12 +81,10 @@ class Plan:
 
 
 def _kind(path: Path) -> str:
-    name = path.name.lower()
-    if name.endswith(PARQUET_SUFFIXES):
-        return "parquet"
-    if name.endswith(CSV_SUFFIXES):
-        return "csv"
-    raise UserError(f"{path}: unsupported input type (use .csv or .parquet)")
+    kind = readers.kind_of(path)
+    if kind is None:
+        raise UserError(f"{path}: unsupported input type (use .csv or .parquet)")
+    return kind
 
 
 def expand_inputs(patterns: list[str]) -> list[Path]:
@@ -104,14 +111,15 @@ def open_inputs(paths: list[Path]) -> list[InputFile]:
     files = []
     for p in paths:
         kind = _kind(p)
+        if kind == "csv":
+            fmt = readers.sniff_csv(p)  # UserError naming the file: encoding, binary, names, ...
+            schema = dict(readers.scan_csv(p, fmt).collect_schema())
+            files.append(InputFile(p, kind, schema, None, fmt))
+            continue
         try:
-            if kind == "parquet":
-                lf = pl.scan_parquet(p)
-                schema = dict(lf.collect_schema())
-                rows = int(lf.select(pl.len()).collect().item())  # from the footer, no data read
-            else:
-                schema = dict(pl.scan_csv(p, infer_schema_length=CSV_INFER_ROWS).collect_schema())
-                rows = None
+            lf = pl.scan_parquet(p)
+            schema = dict(lf.collect_schema())
+            rows = int(lf.select(pl.len()).collect().item())  # from the footer, no data read
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise UserError(f"cannot read {p}: {str(exc).splitlines()[0]}") from exc
         files.append(InputFile(p, kind, schema, rows))
@@ -131,10 +139,13 @@ def _first_text(f: InputFile, column: str, overrides: dict[str, pl.DataType]) ->
     """
     v = pl.col(column).str.strip_chars()
     present = v.is_not_null() & (v != "")
-    found = (f.scan(overrides).select(
-        present.any().alias("any"),
-        v.filter(present & v.cast(pl.Float64, strict=False).is_null()).first().alias("bad"),
-    ).collect(engine="streaming"))
+    try:
+        found = (f.scan(overrides).select(
+            present.any().alias("any"),
+            v.filter(present & v.cast(pl.Float64, strict=False).is_null()).first().alias("bad"),
+        ).collect(engine="streaming"))
+    except pl.exceptions.PolarsError as exc:
+        raise _read_error(f, exc) from exc
     return bool(found["any"][0]), found["bad"][0]
 
 
@@ -147,9 +158,13 @@ def plan(files: list[InputFile], sig: Signature, model_ref: str) -> Plan:
     overrides: dict[str, pl.DataType] = {}
     sources = sig.source_columns
     for f in files:
+        if f.fmt is not None:
+            warnings.extend(f.fmt.warnings)  # what the reader guessed: no header, unnamed columns
         missing = [c for c in sources if c not in f.schema]
         if missing:
-            problems.append(f"missing feature column(s){where(f)}: {', '.join(missing)}")
+            guess = f" ({f.path.name} was read without a header row: its first row has numbers)" \
+                if f.fmt is not None and not f.fmt.header else ""
+            problems.append(f"missing feature column(s){where(f)}: {', '.join(missing)}{guess}")
         for feat in sig.features:
             dtype = f.schema.get(feat.source)
             if dtype is None or feat.kind != "numeric":
@@ -195,7 +210,18 @@ def batches(p: Plan, chunk_size: int) -> Iterator[pl.DataFrame]:
         try:
             yield from lf.collect_batches(chunk_size=chunk_size)
         except pl.exceptions.PolarsError as exc:
-            raise UserError(f"cannot read {f.path}: {str(exc).splitlines()[0]}") from exc
+            raise _read_error(f, exc) from exc
+
+
+def _read_error(f: InputFile, exc: BaseException) -> UserError:
+    """A file that failed while being read (perhaps far into it) → one line naming it."""
+    if f.kind == "csv":
+        error = readers.read_error(f.path, exc)
+        if "could not parse" in str(error):  # only a value past the rows types came from fails so
+            return UserError(f"{error}: a value past the first {readers.INFER_ROWS:,} rows, "
+                             f"which the column's type was inferred from")
+        return error
+    return UserError(f"cannot read {f.path}: {readers.first_line(exc)}")
 
 
 def sha256_files(paths: list[Path], chunk: int = 4 << 20) -> list[str]:

@@ -255,3 +255,24 @@ def test_validate_accepts_its_own_booleans_and_dates(ws, tmp_path):
     datasets.add(ws, str(f))
     r = datasets.validate(ws, "flags", str(f))
     assert r["ok"] and r["warnings"] == []
+
+
+def test_a_gzipped_csv_is_the_same_version_as_the_plain_file(ws, tmp_path):
+    import gzip
+
+    plain, _ = datasets.add(ws, str(SAMPLE / "default.csv"), name="default")
+    packed = tmp_path / "default.csv.gz"
+    packed.write_bytes(gzip.compress((SAMPLE / "default.csv").read_bytes()))
+    again, new = datasets.add(ws, str(packed), name="default")
+    assert (again.version, new) == (plain.version, False)
+
+
+def test_non_utf8_text_past_the_sniffed_start_is_located_by_line(ws, tmp_path):
+    f = tmp_path / "late_latin1.csv"
+    lines = (SAMPLE / "default.csv").read_text().splitlines()
+    lines[9_000] = lines[9_000].replace(",No,", ",N\xe9,", 1).replace(",Yes,", ",Y\xe9,", 1)
+    f.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    with pytest.raises(UserError) as exc:
+        datasets.add(ws, str(f))
+    assert str(exc.value).startswith(f"{f}: not UTF-8 text at line 9001 (byte ")
+    assert not (ws.artifacts / "datasets").exists() or _snapshots(ws) == []

@@ -198,3 +198,99 @@ def test_a_failing_drift_tracker_does_not_fail_the_job(ws, credit, tmp_path, mon
     job = scoring.score(ws, "credit", [str(SAMPLE / "default.csv")], str(tmp_path / "o.parquet"))
     assert job.status == "succeeded"
     assert any("drift tracking stopped: RuntimeError: boom" in w for w in job.warnings)
+
+
+# -- CSV read the way `dataset add` / `dataset validate` read it (mlops_tui.readers) -------------
+
+
+def _semicolon_decimal_comma(df: pl.DataFrame) -> str:
+    """What a European spreadsheet exports: `;` between fields, `,` as the decimal mark."""
+    head, *rows = df.write_csv(separator=";").splitlines()
+    return "\n".join([head, *(r.replace(".", ",") for r in rows)]) + "\n"
+
+
+def test_a_semicolon_csv_with_decimal_commas_scores_like_the_file_it_was_exported_from(ws, tmp_path):
+    from mlops_tui import datasets
+
+    model = penguins_model(ws)
+    datasets.add(ws, str(SAMPLE / "penguins.csv"))
+    semi = tmp_path / "pen_semi.csv"
+    semi.write_text(_semicolon_decimal_comma(pl.read_csv(SAMPLE / "penguins.csv")))
+    assert datasets.validate(ws, "penguins", str(semi))["ok"]  # validate and score agree
+    out = tmp_path / "o.parquet"
+    job = scoring.score(ws, "penguins", [str(semi)], str(out))
+    assert job.status == "succeeded" and job.rows_out == 344 and job.warnings == []
+    got = pl.read_parquet(out)
+    classes = ["Adelie", "Chinstrap", "Gentoo"]
+    np.testing.assert_allclose(got.select([f"proba_{c}" for c in classes]).to_numpy(),
+                               expected(ws, model, pl.read_csv(SAMPLE / "penguins.csv")))
+
+
+@pytest.mark.parametrize("delimiter,suffix", [("\t", ".txt"), ("|", ".csv"), ("\t", ".tsv")])
+def test_tab_and_pipe_delimited_files_are_sniffed(ws, credit, tmp_path, delimiter, suffix):
+    path = tmp_path / f"in{suffix}"
+    default_df().write_csv(path, separator=delimiter)
+    out = tmp_path / "o.parquet"
+    scoring.score(ws, "credit", [str(path)], str(out))
+    np.testing.assert_allclose(pl.read_parquet(out)["proba_Yes"].to_numpy(), expected(ws, credit, default_df()))
+
+
+def test_na_null_and_empty_values_score_as_missing(ws, credit, tmp_path):
+    df = default_df()
+    spellings = {1: "NA", 2: "", 3: "NULL", 4: "N/A", 5: "nan"}
+    head, *rows = df.write_csv().splitlines()
+    for line, null in spellings.items():  # balance (4th field) of the first rows
+        fields = rows[line].split(",")
+        fields[3] = null
+        rows[line] = ",".join(fields)
+    rows[6] = rows[6].replace(",No,", ",NA,", 1).replace(",Yes,", ",NA,", 1)  # a missing category
+    path = tmp_path / "nulls.csv"
+    path.write_text("\n".join([head, *rows]) + "\n")
+    out = tmp_path / "o.parquet"
+    job = scoring.score(ws, "credit", [str(path)], str(out))
+    assert job.status == "succeeded" and job.unseen == {}
+    assert not [w for w in job.warnings if "text" in w]
+    missing = df.with_row_index("i").with_columns(
+        pl.when(pl.col("i").is_in([1, 2, 3, 4, 5])).then(None).otherwise(pl.col("balance")).alias("balance"),
+        pl.when(pl.col("i") == 6).then(None).otherwise(pl.col("student")).alias("student"),
+    ).drop("i")
+    assert missing["balance"].null_count() == 5 and missing["student"].null_count() == 1
+    np.testing.assert_allclose(pl.read_parquet(out)["proba_Yes"].to_numpy(), expected(ws, credit, missing))
+
+
+def test_a_gzipped_csv_still_scores(ws, credit, tmp_path):
+    import gzip
+
+    path = tmp_path / "in.csv.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write(_semicolon_decimal_comma(default_df()))
+    out = tmp_path / "o.parquet"
+    scoring.score(ws, "credit", [str(path)], str(out))
+    np.testing.assert_allclose(pl.read_parquet(out)["proba_Yes"].to_numpy(), expected(ws, credit, default_df()))
+
+
+@pytest.mark.parametrize("where", ["early", "late"])
+def test_latin1_text_fails_the_job_with_one_line_naming_where(ws, credit, tmp_path, where):
+    """Early: found by the check before scoring. Late (past the first 64 KiB, which is all that
+    check reads): met by Polars mid-job, reported the same way; no output either way."""
+    head, *rows = default_df().write_csv().splitlines()
+    at = 2 if where == "early" else 9_000
+    rows[at] = rows[at].replace(",No,", ",Ne\xe9,", 1).replace(",Yes,", ",Ye\xe9,", 1)
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(("\n".join([head, *rows]) + "\n").encode("latin-1"))
+    out = tmp_path / "o.parquet"
+    with pytest.raises(UserError) as exc:
+        scoring.score(ws, "credit", [str(path)], str(out))
+    msg = str(exc.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"{path}: not UTF-8 text at line {at + 2}") and "iconv -f latin1 -t utf-8" in msg
+    assert not out.exists() and list(tmp_path.glob(".o.parquet*")) == []
+    (job,) = ws.store.jobs.list()
+    assert job.status == "failed" and "not UTF-8" in job.error
+
+
+def test_a_file_without_a_header_row_says_so_in_the_missing_columns_message(ws, credit, tmp_path):
+    path = tmp_path / "noheader.csv"
+    path.write_text("\n".join(default_df().write_csv().splitlines()[1:]) + "\n")
+    with pytest.raises(UserError, match="was read without a header row"):
+        scoring.score(ws, "credit", [str(path)], str(tmp_path / "o.parquet"))
