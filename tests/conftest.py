@@ -34,27 +34,32 @@ def ws(tmp_path):
     return Workspace.open(tmp_path / "ws", create=True)
 
 
+def run_cli(capsys, root: Path, *args: str) -> CliResult:
+    """`mlops-tui --workspace ROOT ARGS...` in this process; returns CliResult.
+
+    The CLI's console is built once per process, with the width of whatever environment imported it
+    first: pin it for the call, so a table wraps the same way whichever test ran before."""
+    from mlops_tui.cli import _common, main
+
+    capsys.readouterr()
+    width = _common.out.width
+    _common.out.width = 160
+    try:
+        main(["--workspace", str(root), *map(str, args)])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        _common.out.width = width
+    captured = capsys.readouterr()
+    return CliResult(code, captured.out, captured.err)
+
+
 @pytest.fixture
 def cli(ws, capsys, monkeypatch):
     """Run `mlops-tui --workspace <ws> ARGS...` in this process; returns CliResult."""
-    from mlops_tui.cli import _common, main
-
     monkeypatch.setenv("NO_COLOR", "1")
-    # The console is built once per process, with the width of whatever environment imported it first:
-    # pin it, so a table wraps the same way whichever test ran before.
-    monkeypatch.setattr(_common.out, "width", 160)
-
-    def run(*args: str) -> CliResult:
-        capsys.readouterr()
-        try:
-            main(["--workspace", str(ws.root), *map(str, args)])
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return CliResult(code, captured.out, captured.err)
-
-    return run
+    return lambda *args: run_cli(capsys, ws.root, *args)
 
 
 def run_cli_subprocess(ws_root: Path, *args: str, timeout: float = 120, env: dict | None = None) -> CliResult:

@@ -81,14 +81,6 @@ def with_ids(df: pl.DataFrame, start: int = 0) -> pl.DataFrame:
 
 def invoke(capsys, root: Path, *args: str):
     """`mlops-tui --workspace ROOT ARGS...` in this process (like the `cli` fixture, any workspace)."""
-    from mlops_tui.cli import main
-    from tests.conftest import CliResult
+    from tests.conftest import run_cli
 
-    capsys.readouterr()
-    try:
-        main(["--workspace", str(root), *map(str, args)])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return CliResult(code, captured.out, captured.err)
+    return run_cli(capsys, root, *args)
