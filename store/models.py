@@ -51,7 +51,7 @@ class Models(Area):
                 [name, version, run_id, path, sha256, task, dataset, dataset_version,
                  dumps(metrics), dumps(signature), utcnow()],
             )
-            # Read back on the same connection: a second open of the file costs 20-50 ms.
+            # Read back on the same connection: a second open of the file costs another attach and checkpoint.
             rows = self._rows(con, _MODEL_SELECT + " WHERE m.name = ? AND m.version = ?", [name, version])
         return _model(rows[0])
 

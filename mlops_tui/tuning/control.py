@@ -112,7 +112,7 @@ def start(ws: Workspace, opts: TuneOptions, *, detach: bool, on_trial: st.Progre
     # closed terminal, kill -9 before the spawn), the sweep finds a dead pid and fails the run,
     # instead of leaving it 'queued' for ever with no process to stop and no way to resume. In the
     # foreground this process is the supervisor, so the run is 'running' at once. One transaction
-    # with its audit event (each open of the store costs 20-50 ms).
+    # with its audit event (each open of the store costs an attach and a checkpoint).
     run = ws.store.runs.create(
         run_id=run_id, name=opts.name or dv.name, dataset=dv.name, dataset_version=dv.version,
         target=config["target"], task=prepared.task, metric=config["metric"],

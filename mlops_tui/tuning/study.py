@@ -184,7 +184,7 @@ def sync_store(ws: Workspace, run_id: str) -> int:
 
 class StoreMirror:
     """Writes trial rows into the store from a background thread, so a trial never waits for the
-    DuckDB file (opening it costs 20-50 ms, more while other processes hold it). At most one
+    DuckDB file (each open attaches and checkpoints it, and waits while other processes hold it). At most one
     transaction per ``interval`` seconds: rows queued meanwhile (the end of one trial, the start of
     the next) are coalesced into it, so short trials cost one write, not two. The first trial is
     written as soon as it starts, so a worker's trial in flight shows at once. `close` flushes."""

@@ -86,7 +86,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
     """Run a session of ``trials`` trials on ``jobs`` workers, then the final step. Returns the run.
 
     ``prepared``, ``run``, ``dataset``: what `start` already has in hand (each store read costs a
-    connection: 20-50 ms)."""
+    open of the store and a checkpoint)."""
     from mlops_tui import datasets
     from mlops_tui.tuning import control, train
     from store._area import utcnow

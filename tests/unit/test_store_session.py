@@ -14,15 +14,15 @@ from store import Store, session
 
 @pytest.fixture
 def opened(monkeypatch):
-    """Every duckdb.connect the store makes, in order."""
+    """Every open of a store file, in order."""
     calls: list[str] = []
-    real = duckdb.connect
+    real = store._db._open
 
-    def connect(path, *args, **kwargs):
+    def open_(path, *args, **kwargs):
         calls.append(path)
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(store._db.duckdb, "connect", connect)
+    monkeypatch.setattr(store._db, "_open", open_)
     return calls
 
 
