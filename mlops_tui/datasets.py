@@ -86,6 +86,11 @@ def add_with_warnings(
         raise UserError(f"{source}: target {target!r} is not a column (columns: {', '.join(columns)})")
 
     warnings: list[str] = []
+    carried_from = None
+    if target is None:  # a new version of a dataset keeps the target its latest version has
+        previous = ws.store.datasets.versions(name)
+        if previous and previous[-1].target in columns:
+            target, carried_from = previous[-1].target, previous[-1].ref
     try:
         digest, snapshot, created = _write_snapshot(ws, lf, source)
     except UserError:
@@ -102,6 +107,8 @@ def add_with_warnings(
                 warnings.append(f"this content is already {existing.ref} with target {existing.target!r}; "
                                 f"--target {target} not applied (versions are immutable)")
             return existing, False, [*info.warnings, *warnings]
+        if carried_from:
+            warnings.append(f"target {target!r} carried over from {carried_from} (pass --target to change it)")
         rows, schema, prof = profiling.profile(str(snapshot))
         task = None
         if target is not None:

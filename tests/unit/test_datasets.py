@@ -51,6 +51,21 @@ def test_changed_content_makes_the_next_version_and_old_versions_survive_the_sou
     assert datasets.resolve(ws, "penguins").version == 2
 
 
+def test_a_new_version_keeps_the_target_of_the_latest_unless_told(ws, tmp_path):
+    src = tmp_path / "penguins.csv"
+    shutil.copy(SAMPLE / "penguins.csv", src)
+    datasets.add(ws, str(src), target="species")
+    pl.read_csv(src).head(300).write_csv(src)
+    v2, new, warnings = datasets.add_with_warnings(ws, str(src))
+    assert new and (v2.target, v2.task) == ("species", "multiclass")
+    assert "target 'species' carried over from penguins:1 (pass --target to change it)" in warnings
+    pl.read_csv(src).head(150).write_csv(src)
+    assert datasets.add(ws, str(src), target="island")[0].target == "island"  # told otherwise
+    pl.read_csv(src).drop("island").head(100).write_csv(src)
+    v4, _, warnings = datasets.add_with_warnings(ws, str(src))
+    assert v4.target is None and not any("carried" in w for w in warnings)  # the column is gone
+
+
 def test_the_same_data_re_exported_is_the_same_version(ws, tmp_path):
     """CRLF line endings or a Parquet file with other row groups and codec: same content, same hash.
 
