@@ -123,12 +123,7 @@ class Runs(Area):
     def claim(self, run_id: str, *, from_statuses: tuple[str, ...], status: str, **fields: Any) -> bool:
         """Compare-and-set: move the run to ``status`` (setting ``fields`` too) only if it is in one of
         ``from_statuses`` now; False if another process changed it first (two `run resume` at once)."""
-        sets, params = ["status = ?"], [status]
-        for key, value in fields.items():
-            if key not in _RUN_COLUMNS:
-                raise StoreError(f"runs has no updatable field {key!r}")
-            sets.append(f"{key} = ?")  # key checked against a fixed set above
-            params.append(value)
+        sets, params = self._sets({"status": status, **fields})
         with self._write() as con:
             won = con.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ? AND list_contains(?, status) "
                               "RETURNING run_id", [*params, run_id, list(from_statuses)]).fetchall()
