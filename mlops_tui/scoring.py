@@ -31,6 +31,7 @@ import polars as pl
 
 from mlops_tui import registry, scoring_io
 from mlops_tui.errors import UserError
+from mlops_tui.job_sweep import audit_object, sweep_jobs
 from mlops_tui.signature import Signature, encode
 
 if TYPE_CHECKING:
@@ -206,39 +207,6 @@ def _finish_drift(ws: Workspace, tracker: Any, job_id: str, warnings: list[str])
         return {}
 
 
-def _audit_object(deployment: str | None, model_name: str, model_version: int) -> str:
-    return f"deployment:{deployment}" if deployment else f"model:{model_name}:{model_version}"
-
-
-def sweep_jobs(ws: Workspace) -> list[str]:
-    """Fail the running jobs whose scoring process died on this host (kill -9, the OOM killer),
-    with error "scoring process died (pid N)", and delete the hidden temp output each left beside
-    its output path; returns their ids. One store read when nothing died.
-
-    Only the temp file named after the job (``AtomicParquet``) is removed, and only once its
-    process is gone, so a live job's file and anything else in the folder are never touched.
-    """
-    from mlops_tui.tuning.control import alive  # the same liveness test as the tuning sweep
-
-    host = socket.gethostname()
-    died: list[str] = []
-    for job in ws.store.jobs.running():
-        if not job.pid or job.host not in (None, host) or alive(job.pid):
-            continue  # jobs of older stores have no pid; another host's processes are not ours to judge
-        if job.output:
-            path = Path(job.output) if Path(job.output).is_absolute() else ws.abspath(job.output)
-            tmp = scoring_io.AtomicParquet(path, job.job_id).tmp
-            if tmp.is_file() or tmp.is_symlink():
-                with contextlib.suppress(OSError):  # the job is failed all the same
-                    tmp.unlink()
-        error = f"scoring process died (pid {job.pid})"
-        if ws.store.jobs.fail_running(job.job_id, error):
-            ws.store.audit.record("score sweep", _audit_object(job.deployment, job.model_name, job.model_version),
-                                  "failed", {"job_id": job.job_id, "error": error})
-            died.append(job.job_id)
-    return died
-
-
 def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None = None, *,
           progress: Progress | None = None, chunk_size: int = CHUNK_SIZE) -> ScoringJob:
     """Score ``inputs`` with a deployment or model; returns the finished job record.
@@ -251,7 +219,7 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
     sig = Signature.from_json(model.signature)
     job_id = uuid.uuid4().hex[:12]
     t0 = time.perf_counter()
-    obj = _audit_object(dep.name if dep else None, model.name, model.version)
+    obj = audit_object(dep.name if dep else None, model.name, model.version)
     out_path = _output_path(ws, dep, model, output, job_id)
     # The planned output, pid and host let `sweep_jobs` fail this job and delete its temp file if
     # the process is killed (kill -9 runs no handler); the output is cleared again if the job fails.

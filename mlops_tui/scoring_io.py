@@ -34,6 +34,7 @@ import polars as pl
 
 from mlops_tui import readers
 from mlops_tui.errors import UserError
+from mlops_tui.job_sweep import temp_path
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -245,7 +246,7 @@ class AtomicParquet:
 
     def __init__(self, path: Path, job_id: str) -> None:
         self.path = path
-        self.tmp = path.parent / f".{path.name}.{job_id}.tmp"
+        self.tmp = temp_path(path, job_id)
         self._writer: Any = None
         self._schema: pa.Schema | None = None
 

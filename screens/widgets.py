@@ -18,6 +18,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
+from mlops_tui.job_sweep import sweep_jobs
+
 # Status → symbol (see H6 split: ✓ ok/completed/pass, ✗ failed/refused, ● running, ▲ warn,
 # ■ alert, ○ pending/none).
 SYMBOLS: dict[str, str] = {
@@ -166,9 +168,9 @@ class Loaded(Message):
 
 def recent_jobs(ws: Any, limit: int) -> list[Any]:
     """The latest scoring jobs, newest first. When one is listed as running, jobs whose process
-    died (kill -9) are failed first, as the CLI does; the scoring service is imported only then."""
+    died (kill -9) are failed first, as the CLI does (the sweep's own read is skipped when none runs)."""
     jobs = ws.store.jobs.list(limit=limit)
-    if any(j.status == "running" for j in jobs) and import_service("mlops_tui.scoring").sweep_jobs(ws):
+    if any(j.status == "running" for j in jobs) and sweep_jobs(ws):
         jobs = ws.store.jobs.list(limit=limit)
     return jobs
 

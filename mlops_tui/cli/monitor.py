@@ -5,14 +5,12 @@ Thin: parse, call a service in mlops_tui/ (monitoring, lineage, sql), emit JSON 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, table, workspace
-
-if TYPE_CHECKING:
-    from mlops_tui.workspace import Workspace
+from mlops_tui.job_sweep import sweep_jobs
 
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red", None: "dim"}
 
@@ -24,13 +22,6 @@ def _status(value: str | None) -> str:
 # How a second parent edge reads on its child in the lineage tree.
 ALSO = {"retrained_as": "retrain of", "scored": "scored by", "trained_on": "trained on", "produced": "produced by",
         "serves": "served by"}
-
-
-def _sweep_jobs(ws: Workspace) -> None:
-    """Scoring jobs whose process died (kill -9) become failed before any listing shows them."""
-    from mlops_tui.scoring import sweep_jobs
-
-    sweep_jobs(ws)
 
 
 # -- sql / audit / lineage ---------------------------------------------------------------------
@@ -59,8 +50,7 @@ def sql(
     from mlops_tui import sql as sql_service
 
     ws = workspace()
-    if ws.store.jobs.running():  # v_jobs must not show a killed job as running; light when none runs
-        _sweep_jobs(ws)
+    sweep_jobs(ws)  # v_jobs must not show a killed job as running
     res = sql_service.run(ws, query, limit=limit)
 
     def render() -> None:
@@ -106,7 +96,7 @@ def lineage_cmd(
     from mlops_tui import lineage
 
     ws = workspace()
-    _sweep_jobs(ws)
+    sweep_jobs(ws)
     res = lineage.lineage(ws, ref)
 
     def render() -> None:
@@ -213,7 +203,7 @@ def monitor(
     from mlops_tui import monitoring
 
     ws = workspace()
-    _sweep_jobs(ws)
+    sweep_jobs(ws)
     res = monitoring.monitor(ws, deployment, limit=limit)
     detail = monitoring.pick_job(res, job) if job else next((j for j in res["jobs"] if j["drift"]), None)
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from mlops_tui import scoring, scoring_io
+from mlops_tui import job_sweep, scoring, scoring_io
 from tests.scoring_helpers import credit_model
 
 
@@ -45,7 +45,7 @@ def test_a_job_whose_process_died_is_failed_and_only_its_temp_file_removed(ws, t
     for f in neighbours:
         f.write_bytes(b"keep")
 
-    assert scoring.sweep_jobs(ws) == ["dead0000job1"]
+    assert job_sweep.sweep_jobs(ws) == ["dead0000job1"]
 
     dead = ws.store.jobs.get("dead0000job1")
     assert (dead.status, dead.error, dead.output) == ("failed", f"scoring process died (pid {pid})", None)
@@ -55,7 +55,7 @@ def test_a_job_whose_process_died_is_failed_and_only_its_temp_file_removed(ws, t
     assert out.read_bytes() == b"yesterday's scores" and all(f.read_bytes() == b"keep" for f in neighbours)
     (event,) = [e for e in ws.store.audit.events() if e.command == "score sweep"]
     assert (event.object, event.outcome, event.details["job_id"]) == ("model:credit:1", "failed", "dead0000job1")
-    assert scoring.sweep_jobs(ws) == []  # done once
+    assert job_sweep.sweep_jobs(ws) == []  # done once
 
 
 def test_a_job_output_relative_to_the_workspace_has_its_temp_file_found(ws):
@@ -63,7 +63,7 @@ def test_a_job_output_relative_to_the_workspace_has_its_temp_file_found(ws):
     out.parent.mkdir(parents=True)
     _start(ws, "reljob000001", "artifacts/scores/nightly/a.parquet", pid=_dead_pid())
     _tmp(out, "reljob000001").write_bytes(b"partial")
-    assert scoring.sweep_jobs(ws) == ["reljob000001"]
+    assert job_sweep.sweep_jobs(ws) == ["reljob000001"]
     assert list(out.parent.iterdir()) == []
 
 
@@ -73,7 +73,7 @@ def test_jobs_the_sweep_cannot_judge_stay_running(ws, tmp_path, pid, host):
     out = tmp_path / "o.parquet"
     _start(ws, "unjudged0001", out, pid=_dead_pid() if pid == "dead" else None, host=host)
     _tmp(out, "unjudged0001").write_bytes(b"partial")
-    assert scoring.sweep_jobs(ws) == []
+    assert job_sweep.sweep_jobs(ws) == []
     assert ws.store.jobs.get("unjudged0001").status == "running"
     assert _tmp(out, "unjudged0001").exists()
 
@@ -94,7 +94,7 @@ def test_a_scoring_job_records_its_process_and_a_failed_one_no_output(ws, tmp_pa
         scoring.score(ws, "credit", [str(tmp_path / "bad.csv")], str(tmp_path / "o.parquet"))
     (job,) = ws.store.jobs.list()
     assert (job.status, job.pid, job.host, job.output) == ("failed", os.getpid(), socket.gethostname(), None)
-    assert scoring.sweep_jobs(ws) == []
+    assert job_sweep.sweep_jobs(ws) == []
 
 
 def test_monitor_lineage_and_sql_show_a_killed_job_as_failed(ws, cli, tmp_path):
