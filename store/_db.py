@@ -196,10 +196,10 @@ def session(path: Path, *, timeout: float | None = None) -> Iterator[None]:
     """Let every store call this thread makes inside the block share one connection.
 
     Each open attaches the file and detaches it again (a checkpoint: ~7 ms, more while another
-    process holds it), so a screen that shows three reads pays it once instead of three times. Each call still runs its own transaction. Keep the block short and free of slow
-    work: while it lasts no other process can open the store. Nested sessions reuse the outer one.
-    A read-only or sandboxed open (the ``sql`` command's) cannot happen inside one: DuckDB refuses
-    a second configuration of a file this process holds.
+    process holds it), so a screen that shows three reads pays it once instead of three times.
+    Each call still runs its own transaction. Keep the block short and free of slow work: while it
+    lasts no other process can open the store. Nested sessions reuse the outer one. A read-only or
+    sandboxed open (the ``sql`` command's) cannot happen inside one: the file is already attached.
     """
     if _held(path) is not None:
         yield
@@ -302,10 +302,12 @@ def _connect(
             con.execute("SET lock_configuration = true")
         yield con
     finally:
-        if alias is not None:
-            con.execute("USE memory")
-            con.execute(f"DETACH {alias}")
-        con.close()
+        try:
+            if alias is not None:  # DETACH checkpoints and releases the file's lock
+                con.execute("USE memory")
+                con.execute(f"DETACH {alias}")
+        finally:
+            con.close()
 
 
 @contextmanager
