@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mlops_tui import compare  # noqa: E402
+from mlops_tui.evaluation import compare  # noqa: E402
 from mlops_tui.workspace import Workspace  # noqa: E402
 
 PARAMS = ("learning_rate", "num_leaves", "min_child_samples", "feature_fraction", "lambda_l2")

@@ -32,7 +32,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mlops_tui import datasets  # noqa: E402
+from mlops_tui.data import datasets  # noqa: E402
 from mlops_tui.workspace import Workspace  # noqa: E402
 
 
@@ -46,7 +46,7 @@ def make_file(path: Path, rows: int) -> None:
 
 
 async def drive(ws: Workspace, total: int) -> dict[str, float]:
-    from screens.app import Workbench
+    from mlops_tui.screens.app import Workbench
 
     app = Workbench(ws, start="datasets")
     async with app.run_test(size=(100, 30)) as pilot:

@@ -26,8 +26,8 @@ def main() -> None:
     ap.add_argument("--trees", type=int, default=200)
     args = ap.parse_args()
 
-    from mlops_tui import scoring
-    from mlops_tui.drift import load_reference
+    from mlops_tui.serving import scoring
+    from mlops_tui.serving.drift import load_reference
     from mlops_tui.workspace import Workspace
     from tests.monitor_helpers import register_dataset
     from tests.scoring_helpers import signature_for, synthetic, train_register, write_synthetic_parquet

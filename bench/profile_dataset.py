@@ -22,9 +22,13 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mlops_tui import datasets, profiling  # noqa: E402
+from mlops_tui.store.profiling import ident  # noqa: E402
+
+from mlops_tui.data import (
+    datasets,  # noqa: E402
+    profiling,
+)
 from mlops_tui.workspace import Workspace  # noqa: E402
-from store.profiling import ident  # noqa: E402
 
 
 def make_frame(rows: int, seed: int = 0) -> pl.DataFrame:

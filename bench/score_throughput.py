@@ -7,7 +7,7 @@
 2. Measures, on the same rows:
    - raw ``Booster.predict`` on the feature matrix already in memory (all cores) — the ceiling;
    - a straightforward hand-written loop: read a batch → predict → write a batch, one after another;
-   - ``mlops_tui.scoring.score`` end to end (schema check, job record, input hashing, atomic output).
+   - ``mlops_tui.serving.scoring.score`` end to end (schema check, job record, input hashing, atomic output).
    and prints rows/s of each and the two ratios (scoring / raw predict, scoring / hand-written loop).
 3. Peak RSS of ``mlops-tui score`` in a child process on 1M and 8M rows (each in a fresh wrapper
    process so ``RUSAGE_CHILDREN`` reports only that run) and their ratio.
@@ -58,8 +58,8 @@ def make_parquet(path: Path, rows: int, chunk: int = 500_000) -> Path:
 def train_model(ws):
     import lightgbm as lgb
 
-    from mlops_tui.modelfile import save_model
-    from mlops_tui.signature import Feature, Signature
+    from mlops_tui.training.modelfile import save_model
+    from mlops_tui.training.signature import Feature, Signature
 
     X = np.random.default_rng(7).standard_normal((50_000, N_FEATURES))
     y = X @ COEF + np.sin(X[:, 0] * 3) + 0.1 * np.random.default_rng(8).standard_normal(len(X))
@@ -123,7 +123,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="Keep generated files in this folder (reused next time).")
     args = ap.parse_args()
 
-    from mlops_tui import scoring
+    from mlops_tui.serving import scoring
     from mlops_tui.workspace import Workspace
 
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="score-bench-"))
@@ -144,7 +144,7 @@ def main() -> None:
         n = args.rows
         print(f"raw Booster.predict (in memory) : {n / t_raw:>12,.0f} rows/s  ({t_raw:.2f} s)")
         print(f"hand-written read→predict→write : {n / t_loop:>12,.0f} rows/s  ({t_loop:.2f} s)")
-        print(f"mlops_tui.scoring.score         : {n / t_score:>12,.0f} rows/s  ({t_score:.2f} s, job {job.job_id})")
+        print(f"mlops_tui.serving.scoring.score         : {n / t_score:>12,.0f} rows/s  ({t_score:.2f} s, job {job.job_id})")
         print(f"ratio scoring / raw predict     : {t_raw / t_score:.2f}   (target ≥ 0.80)")
         print(f"ratio scoring / hand-written    : {t_loop / t_score:.2f}   (target > 1.00)")
 

@@ -41,7 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from store import Store  # noqa: E402
+from mlops_tui.store import Store  # noqa: E402
 
 SHARED_DATASET = "shared"
 AUDIT_PREFIX = "stress:"
@@ -91,9 +91,9 @@ def _read(store: Store, k: int) -> None:
 def worker(args: argparse.Namespace) -> None:
     """One writer or reader process; prints one JSON line with latencies and errors."""
     if args.without_gate:
-        import store._db
+        from mlops_tui.store import _db
 
-        store._db._Gate._open_lock_file = lambda self: None  # threads still serialized; no flock
+        _db._Gate._open_lock_file = lambda self: None  # threads still serialized; no flock
     store = Store(Path(args.store))
     latencies: list[float] = []
     errors: list[str] = []

@@ -53,7 +53,7 @@ async def main():
             elapsed = time.perf_counter() - T0
     else:
         from mlops_tui.workspace import Workspace
-        from screens.app import build_app
+        from mlops_tui.screens.app import build_app
 
         app = build_app(Workspace.open(WS))  # what `mlops-tui` runs: home data read, then the app
         async with app.run_test(size=(80, 24)) as pilot:
@@ -92,8 +92,8 @@ def entry_import_time(module: str) -> float:
 
 def sample_workspace(root: Path) -> Path:
     """The sample datasets plus three runs, like a workspace after the README's first steps."""
-    from mlops_tui import datasets
     from mlops_tui.cli.workspace_cmds import SAMPLE_DIR, SAMPLES
+    from mlops_tui.data import datasets
     from mlops_tui.workspace import Workspace
 
     ws = Workspace.open(root, create=True)

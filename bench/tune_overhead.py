@@ -5,7 +5,7 @@
 The same study both ways — sample dataset, seed, split, search space, TPE sampler, median pruner,
 LightGBM params (deterministic, 1 thread), early stopping, refit on train+valid, holdout metric:
 
-* workbench: ``mlops_tui.tuning.start(..., detach=False)`` end to end — preparation report, run
+* workbench: ``mlops_tui.training.tuning.start(..., detach=False)`` end to end — preparation report, run
   record, Optuna journal on disk, every trial mirrored into the DuckDB store as it starts and ends,
   refit, model file + sidecar + sha256, registration, holdout evaluation details;
 * bare: the data read with Polars, the same seeded stratified split, an in-memory Optuna study and a
@@ -39,10 +39,10 @@ def bare(df: pl.DataFrame, target: str, trials: int, seed: int) -> tuple[float, 
     import optuna
     from optuna_integration import LightGBMPruningCallback
 
-    from mlops_tui import metrics as mx
-    from mlops_tui import prep
-    from mlops_tui.tuning import space as sp
-    from mlops_tui.tuning import train
+    from mlops_tui.training import metrics as mx
+    from mlops_tui.training import prep
+    from mlops_tui.training.tuning import space as sp
+    from mlops_tui.training.tuning import train
 
     # Same split and encoding as the workbench (prep is deterministic); this is the data a
     # hand-written script would also have to build.
@@ -87,7 +87,7 @@ EVAL_SECONDS: list[float] = []
 def _time_record_holdout() -> None:
     """Time the evaluation helper's holdout details (curves, SHAP, slices, param importances):
     a feature the bare loop does not have, reported separately from the tuning overhead."""
-    from mlops_tui import evaluation
+    from mlops_tui.evaluation import evaluate as evaluation
 
     original = evaluation.record_holdout
 
@@ -122,7 +122,7 @@ def _time_trial_loops() -> None:
 
 
 def workbench(ws_root: Path, dataset: str, trials: int, seed: int) -> tuple[float, float]:
-    from mlops_tui import tuning
+    from mlops_tui.training import tuning
     from mlops_tui.workspace import Workspace
 
     ws = Workspace.open(ws_root)
@@ -143,7 +143,7 @@ def main() -> None:
 
     import optuna
 
-    from mlops_tui import datasets
+    from mlops_tui.data import datasets
     from mlops_tui.workspace import Workspace
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

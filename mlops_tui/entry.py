@@ -21,7 +21,9 @@ def open_workbench(workspace: str | None) -> None:
         raise UserError("the workbench needs a terminal (stdin and stdout are not one here); "
                         "for scripts use a command, see `mlops-tui --help`")
     ws = Workspace.open(workspace, create=True)
-    from screens.app import run_app  # reads the store before taking the terminal: a bad one is one line
+    from mlops_tui.screens.app import (
+        run_app,  # reads the store before taking the terminal: a bad one is one line
+    )
 
     run_app(ws)
 
@@ -53,7 +55,7 @@ def main() -> None:
         return
     workspace, debug = bare
     from mlops_tui.errors import UserError
-    from store import StoreError
+    from mlops_tui.store import StoreError
 
     try:
         open_workbench(workspace)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from mlops_tui.errors import UserError
-from store import StoreError
+from mlops_tui.store import StoreError
 
 if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_tui.errors import UserError
-from store import Store, StoreError, session
+from mlops_tui.store import Store, StoreError, session
 
 DEFAULT_DIR = ".mlops"
 

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mlops_tui.screens.keymap import MAIN, load, user_keymap
+from mlops_tui.screens.palette import ActionsProvider
+from mlops_tui.screens.widgets import BaseScreen, NavBar
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from screens.keymap import MAIN, load, user_keymap
-from screens.palette import ActionsProvider
-from screens.widgets import BaseScreen, NavBar
-
 if TYPE_CHECKING:
+    from mlops_tui.screens.home import Snapshot
+
     from mlops_tui.workspace import Workspace
-    from screens.home import Snapshot
 
 TITLES = {"home": "Home", "datasets": "Datasets", "runs": "Runs", "models": "Models",
           "monitoring": "Monitoring", "sql": "SQL"}
@@ -98,7 +98,7 @@ class Workbench(App[None]):
         await self.switch_mode(mode)
 
     def action_help(self) -> None:
-        from screens.help import HelpScreen
+        from mlops_tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
@@ -107,7 +107,7 @@ class Workbench(App[None]):
 def build_app(ws: Workspace) -> Workbench:
     """The workbench with its home screen's data already read: the first frame shows it, and a
     store the app cannot use (newer schema, corrupt) fails here, before the terminal is taken."""
-    from screens.home import read_home
+    from mlops_tui.screens.home import read_home
 
     return Workbench(ws, home=read_home(ws))
 

@@ -5,13 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
-
-from screens.widgets import (
+from mlops_tui.screens.widgets import (
     BaseScreen,
     FormField,
     FormScreen,
@@ -24,6 +18,11 @@ from screens.widgets import (
     import_service,
     sparkline,
 )
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 PAGE = 100  # rows held by the preview table at a time; DuckDB fetches the next page on demand
 
@@ -139,7 +138,7 @@ class DatasetsScreen(BaseScreen):
     def load_page(self, offset: int, focus_row: int) -> None:
         if not self.current:
             return
-        datasets = import_service("mlops_tui.datasets")
+        datasets = import_service("mlops_tui.data.datasets")
         dv = self.versions[self.current]
         columns, rows = datasets.page(self.app.ws, dv, offset, PAGE)  # type: ignore[attr-defined]
         self.post_message(Loaded("page", (dv.ref, offset, focus_row, columns, rows)))
@@ -236,7 +235,7 @@ class DatasetsScreen(BaseScreen):
     def action_launch(self) -> None:
         dv = self.selected()
         if dv is not None:
-            from screens.runs import LaunchScreen
+            from mlops_tui.screens.runs import LaunchScreen
 
             self.app.push_screen(LaunchScreen(dv.ref, dv.target or "", dv.task or "auto"))
 
@@ -254,7 +253,7 @@ class DatasetsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
     def run_register(self, values: dict[str, str]) -> None:
-        datasets = import_service("mlops_tui.datasets")
+        datasets = import_service("mlops_tui.data.datasets")
         dv, new = datasets.add(self.app.ws, values["source"], name=values["name"] or None,  # type: ignore[attr-defined]
                                target=values["target"] or None, description=values["description"] or None)
         self.app.call_from_thread(
@@ -271,7 +270,7 @@ class DatasetsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
     def run_validate(self, ref: str, path: str) -> None:
-        datasets = import_service("mlops_tui.datasets")
+        datasets = import_service("mlops_tui.data.datasets")
         if not hasattr(datasets, "validate"):
             raise import_service("mlops_tui.errors").UserError("dataset validate is not available yet")
         result = datasets.validate(self.app.ws, ref, path)  # type: ignore[attr-defined]
@@ -292,7 +291,7 @@ class DatasetsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
     def run_diff(self, a: str, b: str) -> None:
-        datasets = import_service("mlops_tui.datasets")
+        datasets = import_service("mlops_tui.data.datasets")
         if not hasattr(datasets, "diff"):
             raise import_service("mlops_tui.errors").UserError("dataset diff is not available yet")
         result = datasets.diff(self.app.ws, a, b)  # type: ignore[attr-defined]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlops_tui.screens.keymap import catalogue, keys_for
+from mlops_tui.screens.widgets import BaseScreen, Table
 from textual.app import ComposeResult
 from textual.widgets import Footer, Header, Static
-
-from screens.keymap import catalogue, keys_for
-from screens.widgets import BaseScreen, Table
 
 SCOPES = {
     "Workbench": "everywhere", "BaseScreen": "every screen", "Table": "tables and lists",

@@ -5,13 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from textual import work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import Footer, Header, Static
-
-from screens.widgets import (
+from mlops_tui.screens.widgets import (
     BaseScreen,
     Loaded,
     NavBar,
@@ -23,6 +17,11 @@ from screens.widgets import (
     status_text,
     symbol,
 )
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Footer, Header, Static
 
 REFRESH_S = 2.0
 
@@ -204,7 +203,7 @@ class HomeScreen(BaseScreen):
             return
         kind, _, ident = key.partition(":")
         if kind == "run":
-            from screens.run_detail import RunDetailScreen
+            from mlops_tui.screens.run_detail import RunDetailScreen
 
             self.app.push_screen(RunDetailScreen(ident))
         elif kind in ("job", "drift", "perf"):

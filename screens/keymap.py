@@ -20,16 +20,16 @@ from textual.binding import Binding
 
 # Main screens, by mode name: imported lazily so start-up pays only for the home screen.
 MAIN: dict[str, str] = {
-    "home": "screens.home:HomeScreen",
-    "datasets": "screens.datasets:DatasetsScreen",
-    "runs": "screens.runs:RunsScreen",
-    "models": "screens.models:ModelsScreen",
-    "monitoring": "screens.monitoring:MonitoringScreen",
-    "sql": "screens.sql:SqlScreen",
+    "home": "mlops_tui.screens.home:HomeScreen",
+    "datasets": "mlops_tui.screens.datasets:DatasetsScreen",
+    "runs": "mlops_tui.screens.runs:RunsScreen",
+    "models": "mlops_tui.screens.models:ModelsScreen",
+    "monitoring": "mlops_tui.screens.monitoring:MonitoringScreen",
+    "sql": "mlops_tui.screens.sql:SqlScreen",
 }
 # Modules whose screens and widgets declare bindings (main screens first, then sub-screens).
-MODULES = ("screens.app", "screens.widgets", "screens.home", "screens.datasets", "screens.runs", "screens.run_detail",
-           "screens.compare", "screens.models", "screens.monitoring", "screens.sql", "screens.help")
+MODULES = ("mlops_tui.screens.app", "mlops_tui.screens.widgets", "mlops_tui.screens.home", "mlops_tui.screens.datasets", "mlops_tui.screens.runs", "mlops_tui.screens.run_detail",
+           "mlops_tui.screens.compare", "mlops_tui.screens.models", "mlops_tui.screens.monitoring", "mlops_tui.screens.sql", "mlops_tui.screens.help")
 
 
 @dataclass(frozen=True)

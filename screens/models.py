@@ -11,15 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
-from textual import work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
-
-from screens.widgets import (
+from mlops_tui.screens.widgets import (
     BaseScreen,
     ConfirmModal,
     FormField,
@@ -32,12 +24,19 @@ from screens.widgets import (
     recent_jobs,
     status_text,
 )
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
 
 JOBS_REFRESH_S = 5.0
 JOBS_SHOWN = 200
 
 if TYPE_CHECKING:
-    from store import Deployment, ModelVersion, ScoringJob
+    from mlops_tui.store import Deployment, ModelVersion, ScoringJob
 
 
 @dataclass(frozen=True)
@@ -195,8 +194,8 @@ class ModelsScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-load")
     def load_registry(self, seq: int) -> None:
         ws = self.app.ws
-        gate = import_service("mlops_tui.gate")
-        registry = import_service("mlops_tui.registry")
+        gate = import_service("mlops_tui.registry.gate")
+        registry = import_service("mlops_tui.registry.models")
         models = ws.store.models.list()
         deployments, jobs = ws.store.models.deployments(), recent_jobs(ws, JOBS_SHOWN)
         # The list first (fast store reads), then the verdicts (each reads evaluation details).
@@ -298,7 +297,7 @@ class ModelsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-detail")
     def load_detail(self, ref: str) -> None:
-        registry = import_service("mlops_tui.registry")
+        registry = import_service("mlops_tui.registry.models")
         self.post_message(self.Detail(registry.show(self.app.ws, ref)))
 
     def on_models_screen_detail(self, msg: Detail) -> None:
@@ -378,7 +377,7 @@ class ModelsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-write")
     def promote(self, ref: str, alias: str) -> None:
-        registry = import_service("mlops_tui.registry")
+        registry = import_service("mlops_tui.registry.models")
         res = registry.promote(self.app.ws, ref, alias)
         prev = f" (was v{res['previous_version']})" if res.get("previous_version") else ""
         self.post_message(self.Done(f"✓ {res['name']}@{alias} → v{res['version']}{prev}"))
@@ -403,7 +402,7 @@ class ModelsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-write")
     def rollback(self, name: str, alias: str) -> None:
-        registry = import_service("mlops_tui.registry")
+        registry = import_service("mlops_tui.registry.models")
         res = registry.rollback(self.app.ws, name, alias)
         self.post_message(self.Done(f"✓ {name}@{alias} rolled back to v{res['version']}"))
 
@@ -426,7 +425,7 @@ class ModelsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-write")
     def deploy(self, ref: str, name: str, force: bool) -> None:
-        registry = import_service("mlops_tui.registry")
+        registry = import_service("mlops_tui.registry.models")
         errors = import_service("mlops_tui.errors")
         try:
             dep = registry.deploy(self.app.ws, ref, name, force=force)
@@ -482,12 +481,12 @@ class ModelsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-score")
     def score(self, target: str, inputs: list[str], output: str | None) -> None:
-        scoring = import_service("mlops_tui.scoring")
+        scoring = import_service("mlops_tui.serving.scoring")
         try:
             job = scoring.score(self.app.ws, target, inputs, output,
                                 progress=lambda rows, total: self.post_message(self.ScoreProgress(rows, total)))
         except Exception as exc:  # noqa: BLE001 - the failed job is recorded by the service; say why
-            from screens.widgets import report_error
+            from mlops_tui.screens.widgets import report_error
 
             self.app.call_from_thread(report_error, self.app, exc)
             self.post_message(self.Scored(None, str(exc)))

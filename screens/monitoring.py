@@ -10,15 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
-from textual import work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Sparkline, Static
-
-from screens.widgets import (
+from mlops_tui.screens.widgets import (
     BaseScreen,
     FormField,
     FormScreen,
@@ -29,6 +21,13 @@ from screens.widgets import (
     import_service,
     status_text,
 )
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 
 REFRESH_S = 5.0
 
@@ -136,7 +135,7 @@ class MonitoringScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="monitoring-load")
     def load_summaries(self, seq: int) -> None:
         ws = self.app.ws
-        monitoring = import_service("mlops_tui.monitoring")
+        monitoring = import_service("mlops_tui.monitoring.monitor")
         summaries = [monitoring.monitor(ws, d.name) for d in ws.store.models.deployments()]
         self.post_message(self.Loaded(summaries, seq))
 
@@ -228,7 +227,7 @@ class MonitoringScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="monitoring-feedback")
     def feedback(self, deployment: str, labels: str, id_column: str) -> None:
-        monitoring = import_service("mlops_tui.monitoring")
+        monitoring = import_service("mlops_tui.monitoring.monitor")
         self.post_message(self.FeedbackDone(monitoring.feedback(self.app.ws, deployment, labels,
                                                                 id_column=id_column)))
 

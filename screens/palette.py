@@ -9,9 +9,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from mlops_tui.screens.keymap import MAIN, Entry, catalogue, keys_for
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-
-from screens.keymap import MAIN, Entry, catalogue, keys_for
 
 
 class ActionsProvider(Provider):

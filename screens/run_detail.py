@@ -5,14 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlops_tui.screens.runs import (
+    ACTIVE,
+    REFRESH_S,
+    progress_bar,
+    resume_run,
+    run_elapsed,
+    show_logs,
+    stop_run,
+)
+from mlops_tui.screens.widgets import BaseScreen, Loaded, Table, duration, fmt, import_service, status_text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
-
-from screens.runs import ACTIVE, REFRESH_S, progress_bar, resume_run, run_elapsed, show_logs, stop_run
-from screens.widgets import BaseScreen, Loaded, Table, duration, fmt, import_service, status_text
 
 
 class RunDetailScreen(BaseScreen):
@@ -78,10 +85,10 @@ class RunDetailScreen(BaseScreen):
         ws = self.app.ws  # type: ignore[attr-defined]
         details = None
         if run.status == "completed":
-            details = import_service("mlops_tui.evaluation").details_for_run(ws, run.run_id)
+            details = import_service("mlops_tui.evaluation.evaluate").details_for_run(ws, run.run_id)
         params = (details or {}).get("param_importances")
         if not params or not params.get("importances"):
-            evaldetails = import_service("mlops_tui.evaldetails")
+            evaldetails = import_service("mlops_tui.evaluation.details")
             params = evaldetails.param_importances(ws.run_dir(run.run_id) / "optuna.journal", run.run_id)
         self.post_message(Loaded("importance", (params, (details or {}).get("importance"))))
 

@@ -1,7 +1,7 @@
 """Tuning runs: the live list (mark with space, compare) and the launch form (detached runs),
 refreshed from the store. A run's detail is in screens.run_detail.
 
-Runs are started detached through mlops_tui.tuning, so quitting the TUI never stops them; this
+Runs are started detached through mlops_tui.training.tuning, so quitting the TUI never stops them; this
 screen only reads the store (short connections) on a timer, in workers.
 """
 
@@ -11,13 +11,7 @@ import dataclasses
 import math
 from typing import Any
 
-from textual import work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import Footer, Header, Static
-
-from screens.widgets import (
+from mlops_tui.screens.widgets import (
     BaseScreen,
     FormField,
     FormScreen,
@@ -31,9 +25,14 @@ from screens.widgets import (
     import_service,
     status_text,
 )
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Footer, Header, Static
 
 REFRESH_S = 1.5
-ACTIVE = ("queued", "running", "stopping")  # as mlops_tui.tuning.control.ACTIVE
+ACTIVE = ("queued", "running", "stopping")  # as mlops_tui.training.tuning.control.ACTIVE
 SWEEP_EVERY = 8  # refreshes between zombie sweeps (tuning.sweep reads journals; not every tick)
 TASKS = (("auto", "auto (from target)"), ("binary", "binary"), ("multiclass", "multiclass"),
          ("regression", "regression"))
@@ -50,7 +49,7 @@ def progress_bar(done: int, total: int | None, width: int = 8) -> str:
 def run_elapsed(run: Any) -> float | None:
     if run.started_at is None:
         return None
-    from screens.widgets import now
+    from mlops_tui.screens.widgets import now
 
     end = run.ended_at
     if end is None:
@@ -63,7 +62,7 @@ def run_elapsed(run: Any) -> float | None:
 
 
 def _tuning() -> Any:
-    return import_service("mlops_tui.tuning")
+    return import_service("mlops_tui.training.tuning")
 
 
 # -- the list ----------------------------------------------------------------------------------
@@ -158,7 +157,7 @@ class RunsScreen(BaseScreen):
     def action_open(self) -> None:
         run = self._selected()
         if run is not None:
-            from screens.run_detail import RunDetailScreen
+            from mlops_tui.screens.run_detail import RunDetailScreen
 
             self.app.push_screen(RunDetailScreen(run.run_id))
 
@@ -183,7 +182,7 @@ class RunsScreen(BaseScreen):
             self.notify("mark at least two runs with space, then press c", severity="warning")
             return
         try:
-            from screens.compare import CompareScreen
+            from mlops_tui.screens.compare import CompareScreen
         except Exception as exc:  # noqa: BLE001 - the compare screen may still be in progress
             self.notify(f"compare screen not available yet: {exc}", severity="error")
             return
@@ -280,7 +279,7 @@ class LaunchScreen(FormScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="launch-prefill")
     def prefill(self, ref: str) -> None:
-        datasets = import_service("mlops_tui.datasets")
+        datasets = import_service("mlops_tui.data.datasets")
         dv = datasets.resolve(self.app.ws, ref)  # type: ignore[attr-defined]
         self.app.call_from_thread(self._apply_prefill, dv)
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlops_tui.screens.widgets import BaseScreen, NavBar, Table, fmt, import_service
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static
-
-from screens.widgets import BaseScreen, NavBar, Table, fmt, import_service
 
 EXAMPLE = "SELECT name, version, aliases FROM v_models ORDER BY name, version DESC"
 VIEWS_TEXT = ("Views: v_datasets v_runs v_trials v_models v_deployments v_jobs v_drift v_audit · "

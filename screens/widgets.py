@@ -18,7 +18,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
-from mlops_tui.job_sweep import sweep_jobs
+from mlops_tui.serving.sweep import sweep_jobs
 
 # Status → symbol (see H6 split: ✓ ok/completed/pass, ✗ failed/refused, ● running, ▲ warn,
 # ■ alert, ○ pending/none).
@@ -226,8 +226,9 @@ class BaseScreen(RoutesWorkerErrors, Screen):
 
 def report_error(app: Any, exc: BaseException) -> None:
     """A service error as a notification: UserError/StoreError text as is, anything else with its type."""
+    from mlops_tui.store import StoreError
+
     from mlops_tui.errors import UserError
-    from store import StoreError
 
     message = str(exc) if isinstance(exc, UserError | StoreError) else f"{type(exc).__name__}: {exc}"
     app.notify(message.splitlines()[0] if message else type(exc).__name__, severity="error", timeout=8)
@@ -241,9 +242,8 @@ class NavBar(Static):
         self.current = current
 
     def render(self) -> Any:
+        from mlops_tui.screens.keymap import MAIN
         from rich.text import Text
-
-        from screens.keymap import MAIN
 
         app: Any = self.app
         keymap = getattr(app, "_keymap", {})

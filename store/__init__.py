@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
-from store import migrations
-from store._db import (
+from mlops_tui.store import migrations
+from mlops_tui.store._db import (
     NotFoundError,
     SchemaVersionError,
     StoreBusyError,
@@ -32,11 +31,11 @@ from store._db import (
     session,
     transaction,
 )
-from store.audit import Audit
-from store.datasets import Datasets
-from store.jobs import Jobs
-from store.models import Models
-from store.records import (
+from mlops_tui.store.audit import Audit
+from mlops_tui.store.datasets import Datasets
+from mlops_tui.store.jobs import Jobs
+from mlops_tui.store.models import Models
+from mlops_tui.store.records import (
     AliasChange,
     AuditEvent,
     DatasetVersion,
@@ -49,7 +48,7 @@ from store.records import (
     ScoringJob,
     Trial,
 )
-from store.runs import Runs
+from mlops_tui.store.runs import Runs
 
 __all__ = [
     "AliasChange", "AuditEvent", "DatasetVersion", "Deployment", "DriftResult", "Evaluation",

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
-from store._db import open_connection, transaction
+from mlops_tui.store._db import open_connection, transaction
 
 
 def utcnow() -> datetime:

@@ -6,8 +6,8 @@ import getpass
 import socket
 from typing import TYPE_CHECKING, Any
 
-from store._area import Area, dumps, loads, utcnow
-from store.records import AuditEvent
+from mlops_tui.store._area import Area, dumps, loads, utcnow
+from mlops_tui.store.records import AuditEvent
 
 if TYPE_CHECKING:
     import duckdb

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from store._area import Area, dumps, loads, utcnow
-from store._db import NotFoundError
-from store.records import DatasetVersion
+from mlops_tui.store._area import Area, dumps, loads, utcnow
+from mlops_tui.store._db import NotFoundError
+from mlops_tui.store.records import DatasetVersion
 
 _SELECT = """
     SELECT v.*, d.description FROM dataset_versions v JOIN datasets d USING (name)
@@ -125,7 +125,7 @@ def page(path: str, offset: int, limit: int) -> tuple[list[str], list[tuple[Any,
     Runs on a private in-memory connection (the snapshot is a plain file), so a TUI scrolling a
     10M-row dataset reads only the row groups it shows and never holds the store's lock.
     """
-    from store.profiling import connect
+    from mlops_tui.store.profiling import connect
 
     with connect() as con:
         cur = con.execute("SELECT * FROM read_parquet(?) LIMIT ? OFFSET ?", [path, limit, offset])

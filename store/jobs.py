@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from store._area import Area, dumps, loads, utcnow
-from store._db import NotFoundError, StoreError
-from store.records import DriftResult, Feedback, ScoringJob
+from mlops_tui.store._area import Area, dumps, loads, utcnow
+from mlops_tui.store._db import NotFoundError, StoreError
+from mlops_tui.store.records import DriftResult, Feedback, ScoringJob
 
 _JOB_COLUMNS = {"output", "rows_in", "rows_out", "seconds", "rows_per_s", "status", "error",
                 "drift_status", "prediction_drift", "ended_at"}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from store._area import Area, dumps, loads, utcnow
-from store._db import NotFoundError
-from store.records import AliasChange, Deployment, ModelVersion
+from mlops_tui.store._area import Area, dumps, loads, utcnow
+from mlops_tui.store._db import NotFoundError
+from mlops_tui.store.records import AliasChange, Deployment, ModelVersion
 
 _MODEL_SELECT = """
     SELECT m.*, coalesce((SELECT list(a.alias ORDER BY a.alias) FROM model_aliases a

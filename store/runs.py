@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from store._area import Area, dumps, loads, utcnow
-from store._db import NotFoundError, StoreError
-from store.audit import Event, write_event
-from store.records import Evaluation, Run, Trial
+from mlops_tui.store._area import Area, dumps, loads, utcnow
+from mlops_tui.store._db import NotFoundError, StoreError
+from mlops_tui.store.audit import Event, write_event
+from mlops_tui.store.records import Evaluation, Run, Trial
 
 _RUN_SELECT = """
     SELECT r.*, (SELECT count(*) FROM trials t WHERE t.run_id = r.run_id) AS n_trials FROM runs r

@@ -36,7 +36,7 @@ def split(task: str) -> tuple[pl.DataFrame, pl.DataFrame, Any]:
 
 def trained(ws, task: str, *, name: str | None = None, rounds: int = 15, num_leaves: int = 15):
     """(model version, booster, signature, test rows) of a small model trained on a sample dataset."""
-    from mlops_tui import registry
+    from mlops_tui.registry import models as registry
 
     train, test, sig = split(task)
     model = train_register(ws, train, sig, name=name or task, rounds=rounds, num_leaves=num_leaves,
@@ -64,7 +64,7 @@ def write_journal(ws, run_id: str, n_trials: int = 4, seed: int = 0) -> Path:
 def make_run(ws, task: str, run_id: str, *, num_leaves: int = 15, rounds: int = 15,
              name: str | None = None, journal: bool = True, time_column: str | None = None):
     """A completed run with trials, a journal, a registered model and its holdout evaluation."""
-    from mlops_tui import evaluation
+    from mlops_tui.evaluation import evaluate as evaluation
 
     model, booster, sig, test = trained(ws, task, name=name or f"m-{task}", rounds=rounds, num_leaves=num_leaves)
     metric = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}[task]

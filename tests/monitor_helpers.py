@@ -56,7 +56,7 @@ SMALL_SPACE = "num_boost_round = 40\nearly_stopping_rounds = 10\n"
 
 def add_dataset(ws, df: pl.DataFrame, folder: Path, name: str = "bike", target: str = "bikers"):
     """Register ``df`` the way `dataset add` does (through a CSV file)."""
-    from mlops_tui import datasets
+    from mlops_tui.data import datasets
 
     path = folder / f"{name}-{df.height}-{abs(hash(tuple(df.columns))) % 10_000}.csv"
     df.write_csv(path)
@@ -66,7 +66,7 @@ def add_dataset(ws, df: pl.DataFrame, folder: Path, name: str = "bike", target: 
 
 def tune_small(ws, dataset_ref: str, folder: Path, *, name: str = "bikes", trials: int = 2, seed: int = 0):
     """A real tuning run (few trials, few rounds) ending in a registered model; returns the Run."""
-    from mlops_tui import tuning
+    from mlops_tui.training import tuning
 
     space = folder / "space.toml"
     space.write_text(SMALL_SPACE)

@@ -18,7 +18,7 @@ SAMPLE = ROOT / "sample_data"
 
 def signature_for(df: pl.DataFrame, target: str, task: str, *, categorical: tuple[str, ...] = (),
                   exclude: tuple[str, ...] = (), id_columns: tuple[str, ...] = ()):
-    from mlops_tui.signature import Feature, Signature, categories_of
+    from mlops_tui.training.signature import Feature, Signature, categories_of
 
     feats = []
     for name in df.columns:
@@ -39,8 +39,8 @@ def train_register(ws, df: pl.DataFrame, sig, *, name: str, rounds: int = 10,
     """Train a small booster on ``df`` with ``sig``, save it and register it; returns the ModelVersion."""
     import lightgbm as lgb
 
-    from mlops_tui.modelfile import save_model
-    from mlops_tui.signature import encode
+    from mlops_tui.training.modelfile import save_model
+    from mlops_tui.training.signature import encode
 
     X, _ = encode(df, sig)
     y_raw = df[sig.target]

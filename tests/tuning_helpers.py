@@ -33,7 +33,7 @@ def space_file(tmp_path: Path, text: str = FAST_SPACE) -> Path:
 def add_sample(ws, name: str, *, rows: int | None = None, target: str | None = None,
                extra: dict | None = None, seed: int = 0):
     """Register sample_data/<name>.csv (optionally down-sampled or with extra columns)."""
-    from mlops_tui import datasets
+    from mlops_tui.data import datasets
 
     df = pl.read_csv(SAMPLE / f"{name}.csv", try_parse_dates=True)
     if rows is not None and rows < df.height:

@@ -61,7 +61,7 @@ _register()
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: map errors to CLI.md's exit codes with one line on stderr."""
     from mlops_tui.errors import UserError
-    from store import StoreError
+    from mlops_tui.store import StoreError
 
     code = 0
     try:

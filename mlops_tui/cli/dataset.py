@@ -1,5 +1,5 @@
 """`dataset add/list/show/head/diff/validate` (see ../shared/CLI.md). Thin: parse, call
-``mlops_tui.datasets``, emit."""
+``mlops_tui.data.datasets``, emit."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def add(
 
     Example: mlops-tui dataset add sample_data/penguins.csv --target species
     """
-    from mlops_tui import datasets, readers
+    from mlops_tui.data import datasets, readers
 
     try:
         ws = workspace()
@@ -70,7 +70,7 @@ def show(
 
     Example: mlops-tui dataset show penguins:1
     """
-    from mlops_tui import datasets
+    from mlops_tui.data import datasets
 
     ws = workspace()
     dv = datasets.resolve(ws, ref)
@@ -102,7 +102,7 @@ def head(
 
     Example: mlops-tui dataset head bikeshare --rows 5
     """
-    from mlops_tui import datasets
+    from mlops_tui.data import datasets
 
     ws = workspace()
     dv = datasets.resolve(ws, ref)
@@ -120,7 +120,7 @@ def diff(
 
     Example: mlops-tui dataset diff bikeshare:1 bikeshare:2
     """
-    from mlops_tui import datasets
+    from mlops_tui.data import datasets
 
     ws = workspace()
     result = datasets.diff(ws, a, b)
@@ -146,7 +146,7 @@ def validate(
 
     Example: mlops-tui dataset validate penguins:1 new_penguins.csv
     """
-    from mlops_tui import datasets
+    from mlops_tui.data import datasets
 
     ws = workspace()
     result = datasets.validate(ws, ref, path)

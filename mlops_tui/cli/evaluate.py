@@ -26,7 +26,7 @@ def compare(
 
     Example: mlops-tui run compare 3f2a 9c1d
     """
-    from mlops_tui import compare as cmp
+    from mlops_tui.evaluation import compare as cmp
 
     res = cmp.compare(workspace(), runs)
 
@@ -65,7 +65,7 @@ def report(
 
     Example: mlops-tui report 3f2a 9c1d --output report.html
     """
-    from mlops_tui import report as rep
+    from mlops_tui.evaluation import report as rep
 
     res = rep.write_report(workspace(), runs, output)
     emit(res, as_json, lambda: out.print(f"report written to {res['output']} ({len(res['sections'])} sections)"))
@@ -82,7 +82,7 @@ def evaluate(
 
     Example: mlops-tui evaluate credit@production default:2 --json
     """
-    from mlops_tui import evaluation
+    from mlops_tui.evaluation import evaluate as evaluation
 
     res = evaluation.evaluate_model(workspace(), model, dataset, threshold=threshold)
 

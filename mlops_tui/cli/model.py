@@ -32,7 +32,7 @@ def list_(
 
     Example: mlops-tui model list --json
     """
-    from mlops_tui import registry
+    from mlops_tui.registry import models as registry
 
     rows = registry.list_models(workspace(), name)
 
@@ -55,8 +55,8 @@ def show(
 
     Example: mlops-tui model show credit@production
     """
-    from mlops_tui import registry
-    from mlops_tui.gate import explain
+    from mlops_tui.registry import models as registry
+    from mlops_tui.registry.gate import explain
 
     info = registry.show(workspace(), ref)
 
@@ -93,7 +93,7 @@ def promote(
 
     Example: mlops-tui model promote credit:3 --alias production
     """
-    from mlops_tui import registry
+    from mlops_tui.registry import models as registry
 
     res = registry.promote(workspace(), ref, alias)
     prev = res["previous_version"]
@@ -112,7 +112,7 @@ def rollback(
 
     Example: mlops-tui model rollback credit --alias production
     """
-    from mlops_tui import registry
+    from mlops_tui.registry import models as registry
 
     res = registry.rollback(workspace(), name, alias)
     emit(res, as_json, lambda: out.print(

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, table, workspace
-from mlops_tui.job_sweep import sweep_jobs
+from mlops_tui.serving.sweep import sweep_jobs
 
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red", None: "dim"}
 
@@ -70,7 +70,7 @@ def audit(
 
     Example: mlops-tui audit --object deployment:bikes --limit 20
     """
-    from mlops_tui import lineage
+    from mlops_tui.registry import lineage
 
     rows = lineage.events(workspace(), obj, limit)
 
@@ -93,7 +93,7 @@ def lineage_cmd(
 
     Example: mlops-tui lineage bikeshare@production --json
     """
-    from mlops_tui import lineage
+    from mlops_tui.registry import lineage
 
     ws = workspace()
     sweep_jobs(ws)
@@ -200,7 +200,7 @@ def monitor(
 
     Example: mlops-tui monitor bikes-prod --json
     """
-    from mlops_tui import monitoring
+    from mlops_tui.monitoring import monitor as monitoring
 
     ws = workspace()
     sweep_jobs(ws)
@@ -257,8 +257,8 @@ def feedback(
 
     Example: mlops-tui feedback credit-prod labels.csv --id-column customer_id
     """
-    from mlops_tui import monitoring
     from mlops_tui.errors import PolicyRefused
+    from mlops_tui.monitoring import monitor as monitoring
 
     res = monitoring.feedback(workspace(), deployment, labels, id_column=id_column, label_column=label_column)
 
@@ -295,8 +295,8 @@ def retrain(
 
     Example: mlops-tui retrain bikes-prod --dataset bikeshare --trials 10
     """
-    from mlops_tui import retraining
     from mlops_tui.errors import PolicyRefused
+    from mlops_tui.monitoring import retrain as retraining
 
     try:
         res = retraining.retrain(workspace(), deployment, dataset, trials=trials)
@@ -330,7 +330,7 @@ def reproduce(
 
     Example: mlops-tui run reproduce 3f2a9c
     """
-    from mlops_tui import retraining
+    from mlops_tui.monitoring import retrain as retraining
 
     res = retraining.reproduce(workspace(), run)
 

@@ -1,5 +1,5 @@
 """`tune` and `run list/show/stop/resume/logs` (see ../shared/CLI.md). Thin: parse, call
-``mlops_tui.tuning``, emit. `run compare` and `run reproduce` live in evaluate.py / monitor.py."""
+``mlops_tui.training.tuning``, emit. `run compare` and `run reproduce` live in evaluate.py / monitor.py."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _details(ws: Any, run: Any) -> dict[str, Any]:
 
 
 def _log_path(ws: Any, run_id: str) -> Any:
-    from mlops_tui.tuning.worker import log_path
+    from mlops_tui.training.tuning.worker import log_path
 
     return log_path(ws, run_id)
 
@@ -86,7 +86,7 @@ class _Bar:
     def __call__(self, study: Any) -> None:
         if self.progress is None:
             return
-        from mlops_tui.tuning.study import finished
+        from mlops_tui.training.tuning.study import finished
 
         done = finished(study)
         values = [t.value for t in done if t.state.name == "COMPLETE" and t.value is not None]
@@ -128,7 +128,7 @@ def tune(
 
     Example: mlops-tui tune penguins --trials 30 --metric accuracy --detach
     """
-    from mlops_tui import tuning
+    from mlops_tui.training import tuning
 
     ws = workspace()
     opts = tuning.TuneOptions(dataset=ref, target=target, task=task, metric=metric, trials=trials,
@@ -159,7 +159,7 @@ def list_(
 
     Example: mlops-tui run list --status running --json
     """
-    from mlops_tui import tuning
+    from mlops_tui.training import tuning
 
     ws = workspace()
     tuning.sweep(ws)
@@ -177,7 +177,7 @@ def show(
 
     Example: mlops-tui run show 3f9c
     """
-    from mlops_tui import tuning
+    from mlops_tui.training import tuning
 
     ws = workspace()
     tuning.sweep(ws)
@@ -209,7 +209,7 @@ def stop(
 
     Example: mlops-tui run stop 3f9c --wait 120
     """
-    from mlops_tui import tuning
+    from mlops_tui.training import tuning
 
     ws = workspace()
     run = tuning.stop(ws, run_ref, wait=wait)
@@ -226,7 +226,7 @@ def resume(
 
     Example: mlops-tui run resume 3f9c --trials 10 --detach
     """
-    from mlops_tui import tuning
+    from mlops_tui.training import tuning
 
     ws = workspace()
     if detach:
@@ -250,7 +250,7 @@ def logs(
 
     Example: mlops-tui run logs 3f9c -n 50
     """
-    from mlops_tui import tuning
+    from mlops_tui.training import tuning
 
     ws = workspace()
     run = tuning.get(ws, run_ref)

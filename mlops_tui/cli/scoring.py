@@ -20,7 +20,7 @@ def deploy(
 
     Example: mlops-tui deploy credit@production --name credit-nightly
     """
-    from mlops_tui import registry
+    from mlops_tui.registry import models as registry
 
     ws = workspace()
     dep = registry.deploy(ws, model_ref, name, force=force, output_dir=output_dir)
@@ -49,8 +49,8 @@ def score(
 
     Example: mlops-tui score credit-nightly 'incoming/*.csv' --output scores/today.parquet --json
     """
-    from mlops_tui import scoring
     from mlops_tui.cli._common import err
+    from mlops_tui.serving import scoring
 
     ws = workspace()
     progress = None

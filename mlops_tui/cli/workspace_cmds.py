@@ -26,7 +26,7 @@ def init(
 
     Example: mlops-tui init --sample
     """
-    from mlops_tui import datasets
+    from mlops_tui.data import datasets
 
     ws = workspace(create=True)
     added = []

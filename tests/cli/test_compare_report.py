@@ -108,8 +108,9 @@ def test_report_of_one_regression_run_has_residual_plots(cli, ws, tmp_path):
 
 
 def test_evaluate_a_model_on_another_dataset_version(cli, ws):
-    from mlops_tui import datasets, registry
-    from mlops_tui.signature import Signature, encode
+    from mlops_tui.data import datasets
+    from mlops_tui.registry import models as registry
+    from mlops_tui.training.signature import Signature, encode
 
     datasets.add(ws, str(SAMPLE / "default.csv"), name="default", target="default")
     res = cli("evaluate", "credit:2", "default", "--json")
@@ -133,7 +134,7 @@ def test_evaluate_a_model_on_another_dataset_version(cli, ws):
 
 
 def test_evaluate_on_data_without_target_or_features_is_refused(cli, ws, tmp_path):
-    from mlops_tui import datasets
+    from mlops_tui.data import datasets
 
     df = pl.read_csv(SAMPLE / "default.csv")
     df.drop("default").write_csv(tmp_path / "nolabel.csv")
@@ -151,7 +152,8 @@ def test_evaluate_on_data_without_target_or_features_is_refused(cli, ws, tmp_pat
 
 def test_report_lists_evaluations_on_other_data(cli, ws, tmp_path):
     if not ws.store.runs.evaluations(kind="evaluate"):
-        from mlops_tui import datasets, evaluation
+        from mlops_tui.data import datasets
+        from mlops_tui.evaluation import evaluate as evaluation
 
         datasets.add(ws, str(SAMPLE / "default.csv"), name="default", target="default")
         evaluation.evaluate_model(ws, "credit:2", "default")
@@ -178,7 +180,7 @@ def test_compare_and_report_with_a_run_that_has_no_evaluation(cli, ws, tmp_path)
 
 def test_chart_legends_sit_above_the_plot_never_over_the_data():
     """A legend box in the plot's corner hid the points under it (seen in a rendered report)."""
-    from mlops_tui import report_svg as svg
+    from mlops_tui.evaluation import report_svg as svg
 
     series = [svg.Series(f"run {i} with a long label", [0, 1, 2], [0.1 * i, 0.5, 0.99], svg.color(i))
               for i in range(6)]
@@ -220,7 +222,8 @@ def test_report_file_is_readable_like_any_new_file(cli, ws, tmp_path):
 
 
 def test_evaluations_on_other_data_of_runs_of_different_tasks_each_show_their_metrics(cli, ws, tmp_path):
-    from mlops_tui import datasets, evaluation
+    from mlops_tui.data import datasets
+    from mlops_tui.evaluation import evaluate as evaluation
 
     make_run(ws, "regression", "gggg7777", name="bikes2", journal=False)
     datasets.add(ws, str(SAMPLE / "bikeshare.csv"), name="bikes-fresh", target="bikers")

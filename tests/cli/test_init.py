@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from mlops_tui.store import Store, migrations
 
-from store import Store, migrations
 from tests.conftest import CliResult, run_cli_subprocess
 
 SAMPLE_ROWS = {"bikeshare": 8645, "penguins": 344, "default": 10000}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from mlops_tui import registry, scoring
+from mlops_tui.registry import models as registry
+from mlops_tui.serving import scoring
 from mlops_tui.workspace import Workspace
 from tests.monitor_helpers import add_dataset, bikeshare, invoke, tune_small
 

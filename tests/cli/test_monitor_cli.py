@@ -6,7 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mlops_tui import registry, scoring
+from mlops_tui.registry import models as registry
+from mlops_tui.serving import scoring
 from mlops_tui.workspace import Workspace
 from tests.monitor_helpers import FIRST_HALF, add_dataset, bikeshare, invoke, tune_small, with_ids
 

@@ -50,7 +50,7 @@ def _journal_states(ws, run_id):
 
 
 def test_detach_stop_resume(ws, cli, tmp_path):
-    from mlops_tui.tuning.control import alive
+    from mlops_tui.training.tuning.control import alive
 
     add_sample(ws, "default", rows=3000, target="default")
     run_id, pid = _detach(ws, cli, tmp_path)
@@ -134,7 +134,7 @@ def test_a_launcher_killed_before_the_worker_starts_leaves_a_failed_resumable_ru
     add_sample(ws, "default", rows=1500, target="default")
     script = (
         "import os, signal, sys\n"
-        "from mlops_tui import tuning\n"
+        "from mlops_tui.training import tuning\n"
         "from mlops_tui.workspace import Workspace\n"
         "ws = Workspace.open(sys.argv[1])\n"
         "opts = tuning.TuneOptions(dataset='default', trials=4, space_file=sys.argv[2])\n"
@@ -189,7 +189,7 @@ def test_two_resumes_that_both_pass_the_status_check_start_one_supervisor(ws, cl
     import threading
 
     from mlops_tui.errors import UserError
-    from mlops_tui.tuning import control
+    from mlops_tui.training.tuning import control
 
     run_id = _completed_run(ws, cli, tmp_path)
     both_checked = threading.Barrier(2, timeout=60)

@@ -18,7 +18,7 @@ def _tune(cli, tmp_path, *args):
 
 
 def test_multiclass_tune_registers_an_evaluated_model(ws, cli, tmp_path):
-    from mlops_tui import registry
+    from mlops_tui.registry import models as registry
 
     add_sample(ws, "penguins", target="species")
     out = _tune(cli, tmp_path, "penguins", "--trials", "3", "--seed", "1")
@@ -68,7 +68,8 @@ def test_regression_time_split_and_leak_warning(ws, cli, tmp_path):
 
 
 def test_same_seed_gives_the_same_best_value_and_reproducible_model(ws, cli, tmp_path):
-    from mlops_tui import datasets, tuning
+    from mlops_tui.data import datasets
+    from mlops_tui.training import tuning
 
     add_sample(ws, "penguins", target="species")
     a = _tune(cli, tmp_path, "penguins", "--trials", "3", "--seed", "5")
@@ -83,7 +84,7 @@ def test_same_seed_gives_the_same_best_value_and_reproducible_model(ws, cli, tmp
     assert m1.sha256 == m2.sha256 and met1 == met2
     assert met1["log_loss"] == pytest.approx(a["test_metrics"]["log_loss"])
     X, _ = p1.xy(p1.test)
-    from mlops_tui import registry
+    from mlops_tui.registry import models as registry
 
     pa = registry.load(ws, m1)[0].predict(X)
     pb = registry.load(ws, registry.resolve_model(ws, f"penguins:{a['model']['version']}"))[0].predict(X)
@@ -152,7 +153,7 @@ def test_a_foreground_run_records_everything_with_few_opens_of_the_store(ws, cli
     holdout evaluation, the outcome with its audit event); the trials go through the mirror."""
     import threading
 
-    import store._db as db
+    import mlops_tui.store._db as db
 
     add_sample(ws, "default", rows=2000, target="default")
     opens: list[str] = []
@@ -188,13 +189,13 @@ def test_journal_writers_in_several_processes_interleave_whole_records(ws, tmp_p
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    from mlops_tui.tuning import study as st
+    from mlops_tui.training.tuning import study as st
 
     journal = st.journal_path(ws, "r1")
     optuna.create_study(storage=st.storage(ws, "r1"), study_name="r1")
     script = (
         "import sys, optuna\n"
-        "from mlops_tui.tuning import study as st\n"
+        "from mlops_tui.training.tuning import study as st\n"
         "from mlops_tui.workspace import Workspace\n"
         "optuna.logging.set_verbosity(optuna.logging.WARNING)\n"
         "s = optuna.load_study(study_name='r1', storage=st.storage(Workspace.open(sys.argv[1]), 'r1'),"

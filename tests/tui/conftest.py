@@ -56,19 +56,15 @@ def _colour_terminal(monkeypatch):
 def frozen_clock(monkeypatch):
     """Store timestamps at FROZEN + n seconds and the UI's 'now' at FROZEN + 5 min: relative times
     in snapshots ('5m ago') never vary."""
-    import store.audit
-    import store.datasets
-    import store.jobs
-    import store.models
-    import store.runs
-    from screens import widgets
+    from mlops_tui.screens import widgets
+    from mlops_tui.store import audit, datasets, jobs, models, runs
 
     ticks = iter(range(10_000))
 
     def fake_utcnow() -> datetime:
         return FROZEN + timedelta(seconds=next(ticks))
 
-    for module in (store.audit, store.datasets, store.jobs, store.models, store.runs):
+    for module in (audit, datasets, jobs, models, runs):
         monkeypatch.setattr(module, "utcnow", fake_utcnow)
     monkeypatch.setattr(widgets, "now", lambda: (FROZEN + timedelta(minutes=5)).replace(tzinfo=UTC))
     return FROZEN
@@ -76,8 +72,8 @@ def frozen_clock(monkeypatch):
 
 def add_samples(ws: Any, *names: str) -> list[Any]:
     """Register bundled sample datasets through the real datasets service."""
-    from mlops_tui import datasets
     from mlops_tui.cli.workspace_cmds import SAMPLES
+    from mlops_tui.data import datasets
 
     out = []
     for name in names:
@@ -126,7 +122,7 @@ def fake_runs(ws: Any) -> list[str]:
 @pytest.fixture
 def app_factory():
     """Build the real Workbench on a workspace (the app module is imported here, lazily)."""
-    from screens.app import Workbench
+    from mlops_tui.screens.app import Workbench
 
     def make(ws: Any, **kwargs: Any) -> Any:
         return Workbench(ws, **kwargs)

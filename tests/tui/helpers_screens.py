@@ -44,27 +44,25 @@ def notes(app: Any) -> list[str]:
 @pytest.fixture
 def frozen_clock(monkeypatch):
     """Store timestamps at FROZEN and the screens' 'now' five minutes later."""
-    import screens.widgets
-    import store.audit
-    import store.jobs
-    import store.models
-    import store.runs
 
     ticks = iter(range(1_000_000))
 
     def tick() -> datetime:  # one second per write, so "newest first" orders stay stable
         return FROZEN + timedelta(seconds=next(ticks))
 
-    for module in (store.models, store.jobs, store.runs, store.audit):
+    from mlops_tui.screens import widgets
+    from mlops_tui.store import audit, jobs, models, runs
+
+    for module in (models, jobs, runs, audit):
         if hasattr(module, "utcnow"):
             monkeypatch.setattr(module, "utcnow", tick)
-    monkeypatch.setattr(screens.widgets, "now", lambda: SEEN_AT)
+    monkeypatch.setattr(widgets, "now", lambda: SEEN_AT)
     return FROZEN
 
 
 def app_on(ws: Any, start: str) -> Any:
     """The Workbench opened on main screen ``start``, remembering every notification it shows."""
-    from screens.app import Workbench
+    from mlops_tui.screens.app import Workbench
 
     app = Workbench(ws, start=start)
     app.seen_notes = []
@@ -116,7 +114,7 @@ def registry_fixture(ws: Any) -> dict[str, Any]:
 def monitoring_fixture(ws: Any) -> dict[str, Any]:
     """Deployment credit-batch with three jobs: ok, warn, alert (drift rows per feature) and
     feedback on the latest; a second deployment with no jobs yet."""
-    from store import DriftResult
+    from mlops_tui.store import DriftResult
 
     v1 = fake_model(ws, "credit", 0.86)
     ws.store.models.deploy(name="credit-batch", model_name="credit", model_version=v1.version, signature=SIG)

@@ -147,7 +147,7 @@ def cmp_ws(tmp_path_factory):
 
 async def open_compare(pilot, run_ids) -> None:
     """On the Workbench's home screen, push the compare screen the way the runs screen does."""
-    from screens.compare import CompareScreen
+    from mlops_tui.screens.compare import CompareScreen
 
     await settle(pilot)
     pilot.app.push_screen(CompareScreen(run_ids))
@@ -272,7 +272,7 @@ async def test_a_job_scored_from_the_cli_appears_without_a_key(ws):
         await settle(pilot)
         jobs = app.screen.query_one("#jobs-table")
         assert jobs.row_count == 0
-        from mlops_tui import scoring
+        from mlops_tui.serving import scoring
 
         scoring.score(ws, model.ref, [str(SAMPLE / "default.csv")])   # as another process would
         assert await wait_for(pilot, lambda: jobs.row_count == 1)     # the periodic refresh finds it

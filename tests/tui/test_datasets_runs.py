@@ -159,7 +159,7 @@ async def test_run_detail_shows_trials_best_and_outcome(ws, app_factory):
     ids = fake_runs(ws)
     app = app_factory(ws, start="runs")
     async with app.run_test(size=(80, 24)) as pilot:
-        from screens.run_detail import RunDetailScreen
+        from mlops_tui.screens.run_detail import RunDetailScreen
 
         await app.push_screen(RunDetailScreen(ids[0]))
         trials = await wait_for(pilot, lambda: app.screen.query_one("#trials-table").row_count == 5
@@ -200,7 +200,7 @@ def test_run_detail_snapshot(frozen_clock, ws, snap_compare, app_factory):
     ids = fake_runs(ws)
 
     async def loaded(pilot):
-        from screens.run_detail import RunDetailScreen
+        from mlops_tui.screens.run_detail import RunDetailScreen
 
         await pilot.app.push_screen(RunDetailScreen(ids[0]))
         await wait_for(pilot, lambda: pilot.app.screen.query_one("#trials-table").row_count == 5, what="trials")
@@ -211,8 +211,9 @@ def test_run_detail_snapshot(frozen_clock, ws, snap_compare, app_factory):
 
 @pytest.mark.slow
 async def test_stop_then_resume_from_the_run_detail_keys(sample_ws, app_factory):
-    from mlops_tui import tuning
-    from screens.run_detail import RunDetailScreen
+    from mlops_tui.screens.run_detail import RunDetailScreen
+
+    from mlops_tui.training import tuning
 
     run = tuning.start(sample_ws, tuning.TuneOptions(dataset="penguins", trials=300, seed=0), detach=True)
     status = lambda: sample_ws.store.runs.get(run.run_id).status  # noqa: E731

@@ -54,7 +54,7 @@ async def test_a_job_scored_elsewhere_appears_on_refresh(ws):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert rows(app.screen.query_one("#mon-jobs-table")) == []
-        from mlops_tui import scoring
+        from mlops_tui.serving import scoring
 
         job = scoring.score(ws, "credit-batch", [str(SAMPLE / "default.csv")])  # as a CLI call would
         await pilot.press("r")
@@ -68,7 +68,7 @@ async def test_feedback_form_records_live_performance(ws, tmp_path):
     model = credit_model(ws, rounds=3)
     ws.store.models.deploy(name="credit-batch", model_name="credit", model_version=model.version,
                            signature=model.signature)
-    from mlops_tui import scoring
+    from mlops_tui.serving import scoring
 
     scoring.score(ws, "credit-batch", [str(SAMPLE / "default.csv")])
     labels = tmp_path / "labels.csv"

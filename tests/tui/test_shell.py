@@ -101,9 +101,9 @@ async def test_home_shows_drift_with_its_trend_and_live_performance_alerts(ws, a
 
 
 async def test_a_screen_that_fails_to_import_shows_a_notice_not_a_crash(ws, app_factory, monkeypatch):
-    import screens.keymap
+    from mlops_tui.screens import keymap
 
-    monkeypatch.setitem(screens.keymap.MAIN, "sql", "screens.does_not_exist:Nope")
+    monkeypatch.setitem(keymap.MAIN, "sql", "mlops_tui.screens.does_not_exist:Nope")
     app = app_factory(ws)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("6")
@@ -117,7 +117,7 @@ async def test_a_failing_worker_becomes_an_error_notification(ws, app_factory):
     fake_runs(ws)
     app = app_factory(ws)
     async with app.run_test(size=(80, 24)) as pilot:
-        from screens.run_detail import RunDetailScreen
+        from mlops_tui.screens.run_detail import RunDetailScreen
 
         await app.push_screen(RunDetailScreen("no-such-run"))
         await wait_for(pilot, lambda: any("unknown run" in t for t in texts(app)), what="error note")

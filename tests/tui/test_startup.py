@@ -12,7 +12,7 @@ from tests.tui.conftest import ROOT, add_samples, fake_runs
 CHILD = r"""
 import asyncio, json, sys
 from mlops_tui.workspace import Workspace
-from screens.app import build_app
+from mlops_tui.screens.app import build_app
 
 async def main():
     app = build_app(Workspace.open(sys.argv[1]))  # what `mlops-tui` runs
@@ -53,7 +53,7 @@ def test_first_frames_import_no_lightgbm_sklearn_optuna_or_scipy(ws):
 
 
 async def test_the_app_mlops_tui_runs_shows_store_data_in_its_first_frame(ws):
-    from screens.app import build_app
+    from mlops_tui.screens.app import build_app
 
     fake_runs(ws)
     app = build_app(ws)  # reads the home screen's data before the app starts

@@ -8,7 +8,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from mlops_tui import datasets
+from mlops_tui.data import datasets
 from mlops_tui.errors import UserError
 from tests.conftest import SAMPLE
 

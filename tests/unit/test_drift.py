@@ -6,8 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mlops_tui import scoring
-from mlops_tui.drift import PREDICTION, DriftTracker, psi, reference_path
+from mlops_tui.serving import scoring
+from mlops_tui.serving.drift import PREDICTION, DriftTracker, psi, reference_path
 from mlops_tui.workspace import Workspace
 from tests.monitor_helpers import FIRST_HALF, bike_model, bikeshare, register_dataset
 from tests.scoring_helpers import SAMPLE, default_df, signature_for, train_register
@@ -87,7 +87,7 @@ def test_the_reference_is_cached_beside_the_model(bike):
 def test_thresholds_come_from_the_workspace_config(bike, tmp_path):
     ws, model, _ = bike
     july = bikeshare().filter(pl.col("mnth") == "July").drop("date")
-    from mlops_tui.signature import Signature, encode
+    from mlops_tui.training.signature import Signature, encode
 
     X, _ = encode(july, Signature.from_json(model.signature))
     loose = Workspace(ws.root)  # a fresh object reads config.toml again
@@ -100,7 +100,7 @@ def test_thresholds_come_from_the_workspace_config(bike, tmp_path):
 
 def test_batches_give_the_same_counts_as_one_pass(bike):
     ws, model, _ = bike
-    from mlops_tui.signature import Signature, encode
+    from mlops_tui.training.signature import Signature, encode
 
     X, _ = encode(bikeshare().filter(pl.col("mnth") == "July"), Signature.from_json(model.signature))
     preds = np.linspace(0, 500, X.height)
@@ -194,8 +194,8 @@ def test_psi_is_zero_for_identical_bins_and_grows_with_the_shift():
 def test_the_reference_leaves_out_the_runs_holdout_rows(bike):
     import dataclasses
 
-    from mlops_tui.drift import _training_frame
-    from mlops_tui.signature import Signature
+    from mlops_tui.serving.drift import _training_frame
+    from mlops_tui.training.signature import Signature
 
     ws, model, _ = bike
     sig = Signature.from_json(model.signature)
@@ -213,7 +213,8 @@ def test_the_reference_leaves_out_the_runs_holdout_rows(bike):
 def test_a_few_more_missing_values_than_in_training_are_not_new_categories(ws, tmp_path):
     """The README tour: penguins scored on the whole file, where `sex` is missing in 11 rows and
     the training rows had a slightly lower rate. Sampling noise, not a new category."""
-    from mlops_tui import monitoring, registry
+    from mlops_tui.monitoring import monitor as monitoring
+    from mlops_tui.registry import models as registry
 
     penguins = pl.read_csv(SAMPLE / "penguins.csv").with_row_index("i")
     dropped = penguins.filter(pl.col("sex").is_null()).head(3)["i"]
@@ -233,7 +234,7 @@ def test_a_few_more_missing_values_than_in_training_are_not_new_categories(ws, t
 def test_exact_unseen_counts_beat_the_estimate_from_missing_codes(bike):
     """Missing values where training had none look like unseen categories to the estimate; the
     encoder's exact counts, when the caller passes them, say there are none."""
-    from mlops_tui.signature import Signature, encode
+    from mlops_tui.training.signature import Signature, encode
 
     ws, model, _ = bike
     june = bikeshare().filter(pl.col("mnth") == "June").with_row_index("i")
@@ -250,7 +251,7 @@ def test_exact_unseen_counts_beat_the_estimate_from_missing_codes(bike):
 
 
 def test_exact_unseen_counts_name_a_month_never_seen_in_training(bike):
-    from mlops_tui.signature import Signature, encode
+    from mlops_tui.training.signature import Signature, encode
 
     ws, model, _ = bike
     july = bikeshare().filter(pl.col("mnth") == "July")
@@ -269,7 +270,7 @@ def test_ks_on_full_samples_uses_the_asymptotic_pvalue_and_stays_fast():
 
     from scipy.stats import ks_2samp
 
-    from mlops_tui.drift import SAMPLE_SIZE, ks_test
+    from mlops_tui.serving.drift import SAMPLE_SIZE, ks_test
 
     rng = np.random.default_rng(0)
     ref, cur = rng.normal(size=SAMPLE_SIZE), rng.normal(size=SAMPLE_SIZE) + 0.05

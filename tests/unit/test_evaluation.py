@@ -10,9 +10,10 @@ import polars as pl
 import pytest
 from sklearn import metrics as skm
 
-from mlops_tui import evaldetails, evaluation
 from mlops_tui.errors import UserError
-from mlops_tui.signature import encode
+from mlops_tui.evaluation import details as evaldetails
+from mlops_tui.evaluation import evaluate as evaluation
+from mlops_tui.training.signature import encode
 from tests.eval_helpers import make_run, trained
 
 
@@ -178,8 +179,8 @@ def test_a_date_the_model_reads_is_sliced_by_period_without_a_time_column(ws):
     """Issue 4: slices for the time column by period "when there is one" — a random split still has one."""
     from dataclasses import replace
 
-    from mlops_tui import registry
-    from mlops_tui.signature import Feature
+    from mlops_tui.registry import models as registry
+    from mlops_tui.training.signature import Feature
     from tests.eval_helpers import split
     from tests.scoring_helpers import train_register
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_tui import evaluation, gate
+from mlops_tui.evaluation import evaluate as evaluation
+from mlops_tui.registry import gate
 from mlops_tui.workspace import Workspace
 from tests.eval_helpers import make_run
 

@@ -11,7 +11,9 @@ import sys
 
 import pytest
 
-from mlops_tui import job_sweep, scoring, scoring_io
+from mlops_tui.serving import io as scoring_io
+from mlops_tui.serving import scoring
+from mlops_tui.serving import sweep as job_sweep
 from tests.scoring_helpers import credit_model
 
 

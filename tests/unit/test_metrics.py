@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from mlops_tui import metrics
 from mlops_tui.errors import UserError
+from mlops_tui.training import metrics
 
 
 def test_binary_metrics_match_sklearn_and_threshold_applies():

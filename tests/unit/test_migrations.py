@@ -13,8 +13,16 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from mlops_tui.store import (
+    VIEWS,
+    DriftResult,
+    SchemaVersionError,
+    Store,
+    StoreError,
+    migrations,
+    open_connection,
+)
 
-from store import VIEWS, DriftResult, SchemaVersionError, Store, StoreError, migrations, open_connection
 from tests.conftest import run_cli_subprocess
 
 V1 = Path(__file__).resolve().parents[1] / "data" / "store_v1.duckdb"
@@ -134,7 +142,6 @@ def test_the_workbench_refuses_a_newer_store_with_one_line_before_opening(v1_cop
     and repeat the error in notifications)."""
     import sys
 
-    import screens.app
     from mlops_tui.cli import main
 
     Store.open(v1_copy)
@@ -142,7 +149,9 @@ def test_the_workbench_refuses_a_newer_store_with_one_line_before_opening(v1_cop
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     opened = []
-    monkeypatch.setattr(screens.app.Workbench, "run", opened.append)  # the app must not even start
+    from mlops_tui.screens import app
+
+    monkeypatch.setattr(app.Workbench, "run", opened.append)  # the app must not even start
     with pytest.raises(SystemExit) as caught:
         main(["--workspace", str(v1_copy.parent)])
     assert caught.value.code == 1 and opened == []

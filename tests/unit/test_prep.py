@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from mlops_tui import prep
 from mlops_tui.errors import UserError
+from mlops_tui.training import prep
 from tests.conftest import SAMPLE
 
 
@@ -102,7 +102,7 @@ def test_an_infinite_feature_value_does_not_break_the_leakage_guard():
 
 
 def test_a_space_file_alias_replaces_the_default_entry_it_stands_for(tmp_path):
-    from mlops_tui.tuning.space import load_space
+    from mlops_tui.training.tuning.space import load_space
 
     path = tmp_path / "space.toml"
     path.write_text("[params]\nreg_alpha = {low = 0.001, high = 1.0, log = true}\n")

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mlops_tui import profiling
+from mlops_tui.data import profiling
 from tests.conftest import SAMPLE
 
 

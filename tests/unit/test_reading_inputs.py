@@ -1,13 +1,15 @@
 """One way of reading a user's file for every command: `score` (CLI), `feedback` and `evaluate`
-read CSVs with mlops_tui.readers' rules and errors, as `dataset add` / `dataset validate` do."""
+read CSVs with mlops_tui.data.readers' rules and errors, as `dataset add` / `dataset validate` do."""
 
 from __future__ import annotations
 
 import polars as pl
 import pytest
 
-from mlops_tui import readers, registry, scoring
+from mlops_tui.data import readers
 from mlops_tui.errors import UserError
+from mlops_tui.registry import models as registry
+from mlops_tui.serving import scoring
 from tests.scoring_helpers import SAMPLE, credit_model, default_df
 
 pytestmark = pytest.mark.xdist_group("scoring")
@@ -74,7 +76,7 @@ def test_feedback_reads_a_late_label_that_breaks_the_type_of_the_label_column(ws
     """A regression target read as integers from the first rows, then a 2.5."""
     import numpy as np
 
-    from mlops_tui import monitoring
+    from mlops_tui.monitoring import monitor as monitoring
     from tests.scoring_helpers import signature_for, train_register
 
     rng = np.random.default_rng(0)

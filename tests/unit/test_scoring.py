@@ -8,9 +8,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mlops_tui import registry, scoring
 from mlops_tui.errors import UserError
-from mlops_tui.signature import Signature, encode
+from mlops_tui.registry import models as registry
+from mlops_tui.serving import scoring
+from mlops_tui.training.signature import Signature, encode
 from tests.scoring_helpers import SAMPLE, credit_model, default_df, penguins_model
 
 pytestmark = pytest.mark.xdist_group("scoring")
@@ -185,7 +186,7 @@ def test_unknown_target_and_missing_input_are_user_errors(ws, credit, tmp_path):
 
 
 def test_a_failing_drift_tracker_does_not_fail_the_job(ws, credit, tmp_path, monkeypatch):
-    import mlops_tui.drift
+    import mlops_tui.serving.drift
 
     class Broken:
         def __init__(self, ws, model):
@@ -194,13 +195,13 @@ def test_a_failing_drift_tracker_does_not_fail_the_job(ws, credit, tmp_path, mon
         def update(self, features, predictions, unseen=None):
             raise RuntimeError("boom")
 
-    monkeypatch.setattr(mlops_tui.drift, "DriftTracker", Broken)
+    monkeypatch.setattr(mlops_tui.serving.drift, "DriftTracker", Broken)
     job = scoring.score(ws, "credit", [str(SAMPLE / "default.csv")], str(tmp_path / "o.parquet"))
     assert job.status == "succeeded"
     assert any("drift tracking stopped: RuntimeError: boom" in w for w in job.warnings)
 
 
-# -- CSV read the way `dataset add` / `dataset validate` read it (mlops_tui.readers) -------------
+# -- CSV read the way `dataset add` / `dataset validate` read it (mlops_tui.data.readers) -------------
 
 
 def _semicolon_decimal_comma(df: pl.DataFrame) -> str:
@@ -210,7 +211,7 @@ def _semicolon_decimal_comma(df: pl.DataFrame) -> str:
 
 
 def test_a_semicolon_csv_with_decimal_commas_scores_like_the_file_it_was_exported_from(ws, tmp_path):
-    from mlops_tui import datasets
+    from mlops_tui.data import datasets
 
     model = penguins_model(ws)
     datasets.add(ws, str(SAMPLE / "penguins.csv"))

@@ -11,9 +11,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from mlops_tui.store import DriftResult, NotFoundError, Store, StoreError
+from mlops_tui.store._area import utcnow
 
-from store import DriftResult, NotFoundError, Store, StoreError
-from store._area import utcnow
 from tests.unit.test_store_concurrency import bench
 
 SCHEMA = [{"name": "x", "dtype": "Float64", "nullable": True, "role": "feature"},

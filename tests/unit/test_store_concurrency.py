@@ -12,8 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from store import Store
+from mlops_tui.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,7 +129,7 @@ if {foreign}:
     import duckdb
     con = duckdb.connect({path!r})
 else:
-    from store import open_connection
+    from mlops_tui.store import open_connection
     held = open_connection(__import__("pathlib").Path({path!r}))  # kept referenced: still held
     con = held.__enter__()
 print("held", flush=True)
@@ -160,7 +159,7 @@ def test_a_call_waits_for_a_holder_instead_of_failing(tmp_path, foreign):
 
 @pytest.mark.parametrize("foreign", [False, True], ids=["mlops-tui", "duckdb"])
 def test_a_holder_past_the_timeout_gives_store_busy_error(tmp_path, monkeypatch, foreign):
-    from store import StoreBusyError
+    from mlops_tui.store import StoreBusyError
 
     store = Store.open(tmp_path / "store.duckdb")
     holder = _hold(store.path, foreign=foreign, seconds=30)

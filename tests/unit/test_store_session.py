@@ -7,22 +7,20 @@ import sys
 
 import duckdb
 import pytest
-
-import store._db
-from store import Store, session
+from mlops_tui.store import Store, _db, session
 
 
 @pytest.fixture
 def opened(monkeypatch):
     """Every open of a store file, in order."""
     calls: list[str] = []
-    real = store._db._open
+    real = _db._open
 
     def open_(path, *args, **kwargs):
         calls.append(path)
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(store._db, "_open", open_)
+    monkeypatch.setattr(_db, "_open", open_)
     return calls
 
 

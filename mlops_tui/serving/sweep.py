@@ -32,7 +32,7 @@ def sweep_jobs(ws: Workspace) -> list[str]:
     Only the temp file named after the job (:func:`temp_path`) is removed, and only once its
     process is gone, so a live job's file and anything else in the folder are never touched.
     """
-    from mlops_tui.tuning.control import alive  # the same liveness test as the tuning sweep
+    from mlops_tui.training.tuning.control import alive  # the same liveness test as the tuning sweep
 
     host = socket.gethostname()
     died: list[str] = []

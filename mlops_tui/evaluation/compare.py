@@ -3,7 +3,7 @@
 Built for many runs: everything comes from a handful of bulk store reads (runs, their holdout
 evaluations, the dataset versions involved), never one store open per run and never a file
 read, so comparing 50 runs answers in milliseconds. The TUI's compare screen and ``run compare``
-both call :func:`compare`; the HTML report (:mod:`mlops_tui.report`) builds on its result.
+both call :func:`compare`; the HTML report (:mod:`mlops_tui.evaluation.report`) builds on its result.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import UserError
-from mlops_tui.evalrecords import META_KEYS, holdout_evaluations
-from mlops_tui.gate import LOWER_IS_BETTER, better
-from store import NotFoundError
+from mlops_tui.evaluation.records import META_KEYS, holdout_evaluations
+from mlops_tui.registry.gate import LOWER_IS_BETTER, better
+from mlops_tui.store import NotFoundError
 
 if TYPE_CHECKING:
+    from mlops_tui.store import Evaluation, Run
     from mlops_tui.workspace import Workspace
-    from store import Evaluation, Run
 
 # The order metrics are listed in (the rest follow alphabetically).
 METRIC_ORDER = ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy", "precision", "recall", "f1",

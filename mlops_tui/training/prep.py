@@ -5,7 +5,7 @@ so a run can be reproduced and its choices shown: why a column was left out, how
 made, which feature looked like a leak. The function is deterministic for a given frame and seed,
 which `run reproduce` and `retrain` rely on.
 
-Features are described by a :class:`mlops_tui.signature.Signature` and turned into numbers by
+Features are described by a :class:`mlops_tui.training.signature.Signature` and turned into numbers by
 ``signature.encode`` — the same function scoring uses — so training and scoring cannot drift.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from mlops_tui.errors import UserError
-from mlops_tui.signature import DATE_PARTS, Feature, Signature, categories_of, encode
+from mlops_tui.training.signature import DATE_PARTS, Feature, Signature, categories_of, encode
 
 TASKS = ("binary", "multiclass", "regression")
 MAX_CLASSES = 50
@@ -63,7 +63,7 @@ def labels(sig: Signature, target: pl.Series) -> np.ndarray:
 # -- task ------------------------------------------------------------------------------------------
 def detect_task(target: pl.Series) -> str | None:
     """The task the datasets service suggests for a target (None when it has < 2 values)."""
-    from mlops_tui.datasets import suggest_task
+    from mlops_tui.data.datasets import suggest_task
 
     return suggest_task(target, strict=False)
 

@@ -18,12 +18,12 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import UserError
-from mlops_tui.tuning import study as st
+from mlops_tui.training.tuning import study as st
 
 if TYPE_CHECKING:
-    from mlops_tui.prep import Prepared
+    from mlops_tui.store import DatasetVersion, Run
+    from mlops_tui.training.prep import Prepared
     from mlops_tui.workspace import Workspace
-    from store import DatasetVersion, Run
 
 ACTIVE = ("queued", "running", "stopping")
 RESUMABLE = ("stopped", "failed", "completed")
@@ -58,9 +58,10 @@ def alive(pid: int | None) -> bool:
 
 def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared, dict[str, Any]]:
     """Check every option and prepare the data once; returns (dataset version, prepared, config)."""
-    from mlops_tui import datasets, prep
-    from mlops_tui import metrics as mx
-    from mlops_tui.tuning.space import load_space
+    from mlops_tui.data import datasets
+    from mlops_tui.training import metrics as mx
+    from mlops_tui.training import prep
+    from mlops_tui.training.tuning.space import load_space
 
     if opts.trials is not None and opts.trials < 1:
         raise UserError(f"--trials must be at least 1 (got {opts.trials})")
@@ -103,8 +104,8 @@ def start(ws: Workspace, opts: TuneOptions, *, detach: bool, on_trial: st.Progre
 
     ``on_start(run)`` is called once the input is valid and the run exists, before the first trial
     (the CLI starts its progress bar there, so a refused command prints only its error)."""
-    from mlops_tui import metrics as mx
-    from store._area import utcnow
+    from mlops_tui.store._area import utcnow
+    from mlops_tui.training import metrics as mx
 
     dv, prepared, config = validate(ws, opts)
     run_id = uuid.uuid4().hex[:10]
@@ -132,14 +133,14 @@ def start(ws: Workspace, opts: TuneOptions, *, detach: bool, on_trial: st.Progre
 
 def _launch(ws: Workspace, run: Run, trials: int, *, detach: bool, on_trial: st.Progress | None,
             prepared: Prepared | None = None, dataset: DatasetVersion | None = None) -> Run:
-    # Imported here so `python -m mlops_tui.tuning.worker` does not find itself already imported.
-    from mlops_tui.tuning.worker import spawn_supervisor, supervise
+    # Imported here so `python -m mlops_tui.training.tuning.worker` does not find itself already imported.
+    from mlops_tui.training.tuning.worker import spawn_supervisor, supervise
 
     if detach:
         try:
             pid = spawn_supervisor(ws, run.run_id, trials)
         except OSError as exc:
-            from store._area import utcnow
+            from mlops_tui.store._area import utcnow
 
             ws.store.runs.update(run.run_id, status="failed", error=f"could not start the worker: {exc}",
                                  ended_at=utcnow())
@@ -151,7 +152,7 @@ def _launch(ws: Workspace, run: Run, trials: int, *, detach: bool, on_trial: st.
 
 
 def get(ws: Workspace, ref: str) -> Run:
-    from store import NotFoundError
+    from mlops_tui.store import NotFoundError
 
     try:
         return ws.store.runs.resolve(ref)
@@ -183,7 +184,7 @@ def resume(ws: Workspace, ref: str, *, trials: int | None = None, detach: bool =
            on_trial: st.Progress | None = None, on_start: Callable[[Run], None] | None = None) -> Run:
     """Continue the same study: TPE keeps its history, trial numbers continue (``on_start``: as in
     :func:`start`)."""
-    from mlops_tui import datasets
+    from mlops_tui.data import datasets
 
     sweep(ws)
     run = get(ws, ref)
@@ -232,7 +233,7 @@ def _fail_journal_zombies(ws: Workspace, run_id: str) -> int:
         return 0
     from optuna.trial import TrialState
 
-    from store._area import utcnow
+    from mlops_tui.store._area import utcnow
 
     storage = st.storage(ws, run_id)
     try:
@@ -280,7 +281,7 @@ def sweep_run(ws: Workspace, run_id: str, *, sync: bool = True) -> int:
     into the store (``sync``: only once no worker of the run writes any more, or a live worker's
     newer row could be overwritten by the journal state read just before); returns how many trials
     were marked."""
-    from store._area import utcnow
+    from mlops_tui.store._area import utcnow
 
     n = 0
     for t in ws.store.runs.trials(run_id):
@@ -297,7 +298,7 @@ def sweep_run(ws: Workspace, run_id: str, *, sync: bool = True) -> int:
 
 def sweep(ws: Workspace) -> dict[str, Any]:
     """Reconcile runs and trials with the processes alive on this host (cheap when nothing died)."""
-    from store._area import utcnow
+    from mlops_tui.store._area import utcnow
 
     died: list[str] = []
     for run in ws.store.runs.with_status(ACTIVE):

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from mlops_tui.signature import Signature, encode
-from store import DriftResult, NotFoundError
+from mlops_tui.store import DriftResult, NotFoundError
+from mlops_tui.training.signature import Signature, encode
 
 if TYPE_CHECKING:
+    from mlops_tui.store import ModelVersion
     from mlops_tui.workspace import Workspace
-    from store import ModelVersion
 
 REFERENCE_FORMAT = 3
 N_BINS = 10
@@ -108,7 +108,7 @@ def reference_path(ws: Workspace, model: ModelVersion) -> Path:
 
 def _training_frame(ws: Workspace, model: ModelVersion, sig: Signature) -> pl.DataFrame | None:
     """The model's training snapshot (only the columns it reads), or None when unknown."""
-    from mlops_tui import datasets
+    from mlops_tui.data import datasets
 
     if not model.dataset:
         return None
@@ -145,7 +145,7 @@ def _without_holdout(ws: Workspace, model: ModelVersion, df: pl.DataFrame) -> pl
 
 def build_reference(ws: Workspace, model: ModelVersion, df: pl.DataFrame, seed: int = 0) -> dict[str, Any]:
     """Per-feature bins, frequencies, null rates and a sample, plus the prediction distribution."""
-    from mlops_tui import registry
+    from mlops_tui.registry import models as registry
 
     sig = Signature.from_json(model.signature)
     X, _ = encode(df, sig)
@@ -188,7 +188,7 @@ def _prediction_reference(raw: np.ndarray, sig: Signature, rng: np.random.Genera
 
 def load_reference(ws: Workspace, model: ModelVersion) -> dict[str, Any] | None:
     """The cached reference of ``model``, computing and caching it on first use; None if no data."""
-    from mlops_tui.modelfile import atomic_write_bytes
+    from mlops_tui.training.modelfile import atomic_write_bytes
 
     path = reference_path(ws, model)
     if path.exists():

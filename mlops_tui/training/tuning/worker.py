@@ -1,7 +1,7 @@
 """The supervisor of a tuning run, and the entry point of detached and parallel worker processes.
 
-    python -m mlops_tui.tuning.worker supervise WORKSPACE RUN_ID --trials N
-    python -m mlops_tui.tuning.worker optimize  WORKSPACE RUN_ID --trials N --seed S
+    python -m mlops_tui.training.tuning.worker supervise WORKSPACE RUN_ID --trials N
+    python -m mlops_tui.training.tuning.worker optimize  WORKSPACE RUN_ID --trials N --seed S
 
 The supervisor (the `tune` process itself in the foreground, or a detached process in its own
 session) starts K-1 extra workers for `--jobs K`, runs one share of the trials itself, waits for
@@ -20,14 +20,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_tui.tuning import study as st
+from mlops_tui.training.tuning import study as st
 
 if TYPE_CHECKING:
-    from mlops_tui.prep import Prepared
+    from mlops_tui.store import DatasetVersion, Run
+    from mlops_tui.training.prep import Prepared
     from mlops_tui.workspace import Workspace
-    from store import DatasetVersion, Run
 
-log = logging.getLogger("mlops_tui.tuning")
+log = logging.getLogger("mlops_tui.training.tuning")
 LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 
 
@@ -45,7 +45,7 @@ def _popen(ws: Workspace, run_id: str, args: list[str], *, new_session: bool) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "ab") as out:  # the child keeps its own descriptor
         return subprocess.Popen(
-            [sys.executable, "-m", "mlops_tui.tuning.worker", *args, str(ws.root), run_id],
+            [sys.executable, "-m", "mlops_tui.training.tuning.worker", *args, str(ws.root), run_id],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=new_session, close_fds=True,
         )
@@ -87,9 +87,9 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
 
     ``prepared``, ``run``, ``dataset``: what `start` already has in hand (each store read costs a
     open of the store and a checkpoint)."""
-    from mlops_tui import datasets
-    from mlops_tui.tuning import control, train
-    from store._area import utcnow
+    from mlops_tui.data import datasets
+    from mlops_tui.store._area import utcnow
+    from mlops_tui.training.tuning import control, train
 
     handler = _log_to_file(ws, run_id) if foreground else None
     run = run or ws.store.runs.get(run_id)
@@ -194,7 +194,7 @@ def _die_with_parent() -> None:
 def main(argv: list[str] | None = None) -> int:
     from mlops_tui.workspace import Workspace
 
-    parser = argparse.ArgumentParser(prog="python -m mlops_tui.tuning.worker")
+    parser = argparse.ArgumentParser(prog="python -m mlops_tui.training.tuning.worker")
     parser.add_argument("role", choices=("supervise", "optimize"))
     parser.add_argument("--trials", type=int, required=True)
     parser.add_argument("--seed", type=int, default=0)
@@ -213,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:  # noqa: BLE001 - recorded on the run and in the log already
             return 1
         return 0
-    from mlops_tui import datasets
-    from mlops_tui.tuning import train
+    from mlops_tui.data import datasets
+    from mlops_tui.training.tuning import train
 
     _die_with_parent()
     run = ws.store.runs.get(args.run_id)

@@ -84,7 +84,7 @@ def build(ws: Workspace) -> Graph:
 def resolve(ws: Workspace, g: Graph, ref: str) -> str:
     """A node id for what the user typed: KIND:... explicitly, else deployment, model, dataset,
     run (id prefix), job (id prefix), in that order."""
-    from mlops_tui import registry
+    from mlops_tui.registry import models as registry
 
     kind, _, rest = ref.partition(":")
     if kind in KINDS and rest:

@@ -2,7 +2,7 @@
 
 One function, :func:`compute`, is used everywhere a model is measured — tuning trials, the holdout
 evaluation, `evaluate`, retrain — so every number a user sees for a metric key means the same
-thing. ``pred`` is what :func:`mlops_tui.evaluation.predict` returns: the positive-class
+thing. ``pred`` is what :func:`mlops_tui.evaluation.evaluate.predict` returns: the positive-class
 probability (binary), an (n, k) matrix of class probabilities (multiclass), or values (regression).
 ``y_true`` holds class indices (classifiers, positions in the model's ``classes``) or numbers.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from mlops_tui.errors import UserError
-from mlops_tui.gate import LOWER_IS_BETTER
+from mlops_tui.registry.gate import LOWER_IS_BETTER
 
 TASKS = ("binary", "multiclass", "regression")
 

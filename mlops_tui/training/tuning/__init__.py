@@ -18,7 +18,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_tui.tuning.control import TuneOptions, get, resume, start, stop, sweep, sweep_run, validate
+from mlops_tui.training.tuning.control import (
+    TuneOptions,
+    get,
+    resume,
+    start,
+    stop,
+    sweep,
+    sweep_run,
+    validate,
+)
 
 if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
@@ -26,14 +35,14 @@ if TYPE_CHECKING:
 
 def log_path(ws: Workspace, run_id: str) -> Path:
     """runs/<run_id>/run.log: the run's worker output (what `run logs` prints)."""
-    from mlops_tui.tuning.worker import log_path as path
+    from mlops_tui.training.tuning.worker import log_path as path
 
     return path(ws, run_id)
 
 def __getattr__(name: str) -> Any:
     """``train_and_register`` loads polars/numpy: import it on first use, so `run list` stays light."""
     if name == "train_and_register":
-        from mlops_tui.tuning.train import train_and_register
+        from mlops_tui.training.tuning.train import train_and_register
 
         return train_and_register
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

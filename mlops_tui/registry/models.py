@@ -16,11 +16,11 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_tui import gate
 from mlops_tui.errors import PolicyRefused, UserError
-from mlops_tui.modelfile import load_model
 from mlops_tui.refs import parse_ref
-from store import Deployment, ModelVersion, NotFoundError
+from mlops_tui.registry import gate
+from mlops_tui.store import Deployment, ModelVersion, NotFoundError
+from mlops_tui.training.modelfile import load_model
 
 if TYPE_CHECKING:
     import lightgbm as lgb

@@ -29,17 +29,18 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from mlops_tui import registry, scoring_io
 from mlops_tui.errors import UserError
-from mlops_tui.job_sweep import audit_object, sweep_jobs
-from mlops_tui.signature import Signature, encode
+from mlops_tui.registry import models as registry
+from mlops_tui.serving import io as scoring_io
+from mlops_tui.serving.sweep import audit_object, sweep_jobs
+from mlops_tui.training.signature import Signature, encode
 
 if TYPE_CHECKING:
     import lightgbm as lgb
     import numpy as np
 
+    from mlops_tui.store import Deployment, ModelVersion, ScoringJob
     from mlops_tui.workspace import Workspace
-    from store import Deployment, ModelVersion, ScoringJob
 
 CHUNK_SIZE = 100_000
 QUEUE_DEPTH = 1  # batches waiting between stages; predict dominates, so deeper queues only cost memory
@@ -186,7 +187,7 @@ def _stored(ws: Workspace, path: Path) -> str:
 
 def _tracker(ws: Workspace, model: ModelVersion, warnings: list[str]) -> Any:
     try:
-        from mlops_tui.drift import DriftTracker
+        from mlops_tui.serving.drift import DriftTracker
 
         return DriftTracker(ws, model)
     except Exception as exc:  # noqa: BLE001 - drift must never fail a scoring job

@@ -18,7 +18,7 @@ import polars as pl
 if TYPE_CHECKING:
     import lightgbm as lgb
 
-    from mlops_tui.signature import Signature
+    from mlops_tui.training.signature import Signature
 
 MAX_POINTS = 200          # per curve / scatter, keeps a details file small
 SHAP_SAMPLE = 1000        # rows fed to pred_contrib (TreeSHAP dominates the details time; 1k rows is a stable mean)

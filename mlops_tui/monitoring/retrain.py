@@ -1,6 +1,6 @@
 """Continuous training and reproducibility: `retrain DEP --dataset REF` and `run reproduce RUN`.
 
-Both reuse the one training path of tuning runs (:func:`mlops_tui.tuning.train_and_register`
+Both reuse the one training path of tuning runs (:func:`mlops_tui.training.tuning.train_and_register`
 and its pieces), so a retrained or reproduced model is made exactly like a tuned one.
 
 Retrain: the challenger is trained on the new dataset version with the champion run's
@@ -18,18 +18,20 @@ import dataclasses
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from mlops_tui import datasets, gate, registry
+from mlops_tui.data import datasets
 from mlops_tui.errors import PolicyRefused, UserError
-from mlops_tui.signature import Signature, encode
+from mlops_tui.registry import gate
+from mlops_tui.registry import models as registry
+from mlops_tui.training.signature import Signature, encode
 
 if TYPE_CHECKING:
-    from mlops_tui.prep import Prepared
+    from mlops_tui.store import ModelVersion, Run
+    from mlops_tui.training.prep import Prepared
     from mlops_tui.workspace import Workspace
-    from store import ModelVersion, Run
 
 
 def _champion_run(ws: Workspace, champion: ModelVersion) -> Run:
-    from store import NotFoundError
+    from mlops_tui.store import NotFoundError
 
     if not champion.run_id:
         raise UserError(f"champion {champion.ref} has no run record, so there is no configuration to retrain with")
@@ -44,8 +46,8 @@ def _champion_run(ws: Workspace, champion: ModelVersion) -> Run:
 
 def evaluate_on(ws: Workspace, model: ModelVersion, prepared: Prepared, metric: str) -> dict[str, Any]:
     """``model``'s metrics on ``prepared.test`` (encoded with the model's own signature)."""
-    from mlops_tui import metrics as mx
-    from mlops_tui.prep import labels
+    from mlops_tui.training import metrics as mx
+    from mlops_tui.training.prep import labels
 
     sig = Signature.from_json(model.signature)
     booster, _ = registry.load(ws, model)
@@ -60,8 +62,8 @@ def evaluate_on(ws: Workspace, model: ModelVersion, prepared: Prepared, metric: 
 
 def _retune(ws: Workspace, run: Run, prepared: Prepared, champion_params: dict[str, Any], trials: int) -> dict[str, Any]:
     """A short study warm-started with the champion's parameters; returns the best parameters."""
-    from mlops_tui.tuning import study as st
-    from mlops_tui.tuning.worker import _best_params
+    from mlops_tui.training.tuning import study as st
+    from mlops_tui.training.tuning.worker import _best_params
 
     space = run.config["space"]["params"]
     tuned = {k: v for k, v in champion_params.items() if isinstance(space.get(k), dict)}
@@ -81,9 +83,9 @@ def _retune(ws: Workspace, run: Run, prepared: Prepared, champion_params: dict[s
 
 def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | None = None) -> dict[str, Any]:
     """Train a challenger on ``dataset_ref``, compare on its holdout, promote only if the gate passes."""
-    from mlops_tui import metrics as mx
-    from mlops_tui.tuning import train
-    from store._area import utcnow
+    from mlops_tui.store._area import utcnow
+    from mlops_tui.training import metrics as mx
+    from mlops_tui.training.tuning import train
 
     if trials is not None and trials < 1:
         raise UserError(f"--trials must be at least 1 (got {trials})")
@@ -181,8 +183,8 @@ def reproduce(ws: Workspace, run_ref: str) -> dict[str, Any]:
     """Retrain a run's final model from its record (nothing registered); compare holdout predictions."""
     import numpy as np
 
-    from mlops_tui import tuning
-    from mlops_tui.tuning import train
+    from mlops_tui.training import tuning
+    from mlops_tui.training.tuning import train
 
     run = tuning.get(ws, run_ref)
     if not run.best_params or not run.model_name or run.model_version is None:

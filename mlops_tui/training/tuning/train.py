@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlops_tui import metrics as mx
-from mlops_tui import prep
+from mlops_tui.training import metrics as mx
+from mlops_tui.training import prep
 
 if TYPE_CHECKING:
     import lightgbm as lgb
 
+    from mlops_tui.store import DatasetVersion, ModelVersion
     from mlops_tui.workspace import Workspace
-    from store import DatasetVersion, ModelVersion
 
 # LightGBM's own metric for early stopping / pruning, per (task, our metric key). Metrics with no
 # LightGBM twin fall back to the task's loss (then pruning is off: the directions may differ).
@@ -84,7 +84,7 @@ def full_params(config: dict[str, Any], params: dict[str, Any], p: prep.Prepared
 
 
 def prepare_config(ws: Workspace, dv: DatasetVersion, config: dict[str, Any]) -> prep.Prepared:
-    from mlops_tui import datasets
+    from mlops_tui.data import datasets
 
     return prep.prepare(
         datasets.load(ws, dv), target=config["target"], task=config.get("task"),
@@ -108,8 +108,8 @@ def train_and_register(
 
     Returns (model version, holdout metrics incl. "primary_metric", prepared data).
     """
-    from mlops_tui import evaluation
-    from mlops_tui.modelfile import save_model
+    from mlops_tui.evaluation import evaluate as evaluation
+    from mlops_tui.training.modelfile import save_model
 
     p = prepared or prepare_config(ws, dataset, config)
     metric = mx.check_metric(p.task, config.get("metric"))

@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from store import profiling as sql
+from mlops_tui.store import profiling as sql
 
 HIST_BINS = 20
 TOP_K = 10

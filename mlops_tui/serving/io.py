@@ -8,7 +8,7 @@ user fixes the file once instead of once per error. The only full-data check (te
 numeric column that arrived as strings) runs as a lazy, streaming Polars query over just those
 columns, so it costs memory for one batch, not one file.
 
-A CSV is read the way ``dataset add`` reads it (:mod:`mlops_tui.readers`: delimiter sniffed among
+A CSV is read the way ``dataset add`` reads it (:mod:`mlops_tui.data.readers`: delimiter sniffed among
 ``, ; TAB |``, header inferred, decimal commas in non-comma files, the usual null spellings, UTF-8
 only), so a file that validates against a dataset version scores too. What that module judges
 from a file's start is checked before scoring; what Polars meets later in the file (text that is
@@ -32,14 +32,14 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from mlops_tui import readers
+from mlops_tui.data import readers
 from mlops_tui.errors import UserError
-from mlops_tui.job_sweep import temp_path
+from mlops_tui.serving.sweep import temp_path
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from mlops_tui.signature import Signature
+    from mlops_tui.training.signature import Signature
 
 ROW_GROUP_PREFETCH = 2
 _ID_RE = re.compile(r"(^|[_\-\s.])id$|^.*[a-z]Id$|^.*ID$")

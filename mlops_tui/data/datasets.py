@@ -1,6 +1,6 @@
 """The dataset registry: immutable, content-addressed versions of a user's tabular data.
 
-``add`` reads a CSV/Parquet file (``mlops_tui.readers``: one set of inference rules and errors),
+``add`` reads a CSV/Parquet file (``mlops_tui.data.readers``: one set of inference rules and errors),
 writes it once as a Parquet snapshot under ``artifacts/datasets/<sha256>.parquet`` and records a
 version with its schema and profile. The hash is of the snapshot's bytes, i.e. of the content as
 read: the same file, or the same data re-exported (CRLF line endings, Parquet with other row
@@ -13,7 +13,7 @@ so ``NAME:1`` keeps working after the source file is edited or deleted.
 
 Bad input is refused before anything is written: the store and the snapshot folder stay as they
 were (a snapshot written for a version that then fails to register is removed again). Non-UTF-8
-text is refused with the line and byte, not decoded by guesswork (see ``mlops_tui.readers``):
+text is refused with the line and byte, not decoded by guesswork (see ``mlops_tui.data.readers``):
 a silently mis-decoded category would be frozen into an immutable version.
 """
 
@@ -28,16 +28,16 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from mlops_tui import profiling, readers
+from mlops_tui.data import profiling, readers
+from mlops_tui.data.readers import read_file  # noqa: F401 - part of this module's interface
 from mlops_tui.errors import UserError
-from mlops_tui.readers import read_file  # noqa: F401 - part of this module's interface
 from mlops_tui.refs import parse_ref
-from store import NotFoundError
-from store import datasets as store_datasets
+from mlops_tui.store import NotFoundError
+from mlops_tui.store import datasets as store_datasets
 
 if TYPE_CHECKING:
+    from mlops_tui.store import DatasetVersion
     from mlops_tui.workspace import Workspace
-    from store import DatasetVersion
 
 ROLES = ("feature", "target", "id", "time", "ignored")
 MULTICLASS_MAX = 20
@@ -296,7 +296,7 @@ def diff(ws: Workspace, a: str, b: str) -> dict[str, Any]:
     snapshot), over the categories for text (new and vanished categories listed). Status uses the
     workspace's ``[drift]`` psi_warn / psi_alert thresholds.
     """
-    from store import profiling as sql
+    from mlops_tui.store import profiling as sql
 
     va, vb = resolve(ws, a), resolve(ws, b)
     sa = {e["name"]: e for e in va.schema}

@@ -1,12 +1,12 @@
 """Watching deployments: drift per scoring job, live performance from late labels, retraining.
 
 * :func:`monitor` — a deployment's jobs over time, each with its drift status and features worst
-  first (the statistics are measured while scoring, :mod:`mlops_tui.drift`), plus the live
+  first (the statistics are measured while scoring, :mod:`mlops_tui.serving.drift`), plus the live
   performance recorded by :func:`feedback`.
 * :func:`feedback` — joins labels that arrived later to the rows a deployment scored (by an id
   column the scoring output carried through), computes the task's metrics per job and alerts
   when the primary metric is worse than the model's holdout figure by more than the gate allows.
-* :func:`retrain` — see :mod:`mlops_tui.retraining`.
+* :func:`retrain` — see :mod:`mlops_tui.monitoring.retrain`.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from mlops_tui import registry
-from mlops_tui.drift import sort_worst, thresholds
 from mlops_tui.errors import UserError
-from mlops_tui.gate import LOWER_IS_BETTER, drop_limit
-from mlops_tui.signature import Signature
+from mlops_tui.registry import models as registry
+from mlops_tui.registry.gate import LOWER_IS_BETTER, drop_limit
+from mlops_tui.serving.drift import sort_worst, thresholds
+from mlops_tui.training.signature import Signature
 
 if TYPE_CHECKING:
+    from mlops_tui.store import DriftResult, Feedback, ModelVersion, ScoringJob
     from mlops_tui.workspace import Workspace
-    from store import DriftResult, Feedback, ModelVersion, ScoringJob
 
 
 def _drift_row(r: DriftResult, unseen: dict[str, int]) -> dict[str, Any]:
@@ -124,10 +124,10 @@ def _compare(model: ModelVersion, metrics: dict[str, Any], policy: dict[str, Any
 def _labels(path: str, id_column: str, label_column: str) -> pl.DataFrame:
     """``__id`` (text) and ``__label`` of every labelled row, the last label of an id winning.
 
-    Read like ``dataset add`` reads a file (:func:`mlops_tui.readers.collect`): an id column that
+    Read like ``dataset add`` reads a file (:func:`mlops_tui.data.readers.collect`): an id column that
     turns into text past the rows its type was inferred from is read again with every row inferred.
     """
-    from mlops_tui import readers
+    from mlops_tui.data import readers
 
     def query(lf: pl.LazyFrame) -> pl.LazyFrame:
         names = lf.collect_schema().names()
@@ -158,8 +158,8 @@ def _scored(ws: Workspace, job: ScoringJob, id_column: str, sig: Signature) -> p
 def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str,
              label_column: str | None = None) -> dict[str, Any]:
     """Join labels to every scored job of ``deployment``; metrics per job and over all matched rows."""
-    from mlops_tui import metrics as task_metrics
-    from mlops_tui.prep import labels as encode_labels
+    from mlops_tui.training import metrics as task_metrics
+    from mlops_tui.training.prep import labels as encode_labels
 
     dep = registry.get_deployment(ws, deployment)
     current = ws.store.models.get(dep.model_name, dep.model_version)

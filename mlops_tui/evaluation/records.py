@@ -1,8 +1,8 @@
 """Reading stored evaluations: which one is a run's or a model's holdout, and its details file.
 
-Kept apart from :mod:`mlops_tui.evaluation` (which scores models and needs polars, numpy and
+Kept apart from :mod:`mlops_tui.evaluation.evaluate` (which scores models and needs polars, numpy and
 scikit-learn) so `run compare`, the gate and the TUI read evaluations without importing any of
-them. :mod:`mlops_tui.evaluation` re-exports everything here.
+them. :mod:`mlops_tui.evaluation.evaluate` re-exports everything here.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mlops_tui.store import Evaluation, ModelVersion
     from mlops_tui.workspace import Workspace
-    from store import Evaluation, ModelVersion
 
 # Keys of an evaluation's metrics that describe it rather than measure the model.
 META_KEYS = {"primary_metric", "threshold", "best_f1_threshold", "holdout_rows", "holdout_hash"}

@@ -18,19 +18,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_tui.tuning import space as sp
+from mlops_tui.training.tuning import space as sp
 
 if TYPE_CHECKING:
     import optuna
 
-    from mlops_tui.prep import Prepared
+    from mlops_tui.store import Run
+    from mlops_tui.training.prep import Prepared
     from mlops_tui.workspace import Workspace
-    from store import Run
 
 HOST = socket.gethostname()
 STOP_FLAG = "STOP"
 SEED_STRIDE = 7919  # distinct sampler seeds for parallel workers / resumed sessions
-log = logging.getLogger("mlops_tui.tuning")
+log = logging.getLogger("mlops_tui.training.tuning")
 
 Progress = Callable[[Any], None]  # called with the study after each trial of this worker
 
@@ -112,7 +112,7 @@ class Objective:
 
     def __init__(self, ws: Workspace, run: Run, prepared: Prepared, mirror: StoreMirror) -> None:
         # Imported here, not at the top: list/show/sweep use this module and must not load numpy/polars.
-        from mlops_tui.tuning import train
+        from mlops_tui.training.tuning import train
 
         self.ws, self.run, self.p, self.mirror = ws, run, prepared, mirror
         self.space = run.config["space"]
@@ -128,8 +128,8 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float:
         import lightgbm as lgb
 
-        from mlops_tui import metrics as mx
-        from mlops_tui.tuning import train
+        from mlops_tui.training import metrics as mx
+        from mlops_tui.training.tuning import train
 
         params = sp.suggest(trial, self.space)
         trial.set_user_attr("pid", os.getpid())

@@ -1,7 +1,7 @@
 """`mlops-tui report`: one self-contained HTML file with the evidence for choosing between runs.
 
-The file opens offline: styles inline, plots as inline SVG (:mod:`mlops_tui.report_svg`), no
-script and no URL anywhere. Its content comes from :func:`mlops_tui.compare.compare_runs`, the
+The file opens offline: styles inline, plots as inline SVG (:mod:`mlops_tui.evaluation.report_svg`), no
+script and no URL anywhere. Its content comes from :func:`mlops_tui.evaluation.compare.compare_runs`, the
 runs' trials and the stored evaluation details, so writing a report never re-scores a model.
 
 Sections: runs (with warnings), holdout metrics, parameters, optimization history, parameter
@@ -21,15 +21,15 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_tui import report_svg as svg
-from mlops_tui.compare import compare_runs, resolve_runs
 from mlops_tui.errors import UserError
-from mlops_tui.gate import LOWER_IS_BETTER
-from mlops_tui.modelfile import atomic_write_bytes
+from mlops_tui.evaluation import report_svg as svg
+from mlops_tui.evaluation.compare import compare_runs, resolve_runs
+from mlops_tui.registry.gate import LOWER_IS_BETTER
+from mlops_tui.training.modelfile import atomic_write_bytes
 
 if TYPE_CHECKING:
+    from mlops_tui.store import Evaluation, Trial
     from mlops_tui.workspace import Workspace
-    from store import Evaluation, Trial
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1400px}

@@ -8,7 +8,7 @@
     max_slice_gap = 0.25             # largest gap of the metric between slices of a feature
 
 The slice gap comes from the details of the model's latest holdout evaluation
-(:mod:`mlops_tui.evaldetails`): per categorical feature the spread of a unitless metric (ROC AUC,
+(:mod:`mlops_tui.evaluation.details`): per categorical feature the spread of a unitless metric (ROC AUC,
 accuracy or WAPE) between groups big enough to measure; the spread across time periods is
 reported there but not gated. A model without stored details is not refused for it; the check
 says so.
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mlops_tui.store import ModelVersion
     from mlops_tui.workspace import Workspace
-    from store import ModelVersion
 
 LOWER_IS_BETTER = {"rmse", "mae", "mape", "log_loss", "brier", "multi_logloss", "binary_logloss", "l2", "l1"}
 
@@ -116,7 +116,7 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
 
 def slice_gap(ws: Workspace, model: ModelVersion) -> dict[str, Any] | None:
     """The worst slice gap of ``model``'s latest holdout evaluation, or None when not recorded."""
-    from mlops_tui import evalrecords as evaluation
+    from mlops_tui.evaluation import records as evaluation
 
     ev = evaluation.holdout_of_model(ws, model)
     details = evaluation.load_details(ws, ev) if ev else None

@@ -2,9 +2,9 @@
 
 `record_holdout` is the one entry point tuning calls after registering a model; `evaluate_model`
 scores a registered model on another dataset version (`mlops-tui evaluate`). Both compute the
-scalar metrics through :func:`mlops_tui.metrics.compute` (stored in the ``evaluations`` row, so
+scalar metrics through :func:`mlops_tui.training.metrics.compute` (stored in the ``evaluations`` row, so
 comparing runs reads no files) and the details (curves, confusion, importances, slices; see
-:mod:`mlops_tui.evaldetails`) into ``artifacts/reports/<eval_id>.json``.
+:mod:`mlops_tui.evaluation.details`) into ``artifacts/reports/<eval_id>.json``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from mlops_tui.errors import UserError
-from mlops_tui.evalrecords import (  # re-exported: the reading side of evaluations
+from mlops_tui.evaluation.records import (  # re-exported: the reading side of evaluations
     META_KEYS,
     details_for_run,
     holdout_evaluations,
@@ -25,15 +25,15 @@ from mlops_tui.evalrecords import (  # re-exported: the reading side of evaluati
     holdout_of_run,
     load_details,
 )
-from mlops_tui.modelfile import atomic_write_bytes
+from mlops_tui.training.modelfile import atomic_write_bytes
 
 if TYPE_CHECKING:
     import lightgbm as lgb
     import numpy as np
 
-    from mlops_tui.signature import Signature
+    from mlops_tui.store import Evaluation, ModelVersion
+    from mlops_tui.training.signature import Signature
     from mlops_tui.workspace import Workspace
-    from store import Evaluation, ModelVersion
 
 __all__ = ["META_KEYS", "check_frame", "details_for_run", "evaluate_frame", "evaluate_model",
            "holdout_evaluations", "holdout_of_model", "holdout_of_run", "labels_of", "load_details",
@@ -87,7 +87,7 @@ def predict(booster: lgb.Booster, X: np.ndarray) -> np.ndarray:
 
 def scalar_metrics(task: str, y: np.ndarray, pred: np.ndarray, classes: list[str],
                    threshold: float) -> dict[str, Any]:
-    from mlops_tui import metrics
+    from mlops_tui.training import metrics
 
     return metrics.compute(task, y, pred, classes=classes or None, threshold=threshold)
 
@@ -106,8 +106,8 @@ def evaluate_frame(
     what: str = "the evaluation data",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Score ``df`` (raw rows incl. the target) → (scalar metrics, details document)."""
-    from mlops_tui import evaldetails as ed
-    from mlops_tui.signature import check_numeric_text, encode
+    from mlops_tui.evaluation import details as ed
+    from mlops_tui.training.signature import check_numeric_text, encode
 
     df, warnings = check_frame(df, sig, what)
     check_numeric_text(df, sig)
@@ -212,12 +212,12 @@ def _load_dataset(ws: Workspace, ref: str) -> tuple[Any, pl.DataFrame]:
     """A registered dataset version and its rows (through the datasets service).
 
     Versions only: their snapshots were read from the user's file once, by ``dataset add``
-    (:mod:`mlops_tui.readers`), so evaluation and training see the same values. A file path is
+    (:mod:`mlops_tui.data.readers`), so evaluation and training see the same values. A file path is
     refused with the command that registers it.
     """
     from pathlib import Path
 
-    from mlops_tui import datasets, readers
+    from mlops_tui.data import datasets, readers
 
     try:
         dv = datasets.resolve(ws, ref)
@@ -233,8 +233,8 @@ def _load_dataset(ws: Workspace, ref: str) -> tuple[Any, pl.DataFrame]:
 def evaluate_model(ws: Workspace, model_ref: str, dataset_ref: str, *,
                    threshold: float | None = None) -> dict[str, Any]:
     """Score a registered model on a labelled dataset version and store the evaluation."""
-    from mlops_tui import registry
-    from mlops_tui.signature import Signature
+    from mlops_tui.registry import models as registry
+    from mlops_tui.training.signature import Signature
 
     if threshold is not None and not 0 < threshold < 1:
         raise UserError(f"--threshold must be between 0 and 1 (exclusive), got {threshold:g}")

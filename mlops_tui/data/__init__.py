@@ -1,0 +1,1 @@
+"""Data: reading user files, the dataset registry (content-addressed versions), profiles."""

@@ -1,0 +1,1 @@
+"""Monitoring: drift and live performance per deployment, retraining and reproduction."""

@@ -1,0 +1,1 @@
+"""Registry: model versions, aliases, deployments, the validation gate, lineage."""

@@ -1,0 +1,1 @@
+"""Serving: batch scoring of deployments, its I/O, the drift measured while scoring, dead-job sweeps."""

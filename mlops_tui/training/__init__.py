@@ -1,0 +1,1 @@
+"""Training: preparation, signature and encoding, model files, metrics, and tuning runs."""
