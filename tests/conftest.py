@@ -70,3 +70,8 @@ def run_cli_subprocess(ws_root: Path, *args: str, timeout: float = 120, env: dic
         capture_output=True, text=True, timeout=timeout, env=full_env, stdin=subprocess.DEVNULL,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+# Real services for the multi-host tests (tests/infra): a PostgreSQL server, a network of namespaces.
+from tests.infra.netns import network  # noqa: E402, F401  (fixture)
+from tests.infra.postgres import postgres  # noqa: E402, F401  (fixture)
