@@ -9,7 +9,7 @@ from mlops_tui.store._db import NotFoundError, StoreError
 from mlops_tui.store.records import DriftResult, Feedback, ScoringJob
 
 _JOB_COLUMNS = {"output", "rows_in", "rows_out", "seconds", "rows_per_s", "status", "error",
-                "drift_status", "prediction_drift", "ended_at"}
+                "drift_status", "prediction_drift", "ended_at", "engine"}
 _JOB_JSON = {"unseen": "unseen_json", "warnings": "warnings_json", "inputs": "inputs_json"}
 
 
@@ -22,7 +22,7 @@ def _job(row: dict[str, Any]) -> ScoringJob:
         seconds=row["seconds"], rows_per_s=row["rows_per_s"], status=row["status"],
         error=row["error"], drift_status=row["drift_status"],
         prediction_drift=row["prediction_drift"], created_at=row["created_at"],
-        ended_at=row["ended_at"], pid=row["pid"], host=row["host"],
+        ended_at=row["ended_at"], pid=row["pid"], host=row["host"], engine=row["engine"],
     )
 
 
@@ -40,14 +40,17 @@ class Jobs(Area):
     def start(
         self, *, job_id: str, model_name: str, model_version: int, inputs: list[dict[str, Any]],
         deployment: str | None = None, output: str | None = None, pid: int | None = None,
-        host: str | None = None,
+        host: str | None = None, engine: str | None = None,
     ) -> None:
-        """Record a job as running (``output``: where it will write; ``pid``/``host``: its process)."""
+        """Record a job as running (``output``: where it will write; ``pid``/``host``: its process;
+        ``engine``: what scores it)."""
         with self._write() as con:
             con.execute(
                 """INSERT INTO scoring_jobs (job_id, deployment, model_name, model_version, inputs_json,
-                       output, status, pid, host, created_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)""",
-                [job_id, deployment, model_name, model_version, dumps(inputs), output, pid, host, utcnow()],
+                       output, status, pid, host, engine, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)""",
+                [job_id, deployment, model_name, model_version, dumps(inputs), output, pid, host, engine,
+                 utcnow()],
             )
 
     def finish(self, job_id: str, **fields: Any) -> None:

@@ -262,6 +262,25 @@ def _job_process_and_full_jobs_view(con: duckdb.DuckDBPyConnection) -> None:
         FROM scoring_jobs""")
 
 
+@migration(4)
+def _scoring_engines(con: duckdb.DuckDBPyConnection) -> None:
+    """Which engine scores: a deployment names its engine (local LightGBM, or a compiled artifact
+    with the record of its correctness check), and every job records the engine that scored it."""
+    con.execute("ALTER TABLE deployments ADD COLUMN engine VARCHAR DEFAULT 'local'")  # local | compiled
+    con.execute("ALTER TABLE deployments ADD COLUMN engine_json VARCHAR")  # compiled: artifact, check, versions
+    con.execute("ALTER TABLE scoring_jobs ADD COLUMN engine VARCHAR")      # local | compiled | dask ...
+    con.execute("""
+        CREATE OR REPLACE VIEW v_deployments AS
+        SELECT name, model_name, model_version, forced, created_at, updated_at, engine, engine_json
+        FROM deployments""")
+    con.execute("""
+        CREATE OR REPLACE VIEW v_jobs AS
+        SELECT job_id, deployment, model_name, model_version, rows_in, rows_out, seconds, rows_per_s,
+               status, error, drift_status, created_at, ended_at, inputs_json, output, unseen_json,
+               warnings_json, prediction_drift, pid, host, engine
+        FROM scoring_jobs""")
+
+
 LATEST = max(MIGRATIONS)
 
 

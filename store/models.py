@@ -30,7 +30,7 @@ def _deployment(row: dict[str, Any]) -> Deployment:
         name=row["name"], model_name=row["model_name"], model_version=row["model_version"],
         signature=loads(row["signature_json"], {}), output_dir=row["output_dir"],
         forced=row["forced"], gate=loads(row["gate_json"]), created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        updated_at=row["updated_at"], engine=row["engine"] or "local", engine_info=loads(row["engine_json"]),
     )
 
 
@@ -117,18 +117,23 @@ class Models(Area):
     def deploy(
         self, *, name: str, model_name: str, model_version: int, signature: dict[str, Any],
         output_dir: str | None = None, forced: bool = False, gate: dict[str, Any] | None = None,
+        engine: str = "local", engine_info: dict[str, Any] | None = None,
     ) -> Deployment:
-        """Create deployment ``name`` or repoint it at another model version."""
+        """Create deployment ``name`` or repoint it at another model version (and engine)."""
         now = utcnow()
         with self._write() as con:
             con.execute(
-                """INSERT INTO deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """INSERT INTO deployments (name, model_name, model_version, signature_json, output_dir,
+                       forced, gate_json, created_at, updated_at, engine, engine_json)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (name) DO UPDATE SET model_name = excluded.model_name,
                      model_version = excluded.model_version, signature_json = excluded.signature_json,
                      output_dir = coalesce(excluded.output_dir, deployments.output_dir),
                      forced = excluded.forced, gate_json = excluded.gate_json,
-                     updated_at = excluded.updated_at""",
-                [name, model_name, model_version, dumps(signature), output_dir, forced, dumps(gate), now, now],
+                     updated_at = excluded.updated_at, engine = excluded.engine,
+                     engine_json = excluded.engine_json""",
+                [name, model_name, model_version, dumps(signature), output_dir, forced, dumps(gate), now, now,
+                 engine, dumps(engine_info)],
             )
         return self.deployment(name)
 

@@ -129,6 +129,8 @@ class Deployment:
     gate: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    engine: str = "local"  # local (LightGBM) | compiled (a native artifact checked against LightGBM)
+    engine_info: dict[str, Any] | None = None  # compiled: artifact, backend, max_abs_diff, rows checked
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ class ScoringJob:
     ended_at: datetime | None
     pid: int | None = None  # the scoring process, on ``host`` (a sweep fails the job if it died)
     host: str | None = None
+    engine: str | None = None  # the engine that scored (local | compiled | ...); None before migration 4
 
 
 @dataclass(frozen=True)

@@ -309,6 +309,17 @@ class TestStoreContract:
         assert (moved.output_dir, moved.forced, moved.gate) == ("out/", True, {"passed": False})
         assert [d.model_version for d in store.models.deployments() if d.name == uid] == [2]
 
+    def test_a_deployment_records_its_engine_and_a_repoint_replaces_it(self, store, uid):
+        register_model(store, uid)
+        plain = store.models.deploy(name=uid, model_name=uid, model_version=1, signature=SIGNATURE)
+        assert (plain.engine, plain.engine_info) == ("local", None)
+        info = {"backend": "lleaves", "max_abs_diff": 0.0, "rows_checked": 2000}
+        compiled = store.models.deploy(name=uid, model_name=uid, model_version=1, signature=SIGNATURE,
+                                       engine="compiled", engine_info=info)
+        assert (compiled.engine, compiled.engine_info) == ("compiled", info)
+        columns, rows = store.query(f"SELECT engine FROM v_deployments WHERE name = '{uid}'")
+        assert rows == [("compiled",)]
+
     def test_unknown_deployment_is_named(self, store, uid):
         with pytest.raises(NotFoundError, match=f"unknown deployment '{uid}'"):
             store.models.deployment(uid)
@@ -324,6 +335,11 @@ class TestStoreContract:
         done = store.jobs.get(f"{uid}-j1")
         assert (done.status, done.rows_out, done.unseen, done.warnings) == ("succeeded", 10, {"c": 2}, ["w"])
         assert done.ended_at is not None
+
+    def test_a_job_records_the_engine_that_scored_it(self, store, uid):
+        store.jobs.start(job_id=f"{uid}-e", model_name="m", model_version=1, inputs=[], engine="compiled")
+        assert store.jobs.get(f"{uid}-e").engine == "compiled"
+        assert store.query(f"SELECT engine FROM v_jobs WHERE job_id = '{uid}-e'")[1] == [("compiled",)]
 
     def test_jobs_by_prefix_list_by_deployment_newest_first(self, store, uid):
         for j in ("j1", "j2"):
