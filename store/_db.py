@@ -16,6 +16,7 @@ one mlops-tui process holds a store file at a time, the others wait their turn.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import random
@@ -88,7 +89,11 @@ class _Gate:
         self.lock_path = path + ".lock"
         self.thread_lock = threading.RLock()
         self.depth = 0
+        self.owner: int | None = None  # the thread holding it
         self.fd: int | None = None
+
+    def held_here(self) -> bool:
+        return self.owner == threading.get_ident()
 
     def acquire(self, deadline: float) -> bool:
         if not self.thread_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
@@ -99,14 +104,17 @@ class _Gate:
                 self.thread_lock.release()
                 return False
             self.fd = fd
+            self.owner = threading.get_ident()
         self.depth += 1
         return True
 
     def release(self) -> None:
         self.depth -= 1
-        if self.depth == 0 and self.fd is not None:
-            os.close(self.fd)  # closing the descriptor drops the flock
-            self.fd = None
+        if self.depth == 0:
+            self.owner = None
+            if self.fd is not None:
+                os.close(self.fd)  # closing the descriptor drops the flock
+                self.fd = None
         self.thread_lock.release()
 
     def _open_lock_file(self) -> int | None:
@@ -177,6 +185,7 @@ def _reset_after_fork() -> None:
     _GATES.clear()
     _GATES_GUARD = threading.Lock()
     _INSTANCE, _INSTANCE_GUARD = None, threading.Lock()  # DuckDB's threads did not survive the fork
+    _OWNERS.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -225,12 +234,17 @@ def open_connection(
     ``sandboxed`` (user SQL): the connection reads only the store file itself: no other file, no
     URL, no extension installed or loaded on demand, and its settings are locked so a query
     cannot turn that back on."""
+    gate = _gate(path)
+    if (read_only or sandboxed) and gate.held_here():
+        # This thread already has the file attached read-write (a session or an outer call):
+        # DuckDB would refuse the second open with a "file handle conflict" until the timeout.
+        raise StoreError(f"store {path} is already open in this thread; a read-only or sandboxed "
+                         "open cannot nest inside it (run it outside the session)")
     held = None if read_only or sandboxed else _held(path)
     if held is not None:
         yield held
         return
     deadline = time.monotonic() + (default_timeout() if timeout is None else timeout)
-    gate = _gate(path)
     if not gate.acquire(deadline):
         raise StoreBusyError(
             f"store {path} stayed busy (another mlops-tui process or thread is using it); "
@@ -247,16 +261,48 @@ def open_connection(
 # DuckDB instance costs ~20 ms and closing one checkpoints, so `duckdb.connect(file)` per call cost
 # 36-43 ms where attach + work + detach costs 6-9 ms. DETACH checkpoints and releases the file's
 # lock just as close() did, so other processes can open the store the moment a call ends.
-_INSTANCE: duckdb.DuckDBPyConnection | None = None
+class _Instance:
+    """The process's DuckDB instance and how many connections use it right now.
+
+    If a file ever stays attached after its DETACH failed, the instance is *retired*: new opens get
+    a fresh instance and the old one is closed (which releases every file it holds) as soon as its
+    last connection ends. Without that, one failed DETACH in a long-lived process (the TUI) would
+    keep the store locked for every other process until that process exits."""
+
+    def __init__(self) -> None:
+        self.db = duckdb.connect(":memory:")
+        self.users = 0
+        self.retired = False
+
+
+_INSTANCE: _Instance | None = None
 _INSTANCE_GUARD = threading.Lock()
+# Which instance each open connection came from (by id: DuckDB connections take no attributes).
+_OWNERS: dict[int, _Instance] = {}
 
 
-def _instance() -> duckdb.DuckDBPyConnection:
+def _acquire_instance() -> _Instance:
     global _INSTANCE
     with _INSTANCE_GUARD:
         if _INSTANCE is None:
-            _INSTANCE = duckdb.connect(":memory:")
+            _INSTANCE = _Instance()
+        _INSTANCE.users += 1
         return _INSTANCE
+
+
+def _release_instance(inst: _Instance) -> None:
+    with _INSTANCE_GUARD:
+        inst.users -= 1
+        if inst.retired and inst.users == 0:
+            inst.db.close()
+
+
+def _retire_instance(inst: _Instance) -> None:
+    global _INSTANCE
+    with _INSTANCE_GUARD:
+        inst.retired = True
+        if _INSTANCE is inst:
+            _INSTANCE = None
 
 
 def _open(path: Path, read_only: bool, sandboxed: bool) -> tuple[duckdb.DuckDBPyConnection, str | None]:
@@ -264,14 +310,57 @@ def _open(path: Path, read_only: bool, sandboxed: bool) -> tuple[duckdb.DuckDBPy
     if sandboxed:  # user SQL gets an instance of its own: its settings lock the whole instance
         return duckdb.connect(str(path), read_only=True, config=SANDBOX), None
     alias = "store_" + hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:12]
-    con = _instance().cursor()
+    inst = _acquire_instance()
+    try:
+        con = inst.db.cursor()
+    except BaseException:
+        _release_instance(inst)
+        raise
     try:
         con.execute(f"ATTACH ? AS {alias}" + (" (READ_ONLY)" if read_only else ""), [str(path)])
         con.execute(f"USE {alias}")
     except BaseException:
-        con.close()
+        _close(con, None, inst)
         raise
+    _OWNERS[id(con)] = inst
     return con, alias
+
+
+
+def _detach(con: duckdb.DuckDBPyConnection, alias: str) -> None:
+    """Release the file: DETACH checkpoints it and drops DuckDB's lock on it."""
+    con.execute("USE memory")
+    con.execute(f"DETACH {alias}")
+
+
+def _still_attached(con: duckdb.DuckDBPyConnection, alias: str) -> bool:
+    try:
+        return bool(con.execute("SELECT 1 FROM duckdb_databases() WHERE database_name = ?", [alias]).fetchone())
+    except Exception:  # noqa: BLE001 - a connection too broken to answer is treated as holding the file
+        return True
+
+
+def _close(con: duckdb.DuckDBPyConnection, alias: str | None, inst: _Instance | None = None) -> None:
+    """Detach (if attached) and close ``con``; never leaves the file locked by this process.
+
+    Raises :class:`StoreError` if the DETACH failed (e.g. its checkpoint hit a full disk) -- the
+    caller decides whether that error or one already in flight is the one to report."""
+    inst = inst or _OWNERS.pop(id(con), None)
+    failure: Exception | None = None
+    try:
+        if alias is not None:
+            try:
+                _detach(con, alias)
+            except Exception as exc:  # noqa: BLE001 - reported below, after the file is released
+                failure = exc
+                if inst is not None and _still_attached(con, alias):
+                    _retire_instance(inst)
+    finally:
+        con.close()
+        if inst is not None:
+            _release_instance(inst)
+    if failure is not None:
+        raise StoreError(f"store file could not be released cleanly: {str(failure).splitlines()[0]}") from failure
 
 
 @contextmanager
@@ -301,13 +390,13 @@ def _connect(
         if sandboxed:
             con.execute("SET lock_configuration = true")
         yield con
-    finally:
-        try:
-            if alias is not None:  # DETACH checkpoints and releases the file's lock
-                con.execute("USE memory")
-                con.execute(f"DETACH {alias}")
-        finally:
-            con.close()
+    except BaseException:
+        # The body's error is the one to report: a failed DETACH after it (a full disk fails the
+        # write and then the checkpoint) must not replace it.
+        with contextlib.suppress(StoreError):
+            _close(con, alias)
+        raise
+    _close(con, alias)
 
 
 @contextmanager

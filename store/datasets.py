@@ -58,7 +58,7 @@ class Datasets(Area):
                 return _record(existing[0]), False
             now = utcnow()
             con.execute(
-                "INSERT INTO datasets VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
+                "INSERT INTO datasets (name, description, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
                 "SET description = coalesce(excluded.description, datasets.description)",
                 [name, description, now],
             )
@@ -66,7 +66,8 @@ class Datasets(Area):
                 "SELECT coalesce(max(version), 0) + 1 FROM dataset_versions WHERE name = ?", [name]
             ).fetchone()
             con.execute(
-                "INSERT INTO dataset_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO dataset_versions (name, version, hash, path, source, n_rows, n_columns, target, task,"
+                " schema_json, profile_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [name, version, hash, path, source, rows, columns, target, task,
                  dumps(schema), dumps(profile), now],
             )

@@ -27,8 +27,13 @@ def _job(row: dict[str, Any]) -> ScoringJob:
 
 
 def _drift(row: dict[str, Any]) -> DriftResult:
-    details = loads(row.pop("details_json"), {})
-    return DriftResult(**row, details=details)
+    # By name, field by field: a column added by a later migration must not break the record.
+    return DriftResult(
+        job_id=row["job_id"], feature=row["feature"], kind=row["kind"], psi=row["psi"],
+        ks_stat=row["ks_stat"], ks_pvalue=row["ks_pvalue"], null_rate_ref=row["null_rate_ref"],
+        null_rate_cur=row["null_rate_cur"], new_categories=row["new_categories"], status=row["status"],
+        details=loads(row["details_json"], {}),
+    )
 
 
 def _feedback(r: dict[str, Any]) -> Feedback:
@@ -109,7 +114,8 @@ class Jobs(Area):
         with self._write() as con:
             for d in results:
                 con.execute(
-                    "INSERT OR REPLACE INTO drift_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO drift_results (job_id, feature, kind, psi, ks_stat, ks_pvalue, null_rate_ref,"
+                    " null_rate_cur, new_categories, status, details_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [d.job_id, d.feature, d.kind, d.psi, d.ks_stat, d.ks_pvalue, d.null_rate_ref,
                      d.null_rate_cur, d.new_categories, d.status, dumps(d.details)],
                 )
@@ -130,7 +136,8 @@ class Jobs(Area):
     ) -> Feedback:
         now = utcnow()
         with self._write() as con:
-            con.execute("INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?)",
+            con.execute("INSERT INTO feedback (feedback_id, deployment, job_id, rows_matched, metrics_json, status,"
+                        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [feedback_id, deployment, job_id, rows_matched, dumps(metrics), status, now])
         return Feedback(feedback_id, deployment, job_id, rows_matched, metrics, status, now)
 

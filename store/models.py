@@ -47,7 +47,8 @@ class Models(Area):
                 "SELECT coalesce(max(version), 0) + 1 FROM models WHERE name = ?", [name]
             ).fetchone()
             con.execute(
-                "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO models (name, version, run_id, path, sha256, task, dataset, dataset_version,"
+                " metrics_json, signature_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [name, version, run_id, path, sha256, task, dataset, dataset_version,
                  dumps(metrics), dumps(signature), utcnow()],
             )
@@ -99,8 +100,10 @@ class Models(Area):
                 "SELECT version FROM model_aliases WHERE name = ? AND alias = ?", [name, alias]
             ).fetchone()
             now = utcnow()
-            con.execute("INSERT OR REPLACE INTO model_aliases VALUES (?, ?, ?, ?)", [name, alias, version, now])
-            con.execute("INSERT INTO alias_history VALUES (?, ?, ?, ?, ?)",
+            con.execute("INSERT OR REPLACE INTO model_aliases (name, alias, version, updated_at) VALUES (?, ?, ?, ?)",
+                        [name, alias, version, now])
+            con.execute("INSERT INTO alias_history (name, alias, version, previous_version, changed_at)"
+                        " VALUES (?, ?, ?, ?, ?)",
                         [name, alias, version, prev[0] if prev else None, now])
         return prev[0] if prev else None
 
@@ -111,7 +114,8 @@ class Models(Area):
             params.append(alias)
         with self._read() as con:
             rows = self._rows(con, sql + " ORDER BY changed_at", params)
-        return [AliasChange(**r) for r in rows]
+        return [AliasChange(name=r["name"], alias=r["alias"], version=r["version"],
+                            previous_version=r["previous_version"], changed_at=r["changed_at"]) for r in rows]
 
     # -- deployments --------------------------------------------------------------------------
     def deploy(

@@ -9,6 +9,10 @@ from mlops_tui.store._db import NotFoundError, StoreError
 from mlops_tui.store.audit import Event, write_event
 from mlops_tui.store.records import Evaluation, Run, Trial
 
+# Named on every INSERT: a column added by a later migration must not shift positional values.
+_TRIAL_COLUMNS = ("(run_id, number, state, value, params_json, intermediate_json, duration_s, pid, host,"
+                  " started_at, ended_at)")
+
 _RUN_SELECT = """
     SELECT r.*, (SELECT count(*) FROM trials t WHERE t.run_id = r.run_id) AS n_trials FROM runs r
 """
@@ -187,7 +191,7 @@ class Runs(Area):
     ) -> None:
         with self._write() as con:
             con.execute(
-                """INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                "INSERT OR REPLACE INTO trials " + _TRIAL_COLUMNS + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, number, state, value, dumps(params), dumps(intermediate), duration_s,
                  pid, host, started_at, ended_at],
             )
@@ -206,7 +210,7 @@ class Runs(Area):
         with self._write() as con:
             for start in range(0, len(rows), 200):
                 chunk = rows[start:start + 200]
-                con.execute("INSERT OR REPLACE INTO trials VALUES "
+                con.execute("INSERT OR REPLACE INTO trials " + _TRIAL_COLUMNS + " VALUES "
                             + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
                             [value for row in chunk for value in row])
             if best_value is not None:
@@ -241,7 +245,8 @@ class Runs(Area):
     ) -> Evaluation:
         with self._write() as con:
             con.execute(
-                "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO evaluations (eval_id, run_id, model_name, model_version, dataset, dataset_version, kind,"
+                " task, metrics_json, details_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [eval_id, run_id, model_name, model_version, dataset, dataset_version, kind, task,
                  dumps(metrics), details_path, utcnow()],
             )

@@ -176,11 +176,15 @@ def _write_snapshot(ws: Workspace, lf: pl.LazyFrame, source: str) -> tuple[str, 
 
 
 def _in_use(ws: Workspace, snapshot: Path) -> bool:
-    """Whether a version (registered meanwhile by another process) points at this snapshot."""
+    """Whether a version (registered meanwhile by another process) points at this snapshot.
+
+    When the store cannot answer (busy, or the very failure being cleaned up), the answer is yes:
+    an orphaned snapshot only costs disk space, deleting one another process has just registered
+    would lose that version's data."""
     try:
         return ws.store.datasets.uses_path(ws.relpath(snapshot))
     except Exception:  # noqa: BLE001 - cleanup after a failure must not raise a second error
-        return False
+        return True
 
 
 def _sha256(path: Path) -> str:
