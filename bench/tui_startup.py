@@ -92,13 +92,13 @@ def entry_import_time(module: str) -> float:
 
 def sample_workspace(root: Path) -> Path:
     """The sample datasets plus three runs, like a workspace after the README's first steps."""
-    from mlops_tui.cli.workspace_cmds import SAMPLE_DIR, SAMPLES
+    from mlops_tui.sample_data import SAMPLES, sample_path
     from mlops_tui.data import datasets
     from mlops_tui.workspace import Workspace
 
     ws = Workspace.open(root, create=True)
     for name, (file, target) in SAMPLES.items():
-        datasets.add(ws, str(SAMPLE_DIR / file), name=name, target=target)
+        datasets.add(ws, str(sample_path(file)), name=name, target=target)
     for i, status in enumerate(("completed", "running", "failed")):
         ws.store.runs.create(run_id=f"bench{i}", name=f"penguins-{i}", dataset="penguins", dataset_version=1,
                              target="species", task="multiclass", metric="log_loss", direction="minimize",

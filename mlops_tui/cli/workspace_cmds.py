@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mlops_tui.cli._common import STATE, JsonFlag, emit, out, table, workspace
-
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
-# name → (file, target); see sample_data/README.md for sources and licences.
-SAMPLES = {
-    "bikeshare": ("bikeshare.csv", "bikers"),
-    "penguins": ("penguins.csv", "species"),
-    "default": ("default.csv", "default"),
-}
 
 
 def init(
@@ -27,12 +18,13 @@ def init(
     Example: mlops-tui init --sample
     """
     from mlops_tui.data import datasets
+    from mlops_tui.sample_data import SAMPLES, sample_path
 
     ws = workspace(create=True)
     added = []
     if sample:
         for name, (file, target) in SAMPLES.items():
-            version, new = datasets.add(ws, str(SAMPLE_DIR / file), name=name, target=target,
+            version, new = datasets.add(ws, str(sample_path(file)), name=name, target=target,
                                         description=f"bundled sample ({file})")
             added.append({"name": version.name, "version": version.version, "rows": version.rows,
                           "target": version.target, "new": new})
