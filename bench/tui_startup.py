@@ -93,6 +93,7 @@ def entry_import_time(module: str) -> float:
 def sample_workspace(root: Path) -> Path:
     """The sample datasets plus three runs, like a workspace after the README's first steps."""
     from mlops_tui.sample_data import SAMPLES, sample_path
+
     from mlops_tui.data import datasets
     from mlops_tui.workspace import Workspace
 
