@@ -12,14 +12,13 @@ end, so drift costs no second pass over the data and constant memory:
   categories never seen in training show up after encoding;
 * multiclass predictions: the frequency of each predicted class.
 
-Reference statistics come from the dataset version the model was trained on, less the run's
-holdout rows, encoded with the model's own signature (every k-th row beyond 200k rows), and are cached beside the model file
-(``<sha>.reference.json``) so only the first job of a model pays for them. Thresholds come from ``[drift]`` in config.toml.
+Reference statistics describe exactly the rows the model was fitted on: training writes them
+beside the model file (:mod:`mlops_tui.training.reference`); an older model gets them built once
+from its dataset snapshot (:func:`load_reference`). Thresholds come from ``[drift]`` in config.toml.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,17 +27,15 @@ import numpy as np
 import polars as pl
 
 from mlops_tui.store import DriftResult, NotFoundError
-from mlops_tui.training.signature import Signature, encode
+from mlops_tui.training import reference
+from mlops_tui.training.reference import bin_counts
+from mlops_tui.training.signature import Signature
 
 if TYPE_CHECKING:
     from mlops_tui.store import ModelVersion
     from mlops_tui.workspace import Workspace
 
-REFERENCE_FORMAT = 3
-N_BINS = 10
-SAMPLE_SIZE = 5000
-REFERENCE_ROWS = 200_000  # training rows read for the reference (deciles and frequencies)
-PRED_REFERENCE_ROWS = 20_000  # rows of training data predicted for the prediction reference
+SAMPLE_SIZE = reference.SAMPLE_SIZE  # rows of a job kept for the KS test
 ASYMPTOTIC_KS_ROWS = 500  # from this many rows a side, KS p-values come from the asymptotic distribution
 MIN_ROWS = 100  # below this, sampling noise alone can exceed the PSI thresholds: cap at "warn"
 PREDICTION = "__prediction__"
@@ -57,21 +54,6 @@ def psi(ref: np.ndarray | list[float], cur: np.ndarray | list[float]) -> float |
     r = np.clip(r / r.sum(), EPS, None)
     c = np.clip(c / c.sum(), EPS, None)
     return float(np.sum((c - r) * np.log(c / r)))
-
-
-def quantile_edges(values: np.ndarray, n_bins: int = N_BINS) -> list[float]:
-    """Inner edges of the training deciles; ties collapse (a 0/1 feature keeps two bins)."""
-    if values.size == 0:
-        return []
-    qs = np.quantile(values, np.linspace(0, 1, n_bins + 1)[1:-1])
-    return [float(e) for e in np.unique(qs)]
-
-
-def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Counts of non-missing ``values`` in right-closed bins (-inf, e1], (e1, e2], ..., (ek, inf)."""
-    # One vectorised comparison per edge: ~10x faster than searchsorted's per-value binary search.
-    below = [np.count_nonzero(values <= e) for e in edges]
-    return np.diff(np.array([0, *below, values.size], dtype=np.int64))
 
 
 def ks_test(ref: list[float] | np.ndarray, cur: np.ndarray) -> tuple[float | None, float | None]:
@@ -103,11 +85,17 @@ def _classes_of(raw: np.ndarray) -> np.ndarray:
 
 # -- the reference ---------------------------------------------------------------------------------
 def reference_path(ws: Workspace, model: ModelVersion) -> Path:
-    return ws.abspath(model.path).with_suffix(".reference.json")
+    return reference.path_for(ws.abspath(model.path))
 
 
-def _training_frame(ws: Workspace, model: ModelVersion, sig: Signature) -> pl.DataFrame | None:
-    """The model's training snapshot (only the columns it reads), or None when unknown."""
+def _legacy_training_frame(ws: Workspace, model: ModelVersion, sig: Signature) -> pl.DataFrame | None:
+    """The rows of a model registered before references were written at training time, or None.
+
+    Which rows were train, valid or holdout was not recorded then, so the dataset snapshot stands
+    in: with a random split its holdout is a random fifth of the same data and leaves the
+    distribution as it was. With a time split the holdout is the latest period (left in, its month
+    would look like a known category), so rows from the holdout's first timestamp on are dropped.
+    """
     from mlops_tui.data import datasets
 
     if not model.dataset:
@@ -118,92 +106,50 @@ def _training_frame(ws: Workspace, model: ModelVersion, sig: Signature) -> pl.Da
         return None
     if not ws.abspath(dv.path).exists():
         return None
-    lf = datasets.scan(ws, dv).select(sig.source_columns)
-    if dv.rows > REFERENCE_ROWS:  # every k-th row: bounded memory, spread over the whole file
-        lf = lf.gather_every(math.ceil(dv.rows / REFERENCE_ROWS))
-    return _without_holdout(ws, model, lf.collect())
+    time_column = _time_split_column(ws, model)
+    columns = [*sig.source_columns, *([time_column] if time_column not in sig.source_columns else [])]
+    df = datasets.scan(ws, dv).select([c for c in columns if c])
+    if time_column:
+        key = pl.col(time_column)
+        if df.collect_schema()[time_column] == pl.String:
+            key = key.str.to_datetime(strict=False)  # as prep orders a text time column
+        start = pl.scan_parquet(ws.run_dir(model.run_id) / "holdout.parquet").select(key.min()).collect().item()
+        df = df.filter(key < start)
+    return df.select(sig.source_columns).collect()
 
 
-def _without_holdout(ws: Workspace, model: ModelVersion, df: pl.DataFrame) -> pl.DataFrame:
-    """Drop the run's holdout rows (runs/<id>/holdout.parquet), leaving what the model learnt from.
-
-    With a time split the holdout is the latest period: left in, it would make e.g. its month look
-    like a known category. Rows are matched on every feature column of the same type; when that
-    is impossible or removes nothing (or everything), the whole snapshot is the reference.
-    """
-    path = ws.run_dir(model.run_id) / "holdout.parquet" if model.run_id else None
-    if path is None or not path.exists():
-        return df
-    holdout = pl.scan_parquet(path)
-    schema = holdout.collect_schema()
-    keys = [c for c in df.columns if schema.get(c) == df.schema[c]]
-    if not keys:
-        return df
-    rest = df.join(holdout.select(keys).unique().collect(), on=keys, how="anti", nulls_equal=True)
-    return rest if 0 < rest.height < df.height else df
-
-
-def build_reference(ws: Workspace, model: ModelVersion, df: pl.DataFrame, seed: int = 0) -> dict[str, Any]:
-    """Per-feature bins, frequencies, null rates and a sample, plus the prediction distribution."""
-    from mlops_tui.registry import models as registry
-
-    sig = Signature.from_json(model.signature)
-    X, _ = encode(df, sig)
-    rng = np.random.default_rng(seed)
-    n = X.height
-    sample_idx = np.sort(rng.choice(n, size=min(n, SAMPLE_SIZE), replace=False))
-    features: dict[str, Any] = {}
-    for f in sig.features:
-        col = X[f.name].to_numpy().astype(float)
-        ok = col[~np.isnan(col)]
-        entry: dict[str, Any] = {"kind": f.kind, "null_rate": float(1 - ok.size / n) if n else 0.0}
-        if f.kind == "categorical":
-            counts = np.bincount(ok.astype(np.int64), minlength=len(f.categories))
-            entry["categories"] = list(f.categories)
-            entry["counts"] = counts.tolist()
-            entry["nulls"] = int(n - ok.size)
-        else:
-            edges = quantile_edges(ok)
-            entry.update(edges=edges, counts=bin_counts(ok, np.asarray(edges)).tolist(),
-                         mean=float(ok.mean()) if ok.size else None,
-                         sample=[None if math.isnan(v) else v for v in col[sample_idx].tolist()])
-        features[f.name] = entry
-    booster, _ = registry.load(ws, model)
-    pred_idx = np.sort(rng.choice(n, size=min(n, PRED_REFERENCE_ROWS), replace=False))
-    raw = np.asarray(booster.predict(X.to_numpy()[pred_idx]))
-    return {"format": REFERENCE_FORMAT, "model": model.ref, "model_sha256": model.sha256,
-            "dataset": f"{model.dataset}:{model.dataset_version}", "rows": n,
-            "features": features, "prediction": _prediction_reference(raw, sig, rng)}
-
-
-def _prediction_reference(raw: np.ndarray, sig: Signature, rng: np.random.Generator) -> dict[str, Any]:
-    if raw.ndim == 2:
-        counts = np.bincount(_classes_of(raw), minlength=raw.shape[1])
-        return {"kind": "classes", "classes": [str(c) for c in sig.classes], "counts": counts.tolist()}
-    edges = quantile_edges(raw)
-    sample = raw[np.sort(rng.choice(raw.size, size=min(raw.size, SAMPLE_SIZE), replace=False))]
-    return {"kind": "numeric", "edges": edges, "counts": bin_counts(raw, np.asarray(edges)).tolist(),
-            "mean": float(raw.mean()), "sample": sample.tolist()}
+def _time_split_column(ws: Workspace, model: ModelVersion) -> str | None:
+    """The time column of the model's run when it split by time and its holdout file is there."""
+    if not model.run_id or not (ws.run_dir(model.run_id) / "holdout.parquet").exists():
+        return None
+    try:
+        split = (ws.store.runs.get(model.run_id).prep or {}).get("split", {})
+    except NotFoundError:
+        return None
+    return split.get("time_column") if split.get("method") == "time" else None
 
 
 def load_reference(ws: Workspace, model: ModelVersion) -> dict[str, Any] | None:
-    """The cached reference of ``model``, computing and caching it on first use; None if no data."""
-    from mlops_tui.training.modelfile import atomic_write_bytes
+    """The model's reference (see :mod:`mlops_tui.training.reference`); None if no data is known.
 
-    path = reference_path(ws, model)
-    if path.exists():
-        try:
-            ref = json.loads(path.read_text())
-            if ref.get("format") == REFERENCE_FORMAT and ref.get("model_sha256") == model.sha256:
-                return ref
-        except (OSError, json.JSONDecodeError):
-            pass  # recompute a damaged cache
+    A model trained by this version has it from training. For an older model (or an older format)
+    it is built once from the dataset snapshot and stored beside the model the same way.
+    """
+    from mlops_tui.registry import models as registry
+
+    model_path = ws.abspath(model.path)
+    ref = reference.read(model_path, model.sha256)
+    if ref is not None:
+        return ref
     sig = Signature.from_json(model.signature)
-    df = _training_frame(ws, model, sig)
+    df = _legacy_training_frame(ws, model, sig)
     if df is None or df.height == 0:
         return None
-    ref = build_reference(ws, model, df)
-    atomic_write_bytes(path, json.dumps(ref).encode())
+    booster, _ = registry.load(ws, model)
+    ref = reference.build(sig, booster, df, model_sha256=model.sha256,
+                          dataset=f"{model.dataset}:{model.dataset_version}",
+                          basis="dataset snapshot (model registered before training-time references)")
+    reference.write(model_path, ref)
     return ref
 
 

@@ -191,23 +191,56 @@ def test_psi_is_zero_for_identical_bins_and_grows_with_the_shift():
     assert psi(ref, [0, 0, 0, 0]) is None
 
 
-def test_the_reference_leaves_out_the_runs_holdout_rows(bike):
-    import dataclasses
+def _tuned(ws, tmp_path, df: pl.DataFrame, **options):
+    """A real tuning run (2 trials, short) on ``df`` registered as dataset `bike`; returns (run, model)."""
+    from mlops_tui.training import tuning
+    from tests.monitor_helpers import SMALL_SPACE, add_dataset
 
-    from mlops_tui.serving.drift import _training_frame
+    dv = add_dataset(ws, df, tmp_path)
+    space = tmp_path / "space.toml"
+    space.write_text(SMALL_SPACE)
+    run = tuning.start(ws, tuning.TuneOptions(dataset=f"{dv.name}:{dv.version}", trials=2, space_file=str(space),
+                                              name="bikes", **options), detach=False)
+    return run, ws.store.models.get(run.model_name, run.model_version)
+
+
+def test_the_reference_is_exactly_the_rows_the_model_was_fitted_on(ws, tmp_path):
+    """Issue 11: 400 identical rows (crew on a passenger list) among 1,200. Matching the snapshot
+    against the holdout on values dropped every copy; the reference must count each fitted row."""
+    df = bikeshare().drop("date").sample(800, seed=2)
+    crew = pl.concat([df.head(1)] * 400)
+    data = pl.concat([df, crew]).sample(fraction=1.0, shuffle=True, seed=3)
+    run, model = _tuned(ws, tmp_path, data)
+    ref = DriftTracker(ws, model).ref
+    split = run.prep["split"]
+    assert ref["basis"] == "fitted rows" and ref["rows"] == split["train"] + split["valid"]
+    holdout = pl.read_parquet(ws.run_dir(run.run_id) / "holdout.parquet")
+    fitted = data["weathersit"].value_counts().join(holdout["weathersit"].value_counts(), on="weathersit",
+                                                    how="left", suffix="_holdout").fill_null(0)
+    expected = {r["weathersit"]: r["count"] - r["count_holdout"] for r in fitted.iter_rows(named=True)}
+    entry = ref["features"]["weathersit"]
+    assert dict(zip(entry["categories"], entry["counts"], strict=True)) == expected
+    sample = tmp_path / "sample.csv"
+    data.sample(700, seed=4).write_csv(sample)
+    job = scoring.score(ws, model.ref, [str(sample)])
+    assert {r.feature: r.status for r in ws.store.jobs.drift([job.job_id])[job.job_id]} == dict.fromkeys(
+        [*ref["features"], PREDICTION], "ok")
+
+
+def test_an_older_model_without_a_reference_gets_one_from_its_snapshot_less_a_time_holdout(ws, tmp_path):
+    from mlops_tui.serving.drift import _legacy_training_frame, load_reference
     from mlops_tui.training.signature import Signature
 
-    ws, model, _ = bike
-    sig = Signature.from_json(model.signature)
-    full = _training_frame(ws, model, sig)
-    snapshot = pl.read_parquet(ws.abspath(ws.store.datasets.get("bike", 1).path))
-    run_dir = ws.run_dir("holdout-test")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    snapshot.filter(pl.col("mnth") == "June").write_parquet(run_dir / "holdout.parquet")
-    with_run = dataclasses.replace(model, run_id="holdout-test")
-    trained_on = _training_frame(ws, with_run, sig)
-    assert trained_on.height == full.height - snapshot.filter(pl.col("mnth") == "June").height
-    assert "June" not in trained_on["mnth"].to_list()
+    run, model = _tuned(ws, tmp_path, bikeshare().head(3000), time_column="date")
+    reference_path(ws, model).unlink()  # as a model registered before training wrote references
+    frame = _legacy_training_frame(ws, model, Signature.from_json(model.signature))
+    holdout = pl.read_parquet(ws.run_dir(run.run_id) / "holdout.parquet")
+    assert frame["date"].max() < holdout["date"].min()  # the holdout's period is left out
+    fitted = run.prep["split"]["train"] + run.prep["split"]["valid"]
+    assert fitted - 24 <= frame.height <= fitted  # at most the hours of the day the holdout starts on
+    ref = load_reference(ws, model)
+    assert ref["basis"].startswith("dataset snapshot") and ref["rows"] == frame.height
+    assert reference_path(ws, model).exists()
 
 
 def test_a_few_more_missing_values_than_in_training_are_not_new_categories(ws, tmp_path):

@@ -64,14 +64,26 @@ def predict(booster: lgb.Booster, X: np.ndarray, num_iteration: int | None = Non
     return np.asarray(booster.predict(X, num_iteration=num_iteration))
 
 
-def fit_final(p: prep.Prepared, params: dict[str, Any]) -> lgb.Booster:
-    """Refit on train + validation with a fixed number of rounds (the tuned best iteration)."""
-    import lightgbm as lgb
+def fitted_rows(p: prep.Prepared) -> Any:
+    """The rows the registered model is fitted on: every row but the holdout (train + validation).
+
+    The one definition both the final fit and the model's drift reference use, so drift compares
+    scored data with exactly what the model learnt from. A change of protocol (cross-validation
+    folds, a fixed holdout per dataset version) changes this function, and the reference follows.
+    """
     import polars as pl
+
+    return pl.concat([p.train, p.valid], how="vertical_relaxed")
+
+
+def fit_final(p: prep.Prepared, params: dict[str, Any], rows: Any = None) -> lgb.Booster:
+    """Refit on ``rows`` (default :func:`fitted_rows`) with a fixed number of rounds (the tuned best
+    iteration)."""
+    import lightgbm as lgb
 
     rounds = int(params.get("num_boost_round", 100))
     lgb_params = {k: v for k, v in params.items() if k not in SETTINGS_KEYS}
-    data = lgb_dataset(p, pl.concat([p.train, p.valid], how="vertical_relaxed"))
+    data = lgb_dataset(p, fitted_rows(p) if rows is None else rows)
     return lgb.train(lgb_params, data, num_boost_round=max(1, rounds))
 
 
@@ -104,17 +116,20 @@ def train_and_register(
     model_name: str, run_id: str | None, prepared: prep.Prepared | None = None,
 ) -> tuple[ModelVersion, dict[str, Any], prep.Prepared]:
     """Prepare with the run config, fit ``params`` (incl. num_boost_round), evaluate on the holdout,
-    save (text model + sidecar + sha256), register and record the holdout evaluation.
+    save (text model + sidecar + sha256 + drift reference of the fitted rows), register and record
+    the holdout evaluation.
 
     Returns (model version, holdout metrics incl. "primary_metric", prepared data).
     """
     from mlops_tui.evaluation import evaluate as evaluation
+    from mlops_tui.training import reference
     from mlops_tui.training.modelfile import save_model
 
     p = prepared or prepare_config(ws, dataset, config)
     metric = mx.check_metric(p.task, config.get("metric"))
     lgb_params = full_params(config, params, p)
-    booster = fit_final(p, lgb_params)
+    rows = fitted_rows(p)
+    booster = fit_final(p, lgb_params, rows)
     metrics = holdout_metrics(p, booster, metric)
     sidecar = {
         "signature": p.signature.to_json(), "task": p.task, "classes": p.classes, "params": lgb_params,
@@ -123,6 +138,10 @@ def train_and_register(
         "seed": int(config.get("seed", 0)), "run_id": run_id, "config": config, "prep": p.report,
     }
     path, digest = save_model(booster, sidecar, ws.artifacts / "models")
+    # Written before the model is registered: a registered model always has its reference (a kill
+    # in between leaves an unregistered pair of files, like a kill right after save_model).
+    reference.write(path, reference.build(p.signature, booster, rows, model_sha256=digest,
+                                          dataset=f"{dataset.name}:{dataset.version}"))
     model = ws.store.models.register(
         name=model_name, path=ws.relpath(path), sha256=digest, task=p.task,
         signature=p.signature.to_json(), run_id=run_id, dataset=dataset.name,
