@@ -89,6 +89,15 @@ class Jobs(Area):
                 "WHERE job_id = ? AND status = 'running' RETURNING job_id", [error, utcnow(), job_id]).fetchall()
         return bool(won)
 
+    def end_running(self, job_id: str, status: str) -> bool:
+        """Compare-and-set: give a job that is still running its final ``status`` (its other
+        fields were recorded before); False if it ended meanwhile."""
+        with self._write() as con:
+            won = con.execute(
+                "UPDATE scoring_jobs SET status = ?, ended_at = coalesce(ended_at, ?) "
+                "WHERE job_id = ? AND status = 'running' RETURNING job_id", [status, utcnow(), job_id]).fetchall()
+        return bool(won)
+
     def get(self, job_id: str) -> ScoringJob:
         with self._read() as con:
             rows = self._rows(con, "SELECT * FROM scoring_jobs WHERE starts_with(job_id, ?) LIMIT 2", [job_id])

@@ -1,8 +1,9 @@
 """Drift of a scoring job against the model's training data, computed while scoring.
 
-The scorer creates one :class:`DriftTracker` per job, feeds it every batch it already has in
-memory (the encoded feature frame and the model's raw output) and asks for the results at the
-end, so drift costs no second pass over the data and constant memory:
+Each scored batch counts its own :class:`DriftStats` from what it already has in memory (the
+encoded feature matrix and the model's raw output; :func:`mlops_tui.serving.batch.score_batch`);
+the job's :class:`DriftTracker` merges them and turns them into results at the end, so drift
+costs no second pass over the data and constant memory, wherever the batches were scored:
 
 * numeric features and the prediction: counts in the training data's decile bins (PSI), a
   bottom-k random sample (≤ 5000 rows, uniform whatever the job size) for scipy's two-sample KS
@@ -153,7 +154,7 @@ def load_reference(ws: Workspace, model: ModelVersion) -> dict[str, Any] | None:
     return ref
 
 
-# -- the tracker -------------------------------------------------------------------------------------
+# -- the counters ------------------------------------------------------------------------------------
 class _Column:
     """Streaming counters of one numeric column (a feature or a 1-D prediction)."""
 
@@ -164,36 +165,33 @@ class _Column:
         self.total = 0.0
 
     def update(self, col: np.ndarray) -> None:
-        nan = np.isnan(col)
-        n_nan = int(nan.sum())
-        ok = col[~nan] if n_nan else col
+        n_nan = int(np.count_nonzero(np.isnan(col)))
         self.nulls += n_nan
-        self.total += float(ok.sum())
-        self.counts += bin_counts(ok, self.edges)
+        self.total += float(np.nansum(col) if n_nan else col.sum())
+        self.counts += bin_counts(col, self.edges, nans=n_nan)
+
+    def merge(self, other: _Column) -> None:
+        self.counts += other.counts
+        self.nulls += other.nulls
+        self.total += other.total
 
 
 class _Sample:
     """A uniform sample of rows without replacement in constant memory (bottom-k random keys).
 
-    Every row gets a random key and the k smallest keys are kept; once the sample is full only
-    rows whose key beats the current k-th are copied at all, so a batch costs little more than
-    drawing its keys.
+    Every row gets a random key and the k smallest keys are kept. Two samples merge by keeping
+    the k smallest keys of both, so per-batch samples combine into a uniform sample of the job.
     """
 
-    def __init__(self, k: int, width: int, seed: int = 0) -> None:
+    def __init__(self, k: int, width: int) -> None:
         self.k = k
-        self.rng = np.random.default_rng(seed)
         self.keys = np.empty(0)
         self.rows = np.empty((0, width))
 
-    def candidates(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Keys for ``n`` new rows and the mask of rows that may enter the sample."""
-        keys = self.rng.random(n)
-        if self.keys.size < self.k:
-            return keys, np.ones(n, dtype=bool)
-        return keys, keys < self.keys.max()
-
     def add(self, keys: np.ndarray, block: np.ndarray) -> None:
+        if keys.size > self.k:  # cut a big block down first: only its k smallest keys can enter
+            top = np.argpartition(keys, self.k - 1)[: self.k]
+            keys, block = keys[top], block[top]
         keys = np.concatenate([self.keys, keys])
         rows = np.concatenate([self.rows, block])
         if keys.size > self.k:
@@ -202,8 +200,93 @@ class _Sample:
         self.keys, self.rows = keys, rows
 
 
+class DriftStats:
+    """Drift counters of some rows of one job: one batch, or the whole job once batches merged.
+
+    Built from the model's reference (:func:`load_reference`, plain JSON, so it can travel to
+    another process) and fed the encoded feature matrix the predictor saw plus its raw output.
+    Counts, null counts, sums and the row sample all add up with :meth:`merge`, which is how a
+    job's batches combine wherever they were scored (this process, or Dask workers).
+    """
+
+    def __init__(self, ref: dict[str, Any], sig: Signature) -> None:
+        feats = sig.features
+        self.rows = 0
+        self.numeric = [f.name for f in feats if f.kind != "categorical"]
+        self._num_idx = [i for i, f in enumerate(feats) if f.kind != "categorical"]
+        self._cat_idx = {f.name: i for i, f in enumerate(feats) if f.kind == "categorical"}
+        self.columns = {n: _Column(ref["features"][n]["edges"]) for n in self.numeric}
+        self.cat_counts = {f.name: np.zeros(len(f.categories), dtype=np.int64) for f in feats if f.kind == "categorical"}
+        self.cat_nulls = dict.fromkeys(self.cat_counts, 0)
+        # Exact counts of categories never seen in training, when the caller passes them to
+        # add() (the scorer knows them from encoding); otherwise estimated from missing codes.
+        self.cat_unseen: dict[str, int] | None = None
+        pref = ref["prediction"]
+        self.pred = _Column(pref["edges"]) if pref["kind"] == "numeric" else None
+        self.pred_classes = np.zeros(len(pref.get("counts", [])), dtype=np.int64)
+        # One row sample shared by every numeric feature (+ the prediction as the last column).
+        self.sample = _Sample(SAMPLE_SIZE, len(self.numeric) + 1)
+
+    def add(self, X: np.ndarray, predictions: np.ndarray, unseen: dict[str, int] | None = None,
+            seed: int | None = None) -> None:
+        """One batch: ``X`` the encoded features (rows × signature features, float, NaN for
+        missing), the model's raw output and, optionally, the batch's exact unseen-category
+        counts per feature (from ``encode``). ``seed`` draws the batch's sample keys."""
+        n = X.shape[0]
+        if n == 0:
+            return
+        self.rows += n
+        if unseen is not None:
+            if self.cat_unseen is None:
+                self.cat_unseen = dict.fromkeys(self.cat_counts, 0)
+            for name, k in unseen.items():
+                if name in self.cat_unseen:
+                    self.cat_unseen[name] += int(k)
+        for name, counts in self.cat_counts.items():
+            col = X[:, self._cat_idx[name]]
+            nan = np.isnan(col)
+            self.cat_nulls[name] += int(np.count_nonzero(nan))
+            counts += np.bincount(col[~nan].astype(np.int64), minlength=counts.size)[: counts.size]
+        for i, name in zip(self._num_idx, self.numeric, strict=True):
+            self.columns[name].update(X[:, i])
+        raw = np.asarray(predictions)
+        if raw.ndim == 2:
+            self.pred_classes += np.bincount(_classes_of(raw), minlength=self.pred_classes.size)
+            pred_col = np.full(n, np.nan)
+        else:
+            pred_col = raw.astype(float, copy=False)
+            assert self.pred is not None
+            self.pred.update(pred_col)
+        keys = np.random.default_rng(seed).random(n)
+        if n > self.sample.k:  # only the k smallest keys can enter: gather just those rows
+            keep = np.argpartition(keys, self.sample.k - 1)[: self.sample.k]
+            keys = keys[keep]
+        else:
+            keep = np.arange(n)
+        block = np.column_stack([X[np.ix_(keep, self._num_idx)], pred_col[keep]])
+        self.sample.add(keys, block)
+
+    def merge(self, other: DriftStats) -> None:
+        self.rows += other.rows
+        for name, col in self.columns.items():
+            col.merge(other.columns[name])
+        for name, counts in self.cat_counts.items():
+            counts += other.cat_counts[name]
+            self.cat_nulls[name] += other.cat_nulls[name]
+        if other.cat_unseen is not None:
+            if self.cat_unseen is None:
+                self.cat_unseen = dict.fromkeys(self.cat_counts, 0)
+            for name, k in other.cat_unseen.items():
+                self.cat_unseen[name] += k
+        if self.pred is not None and other.pred is not None:
+            self.pred.merge(other.pred)
+        self.pred_classes += other.pred_classes
+        self.sample.add(other.sample.keys, other.sample.rows)
+
+
+# -- the tracker -------------------------------------------------------------------------------------
 class DriftTracker:
-    """Accumulates one job's statistics batch by batch; :meth:`finish` turns them into results.
+    """One job's drift: merges the batches' :class:`DriftStats`; :meth:`finish` turns them into results.
 
     When the model's training data cannot be found (no dataset recorded, snapshot gone) the
     tracker is a no-op and the job's drift status stays unknown (None) rather than a false "ok".
@@ -215,53 +298,29 @@ class DriftTracker:
         self.sig = Signature.from_json(model.signature)
         self.limits = thresholds(ws)
         self.ref = load_reference(ws, model)
-        self.rows = 0
-        if self.ref is None:
-            return
-        self.numeric = [f.name for f in self.sig.features if f.kind != "categorical"]
-        self.columns = {n: _Column(self.ref["features"][n]["edges"]) for n in self.numeric}
-        self.cat_counts = {f.name: np.zeros(len(f.categories), dtype=np.int64)
-                           for f in self.sig.features if f.kind == "categorical"}
-        self.cat_nulls = dict.fromkeys(self.cat_counts, 0)
-        # Exact counts of categories never seen in training, when the caller passes them to
-        # update() (the scorer knows them from encoding); otherwise estimated from missing codes.
-        self.cat_unseen: dict[str, int] | None = None
-        pref = self.ref["prediction"]
-        self.pred = _Column(pref["edges"]) if pref["kind"] == "numeric" else None
-        self.pred_classes = np.zeros(len(pref.get("counts", [])), dtype=np.int64)
-        # One row sample shared by every numeric feature (+ the prediction as the last column).
-        self.sample = _Sample(SAMPLE_SIZE, len(self.numeric) + 1)
+        self.stats = DriftStats(self.ref, self.sig) if self.ref is not None else None
+        self._batches = 0
+
+    @property
+    def rows(self) -> int:
+        return self.stats.rows if self.stats is not None else 0
+
+    def new_stats(self) -> DriftStats | None:
+        """Empty counters for one batch (None when drift is not measured for this model)."""
+        return DriftStats(self.ref, self.sig) if self.ref is not None else None
+
+    def merge(self, stats: DriftStats | None) -> None:
+        if self.stats is not None and stats is not None:
+            self.stats.merge(stats)
 
     def update(self, features: pl.DataFrame, predictions: np.ndarray, unseen: dict[str, int] | None = None) -> None:
-        """One batch: the encoded feature frame (signature order), the model's raw output and,
-        optionally, the batch's exact counts of unseen categories per feature (from ``encode``)."""
-        if self.ref is None or features.height == 0:
+        """One batch as an encoded feature frame (signature order): counted and merged at once."""
+        batch = self.new_stats()
+        if batch is None or features.height == 0:
             return
-        self.rows += features.height
-        if unseen is not None:
-            if self.cat_unseen is None:
-                self.cat_unseen = dict.fromkeys(self.cat_counts, 0)
-            for name, n in unseen.items():
-                if name in self.cat_unseen:
-                    self.cat_unseen[name] += int(n)
-        for name, counts in self.cat_counts.items():
-            col = features[name].to_numpy().astype(float)
-            nan = np.isnan(col)
-            self.cat_nulls[name] += int(nan.sum())
-            counts += np.bincount(col[~nan].astype(np.int64), minlength=counts.size)[: counts.size]
-        arr = features.select(self.numeric).to_numpy() if self.numeric else np.empty((features.height, 0))
-        for i, name in enumerate(self.numeric):
-            self.columns[name].update(arr[:, i])
-        raw = np.asarray(predictions)
-        if raw.ndim == 2:
-            self.pred_classes += np.bincount(_classes_of(raw), minlength=self.pred_classes.size)
-            pred_col = np.full(raw.shape[0], np.nan)
-        else:
-            pred_col = raw.astype(float)
-            self.pred.update(pred_col)
-        keys, keep = self.sample.candidates(features.height)
-        self.sample.add(keys[keep], np.column_stack([arr[keep], pred_col[keep]]))
-
+        self._batches += 1
+        batch.add(features.to_numpy(), predictions, unseen, seed=self._batches)
+        self.merge(batch)
     # -- results ---------------------------------------------------------------------------------
     def _status(self, psi_value: float | None, ks_p: float | None, null_change: float) -> str:
         lim = self.limits
@@ -292,14 +351,14 @@ class DriftTracker:
 
     def _categorical_result(self, job_id: str, name: str) -> DriftResult:
         ref = self.ref["features"][name]
-        counts = self.cat_counts[name]
+        counts = self.stats.cat_counts[name]
         # Missing and unseen codes are one more bucket, so a flood of new categories moves the PSI.
-        p = psi([*ref["counts"], ref.get("nulls", 0)], [*counts.tolist(), self.cat_nulls[name]])
-        null_ref, null_cur = float(ref["null_rate"]), self.cat_nulls[name] / self.rows
-        if self.cat_unseen is not None:
-            new = self.cat_unseen[name]
+        p = psi([*ref["counts"], ref.get("nulls", 0)], [*counts.tolist(), self.stats.cat_nulls[name]])
+        null_ref, null_cur = float(ref["null_rate"]), self.stats.cat_nulls[name] / self.rows
+        if self.stats.cat_unseen is not None:
+            new = self.stats.cat_unseen[name]
         else:
-            new = _excess_missing(self.cat_nulls[name], null_ref, self.rows)
+            new = _excess_missing(self.stats.cat_nulls[name], null_ref, self.rows)
         r = np.asarray(ref["counts"], dtype=float) / max(1, sum(ref["counts"]))
         c = counts / max(1, counts.sum())
         shifts = sorted(zip(ref["categories"], r.tolist(), c.tolist(), strict=True),
@@ -311,24 +370,24 @@ class DriftTracker:
 
     def _prediction_result(self, job_id: str, sample: np.ndarray) -> DriftResult:
         pref = self.ref["prediction"]
-        if self.pred is not None:
-            return self._numeric_result(job_id, PREDICTION, "prediction", pref, self.pred, sample)
-        p = psi(pref["counts"], self.pred_classes)
+        if self.stats.pred is not None:
+            return self._numeric_result(job_id, PREDICTION, "prediction", pref, self.stats.pred, sample)
+        p = psi(pref["counts"], self.stats.pred_classes)
         details = {"classes": pref["classes"], "ref_counts": pref["counts"],
-                   "cur_counts": self.pred_classes.tolist()}
+                   "cur_counts": self.stats.pred_classes.tolist()}
         return DriftResult(job_id, PREDICTION, "prediction", p, None, None, None, None, None,
                            self._status(p, None, 0.0), details)
 
     def finish(self, job_id: str) -> tuple[str | None, float | None, list[DriftResult], dict[str, Any]]:
         """(job status ok|warn|alert — None when not measured, prediction drift, results, summary)."""
-        if self.ref is None:
+        if self.ref is None or self.stats is None:
             return None, None, [], {"note": "no training data recorded for this model: drift not measured"}
         if self.rows == 0:
             return None, None, [], {"note": "no rows scored"}
-        rows = self.sample.rows
-        results = [self._numeric_result(job_id, n, "numeric", self.ref["features"][n], self.columns[n], rows[:, i])
-                   for i, n in enumerate(self.numeric)]
-        results += [self._categorical_result(job_id, n) for n in self.cat_counts]
+        rows = self.stats.sample.rows
+        results = [self._numeric_result(job_id, n, "numeric", self.ref["features"][n], self.stats.columns[n], rows[:, i])
+                   for i, n in enumerate(self.stats.numeric)]
+        results += [self._categorical_result(job_id, n) for n in self.stats.cat_counts]
         pred = self._prediction_result(job_id, rows[:, -1])
         results.append(pred)
         status = worst([r.status for r in results])

@@ -21,6 +21,7 @@ missing ones as missing values, and extra fields at a row's end are ignored, as 
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import hashlib
 import os
@@ -34,7 +35,8 @@ import polars as pl
 
 from mlops_tui.data import readers
 from mlops_tui.errors import UserError
-from mlops_tui.serving.sweep import temp_path
+from mlops_tui.serving.batch import check_schema
+from mlops_tui.serving.sweep import JOB_ID_KEY, temp_path
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -150,53 +152,44 @@ def _first_text(f: InputFile, column: str, overrides: dict[str, pl.DataType]) ->
     return bool(found["any"][0]), found["bad"][0]
 
 
-def plan(files: list[InputFile], sig: Signature, model_ref: str) -> Plan:
-    """Check every file against the signature; raise ONE UserError listing every problem."""
+def plan(files: list[InputFile], sig: Signature, model_ref: str, keep: list[str] | None = None) -> Plan:
+    """Check every file against the signature (:func:`batch.check_schema`) and ``keep`` (input
+    columns to carry into the output); raise ONE UserError listing every problem."""
     problems: list[str] = []
     warnings: list[str] = []
     many = len(files) > 1
-    where = (lambda f: f" in {f.path.name}") if many else (lambda f: "")
     overrides: dict[str, pl.DataType] = {}
     sources = sig.source_columns
     for f in files:
         if f.fmt is not None:
             warnings.extend(f.fmt.warnings)  # what the reader guessed: no header, unnamed columns
-        missing = [c for c in sources if c not in f.schema]
-        if missing:
-            guess = f" ({f.path.name} was read without a header row: its first row has numbers)" \
-                if f.fmt is not None and not f.fmt.header else ""
-            problems.append(f"missing feature column(s){where(f)}: {', '.join(missing)}{guess}")
-        for feat in sig.features:
-            dtype = f.schema.get(feat.source)
-            if dtype is None or feat.kind != "numeric":
-                continue
-            if feat.transform:
-                if not (dtype.is_temporal() or dtype == pl.String):
-                    problems.append(f"column {feat.source!r}{where(f)} should be a date/time but is {dtype}")
-                continue
-            if dtype == pl.String:
-                has_values, example = _first_text(f, feat.source, overrides if f.kind == "csv" else {})
-                if example is not None:
-                    problems.append(f"column {feat.source!r}{where(f)} should be numeric but has text, "
-                                    f"e.g. {example!r}")
-                elif has_values:
-                    warnings.append(f"column {feat.source!r}{where(f)} arrived as text; numeric strings coerced")
-            elif dtype.is_integer() and f.kind == "csv":
-                # An integer guess from the first rows would fail on a later "3.5"; floats read both.
-                overrides[feat.source] = pl.Float64
-            elif not (dtype.is_numeric() or dtype in (pl.Boolean, pl.Null)):
-                problems.append(f"column {feat.source!r}{where(f)} should be numeric but is {dtype}")
+        where = f" in {f.path.name}" if many else ""
+        found = check_schema(f.schema, sig, text_probe=functools.partial(_first_text, f), where=where,
+                             csv=f.kind == "csv")
+        if found.problems and found.problems[0].startswith("missing") and f.fmt is not None and not f.fmt.header:
+            found.problems[0] += f" ({f.path.name} was read without a header row: its first row has numbers)"
+        problems += found.problems
+        warnings += found.warnings
+        overrides.update(found.overrides)
+        absent = [c for c in keep or [] if c not in f.schema]
+        if absent:
+            problems.append(f"--keep column(s) not in the input{where}: {', '.join(absent)} "
+                            f"(columns: {_shown(list(f.schema))})")
     if problems:
         raise UserError(f"input does not match {model_ref}'s signature: " + "; ".join(problems))
     present = set.intersection(*(set(f.schema) for f in files))
     ids = [c for c in sig.id_columns if c in present]
     ids += [c for c in files[0].schema if c in present and c not in ids and is_id_like(c)]
+    ids += [c for c in keep or [] if c not in ids]
     used = {*sources, *ids, sig.target}  # a labelled file carrying the target is no surprise
     ignored = list(dict.fromkeys(c for f in files for c in f.schema if c not in used))
     if ignored:
-        shown = ", ".join(ignored[:10]) + (f" and {len(ignored) - 10} more" if len(ignored) > 10 else "")
-        warnings.append(f"{len(ignored)} column(s) the model does not use were ignored: {shown}")
+        warnings.append(f"{len(ignored)} column(s) the model does not use were ignored: {_shown(ignored)}")
     return Plan(files, sources, ids, overrides, warnings)
+
+
+def _shown(names: list[str], most: int = 10) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def batches(p: Plan, chunk_size: int) -> Iterator[pl.DataFrame]:
@@ -241,11 +234,14 @@ class AtomicParquet:
 
     The temp file sits beside the target (same filesystem, so the rename is atomic) under a
     hidden name; a failed job deletes it, and a job killed with SIGKILL leaves at most that
-    hidden file, never a partial output and never a clobbered earlier output.
+    hidden file, never a partial output and never a clobbered earlier output. The footer
+    carries the job id (:data:`JOB_ID_KEY`), so a file found at ``path`` tells which job put it
+    there (:func:`mlops_tui.serving.sweep.sweep_jobs` relies on it).
     """
 
     def __init__(self, path: Path, job_id: str) -> None:
         self.path = path
+        self.job_id = job_id
         self.tmp = temp_path(path, job_id)
         self._writer: Any = None
         self._schema: pa.Schema | None = None
@@ -255,19 +251,22 @@ class AtomicParquet:
 
         if self._writer is None:
             self._schema = table.schema
-            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression="snappy")
+            schema = table.schema.with_metadata({JOB_ID_KEY: self.job_id})
+            self._writer = pq.ParquetWriter(self.tmp, schema, compression="snappy")
         elif table.schema != self._schema:
             table = table.cast(self._schema)
         self._writer.write_table(table)
 
-    def commit(self, empty_schema: pa.Schema | None = None) -> None:
-        if self._writer is None and empty_schema is not None:  # no rows: still a valid, empty file
-            self.write(empty_schema.empty_table())
+    def close(self) -> None:
+        """Finish the temp file and sync it to disk; it is not in place yet (:meth:`commit`)."""
         if self._writer is not None:
             self._writer.close()
             self._writer = None
         with open(self.tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+
+    def commit(self) -> None:
+        """Move the closed file into place: one atomic rename."""
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:

@@ -2,19 +2,28 @@
 
 The job is a three-stage pipeline so the cores never wait on I/O:
 
-    reader thread ──q_in(1)──▶ this thread: encode + Booster.predict ──q_out(1)──▶ writer thread
-    (Polars streaming batches)   (LightGBM on all cores, GIL released)          (pyarrow ParquetWriter)
+    reader thread ──q_in(1)──▶ this thread: batch.score_batch ──q_out(1)──▶ writer thread
+    (Polars streaming batches)  (encode, predict on all cores,     (pyarrow ParquetWriter)
+                                 drift counters; GIL released)
 
-Both queues are bounded, so memory holds a handful of batches whatever the input size (peak RSS
-for 8M rows stays within a few percent of 1M rows; see bench/score_throughput.py). Every input is
-checked against the model's signature before the first row is scored (``scoring_io.plan``), the
-output appears only complete (``AtomicParquet``), and every job, failed ones too, leaves a record
-in ``store.jobs`` and an audit event.
+Both queues are bounded, so memory holds a handful of batches whatever the input size (see
+bench/score_throughput.py). What happens to one batch is :func:`mlops_tui.serving.batch.score_batch`
+(the seam other engines share); this module adds files, the job record and the commit. Every input
+is checked against the model's signature before the first row is scored (``scoring_io.plan``).
+
+The commit order is what makes a job trustworthy after kill -9 (issue 11): everything that can
+fail — closing and syncing the file, hashing the inputs, drift results, the job's figures in the
+store — happens while the output is still a hidden temp file; the rename into place is the last
+step but one, and the last (status ``succeeded``) is one small store write. A process killed
+between the two leaves a job ``running`` under a dead pid whose output carries the job id in its
+Parquet footer: :func:`mlops_tui.serving.sweep.sweep_jobs` then marks it succeeded, not failed.
+Every job, failed ones too, leaves a record in ``store.jobs`` and an audit event.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import queue
 import socket
@@ -22,7 +31,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,80 +39,20 @@ import polars as pl
 
 from mlops_tui.errors import UserError
 from mlops_tui.registry import models as registry
+from mlops_tui.serving import batch
 from mlops_tui.serving import io as scoring_io
 from mlops_tui.serving.sweep import audit_object, sweep_jobs
-from mlops_tui.training.signature import Signature, encode
+from mlops_tui.training.signature import Signature
 
 if TYPE_CHECKING:
-    import lightgbm as lgb
-    import numpy as np
-
-    from mlops_tui.store import Deployment, ModelVersion, ScoringJob
+    from mlops_tui.store import Deployment, DriftResult, ModelVersion, ScoringJob
     from mlops_tui.workspace import Workspace
 
 CHUNK_SIZE = 100_000
 QUEUE_DEPTH = 1  # batches waiting between stages; predict dominates, so deeper queues only cost memory
 Progress = Callable[[int, int | None], None]
 _END = object()
-
-
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-@dataclass
-class _Stats:
-    rows: int = 0
-    unseen: dict[str, int] = field(default_factory=dict)
-    nulls: dict[str, int] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-
-class _Scorer:
-    """Turns one raw batch into one output table (and feeds the drift tracker)."""
-
-    def __init__(self, booster: lgb.Booster, sig: Signature, model: ModelVersion, id_columns: list[str],
-                 scored_at: datetime, tracker: Any, stats: _Stats) -> None:
-        self.booster, self.sig, self.ids = booster, sig, id_columns
-        self.threads = cores()
-        self.tracker, self.stats = tracker, stats
-        self.classes = pl.Series("prediction", list(sig.classes)) if sig.task != "regression" else None
-        self.consts = [pl.lit(model.name).alias("model_name"),
-                       pl.lit(model.version, dtype=pl.Int32).alias("model_version"),
-                       pl.lit(scored_at, dtype=pl.Datetime("us", "UTC")).alias("scored_at")]
-
-    def __call__(self, frame: pl.DataFrame) -> Any:
-        import numpy as np
-
-        features, unseen = encode(frame, self.sig)
-        for k, v in unseen.items():
-            self.stats.unseen[k] = self.stats.unseen.get(k, 0) + v
-        for k, v in frame.select(pl.col(self.sig.source_columns).null_count()).row(0, named=True).items():
-            self.stats.nulls[k] = self.stats.nulls.get(k, 0) + v
-        raw = self.booster.predict(features.to_numpy(), num_threads=self.threads)
-        self._drift(features, raw, unseen)
-        cols: list[pl.Series] = [frame[c] for c in self.ids]
-        if self.classes is None:
-            cols.append(pl.Series("prediction", raw))
-        else:
-            proba = np.column_stack([1.0 - raw, raw]) if raw.ndim == 1 else raw
-            cols.append(self.classes.gather(proba.argmax(axis=1)))
-            cols += [pl.Series(f"proba_{c}", proba[:, i]) for i, c in enumerate(self.sig.classes)]
-        self.stats.rows += frame.height
-        out = pl.DataFrame(cols).with_columns(self.consts)
-        return out.to_arrow(compat_level=pl.CompatLevel.oldest())
-
-    def _drift(self, features: pl.DataFrame, raw: np.ndarray, unseen: dict[str, int]) -> None:
-        if self.tracker is None:
-            return
-        try:
-            self.tracker.update(features, raw, unseen)
-        except Exception as exc:  # noqa: BLE001 - drift must never fail a scoring job
-            self.stats.warnings.append(f"drift tracking stopped: {type(exc).__name__}: {exc}")
-            self.tracker = None
+cores = batch.cores
 
 
 def _put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
@@ -118,9 +66,10 @@ def _put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
     return False
 
 
-def _pipeline(p: scoring_io.Plan, score_batch: _Scorer, out: scoring_io.AtomicParquet, *,
-              chunk_size: int, progress: Progress | None) -> None:
-    """Reader thread → score here → writer thread, with bounded queues; re-raises any stage's error."""
+def _pipeline(p: scoring_io.Plan, spec: batch.BatchSpec, predict: batch.Predict, out: scoring_io.AtomicParquet,
+              stats: batch.BatchStats, *, chunk_size: int, progress: Progress | None) -> None:
+    """Reader thread → :func:`batch.score_batch` here → writer thread, with bounded queues; the
+    batches' statistics are merged into ``stats``; re-raises any stage's error."""
     q_in: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
     q_out: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
     stop = threading.Event()
@@ -150,15 +99,22 @@ def _pipeline(p: scoring_io.Plan, score_batch: _Scorer, out: scoring_io.AtomicPa
     reader.start()
     writer.start()
     total = p.total_rows
+    number = 0
     try:
         while (item := q_in.get()) is not _END:
             if isinstance(item, BaseException):
                 raise item
             if write_errors:
                 break
-            q_out.put(score_batch(item))
+            number += 1
+            scored = batch.score_batch(item, spec, predict, seed=number)
+            stats.merge(scored.stats)
+            if stats.drift_error and spec.drift_ref is not None:
+                spec = dataclasses.replace(spec, drift_ref=None)  # stop counting for the rest of the job
+            q_out.put(scored.table)
+            del item, scored  # hold no batch while waiting for the next one
             if progress:
-                progress(score_batch.stats.rows, total)
+                progress(stats.rows, total)
     finally:
         stop.set()
         q_out.put(_END)
@@ -195,39 +151,45 @@ def _tracker(ws: Workspace, model: ModelVersion, warnings: list[str]) -> Any:
         return None
 
 
-def _finish_drift(ws: Workspace, tracker: Any, job_id: str, warnings: list[str]) -> dict[str, Any]:
+def _finish_drift(tracker: Any, stats: batch.BatchStats, job_id: str,
+                  warnings: list[str]) -> tuple[dict[str, Any], list[DriftResult]]:
+    """(job fields, drift results) from the merged batch statistics; nothing when not measured."""
     if tracker is None:
-        return {}
+        return {}, []
+    if stats.drift_error:
+        warnings.append(f"drift tracking stopped: {stats.drift_error}")
+        return {}, []
     try:
+        tracker.merge(stats.drift)
         status, pred_drift, results, _summary = tracker.finish(job_id)
-        if results:
-            ws.store.jobs.add_drift(results)
-        return {"drift_status": status, "prediction_drift": pred_drift}
+        return {"drift_status": status, "prediction_drift": pred_drift}, results
     except Exception as exc:  # noqa: BLE001 - drift must never fail a scoring job
         warnings.append(f"drift results not recorded: {type(exc).__name__}: {exc}")
-        return {}
+        return {}, []
 
 
 def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None = None, *,
-          progress: Progress | None = None, chunk_size: int = CHUNK_SIZE) -> ScoringJob:
+          keep: list[str] | None = None, progress: Progress | None = None,
+          chunk_size: int = CHUNK_SIZE) -> ScoringJob:
     """Score ``inputs`` with a deployment or model; returns the finished job record.
 
+    ``keep``: input columns to carry into the output beside the id columns.
     Raises UserError (after recording the job as failed) on any problem; the output path is then
     untouched: an earlier file there stays as it was.
     """
     sweep_jobs(ws)
     dep, model = registry.resolve_target(ws, target_ref)
-    sig = Signature.from_json(model.signature)
     job_id = uuid.uuid4().hex[:12]
     t0 = time.perf_counter()
     obj = audit_object(dep.name if dep else None, model.name, model.version)
     out_path = _output_path(ws, dep, model, output, job_id)
-    # The planned output, pid and host let `sweep_jobs` fail this job and delete its temp file if
-    # the process is killed (kill -9 runs no handler); the output is cleared again if the job fails.
+    # The planned output, pid and host let `sweep_jobs` settle this job if the process is killed
+    # (kill -9 runs no handler); the output is cleared again if the job fails.
     ws.store.jobs.start(job_id=job_id, model_name=model.name, model_version=model.version,
                         inputs=[{"path": i} for i in inputs], deployment=dep.name if dep else None,
                         output=_stored(ws, out_path), pid=os.getpid(), host=socket.gethostname())
-    stats = _Stats()
+    stats = batch.BatchStats()
+    warnings: list[str] = []
     hashes: list[str] = []
     out: scoring_io.AtomicParquet | None = None
     record_inputs: list[dict[str, Any]] = [{"path": i} for i in inputs]
@@ -236,8 +198,9 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
         record_inputs = [{"path": str(p)} for p in paths]
         if out_path in paths:
             raise UserError(f"output {out_path} is also an input; choose another --output")
-        p = scoring_io.plan(scoring_io.open_inputs(paths), sig, model.ref)
-        stats.warnings += p.warnings
+        sig = Signature.from_json(model.signature)
+        p = scoring_io.plan(scoring_io.open_inputs(paths), sig, model.ref, keep)
+        warnings += p.warnings
         # Hash the inputs beside the pipeline (hashlib releases the GIL) instead of before it.
         hasher = threading.Thread(target=lambda: hashes.extend(scoring_io.sha256_files(paths)),
                                   name="score-hash", daemon=True)
@@ -245,16 +208,31 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
         booster, _ = registry.load(ws, model)
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out = scoring_io.AtomicParquet(out_path, job_id)
-        scored_at = datetime.now(UTC)
-        tracker = _tracker(ws, model, stats.warnings)
-        scorer = _Scorer(booster, sig, model, p.id_columns, scored_at, tracker, stats)
-        _pipeline(p, scorer, out, chunk_size=chunk_size, progress=progress)
+        tracker = _tracker(ws, model, warnings)
+        spec = batch.BatchSpec.for_model(model, datetime.now(UTC), keep=p.id_columns,
+                                         drift_ref=tracker.ref if tracker is not None else None)
+        predict = batch.lightgbm_predictor(booster)
+        _pipeline(p, spec, predict, out, stats, chunk_size=chunk_size, progress=progress)
         if stats.rows == 0:
-            stats.warnings.append("inputs have no rows; wrote an empty output")
-            out.commit(scorer(pl.DataFrame(schema={c: p.files[0].schema[c] for c in p.columns})).schema)
-        else:
-            out.commit()
+            warnings.append("inputs have no rows; wrote an empty output")
+            empty = pl.DataFrame(schema={c: p.files[0].schema[c] for c in p.columns})
+            out.write(batch.score_batch(empty, spec, predict).table)
+        out.close()  # written and synced, still under its hidden temp name
         hasher.join()
+        for col, n in stats.nulls.items():
+            if n == stats.rows and stats.rows:
+                warnings.append(f"column {col!r} is entirely null ({n} rows): scored as missing")
+        drift, results = _finish_drift(tracker, stats, job_id, warnings)
+        seconds = time.perf_counter() - t0
+        # The job's figures go in while it is still running, so the commit below is a rename and
+        # one status write; see the module docstring.
+        ws.store.jobs.finish(
+            job_id, output=_stored(ws, out_path), rows_in=stats.rows, rows_out=stats.rows, seconds=seconds,
+            rows_per_s=stats.rows / seconds if seconds > 0 else None, unseen=stats.unseen, warnings=warnings,
+            inputs=[{"path": str(pa), "sha256": h} for pa, h in zip(paths, hashes, strict=True)], **drift)
+        if results:
+            ws.store.jobs.add_drift(results)
+        out.commit()
     except BaseException as exc:
         if out is not None:
             out.abort()
@@ -263,24 +241,13 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
         if isinstance(exc, KeyboardInterrupt):
             reason = "interrupted"
         ws.store.jobs.finish(job_id, status="failed", error=reason, rows_in=stats.rows, rows_out=0,
-                             seconds=seconds, unseen=stats.unseen, warnings=stats.warnings,
+                             seconds=seconds, unseen=stats.unseen, warnings=warnings,
                              inputs=record_inputs, output=None)
         ws.store.audit.record("score", obj, "failed", {"job_id": job_id, "error": reason})
         if isinstance(exc, Exception) and not isinstance(exc, UserError):
             raise UserError(f"scoring job {job_id} failed: {reason}") from exc
         raise
-    for col, n in stats.nulls.items():
-        if n == stats.rows and stats.rows:
-            stats.warnings.append(f"column {col!r} is entirely null ({n} rows): scored as missing")
-    drift = _finish_drift(ws, tracker, job_id, stats.warnings)
-    seconds = time.perf_counter() - t0
-    ws.store.jobs.finish(
-        job_id, status="succeeded", output=_stored(ws, out_path), rows_in=stats.rows, rows_out=stats.rows,
-        seconds=seconds, rows_per_s=stats.rows / seconds if seconds > 0 else None, unseen=stats.unseen,
-        warnings=stats.warnings, inputs=[{"path": str(pa), "sha256": hashes[i] if len(hashes) == len(paths) else None}
-                                         for i, pa in enumerate(paths)],
-        **drift,
-    )
+    ws.store.jobs.finish(job_id, status="succeeded")
     ws.store.audit.record("score", obj, "ok", {"job_id": job_id, "rows": stats.rows,
                                                 "output": str(out_path), "model": model.ref})
     return ws.store.jobs.get(job_id)

@@ -1,7 +1,9 @@
-"""Scoring jobs whose process died: found and failed wherever jobs are listed.
+"""Scoring jobs whose process died: found and settled wherever jobs are listed.
 
 Light on purpose (no polars, no LightGBM): `sql`, `monitor`, `lineage` and the TUI's job lists
 call :func:`sweep_jobs` before they read jobs, so a job killed with kill -9 never shows as running.
+A job killed after its output was renamed into place (the commit's last gap, see
+:mod:`mlops_tui.serving.scoring`) is marked succeeded; any other dead job failed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
 
 
+JOB_ID_KEY = b"mlops_tui.job_id"  # Parquet footer key: the job that wrote a scoring output
+
+
 def temp_path(path: Path, job_id: str) -> Path:
     """Where job ``job_id`` writes its output before renaming it to ``path`` (hidden, same folder)."""
     return path.parent / f".{path.name}.{job_id}.tmp"
@@ -24,13 +29,29 @@ def audit_object(deployment: str | None, model_name: str, model_version: int) ->
     return f"deployment:{deployment}" if deployment else f"model:{model_name}:{model_version}"
 
 
-def sweep_jobs(ws: Workspace) -> list[str]:
-    """Fail the running jobs whose scoring process died on this host (kill -9, the OOM killer),
-    with error "scoring process died (pid N)", and delete the hidden temp output each left beside
-    its output path; returns their ids. One store read when nothing died.
+def written_by(path: Path) -> str | None:
+    """The job id in the footer of the Parquet file at ``path`` (None: no file, or not ours)."""
+    if not path.is_file():
+        return None
+    import pyarrow.parquet as pq  # only when a dead job's output is there to look at
 
-    Only the temp file named after the job (:func:`temp_path`) is removed, and only once its
-    process is gone, so a live job's file and anything else in the folder are never touched.
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except Exception:  # noqa: BLE001 - anything unreadable was not written by that job
+        return None
+    job = meta.get(JOB_ID_KEY)
+    return job.decode() if job else None
+
+
+def sweep_jobs(ws: Workspace) -> list[str]:
+    """Settle the running jobs whose scoring process died on this host (kill -9, the OOM killer);
+    returns the ids of those failed. One store read when nothing died.
+
+    A job whose output is in place (its footer names the job) died after the rename that commits
+    it, with every figure already recorded: it is marked succeeded. Any other is failed, with
+    error "scoring process died (pid N)", and the hidden temp output it left is deleted. Only
+    the temp file named after the job (:func:`temp_path`) is removed, and only once its process
+    is gone, so a live job's file and anything else in the folder are never touched.
     """
     from mlops_tui.training.tuning.control import alive  # the same liveness test as the tuning sweep
 
@@ -39,14 +60,20 @@ def sweep_jobs(ws: Workspace) -> list[str]:
     for job in ws.store.jobs.running():
         if not job.pid or job.host not in (None, host) or alive(job.pid):
             continue  # jobs of older stores have no pid; another host's processes are not ours to judge
+        obj = audit_object(job.deployment, job.model_name, job.model_version)
         if job.output:
-            tmp = temp_path(Path(job.output) if Path(job.output).is_absolute() else ws.abspath(job.output), job.job_id)
+            out = Path(job.output) if Path(job.output).is_absolute() else ws.abspath(job.output)
+            if written_by(out) == job.job_id:
+                if ws.store.jobs.end_running(job.job_id, "succeeded"):
+                    ws.store.audit.record("score sweep", obj, "ok", {"job_id": job.job_id,
+                                                                     "note": "output in place when its process died"})
+                continue
+            tmp = temp_path(out, job.job_id)
             if tmp.is_file() or tmp.is_symlink():
                 with contextlib.suppress(OSError):  # the job is failed all the same
                     tmp.unlink()
         error = f"scoring process died (pid {job.pid})"
         if ws.store.jobs.fail_running(job.job_id, error):
-            ws.store.audit.record("score sweep", audit_object(job.deployment, job.model_name, job.model_version),
-                                  "failed", {"job_id": job.job_id, "error": error})
+            ws.store.audit.record("score sweep", obj, "failed", {"job_id": job.job_id, "error": error})
             died.append(job.job_id)
     return died

@@ -51,11 +51,15 @@ def quantile_edges(values: np.ndarray, n_bins: int = N_BINS) -> list[float]:
     return [float(e) for e in np.unique(qs)]
 
 
-def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Counts of non-missing ``values`` in right-closed bins (-inf, e1], (e1, e2], ..., (ek, inf)."""
+def bin_counts(values: np.ndarray, edges: np.ndarray, nans: int = 0) -> np.ndarray:
+    """Counts of non-missing ``values`` in right-closed bins (-inf, e1], (e1, e2], ..., (ek, inf).
+
+    ``nans``: how many of ``values`` are NaN (NaN compares false to every edge, so it would land
+    in the last bin: it is taken off there, which saves the scorer a filtered copy per column).
+    """
     # One vectorised comparison per edge: ~10x faster than searchsorted's per-value binary search.
     below = [np.count_nonzero(values <= e) for e in edges]
-    return np.diff(np.array([0, *below, values.size], dtype=np.int64))
+    return np.diff(np.array([0, *below, values.size - nans], dtype=np.int64))
 
 
 def build(sig: Signature, booster: lgb.Booster, df: pl.DataFrame, *, model_sha256: str, dataset: str,

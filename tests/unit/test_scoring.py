@@ -185,17 +185,17 @@ def test_unknown_target_and_missing_input_are_user_errors(ws, credit, tmp_path):
         scoring.score(ws, "credit", [str(tmp_path / "*.parquet")], str(tmp_path / "o.parquet"))
 
 
-def test_a_failing_drift_tracker_does_not_fail_the_job(ws, credit, tmp_path, monkeypatch):
+def test_a_failing_drift_tracker_does_not_fail_the_job(ws, tmp_path, monkeypatch):
     import mlops_tui.serving.drift
+    from tests.monitor_helpers import register_dataset
 
-    class Broken:
-        def __init__(self, ws, model):
-            pass
+    register_dataset(ws, default_df(), "default", "default", "binary")  # drift is measured against it
+    credit_model(ws)
 
-        def update(self, features, predictions, unseen=None):
-            raise RuntimeError("boom")
+    def broken(self, X, predictions, unseen=None, seed=None):
+        raise RuntimeError("boom")
 
-    monkeypatch.setattr(mlops_tui.serving.drift, "DriftTracker", Broken)
+    monkeypatch.setattr(mlops_tui.serving.drift.DriftStats, "add", broken)
     job = scoring.score(ws, "credit", [str(SAMPLE / "default.csv")], str(tmp_path / "o.parquet"))
     assert job.status == "succeeded"
     assert any("drift tracking stopped: RuntimeError: boom" in w for w in job.warnings)
