@@ -83,19 +83,18 @@ class Jobs(Area):
     def fail_running(self, job_id: str, error: str) -> bool:
         """Compare-and-set: fail the job only if it is still running (its output is cleared: a
         failed job wrote none); False if it ended meanwhile."""
-        with self._write() as con:
-            won = con.execute(
-                "UPDATE scoring_jobs SET status = 'failed', error = ?, output = NULL, rows_out = 0, ended_at = ? "
-                "WHERE job_id = ? AND status = 'running' RETURNING job_id", [error, utcnow(), job_id]).fetchall()
-        return bool(won)
+        return self._end_running(job_id, "status = 'failed', error = ?, output = NULL, rows_out = 0, ended_at = ?",
+                                 [error, utcnow()])
 
-    def end_running(self, job_id: str, status: str) -> bool:
-        """Compare-and-set: give a job that is still running its final ``status`` (its other
-        fields were recorded before); False if it ended meanwhile."""
-        with self._write() as con:
-            won = con.execute(
-                "UPDATE scoring_jobs SET status = ?, ended_at = coalesce(ended_at, ?) "
-                "WHERE job_id = ? AND status = 'running' RETURNING job_id", [status, utcnow(), job_id]).fetchall()
+    def succeed_running(self, job_id: str) -> bool:
+        """Compare-and-set: mark a job that is still running succeeded (its figures and output were
+        recorded before its process died); False if it ended meanwhile."""
+        return self._end_running(job_id, "status = 'succeeded', ended_at = coalesce(ended_at, ?)", [utcnow()])
+
+    def _end_running(self, job_id: str, sets: str, params: list[Any]) -> bool:
+        with self._write() as con:  # ``sets`` is one of the two fixed clauses above
+            won = con.execute(f"UPDATE scoring_jobs SET {sets} WHERE job_id = ? AND status = 'running' "
+                              "RETURNING job_id", [*params, job_id]).fetchall()
         return bool(won)
 
     def get(self, job_id: str) -> ScoringJob:

@@ -64,7 +64,7 @@ def sweep_jobs(ws: Workspace) -> list[str]:
         if job.output:
             out = Path(job.output) if Path(job.output).is_absolute() else ws.abspath(job.output)
             if written_by(out) == job.job_id:
-                if ws.store.jobs.end_running(job.job_id, "succeeded"):
+                if ws.store.jobs.succeed_running(job.job_id):
                     ws.store.audit.record("score sweep", obj, "ok", {"job_id": job.job_id,
                                                                      "note": "output in place when its process died"})
                 continue
