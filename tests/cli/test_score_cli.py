@@ -128,3 +128,49 @@ def test_peak_memory_is_flat_in_the_number_of_rows(ws, tmp_path):
     rss_big = _peak_rss_mb(ws, big, tmp_path / "b.parquet")
     # 4x the rows (about 70 MB more data) must not grow the peak by more than 20 %.
     assert rss_big <= 1.2 * rss_small, (rss_small, rss_big)
+
+
+def _kill_right_after_rename(proc, out, deadline_s: float = 120) -> None:
+    """SIGKILL the moment ``out`` is replaced (its inode changes): the rename that commits the job
+    has happened; whatever the job still does after it is cut off."""
+    before = out.stat().st_ino
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            if out.stat().st_ino != before:
+                break
+        except FileNotFoundError:  # between unlink and rename on other platforms; not with os.replace
+            pass
+        assert proc.poll() is None, f"the job ended before the kill: {proc.stderr.read().decode()}"
+        time.sleep(0.0005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def test_kill_9_right_after_the_output_rename_leaves_a_succeeded_job(ws, cli, tmp_path):
+    """Issue 11 item 9: the rename is the commit's last step but one; a job killed after it is
+    settled by the sweep as succeeded, with its figures, not failed under a new output."""
+    import pyarrow.parquet as pq
+
+    from tests.monitor_helpers import register_dataset
+    from tests.scoring_helpers import signature_for, synthetic, train_register
+
+    train = synthetic(5000)
+    register_dataset(ws, train, "synth", "y", "regression")  # drift measured: the old code's gap was longest
+    sig = signature_for(train, "y", "regression", id_columns=("id",))
+    train_register(ws, train, sig, name="synth", rounds=50, dataset="synth")
+    data = write_synthetic_parquet(tmp_path / "in.parquet", 400_000)
+    out = tmp_path / "scores.parquet"
+    out.write_bytes(b"yesterday's scores")
+    proc = _start_score(ws, data, out)
+    _kill_right_after_rename(proc, out)
+
+    res = cli("sql", "SELECT job_id, status, error, rows_out, output, drift_status FROM v_jobs", "--json")
+    assert res.code == 0, res.stderr
+    [(job_id, status, error, rows_out, output, drift_status)] = res.json["rows"]
+    assert (status, error, rows_out, output) == ("succeeded", None, 400_000, str(out))
+    assert drift_status == "ok"
+    assert pq.read_metadata(out).num_rows == 400_000
+    assert pq.read_schema(out).metadata[b"mlops_tui.job_id"] == job_id.encode()
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["in.parquet", "scores.parquet", "ws"]

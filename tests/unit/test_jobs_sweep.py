@@ -116,3 +116,33 @@ def test_monitor_lineage_and_sql_show_a_killed_job_as_failed(ws, cli, tmp_path):
     res = cli("sql", "SELECT status, error FROM v_jobs WHERE job_id = 'killed000003'", "--json")
     assert res.code == 0, res.stderr
     assert res.json["rows"] == [["failed", f"scoring process died (pid {pid})"]]
+
+
+def _parquet_by(path, job_id: str) -> None:
+    """A scoring output as AtomicParquet writes it: the footer names the job."""
+    import pyarrow as pa
+
+    out = scoring_io.AtomicParquet(path, job_id)
+    out.write(pa.table({"prediction": [0.1, 0.2]}))
+    out.close()
+    out.commit()
+
+
+def test_a_dead_job_whose_output_is_in_place_is_succeeded_not_failed(ws, tmp_path):
+    """Killed after the rename that commits it (its figures were recorded before the rename)."""
+    committed, other = tmp_path / "committed.parquet", tmp_path / "other.parquet"
+    _start(ws, "gone0000job1", committed, pid=_dead_pid())
+    ws.store.jobs.finish("gone0000job1", rows_in=2, rows_out=2, seconds=1.0)  # status stays running
+    _parquet_by(committed, "gone0000job1")
+    _start(ws, "gone0000job2", other, pid=_dead_pid())  # died before its rename: someone else's file
+    _parquet_by(other, "someone0else")
+
+    assert job_sweep.sweep_jobs(ws) == ["gone0000job2"]
+
+    ok = ws.store.jobs.get("gone0000job1")
+    assert (ok.status, ok.error, ok.output, ok.rows_out) == ("succeeded", None, str(committed), 2)
+    failed = ws.store.jobs.get("gone0000job2")
+    assert (failed.status, failed.output) == ("failed", None)
+    assert committed.exists() and other.exists()
+    outcomes = {e.details["job_id"]: e.outcome for e in ws.store.audit.events() if e.command == "score sweep"}
+    assert outcomes == {"gone0000job1": "ok", "gone0000job2": "failed"}
