@@ -46,17 +46,20 @@ from mlops_tui.store.records import (
     ModelVersion,
     Run,
     ScoringJob,
+    Service,
     Trial,
 )
 from mlops_tui.store.runs import Runs
+from mlops_tui.store.services import Services
 
 __all__ = [
     "AliasChange", "AuditEvent", "DatasetVersion", "Deployment", "DriftResult", "Evaluation",
     "Feedback", "ModelVersion", "NotFoundError", "Run", "SchemaVersionError", "ScoringJob",
-    "Store", "StoreBusyError", "StoreError", "Trial", "session",
+    "Service", "Store", "StoreBusyError", "StoreError", "Trial", "session",
 ]
 
-VIEWS = ("v_datasets", "v_runs", "v_trials", "v_models", "v_deployments", "v_jobs", "v_drift", "v_audit")
+VIEWS = ("v_datasets", "v_runs", "v_trials", "v_models", "v_deployments", "v_jobs", "v_drift", "v_audit",
+         "v_services")
 
 
 class Store:
@@ -67,6 +70,7 @@ class Store:
         self.models = Models(self.path)
         self.jobs = Jobs(self.path)
         self.audit = Audit(self.path)
+        self.services = Services(self.path)
 
     @classmethod
     def open(cls, path: Path, *, create: bool = True) -> Store:

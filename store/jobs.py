@@ -23,6 +23,7 @@ def _job(row: dict[str, Any]) -> ScoringJob:
         error=row["error"], drift_status=row["drift_status"],
         prediction_drift=row["prediction_drift"], created_at=row["created_at"],
         ended_at=row["ended_at"], pid=row["pid"], host=row["host"], engine=row["engine"],
+        kind=row.get("kind") or "batch",
     )
 
 
@@ -41,6 +42,16 @@ def _feedback(r: dict[str, Any]) -> Feedback:
                     loads(r["metrics_json"], {}), r["status"], r["created_at"])
 
 
+def _insert_drift(con: Any, results: list[DriftResult]) -> None:
+    for d in results:
+        con.execute(
+            "INSERT OR REPLACE INTO drift_results (job_id, feature, kind, psi, ks_stat, ks_pvalue, null_rate_ref,"
+            " null_rate_cur, new_categories, status, details_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [d.job_id, d.feature, d.kind, d.psi, d.ks_stat, d.ks_pvalue, d.null_rate_ref,
+             d.null_rate_cur, d.new_categories, d.status, dumps(d.details)],
+        )
+
+
 class Jobs(Area):
     def start(
         self, *, job_id: str, model_name: str, model_version: int, inputs: list[dict[str, Any]],
@@ -57,6 +68,24 @@ class Jobs(Area):
                 [job_id, deployment, model_name, model_version, dumps(inputs), output, pid, host, engine,
                  utcnow()],
             )
+
+    def add_window(self, *, job_id: str, deployment: str, model_name: str, model_version: int,
+                   inputs: list[dict[str, Any]], output: str | None, rows: int, seconds: float,
+                   unseen: dict[str, int], warnings: list[str], drift_status: str | None,
+                   prediction_drift: float | None, drift: list[DriftResult], pid: int, host: str,
+                   opened_at: Any, engine: str | None = None) -> None:
+        """A closed monitoring window of a service's traffic: a finished 'online' job and its drift,
+        in one transaction (``opened_at``: when its first row was scored)."""
+        with self._write() as con:
+            con.execute(
+                """INSERT INTO scoring_jobs (job_id, deployment, model_name, model_version, inputs_json, output,
+                       rows_in, rows_out, unseen_json, warnings_json, seconds, rows_per_s, status,
+                       drift_status, prediction_drift, created_at, ended_at, pid, host, engine, kind)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'succeeded', ?, ?, ?, ?, ?, ?, ?, 'online')""",
+                [job_id, deployment, model_name, model_version, dumps(inputs), output, rows, rows, dumps(unseen),
+                 dumps(warnings), seconds, drift_status, prediction_drift, opened_at, utcnow(), pid, host, engine],
+            )
+            _insert_drift(con, drift)
 
     def finish(self, job_id: str, **fields: Any) -> None:
         """Set the outcome columns (status, rows, seconds, unseen, warnings, error, drift_status...)."""
@@ -120,13 +149,7 @@ class Jobs(Area):
     # -- drift --------------------------------------------------------------------------------
     def add_drift(self, results: list[DriftResult]) -> None:
         with self._write() as con:
-            for d in results:
-                con.execute(
-                    "INSERT OR REPLACE INTO drift_results (job_id, feature, kind, psi, ks_stat, ks_pvalue, null_rate_ref,"
-                    " null_rate_cur, new_categories, status, details_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [d.job_id, d.feature, d.kind, d.psi, d.ks_stat, d.ks_pvalue, d.null_rate_ref,
-                     d.null_rate_cur, d.new_categories, d.status, dumps(d.details)],
-                )
+            _insert_drift(con, results)
 
     def drift(self, job_ids: list[str]) -> dict[str, list[DriftResult]]:
         with self._read() as con:

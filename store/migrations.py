@@ -281,6 +281,48 @@ def _scoring_engines(con: duckdb.DuckDBPyConnection) -> None:
         FROM scoring_jobs""")
 
 
+@migration(5)
+def _online_serving(con: duckdb.DuckDBPyConnection) -> None:
+    """HTTP services (`mlops-tui serve`): one row per service process with its pid, host, url and a
+    heartbeat; scoring jobs gain a kind ('batch', or 'online' for a window of a service's traffic);
+    a deployment may follow a model alias (`deploy NAME@ALIAS`), so promoting the alias repoints it."""
+    con.execute("""
+        CREATE TABLE services (
+            service_id VARCHAR PRIMARY KEY,
+            deployment VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,        -- starting | running | stopping | stopped | failed | died
+            host VARCHAR NOT NULL,
+            pid INTEGER NOT NULL,           -- the process `serve stop` signals (uvicorn's main process)
+            url VARCHAR NOT NULL,
+            workers INTEGER NOT NULL,
+            model_name VARCHAR,             -- the version served now (hot swaps move it)
+            model_version INTEGER,
+            log_path VARCHAR,               -- detached services write their log here
+            stats_json VARCHAR,             -- {worker pid: {requests, rows, errors, rate, ...}}
+            error VARCHAR,
+            started_at TIMESTAMP NOT NULL,
+            heartbeat_at TIMESTAMP,
+            ended_at TIMESTAMP
+        )""")
+    con.execute("ALTER TABLE scoring_jobs ADD COLUMN kind VARCHAR DEFAULT 'batch'")
+    con.execute("UPDATE scoring_jobs SET kind = 'batch'")
+    con.execute("ALTER TABLE deployments ADD COLUMN follows VARCHAR")  # an alias of model_name, or NULL
+    con.execute("""
+        CREATE OR REPLACE VIEW v_deployments AS
+        SELECT name, model_name, model_version, forced, created_at, updated_at, engine, engine_json, follows
+        FROM deployments""")
+    con.execute("""
+        CREATE OR REPLACE VIEW v_jobs AS
+        SELECT job_id, deployment, model_name, model_version, rows_in, rows_out, seconds, rows_per_s,
+               status, error, drift_status, created_at, ended_at, inputs_json, output, unseen_json,
+               warnings_json, prediction_drift, pid, host, engine, kind
+        FROM scoring_jobs""")
+    con.execute("""
+        CREATE VIEW v_services AS
+        SELECT service_id, deployment, status, host, pid, url, workers, model_name, model_version,
+               started_at, heartbeat_at, ended_at, stats_json, error FROM services""")
+
+
 LATEST = max(MIGRATIONS)
 
 

@@ -31,6 +31,7 @@ def _deployment(row: dict[str, Any]) -> Deployment:
         signature=loads(row["signature_json"], {}), output_dir=row["output_dir"],
         forced=row["forced"], gate=loads(row["gate_json"]), created_at=row["created_at"],
         updated_at=row["updated_at"], engine=row["engine"] or "local", engine_info=loads(row["engine_json"]),
+        follows=row.get("follows"),
     )
 
 
@@ -121,25 +122,33 @@ class Models(Area):
     def deploy(
         self, *, name: str, model_name: str, model_version: int, signature: dict[str, Any],
         output_dir: str | None = None, forced: bool = False, gate: dict[str, Any] | None = None,
-        engine: str = "local", engine_info: dict[str, Any] | None = None,
+        engine: str = "local", engine_info: dict[str, Any] | None = None, follows: str | None = None,
     ) -> Deployment:
-        """Create deployment ``name`` or repoint it at another model version (and engine)."""
+        """Create deployment ``name`` or repoint it at another model version (and engine);
+        ``follows``: the alias of ``model_name`` it was deployed from, None for a fixed version."""
         now = utcnow()
         with self._write() as con:
             con.execute(
                 """INSERT INTO deployments (name, model_name, model_version, signature_json, output_dir,
-                       forced, gate_json, created_at, updated_at, engine, engine_json)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       forced, gate_json, created_at, updated_at, engine, engine_json, follows)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (name) DO UPDATE SET model_name = excluded.model_name,
                      model_version = excluded.model_version, signature_json = excluded.signature_json,
                      output_dir = coalesce(excluded.output_dir, deployments.output_dir),
                      forced = excluded.forced, gate_json = excluded.gate_json,
                      updated_at = excluded.updated_at, engine = excluded.engine,
-                     engine_json = excluded.engine_json""",
+                     engine_json = excluded.engine_json, follows = excluded.follows""",
                 [name, model_name, model_version, dumps(signature), output_dir, forced, dumps(gate), now, now,
-                 engine, dumps(engine_info)],
+                 engine, dumps(engine_info), follows],
             )
         return self.deployment(name)
+
+    def following(self, model_name: str, alias: str) -> list[Deployment]:
+        """The deployments that follow ``model_name@alias`` (repointed when the alias moves)."""
+        with self._read() as con:
+            rows = self._rows(con, "SELECT * FROM deployments WHERE model_name = ? AND follows = ? ORDER BY name",
+                              [model_name, alias])
+        return [_deployment(r) for r in rows]
 
     def deployment(self, name: str) -> Deployment:
         with self._read() as con:

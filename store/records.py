@@ -131,6 +131,7 @@ class Deployment:
     updated_at: datetime
     engine: str = "local"  # local (LightGBM) | compiled (a native artifact checked against LightGBM)
     engine_info: dict[str, Any] | None = None  # compiled: artifact, backend, max_abs_diff, rows checked
+    follows: str | None = None  # an alias of model_name: promoting or rolling it back repoints this deployment
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,37 @@ class ScoringJob:
     pid: int | None = None  # the scoring process, on ``host`` (a sweep fails the job if it died)
     host: str | None = None
     engine: str | None = None  # the engine that scored (local | compiled | ...); None before migration 4
+    kind: str = "batch"  # batch | online (a window of a service's traffic, see mlops_tui.serving.online)
+
+
+@dataclass(frozen=True)
+class Service:
+    """One `mlops-tui serve` process: where it listens, what it serves, how it is doing."""
+
+    service_id: str
+    deployment: str
+    status: str  # starting | running | stopping | stopped | failed | died
+    host: str
+    pid: int
+    url: str
+    workers: int
+    model_name: str | None
+    model_version: int | None
+    log_path: str | None
+    stats: dict[str, dict[str, Any]]  # per worker pid: requests, rows, errors, rate (requests/s), ...
+    error: str | None
+    started_at: datetime
+    heartbeat_at: datetime | None
+    ended_at: datetime | None
+
+    @property
+    def requests(self) -> int:
+        return sum(int(s.get("requests", 0)) for s in self.stats.values())
+
+    @property
+    def rate(self) -> float:
+        """Requests per second over the last heartbeat interval, all workers together."""
+        return sum(float(s.get("rate", 0.0)) for s in self.stats.values())
 
 
 @dataclass(frozen=True)

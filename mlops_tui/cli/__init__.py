@@ -47,9 +47,9 @@ def _root(
 
 def _register() -> None:
     # Each module adds its commands; the import order is the order of `--help`.
-    from mlops_tui.cli import dataset, evaluate, model, monitor, run, scoring, workspace_cmds
+    from mlops_tui.cli import dataset, evaluate, model, monitor, run, scoring, serve, workspace_cmds
 
-    for module in (workspace_cmds, dataset, run, evaluate, model, scoring, monitor):
+    for module in (workspace_cmds, dataset, run, evaluate, model, scoring, serve, monitor):
         module.register(app)
     for name, sub in _common.GROUPS.items():
         app.add_typer(sub, name=name)

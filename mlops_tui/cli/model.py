@@ -22,6 +22,9 @@ def _warn_gate(res: dict[str, Any]) -> None:
         err.print(f"warning: {res['name']}:{res['version']} does not pass the validation gate "
                   f"({'; '.join(gate['reasons'])}); `deploy` will refuse it without --force",
                   markup=False, soft_wrap=True)
+    if res.get("deployments"):
+        err.print(f"note: deployment(s) following {res['name']}@{res['alias']} now serve version "
+                  f"{res['version']}: {', '.join(res['deployments'])}", markup=False, soft_wrap=True)
 
 
 def list_(

@@ -38,11 +38,13 @@ def sql(
     v_trials(run_id, number, state, value, params_json, duration_s, pid, host, ended_at);
     v_models(name, version, run_id, task, dataset, dataset_version, sha256, metrics_json,
     created_at, aliases); v_deployments(name, model_name, model_version, forced, created_at,
-    updated_at, engine, engine_json); v_jobs(job_id, deployment, model_name, model_version, rows_in,
+    updated_at, engine, engine_json, follows); v_jobs(job_id, deployment, model_name, model_version, rows_in,
     rows_out, seconds, rows_per_s, status, error, drift_status, created_at, ended_at, inputs_json,
-    output, unseen_json, warnings_json, prediction_drift, pid, host, engine); v_drift(job_id, feature, kind, psi,
+    output, unseen_json, warnings_json, prediction_drift, pid, host, engine, kind); v_drift(job_id, feature, kind, psi,
     ks_stat, ks_pvalue, null_rate_ref, null_rate_cur, new_categories, status); v_audit(event_id,
-    happened_at, user_name, host, command, object, outcome, details_json). JSON columns work with
+    happened_at, user_name, host, command, object, outcome, details_json); v_services(service_id,
+    deployment, status, host, pid, url, workers, model_name, model_version, started_at,
+    heartbeat_at, ended_at, stats_json, error). JSON columns work with
     json_extract(metrics_json, '$.rmse').
 
     Example: mlops-tui sql "SELECT feature, count(*) FROM v_drift WHERE status = 'alert' GROUP BY ALL"

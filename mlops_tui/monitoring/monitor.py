@@ -64,7 +64,8 @@ def monitor(ws: Workspace, deployment: str, *, limit: int = 50) -> dict[str, Any
             if r.status == "alert":
                 alerts[r.feature] += 1
         rows.append({
-            "job_id": j.job_id, "created_at": j.created_at, "model": f"{j.model_name}:{j.model_version}",
+            "job_id": j.job_id, "kind": j.kind, "created_at": j.created_at,
+            "model": f"{j.model_name}:{j.model_version}",
             "job_status": j.status, "rows": j.rows_out, "status": j.drift_status,
             "prediction_drift": j.prediction_drift, "drift": features,
             "worst": [f["feature"] for f in features if f["status"] in ("warn", "alert")][:5],

@@ -8,6 +8,8 @@ rollback is simply promoting the previous version again (:func:`rollback` finds 
 A deployment is a named pointer at one model version plus the signature it expects and a
 default output folder; repointing it goes through the validation gate (``gate.check``)
 against the version it currently serves, and ``--force`` overrides a refusal on the record.
+A deployment made from ``NAME@ALIAS`` follows that alias: promoting or rolling the alias back
+repoints it too, and a running `serve` of it switches versions on its own.
 """
 
 from __future__ import annotations
@@ -155,12 +157,34 @@ def promote(ws: Workspace, ref: str, alias: str) -> dict[str, Any]:
         previous = ws.store.models.set_alias(m.name, alias, m.version)
     except NotFoundError as exc:
         raise UserError(str(exc)) from exc
-    result = {"name": m.name, "version": m.version, "alias": alias, "previous_version": previous,
-              "aliases": list(ws.store.models.get(m.name, m.version).aliases), "metrics": m.metrics or {},
-              "gate": verdict.to_json()}
     ws.store.audit.record("model promote", f"model:{m.name}:{m.version}", "ok",
                           {"alias": alias, "previous_version": previous})
-    return result
+    moved = _repoint_followers(ws, m, alias)
+    return {"name": m.name, "version": m.version, "alias": alias, "previous_version": previous,
+            "aliases": list(ws.store.models.get(m.name, m.version).aliases), "metrics": m.metrics or {},
+            "gate": verdict.to_json(), "deployments": moved}
+
+
+def _repoint_followers(ws: Workspace, m: ModelVersion, alias: str) -> list[str]:
+    """Deployments made from ``NAME@ALIAS`` move with the alias (a running `serve` then hot-swaps).
+
+    Moving an alias is a person's decision, so the gate does not refuse here; a deployment it
+    would have refused is marked forced, with the verdict on the record, as `deploy --force` does.
+    """
+    moved = []
+    for dep in ws.store.models.following(m.name, alias):
+        if dep.model_version == m.version:
+            continue
+        verdict = gate.check(ws, m, champion=champion_of(ws, m, deployment=dep.name))
+        # A compiled artifact belongs to the version it was built from: the new version is served by
+        # LightGBM until `deploy --engine compiled` builds one for it.
+        ws.store.models.deploy(name=dep.name, model_name=m.name, model_version=m.version, signature=m.signature,
+                               forced=not verdict.passed, gate=verdict.to_json(), follows=alias, engine="local")
+        ws.store.audit.record("deploy", f"deployment:{dep.name}", "ok", {
+            "model": m.ref, "follows": f"{m.name}@{alias}", "previous_version": dep.model_version,
+            "forced": not verdict.passed, "gate": verdict.to_json(), "engine": "local"})
+        moved.append(dep.name)
+    return moved
 
 
 def rollback(ws: Workspace, name: str, alias: str = "production") -> dict[str, Any]:
@@ -176,6 +200,7 @@ def deploy(ws: Workspace, ref: str, name: str, force: bool = False,
     """Create or repoint deployment ``name``; the gate must pass unless ``force`` (recorded)."""
     _check_name("deployment name", name)
     m = resolve_model(ws, ref)
+    follows = parse_ref(ref, allow_alias=True, kind="model").alias
     verdict = gate.check(ws, m, champion=champion_of(ws, m, deployment=name))
     obj = f"deployment:{name}"
     if not verdict.passed and not force:
@@ -198,9 +223,11 @@ def deploy(ws: Workspace, ref: str, name: str, force: bool = False,
         stored = stored or f"artifacts/scores/{name}"
     dep = ws.store.models.deploy(name=name, model_name=m.name, model_version=m.version,
                                  signature=m.signature, output_dir=stored,
-                                 forced=bool(force and not verdict.passed), gate=verdict.to_json())
+                                 forced=bool(force and not verdict.passed), gate=verdict.to_json(),
+                                 follows=follows)
     ws.store.audit.record("deploy", obj, "ok", {
-        "model": m.ref, "forced": dep.forced, "gate": verdict.to_json(), "output_dir": stored})
+        "model": m.ref, "forced": dep.forced, "gate": verdict.to_json(), "output_dir": stored,
+        "follows": f"{m.name}@{follows}" if follows else None})
     return dep
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import ROOT, SAMPLE, run_cli_subprocess
 
-HEAVY = {"textual", "lightgbm", "sklearn", "optuna", "scipy"}
+HEAVY = {"textual", "lightgbm", "sklearn", "optuna", "scipy", "uvicorn", "starlette", "prometheus_client"}
 
 # Runs the CLI's real entry point in a fresh interpreter, then reports what got imported.
 IMPORT_PROBE = f"""
@@ -61,6 +61,7 @@ def populated(ws, cli):
     ["model", "list", "--json"],
     ["run", "list", "--json"],
     ["audit", "--json"],
+    ["serve", "list", "--json"],
 ], ids=" ".join)
 def test_headless_commands_load_no_tui_or_ml_library(tmp_path, populated, args):
     result = _probe(tmp_path, "--workspace", str(populated.root), *args)

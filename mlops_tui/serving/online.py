@@ -1,0 +1,337 @@
+"""The life of a running service behind its HTTP endpoints: the model it serves, monitoring
+windows of its traffic, heartbeats and hot swaps. Nothing here runs on the request path.
+
+* :class:`Served` — one loaded model version (signature + predictor). The app reads
+  ``Online.served`` once per request, so a swap (a plain attribute assignment) never changes the
+  model under a request that is already running: that request finishes on the version it started
+  with, and the next one gets the new version. No request fails or waits for a swap.
+* :class:`Online` — one background thread per worker process. It takes the scored batches the
+  requests hand over through a bounded queue (a full queue drops the batch from monitoring, never
+  delays a request) and feeds them to the same :class:`~mlops_tui.serving.drift.DriftTracker`
+  batch jobs use. A window closes every ``window_minutes`` or ``window_rows`` rows (and on a swap
+  and at shutdown) into a finished 'online' scoring job with its drift and a Parquet file of what
+  was answered (request id, id columns, predictions), so `monitor`, the TUI and `feedback` treat it
+  like a batch job. The thread also writes the heartbeat and polls the deployment; when it points at
+  another version, the thread loads that version and swaps it in (audited).
+
+The store is opened only by this thread, briefly, with the store's usual retry: DuckDB lets one
+process hold the file, so a service must never keep it open.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from mlops_tui.training.signature import Signature
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from mlops_tui.serving.predictor import Predictor, PredictorFactory
+    from mlops_tui.store import ModelVersion
+    from mlops_tui.workspace import Workspace
+
+log = logging.getLogger("mlops_tui.serving")
+QUEUE_BATCHES = 1000  # scored requests waiting for the monitor thread; past that they go unmonitored
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a service runs; passed to every worker process (``to_json``/``from_json``)."""
+
+    workspace: str
+    deployment: str
+    service_id: str
+    engine: str | None = None  # None: the deployment's engine (see serving.predictor.ENGINES)
+    max_body: int = 10 << 20  # bytes; a larger request gets 413
+    lenient: bool = False  # accept what `score` accepts with a warning (numeric strings, extra columns, ...)
+    window_minutes: float = 5.0
+    window_rows: int = 10_000
+    poll_s: float = 2.0  # how often the deployment is checked for a new version
+    heartbeat_s: float = 5.0
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Settings:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Served:
+    model: ModelVersion
+    sig: Signature
+    predictor: Predictor
+    since: datetime
+    engine: str
+
+    @property
+    def ref(self) -> str:
+        return self.model.ref
+
+
+@dataclass
+class Scored:
+    """One answered request, handed to the monitor thread."""
+
+    served: Served
+    request_id: str
+    features: pl.DataFrame
+    raw: np.ndarray
+    unseen: dict[str, int]
+    ids: dict[str, list[Any]]  # the request's id columns (a key to join late labels on)
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def answer(self) -> pl.DataFrame:
+        """What the window's Parquet file keeps of this request: ids and predictions, one row each,
+        in the columns a batch job's output has (so `feedback` joins either the same way)."""
+        from mlops_tui.serving.predictor import outputs
+
+        n, sig = self.features.height, self.served.sig
+        labels, proba = outputs(sig, self.raw)
+        cols: dict[str, Any] = {"request_id": [self.request_id] * n, "row": list(range(n)), **self.ids,
+                                "prediction": labels}
+        if proba is not None:
+            cols.update({f"proba_{c}": proba[:, i] for i, c in enumerate(sig.classes)})
+        return pl.DataFrame(cols).with_columns(
+            pl.lit(self.served.model.name).alias("model_name"),
+            pl.lit(self.served.model.version, dtype=pl.Int32).alias("model_version"),
+            pl.lit(self.at, dtype=pl.Datetime("us", "UTC")).alias("scored_at"))
+
+
+@dataclass
+class _Window:
+    served: Served
+    tracker: Any
+    opened: float = field(default_factory=time.monotonic)
+    opened_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+    rows: int = 0
+    requests: int = 0
+    unseen: dict[str, int] = field(default_factory=dict)
+    answers: list[pl.DataFrame] = field(default_factory=list)
+
+
+@dataclass
+class Counters:
+    """What the heartbeat reports (``/metrics`` has the full Prometheus figures)."""
+
+    requests: int = 0
+    rows: int = 0
+    errors: int = 0
+    unmonitored: int = 0
+
+
+class Online:
+    def __init__(self, ws: Workspace, settings: Settings, factory: PredictorFactory | None = None) -> None:
+        self.ws, self.settings, self.factory = ws, settings, factory  # factory: overrides the engine
+        self.served: Served | None = None
+        self.error: str | None = None  # why no model is served (load failed)
+        self.swaps = 0
+        self.counters = Counters()
+        self.queue: queue.Queue[Scored] = queue.Queue(maxsize=QUEUE_BATCHES)
+        self.window: _Window | None = None
+        self.windows_closed = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="serve-monitor", daemon=True)
+        self._last_beat = (time.monotonic(), 0)
+
+    # -- called from requests ---------------------------------------------------------------------
+    def hand_over(self, item: Scored) -> None:
+        try:
+            self.queue.put_nowait(item)
+        except queue.Full:
+            self.counters.unmonitored += 1
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Drain what the requests handed over, close the last window, write a last heartbeat."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        self._load_current()
+        next_poll = next_beat = time.monotonic()
+        while True:
+            stopping = self._stop.is_set()
+            self._drain(timeout=0.2)
+            now = time.monotonic()
+            if stopping:
+                break
+            if now >= next_poll and self.served is not None:
+                next_poll = now + self.settings.poll_s
+                self._guard("checking the deployment", self._check_swap)
+            if self.served is None and now >= next_poll:
+                next_poll = now + self.settings.poll_s
+                self._load_current()
+            if self.window and (self.window.rows >= self.settings.window_rows
+                                or now - self.window.opened >= self.settings.window_minutes * 60):
+                self._guard("closing a monitoring window", self._close_window)
+            if now >= next_beat:
+                next_beat = now + self.settings.heartbeat_s
+                self._guard("writing the heartbeat", self._beat)
+        self._guard("closing the last monitoring window", self._close_window)
+        self._guard("writing the last heartbeat", self._beat)
+
+    def _guard(self, what: str, fn: Any, *args: Any) -> Any:
+        """A store that stays busy or a window that fails must never stop the service."""
+        try:
+            return fn(*args)
+        except Exception as exc:  # noqa: BLE001 - logged; the service keeps answering
+            log.warning("%s failed: %s: %s", what, type(exc).__name__, exc)
+            return None
+
+    # -- the model ------------------------------------------------------------------------------------
+    def _load(self, target: tuple[ModelVersion, str]) -> Served:
+        from mlops_tui.serving.predictor import ENGINES
+
+        model, engine = target
+        if self.factory is not None:
+            factory, engine = self.factory, "custom"
+        else:
+            if engine not in ENGINES:
+                log.warning("engine %r is not available here; %s is served by the local engine", engine, model.ref)
+                engine = "local"
+            factory = ENGINES[engine]
+        return Served(model, Signature.from_json(model.signature), factory(self.ws, model), datetime.now(UTC), engine)
+
+    def _target(self) -> tuple[ModelVersion, str]:
+        """The version the deployment points at now, and the engine it asks for."""
+        from mlops_tui.registry import models as registry
+
+        dep = registry.get_deployment(self.ws, self.settings.deployment)
+        return self.ws.store.models.get(dep.model_name, dep.model_version), self.settings.engine or dep.engine
+
+    def _load_current(self) -> None:
+        try:
+            self.served = self._load(self._target())
+            self.error = None
+            log.info("serving %s for deployment %s", self.served.ref, self.settings.deployment)
+        except Exception as exc:  # noqa: BLE001 - /ready says why; retried every poll
+            self.error = f"{type(exc).__name__}: {exc}" if not str(exc).startswith("unknown") else str(exc)
+            log.warning("model not loaded: %s", self.error)
+            return
+        self._guard("writing the heartbeat", self._beat, "running")
+
+    def _check_swap(self) -> None:
+        assert self.served is not None
+        target = self._target()
+        old = self.served
+        if (target[0].ref, target[1]) == (old.model.ref, old.engine) or (
+                target[0].ref == old.model.ref and self.factory is not None):
+            return
+        try:
+            new = self._load(target)
+        except Exception as exc:  # noqa: BLE001 - keep serving the old version, say why
+            self.ws.store.audit.record("serve swap", f"deployment:{self.settings.deployment}", "failed", {
+                "service": self.settings.service_id, "from": old.ref, "to": target[0].ref,
+                "error": f"{type(exc).__name__}: {exc}"})
+            log.warning("could not load %s, still serving %s: %s", target[0].ref, old.ref, exc)
+            return
+        self.served = new  # from here on, new requests get the new version
+        self.swaps += 1
+        self._drain(timeout=0)
+        self._guard("closing a monitoring window", self._close_window)
+        log.info("swapped %s -> %s", old.ref, new.ref)
+        self._beat(audit=("serve swap", f"deployment:{self.settings.deployment}", "ok", {
+            "service": self.settings.service_id, "pid": os.getpid(), "from": old.ref, "to": new.ref,
+            "engine": new.engine}))
+
+    # -- monitoring windows ---------------------------------------------------------------------------
+    def _drain(self, timeout: float) -> None:
+        try:
+            item = self.queue.get(timeout=timeout) if timeout else self.queue.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            self._guard("monitoring a request", self._add, item)
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                return
+
+    def _add(self, item: Scored) -> None:
+        w = self.window
+        if w is not None and w.served.model.ref != item.served.model.ref:
+            self._close_window()  # a request answered by the old version, after the swap
+            w = None
+        if w is None:
+            w = self.window = _Window(item.served, self._tracker(item.served.model))
+        w.rows += item.features.height
+        w.requests += 1
+        for k, v in item.unseen.items():
+            w.unseen[k] = w.unseen.get(k, 0) + v
+        w.answers.append(item.answer())
+        if w.tracker is not None:
+            w.tracker.update(item.features, item.raw, item.unseen)
+
+    def _tracker(self, model: ModelVersion) -> Any:
+        from mlops_tui.serving.drift import DriftTracker
+
+        return self._guard("loading the drift reference", DriftTracker, self.ws, model)
+
+    def _close_window(self) -> None:
+        from mlops_tui.registry import models as registry
+        from mlops_tui.serving.io import AtomicParquet
+
+        w, self.window = self.window, None
+        if w is None or w.rows == 0:
+            return
+        job_id = uuid.uuid4().hex[:12]
+        model = w.served.model
+        warnings: list[str] = []
+        if self.counters.unmonitored:
+            warnings.append(f"{self.counters.unmonitored} request(s) so far went unmonitored (monitor behind)")
+        status = pred_drift = None
+        results: list[Any] = []
+        if w.tracker is not None:
+            status, pred_drift, results, _ = w.tracker.finish(job_id)
+        dep = registry.get_deployment(self.ws, self.settings.deployment)
+        stamp = w.opened_at.strftime("%Y%m%dT%H%M%S")
+        path = registry.deployment_output_dir(self.ws, dep) / f"{dep.name}-online-{stamp}-{job_id}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        out = AtomicParquet(path, job_id)
+        out.write(pl.concat(w.answers, how="diagonal_relaxed").to_arrow(compat_level=pl.CompatLevel.oldest()))
+        out.commit()
+        stored = self.ws.relpath(path) if path.is_relative_to(self.ws.root) else str(path)
+        self.ws.store.jobs.add_window(
+            job_id=job_id, deployment=dep.name, model_name=model.name, model_version=model.version,
+            inputs=[{"service": self.settings.service_id, "requests": w.requests, "pid": os.getpid()}],
+            output=stored, rows=w.rows, seconds=time.monotonic() - w.opened, unseen=w.unseen,
+            warnings=warnings, drift_status=status, prediction_drift=pred_drift, drift=results,
+            pid=os.getpid(), host=socket.gethostname(), opened_at=w.opened_at, engine=w.served.engine)
+        self.windows_closed += 1
+        log.info("monitoring window %s closed: %d rows, drift %s", job_id, w.rows, status)
+
+    # -- heartbeat ------------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        now, requests = time.monotonic(), self.counters.requests
+        then, before = self._last_beat
+        self._last_beat = (now, requests)
+        c = self.counters
+        return {"requests": c.requests, "rows": c.rows, "errors": c.errors, "unmonitored": c.unmonitored,
+                "rate": round((requests - before) / (now - then), 3) if now > then else 0.0,
+                "swaps": self.swaps, "windows": self.windows_closed,
+                "at": datetime.now(UTC).isoformat(timespec="seconds")}
+
+    def _beat(self, status: str | None = None, audit: Any = None) -> None:
+        served = self.served
+        self.ws.store.services.heartbeat(
+            self.settings.service_id, os.getpid(), self.stats(),
+            model_name=served.model.name if served else None,
+            model_version=served.model.version if served else None, status=status, audit=audit)
+
