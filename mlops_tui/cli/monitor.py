@@ -225,7 +225,8 @@ def monitor(
         for j in jobs:
             worst = [_name(f["feature"]) for f in j["drift"] if f["status"] in ("warn", "alert")
                      and f["kind"] != "prediction"]
-            t.add_row(j["created_at"].strftime("%m-%d %H:%M") if j["created_at"] else "—", j["job_id"][:8],
+            t.add_row(j["created_at"].strftime("%m-%d %H:%M") if j["created_at"] else "—",
+                      j["job_id"][:8] + (" online" if j["kind"] == "online" else ""),
                       j["model"], fmt(j["rows"]),
                       _status(j["status"]) if j["job_status"] == "succeeded" else f"[red]{j['job_status']}[/]",
                       fmt(j["prediction_drift"], 2), ", ".join(worst[:3]) + (" …" if len(worst) > 3 else "") or "—",
