@@ -16,6 +16,7 @@ problem of the rows in one body, 503 no model loaded, 500 (logged) for anything 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -25,7 +26,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -33,16 +33,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mlops_tui.serving.io import check_frame
+from mlops_tui.serving.batch import check_schema, frame_text_probe, score_batch
+from mlops_tui.serving.io import id_columns, unused_columns
 from mlops_tui.serving.online import Online, Scored, Settings
-from mlops_tui.serving.predictor import outputs
-from mlops_tui.training.signature import encode
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from mlops_tui.serving.online import Served
     from mlops_tui.serving.predictor import PredictorFactory
+    from mlops_tui.training.signature import Signature
 
 log = logging.getLogger("mlops_tui.serving")
 SETTINGS_ENV = "MLOPS_SERVE_SETTINGS"  # how `serve` hands its settings to uvicorn's worker processes
@@ -142,31 +142,61 @@ def parse_rows(body: bytes) -> pl.DataFrame:
 
 
 # -- scoring one request ----------------------------------------------------------------------------
+def check_request(df: pl.DataFrame, sig: Signature, model_ref: str, *, lenient: bool) -> list[str]:
+    """The request's columns by the rules `score` applies to a file (``batch.check_schema``, the
+    unused-columns note of ``io.plan``), plus what ``encode`` would quietly turn into missing values
+    (categories never seen in training, with an example); every problem in one Refused(422).
+    What `score` only warns about is refused too unless ``lenient``; returns the warnings left."""
+    found = check_schema(dict(df.schema), sig, text_probe=frame_text_probe(df))
+    problems, warnings = found.problems, found.warnings
+    for feat in sig.features:
+        if feat.kind != "categorical" or feat.source not in df.columns:
+            continue
+        dtype = df.schema[feat.source]
+        if dtype.is_nested():
+            problems.append(f"column {feat.source!r} should be text or numbers but is {dtype}")
+            continue
+        text = df[feat.source].cast(pl.String)
+        unseen = text.filter(text.is_not_null() & ~text.is_in(list(feat.categories)))
+        if len(unseen):
+            warnings.append(f"column {feat.source!r} has value(s) never seen in training, e.g. {unseen[0]!r}: "
+                            f"scored as missing")
+    unused = unused_columns(df.columns, sig, id_columns(df.columns, set(df.columns), sig))
+    if unused:
+        warnings.append(unused)
+    if not lenient:
+        problems, warnings = problems + warnings, []
+    if problems:
+        raise Refused(422, f"input does not match {model_ref}'s signature", problems)
+    return warnings
+
+
 def score_request(online: Online, served: Served, body: bytes, request_id: str) -> dict[str, Any]:
-    """Check, encode and predict one request's rows (the same code as `score`); the answer's body.
+    """Check, encode and predict one request's rows with ``batch.score_batch`` (the code `score`
+    runs per batch); the answer's body. The output table and statistics go to the monitor thread.
 
     Runs in Starlette's thread pool: polars and LightGBM release the GIL while they compute.
     """
     df = parse_rows(body)
-    problems, warnings, ids = check_frame(df, served.sig)
-    if not online.settings.lenient:
-        problems, warnings = problems + warnings, []
-    if problems:
-        raise Refused(422, f"input does not match {served.ref}'s signature", problems)
-    features, unseen = encode(df, served.sig)
-    raw = np.asarray(served.predictor.predict(features.to_numpy()))
-    labels, proba = outputs(served.sig, raw)
+    warnings = check_request(df, served.sig, served.ref, lenient=online.settings.lenient)
+    ids = id_columns(df.columns, set(df.columns), served.sig)
+    frame = df.with_columns(pl.lit(request_id).alias("request_id"), pl.int_range(df.height).alias("row"))
+    spec = dataclasses.replace(served.spec, scored_at=datetime.now(UTC), keep=("request_id", "row", *ids))
+    online.counters.seed += 1
+    scored = score_batch(frame, spec, served.predict, seed=online.counters.seed)
+    table = scored.table
     answer: dict[str, Any] = {"deployment": online.settings.deployment, "model": served.model.name,
-                              "version": served.model.version, "request_id": request_id, "predictions": labels}
-    if proba is not None:
+                              "version": served.model.version, "request_id": request_id,
+                              "predictions": table.column("prediction").to_pylist()}
+    if served.sig.task != "regression":
         classes = [str(c) for c in served.sig.classes]
-        answer["probabilities"] = [dict(zip(classes, row, strict=True)) for row in proba.tolist()]
-    id_values = {c: df[c].to_list() for c in ids}
-    if id_values:
-        answer["ids"] = id_values
+        columns = [table.column(f"proba_{c}").to_pylist() for c in served.sig.classes]
+        answer["probabilities"] = [dict(zip(classes, row, strict=True)) for row in zip(*columns, strict=True)]
+    if ids:
+        answer["ids"] = {c: df[c].to_list() for c in ids}
     if warnings:
         answer["warnings"] = warnings
-    online.hand_over(Scored(served, request_id, features, raw, unseen, id_values))
+    online.hand_over(Scored(served, table, scored.stats))
     return answer
 
 

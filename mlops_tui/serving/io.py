@@ -178,14 +178,25 @@ def plan(files: list[InputFile], sig: Signature, model_ref: str, keep: list[str]
     if problems:
         raise UserError(f"input does not match {model_ref}'s signature: " + "; ".join(problems))
     present = set.intersection(*(set(f.schema) for f in files))
-    ids = [c for c in sig.id_columns if c in present]
-    ids += [c for c in files[0].schema if c in present and c not in ids and is_id_like(c)]
+    ids = id_columns(list(files[0].schema), present, sig)
     ids += [c for c in keep or [] if c not in ids]
-    used = {*sources, *ids, sig.target}  # a labelled file carrying the target is no surprise
-    ignored = list(dict.fromkeys(c for f in files for c in f.schema if c not in used))
+    ignored = unused_columns([c for f in files for c in f.schema], sig, ids)
     if ignored:
-        warnings.append(f"{len(ignored)} column(s) the model does not use were ignored: {_shown(ignored)}")
+        warnings.append(ignored)
     return Plan(files, sources, ids, overrides, warnings)
+
+
+def id_columns(names: list[str], present: set[str], sig: Signature) -> list[str]:
+    """Columns carried into the output: the signature's id columns, then any id-like column."""
+    ids = [c for c in sig.id_columns if c in present]
+    return ids + [c for c in names if c in present and c not in ids and is_id_like(c)]
+
+
+def unused_columns(names: list[str], sig: Signature, ids: list[str]) -> str | None:
+    """The warning naming the input columns the model does not use (None when there are none)."""
+    used = {*sig.source_columns, *ids, sig.target}  # a labelled file carrying the target is no surprise
+    ignored = list(dict.fromkeys(c for c in names if c not in used))
+    return f"{len(ignored)} column(s) the model does not use were ignored: {_shown(ignored)}" if ignored else None
 
 
 def _shown(names: list[str], most: int = 10) -> str:

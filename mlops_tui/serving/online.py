@@ -31,15 +31,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
-from mlops_tui.training.signature import Signature
+from mlops_tui.serving.batch import BatchSpec, BatchStats
 
 if TYPE_CHECKING:
-    import numpy as np
+    import pyarrow as pa
 
-    from mlops_tui.serving.predictor import Predictor, PredictorFactory
+    from mlops_tui.serving.batch import Predict
+    from mlops_tui.serving.predictor import PredictorFactory
     from mlops_tui.store import ModelVersion
+    from mlops_tui.training.signature import Signature
     from mlops_tui.workspace import Workspace
 
 log = logging.getLogger("mlops_tui.serving")
@@ -71,9 +71,11 @@ class Settings:
 
 @dataclass(frozen=True)
 class Served:
+    """One loaded version: what every request answered by it shares."""
+
     model: ModelVersion
-    sig: Signature
-    predictor: Predictor
+    spec: BatchSpec  # signature, provenance and drift reference (scored_at and keep set per request)
+    predict: Predict
     since: datetime
     engine: str
 
@@ -81,46 +83,29 @@ class Served:
     def ref(self) -> str:
         return self.model.ref
 
+    @property
+    def sig(self) -> Signature:
+        return self.spec.sig
+
 
 @dataclass
 class Scored:
-    """One answered request, handed to the monitor thread."""
+    """One answered request, handed to the monitor thread: its output table (request id, row,
+    id columns, predictions, provenance: a batch job's output columns) and its statistics."""
 
     served: Served
-    request_id: str
-    features: pl.DataFrame
-    raw: np.ndarray
-    unseen: dict[str, int]
-    ids: dict[str, list[Any]]  # the request's id columns (a key to join late labels on)
-    at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    def answer(self) -> pl.DataFrame:
-        """What the window's Parquet file keeps of this request: ids and predictions, one row each,
-        in the columns a batch job's output has (so `feedback` joins either the same way)."""
-        from mlops_tui.serving.predictor import outputs
-
-        n, sig = self.features.height, self.served.sig
-        labels, proba = outputs(sig, self.raw)
-        cols: dict[str, Any] = {"request_id": [self.request_id] * n, "row": list(range(n)), **self.ids,
-                                "prediction": labels}
-        if proba is not None:
-            cols.update({f"proba_{c}": proba[:, i] for i, c in enumerate(sig.classes)})
-        return pl.DataFrame(cols).with_columns(
-            pl.lit(self.served.model.name).alias("model_name"),
-            pl.lit(self.served.model.version, dtype=pl.Int32).alias("model_version"),
-            pl.lit(self.at, dtype=pl.Datetime("us", "UTC")).alias("scored_at"))
+    table: pa.Table
+    stats: BatchStats
 
 
 @dataclass
 class _Window:
     served: Served
-    tracker: Any
     opened: float = field(default_factory=time.monotonic)
     opened_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
-    rows: int = 0
     requests: int = 0
-    unseen: dict[str, int] = field(default_factory=dict)
-    answers: list[pl.DataFrame] = field(default_factory=list)
+    stats: BatchStats = field(default_factory=BatchStats)
+    tables: list[pa.Table] = field(default_factory=list)
 
 
 @dataclass
@@ -131,6 +116,7 @@ class Counters:
     rows: int = 0
     errors: int = 0
     unmonitored: int = 0
+    seed: int = 0  # the drift sample keys of each request's rows are drawn from their own seed
 
 
 class Online:
@@ -178,7 +164,7 @@ class Online:
             if self.served is None and now >= next_poll:
                 next_poll = now + self.settings.poll_s
                 self._load_current()
-            if self.window and (self.window.rows >= self.settings.window_rows
+            if self.window and (self.window.stats.rows >= self.settings.window_rows
                                 or now - self.window.opened >= self.settings.window_minutes * 60):
                 self._guard("closing a monitoring window", self._close_window)
             if now >= next_beat:
@@ -207,7 +193,11 @@ class Online:
                 log.warning("engine %r is not available here; %s is served by the local engine", engine, model.ref)
                 engine = "local"
             factory = ENGINES[engine]
-        return Served(model, Signature.from_json(model.signature), factory(self.ws, model), datetime.now(UTC), engine)
+        from mlops_tui.serving.drift import load_reference
+
+        ref = self._guard("loading the drift reference", load_reference, self.ws, model)
+        spec = BatchSpec.for_model(model, datetime.now(UTC), drift_ref=ref)
+        return Served(model, spec, factory(self.ws, model), datetime.now(UTC), engine)
 
     def _target(self) -> tuple[ModelVersion, str]:
         """The version the deployment points at now, and the engine it asks for."""
@@ -270,52 +260,47 @@ class Online:
             self._close_window()  # a request answered by the old version, after the swap
             w = None
         if w is None:
-            w = self.window = _Window(item.served, self._tracker(item.served.model))
-        w.rows += item.features.height
+            w = self.window = _Window(item.served)
         w.requests += 1
-        for k, v in item.unseen.items():
-            w.unseen[k] = w.unseen.get(k, 0) + v
-        w.answers.append(item.answer())
-        if w.tracker is not None:
-            w.tracker.update(item.features, item.raw, item.unseen)
-
-    def _tracker(self, model: ModelVersion) -> Any:
-        from mlops_tui.serving.drift import DriftTracker
-
-        return self._guard("loading the drift reference", DriftTracker, self.ws, model)
+        w.stats.merge(item.stats)
+        w.tables.append(item.table)
 
     def _close_window(self) -> None:
+        import pyarrow as pa
+
         from mlops_tui.registry import models as registry
+        from mlops_tui.serving.drift import DriftTracker
         from mlops_tui.serving.io import AtomicParquet
+        from mlops_tui.serving.scoring import finish_drift
 
         w, self.window = self.window, None
-        if w is None or w.rows == 0:
+        if w is None or w.stats.rows == 0:
             return
         job_id = uuid.uuid4().hex[:12]
         model = w.served.model
         warnings: list[str] = []
         if self.counters.unmonitored:
             warnings.append(f"{self.counters.unmonitored} request(s) so far went unmonitored (monitor behind)")
-        status = pred_drift = None
-        results: list[Any] = []
-        if w.tracker is not None:
-            status, pred_drift, results, _ = w.tracker.finish(job_id)
+        tracker = self._guard("loading the drift reference", DriftTracker, self.ws, model)
+        drift, results = finish_drift(tracker, w.stats, job_id, warnings)
         dep = registry.get_deployment(self.ws, self.settings.deployment)
         stamp = w.opened_at.strftime("%Y%m%dT%H%M%S")
         path = registry.deployment_output_dir(self.ws, dep) / f"{dep.name}-online-{stamp}-{job_id}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         out = AtomicParquet(path, job_id)
-        out.write(pl.concat(w.answers, how="diagonal_relaxed").to_arrow(compat_level=pl.CompatLevel.oldest()))
+        out.write(pa.concat_tables(w.tables, promote_options="default"))
+        out.close()
         out.commit()
         stored = self.ws.relpath(path) if path.is_relative_to(self.ws.root) else str(path)
         self.ws.store.jobs.add_window(
             job_id=job_id, deployment=dep.name, model_name=model.name, model_version=model.version,
             inputs=[{"service": self.settings.service_id, "requests": w.requests, "pid": os.getpid()}],
-            output=stored, rows=w.rows, seconds=time.monotonic() - w.opened, unseen=w.unseen,
-            warnings=warnings, drift_status=status, prediction_drift=pred_drift, drift=results,
+            output=stored, rows=w.stats.rows, seconds=time.monotonic() - w.opened, unseen=w.stats.unseen,
+            warnings=warnings, drift_status=drift.get("drift_status"), prediction_drift=drift.get("prediction_drift"),
+            drift=results,
             pid=os.getpid(), host=socket.gethostname(), opened_at=w.opened_at, engine=w.served.engine)
         self.windows_closed += 1
-        log.info("monitoring window %s closed: %d rows, drift %s", job_id, w.rows, status)
+        log.info("monitoring window %s closed: %d rows, drift %s", job_id, w.stats.rows, drift.get("drift_status"))
 
     # -- heartbeat ------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

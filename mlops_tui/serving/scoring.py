@@ -151,7 +151,7 @@ def _tracker(ws: Workspace, model: ModelVersion, warnings: list[str]) -> Any:
         return None
 
 
-def _finish_drift(tracker: Any, stats: batch.BatchStats, job_id: str,
+def finish_drift(tracker: Any, stats: batch.BatchStats, job_id: str,
                   warnings: list[str]) -> tuple[dict[str, Any], list[DriftResult]]:
     """(job fields, drift results) from the merged batch statistics; nothing when not measured."""
     if tracker is None:
@@ -222,7 +222,7 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
         for col, n in stats.nulls.items():
             if n == stats.rows and stats.rows:
                 warnings.append(f"column {col!r} is entirely null ({n} rows): scored as missing")
-        drift, results = _finish_drift(tracker, stats, job_id, warnings)
+        drift, results = finish_drift(tracker, stats, job_id, warnings)
         seconds = time.perf_counter() - t0
         # The job's figures go in while it is still running, so the commit below is a rename and
         # one status write; see the module docstring.
