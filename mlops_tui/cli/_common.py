@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from mlops_tui.workspace import Workspace
 
@@ -50,9 +51,18 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document 
 
 # People read stdout tables; progress and logs go to stderr so --json output stays clean.
 # A pipe gets wide tables (Rich would assume 80 columns and cut ids short); COLUMNS still wins.
+# Strings print as they are: names, values and paths come from users, and Rich would turn
+# `a:b:c` into an emoji or drop `[usd]` from `price[usd]` (and fail on `[/]`). Styling is done
+# with rich.text.Text objects (see `styled`), never with markup inside f-strings.
 _PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
-out = Console(highlight=False, no_color=bool(os.environ.get("NO_COLOR")) or None, width=_PIPE_WIDTH)
-err = Console(stderr=True, highlight=False, no_color=bool(os.environ.get("NO_COLOR")) or None)
+_NO_COLOR = bool(os.environ.get("NO_COLOR")) or None
+out = Console(highlight=False, markup=False, emoji=False, no_color=_NO_COLOR, width=_PIPE_WIDTH)
+err = Console(stderr=True, highlight=False, markup=False, emoji=False, no_color=_NO_COLOR)
+
+
+def styled(*parts: str | tuple[str, str] | Text) -> Text:
+    """Text from plain parts and ``(text, style)`` pairs: styling that can never parse user text."""
+    return Text.assemble(*parts)
 
 
 def workspace(*, create: bool = False) -> Workspace:

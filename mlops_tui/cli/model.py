@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, table, workspace
+from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, styled, table, workspace
 
 
 def _metric_text(metrics: dict[str, Any]) -> str:
@@ -71,7 +71,7 @@ def show(
 
     def render() -> None:
         gate = info["gate"]
-        out.print(f"[bold]{info['ref']}[/]  task={info['task']}  aliases={', '.join(info['aliases']) or '—'}")
+        out.print(styled((info["ref"], "bold"), f"  task={info['task']}  aliases={', '.join(info['aliases']) or '—'}"))
         out.print(f"file      {info['path']}\nsha256    {info['sha256']}")
         out.print(f"run       {info['run_id'] or '—'}\ndataset   {info['dataset'] or '—'}")
         out.print(f"deployed  {', '.join(info['deployments']) or '—'}")

@@ -8,15 +8,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
-from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, table, workspace
+from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, styled, table, workspace
 from mlops_tui.serving.sweep import sweep_jobs
 
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red", None: "dim"}
 
 
-def _status(value: str | None) -> str:
-    return f"[{STATUS_STYLE.get(value, 'dim')}]{value or '—'}[/]"
+def _status(value: str | None) -> Text:
+    return Text(value or "—", style=STATUS_STYLE.get(value, "dim"))
 
 
 # How a second parent edge reads on its child in the lineage tree.
@@ -103,7 +104,6 @@ def lineage_cmd(
 
     def render() -> None:
         from rich.markup import escape
-        from rich.text import Text
         from rich.tree import Tree
 
         nodes = {n["id"]: n for n in res["nodes"]}
@@ -213,8 +213,8 @@ def monitor(
         jobs = res["jobs"]
         alerted = sum(j["status"] == "alert" for j in jobs)
         history = f" (latest job; {alerted} of {len(jobs)} alerted)" if alerted else ""
-        out.print(f"[bold]{res['deployment']}[/] → {res['model']}:{res['version']}   drift {_status(res['status'])}"
-                  f"{history}   performance {_status(res['performance_status'])}")
+        out.print(styled((res["deployment"], "bold"), f" → {res['model']}:{res['version']}   drift ",
+                         _status(res["status"]), f"{history}   performance ", _status(res["performance_status"])))
         if not jobs:
             out.print(f"no scoring jobs yet; `mlops-tui score {res['deployment']} FILE` runs one")
             return
@@ -228,7 +228,7 @@ def monitor(
             t.add_row(j["created_at"].strftime("%m-%d %H:%M") if j["created_at"] else "—",
                       j["job_id"][:8] + (" online" if j["kind"] == "online" else ""),
                       j["model"], fmt(j["rows"]),
-                      _status(j["status"]) if j["job_status"] == "succeeded" else f"[red]{j['job_status']}[/]",
+                      _status(j["status"]) if j["job_status"] == "succeeded" else Text(j["job_status"], style="red"),
                       fmt(j["prediction_drift"], 2), ", ".join(worst[:3]) + (" …" if len(worst) > 3 else "") or "—",
                       _perf_text(j["performance"]))
         out.print(t)
@@ -338,9 +338,10 @@ def reproduce(
     res = retraining.reproduce(workspace(), run)
 
     def render() -> None:
-        verdict = "[green]identical[/]" if res["identical"] else "[bold red]DIFFERENT[/]"
-        out.print(f"run {res['run_id']} → {res['model']}: holdout predictions {verdict} over {res['rows']} rows "
-                  f"(max abs diff {fmt(res['max_abs_diff'])}); model file identical: {res['model_file_identical']}")
+        verdict = ("identical", "green") if res["identical"] else ("DIFFERENT", "bold red")
+        out.print(styled(f"run {res['run_id']} → {res['model']}: holdout predictions ", verdict,
+                         f" over {res['rows']} rows (max abs diff {fmt(res['max_abs_diff'])}); "
+                         f"model file identical: {res['model_file_identical']}"))
 
     emit(res, as_json, render)
     if not res["identical"]:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mlops_tui.cli._common import JsonFlag, emit, out, workspace
+from mlops_tui.cli._common import JsonFlag, emit, out, styled, workspace
 
 
 def deploy(
@@ -26,9 +26,9 @@ def deploy(
     dep = registry.deploy(ws, model_ref, name, force=force, output_dir=output_dir)
     payload = {"deployment": dep.name, "model": dep.model_name, "version": dep.model_version,
                "forced": dep.forced, "gate": dep.gate, "output_dir": str(registry.deployment_output_dir(ws, dep))}
-    emit(payload, as_json, lambda: out.print(
-        f"deployment {dep.name} → {dep.model_name}:{dep.model_version}"
-        + (" [bold red](forced past the gate)[/]" if dep.forced else "")))
+    emit(payload, as_json, lambda: out.print(styled(
+        f"deployment {dep.name} → {dep.model_name}:{dep.model_version}",
+        (" (forced past the gate)", "bold red") if dep.forced else "")))
 
 
 def register(app: typer.Typer) -> None:

@@ -134,7 +134,12 @@ def _output_path(ws: Workspace, dep: Deployment | None, model: ModelVersion, out
         folder = registry.deployment_output_dir(ws, dep) if dep else ws.artifacts / "scores"
         return folder / name
     path = Path(output).expanduser().resolve()
-    return path / name if path.is_dir() or output.endswith(os.sep) else path
+    path = path / name if path.is_dir() or output.endswith(os.sep) else path
+    # Say what is wrong with the path before any work (mkdir would fail late, as "File exists").
+    blocker = next((a for a in path.parents if a.exists() and not a.is_dir()), None)
+    if blocker is not None:
+        raise UserError(f"--output {output}: {blocker} is a file, so nothing can be written under it")
+    return path
 
 
 def _stored(ws: Workspace, path: Path) -> str:
