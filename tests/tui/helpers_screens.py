@@ -27,13 +27,18 @@ async def settle(pilot: Any, *, rounds: int = 600) -> None:
     await pilot.pause()
 
 
-async def wait_for(pilot: Any, predicate: Any, *, rounds: int = 1500) -> bool:
-    """Pause until ``predicate()`` holds (bounded); returns whether it did."""
+async def wait_for(pilot: Any, predicate: Any, *, rounds: int = 1500, what: str = "") -> bool:
+    """Pause until ``predicate()`` holds (bounded); fails the test if it never does.
+
+    It raises rather than returning False, so a wait can never be mistaken for a check: a
+    caller that forgets to assert the result still fails when the screen never shows the thing."""
     for _ in range(rounds):
         if predicate():
             return True
         await pilot.pause(0.02)
-    return bool(predicate())
+    if predicate():
+        return True
+    raise AssertionError(f"the screen never showed {what or predicate}")
 
 
 def notes(app: Any) -> list[str]:

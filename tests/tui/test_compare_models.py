@@ -290,10 +290,12 @@ async def test_a_job_whose_process_died_shows_failed_not_running(ws):
                         inputs=[{"path": "data/new.csv"}], pid=int(gone.stdout), host=socket.gethostname())
     app = app_on(ws, "home")
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: app.screen.query_one("#recent").row_count)
+        await wait_for(pilot, lambda: app.screen.query_one("#recent").row_count, what="home's recent jobs")
         assert str(app.screen.query_one("#recent").get_row_at(0)[0]).endswith("failed")
         await pilot.press("4")
-        await wait_for(pilot, lambda: app.screen.query_one("#jobs-table").row_count == 1)
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ModelsScreen"
+                       and app.screen.query_one("#jobs-table").row_count == 1, what="the models screen's job")
+        assert "failed" in str(app.screen.query_one("#jobs-table").get_row_at(0)[0])
     assert ws.store.jobs.get("killedjob123").error == f"scoring process died (pid {int(gone.stdout)})"
 
 
