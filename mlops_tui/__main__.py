@@ -1,3 +1,5 @@
 from mlops_tui.entry import main
 
-main()
+# Guarded: a Dask LocalCluster starts its workers by re-importing the main module (spawn).
+if __name__ == "__main__":
+    main()

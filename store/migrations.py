@@ -323,6 +323,18 @@ def _online_serving(con: duckdb.DuckDBPyConnection) -> None:
                started_at, heartbeat_at, ended_at, stats_json, error FROM services""")
 
 
+@migration(6)
+def _job_cluster(con: duckdb.DuckDBPyConnection) -> None:
+    """A job scored on a Dask cluster records the scheduler and the workers that scored its partitions."""
+    con.execute("ALTER TABLE scoring_jobs ADD COLUMN cluster_json VARCHAR")  # {scheduler, workers: [...]}
+    con.execute("""
+        CREATE OR REPLACE VIEW v_jobs AS
+        SELECT job_id, deployment, model_name, model_version, rows_in, rows_out, seconds, rows_per_s,
+               status, error, drift_status, created_at, ended_at, inputs_json, output, unseen_json,
+               warnings_json, prediction_drift, pid, host, engine, kind, cluster_json
+        FROM scoring_jobs""")
+
+
 LATEST = max(MIGRATIONS)
 
 

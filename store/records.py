@@ -158,6 +158,7 @@ class ScoringJob:
     host: str | None = None
     engine: str | None = None  # the engine that scored (local | compiled | ...); None before migration 4
     kind: str = "batch"  # batch | online (a window of a service's traffic, see mlops_tui.serving.online)
+    cluster: dict[str, Any] | None = None  # a dask job: {"scheduler", "workers": [{worker, host, partitions, rows}]}
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,12 @@ def score(
     inputs: Annotated[list[str], typer.Argument(help="CSV or Parquet files, or globs (quote them).")],
     output: Annotated[str | None, typer.Option("--output", "-o", help="Output Parquet file (or folder); default: the deployment's output folder.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1000, help="Rows per batch.")] = 100_000,
+    engine: Annotated[str, typer.Option("--engine", help="local, or dask: partitions scored on a Dask cluster "
+                                        "into a folder of part files.")] = "local",
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="With --engine dask: the scheduler "
+                                                  "(tcp://HOST:8786); default a cluster on this machine.")] = None,
+    partition_rows: Annotated[int | None, typer.Option("--partition-rows", min=1000, help="With --engine dask: "
+                                                       "rows of a Parquet input per task (a CSV file is one).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Score files with a deployment or model: streaming, schema-checked, atomic Parquet output.
@@ -48,6 +54,8 @@ def score(
     Exit 0 on success, 1 on failure with the reason (the job is recorded either way); never prompts.
 
     Example: mlops-tui score credit-nightly 'incoming/*.csv' --output scores/today.parquet --json
+
+    Example: mlops-tui score credit-nightly 'big/*.parquet' --engine dask --scheduler tcp://10.0.0.5:8786
     """
     from mlops_tui.cli._common import err
     from mlops_tui.serving import scoring
@@ -65,20 +73,28 @@ def score(
             bar.update(task, completed=done, total=total)
 
         with bar:
-            job = scoring.score(ws, target, inputs, output, progress=progress, chunk_size=batch_size)
+            job = scoring.score(ws, target, inputs, output, progress=progress, chunk_size=batch_size,
+                                engine=engine, scheduler=scheduler, partition_rows=partition_rows)
     else:
-        job = scoring.score(ws, target, inputs, output, chunk_size=batch_size)
+        job = scoring.score(ws, target, inputs, output, chunk_size=batch_size, engine=engine, scheduler=scheduler,
+                            partition_rows=partition_rows)
     out_path = ws.abspath(job.output) if job.output and not job.output.startswith("/") else job.output
     payload = {
         "job_id": job.job_id, "status": job.status, "rows": job.rows_out, "output": str(out_path),
         "model": job.model_name, "version": job.model_version, "deployment": job.deployment,
         "seconds": job.seconds, "rows_per_s": job.rows_per_s, "unseen": job.unseen, "warnings": job.warnings,
         "inputs": job.inputs, "drift_status": job.drift_status, "prediction_drift": job.prediction_drift,
+        "engine": job.engine, **({"scheduler": job.cluster["scheduler"], "workers": job.cluster["workers"]}
+                                 if job.cluster else {}),
     }
 
     def render() -> None:
         out.print(f"scored {job.rows_out:,} rows with {job.model_name}:{job.model_version} in "
                   f"{job.seconds:.2f} s ({job.rows_per_s or 0:,.0f} rows/s) → {out_path}  [job {job.job_id}]")
+        if job.cluster:
+            hosts = sorted({w["host"] for w in job.cluster["workers"]})
+            out.print(f"on Dask ({job.cluster['scheduler']}): {len(job.cluster['workers'])} worker(s) on "
+                      f"{', '.join(hosts)}")
         for col, n in job.unseen.items():
             err.print(f"note: {n:,} value(s) of {col!r} were never seen in training; scored as missing",
                       markup=False, soft_wrap=True)

@@ -205,17 +205,25 @@ def _shown(names: list[str], most: int = 10) -> str:
 
 def batches(p: Plan, chunk_size: int) -> Iterator[pl.DataFrame]:
     """The needed columns of every file, ``chunk_size`` rows at a time, streaming."""
-    cols = p.columns
+    for f in p.files:
+        yield from file_batches(p, f, chunk_size)
+
+
+def file_batches(p: Plan, f: InputFile, chunk_size: int, offset: int = 0,
+                 rows: int | None = None) -> Iterator[pl.DataFrame]:
+    """The needed columns of ``f`` (only its rows ``offset`` .. ``offset + rows`` when ``rows`` is
+    given: one partition of a Dask job), ``chunk_size`` rows at a time, streaming."""
     # Polars prefetches many Parquet row groups ahead of a slow consumer (predict is ~30x slower
     # than decoding), so peak memory grew with file size; two row groups keep the reader ahead of
     # LightGBM and memory flat (measured: bench/score_throughput.py). A user's own setting wins.
     os.environ.setdefault("POLARS_ROW_GROUP_PREFETCH_SIZE", str(ROW_GROUP_PREFETCH))
-    for f in p.files:
-        lf = f.scan(p.csv_overrides if f.kind == "csv" else None).select(cols)
-        try:
-            yield from lf.collect_batches(chunk_size=chunk_size)
-        except pl.exceptions.PolarsError as exc:
-            raise _read_error(f, exc) from exc
+    lf = f.scan(p.csv_overrides if f.kind == "csv" else None).select(p.columns)
+    if rows is not None:
+        lf = lf.slice(offset, rows)
+    try:
+        yield from lf.collect_batches(chunk_size=chunk_size)
+    except pl.exceptions.PolarsError as exc:
+        raise _read_error(f, exc) from exc
 
 
 def _read_error(f: InputFile, exc: BaseException) -> UserError:

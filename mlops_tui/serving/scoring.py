@@ -45,6 +45,7 @@ from mlops_tui.serving.sweep import audit_object, sweep_jobs
 from mlops_tui.training.signature import Signature
 
 if TYPE_CHECKING:
+    from mlops_tui.serving import dask_engine
     from mlops_tui.store import Deployment, DriftResult, ModelVersion, ScoringJob
     from mlops_tui.workspace import Workspace
 
@@ -127,14 +128,17 @@ def _pipeline(p: scoring_io.Plan, spec: batch.BatchSpec, predict: batch.Predict,
 
 
 def _output_path(ws: Workspace, dep: Deployment | None, model: ModelVersion, output: str | None,
-                 job_id: str) -> Path:
+                 job_id: str, engine: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     name = f"{dep.name if dep else f'{model.name}-v{model.version}'}-{stamp}-{job_id}.parquet"
     if output is None:
         folder = registry.deployment_output_dir(ws, dep) if dep else ws.artifacts / "scores"
         return folder / name
     path = Path(output).expanduser().resolve()
-    path = path / name if path.is_dir() or output.endswith(os.sep) else path
+    # A Dask job's output is itself a folder (of parts): an existing `X.parquet` folder is an
+    # earlier output to replace, not a folder to write into.
+    earlier_parts = engine == "dask" and path.suffix == ".parquet"
+    path = path / name if (path.is_dir() and not earlier_parts) or output.endswith(os.sep) else path
     # Say what is wrong with the path before any work (mkdir would fail late, as "File exists").
     blocker = next((a for a in path.parents if a.exists() and not a.is_dir()), None)
     if blocker is not None:
@@ -173,30 +177,47 @@ def finish_drift(tracker: Any, stats: batch.BatchStats, job_id: str,
         return {}, []
 
 
+ENGINES = ("local", "dask")
+
+
 def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None = None, *,
           keep: list[str] | None = None, progress: Progress | None = None,
-          chunk_size: int = CHUNK_SIZE) -> ScoringJob:
+          chunk_size: int = CHUNK_SIZE, engine: str = "local", scheduler: str | None = None,
+          partition_rows: int | None = None) -> ScoringJob:
     """Score ``inputs`` with a deployment or model; returns the finished job record.
 
-    ``keep``: input columns to carry into the output beside the id columns.
-    Raises UserError (after recording the job as failed) on any problem; the output path is then
-    untouched: an earlier file there stays as it was.
+    ``keep``: input columns to carry into the output beside the id columns. ``engine="dask"``
+    scores partitions (``partition_rows`` rows of Parquet each) on a Dask cluster, ``scheduler``'s
+    or a LocalCluster, into a folder of part files (:mod:`mlops_tui.serving.dask_engine`); the
+    rest of the job is this one. Raises UserError (after recording the job as failed) on any
+    problem; the output path is then untouched: an earlier output there stays as it was.
     """
+    if engine not in ENGINES:
+        raise UserError(f"unknown engine {engine!r} (choose {' or '.join(ENGINES)})")
+    if (scheduler or partition_rows) and engine != "dask":
+        raise UserError(f"{'--scheduler' if scheduler else '--partition-rows'} needs --engine dask")
     sweep_jobs(ws)
     dep, model = registry.resolve_target(ws, target_ref)
+    if engine == "dask" and dep is not None and dep.engine != "local":
+        # The executor (local | dask) and the predictor (LightGBM | compiled) are separate choices;
+        # Dask workers load the LightGBM text model, a compiled artifact is not shipped to them yet.
+        raise UserError(f"deployment {dep.name} scores with the {dep.engine} engine, which --engine dask "
+                        f"cannot run yet: score it without --engine dask, or redeploy with --engine local")
     job_id = uuid.uuid4().hex[:12]
     t0 = time.perf_counter()
     obj = audit_object(dep.name if dep else None, model.name, model.version)
-    out_path = _output_path(ws, dep, model, output, job_id)
+    out_path = _output_path(ws, dep, model, output, job_id, engine)
     # The planned output, pid and host let `sweep_jobs` settle this job if the process is killed
     # (kill -9 runs no handler); the output is cleared again if the job fails.
     ws.store.jobs.start(job_id=job_id, model_name=model.name, model_version=model.version,
                         inputs=[{"path": i} for i in inputs], deployment=dep.name if dep else None,
-                        output=_stored(ws, out_path), pid=os.getpid(), host=socket.gethostname())
+                        output=_stored(ws, out_path), pid=os.getpid(), host=socket.gethostname(),
+                        engine=engine)
     stats = batch.BatchStats()
     warnings: list[str] = []
     hashes: list[str] = []
-    out: scoring_io.AtomicParquet | None = None
+    out: scoring_io.AtomicParquet | dask_engine.PartsFolder | None = None
+    cluster: dict[str, Any] | None = None  # a Dask job: the scheduler and the workers that scored
     record_inputs: list[dict[str, Any]] = [{"path": i} for i in inputs]
     try:
         paths = scoring_io.expand_inputs(inputs)
@@ -210,19 +231,29 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
         hasher = threading.Thread(target=lambda: hashes.extend(scoring_io.sha256_files(paths)),
                                   name="score-hash", daemon=True)
         hasher.start()
-        booster, _ = registry.load(ws, model)
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        out = scoring_io.AtomicParquet(out_path, job_id)
         tracker = _tracker(ws, model, warnings)
         spec = batch.BatchSpec.for_model(model, datetime.now(UTC), keep=p.id_columns,
                                          drift_ref=tracker.ref if tracker is not None else None)
-        predict = batch.lightgbm_predictor(booster)
-        _pipeline(p, spec, predict, out, stats, chunk_size=chunk_size, progress=progress)
+        if engine == "dask":
+            from mlops_tui.serving import dask_engine
+            from mlops_tui.training.modelfile import verified_bytes
+
+            out = dask_engine.PartsFolder(out_path, job_id)
+            cluster = dask_engine.execute(p, spec, verified_bytes(ws.abspath(model.path), model.sha256),
+                                          model.sha256, out, job_id, stats, scheduler=scheduler,
+                                          chunk_size=chunk_size, partition_rows=partition_rows, progress=progress)
+        else:
+            booster, _ = registry.load(ws, model)
+            out = scoring_io.AtomicParquet(out_path, job_id)
+            predict = batch.lightgbm_predictor(booster)
+            _pipeline(p, spec, predict, out, stats, chunk_size=chunk_size, progress=progress)
+            if stats.rows == 0:
+                empty = pl.DataFrame(schema={c: p.files[0].schema[c] for c in p.columns})
+                out.write(batch.score_batch(empty, spec, predict).table)
+            out.close()  # written and synced, still under its hidden temp name
         if stats.rows == 0:
             warnings.append("inputs have no rows; wrote an empty output")
-            empty = pl.DataFrame(schema={c: p.files[0].schema[c] for c in p.columns})
-            out.write(batch.score_batch(empty, spec, predict).table)
-        out.close()  # written and synced, still under its hidden temp name
         hasher.join()
         for col, n in stats.nulls.items():
             if n == stats.rows and stats.rows:
@@ -234,7 +265,8 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
         ws.store.jobs.finish(
             job_id, output=_stored(ws, out_path), rows_in=stats.rows, rows_out=stats.rows, seconds=seconds,
             rows_per_s=stats.rows / seconds if seconds > 0 else None, unseen=stats.unseen, warnings=warnings,
-            inputs=[{"path": str(pa), "sha256": h} for pa, h in zip(paths, hashes, strict=True)], **drift)
+            inputs=[{"path": str(pa), "sha256": h} for pa, h in zip(paths, hashes, strict=True)], cluster=cluster,
+            **drift)
         if results:
             ws.store.jobs.add_drift(results)
         out.commit()
@@ -247,7 +279,7 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
             reason = "interrupted"
         ws.store.jobs.finish(job_id, status="failed", error=reason, rows_in=stats.rows, rows_out=0,
                              seconds=seconds, unseen=stats.unseen, warnings=warnings,
-                             inputs=record_inputs, output=None)
+                             inputs=record_inputs, output=None, cluster=cluster)
         ws.store.audit.record("score", obj, "failed", {"job_id": job_id, "error": reason})
         if isinstance(exc, Exception) and not isinstance(exc, UserError):
             raise UserError(f"scoring job {job_id} failed: {reason}") from exc

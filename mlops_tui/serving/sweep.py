@@ -9,6 +9,7 @@ A job killed after its output was renamed into place (the commit's last gap, see
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +31,10 @@ def audit_object(deployment: str | None, model_name: str, model_version: int) ->
 
 
 def written_by(path: Path) -> str | None:
-    """The job id in the footer of the Parquet file at ``path`` (None: no file, or not ours)."""
+    """The job id in the footer of the Parquet file at ``path``, or of the first part of a Dask
+    job's folder there (None: no file, or not ours)."""
+    if path.is_dir() and not path.is_symlink():
+        path = path / "part-00000.parquet"
     if not path.is_file():
         return None
     import pyarrow.parquet as pq  # only when a dead job's output is there to look at
@@ -69,8 +73,10 @@ def sweep_jobs(ws: Workspace) -> list[str]:
                                                                      "note": "output in place when its process died"})
                 continue
             tmp = temp_path(out, job.job_id)
-            if tmp.is_file() or tmp.is_symlink():
-                with contextlib.suppress(OSError):  # the job is failed all the same
+            with contextlib.suppress(OSError):  # the job is failed all the same
+                if tmp.is_dir() and not tmp.is_symlink():  # a Dask job's hidden folder of parts
+                    shutil.rmtree(tmp)
+                elif tmp.is_file() or tmp.is_symlink():
                     tmp.unlink()
         error = f"scoring process died (pid {job.pid})"
         if ws.store.jobs.fail_running(job.job_id, error):

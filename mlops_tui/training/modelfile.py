@@ -95,10 +95,16 @@ def load_model(model_path: Path, expected_sha256: str) -> tuple[lgb.Booster, dic
     import lightgbm as lgb
 
     model_path = Path(model_path)
+    text = verified_bytes(model_path, expected_sha256)
+    return lgb.Booster(model_str=text.decode()), read_sidecar(model_path)
+
+
+def verified_bytes(model_path: Path, expected_sha256: str) -> bytes:
+    """The model file's bytes, after checking them against the registry's sha256."""
     if not model_path.exists():
         raise UserError(f"model file {model_path} is missing")
     text = model_path.read_bytes()
     actual = hashlib.sha256(text).hexdigest()
     if actual != expected_sha256:
         raise UserError(f"model file {model_path} fails its checksum (expected {expected_sha256[:12]}…, got {actual[:12]}…)")
-    return lgb.Booster(model_str=text.decode()), read_sidecar(model_path)
+    return text

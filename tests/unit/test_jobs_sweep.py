@@ -146,3 +146,35 @@ def test_a_dead_job_whose_output_is_in_place_is_succeeded_not_failed(ws, tmp_pat
     assert committed.exists() and other.exists()
     outcomes = {e.details["job_id"]: e.outcome for e in ws.store.audit.events() if e.command == "score sweep"}
     assert outcomes == {"gone0000job1": "ok", "gone0000job2": "failed"}
+
+
+def test_a_dead_dask_jobs_hidden_folder_of_parts_is_removed(ws, tmp_path):
+    """A Dask job writes its parts into a hidden folder: its client killed with kill -9, the
+    sweep fails the job and removes that folder (and only that one)."""
+    out = tmp_path / "scores.parquet"
+    _start(ws, "dead0000dask", out, pid=_dead_pid())
+    folder = job_sweep.temp_path(out, "dead0000dask")
+    folder.mkdir()
+    (folder / "part-00000.parquet").write_bytes(b"a part")
+    other = job_sweep.temp_path(out, "someotherjob")
+    other.mkdir()
+
+    assert job_sweep.sweep_jobs(ws) == ["dead0000dask"]
+    assert not folder.exists() and other.is_dir()
+
+
+def test_a_dead_dask_job_whose_folder_is_in_place_is_marked_succeeded(ws, tmp_path):
+    """Killed between the rename of its folder and its last status write: the first part's
+    footer names the job, so the sweep settles it as succeeded."""
+    out = tmp_path / "scores.parquet"
+    _start(ws, "dead0001dask", out, pid=_dead_pid())
+    out.mkdir()
+    part = scoring_io.AtomicParquet(out / "part-00000.parquet", "dead0001dask")
+    import pyarrow as pa
+
+    part.write(pa.table({"prediction": [0.5]}))
+    part.close()
+    part.commit()
+
+    assert job_sweep.sweep_jobs(ws) == []
+    assert ws.store.jobs.get("dead0001dask").status == "succeeded"
