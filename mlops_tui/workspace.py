@@ -38,7 +38,9 @@ max_slice_gap = 0.25           # largest allowed gap of the metric between slice
 [drift]
 psi_warn = 0.1
 psi_alert = 0.25
-ks_pvalue_alert = 0.001
+ks_pvalue_alert = 0.001        # a KS / chi-square p below this calls a difference certain
+pvalue_noise = 0.01            # a PSI or share change warns only when its test's p is below this
+share_ratio_alert = 1.5        # a category (>= 5 % of rows) whose share moved by this factor (up or down)
 null_rate_warn = 0.05          # absolute change in the share of missing values
 null_rate_alert = 0.25
 

@@ -15,7 +15,9 @@ costs no second pass over the data and constant memory, wherever the batches wer
 
 Reference statistics describe exactly the rows the model was fitted on: training writes them
 beside the model file (:mod:`mlops_tui.training.reference`); an older model gets them built once
-from its dataset snapshot (:func:`load_reference`). Thresholds come from ``[drift]`` in config.toml.
+from its dataset snapshot (:func:`load_reference`). How statistics become ok / warn / alert, so that
+same-distribution jobs of 200 rows stay quiet and real shifts alert: :mod:`.drift_stats`. Thresholds
+come from ``[drift]`` in config.toml.
 """
 
 from __future__ import annotations
@@ -27,6 +29,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from mlops_tui.serving.drift_stats import (
+    DEFAULTS,
+    RANK,
+    chi2_pvalue,
+    ks_test,
+    null_pvalue,
+    psi,
+    psi_noise,
+    share_shift,
+    verdict,
+)
 from mlops_tui.store import DriftResult, NotFoundError
 from mlops_tui.training import reference
 from mlops_tui.training.reference import bin_counts
@@ -37,40 +50,10 @@ if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
 
 SAMPLE_SIZE = reference.SAMPLE_SIZE  # rows of a job kept for the KS test
-ASYMPTOTIC_KS_ROWS = 500  # from this many rows a side, KS p-values come from the asymptotic distribution
-MIN_ROWS = 100  # below this, sampling noise alone can exceed the PSI thresholds: cap at "warn"
 PREDICTION = "__prediction__"
-EPS = 1e-4
-DEFAULTS = {"psi_warn": 0.1, "psi_alert": 0.25, "ks_pvalue_alert": 0.001,
-            "null_rate_warn": 0.05, "null_rate_alert": 0.25}
-RANK = {"ok": 0, "warn": 1, "alert": 2}
 
 
-# -- statistics ----------------------------------------------------------------------------------
-def psi(ref: np.ndarray | list[float], cur: np.ndarray | list[float]) -> float | None:
-    """Population stability index between two count (or proportion) vectors of the same bins."""
-    r, c = np.asarray(ref, dtype=float), np.asarray(cur, dtype=float)
-    if r.sum() <= 0 or c.sum() <= 0:
-        return None
-    r = np.clip(r / r.sum(), EPS, None)
-    c = np.clip(c / c.sum(), EPS, None)
-    return float(np.sum((c - r) * np.log(c / r)))
-
-
-def ks_test(ref: list[float] | np.ndarray, cur: np.ndarray) -> tuple[float | None, float | None]:
-    from scipy.stats import ks_2samp
-
-    r = np.asarray(ref, dtype=float)
-    r, c = r[~np.isnan(r)], cur[~np.isnan(cur)]
-    if r.size < 2 or c.size < 2:
-        return None, None
-    # scipy's "auto" computes the exact p-value up to 10,000 rows a side: O(n·m), 0.2 s per
-    # feature at our 5,000-row samples (seconds per job on a wide model). From a few hundred rows
-    # a side the asymptotic distribution is accurate far below the alert threshold.
-    res = ks_2samp(r, c, method="asymp" if min(r.size, c.size) >= ASYMPTOTIC_KS_ROWS else "auto")
-    return float(res.statistic), float(res.pvalue)
-
-
+# -- thresholds --------------------------------------------------------------------------------
 def thresholds(ws: Workspace) -> dict[str, float]:
     conf = ws.config.get("drift", {}) or {}
     return {k: float(conf.get(k, v)) for k, v in DEFAULTS.items()}
@@ -322,38 +305,33 @@ class DriftTracker:
         batch.add(features.to_numpy(), predictions, unseen, seed=self._batches)
         self.merge(batch)
     # -- results ---------------------------------------------------------------------------------
-    def _status(self, psi_value: float | None, ks_p: float | None, null_change: float) -> str:
-        lim = self.limits
-        status = "ok"
-        if (psi_value is not None and psi_value >= lim["psi_warn"]) or null_change >= lim["null_rate_warn"]:
-            status = "warn"
-        if ks_p is not None and ks_p < lim["ks_pvalue_alert"]:
-            # A KS test on thousands of rows flags shifts too small to matter: on its own it
-            # warns; together with a PSI past the warn line it alerts.
-            status = "alert" if psi_value is not None and psi_value >= lim["psi_warn"] else "warn"
-        if (psi_value is not None and psi_value >= lim["psi_alert"]) or null_change >= lim["null_rate_alert"]:
-            status = "alert"
-        if self.rows < MIN_ROWS and status == "alert":
-            status = "warn"
-        return status
-
     def _numeric_result(self, job_id: str, name: str, kind: str, ref: dict[str, Any], col: _Column,
                         sample: np.ndarray) -> DriftResult:
         p = psi(ref["counts"], col.counts)
+        p_same = chi2_pvalue(ref["counts"], col.counts)
         ks_stat, ks_p = ks_test([np.nan if v is None else v for v in ref["sample"]], sample)
         null_ref = float(ref.get("null_rate", 0.0))
         null_cur = col.nulls / self.rows
         n_ok = self.rows - col.nulls
         details = {"ref_mean": ref.get("mean"), "cur_mean": col.total / n_ok if n_ok else None,
-                   "edges": ref["edges"], "ref_counts": ref["counts"], "cur_counts": col.counts.tolist()}
-        return DriftResult(job_id, name, kind, p, ks_stat, ks_p, null_ref, null_cur, None,
-                           self._status(p, ks_p, abs(null_cur - null_ref)), details)
+                   "edges": ref["edges"], "ref_counts": ref["counts"], "cur_counts": col.counts.tolist(),
+                   "chi2_pvalue": p_same}
+        # KS on a discrete feature (ties) is conservative: the chi-square of the bins may be surer.
+        p_certain = min((v for v in (ks_p, p_same) if v is not None), default=None)
+        noise = details["psi_noise"] = psi_noise(ref["counts"], n_ok)
+        status = verdict(self.limits, self.rows, psi_value=p, p_same=p_same, p_certain=p_certain, noise=noise,
+                         null_change=abs(null_cur - null_ref), p_nulls=null_pvalue(col.nulls, self.rows, null_ref))
+        return DriftResult(job_id, name, kind, p, ks_stat, ks_p, null_ref, null_cur, None, status, details)
 
     def _categorical_result(self, job_id: str, name: str) -> DriftResult:
         ref = self.ref["features"][name]
         counts = self.stats.cat_counts[name]
         # Missing and unseen codes are one more bucket, so a flood of new categories moves the PSI.
-        p = psi([*ref["counts"], ref.get("nulls", 0)], [*counts.tolist(), self.stats.cat_nulls[name]])
+        ref_counts = [*ref["counts"], ref.get("nulls", 0)]
+        cur_counts = [*counts.tolist(), self.stats.cat_nulls[name]]
+        p = psi(ref_counts, cur_counts)
+        p_same = chi2_pvalue(ref_counts, cur_counts)
+        share = share_shift(ref["counts"], counts, self.limits["share_ratio_alert"])
         null_ref, null_cur = float(ref["null_rate"]), self.stats.cat_nulls[name] / self.rows
         if self.stats.cat_unseen is not None:
             new = self.stats.cat_unseen[name]
@@ -364,19 +342,27 @@ class DriftTracker:
         shifts = sorted(zip(ref["categories"], r.tolist(), c.tolist(), strict=True),
                         key=lambda t: -abs(t[2] - t[1]))[:5]
         details = {"shifted": [{"category": k, "ref": a, "cur": b} for k, a, b in shifts],
-                   "new_or_missing_rate": max(0.0, null_cur - null_ref)}
-        return DriftResult(job_id, name, "categorical", p, None, None, null_ref, null_cur, new,
-                           self._status(p, None, abs(null_cur - null_ref)), details)
+                   "new_or_missing_rate": max(0.0, null_cur - null_ref), "chi2_pvalue": p_same,
+                   "share_ratio": share and share[0], "share_pvalue": share and share[1]}
+        details["psi_noise"] = psi_noise(ref_counts, self.rows)
+        status = verdict(self.limits, self.rows, psi_value=p, p_same=p_same, p_certain=p_same, share=share,
+                         noise=details["psi_noise"],
+                         null_change=abs(null_cur - null_ref),
+                         p_nulls=null_pvalue(self.stats.cat_nulls[name], self.rows, null_ref))
+        return DriftResult(job_id, name, "categorical", p, None, None, null_ref, null_cur, new, status, details)
 
     def _prediction_result(self, job_id: str, sample: np.ndarray) -> DriftResult:
         pref = self.ref["prediction"]
         if self.stats.pred is not None:
             return self._numeric_result(job_id, PREDICTION, "prediction", pref, self.stats.pred, sample)
         p = psi(pref["counts"], self.stats.pred_classes)
+        p_same = chi2_pvalue(pref["counts"], self.stats.pred_classes)
         details = {"classes": pref["classes"], "ref_counts": pref["counts"],
-                   "cur_counts": self.stats.pred_classes.tolist()}
-        return DriftResult(job_id, PREDICTION, "prediction", p, None, None, None, None, None,
-                           self._status(p, None, 0.0), details)
+                   "cur_counts": self.stats.pred_classes.tolist(), "chi2_pvalue": p_same,
+                   "psi_noise": psi_noise(pref["counts"], self.rows)}
+        status = verdict(self.limits, self.rows, psi_value=p, p_same=p_same, p_certain=p_same,
+                         noise=details["psi_noise"])
+        return DriftResult(job_id, PREDICTION, "prediction", p, None, None, None, None, None, status, details)
 
     def finish(self, job_id: str) -> tuple[str | None, float | None, list[DriftResult], dict[str, Any]]:
         """(job status ok|warn|alert — None when not measured, prediction drift, results, summary)."""

@@ -1,0 +1,174 @@
+"""The statistics behind a drift status, and the rule that turns them into ok / warn / alert.
+
+A status needs an effect big enough to matter *and* evidence that it is more than sampling noise:
+
+* **Effect.** The PSI of the counts (decile bins of the training data, or categories plus a
+  missing/unseen bucket) past ``psi_warn`` / ``psi_alert``. For a categorical feature also the share
+  ratio: the PSI weighs a change by the category's size, so a category of 7 % whose share doubles
+  scores only 0.06, although "twice as many applicants with a bad history" is drift anyone wants to
+  hear of. A category holding at least ``MIN_SHARE`` of either side whose share moved by a factor of
+  ``share_ratio_alert`` or more counts like a PSI past the alert line (:func:`share_shift`).
+* **Evidence.** A job of n rows compared with N reference rows reaches a PSI of about
+  (bins - 1) · (1/n + 1/N) by chance alone: 0.13 for a 28-category feature scored on 200 rows, past
+  the warn line with nothing changed (ames' Neighborhood warned and alerted so). So a PSI warns only
+  when the chi-square test of homogeneity on the same counts gives p below ``pvalue_noise``, and
+  alerts only when a test is certain (KS or chi-square p below ``ks_pvalue_alert``). A share ratio
+  is tested on the category's own share (Fisher, Bonferroni over categories); the null rate by a
+  binomial test. Thresholds so hold at 200 rows and at 10 million alike: at small n the tests absorb
+  the noise, at large n the effect lines keep certain but tiny shifts from alerting.
+
+A certain difference on its own (a tiny effect on a large job) warns. Fewer than ``MIN_ROWS`` rows
+never alert. Figures: bench/drift_corpus.py over the real-data corpus (0 alerts and 0 warnings in
+1,911 same-distribution checks, every shifted feature alerting). Tests are not calibrated exactly
+(sparse cells, a reference that is itself a sample): simulated 200-row jobs of a 28-category feature
+alert in about 0.5 % and warn in 2 % of cases; 10 categories: 0.05 % and 1 %.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EPS = 1e-4
+MIN_ROWS = 100  # below this, a job's drift can warn but never alert
+MIN_SHARE = 0.05  # a category's share ratio counts when it holds this much of the reference or the job
+DEFAULTS = {"psi_warn": 0.1, "psi_alert": 0.25, "ks_pvalue_alert": 0.001, "pvalue_noise": 0.01,
+            "share_ratio_alert": 1.5, "null_rate_warn": 0.05, "null_rate_alert": 0.25}
+ASYMPTOTIC_KS_ROWS = 500  # from this many rows a side, KS p-values come from the asymptotic distribution
+RANK = {"ok": 0, "warn": 1, "alert": 2}
+
+
+def psi(ref: np.ndarray | list[float], cur: np.ndarray | list[float]) -> float | None:
+    """Population stability index between two count (or proportion) vectors of the same bins."""
+    r, c = np.asarray(ref, dtype=float), np.asarray(cur, dtype=float)
+    if r.sum() <= 0 or c.sum() <= 0:
+        return None
+    r = np.clip(r / r.sum(), EPS, None)
+    c = np.clip(c / c.sum(), EPS, None)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def ks_test(ref: list[float] | np.ndarray, cur: np.ndarray) -> tuple[float | None, float | None]:
+    from scipy.stats import ks_2samp
+
+    r = np.asarray(ref, dtype=float)
+    r, c = r[~np.isnan(r)], cur[~np.isnan(cur)]
+    if r.size < 2 or c.size < 2:
+        return None, None
+    # scipy's "auto" computes the exact p-value up to 10,000 rows a side: O(n·m), 0.2 s per
+    # feature at our 5,000-row samples (seconds per job on a wide model). From a few hundred rows
+    # a side the asymptotic distribution is accurate far below the alert threshold.
+    res = ks_2samp(r, c, method="asymp" if min(r.size, c.size) >= ASYMPTOTIC_KS_ROWS else "auto")
+    return float(res.statistic), float(res.pvalue)
+
+
+def psi_noise(ref: np.ndarray | list[float], n: int, draws: int = 200) -> float:
+    """The mean PSI between the reference and ``n`` rows drawn from the reference distribution (the
+    reference itself redrawn too, as it is a sample): what sampling noise alone scores, with the
+    same bins and the same clipping of empty bins. Seeded: a job's status does not flicker."""
+    r = np.asarray(ref, dtype=float)
+    total = int(r.sum())
+    if total <= 0 or n <= 0:
+        return 0.0
+    rng = np.random.default_rng(0)
+    shares = r / total
+    refs, curs = rng.multinomial(total, shares, size=draws), rng.multinomial(n, shares, size=draws)
+    rs = np.clip(refs / total, EPS, None)
+    cs = np.clip(curs / n, EPS, None)
+    return float(np.mean(np.sum((cs - rs) * np.log(cs / rs), axis=1)))
+
+
+def chi2_pvalue(ref: np.ndarray | list[float], cur: np.ndarray | list[float]) -> float | None:
+    """p-value of the chi-square test that two count vectors of the same bins come from one
+    distribution; None when no test is possible (an empty side, a single bin left)."""
+    from scipy.stats import chi2_contingency
+
+    table = np.array([ref, cur], dtype=float)
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or (table.sum(axis=1) <= 0).any():
+        return None
+    # The test's approximation needs expected counts >= 5: sparse cells are pooled into one, and a
+    # pool still too small joins the smallest of the others (a category of 0.1 % seen in 3 rows out
+    # of 200 would otherwise weigh like a shift of the whole distribution).
+    def expected(t: np.ndarray) -> np.ndarray:
+        return (np.outer(t.sum(axis=1), t.sum(axis=0)) / t.sum()).min(axis=0)
+
+    sparse = expected(table) < 5
+    if sparse.any() and not sparse.all():
+        dense = table[:, ~sparse]
+        pool = table[:, sparse].sum(axis=1)
+        if expected(np.column_stack([dense, pool]))[-1] < 5:
+            smallest = int(np.argmin(dense.sum(axis=0)))
+            dense[:, smallest] += pool
+            table = dense
+        else:
+            table = np.column_stack([dense, pool])
+    if table.shape[1] < 2:
+        return None
+    return float(chi2_contingency(table, correction=False).pvalue)
+
+
+def null_pvalue(nulls: int, rows: int, ref_rate: float) -> float:
+    """p-value of ``nulls`` missing values in ``rows`` where the reference had ``ref_rate``."""
+    from scipy.stats import binomtest
+
+    return float(binomtest(nulls, rows, min(max(ref_rate, 0.0), 1.0)).pvalue) if rows else 1.0
+
+
+def share_shift(ref: np.ndarray | list[float], cur: np.ndarray | list[float],
+                min_ratio: float) -> tuple[float, float] | None:
+    """(largest share ratio, p-value) of a categorical feature's categories; None if a side is empty.
+
+    The ratio is the largest factor by which a category's share moved, up or down, among categories
+    holding at least MIN_SHARE of either side. The p-value is the smallest of the two-proportion
+    exact tests of the categories that moved by ``min_ratio`` or more (1.0 when none did), times the
+    number of categories tested (Bonferroni): picking the most changed of many categories must not
+    turn noise into evidence. A change confined to one category of many is what the omnibus
+    chi-square misses (mpg: dodge 14 % -> 32 % of 234 rows: chi-square p 0.04, this test 2e-4 after Bonferroni).
+    """
+    from scipy.stats import fisher_exact
+
+    r, c = np.asarray(ref, dtype=float), np.asarray(cur, dtype=float)
+    n_r, n_c = r.sum(), c.sum()
+    if n_r <= 0 or n_c <= 0:
+        return None
+    pr, pc = r / n_r, c / n_c
+    big = np.flatnonzero(np.maximum(pr, pc) >= MIN_SHARE)
+    if big.size == 0:
+        return 1.0, 1.0
+    hi, lo = np.maximum(pr, pc)[big], np.minimum(pr, pc)[big]
+    ratios = np.where(lo > 0, hi / np.where(lo > 0, lo, 1.0), np.inf)
+    # Fisher's exact test of the category's count against the rest, reference vs job: a normal
+    # approximation understates the tail of a category of 10 expected rows and cried wolf.
+    p = np.array([fisher_exact([[r[i], n_r - r[i]], [c[i], n_c - c[i]]]).pvalue if ratios[k] >= min_ratio
+                  else 1.0 for k, i in enumerate(big)])
+    p = np.minimum(1.0, p * big.size)
+    return float(ratios.max()), float(p.min())
+
+
+def verdict(lim: dict[str, float], rows: int, *, psi_value: float | None, p_same: float | None,
+            p_certain: float | None = None, share: tuple[float, float] | None = None,
+            null_change: float = 0.0, p_nulls: float = 1.0, noise: float = 0.0) -> str:
+    """ok | warn | alert of one feature (see the module docstring for the why).
+
+    ``p_same``: chi-square p of the counts the PSI is computed from (None: no test was possible, the
+    PSI stands alone); ``p_certain``: the smallest p of the tests that may call a difference certain
+    (KS and chi-square); ``share``: (ratio, p) of :func:`share_shift` for a categorical feature;
+    ``null_change`` and ``p_nulls``: the change of the missing rate and its binomial p-value;
+    ``noise``: :func:`psi_noise`, subtracted from the PSI before it meets the warn and alert lines.
+    """
+    real = p_same is None or p_same < lim["pvalue_noise"]
+    certain = p_certain is not None and p_certain < lim["ks_pvalue_alert"]
+    psi_value = (psi_value or 0.0) - noise
+    share_ratio, share_p = share or (1.0, 1.0)
+    status = "ok"
+    if (psi_value >= lim["psi_warn"] and real) or certain or (
+            share_ratio >= lim["share_ratio_alert"] and share_p < lim["pvalue_noise"]):
+        status = "warn"
+    if (psi_value >= lim["psi_alert"] and certain) or (
+            share_ratio >= lim["share_ratio_alert"] and share_p < lim["ks_pvalue_alert"]):
+        status = "alert"
+    if p_nulls < lim["pvalue_noise"] and null_change >= lim["null_rate_warn"]:
+        status = "alert" if null_change >= lim["null_rate_alert"] or status == "alert" else "warn"
+    if rows < MIN_ROWS and status == "alert":
+        status = "warn"
+    return status

@@ -1,0 +1,22 @@
+"""Drift on real public data (bench/corpus.py): a model tuned on a corpus set stays quiet on random
+samples of the same set, from 200 rows to every row, and alerts on exactly the feature shifted in a
+copy (a numeric one moved by one standard deviation, a category's share doubled). The whole corpus,
+with the false-alarm count: bench/drift_corpus.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.corpus_helpers import corpus_sets, drift_check
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("name", ["hmda", "mpg", "carseats"])  # binary, multiclass, regression
+def test_same_distribution_is_quiet_and_a_shift_alerts_on_the_shifted_feature(ws, tmp_path, name):
+    s = corpus_sets(tmp_path / "corpus", [name])[0]
+    check = drift_check(ws, s, tmp_path, sizes=(200, None), repeats=2, trials=2)
+    alerts, warns, statuses = check.false_alarms()
+    assert alerts == 0 and warns <= 0.05 * statuses, check.same
+    assert len(check.shifted) == 2  # each of these sets has a numeric and a categorical feature
+    assert check.shift_problems() == []
