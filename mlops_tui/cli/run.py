@@ -173,15 +173,18 @@ def show(
     run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run id or a unique prefix.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """One run with its preparation, trials and holdout metrics.
+    """One run: preparation, trials, holdout metrics, feature importances, slice metrics and the gate's
+    verdict on its model (everything the HTML report shows, in the terminal).
 
     Example: mlops-tui run show 3f9c
     """
+    from mlops_tui.registry import evidence
     from mlops_tui.training import tuning
 
     ws = workspace()
     tuning.sweep(ws)
-    payload = _details(ws, tuning.get(ws, run_ref))
+    run = tuning.get(ws, run_ref)
+    payload = {**_details(ws, run), **evidence.run_evidence(ws, run)}
 
     def render() -> None:
         p = payload
@@ -196,8 +199,42 @@ def show(
         if p["test_metrics"]:
             out.print(table("holdout", ["metric", "value"],
                             [[k, v] for k, v in p["test_metrics"].items() if isinstance(v, int | float)]))
+        _render_evidence(p)
 
     emit(payload, as_json, render)
+
+
+def _render_evidence(p: dict[str, Any]) -> None:
+    """Importances (top features by gain), the slice gaps and the gate verdict, a few lines each."""
+    from mlops_tui.registry.evidence import TOP_FEATURES
+
+    if p["importance"]:
+        top = p["importance"][:TOP_FEATURES]
+        out.print(table(f"importance (top {len(top)} of {len(p['importance'])} by gain)",
+                        ["feature", "gain %", "mean |SHAP|", "splits"],
+                        [[f["feature"], f"{100 * f['gain_share']:.1f}", f["shap"], f["split"]] for f in top]))
+    if p["slices"] and p["slices"]["features"]:
+        sl, metric = p["slices"], p["slices"]["metric"]
+        worst_first = sorted(sl["features"], key=lambda f: -1.0 if f["gap"] is None else -f["gap"])
+        shown = worst_first[:TOP_FEATURES]
+
+        def group(feature: dict[str, Any], value: Any) -> str:
+            g = next((g for g in feature["groups"] if g["value"] == value), None)
+            return "—" if g is None else f"{value} ({fmt(g[metric], 3)}, n={g['n']})"
+
+        more = f"; {len(worst_first) - len(shown)} more in --json" if len(worst_first) > len(shown) else ""
+        out.print(table(f"slices ({metric} per group of ≥ {sl['min_rows']} rows, widest gap first{more})",
+                        ["feature", "groups", "gap", "best", "worst"],
+                        [[f["feature"] + (" (time)" if f["kind"] == "time" else ""), len(f["groups"]),
+                          fmt(f["gap"], 3), group(f, f["best"]), group(f, f["worst"])] for f in shown]))
+    g = p["gate"]
+    if g:
+        from rich.markup import escape
+
+        verdict = "[green]passes[/]" if g["passed"] else "[red]refused[/]"
+        against = f" against champion {g['champion']}" if g["champion"] else ""
+        why = "; ".join(g["reasons"]) if g["reasons"] else " · ".join(g["explain"]) or "no [gate] policy set"
+        out.print(f"gate: {escape(g['model'] + ' ')}{verdict}{escape(against + ': ' + why)}")
 
 
 def stop(

@@ -1,0 +1,72 @@
+"""The evidence for choosing a run's model without a browser: importances, slice metrics, gate.
+
+`run show` (and its ``--json``) adds what the HTML report and the TUI show, compactly, so a user
+over SSH can judge a model: the holdout evaluation's feature importances (LightGBM gain and mean
+|SHAP|), its slice metrics (per categorical feature and time period: the metric of each group and
+the gap between best and worst), and the gate's verdict on the registered version, with the same
+champion `model show` and `deploy` use. Nothing is recomputed: the importances and slices are the
+details stored when the evaluation was recorded (:mod:`mlops_tui.evaluation.details`), the verdict
+is :func:`mlops_tui.registry.gate.check` on stored metrics. Missing pieces (a run without a model,
+an evaluation without details) are None, never an error.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mlops_tui.registry import gate
+
+if TYPE_CHECKING:
+    from mlops_tui.store import Run
+    from mlops_tui.workspace import Workspace
+
+TOP_FEATURES = 10  # rows of importance a human sees; --json carries every feature
+
+
+def importance(details: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+    """Every feature by gain: gain, its share of the total gain, split count, mean |SHAP|."""
+    imp = (details or {}).get("importance")
+    if not imp:
+        return None
+    total = sum(g or 0.0 for g in imp["gain"]) or 1.0
+    return [{"feature": f, "gain": g, "gain_share": round((g or 0.0) / total, 4), "split": s, "shap": sh}
+            for f, g, s, sh in zip(imp["features"], imp["gain"], imp["split"], imp["shap"], strict=True)]
+
+
+def slices(details: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The slice metric per group of each feature, its gap, best and worst group; the worst gap."""
+    sl = (details or {}).get("slices")
+    if not sl:
+        return None
+    metric = sl["metric"]
+    features = [{"feature": f["feature"], "kind": f["kind"], "gap": f["gap"], "best": f["best"],
+                 "worst": f["worst"], "groups": [{"value": g["value"], "n": g["n"], metric: g.get(metric)}
+                                                 for g in f["groups"]]}
+                for f in sl.get("features", [])]
+    return {"metric": metric, "min_rows": sl.get("min_rows"), "max_gap": sl.get("max_gap"),
+            "max_gap_feature": sl.get("max_gap_feature"), "time_gap": sl.get("time_gap"), "features": features}
+
+
+def gate_verdict(ws: Workspace, run: Run) -> dict[str, Any] | None:
+    """The gate's verdict on the run's registered model (as `model show` gives it), or None."""
+    from mlops_tui.registry.models import champion_of
+    from mlops_tui.store import NotFoundError
+
+    if not run.model_name or run.model_version is None:
+        return None
+    try:
+        model = ws.store.models.get(run.model_name, run.model_version)
+    except NotFoundError:
+        return None
+    champion = champion_of(ws, model)
+    verdict = gate.check(ws, model, champion=champion)
+    return {"model": model.ref, "champion": champion.ref if champion else None, **verdict.to_json(),
+            "explain": gate.explain(verdict.checks)}
+
+
+def run_evidence(ws: Workspace, run: Run) -> dict[str, Any]:
+    """``importance``, ``slices`` and ``gate`` of a run (each None when not recorded)."""
+    from mlops_tui.evaluation import records
+
+    details = records.details_for_run(ws, run.run_id)
+    return {"importance": importance(details), "slices": slices(details), "gate": gate_verdict(ws, run)}
