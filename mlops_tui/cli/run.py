@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, table, workspace
+from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, styled, table, workspace
 
 
 def _summary(run: Any) -> dict[str, Any]:
@@ -229,12 +229,10 @@ def _render_evidence(p: dict[str, Any]) -> None:
                           fmt(f["gap"], 3), group(f, f["best"]), group(f, f["worst"])] for f in shown]))
     g = p["gate"]
     if g:
-        from rich.markup import escape
-
-        verdict = "[green]passes[/]" if g["passed"] else "[red]refused[/]"
+        verdict = ("passes", "green") if g["passed"] else ("refused", "red")
         against = f" against champion {g['champion']}" if g["champion"] else ""
         why = "; ".join(g["reasons"]) if g["reasons"] else " · ".join(g["explain"]) or "no [gate] policy set"
-        out.print(f"gate: {escape(g['model'] + ' ')}{verdict}{escape(against + ': ' + why)}")
+        out.print(styled(f"gate: {g['model']} ", verdict, f"{against}: {why}"))
 
 
 def stop(
