@@ -2,30 +2,13 @@
 
 Bare `mlops-tui` (optionally with `--workspace DIR` / `--debug`) opens the workbench without
 building the command line: Typer and the ~25 command modules cost ~150 ms that the TUI's first
-frame would otherwise wait for. Anything else goes to :mod:`mlops_tui.cli`.
+frame would otherwise wait for. Anything else goes to :mod:`mlops_tui.cli`. Both open the workbench
+through :func:`mlops_tui.screens.open_workbench`.
 """
 
 from __future__ import annotations
 
 import sys
-
-
-def open_workbench(workspace: str | None) -> None:
-    """Open the TUI on ``workspace`` (created if missing). Raises UserError without a terminal or
-    with a store the app cannot use, before the terminal is taken."""
-    from mlops_tui.errors import UserError
-    from mlops_tui.workspace import Workspace
-
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        # A script or cron job that forgot its command must not hang in a full-screen app.
-        raise UserError("the workbench needs a terminal (stdin and stdout are not one here); "
-                        "for scripts use a command, see `mlops-tui --help`")
-    ws = Workspace.open(workspace, create=True)
-    from mlops_tui.screens.app import (
-        run_app,  # reads the store before taking the terminal: a bad one is one line
-    )
-
-    run_app(ws)
 
 
 def _bare(args: list[str]) -> tuple[str | None, bool] | None:
@@ -55,6 +38,7 @@ def main() -> None:
         return
     workspace, debug = bare
     from mlops_tui.errors import UserError
+    from mlops_tui.screens import open_workbench
     from mlops_tui.store import StoreError
 
     try:

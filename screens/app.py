@@ -1,46 +1,26 @@
 """The workbench App: main screens as modes switched by number keys, help, palette, keymap.
 
 Main screens are imported lazily by module path (screens.keymap.MAIN), so the first frame pays only
-for the home screen, and a screen that fails to import shows a notice instead of crashing the app.
+for the home screen.
 Nothing here imports lightgbm, sklearn, optuna or scipy: services that need them are imported inside
 workers.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from mlops_tui.screens.keymap import MAIN, load, user_keymap
 from mlops_tui.screens.palette import ActionsProvider
-from mlops_tui.screens.widgets import BaseScreen, NavBar
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
 
 if TYPE_CHECKING:
     from mlops_tui.screens.home import Snapshot
 
     from mlops_tui.workspace import Workspace
-
-TITLES = {"home": "Home", "datasets": "Datasets", "runs": "Runs", "models": "Models",
-          "monitoring": "Monitoring", "sql": "SQL"}
-
-
-class UnavailableScreen(BaseScreen):
-    """Stands in for a main screen whose module is missing or broken (other work in progress)."""
-
-    def __init__(self, mode: str, reason: str) -> None:
-        super().__init__()
-        self.mode_name = mode
-        self.reason = reason
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield NavBar(self.mode_name)
-        yield Static(f"\n  The {TITLES.get(self.mode_name, self.mode_name)} screen is not available yet.\n\n"
-                     f"  {self.reason}", id="unavailable")
-        yield Footer()
 
 
 class Workbench(App[None]):
@@ -66,14 +46,11 @@ class Workbench(App[None]):
         for mode in MAIN:
             self.add_mode(mode, self._factory(mode))
 
-    def _factory(self, mode: str) -> Any:
+    @staticmethod
+    def _factory(mode: str) -> Callable[[], Screen]:
         def make() -> Screen:
-            try:
-                return load(MAIN[mode])()
-            except Exception as exc:  # noqa: BLE001 - a broken screen must not take the app down
-                reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-                self.notify(f"{TITLES[mode]} screen: {reason}", severity="warning")
-                return UnavailableScreen(mode, reason)
+            screen: Screen = load(MAIN[mode])()
+            return screen
         return make
 
     def on_mount(self) -> None:

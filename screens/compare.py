@@ -13,7 +13,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from mlops_tui.screens.widgets import BaseScreen, FormField, FormScreen, Table, fmt, import_service
+from mlops_tui.screens.modals import FormField, FormScreen
+from mlops_tui.screens.nav import BaseScreen
+from mlops_tui.screens.tables import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -21,6 +23,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from mlops_tui.formatting import fmt
 
 MARKERS = ("•", "+", "x", "*", "o", "#")
 TOP_FEATURES = 15
@@ -205,7 +209,9 @@ class CompareScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="compare-load")
     def load_comparison(self, seq: int) -> None:
         ws = self.app.ws
-        data = import_service("mlops_tui.evaluation.compare").compare(ws, self.run_ids)
+        from mlops_tui.evaluation.compare import compare
+
+        data = compare(ws, self.run_ids)
         details: dict[str, dict[str, Any]] = {}
         for row in data["runs"]:
             if row.get("details_path"):
@@ -342,7 +348,7 @@ class CompareScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="compare-export")
     def export(self, output: str) -> None:
-        report = import_service("mlops_tui.evaluation.report")
+        from mlops_tui.evaluation import report
         self.post_message(self.Exported(report.write_report(self.app.ws, self.run_ids, output)))
 
     def on_compare_screen_exported(self, msg: Exported) -> None:

@@ -5,24 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops_tui.screens.widgets import (
-    BaseScreen,
-    FormField,
-    FormScreen,
-    Loaded,
-    NavBar,
-    Table,
-    TextScreen,
-    ago,
-    fmt,
-    import_service,
-    sparkline,
-)
+from mlops_tui.screens.formatters import ago, sparkline
+from mlops_tui.screens.messages import Loaded
+from mlops_tui.screens.modals import FormField, FormScreen, TextScreen
+from mlops_tui.screens.nav import BaseScreen, NavBar
+from mlops_tui.screens.tables import Table
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from mlops_tui.formatting import fmt
 
 PAGE = 100  # rows held by the preview table at a time; DuckDB fetches the next page on demand
 
@@ -138,7 +132,7 @@ class DatasetsScreen(BaseScreen):
     def load_page(self, offset: int, focus_row: int) -> None:
         if not self.current:
             return
-        datasets = import_service("mlops_tui.data.datasets")
+        from mlops_tui.data import datasets
         dv = self.versions[self.current]
         columns, rows = datasets.page(self.app.ws, dv, offset, PAGE)  # type: ignore[attr-defined]
         self.post_message(Loaded("page", (dv.ref, offset, focus_row, columns, rows)))
@@ -253,7 +247,7 @@ class DatasetsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
     def run_register(self, values: dict[str, str]) -> None:
-        datasets = import_service("mlops_tui.data.datasets")
+        from mlops_tui.data import datasets
         dv, new = datasets.add(self.app.ws, values["source"], name=values["name"] or None,  # type: ignore[attr-defined]
                                target=values["target"] or None, description=values["description"] or None)
         self.app.call_from_thread(
@@ -270,9 +264,8 @@ class DatasetsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
     def run_validate(self, ref: str, path: str) -> None:
-        datasets = import_service("mlops_tui.data.datasets")
-        if not hasattr(datasets, "validate"):
-            raise import_service("mlops_tui.errors").UserError("dataset validate is not available yet")
+        from mlops_tui.data import datasets
+
         result = datasets.validate(self.app.ws, ref, path)  # type: ignore[attr-defined]
         problems = result.get("problems") or []
         head = f"✓ {path} matches {ref}" if result.get("ok") else f"✗ {path}: {len(problems)} problem(s) against {ref}"
@@ -291,9 +284,8 @@ class DatasetsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
     def run_diff(self, a: str, b: str) -> None:
-        datasets = import_service("mlops_tui.data.datasets")
-        if not hasattr(datasets, "diff"):
-            raise import_service("mlops_tui.errors").UserError("dataset diff is not available yet")
+        from mlops_tui.data import datasets
+
         result = datasets.diff(self.app.ws, a, b)  # type: ignore[attr-defined]
         self.app.call_from_thread(self.app.push_screen, TextScreen(f"diff {a} → {b}", render_diff(result)))
 

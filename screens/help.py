@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from mlops_tui.screens.keymap import catalogue, keys_for
-from mlops_tui.screens.widgets import BaseScreen, Table
+from mlops_tui.screens.nav import BaseScreen
+from mlops_tui.screens.tables import Table
 from textual.app import ComposeResult
 from textual.widgets import Footer, Header, Static
 

@@ -5,23 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops_tui.screens.widgets import (
-    BaseScreen,
-    Loaded,
-    NavBar,
-    Table,
-    ago,
-    fmt,
-    recent_jobs,
-    sparkline,
-    status_text,
-    symbol,
-)
+from mlops_tui.screens.formatters import ago, sparkline, status_text, symbol
+from mlops_tui.screens.messages import Loaded
+from mlops_tui.screens.nav import BaseScreen, NavBar
+from mlops_tui.screens.tables import Table
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Footer, Header, Static
+
+from mlops_tui.formatting import fmt
+from mlops_tui.serving.sweep import recent_jobs
 
 REFRESH_S = 2.0
 

@@ -28,7 +28,7 @@ MAIN: dict[str, str] = {
     "sql": "mlops_tui.screens.sql:SqlScreen",
 }
 # Modules whose screens and widgets declare bindings (main screens first, then sub-screens).
-MODULES = ("mlops_tui.screens.app", "mlops_tui.screens.widgets", "mlops_tui.screens.home", "mlops_tui.screens.datasets", "mlops_tui.screens.runs", "mlops_tui.screens.run_detail",
+MODULES = ("mlops_tui.screens.app", "mlops_tui.screens.nav", "mlops_tui.screens.tables", "mlops_tui.screens.modals", "mlops_tui.screens.home", "mlops_tui.screens.datasets", "mlops_tui.screens.runs", "mlops_tui.screens.run_detail",
            "mlops_tui.screens.compare", "mlops_tui.screens.models", "mlops_tui.screens.monitoring", "mlops_tui.screens.sql", "mlops_tui.screens.help")
 
 
@@ -53,10 +53,7 @@ def catalogue() -> list[Entry]:
     """Every binding declared by a screen or widget in screens/, in module order."""
     entries: list[Entry] = []
     for name in MODULES:
-        try:
-            module = importlib.import_module(name)
-        except Exception:  # noqa: BLE001, S112 - a screen still being written just has no entries
-            continue
+        module = importlib.import_module(name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ != name or "BINDINGS" not in cls.__dict__:
                 continue

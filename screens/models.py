@@ -11,19 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlops_tui.screens.widgets import (
-    BaseScreen,
-    ConfirmModal,
-    FormField,
-    FormScreen,
-    NavBar,
-    Table,
-    ago,
-    fmt,
-    import_service,
-    recent_jobs,
-    status_text,
-)
+from mlops_tui.screens.formatters import ago, status_text
+from mlops_tui.screens.modals import ConfirmModal, FormField, FormScreen
+from mlops_tui.screens.nav import BaseScreen, NavBar
+from mlops_tui.screens.tables import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -31,6 +22,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
+
+from mlops_tui.formatting import fmt
+from mlops_tui.serving.sweep import recent_jobs
 
 JOBS_REFRESH_S = 5.0
 JOBS_SHOWN = 200
@@ -194,8 +188,8 @@ class ModelsScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-load")
     def load_registry(self, seq: int) -> None:
         ws = self.app.ws
-        gate = import_service("mlops_tui.registry.gate")
-        registry = import_service("mlops_tui.registry.models")
+        from mlops_tui.registry import gate
+        from mlops_tui.registry import models as registry
         models = ws.store.models.list()
         deployments, jobs = ws.store.models.deployments(), recent_jobs(ws, JOBS_SHOWN)
         # The list first (fast store reads), then the verdicts (each reads evaluation details).
@@ -297,7 +291,7 @@ class ModelsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-detail")
     def load_detail(self, ref: str) -> None:
-        registry = import_service("mlops_tui.registry.models")
+        from mlops_tui.registry import models as registry
         self.post_message(self.Detail(registry.show(self.app.ws, ref)))
 
     def on_models_screen_detail(self, msg: Detail) -> None:
@@ -377,7 +371,7 @@ class ModelsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-write")
     def promote(self, ref: str, alias: str) -> None:
-        registry = import_service("mlops_tui.registry.models")
+        from mlops_tui.registry import models as registry
         res = registry.promote(self.app.ws, ref, alias)
         prev = f" (was v{res['previous_version']})" if res.get("previous_version") else ""
         self.post_message(self.Done(f"✓ {res['name']}@{alias} → v{res['version']}{prev}"))
@@ -402,7 +396,7 @@ class ModelsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-write")
     def rollback(self, name: str, alias: str) -> None:
-        registry = import_service("mlops_tui.registry.models")
+        from mlops_tui.registry import models as registry
         res = registry.rollback(self.app.ws, name, alias)
         self.post_message(self.Done(f"✓ {name}@{alias} rolled back to v{res['version']}"))
 
@@ -425,8 +419,8 @@ class ModelsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-write")
     def deploy(self, ref: str, name: str, force: bool) -> None:
-        registry = import_service("mlops_tui.registry.models")
-        errors = import_service("mlops_tui.errors")
+        from mlops_tui import errors
+        from mlops_tui.registry import models as registry
         try:
             dep = registry.deploy(self.app.ws, ref, name, force=force)
         except errors.PolicyRefused as exc:
@@ -481,12 +475,12 @@ class ModelsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-score")
     def score(self, target: str, inputs: list[str], output: str | None) -> None:
-        scoring = import_service("mlops_tui.serving.scoring")
+        from mlops_tui.serving import scoring
         try:
             job = scoring.score(self.app.ws, target, inputs, output,
                                 progress=lambda rows, total: self.post_message(self.ScoreProgress(rows, total)))
         except Exception as exc:  # noqa: BLE001 - the failed job is recorded by the service; say why
-            from mlops_tui.screens.widgets import report_error
+            from mlops_tui.screens.messages import report_error
 
             self.app.call_from_thread(report_error, self.app, exc)
             self.post_message(self.Scored(None, str(exc)))

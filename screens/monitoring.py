@@ -10,17 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops_tui.screens.widgets import (
-    BaseScreen,
-    FormField,
-    FormScreen,
-    NavBar,
-    Table,
-    ago,
-    fmt,
-    import_service,
-    status_text,
-)
+from mlops_tui.screens.formatters import ago, status_text
+from mlops_tui.screens.modals import FormField, FormScreen
+from mlops_tui.screens.nav import BaseScreen, NavBar
+from mlops_tui.screens.tables import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -28,6 +21,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
+
+from mlops_tui.formatting import fmt
 
 REFRESH_S = 5.0
 
@@ -135,7 +130,7 @@ class MonitoringScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="monitoring-load")
     def load_summaries(self, seq: int) -> None:
         ws = self.app.ws
-        monitoring = import_service("mlops_tui.monitoring.monitor")
+        from mlops_tui.monitoring import monitor as monitoring
         summaries = [monitoring.monitor(ws, d.name) for d in ws.store.models.deployments()]
         self.post_message(self.Loaded(summaries, seq))
 
@@ -227,7 +222,7 @@ class MonitoringScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="monitoring-feedback")
     def feedback(self, deployment: str, labels: str, id_column: str) -> None:
-        monitoring = import_service("mlops_tui.monitoring.monitor")
+        from mlops_tui.monitoring import monitor as monitoring
         self.post_message(self.FeedbackDone(monitoring.feedback(self.app.ws, deployment, labels,
                                                                 id_column=id_column)))
 

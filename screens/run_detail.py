@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops_tui.screens.runs import (
+from mlops_tui.screens.formatters import duration, status_text
+from mlops_tui.screens.messages import Loaded
+from mlops_tui.screens.nav import BaseScreen
+from mlops_tui.screens.run_actions import (
     ACTIVE,
     REFRESH_S,
     progress_bar,
@@ -14,12 +17,14 @@ from mlops_tui.screens.runs import (
     show_logs,
     stop_run,
 )
-from mlops_tui.screens.widgets import BaseScreen, Loaded, Table, duration, fmt, import_service, status_text
+from mlops_tui.screens.tables import Table
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from mlops_tui.formatting import fmt
 
 
 class RunDetailScreen(BaseScreen):
@@ -85,10 +90,12 @@ class RunDetailScreen(BaseScreen):
         ws = self.app.ws  # type: ignore[attr-defined]
         details = None
         if run.status == "completed":
-            details = import_service("mlops_tui.evaluation.evaluate").details_for_run(ws, run.run_id)
+            from mlops_tui.evaluation.evaluate import details_for_run
+
+            details = details_for_run(ws, run.run_id)
         params = (details or {}).get("param_importances")
         if not params or not params.get("importances"):
-            evaldetails = import_service("mlops_tui.evaluation.details")
+            from mlops_tui.evaluation import details as evaldetails
             params = evaldetails.param_importances(ws.run_dir(run.run_id) / "optuna.journal", run.run_id)
         self.post_message(Loaded("importance", (params, (details or {}).get("importance"))))
 
@@ -191,10 +198,10 @@ class RunDetailScreen(BaseScreen):
         self.query_one(TabbedContent).active = tab
 
     def action_stop(self) -> None:
-        stop_run(self, self.run_id)
+        stop_run(self, self.run_id, self.refresh_run)
 
     def action_resume(self) -> None:
-        resume_run(self, self.run_id)
+        resume_run(self, self.run_id, self.refresh_run)
 
     def action_logs(self) -> None:
         show_logs(self, self.run_id)

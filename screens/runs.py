@@ -11,58 +11,30 @@ import dataclasses
 import math
 from typing import Any
 
-from mlops_tui.screens.widgets import (
-    BaseScreen,
-    FormField,
-    FormScreen,
-    Loaded,
-    NavBar,
-    Table,
-    TextScreen,
-    ago,
-    duration,
-    fmt,
-    import_service,
-    status_text,
+from mlops_tui.screens.formatters import ago, duration, status_text
+from mlops_tui.screens.messages import Loaded
+from mlops_tui.screens.modals import FormField, FormScreen
+from mlops_tui.screens.nav import BaseScreen, NavBar
+from mlops_tui.screens.run_actions import (
+    REFRESH_S,
+    progress_bar,
+    resume_run,
+    run_elapsed,
+    show_logs,
+    stop_run,
 )
+from mlops_tui.screens.tables import Table
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Footer, Header, Static
 
-REFRESH_S = 1.5
-ACTIVE = ("queued", "running", "stopping")  # as mlops_tui.training.tuning.control.ACTIVE
+from mlops_tui.formatting import fmt
+
 SWEEP_EVERY = 8  # refreshes between zombie sweeps (tuning.sweep reads journals; not every tick)
 TASKS = (("auto", "auto (from target)"), ("binary", "binary"), ("multiclass", "multiclass"),
          ("regression", "regression"))
-
-
-def progress_bar(done: int, total: int | None, width: int = 8) -> str:
-    """'3/5 █████░░░' — readable without colour."""
-    if not total:
-        return str(done)
-    filled = min(width, round(width * done / total))
-    return f"{done}/{total} " + "█" * filled + "░" * (width - filled)
-
-
-def run_elapsed(run: Any) -> float | None:
-    if run.started_at is None:
-        return None
-    from mlops_tui.screens.widgets import now
-
-    end = run.ended_at
-    if end is None:
-        if run.status not in ACTIVE:
-            return None
-        from datetime import UTC
-
-        return (now() - run.started_at.replace(tzinfo=UTC)).total_seconds()
-    return (end - run.started_at).total_seconds()
-
-
-def _tuning() -> Any:
-    return import_service("mlops_tui.training.tuning")
 
 
 # -- the list ----------------------------------------------------------------------------------
@@ -115,12 +87,9 @@ class RunsScreen(BaseScreen):
     def refresh_runs(self, sweep: bool = False) -> None:
         ws = self.app.ws  # type: ignore[attr-defined]
         if sweep:
-            try:
-                sweeper = getattr(_tuning(), "sweep", None)
-            except Exception:  # noqa: BLE001 - tuning not installed yet: the list still works
-                sweeper = None
-            if sweeper is not None:
-                sweeper(ws)
+            from mlops_tui.training import tuning
+
+            tuning.sweep(ws)
         self.post_message(Loaded("runs", ws.store.runs.list(limit=200)))
 
     def on_loaded(self, message: Loaded) -> None:
@@ -181,11 +150,8 @@ class RunsScreen(BaseScreen):
         if len(self.marked) < 2:
             self.notify("mark at least two runs with space, then press c", severity="warning")
             return
-        try:
-            from mlops_tui.screens.compare import CompareScreen
-        except Exception as exc:  # noqa: BLE001 - the compare screen may still be in progress
-            self.notify(f"compare screen not available yet: {exc}", severity="error")
-            return
+        from mlops_tui.screens.compare import CompareScreen
+
         self.app.push_screen(CompareScreen(list(self.marked)))
 
     def action_launch(self) -> None:
@@ -195,12 +161,12 @@ class RunsScreen(BaseScreen):
     def action_stop(self) -> None:
         run = self._selected()
         if run is not None:
-            stop_run(self, run.run_id)
+            stop_run(self, run.run_id, self.refresh_runs)
 
     def action_resume(self) -> None:
         run = self._selected()
         if run is not None:
-            resume_run(self, run.run_id)
+            resume_run(self, run.run_id, self.refresh_runs)
 
     def action_logs(self) -> None:
         run = self._selected()
@@ -211,44 +177,6 @@ class RunsScreen(BaseScreen):
 def _run_label(run: Any, marked: bool) -> str:
     """'▶ penguins·3479a1': the name plus a short id, since runs of one dataset share a name."""
     return f"{'▶ ' if marked else ''}{run.name}·{run.run_id[:6]}"
-
-
-# -- actions shared by list and detail ----------------------------------------------------------
-def stop_run(screen: BaseScreen, run_id: str) -> None:
-    def work_() -> None:
-        _tuning().stop(screen.app.ws, run_id)  # type: ignore[attr-defined]
-        screen.app.call_from_thread(screen.notify, f"stop requested for run {run_id[:8]}")
-        screen.app.call_from_thread(_refresh, screen)
-
-    screen.run_worker(work_, thread=True, exit_on_error=False, group="run-action")
-
-
-def resume_run(screen: BaseScreen, run_id: str) -> None:
-    def work_() -> None:
-        _tuning().resume(screen.app.ws, run_id, detach=True)  # type: ignore[attr-defined]
-        screen.app.call_from_thread(screen.notify, f"run {run_id[:8]} resumed (detached)")
-        screen.app.call_from_thread(_refresh, screen)
-
-    screen.run_worker(work_, thread=True, exit_on_error=False, group="run-action")
-
-
-def _refresh(screen: BaseScreen) -> None:
-    refresh = getattr(screen, "refresh_run", None) or getattr(screen, "refresh_runs", None)
-    if refresh is not None:
-        refresh()
-
-
-def show_logs(screen: BaseScreen, run_id: str) -> None:
-    def work_() -> None:
-        ws = screen.app.ws  # type: ignore[attr-defined]
-        tuning = _tuning()
-        path = tuning.log_path(ws, run_id) if hasattr(tuning, "log_path") else ws.run_dir(run_id) / "run.log"
-        text = path.read_text(errors="replace")[-20_000:] if path.exists() else f"no log at {path}"
-        from rich.text import Text
-
-        screen.app.call_from_thread(screen.app.push_screen, TextScreen(f"log of {run_id[:8]}", Text(text)))
-
-    screen.run_worker(work_, thread=True, exit_on_error=False, group="run-action")
 
 
 # -- the launch form -----------------------------------------------------------------------------
@@ -279,7 +207,7 @@ class LaunchScreen(FormScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="launch-prefill")
     def prefill(self, ref: str) -> None:
-        datasets = import_service("mlops_tui.data.datasets")
+        from mlops_tui.data import datasets
         dv = datasets.resolve(self.app.ws, ref)  # type: ignore[attr-defined]
         self.app.call_from_thread(self._apply_prefill, dv)
 
@@ -314,7 +242,8 @@ class LaunchScreen(FormScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="launch")
     def start_run(self, options: dict[str, Any]) -> None:
-        tuning = _tuning()
+        from mlops_tui.training import tuning
+
         known = {f.name for f in dataclasses.fields(tuning.TuneOptions)}
         opts = tuning.TuneOptions(**{k: v for k, v in options.items() if k in known})
         run = tuning.start(self.app.ws, opts, detach=True)  # type: ignore[attr-defined]

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops_tui.screens.widgets import BaseScreen, NavBar, Table, fmt, import_service
+from mlops_tui.screens.nav import BaseScreen, NavBar
+from mlops_tui.screens.tables import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static
+
+from mlops_tui.formatting import fmt
 
 EXAMPLE = "SELECT name, version, aliases FROM v_models ORDER BY name, version DESC"
 VIEWS_TEXT = ("Views: v_datasets v_runs v_trials v_models v_deployments v_jobs v_drift v_audit · "
@@ -75,7 +78,7 @@ class SqlScreen(BaseScreen):
     def action_toggle_views(self) -> None:
         views = self.query_one("#sql-views", Static)
         if not views.has_class("shown"):
-            sql = import_service("mlops_tui.sql")
+            from mlops_tui import sql
             views.update("\n".join(f"{name}: {cols}" for name, cols in sql.VIEWS.items()))
         views.toggle_class("shown")
 
@@ -97,8 +100,7 @@ class SqlScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sql")
     def run_query(self, query: str) -> None:
-        sql = import_service("mlops_tui.sql")
-        errors = import_service("mlops_tui.errors")
+        from mlops_tui import errors, sql
         try:
             self.post_message(self.Result(query, sql.run(self.app.ws, query), None))
         except errors.UserError as exc:

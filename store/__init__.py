@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 from mlops_tui.store import migrations
+from mlops_tui.store._area import utcnow
 from mlops_tui.store._db import (
     NotFoundError,
     SchemaVersionError,
@@ -55,7 +56,7 @@ from mlops_tui.store.services import Services
 __all__ = [
     "AliasChange", "AuditEvent", "DatasetVersion", "Deployment", "DriftResult", "Evaluation",
     "Feedback", "ModelVersion", "NotFoundError", "Run", "SchemaVersionError", "ScoringJob",
-    "Service", "Store", "StoreBusyError", "StoreError", "Trial", "session",
+    "Service", "Store", "StoreBusyError", "StoreError", "Trial", "session", "utcnow",
 ]
 
 VIEWS = ("v_datasets", "v_runs", "v_trials", "v_models", "v_deployments", "v_jobs", "v_drift", "v_audit",

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 import typer
-from typer._click.exceptions import ClickException
-from typer.exceptions import Abort, Exit
+from typer import Abort, Exit, TyperException
 
 from mlops_tui.cli import _common
 from mlops_tui.cli._common import STATE, err
@@ -47,9 +46,21 @@ def _root(
 
 def _register() -> None:
     # Each module adds its commands; the import order is the order of `--help`.
-    from mlops_tui.cli import dataset, evaluate, model, monitor, run, scoring, serve, workspace_cmds
+    from mlops_tui.cli import (
+        audit,
+        dataset,
+        evaluate,
+        lineage,
+        model,
+        monitor,
+        run,
+        scoring,
+        serve,
+        sql,
+        workspace_cmds,
+    )
 
-    for module in (workspace_cmds, dataset, run, evaluate, model, scoring, serve, monitor):
+    for module in (workspace_cmds, dataset, run, evaluate, model, scoring, serve, monitor, sql, audit, lineage):
         module.register(app)
     for name, sub in _common.GROUPS.items():
         app.add_typer(sub, name=name)
@@ -72,8 +83,8 @@ def main(argv: list[str] | None = None) -> None:
             err.print("interrupted")
     except Exit as exc:
         code = exc.exit_code
-    except ClickException as exc:  # usage errors
-        exc.show()
+    except TyperException as exc:  # usage errors: Typer's exceptions are Click's, which show themselves
+        cast(Any, exc).show()
         code = exc.exit_code if exc.exit_code != 1 else 2
     except (Abort, KeyboardInterrupt):
         err.print("interrupted")

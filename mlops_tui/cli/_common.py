@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from mlops_tui import formatting
 from mlops_tui.workspace import Workspace
 
 
@@ -30,8 +31,8 @@ class _State:
 
 STATE = _State()
 
-# Command groups shared by several modules: `run compare` lives in evaluate.py, `run reproduce`
-# in monitor.py, the rest of `run` in run.py. Modules add their commands in `register(app)`.
+# The command groups; each is filled by the module of the same name (cli/dataset.py, run.py, model.py)
+# in its `register(app)`, and added to the app after every module has registered.
 GROUPS: dict[str, typer.Typer] = {
     "dataset": typer.Typer(
         help="Register, inspect, compare and validate datasets.\n\n"
@@ -91,13 +92,8 @@ def emit(payload: Any, as_json: bool, render: Callable[[], None]) -> None:
 
 
 def fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) < 1e6 else f"{value:,.0f}"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)
+    """A table cell for people (:func:`mlops_tui.formatting.fmt`, with the CLI's em dash for missing)."""
+    return formatting.fmt(value, digits, missing="—")
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:

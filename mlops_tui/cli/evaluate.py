@@ -1,59 +1,13 @@
-"""`run compare`, `report`, `evaluate` (see CLI.md). Thin: parse, call a service, emit."""
+"""`report` and `evaluate`: holdout evaluations as an HTML report, a model on other labelled data
+(see the README's CLI contract). Thin: parse, call ``mlops_tui.evaluation``, emit."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, table, workspace
-
-
-def _delta(v: float | None) -> str:
-    return "" if v is None or v == 0 else f" ({v:+.4g})"
-
-
-def _short(value: Any, key: str) -> Any:
-    """Hashes cut to 12 characters for the table (``--json`` has them in full)."""
-    return value[:12] if key.endswith("hash") and isinstance(value, str) else value
-
-
-def compare(
-    runs: Annotated[list[str], typer.Argument(help="Two or more run ids (unique prefixes work).")],
-    as_json: JsonFlag = False,
-) -> None:
-    """Runs side by side: holdout metrics (deltas to the first, best marked *), parameters, datasets.
-
-    Example: mlops-tui run compare 3f2a 9c1d
-    """
-    from mlops_tui.evaluation import compare as cmp
-
-    res = cmp.compare(workspace(), runs)
-
-    def render() -> None:
-        ids = [r["run_id"] for r in res["runs"]]
-        short = [i[:8] for i in ids]
-        out.print(table("runs", ["", *short], [
-            (label, *(_short(r[key], key) for r in res["runs"])) for label, key in (
-                ("name", "name"), ("task", "task"), ("dataset", "dataset"), ("version", "dataset_version"),
-                ("hash", "dataset_hash"), ("holdout rows", "holdout_rows"), ("trials", "n_trials"),
-                ("model", "model"), ("status", "status"))]))
-        rows: list[list[Any]] = []
-        for m, values in res["metrics"].items():
-            cells = []
-            for i in ids:
-                v = values[i]
-                mark = "*" if res["best"].get(m) == i else ""
-                cells.append("—" if v is None else f"{fmt(v)}{mark}{_delta(res['deltas'][m][i])}")
-            rows.append([m + (" ↓" if m in res["lower_is_better"] else ""), *cells])
-        out.print(table("holdout metrics (Δ vs first, * best)", ["metric", *short], rows))
-        out.print(table("parameters (differing first)", ["param", *short], [
-            [p + (" ≠" if p in res["differing_params"] else ""), *(values[i] for i in ids)]
-            for p, values in res["params"].items()]))
-        for w in res["warnings"]:
-            err.print(f"warning: {w}", markup=False, soft_wrap=True)
-
-    emit(res, as_json, render)
+from mlops_tui.cli._common import JsonFlag, emit, err, fmt, out, table, workspace
 
 
 def report(
@@ -101,6 +55,5 @@ def evaluate(
 
 
 def register(app: typer.Typer) -> None:
-    GROUPS["run"].command("compare")(compare)
     app.command("report")(report)
     app.command("evaluate")(evaluate)

@@ -1,6 +1,6 @@
-"""`monitor`, `feedback`, `retrain`, `lineage`, `sql`, `audit` and `run reproduce` (see ../shared/CLI.md).
+"""`monitor`, `feedback` and `retrain`: a deployment's life after it scores (see the README's CLI contract).
 
-Thin: parse, call a service in mlops_tui/ (monitoring, lineage, sql), emit JSON or a table.
+Thin: parse, call ``mlops_tui.monitoring``, emit JSON or a table.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, styled, table, workspace
+from mlops_tui.cli._common import JsonFlag, emit, err, fmt, out, styled, table, workspace
 from mlops_tui.serving.sweep import sweep_jobs
 
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red", None: "dim"}
@@ -18,148 +18,6 @@ STATUS_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red", None: "dim
 
 def _status(value: str | None) -> Text:
     return Text(value or "—", style=STATUS_STYLE.get(value, "dim"))
-
-
-# How a second parent edge reads on its child in the lineage tree.
-ALSO = {"retrained_as": "retrain of", "scored": "scored by", "trained_on": "trained on", "produced": "produced by",
-        "serves": "served by"}
-
-
-# -- sql / audit / lineage ---------------------------------------------------------------------
-def sql(
-    query: Annotated[str, typer.Argument(help="One SELECT statement over the views below.")],
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Most rows to return.")] = 1000,
-    as_json: JsonFlag = False,
-) -> None:
-    """Read-only SQL over the metadata views; writes are refused (exit 1).
-
-    Views (columns): v_datasets(name, version, hash, rows, columns, target, task, source,
-    created_at); v_runs(run_id, name, dataset, dataset_version, target, task, metric, direction,
-    status, best_value, n_trials_requested, model_name, model_version, created_at, ended_at);
-    v_trials(run_id, number, state, value, params_json, duration_s, pid, host, ended_at);
-    v_models(name, version, run_id, task, dataset, dataset_version, sha256, metrics_json,
-    created_at, aliases); v_deployments(name, model_name, model_version, forced, created_at,
-    updated_at, engine, engine_json, follows); v_jobs(job_id, deployment, model_name, model_version, rows_in,
-    rows_out, seconds, rows_per_s, status, error, drift_status, created_at, ended_at, inputs_json,
-    output, unseen_json, warnings_json, prediction_drift, pid, host, engine, kind,
-    cluster_json); v_drift(job_id, feature, kind, psi,
-    ks_stat, ks_pvalue, null_rate_ref, null_rate_cur, new_categories, status); v_audit(event_id,
-    happened_at, user_name, host, command, object, outcome, details_json); v_services(service_id,
-    deployment, status, host, pid, url, workers, model_name, model_version, started_at,
-    heartbeat_at, ended_at, stats_json, error). JSON columns work with
-    json_extract(metrics_json, '$.rmse').
-
-    Example: mlops-tui sql "SELECT feature, count(*) FROM v_drift WHERE status = 'alert' GROUP BY ALL"
-    """
-    from mlops_tui import sql as sql_service
-
-    ws = workspace()
-    sweep_jobs(ws)  # v_jobs must not show a killed job as running
-    res = sql_service.run(ws, query, limit=limit)
-
-    def render() -> None:
-        out.print(table(None, res["columns"], res["rows"]))
-        more = " (more rows exist; raise --limit)" if res["truncated"] else ""
-        out.print(f"{res['row_count']} row(s){more}")
-
-    emit(res, as_json, render)
-
-
-def audit(
-    obj: Annotated[str | None, typer.Option("--object", "-o", help="Only objects starting with this, e.g. model:credit.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Most events to show.")] = 50,
-    as_json: JsonFlag = False,
-) -> None:
-    """The append-only audit trail, newest first: time, user, host, command, object, outcome.
-
-    Example: mlops-tui audit --object deployment:bikes --limit 20
-    """
-    from mlops_tui.registry import lineage
-
-    rows = lineage.events(workspace(), obj, limit)
-
-    def render() -> None:
-        if not rows:
-            out.print("no audit events yet")
-            return
-        out.print(table(None, ["at", "user", "host", "command", "object", "outcome"],
-                        [(r["at"], r["user"], r["host"], r["command"], r["object"], r["outcome"]) for r in rows]))
-
-    emit(rows, as_json, render)
-
-
-def lineage_cmd(
-    ref: Annotated[str, typer.Argument(help="A dataset (NAME[:V]), run id, model (NAME[:V|@ALIAS]), deployment or "
-                                            "job id; prefix with KIND: to disambiguate, e.g. dataset:bikes.")],
-    as_json: JsonFlag = False,
-) -> None:
-    """Where an object came from and what was made from it: data → run → model → deployment → jobs.
-
-    Example: mlops-tui lineage bikeshare@production --json
-    """
-    from mlops_tui.registry import lineage
-
-    ws = workspace()
-    sweep_jobs(ws)
-    res = lineage.lineage(ws, ref)
-
-    def render() -> None:
-        from rich.markup import escape
-        from rich.tree import Tree
-
-        nodes = {n["id"]: n for n in res["nodes"]}
-
-        def preferred(src: dict[str, Any], dst: dict[str, Any]) -> bool:
-            # A job sits under its deployment only while the deployment still serves the model
-            # that scored it; after a retrain it stays under the model that really scored it.
-            return src["kind"] == "deployment" and dst["kind"] == "job" and src.get("model") == dst.get("model")
-
-        # Show each node once, under one parent.
-        parent: dict[str, tuple[str, str]] = {}
-        for e in res["edges"]:
-            if e["to"] not in parent or preferred(nodes[e["from"]], nodes[e["to"]]):
-                parent[e["to"]] = (e["from"], e["relation"])
-        children: dict[str, list[tuple[str, str]]] = {}
-        for child, (src, rel) in parent.items():
-            children.setdefault(src, []).append((child, rel))
-        has_parent = set(parent)
-
-        # Edges the tree cannot show (a node has one place in it) are named on the child, so the
-        # tree never hides e.g. that a job under its deployment was scored by an older model.
-        also: dict[str, list[str]] = {}
-        for e in res["edges"]:
-            if parent.get(e["to"], (None,))[0] != e["from"]:
-                src = nodes[e["from"]]
-                verb = "via" if src["kind"] == "deployment" else ALSO.get(e["relation"], e["relation"])
-                also.setdefault(e["to"], []).append(f"{verb} {src['kind']} {src['label']}")
-
-        def label(node_id: str, relation: str | None = None) -> Text:
-            n = nodes[node_id]
-            extra = {"dataset": f"{n.get('rows')} rows", "run": f"{n.get('status')} {n.get('metric')}="
-                     f"{fmt(n.get('best_value'))}", "model": ", ".join(n.get("aliases") or []),
-                     "deployment": f"serves {n.get('model')}", "job": f"{n.get('status')} {n.get('rows')} rows "
-                     f"drift {n.get('drift_status') or '—'}"}.get(n["kind"], "")
-            mark = "[bold]" if node_id == res["root"] else ""
-            rel = f"[dim]{relation}[/] " if relation else ""
-            more = "".join(f"  [italic]{escape(a)}[/]" for a in also.get(node_id, []))
-            return Text.from_markup(f"{rel}{mark}{n['kind']} {escape(n['label'])}{'[/]' if mark else ''}  "
-                                    f"[dim]{escape(extra)}[/]{more}", emoji=False)
-
-        def grow(tree: Tree, node_id: str, relation: str | None, seen: set[str]) -> None:
-            branch = tree.add(label(node_id, relation))
-            if node_id in seen:
-                return
-            seen.add(node_id)
-            for child, rel in children.get(node_id, []):
-                grow(branch, child, rel, seen)
-
-        tree = Tree(Text(f"lineage of {res['root']}"))
-        seen: set[str] = set()
-        for top in [n["id"] for n in res["nodes"] if n["id"] not in has_parent]:
-            grow(tree, top, None, seen)
-        out.print(tree)
-
-    emit(res, as_json, render)
 
 
 # -- monitor / feedback -------------------------------------------------------------------------
@@ -284,7 +142,7 @@ def feedback(
     emit(res, as_json, render)
 
 
-# -- retrain / reproduce ------------------------------------------------------------------------
+# -- retrain ----------------------------------------------------------------------------------------
 def retrain(
     deployment: Annotated[str, typer.Argument(help="Deployment whose model is the champion.")],
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="New dataset version: NAME (latest) or NAME:V.")],
@@ -326,34 +184,7 @@ def _comparison(res: dict[str, Any]) -> None:
                     [(k, v["champion"], v["challenger"]) for k, v in res["metrics"].items()]))
 
 
-def reproduce(
-    run: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
-    as_json: JsonFlag = False,
-) -> None:
-    """Retrain a run's final model from its record and check the holdout predictions are identical (exit 1 if not).
-
-    Example: mlops-tui run reproduce 3f2a9c
-    """
-    from mlops_tui.monitoring import retrain as retraining
-
-    res = retraining.reproduce(workspace(), run)
-
-    def render() -> None:
-        verdict = ("identical", "green") if res["identical"] else ("DIFFERENT", "bold red")
-        out.print(styled(f"run {res['run_id']} → {res['model']}: holdout predictions ", verdict,
-                         f" over {res['rows']} rows (max abs diff {fmt(res['max_abs_diff'])}); "
-                         f"model file identical: {res['model_file_identical']}"))
-
-    emit(res, as_json, render)
-    if not res["identical"]:
-        raise typer.Exit(1)
-
-
 def register(app: typer.Typer) -> None:
     app.command("monitor")(monitor)
     app.command("feedback")(feedback)
     app.command("retrain")(retrain)
-    GROUPS["run"].command("reproduce")(reproduce)
-    app.command("sql")(sql)
-    app.command("audit")(audit)
-    app.command("lineage")(lineage_cmd)

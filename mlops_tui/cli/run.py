@@ -1,5 +1,6 @@
-"""`tune` and `run list/show/stop/resume/logs` (see ../shared/CLI.md). Thin: parse, call
-``mlops_tui.training.tuning``, emit. `run compare` and `run reproduce` live in evaluate.py / monitor.py."""
+"""`tune` and the `run` group: list, show, stop, resume, logs, compare, reproduce (see the README's CLI
+contract). Thin: parse, call ``mlops_tui.training.tuning`` (compare: ``mlops_tui.evaluation``;
+reproduce: ``mlops_tui.monitoring.retrain``), emit."""
 
 from __future__ import annotations
 
@@ -297,6 +298,77 @@ def logs(
                                              markup=False, highlight=False, soft_wrap=True))
 
 
+# -- compare / reproduce -----------------------------------------------------------------------
+def _delta(v: float | None) -> str:
+    return "" if v is None or v == 0 else f" ({v:+.4g})"
+
+
+def _short(value: Any, key: str) -> Any:
+    """Hashes cut to 12 characters for the table (``--json`` has them in full)."""
+    return value[:12] if key.endswith("hash") and isinstance(value, str) else value
+
+
+def compare(
+    runs: Annotated[list[str], typer.Argument(help="Two or more run ids (unique prefixes work).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Runs side by side: holdout metrics (deltas to the first, best marked *), parameters, datasets.
+
+    Example: mlops-tui run compare 3f2a 9c1d
+    """
+    from mlops_tui.evaluation import compare as cmp
+
+    res = cmp.compare(workspace(), runs)
+
+    def render() -> None:
+        ids = [r["run_id"] for r in res["runs"]]
+        short = [i[:8] for i in ids]
+        out.print(table("runs", ["", *short], [
+            (label, *(_short(r[key], key) for r in res["runs"])) for label, key in (
+                ("name", "name"), ("task", "task"), ("dataset", "dataset"), ("version", "dataset_version"),
+                ("hash", "dataset_hash"), ("holdout rows", "holdout_rows"), ("trials", "n_trials"),
+                ("model", "model"), ("status", "status"))]))
+        rows: list[list[Any]] = []
+        for m, values in res["metrics"].items():
+            cells = []
+            for i in ids:
+                v = values[i]
+                mark = "*" if res["best"].get(m) == i else ""
+                cells.append("—" if v is None else f"{fmt(v)}{mark}{_delta(res['deltas'][m][i])}")
+            rows.append([m + (" ↓" if m in res["lower_is_better"] else ""), *cells])
+        out.print(table("holdout metrics (Δ vs first, * best)", ["metric", *short], rows))
+        out.print(table("parameters (differing first)", ["param", *short], [
+            [p + (" ≠" if p in res["differing_params"] else ""), *(values[i] for i in ids)]
+            for p, values in res["params"].items()]))
+        for w in res["warnings"]:
+            err.print(f"warning: {w}", markup=False, soft_wrap=True)
+
+    emit(res, as_json, render)
+
+
+def reproduce(
+    run: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Retrain a run's final model from its record and check the holdout predictions are identical (exit 1 if not).
+
+    Example: mlops-tui run reproduce 3f2a9c
+    """
+    from mlops_tui.monitoring import retrain as retraining
+
+    res = retraining.reproduce(workspace(), run)
+
+    def render() -> None:
+        verdict = ("identical", "green") if res["identical"] else ("DIFFERENT", "bold red")
+        out.print(styled(f"run {res['run_id']} → {res['model']}: holdout predictions ", verdict,
+                         f" over {res['rows']} rows (max abs diff {fmt(res['max_abs_diff'])}); "
+                         f"model file identical: {res['model_file_identical']}"))
+
+    emit(res, as_json, render)
+    if not res["identical"]:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command("tune")(tune)
     group = GROUPS["run"]
@@ -305,3 +377,5 @@ def register(app: typer.Typer) -> None:
     group.command("stop")(stop)
     group.command("resume")(resume)
     group.command("logs")(logs)
+    group.command("compare")(compare)
+    group.command("reproduce")(reproduce)

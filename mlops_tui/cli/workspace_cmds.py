@@ -40,7 +40,7 @@ def tui() -> None:
 
     Example: mlops-tui --workspace ~/projects/churn/.mlops tui
     """
-    from mlops_tui.entry import open_workbench
+    from mlops_tui.screens import open_workbench
 
     open_workbench(STATE.workspace)
 

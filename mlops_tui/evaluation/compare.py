@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import UserError
 from mlops_tui.evaluation.records import META_KEYS, holdout_evaluations
-from mlops_tui.registry.gate import LOWER_IS_BETTER, better
+from mlops_tui.registry.gate import better
 from mlops_tui.store import NotFoundError
+from mlops_tui.training.metrics import LOWER_IS_BETTER
 
 if TYPE_CHECKING:
     from mlops_tui.store import Evaluation, Run

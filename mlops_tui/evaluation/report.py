@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_tui.errors import UserError
 from mlops_tui.evaluation import report_svg as svg
 from mlops_tui.evaluation.compare import compare_runs, resolve_runs
-from mlops_tui.registry.gate import LOWER_IS_BETTER
+from mlops_tui.training.metrics import LOWER_IS_BETTER
 from mlops_tui.training.modelfile import atomic_write_bytes
 
 if TYPE_CHECKING:

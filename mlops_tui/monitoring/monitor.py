@@ -20,8 +20,9 @@ import polars as pl
 
 from mlops_tui.errors import UserError
 from mlops_tui.registry import models as registry
-from mlops_tui.registry.gate import LOWER_IS_BETTER, drop_limit
+from mlops_tui.registry.gate import drop_limit
 from mlops_tui.serving.drift import sort_worst, thresholds
+from mlops_tui.training.metrics import LOWER_IS_BETTER
 from mlops_tui.training.signature import Signature
 
 if TYPE_CHECKING:

@@ -63,7 +63,7 @@ def evaluate_on(ws: Workspace, model: ModelVersion, prepared: Prepared, metric: 
 def _retune(ws: Workspace, run: Run, prepared: Prepared, champion_params: dict[str, Any], trials: int) -> dict[str, Any]:
     """A short study warm-started with the champion's parameters; returns the best parameters."""
     from mlops_tui.training.tuning import study as st
-    from mlops_tui.training.tuning.worker import _best_params
+    from mlops_tui.training.tuning.worker import best_params
 
     space = run.config["space"]["params"]
     tuned = {k: v for k, v in champion_params.items() if isinstance(space.get(k), dict)}
@@ -78,12 +78,12 @@ def _retune(ws: Workspace, run: Run, prepared: Prepared, champion_params: dict[s
         best = st.open_study(ws, run).best_trial
     finally:
         optuna.logging.set_verbosity(level)
-    return _best_params(run, best)
+    return best_params(run, best)
 
 
 def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | None = None) -> dict[str, Any]:
     """Train a challenger on ``dataset_ref``, compare on its holdout, promote only if the gate passes."""
-    from mlops_tui.store._area import utcnow
+    from mlops_tui.store import utcnow
     from mlops_tui.training import metrics as mx
     from mlops_tui.training.tuning import train
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlops_tui.training.metrics import LOWER_IS_BETTER
+
 if TYPE_CHECKING:
     from mlops_tui.store import ModelVersion
     from mlops_tui.workspace import Workspace
 
-LOWER_IS_BETTER = {"rmse", "mae", "mape", "log_loss", "brier", "multi_logloss", "binary_logloss", "l2", "l1"}
 
 
 @dataclass(frozen=True)

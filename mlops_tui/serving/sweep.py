@@ -1,7 +1,7 @@
 """Scoring jobs whose process died: found and settled wherever jobs are listed.
 
 Light on purpose (no polars, no LightGBM): `sql`, `monitor`, `lineage` and the TUI's job lists
-call :func:`sweep_jobs` before they read jobs, so a job killed with kill -9 never shows as running.
+call :func:`sweep_jobs` (the TUI through :func:`recent_jobs`) before they read jobs, so a job killed with kill -9 never shows as running.
 A job killed after its output was renamed into place (the commit's last gap, see
 :mod:`mlops_tui.serving.scoring`) is marked succeeded; any other dead job failed.
 """
@@ -14,7 +14,10 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlops_tui.processes import alive
+
 if TYPE_CHECKING:
+    from mlops_tui.store import ScoringJob
     from mlops_tui.workspace import Workspace
 
 
@@ -57,8 +60,6 @@ def sweep_jobs(ws: Workspace) -> list[str]:
     the temp file named after the job (:func:`temp_path`) is removed, and only once its process
     is gone, so a live job's file and anything else in the folder are never touched.
     """
-    from mlops_tui.training.tuning.control import alive  # the same liveness test as the tuning sweep
-
     host = socket.gethostname()
     died: list[str] = []
     for job in ws.store.jobs.running():
@@ -83,3 +84,12 @@ def sweep_jobs(ws: Workspace) -> list[str]:
             ws.store.audit.record("score sweep", obj, "failed", {"job_id": job.job_id, "error": error})
             died.append(job.job_id)
     return died
+
+
+def recent_jobs(ws: Workspace, limit: int) -> list[ScoringJob]:
+    """The latest scoring jobs, newest first. When one is listed as running, jobs whose process
+    died (kill -9) are failed first, as the CLI does (the sweep's own read is skipped when none runs)."""
+    jobs = ws.store.jobs.list(limit=limit)
+    if any(j.status == "running" for j in jobs) and sweep_jobs(ws):
+        jobs = ws.store.jobs.list(limit=limit)
+    return jobs

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from mlops_tui.errors import UserError
-from mlops_tui.registry.gate import LOWER_IS_BETTER
 
 TASKS = ("binary", "multiclass", "regression")
 
@@ -25,6 +24,8 @@ METRICS: dict[str, tuple[str, ...]] = {
     "multiclass": ("accuracy", "f1_macro", "f1_weighted", "log_loss"),
     "regression": ("rmse", "mae", "r2", "mape"),
 }
+# Metrics where smaller is better (errors, losses); the gate, compare and monitoring read it here.
+LOWER_IS_BETTER = {"rmse", "mae", "mape", "log_loss", "brier", "multi_logloss", "binary_logloss", "l2", "l1"}
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
 
 

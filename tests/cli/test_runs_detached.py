@@ -50,7 +50,7 @@ def _journal_states(ws, run_id):
 
 
 def test_detach_stop_resume(ws, cli, tmp_path):
-    from mlops_tui.training.tuning.control import alive
+    from mlops_tui.processes import alive
 
     add_sample(ws, "default", rows=3000, target="default")
     run_id, pid = _detach(ws, cli, tmp_path)

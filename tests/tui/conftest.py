@@ -56,7 +56,7 @@ def _colour_terminal(monkeypatch):
 def frozen_clock(monkeypatch):
     """Store timestamps at FROZEN + n seconds and the UI's 'now' at FROZEN + 5 min: relative times
     in snapshots ('5m ago') never vary."""
-    from mlops_tui.screens import widgets
+    from mlops_tui.screens import formatters
     from mlops_tui.store import audit, datasets, jobs, models, runs
 
     ticks = iter(range(10_000))
@@ -66,7 +66,7 @@ def frozen_clock(monkeypatch):
 
     for module in (audit, datasets, jobs, models, runs):
         monkeypatch.setattr(module, "utcnow", fake_utcnow)
-    monkeypatch.setattr(widgets, "now", lambda: (FROZEN + timedelta(minutes=5)).replace(tzinfo=UTC))
+    monkeypatch.setattr(formatters, "now", lambda: (FROZEN + timedelta(minutes=5)).replace(tzinfo=UTC))
     return FROZEN
 
 

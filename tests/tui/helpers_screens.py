@@ -55,13 +55,13 @@ def frozen_clock(monkeypatch):
     def tick() -> datetime:  # one second per write, so "newest first" orders stay stable
         return FROZEN + timedelta(seconds=next(ticks))
 
-    from mlops_tui.screens import widgets
+    from mlops_tui.screens import formatters
     from mlops_tui.store import audit, jobs, models, runs
 
     for module in (models, jobs, runs, audit):
         if hasattr(module, "utcnow"):
             monkeypatch.setattr(module, "utcnow", tick)
-    monkeypatch.setattr(widgets, "now", lambda: SEEN_AT)
+    monkeypatch.setattr(formatters, "now", lambda: SEEN_AT)
     return FROZEN
 
 

@@ -100,19 +100,6 @@ async def test_home_shows_drift_with_its_trend_and_live_performance_alerts(ws, a
         await wait_for(pilot, lambda: app.current_mode == "monitoring", what="monitoring screen")
 
 
-async def test_a_screen_that_fails_to_import_shows_a_notice_not_a_crash(ws, app_factory, monkeypatch):
-    from mlops_tui.screens import keymap
-
-    monkeypatch.setitem(keymap.MAIN, "sql", "mlops_tui.screens.does_not_exist:Nope")
-    app = app_factory(ws)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("6")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "UnavailableScreen", what="stand-in")
-        assert any("SQL screen" in t for t in texts(app))
-        await pilot.press("1")
-        await wait_for(pilot, lambda: app.current_mode == "home", what="still usable")
-
-
 async def test_a_failing_worker_becomes_an_error_notification(ws, app_factory):
     fake_runs(ws)
     app = app_factory(ws)

@@ -10,7 +10,7 @@ The public API (CLI, TUI, monitoring) — nothing heavy is imported until a func
 
 Modules: ``space`` (search space), ``study`` (one worker's Optuna loop, trials mirrored into the
 store), ``worker`` (supervisor and detached/parallel processes), ``train`` (fit, save, register),
-``control`` (validation, start/stop/resume, zombie sweep).
+``control`` (validation, start/stop/resume), ``sweep`` (runs and trials whose process died).
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ from mlops_tui.training.tuning.control import (
     resume,
     start,
     stop,
-    sweep,
-    sweep_run,
     validate,
 )
+from mlops_tui.training.tuning.sweep import sweep, sweep_run
 
 if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace

@@ -77,9 +77,6 @@ def best_params(run: Run, best: Any) -> dict[str, Any]:
     return {**fixed, **best.params, "num_boost_round": int(best.user_attrs.get("best_iteration", 100))}
 
 
-_best_params = best_params  # the name retraining.py imported first
-
-
 def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress | None = None,
               foreground: bool = False, prepared: Prepared | None = None, run: Run | None = None,
               dataset: DatasetVersion | None = None) -> Run:
@@ -88,8 +85,9 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
     ``prepared``, ``run``, ``dataset``: what `start` already has in hand (each store read costs a
     open of the store and a checkpoint)."""
     from mlops_tui.data import datasets
-    from mlops_tui.store._area import utcnow
-    from mlops_tui.training.tuning import control, train
+    from mlops_tui.store import utcnow
+    from mlops_tui.training.tuning import train
+    from mlops_tui.training.tuning.sweep import sweep_run
 
     handler = _log_to_file(ws, run_id) if foreground else None
     run = run or ws.store.runs.get(run_id)
@@ -125,7 +123,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
                             child.pid, child.returncode)
         if children:  # a worker killed meanwhile leaves RUNNING trials behind; ours are all mirrored
             mirror.join()
-            control.sweep_run(ws, run_id)
+            sweep_run(ws, run_id)
         study = study or st.open_study(ws, run)  # (its storage reads the other workers' trials too)
         complete = [t for t in study.trials if t.state.name == "COMPLETE"]
         if st.stop_requested(ws, run_id):
@@ -166,7 +164,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         ws.store.runs.update(run_id, status="stopped" if interrupted else "failed", error=message,
                              ended_at=utcnow(), audit=("tune", f"run:{run_id}", "failed", {"error": message}),
                              **extra)
-        control.sweep_run(ws, run_id)
+        sweep_run(ws, run_id)
         log.exception("run %s %s", run_id, "interrupted" if interrupted else "failed")
         raise
     finally:

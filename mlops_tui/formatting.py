@@ -1,0 +1,34 @@
+"""How a value reads in a table cell, for the CLI's Rich tables and the TUI's alike.
+
+One set of rules so a run's best value reads the same in `mlops-tui run list` and on the Runs
+screen: thousands separators, 4 significant digits, exponents only for tiny values. The two
+surfaces differ only in their missing-value mark (the CLI's em dash, the TUI's hyphen).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+
+def fmt(value: object, digits: int = 4, *, missing: str = "-") -> str:
+    """``value`` short and stable: 1,234 / 0.8123 / 4,185 / 1.00e-05; ``missing`` for None."""
+    if value is None:
+        return missing
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        if value.is_integer() and abs(value) < 1e12:
+            return f"{int(value):,}"
+        if abs(value) >= 1e6:
+            return f"{value:,.0f}"
+        if value != 0 and abs(value) < 1e-3:
+            return f"{value:.{digits - 1}e}"
+        return f"{value:.{digits}g}" if abs(value) >= 1 else f"{value:.{digits}f}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)

@@ -1,0 +1,181 @@
+"""The small dialogs every screen shares: a keyboard form, a yes/no question, a scrollable text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mlops_tui.screens.messages import RoutesWorkerErrors
+from textual.binding import Binding
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One input of a FormScreen; ``options`` makes it a Select (value, label) instead of an Input."""
+
+    id: str
+    label: str
+    value: str = ""
+    placeholder: str = ""
+    options: tuple[tuple[str, str], ...] = ()
+
+
+class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
+    """A small keyboard form: Tab/↑↓ between fields, ctrl+s submits, Escape cancels. Enter submits
+    (``enter_submits``, for forms whose defaults are usually right) or moves to the next field and
+    submits on the last. Dismisses with {field id: value} (strings; the caller validates them).
+    Short labels sit left of their input; a long one goes above it."""
+
+    DEFAULT_CSS = """
+    FormScreen { align: center middle; }
+    FormScreen > #form-box { width: 76; max-width: 100%; height: auto; max-height: 100%;
+        border: round $accent; padding: 0 1; background: $surface; }
+    FormScreen .form-row { height: 1; margin-bottom: 1; }
+    FormScreen .form-row > Label { width: 14; padding: 0 1 0 0; text-align: right; }
+    FormScreen .form-row > Input, FormScreen .form-row > Select { width: 1fr; }
+    FormScreen .form-long { height: auto; margin-bottom: 1; }
+    FormScreen .form-long > Label { color: $text-muted; }
+    FormScreen #form-help { color: $text-muted; height: auto; }
+    """
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="form.cancel"),
+        Binding("ctrl+s", "submit", "Submit", id="form.submit"),
+        Binding("down", "app.focus_next", "Next field", show=False, id="form.next"),
+        Binding("up", "app.focus_previous", "Previous field", show=False, id="form.previous"),
+    ]
+    SHORT_LABEL = 13
+
+    def __init__(self, title: str, fields: list[FormField], *, help_text: str = "",
+                 enter_submits: bool = True) -> None:
+        super().__init__()
+        self.form_title = title
+        self.fields = fields
+        self.help_text = help_text or ("Enter/ctrl+s submit · Esc cancel · Tab/↑↓ move" if enter_submits
+                                       else "Enter: next field, submits on the last · Esc cancel")
+        self.enter_submits = enter_submits
+
+    def compose(self) -> Any:
+        from textual.containers import Horizontal, Vertical, VerticalScroll
+        from textual.widgets import Label, Select
+
+        with VerticalScroll(id="form-box") as box:
+            box.border_title = self.form_title
+            for f in self.fields:
+                short = len(f.label) <= self.SHORT_LABEL
+                with (Horizontal(classes="form-row") if short else Vertical(classes="form-long")):
+                    yield Label(f.label)
+                    if f.options:
+                        yield Select([(label, value) for value, label in f.options], value=f.value,
+                                     allow_blank=False, id=f"field-{f.id}", compact=True)
+                    else:
+                        yield Input(value=f.value, placeholder=f.placeholder, id=f"field-{f.id}", compact=True)
+            yield Static(self.help_text, id="form-help")
+
+    def on_mount(self) -> None:
+        if self.fields:
+            self.query_one(f"#field-{self.fields[0].id}").focus()
+
+    def values(self) -> dict[str, str]:
+        from textual.widgets import Select
+
+        out: dict[str, str] = {}
+        for f in self.fields:
+            widget = self.query_one(f"#field-{f.id}")
+            if isinstance(widget, Select):
+                out[f.id] = "" if widget.value is Select.NULL else str(widget.value)
+            else:
+                out[f.id] = widget.value.strip()  # type: ignore[attr-defined]
+        return out
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.enter_submits or event.input.id == f"field-{self.fields[-1].id}":
+            self.action_submit()
+        else:
+            self.focus_next()
+
+    def action_submit(self) -> None:
+        self.dismiss(self.values())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """A yes/no question; y (or Enter on "Yes") confirms, n or Escape declines."""
+
+    DEFAULT_CSS = """
+    ConfirmModal { align: center middle; }
+    ConfirmModal > Vertical {
+        width: 72; max-width: 100%; height: auto; border: round $warning; padding: 0 1;
+        background: $surface;
+    }
+    ConfirmModal .confirm-text { margin-bottom: 1; }
+    ConfirmModal Horizontal { height: auto; align-horizontal: right; }
+    ConfirmModal Button { margin-left: 2; min-width: 10; }
+    """
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.question, self.yes, self.no = question, yes, no
+
+    def compose(self) -> Any:
+        from textual.containers import Horizontal, Vertical
+        from textual.widgets import Button
+
+        with Vertical():
+            yield Static(self.question, classes="confirm-text")
+            with Horizontal():
+                yield Button(f"{self.no} (n)", id="no")
+                yield Button(f"{self.yes} (y)", id="yes", variant="warning")
+
+    def on_mount(self) -> None:
+        self.query_one("#no").focus()
+
+    def on_button_pressed(self, event: Any) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class TextScreen(RoutesWorkerErrors, ModalScreen[None]):
+    """A scrollable read-only result (diff, validation problems); Escape or q closes it."""
+
+    DEFAULT_CSS = """
+    TextScreen { align: center middle; }
+    TextScreen > #text-box { width: 90%; height: 80%; border: round $accent; background: $surface;
+        padding: 0 1; }
+    """
+    BINDINGS = [
+        Binding("escape,q", "dismiss_screen", "Close", id="text.close"),
+        Binding("j", "scroll('down')", "Down", show=False, id="text.down"),
+        Binding("k", "scroll('up')", "Up", show=False, id="text.up"),
+    ]
+
+    def __init__(self, title: str, body: Any) -> None:
+        super().__init__()
+        self.text_title = title
+        self.body = body
+
+    def compose(self) -> Any:
+        from textual.containers import VerticalScroll
+
+        with VerticalScroll(id="text-box") as box:
+            box.border_title = self.text_title
+            yield Static(self.body)
+
+    def action_dismiss_screen(self) -> None:
+        self.dismiss(None)
+
+    def action_scroll(self, direction: str) -> None:
+        from textual.containers import VerticalScroll
+
+        box = self.query_one(VerticalScroll)
+        box.scroll_down() if direction == "down" else box.scroll_up()

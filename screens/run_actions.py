@@ -1,0 +1,78 @@
+"""What the runs list and a run's detail screen both do: progress text, elapsed time, stop,
+resume and logs of a run. Each action runs off the UI thread and calls back the screen's refresh."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mlops_tui.screens.modals import TextScreen
+from mlops_tui.screens.nav import BaseScreen
+
+REFRESH_S = 1.5
+ACTIVE = ("queued", "running", "stopping")  # as mlops_tui.training.tuning.sweep.ACTIVE
+
+
+def progress_bar(done: int, total: int | None, width: int = 8) -> str:
+    """'3/5 █████░░░' — readable without colour."""
+    if not total:
+        return str(done)
+    filled = min(width, round(width * done / total))
+    return f"{done}/{total} " + "█" * filled + "░" * (width - filled)
+
+
+def run_elapsed(run: Any) -> float | None:
+    if run.started_at is None:
+        return None
+    from mlops_tui.screens.formatters import now
+
+    end = run.ended_at
+    if end is None:
+        if run.status not in ACTIVE:
+            return None
+        from datetime import UTC
+
+        return (now() - run.started_at.replace(tzinfo=UTC)).total_seconds()
+    return (end - run.started_at).total_seconds()
+
+
+def stop_run(screen: BaseScreen, run_id: str, then: Callable[[], object]) -> None:
+    """Ask run ``run_id`` to stop (off the UI thread), then call ``then`` (the screen's refresh)."""
+
+    def work_() -> None:
+        from mlops_tui.training import tuning
+
+        tuning.stop(screen.app.ws, run_id)  # type: ignore[attr-defined]
+        screen.app.call_from_thread(screen.notify, f"stop requested for run {run_id[:8]}")
+        screen.app.call_from_thread(then)
+
+    screen.run_worker(work_, thread=True, exit_on_error=False, group="run-action")
+
+
+def resume_run(screen: BaseScreen, run_id: str, then: Callable[[], object]) -> None:
+    """Resume run ``run_id`` detached (off the UI thread), then call ``then`` (the screen's refresh)."""
+
+    def work_() -> None:
+        from mlops_tui.training import tuning
+
+        tuning.resume(screen.app.ws, run_id, detach=True)  # type: ignore[attr-defined]
+        screen.app.call_from_thread(screen.notify, f"run {run_id[:8]} resumed (detached)")
+        screen.app.call_from_thread(then)
+
+    screen.run_worker(work_, thread=True, exit_on_error=False, group="run-action")
+
+
+def show_logs(screen: BaseScreen, run_id: str) -> None:
+    """Push the tail of run ``run_id``'s log (read off the UI thread)."""
+
+    def work_() -> None:
+        from mlops_tui.training import tuning
+
+        ws = screen.app.ws  # type: ignore[attr-defined]
+        path = tuning.log_path(ws, run_id)
+        text = path.read_text(errors="replace")[-20_000:] if path.exists() else f"no log at {path}"
+        from rich.text import Text
+
+        screen.app.call_from_thread(screen.app.push_screen, TextScreen(f"log of {run_id[:8]}", Text(text)))
+
+    screen.run_worker(work_, thread=True, exit_on_error=False, group="run-action")

@@ -1,0 +1,74 @@
+"""The one table widget every screen uses: vim keys, stable widths, cursor kept across refreshes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+
+def _cell_width(value: Any) -> int:
+    """Terminal cells of the widest line of a cell (str or Rich Text)."""
+    from rich.text import Text
+
+    text = value if isinstance(value, Text) else Text(str(value))
+    return max((Text(line).cell_len for line in text.plain.splitlines()), default=0)
+
+
+class Table(DataTable):
+    """A DataTable that also moves with j/k/g/G (vim keys) and selects rows by cursor."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("g", "scroll_top", "Top", show=False, id="table.top"),
+        Binding("G", "scroll_bottom", "Bottom", show=False, id="table.bottom"),
+    ]
+
+    MAX_COLUMN_WIDTH = 60
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("cursor_type", "row")
+        kwargs.setdefault("zebra_stripes", False)
+        super().__init__(*args, **kwargs)
+
+    def fill(self, columns: Iterable[str], rows: Iterable[Iterable[Any]], keys: Iterable[str] | None = None) -> None:
+        """Replace everything, keeping the cursor on the same row key when it still exists.
+
+        Column widths are computed here from the cells, not left to DataTable's idle-time sizing,
+        so what is drawn never depends on when the frame is taken (stable snapshots)."""
+        columns = list(columns)
+        rows = [list(r) for r in rows]
+        keys_list = list(keys) if keys is not None else None
+        if (columns, rows, keys_list) == getattr(self, "_filled", None):
+            return  # a live refresh with nothing new: keep cursor, scroll and marks untouched
+        selected = self.selected_key()
+        self.clear(columns=True)
+        self._filled = (columns, rows, keys_list)
+        for i, label in enumerate(columns):
+            width = max([_cell_width(label)] + [_cell_width(r[i]) for r in rows if i < len(r)])
+            self.add_column(label, width=min(width, self.MAX_COLUMN_WIDTH))
+        for i, row in enumerate(rows):
+            self.add_row(*row, key=keys_list[i] if keys_list is not None else None)
+        if selected is not None and keys_list and selected in keys_list:
+            self.move_cursor(row=keys_list.index(selected), animate=False)
+
+    def clear(self, columns: bool = False) -> Table:
+        self._filled = None  # anything not drawn by fill() makes the next fill() redraw
+        return super().clear(columns)
+
+    def update_cell(self, *args: Any, **kwargs: Any) -> None:
+        self._filled = None
+        super().update_cell(*args, **kwargs)
+
+    def selected_key(self) -> str | None:
+        """Key of the row under the cursor, or None when the table is empty."""
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:  # cursor outside after a refresh  # noqa: BLE001
+            return None
+        return key.value
