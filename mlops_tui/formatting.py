@@ -1,7 +1,7 @@
 """How a value reads in a table cell, for the CLI's Rich tables and the TUI's alike.
 
 One set of rules so a run's best value reads the same in `mlops-tui run list` and on the Runs
-screen: thousands separators, 4 significant digits, exponents only for tiny values. The two
+screen: thousands separators, 4 significant digits, exponents only for tiny values (below 1e-4). The two
 surfaces differ only in their missing-value mark (the CLI's em dash, the TUI's hyphen).
 """
 
@@ -12,7 +12,7 @@ from datetime import datetime
 
 
 def fmt(value: object, digits: int = 4, *, missing: str = "-") -> str:
-    """``value`` short and stable: 1,234 / 0.8123 / 4,185 / 1.00e-05; ``missing`` for None."""
+    """``value`` short and stable: 1,234 / 0.8123 / 4,185 / 0.0006909; ``missing`` for None."""
     if value is None:
         return missing
     if isinstance(value, bool):
@@ -26,9 +26,9 @@ def fmt(value: object, digits: int = 4, *, missing: str = "-") -> str:
             return f"{int(value):,}"
         if abs(value) >= 1e6:
             return f"{value:,.0f}"
-        if value != 0 and abs(value) < 1e-3:
-            return f"{value:.{digits - 1}e}"
-        return f"{value:.{digits}g}" if abs(value) >= 1 else f"{value:.{digits}f}"
+        if abs(value) >= 1 or abs(value) < 1e-3:
+            return f"{value:.{digits}g}"  # 0.0006909, 1e-05: exponents only when tiny
+        return f"{value:.{digits}f}"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     return str(value)
