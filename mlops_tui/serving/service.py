@@ -145,7 +145,7 @@ def _last_line(path: Path) -> str:
 
 def sweep(ws: Workspace) -> list[str]:
     """Mark 'died' the active services of this host whose process is gone; returns their ids."""
-    from mlops_tui.training.tuning.control import alive
+    from mlops_tui.processes import alive
 
     died = []
     for svc in ws.store.services.list(active=True):
@@ -164,7 +164,7 @@ def services(ws: Workspace, *, everything: bool = False) -> list[Service]:
 def stop(ws: Workspace, name: str, *, wait: float = DRAIN_S + 10) -> list[Service]:
     """SIGTERM the running services of deployment ``name`` (or the service whose id starts with
     it) on this host and wait for them to drain and exit; returns their final records."""
-    from mlops_tui.training.tuning.control import alive
+    from mlops_tui.processes import alive
 
     active = services(ws)
     chosen = [s for s in active if s.deployment == name] or [s for s in active if s.service_id.startswith(name)]

@@ -276,7 +276,7 @@ def test_detached_service_is_listed_and_stopped(tmp_path):
         import os
         import signal
 
-        from mlops_tui.training.tuning.control import alive
+        from mlops_tui.processes import alive
 
         if alive(svc["pid"]):
             os.kill(svc["pid"], signal.SIGKILL)

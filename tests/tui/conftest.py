@@ -73,6 +73,7 @@ def frozen_clock(monkeypatch):
 def add_samples(ws: Any, *names: str) -> list[Any]:
     """Register bundled sample datasets through the real datasets service."""
     from mlops_tui.sample_data import SAMPLES
+
     from mlops_tui.data import datasets
 
     out = []

@@ -11,8 +11,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from mlops_tui.store import DriftResult, NotFoundError, Store, StoreError
-from mlops_tui.store._area import utcnow
+from mlops_tui.store import DriftResult, NotFoundError, Store, StoreError, utcnow
 
 from tests.unit.test_store_concurrency import bench
 
