@@ -108,6 +108,9 @@ def cluster(scheduler: str | None, n_workers: int | None = None) -> Iterator[Cli
     single-threaded worker process per core) that lives as long as the block."""
     from distributed import Client, LocalCluster
 
+    # Dask logs recoveries ("Couldn't gather 1 keys, rescheduling") on stderr; the job reports
+    # what matters in one line, so only Dask's errors get through.
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     if scheduler:
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)

@@ -40,6 +40,20 @@ def _drift(ws, job_id: str) -> dict:
             for r in ws.store.jobs.drift([job_id])[job_id]}
 
 
+def _kill_a_worker_mid_job(net, cluster, argv: list[str], tmp_path) -> tuple[int, str, str]:
+    """Run the CLI in the client host; once a first part is written, kill -9 worker w1; wait."""
+    proc = net.popen(cluster.client, argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:  # a part written: mid-job
+        if any(p.name.startswith("part-") for d in tmp_path.glob(".scores.parquet.*.tmp") for p in d.iterdir()):
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, f"the job ended before a worker could be killed: {proc.communicate()}"
+    cluster.kill_worker("w1")
+    stdout, stderr = proc.communicate(timeout=300)
+    return proc.returncode, stdout, stderr
+
+
 def test_a_two_host_cluster_job_scores_like_local_score(ws, tmp_path, hosts_ready):
     register_dataset(ws, default_df(), "default", "default", "binary")
     model = credit_model(ws)
@@ -68,7 +82,7 @@ def test_a_two_host_cluster_job_scores_like_local_score(ws, tmp_path, hosts_read
 
 
 def test_a_worker_killed_mid_job_fails_it_cleanly_with_no_output(ws, tmp_path, hosts_ready):
-    """The scheduler allows no task a second worker (``allowed-failures: 0``, so Dask gives up on a
+    """The scheduler gives no task a second worker (``allowed-failures: 0``, so Dask gives up on a
     partition whose worker died instead of rerunning it): the job fails with one line, the hidden
     folder is removed, and an earlier output at the path is left as it was."""
     model = synthetic_model(ws)
@@ -77,19 +91,11 @@ def test_a_worker_killed_mid_job_fails_it_cleanly_with_no_output(ws, tmp_path, h
     out.write_bytes(b"yesterday's scores")
     with Network("dk") as net, DaskHosts(net, workers=("w1", "w2"),
                                          env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}) as cluster:
-        proc = net.popen(cluster.client, _score_argv(ws, model.ref, tmp_path / "big.parquet", "--output", out,
-                                                     "--engine", "dask", "--scheduler", cluster.address,
-                                                     "--partition-rows", 5000, "--batch-size", 5000),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and proc.poll() is None:  # a part written: mid-job
-            if any(p.name.startswith("part-") for d in tmp_path.glob(".scores.parquet.*.tmp") for p in d.iterdir()):
-                break
-            time.sleep(0.2)
-        assert proc.poll() is None, f"the job ended before a worker could be killed: {proc.communicate()}"
-        cluster.kill_worker("w1")
-        stdout, stderr = proc.communicate(timeout=240)
-    assert proc.returncode == 1, stderr
+        code, stdout, stderr = _kill_a_worker_mid_job(
+            net, cluster, _score_argv(ws, model.ref, tmp_path / "big.parquet", "--output", out, "--engine", "dask",
+                                      "--scheduler", cluster.address, "--partition-rows", 5000, "--batch-size", 5000),
+            tmp_path)
+    assert code == 1, stderr
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), stderr
     assert "a Dask worker died while scoring" in lines[0] and "big.parquet rows" in lines[0]
@@ -98,3 +104,22 @@ def test_a_worker_killed_mid_job_fails_it_cleanly_with_no_output(ws, tmp_path, h
     job = ws.store.jobs.list()[0]
     assert (job.status, job.output, job.engine) == ("failed", None, "dask")
     assert "a Dask worker died" in job.error
+
+
+def test_with_dasks_default_retries_a_killed_workers_partitions_rerun_elsewhere(ws, tmp_path, hosts_ready):
+    """Dask's default (``allowed-failures: 3``): the partitions of a worker killed mid-job are
+    scored again by the other one; the job succeeds with exactly local score's rows."""
+    model = synthetic_model(ws)
+    write_synthetic_parquet(tmp_path / "big.parquet", 300_000)
+    local = scoring.score(ws, model.ref, [str(tmp_path / "big.parquet")], str(tmp_path / "local.parquet"))
+    out = tmp_path / "scores.parquet"
+    with Network("dk") as net, DaskHosts(net, workers=("w1", "w2")) as cluster:
+        code, stdout, stderr = _kill_a_worker_mid_job(
+            net, cluster, _score_argv(ws, model.ref, tmp_path / "big.parquet", "--output", out, "--engine", "dask",
+                                      "--scheduler", cluster.address, "--partition-rows", 5000, "--batch-size", 5000,
+                                      "--json"),
+            tmp_path)
+    assert code == 0, stderr
+    assert json.loads(stdout)["rows"] == local.rows_out == 300_000
+    assert pl.read_parquet(out).drop("scored_at").equals(pl.read_parquet(tmp_path / "local.parquet").drop("scored_at"))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
