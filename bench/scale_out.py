@@ -1,6 +1,23 @@
-"""Scaling out: rows/s of Dask scoring by worker count against local `score` (tuning on PostgreSQL: the other half).
+"""Scaling out: tuning trials/minute on PostgreSQL studies and rows/s of Dask scoring, each against
+the single-machine default measured in the same run.
 
-    .venv/bin/python bench/scale_out.py [--score-rows 400000] [--score-files 8]
+    .venv/bin/python bench/scale_out.py [--trials 24] [--rows 3000] [--score-rows 400000] [--score-files 8]
+                                        [--only tuning|scoring]
+
+Tuning: the same study (sample 'default', seed, search space, TPE) run end to end with `mlops-tui
+tune` in real processes, as:
+
+* journal, 1 worker     the baseline: the run's Optuna journal file, `--jobs 1`
+* journal, 2 workers    `--jobs 2` on the journal file
+* postgres, 1 worker    `--storage postgresql+psycopg://...`, `--jobs 1`
+* postgres, 2 workers   the same with `--jobs 2`
+* postgres, 2 hosts     the coordinator on one network-namespace "host" and `mlops-tui worker` on
+                        another, PostgreSQL on a third (root only: namespaces; skipped otherwise)
+
+Trials/minute is counted from the first trial's start to the last trial's end as the store recorded
+them, so process start-up and the final refit are left out. On 2 cores, two workers of any kind can
+at best double a 1-thread trial's rate; more hosts pay when they bring cores of their own, which
+namespaces on one machine do not.
 
 Scoring: the same Parquet inputs (an `id` + 20 float features) scored end to end with `mlops-tui
 score` in real processes, as:
@@ -23,9 +40,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +53,112 @@ sys.path.insert(0, str(ROOT))
 
 def _cli(ws: Path, *args: object) -> list[str]:
     return [sys.executable, "-m", "mlops_tui", "--workspace", str(ws), *map(str, args)]
+
+
+# -- tuning on PostgreSQL ---------------------------------------------------------------------------
+SPACE = """\
+num_boost_round = 200
+early_stopping_rounds = 20
+
+[params.num_leaves]
+low = 8
+high = 63
+
+[params.learning_rate]
+low = 0.02
+high = 0.2
+log = true
+"""
+
+
+def _rate(ws: Path, run_id: str) -> tuple[float, int, int]:
+    """(trials per minute between the first start and the last end, trials, hosts)."""
+    from mlops_tui.workspace import Workspace
+
+    trials = [t for t in Workspace.open(ws).store.runs.trials(run_id) if t.started_at and t.ended_at]
+    span = (max(t.ended_at for t in trials) - min(t.started_at for t in trials)).total_seconds()
+    return 60.0 * len(trials) / max(span, 1e-9), len(trials), len({t.host for t in trials})
+
+
+def _workspace(base: Path, name: str, rows: int) -> tuple[Path, Path]:
+    import polars as pl
+
+    ws = base / name
+    subprocess.run(_cli(ws, "init"), check=True, capture_output=True)
+    data = base / "default.parquet"
+    if not data.exists():
+        pl.read_csv(ROOT / "sample_data" / "default.csv").head(rows).write_parquet(data)
+    subprocess.run(_cli(ws, "dataset", "add", data, "--name", "default", "--target", "default"),
+                   check=True, capture_output=True)
+    space = base / "space.toml"
+    space.write_text(SPACE)
+    return ws, space
+
+
+def local_row(base: Path, name: str, rows: int, trials: int, jobs: int, storage: str | None) -> tuple[float, int, int]:
+    ws, space = _workspace(base, name, rows)
+    argv = _cli(ws, "tune", "default", "--trials", trials, "--jobs", jobs, "--space", space, "--json")
+    if storage:
+        argv += ["--storage", storage]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"{name}: {proc.stderr.strip()}")
+    return _rate(ws, json.loads(proc.stdout)["run_id"])
+
+
+def hosts_row(base: Path, rows: int, trials: int) -> tuple[float, int, int]:
+    """Coordinator on host 'coord', one `mlops-tui worker` on 'w1', PostgreSQL on 'db'."""
+    from tests.infra.netns import Network
+    from tests.infra.postgres import Postgres
+
+    ws, space = _workspace(base, "hosts", rows)
+    with Network("bn") as net:
+        db, coord, w1 = net.add_host("db"), net.add_host("coord", hostname=socket.gethostname()), net.add_host("w1")
+        with Postgres(network=net, host=db) as pg:
+            tune = net.popen(coord, _cli(ws, "tune", "default", "--trials", trials, "--space", space, "--json",
+                                         "--storage", pg.url()), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            run_id = None
+            from mlops_tui.workspace import Workspace
+
+            for _ in range(600):  # the run exists once validation passed (bounded: 60 s)
+                runs = Workspace.open(ws).store.runs.list(limit=1)
+                if runs:
+                    run_id = runs[0].run_id
+                    break
+                time.sleep(0.1)
+            if run_id is None:
+                raise SystemExit("hosts: the run did not start")
+            worker = net.popen(w1, [sys.executable, "-m", "mlops_tui", "worker", run_id, "--storage", pg.url()],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            out, err = tune.communicate(timeout=1800)
+            if tune.returncode != 0:
+                raise SystemExit(f"hosts: {err.decode().strip()[-500:]}")
+            worker.wait(timeout=120)
+            return _rate(ws, run_id)
+
+
+def tuning(trials: int, rows: int) -> None:
+    from tests.infra.postgres import PASSWORD, Postgres
+
+    print(f"tuning: {trials} trials of the same study (default sample, {rows} rows, 1 LightGBM thread a worker); "
+          f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    results: list[tuple[str, tuple[float, int, int]]] = []
+    with tempfile.TemporaryDirectory(prefix="scale-out-") as tmp:
+        base = Path(tmp)
+        results.append(("journal, 1 worker", local_row(base, "j1", rows, trials, 1, None)))
+        results.append(("journal, 2 workers", local_row(base, "j2", rows, trials, 2, None)))
+        if os.geteuid() == 0:
+            with Postgres() as pg:
+                os.environ["PGPASSWORD"] = PASSWORD  # as a user would, instead of a password in the URL
+                url = pg.url(password=None)
+                results.append(("postgres, 1 worker", local_row(base, "p1", rows, trials, 1, url)))
+                results.append(("postgres, 2 workers", local_row(base, "p2", rows, trials, 2, url)))
+            results.append(("postgres, 2 hosts", hosts_row(base, rows, trials)))
+        else:
+            print("  (postgres rows skipped: the test PostgreSQL and namespaces need root)")
+    baseline = results[0][1][0]
+    for label, (rate, n, hosts) in results:
+        print(f"  {label:<22} {rate:7.1f} trials/min  ({n} trials, {hosts} host(s))  x{rate / baseline:.2f}")
 
 
 # -- scoring on Dask ---------------------------------------------------------------------------------
@@ -100,10 +225,16 @@ def scoring(rows: int, files: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=24)
+    parser.add_argument("--rows", type=int, default=3000)
     parser.add_argument("--score-rows", type=int, default=400_000)
     parser.add_argument("--score-files", type=int, default=8)
+    parser.add_argument("--only", choices=("tuning", "scoring"))
     args = parser.parse_args()
-    scoring(args.score_rows, args.score_files)
+    if args.only != "scoring":
+        tuning(args.trials, args.rows)
+    if args.only != "tuning":
+        scoring(args.score_rows, args.score_files)
 
 
 if __name__ == "__main__":

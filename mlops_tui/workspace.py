@@ -44,6 +44,13 @@ share_ratio_alert = 1.5        # a category (>= 5 % of rows) whose share moved b
 null_rate_warn = 0.05          # absolute change in the share of missing values
 null_rate_alert = 0.25
 
+[tuning]
+# storage = "postgresql+psycopg://USER@HOST:5432/DB"   # studies in PostgreSQL, so other servers can join
+#                                # (`mlops-tui worker RUN --storage URL`); password from PGPASSWORD or ~/.pgpass.
+#                                # `tune --storage journal` keeps one run on this host.
+heartbeat_interval = 5         # seconds between a tuning worker's heartbeats (shared studies)
+grace_period = 20              # a trial whose worker was silent this long is failed (killed, cut off)
+
 [keys]
 # Remap TUI bindings by id, e.g.  "app.quit" = "ctrl+q"
 """

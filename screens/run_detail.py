@@ -81,7 +81,8 @@ class RunDetailScreen(BaseScreen):
     def refresh_run(self) -> None:
         store = self.app.ws.store  # type: ignore[attr-defined]
         run = store.runs.get(self.run_id)
-        self.post_message(Loaded("run", (run, store.runs.trials(self.run_id))))
+        workers = store.runs.workers(self.run_id) if run.config.get("storage") else []
+        self.post_message(Loaded("run", (run, store.runs.trials(self.run_id), workers)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="run-importance")
     def load_importance(self, run: Any) -> None:
@@ -101,9 +102,9 @@ class RunDetailScreen(BaseScreen):
 
     def on_loaded(self, message: Loaded) -> None:
         if message.what == "run":
-            run, trials = message.data
+            run, trials, workers = message.data
             self.run = run
-            self._show_head(run)
+            self._show_head(run, trials, workers)
             self._show_trials(run, trials)
             self._show_history(run, trials)
             self._show_outcome(run)
@@ -114,7 +115,7 @@ class RunDetailScreen(BaseScreen):
         elif message.what == "importance":
             self._show_importance(*message.data)
 
-    def _show_head(self, run: Any) -> None:
+    def _show_head(self, run: Any, trials: list[Any], workers: list[Any]) -> None:
         from rich.text import Text
 
         head = Text()
@@ -124,6 +125,8 @@ class RunDetailScreen(BaseScreen):
                     f"{progress_bar(run.n_trials, run.n_trials_requested)} · {duration(run_elapsed(run))}")
         if run.model_name:
             head.append(f" · model {run.model_name}:{run.model_version}")
+        if run.config.get("storage"):  # a study shared with other hosts: who did what, who is alive
+            head.append("\n" + hosts_line(run, trials, workers), style="cyan")
         if run.error:
             head.append(f"\n✗ {run.error.splitlines()[0]}", style="red")
         self.query_one("#run-head", Static).update(head)
@@ -205,6 +208,17 @@ class RunDetailScreen(BaseScreen):
 
     def action_logs(self) -> None:
         show_logs(self, self.run_id)
+
+
+def hosts_line(run: Any, trials: list[Any], workers: list[Any]) -> str:
+    """"hosts vm 6 · w1 3 · w2 2 · workers alive 2 of 3": trials per host of a shared study, and how
+    many of the workers the coordinator saw are alive (none once the run is over)."""
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.host or "?"] = counts.get(t.host or "?", 0) + 1
+    alive = sum(w.alive for w in workers) if run.status in ACTIVE else 0
+    spread = " · ".join(f"{host} {n}" for host, n in sorted(counts.items())) or "no trial yet"
+    return f"hosts {spread} · workers alive {alive} of {len(workers)}"
 
 
 def _varying_params(trials: list[Any]) -> list[str]:

@@ -46,6 +46,7 @@ from mlops_tui.store.records import (
     Feedback,
     ModelVersion,
     Run,
+    RunWorker,
     ScoringJob,
     Service,
     Trial,
@@ -55,7 +56,7 @@ from mlops_tui.store.services import Services
 
 __all__ = [
     "AliasChange", "AuditEvent", "DatasetVersion", "Deployment", "DriftResult", "Evaluation",
-    "Feedback", "ModelVersion", "NotFoundError", "Run", "SchemaVersionError", "ScoringJob",
+    "Feedback", "ModelVersion", "NotFoundError", "Run", "RunWorker", "SchemaVersionError", "ScoringJob",
     "Service", "Store", "StoreBusyError", "StoreError", "Trial", "session", "utcnow",
 ]
 

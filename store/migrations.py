@@ -335,6 +335,25 @@ def _job_cluster(con: duckdb.DuckDBPyConnection) -> None:
         FROM scoring_jobs""")
 
 
+@migration(7)
+def _run_workers(con: duckdb.DuckDBPyConnection) -> None:
+    """Workers of runs whose study is in PostgreSQL (other hosts may join): the coordinator records
+    each one it sees, so `run show` and the TUI can tell which are alive without the database."""
+    con.execute("""
+        CREATE TABLE run_workers (
+            run_id VARCHAR NOT NULL,
+            host VARCHAR NOT NULL,
+            pid INTEGER NOT NULL,
+            state VARCHAR NOT NULL,         -- running | exited
+            trials INTEGER NOT NULL DEFAULT 0,
+            alive BOOLEAN NOT NULL,
+            reason VARCHAR,                 -- why it left
+            started_at TIMESTAMP,           -- by the worker's clock
+            seen_at TIMESTAMP,              -- by the coordinator's clock
+            PRIMARY KEY (run_id, host, pid)
+        )""")
+
+
 LATEST = max(MIGRATIONS)
 
 

@@ -75,6 +75,21 @@ class Trial:
 
 
 @dataclass(frozen=True)
+class RunWorker:
+    """A tuning worker of a run whose study is shared (PostgreSQL), as its coordinator last saw it."""
+
+    run_id: str
+    host: str
+    pid: int
+    state: str             # running | exited
+    trials: int            # trials this worker ran
+    alive: bool            # its entry changed within three heartbeats when the coordinator last looked
+    reason: str | None     # why it left
+    started_at: datetime | None
+    seen_at: datetime | None  # when the coordinator last saw its entry change
+
+
+@dataclass(frozen=True)
 class Evaluation:
     eval_id: str
     run_id: str | None

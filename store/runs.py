@@ -7,7 +7,7 @@ from typing import Any
 from mlops_tui.store._area import Area, dumps, loads, utcnow
 from mlops_tui.store._db import NotFoundError, StoreError
 from mlops_tui.store.audit import Event, write_event
-from mlops_tui.store.records import Evaluation, Run, Trial
+from mlops_tui.store.records import Evaluation, Run, RunWorker, Trial
 
 # Named on every INSERT: a column added by a later migration must not shift positional values.
 _TRIAL_COLUMNS = ("(run_id, number, state, value, params_json, intermediate_json, duration_s, pid, host,"
@@ -196,7 +196,8 @@ class Runs(Area):
                  pid, host, started_at, ended_at],
             )
 
-    def record_trials(self, run_id: str, trials: list[dict[str, Any]], *, best_value: float | None = None) -> None:
+    def record_trials(self, run_id: str, trials: list[dict[str, Any]], *, best_value: float | None = None,
+                      workers: list[dict[str, Any]] | None = None) -> None:
         """Upsert several trials (keys of ``upsert_trial``) and optionally the run's best value, in
         one transaction: a tuning worker mirrors its trials with one short connection, not one each.
 
@@ -215,6 +216,23 @@ class Runs(Area):
                             [value for row in chunk for value in row])
             if best_value is not None:
                 con.execute("UPDATE runs SET best_value = ? WHERE run_id = ?", [best_value, run_id])
+            for w in workers or []:
+                # seen_at NULL: the coordinator saw no change (only alive flipped): keep the last one.
+                con.execute(
+                    """INSERT INTO run_workers (run_id, host, pid, state, trials, alive, reason, started_at, seen_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       ON CONFLICT (run_id, host, pid) DO UPDATE SET state = excluded.state,
+                           trials = excluded.trials, alive = excluded.alive, reason = excluded.reason,
+                           seen_at = coalesce(excluded.seen_at, run_workers.seen_at)""",
+                    [run_id, w["host"], w["pid"], w["state"], w.get("trials") or 0, bool(w.get("alive")),
+                     w.get("reason"), w.get("started_at"), w.get("seen_at")])
+
+    def workers(self, run_id: str) -> list[RunWorker]:
+        """The workers a coordinator recorded for a run (shared studies only), by host and pid."""
+        with self._read() as con:
+            rows = self._rows(con, "SELECT run_id, host, pid, state, trials, alive, reason, started_at, seen_at "
+                                   "FROM run_workers WHERE run_id = ? ORDER BY host, pid", [run_id])
+        return [RunWorker(**r) for r in rows]
 
     def trials(self, run_id: str) -> list[Trial]:
         with self._read() as con:

@@ -4,6 +4,7 @@ reproduce: ``mlops_tui.monitoring.retrain``), emit."""
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Annotated, Any
 
@@ -23,9 +24,26 @@ def _summary(run: Any) -> dict[str, Any]:
             "created_at": run.created_at, "started_at": run.started_at, "ended_at": run.ended_at}
 
 
+def _hosts(trials: list[Any]) -> list[dict[str, Any]]:
+    """Trials per host: how a study shared by several servers was spread."""
+    by: dict[str, dict[str, Any]] = {}
+    for t in trials:
+        row = by.setdefault(t.host or "?", {"host": t.host or "?", "trials": 0, "COMPLETE": 0, "PRUNED": 0,
+                                            "FAIL": 0, "RUNNING": 0})
+        row["trials"] += 1
+        row[t.state] = row.get(t.state, 0) + 1
+    return [{k.lower(): v for k, v in row.items()} for row in by.values()]
+
+
 def _details(ws: Any, run: Any) -> dict[str, Any]:
     trials = ws.store.runs.trials(run.run_id)
-    return {**_summary(run), "best_params": run.best_params, "test_metrics": run.test_metrics,
+    workers = ws.store.runs.workers(run.run_id) if run.config.get("storage") else []
+    return {**_summary(run), "storage": run.config.get("storage") or "journal",
+            "hosts": _hosts(trials),
+            "workers": [{"host": w.host, "pid": w.pid, "state": w.state, "alive": w.alive and run.status in
+                         ("queued", "running", "stopping"), "trials": w.trials, "reason": w.reason,
+                         "seen_at": w.seen_at} for w in workers],
+            "best_params": run.best_params, "test_metrics": run.test_metrics,
             "prep": run.prep, "warnings": (run.prep or {}).get("warnings", []), "config": run.config,
             "log": str(_log_path(ws, run.run_id)),
             "trials": [{"number": t.number, "state": t.state, "value": t.value, "params": t.params,
@@ -123,6 +141,10 @@ def tune(
     space: Annotated[str | None, typer.Option("--space", help="TOML file overriding the search space.")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Model name [default: the dataset's].")] = None,
     detach: Annotated[bool, typer.Option("--detach", help="Run in the background; survives the terminal.")] = False,
+    storage: Annotated[str | None, typer.Option(
+        "--storage", help="postgresql+psycopg://USER@HOST:PORT/DB: the study lives there and other servers "
+                          "join it with `mlops-tui worker`; 'journal': this host only [default: config.toml's "
+                          "[tuning] storage, else journal].")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Tune LightGBM with Optuna on a dataset version; ends with a holdout-evaluated, registered model.
@@ -134,7 +156,7 @@ def tune(
     ws = workspace()
     opts = tuning.TuneOptions(dataset=ref, target=target, task=task, metric=metric, trials=trials,
                               timeout=timeout, jobs=jobs, seed=seed, time_column=time_column,
-                              space_file=space, name=name)
+                              space_file=space, name=name, storage=storage)
     started = time.monotonic()
     if detach:
         run = tuning.start(ws, opts, detach=True)
@@ -195,8 +217,17 @@ def show(
             out.print(f"error: {p['error']}")
         for w in p["warnings"]:
             out.print(f"warning: {w}")
-        out.print(table("trials", ["#", "state", "value", "seconds", "pid"],
-                        [[t["number"], t["state"], t["value"], t["duration_s"], t["pid"]] for t in p["trials"]]))
+        out.print(table("trials", ["#", "state", "value", "seconds", "host", "pid"],
+                        [[t["number"], t["state"], t["value"], t["duration_s"], t["host"], t["pid"]]
+                         for t in p["trials"]]))
+        if len(p["hosts"]) > 1 or p["workers"]:
+            out.print(table(f"hosts (study: {p['storage']})", ["host", "trials", "complete", "pruned", "fail", "running"],
+                            [[h["host"], h["trials"], h["complete"], h["pruned"], h["fail"], h["running"]]
+                             for h in p["hosts"]]))
+        if p["workers"]:
+            out.print(table("workers", ["host", "pid", "alive", "trials", "state", "note"],
+                            [[w["host"], w["pid"], "yes" if w["alive"] else "no", w["trials"], w["state"],
+                              w["reason"] or ""] for w in p["workers"]]))
         if p["test_metrics"]:
             out.print(table("holdout", ["metric", "value"],
                             [[k, v] for k, v in p["test_metrics"].items() if isinstance(v, int | float)]))
@@ -369,8 +400,40 @@ def reproduce(
         raise typer.Exit(1)
 
 
+def worker(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run id (or a unique prefix) of a study in --storage.")],
+    storage: Annotated[str, typer.Option("--storage", help="The run's postgresql+psycopg://USER@HOST:PORT/DB "
+                                                          "(password from PGPASSWORD or ~/.pgpass).")],
+    data: Annotated[str | None, typer.Option("--data", help="A copy of the run's dataset snapshot (Parquet), checked "
+                                                            "against the run's content hash [default: the "
+                                                            "snapshot's path, on a shared filesystem].")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Join a run's study from another server: run trials until its budget is spent or it stops.
+
+    Needs no workspace: the run's settings come from the study. Trials appear in the launching
+    host's `run show` and TUI; `run stop` there stops this worker after its current trial.
+
+    Example: mlops-tui worker 3f9c --storage postgresql+psycopg://optuna@db1:5432/studies --data penguins.parquet
+    """
+    import logging
+    import signal
+    import threading
+
+    from mlops_tui.training.tuning import remote
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # finish the current trial, then leave
+    result = remote.join(storage, run_ref, data=data, stop=stop)
+    emit(result, as_json, lambda: out.print(
+        f"worker {result['host']}:{result['pid']} ran {result['trials']} trial(s) of run {result['run_id']}; "
+        f"{result['reason']}"))
+
+
 def register(app: typer.Typer) -> None:
     app.command("tune")(tune)
+    app.command("worker")(worker)
     group = GROUPS["run"]
     group.command("list")(list_)
     group.command("show")(show)

@@ -80,6 +80,7 @@ class Host:
     netns: str
     address: str
     port: str  # the veth end on the bridge (in the bridge namespace)
+    hostname: str
 
 
 class Network:
@@ -118,8 +119,9 @@ class Network:
         self._namespaces.append(name)
         _run(IP, "-n", name, "link", "set", "lo", "up")
 
-    def add_host(self, name: str) -> Host:
-        """A namespace named ``<prefix>-<name>`` with address .N on the subnet and hostname ``name``."""
+    def add_host(self, name: str, *, hostname: str | None = None) -> Host:
+        """A namespace named ``<prefix>-<name>`` with address .N on the subnet; processes started in it
+        see ``hostname`` (default ``name``; the machine's own name makes a host that stands for this one)."""
         assert self.subnet is not None, "start the network first"
         index = len(self.hosts) + 1
         netns, port = f"{self.prefix}-{name}", f"p{index}"
@@ -129,16 +131,16 @@ class Network:
         _run(IP, "-n", self.bridge_ns, "link", "set", port, "master", "br0", "up")
         _run(IP, "-n", netns, "addr", "add", f"{address}/{self.subnet.prefixlen}", "dev", "eth0")
         _run(IP, "-n", netns, "link", "set", "eth0", "up")
-        host = Host(name=name, netns=netns, address=address, port=port)
+        host = Host(name=name, netns=netns, address=address, port=port, hostname=hostname or name)
         self.hosts[name] = host
         return host
 
     # -- running things inside a host ------------------------------------------------------------
     @staticmethod
     def argv(host: Host, argv: list[str]) -> list[str]:
-        """``argv`` inside ``host``'s namespace, with its own UTS namespace and hostname ``host.name``."""
+        """``argv`` inside ``host``'s namespace, with its own UTS namespace and hostname ``host.hostname``."""
         return [IP, "netns", "exec", host.netns, "unshare", "--uts", "--",
-                "sh", "-c", 'hostname "$0" && exec "$@"', host.name, *argv]
+                "sh", "-c", 'hostname "$0" && exec "$@"', host.hostname, *argv]
 
     def popen(self, host: Host, argv: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
         """Start a process in ``host``; it is killed at teardown if still running."""

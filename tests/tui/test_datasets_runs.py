@@ -236,3 +236,27 @@ async def test_stop_then_resume_from_the_run_detail_keys(sample_ws, app_factory)
         if status() in ("queued", "running", "stopping"):
             tuning.stop(sample_ws, run.run_id, wait=60)
     assert status() == "stopped"
+
+
+async def test_run_detail_of_a_shared_study_shows_trials_per_host_and_live_workers(ws, app_factory):
+    """A run whose study is in PostgreSQL: the coordinator mirrored trials from three hosts and the
+    workers it saw (written straight to the store here; the real flow is tests/cli/test_shared_study)."""
+    run_id = "5hared0study01"
+    ws.store.runs.create(run_id=run_id, name="default", dataset="default", dataset_version=1, target="default",
+                         task="binary", metric="roc_auc", direction="maximize", seed=0, n_trials_requested=6,
+                         config={"storage": "postgresql+psycopg://optuna@db1:5432/studies"}, status="running")
+    hosts = ["coord", "w1", "w1", "w2", "coord", "w2"]
+    ws.store.runs.record_trials(run_id, [
+        {"number": n, "state": "RUNNING" if n == 5 else "COMPLETE", "value": None if n == 5 else 0.9,
+         "params": {"num_leaves": 8 + n}, "host": host, "pid": 100 + n} for n, host in enumerate(hosts)],
+        workers=[{"host": "coord", "pid": 100, "state": "running", "trials": 2, "alive": True},
+                 {"host": "w1", "pid": 200, "state": "exited", "trials": 2, "alive": False, "reason": "the run ended"},
+                 {"host": "w2", "pid": 300, "state": "running", "trials": 2, "alive": True}])
+    app = app_factory(ws, start="runs")
+    async with app.run_test(size=(100, 30)) as pilot:
+        from mlops_tui.screens.run_detail import RunDetailScreen
+
+        await app.push_screen(RunDetailScreen(run_id))
+        head = await wait_for(pilot, lambda: "hosts" in str(app.screen.query_one("#run-head").render())
+                              and str(app.screen.query_one("#run-head").render()), what="hosts line")
+        assert "hosts coord 2 · w1 2 · w2 2 · workers alive 2 of 3" in head

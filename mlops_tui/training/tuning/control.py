@@ -42,6 +42,7 @@ class TuneOptions:
     time_column: str | None = None
     space_file: str | None = None
     name: str | None = None
+    storage: str | None = None  # a PostgreSQL URL (other hosts may join), "journal", or None: config.toml's
 
 
 def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared, dict[str, Any]]:
@@ -71,14 +72,35 @@ def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared
     prepared = prep.prepare(datasets.load(ws, dv), target=target, task=task, time_column=opts.time_column,
                             seed=opts.seed)
     metric = mx.check_metric(prepared.task, opts.metric)
+    shared = _shared_storage(ws, opts.storage)
     config = {
         "dataset": dv.name, "dataset_version": dv.version, "dataset_hash": dv.hash, "target": target,
         "task": prepared.task, "metric": metric, "time_column": opts.time_column, "seed": opts.seed,
         "test_size": 0.2, "valid_size": 0.2, "trials": opts.trials, "timeout": opts.timeout,
         "jobs": opts.jobs, "space": space, "space_file": opts.space_file, "num_threads": 1,
-        "options": asdict(opts),
+        "options": {**asdict(opts), "storage": shared.get("storage")}, **shared,
     }
     return dv, prepared, config
+
+
+def _shared_storage(ws: Workspace, option: str | None) -> dict[str, Any]:
+    """Config keys of a study in PostgreSQL (``--storage``, else ``[tuning] storage`` in config.toml;
+    ``journal`` or nothing: the run's journal file). The database is reached once here, so a wrong
+    URL, password or host is one line before the run exists. The password stays out of the store."""
+    from mlops_tui.training.tuning import rdb
+
+    tuning = ws.config.get("tuning", {})
+    url = option or tuning.get("storage")
+    if not url or url == rdb.JOURNAL:
+        return {}
+    url = rdb.use_password_from(url)
+    heartbeat = {"heartbeat_interval": int(tuning.get("heartbeat_interval", rdb.HEARTBEAT_INTERVAL)),
+                 "grace_period": int(tuning.get("grace_period", rdb.GRACE_PERIOD))}
+    if heartbeat["heartbeat_interval"] < 1 or heartbeat["grace_period"] <= heartbeat["heartbeat_interval"]:
+        raise UserError(f"{ws.config_path}: [tuning] needs heartbeat_interval >= 1 and grace_period above it "
+                        f"(got {heartbeat['heartbeat_interval']} and {heartbeat['grace_period']})")
+    st._shared[url] = rdb.open_storage(url, **heartbeat)
+    return {"storage": url, **heartbeat}
 
 
 def _session_trials(opts_trials: int | None) -> int:
@@ -112,6 +134,10 @@ def start(ws: Workspace, opts: TuneOptions, *, detach: bool, on_trial: st.Progre
                {"dataset": dv.ref, "detach": detach, "trials": opts.trials, "jobs": opts.jobs}),
     )
     ws.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+    if detach and config.get("storage"):  # joinable as soon as its id is printed
+        from mlops_tui.training.tuning import coordinator
+
+        coordinator.publish(ws, run, dv)
     if on_start is not None:
         on_start(run)
     return _launch(ws, run, _session_trials(opts.trials), detach=detach, on_trial=on_trial, prepared=prepared,
@@ -181,8 +207,10 @@ def resume(ws: Workspace, ref: str, *, trials: int | None = None, detach: bool =
     if trials is not None and trials < 1:
         raise UserError(f"--trials must be at least 1 (got {trials})")
     recorded = ws.store.runs.trials(run.run_id)
+    if run.config.get("storage"):
+        st.study_storage(ws, run)  # the database answers (with PGPASSWORD/~/.pgpass), or one line
     # No journal and no trial: the run died before its first trial, so the study starts afresh.
-    if recorded and not st.journal_path(ws, run.run_id).exists():
+    elif recorded and not st.journal_path(ws, run.run_id).exists():
         raise UserError(f"run {run.run_id} has no Optuna journal at {st.journal_path(ws, run.run_id)}")
     datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
     done = sum(1 for t in recorded if t.state != "RUNNING")

@@ -91,14 +91,35 @@ def storage(ws: Workspace, run_id: str) -> Any:
     return JournalStorage(_backend(path))
 
 
+_shared: dict[str, Any] = {}  # one RDBStorage (connection pool) per database URL in this process
+
+
+def study_storage(ws: Workspace, run: Run) -> Any:
+    """Where the run's study lives: its journal file, or the PostgreSQL database of
+    ``tune --storage`` (see rdb.py; other hosts join it with `mlops-tui worker`)."""
+    url = run.config.get("storage")
+    if not url:
+        return storage(ws, run.run_id)
+    if url not in _shared:
+        from mlops_tui.training.tuning import rdb
+
+        _shared[url] = rdb.open_storage(url, **rdb.settings(run.config))
+    return _shared[url]
+
+
+def pruner() -> Any:
+    import optuna
+
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10)
+
+
 def open_study(ws: Workspace, run: Run, *, sampler_seed: int | None = None) -> optuna.Study:
     """Create or load the run's study (TPE seeded; median pruning after a few trials)."""
     import optuna
 
     sampler = optuna.samplers.TPESampler(seed=run.seed if sampler_seed is None else sampler_seed)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10)
-    return optuna.create_study(storage=storage(ws, run.run_id), study_name=run.run_id, direction=run.direction,
-                               sampler=sampler, pruner=pruner, load_if_exists=True)
+    return optuna.create_study(storage=study_storage(ws, run), study_name=run.run_id, direction=run.direction,
+                               sampler=sampler, pruner=pruner(), load_if_exists=True)
 
 
 def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -255,6 +276,10 @@ def work(ws: Workspace, run: Run, prepared: Prepared, *, n_trials: int, timeout:
     of this call's own, flushed before it returns."""
     if stop_requested(ws, run.run_id) or n_trials <= 0:
         return None
+    if run.config.get("storage"):  # a shared study: trials until the run's budget is spent
+        from mlops_tui.training.tuning.remote import work_shared
+
+        return work_shared(ws, run, prepared, timeout=timeout, sampler_seed=sampler_seed, on_trial=on_trial)
     study = open_study(ws, run, sampler_seed=sampler_seed)
     own = mirror is None
     mirror = mirror or StoreMirror(ws, run.run_id)

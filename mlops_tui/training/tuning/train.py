@@ -98,8 +98,13 @@ def full_params(config: dict[str, Any], params: dict[str, Any], p: prep.Prepared
 def prepare_config(ws: Workspace, dv: DatasetVersion, config: dict[str, Any]) -> prep.Prepared:
     from mlops_tui.data import datasets
 
+    return prepare_frame(datasets.load(ws, dv), config)
+
+
+def prepare_frame(df: Any, config: dict[str, Any]) -> prep.Prepared:
+    """The run's preparation of ``df`` (a worker on another host has the data, not the workspace)."""
     return prep.prepare(
-        datasets.load(ws, dv), target=config["target"], task=config.get("task"),
+        df, target=config["target"], task=config.get("task"),
         time_column=config.get("time_column"), seed=int(config.get("seed", 0)),
         test_size=float(config.get("test_size", 0.2)), valid_size=float(config.get("valid_size", 0.2)),
     )

@@ -98,8 +98,13 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
     children: list[subprocess.Popen[bytes]] = []
     params: dict[str, Any] | None = None
     mirror: st.StoreMirror | None = None
+    shared: Any = None  # a study in PostgreSQL: the coordinator's mirror of it (coordinator.py)
     try:
         dv = dataset or datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
+        if run.config.get("storage"):
+            from mlops_tui.training.tuning import coordinator
+
+            shared = coordinator.open_shared(ws, run, dv)
         done_before = len(st.finished(st.open_study(ws, run)))
         parts = shares(trials, max(1, run.n_jobs))
         for index, n in enumerate(parts[1:], start=1):  # start the others first: they take a while to import
@@ -124,6 +129,8 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         if children:  # a worker killed meanwhile leaves RUNNING trials behind; ours are all mirrored
             mirror.join()
             sweep_run(ws, run_id)
+        if shared is not None:  # other hosts' trials: none new, wait for those running, mirror all
+            shared.finish(stopping=st.stop_requested(ws, run_id))
         study = study or st.open_study(ws, run)  # (its storage reads the other workers' trials too)
         complete = [t for t in study.trials if t.state.name == "COMPLETE"]
         if st.stop_requested(ws, run_id):
@@ -158,6 +165,8 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
                 child.wait()
         if mirror is not None:
             mirror.join()
+        if shared is not None:
+            shared.abort()
         interrupted = isinstance(exc, KeyboardInterrupt)
         message = "interrupted" if interrupted else (str(exc).splitlines() or [type(exc).__name__])[0]
         extra = {"best_params": params} if params else {}
@@ -168,6 +177,8 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         log.exception("run %s %s", run_id, "interrupted" if interrupted else "failed")
         raise
     finally:
+        if shared is not None:
+            shared.end()
         if handler is not None:
             for name in ("optuna", "mlops_tui"):
                 logging.getLogger(name).removeHandler(handler)
