@@ -20,7 +20,6 @@ recorded) or, on a shared filesystem, from the snapshot's own path.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -141,14 +140,6 @@ def run_trials(study: optuna.Study, objective: Callable[[Any], float], *, interv
             time.sleep(min(interval, 2.0))
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def load_data(record: dict[str, Any], data: str | None) -> Path:
     """The run's training data on this host, verified against the content hash the run recorded."""
     config = record["config"]
@@ -161,7 +152,9 @@ def load_data(record: dict[str, Any], data: str | None) -> Path:
         path = Path(data).expanduser()
         if not path.is_file():
             raise UserError(f"--data {data}: no such file")
-    digest = sha256(path)
+    from mlops_tui.training.modelfile import sha256_file
+
+    digest = sha256_file(path)
     if digest != config["dataset_hash"]:
         raise UserError(f"{path} is not the data of run {record['run_id']}: its sha256 is {digest[:12]}…, "
                         f"the run trained on {ref} with sha256 {config['dataset_hash'][:12]}…")
