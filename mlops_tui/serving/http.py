@@ -16,7 +16,6 @@ problem of the rows in one body, 503 no model loaded, 500 (logged) for anything 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -26,38 +25,23 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import polars as pl
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mlops_tui.serving.batch import check_schema, frame_text_probe, score_batch
-from mlops_tui.serving.io import id_columns, unused_columns
-from mlops_tui.serving.online import Online, Scored, Settings
+from mlops_tui.serving.online import Online, Settings
+from mlops_tui.serving.request import INLINE_BYTES, Refused, score_request
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from mlops_tui.serving.online import Served
     from mlops_tui.serving.predictor import PredictorFactory
-    from mlops_tui.training.signature import Signature
 
 log = logging.getLogger("mlops_tui.serving")
 SETTINGS_ENV = "MLOPS_SERVE_SETTINGS"  # how `serve` hands its settings to uvicorn's worker processes
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-class Refused(Exception):
-    """A request answered with a 4xx: ``status`` and the JSON ``body`` (``error`` + ``problems``)."""
-
-    def __init__(self, status: int, error: str, problems: list[str] | None = None, reason: str = "") -> None:
-        super().__init__(error)
-        self.status, self.reason = status, reason or {400: "malformed", 413: "too_large"}.get(status, "schema")
-        self.body: dict[str, Any] = {"error": error}
-        if problems is not None:
-            self.body["problems"] = problems
 
 
 class Metrics:
@@ -102,104 +86,6 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_rows(body: bytes) -> pl.DataFrame:
-    """JSON records, columns or one record → a frame with one column per field (types inferred
-    the way Polars reads JSON: numbers, text, booleans, null; mixed numbers and text become text,
-    which the schema check then names)."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Refused(400, f"malformed JSON: {exc}") from exc
-    shape = "the body must be a list of records, an object of columns or one record"
-    if isinstance(doc, list):
-        bad = [i for i, r in enumerate(doc) if not isinstance(r, dict)]
-        if bad:
-            raise Refused(422, shape, [f"record {i} is not a JSON object" for i in bad[:10]])
-        names = list(dict.fromkeys(k for r in doc for k in r))
-        columns = {n: [r.get(n) for r in doc] for n in names}
-    elif isinstance(doc, dict):
-        lists = [k for k, v in doc.items() if isinstance(v, list)]
-        if lists and len(lists) != len(doc):
-            raise Refused(422, shape, [f"column {k!r} is a single value beside lists"
-                                       for k, v in doc.items() if not isinstance(v, list)])
-        columns = doc if lists else {k: [v] for k, v in doc.items()}
-        lengths = {len(v) for v in columns.values()}
-        if len(lengths) > 1:
-            raise Refused(422, shape, [f"columns have different lengths: {', '.join(f'{k}={len(v)}' for k, v in columns.items())}"])
-    else:
-        raise Refused(422, shape, [f"got a JSON {type(doc).__name__}"])
-    if not columns or not next(iter(columns.values())):
-        raise Refused(422, "no rows to score", ["the body holds no rows"])
-    series, problems = [], []
-    for name, values in columns.items():
-        try:
-            series.append(pl.Series(name, values, strict=False))
-        except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError) as exc:
-            problems.append(f"column {name!r} cannot be read: {str(exc).splitlines()[0]}")
-    if problems:
-        raise Refused(422, "the rows cannot be read", problems)
-    return pl.DataFrame(series)
-
-
-# -- scoring one request ----------------------------------------------------------------------------
-def check_request(df: pl.DataFrame, sig: Signature, model_ref: str, *, lenient: bool) -> list[str]:
-    """The request's columns by the rules `score` applies to a file (``batch.check_schema``, the
-    unused-columns note of ``io.plan``), plus what ``encode`` would quietly turn into missing values
-    (categories never seen in training, with an example); every problem in one Refused(422).
-    What `score` only warns about is refused too unless ``lenient``; returns the warnings left."""
-    found = check_schema(dict(df.schema), sig, text_probe=frame_text_probe(df))
-    problems, warnings = found.problems, found.warnings
-    for feat in sig.features:
-        if feat.kind != "categorical" or feat.source not in df.columns:
-            continue
-        dtype = df.schema[feat.source]
-        if dtype.is_nested():
-            problems.append(f"column {feat.source!r} should be text or numbers but is {dtype}")
-            continue
-        text = df[feat.source].cast(pl.String)
-        unseen = text.filter(text.is_not_null() & ~text.is_in(list(feat.categories)))
-        if len(unseen):
-            warnings.append(f"column {feat.source!r} has value(s) never seen in training, e.g. {unseen[0]!r}: "
-                            f"scored as missing")
-    unused = unused_columns(df.columns, sig, id_columns(df.columns, set(df.columns), sig))
-    if unused:
-        warnings.append(unused)
-    if not lenient:
-        problems, warnings = problems + warnings, []
-    if problems:
-        raise Refused(422, f"input does not match {model_ref}'s signature", problems)
-    return warnings
-
-
-def score_request(online: Online, served: Served, body: bytes, request_id: str) -> dict[str, Any]:
-    """Check, encode and predict one request's rows with ``batch.score_batch`` (the code `score`
-    runs per batch); the answer's body. The output table and statistics go to the monitor thread.
-
-    Runs in Starlette's thread pool: polars and LightGBM release the GIL while they compute.
-    """
-    df = parse_rows(body)
-    warnings = check_request(df, served.sig, served.ref, lenient=online.settings.lenient)
-    ids = id_columns(df.columns, set(df.columns), served.sig)
-    frame = df.with_columns(pl.lit(request_id).alias("request_id"), pl.int_range(df.height).alias("row"))
-    spec = dataclasses.replace(served.spec, scored_at=datetime.now(UTC), keep=("request_id", "row", *ids))
-    online.counters.seed += 1
-    scored = score_batch(frame, spec, served.predict, seed=online.counters.seed)
-    table = scored.table
-    answer: dict[str, Any] = {"deployment": online.settings.deployment, "model": served.model.name,
-                              "version": served.model.version, "request_id": request_id,
-                              "predictions": table.column("prediction").to_pylist()}
-    if served.sig.task != "regression":
-        classes = [str(c) for c in served.sig.classes]
-        columns = [table.column(f"proba_{c}").to_pylist() for c in served.sig.classes]
-        answer["probabilities"] = [dict(zip(classes, row, strict=True)) for row in zip(*columns, strict=True)]
-    if ids:
-        answer["ids"] = {c: df[c].to_list() for c in ids}
-    if warnings:
-        answer["warnings"] = warnings
-    online.hand_over(Scored(served, table, scored.stats))
-    return answer
-
-
 # -- the app ----------------------------------------------------------------------------------------
 def create_app(settings: Settings, predictor_factory: PredictorFactory | None = None) -> Starlette:
     """The app of one worker process; ``predictor_factory`` overrides the deployment's engine."""
@@ -223,7 +109,10 @@ def create_app(settings: Settings, predictor_factory: PredictorFactory | None = 
                 raise Refused(503, f"no model loaded yet for deployment {settings.deployment!r}"
                               + (f": {online.error}" if online.error else ""), reason="not_ready")
             body = await read_body(request, settings.max_body)
-            answer = await run_in_threadpool(score_request, online, served, body, request_id)
+            if len(body) <= INLINE_BYTES:
+                answer = score_request(online, served, body, request_id)
+            else:
+                answer = await run_in_threadpool(score_request, online, served, body, request_id)
         except Refused as exc:
             online.counters.errors += 1
             metrics.errors.labels(exc.reason).inc()
