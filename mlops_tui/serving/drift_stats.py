@@ -21,7 +21,7 @@ A certain difference on its own (a tiny effect on a large job) warns. Fewer than
 never alert. Figures: bench/drift_corpus.py over the real-data corpus (0 alerts and 0 warnings in
 1,911 same-distribution checks, every shifted feature alerting). Tests are not calibrated exactly
 (sparse cells, a reference that is itself a sample): simulated 200-row jobs of a 28-category feature
-alert in about 0.5 % and warn in 2 % of cases; 10 categories: 0.05 % and 1 %.
+alert in about 0.3 % and warn in 2 % of cases; 10 categories: 0.05 % and 0.7 %.
 """
 
 from __future__ import annotations
