@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class UserError(Exception):
     """Bad input, not found, failed job: exit 1 with the message, no traceback."""
@@ -14,6 +16,6 @@ class PolicyRefused(UserError):
 
     exit_code = 3
 
-    def __init__(self, message: str, payload: dict | None = None) -> None:
+    def __init__(self, message: str, payload: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.payload = payload or {}

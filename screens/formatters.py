@@ -11,7 +11,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-# Status → symbol (see H6 split: ✓ ok/completed/pass, ✗ failed/refused, ● running, ▲ warn,
+# Status → symbol (✓ ok/completed/pass, ✗ failed/refused, ● running, ▲ warn,
 # ■ alert, ○ pending/none).
 SYMBOLS: dict[str, str] = {
     "ok": "✓", "completed": "✓", "complete": "✓", "pass": "✓", "passed": "✓", "succeeded": "✓",

@@ -59,7 +59,7 @@ _LOCK_PATTERNS = ("could not set lock", "conflicting lock", "unique file handle 
 # DuckDB settings of a sandboxed connection (names checked against duckdb 2.0's duckdb_settings()).
 # The views read only tables of the store file, and json/parquet/icu are linked into DuckDB, so
 # nothing they need is lost.
-SANDBOX = {"enable_external_access": False, "autoinstall_known_extensions": False,
+SANDBOX: dict[str, str | bool | int | float | list[str]] = {"enable_external_access": False, "autoinstall_known_extensions": False,
            "autoload_known_extensions": False}
 
 

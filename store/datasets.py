@@ -64,7 +64,7 @@ class Datasets(Area):
             )
             (version,) = con.execute(
                 "SELECT coalesce(max(version), 0) + 1 FROM dataset_versions WHERE name = ?", [name]
-            ).fetchone()
+            ).fetchone() or (1,)
             con.execute(
                 "INSERT INTO dataset_versions (name, version, hash, path, source, n_rows, n_columns, target, task,"
                 " schema_json, profile_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -113,7 +113,7 @@ class Datasets(Area):
     def uses_path(self, path: str) -> bool:
         """Whether any version's snapshot is this (workspace-relative) file."""
         with self._read() as con:
-            return bool(con.execute("SELECT count(*) FROM dataset_versions WHERE path = ?", [path]).fetchone()[0])
+            return bool((con.execute("SELECT count(*) FROM dataset_versions WHERE path = ?", [path]).fetchone() or (0,))[0])
 
     def list(self) -> list[DatasetVersion]:
         """Same as :meth:`latest` (the name screens and scripts reach for first)."""

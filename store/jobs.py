@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins  # the areas' list() methods shadow the builtin in annotations below them
 from typing import Any
 
 from mlops_tui.store._area import Area, dumps, loads, utcnow
@@ -137,7 +138,8 @@ class Jobs(Area):
 
     def list(self, *, deployment: str | None = None, limit: int | None = None) -> list[ScoringJob]:
         """Newest first."""
-        sql, params = "SELECT * FROM scoring_jobs", []
+        sql = "SELECT * FROM scoring_jobs"
+        params: builtins.list[Any] = []
         if deployment:
             sql += " WHERE deployment = ?"
             params.append(deployment)
@@ -149,15 +151,15 @@ class Jobs(Area):
             return [_job(r) for r in self._rows(con, sql, params)]
 
     # -- drift --------------------------------------------------------------------------------
-    def add_drift(self, results: list[DriftResult]) -> None:
+    def add_drift(self, results: builtins.list[DriftResult]) -> None:
         with self._write() as con:
             _insert_drift(con, results)
 
-    def drift(self, job_ids: list[str]) -> dict[str, list[DriftResult]]:
+    def drift(self, job_ids: builtins.list[str]) -> dict[str, builtins.list[DriftResult]]:
         with self._read() as con:
             rows = self._rows(con, "SELECT * FROM drift_results WHERE list_contains(?, job_id) "
                                    "ORDER BY job_id, feature", [job_ids])
-        out: dict[str, list[DriftResult]] = {j: [] for j in job_ids}
+        out: dict[str, builtins.list[DriftResult]] = {j: [] for j in job_ids}
         for r in rows:
             out[r["job_id"]].append(_drift(r))
         return out
@@ -174,12 +176,12 @@ class Jobs(Area):
                         [feedback_id, deployment, job_id, rows_matched, dumps(metrics), status, now])
         return Feedback(feedback_id, deployment, job_id, rows_matched, metrics, status, now)
 
-    def feedback(self, deployment: str) -> list[Feedback]:
+    def feedback(self, deployment: str) -> builtins.list[Feedback]:
         with self._read() as con:
             rows = self._rows(con, "SELECT * FROM feedback WHERE deployment = ? ORDER BY created_at", [deployment])
         return [_feedback(r) for r in rows]
 
-    def latest_feedback(self) -> list[Feedback]:
+    def latest_feedback(self) -> builtins.list[Feedback]:
         """The newest feedback of every deployment, by deployment name (one read for the home view)."""
         with self._read() as con:
             rows = self._rows(con, "SELECT * FROM feedback QUALIFY row_number() OVER "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins  # the areas' list() methods shadow the builtin in annotations below them
 from typing import Any
 
 from mlops_tui.store._area import Area, dumps, loads, utcnow
@@ -46,7 +47,7 @@ class Models(Area):
         with self._write() as con:
             (version,) = con.execute(
                 "SELECT coalesce(max(version), 0) + 1 FROM models WHERE name = ?", [name]
-            ).fetchone()
+            ).fetchone() or (1,)
             con.execute(
                 "INSERT INTO models (name, version, run_id, path, sha256, task, dataset, dataset_version,"
                 " metrics_json, signature_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -79,7 +80,8 @@ class Models(Area):
 
     def list(self, name: str | None = None) -> list[ModelVersion]:
         """All versions (of one model if ``name``), newest first within each name."""
-        sql, params = _MODEL_SELECT, []
+        sql = _MODEL_SELECT
+        params: builtins.list[Any] = []
         if name:
             sql += " WHERE m.name = ?"
             params.append(name)
@@ -108,8 +110,9 @@ class Models(Area):
                         [name, alias, version, prev[0] if prev else None, now])
         return prev[0] if prev else None
 
-    def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
-        sql, params = "SELECT * FROM alias_history WHERE name = ?", [name]
+    def alias_history(self, name: str, alias: str | None = None) -> builtins.list[AliasChange]:
+        sql = "SELECT * FROM alias_history WHERE name = ?"
+        params: builtins.list[Any] = [name]
         if alias:
             sql += " AND alias = ?"
             params.append(alias)
@@ -143,7 +146,7 @@ class Models(Area):
             )
         return self.deployment(name)
 
-    def following(self, model_name: str, alias: str) -> list[Deployment]:
+    def following(self, model_name: str, alias: str) -> builtins.list[Deployment]:
         """The deployments that follow ``model_name@alias`` (repointed when the alias moves)."""
         with self._read() as con:
             rows = self._rows(con, "SELECT * FROM deployments WHERE model_name = ? AND follows = ? ORDER BY name",
@@ -157,6 +160,6 @@ class Models(Area):
             raise NotFoundError(f"unknown deployment {name!r}")
         return _deployment(rows[0])
 
-    def deployments(self) -> list[Deployment]:
+    def deployments(self) -> builtins.list[Deployment]:
         with self._read() as con:
             return [_deployment(r) for r in self._rows(con, "SELECT * FROM deployments ORDER BY name")]

@@ -29,7 +29,7 @@ def connect() -> duckdb.DuckDBPyConnection:
 def row_count(path: str) -> int:
     """Rows of a Parquet file (from its footer: no scan)."""
     with connect() as con:
-        return con.execute("SELECT count(*) FROM read_parquet(?)", [path]).fetchone()[0]
+        return int((con.execute("SELECT count(*) FROM read_parquet(?)", [path]).fetchone() or (0,))[0])
 
 
 def column_stats(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins  # the areas' list() methods shadow the builtin in annotations below them
 from typing import Any
 
 from mlops_tui.store._area import Area, dumps, loads, utcnow
@@ -154,7 +155,8 @@ class Runs(Area):
 
     def list(self, *, status: str | None = None, dataset: str | None = None, limit: int | None = None) -> list[Run]:
         """Newest first."""
-        where, params = [], []
+        where: builtins.list[str] = []
+        params: builtins.list[Any] = []
         if status:
             where.append("r.status = ?")
             params.append(status)
@@ -168,14 +170,14 @@ class Runs(Area):
         with self._read() as con:
             return [_run(r) for r in self._rows(con, sql, params)]
 
-    def many(self, run_ids: list[str]) -> list[Run]:
+    def many(self, run_ids: builtins.list[str]) -> builtins.list[Run]:
         """Several runs in one read, in the order asked."""
         with self._read() as con:
             rows = self._rows(con, _RUN_SELECT + " WHERE list_contains(?, r.run_id)", [run_ids])
         by_id = {r["run_id"]: _run(r) for r in rows}
         return [by_id[i] for i in run_ids if i in by_id]
 
-    def with_status(self, statuses: tuple[str, ...] | list[str]) -> list[Run]:
+    def with_status(self, statuses: tuple[str, ...] | builtins.list[str]) -> builtins.list[Run]:
         """Runs in any of ``statuses`` (e.g. the active ones a sweep checks), newest first."""
         with self._read() as con:
             rows = self._rows(con, _RUN_SELECT + " WHERE list_contains(?, r.status) ORDER BY r.created_at DESC",
@@ -196,8 +198,8 @@ class Runs(Area):
                  pid, host, started_at, ended_at],
             )
 
-    def record_trials(self, run_id: str, trials: list[dict[str, Any]], *, best_value: float | None = None,
-                      workers: list[dict[str, Any]] | None = None) -> None:
+    def record_trials(self, run_id: str, trials: builtins.list[dict[str, Any]], *, best_value: float | None = None,
+                      workers: builtins.list[dict[str, Any]] | None = None) -> None:
         """Upsert several trials (keys of ``upsert_trial``) and optionally the run's best value, in
         one transaction: a tuning worker mirrors its trials with one short connection, not one each.
 
@@ -234,23 +236,23 @@ class Runs(Area):
                                    "FROM run_workers WHERE run_id = ? ORDER BY host, pid", [run_id])
         return [RunWorker(**r) for r in rows]
 
-    def trials(self, run_id: str) -> list[Trial]:
+    def trials(self, run_id: str) -> builtins.list[Trial]:
         with self._read() as con:
             rows = self._rows(con, "SELECT * FROM trials WHERE run_id = ? ORDER BY number", [run_id])
         return [_trial(r) for r in rows]
 
-    def running_trials(self) -> list[Trial]:
+    def running_trials(self) -> builtins.list[Trial]:
         """Every trial recorded as RUNNING, in any run (the zombie sweep checks their pids)."""
         with self._read() as con:
             rows = self._rows(con, "SELECT * FROM trials WHERE state = 'RUNNING' ORDER BY run_id, number")
         return [_trial(r) for r in rows]
 
-    def trials_of(self, run_ids: list[str]) -> dict[str, list[Trial]]:
+    def trials_of(self, run_ids: builtins.list[str]) -> dict[str, builtins.list[Trial]]:
         with self._read() as con:
             rows = self._rows(
                 con, "SELECT * FROM trials WHERE list_contains(?, run_id) ORDER BY run_id, number", [run_ids]
             )
-        out: dict[str, list[Trial]] = {i: [] for i in run_ids}
+        out: dict[str, builtins.list[Trial]] = {i: [] for i in run_ids}
         for r in rows:
             out[r["run_id"]].append(_trial(r))
         return out
@@ -274,7 +276,7 @@ class Runs(Area):
     def evaluations(
         self, *, run_id: str | None = None, model_name: str | None = None,
         model_version: int | None = None, kind: str | None = None,
-    ) -> list[Evaluation]:
+    ) -> builtins.list[Evaluation]:
         where, params = [], []
         for col, val in (("run_id", run_id), ("model_name", model_name),
                          ("model_version", model_version), ("kind", kind)):
@@ -285,10 +287,10 @@ class Runs(Area):
         with self._read() as con:
             return [_evaluation(r) for r in self._rows(con, sql + " ORDER BY created_at", params)]
 
-    def evaluations_of(self, run_ids: list[str], *, kind: str | None = None) -> list[Evaluation]:
+    def evaluations_of(self, run_ids: builtins.list[str], *, kind: str | None = None) -> builtins.list[Evaluation]:
         """Evaluations of several runs in one read, oldest first (``run compare`` over many runs)."""
         sql = "SELECT * FROM evaluations WHERE list_contains(?, run_id)"
-        params: list[Any] = [run_ids]
+        params: builtins.list[Any] = [run_ids]
         if kind is not None:
             sql += " AND kind = ?"
             params.append(kind)

@@ -90,7 +90,8 @@ class Services(Area):
 
     def list(self, *, active: bool = False, deployment: str | None = None, limit: int = 100) -> list[Service]:
         """Newest first; ``active``: only services starting, running or stopping."""
-        sql, params = "SELECT * FROM services WHERE true", []
+        sql = "SELECT * FROM services WHERE true"
+        params: list[Any] = []
         if active:
             sql += f" AND status IN {ACTIVE}"  # fixed tuple of literals
         if deployment:

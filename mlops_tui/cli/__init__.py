@@ -70,7 +70,7 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry: map errors to CLI.md's exit codes with one line on stderr."""
+    """Console-script entry: map errors to the exit codes of the README's CLI contract with one line on stderr."""
     from mlops_tui.errors import UserError
     from mlops_tui.store import StoreError
 

@@ -1,4 +1,4 @@
-"""`dataset add/list/show/head/diff/validate` (see ../shared/CLI.md). Thin: parse, call
+"""`dataset add/list/show/head/diff/validate` (see the README's CLI contract). Thin: parse, call
 ``mlops_tui.data.datasets``, emit."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`model list | show | promote | rollback`: the registry (see ../shared/CLI.md). Thin: parse, call, emit."""
+"""`model list | show | promote | rollback`: the registry (see the README's CLI contract). Thin: parse, call, emit."""
 
 from __future__ import annotations
 

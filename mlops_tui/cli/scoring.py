@@ -1,4 +1,4 @@
-"""`deploy` and `score`: batch-scoring deployments (see ../shared/CLI.md). Thin: parse, call, emit."""
+"""`deploy` and `score`: batch-scoring deployments (see the README's CLI contract). Thin: parse, call, emit."""
 
 from __future__ import annotations
 

@@ -1,1 +1,14 @@
-"""Data: reading user files, the dataset registry (content-addressed versions), profiles."""
+"""Data: reading user files, the dataset registry (content-addressed versions), profiles.
+
+Public API (import the module, e.g. ``from mlops_tui.data import datasets``):
+
+* ``datasets``: ``add`` (register a CSV/Parquet file as an immutable version), ``resolve`` (NAME or
+  NAME:VERSION), ``load`` / ``scan`` (a version's rows), ``page`` (rows for the TUI's preview),
+  ``diff`` and ``validate`` (schema contract and drift between versions or against a file)
+* ``readers``: ``read_file`` / ``scan_csv`` / ``sniff_csv`` / ``collect``: every user file is read here,
+  with one-line errors naming the file, line and column
+* ``profiling``: per-column ``profile`` of a version (DuckDB SUMMARIZE over its snapshot) and the
+  drift statistics (``psi``, ``numeric_drift``, ``category_drift``) that ``datasets.diff`` reports
+
+Nothing here imports another lifecycle package; heavy libraries load inside the functions.
+"""

@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import UserError
 from mlops_tui.evaluation.records import META_KEYS, holdout_evaluations
-from mlops_tui.registry.gate import better
 from mlops_tui.store import NotFoundError
-from mlops_tui.training.metrics import LOWER_IS_BETTER
+from mlops_tui.training.metrics import LOWER_IS_BETTER, better
 
 if TYPE_CHECKING:
     from mlops_tui.store import Evaluation, Run
@@ -72,7 +71,7 @@ def _params_table(runs: list[Run]) -> tuple[dict[str, dict[str, Any]], list[str]
 
 
 def compare(ws: Workspace, run_refs: list[str]) -> dict[str, Any]:
-    """Compare runs → ``runs``, ``metrics``, ``deltas``, ``best``, ``params``, ``warnings`` (CLI.md).
+    """Compare runs → ``runs``, ``metrics``, ``deltas``, ``best``, ``params``, ``warnings`` (the README's CLI contract).
 
     Deltas are against the first run named. Runs of different tasks may be compared: each metric
     lists the runs that have it, deltas and the best are taken within one task only, and a

@@ -233,17 +233,18 @@ def _load_dataset(ws: Workspace, ref: str) -> tuple[Any, pl.DataFrame]:
 def evaluate_model(ws: Workspace, model_ref: str, dataset_ref: str, *,
                    threshold: float | None = None) -> dict[str, Any]:
     """Score a registered model on a labelled dataset version and store the evaluation."""
-    from mlops_tui.registry import models as registry
+    from mlops_tui.refs import resolve_model
+    from mlops_tui.training.modelfile import load_model
     from mlops_tui.training.signature import Signature
 
     if threshold is not None and not 0 < threshold < 1:
         raise UserError(f"--threshold must be between 0 and 1 (exclusive), got {threshold:g}")
-    model = registry.resolve_model(ws, model_ref)
+    model = resolve_model(ws, model_ref)
     dv, df = _load_dataset(ws, dataset_ref)
     sig = Signature.from_json(model.signature)
     what = f"dataset {dv.name}:{dv.version}"
     check_frame(df, sig, what)  # clear message before loading the model
-    booster, _ = registry.load(ws, model)
+    booster, _ = load_model(ws.abspath(model.path), model.sha256)  # sha256 checked
     if threshold is None:
         threshold = float((model.metrics or {}).get("threshold", 0.5) or 0.5)
     metrics, details = evaluate_frame(booster, sig, df, threshold=threshold, what=what)

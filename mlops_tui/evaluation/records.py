@@ -8,7 +8,7 @@ them. :mod:`mlops_tui.evaluation.evaluate` re-exports everything here.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from mlops_tui.store import Evaluation, ModelVersion
@@ -22,7 +22,7 @@ def load_details(ws: Workspace, ev: Evaluation) -> dict[str, Any] | None:
     if not ev.details_path:
         return None
     try:
-        return json.loads(ws.abspath(ev.details_path).read_text())
+        return cast("dict[str, Any]", json.loads(ws.abspath(ev.details_path).read_text()))
     except (OSError, json.JSONDecodeError):
         return None
 

@@ -1,1 +1,10 @@
-"""Registry: model versions, aliases, deployments, the validation gate, lineage."""
+"""Registry: model versions, aliases, deployments, the validation gate, lineage.
+
+Public API (import the module, e.g. ``from mlops_tui.registry import models``):
+
+* ``models``: ``resolve_model`` (NAME, NAME:VERSION, NAME@ALIAS), ``load`` (sha256-checked),
+  ``list_models``, ``show``, ``promote``, ``rollback``, ``deploy`` (gate checked), ``resolve_target``
+* ``gate``: ``check`` (may this version serve?), ``explain``, ``Verdict``
+* ``lineage``: ``lineage`` (data → run → model → deployment → jobs), ``events`` (the audit trail)
+* ``evidence``: what `run show` shows for choosing a model (importance, slices, gate verdict)
+"""

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.training.metrics import LOWER_IS_BETTER
+from mlops_tui.training.metrics import better as better  # gate.better: part of the gate's API
 
 if TYPE_CHECKING:
     from mlops_tui.store import ModelVersion
@@ -65,11 +66,6 @@ def drop_limit(policy: dict[str, Any], metric: str) -> float:
     if isinstance(value, dict):
         value = value.get(metric, value.get("default", 0.0))
     return float(value)
-
-
-def better(metric: str, a: float, b: float) -> bool:
-    """Is value ``a`` better than ``b`` for ``metric``?"""
-    return a < b if metric in LOWER_IS_BETTER else a > b
 
 
 def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None = None) -> Verdict:
@@ -125,7 +121,7 @@ def slice_gap(ws: Workspace, model: ModelVersion) -> dict[str, Any] | None:
     feature = slices.get("max_gap_feature")
     if slices.get("max_gap") is None or feature is None:
         return None
-    entry = next((f for f in slices.get("features", []) if f["feature"] == feature), {})
+    entry: dict[str, Any] = next((f for f in slices.get("features", []) if f["feature"] == feature), {})
     return {"gap": float(slices["max_gap"]), "metric": slices.get("metric"), "feature": feature,
             "best": entry.get("best"), "worst": entry.get("worst")}
 

@@ -1,7 +1,7 @@
 """The model registry and batch-scoring deployments: resolve, show, promote, deploy, load.
 
 Every place that accepts a model reference (CLI, TUI, monitoring, retraining) goes through
-:func:`resolve_model`, so ``NAME``, ``NAME:VERSION`` and ``NAME@ALIAS`` mean the same thing
+:func:`resolve_model` (:mod:`mlops_tui.refs`), so ``NAME``, ``NAME:VERSION`` and ``NAME@ALIAS`` mean the same thing
 everywhere. Aliases move between versions and every move is kept in ``alias_history``; a
 rollback is simply promoting the previous version again (:func:`rollback` finds it).
 
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import PolicyRefused, UserError
 from mlops_tui.refs import parse_ref
+from mlops_tui.refs import resolve_model as resolve_model  # the registry's lookup, kept low for evaluation
 from mlops_tui.registry import gate
 from mlops_tui.store import Deployment, ModelVersion, NotFoundError
 from mlops_tui.training.modelfile import load_model
@@ -40,17 +41,6 @@ def _check_name(kind: str, value: str) -> str:
 
 
 # -- resolution ----------------------------------------------------------------------------------
-def resolve_model(ws: Workspace, ref: str) -> ModelVersion:
-    """``NAME`` (latest version), ``NAME:VERSION`` or ``NAME@ALIAS`` → the model version."""
-    r = parse_ref(ref, allow_alias=True, kind="model")
-    try:
-        if r.alias:
-            return ws.store.models.by_alias(r.name, r.alias)
-        return ws.store.models.get(r.name, r.version)
-    except NotFoundError as exc:
-        raise UserError(str(exc)) from exc
-
-
 def get_deployment(ws: Workspace, name: str) -> Deployment:
     try:
         return ws.store.models.deployment(name)

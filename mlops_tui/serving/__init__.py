@@ -1,1 +1,13 @@
-"""Serving: batch scoring of deployments, its I/O, the drift measured while scoring, dead-job sweeps."""
+"""Serving: batch scoring of deployments, its I/O, the drift measured while scoring, dead-job sweeps.
+
+Public API (import the module, e.g. ``from mlops_tui.serving import scoring``):
+
+* ``scoring``: ``score`` (stream inputs through a model into one atomic output, record the job)
+* ``batch``: ``score_batch`` / ``check_schema``: one batch through a predictor, shared by every
+  engine (local, Dask, HTTP)
+* ``io``: input planning and batches, ``AtomicParquet`` output
+* ``drift`` / ``drift_stats``: the drift tracker and its statistics
+* ``dask_engine``: scoring on a Dask cluster; ``service`` / ``http`` / ``online``: a deployment
+  over HTTP (`serve`)
+* ``sweep``: ``sweep_jobs`` / ``recent_jobs``: jobs whose process died are failed (light: no polars)
+"""

@@ -45,6 +45,11 @@ def direction(metric: str) -> str:
     return "minimize" if metric in LOWER_IS_BETTER else "maximize"
 
 
+def better(metric: str, a: float, b: float) -> bool:
+    """Is value ``a`` better than ``b`` for ``metric``?"""
+    return a < b if metric in LOWER_IS_BETTER else a > b
+
+
 def _float(value: Any) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None
