@@ -229,7 +229,7 @@ class Runs(Area):
                     [run_id, w["host"], w["pid"], w["state"], w.get("trials") or 0, bool(w.get("alive")),
                      w.get("reason"), w.get("started_at"), w.get("seen_at")])
 
-    def workers(self, run_id: str) -> list[RunWorker]:
+    def workers(self, run_id: str) -> builtins.list[RunWorker]:
         """The workers a coordinator recorded for a run (shared studies only), by host and pid."""
         with self._read() as con:
             rows = self._rows(con, "SELECT run_id, host, pid, state, trials, alive, reason, started_at, seen_at "
