@@ -9,7 +9,7 @@ WS     ?= .mlops
 $(BIN)/mlops-tui: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,compiled]'
 	$(BIN)/python -m compileall -q mlops_tui screens store  # bytecode up front: start-up never compiles
 	touch $@
 

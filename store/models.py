@@ -125,12 +125,19 @@ class Models(Area):
     def deploy(
         self, *, name: str, model_name: str, model_version: int, signature: dict[str, Any],
         output_dir: str | None = None, forced: bool = False, gate: dict[str, Any] | None = None,
-        engine: str = "local", engine_info: dict[str, Any] | None = None, follows: str | None = None,
+        engine: str | None = None, engine_info: dict[str, Any] | None = None, follows: str | None = None,
     ) -> Deployment:
-        """Create deployment ``name`` or repoint it at another model version (and engine);
-        ``follows``: the alias of ``model_name`` it was deployed from, None for a fixed version."""
+        """Create deployment ``name`` or repoint it at another model version.
+
+        ``follows``: the alias of ``model_name`` it was deployed from, None for a fixed version.
+        ``engine`` None keeps the deployment's engine ('local' for a new one); ``engine_info``
+        describes the artifact for this model version, so a repoint without one clears it.
+        """
         now = utcnow()
         with self._write() as con:
+            if engine is None:
+                row = con.execute("SELECT engine FROM deployments WHERE name = ?", [name]).fetchone()
+                engine = (row[0] if row else None) or "local"
             con.execute(
                 """INSERT INTO deployments (name, model_name, model_version, signature_json, output_dir,
                        forced, gate_json, created_at, updated_at, engine, engine_json, follows)

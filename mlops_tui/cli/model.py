@@ -1,4 +1,4 @@
-"""`model list | show | promote | rollback`: the registry (see the README's CLI contract). Thin: parse, call, emit."""
+"""`model list | show | promote | rollback | export`: the registry (see the README's CLI contract). Thin: parse, call, emit."""
 
 from __future__ import annotations
 
@@ -123,8 +123,37 @@ def rollback(
     _warn_gate(res)
 
 
+def export(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="c (C source + example main.c), onnx, or lightgbm "
+                                                            "(text model + JSON sidecar).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Folder to write into (created if needed).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Write a model for use outside mlops-tui, with a README of its input encoding (column order,
+    category codes, missing values). c and onnx need the 'compiled' extra.
+
+    Example: mlops-tui model export credit@production --format c --output build/credit-c
+    """
+    from mlops_tui.registry import export as exporter
+    from mlops_tui.registry import models as registry
+
+    ws = workspace()
+    result = exporter.export(ws, registry.resolve_model(ws, ref), fmt, output)
+
+    def render() -> None:
+        out.print(f"exported {result.model} as {result.format} → {result.output}: {', '.join(result.files)}",
+                  soft_wrap=True)
+        if result.check:
+            out.print(f"checked with {result.check['runtime']}: max abs diff {result.check['max_abs_diff']:.3g} "
+                      f"vs LightGBM on {result.check['rows']:,} rows")
+
+    emit(result.to_json(), as_json, render)
+
+
 def register(app: typer.Typer) -> None:
     group = GROUPS["model"]
+    group.command("export")(export)
     group.command("list")(list_)
     group.command("show")(show)
     group.command("promote")(promote)

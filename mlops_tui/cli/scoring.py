@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
 
 import typer
 
-from mlops_tui.cli._common import JsonFlag, emit, out, styled, workspace
+from mlops_tui.cli._common import JsonFlag, emit, err, out, styled, workspace
+
+EngineOption = Annotated[str | None, typer.Option(
+    "--engine", help="local (LightGBM) or compiled (native code, checked against LightGBM; needs the "
+                     "'compiled' extra). Default: the deployment's engine, else [deploy] engine in config.toml.")]
+
+
+@contextmanager
+def stages() -> Iterator[Callable[[str], None]]:
+    """Long steps (compiling a model) on stderr: a spinner with the elapsed time at a terminal,
+    otherwise one line per step (so logs of scripts and cron show where the time went)."""
+    if not err.is_terminal:
+        yield lambda text: err.print(f"{text} ...", markup=False, soft_wrap=True)
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
+                   transient=True)
+    task = bar.add_task("", total=None)
+    with bar:
+        yield lambda text: bar.update(task, description=text)
+
+
+def engine_text(engine: str, info: dict[str, Any] | None) -> str:
+    """`compiled (lleaves, compiled in 12.3 s; max abs diff 0 on 4,000 rows)` for people."""
+    if not info:
+        return engine
+    check = info.get("check", {})
+    how = "cached" if info.get("cached") else f"compiled in {info.get('compile_seconds', 0):.1f} s"
+    return (f"{engine} ({info.get('backend', '')}, {how}; max abs diff {check.get('max_abs_diff', 0):.3g} "
+            f"vs LightGBM on {check.get('rows', 0):,} rows)")
 
 
 def deploy(
@@ -14,21 +46,29 @@ def deploy(
     name: Annotated[str, typer.Option("--name", "-n", help="Deployment name (created or repointed).")],
     force: Annotated[bool, typer.Option("--force", help="Deploy even if the validation gate refuses (recorded).")] = False,
     output_dir: Annotated[str | None, typer.Option("--output-dir", help="Default folder for this deployment's outputs.")] = None,
+    engine: EngineOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Point a batch-scoring deployment at a model version (validation gate checked; exit 3 if refused).
 
-    Example: mlops-tui deploy credit@production --name credit-nightly
+    With --engine compiled the model is compiled to native code once (cached in the workspace by its
+    sha256) and checked against LightGBM on its training rows; exit 1 if it differs by more than 1e-9.
+
+    Example: mlops-tui deploy credit@production --name credit-nightly --engine compiled
     """
     from mlops_tui.registry import models as registry
 
     ws = workspace()
-    dep = registry.deploy(ws, model_ref, name, force=force, output_dir=output_dir)
+    with stages() as stage:
+        dep = registry.deploy(ws, model_ref, name, force=force, output_dir=output_dir, engine=engine, stage=stage)
+    info = dep.engine_info or {}
     payload = {"deployment": dep.name, "model": dep.model_name, "version": dep.model_version,
-               "forced": dep.forced, "gate": dep.gate, "output_dir": str(registry.deployment_output_dir(ws, dep))}
+               "forced": dep.forced, "gate": dep.gate, "output_dir": str(registry.deployment_output_dir(ws, dep)),
+               "engine": dep.engine, "max_abs_diff": info.get("check", {}).get("max_abs_diff"),
+               "engine_info": dep.engine_info}
     emit(payload, as_json, lambda: out.print(styled(
-        f"deployment {dep.name} → {dep.model_name}:{dep.model_version}",
-        (" (forced past the gate)", "bold red") if dep.forced else "")))
+        f"deployment {dep.name} → {dep.model_name}:{dep.model_version}, engine {engine_text(dep.engine, info)}",
+        (" (forced past the gate)", "bold red") if dep.forced else ""), soft_wrap=True))
 
 
 def register(app: typer.Typer) -> None:

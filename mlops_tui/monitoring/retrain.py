@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_tui.data import datasets
 from mlops_tui.errors import PolicyRefused, UserError
-from mlops_tui.registry import gate
+from mlops_tui.registry import compiled, gate
 from mlops_tui.registry import models as registry
 from mlops_tui.training.signature import Signature, encode
 
@@ -128,6 +128,12 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     ours, theirs = chall_metrics.get(metric), champ_metrics.get(metric)
     better = ours is not None and theirs is not None and gate.better(metric, ours, theirs)
     promoted = verdict.passed and better
+    engine_info, engine_refusal = None, None
+    if promoted and dep.engine == compiled.ENGINE:  # the winner must run on the deployment's engine too
+        try:
+            engine_info = compiled.load(ws, challenger).info
+        except UserError as exc:
+            promoted, engine_refusal = False, f"the deployment's compiled engine refused it: {exc}"
     keys = [k for k in mx.METRICS[prepared.task] if k in chall_metrics or k in champ_metrics]
     payload: dict[str, Any] = {
         "promoted": promoted, "deployment": dep.name, "dataset": dv.ref, "run_id": run_id,
@@ -141,7 +147,7 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     }
     summary = f"{metric} {_num(ours)} (challenger {challenger.ref}) vs {_num(theirs)} (champion {champion.ref}) on {dv.ref}'s holdout"
     if not promoted:
-        reasons = list(verdict.reasons) or [f"challenger is not better on {metric}"]
+        reasons = list(verdict.reasons) or [engine_refusal or f"challenger is not better on {metric}"]
         payload["summary"] = f"kept {champion.ref}: {summary}; {'; '.join(reasons)}"
         ws.store.audit.record("retrain", obj, "refused", {k: payload[k] for k in ("run_id", "dataset", "metrics", "gate")}
                               | {"challenger": challenger.ref, "champion": champion.ref})
@@ -149,7 +155,7 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     registry.promote(ws, challenger.ref, "production")
     ws.store.models.deploy(name=dep.name, model_name=challenger.name, model_version=challenger.version,
                            signature=challenger.signature, output_dir=dep.output_dir, forced=False,
-                           gate=verdict.to_json())
+                           gate=verdict.to_json(), engine=dep.engine, engine_info=engine_info)
     payload["summary"] = f"promoted {challenger.ref}: {summary}"
     ws.store.audit.record("retrain", obj, "ok", {"run_id": run_id, "dataset": dv.ref, "champion": champion.ref,
                                                   "challenger": challenger.ref, "metrics": payload["metrics"]})

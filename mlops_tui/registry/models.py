@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_tui.errors import PolicyRefused, UserError
 from mlops_tui.refs import parse_ref
 from mlops_tui.refs import resolve_model as resolve_model  # the registry's lookup, kept low for evaluation
-from mlops_tui.registry import gate
+from mlops_tui.registry import compiled, gate
 from mlops_tui.store import Deployment, ModelVersion, NotFoundError
 from mlops_tui.training.modelfile import load_model
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from mlops_tui.workspace import Workspace
 
+ENGINES = ("local", compiled.ENGINE)  # what scores a deployment: LightGBM itself, or the compiled model
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
@@ -185,10 +186,26 @@ def rollback(ws: Workspace, name: str, alias: str = "production") -> dict[str, A
     return promote(ws, f"{name}:{history[-1].previous_version}", alias)
 
 
-def deploy(ws: Workspace, ref: str, name: str, force: bool = False,
-           output_dir: str | None = None) -> Deployment:
-    """Create or repoint deployment ``name``; the gate must pass unless ``force`` (recorded)."""
+def default_engine(ws: Workspace) -> str:
+    """The engine a new deployment scores with: ``[deploy] engine`` in the workspace's config.toml."""
+    value = ws.config.get("deploy", {}).get("engine", "local")
+    if value not in ENGINES:
+        raise UserError(f"{ws.config_path}: [deploy] engine = {value!r}; choose one of {', '.join(ENGINES)}")
+    return str(value)
+
+
+def deploy(ws: Workspace, ref: str, name: str, force: bool = False, output_dir: str | None = None, *,
+           engine: str | None = None, stage: compiled.Stage | None = None) -> Deployment:
+    """Create or repoint deployment ``name``; the gate must pass unless ``force`` (recorded).
+
+    ``engine`` None keeps the deployment's engine (a new one takes :func:`default_engine`). The
+    compiled engine compiles the model now (or finds it cached) and checks it against LightGBM,
+    reporting each step to ``stage``; a model it cannot run faithfully is refused with one line
+    and the deployment stays as it was.
+    """
     _check_name("deployment name", name)
+    if engine is not None and engine not in ENGINES:
+        raise UserError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     m = resolve_model(ws, ref)
     follows = parse_ref(ref, allow_alias=True, kind="model").alias
     verdict = gate.check(ws, m, champion=champion_of(ws, m, deployment=name))
@@ -200,24 +217,33 @@ def deploy(ws: Workspace, ref: str, name: str, force: bool = False,
             {"deployment": name, "model": m.name, "version": m.version, "deployed": False,
              "gate": verdict.to_json()},
         )
+    try:
+        current: Deployment | None = ws.store.models.deployment(name)
+    except NotFoundError:
+        current = None
     if output_dir is not None:
         # Relative to the current directory, like every path a user types; stored relative to
         # the workspace when inside it (so the workspace can move), absolute otherwise.
         out = Path(output_dir).expanduser().resolve()
         stored = ws.relpath(out) if out.is_relative_to(ws.root) else str(out)
     else:
+        stored = (current.output_dir if current else None) or f"artifacts/scores/{name}"
+    engine = engine or (current.engine if current else default_engine(ws))
+    engine_info = None
+    if engine == compiled.ENGINE:
         try:
-            stored = ws.store.models.deployment(name).output_dir
-        except NotFoundError:
-            stored = None
-        stored = stored or f"artifacts/scores/{name}"
+            engine_info = compiled.load(ws, m, stage=stage).info
+        except UserError as exc:
+            ws.store.audit.record("deploy", obj, "failed", {"model": m.ref, "engine": engine, "error": str(exc)})
+            raise
     dep = ws.store.models.deploy(name=name, model_name=m.name, model_version=m.version,
                                  signature=m.signature, output_dir=stored,
                                  forced=bool(force and not verdict.passed), gate=verdict.to_json(),
-                                 follows=follows)
+                                 engine=engine, engine_info=engine_info, follows=follows)
     ws.store.audit.record("deploy", obj, "ok", {
         "model": m.ref, "forced": dep.forced, "gate": verdict.to_json(), "output_dir": stored,
-        "follows": f"{m.name}@{follows}" if follows else None})
+        "follows": f"{m.name}@{follows}" if follows else None, "engine": engine,
+        **({"max_abs_diff": engine_info["check"]["max_abs_diff"]} if engine_info else {})})
     return dep
 
 

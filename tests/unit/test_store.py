@@ -308,7 +308,7 @@ class TestStoreContract:
         assert (moved.output_dir, moved.forced, moved.gate) == ("out/", True, {"passed": False})
         assert [d.model_version for d in store.models.deployments() if d.name == uid] == [2]
 
-    def test_a_deployment_records_its_engine_and_a_repoint_replaces_it(self, store, uid):
+    def test_a_deployment_records_its_engine_and_a_repoint_keeps_it(self, store, uid):
         register_model(store, uid)
         plain = store.models.deploy(name=uid, model_name=uid, model_version=1, signature=SIGNATURE)
         assert (plain.engine, plain.engine_info) == ("local", None)
@@ -318,6 +318,9 @@ class TestStoreContract:
         assert (compiled.engine, compiled.engine_info) == ("compiled", info)
         columns, rows = store.query(f"SELECT engine FROM v_deployments WHERE name = '{uid}'")
         assert rows == [("compiled",)]
+        # A repoint that says nothing of the engine keeps it; the old artifact's record goes.
+        repointed = store.models.deploy(name=uid, model_name=uid, model_version=1, signature=SIGNATURE)
+        assert (repointed.engine, repointed.engine_info) == ("compiled", None)
 
     def test_unknown_deployment_is_named(self, store, uid):
         with pytest.raises(NotFoundError, match=f"unknown deployment '{uid}'"):

@@ -1,0 +1,126 @@
+"""`model export`: C that the system compiler builds and that predicts like LightGBM, ONNX that
+onnxruntime runs like LightGBM, LightGBM's own files, each with a README of the input encoding."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import polars as pl
+import pytest
+
+from mlops_tui.registry import models as registry
+from mlops_tui.training.signature import Signature, encode
+from tests.compiled_helpers import TASKS, holes, tiny_model
+
+pytestmark = pytest.mark.xdist_group("compiled")
+
+
+def encoded(model, frame: pl.DataFrame, rows: int = 1000) -> np.ndarray:
+    frame = holes(pl.concat([frame] * (rows // frame.height + 1)).head(rows), seed=3, share=0.15)
+    return encode(frame, Signature.from_json(model.signature))[0].to_numpy()
+
+
+def lightgbm(ws, model, X: np.ndarray) -> np.ndarray:
+    return registry.load(ws, model)[0].predict(X)
+
+
+def cc() -> str:
+    found = shutil.which("cc") or shutil.which("gcc")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("no C compiler on the CI machine")
+        pytest.skip("no C compiler")
+    return found
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_exported_c_compiles_and_predicts_like_lightgbm_on_1000_rows(ws, cli, tmp_path, task):
+    model, frame = tiny_model(ws, tmp_path, task)
+    out = tmp_path / "c"
+    result = cli("model", "export", model.ref, "--format", "c", "--output", out, "--json")
+    assert result.code == 0, result.stderr
+    assert sorted(os.path.basename(f) for f in result.json["files"]) == [
+        "Makefile", "README.md", "main.c", "model.c", "model.h"]
+    subprocess.run([cc(), "-O1", "-o", str(out / "predict"), "main.c", "model.c", "-lm"], cwd=out, check=True)
+
+    X = encoded(model, frame)
+    rows = tmp_path / "rows.csv"
+    names = Signature.from_json(model.signature).feature_names
+    pl.DataFrame(X, schema=names, orient="row").fill_nan(None).write_csv(rows)  # NaN → empty field
+    with open(rows) as fh:
+        proc = subprocess.run([str(out / "predict")], stdin=fh, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    got = np.loadtxt(proc.stdout.splitlines(), delimiter=",", ndmin=2)
+    want = lightgbm(ws, model, X)
+    assert got.shape[0] == 1000 and np.isnan(X).any()
+    np.testing.assert_allclose(got.reshape(want.shape), want, rtol=0, atol=1e-9)
+
+
+def test_the_c_example_says_which_line_is_malformed(ws, cli, tmp_path):
+    model, _ = tiny_model(ws, tmp_path, "binary")
+    out = tmp_path / "c"
+    assert cli("model", "export", model.ref, "--format", "c", "--output", out).code == 0
+    subprocess.run([cc(), "-O0", "-o", str(out / "predict"), "main.c", "model.c", "-lm"], cwd=out, check=True)
+    n = len(Signature.from_json(model.signature).features)
+    bad = ",".join(["1"] * n) + "\n" + ",".join(["1"] * (n - 1)) + ",oops\n"
+    proc = subprocess.run([str(out / "predict")], input=bad, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stdout.count("\n") == 1
+    assert proc.stderr.strip() == f"line 2, field {n}: oops is not a number"
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_onnx_export_predicts_like_lightgbm_in_onnxruntime(ws, cli, tmp_path, task):
+    import onnxruntime as ort
+
+    model, frame = tiny_model(ws, tmp_path, task)
+    out = tmp_path / "onnx"
+    result = cli("model", "export", model.ref, "--format", "onnx", "--output", out, "--json")
+    assert result.code == 0, result.stderr
+    assert result.json["check"]["max_rel_diff"] <= 1e-5 and result.json["check"]["rows"] > 0
+    X = encoded(model, frame)
+    session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    got = np.asarray(session.run(None, {"input": X.astype(np.float32)})[-1], dtype=np.float64)
+    want = lightgbm(ws, model, X)
+    got = got[:, 1] if task == "binary" else got.reshape(want.shape)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)  # ONNX trees compute in float32
+    assert "onnxruntime" in (out / "README.md").read_text()
+
+
+def test_lightgbm_export_is_the_model_and_its_sidecar_with_the_encoding_documented(ws, cli, tmp_path):
+    import lightgbm as lgb
+
+    model, frame = tiny_model(ws, tmp_path, "multiclass")
+    out = tmp_path / "lgb"
+    result = cli("model", "export", model.ref, "--format", "lightgbm", "--output", out)
+    assert result.code == 0, result.stderr
+    assert f"exported {model.ref} as lightgbm" in result.stdout
+    X = encoded(model, frame, rows=300)
+    np.testing.assert_array_equal(lgb.Booster(model_file=str(out / "model.txt")).predict(X), lightgbm(ws, model, X))
+    side = json.loads((out / "model.json").read_text())
+    assert side["signature"] == model.signature
+    readme = (out / "README.md").read_text()
+    sig = Signature.from_json(model.signature)
+    island = next(f for f in sig.features if f.name == "island")
+    codes = ", ".join(f"`{c}` = {i}" for i, c in enumerate(island.categories))
+    assert f"| {sig.feature_names.index('island')} | `island` | `island` | category code: {codes} |" in readme
+    assert "`Adelie`, `Chinstrap`, `Gentoo`" in readme and "missing value is NaN" in readme
+
+
+def test_bad_export_requests_are_one_line_and_write_nothing(ws, cli, tmp_path, monkeypatch):
+    model, _ = tiny_model(ws, tmp_path, "binary")
+    bad = cli("model", "export", model.ref, "--format", "pmml", "--output", tmp_path / "x")
+    assert bad.code == 1 and "unknown export format 'pmml'; choose one of c, onnx, lightgbm" in bad.stderr
+    a_file = tmp_path / "taken"
+    a_file.write_text("keep me")
+    clash = cli("model", "export", model.ref, "--format", "lightgbm", "--output", a_file)
+    assert clash.code == 1 and "is a file; give a folder" in clash.stderr and a_file.read_text() == "keep me"
+    monkeypatch.setitem(sys.modules, "onnxmltools", None)
+    missing = cli("model", "export", model.ref, "--format", "onnx", "--output", tmp_path / "o")
+    assert missing.code == 1 and missing.stderr.strip().count("\n") == 0
+    assert "needs the optional extra 'compiled'" in missing.stderr
+    assert not (tmp_path / "x").exists() and not (tmp_path / "o").exists()
