@@ -51,6 +51,10 @@ null_rate_alert = 0.25
 heartbeat_interval = 5         # seconds between a tuning worker's heartbeats (shared studies)
 grace_period = 20              # a trial whose worker was silent this long is failed (killed, cut off)
 
+[deploy]
+engine = "local"               # engine of new deployments: local (LightGBM) or compiled (native code,
+                               # compiled once per model and checked against LightGBM; `deploy --engine`)
+
 [keys]
 # Remap TUI bindings by id, e.g.  "app.quit" = "ctrl+q"
 """

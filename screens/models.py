@@ -71,6 +71,9 @@ class ModelsScreen(BaseScreen):
     ModelsScreen #score-row { height: 1; display: none; padding: 0 1; }
     ModelsScreen #score-row.active { display: block; }
     ModelsScreen #score-label { width: auto; margin-right: 1; }
+    ModelsScreen #deploy-row { height: 1; display: none; padding: 0 1; }
+    ModelsScreen #deploy-row.active { display: block; }
+    ModelsScreen #deploy-label { width: auto; margin-right: 1; }
     """
     BINDINGS = [
         Binding("p", "promote", "Promote", id="models.promote"),
@@ -108,9 +111,16 @@ class ModelsScreen(BaseScreen):
             self.text = text
 
     class Refused(Message):
-        def __init__(self, ref: str, name: str, reason: str) -> None:
+        def __init__(self, ref: str, name: str, reason: str, engine: str | None = None) -> None:
             super().__init__()
-            self.ref, self.name, self.reason = ref, name, reason
+            self.ref, self.name, self.reason, self.engine = ref, name, reason, engine
+
+    class DeployStage(Message):
+        """A step of a long deploy (compiling the model); None when the deploy is over."""
+
+        def __init__(self, text: str | None) -> None:
+            super().__init__()
+            self.text = text
 
     class ScoreProgress(Message):
         def __init__(self, rows: int, total: int | None) -> None:
@@ -140,6 +150,9 @@ class ModelsScreen(BaseScreen):
             with VerticalScroll(id="model-detail-pane", classes="pane") as pane:
                 pane.border_title = "Detail"
                 yield Static("", id="model-detail")
+        with Horizontal(id="deploy-row"):
+            yield Label("Deploying", id="deploy-label")
+            yield ProgressBar(id="deploy-progress", show_eta=False, show_percentage=False)
         with Horizontal(id="score-row"):
             yield Label("Scoring", id="score-label")
             yield ProgressBar(id="score-progress", show_eta=False)
@@ -406,35 +419,53 @@ class ModelsScreen(BaseScreen):
         if m is None:
             self.notify("Select a model version first", severity="warning")
             return
-        default = next((d.name for d in (self.data.deployments if self.data else [])
-                        if d.model_name == m.name), m.name)
+        current = next((d for d in (self.data.deployments if self.data else []) if d.model_name == m.name), None)
+        default = current.name if current else m.name
+        engine = current.engine if current else self.app.ws.config.get("deploy", {}).get("engine", "local")
 
         def done(answer: dict[str, str] | None) -> None:
             if answer and answer["name"]:
-                self.deploy(m.ref, answer["name"], False)
+                self.deploy(m.ref, answer["name"], False, answer["engine"])
 
-        self.app.push_screen(FormScreen(f"Deploy {m.ref}", [FormField("name", "Deployment name", default)],
-                                       help_text="Checked by the validation gate against the version it serves now."),
-                             done)
+        self.app.push_screen(FormScreen(f"Deploy {m.ref}", [
+            FormField("name", "Deployment name", default),
+            FormField("engine", "Engine", engine, options=(
+                ("local", "local: LightGBM"), ("compiled", "compiled: native code, checked against LightGBM"))),
+        ], help_text="Checked by the validation gate against the version it serves now. Compiling takes "
+                     "a while the first time; it runs in the background."), done)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-write")
-    def deploy(self, ref: str, name: str, force: bool) -> None:
+    def deploy(self, ref: str, name: str, force: bool, engine: str | None = None) -> None:
         from mlops_tui import errors
         from mlops_tui.registry import models as registry
         try:
-            dep = registry.deploy(self.app.ws, ref, name, force=force)
+            dep = registry.deploy(self.app.ws, ref, name, force=force, engine=engine,
+                                  stage=lambda text: self.post_message(self.DeployStage(text)))
         except errors.PolicyRefused as exc:
-            self.post_message(self.Refused(ref, name, str(exc)))
+            self.post_message(self.Refused(ref, name, str(exc), engine))
             return
+        finally:
+            self.post_message(self.DeployStage(None))
         forced = " (forced past the gate)" if dep.forced else ""
-        self.post_message(self.Done(f"✓ {dep.name} now serves {dep.model_name}:{dep.model_version}{forced}"))
+        check = (dep.engine_info or {}).get("check")
+        how = f", compiled (max abs diff {check['max_abs_diff']:.2g} vs LightGBM)" if check else ""
+        self.post_message(self.Done(f"✓ {dep.name} now serves {dep.model_name}:{dep.model_version}{how}{forced}"))
+
+    def on_models_screen_deploy_stage(self, msg: DeployStage) -> None:
+        row = self.query_one("#deploy-row")
+        if msg.text is None:
+            row.remove_class("active")
+            return
+        row.add_class("active")
+        self.query_one("#deploy-label", Label).update(msg.text)
+        self.query_one("#deploy-progress", ProgressBar).update(total=None)
 
     def on_models_screen_refused(self, msg: Refused) -> None:
         self.notify(f"✗ {msg.reason}", severity="error", timeout=10)
 
         def done(force: bool | None) -> None:
             if force:
-                self.deploy(msg.ref, msg.name, True)
+                self.deploy(msg.ref, msg.name, True, msg.engine)
 
         reason = msg.reason.replace(" (use --force to override)", "")
         self.app.push_screen(ConfirmModal(f"✗ {reason}\n\nDeploy anyway? The override is recorded "

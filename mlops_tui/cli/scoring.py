@@ -81,8 +81,10 @@ def score(
     inputs: Annotated[list[str], typer.Argument(help="CSV or Parquet files, or globs (quote them).")],
     output: Annotated[str | None, typer.Option("--output", "-o", help="Output Parquet file (or folder); default: the deployment's output folder.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1000, help="Rows per batch.")] = 100_000,
-    engine: Annotated[str, typer.Option("--engine", help="local, or dask: partitions scored on a Dask cluster "
-                                        "into a folder of part files.")] = "local",
+    engine: Annotated[str | None, typer.Option(
+        "--engine", help="local (LightGBM), compiled (the deployment's compiled model), or dask: partitions "
+                         "scored on a Dask cluster into a folder of part files. Default: the deployment's "
+                         "engine (local for a model).")] = None,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="With --engine dask: the scheduler "
                                                   "(tcp://HOST:8786); default a cluster on this machine.")] = None,
     partition_rows: Annotated[int | None, typer.Option("--partition-rows", min=1000, help="With --engine dask: "
@@ -92,6 +94,7 @@ def score(
     """Score files with a deployment or model: streaming, schema-checked, atomic Parquet output.
 
     Exit 0 on success, 1 on failure with the reason (the job is recorded either way); never prompts.
+    The job records the engine that scored it; a compiled model not cached yet is compiled first.
 
     Example: mlops-tui score credit-nightly 'incoming/*.csv' --output scores/today.parquet --json
 
@@ -102,6 +105,10 @@ def score(
 
     ws = workspace()
     progress = None
+
+    def stage(text: str) -> None:
+        err.print(f"{text} ...", markup=False, soft_wrap=True)
+
     if err.is_terminal:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -114,10 +121,10 @@ def score(
 
         with bar:
             job = scoring.score(ws, target, inputs, output, progress=progress, chunk_size=batch_size,
-                                engine=engine, scheduler=scheduler, partition_rows=partition_rows)
+                                engine=engine, scheduler=scheduler, partition_rows=partition_rows, stage=stage)
     else:
         job = scoring.score(ws, target, inputs, output, chunk_size=batch_size, engine=engine, scheduler=scheduler,
-                            partition_rows=partition_rows)
+                            partition_rows=partition_rows, stage=stage)
     out_path = ws.abspath(job.output) if job.output and not job.output.startswith("/") else job.output
     payload = {
         "job_id": job.job_id, "status": job.status, "rows": job.rows_out, "output": str(out_path),
@@ -129,7 +136,7 @@ def score(
     }
 
     def render() -> None:
-        out.print(f"scored {job.rows_out:,} rows with {job.model_name}:{job.model_version} in "
+        out.print(f"scored {job.rows_out:,} rows with {job.model_name}:{job.model_version} ({job.engine}) in "
                   f"{job.seconds:.2f} s ({job.rows_per_s or 0:,.0f} rows/s) → {out_path}  [job {job.job_id}]")
         if job.cluster:
             hosts = sorted({w["host"] for w in job.cluster["workers"]})

@@ -41,6 +41,7 @@ from mlops_tui.errors import UserError
 from mlops_tui.registry import models as registry
 from mlops_tui.serving import batch
 from mlops_tui.serving import io as scoring_io
+from mlops_tui.serving.engines import engine_of, predictor
 from mlops_tui.serving.sweep import audit_object, sweep_jobs
 from mlops_tui.training.signature import Signature
 
@@ -177,23 +178,25 @@ def finish_drift(tracker: Any, stats: batch.BatchStats, job_id: str,
         return {}, []
 
 
-ENGINES = ("local", "dask")
+ENGINES = ("local", "compiled", "dask")
 
 
 def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None = None, *,
           keep: list[str] | None = None, progress: Progress | None = None,
-          chunk_size: int = CHUNK_SIZE, engine: str = "local", scheduler: str | None = None,
-          partition_rows: int | None = None) -> ScoringJob:
+          chunk_size: int = CHUNK_SIZE, engine: str | None = None, scheduler: str | None = None,
+          partition_rows: int | None = None, stage: Callable[[str], None] | None = None) -> ScoringJob:
     """Score ``inputs`` with a deployment or model; returns the finished job record.
 
-    ``keep``: input columns to carry into the output beside the id columns. ``engine="dask"``
-    scores partitions (``partition_rows`` rows of Parquet each) on a Dask cluster, ``scheduler``'s
-    or a LocalCluster, into a folder of part files (:mod:`mlops_tui.serving.dask_engine`); the
-    rest of the job is this one. Raises UserError (after recording the job as failed) on any
-    problem; the output path is then untouched: an earlier output there stays as it was.
+    ``keep``: input columns to carry into the output beside the id columns. ``engine``: local
+    (LightGBM) or compiled (default: the deployment's engine, local for a model), or dask:
+    partitions (``partition_rows`` rows of Parquet each) scored on a Dask cluster, ``scheduler``'s
+    or a LocalCluster, into a folder of part files (:mod:`mlops_tui.serving.dask_engine`). The job
+    records which engine scored. ``stage`` hears about a compile that happens first (a compiled
+    model not cached yet). Raises UserError (after recording the job as failed) on any problem;
+    the output path is then untouched: an earlier output there stays as it was.
     """
-    if engine not in ENGINES:
-        raise UserError(f"unknown engine {engine!r} (choose {' or '.join(ENGINES)})")
+    if engine is not None and engine not in ENGINES:
+        raise UserError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if (scheduler or partition_rows) and engine != "dask":
         raise UserError(f"{'--scheduler' if scheduler else '--partition-rows'} needs --engine dask")
     sweep_jobs(ws)
@@ -203,6 +206,7 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
         # Dask workers load the LightGBM text model, a compiled artifact is not shipped to them yet.
         raise UserError(f"deployment {dep.name} scores with the {dep.engine} engine, which --engine dask "
                         f"cannot run yet: score it without --engine dask, or redeploy with --engine local")
+    engine = engine if engine == "dask" else engine_of(dep, engine)
     job_id = uuid.uuid4().hex[:12]
     t0 = time.perf_counter()
     obj = audit_object(dep.name if dep else None, model.name, model.version)
@@ -244,9 +248,8 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
                                           model.sha256, out, job_id, stats, scheduler=scheduler,
                                           chunk_size=chunk_size, partition_rows=partition_rows, progress=progress)
         else:
-            booster, _ = registry.load(ws, model)
+            predict = predictor(ws, model, engine, stage=stage)
             out = scoring_io.AtomicParquet(out_path, job_id)
-            predict = batch.lightgbm_predictor(booster)
             _pipeline(p, spec, predict, out, stats, chunk_size=chunk_size, progress=progress)
             if stats.rows == 0:
                 empty = pl.DataFrame(schema={c: p.files[0].schema[c] for c in p.columns})
@@ -286,5 +289,5 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
         raise
     ws.store.jobs.finish(job_id, status="succeeded")
     ws.store.audit.record("score", obj, "ok", {"job_id": job_id, "rows": stats.rows,
-                                                "output": str(out_path), "model": model.ref})
+                                                "output": str(out_path), "model": model.ref, "engine": engine})
     return ws.store.jobs.get(job_id)

@@ -8,7 +8,7 @@ import sys
 import pytest
 from mlops_tui.store import NotFoundError
 
-from tests.compiled_helpers import tiny_model
+from tests.compiled_helpers import holes, tiny_model
 
 pytestmark = pytest.mark.xdist_group("compiled")
 
@@ -38,7 +38,9 @@ def test_deploy_compiled_records_the_engine_and_its_check(ws, cli, tmp_path):
 
 def test_the_workspace_default_engine_applies_to_new_deployments(ws, cli, tmp_path):
     model, _ = tiny_model(ws, tmp_path, "binary")
-    ws.config_path.write_text(ws.config_path.read_text() + '\n[deploy]\nengine = "compiled"\n')
+    config = ws.config_path.read_text()
+    assert 'engine = "local"' in config  # a new workspace says which engine new deployments get
+    ws.config_path.write_text(config.replace('engine = "local"', 'engine = "compiled"'))
     result = cli("deploy", model.ref, "--name", "b", "--json")
     assert result.code == 0, result.stderr
     assert result.json["engine"] == "compiled"
@@ -68,3 +70,37 @@ def test_an_unknown_engine_is_refused(ws, cli, tmp_path):
     model, _ = tiny_model(ws, tmp_path, "binary")
     result = cli("deploy", model.ref, "--name", "b", "--engine", "gpu")
     assert result.code == 1 and "unknown engine 'gpu'; choose one of local, compiled" in result.stderr
+
+
+def test_score_with_the_compiled_engine_matches_lightgbm_and_the_job_says_which_engine(ws, cli, tmp_path):
+    import numpy as np
+    import polars as pl
+
+    model, frame = tiny_model(ws, tmp_path, "binary")
+    rows = tmp_path / "rows.parquet"
+    holes(frame, seed=5, share=0.2, keep=("customer_id",)).write_parquet(rows)
+    assert cli("deploy", model.ref, "--name", "credit", "--engine", "compiled").code == 0
+    fast = cli("score", "credit", rows, "--output", tmp_path / "fast.parquet", "--json")
+    assert fast.code == 0, fast.stderr
+    slow = cli("score", "credit", rows, "--output", tmp_path / "slow.parquet", "--engine", "local", "--json")
+    assert slow.code == 0, slow.stderr
+    assert (fast.json["engine"], slow.json["engine"]) == ("compiled", "local")
+    assert ws.store.jobs.get(fast.json["job_id"]).engine == "compiled"
+    a, b = pl.read_parquet(tmp_path / "fast.parquet"), pl.read_parquet(tmp_path / "slow.parquet")
+    assert a["customer_id"].to_list() == b["customer_id"].to_list()
+    assert a["prediction"].to_list() == b["prediction"].to_list()
+    assert np.abs(a["proba_Yes"].to_numpy() - b["proba_Yes"].to_numpy()).max() <= 1e-9
+    people = cli("score", "credit", rows, "--output", tmp_path / "again.parquet")
+    assert "rows with binary:1 (compiled) in" in people.stdout
+
+
+def test_score_compiles_a_model_on_first_use_and_says_so(ws, cli, tmp_path):
+    model, frame = tiny_model(ws, tmp_path, "regression")
+    rows = tmp_path / "rows.csv"
+    frame.write_csv(rows)
+    first = cli("score", model.ref, rows, "--output", tmp_path / "a.parquet", "--engine", "compiled", "--json")
+    assert first.code == 0, first.stderr
+    assert first.json["engine"] == "compiled"
+    assert "compiling regression:1 to native code" in first.stderr
+    second = cli("score", model.ref, rows, "--output", tmp_path / "b.parquet", "--engine", "compiled")
+    assert second.code == 0 and "compiling" not in second.stderr
