@@ -41,7 +41,7 @@ from mlops_tui.errors import UserError
 from mlops_tui.registry import models as registry
 from mlops_tui.serving import batch
 from mlops_tui.serving import io as scoring_io
-from mlops_tui.serving.engines import engine_of, predictor
+from mlops_tui.serving.predictor import engine_of, predictor
 from mlops_tui.serving.sweep import audit_object, sweep_jobs
 from mlops_tui.training.signature import Signature
 
