@@ -91,14 +91,15 @@ class Objective:
         """Raw scores → what ``Booster.predict`` returns (the same formulas LightGBM applies)."""
         import numpy as np
 
+        out: np.ndarray = raw
         if self.name in _SIGMOID:
-            return 1.0 / (1.0 + np.exp(-self.sigmoid * raw))
-        if self.name == "multiclass":
+            out = 1.0 / (1.0 + np.exp(-self.sigmoid * raw))
+        elif self.name == "multiclass":
             e = np.exp(raw - raw.max(axis=1, keepdims=True))
-            return e / e.sum(axis=1, keepdims=True)
-        if self.name in _EXP:
-            return np.exp(raw)
-        return raw
+            out = e / e.sum(axis=1, keepdims=True)
+        elif self.name in _EXP:
+            out = np.exp(raw)
+        return out
 
 
 class CompiledPredictor:
@@ -123,7 +124,8 @@ class CompiledPredictor:
         import numpy as np
 
         X = np.ascontiguousarray(X, dtype=np.float64)
-        return self._compiled.predict(X, n_jobs=1 if len(X) < SMALL_BATCH else max(1, threads))
+        out: np.ndarray = self._compiled.predict(X, n_jobs=1 if len(X) < SMALL_BATCH else max(1, threads))
+        return out
 
     def predict(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
         return self.objective.transform(self.raw(X, threads))
@@ -154,7 +156,7 @@ def artifact_dir(ws: Workspace, model: ModelVersion) -> Path:
 def _cached(obj: Path, model: ModelVersion) -> dict[str, Any] | None:
     """The sidecar of a valid cached object of ``model``, else None (absent, stale or altered)."""
     try:
-        meta = json.loads(obj.with_suffix(".json").read_text())
+        meta: dict[str, Any] = json.loads(obj.with_suffix(".json").read_text())
         if (meta.get("model_sha256") == model.sha256 and meta.get("check", {}).get("passed")
                 and obj.exists() and sha256_file(obj) == meta.get("object_sha256")):
             return meta
@@ -262,7 +264,7 @@ def check_rows(ws: Workspace, model: ModelVersion) -> np.ndarray:
     return np.vstack([X, holes])
 
 
-def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+def max_abs_diff(a: Any, b: Any) -> float:
     """Largest |a - b|; NaN on both sides agrees, NaN on one side is an infinite difference."""
     import numpy as np
 

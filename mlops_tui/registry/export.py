@@ -132,7 +132,7 @@ def _onnx(ws: Workspace, model: ModelVersion, path: Path, text: str, sig: Signat
     session = ort.InferenceSession(onx, options, providers=["CPUExecutionProvider"])
     X = compiled.check_rows(ws, model)
     got = np.asarray(session.run(None, {"input": X.astype(np.float32)})[-1], dtype=np.float64)
-    want = booster.predict(X)
+    want = np.asarray(booster.predict(X), dtype=np.float64)
     got = got[:, 1] if sig.task == "binary" else got.reshape(want.shape)
     worst = float(np.max(np.abs(got - want) / (1.0 + np.abs(want)))) if len(X) else 0.0
     check = {"runtime": f"onnxruntime {ort.__version__}", "rows": int(len(X)), "max_rel_diff": worst,
