@@ -1,8 +1,8 @@
 """Scoring on a Dask cluster: the input's partitions are scored on the workers, in parallel.
 
     client (this process)                              workers (processes, maybe other hosts)
-    plan: schema check, partitions ──client.map──▶  read partition → score batches → part file
-    merge drift summaries + counts  ◀──as_completed──  summary of the partition (plain numbers)
+    plan: schema check, partitions ──client.map──▶  read partition → score_batch → part file
+    merge the partitions' stats     ◀──as_completed──  the partition's BatchStats (counts, drift)
     all parts done → rename the hidden folder into place
 
 What is NOT different from a local job: every input is checked against the signature before any
@@ -14,7 +14,7 @@ the counts and the drift bins that monitoring sees are those of a local ``score`
 5,000-row sample behind the KS test is another uniform draw (the batches differ), so KS p-values
 move a little while PSI, null rates and counts are equal.
 
-What is: the output is a folder of part files (``part-00000.parquet``, one per partition, in input
+What is different: the output is a folder of part files (``part-00000.parquet``, one per partition, in input
 order), written into a hidden folder beside the target and renamed into place only once every
 part succeeded. A worker writes its part under a hidden name and renames it when complete, so a
 worker killed mid-part leaves no half part. Workers need the inputs and the output folder at the
@@ -103,7 +103,7 @@ def partitions(p: scoring_io.Plan, partition_rows: int = PARTITION_ROWS) -> list
 
 # -- the cluster ---------------------------------------------------------------------------------------
 @contextlib.contextmanager
-def cluster(scheduler: str | None, n_workers: int | None = None) -> Iterator[Client]:
+def cluster(scheduler: str | None) -> Iterator[Client]:
     """A client of the scheduler at ``scheduler``, or of a LocalCluster on 127.0.0.1 (one
     single-threaded worker process per core) that lives as long as the block."""
     from distributed import Client, LocalCluster
@@ -119,7 +119,7 @@ def cluster(scheduler: str | None, n_workers: int | None = None) -> Iterator[Cli
         with client:
             yield client
         return
-    with LocalCluster(n_workers=n_workers or batch.cores(), threads_per_worker=1, processes=True, host="127.0.0.1",
+    with LocalCluster(n_workers=batch.cores(), threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None, silence_logs=logging.ERROR) as local, \
             Client(local, set_as_default=False) as client:
         yield client
@@ -191,7 +191,6 @@ def score_partition(part: Partition, spec: JobSpec, model_text: bytes) -> dict[s
 
     from distributed import get_worker
 
-    t0 = time.perf_counter()
     folder = Path(spec.folder)
     if not folder.is_dir():  # the job was given up (its folder removed): write nothing
         raise UserError(f"job {spec.job_id} no longer has its output folder {folder}")
@@ -220,8 +219,7 @@ def score_partition(part: Partition, spec: JobSpec, model_text: bytes) -> dict[s
     except BaseException:
         out.abort()
         raise
-    return {"index": part.index, "stats": stats, "worker": get_worker().address, "host": socket.gethostname(),
-            "seconds": time.perf_counter() - t0}
+    return {"index": part.index, "stats": stats, "worker": get_worker().address, "host": socket.gethostname()}
 
 
 # -- the client ----------------------------------------------------------------------------------------
