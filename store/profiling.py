@@ -4,6 +4,10 @@ These run DuckDB over a Parquet file given as a parameter, on a private in-memor
 the metadata store, so they never hold the store's lock). DuckDB streams the file: nothing here
 loads a whole dataset into Python. Column names cannot be parameters, so they are quoted as
 identifiers by :func:`ident` (double quotes doubled) — the only formatting allowed in SQL.
+
+Why this is in the store and not in ``data/``: the store holds every SQL statement of the project, also
+the read-only ones over dataset files (see the README's layer rules); ``mlops_tui.data.profiling``
+decides what to compute and calls these.
 """
 
 from __future__ import annotations
