@@ -18,7 +18,7 @@ from mlops_tui.store import StoreError
 if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
 
-# Columns of each view (store/migrations.py: migration 2; v_jobs redefined by 3, 4 and 5, v_deployments by 4 and 5,
+# Columns of each view (store/migrations.py: migration 2; v_jobs redefined by 3-6 and 8, v_deployments by 4, 5 and 8,
 # v_services by 5). JSON columns hold
 # documents that DuckDB's json functions read, e.g. json_extract(metrics_json, '$.rmse').
 VIEWS: dict[str, str] = {
@@ -27,10 +27,11 @@ VIEWS: dict[str, str] = {
               "n_trials_requested, model_name, model_version, created_at, ended_at",
     "v_trials": "run_id, number, state, value, params_json, duration_s, pid, host, ended_at",
     "v_models": "name, version, run_id, task, dataset, dataset_version, sha256, metrics_json, created_at, aliases",
-    "v_deployments": "name, model_name, model_version, forced, created_at, updated_at, engine, engine_json, follows",
+    "v_deployments": "name, model_name, model_version, forced, created_at, updated_at, engine, engine_json, follows, "
+                     "keep_json",
     "v_jobs": "job_id, deployment, model_name, model_version, rows_in, rows_out, seconds, rows_per_s, status, "
               "error, drift_status, created_at, ended_at, inputs_json, output, unseen_json, warnings_json, "
-              "prediction_drift, pid, host, engine, kind, cluster_json",
+              "prediction_drift, pid, host, engine, kind, cluster_json, kept_json",
     "v_drift": "job_id, feature, kind, psi, ks_stat, ks_pvalue, null_rate_ref, null_rate_cur, new_categories, status",
     "v_audit": "event_id, happened_at, user_name, host, command, object, outcome, details_json",
     "v_services": "service_id, deployment, status, host, pid, url, workers, model_name, model_version, "

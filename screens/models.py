@@ -478,13 +478,15 @@ class ModelsScreen(BaseScreen):
             return
         m = self.selected_model()
         deps = self.data.deployments if self.data else []
-        target = next((d.name for d in deps if m and d.model_name == m.name and d.model_version == m.version),
-                      m.ref if m else (deps[0].name if deps else ""))
+        dep = next((d for d in deps if m and d.model_name == m.name and d.model_version == m.version),
+                   None if m else (deps[0] if deps else None))
+        target = dep.name if dep else (m.ref if m else "")
 
         def done(answer: dict[str, str] | None) -> None:
             if answer and answer["target"] and answer["inputs"]:
                 inputs = [p.strip() for p in answer["inputs"].split(",") if p.strip()]
-                self.start_score(answer["target"], inputs, answer["output"] or None)
+                keep = [c.strip() for c in answer["keep"].split(",") if c.strip()]
+                self.start_score(answer["target"], inputs, answer["output"] or None, keep)
             elif answer is not None:
                 self.notify("Give a deployment or model and at least one input file", severity="warning")
 
@@ -494,21 +496,23 @@ class ModelsScreen(BaseScreen):
                   "data/new.csv"),
             FormField("output", "Output Parquet file or folder", "",
                   "blank: the workspace's artifacts/scores"),
+            FormField("keep", "Keep input columns in the output, comma-separated (a deployment remembers them)",
+                      ", ".join(dep.keep) if dep else "", "e.g. pid, order_id"),
         ], enter_submits=False), done)
 
-    def start_score(self, target: str, inputs: list[str], output: str | None) -> None:
+    def start_score(self, target: str, inputs: list[str], output: str | None, keep: list[str]) -> None:
         self.scoring = True
         row = self.query_one("#score-row")
         row.add_class("active")
         self.query_one("#score-label", Label).update(f"Scoring {target}")
         self.query_one("#score-progress", ProgressBar).update(total=None, progress=0)
-        self.score(target, inputs, output)
+        self.score(target, inputs, output, keep)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-score")
-    def score(self, target: str, inputs: list[str], output: str | None) -> None:
+    def score(self, target: str, inputs: list[str], output: str | None, keep: list[str]) -> None:
         from mlops_tui.serving import scoring
         try:
-            job = scoring.score(self.app.ws, target, inputs, output,
+            job = scoring.score(self.app.ws, target, inputs, output, keep=keep,
                                 progress=lambda rows, total: self.post_message(self.ScoreProgress(rows, total)))
         except Exception as exc:  # noqa: BLE001 - the failed job is recorded by the service; say why
             from mlops_tui.screens.messages import report_error

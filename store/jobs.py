@@ -12,7 +12,7 @@ from mlops_tui.store.records import DriftResult, Feedback, ScoringJob
 _JOB_COLUMNS = {"output", "rows_in", "rows_out", "seconds", "rows_per_s", "status", "error",
                 "drift_status", "prediction_drift", "ended_at", "engine"}
 _JOB_JSON = {"unseen": "unseen_json", "warnings": "warnings_json", "inputs": "inputs_json",
-             "cluster": "cluster_json"}
+             "cluster": "cluster_json", "kept": "kept_json"}
 
 
 def _job(row: dict[str, Any]) -> ScoringJob:
@@ -26,7 +26,7 @@ def _job(row: dict[str, Any]) -> ScoringJob:
         prediction_drift=row["prediction_drift"], created_at=row["created_at"],
         ended_at=row["ended_at"], pid=row["pid"], host=row["host"], engine=row["engine"],
         kind=row.get("kind") or "batch",
-        cluster=loads(row["cluster_json"]),
+        cluster=loads(row["cluster_json"]), kept=tuple(loads(row.get("kept_json"), [])),
     )
 
 

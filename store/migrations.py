@@ -354,6 +354,25 @@ def _run_workers(con: duckdb.DuckDBPyConnection) -> None:
         )""")
 
 
+@migration(8)
+def _kept_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Input columns carried into scoring outputs (``score --keep``): a deployment remembers them
+    for its later jobs, and a job records every input column its output carries."""
+    con.execute("ALTER TABLE deployments ADD COLUMN keep_json VARCHAR")   # JSON list; NULL: none
+    con.execute("ALTER TABLE scoring_jobs ADD COLUMN kept_json VARCHAR")  # JSON list
+    con.execute("""
+        CREATE OR REPLACE VIEW v_deployments AS
+        SELECT name, model_name, model_version, forced, created_at, updated_at, engine, engine_json, follows,
+               keep_json
+        FROM deployments""")
+    con.execute("""
+        CREATE OR REPLACE VIEW v_jobs AS
+        SELECT job_id, deployment, model_name, model_version, rows_in, rows_out, seconds, rows_per_s,
+               status, error, drift_status, created_at, ended_at, inputs_json, output, unseen_json,
+               warnings_json, prediction_drift, pid, host, engine, kind, cluster_json, kept_json
+        FROM scoring_jobs""")
+
+
 LATEST = max(MIGRATIONS)
 
 

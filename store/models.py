@@ -33,6 +33,7 @@ def _deployment(row: dict[str, Any]) -> Deployment:
         forced=row["forced"], gate=loads(row["gate_json"]), created_at=row["created_at"],
         updated_at=row["updated_at"], engine=row["engine"] or "local", engine_info=loads(row["engine_json"]),
         follows=row.get("follows"),
+        keep=tuple(loads(row.get("keep_json"), [])),
     )
 
 
@@ -159,6 +160,11 @@ class Models(Area):
             rows = self._rows(con, "SELECT * FROM deployments WHERE model_name = ? AND follows = ? ORDER BY name",
                               [model_name, alias])
         return [_deployment(r) for r in rows]
+    def set_keep(self, name: str, keep: list[str]) -> Deployment:
+        """The input columns deployment ``name``'s jobs carry into their outputs from now on."""
+        with self._write() as con:
+            con.execute("UPDATE deployments SET keep_json = ? WHERE name = ?", [dumps(list(keep)), name])
+        return self.deployment(name)
 
     def deployment(self, name: str) -> Deployment:
         with self._read() as con:

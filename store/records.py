@@ -147,6 +147,7 @@ class Deployment:
     engine: str = "local"  # local (LightGBM) | compiled (a native artifact checked against LightGBM)
     engine_info: dict[str, Any] | None = None  # compiled: artifact, backend, max_abs_diff, rows checked
     follows: str | None = None  # an alias of model_name: promoting or rolling it back repoints this deployment
+    keep: tuple[str, ...] = ()  # input columns its jobs carry into their outputs (score --keep)
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ class ScoringJob:
     engine: str | None = None  # the engine that scored (local | compiled | ...); None before migration 4
     kind: str = "batch"  # batch | online (a window of a service's traffic, see mlops_tui.serving.online)
     cluster: dict[str, Any] | None = None  # a dask job: {"scheduler", "workers": [{worker, host, partitions, rows}]}
+    kept: tuple[str, ...] = ()  # input columns the output carries (id columns and --keep)
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,9 @@ def score(
                                                   "(tcp://HOST:8786); default a cluster on this machine.")] = None,
     partition_rows: Annotated[int | None, typer.Option("--partition-rows", min=1000, help="With --engine dask: "
                                                        "rows of a Parquet input per task (a CSV file is one).")] = None,
+    keep: Annotated[list[str] | None, typer.Option(
+        "--keep", help="Input column(s) to carry into the output, e.g. --keep pid,order_id; a deployment "
+                       "remembers them for later jobs (--keep '' forgets them).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Score files with a deployment or model: streaming, schema-checked, atomic Parquet output.
@@ -96,7 +99,7 @@ def score(
     Exit 0 on success, 1 on failure with the reason (the job is recorded either way); never prompts.
     The job records the engine that scored it; a compiled model not cached yet is compiled first.
 
-    Example: mlops-tui score credit-nightly 'incoming/*.csv' --output scores/today.parquet --json
+    Example: mlops-tui score credit-nightly 'incoming/*.csv' --keep order_id --output scores/today.parquet --json
 
     Example: mlops-tui score credit-nightly 'big/*.parquet' --engine dask --scheduler tcp://10.0.0.5:8786
     """
@@ -104,6 +107,7 @@ def score(
     from mlops_tui.serving import scoring
 
     ws = workspace()
+    kept = None if keep is None else [c.strip() for k in keep for c in k.split(",") if c.strip()]
     progress = None
 
     def stage(text: str) -> None:
@@ -120,10 +124,10 @@ def score(
             bar.update(task, completed=done, total=total)
 
         with bar:
-            job = scoring.score(ws, target, inputs, output, progress=progress, chunk_size=batch_size,
+            job = scoring.score(ws, target, inputs, output, keep=kept, progress=progress, chunk_size=batch_size,
                                 engine=engine, scheduler=scheduler, partition_rows=partition_rows, stage=stage)
     else:
-        job = scoring.score(ws, target, inputs, output, chunk_size=batch_size, engine=engine, scheduler=scheduler,
+        job = scoring.score(ws, target, inputs, output, keep=kept, chunk_size=batch_size, engine=engine, scheduler=scheduler,
                             partition_rows=partition_rows, stage=stage)
     out_path = ws.abspath(job.output) if job.output and not job.output.startswith("/") else job.output
     payload = {
@@ -131,13 +135,15 @@ def score(
         "model": job.model_name, "version": job.model_version, "deployment": job.deployment,
         "seconds": job.seconds, "rows_per_s": job.rows_per_s, "unseen": job.unseen, "warnings": job.warnings,
         "inputs": job.inputs, "drift_status": job.drift_status, "prediction_drift": job.prediction_drift,
-        "engine": job.engine, **({"scheduler": job.cluster["scheduler"], "workers": job.cluster["workers"]}
+        "kept": list(job.kept), "engine": job.engine, **({"scheduler": job.cluster["scheduler"], "workers": job.cluster["workers"]}
                                  if job.cluster else {}),
     }
 
     def render() -> None:
         out.print(f"scored {job.rows_out:,} rows with {job.model_name}:{job.model_version} ({job.engine}) in "
                   f"{job.seconds:.2f} s ({job.rows_per_s or 0:,.0f} rows/s) → {out_path}  [job {job.job_id}]")
+        if job.kept:
+            out.print(f"kept input columns: {', '.join(job.kept)}", markup=False)
         if job.cluster:
             hosts = sorted({w["host"] for w in job.cluster["workers"]})
             out.print(f"on Dask ({job.cluster['scheduler']}): {len(job.cluster['workers'])} worker(s) on "

@@ -24,10 +24,10 @@ def sql(
     v_trials(run_id, number, state, value, params_json, duration_s, pid, host, ended_at);
     v_models(name, version, run_id, task, dataset, dataset_version, sha256, metrics_json,
     created_at, aliases); v_deployments(name, model_name, model_version, forced, created_at,
-    updated_at, engine, engine_json, follows); v_jobs(job_id, deployment, model_name, model_version, rows_in,
+    updated_at, engine, engine_json, follows, keep_json); v_jobs(job_id, deployment, model_name, model_version, rows_in,
     rows_out, seconds, rows_per_s, status, error, drift_status, created_at, ended_at, inputs_json,
     output, unseen_json, warnings_json, prediction_drift, pid, host, engine, kind,
-    cluster_json); v_drift(job_id, feature, kind, psi,
+    cluster_json, kept_json); v_drift(job_id, feature, kind, psi,
     ks_stat, ks_pvalue, null_rate_ref, null_rate_cur, new_categories, status); v_audit(event_id,
     happened_at, user_name, host, command, object, outcome, details_json); v_services(service_id,
     deployment, status, host, pid, url, workers, model_name, model_version, started_at,

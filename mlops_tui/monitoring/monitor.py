@@ -4,7 +4,7 @@
   first (the statistics are measured while scoring, :mod:`mlops_tui.serving.drift`), plus the live
   performance recorded by :func:`feedback`.
 * :func:`feedback` — joins labels that arrived later to the rows a deployment scored (by an id
-  column the scoring output carried through), computes the task's metrics per job and alerts
+  column the scoring output carried through: the model's id columns or any ``score --keep`` column), computes the task's metrics per job and alerts
   when the primary metric is worse than the model's holdout figure by more than the gate allows.
 * :func:`retrain` — see :mod:`mlops_tui.monitoring.retrain`.
 """
@@ -203,7 +203,8 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
             pooled.append(joined)
     if usable == 0:
         raise UserError(f"no scoring output of deployment {dep.name!r} carries the id column {id_column!r}; "
-                        f"score files that include it (the model's id columns: {', '.join(sig.id_columns) or 'none'})")
+                        f"score files that include it with --keep {id_column} (the deployment keeps: "
+                        f"{', '.join(dep.keep) or 'nothing'}; the model's id columns: {', '.join(sig.id_columns) or 'none'})")
     rows_matched = sum(j["rows_matched"] for j in per_job)
     if rows_matched == 0:
         raise UserError(f"no label in {labels_path} matched a scored row of {dep.name!r} on {id_column!r} "

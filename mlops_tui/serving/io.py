@@ -156,10 +156,10 @@ def plan(files: list[InputFile], sig: Signature, model_ref: str, keep: list[str]
     """Check every file against the signature (:func:`batch.check_schema`) and ``keep`` (input
     columns to carry into the output); raise ONE UserError listing every problem."""
     problems: list[str] = []
+    keep_problems = _keep_problems(keep or [], sig)
     warnings: list[str] = []
     many = len(files) > 1
     overrides: dict[str, pl.DataType] = {}
-    sources = sig.source_columns
     for f in files:
         if f.fmt is not None:
             warnings.extend(f.fmt.warnings)  # what the reader guessed: no header, unnamed columns
@@ -173,10 +173,14 @@ def plan(files: list[InputFile], sig: Signature, model_ref: str, keep: list[str]
         overrides.update(found.overrides)
         absent = [c for c in keep or [] if c not in f.schema]
         if absent:
-            problems.append(f"--keep column(s) not in the input{where}: {', '.join(absent)} "
-                            f"(columns: {_shown(list(f.schema))})")
+            keep_problems.append(f"--keep column(s) {', '.join(map(repr, absent))} not in {f.path.name} "
+                                 f"(its columns: {_shown(list(f.schema))})")
     if problems:
-        raise UserError(f"input does not match {model_ref}'s signature: " + "; ".join(problems))
+        raise UserError("; ".join([f"input does not match {model_ref}'s signature: " + "; ".join(problems),
+                                   *keep_problems]))
+    if keep_problems:
+        raise UserError("; ".join(keep_problems))
+    sources = sig.source_columns
     present = set.intersection(*(set(f.schema) for f in files))
     ids = id_columns(list(files[0].schema), present, sig)
     ids += [c for c in keep or [] if c not in ids]
@@ -197,6 +201,18 @@ def unused_columns(names: list[str], sig: Signature, ids: list[str]) -> str | No
     used = {*sig.source_columns, *ids, sig.target}  # a labelled file carrying the target is no surprise
     ignored = list(dict.fromkeys(c for c in names if c not in used))
     return f"{len(ignored)} column(s) the model does not use were ignored: {_shown(ignored)}" if ignored else None
+
+
+def output_columns(sig: Signature) -> list[str]:
+    """The columns scoring adds to the kept input columns (see :func:`batch.output_table`)."""
+    preds = ["prediction"] + ([f"proba_{c}" for c in sig.classes] if sig.task != "regression" else [])
+    return [*preds, "model_name", "model_version", "scored_at"]
+
+
+def _keep_problems(keep: list[str], sig: Signature) -> list[str]:
+    clash = [c for c in keep if c in output_columns(sig)]
+    return [f"--keep column(s) {', '.join(map(repr, clash))} would clash with the output's own "
+            f"column(s) of that name; rename them in the input first"] if clash else []
 
 
 def _shown(names: list[str], most: int = 10) -> str:

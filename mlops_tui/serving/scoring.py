@@ -187,7 +187,9 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
           partition_rows: int | None = None, stage: Callable[[str], None] | None = None) -> ScoringJob:
     """Score ``inputs`` with a deployment or model; returns the finished job record.
 
-    ``keep``: input columns to carry into the output beside the id columns. ``engine``: local
+    ``keep``: input columns to carry into the output beside the id columns; None: the
+    deployment's remembered ones. Given to a deployment, they are remembered for its later jobs
+    (``[]`` forgets them). ``engine``: local
     (LightGBM) or compiled (default: the deployment's engine, local for a model), or dask:
     partitions (``partition_rows`` rows of Parquet each) scored on a Dask cluster, ``scheduler``'s
     or a LocalCluster, into a folder of part files (:mod:`mlops_tui.serving.dask_engine`). The job
@@ -201,6 +203,9 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
         raise UserError(f"{'--scheduler' if scheduler else '--partition-rows'} needs --engine dask")
     sweep_jobs(ws)
     dep, model = registry.resolve_target(ws, target_ref)
+    remember = dep is not None and keep is not None and list(keep) != list(dep.keep)
+    if keep is None:
+        keep = list(dep.keep) if dep else []
     if engine == "dask" and dep is not None and dep.engine != "local":
         # The executor (local | dask) and the predictor (LightGBM | compiled) are separate choices;
         # Dask workers load the LightGBM text model, a compiled artifact is not shipped to them yet.
@@ -269,9 +274,11 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
             job_id, output=_stored(ws, out_path), rows_in=stats.rows, rows_out=stats.rows, seconds=seconds,
             rows_per_s=stats.rows / seconds if seconds > 0 else None, unseen=stats.unseen, warnings=warnings,
             inputs=[{"path": str(pa), "sha256": h} for pa, h in zip(paths, hashes, strict=True)], cluster=cluster,
-            **drift)
+            kept=p.id_columns, **drift)
         if results:
             ws.store.jobs.add_drift(results)
+        if remember and dep is not None:
+            ws.store.models.set_keep(dep.name, keep)
         out.commit()
     except BaseException as exc:
         if out is not None:

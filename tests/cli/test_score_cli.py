@@ -53,6 +53,66 @@ def test_failure_is_exit_1_with_the_reason_and_a_failed_job(cli, ws, deployed, t
     assert job.status == "failed"
 
 
+def _with_pid(tmp_path):
+    """The sample with a key of the scoring file's own (`pid`) that the model never saw."""
+    import polars as pl
+
+    df = pl.read_csv(SAMPLE / "default.csv").with_columns((pl.col("customer_id") * 7 + 3).alias("pid"))
+    path = tmp_path / "incoming.csv"
+    df.drop("default").write_csv(path)
+    df.select("pid", "default").write_csv(tmp_path / "labels.csv")
+    return path
+
+
+def test_keep_carries_a_column_the_model_never_saw_and_feedback_joins_on_it(cli, ws, deployed, tmp_path):
+    import polars as pl
+
+    incoming = _with_pid(tmp_path)
+    res = cli("score", deployed, str(incoming), "--keep", "pid", "--output", str(tmp_path / "a.parquet"), "--json")
+    assert res.code == 0, res.stderr
+    assert res.json["kept"] == ["customer_id", "pid"]
+    first = pl.read_parquet(tmp_path / "a.parquet")
+    assert first.columns[:3] == ["customer_id", "pid", "prediction"]
+    assert first["pid"].to_list() == (first["customer_id"] * 7 + 3).to_list()
+
+    # Remembered by the deployment: the next job keeps pid without being told.
+    res = cli("score", deployed, str(incoming), "--output", str(tmp_path / "b.parquet"), "--json")
+    assert res.json["kept"] == ["customer_id", "pid"]
+    assert "pid" in pl.read_parquet(tmp_path / "b.parquet").columns
+
+    res = cli("feedback", deployed, str(tmp_path / "labels.csv"), "--id-column", "pid", "--json")
+    assert res.code == 0, res.stderr
+    assert res.json["rows_matched"] == 20_000 and res.json["labels_matched"] == 10_000
+    assert res.json["metrics"]["roc_auc"] > 0.9
+
+    # --keep '' forgets it.
+    res = cli("score", deployed, str(incoming), "--keep", "", "--output", str(tmp_path / "c.parquet"), "--json")
+    assert res.json["kept"] == ["customer_id"]
+    assert ws.store.models.deployment(deployed).keep == ()
+
+
+def test_keep_of_an_unknown_column_is_one_line_and_exit_1(cli, ws, deployed, tmp_path):
+    incoming = _with_pid(tmp_path)
+    out = tmp_path / "o.parquet"
+    out.write_bytes(b"yesterday's scores")
+    res = cli("score", deployed, str(incoming), "--keep", "pid,order_id", "--output", str(out), "--json")
+    assert res.code == 1 and res.stdout == ""
+    assert res.stderr.strip() == (
+        "error: --keep column(s) 'order_id' not in incoming.csv (its columns: customer_id, student, balance, "
+        "income, pid)")
+    assert out.read_bytes() == b"yesterday's scores"
+    assert ws.store.jobs.list()[0].status == "failed"
+    assert ws.store.models.deployment(deployed).keep == ()  # a failed job teaches the deployment nothing
+
+
+def test_feedback_on_a_column_no_output_carries_says_to_keep_it(cli, ws, deployed, tmp_path):
+    incoming = _with_pid(tmp_path)
+    assert cli("score", deployed, str(incoming), "--output", str(tmp_path / "a.parquet")).code == 0
+    res = cli("feedback", deployed, str(tmp_path / "labels.csv"), "--id-column", "pid")
+    assert res.code == 1
+    assert "carries the id column 'pid'; score files that include it with --keep pid" in res.stderr
+
+
 def test_cron_style_run_in_a_child_process_never_prompts(ws, deployed, tmp_path):
     res = run_cli_subprocess(ws.root, "score", deployed, str(SAMPLE / "default.csv"), "--output",
                              str(tmp_path / "o.parquet"), "--json")

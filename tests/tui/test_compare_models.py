@@ -106,6 +106,33 @@ async def test_score_a_file_shows_progress_then_the_job(ws, tmp_path):
     assert out.exists()
 
 
+async def test_the_score_dialog_shows_the_deployments_kept_columns_and_edits_them(ws, tmp_path):
+    import polars as pl
+
+    from mlops_tui.registry import models as registry
+
+    credit_model(ws, rounds=3)
+    registry.deploy(ws, "credit:1", "credit-batch", force=True)
+    ws.store.models.set_keep("credit-batch", ["student"])
+    data = tmp_path / "incoming.csv"
+    pl.read_csv(SAMPLE / "default.csv").with_columns(pid=pl.col("customer_id") + 1).write_csv(data)
+    app = app_on(ws, "models")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        form = app.screen
+        assert form.query_one("#field-target").value == "credit-batch"
+        assert form.query_one("#field-keep").value == "student"
+        form.query_one("#field-inputs").value = str(data)
+        form.query_one("#field-output").value = str(tmp_path / "o.parquet")
+        form.query_one("#field-keep").value = "student, pid"
+        await pilot.press("ctrl+s")
+        assert await wait_for(pilot, lambda: not app.screen.scoring)
+    assert pl.read_parquet(tmp_path / "o.parquet").columns[:3] == ["customer_id", "student", "pid"]
+    assert ws.store.models.deployment("credit-batch").keep == ("student", "pid")
+
+
 async def test_scoring_a_missing_file_is_one_line_and_a_failed_job(ws):
     credit_model(ws, rounds=3)
     app = app_on(ws, "models")
