@@ -262,14 +262,16 @@ def sniff_csv(path: Path) -> CsvFormat:
 
 
 def scan_csv(path: Path, fmt: CsvFormat, *, infer_rows: int | None = INFER_ROWS,
-             schema: dict[str, pl.DataType] | None = None) -> pl.LazyFrame:
+             schema: dict[str, pl.DataType] | None = None, ragged: bool = False) -> pl.LazyFrame:
     """A lazy Polars scan of ``path`` written as ``fmt`` says, with this module's null spellings
     and date parsing (when the sample has date-like values); its schema is checked (UserError),
     its rows are not read yet.
 
     ``schema`` (every column, in the file's order: one this function inferred, perhaps with some
     types changed) skips inference, which a scan otherwise repeats from the first ``infer_rows``
-    rows (~0.1 s for a file with text columns, as dates are tried).
+    rows (~0.1 s for a file with text columns, as dates are tried). ``ragged``: read a row with
+    more fields than the header without its tail instead of failing (``score`` counts such rows
+    itself, :func:`row_widths`).
     """
     lf = pl.scan_csv(
         path,
@@ -282,6 +284,7 @@ def scan_csv(path: Path, fmt: CsvFormat, *, infer_rows: int | None = INFER_ROWS,
         new_columns=None if schema else list(fmt.names),
         decimal_comma=fmt.decimal_comma,
         schema=schema,
+        truncate_ragged_lines=ragged,
     )
     try:
         lf.collect_schema()
@@ -348,33 +351,69 @@ def _sniff_delimiter(path: Path, sample: str) -> str:
     return best if counts[best] else ","
 
 
-def _check_rows(path: Path, delimiter: str, header: bool) -> None:
-    """One streaming pass: every row has the header's width, text is UTF-8, there are rows."""
-    width = None
-    rows = 0
+@dataclass
+class RowWidths:
+    """What one pass over a CSV's rows found: the header's width and the rows that differ from it."""
+
+    width: int | None = None
+    rows: int = 0  # data rows (blank lines skipped)
+    short: int = 0  # rows with fewer fields than the first row
+    long: int = 0  # rows with more
+    first_line: int | None = None  # line number of the first ragged row
+    first_fields: int | None = None  # its number of fields
+
+    @property
+    def ragged(self) -> int:
+        return self.short + self.long
+
+    def describe(self, path: Path | str) -> str:
+        """E.g. "data.csv: 3 row(s) have fewer fields than the header and 1 more (first: line 5, 2 of 4 fields)"."""
+        parts = [f"{n} row(s) {what}" for n, what in ((self.short, "have fewer fields than the header"),
+                                                      (self.long, "have more fields than the header")) if n]
+        return (f"{Path(path).name}: {' and '.join(parts)} (first: line {self.first_line}, "
+                f"{self.first_fields} of {self.width} fields)")
+
+
+def row_widths(path: Path, delimiter: str, header: bool, *, stop_at_first: bool = False) -> RowWidths:
+    """One streaming pass of the csv module over every row (quotes and embedded newlines handled):
+    counts rows whose width differs from the first row's. UserError on text that is not UTF-8."""
+    found = RowWidths()
     try:
         with _open_text(path) as fh:
             reader = csv.reader(fh, delimiter=delimiter)
             for record in reader:
                 if not record or (len(record) == 1 and not record[0].strip()):
                     continue  # blank line
-                if width is None:
-                    width = len(record)
+                if found.width is None:
+                    found.width = len(record)
                     if header:
                         continue
-                elif len(record) != width:
-                    raise UserError(
-                        f"{path}: line {reader.line_num} has {len(record)} fields, expected {width} "
-                        f"(ragged rows; delimiter {delimiter!r})"
-                    )
-                rows += 1
+                elif len(record) != found.width:
+                    if len(record) < found.width:
+                        found.short += 1
+                    else:
+                        found.long += 1
+                    if found.first_line is None:
+                        found.first_line, found.first_fields = reader.line_num, len(record)
+                        if stop_at_first:
+                            return found
+                found.rows += 1
     except UnicodeDecodeError as exc:
         raise _encoding_error(path, None, None) from exc
     except csv.Error as exc:
         raise UserError(f"{path}: not a valid CSV file ({exc})") from exc
     except (OSError, EOFError) as exc:  # a truncated .gz
         raise UserError(f"{path}: cannot be read ({first_line(exc)})") from exc
-    if rows == 0:
+    return found
+
+
+def _check_rows(path: Path, delimiter: str, header: bool) -> None:
+    """Every row has the header's width, text is UTF-8, there are rows."""
+    found = row_widths(path, delimiter, header, stop_at_first=True)
+    if found.ragged:
+        raise UserError(f"{path}: line {found.first_line} has {found.first_fields} fields, expected {found.width} "
+                        f"(ragged rows; delimiter {delimiter!r})")
+    if found.rows == 0:
         raise UserError(f"{path}: has a header but no data rows")
 
 

@@ -13,9 +13,10 @@ A CSV is read the way ``dataset add`` reads it (:mod:`mlops_tui.data.readers`: d
 only), so a file that validates against a dataset version scores too. What that module judges
 from a file's start is checked before scoring; what Polars meets later in the file (text that is
 not UTF-8, a value that does not parse as its column's type) fails the job with the same one-line
-error. The csv-module pass over every row that ``dataset add`` makes (ragged rows) is skipped
-here: it would cost 15-20 % of a job. So a row with fewer fields than the header scores with the
-missing ones as missing values, and extra fields at a row's end are ignored, as before.
+error. Ragged rows (more or fewer fields than the header) are counted by one csv-module pass over each
+CSV (:func:`ragged_rows`), which runs beside the pipeline with the input hashing: a few are scored
+(the missing fields as missing, the extra ones dropped) and named in the job's warnings; past
+``RAGGED_MAX`` in a file the job is refused, before its output is committed.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from mlops_tui.training.signature import Signature
 
 ROW_GROUP_PREFETCH = 2
+RAGGED_MAX = 10  # ragged rows a CSV input may have before its job is refused
 _ID_RE = re.compile(r"(^|[_\-\s.])id$|^.*[a-z]Id$|^.*ID$")
 
 
@@ -60,7 +62,7 @@ class InputFile:
             return pl.scan_parquet(self.path)
         assert self.fmt is not None
         # The schema found once (open_inputs), so no scan infers it again.
-        return readers.scan_csv(self.path, self.fmt, schema={**self.schema, **(overrides or {})})
+        return readers.scan_csv(self.path, self.fmt, schema={**self.schema, **(overrides or {})}, ragged=True)
 
 
 @dataclass
@@ -251,6 +253,22 @@ def _read_error(f: InputFile, exc: BaseException) -> UserError:
                              f"which the column's type was inferred from")
         return error
     return UserError(f"cannot read {f.path}: {readers.first_line(exc)}")
+
+
+def ragged_rows(files: list[InputFile]) -> tuple[list[str], list[str]]:
+    """(problems, warnings) about the CSV inputs' ragged rows: counted, the first line named, and a
+    problem past ``RAGGED_MAX`` in a file."""
+    problems, warnings = [], []
+    for f in files:
+        if f.fmt is None:
+            continue
+        found = readers.row_widths(f.path, f.fmt.delimiter, f.fmt.header)
+        if found.ragged > RAGGED_MAX:
+            problems.append(f"{found.describe(f.path)}; more than {RAGGED_MAX} ragged rows: refused "
+                            f"(fix the file, e.g. a delimiter or quote inside a value)")
+        elif found.ragged:
+            warnings.append(f"{found.describe(f.path)}: scored with missing fields as missing, extra ones dropped")
+    return problems, warnings
 
 
 def sha256_files(paths: list[Path], chunk: int = 4 << 20) -> list[str]:

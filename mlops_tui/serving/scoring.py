@@ -178,6 +178,17 @@ def finish_drift(tracker: Any, stats: batch.BatchStats, job_id: str,
         return {}, []
 
 
+def _check_inputs(files: list[scoring_io.InputFile], hashes: list[str],
+                  ragged: list[tuple[list[str], list[str]]]) -> None:
+    """The background pass over the inputs: their sha256 (hashlib releases the GIL) and the CSV
+    files' ragged rows; results are appended (read after join)."""
+    hashes.extend(scoring_io.sha256_files([f.path for f in files]))
+    try:
+        ragged.append(scoring_io.ragged_rows(files))
+    except UserError as exc:  # text that is not UTF-8: the reader names it too; say it once
+        ragged.append(([str(exc)], []))
+
+
 ENGINES = ("local", "compiled", "dask")
 
 
@@ -236,8 +247,9 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
         sig = Signature.from_json(model.signature)
         p = scoring_io.plan(scoring_io.open_inputs(paths), sig, model.ref, keep)
         warnings += p.warnings
-        # Hash the inputs beside the pipeline (hashlib releases the GIL) instead of before it.
-        hasher = threading.Thread(target=lambda: hashes.extend(scoring_io.sha256_files(paths)),
+        # Hash the inputs and count ragged CSV rows beside the pipeline instead of before it.
+        ragged: list[tuple[list[str], list[str]]] = []
+        hasher = threading.Thread(target=_check_inputs, args=(p.files, hashes, ragged),
                                   name="score-hash", daemon=True)
         hasher.start()
         out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -263,6 +275,12 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
         if stats.rows == 0:
             warnings.append("inputs have no rows; wrote an empty output")
         hasher.join()
+        if not ragged:
+            raise UserError("the inputs could not be read to the end")  # the thread's error was logged
+        problems, found = ragged[0]
+        if problems:
+            raise UserError("; ".join(problems))
+        warnings += found
         for col, n in stats.nulls.items():
             if n == stats.rows and stats.rows:
                 warnings.append(f"column {col!r} is entirely null ({n} rows): scored as missing")

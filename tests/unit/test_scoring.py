@@ -295,3 +295,41 @@ def test_a_file_without_a_header_row_says_so_in_the_missing_columns_message(ws, 
     path.write_text("\n".join(default_df().write_csv().splitlines()[1:]) + "\n")
     with pytest.raises(UserError, match="was read without a header row"):
         scoring.score(ws, "credit", [str(path)], str(tmp_path / "o.parquet"))
+
+
+# -- ragged CSV rows (issue 11 item 10) ------------------------------------------------------------
+
+
+def _ragged_csv(tmp_path, short: int, long: int):
+    """default.csv's rows, the first ``short`` data rows cut short and the next ``long`` given an extra field."""
+    lines = (SAMPLE / "default.csv").read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    for i in range(short):
+        rows[i] = rows[i].rsplit(",", 1)[0]
+    for i in range(short, short + long):
+        rows[i] = rows[i] + ",99"
+    path = tmp_path / "ragged.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_a_few_ragged_rows_are_scored_counted_and_the_first_line_named(ws, credit, tmp_path):
+    path = _ragged_csv(tmp_path, short=2, long=1)
+    job = scoring.score(ws, "credit", [str(path)], str(tmp_path / "o.parquet"))
+    assert (job.status, job.rows_out) == ("succeeded", 10_000)
+    assert ("ragged.csv: 2 row(s) have fewer fields than the header and 1 row(s) have more fields than the "
+            "header (first: line 2, 4 of 5 fields): scored with missing fields as missing, extra ones dropped"
+            ) in job.warnings
+
+
+def test_past_the_threshold_ragged_rows_refuse_the_job_and_leave_no_output(ws, credit, tmp_path):
+    path = _ragged_csv(tmp_path, short=11, long=0)
+    out = tmp_path / "o.parquet"
+    with pytest.raises(UserError) as err:
+        scoring.score(ws, "credit", [str(path)], str(out))
+    assert str(err.value) == ("ragged.csv: 11 row(s) have fewer fields than the header (first: line 2, 4 of 5 "
+                              "fields); more than 10 ragged rows: refused (fix the file, e.g. a delimiter or "
+                              "quote inside a value)")
+    assert not out.exists()
+    job = ws.store.jobs.list()[0]
+    assert job.status == "failed" and job.error == str(err.value)
