@@ -90,7 +90,8 @@ def chi2_pvalue(ref: np.ndarray | list[float], cur: np.ndarray | list[float]) ->
     # pool still too small joins the smallest of the others (a category of 0.1 % seen in 3 rows out
     # of 200 would otherwise weigh like a shift of the whole distribution).
     def expected(t: np.ndarray) -> np.ndarray:
-        return (np.outer(t.sum(axis=1), t.sum(axis=0)) / t.sum()).min(axis=0)
+        smallest: np.ndarray = (np.outer(t.sum(axis=1), t.sum(axis=0)) / t.sum()).min(axis=0)
+        return smallest
 
     sparse = expected(table) < 5
     if sparse.any() and not sparse.all():
