@@ -221,7 +221,8 @@ def show(
                         [[t["number"], t["state"], t["value"], t["duration_s"], t["host"], t["pid"]]
                          for t in p["trials"]]))
         if len(p["hosts"]) > 1 or p["workers"]:
-            out.print(table(f"hosts (study: {p['storage']})", ["host", "trials", "complete", "pruned", "fail", "running"],
+            out.print(f"study: {p['storage']}", markup=False, highlight=False)
+            out.print(table("trials per host", ["host", "trials", "complete", "pruned", "fail", "running"],
                             [[h["host"], h["trials"], h["complete"], h["pruned"], h["fail"], h["running"]]
                              for h in p["hosts"]]))
         if p["workers"]:
