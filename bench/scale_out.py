@@ -107,7 +107,12 @@ def local_row(base: Path, name: str, rows: int, trials: int, jobs: int, storage:
 
 
 def hosts_row(base: Path, rows: int, trials: int) -> tuple[float, int, int]:
-    """Coordinator on host 'coord', one `mlops-tui worker` on 'w1', PostgreSQL on 'db'."""
+    """Coordinator on host 'coord', one `mlops-tui worker` on 'w1', PostgreSQL on 'db'. The
+    coordinator is paused (SIGSTOP) until the worker has joined, so both start trials together (a
+    process takes seconds to start on a busy machine and the budget is small)."""
+    import signal
+
+    from mlops_tui.workspace import Workspace
     from tests.infra.netns import Network
     from tests.infra.postgres import Postgres
 
@@ -115,26 +120,32 @@ def hosts_row(base: Path, rows: int, trials: int) -> tuple[float, int, int]:
     with Network("bn") as net:
         db, coord, w1 = net.add_host("db"), net.add_host("coord", hostname=socket.gethostname()), net.add_host("w1")
         with Postgres(network=net, host=db) as pg:
-            tune = net.popen(coord, _cli(ws, "tune", "default", "--trials", trials, "--space", space, "--json",
-                                         "--storage", pg.url()), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            run_id = None
-            from mlops_tui.workspace import Workspace
-
-            for _ in range(600):  # the run exists once validation passed (bounded: 60 s)
-                runs = Workspace.open(ws).store.runs.list(limit=1)
-                if runs:
-                    run_id = runs[0].run_id
+            proc = net.run(coord, _cli(ws, "tune", "default", "--trials", trials, "--space", space, "--json",
+                                       "--storage", pg.url(), "--detach"), timeout=600)
+            if proc.returncode != 0:
+                raise SystemExit(f"hosts: {proc.stderr.strip()[-500:]}")
+            run = json.loads(proc.stdout)
+            os.kill(run["pid"], signal.SIGSTOP)
+            log = base / "w1.log"
+            with open(log, "w") as err:
+                worker = net.popen(w1, [sys.executable, "-m", "mlops_tui", "worker", run["run_id"], "--storage",
+                                        pg.url()], stdout=subprocess.DEVNULL, stderr=err)
+            try:
+                for _ in range(1200):  # bounded: 120 s for the worker to start and join
+                    if "joined run" in log.read_text() or worker.poll() is not None:
+                        break
+                    time.sleep(0.1)
+            finally:
+                os.kill(run["pid"], signal.SIGCONT)
+            for _ in range(36000):  # bounded: one hour for the run
+                status = Workspace.open(ws).store.runs.get(run["run_id"]).status
+                if status not in ("queued", "running", "stopping"):
                     break
                 time.sleep(0.1)
-            if run_id is None:
-                raise SystemExit("hosts: the run did not start")
-            worker = net.popen(w1, [sys.executable, "-m", "mlops_tui", "worker", run_id, "--storage", pg.url()],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            out, err = tune.communicate(timeout=1800)
-            if tune.returncode != 0:
-                raise SystemExit(f"hosts: {err.decode().strip()[-500:]}")
+            if status != "completed":
+                raise SystemExit(f"hosts: run {status}; see {ws}/runs/{run['run_id']}/run.log")
             worker.wait(timeout=120)
-            return _rate(ws, run_id)
+            return _rate(ws, run["run_id"])
 
 
 def tuning(trials: int, rows: int) -> None:
