@@ -1,5 +1,6 @@
-"""Monitoring screen: per deployment, drift and live-performance status, scoring jobs over time and
-the drift of each feature for the job under the cursor; record late labels (feedback).
+"""Monitoring screen: per deployment, drift and live-performance status, running HTTP services and
+their request rate, scoring jobs (batch jobs and online windows) over time and the drift of each
+feature for the job under the cursor; record late labels (feedback).
 
 A worker calls ``monitoring.monitor`` for every deployment (short store reads) and posts the
 result; moving the cursor only re-renders what was already read. While the screen is shown it
@@ -38,6 +39,16 @@ def perf_text(summary: dict[str, Any]) -> Text:
     value = (perf.get("metrics") or {}).get(metric) if metric else None
     if value is not None:
         text.append(f" {metric} {fmt(value)}")
+    return text
+
+
+def serving_text(services: list[Any]) -> Text:
+    """Running HTTP services of a deployment and their request rate (from the last heartbeats)."""
+    if not services:
+        return Text("-", style="dim")
+    rate = sum(s.rate for s in services)
+    text = Text("● ", style="green")
+    text.append(f"{rate:.1f} req/s" + (f" ×{len(services)}" if len(services) > 1 else ""))
     return text
 
 
@@ -131,7 +142,11 @@ class MonitoringScreen(BaseScreen):
     def load_summaries(self, seq: int) -> None:
         ws = self.app.ws
         from mlops_tui.monitoring import monitor as monitoring
+        from mlops_tui.serving import service
         summaries = [monitoring.monitor(ws, d.name) for d in ws.store.models.deployments()]
+        running = service.services(ws)
+        for s in summaries:
+            s["services"] = [svc for svc in running if svc.deployment == s["deployment"]]
         self.post_message(self.Loaded(summaries, seq))
 
     def on_monitoring_screen_loaded(self, msg: Loaded) -> None:
@@ -145,8 +160,8 @@ class MonitoringScreen(BaseScreen):
             alerting = ", ".join(f["feature"] for f in s["alerting_features"][:3]) or "-"
             last = s["jobs"][0]["created_at"] if s["jobs"] else None
             rows.append((status_text(s["status"]), s["deployment"], f"{s['model']}:{s['version']}",
-                         perf_text(s), alerting, fmt(len(s["jobs"])), ago(last)))
-        table.fill(["drift", "deployment", "model", "performance", "alerting", "jobs", "last job"], rows,
+                         serving_text(s.get("services", [])), perf_text(s), alerting, fmt(len(s["jobs"])), ago(last)))
+        table.fill(["drift", "deployment", "model", "serving", "performance", "alerting", "jobs", "last job"], rows,
                    [s["deployment"] for s in msg.summaries])
         if not msg.summaries:
             self.query_one("#mon-trend-label", Static).update(
@@ -172,9 +187,9 @@ class MonitoringScreen(BaseScreen):
             self._show_drift()
             return
         jobs = s["jobs"]
-        jobs_table.fill(["drift", "job", "pred Δ", "when", "rows"], [
+        jobs_table.fill(["drift", "job", "kind", "pred Δ", "when", "rows"], [
             (status_text(j["status"] if j["job_status"] == "succeeded" else j["job_status"]), j["job_id"][:8],
-             fmt(j["prediction_drift"], 2), ago(j["created_at"]), fmt(j["rows"])) for j in jobs
+             j.get("kind", "batch"), fmt(j["prediction_drift"], 2), ago(j["created_at"]), fmt(j["rows"])) for j in jobs
         ], [j["job_id"] for j in jobs])
         trend = [j["prediction_drift"] or 0.0 for j in reversed(jobs) if j["job_status"] == "succeeded"]
         spark = self.query_one("#mon-sparkline", Sparkline)

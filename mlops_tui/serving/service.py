@@ -7,8 +7,8 @@ runs uvicorn. ``--detach`` starts that process in its own session with its outpu
 close the last monitoring window; the process marks its row 'stopped'. A process killed with -9
 cannot say so: :func:`sweep` marks it 'died' when its pid is gone.
 
-Light on purpose: uvicorn and Starlette are imported only by :func:`run`, so `serve list` and the
-TUI pay nothing for them.
+Light on purpose: uvicorn, Starlette and Polars are imported only by :func:`run`, so `serve list`
+and the TUI pay nothing for them.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import UserError
-from mlops_tui.serving.online import Settings
 
 if TYPE_CHECKING:
+    from mlops_tui.serving.online import Settings
     from mlops_tui.store import Service
     from mlops_tui.workspace import Workspace
 
@@ -58,6 +58,7 @@ def _check_port(host: str, port: int) -> None:
 
 def _settings(ws: Workspace, deployment: str, service_id: str, **options: Any) -> Settings:
     from mlops_tui.registry import models as registry
+    from mlops_tui.serving.online import Settings
     from mlops_tui.serving.predictor import ENGINES
 
     registry.get_deployment(ws, deployment)  # UserError naming it when unknown

@@ -30,9 +30,9 @@ async def test_deployments_show_drift_status_and_worst_features_first(ws):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         deps = rows(app.screen.query_one("#deployments-table"))
-        assert deps[0][:2] == ["■ alert", "credit-batch"]
-        assert "■ alert" in deps[0][3] and "roc_auc 0.79" in deps[0][3]     # live performance
-        assert deps[1][:2] == ["○ -", "credit-shadow"] and "no labels" in deps[1][3]
+        assert deps[0][:2] == ["■ alert", "credit-batch"] and deps[0][3] == "-"  # no HTTP service
+        assert "■ alert" in deps[0][4] and "roc_auc 0.79" in deps[0][4]     # live performance
+        assert deps[1][:2] == ["○ -", "credit-shadow"] and "no labels" in deps[1][4]
         jobs = rows(app.screen.query_one("#mon-jobs-table"))
         assert [j[:2] for j in jobs] == [["■ alert", "job3cccc"], ["▲ warn", "job2bbbb"], ["✓ ok", "job1aaaa"]]
         drift = rows(app.screen.query_one("#mon-drift"))
@@ -60,8 +60,8 @@ async def test_a_job_scored_elsewhere_appears_on_refresh(ws):
         await pilot.press("r")
         await settle(pilot)
         jobs = rows(app.screen.query_one("#mon-jobs-table"))
-        assert len(jobs) == 1 and jobs[0][1] == job.job_id[:8]
-        assert jobs[0][4] == "10,000"
+        assert len(jobs) == 1 and jobs[0][1:3] == [job.job_id[:8], "batch"]
+        assert jobs[0][5] == "10,000"
 
 
 async def test_feedback_form_records_live_performance(ws, tmp_path):
@@ -83,7 +83,7 @@ async def test_feedback_form_records_live_performance(ws, tmp_path):
         await pilot.press("ctrl+s")
         assert await wait_for(pilot, lambda: any("rows matched" in n for n in notes(app)))
         await settle(pilot)
-        assert "no labels" not in rows(app.screen.query_one("#deployments-table"))[0][3]
+        assert "no labels" not in rows(app.screen.query_one("#deployments-table"))[0][4]
     assert ws.store.jobs.feedback("credit-batch")[0].rows_matched == 10_000
 
 
