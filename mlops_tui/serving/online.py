@@ -382,7 +382,7 @@ class Online:
     def _beat(self, status: str | None = None, audit: Any = None) -> None:
         served = self.served
         self.ws.store.services.heartbeat(
-            self.settings.service_id, os.getpid(), self.stats(),
+            self.settings.service_id, os.getpid(), {**self.stats(), "model": served.ref if served else None},
             model_name=served.model.name if served else None,
             model_version=served.model.version if served else None, status=status, audit=audit)
 

@@ -130,8 +130,9 @@ def detach(ws: Workspace, deployment: str, *, host: str, port: int, workers: int
                             f"(log: {path})")
         found = ws.store.services.list(active=True, deployment=deployment)
         svc = next((s for s in found if s.service_id == service_id), None)
-        if svc is not None and svc.status == "running":
-            return svc
+        loaded = sum(1 for s in (svc.stats.values() if svc else []) if s.get("model"))
+        if svc is not None and svc.status == "running" and loaded >= workers:
+            return svc  # every worker has loaded the model (each heartbeats under its own pid)
     raise UserError(f"the service (pid {proc.pid}) did not load its model within {wait:.0f} s; "
                     f"see {path} or stop it with `mlops-tui serve stop {deployment}`")
 
