@@ -167,13 +167,12 @@ def _repoint_followers(ws: Workspace, m: ModelVersion, alias: str) -> list[str]:
         if dep.model_version == m.version:
             continue
         verdict = gate.check(ws, m, champion=champion_of(ws, m, deployment=dep.name))
-        # A compiled artifact belongs to the version it was built from: the new version is served by
-        # LightGBM until `deploy --engine compiled` builds one for it.
+        # The engine stays; a compiled one compiles the new version on first use (as after retrain).
         ws.store.models.deploy(name=dep.name, model_name=m.name, model_version=m.version, signature=m.signature,
-                               forced=not verdict.passed, gate=verdict.to_json(), follows=alias, engine="local")
+                               forced=not verdict.passed, gate=verdict.to_json(), follows=alias, engine=dep.engine)
         ws.store.audit.record("deploy", f"deployment:{dep.name}", "ok", {
             "model": m.ref, "follows": f"{m.name}@{alias}", "previous_version": dep.model_version,
-            "forced": not verdict.passed, "gate": verdict.to_json(), "engine": "local"})
+            "forced": not verdict.passed, "gate": verdict.to_json(), "engine": dep.engine})
         moved.append(dep.name)
     return moved
 
