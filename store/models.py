@@ -160,6 +160,7 @@ class Models(Area):
             rows = self._rows(con, "SELECT * FROM deployments WHERE model_name = ? AND follows = ? ORDER BY name",
                               [model_name, alias])
         return [_deployment(r) for r in rows]
+
     def set_keep(self, name: str, keep: builtins.list[str]) -> Deployment:
         """The input columns deployment ``name``'s jobs carry into their outputs from now on."""
         with self._write() as con:

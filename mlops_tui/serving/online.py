@@ -75,6 +75,13 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class Target:
+    model: ModelVersion
+    engine: str
+    keep: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Served:
     """One loaded version: what every request answered by it shares."""
 
@@ -84,6 +91,7 @@ class Served:
     since: datetime
     engine: str
     codes: dict[str, dict[str, float]]  # category → code per categorical feature (request.clean_matrix)
+    keep: tuple[str, ...] = ()  # the deployment's `score --keep` columns: request keys, like id columns
     # request.columns_of: what a set of column names means for this model (callers send the same few)
     shapes: dict[tuple[str, ...], tuple[list[str], bool]] = field(default_factory=dict, compare=False)
 
@@ -210,10 +218,10 @@ class Online:
             return None
 
     # -- the model ------------------------------------------------------------------------------------
-    def _load(self, target: tuple[ModelVersion, str]) -> Served:
+    def _load(self, target: Target) -> Served:
         from mlops_tui.serving.predictor import ENGINES
 
-        model, engine = target
+        model, engine = target.model, target.engine
         if self.factory is not None:
             factory, engine = self.factory, "custom"
         else:
@@ -225,15 +233,17 @@ class Online:
 
         ref = self._guard("loading the drift reference", load_reference, self.ws, model)
         spec = BatchSpec.for_model(model, datetime.now(UTC), drift_ref=ref)
-        return Served(model, spec, factory(self.ws, model), datetime.now(UTC), engine, category_codes(spec.sig))
+        return Served(model, spec, factory(self.ws, model), datetime.now(UTC), engine, category_codes(spec.sig),
+                      target.keep)
 
-    def _target(self) -> tuple[ModelVersion, str]:
-        """The version the deployment points at now, and the engine it asks for."""
+    def _target(self) -> Target:
+        """What the deployment asks for now: the version, the engine, the columns its jobs keep."""
         from mlops_tui.registry import models as registry
 
         with self.ws.session():  # one open of the store for both reads
             dep = registry.get_deployment(self.ws, self.settings.deployment)
-            return self.ws.store.models.get(dep.model_name, dep.model_version), self.settings.engine or dep.engine
+            return Target(self.ws.store.models.get(dep.model_name, dep.model_version),
+                          self.settings.engine or dep.engine, tuple(dep.keep))
 
     def _load_current(self) -> None:
         try:
@@ -250,16 +260,16 @@ class Online:
         assert self.served is not None
         target = self._target()
         old = self.served
-        if (target[0].ref, target[1]) == (old.model.ref, old.engine) or (
-                target[0].ref == old.model.ref and self.factory is not None):
+        if (target.model.ref, target.engine, target.keep) == (old.model.ref, old.engine, old.keep) or (
+                target.model.ref == old.model.ref and self.factory is not None):
             return
         try:
             new = self._load(target)
         except Exception as exc:  # noqa: BLE001 - keep serving the old version, say why
             self.ws.store.audit.record("serve swap", f"deployment:{self.settings.deployment}", "failed", {
-                "service": self.settings.service_id, "from": old.ref, "to": target[0].ref,
+                "service": self.settings.service_id, "from": old.ref, "to": target.model.ref,
                 "error": f"{type(exc).__name__}: {exc}"})
-            log.warning("could not load %s, still serving %s: %s", target[0].ref, old.ref, exc)
+            log.warning("could not load %s, still serving %s: %s", target.model.ref, old.ref, exc)
             return
         self.served = new  # from here on, new requests get the new version
         self.swaps += 1
