@@ -45,10 +45,25 @@ def _details(ws: Any, run: Any) -> dict[str, Any]:
                          "seen_at": w.seen_at} for w in workers],
             "best_params": run.best_params, "test_metrics": run.test_metrics,
             "prep": run.prep, "warnings": (run.prep or {}).get("warnings", []), "config": run.config,
-            "log": str(_log_path(ws, run.run_id)),
+            "log": str(_log_path(ws, run.run_id)), "protocol": _protocol(run.config),
             "trials": [{"number": t.number, "state": t.state, "value": t.value, "params": t.params,
                         "duration_s": t.duration_s, "pid": t.pid, "host": t.host,
                         "intermediate": t.intermediate, "ended_at": t.ended_at} for t in trials]}
+
+
+def _protocol(config: dict[str, Any]) -> dict[str, Any]:
+    """How the run measured its trials and why (issue 13); runs from before say 'holdout'."""
+    protocol = config.get("protocol") or {"kind": "holdout", "folds": 1, "reason": "recorded before protocols"}
+    return {**protocol, "split_seed": config.get("split_seed", config.get("seed")),
+            "split_seed_source": config.get("split_seed_source", "--seed (recorded before split seeds)"),
+            "warm_start_trials": len(config.get("warm_start") or []), "workers": config.get("jobs"),
+            "resources": config.get("resources")}
+
+
+def _protocol_line(p: dict[str, Any]) -> str:
+    kind = f"{p['folds']}-fold cross-validation" if p["kind"] == "cv" else "one validation split"
+    return (f"protocol: {kind} ({p['reason']}); holdout split seed {p['split_seed']} "
+            f"({p['split_seed_source']}); {p['warm_start_trials']} warm-start trial(s)")
 
 
 def _log_path(ws: Any, run_id: str) -> Any:
@@ -133,10 +148,11 @@ def tune(
     target: Annotated[str | None, typer.Option("--target", help="Column to predict [default: the dataset's].")] = None,
     task: Annotated[str, typer.Option("--task", help="auto | binary | multiclass | regression.")] = "auto",
     metric: Annotated[str | None, typer.Option("--metric", help="roc_auc, log_loss, rmse, f1, ... [default per task].")] = None,
-    trials: Annotated[int, typer.Option("--trials", help="Number of trials.")] = 20,
-    timeout: Annotated[float | None, typer.Option("--timeout", help="Stop starting trials after S seconds.")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", help="Worker processes on this machine.")] = 1,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the split, the sampler and LightGBM.")] = 0,
+    trials: Annotated[int | None, typer.Option("--trials", help="Number of trials [default: 20, or as many as --timeout allows].")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Wall-time budget of the whole run in seconds (trials, refit, evaluation).")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", help="Worker processes on this machine [default: one per core].")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the search (sampler and LightGBM); the holdout stays the version's.")] = 0,
+    split_seed: Annotated[int | None, typer.Option("--split-seed", help="Draw the holdout with this seed instead of the version's fixed one.")] = None,
     time_column: Annotated[str | None, typer.Option("--time-column", help="Split by time; the holdout is the latest slice.")] = None,
     space: Annotated[str | None, typer.Option("--space", help="TOML file overriding the search space.")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Model name [default: the dataset's].")] = None,
@@ -154,19 +170,22 @@ def tune(
     from mlops_tui.training import tuning
 
     ws = workspace()
-    opts = tuning.TuneOptions(dataset=ref, target=target, task=task, metric=metric, trials=trials,
-                              timeout=timeout, jobs=jobs, seed=seed, time_column=time_column,
-                              space_file=space, name=name, storage=storage)
+    from mlops_tui.training.tuning.budget import process_start
+
+    opts = tuning.TuneOptions(dataset=ref, target=target, task=task, metric=metric,
+                              trials=trials if trials is not None or timeout is not None else 20,
+                              timeout=timeout, jobs=jobs, seed=seed, split_seed=split_seed,
+                              time_column=time_column, space_file=space, name=name, storage=storage)
     started = time.monotonic()
     if detach:
-        run = tuning.start(ws, opts, detach=True)
+        run = tuning.start(ws, opts, detach=True, started=process_start())
         payload = {**_summary(run), "log": str(_log_path(ws, run.run_id))}
         emit(payload, as_json, lambda: out.print(
             f"run {run.run_id} started in the background (pid {run.pid}); follow it with "
             f"`mlops-tui run show {run.run_id}` or `mlops-tui run logs {run.run_id}`"))
         return
     with _Bar(not as_json) as bar:
-        run = tuning.start(ws, opts, detach=False, on_trial=bar, on_start=bar.begin)
+        run = tuning.start(ws, opts, detach=False, on_trial=bar, on_start=bar.begin, started=process_start())
         bar.finish(run)
     payload = {**_details(ws, run), "seconds": round(time.monotonic() - started, 2)}
     payload.pop("trials")
@@ -213,6 +232,7 @@ def show(
         p = payload
         out.print(f"run {p['run_id']}  {p['status']}  {p['dataset']}:{p['dataset_version']} → {p['target']} "
                   f"({p['task']})  {p['metric']} {p['direction']}  best {fmt(p['best_value'])}")
+        out.print(_protocol_line(p["protocol"]))
         if p["error"]:
             out.print(f"error: {p['error']}")
         for w in p["warnings"]:

@@ -101,14 +101,29 @@ def regression_points(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
 
 
 # -- importance ----------------------------------------------------------------------------------
-def feature_importance(booster: lgb.Booster, X: np.ndarray, task: str, n_classes: int) -> dict[str, Any]:
-    """Gain, split count and mean |SHAP| (LightGBM ``pred_contrib``) per feature, by gain."""
+def feature_importance(booster: lgb.Booster, X: np.ndarray, task: str, n_classes: int,
+                       seconds: float | None = None) -> dict[str, Any]:
+    """Gain, split count and mean |SHAP| (LightGBM ``pred_contrib``) per feature, by gain.
+
+    ``seconds``: a time allowance (a run under `--timeout`): TreeSHAP costs trees x leaves per row,
+    so 100 rows are timed first and the sample grows only as far as the allowance reaches."""
+    import time
+
     names = booster.feature_name()
     gain = booster.feature_importance("gain")
     split = booster.feature_importance("split")
     rng = np.random.default_rng(0)
     sample = X if len(X) <= SHAP_SAMPLE else X[rng.choice(len(X), SHAP_SAMPLE, replace=False)]
-    contrib = np.asarray(booster.predict(sample, pred_contrib=True))
+    if seconds is not None and len(sample) > 100:
+        started = time.perf_counter()
+        first = np.asarray(booster.predict(sample[:100], pred_contrib=True))
+        per_row = (time.perf_counter() - started) / 100
+        more = int(max(0.0, seconds - 100 * per_row) / max(per_row, 1e-9))
+        rest = sample[100:100 + more]
+        contrib = np.concatenate([first, np.asarray(booster.predict(rest, pred_contrib=True))]) if len(rest) else first
+        sample = sample[:100 + len(rest)]
+    else:
+        contrib = np.asarray(booster.predict(sample, pred_contrib=True))
     width = len(names) + 1  # last column is the expected value
     if task == "multiclass":
         contrib = contrib.reshape(len(sample), n_classes, width)
@@ -117,7 +132,7 @@ def feature_importance(booster: lgb.Booster, X: np.ndarray, task: str, n_classes
         shap = np.abs(contrib[:, :-1]).mean(axis=0)
     order = np.argsort(-gain, kind="stable")
     return {"features": [names[i] for i in order], "gain": _rounded(gain[order], 4),
-            "split": [int(split[i]) for i in order], "shap": _rounded(shap[order], 6)}
+            "split": [int(split[i]) for i in order], "shap": _rounded(shap[order], 6), "shap_rows": len(sample)}
 
 
 def param_importances(journal: Path, study_name: str) -> dict[str, Any]:

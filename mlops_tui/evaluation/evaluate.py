@@ -103,9 +103,11 @@ def holdout_hash(df: pl.DataFrame) -> str:
 def evaluate_frame(
     booster: lgb.Booster, sig: Signature, df: pl.DataFrame, *, threshold: float = 0.5,
     time_column: str | None = None, journal: Any = None, study_name: str | None = None,
-    what: str = "the evaluation data",
+    what: str = "the evaluation data", seconds: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Score ``df`` (raw rows incl. the target) → (scalar metrics, details document)."""
+    """Score ``df`` (raw rows incl. the target) → (scalar metrics, details document).
+
+    ``seconds``: what the SHAP importances may take (a run under `--timeout`; None: the full sample)."""
     from mlops_tui.evaluation import details as ed
     from mlops_tui.training.signature import check_numeric_text, encode
 
@@ -142,7 +144,7 @@ def evaluate_frame(
         part("per_class", ed.per_class, y, y_hat, classes)
     else:
         part("regression", ed.regression_points, y, pred)
-    part("importance", ed.feature_importance, booster, X, sig.task, len(classes))
+    part("importance", ed.feature_importance, booster, X, sig.task, len(classes), seconds=seconds)
     # No time column chosen for the split: a date the model reads (as date parts) still is one.
     time_column = time_column or next((f.source for f in sig.features if f.transform), None)
     part("slices", ed.slices, df, sig, y, pred, threshold=threshold, time_column=time_column)
@@ -182,12 +184,14 @@ def record_holdout(
     metrics: dict[str, Any],
     kind: str = "holdout",
     time_column: Any = _FROM_RUN,
+    seconds: float | None = None,
 ) -> Evaluation:
     """Store the evaluation of ``model`` on ``test_df`` (raw rows incl. the target).
 
     ``metrics`` (from tuning) win over the recomputed ones, so the run, the model and the
     evaluation show the same numbers; the details add curves, importances and slices.
     ``time_column`` (a name or None) when the caller knows the run's: saves reading the run.
+    ``seconds``: the time the importances may take (see evaluate_frame).
     """
     eval_id = uuid.uuid4().hex[:12]
     threshold = float(metrics.get("threshold", 0.5) or 0.5)
@@ -196,7 +200,7 @@ def record_holdout(
         time_column = _time_column(ws, run_id)
     computed, details = evaluate_frame(
         booster, signature, test_df, threshold=threshold, time_column=time_column,
-        journal=journal, study_name=run_id, what=f"the holdout of run {run_id}",
+        journal=journal, study_name=run_id, what=f"the holdout of run {run_id}", seconds=seconds,
     )
     details.update(eval_id=eval_id, kind=kind, run_id=run_id, model=model.ref,
                    dataset=model.dataset, dataset_version=model.dataset_version)

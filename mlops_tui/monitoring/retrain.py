@@ -74,7 +74,7 @@ def _retune(ws: Workspace, run: Run, prepared: Prepared, champion_params: dict[s
     try:
         study = st.open_study(ws, run)
         study.enqueue_trial(tuned, skip_if_exists=True)
-        st.work(ws, run, prepared, n_trials=trials, timeout=None, sampler_seed=run.seed)
+        st.work(ws, run, prepared, n_trials=trials, budget=None, sampler_seed=run.seed)
         best = st.open_study(ws, run).best_trial
     finally:
         optuna.logging.set_verbosity(level)

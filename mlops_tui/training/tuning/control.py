@@ -37,8 +37,9 @@ class TuneOptions:
     metric: str | None = None
     trials: int | None = 20
     timeout: float | None = None
-    jobs: int = 1
+    jobs: int | None = None  # None: one worker per core (protocol.resources)
     seed: int = 0
+    split_seed: int | None = None  # None: fixed per dataset version (protocol.split_seed)
     time_column: str | None = None
     space_file: str | None = None
     name: str | None = None
@@ -50,7 +51,8 @@ def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared
     from mlops_tui.data import datasets
     from mlops_tui.training import metrics as mx
     from mlops_tui.training import prep
-    from mlops_tui.training.tuning.space import load_space
+    from mlops_tui.training.tuning import protocol
+    from mlops_tui.training.tuning.space import load_space, warm_starts
 
     if opts.trials is not None and opts.trials < 1:
         raise UserError(f"--trials must be at least 1 (got {opts.trials})")
@@ -58,26 +60,33 @@ def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared
         raise UserError("give --trials or --timeout (or both), or the study would never end")
     if opts.timeout is not None and opts.timeout <= 0:
         raise UserError(f"--timeout must be positive seconds (got {opts.timeout})")
-    if opts.jobs < 1 or opts.jobs > (os.cpu_count() or 1) * 4:
+    if opts.jobs is not None and (opts.jobs < 1 or opts.jobs > (os.cpu_count() or 1) * 4):
         raise UserError(f"--jobs must be between 1 and {(os.cpu_count() or 1) * 4} (got {opts.jobs})")
     if opts.task not in (None, "auto", *mx.TASKS):
         raise UserError(f"unknown task {opts.task!r}; choose auto, {', '.join(mx.TASKS)}")
-    space = load_space(opts.space_file)
+    space = load_space(opts.space_file, opts.timeout)
     with ws.session():  # the store's schema check and this read share one open of the file
         dv = datasets.resolve(ws, opts.dataset)
     target = opts.target or dv.target
     if not target:
         raise UserError(f"dataset {dv.ref} has no target; pass --target COLUMN")
     task = None if opts.task in (None, "auto") else opts.task
+    split_seed, split_source = protocol.split_seed(dv, opts.split_seed, opts.time_column)
     prepared = prep.prepare(datasets.load(ws, dv), target=target, task=task, time_column=opts.time_column,
-                            seed=opts.seed)
+                            seed=split_seed)
     metric = mx.check_metric(prepared.task, opts.metric)
     shared = _shared_storage(ws, opts.storage)
+    jobs, threads, resources = protocol.resources(opts.jobs, opts.trials, opts.timeout)
     config = {
         "dataset": dv.name, "dataset_version": dv.version, "dataset_hash": dv.hash, "target": target,
         "task": prepared.task, "metric": metric, "time_column": opts.time_column, "seed": opts.seed,
+        "split_seed": split_seed, "split_seed_source": split_source,
+        "protocol": protocol.choose(prepared, opts.time_column),
+        "warm_start": warm_starts(space, prepared.train.height + prepared.valid.height,
+                                  len(prepared.signature.features)),
         "test_size": 0.2, "valid_size": 0.2, "trials": opts.trials, "timeout": opts.timeout,
-        "jobs": opts.jobs, "space": space, "space_file": opts.space_file, "num_threads": 1,
+        "jobs": jobs, "trial_threads": threads, "resources": resources, "space": space,
+        "space_file": opts.space_file, "num_threads": 1,
         "options": {**asdict(opts), "storage": shared.get("storage")}, **shared,
     }
     return dv, prepared, config
@@ -109,13 +118,16 @@ def _session_trials(opts_trials: int | None) -> int:
 
 
 def start(ws: Workspace, opts: TuneOptions, *, detach: bool, on_trial: st.Progress | None = None,
-          on_start: Callable[[Run], None] | None = None) -> Run:
+          on_start: Callable[[Run], None] | None = None, started: float | None = None) -> Run:
     """Validate, create the run, then tune in this process or in a detached supervisor.
 
     ``on_start(run)`` is called once the input is valid and the run exists, before the first trial
-    (the CLI starts its progress bar there, so a refused command prints only its error)."""
+    (the CLI starts its progress bar there, so a refused command prints only its error).
+    ``started``: when `--timeout` starts counting (time.time(); default now; the CLI passes its
+    process's start, see budget.process_start)."""
     from mlops_tui.training import metrics as mx
 
+    started = started or time.time()
     dv, prepared, config = validate(ws, opts)
     run_id = uuid.uuid4().hex[:10]
     # Owned by this process from the start: if it dies before a supervisor takes over (Ctrl-C, a
@@ -127,7 +139,7 @@ def start(ws: Workspace, opts: TuneOptions, *, detach: bool, on_trial: st.Progre
         run_id=run_id, name=opts.name or dv.name, dataset=dv.name, dataset_version=dv.version,
         target=config["target"], task=prepared.task, metric=config["metric"],
         direction=mx.direction(config["metric"]), seed=opts.seed, config=config,
-        n_trials_requested=opts.trials, timeout_s=opts.timeout, n_jobs=opts.jobs, prep=prepared.report,
+        n_trials_requested=opts.trials, timeout_s=opts.timeout, n_jobs=config["jobs"], prep=prepared.report,
         status="queued" if detach else "running", pid=os.getpid(), host=st.HOST,
         started_at=None if detach else utcnow(),
         audit=("tune", f"run:{run_id}", "started",
@@ -141,17 +153,19 @@ def start(ws: Workspace, opts: TuneOptions, *, detach: bool, on_trial: st.Progre
     if on_start is not None:
         on_start(run)
     return _launch(ws, run, _session_trials(opts.trials), detach=detach, on_trial=on_trial, prepared=prepared,
-                   dataset=dv)
+                   dataset=dv, started=started)
 
 
 def _launch(ws: Workspace, run: Run, trials: int, *, detach: bool, on_trial: st.Progress | None,
-            prepared: Prepared | None = None, dataset: DatasetVersion | None = None) -> Run:
+            prepared: Prepared | None = None, dataset: DatasetVersion | None = None,
+            started: float | None = None) -> Run:
     # Imported here so `python -m mlops_tui.training.tuning.worker` does not find itself already imported.
     from mlops_tui.training.tuning.worker import spawn_supervisor, supervise
 
+    started = started or time.time()
     if detach:
         try:
-            pid = spawn_supervisor(ws, run.run_id, trials)
+            pid = spawn_supervisor(ws, run.run_id, trials, started=started)
         except OSError as exc:
             ws.store.runs.update(run.run_id, status="failed", error=f"could not start the worker: {exc}",
                                  ended_at=utcnow())
@@ -159,7 +173,7 @@ def _launch(ws: Workspace, run: Run, trials: int, *, detach: bool, on_trial: st.
         ws.store.runs.update(run.run_id, pid=pid, host=st.HOST)
         return ws.store.runs.get(run.run_id)
     return supervise(ws, run.run_id, trials=trials, on_trial=on_trial, foreground=True, prepared=prepared,
-                     run=run, dataset=dataset)
+                     run=run, dataset=dataset, started=started)
 
 
 def get(ws: Workspace, ref: str) -> Run:

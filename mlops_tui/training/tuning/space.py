@@ -4,6 +4,7 @@ A space file maps parameter names to a range, a list of choices, or a fixed valu
 
     num_boost_round = 300            # settings: boosting rounds cap and early stopping patience
     early_stopping_rounds = 30
+    pruner = "median"                # median | halving (successive halving) | none
 
     [params.num_leaves]
     low = 8
@@ -22,6 +23,10 @@ A space file maps parameter names to a range, a list of choices, or a fixed valu
 Parameters in the file replace the default entry of the same name; the others stay. The parsed
 space is a plain JSON-able dict stored in the run's config, so a resumed run or a reproduction
 uses exactly the same space even if the file changed.
+
+The default rounds cap and learning-rate floor scale with the time budget (:func:`default_space`):
+a longer budget affords slower, finer learning rates with more rounds. :func:`warm_starts` gives
+the first trials of every study: LightGBM's defaults and proven configurations for the data's shape.
 """
 
 from __future__ import annotations
@@ -45,8 +50,9 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "lambda_l1": {"low": 1e-8, "high": 10.0, "log": True},
     "lambda_l2": {"low": 1e-8, "high": 10.0, "log": True},
 }
-DEFAULT_SETTINGS = {"num_boost_round": 500, "early_stopping_rounds": 30}
+DEFAULT_SETTINGS: dict[str, Any] = {"num_boost_round": 500, "early_stopping_rounds": 30, "pruner": "median"}
 SETTINGS = set(DEFAULT_SETTINGS)
+PRUNERS = ("median", "halving", "none")
 
 
 def _check_entry(name: str, spec: Any, where: str) -> Any:
@@ -109,13 +115,62 @@ def _check_name(name: str, where: str, mains: dict[str, str] | None) -> str:
     return mains[name]
 
 
-def default_space() -> dict[str, Any]:
-    return {"settings": dict(DEFAULT_SETTINGS), "params": {k: dict(v) for k, v in DEFAULT_PARAMS.items()}}
+def default_space(budget_s: float | None = None) -> dict[str, Any]:
+    """The default space; with a time budget, the rounds cap grows with it (40 rounds a second,
+    1,000 to 5,000) and the learning-rate floor falls to match (10 / cap: a rate that small needs
+    about that many rounds), with a patience of a twentieth of the cap."""
+    space = {"settings": dict(DEFAULT_SETTINGS), "params": {k: dict(v) for k, v in DEFAULT_PARAMS.items()}}
+    if budget_s is not None:
+        cap = int(min(5000, max(1000, 40 * budget_s)))
+        space["settings"].update(num_boost_round=cap, early_stopping_rounds=max(30, cap // 20))
+        space["params"]["learning_rate"]["low"] = round(min(0.01, 10 / cap), 5)
+    return space
 
 
-def load_space(path: str | Path | None) -> dict[str, Any]:
-    """The default space, with a TOML file's entries laid over it. UserError on a malformed file."""
-    space = default_space()
+# First trials of every study (issue 13): LightGBM's defaults, then configurations that are known to
+# do well for the data's shape. Names are the default space's; values outside the run's space are
+# clipped to it and parameters it does not tune are left out (see warm_starts).
+_LGB_DEFAULTS = {"num_leaves": 31, "learning_rate": 0.1, "min_child_samples": 20, "feature_fraction": 1.0,
+                 "bagging_fraction": 1.0, "bagging_freq": 0, "lambda_l1": 1e-8, "lambda_l2": 1e-8}
+_SMALL = {"num_leaves": 8, "learning_rate": 0.03, "min_child_samples": 8, "feature_fraction": 0.7,
+          "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l1": 1e-8, "lambda_l2": 1.0}
+_LARGE = {"num_leaves": 96, "learning_rate": 0.05, "min_child_samples": 20, "feature_fraction": 0.8,
+          "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l1": 1e-8, "lambda_l2": 0.1}
+_SHALLOW = {"num_leaves": 16, "learning_rate": 0.05, "min_child_samples": 30, "feature_fraction": 0.9,
+            "bagging_fraction": 0.9, "bagging_freq": 1, "lambda_l1": 0.01, "lambda_l2": 3.0}
+
+
+def warm_starts(space: dict[str, Any], rows: int, features: int) -> list[dict[str, Any]]:
+    """The configurations the study tries first, fitted to ``space`` (tuned parameters only, clipped
+    to their range, ints rounded, choices kept only when allowed): LightGBM's defaults, one for the
+    data's size (small < 5,000 rows: few leaves, slow rate, strong L2; else many leaves), and one
+    for its width (wide > 50 features: a low feature fraction; narrow: shallow trees, more data a leaf)."""
+    shape = dict(_SMALL if rows < 5000 else _LARGE)
+    width = {**_SHALLOW, "feature_fraction": 0.3} if features > 50 else dict(_SHALLOW)
+    out: list[dict[str, Any]] = []
+    for config in (_LGB_DEFAULTS, shape, width):
+        fitted: dict[str, Any] = {}
+        for name, spec in space["params"].items():
+            if not isinstance(spec, dict) or name not in config:
+                continue
+            value = config[name]
+            if "choices" in spec:
+                if value in spec["choices"]:
+                    fitted[name] = value
+                continue
+            value = min(max(value, spec["low"]), spec["high"])
+            if isinstance(spec["low"], int) and isinstance(spec["high"], int):
+                value = int(round(value))
+            fitted[name] = value
+        if fitted and fitted not in out:
+            out.append(fitted)
+    return out
+
+
+def load_space(path: str | Path | None, budget_s: float | None = None) -> dict[str, Any]:
+    """The default space (scaled to ``budget_s``), with a TOML file's entries laid over it.
+    UserError on a malformed file."""
+    space = default_space(budget_s)
     if path is None:
         return space
     path = Path(path)
@@ -132,7 +187,10 @@ def load_space(path: str | Path | None) -> dict[str, Any]:
         if key not in SETTINGS:
             raise UserError(f"space file {path}: unknown setting {key!r} (settings: {', '.join(sorted(SETTINGS))}; "
                             "parameters go under [params])")
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        if key == "pruner":
+            if value not in PRUNERS:
+                raise UserError(f"space file {path}: pruner must be one of {', '.join(PRUNERS)} (got {value!r})")
+        elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise UserError(f"space file {path}: {key} must be a positive integer (got {value!r})")
         space["settings"][key] = value
     mains = _lgb_aliases() if params else None

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from mlops_tui.store import Run
     from mlops_tui.training.prep import Prepared
+    from mlops_tui.training.tuning.budget import Budget
     from mlops_tui.workspace import Workspace
 
 HOST = socket.gethostname()
@@ -107,19 +108,39 @@ def study_storage(ws: Workspace, run: Run) -> Any:
     return _shared[url]
 
 
-def pruner() -> Any:
-    import optuna
-
-    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10)
-
-
 def open_study(ws: Workspace, run: Run, *, sampler_seed: int | None = None) -> optuna.Study:
-    """Create or load the run's study (TPE seeded; median pruning after a few trials)."""
+    """Create or load the run's study (TPE seeded; the space's pruner, median by default)."""
     import optuna
 
     sampler = optuna.samplers.TPESampler(seed=run.seed if sampler_seed is None else sampler_seed)
     return optuna.create_study(storage=study_storage(ws, run), study_name=run.run_id, direction=run.direction,
-                               sampler=sampler, pruner=pruner(), load_if_exists=True)
+                               sampler=sampler, pruner=pruner(run.config["space"]["settings"]), load_if_exists=True)
+
+
+def pruner(settings: dict[str, Any] | None = None) -> optuna.pruners.BasePruner:
+    """Median: stop a trial whose curve is below the median of earlier trials at the same round
+    (after 5 trials and 10 rounds). Halving: successive halving from 10 rounds, keeping a third at
+    each rung. None: every trial runs to early stopping."""
+    import optuna
+
+    kind = (settings or {}).get("pruner", "median")
+    if kind == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=10, reduction_factor=3)
+    if kind == "none":
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10)
+
+
+def warm_start(study: optuna.Study, run: Run) -> int:
+    """Queue the run's warm-start configurations (config["warm_start"], from space.warm_starts) as
+    the first trials of a new study; returns how many. A study that already has trials (a resumed
+    run) keeps its history instead."""
+    if study.get_trials(deepcopy=False):
+        return 0
+    configs = run.config.get("warm_start") or []
+    for config in configs:
+        study.enqueue_trial(config, user_attrs={"warm_start": True}, skip_if_exists=True)
+    return len(configs)
 
 
 def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -129,51 +150,62 @@ def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 
 class Objective:
-    """Trains one LightGBM configuration with early stopping; returns the metric on validation."""
+    """Trains one LightGBM configuration with early stopping on each fold of the run's protocol
+    (one validation split, or k folds: see protocol.py); returns the metric on the out-of-fold
+    predictions at the round where the folds' mean curve was best (recorded as best_iteration)."""
 
-    def __init__(self, ws: Workspace, run: Run, prepared: Prepared, mirror: StoreMirror) -> None:
+    def __init__(self, ws: Workspace, run: Run, prepared: Prepared, mirror: StoreMirror,
+                 budget: Budget | None = None) -> None:
         # Imported here, not at the top: list/show/sweep use this module and must not load numpy/polars.
-        from mlops_tui.training.tuning import train
+        from mlops_tui.training.tuning import protocol, train
+        from mlops_tui.training.tuning.budget import Budget
 
         self.ws, self.run, self.p, self.mirror = ws, run, prepared, mirror
+        self.budget = budget or Budget()
         self.space = run.config["space"]
         settings = self.space["settings"]
         self.rounds = int(settings["num_boost_round"])
         self.patience = int(settings["early_stopping_rounds"])
-        self.base = train.full_params(run.config, {}, prepared)
+        self.base = {**train.full_params(run.config, {}, prepared),
+                     "num_threads": int(run.config.get("trial_threads", run.config.get("num_threads", 1)))}
         self.lgb_metric, self.prunable = train.lgb_metric(prepared.task, run.metric)
-        self.X_train, self.y_train = prepared.xy(prepared.train)
-        self.X_valid, self.y_valid = prepared.xy(prepared.valid)
+        self.X, self.y = prepared.xy(train.fitted_rows(prepared))
+        self.folds = protocol.folds(run.config, prepared)
         self.cats = [i for i, f in enumerate(prepared.signature.features) if f.kind == "categorical"] or "auto"
 
     def __call__(self, trial: optuna.Trial) -> float:
         import lightgbm as lgb
+        import numpy as np
 
         from mlops_tui.training import metrics as mx
         from mlops_tui.training.tuning import train
+        from mlops_tui.training.tuning.budget import TimeGuard
 
         params = sp.suggest(trial, self.space)
         trial.set_user_attr("pid", os.getpid())
         trial.set_user_attr("host", HOST)
         self.mirror.put({"number": trial.number, "state": "RUNNING", "params": params, "pid": os.getpid(),
                          "host": HOST, "started_at": trial.datetime_start})
-        names = self.p.signature.feature_names
-        dtrain = lgb.Dataset(self.X_train, label=self.y_train, feature_name=names,
-                             categorical_feature=self.cats, params={"feature_pre_filter": False})
-        dvalid = lgb.Dataset(self.X_valid, label=self.y_valid, reference=dtrain)
-        callbacks: list[Any] = [lgb.early_stopping(self.patience, first_metric_only=True, verbose=False)]
+        data = lgb.Dataset(self.X, label=self.y, feature_name=self.p.signature.feature_names,
+                           categorical_feature=self.cats, free_raw_data=False, params={"feature_pre_filter": False})
+        callbacks: list[Any] = [lgb.early_stopping(self.patience, first_metric_only=True, verbose=False),
+                                TimeGuard(lambda: self.budget.cutoff(trial.study))]
         if self.prunable:
             from optuna_integration import LightGBMPruningCallback
 
-            # Each report is a journal write: report ~10 times per trial, not every iteration.
+            # Each report is a journal write: a few per patience window, not every iteration.
             callbacks.append(LightGBMPruningCallback(trial, self.lgb_metric, valid_name="valid",
-                                                     report_interval=max(5, self.rounds // 10)))
-        booster = lgb.train({**self.base, **params}, dtrain, num_boost_round=self.rounds,
-                            valid_sets=[dvalid], valid_names=["valid"], callbacks=callbacks)
-        best_iteration = booster.best_iteration or booster.current_iteration()
+                                                     report_interval=max(5, min(self.rounds // 10, self.patience))))
+        started = time.perf_counter()
+        result = lgb.cv({**self.base, **params}, data, num_boost_round=self.rounds, folds=self.folds,
+                        callbacks=callbacks, return_cvbooster=True)
+        trial.set_user_attr("fit_s", round(time.perf_counter() - started, 4))
+        cv = result["cvbooster"]
+        best_iteration = cv.best_iteration or len(next(v for k, v in result.items() if k.endswith("-mean")))
         trial.set_user_attr("best_iteration", int(best_iteration))
-        pred = train.predict(booster, self.X_valid, best_iteration)
-        value = mx.score(self.p.task, self.run.metric, self.y_valid, pred, classes=self.p.classes)
+        preds = [train.predict(b, self.X[valid], best_iteration) for b, (_, valid) in zip(cv.boosters, self.folds, strict=True)]
+        rows = np.concatenate([valid for _, valid in self.folds])
+        value = mx.score(self.p.task, self.run.metric, self.y[rows], np.concatenate(preds), classes=self.p.classes)
         return float("nan") if value is None else float(value)  # NaN → a failed trial
 
 
@@ -198,7 +230,8 @@ def sync_store(ws: Workspace, run_id: str) -> int:
         study_id = st.get_study_id_from_name(run_id)
     except KeyError:
         return 0
-    rows = [trial_row(t) for t in st.get_all_trials(study_id, deepcopy=False)]
+    # A queued warm-start trial that no worker reached (the budget ran out) is not a trial yet.
+    rows = [trial_row(t) for t in st.get_all_trials(study_id, deepcopy=False) if t.state.name != "WAITING"]
     ws.store.runs.record_trials(run_id, rows)
     return len(rows)
 
@@ -266,11 +299,11 @@ class StoreMirror:
         self.thread.join()
 
 
-def work(ws: Workspace, run: Run, prepared: Prepared, *, n_trials: int, timeout: float | None,
+def work(ws: Workspace, run: Run, prepared: Prepared, *, n_trials: int, budget: Budget | None,
          sampler_seed: int, on_trial: Progress | None = None,
          mirror: StoreMirror | None = None) -> optuna.Study | None:
-    """Run up to ``n_trials`` trials of the run's study in this process (stops early on the flag);
-    returns the study (None when no trial was started).
+    """Run up to ``n_trials`` trials of the run's study in this process, until the budget's cut-off
+    (stops early on the flag); returns the study (None when no trial was started).
 
     ``mirror``: the caller's, which the caller closes; without it the trials are mirrored by one
     of this call's own, flushed before it returns."""
@@ -279,11 +312,16 @@ def work(ws: Workspace, run: Run, prepared: Prepared, *, n_trials: int, timeout:
     if run.config.get("storage"):  # a shared study: trials until the run's budget is spent
         from mlops_tui.training.tuning.remote import work_shared
 
-        return work_shared(ws, run, prepared, timeout=timeout, sampler_seed=sampler_seed, on_trial=on_trial)
+        cutoff = budget.cutoff(None) if budget is not None else None
+        return work_shared(ws, run, prepared, timeout=None if cutoff is None else max(0.0, cutoff - time.time()),
+                           sampler_seed=sampler_seed, on_trial=on_trial)
     study = open_study(ws, run, sampler_seed=sampler_seed)
+    if budget is not None and budget.over(study):
+        log.info("worker %d: no time left for a trial of run %s", os.getpid(), run.run_id)
+        return study
     own = mirror is None
     mirror = mirror or StoreMirror(ws, run.run_id)
-    objective = Objective(ws, run, prepared, mirror)
+    objective = Objective(ws, run, prepared, mirror, budget)
     best = [run.best_value]
 
     def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -297,11 +335,14 @@ def work(ws: Workspace, run: Run, prepared: Prepared, *, n_trials: int, timeout:
         if stop_requested(ws, run.run_id):
             log.info("stop requested: ending after trial %d", trial.number)
             study.stop()
+        elif budget is not None and budget.over(study):
+            log.info("time budget: ending after trial %d (the rest is kept for the final model)", trial.number)
+            study.stop()
 
     started = time.monotonic()
     log.info("worker %d: %d trial(s) of run %s", os.getpid(), n_trials, run.run_id)
     try:
-        study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=1, catch=(Exception,),
+        study.optimize(objective, n_trials=n_trials, n_jobs=1, catch=(Exception,),
                        callbacks=[after_trial], gc_after_trial=False, show_progress_bar=False)
     finally:
         if own:

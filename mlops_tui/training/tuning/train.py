@@ -8,6 +8,7 @@ num_threads and seeds are part of the params).
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -102,10 +103,11 @@ def prepare_config(ws: Workspace, dv: DatasetVersion, config: dict[str, Any]) ->
 
 
 def prepare_frame(df: Any, config: dict[str, Any]) -> prep.Prepared:
-    """The run's preparation of ``df`` (a worker on another host has the data, not the workspace)."""
+    """The run's preparation of ``df`` (a worker on another host has the data, not the workspace).
+    Runs recorded before the split seed existed split with their search seed."""
     return prep.prepare(
         df, target=config["target"], task=config.get("task"),
-        time_column=config.get("time_column"), seed=int(config.get("seed", 0)),
+        time_column=config.get("time_column"), seed=int(config.get("split_seed", config.get("seed", 0))),
         test_size=float(config.get("test_size", 0.2)), valid_size=float(config.get("valid_size", 0.2)),
     )
 
@@ -118,11 +120,12 @@ def holdout_metrics(p: prep.Prepared, booster: lgb.Booster, metric: str) -> dict
 
 def train_and_register(
     ws: Workspace, *, dataset: DatasetVersion, config: dict[str, Any], params: dict[str, Any],
-    model_name: str, run_id: str | None, prepared: prep.Prepared | None = None,
+    model_name: str, run_id: str | None, prepared: prep.Prepared | None = None, deadline: float | None = None,
 ) -> tuple[ModelVersion, dict[str, Any], prep.Prepared]:
     """Prepare with the run config, fit ``params`` (incl. num_boost_round), evaluate on the holdout,
     save (text model + sidecar + sha256 + drift reference of the fitted rows), register and record
     the holdout evaluation.
+    ``deadline`` (time.time()): the run's `--timeout`; the SHAP importances get half of what is left.
 
     Returns (model version, holdout metrics incl. "primary_metric", prepared data).
     """
@@ -156,8 +159,33 @@ def train_and_register(
         run_dir = ws.run_dir(run_id)
         run_dir.mkdir(parents=True, exist_ok=True)
         p.test.write_parquet(run_dir / "holdout.parquet")
+        write_trained_rows(run_dir, p, rows)
     # The run's time column is in the config it was prepared with: no need to read the run back.
     evaluation.record_holdout(ws, run_id=run_id, model=model, booster=booster, signature=p.signature,
                               test_df=p.test, metrics=metrics,
-                              time_column=config.get("time_column") or (p.report or {}).get("time_column"))
+                              time_column=config.get("time_column") or (p.report or {}).get("time_column"),
+                              seconds=None if deadline is None else max(0.2, (deadline - time.time() - 1.0) / 2))
     return model, metrics, p
+
+
+TRAINED_ROWS = "trained_rows.parquet"
+
+
+def row_keys(frame: Any, sig: Any) -> Any:
+    """One 64-bit key per row over the columns a model reads and its target, each as text (so an
+    int column of one version and the same values as floats in the next differ only where printed
+    differently). What `retrain` compares to find the rows a champion learnt from."""
+    import polars as pl
+
+    columns = sorted({*sig.source_columns, sig.target} & set(frame.columns))
+    return frame.select(pl.col(c).cast(pl.String) for c in columns).hash_rows(seed=13)
+
+
+def write_trained_rows(run_dir: Any, p: prep.Prepared, rows: Any) -> None:
+    """runs/<id>/trained_rows.parquet: the keys of every row the final model learnt from (``rows``,
+    :func:`fitted_rows`)."""
+    import polars as pl
+
+    tmp = run_dir / f".{TRAINED_ROWS}.tmp"
+    pl.DataFrame({"row_key": row_keys(rows, p.signature)}).write_parquet(tmp)
+    tmp.replace(run_dir / TRAINED_ROWS)

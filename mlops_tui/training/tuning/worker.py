@@ -1,12 +1,14 @@
 """The supervisor of a tuning run, and the entry point of detached and parallel worker processes.
 
-    python -m mlops_tui.training.tuning.worker supervise WORKSPACE RUN_ID --trials N
-    python -m mlops_tui.training.tuning.worker optimize  WORKSPACE RUN_ID --trials N --seed S
+    python -m mlops_tui.training.tuning.worker supervise WORKSPACE RUN_ID --trials N --started T
+    python -m mlops_tui.training.tuning.worker optimize  WORKSPACE RUN_ID --trials N --seed S --started T
 
 The supervisor (the `tune` process itself in the foreground, or a detached process in its own
 session) starts K-1 extra workers for `--jobs K`, runs one share of the trials itself, waits for
 the others, then does the final step once: refit the best configuration, evaluate on the holdout,
-register the model. Output of detached processes goes to ``runs/<run_id>/run.log``.
+register the model. A new study first gets the warm-start trials (space.warm_starts), queued
+before any worker starts so they are the first trials whatever the number of workers. ``--started``
+is when the run's `--timeout` began (budget.py): every process stops its trials at the same cut-off. Output of detached processes goes to ``runs/<run_id>/run.log``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +28,7 @@ from mlops_tui.training.tuning import study as st
 if TYPE_CHECKING:
     from mlops_tui.store import DatasetVersion, Run
     from mlops_tui.training.prep import Prepared
+    from mlops_tui.training.tuning.budget import Budget
     from mlops_tui.workspace import Workspace
 
 log = logging.getLogger("mlops_tui.training.tuning")
@@ -51,9 +55,10 @@ def _popen(ws: Workspace, run_id: str, args: list[str], *, new_session: bool) ->
         )
 
 
-def spawn_supervisor(ws: Workspace, run_id: str, trials: int) -> int:
+def spawn_supervisor(ws: Workspace, run_id: str, trials: int, *, started: float) -> int:
     """Start the detached supervisor in its own session (survives the terminal); returns its pid."""
-    return _popen(ws, run_id, ["supervise", "--trials", str(trials)], new_session=True).pid
+    return _popen(ws, run_id, ["supervise", "--trials", str(trials), "--started", repr(started)],
+                  new_session=True).pid
 
 
 def _log_to_file(ws: Workspace, run_id: str) -> logging.Handler:
@@ -79,11 +84,11 @@ def best_params(run: Run, best: Any) -> dict[str, Any]:
 
 def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress | None = None,
               foreground: bool = False, prepared: Prepared | None = None, run: Run | None = None,
-              dataset: DatasetVersion | None = None) -> Run:
+              dataset: DatasetVersion | None = None, started: float | None = None) -> Run:
     """Run a session of ``trials`` trials on ``jobs`` workers, then the final step. Returns the run.
 
     ``prepared``, ``run``, ``dataset``: what `start` already has in hand (each store read costs a
-    open of the store and a checkpoint)."""
+    open of the store and a checkpoint). ``started``: when the run's time budget began (now if None)."""
     from mlops_tui.data import datasets
     from mlops_tui.store import utcnow
     from mlops_tui.training.tuning import train
@@ -100,29 +105,34 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
     mirror: st.StoreMirror | None = None
     shared: Any = None  # a study in PostgreSQL: the coordinator's mirror of it (coordinator.py)
     try:
+        started = started or time.time()
+        budget = budget_of(run, started)
         dv = dataset or datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
         if run.config.get("storage"):
             from mlops_tui.training.tuning import coordinator
 
             shared = coordinator.open_shared(ws, run, dv)
-        done_before = len(st.finished(st.open_study(ws, run)))
+        prepared = prepared or train.prepare_config(ws, dv, run.config)
+        study = st.open_study(ws, run)
+        done_before = len(st.finished(study))
+        st.warm_start(study, run)
         parts = shares(trials, max(1, run.n_jobs))
         for index, n in enumerate(parts[1:], start=1):  # start the others first: they take a while to import
             if n:
                 seed = run.seed + st.SEED_STRIDE * index + done_before
                 children.append(_popen(ws, run_id, ["optimize", "--trials", str(n), "--seed", str(seed),
-                                                    "--index", str(index)], new_session=False))
-        prepared = prepared or train.prepare_config(ws, dv, run.config)
+                                                    "--index", str(index), "--started", repr(started)],
+                                       new_session=False))
         mirror = st.StoreMirror(ws, run_id)
         try:
-            study = st.work(ws, run, prepared, n_trials=parts[0], timeout=run.timeout_s,
+            study = st.work(ws, run, prepared, n_trials=parts[0], budget=budget,
                             sampler_seed=run.seed + done_before, on_trial=on_trial, mirror=mirror)
         finally:
             # Its last write runs while the other workers finish and the best trial is refitted;
             # joined before the run's outcome is written.
             mirror.close(wait=False)
         for child in children:
-            if child.wait() != 0:  # killed (negative: the signal) or crashed; its share is cut short
+            if _wait_child(child, budget, study) != 0:  # killed (negative: the signal) or crashed
                 log.warning("worker %d ended with exit code %d before its share of trials; its running "
                             "trial is marked failed (`run resume` runs the missing trials)",
                             child.pid, child.returncode)
@@ -147,7 +157,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         log.info("best trial %d (%s=%.6g); refitting on train+valid", best.number, run.metric, best.value)
         model, metrics, _ = train.train_and_register(
             ws, dataset=dv, config=run.config, params=params, model_name=run.name, run_id=run_id,
-            prepared=prepared)
+            prepared=prepared, deadline=budget.deadline)
         # Every trial row in the store before the run says it completed; then the outcome, its
         # audit event and the record returned: one transaction, one open.
         mirror.join()
@@ -185,6 +195,29 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
             handler.close()
 
 
+CHILD_GRACE_S = 2.0  # a worker's trial is cut at the budget's cut-off: it ends within this much
+
+
+def _wait_child(child: subprocess.Popen[bytes], budget: Budget, study: Any) -> int:
+    """Wait for a worker; under a time budget, no longer than the cut-off plus a grace, then kill it
+    (one still importing on a busy machine would otherwise hold up the final step)."""
+    cutoff = budget.cutoff(study)
+    if cutoff is None:
+        return child.wait()
+    try:
+        return child.wait(timeout=max(0.0, max(time.time(), cutoff) + CHILD_GRACE_S - time.time()))
+    except subprocess.TimeoutExpired:
+        log.info("worker %d still busy after the time budget's cut-off: ended", child.pid)
+        child.kill()
+        return child.wait()
+
+
+def budget_of(run: Run, started: float) -> Budget:
+    from mlops_tui.training.tuning.budget import Budget
+
+    return Budget.starting(started, run.timeout_s, int((run.config.get("protocol") or {}).get("folds", 1)))
+
+
 def _die_with_parent() -> None:
     """An extra worker must not outlive its supervisor (a kill -9 of it): ask Linux for SIGKILL
     when the parent dies. Its running trial is then a zombie the sweep marks failed."""
@@ -208,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--index", type=int, default=0)
+    parser.add_argument("--started", type=float, default=None)
     parser.add_argument("workspace")
     parser.add_argument("run_id")
     args = parser.parse_args(argv)
@@ -218,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closing terminal must not end the run
     if args.role == "supervise":
         try:
-            supervise(ws, args.run_id, trials=args.trials)
+            supervise(ws, args.run_id, trials=args.trials, started=args.started)
         except Exception:  # noqa: BLE001 - recorded on the run and in the log already
             return 1
         return 0
@@ -229,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     run = ws.store.runs.get(args.run_id)
     dv = datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
     prepared = train.prepare_config(ws, dv, run.config)
-    st.work(ws, run, prepared, n_trials=args.trials, timeout=run.timeout_s, sampler_seed=args.seed)
+    st.work(ws, run, prepared, n_trials=args.trials, budget=budget_of(run, args.started or time.time()),
+            sampler_seed=args.seed)
     return 0
 
 

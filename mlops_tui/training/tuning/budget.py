@@ -1,0 +1,101 @@
+"""`--timeout T` bounds the whole run: preparation, trials, the final refit, evaluation, registration.
+
+The clock starts when the `tune` process started (or the detached supervisor was asked for), and
+is an absolute wall-clock deadline shared by every worker process of the run on this host. Trials
+end at a *cut-off* before the deadline that leaves room for the final step: a fixed part (holdout
+evaluation, model file, store writes; measured ~1 s) plus the refit, estimated from the best trial
+(a refit is one fit on all rows, a trial one per fold). A trial still training at the cut-off stops
+there, keeping the best round it reached (its score stays honest: measured on its validation rows).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import optuna
+
+FIXED_RESERVE_S = 1.5     # the final step without the refit (holdout details, model file, store)
+RESERVE_SHARE = 0.03      # plus this share of the budget, for the noise of a shared machine
+
+
+def process_start() -> float:
+    """When this process started (time.time()): the CLI's `--timeout` counts the interpreter's
+    start-up and imports too, since that is what the user waits for."""
+    import psutil
+
+    try:
+        return float(psutil.Process().create_time())
+    except psutil.Error:
+        return time.time()
+
+
+@dataclass(frozen=True)
+class Budget:
+    deadline: float | None = None  # time.time() by which the whole run should have ended
+    total_s: float | None = None
+    folds: int = 1
+
+    @classmethod
+    def starting(cls, started: float, timeout_s: float | None, folds: int) -> Budget:
+        if timeout_s is None:
+            return cls(folds=folds)
+        return cls(deadline=started + timeout_s, total_s=timeout_s, folds=folds)
+
+    def cutoff(self, study: optuna.Study | None) -> float | None:
+        """When trials must end (None: no time limit)."""
+        if self.deadline is None or self.total_s is None:
+            return None
+        return self.deadline - FIXED_RESERVE_S - RESERVE_SHARE * self.total_s - self.refit_estimate(study)
+
+    def refit_estimate(self, study: optuna.Study | None) -> float:
+        """Seconds the final refit should take: the best trial's fit time per fold, x1.5 for the
+        larger data (all rows instead of k-1 folds) and the rounds it adds."""
+        if study is None:
+            return 0.0
+        try:
+            best = study.best_trial
+        except ValueError:  # no trial completed yet
+            return 0.0
+        seconds = best.user_attrs.get("fit_s")
+        return 1.5 * float(seconds) / max(1, self.folds) if seconds else 0.0
+
+    def over(self, study: optuna.Study | None) -> bool:
+        cutoff = self.cutoff(study)
+        return cutoff is not None and time.time() >= cutoff
+
+
+class TimeGuard:
+    """A LightGBM callback that ends training at the cut-off, keeping the best round reached so far
+    (lgb.train and lgb.cv both truncate to it). Runs after early stopping (order 30).
+
+    The cut-off moves as trials complete elsewhere (a new best trial changes the refit estimate), so
+    it is asked again at most once a second: every worker then stops near the same moment."""
+
+    order = 40
+
+    def __init__(self, cutoff: Callable[[], float | None]) -> None:
+        self.cutoff_of = cutoff
+        self.cutoff = cutoff()
+        self.asked = time.monotonic()
+        self.best: tuple[int, float, Any] | None = None  # (iteration, score, evaluation list)
+
+    def __call__(self, env: Any) -> None:
+        import lightgbm as lgb
+
+        results = env.evaluation_result_list or []
+        if results:
+            first = results[0]
+            score, higher = first[2], first[3]
+            if self.best is None or (score > self.best[1] if higher else score < self.best[1]):
+                self.best = (env.iteration, score, results)
+        if self.cutoff is None:
+            return
+        if time.monotonic() - self.asked > 1.0:
+            self.cutoff, self.asked = self.cutoff_of(), time.monotonic()
+        if self.cutoff is not None and time.time() >= self.cutoff:
+            iteration, _, kept = self.best or (env.iteration, None, results)
+            raise lgb.callback.EarlyStopException(iteration, kept)

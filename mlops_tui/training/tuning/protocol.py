@@ -1,0 +1,115 @@
+"""How a run measures its trials and uses the machine: the split seed, the protocol, the workers.
+
+Decided once when a run starts, recorded in its config (and shown by `run show`), so a resumed run,
+a reproduction and a retrain follow the same rules:
+
+* **One holdout per dataset version.** The holdout is drawn with a split seed derived from the
+  version's content hash, so every run of that version is evaluated on the same rows whatever its
+  ``--seed`` (which varies only the search). ``--split-seed`` or a time split opts out.
+* **Cross-validation for small data.** Up to :data:`CV_MAX_ROWS` rows besides the holdout, each
+  trial is scored by k-fold cross-validation over all of them (the holdout never enters a fold), and
+  the final model's rounds are where the folds' mean curve was best; it then learns from every
+  non-holdout row. Larger sets (or a time split) use one validation split: k times cheaper, and the
+  validation score of thousands of rows is already steady.
+* **Every core.** Trials run in one worker process per core with one LightGBM thread each.
+  Measured here (bench/tune_cores.py): one LightGBM fit on two threads was never faster than on one
+  on a busy 2-core machine (OpenMP threads wait for each other), while two workers doubled the trials
+  per second from 300 to 60,000 rows. A trial's threads stay 1; ``--jobs`` overrides the workers.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from mlops_tui.store import DatasetVersion
+    from mlops_tui.training.prep import Prepared
+
+CV_MAX_ROWS = 10_000
+CV_FOLDS = 5
+
+
+def cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def split_seed(dv: DatasetVersion, explicit: int | None, time_column: str | None) -> tuple[int, str]:
+    """(seed of the holdout split, where it came from)."""
+    if explicit is not None:
+        return explicit, "--split-seed"
+    if time_column:
+        return 0, f"time split on {time_column} (the holdout is the latest slice)"
+    return int(dv.hash[:8], 16) % 2**31, f"fixed for {dv.ref} (from its content hash)"
+
+
+def choose(prepared: Prepared, time_column: str | None) -> dict[str, Any]:
+    """The trials' protocol for this data, with the reason given to the user."""
+    fit_rows = prepared.train.height + prepared.valid.height
+    if time_column:
+        return {"kind": "holdout", "folds": 1,
+                "reason": "time split: trials validate on the slice just before the holdout"}
+    if fit_rows <= CV_MAX_ROWS:
+        folds = min(CV_FOLDS, _max_folds(prepared))
+        if folds >= 2:
+            return {"kind": "cv", "folds": folds,
+                    "reason": f"{fit_rows} rows besides the holdout (<= {CV_MAX_ROWS:,}): {folds}-fold "
+                              "cross-validation uses them all for both training and validation"}
+    return {"kind": "holdout", "folds": 1,
+            "reason": f"{fit_rows} rows besides the holdout: one validation split of "
+                      f"{prepared.valid.height} rows is steady and {CV_FOLDS}x cheaper than folds"}
+
+
+def _max_folds(prepared: Prepared) -> int:
+    """Stratified folds need every class in each one: no more folds than the rarest class has rows."""
+    if prepared.task == "regression":
+        return CV_FOLDS
+    import polars as pl
+
+    fit = pl.concat([prepared.train, prepared.valid], how="vertical_relaxed")
+    return int(fit[prepared.signature.target].cast(pl.String).value_counts()["count"].min())
+
+
+def folds(config: dict[str, Any], prepared: Prepared) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, validation) row positions in train+valid (the rows train.fitted_rows stacks).
+
+    Holdout protocol: the prepared split itself. CV: stratified (classifiers) k folds seeded with
+    the split seed, so every trial of a run, in every worker, sees the same folds."""
+    import numpy as np
+
+    n_train, n_valid = prepared.train.height, prepared.valid.height
+    protocol = config.get("protocol") or {"kind": "holdout"}
+    if protocol["kind"] != "cv":
+        return [(np.arange(n_train), np.arange(n_train, n_train + n_valid))]
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    from mlops_tui.training.prep import labels
+    from mlops_tui.training.tuning.train import fitted_rows
+
+    seed = int(config.get("split_seed", config.get("seed", 0)))
+    fit = fitted_rows(prepared)
+    idx = np.arange(fit.height)
+    if prepared.task == "regression":
+        splitter: Any = KFold(int(protocol["folds"]), shuffle=True, random_state=seed)
+        return [(a, b) for a, b in splitter.split(idx)]
+    y = labels(prepared.signature, fit[prepared.signature.target])
+    splitter = StratifiedKFold(int(protocol["folds"]), shuffle=True, random_state=seed)
+    return [(a, b) for a, b in splitter.split(idx, y)]
+
+
+def resources(jobs: int | None, trials: int | None, timeout: float | None) -> tuple[int, int, str]:
+    """(worker processes, LightGBM threads per trial, why). A worker costs ~1 s of imports and data
+    preparation: a few trials without a time budget are not worth one each (4 trials a worker)."""
+    n = cores()
+    if jobs is not None:
+        return jobs, 1, f"--jobs {jobs}"
+    if timeout is None and trials is not None and trials < 4 * n:
+        k = max(1, trials // 4)
+        return k, 1, f"{trials} trial(s): {k} worker(s) of 4+ trials, one thread each"
+    return n, 1, f"{n} core(s): one worker per core, one thread each (bench/tune_cores.py)"
