@@ -3,8 +3,10 @@
 The clock starts when the `tune` process started (or the detached supervisor was asked for), and
 is an absolute wall-clock deadline shared by every worker process of the run on this host. Trials
 end at a *cut-off* before the deadline that leaves room for the final step: a fixed part (holdout
-evaluation, model file, store writes; measured ~1 s) plus the refit, estimated from the best trial
-(a refit is one fit on all rows, a trial one per fold). A trial still training at the cut-off stops
+evaluation, model file, store writes, the command's exit) plus the refit, estimated from the best
+trial (a refit is one fit on all rows, a trial one per fold). The fixed part grows with how slow the
+start-up was (imports, store, data preparation: the same kind of work): ~2 s on an idle machine,
+several times that on a busy one. A trial still training at the cut-off stops
 there, keeping the best round it reached (its score stays honest: measured on its validation rows).
 """
 
@@ -18,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import optuna
 
-FIXED_RESERVE_S = 1.5     # the final step without the refit (holdout details, model file, store)
+FIXED_RESERVE_S = 1.0     # the final step without the refit (holdout details, model file, store)
+STARTUP_SHARE = 0.35      # plus this share of the start-up's seconds (a busy machine slows both)
 RESERVE_SHARE = 0.03      # plus this share of the budget, for the noise of a shared machine
 
 
@@ -38,18 +41,20 @@ class Budget:
     deadline: float | None = None  # time.time() by which the whole run should have ended
     total_s: float | None = None
     folds: int = 1
+    startup_s: float = 0.0  # from the start to the first trial of the supervisor
 
     @classmethod
-    def starting(cls, started: float, timeout_s: float | None, folds: int) -> Budget:
+    def starting(cls, started: float, timeout_s: float | None, folds: int, startup_s: float) -> Budget:
         if timeout_s is None:
             return cls(folds=folds)
-        return cls(deadline=started + timeout_s, total_s=timeout_s, folds=folds)
+        return cls(deadline=started + timeout_s, total_s=timeout_s, folds=folds, startup_s=startup_s)
 
     def cutoff(self, study: optuna.Study | None) -> float | None:
         """When trials must end (None: no time limit)."""
         if self.deadline is None or self.total_s is None:
             return None
-        return self.deadline - FIXED_RESERVE_S - RESERVE_SHARE * self.total_s - self.refit_estimate(study)
+        return (self.deadline - FIXED_RESERVE_S - STARTUP_SHARE * self.startup_s - RESERVE_SHARE * self.total_s
+                - self.refit_estimate(study))
 
     def refit_estimate(self, study: optuna.Study | None) -> float:
         """Seconds the final refit should take: the best trial's fit time per fold, x1.5 for the

@@ -336,11 +336,15 @@ def work(ws: Workspace, run: Run, prepared: Prepared, *, n_trials: int, budget: 
             log.info("stop requested: ending after trial %d", trial.number)
             study.stop()
         elif budget is not None and budget.over(study):
-            log.info("time budget: ending after trial %d (the rest is kept for the final model)", trial.number)
+            log.info("time budget: ending after trial %d (%.1f s left for the final model)", trial.number,
+                     (budget.deadline or 0) - time.time())
             study.stop()
 
     started = time.monotonic()
     log.info("worker %d: %d trial(s) of run %s", os.getpid(), n_trials, run.run_id)
+    if budget is not None and budget.deadline is not None:
+        log.info("worker %d: %.1f s left until the run's deadline; trials end %.1f s before it",
+                 os.getpid(), budget.deadline - time.time(), budget.deadline - (budget.cutoff(study) or 0))
     try:
         study.optimize(objective, n_trials=n_trials, n_jobs=1, catch=(Exception,),
                        callbacks=[after_trial], gc_after_trial=False, show_progress_bar=False)

@@ -106,7 +106,8 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
     shared: Any = None  # a study in PostgreSQL: the coordinator's mirror of it (coordinator.py)
     try:
         started = started or time.time()
-        budget = budget_of(run, started)
+        startup = time.time() - started
+        budget = budget_of(run, started, startup)
         dv = dataset or datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
         if run.config.get("storage"):
             from mlops_tui.training.tuning import coordinator
@@ -121,7 +122,8 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
             if n:
                 seed = run.seed + st.SEED_STRIDE * index + done_before
                 children.append(_popen(ws, run_id, ["optimize", "--trials", str(n), "--seed", str(seed),
-                                                    "--index", str(index), "--started", repr(started)],
+                                                    "--index", str(index), "--started", repr(started),
+                                                    "--startup", f"{startup:.3f}"],
                                        new_session=False))
         mirror = st.StoreMirror(ws, run_id)
         try:
@@ -195,7 +197,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
             handler.close()
 
 
-CHILD_GRACE_S = 2.0  # a worker's trial is cut at the budget's cut-off: it ends within this much
+CHILD_GRACE_S = 0.5  # a worker's trial is cut at the budget's cut-off: it ends about this soon after
 
 
 def _wait_child(child: subprocess.Popen[bytes], budget: Budget, study: Any) -> int:
@@ -212,10 +214,11 @@ def _wait_child(child: subprocess.Popen[bytes], budget: Budget, study: Any) -> i
         return child.wait()
 
 
-def budget_of(run: Run, started: float) -> Budget:
+def budget_of(run: Run, started: float, startup: float) -> Budget:
     from mlops_tui.training.tuning.budget import Budget
 
-    return Budget.starting(started, run.timeout_s, int((run.config.get("protocol") or {}).get("folds", 1)))
+    folds = int((run.config.get("protocol") or {}).get("folds", 1))
+    return Budget.starting(started, run.timeout_s, folds, startup)
 
 
 def _die_with_parent() -> None:
@@ -242,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--started", type=float, default=None)
+    parser.add_argument("--startup", type=float, default=0.0)
     parser.add_argument("workspace")
     parser.add_argument("run_id")
     args = parser.parse_args(argv)
@@ -263,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     run = ws.store.runs.get(args.run_id)
     dv = datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
     prepared = train.prepare_config(ws, dv, run.config)
-    st.work(ws, run, prepared, n_trials=args.trials, budget=budget_of(run, args.started or time.time()),
+    st.work(ws, run, prepared, n_trials=args.trials, budget=budget_of(run, args.started or time.time(), args.startup),
             sampler_seed=args.seed)
     return 0
 
