@@ -29,7 +29,14 @@ def _bare(args: list[str]) -> tuple[str | None, bool] | None:
     return workspace, debug
 
 
+# True once main() runs: this process IS the command, so its start is when the user's wait began
+# (`tune --timeout` counts from there; see training/tuning/budget.process_start).
+LAUNCHED_AS_COMMAND = False
+
+
 def main() -> None:
+    global LAUNCHED_AS_COMMAND
+    LAUNCHED_AS_COMMAND = True
     bare = _bare(sys.argv[1:])
     if bare is None:
         from mlops_tui.cli import main as cli_main

@@ -191,7 +191,7 @@ class LaunchScreen(FormScreen):
             FormField("metric", "Metric", "", placeholder="default per task: roc_auc / log_loss / rmse"),
             FormField("trials", "Trials", "5"),
             FormField("timeout", "Timeout (s)", "", placeholder="none"),
-            FormField("jobs", "Jobs", "1"),
+            FormField("jobs", "Jobs", "", placeholder="one worker per core"),
             FormField("seed", "Seed", "0"),
             FormField("time_column", "Time column", "", placeholder="optional: split by time"),
             FormField("name", "Name", "", placeholder="model name (default: dataset name)"),
@@ -227,7 +227,7 @@ class LaunchScreen(FormScreen):
                 "dataset": values["dataset"], "target": values["target"] or None,
                 "task": None if values["task"] in ("", "auto") else values["task"],
                 "metric": values["metric"] or None, "trials": _int(values, "trials", 1),
-                "timeout": _float(values, "timeout"), "jobs": _int(values, "jobs", 1) or 1,
+                "timeout": _float(values, "timeout"), "jobs": _int(values, "jobs", 1),
                 "seed": _int(values, "seed", 0) or 0, "time_column": values["time_column"] or None,
                 "name": values["name"] or None,
             }

@@ -5,9 +5,12 @@ and its pieces), so a retrained or reproduced model is made exactly like a tuned
 
 Retrain: the challenger is trained on the new dataset version with the champion run's
 configuration and parameters (or a short Optuna re-tune whose first trial is the champion's
-parameters); champion and challenger are then scored on the SAME holdout, the challenger's split
-of the new data. The challenger replaces the champion (alias ``production`` + the deployment)
-only when the validation gate passes against the champion's figure on that holdout and the
+parameters); champion and challenger are then scored on the SAME rows: the new version's holdout
+(drawn with that version's own split seed) without the rows the champion learnt from (its run
+recorded their keys, train.TRAINED_ROWS): when the new version holds the old rows plus new ones,
+some of its holdout rows were the champion's training rows and would favour it. The payload says how
+many rows remained. The challenger replaces the champion (alias ``production`` + the deployment)
+only when the validation gate passes against the champion's figure on those rows and the
 challenger is better; otherwise :class:`PolicyRefused` (exit 3) carries the comparison.
 Everything that can be wrong with the input is checked before anything is written.
 """
@@ -23,8 +26,11 @@ from mlops_tui.errors import PolicyRefused, UserError
 from mlops_tui.registry import compiled, gate
 from mlops_tui.registry import models as registry
 from mlops_tui.training.signature import Signature, encode
+from mlops_tui.training.tuning import protocol
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from mlops_tui.store import ModelVersion, Run
     from mlops_tui.training.prep import Prepared
     from mlops_tui.workspace import Workspace
@@ -44,20 +50,35 @@ def _champion_run(ws: Workspace, champion: ModelVersion) -> Run:
     return run
 
 
-def evaluate_on(ws: Workspace, model: ModelVersion, prepared: Prepared, metric: str) -> dict[str, Any]:
-    """``model``'s metrics on ``prepared.test`` (encoded with the model's own signature)."""
+def evaluate_on(ws: Workspace, model: ModelVersion, rows: pl.DataFrame, metric: str) -> dict[str, Any]:
+    """``model``'s metrics on ``rows`` (raw, with the target; encoded with the model's own signature)."""
     from mlops_tui.training import metrics as mx
     from mlops_tui.training.prep import labels
 
     sig = Signature.from_json(model.signature)
     booster, _ = registry.load(ws, model)
-    X, _ = encode(prepared.test, sig)
+    X, _ = encode(rows, sig)
     try:
-        y = labels(sig, prepared.test[sig.target])
+        y = labels(sig, rows[sig.target])
     except KeyError as exc:
         raise UserError(f"the new holdout has class {exc} that {model.ref} was never trained on") from exc
     pred = booster.predict(X.to_numpy())
     return {**mx.compute(sig.task, y, pred, list(sig.classes)), "primary_metric": metric}
+
+
+def unseen_by(ws: Workspace, champion: ModelVersion, run: Run, holdout: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
+    """The holdout rows ``champion`` did not learn from, and a note when that cannot be known."""
+    import polars as pl
+
+    from mlops_tui.training.tuning.train import TRAINED_ROWS, row_keys
+
+    path = ws.run_dir(run.run_id) / TRAINED_ROWS
+    if not path.exists():
+        return holdout, (f"champion {champion.ref} did not record its training rows (trained before they were "
+                         "kept): compared on the whole holdout, which may include rows it learnt from")
+    learnt = pl.read_parquet(path)["row_key"]
+    keys = row_keys(holdout, Signature.from_json(champion.signature))
+    return holdout.filter(~keys.is_in(learnt.implode())), None
 
 
 def _retune(ws: Workspace, run: Run, prepared: Prepared, champion_params: dict[str, Any], trials: int) -> dict[str, Any]:
@@ -93,12 +114,22 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     champion = ws.store.models.get(dep.model_name, dep.model_version)
     champ_run = _champion_run(ws, champion)
     dv = datasets.resolve(ws, dataset_ref)
-    config = {**champ_run.config, "dataset": dv.name, "dataset_version": dv.version, "dataset_hash": dv.hash,
-              "retrain_of": champion.ref, "trials": trials}
+    old = champ_run.config
+    # The new version's own holdout (its fixed split seed), unless the champion's run chose one.
+    explicit = old.get("split_seed") if old.get("split_seed_source") == "--split-seed" else None
+    split_seed, split_source = protocol.split_seed(dv, explicit, old.get("time_column"))
+    config = {**old, "dataset": dv.name, "dataset_version": dv.version, "dataset_hash": dv.hash,
+              "retrain_of": champion.ref, "trials": trials, "split_seed": split_seed,
+              "split_seed_source": split_source, "jobs": 1, "trial_threads": 1}
     prepared = train.prepare_config(ws, dv, config)  # bad data fails here, before any write
+    config["protocol"] = protocol.choose(prepared, old.get("time_column"))
     metric = mx.check_metric(prepared.task, config.get("metric"))
     if prepared.task != champion.task:
         raise UserError(f"{dv.ref} makes a {prepared.task} task but champion {champion.ref} is {champion.task}")
+    compared, note = unseen_by(ws, champion, champ_run, prepared.test)
+    if compared.height == 0:
+        raise UserError(f"all {prepared.test.height} holdout rows of {dv.ref} are rows champion {champion.ref} "
+                        "learnt from: nothing fair to compare on; add a version with new rows")
 
     run_id = uuid.uuid4().hex[:10]
     run = ws.store.runs.create(
@@ -116,15 +147,18 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
         ws.store.runs.update(run_id, status="completed", best_params=params, test_metrics=chall_metrics,
                              best_value=chall_metrics.get(metric), model_name=challenger.name,
                              model_version=challenger.version, ended_at=utcnow())
-        champ_metrics = evaluate_on(ws, champion, prepared, metric)
+        champ_metrics = evaluate_on(ws, champion, compared, metric)
+        chall_compared = evaluate_on(ws, challenger, compared, metric)
     except BaseException as exc:
         ws.store.runs.update(run_id, status="failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
                              ended_at=utcnow())
         ws.store.audit.record("retrain", obj, "failed", {"run_id": run_id, "dataset": dv.ref, "error": str(exc)})
         raise
 
-    # The gate compares against the champion's figure on the same new holdout, not its old one.
-    verdict = gate.check(ws, challenger, champion=dataclasses.replace(champion, metrics=champ_metrics))
+    # The gate compares both on the same rows, new to the champion: not its old holdout figure.
+    verdict = gate.check(ws, dataclasses.replace(challenger, metrics=chall_compared),
+                         champion=dataclasses.replace(champion, metrics=champ_metrics))
+    chall_metrics = chall_compared
     ours, theirs = chall_metrics.get(metric), champ_metrics.get(metric)
     better = ours is not None and theirs is not None and gate.better(metric, ours, theirs)
     promoted = verdict.passed and better
@@ -137,15 +171,18 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     keys = [k for k in mx.METRICS[prepared.task] if k in chall_metrics or k in champ_metrics]
     payload: dict[str, Any] = {
         "promoted": promoted, "deployment": dep.name, "dataset": dv.ref, "run_id": run_id,
-        "primary_metric": metric, "holdout_rows": prepared.test.height,
+        "primary_metric": metric, "holdout_rows": prepared.test.height, "compared_rows": compared.height,
+        "excluded_rows": prepared.test.height - compared.height,
         "champion": {"model": champion.name, "version": champion.version, "ref": champion.ref, "metrics": champ_metrics},
         "challenger": {"model": challenger.name, "version": challenger.version, "ref": challenger.ref,
                        "metrics": chall_metrics},
         "metrics": {k: {"champion": champ_metrics.get(k), "challenger": chall_metrics.get(k)} for k in keys},
         "gate": verdict.to_json(), "better": better,
-        "warnings": _signature_changes(champion, challenger),
+        "warnings": _signature_changes(champion, challenger) + ([note] if note else []),
     }
-    summary = f"{metric} {_num(ours)} (challenger {challenger.ref}) vs {_num(theirs)} (champion {champion.ref}) on {dv.ref}'s holdout"
+    rows = (f"{compared.height} of {dv.ref}'s {prepared.test.height} holdout rows (the "
+            f"{prepared.test.height - compared.height} the champion learnt from left out)")
+    summary = f"{metric} {_num(ours)} (challenger {challenger.ref}) vs {_num(theirs)} (champion {champion.ref}) on {rows}"
     if not promoted:
         reasons = list(verdict.reasons) or [engine_refusal or f"challenger is not better on {metric}"]
         payload["summary"] = f"kept {champion.ref}: {summary}; {'; '.join(reasons)}"

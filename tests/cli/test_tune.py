@@ -72,8 +72,8 @@ def test_same_seed_gives_the_same_best_value_and_reproducible_model(ws, cli, tmp
     from mlops_tui.training import tuning
 
     add_sample(ws, "penguins", target="species")
-    a = _tune(cli, tmp_path, "penguins", "--trials", "3", "--seed", "5")
-    b = _tune(cli, tmp_path, "penguins", "--trials", "3", "--seed", "5")
+    a = _tune(cli, tmp_path, "penguins", "--trials", "3", "--seed", "5", "--jobs", "1")
+    b = _tune(cli, tmp_path, "penguins", "--trials", "3", "--seed", "5", "--jobs", "1")
     assert a["best_value"] == b["best_value"] and a["best_params"] == b["best_params"]
     run = ws.store.runs.get(a["run_id"])
     dv = datasets.resolve(ws, "penguins:1")

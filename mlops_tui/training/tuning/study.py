@@ -209,6 +209,12 @@ class Objective:
         return float("nan") if value is None else float(value)  # NaN → a failed trial
 
 
+def _completed(study: optuna.Study) -> bool:
+    from optuna.trial import TrialState
+
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+
 def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """A journal trial as the store's trial row (the journal is the truth, the store its mirror)."""
     start, end = trial.datetime_start, trial.datetime_complete
@@ -301,12 +307,13 @@ class StoreMirror:
 
 def work(ws: Workspace, run: Run, prepared: Prepared, *, n_trials: int, budget: Budget | None,
          sampler_seed: int, on_trial: Progress | None = None,
-         mirror: StoreMirror | None = None) -> optuna.Study | None:
+         mirror: StoreMirror | None = None, first: bool = False) -> optuna.Study | None:
     """Run up to ``n_trials`` trials of the run's study in this process, until the budget's cut-off
     (stops early on the flag); returns the study (None when no trial was started).
 
     ``mirror``: the caller's, which the caller closes; without it the trials are mirrored by one
-    of this call's own, flushed before it returns."""
+    of this call's own, flushed before it returns. ``first``: the supervisor's loop, which runs
+    one trial even past the cut-off when none has completed (a run always ends with a model)."""
     if stop_requested(ws, run.run_id) or n_trials <= 0:
         return None
     if run.config.get("storage"):  # a shared study: trials until the run's budget is spent
@@ -316,7 +323,7 @@ def work(ws: Workspace, run: Run, prepared: Prepared, *, n_trials: int, budget: 
         return work_shared(ws, run, prepared, timeout=None if cutoff is None else max(0.0, cutoff - time.time()),
                            sampler_seed=sampler_seed, on_trial=on_trial)
     study = open_study(ws, run, sampler_seed=sampler_seed)
-    if budget is not None and budget.over(study):
+    if budget is not None and budget.over(study) and not (first and not _completed(study)):
         log.info("worker %d: no time left for a trial of run %s", os.getpid(), run.run_id)
         return study
     own = mirror is None

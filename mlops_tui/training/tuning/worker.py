@@ -128,7 +128,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         mirror = st.StoreMirror(ws, run_id)
         try:
             study = st.work(ws, run, prepared, n_trials=parts[0], budget=budget,
-                            sampler_seed=run.seed + done_before, on_trial=on_trial, mirror=mirror)
+                            sampler_seed=run.seed + done_before, on_trial=on_trial, mirror=mirror, first=True)
         finally:
             # Its last write runs while the other workers finish and the best trial is refitted;
             # joined before the run's outcome is written.
