@@ -1,6 +1,7 @@
 """The workbench's tuning against FLAML at equal time, on the real data sets of bench/corpus.py.
 
     .venv/bin/python bench/vs_flaml.py [--budgets 30,120] [--only oj,fgl] [--out results.json]
+    .venv/bin/python bench/vs_flaml.py --table-from results.json     # the table of saved rows
 
 For each set: drop rows without a target and the R row names, one seeded 75/25 split (stratified for
 classes) written as two CSV files; then, on the same rows in the same run,
@@ -177,7 +178,11 @@ def main() -> None:
     ap.add_argument("--flaml-venv", default=str(Path(tempfile.gettempdir()) / "mlops-tui-flaml-venv"))
     ap.add_argument("--out", default="", help="also write the rows as JSON here (after each set)")
     ap.add_argument("--work", default="", help="working directory (default: a temporary one)")
+    ap.add_argument("--table-from", default="", help="only print the table of rows saved with --out")
     args = ap.parse_args()
+    if args.table_from:
+        print(table(json.loads(Path(args.table_from).read_text())))
+        return
     py = flaml_python(Path(args.flaml_venv))
     sets = corpus.materialise(corpus.DEFAULT_DIR, [n for n in args.only.split(",") if n] or None)
     work = Path(args.work or tempfile.mkdtemp(prefix="vs-flaml-"))
