@@ -59,7 +59,7 @@ def test_the_holdout_rows_never_enter_a_fold(ws, cli, tmp_path):
     out = _tune(cli, tmp_path, "penguins", "--trials", "1")
     run = ws.store.runs.get(out["run_id"])
     p = train.prepare_config(ws, datasets.resolve(ws, "penguins:1"), run.config)
-    fit = protocol.fit_frame(p)
+    fit = train.fitted_rows(p)
     folds = protocol.folds(run.config, p)
     assert len(folds) == 5
     validated = sorted(i for _, valid in folds for i in valid)

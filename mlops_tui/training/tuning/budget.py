@@ -55,27 +55,31 @@ class Budget:
         return cls(deadline=started + timeout_s, total_s=timeout_s, folds=folds, startup_s=startup_s)
 
     def cutoff(self, study: optuna.Study | None) -> float | None:
-        """When trials must end (None: no time limit)."""
+        """When trials must end (None: no time limit). Until a trial has completed, the first one
+        may run to the deadline less the fixed reserve: when the start-up took the whole budget (a
+        busy machine) the run still ends with a model that learnt, not one cut after a round."""
         if self.deadline is None or self.total_s is None:
             return None
-        return (self.deadline - FIXED_RESERVE_S - STARTUP_SHARE * self.startup_s - RESERVE_SHARE * self.total_s
-                - self.refit_estimate(study))
-
-    def refit_estimate(self, study: optuna.Study | None) -> float:
-        """Seconds the final refit should take: the best trial's fit time per fold, x1.5 for the
-        larger data (all rows instead of k-1 folds) and the rounds it adds."""
-        if study is None:
-            return 0.0
-        try:
-            best = study.best_trial
-        except ValueError:  # no trial completed yet
-            return 0.0
+        best = _best(study)
+        if best is None:
+            return self.deadline - FIXED_RESERVE_S
         seconds = best.user_attrs.get("fit_s")
-        return 1.5 * float(seconds) / max(1, self.folds) if seconds else 0.0
+        refit = 1.5 * float(seconds) / max(1, self.folds) if seconds else 0.0  # all rows, one fit
+        return (self.deadline - FIXED_RESERVE_S - STARTUP_SHARE * self.startup_s - RESERVE_SHARE * self.total_s
+                - refit)
 
     def over(self, study: optuna.Study | None) -> bool:
         cutoff = self.cutoff(study)
         return cutoff is not None and time.time() >= cutoff
+
+
+def _best(study: optuna.Study | None) -> optuna.trial.FrozenTrial | None:
+    if study is None:
+        return None
+    try:
+        return study.best_trial
+    except ValueError:  # no trial completed yet
+        return None
 
 
 class TimeGuard:
