@@ -55,14 +55,15 @@ class Budget:
         return cls(deadline=started + timeout_s, total_s=timeout_s, folds=folds, startup_s=startup_s)
 
     def cutoff(self, study: optuna.Study | None) -> float | None:
-        """When trials must end (None: no time limit). Until a trial has completed, the first one
-        may run to the deadline less the fixed reserve: when the start-up took the whole budget (a
-        busy machine) the run still ends with a model that learnt, not one cut after a round."""
+        """When trials must end (None: not yet, or no time limit). Until a trial has completed
+        there is no cut-off: when the start-up took the whole budget (a busy machine), the run
+        still ends with a model that learnt to early stopping, not one cut after a round (measured:
+        hitters R² 0.06 instead of ~0.5 when 37 s of a 30 s budget went to start-up)."""
         if self.deadline is None or self.total_s is None:
             return None
         best = _best(study)
         if best is None:
-            return self.deadline - FIXED_RESERVE_S
+            return None
         seconds = best.user_attrs.get("fit_s")
         refit = 1.5 * float(seconds) / max(1, self.folds) if seconds else 0.0  # all rows, one fit
         return (self.deadline - FIXED_RESERVE_S - STARTUP_SHARE * self.startup_s - RESERVE_SHARE * self.total_s
