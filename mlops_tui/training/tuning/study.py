@@ -350,8 +350,10 @@ def work(ws: Workspace, run: Run, prepared: Prepared, *, n_trials: int, budget: 
     started = time.monotonic()
     log.info("worker %d: %d trial(s) of run %s", os.getpid(), n_trials, run.run_id)
     if budget is not None and budget.deadline is not None:
-        log.info("worker %d: %.1f s left until the run's deadline; trials end %.1f s before it",
-                 os.getpid(), budget.deadline - time.time(), budget.deadline - (budget.cutoff(study) or 0))
+        cutoff = budget.cutoff(study)
+        log.info("worker %d: %.1f s left until the run's deadline; trials end %s", os.getpid(),
+                 budget.deadline - time.time(), "once one has completed" if cutoff is None
+                 else f"{budget.deadline - cutoff:.1f} s before it")
     try:
         study.optimize(objective, n_trials=n_trials, n_jobs=1, catch=(Exception,),
                        callbacks=[after_trial], gc_after_trial=False, show_progress_bar=False)
