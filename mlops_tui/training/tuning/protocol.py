@@ -73,7 +73,8 @@ def _max_folds(prepared: Prepared) -> int:
     import polars as pl
 
     fit = pl.concat([prepared.train, prepared.valid], how="vertical_relaxed")
-    return int(fit[prepared.signature.target].cast(pl.String).value_counts()["count"].min())
+    counts: list[int] = fit[prepared.signature.target].cast(pl.String).value_counts()["count"].to_list()
+    return min(counts)
 
 
 def folds(config: dict[str, Any], prepared: Prepared) -> list[tuple[np.ndarray, np.ndarray]]:

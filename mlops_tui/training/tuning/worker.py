@@ -114,9 +114,9 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
 
             shared = coordinator.open_shared(ws, run, dv)
         prepared = prepared or train.prepare_config(ws, dv, run.config)
-        study = st.open_study(ws, run)
-        done_before = len(st.finished(study))
-        st.warm_start(study, run)
+        opened = st.open_study(ws, run)
+        done_before = len(st.finished(opened))
+        st.warm_start(opened, run)
         parts = shares(trials, max(1, run.n_jobs))
         for index, n in enumerate(parts[1:], start=1):  # start the others first: they take a while to import
             if n:
