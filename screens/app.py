@@ -15,6 +15,7 @@ from mlops_tui.screens.keymap import MAIN, load, user_keymap
 from mlops_tui.screens.palette import ActionsProvider
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 if TYPE_CHECKING:
@@ -45,6 +46,12 @@ class Workbench(App[None]):
         self.preloaded_home = home  # the home screen's data, read before the app started (or None)
         for mode in MAIN:
             self.add_mode(mode, self._factory(mode))
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification prints its text as it is: messages carry user text (names, paths,
+        values), and Textual would read '[/]' or '[b]' in them as markup (or fail on it)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     @staticmethod
     def _factory(mode: str) -> Callable[[], Screen]:

@@ -9,7 +9,7 @@ from mlops_tui.screens.formatters import ago, sparkline
 from mlops_tui.screens.messages import Loaded
 from mlops_tui.screens.modals import FormField, FormScreen, TextScreen
 from mlops_tui.screens.nav import BaseScreen, NavBar
-from mlops_tui.screens.tables import Table
+from mlops_tui.screens.tables import Table, as_cell
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -174,7 +174,7 @@ class DatasetsScreen(BaseScreen):
         table.first_row = offset
         table.total = self.versions[ref].rows
         table.clear(columns=True)
-        table.add_columns(*columns)
+        table.add_columns(*map(as_cell, columns))
         for i, row in enumerate(rows):
             table.add_row(*(_cell(v) for v in row), label=str(offset + i + 1))
         if rows:
@@ -290,11 +290,11 @@ class DatasetsScreen(BaseScreen):
         self.app.call_from_thread(self.app.push_screen, TextScreen(f"diff {a} → {b}", render_diff(result)))
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Any:
     """A preview cell: the value as stored (floats to 6 significant digits), ∅ for null."""
     if value is None:
         return "∅"
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
+    return as_cell(f"{value:.6g}" if isinstance(value, float) else str(value))
 
 
 def _problem(p: Any) -> str:

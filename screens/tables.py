@@ -5,14 +5,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rich.errors import MarkupError
+from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
 
+def as_cell(value: Any) -> Any:
+    """A cell that shows exactly its text. DataTable reads a str cell as Rich markup, and cells hold
+    users' names and values: 'price[usd]' would lose '[usd]', ':b:' become an emoji, '[/]' crash
+    the screen. Such a string becomes Text; every other str stays a str (what tests and screens
+    read back), and styled cells are Text already."""
+    if not isinstance(value, str):
+        return value
+    try:
+        unchanged = Text.from_markup(value).plain == value
+    except MarkupError:
+        unchanged = False
+    return value if unchanged else Text(value)
+
+
 def _cell_width(value: Any) -> int:
     """Terminal cells of the widest line of a cell (str or Rich Text)."""
-    from rich.text import Text
-
     text = value if isinstance(value, Text) else Text(str(value))
     return max((Text(line).cell_len for line in text.plain.splitlines()), default=0)
 
@@ -49,9 +63,9 @@ class Table(DataTable):
         self._filled = (columns, rows, keys_list)
         for i, label in enumerate(columns):
             width = max([_cell_width(label)] + [_cell_width(r[i]) for r in rows if i < len(r)])
-            self.add_column(label, width=min(width, self.MAX_COLUMN_WIDTH))
+            self.add_column(as_cell(label), width=min(width, self.MAX_COLUMN_WIDTH))
         for i, row in enumerate(rows):
-            self.add_row(*row, key=keys_list[i] if keys_list is not None else None)
+            self.add_row(*map(as_cell, row), key=keys_list[i] if keys_list is not None else None)
         if selected is not None and keys_list and selected in keys_list:
             self.move_cursor(row=keys_list.index(selected), animate=False)
 
