@@ -50,11 +50,12 @@ class DriftCheck:
         statuses = [s for _, st in self.same for s in st.values()]
         return statuses.count("alert"), statuses.count("warn"), len(statuses)
 
-    def shift_problems(self) -> list[str]:
-        """Shifted copies where a shifted feature did not alert or another input feature did."""
+    def shift_problems(self, allow_warn: tuple[str, ...] = ()) -> list[str]:
+        """Shifted copies where a shifted feature did not alert (or warn, for those in ``allow_warn``)
+        or another input feature alerted."""
         out = []
         for what, moved, st in self.shifted:
-            missed = sorted(f for f in moved if st.get(f) != "alert")
+            missed = sorted(f for f in moved if st.get(f) not in (("alert", "warn") if f in allow_warn else ("alert",)))
             extra = sorted(f for f, s in st.items() if s == "alert" and f not in moved and f != PREDICTION)
             if missed or extra:
                 out.append(f"{self.name} {what}: not alerting {missed}, alerting too {extra}")
