@@ -185,7 +185,6 @@ def _reset_after_fork() -> None:
     _GATES.clear()
     _GATES_GUARD = threading.Lock()
     _INSTANCE, _INSTANCE_GUARD = None, threading.Lock()  # DuckDB's threads did not survive the fork
-    _OWNERS.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -277,8 +276,6 @@ class _Instance:
 
 _INSTANCE: _Instance | None = None
 _INSTANCE_GUARD = threading.Lock()
-# Which instance each open connection came from (by id: DuckDB connections take no attributes).
-_OWNERS: dict[int, _Instance] = {}
 
 
 def _acquire_instance() -> _Instance:
@@ -305,10 +302,13 @@ def _retire_instance(inst: _Instance) -> None:
             _INSTANCE = None
 
 
-def _open(path: Path, read_only: bool, sandboxed: bool) -> tuple[duckdb.DuckDBPyConnection, str | None]:
-    """A connection whose default database is the store file, and the alias to detach (if any)."""
+def _open(
+    path: Path, read_only: bool, sandboxed: bool
+) -> tuple[duckdb.DuckDBPyConnection, str | None, _Instance | None]:
+    """A connection whose default database is the store file, the alias to detach (if any) and the
+    shared instance it came from (None for a sandboxed connection, which has its own)."""
     if sandboxed:  # user SQL gets an instance of its own: its settings lock the whole instance
-        return duckdb.connect(str(path), read_only=True, config=SANDBOX), None
+        return duckdb.connect(str(path), read_only=True, config=SANDBOX), None, None
     alias = "store_" + hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:12]
     inst = _acquire_instance()
     try:
@@ -322,9 +322,7 @@ def _open(path: Path, read_only: bool, sandboxed: bool) -> tuple[duckdb.DuckDBPy
     except BaseException:
         _close(con, None, inst)
         raise
-    _OWNERS[id(con)] = inst
-    return con, alias
-
+    return con, alias, inst
 
 
 def _detach(con: duckdb.DuckDBPyConnection, alias: str) -> None:
@@ -340,12 +338,11 @@ def _still_attached(con: duckdb.DuckDBPyConnection, alias: str) -> bool:
         return True
 
 
-def _close(con: duckdb.DuckDBPyConnection, alias: str | None, inst: _Instance | None = None) -> None:
+def _close(con: duckdb.DuckDBPyConnection, alias: str | None, inst: _Instance | None) -> None:
     """Detach (if attached) and close ``con``; never leaves the file locked by this process.
 
     Raises :class:`StoreError` if the DETACH failed (e.g. its checkpoint hit a full disk) -- the
     caller decides whether that error or one already in flight is the one to report."""
-    inst = inst or _OWNERS.pop(id(con), None)
     failure: Exception | None = None
     try:
         if alias is not None:
@@ -371,7 +368,7 @@ def _connect(
     delay = 0.005
     while True:
         try:
-            con, alias = _open(path, read_only, sandboxed)
+            con, alias, inst = _open(path, read_only, sandboxed)
             break
         except (duckdb.IOException, duckdb.ConnectionException, duckdb.ResourceInUseException) as exc:
             if not _is_lock_error(exc):
@@ -394,9 +391,9 @@ def _connect(
         # The body's error is the one to report: a failed DETACH after it (a full disk fails the
         # write and then the checkpoint) must not replace it.
         with contextlib.suppress(StoreError):
-            _close(con, alias)
+            _close(con, alias, inst)
         raise
-    _close(con, alias)
+    _close(con, alias, inst)
 
 
 @contextmanager
