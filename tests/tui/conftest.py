@@ -6,6 +6,7 @@ after a bound, never a fixed sleep.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -17,12 +18,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_data"
 FROZEN = datetime(2026, 1, 15, 12, 0, 0)  # naive UTC, as the store writes it
+SEEN_AT = FROZEN.replace(tzinfo=UTC) + timedelta(minutes=5)  # the screens' 'now' under frozen_clock
+PAUSE_S = 0.02
 
 
 async def wait_for(pilot: Any, condition: Callable[[], Any], *, timeout: float = 30.0, what: str = "") -> Any:
-    """Pause the app until ``condition()`` is truthy (returns it); fail with ``what`` after timeout."""
+    """Pause the app until ``condition()`` is truthy and return its value; fail naming ``what`` after
+    ``timeout`` seconds of wall time. Bounded in count too (the pauses that fit in ``timeout``), so
+    a clock that stalls cannot make it spin forever. A step known to be long passes its own timeout
+    (a native compile, a whole tuning run).
+
+    It raises rather than returning a falsy value, so a wait is never mistaken for a check: a
+    caller that forgets to assert the result still fails when the screen never shows the thing."""
     deadline = time.monotonic() + timeout
-    while True:
+    for _ in range(int(timeout / PAUSE_S) + 1):
         try:
             value = condition()
         except Exception:  # noqa: BLE001 - widgets may not exist yet
@@ -30,8 +39,9 @@ async def wait_for(pilot: Any, condition: Callable[[], Any], *, timeout: float =
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
-        await pilot.pause(0.05)
+            break
+        await pilot.pause(PAUSE_S)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
 
 
 async def settled(pilot: Any, *selectors: str) -> None:
@@ -54,19 +64,19 @@ def _colour_terminal(monkeypatch):
 
 @pytest.fixture
 def frozen_clock(monkeypatch):
-    """Store timestamps at FROZEN + n seconds and the UI's 'now' at FROZEN + 5 min: relative times
-    in snapshots ('5m ago') never vary."""
+    """Store timestamps at FROZEN plus one second per write (so newest-first orders are stable) and
+    the screens' 'now' at SEEN_AT: relative times in snapshots ('5m ago') never vary."""
     from mlops_tui.screens import formatters
     from mlops_tui.store import audit, datasets, jobs, models, runs
 
-    ticks = iter(range(10_000))
+    ticks = itertools.count()
 
-    def fake_utcnow() -> datetime:
+    def tick() -> datetime:
         return FROZEN + timedelta(seconds=next(ticks))
 
     for module in (audit, datasets, jobs, models, runs):
-        monkeypatch.setattr(module, "utcnow", fake_utcnow)
-    monkeypatch.setattr(formatters, "now", lambda: (FROZEN + timedelta(minutes=5)).replace(tzinfo=UTC))
+        monkeypatch.setattr(module, "utcnow", tick)
+    monkeypatch.setattr(formatters, "now", lambda: SEEN_AT)
     return FROZEN
 
 

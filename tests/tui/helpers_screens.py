@@ -2,19 +2,13 @@
 
 The app under test is the real Workbench (screens.app) opened on one main screen. Waiting is by
 polling the app's workers with ``pilot.pause`` (bounded), never by fixed sleeps. Snapshot data
-is written through the store's API with frozen clocks, so the rendered screens are the same on
-every run.
+is written through the store's API under conftest's ``frozen_clock``, so the rendered screens are
+the same on every run.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
-
-FROZEN = datetime(2026, 1, 15, 12, 0, 0)          # naive UTC, like the store's timestamps
-SEEN_AT = FROZEN.replace(tzinfo=UTC) + timedelta(minutes=5)
 
 
 async def settle(pilot: Any, *, rounds: int = 600) -> None:
@@ -27,42 +21,9 @@ async def settle(pilot: Any, *, rounds: int = 600) -> None:
     await pilot.pause()
 
 
-async def wait_for(pilot: Any, predicate: Any, *, rounds: int = 1500, what: str = "") -> bool:
-    """Pause until ``predicate()`` holds (bounded); fails the test if it never does.
-
-    It raises rather than returning False, so a wait can never be mistaken for a check: a
-    caller that forgets to assert the result still fails when the screen never shows the thing."""
-    for _ in range(rounds):
-        if predicate():
-            return True
-        await pilot.pause(0.02)
-    if predicate():
-        return True
-    raise AssertionError(f"the screen never showed {what or predicate}")
-
-
 def notes(app: Any) -> list[str]:
     """Texts of every notification shown so far (expired ones too: a slow machine outlives them)."""
     return list(getattr(app, "seen_notes", [])) or [n.message for n in app._notifications]
-
-
-@pytest.fixture
-def frozen_clock(monkeypatch):
-    """Store timestamps at FROZEN and the screens' 'now' five minutes later."""
-
-    ticks = iter(range(1_000_000))
-
-    def tick() -> datetime:  # one second per write, so "newest first" orders stay stable
-        return FROZEN + timedelta(seconds=next(ticks))
-
-    from mlops_tui.screens import formatters
-    from mlops_tui.store import audit, jobs, models, runs
-
-    for module in (models, jobs, runs, audit):
-        if hasattr(module, "utcnow"):
-            monkeypatch.setattr(module, "utcnow", tick)
-    monkeypatch.setattr(formatters, "now", lambda: SEEN_AT)
-    return FROZEN
 
 
 def app_on(ws: Any, start: str) -> Any:

@@ -6,14 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.scoring_helpers import SAMPLE, credit_model
-from tests.tui.helpers_screens import (
-    app_on,
-    frozen_clock,  # noqa: F401 - a fixture, used by name
-    notes,
-    registry_fixture,
-    settle,
-    wait_for,
-)
+from tests.tui.conftest import wait_for
+from tests.tui.helpers_screens import app_on, notes, registry_fixture, settle
 
 pytestmark = pytest.mark.xdist_group("tui-screens")
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.compiled_helpers import tiny_model
-from tests.tui.helpers_screens import app_on, notes, settle, wait_for
+from tests.tui.conftest import wait_for
+from tests.tui.helpers_screens import app_on, notes, settle
 
 pytestmark = pytest.mark.xdist_group("compiled")
 
@@ -33,7 +34,8 @@ async def test_deploy_compiled_from_the_form_shows_its_steps_and_records_the_eng
         assert form.query_one("#field-engine").value == "local"  # the workspace default
         form.query_one("#field-engine").value = "compiled"
         await pilot.press("ctrl+s")
-        assert await wait_for(pilot, lambda: any("now serves binary:1, compiled" in n for n in notes(app)))
+        assert await wait_for(pilot, lambda: any("now serves binary:1, compiled" in n for n in notes(app)),
+                              timeout=120, what="the compiled deploy (a native compile, ~30 s)")
         await settle(pilot)
         assert not app.screen.query_one("#deploy-row").has_class("active")
     assert any(s and s.startswith("compiling binary:1 to native code") for s in steps)

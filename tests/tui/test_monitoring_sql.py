@@ -6,15 +6,8 @@ import polars as pl
 import pytest
 
 from tests.scoring_helpers import SAMPLE, credit_model
-from tests.tui.helpers_screens import (
-    app_on,
-    frozen_clock,  # noqa: F401 - a fixture, used by name
-    monitoring_fixture,
-    notes,
-    registry_fixture,
-    settle,
-    wait_for,
-)
+from tests.tui.conftest import wait_for
+from tests.tui.helpers_screens import app_on, monitoring_fixture, notes, registry_fixture, settle
 
 pytestmark = pytest.mark.xdist_group("tui-monitoring-sql")
 
