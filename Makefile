@@ -29,13 +29,14 @@ lint: $(BIN)/mlops-tui
 # mypy sees the installed layout (store/ and screens/ are mlops_tui.store / mlops_tui.screens) through
 # a tree of links in .typecheck/, since it cannot follow setuptools' package-dir mapping.
 DOMAIN = data training evaluation registry serving monitoring
-typecheck: $(BIN)/mlops-tui  ## mypy --strict on store/ and the domain (config in pyproject.toml)
+typecheck: $(BIN)/mlops-tui  ## mypy --strict on store/, the domain and screens/ (config in pyproject.toml)
 	rm -rf .typecheck && mkdir -p .typecheck/mlops_tui
 	for e in mlops_tui/*; do ln -s ../../$$e .typecheck/mlops_tui/; done
 	ln -s ../../store .typecheck/mlops_tui/store
+	ln -s ../../screens .typecheck/mlops_tui/screens
 	ln -s ../../sample_data .typecheck/mlops_tui/sample_data
 	cd .typecheck && ../$(BIN)/python -m mypy --config-file ../pyproject.toml --cache-dir ../.mypy_cache \
-		-p mlops_tui.store $(foreach p,$(DOMAIN),-p mlops_tui.$(p)) \
+		-p mlops_tui.store -p mlops_tui.screens $(foreach p,$(DOMAIN),-p mlops_tui.$(p)) \
 		-m mlops_tui.workspace -m mlops_tui.refs -m mlops_tui.errors -m mlops_tui.sql \
 		-m mlops_tui.formatting -m mlops_tui.processes -m mlops_tui.extras
 

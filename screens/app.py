@@ -54,9 +54,9 @@ class Workbench(App[None]):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     @staticmethod
-    def _factory(mode: str) -> Callable[[], Screen]:
-        def make() -> Screen:
-            screen: Screen = load(MAIN[mode])()
+    def _factory(mode: str) -> Callable[[], Screen[None]]:
+        def make() -> Screen[None]:
+            screen: Screen[None] = load(MAIN[mode])()
             return screen
         return make
 

@@ -10,6 +10,7 @@ so the overlaid plots read under NO_COLOR.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +71,7 @@ def metric_rows(data: dict[str, Any]) -> list[tuple[Any, ...]]:
 def run_rows(data: dict[str, Any]) -> list[tuple[Any, ...]]:
     """What each run is: name, data, model, trials, holdout size."""
     runs = data["runs"]
-    fields = [("name", lambda r: r["name"]), ("dataset", lambda r: f"{r['dataset']}:{r['dataset_version']}"),
+    fields: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [("name", lambda r: r["name"]), ("dataset", lambda r: f"{r['dataset']}:{r['dataset_version']}"),
               ("target", lambda r: f"{r['target']} ({r['task']})"), ("model", lambda r: r["model"] or "-"),
               ("trials", lambda r: fmt(r["n_trials"])), ("holdout", lambda r: fmt(r["holdout_rows"]))]
     return [(Text(label, style="dim"), *(get(r) for r in runs)) for label, get in fields]

@@ -3,10 +3,9 @@ validate, diff, and the way into a new tuning run."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import ago, sparkline
-from mlops_tui.screens.messages import Loaded
 from mlops_tui.screens.modals import FormField, FormScreen, TextScreen
 from mlops_tui.screens.nav import BaseScreen, NavBar
 from mlops_tui.screens.tables import Table, as_cell
@@ -14,14 +13,18 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from mlops_tui.formatting import fmt
 
+if TYPE_CHECKING:
+    from mlops_tui.store import DatasetVersion
+
 PAGE = 100  # rows held by the preview table at a time; DuckDB fetches the next page on demand
 
 
-def schema_rows(dv: Any) -> list[tuple[Any, ...]]:
+def schema_rows(dv: DatasetVersion) -> list[tuple[Any, ...]]:
     """One row per column: name, dtype, role, null %, distinct, range/top values, histogram."""
     rows = []
     for col in dv.schema:
@@ -41,13 +44,21 @@ def schema_rows(dv: Any) -> list[tuple[Any, ...]]:
 
 
 class PreviewTable(Table):
-    """Shows a window of PAGE rows of the snapshot; moving past either end asks for the next window,
-    so a 10M-row dataset scrolls while only ever PAGE rows live in the table."""
+    """Shows a window of PAGE rows of the snapshot; moving past either end asks the screen for the
+    next window (:class:`PageWanted`), so a 10M-row dataset scrolls while only ever PAGE rows live
+    in the table."""
 
     BINDINGS = [
         Binding("G", "last_page", "Last rows", show=False, id="preview.end"),
         Binding("g", "first_page", "First rows", show=False, id="preview.start"),
     ]
+
+    class PageWanted(Message):
+        """Rows from ``offset`` on, with the cursor to land on snapshot row ``focus_row``."""
+
+        def __init__(self, offset: int, focus_row: int) -> None:
+            super().__init__()
+            self.offset, self.focus_row = offset, focus_row
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -56,21 +67,21 @@ class PreviewTable(Table):
 
     def action_cursor_down(self) -> None:
         if self.cursor_row >= self.row_count - 1 and self.first_row + self.row_count < self.total:
-            self.screen.load_page(self.first_row + PAGE // 2, self.first_row + self.cursor_row + 1)  # type: ignore[attr-defined]
+            self.post_message(self.PageWanted(self.first_row + PAGE // 2, self.first_row + self.cursor_row + 1))
         else:
             super().action_cursor_down()
 
     def action_cursor_up(self) -> None:
         if self.cursor_row <= 0 and self.first_row > 0:
-            self.screen.load_page(max(0, self.first_row - PAGE // 2), self.first_row - 1)  # type: ignore[attr-defined]
+            self.post_message(self.PageWanted(max(0, self.first_row - PAGE // 2), self.first_row - 1))
         else:
             super().action_cursor_up()
 
     def action_last_page(self) -> None:
-        self.screen.load_page(max(0, self.total - PAGE), max(0, self.total - 1))  # type: ignore[attr-defined]
+        self.post_message(self.PageWanted(max(0, self.total - PAGE), max(0, self.total - 1)))
 
     def action_first_page(self) -> None:
-        self.screen.load_page(0, 0)  # type: ignore[attr-defined]
+        self.post_message(self.PageWanted(0, 0))
 
 
 class DatasetsScreen(BaseScreen):
@@ -91,9 +102,31 @@ class DatasetsScreen(BaseScreen):
         Binding("r", "refresh", "Refresh", show=False, id="datasets.refresh"),
     ]
 
+    class ListLoaded(Message):
+        """The latest version of every dataset."""
+
+        def __init__(self, latest: list[DatasetVersion]) -> None:
+            super().__init__()
+            self.latest = latest
+
+    class VersionsLoaded(Message):
+        """Every version of the selected dataset, oldest first."""
+
+        def __init__(self, versions: list[DatasetVersion]) -> None:
+            super().__init__()
+            self.versions = versions
+
+    class PageLoaded(Message):
+        """A window of the preview: rows from ``offset`` of dataset version ``ref``."""
+
+        def __init__(self, ref: str, offset: int, focus_row: int, columns: list[str],
+                     rows: list[tuple[Any, ...]]) -> None:
+            super().__init__()
+            self.ref, self.offset, self.focus_row, self.columns, self.rows = ref, offset, focus_row, columns, rows
+
     def __init__(self) -> None:
         super().__init__()
-        self.versions: dict[str, Any] = {}  # "name:v" → DatasetVersion
+        self.versions: dict[str, DatasetVersion] = {}  # "name:v" → DatasetVersion
         self.current: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -121,12 +154,11 @@ class DatasetsScreen(BaseScreen):
     # -- data ------------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-list")
     def refresh_list(self) -> None:
-        latest = self.app.ws.store.datasets.latest()  # type: ignore[attr-defined]
-        self.post_message(Loaded("list", latest))
+        self.post_message(self.ListLoaded(self.app.ws.store.datasets.latest()))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-detail")
     def load_versions(self, name: str) -> None:
-        self.post_message(Loaded("versions", self.app.ws.store.datasets.versions(name)))  # type: ignore[attr-defined]
+        self.post_message(self.VersionsLoaded(self.app.ws.store.datasets.versions(name)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-page")
     def load_page(self, offset: int, focus_row: int) -> None:
@@ -134,15 +166,14 @@ class DatasetsScreen(BaseScreen):
             return
         from mlops_tui.data import datasets
         dv = self.versions[self.current]
-        columns, rows = datasets.page(self.app.ws, dv, offset, PAGE)  # type: ignore[attr-defined]
-        self.post_message(Loaded("page", (dv.ref, offset, focus_row, columns, rows)))
+        columns, rows = datasets.page(self.app.ws, dv, offset, PAGE)
+        self.post_message(self.PageLoaded(dv.ref, offset, focus_row, columns, rows))
 
-    def on_loaded(self, message: Loaded) -> None:
-        handler = getattr(self, f"_show_{message.what}", None)
-        if handler:
-            handler(message.data)
+    def on_preview_table_page_wanted(self, message: PreviewTable.PageWanted) -> None:
+        self.load_page(message.offset, message.focus_row)
 
-    def _show_list(self, latest: list[Any]) -> None:
+    def on_datasets_screen_list_loaded(self, message: ListLoaded) -> None:
+        latest = message.latest
         table = self.query_one("#datasets", Table)
         table.loading = False
         for dv in latest:
@@ -156,7 +187,8 @@ class DatasetsScreen(BaseScreen):
         else:
             self._select(table.selected_key())
 
-    def _show_versions(self, versions: list[Any]) -> None:
+    def on_datasets_screen_versions_loaded(self, message: VersionsLoaded) -> None:
+        versions = message.versions
         for dv in versions:
             self.versions[dv.ref] = dv
         self.query_one("#versions-table", Table).fill(
@@ -165,20 +197,20 @@ class DatasetsScreen(BaseScreen):
               ago(dv.created_at)) for dv in reversed(versions)],
             [dv.ref for dv in reversed(versions)])
 
-    def _show_page(self, data: tuple[str, int, int, list[str], list[tuple[Any, ...]]]) -> None:
-        ref, offset, focus_row, columns, rows = data
-        if ref != self.current:
+    def on_datasets_screen_page_loaded(self, message: PageLoaded) -> None:
+        if message.ref != self.current:
             return
+        offset, rows = message.offset, message.rows
         table = self.query_one("#preview-table", PreviewTable)
         table.loading = False
         table.first_row = offset
-        table.total = self.versions[ref].rows
+        table.total = self.versions[message.ref].rows
         table.clear(columns=True)
-        table.add_columns(*map(as_cell, columns))
+        table.add_columns(*map(as_cell, message.columns))
         for i, row in enumerate(rows):
             table.add_row(*(_cell(v) for v in row), label=str(offset + i + 1))
         if rows:
-            table.move_cursor(row=min(max(0, focus_row - offset), len(rows) - 1),
+            table.move_cursor(row=min(max(0, message.focus_row - offset), len(rows) - 1),
                               column=table.cursor_column, animate=False)
 
     # -- selection ---------------------------------------------------------------------------------
@@ -208,7 +240,7 @@ class DatasetsScreen(BaseScreen):
         if not from_versions:
             self.load_versions(dv.name)
 
-    def selected(self) -> Any | None:
+    def selected(self) -> DatasetVersion | None:
         # Read the cursor itself: a key pressed right after j/k arrives before RowHighlighted does.
         focused = self.focused if isinstance(self.focused, Table) else None
         if focused is not None and focused.id in ("datasets", "versions-table"):
@@ -248,7 +280,7 @@ class DatasetsScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
     def run_register(self, values: dict[str, str]) -> None:
         from mlops_tui.data import datasets
-        dv, new = datasets.add(self.app.ws, values["source"], name=values["name"] or None,  # type: ignore[attr-defined]
+        dv, new = datasets.add(self.app.ws, values["source"], name=values["name"] or None,
                                target=values["target"] or None, description=values["description"] or None)
         self.app.call_from_thread(
             self.notify, f"{'registered' if new else 'already registered as'} {dv.ref} ({fmt(dv.rows)} rows)")
@@ -256,17 +288,22 @@ class DatasetsScreen(BaseScreen):
 
     def action_validate(self) -> None:
         dv = self.selected()
-        if dv is not None:
-            self.app.push_screen(
-                FormScreen(f"Validate a file against {dv.ref}",
-                           [FormField("path", "File", placeholder="path to a .csv or .parquet")]),
-                lambda v: v and v["path"] and self.run_validate(dv.ref, v["path"]))
+        if dv is None:
+            return
+
+        def validate(values: dict[str, str] | None) -> None:
+            if values and values["path"]:
+                self.run_validate(dv.ref, values["path"])
+
+        self.app.push_screen(FormScreen(f"Validate a file against {dv.ref}",
+                                        [FormField("path", "File", placeholder="path to a .csv or .parquet")]),
+                             validate)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
     def run_validate(self, ref: str, path: str) -> None:
         from mlops_tui.data import datasets
 
-        result = datasets.validate(self.app.ws, ref, path)  # type: ignore[attr-defined]
+        result = datasets.validate(self.app.ws, ref, path)
         problems = result.get("problems") or []
         head = f"✓ {path} matches {ref}" if result.get("ok") else f"✗ {path}: {len(problems)} problem(s) against {ref}"
         body = "\n".join([head, ""] + [f"  ✗ {_problem(p)}" for p in problems])
@@ -277,16 +314,20 @@ class DatasetsScreen(BaseScreen):
         if dv is None:
             return
         other = f"{dv.name}:{dv.version - 1}" if dv.version > 1 else ""
-        self.app.push_screen(
-            FormScreen(f"Diff {dv.ref} against", [FormField("other", "Other version", other,
-                                                            placeholder="NAME:V")]),
-            lambda v: v and v["other"] and self.run_diff(v["other"], dv.ref))
+
+        def diff(values: dict[str, str] | None) -> None:
+            if values and values["other"]:
+                self.run_diff(values["other"], dv.ref)
+
+        self.app.push_screen(FormScreen(f"Diff {dv.ref} against",
+                                        [FormField("other", "Other version", other, placeholder="NAME:V")]),
+                             diff)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
     def run_diff(self, a: str, b: str) -> None:
         from mlops_tui.data import datasets
 
-        result = datasets.diff(self.app.ws, a, b)  # type: ignore[attr-defined]
+        result = datasets.diff(self.app.ws, a, b)
         self.app.call_from_thread(self.app.push_screen, TextScreen(f"diff {a} → {b}", render_diff(result)))
 
 

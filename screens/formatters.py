@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 # Status → symbol (✓ ok/completed/pass, ✗ failed/refused, ● running, ▲ warn,
 # ■ alert, ○ pending/none).
@@ -28,7 +31,7 @@ def symbol(status: str | None) -> str:
     return SYMBOLS.get((status or "none").lower(), "○")
 
 
-def status_text(status: str | None) -> Any:
+def status_text(status: str | None) -> Text:
     """'✓ completed' as a styled rich Text (the symbol carries the meaning, the colour is a bonus)."""
     from rich.text import Text
 

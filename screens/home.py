@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import ago, sparkline, status_text, symbol
-from mlops_tui.screens.messages import Loaded
 from mlops_tui.screens.nav import BaseScreen, NavBar
 from mlops_tui.screens.tables import Table
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
 from mlops_tui.formatting import fmt
 from mlops_tui.serving.sweep import recent_jobs
+
+if TYPE_CHECKING:
+    from mlops_tui.store import Run, ScoringJob
+
+    from mlops_tui.workspace import Workspace
 
 REFRESH_S = 2.0
 
@@ -34,7 +39,7 @@ def _count(n: int, label: str, more: bool = False) -> str:
     return f"{n}{'+' if more else ''} {label}{'' if n == 1 else 's'}"
 
 
-def progress(run: Any) -> str:
+def progress(run: Run) -> str:
     done = run.n_trials
     return f"{done}/{run.n_trials_requested}" if run.n_trials_requested else str(done)
 
@@ -50,14 +55,14 @@ def perf_detail(comparison: dict[str, Any]) -> str:
     return f"live {metric} {fmt(comparison.get('live'))} vs holdout {fmt(comparison.get('holdout'))}"
 
 
-def read_counts(ws: Any) -> dict[str, int]:
+def read_counts(ws: Workspace) -> dict[str, int]:
     """The summary line's counts of datasets, model versions and deployments."""
     store = ws.store
     return {"datasets": len(store.datasets.latest()), "models": len(store.models.list()),
             "deployments": len(store.models.deployments())}
 
 
-def read_home(ws: Any) -> Snapshot:
+def read_home(ws: Workspace) -> Snapshot:
     """Everything the home screen shows, on one open of the store (its schema check included).
     Also called before the app starts, so the first frame already shows it."""
     with ws.session():
@@ -66,7 +71,7 @@ def read_home(ws: Any) -> Snapshot:
     return snap
 
 
-def read_snapshot(ws: Any) -> Snapshot:
+def read_snapshot(ws: Workspace) -> Snapshot:
     """Runs, jobs and (once any job exists) the latest labels into the rows of the two tables."""
     store = ws.store
     runs = store.runs.list(limit=RUNS_LIMIT)
@@ -81,7 +86,7 @@ def read_snapshot(ws: Any) -> Snapshot:
         elif run.status == "failed":
             snap.attention.append((f"run:{run.run_id}", "failed", f"run {run.name}",
                                    (run.error or "failed").splitlines()[0][:60], ago(run.ended_at or run.created_at)))
-    latest_job: dict[str, Any] = {}
+    latest_job: dict[str, ScoringJob] = {}
     for job in jobs:  # newest first: the first job seen per deployment is its latest
         if job.deployment and job.deployment not in latest_job:
             latest_job[job.deployment] = job
@@ -126,6 +131,13 @@ class HomeScreen(BaseScreen):
         Binding("tab", "app.focus_next", "Next pane", show=False, id="home.next"),
     ]
 
+    class Loaded(Message):
+        """A fresh read of everything the screen shows."""
+
+        def __init__(self, snapshot: Snapshot) -> None:
+            super().__init__()
+            self.snapshot = snapshot
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield NavBar("home")
@@ -141,7 +153,7 @@ class HomeScreen(BaseScreen):
     def on_mount(self) -> None:
         self.sub_title = "home"
         self.query_one("#attention", Table).focus()
-        app: Any = self.app
+        app = self.app
         if app.preloaded_home is not None:  # read before the app started: show it in the first frame
             self.show(app.preloaded_home)
             app.preloaded_home = None
@@ -158,12 +170,10 @@ class HomeScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="home")
     def refresh_data(self) -> None:
-        app: Any = self.app
-        self.post_message(Loaded("home", read_home(app.ws)))
+        self.post_message(self.Loaded(read_home(self.app.ws)))
 
-    def on_loaded(self, message: Loaded) -> None:
-        if message.what == "home":
-            self.show(message.data)
+    def on_home_screen_loaded(self, message: Loaded) -> None:
+        self.show(message.snapshot)
 
     def show(self, snap: Snapshot) -> None:
         self._fill("#attention", snap.attention, "nothing needs attention ✓")

@@ -46,7 +46,8 @@ class Entry:
 def load(target: str) -> type:
     """'pkg.mod:Class' → the class (raises ImportError/AttributeError when missing)."""
     module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
+    cls: type = getattr(importlib.import_module(module), name)
+    return cls
 
 
 def catalogue() -> list[Entry]:

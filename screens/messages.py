@@ -1,24 +1,16 @@
-"""What workers tell screens, and how a worker's failure reaches the user.
+"""How a worker's failure reaches the user.
 
-Workers compute off the UI thread and post a message; the screen's handler updates widgets. A worker
-that raises becomes a one-line error notification (:class:`RoutesWorkerErrors`).
+Workers compute off the UI thread and post a message of their screen (each screen declares its own,
+e.g. ``DatasetsScreen.ListLoaded``, handled by ``on_datasets_screen_list_loaded``); the handler
+updates widgets. A worker that raises becomes a one-line error notification
+(:class:`RoutesWorkerErrors`).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from textual.message import Message
+from textual.app import App
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
-
-
-class Loaded(Message):
-    """A worker finished computing ``data`` for ``what``; the screen's handler updates widgets."""
-
-    def __init__(self, what: str, data: Any) -> None:
-        super().__init__()
-        self.what = what
-        self.data = data
 
 
 class RoutesWorkerErrors:
@@ -27,14 +19,15 @@ class RoutesWorkerErrors:
     routing lives here, once, for normal and modal screens alike."""
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        assert isinstance(self, Screen), "RoutesWorkerErrors mixes into screens only"
         if event.state == WorkerState.ERROR and event.worker.error is not None:
-            for widget in self.query("*"):  # type: ignore[attr-defined]
+            for widget in self.query("*"):
                 if widget.loading:
                     widget.loading = False
-            report_error(self.app, event.worker.error)  # type: ignore[attr-defined]
+            report_error(self.app, event.worker.error)
 
 
-def report_error(app: Any, exc: BaseException) -> None:
+def report_error(app: App[object], exc: BaseException) -> None:
     """A service error as a notification: UserError/StoreError text as is, anything else with its type."""
     from mlops_tui.store import StoreError
 

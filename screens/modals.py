@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.messages import RoutesWorkerErrors
 from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
+
+if TYPE_CHECKING:
+    from mlops_tui.screens.app import Workbench
+    from textual import getters
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,9 @@ class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
     (``enter_submits``, for forms whose defaults are usually right) or moves to the next field and
     submits on the last. Dismisses with {field id: value} (strings; the caller validates them).
     Short labels sit left of their input; a long one goes above it."""
+
+    if TYPE_CHECKING:  # for the type checker, ``self.app`` is the Workbench (forms act on its ``ws``)
+        app = getters.app(Workbench)
 
     DEFAULT_CSS = """
     FormScreen { align: center middle; }
@@ -85,8 +92,8 @@ class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
             widget = self.query_one(f"#field-{f.id}")
             if isinstance(widget, Select):
                 out[f.id] = "" if widget.value is Select.NULL else str(widget.value)
-            else:
-                out[f.id] = widget.value.strip()  # type: ignore[attr-defined]
+            elif isinstance(widget, Input):
+                out[f.id] = widget.value.strip()
         return out
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

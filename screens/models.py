@@ -438,9 +438,12 @@ class ModelsScreen(BaseScreen):
     def deploy(self, ref: str, name: str, force: bool, engine: str | None = None) -> None:
         from mlops_tui import errors
         from mlops_tui.registry import models as registry
+
+        def stage(text: str) -> None:
+            self.post_message(self.DeployStage(text))
+
         try:
-            dep = registry.deploy(self.app.ws, ref, name, force=force, engine=engine,
-                                  stage=lambda text: self.post_message(self.DeployStage(text)))
+            dep = registry.deploy(self.app.ws, ref, name, force=force, engine=engine, stage=stage)
         except errors.PolicyRefused as exc:
             self.post_message(self.Refused(ref, name, str(exc), engine))
             return
@@ -511,9 +514,12 @@ class ModelsScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-score")
     def score(self, target: str, inputs: list[str], output: str | None, keep: list[str]) -> None:
         from mlops_tui.serving import scoring
+
+        def progress(rows: int, total: int | None) -> None:
+            self.post_message(self.ScoreProgress(rows, total))
+
         try:
-            job = scoring.score(self.app.ws, target, inputs, output, keep=keep,
-                                progress=lambda rows, total: self.post_message(self.ScoreProgress(rows, total)))
+            job = scoring.score(self.app.ws, target, inputs, output, keep=keep, progress=progress)
         except Exception as exc:  # noqa: BLE001 - the failed job is recorded by the service; say why
             from mlops_tui.screens.messages import report_error
 

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.messages import RoutesWorkerErrors
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
 
+if TYPE_CHECKING:
+    from mlops_tui.screens.app import Workbench
+    from textual import getters
 
-class BaseScreen(RoutesWorkerErrors, Screen):
+
+class BaseScreen(RoutesWorkerErrors, Screen[None]):
     """Base of every main screen: Escape goes back (to the previous screen, else home)."""
+
+    if TYPE_CHECKING:  # for the type checker, ``self.app`` is the Workbench (with its ``ws``)
+        app = getters.app(Workbench)
 
     BINDINGS = [Binding("escape", "back", "Back", id="screen.back")]
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
-        elif getattr(self.app, "current_mode", "home") != "home":
+        elif self.app.current_mode != "home":
             self.app.switch_mode("home")
 
 
@@ -33,8 +40,7 @@ class NavBar(Static):
         from mlops_tui.screens.keymap import MAIN
         from rich.text import Text
 
-        app: Any = self.app
-        keymap = getattr(app, "_keymap", {})
+        keymap = getattr(self.app, "_keymap", {})
         default = {"home": "1", "datasets": "2", "runs": "3", "models": "4", "monitoring": "5", "sql": "6"}
         text = Text()
         for mode in MAIN:

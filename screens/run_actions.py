@@ -4,13 +4,16 @@ resume and logs of a run. Each action runs off the UI thread and calls back the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mlops_tui.screens.modals import TextScreen
 from mlops_tui.screens.nav import BaseScreen
 
 REFRESH_S = 1.5
 ACTIVE = ("queued", "running", "stopping")  # as mlops_tui.training.tuning.sweep.ACTIVE
+
+if TYPE_CHECKING:
+    from mlops_tui.store import Run
 
 
 def progress_bar(done: int, total: int | None, width: int = 8) -> str:
@@ -21,7 +24,7 @@ def progress_bar(done: int, total: int | None, width: int = 8) -> str:
     return f"{done}/{total} " + "█" * filled + "░" * (width - filled)
 
 
-def run_elapsed(run: Any) -> float | None:
+def run_elapsed(run: Run) -> float | None:
     if run.started_at is None:
         return None
     from mlops_tui.screens.formatters import now
@@ -42,7 +45,7 @@ def stop_run(screen: BaseScreen, run_id: str, then: Callable[[], object]) -> Non
     def work_() -> None:
         from mlops_tui.training import tuning
 
-        tuning.stop(screen.app.ws, run_id)  # type: ignore[attr-defined]
+        tuning.stop(screen.app.ws, run_id)
         screen.app.call_from_thread(screen.notify, f"stop requested for run {run_id[:8]}")
         screen.app.call_from_thread(then)
 
@@ -55,7 +58,7 @@ def resume_run(screen: BaseScreen, run_id: str, then: Callable[[], object]) -> N
     def work_() -> None:
         from mlops_tui.training import tuning
 
-        tuning.resume(screen.app.ws, run_id, detach=True)  # type: ignore[attr-defined]
+        tuning.resume(screen.app.ws, run_id, detach=True)
         screen.app.call_from_thread(screen.notify, f"run {run_id[:8]} resumed (detached)")
         screen.app.call_from_thread(then)
 
@@ -68,7 +71,7 @@ def show_logs(screen: BaseScreen, run_id: str) -> None:
     def work_() -> None:
         from mlops_tui.training import tuning
 
-        ws = screen.app.ws  # type: ignore[attr-defined]
+        ws = screen.app.ws
         path = tuning.log_path(ws, run_id)
         text = path.read_text(errors="replace")[-20_000:] if path.exists() else f"no log at {path}"
         from rich.text import Text

@@ -3,10 +3,9 @@ importances, holdout outcome; refreshed from the store while the run is active; 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import duration, status_text
-from mlops_tui.screens.messages import Loaded
 from mlops_tui.screens.nav import BaseScreen
 from mlops_tui.screens.run_actions import (
     ACTIVE,
@@ -22,9 +21,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from mlops_tui.formatting import fmt
+
+if TYPE_CHECKING:
+    from mlops_tui.store import Run, RunWorker, Trial
 
 
 class RunDetailScreen(BaseScreen):
@@ -43,10 +46,24 @@ class RunDetailScreen(BaseScreen):
         Binding("l", "logs", "Logs", id="run.logs"),
     ]
 
+    class Loaded(Message):
+        """The run, its trials and (for a study shared with other hosts) its workers."""
+
+        def __init__(self, run: Run, trials: list[Trial], workers: list[RunWorker]) -> None:
+            super().__init__()
+            self.run, self.trials, self.workers = run, trials, workers
+
+    class Importance(Message):
+        """Parameter importances (or why there are none) and, once evaluated, feature importances."""
+
+        def __init__(self, params: dict[str, Any] | None, features: dict[str, Any] | None) -> None:
+            super().__init__()
+            self.params, self.features = params, features
+
     def __init__(self, run_id: str) -> None:
         super().__init__()
         self.run_id = run_id
-        self.run: Any = None
+        self.run: Run | None = None
         self._importance_for: int = -1
         self._ticks = 0
 
@@ -79,16 +96,16 @@ class RunDetailScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="run-detail")
     def refresh_run(self) -> None:
-        store = self.app.ws.store  # type: ignore[attr-defined]
+        store = self.app.ws.store
         run = store.runs.get(self.run_id)
         workers = store.runs.workers(self.run_id) if run.config.get("storage") else []
-        self.post_message(Loaded("run", (run, store.runs.trials(self.run_id), workers)))
+        self.post_message(self.Loaded(run, store.runs.trials(self.run_id), workers))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="run-importance")
-    def load_importance(self, run: Any) -> None:
+    def load_importance(self, run: Run) -> None:
         """Parameter importances (optuna.importance, from the run's journal) and, once the run has a
         holdout evaluation, feature importances. Imports optuna here, never on the UI thread."""
-        ws = self.app.ws  # type: ignore[attr-defined]
+        ws = self.app.ws
         details = None
         if run.status == "completed":
             from mlops_tui.evaluation.evaluate import details_for_run
@@ -98,24 +115,24 @@ class RunDetailScreen(BaseScreen):
         if not params or not params.get("importances"):
             from mlops_tui.evaluation import details as evaldetails
             params = evaldetails.param_importances(ws.run_dir(run.run_id) / "optuna.journal", run.run_id)
-        self.post_message(Loaded("importance", (params, (details or {}).get("importance"))))
+        self.post_message(self.Importance(params, (details or {}).get("importance")))
 
-    def on_loaded(self, message: Loaded) -> None:
-        if message.what == "run":
-            run, trials, workers = message.data
-            self.run = run
-            self._show_head(run, trials, workers)
-            self._show_trials(run, trials)
-            self._show_history(run, trials)
-            self._show_outcome(run)
-            complete = sum(t.state.lower() == "complete" for t in trials)
-            if complete != self._importance_for and (complete >= 2 or run.status == "completed"):
-                self._importance_for = complete
-                self.load_importance(run)
-        elif message.what == "importance":
-            self._show_importance(*message.data)
+    def on_run_detail_screen_loaded(self, message: Loaded) -> None:
+        run, trials = message.run, message.trials
+        self.run = run
+        self._show_head(run, trials, message.workers)
+        self._show_trials(run, trials)
+        self._show_history(run, trials)
+        self._show_outcome(run)
+        complete = sum(t.state.lower() == "complete" for t in trials)
+        if complete != self._importance_for and (complete >= 2 or run.status == "completed"):
+            self._importance_for = complete
+            self.load_importance(run)
 
-    def _show_head(self, run: Any, trials: list[Any], workers: list[Any]) -> None:
+    def on_run_detail_screen_importance(self, message: Importance) -> None:
+        self._show_importance(message.params, message.features)
+
+    def _show_head(self, run: Run, trials: list[Trial], workers: list[RunWorker]) -> None:
         from rich.text import Text
 
         head = Text()
@@ -131,7 +148,7 @@ class RunDetailScreen(BaseScreen):
             head.append(f"\n✗ {run.error.splitlines()[0]}", style="red")
         self.query_one("#run-head", Static).update(head)
 
-    def _show_trials(self, run: Any, trials: list[Any]) -> None:
+    def _show_trials(self, run: Run, trials: list[Trial]) -> None:
         varying = _varying_params(trials)[:max(2, (self.app.size.width - 40) // 17)]
         best = run.best_value
         rows = []
@@ -143,7 +160,7 @@ class RunDetailScreen(BaseScreen):
             ["#", "state", run.metric, "time", *varying], rows, [str(t.number) for t in
                                                                  sorted(trials, key=lambda t: t.number, reverse=True)])
 
-    def _show_history(self, run: Any, trials: list[Any]) -> None:
+    def _show_history(self, run: Run, trials: list[Trial]) -> None:
         from textual_plotext import PlotextPlot
 
         done = sorted((t for t in trials if t.value is not None and t.state.lower() == "complete"),
@@ -155,12 +172,11 @@ class RunDetailScreen(BaseScreen):
         plt.title(f"optimization history ({run.metric}, {run.direction})")
         if done:
             xs = [t.number for t in done]
-            ys = [t.value for t in done]
+            ys = [t.value for t in done if t.value is not None]
             better = min if run.direction == "minimize" else max
-            best_so_far, acc = [], None
+            best_so_far: list[float] = []
             for y in ys:
-                acc = y if acc is None else better(acc, y)
-                best_so_far.append(acc)
+                best_so_far.append(better(best_so_far[-1], y) if best_so_far else y)
             plt.scatter(xs, ys, marker="dot", label="trial")
             plt.plot(xs, best_so_far, marker="braille", label="best so far")
             plt.xlabel("trial")
@@ -178,7 +194,7 @@ class RunDetailScreen(BaseScreen):
             lines += _bars(dict(zip(features["features"][:12], features["gain"][:12], strict=False)))
         self.query_one("#importance-text", Static).update("\n".join(lines))
 
-    def _show_outcome(self, run: Any) -> None:
+    def _show_outcome(self, run: Run) -> None:
         lines = []
         if run.test_metrics:
             lines.append("Holdout test metrics")
@@ -210,7 +226,7 @@ class RunDetailScreen(BaseScreen):
         show_logs(self, self.run_id)
 
 
-def hosts_line(run: Any, trials: list[Any], workers: list[Any]) -> str:
+def hosts_line(run: Run, trials: list[Trial], workers: list[RunWorker]) -> str:
     """"hosts vm 6 · w1 3 · w2 2 · workers alive 2 of 3": trials per host of a shared study, and how
     many of the workers the coordinator saw are alive (none once the run is over)."""
     counts: dict[str, int] = {}
@@ -221,7 +237,7 @@ def hosts_line(run: Any, trials: list[Any], workers: list[Any]) -> str:
     return f"hosts {spread} · workers alive {alive} of {len(workers)}"
 
 
-def _varying_params(trials: list[Any]) -> list[str]:
+def _varying_params(trials: list[Trial]) -> list[str]:
     """Parameters whose values differ between trials (the interesting columns), in first-seen order."""
     seen: dict[str, set[str]] = {}
     for t in trials:

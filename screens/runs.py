@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import ago, duration, status_text
-from mlops_tui.screens.messages import Loaded
 from mlops_tui.screens.modals import FormField, FormScreen
 from mlops_tui.screens.nav import BaseScreen, NavBar
 from mlops_tui.screens.run_actions import (
@@ -28,9 +27,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
 from mlops_tui.formatting import fmt
+
+if TYPE_CHECKING:
+    from mlops_tui.store import DatasetVersion, Run
 
 SWEEP_EVERY = 8  # refreshes between zombie sweeps (tuning.sweep reads journals; not every tick)
 TASKS = (("auto", "auto (from target)"), ("binary", "binary"), ("multiclass", "multiclass"),
@@ -54,10 +57,17 @@ class RunsScreen(BaseScreen):
         Binding("r", "refresh", "Refresh", show=False, id="runs.refresh"),
     ]
 
+    class Loaded(Message):
+        """The newest runs, newest first."""
+
+        def __init__(self, runs: list[Run]) -> None:
+            super().__init__()
+            self.runs = runs
+
     def __init__(self) -> None:
         super().__init__()
         self.marked: list[str] = []
-        self.runs: dict[str, Any] = {}
+        self.runs: dict[str, Run] = {}
         self._ticks = 0
 
     def compose(self) -> ComposeResult:
@@ -85,18 +95,16 @@ class RunsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs-list")
     def refresh_runs(self, sweep: bool = False) -> None:
-        ws = self.app.ws  # type: ignore[attr-defined]
+        ws = self.app.ws
         if sweep:
             from mlops_tui.training import tuning
 
             tuning.sweep(ws)
-        self.post_message(Loaded("runs", ws.store.runs.list(limit=200)))
+        self.post_message(self.Loaded(ws.store.runs.list(limit=200)))
 
-    def on_loaded(self, message: Loaded) -> None:
-        if message.what != "runs":
-            return
+    def on_runs_screen_loaded(self, message: Loaded) -> None:
         table = self.query_one(Table)
-        runs = message.data
+        runs = message.runs
         self.runs = {r.run_id: r for r in runs}
         self.marked = [m for m in self.marked if m in self.runs]
         wide = self.app.size.width >= 100
@@ -115,7 +123,7 @@ class RunsScreen(BaseScreen):
         if not runs:
             self.query_one("#runs-info", Static).update("No runs yet: press n to launch one (or 2, pick a dataset, n).")
 
-    def _selected(self) -> Any | None:
+    def _selected(self) -> Run | None:
         key = self.query_one(Table).selected_key()
         return self.runs.get(key) if key else None
 
@@ -174,7 +182,7 @@ class RunsScreen(BaseScreen):
             show_logs(self, run.run_id)
 
 
-def _run_label(run: Any, marked: bool) -> str:
+def _run_label(run: Run, marked: bool) -> str:
     """'▶ penguins·3479a1': the name plus a short id, since runs of one dataset share a name."""
     return f"{'▶ ' if marked else ''}{run.name}·{run.run_id[:6]}"
 
@@ -208,10 +216,10 @@ class LaunchScreen(FormScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="launch-prefill")
     def prefill(self, ref: str) -> None:
         from mlops_tui.data import datasets
-        dv = datasets.resolve(self.app.ws, ref)  # type: ignore[attr-defined]
+        dv = datasets.resolve(self.app.ws, ref)
         self.app.call_from_thread(self._apply_prefill, dv)
 
-    def _apply_prefill(self, dv: Any) -> None:
+    def _apply_prefill(self, dv: DatasetVersion) -> None:
         from textual.widgets import Input, Select
 
         target = self.query_one("#field-target", Input)
@@ -246,10 +254,10 @@ class LaunchScreen(FormScreen):
 
         known = {f.name for f in dataclasses.fields(tuning.TuneOptions)}
         opts = tuning.TuneOptions(**{k: v for k, v in options.items() if k in known})
-        run = tuning.start(self.app.ws, opts, detach=True)  # type: ignore[attr-defined]
+        run = tuning.start(self.app.ws, opts, detach=True)
         self.app.call_from_thread(self._started, run)
 
-    def _started(self, run: Any) -> None:
+    def _started(self, run: Run) -> None:
         self.app.notify(f"run {run.name} ({run.run_id[:8]}) started in the background")
         self.dismiss({"run_id": run.run_id})
         self.app.switch_mode("runs")

@@ -31,7 +31,7 @@ def _cell_width(value: Any) -> int:
     return max((Text(line).cell_len for line in text.plain.splitlines()), default=0)
 
 
-class Table(DataTable):
+class Table(DataTable[Any]):
     """A DataTable that also moves with j/k/g/G (vim keys) and selects rows by cursor."""
 
     BINDINGS = [
@@ -47,24 +47,25 @@ class Table(DataTable):
         kwargs.setdefault("cursor_type", "row")
         kwargs.setdefault("zebra_stripes", False)
         super().__init__(*args, **kwargs)
+        self._filled: tuple[list[str], list[list[Any]], list[str] | None] | None = None
 
     def fill(self, columns: Iterable[str], rows: Iterable[Iterable[Any]], keys: Iterable[str] | None = None) -> None:
         """Replace everything, keeping the cursor on the same row key when it still exists.
 
         Column widths are computed here from the cells, not left to DataTable's idle-time sizing,
         so what is drawn never depends on when the frame is taken (stable snapshots)."""
-        columns = list(columns)
-        rows = [list(r) for r in rows]
+        labels = list(columns)
+        cells = [list(r) for r in rows]
         keys_list = list(keys) if keys is not None else None
-        if (columns, rows, keys_list) == getattr(self, "_filled", None):
+        if (labels, cells, keys_list) == self._filled:
             return  # a live refresh with nothing new: keep cursor, scroll and marks untouched
         selected = self.selected_key()
         self.clear(columns=True)
-        self._filled = (columns, rows, keys_list)
-        for i, label in enumerate(columns):
-            width = max([_cell_width(label)] + [_cell_width(r[i]) for r in rows if i < len(r)])
+        self._filled = (labels, cells, keys_list)
+        for i, label in enumerate(labels):
+            width = max([_cell_width(label)] + [_cell_width(r[i]) for r in cells if i < len(r)])
             self.add_column(as_cell(label), width=min(width, self.MAX_COLUMN_WIDTH))
-        for i, row in enumerate(rows):
+        for i, row in enumerate(cells):
             self.add_row(*map(as_cell, row), key=keys_list[i] if keys_list is not None else None)
         if selected is not None and keys_list and selected in keys_list:
             self.move_cursor(row=keys_list.index(selected), animate=False)
