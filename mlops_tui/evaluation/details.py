@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from mlops_tui.data import dates
+
 if TYPE_CHECKING:
     import lightgbm as lgb
 
@@ -188,7 +190,7 @@ def _groups(df: pl.DataFrame, column: str, time: bool) -> tuple[pl.Series, str]:
     col = df[column]
     if time:
         if col.dtype == pl.String:
-            col = col.str.to_datetime(strict=False)
+            col = col.to_frame().select(dates.parse(pl.col(column), dates.infer_format(col))).to_series()
         if col.dtype == pl.Date:
             col = col.cast(pl.Datetime)
         every = _period_every(col.drop_nulls()) if col.null_count() < len(col) else "1d"

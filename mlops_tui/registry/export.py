@@ -146,7 +146,8 @@ def _onnx(ws: Workspace, model: ModelVersion, path: Path, text: str, sig: Signat
 # -- the README -------------------------------------------------------------------------------------
 def encoding(f: Feature) -> str:
     if f.transform:
-        return f"{_DATE_PARTS.get(f.transform, f.transform)} of date/time column `{f.source}`"
+        written = f" (text written as `{f.date_format}`)" if f.date_format and f.date_format != "iso" else ""
+        return f"{_DATE_PARTS.get(f.transform, f.transform)} of date/time column `{f.source}`{written}"
     if f.kind == "categorical":
         return "category code: " + ", ".join(f"`{c}` = {i}" for i, c in enumerate(f.categories))
     return "number"

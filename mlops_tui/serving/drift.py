@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from mlops_tui.data import dates
 from mlops_tui.serving.drift_stats import (
     DEFAULTS,
     RANK,
@@ -95,8 +96,8 @@ def _legacy_training_frame(ws: Workspace, model: ModelVersion, sig: Signature) -
     df = datasets.scan(ws, dv).select([c for c in columns if c])
     if time_column:
         key = pl.col(time_column)
-        if df.collect_schema()[time_column] == pl.String:
-            key = key.str.to_datetime(strict=False)  # as prep orders a text time column
+        if df.collect_schema()[time_column] == pl.String:  # read as prep read it to order the split
+            key = dates.parse(key, dates.infer_format(df.select(time_column).collect().to_series()))
         start = pl.scan_parquet(ws.run_dir(model.run_id) / "holdout.parquet").select(key.min()).collect().item()
         df = df.filter(key < start)
     return df.select(sig.source_columns).collect()

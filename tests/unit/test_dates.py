@@ -1,0 +1,65 @@
+"""Dates written as text (mlops_tui.data.dates) through training and scoring: the formats that
+spreadsheets and other tools write are read as dates, the same way at both ends."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from mlops_tui.data import dates
+from mlops_tui.errors import UserError
+from mlops_tui.training import prep
+from mlops_tui.training.signature import Signature, encode
+
+
+@pytest.mark.parametrize(("values", "fmt"), [
+    (["2019-01-13", "2020-02-01", None], dates.ISO),
+    (["2019-01-13 08:30:00", "2020-02-01 17:00:00"], dates.ISO),
+    (["1/13/2019", "12/1/2019", " 2/3/2020 "], "%m/%d/%Y"),
+    (["13/01/2019", "01/12/2019"], "%d/%m/%Y"),
+    (["13.01.2019", "1.2.2020"], "%d.%m.%Y"),
+    (["1/13/2019 8:30 PM", "2/1/2019 9:05 AM"], "%m/%d/%Y %I:%M %p"),
+    (["1/2/2019", "3/4/2019"], "%m/%d/%Y"),  # ambiguous: month first, as US spreadsheets write it
+])
+def test_formats_are_recognised(values, fmt):
+    assert dates.infer_format(pl.Series(values, dtype=pl.String)) == fmt
+
+
+@pytest.mark.parametrize("values", [["1.2.3", "1.10.0"], ["a", "b"], ["13/13/2019"], ["2019-01", "2019-02"], [None, ""]])
+def test_text_that_is_not_dates_is_not_taken_for_dates(values):
+    assert dates.infer_format(pl.Series(values, dtype=pl.String)) is None
+
+
+def _frame(n: int = 240) -> pl.DataFrame:
+    day = [dt.date(2019, 1, 1) + dt.timedelta(days=3 * i) for i in range(n)]
+    return pl.DataFrame({
+        "signed": [f"{d.month}/{d.day}/{d.year}" for d in day],
+        "x": [float(i % 17) for i in range(n)],
+        "y": [float(i % 17) * 2 + (i % 7) + d.month / 4 for i, d in enumerate(day)],
+    })
+
+
+def test_a_us_date_column_becomes_date_parts_read_the_same_way_when_scoring():
+    p = prep.prepare(_frame(), target="y")
+    parts = {f.transform: f for f in p.signature.features if f.source == "signed"}
+    assert {"year", "month", "day", "weekday"} <= set(parts)
+    assert {f.date_format for f in parts.values()} == {"%m/%d/%Y"}
+    # a scoring file whose days are all <= 12 is ambiguous on its own: the recorded format decides
+    sig = Signature.from_json(p.signature.to_json())
+    scored, _ = encode(pl.DataFrame({"signed": ["3/4/2021"], "x": [1.0]}), sig)
+    assert scored["signed__month"][0] == 3 and scored["signed__day"][0] == 4
+
+
+def test_a_us_date_time_column_orders_the_split():
+    p = prep.prepare(_frame(), target="y", time_column="signed")
+    assert p.report["split"]["method"] == "time"
+    parse = dates.parse(pl.col("signed"), "%m/%d/%Y")
+    assert p.train.select(parse.max()).item() <= p.test.select(parse.min()).item()
+
+
+def test_a_time_column_that_is_not_dates_names_a_value():
+    df = _frame().with_columns(pl.col("signed").cast(pl.String).str.replace("^1/", "Jan/"))
+    with pytest.raises(UserError, match=r"time column 'signed' has values that are not dates, e.g. 'Jan/"):
+        prep.prepare(df, target="y", time_column="signed")
