@@ -28,7 +28,7 @@ lint: $(BIN)/mlops-tui
 
 # mypy sees the installed layout (store/ and screens/ are mlops_tui.store / mlops_tui.screens) through
 # a tree of links in .typecheck/, since it cannot follow setuptools' package-dir mapping.
-DOMAIN = data training evaluation registry serving monitoring
+DOMAIN = data training evaluation registry serving monitoring pipelines
 typecheck: $(BIN)/mlops-tui  ## mypy --strict on store/, the domain and screens/ (config in pyproject.toml)
 	rm -rf .typecheck && mkdir -p .typecheck/mlops_tui
 	for e in mlops_tui/*; do ln -s ../../$$e .typecheck/mlops_tui/; done

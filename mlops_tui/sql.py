@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
 
 # Columns of each view (store/migrations.py: migration 2; v_jobs redefined by 3-6 and 8, v_deployments by 4, 5 and 8,
-# v_services by 5). JSON columns hold
+# v_services by 5, v_pipeline_runs and v_pipeline_stages by 9). JSON columns hold
 # documents that DuckDB's json functions read, e.g. json_extract(metrics_json, '$.rmse').
 VIEWS: dict[str, str] = {
     "v_datasets": "name, version, hash, rows, columns, target, task, source, created_at",
@@ -36,6 +36,9 @@ VIEWS: dict[str, str] = {
     "v_audit": "event_id, happened_at, user_name, host, command, object, outcome, details_json",
     "v_services": "service_id, deployment, status, host, pid, url, workers, model_name, model_version, "
                   "started_at, heartbeat_at, ended_at, stats_json, error",
+    "v_pipeline_runs": "run_id, pipeline, file, status, trigger, pid, host, started_at, ended_at",
+    "v_pipeline_stages": "run_id, stage, kind, position, status, reason, fingerprint, outputs_json, pid, "
+                         "started_at, ended_at",
 }
 READ_TYPES = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 DEFAULT_LIMIT = 1000

@@ -135,3 +135,7 @@ class Workspace:
             if isinstance(values, dict):
                 defaults.setdefault(section, {}).update(values)
         return defaults
+
+    def gate_policy(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The validation gate's ``[gate]`` policy, with ``overrides`` (a pipeline's gate stage) on top."""
+        return {**self.config.get("gate", {}), **(overrides or {})}

@@ -36,6 +36,7 @@ from mlops_tui.store.audit import Audit
 from mlops_tui.store.datasets import Datasets
 from mlops_tui.store.jobs import Jobs
 from mlops_tui.store.models import Models
+from mlops_tui.store.pipelines import Pipelines
 from mlops_tui.store.records import (
     AliasChange,
     AuditEvent,
@@ -45,6 +46,8 @@ from mlops_tui.store.records import (
     Evaluation,
     Feedback,
     ModelVersion,
+    PipelineRun,
+    PipelineStage,
     Run,
     RunWorker,
     ScoringJob,
@@ -56,12 +59,12 @@ from mlops_tui.store.services import Services
 
 __all__ = [
     "AliasChange", "AuditEvent", "DatasetVersion", "Deployment", "DriftResult", "Evaluation",
-    "Feedback", "ModelVersion", "NotFoundError", "Run", "RunWorker", "SchemaVersionError", "ScoringJob",
+    "Feedback", "ModelVersion", "NotFoundError", "PipelineRun", "PipelineStage", "Run", "RunWorker", "SchemaVersionError", "ScoringJob",
     "Service", "Store", "StoreBusyError", "StoreError", "Trial", "session", "utcnow",
 ]
 
 VIEWS = ("v_datasets", "v_runs", "v_trials", "v_models", "v_deployments", "v_jobs", "v_drift", "v_audit",
-         "v_services")
+         "v_services", "v_pipeline_runs", "v_pipeline_stages")
 
 
 class Store:
@@ -73,6 +76,7 @@ class Store:
         self.jobs = Jobs(self.path)
         self.audit = Audit(self.path)
         self.services = Services(self.path)
+        self.pipelines = Pipelines(self.path)
 
     @classmethod
     def open(cls, path: Path, *, create: bool = True) -> Store:

@@ -373,6 +373,48 @@ def _kept_columns(con: duckdb.DuckDBPyConnection) -> None:
         FROM scoring_jobs""")
 
 
+@migration(9)
+def _pipelines(con: duckdb.DuckDBPyConnection) -> None:
+    """Declared pipelines (`mlops-tui pipeline run`): one row per pipeline run and one per stage of it.
+    A stage's row is written when it starts (running, with its pid) and again when it ends, so a run
+    killed with kill -9 keeps its finished stages and the next run skips them."""
+    con.execute("""
+        CREATE TABLE pipeline_runs (
+            run_id VARCHAR PRIMARY KEY,
+            pipeline VARCHAR NOT NULL,
+            file VARCHAR NOT NULL,          -- the pipeline.toml it was read from
+            status VARCHAR NOT NULL,        -- running | ok | refused | failed | skipped | interrupted
+            trigger VARCHAR NOT NULL,       -- manual | when-drift
+            pid INTEGER NOT NULL,
+            host VARCHAR NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            ended_at TIMESTAMP
+        )""")
+    con.execute("""
+        CREATE TABLE pipeline_stages (
+            run_id VARCHAR NOT NULL,
+            stage VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,          -- data | tune | evaluate | gate | promote | deploy | score
+            position INTEGER NOT NULL,      -- order of execution
+            status VARCHAR NOT NULL,        -- running | ran | skipped | refused | failed | not run
+            reason VARCHAR,
+            fingerprint VARCHAR,            -- sha256 of inputs_json: equal means nothing changed
+            inputs_json VARCHAR,            -- what the fingerprint is made of (says why a stage is stale)
+            outputs_json VARCHAR,           -- objects made: dataset, run_id, model, deployment, job_id ...
+            pid INTEGER,
+            started_at TIMESTAMP,
+            ended_at TIMESTAMP,
+            PRIMARY KEY (run_id, stage)
+        )""")
+    con.execute("""
+        CREATE VIEW v_pipeline_runs AS
+        SELECT run_id, pipeline, file, status, trigger, pid, host, started_at, ended_at FROM pipeline_runs""")
+    con.execute("""
+        CREATE VIEW v_pipeline_stages AS
+        SELECT run_id, stage, kind, position, status, reason, fingerprint, outputs_json, pid, started_at,
+               ended_at FROM pipeline_stages""")
+
+
 LATEST = max(MIGRATIONS)
 
 

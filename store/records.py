@@ -244,3 +244,42 @@ class AuditEvent:
     object: str
     outcome: str
     details: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """One `mlops-tui pipeline run`: which pipeline, from which file, how it ended."""
+
+    run_id: str
+    pipeline: str
+    file: str
+    status: str  # running | ok | refused | failed | skipped | interrupted
+    trigger: str  # manual | when-drift
+    pid: int
+    host: str
+    started_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PipelineStage:
+    """One stage of a pipeline run: what it decided, why, and the objects it made (``outputs``)."""
+
+    run_id: str
+    stage: str
+    kind: str
+    position: int
+    status: str  # running | ran | skipped | refused | failed | not run
+    reason: str | None
+    fingerprint: str | None
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    pid: int | None
+    started_at: datetime | None
+    ended_at: datetime | None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return round((self.ended_at - self.started_at).total_seconds(), 3)

@@ -53,6 +53,7 @@ def _register() -> None:
         lineage,
         model,
         monitor,
+        pipeline,
         run,
         scoring,
         serve,
@@ -60,7 +61,7 @@ def _register() -> None:
         workspace_cmds,
     )
 
-    for module in (workspace_cmds, dataset, run, evaluate, model, scoring, serve, monitor, sql, audit, lineage):
+    for module in (workspace_cmds, dataset, run, evaluate, model, scoring, serve, monitor, pipeline, sql, audit, lineage):
         module.register(app)
     for name, sub in _common.GROUPS.items():
         app.add_typer(sub, name=name)

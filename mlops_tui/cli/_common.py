@@ -46,6 +46,10 @@ GROUPS: dict[str, typer.Typer] = {
         help="The model registry: list, show, promote.\n\n"
              "Example: mlops-tui model promote penguins:1 --alias production",
         no_args_is_help=True),
+    "pipeline": typer.Typer(
+        help="Declared pipelines (pipeline.toml): run the stages whose inputs changed, or say which are stale.\n\n"
+             "Example: mlops-tui pipeline run --dry-run",
+        no_args_is_help=True),
 }
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]

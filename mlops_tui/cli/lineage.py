@@ -12,7 +12,7 @@ from mlops_tui.cli._common import JsonFlag, emit, fmt, out, workspace
 from mlops_tui.serving.sweep import sweep_jobs
 
 # How a second parent edge reads on its child in the lineage tree.
-ALSO = {"retrained_as": "retrain of", "scored": "scored by", "trained_on": "trained on", "produced": "produced by",
+ALSO = {"created": "created by", "retrained_as": "retrain of", "scored": "scored by", "trained_on": "trained on", "produced": "produced by",
         "serves": "served by"}
 
 
@@ -64,7 +64,8 @@ def lineage_cmd(
 
         def label(node_id: str, relation: str | None = None) -> Text:
             n = nodes[node_id]
-            extra = {"dataset": f"{n.get('rows')} rows", "run": f"{n.get('status')} {n.get('metric')}="
+            extra = {"pipeline": f"{n.get('pipeline')} {n.get('status')} ({n.get('trigger')})",
+                     "dataset": f"{n.get('rows')} rows", "run": f"{n.get('status')} {n.get('metric')}="
                      f"{fmt(n.get('best_value'))}", "model": ", ".join(n.get("aliases") or []),
                      "deployment": f"serves {n.get('model')}", "job": f"{n.get('status')} {n.get('rows')} rows "
                      f"drift {n.get('drift_status') or '—'}"}.get(n["kind"], "")

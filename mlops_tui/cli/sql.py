@@ -31,7 +31,9 @@ def sql(
     ks_stat, ks_pvalue, null_rate_ref, null_rate_cur, new_categories, status); v_audit(event_id,
     happened_at, user_name, host, command, object, outcome, details_json); v_services(service_id,
     deployment, status, host, pid, url, workers, model_name, model_version, started_at,
-    heartbeat_at, ended_at, stats_json, error). JSON columns work with
+    heartbeat_at, ended_at, stats_json, error); v_pipeline_runs(run_id, pipeline, file, status,
+    trigger, pid, host, started_at, ended_at); v_pipeline_stages(run_id, stage, kind, position,
+    status, reason, fingerprint, outputs_json, pid, started_at, ended_at). JSON columns work with
     json_extract(metrics_json, '$.rmse').
 
     Example: mlops-tui sql "SELECT feature, count(*) FROM v_drift WHERE status = 'alert' GROUP BY ALL"

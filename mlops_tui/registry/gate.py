@@ -68,9 +68,10 @@ def drop_limit(policy: dict[str, Any], metric: str) -> float:
     return float(value)
 
 
-def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None = None) -> Verdict:
-    """Apply the workspace policy to ``model``'s holdout metrics (and against ``champion``)."""
-    policy = ws.config.get("gate", {})
+def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None = None,
+          policy: dict[str, Any] | None = None) -> Verdict:
+    """Apply ``policy`` (default: the workspace's) to ``model``'s holdout metrics (and against ``champion``)."""
+    policy = ws.gate_policy() if policy is None else policy
     metrics = model.metrics or {}
     reasons: list[str] = []
     checks: dict[str, Any] = {}
@@ -95,19 +96,19 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
             if not ok:
                 reasons.append(f"{primary} {ours:.4g} is worse than champion {champion.ref} ({theirs:.4g}) "
                                f"by {drop:.4g} > allowed {limit:g}")
-    limit = policy.get("max_slice_gap")
-    if limit is not None:
+    gap_limit = policy.get("max_slice_gap")
+    if gap_limit is not None:
         gap = slice_gap(ws, model)
         if gap is None:
-            checks["max_slice_gap"] = {"value": None, "limit": float(limit), "ok": None,
+            checks["max_slice_gap"] = {"value": None, "limit": float(gap_limit), "ok": None,
                                        "note": "no slice metrics recorded for this version"}
         else:
-            ok = gap["gap"] <= float(limit)
-            checks["max_slice_gap"] = {**gap, "value": gap["gap"], "limit": float(limit), "ok": ok}
+            ok = gap["gap"] <= float(gap_limit)
+            checks["max_slice_gap"] = {**gap, "value": gap["gap"], "limit": float(gap_limit), "ok": ok}
             if not ok:
                 reasons.append(f"{gap['metric']} differs by {gap['gap']:.3g} between {gap['feature']}="
                                f"{gap['best']!r} and {gap['feature']}={gap['worst']!r} "
-                               f"(allowed {float(limit):g})")
+                               f"(allowed {float(gap_limit):g})")
     return Verdict(not reasons, tuple(reasons), checks)
 
 

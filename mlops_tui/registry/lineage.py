@@ -1,5 +1,7 @@
 """Lineage: dataset version → run → model version → deployment → scoring jobs, and back.
 
+A pipeline run (`mlops-tui pipeline run`) is a node too, linked to each object its stages created.
+
 The graph is assembled from the store's typed records (no extra tables: each record already
 names its parent). ``lineage(ws, ref)`` returns the part of it connected to one object: everything
 upstream of it (what it was made from) and everything downstream (what was made from it).
@@ -19,7 +21,11 @@ from mlops_tui.errors import UserError
 if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
 
-KINDS = ("dataset", "run", "model", "deployment", "job")
+KINDS = ("pipeline", "dataset", "run", "model", "deployment", "job")
+
+# What each kind of pipeline stage creates: (output key, node kind) of its recorded outputs.
+CREATED = {"data": [("dataset", "dataset")], "tune": [("run_id", "run"), ("model", "model")],
+           "deploy": [("deployment", "deployment")], "score": [("job_id", "job")]}
 
 
 @dataclass
@@ -78,7 +84,21 @@ def build(ws: Workspace) -> Graph:
         g.edge(f"model:{j.model_name}:{j.model_version}", f"job:{j.job_id}", "scored")
         if j.deployment:
             g.edge(f"deployment:{j.deployment}", f"job:{j.job_id}", "scored")
+    _pipeline_runs(ws, g)
     return g
+
+
+def _pipeline_runs(ws: Workspace, g: Graph) -> None:
+    """A node per pipeline run, with a ``created`` edge to every object a stage of it made (ran)."""
+    for p in ws.store.pipelines.list(limit=None):
+        g.node(f"pipeline:{p.run_id}", "pipeline", p.run_id, pipeline=p.pipeline, status=p.status,
+               trigger=p.trigger, created_at=p.started_at)
+    for s in ws.store.pipelines.stages():
+        if s.status != "ran":
+            continue
+        for key, kind in CREATED.get(s.kind, []):
+            if s.outputs.get(key) is not None:
+                g.edge(f"pipeline:{s.run_id}", f"{kind}:{s.outputs[key]}", "created")
 
 
 def resolve(ws: Workspace, g: Graph, ref: str) -> str:
@@ -90,7 +110,7 @@ def resolve(ws: Workspace, g: Graph, ref: str) -> str:
     if kind in KINDS and rest:
         candidates = {"dataset": [f"dataset:{rest}"], "model": [f"model:{rest}"],
                       "deployment": [f"deployment:{rest}"]}.get(kind, [])
-        if kind in ("run", "job"):
+        if kind in ("run", "job", "pipeline"):
             candidates = [n for n in g.nodes if n.startswith(f"{kind}:{rest}")]
         if kind == "model" and f"model:{rest}" not in g.nodes:
             candidates = [f"model:{registry.resolve_model(ws, rest).ref}"]
@@ -111,13 +131,13 @@ def resolve(ws: Workspace, g: Graph, ref: str) -> str:
     latest = _latest(g, "dataset", ref)
     if latest:
         return latest[0]
-    for prefix in ("run", "job"):
+    for prefix in ("run", "job", "pipeline"):
         found = [n for n in g.nodes if n.startswith(f"{prefix}:{ref}")]
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
             raise UserError(f"{prefix} id prefix {ref!r} is ambiguous ({len(found)} matches)")
-    raise UserError(f"nothing in the workspace matches {ref!r} (dataset, run, model, deployment or job)")
+    raise UserError(f"nothing in the workspace matches {ref!r} (dataset, run, model, deployment, job or pipeline run)")
 
 
 def _latest(g: Graph, kind: str, name: str) -> list[str]:

@@ -5,6 +5,7 @@ Read as the README's layout section says (top may import below, never the revers
     entry                       the console script: bare `mlops-tui` or the CLI
     cli                         headless commands: parse, call the domain, print
     screens                     the Textual workbench (cli may open it: `mlops-tui tui`)
+    pipelines                   pipeline.toml: the lifecycle's stages, re-run only when their inputs change
     monitoring                  drift, feedback, retrain: a deployment's life after it scores
     serving                     batch scoring, drift measurement, the scoring-job sweep
     training.tuning             Optuna studies that end in a holdout-evaluated, registered model
@@ -39,6 +40,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("mlops_tui.entry", "mlops_tui.__main__"),
     ("mlops_tui.cli",),
     ("mlops_tui.screens",),
+    ("mlops_tui.pipelines",),
     ("mlops_tui.monitoring",),
     ("mlops_tui.serving",),
     ("mlops_tui.training.tuning",),

@@ -218,3 +218,20 @@ def test_the_sql_help_lists_the_columns_each_view_has(tmp_path):
     for view, documented in DOCUMENTED.items():
         columns, _ = store.query(f"SELECT * FROM {view} LIMIT 0")
         assert columns == documented.split(", "), view
+
+
+def test_an_upgraded_store_records_pipeline_runs_and_their_stages(v1_copy):
+    store = Store.open(v1_copy)
+    store.pipelines.start(run_id="r1", pipeline="penguins", file="pipeline.toml", trigger="manual", pid=1, host="h")
+    store.pipelines.put_stage(run_id="r1", stage="prepare", kind="data", position=0, status="running",
+                              fingerprint="f", inputs={"options": {}}, pid=1, started=True)
+    store.pipelines.put_stage(run_id="r1", stage="prepare", kind="data", position=0, status="ran",
+                              fingerprint="f", inputs={"options": {}}, outputs={"dataset": "penguins:1"}, pid=1,
+                              ended=True)
+    store.pipelines.finish("r1", "ok")
+    [stage] = store.pipelines.stages("r1")
+    assert (stage.status, stage.outputs, stage.fingerprint) == ("ran", {"dataset": "penguins:1"}, "f")
+    assert stage.started_at is not None and stage.seconds is not None and stage.seconds >= 0
+    assert [r.status for r in store.pipelines.list("penguins")] == ["ok"]
+    assert store.query("SELECT stage, status, json_extract_string(outputs_json, '$.dataset') "
+                       "FROM v_pipeline_stages")[1] == [("prepare", "ran", "penguins:1")]

@@ -1,0 +1,14 @@
+"""Pipelines: the lifecycle declared in `pipeline.toml` and re-run like `dvc repro` (issue 17).
+
+* :mod:`~mlops_tui.pipelines.spec` — the file: stages of kinds data, tune, evaluate, gate, promote,
+  deploy, score; references by stage name; checked in full before anything runs.
+* :mod:`~mlops_tui.pipelines.stages` — what each kind does (the existing commands).
+* :mod:`~mlops_tui.pipelines.runner` — fingerprints, skipping, recording, `--when-drift`.
+
+The API the CLI and the TUI call: ``load(ws_root, file, name)``, ``plan(ws, pipeline, force=)``,
+``run(ws, pipeline, force=, when_drift=, on_stage=)``.
+"""
+
+from mlops_tui.pipelines.runner import PipelineResult, StageResult, load, plan, run
+
+__all__ = ["PipelineResult", "StageResult", "load", "plan", "run"]

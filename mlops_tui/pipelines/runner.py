@@ -1,0 +1,324 @@
+"""Running a pipeline like `dvc repro`: each stage runs only when its inputs changed.
+
+A stage's inputs are its kind and options, the workbench version, the content (sha256) of the
+files it reads, the outputs of the stages it waits for, and for a gate the policy it applies.
+Their hash is the stage's fingerprint. A stage whose last successful record (ran or skipped) has
+the same fingerprint is skipped and its recorded outputs feed the next stages; ``--force STAGE``
+runs one anyway. The recorded inputs say *why* a stage is stale (:func:`plan`, `pipeline status`).
+
+Stages run in order; after a refused gate or a failed stage nothing else runs (``not run``).
+Every stage's record is written when it starts (running, with the pid) and when it ends, so a run
+killed with kill -9 keeps its finished stages: the next run skips them and runs the interrupted one
+again. Nothing here imports the ML libraries: a run that skips everything stays fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_tui import __version__
+from mlops_tui.errors import PolicyRefused, UserError
+from mlops_tui.pipelines import stages as kinds
+from mlops_tui.processes import alive
+
+if TYPE_CHECKING:
+    from mlops_tui.pipelines.spec import Pipeline, Stage
+    from mlops_tui.store import PipelineStage
+    from mlops_tui.workspace import Workspace
+
+EXIT = {"ok": 0, "skipped": 0, "refused": 3, "failed": 1}
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """One stage as a run decided it (``status`` ran | skipped | refused | failed | not run) or as
+    :func:`plan` sees it (``status`` fresh | stale, ``last``: how its latest record ended)."""
+
+    name: str
+    kind: str
+    status: str
+    reason: str
+    seconds: float | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+    last: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "status": self.status, "reason": self.reason,
+                "seconds": self.seconds, "outputs": self.outputs, "last": self.last}
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    pipeline: str
+    file: str
+    run_id: str | None  # None: nothing was recorded (status, --dry-run)
+    status: str  # ok | skipped | refused | failed; for plans: fresh | stale
+    stages: list[StageResult]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT.get(self.status, 0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pipeline": self.pipeline, "file": self.file, "run_id": self.run_id, "status": self.status,
+                "stages": [s.to_json() for s in self.stages]}
+
+
+# -- fingerprints ----------------------------------------------------------------------------------
+def _sha256(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def inputs_of(ws: Workspace, p: Pipeline, s: Stage, up: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What ``s``'s fingerprint is made of, given its upstream stages' outputs."""
+    files: dict[str, str | None] = {}
+    for written, matches in kinds.input_files(p, s):
+        if not matches:
+            files[written] = None  # nothing there: the stage will say so when it runs
+        for m in matches:
+            files[written if len(matches) == 1 else os.path.relpath(m, p.base)] = _sha256(m)
+    inputs: dict[str, Any] = {"kind": s.kind, "options": s.options, "version": __version__, "files": files,
+                              "upstream": {name: up.get(name) for name in s.after}}
+    if s.kind == "gate":
+        inputs["policy"] = kinds.gate_policy(ws, s)
+    return inputs
+
+
+def fingerprint(inputs: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def why_changed(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """Which input changed between a stage's last success and now, in words."""
+    if old.get("version") != new["version"]:
+        return f"workbench version {old.get('version')} -> {new['version']}"
+    changed = sorted(k for k in {*old.get("options", {}), *new["options"]}
+                     if old.get("options", {}).get(k) != new["options"].get(k))
+    if changed:
+        return f"option {', '.join(changed)} changed"
+    for path in sorted({*old.get("files", {}), *new["files"]}):
+        before, now = old.get("files", {}).get(path), new["files"].get(path)
+        if before != now:
+            return f"file {path} " + ("is missing" if now is None else "is new" if before is None else "changed")
+    for name in new["upstream"]:
+        if old.get("upstream", {}).get(name) != new["upstream"][name]:
+            return f"upstream {name} has new outputs"
+    if old.get("policy") != new.get("policy"):
+        return "gate policy changed (workspace config.toml)"
+    return "inputs changed"
+
+
+# -- deciding ----------------------------------------------------------------------------------------
+@dataclass
+class _History:
+    """Per stage: its latest record and its latest successful one (newest first from the store)."""
+
+    latest: dict[str, PipelineStage] = field(default_factory=dict)
+    done: dict[str, PipelineStage] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, ws: Workspace, pipeline: str) -> _History:
+        from mlops_tui.store.pipelines import DONE
+
+        h = cls()
+        for rec in ws.store.pipelines.history(pipeline):
+            h.latest.setdefault(rec.stage, rec)
+            if rec.status in DONE and rec.fingerprint:
+                h.done.setdefault(rec.stage, rec)
+        return h
+
+    def last(self, stage: str) -> str | None:
+        rec = self.latest.get(stage)
+        if rec is None:
+            return None
+        if rec.status == "running" and not alive(rec.pid):
+            return "interrupted"
+        return rec.status
+
+
+def decide(h: _History, s: Stage, inputs: dict[str, Any], forced: bool) -> tuple[bool, str]:
+    """(fresh, why) for stage ``s`` with these inputs."""
+    done, fp = h.done.get(s.name), fingerprint(inputs)
+    if forced:
+        return False, "forced (--force)"
+    if done is not None and done.fingerprint == fp:
+        return True, f"unchanged since run {done.run_id}"
+    latest = h.latest.get(s.name)
+    if latest is not None and latest.fingerprint == fp:
+        if latest.status == "running" and not alive(latest.pid):
+            return False, f"interrupted in run {latest.run_id} (process {latest.pid} died)"
+        if latest.status in ("failed", "refused"):
+            return False, f"{latest.status} last time: {latest.reason}"
+    return False, "never run" if done is None else why_changed(done.inputs, inputs)
+
+
+def plan(ws: Workspace, p: Pipeline, *, force: str | None = None) -> PipelineResult:
+    """Each stage fresh or stale and why, without running or writing anything (`pipeline status`,
+    `--dry-run`). A stage after a stale one is judged on its recorded upstream outputs when they
+    exist; the stale stage may well produce them again."""
+    _check_force(p, force)
+    h = _History.of(ws, p.name)
+    up: dict[str, dict[str, Any]] = {}
+    results = []
+    stale_up: list[str] = []
+    for s in p.stages:
+        inputs = inputs_of(ws, p, s, up)
+        fresh, why = decide(h, s, inputs, s.name == force)
+        waits = [u for u in s.after if u in stale_up]
+        if fresh and waits:
+            why = f"{why}; may re-run after upstream {', '.join(waits)}"
+        elif waits and why.startswith("upstream"):
+            why = f"upstream {', '.join(waits)} is stale"
+        if not fresh:
+            stale_up.append(s.name)
+        done = h.done.get(s.name)
+        up[s.name] = done.outputs if done else {}
+        results.append(StageResult(s.name, s.kind, "fresh" if fresh else "stale", why,
+                                   outputs=done.outputs if done else {}, last=h.last(s.name)))
+    status = "stale" if stale_up else "fresh"
+    return PipelineResult(p.name, str(p.file), None, status, results)
+
+
+def _check_force(p: Pipeline, force: str | None) -> None:
+    if force is not None and force not in [s.name for s in p.stages]:
+        raise UserError(f"--force {force}: pipeline {p.name} has no stage {force!r} "
+                        f"(stages: {', '.join(s.name for s in p.stages)})")
+
+
+# -- running -----------------------------------------------------------------------------------------
+def drift_reason(ws: Workspace, deployment: str) -> str | None:
+    """Why ``deployment`` needs a new model (its latest job's drift is in alert, or its live metric
+    dropped past the gate's max_drop), or None. The verdicts are `monitor`'s (monitoring.monitor)."""
+    from mlops_tui.monitoring.monitor import monitor
+
+    summary = monitor(ws, deployment)
+    if summary["status"] == "alert":
+        return f"drift alert on {deployment}"
+    if summary["performance_status"] == "alert":
+        return f"live {summary['primary_metric']} of {deployment} dropped past the gate"
+    return None
+
+
+Progress = Callable[[StageResult], None]
+
+
+def run(ws: Workspace, p: Pipeline, *, force: str | None = None, when_drift: str | None = None,
+        on_stage: Progress | None = None) -> PipelineResult:
+    """Run ``p``: skip what is fresh, stop at a refusal or a failure; everything is recorded."""
+    _check_force(p, force)
+    store = ws.store.pipelines
+    active = store.list(p.name, status="running")
+    host = socket.gethostname()
+    live = [r for r in active if r.host == host and alive(r.pid) and r.pid != os.getpid()]
+    if live:
+        raise UserError(f"pipeline {p.name} is already running (run {live[0].run_id}, pid {live[0].pid})")
+    trigger = "manual"
+    if when_drift is not None:
+        trigger = "when-drift"
+        why = drift_reason(ws, when_drift)
+        if why is None:
+            return _no_drift(ws, p, when_drift)
+    run_id = uuid.uuid4().hex[:10]
+    obj = f"pipeline:{p.name}"
+    store.start(run_id=run_id, pipeline=p.name, file=str(p.file), trigger=trigger, pid=os.getpid(), host=host,
+                interrupted=tuple(r.run_id for r in active if r.host == host and not alive(r.pid)),
+                audit=("pipeline run", obj, "started", {"run_id": run_id, "file": str(p.file), "force": force,
+                                                       "when_drift": when_drift}))
+    h = _History.of(ws, p.name)
+    up: dict[str, dict[str, Any]] = {}
+    results: list[StageResult] = []
+    stopped: str | None = None
+    try:
+        for position, s in enumerate(p.stages):
+            record: dict[str, Any] = {"run_id": run_id, "stage": s.name, "kind": s.kind, "position": position}
+            if stopped:
+                res = StageResult(s.name, s.kind, "not run", f"after {stopped}")
+                store.put_stage(**record, status=res.status, reason=res.reason)
+            else:
+                res = _one(ws, p, s, h, up, record, force, on_stage)
+                up[s.name] = res.outputs
+                if res.status in ("refused", "failed"):
+                    stopped = f"{s.name} {res.status}"
+            results.append(res)
+            if on_stage:
+                on_stage(res)
+    except BaseException:  # Ctrl-C or a bug: the run is over; its finished stages stay recorded
+        store.finish(run_id, "failed", ("pipeline run", obj, "failed", {"run_id": run_id}))
+        raise
+    status = next((r.status for r in results if r.status in ("refused", "failed")), "ok")
+    store.finish(run_id, status, ("pipeline run", obj, {"ok": "ok"}.get(status, status),
+                                  {"run_id": run_id, "stages": {r.name: r.status for r in results}}))
+    return PipelineResult(p.name, str(p.file), run_id, status, results)
+
+
+def _one(ws: Workspace, p: Pipeline, s: Stage, h: _History, up: dict[str, dict[str, Any]],
+         record: dict[str, Any], force: str | None, on_stage: Progress | None) -> StageResult:
+    """Skip or run one stage, recording it before and after."""
+    store = ws.store.pipelines
+    inputs = inputs_of(ws, p, s, up)
+    fp = fingerprint(inputs)
+    fresh, why = decide(h, s, inputs, s.name == force)
+    if fresh:
+        kept = h.done[s.name].outputs
+        store.put_stage(**record, status="skipped", reason=why, fingerprint=fp, inputs=inputs, outputs=kept)
+        return StageResult(s.name, s.kind, "skipped", why, outputs=kept)
+    store.put_stage(**record, status="running", reason=why, fingerprint=fp, inputs=inputs, pid=os.getpid(),
+                    started=True)
+    if on_stage:
+        on_stage(StageResult(s.name, s.kind, "running", why))
+    started = time.monotonic()
+    outputs: dict[str, Any] = {}
+    try:
+        outputs = kinds.RUN[s.kind](ws, p, s, up)
+        status, reason = "ran", why
+    except PolicyRefused as exc:
+        status, reason = "refused", str(exc)
+    except UserError as exc:
+        status, reason = "failed", str(exc)
+    except Exception as exc:  # noqa: BLE001 - a stage's unexpected error fails the stage, in one line
+        status, reason = "failed", f"{type(exc).__name__}: {exc}"
+    except BaseException:
+        store.put_stage(**record, status="failed", reason="interrupted", fingerprint=fp, inputs=inputs,
+                        pid=os.getpid(), ended=True)
+        raise
+    seconds = round(time.monotonic() - started, 3)
+    outcome = {"ran": "ok"}.get(status, status)
+    store.put_stage(**record, status=status, reason=reason, fingerprint=fp, inputs=inputs, outputs=outputs,
+                    pid=os.getpid(), ended=True,
+                    audit=("pipeline stage", f"pipeline:{p.name}/{s.name}", outcome,
+                           {"run_id": record["run_id"], "kind": s.kind, "reason": reason, "outputs": outputs,
+                            "seconds": seconds}))
+    return StageResult(s.name, s.kind, status, reason, seconds, outputs)
+
+
+def _no_drift(ws: Workspace, p: Pipeline, deployment: str) -> PipelineResult:
+    """--when-drift with nothing to do: one run record (so cron's checks show in `audit`), no stage ran."""
+    run_id = uuid.uuid4().hex[:10]
+    reason = f"no drift on {deployment}"
+    store = ws.store.pipelines
+    store.start(run_id=run_id, pipeline=p.name, file=str(p.file), trigger="when-drift", pid=os.getpid(),
+                host=socket.gethostname())
+    store.finish(run_id, "skipped", ("pipeline run", f"pipeline:{p.name}", "skipped",
+                                     {"run_id": run_id, "reason": reason}))
+    return PipelineResult(p.name, str(p.file), run_id, "skipped",
+                          [StageResult(s.name, s.kind, "skipped", reason) for s in p.stages])
+
+
+def load(ws_root: Path, file: str | None, name: str | None) -> Pipeline:
+    """Find and check the pipeline file (see :mod:`mlops_tui.pipelines.spec`)."""
+    from mlops_tui.pipelines import spec
+
+    return spec.load(spec.find_file(ws_root, file), name)

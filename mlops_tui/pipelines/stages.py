@@ -1,0 +1,153 @@
+"""What each kind of stage does: the existing commands, called with the stage's options.
+
+Each function takes the workspace, the pipeline, the stage and the outputs of the stages it
+refers to (``up``: stage name -> outputs), and returns the stage's own outputs: the objects it
+made, by reference (dataset version, run id, model version, deployment, job id). Those outputs
+feed the next stages and, recorded, let a later run skip this one. Heavy libraries load only here,
+inside the functions, so a run that skips every stage never pays for them.
+
+A stage fails with :class:`UserError` (the command's own one-line message) and is refused with
+:class:`PolicyRefused` (the gate said no).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from mlops_tui.errors import PolicyRefused, UserError
+
+if TYPE_CHECKING:
+    from mlops_tui.pipelines.spec import Pipeline, Stage
+    from mlops_tui.workspace import Workspace
+
+Outputs = dict[str, Any]
+Upstream = dict[str, Outputs]
+
+
+def _model(stage: Stage, up: Upstream) -> str:
+    return str(up[stage.refs("model")[0]]["model"])
+
+
+def _data(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
+    """Register the file as a dataset version, after checking it against the latest version's contract."""
+    from mlops_tui.data import datasets
+
+    o = s.options
+    path = str(p.path(o["path"]))
+    name = o.get("name") or datasets.default_name(path)
+    if ws.store.datasets.versions(name):
+        check = datasets.validate(ws, name, path)
+        if not check["ok"]:
+            more = f" (+{len(check['problems']) - 1} more)" if len(check["problems"]) > 1 else ""
+            raise UserError(f"{o['path']} does not match {check['ref']}: {check['problems'][0]}{more}")
+    dv, _, _ = datasets.add_with_warnings(ws, path, name=name, target=o.get("target"),
+                                          description=o.get("description"))
+    return {"dataset": dv.ref, "rows": dv.rows}
+
+
+def _tune(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
+    from mlops_tui.training import tuning
+
+    o = s.options
+    trials = o.get("trials", None if "timeout" in o else 20)
+    opts = tuning.TuneOptions(dataset=up[o["data"]]["dataset"], target=o.get("target"), task=o.get("task"),
+                              metric=o.get("metric"), trials=trials, timeout=o.get("timeout"), jobs=o.get("jobs"),
+                              seed=o.get("seed", 0), split_seed=o.get("split_seed"),
+                              time_column=o.get("time_column"),
+                              space_file=str(p.path(o["space"])) if "space" in o else None, name=o.get("name"))
+    run = tuning.start(ws, opts, detach=False)
+    if run.status != "completed" or not run.model_name:
+        raise UserError(f"tuning run {run.run_id} ended {run.status}" + (f": {run.error}" if run.error else ""))
+    return {"run_id": run.run_id, "model": f"{run.model_name}:{run.model_version}", "metric": run.metric,
+            "best_value": run.best_value}
+
+
+def _evaluate(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
+    from mlops_tui.evaluation.evaluate import evaluate_model
+
+    model = _model(s, up)
+    results = []
+    for ref in s.refs("data"):
+        res = evaluate_model(ws, model, up[ref]["dataset"])
+        primary = res["holdout_metrics"].get("primary_metric")
+        results.append({"dataset": up[ref]["dataset"], "eval_id": res["eval_id"], "metric": primary,
+                        "value": res["metrics"].get(primary)})
+    return {"model": model, "evaluations": results}
+
+
+def gate_policy(ws: Workspace, s: Stage) -> dict[str, Any]:
+    """A gate stage's thresholds merged over the workspace's [gate] policy (light: no gate import,
+    so fingerprinting a gate stage stays cheap)."""
+    return ws.gate_policy({k: v for k, v in s.options.items() if k not in ("model", "after")})
+
+
+def _gate(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
+    from mlops_tui.refs import resolve_model
+    from mlops_tui.registry import gate
+    from mlops_tui.registry.models import champion_of
+
+    model = resolve_model(ws, _model(s, up))
+    policy = gate_policy(ws, s)
+    # The champion is the one a deploy stage of this model will be checked against (its deployment's
+    # model), so the gate and the deploy after it never disagree; else the production alias.
+    deployment = next((d.options["name"] for d in p.stages if d.kind == "deploy" and d.refs("model") == s.refs("model")),
+                      None)
+    verdict = gate.check(ws, model, champion=champion_of(ws, model, deployment=deployment), policy=policy)
+    if not verdict.passed:
+        raise PolicyRefused(f"gate refused {model.ref}: {'; '.join(verdict.reasons)}")
+    return {"model": model.ref, "passed": True, "checks": gate.explain(verdict.checks), "policy": policy}
+
+
+def _promote(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
+    from mlops_tui.registry import models as registry
+
+    res = registry.promote(ws, _model(s, up), s.options.get("alias", "production"))
+    return {"model": f"{res['name']}:{res['version']}", "alias": res["alias"]}
+
+
+def _deploy(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
+    """Deploy past the same policy its gate stage applied (the workspace's when it has none)."""
+    from mlops_tui.registry import models as registry
+
+    o = s.options
+    policy = next((up[g]["policy"] for g in s.after if "policy" in up.get(g, {})), None)
+    dep = registry.deploy(ws, _model(s, up), o["name"], engine=o.get("engine"), policy=policy,
+                          output_dir=str(p.path(o["output_dir"])) if "output_dir" in o else None)
+    return {"deployment": dep.name, "model": f"{dep.model_name}:{dep.model_version}", "engine": dep.engine}
+
+
+def _score(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
+    from mlops_tui.serving import scoring
+
+    o = s.options
+    inputs = [str(p.path(i)) for i in ([o["inputs"]] if isinstance(o["inputs"], str) else o["inputs"])]
+    keep = None if "keep" not in o else [o["keep"]] if isinstance(o["keep"], str) else list(o["keep"])
+    job = scoring.score(ws, up[o["deployment"]]["deployment"], inputs, str(p.path(o["output"])), keep=keep)
+    if job.status != "succeeded":
+        raise UserError(f"scoring job {job.job_id} {job.status}: {job.error}")
+    return {"job_id": job.job_id, "output": job.output, "rows": job.rows_out,
+            "model": f"{job.model_name}:{job.model_version}"}
+
+
+RUN: dict[str, Callable[[Workspace, Pipeline, Stage, Upstream], Outputs]] = {
+    "data": _data, "tune": _tune, "evaluate": _evaluate, "gate": _gate, "promote": _promote,
+    "deploy": _deploy, "score": _score}
+
+
+def input_files(p: Pipeline, s: Stage) -> list[tuple[str, list[str]]]:
+    """(as written, matching files) for each file a stage reads: its content is part of its fingerprint."""
+    import glob
+
+    written: list[str] = []
+    if s.kind == "data":
+        written = [s.options["path"]]
+    elif s.kind == "tune" and "space" in s.options:
+        written = [s.options["space"]]
+    elif s.kind == "score":
+        written = [s.options["inputs"]] if isinstance(s.options["inputs"], str) else list(s.options["inputs"])
+    out = []
+    for text in written:
+        full = str(p.path(text))
+        out.append((text, sorted(glob.glob(full)) if any(c in text for c in "*?[") else [full]))
+    return out

@@ -1,0 +1,303 @@
+"""`pipeline run` / `pipeline status` (issue 17) on a real project: a pipeline.toml, a CSV file, a real
+workspace, real LightGBM tuning (2 trials, 40 rounds) on the sample penguins.
+
+The first run is made once per module (in a child process, as a user would) and each test works on
+its own copy of the project, so every test starts from "everything ran once".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.conftest import SAMPLE, run_cli, run_cli_subprocess
+from tests.tuning_helpers import FAST_SPACE
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline")]
+
+PIPELINE = """\
+[pipelines.penguins.stages.prepare]
+kind = "data"
+path = "data/penguins.csv"
+name = "penguins"
+target = "species"
+
+[pipelines.penguins.stages.train]
+kind = "tune"
+data = "prepare"
+trials = {trials}
+jobs = 1
+space = "space.toml"
+
+[pipelines.penguins.stages.check]
+kind = "gate"
+model = "train"
+min_metric = {{ accuracy = {accuracy} }}
+max_drop = 1.0
+
+[pipelines.penguins.stages.ship]
+kind = "deploy"
+model = "train"
+name = "penguins-prod"
+
+[pipelines.penguins.stages.nightly]
+kind = "score"
+deployment = "ship"
+inputs = "data/penguins.csv"
+output = "scores/penguins.parquet"
+"""
+STAGES = ["prepare", "train", "check", "ship", "nightly"]
+
+
+def write_project(root: Path, *, trials: int = 2, accuracy: float = 0.5) -> Path:
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    if not (root / "data" / "penguins.csv").exists():
+        shutil.copy(SAMPLE / "penguins.csv", root / "data" / "penguins.csv")
+    (root / "space.toml").write_text(FAST_SPACE)
+    (root / "pipeline.toml").write_text(PIPELINE.format(trials=trials, accuracy=accuracy))
+    return root / "pipeline.toml"
+
+
+@pytest.fixture(scope="module")
+def ran_once(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipeline") / "project"
+    write_project(root)
+    result = run_cli_subprocess(root / ".mlops", "pipeline", "run", "--file", str(root / "pipeline.toml"),
+                                "--json", timeout=300)
+    assert result.code == 0, result.stderr
+    return root, result
+
+
+@pytest.fixture
+def project(ran_once, tmp_path, capsys, monkeypatch):
+    """A copy of the project after its first run, and `mlops-tui ARGS` run in this process on it."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    root = tmp_path / "project"
+    shutil.copytree(ran_once[0], root)
+
+    def cli(*args):
+        return run_cli(capsys, root / ".mlops", *args)
+
+    return root, cli
+
+
+def statuses(document: dict) -> dict[str, str]:
+    return {s["name"]: s["status"] for s in document["stages"]}
+
+
+def test_the_first_run_runs_every_stage_in_order_and_deploys_the_model(ran_once):
+    root, result = ran_once
+    doc = result.json
+    assert [s["name"] for s in doc["stages"]] == STAGES
+    assert statuses(doc) == dict.fromkeys(STAGES, "ran")
+    assert doc["status"] == "ok" and doc["pipeline"] == "penguins"
+    outputs = {s["name"]: s["outputs"] for s in doc["stages"]}
+    assert outputs["prepare"]["dataset"] == "penguins:1"
+    assert outputs["ship"] == {"deployment": "penguins-prod", "model": outputs["train"]["model"], "engine": "local"}
+    assert (root / "scores" / "penguins.parquet").exists()
+
+
+def test_a_second_run_with_nothing_changed_skips_every_stage(project):
+    root, cli = project
+    result = cli("pipeline", "run", "--file", root / "pipeline.toml", "--json")
+    assert result.code == 0, result.stderr
+    assert statuses(result.json) == dict.fromkeys(STAGES, "skipped")
+    assert all(s["reason"].startswith("unchanged since run") for s in result.json["stages"])
+    # the skipped stages hand on what they made the first time
+    assert result.json["stages"][3]["outputs"]["deployment"] == "penguins-prod"
+
+
+def test_a_run_that_skips_everything_imports_no_ml_library(project):
+    root, _ = project
+    probe = ("import json, sys\nfrom mlops_tui.cli import main\ncode = 0\ntry:\n    main(sys.argv[1:])\n"
+             "except SystemExit as exc:\n    code = exc.code\n"
+             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+             "{'lightgbm', 'sklearn', 'optuna', 'polars', 'textual', 'scipy'})\n"
+             "print(json.dumps({'code': code, 'heavy': heavy}), file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", probe, "--workspace", str(root / ".mlops"), "pipeline", "run",
+                           "--file", str(root / "pipeline.toml"), "--json"],
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert report == {"code": 0, "heavy": []}
+    assert statuses(json.loads(proc.stdout)) == dict.fromkeys(STAGES, "skipped")
+
+
+def test_a_changed_data_file_reruns_from_the_data_stage(project):
+    root, cli = project
+    df = pl.read_csv(root / "data" / "penguins.csv")
+    df.head(300).write_csv(root / "data" / "penguins.csv")
+    status = cli("pipeline", "status", "--file", root / "pipeline.toml", "--json")
+    assert status.code == 0
+    assert status.json["stages"][0]["status"] == "stale"
+    assert status.json["stages"][0]["reason"] == "file data/penguins.csv changed"
+    result = cli("pipeline", "run", "--file", root / "pipeline.toml", "--json")
+    assert result.code == 0, result.stderr
+    assert statuses(result.json) == dict.fromkeys(STAGES, "ran")
+    assert result.json["stages"][0]["outputs"]["dataset"] == "penguins:2"
+    assert result.json["stages"][1]["reason"] == "upstream prepare has new outputs"
+
+
+def test_only_a_changed_gate_threshold_reruns_from_the_gate(project):
+    root, cli = project
+    write_project(root, accuracy=0.6)
+    status = cli("pipeline", "status", "--file", root / "pipeline.toml", "--json")
+    assert status.json["stages"][2]["reason"] == "option min_metric changed"
+    result = cli("pipeline", "run", "--file", root / "pipeline.toml", "--json")
+    assert result.code == 0, result.stderr
+    got = statuses(result.json)
+    assert (got["prepare"], got["train"], got["check"]) == ("skipped", "skipped", "ran")
+
+
+def test_a_refusing_gate_exits_3_and_deploys_nothing_after_it(project):
+    root, cli = project
+    write_project(root, trials=3, accuracy=1.01)  # a new model (more trials) that cannot pass
+    deployed = json.loads(cli("model", "list", "--json").stdout)
+    result = cli("pipeline", "run", "--file", root / "pipeline.toml", "--json")
+    assert result.code == 3
+    assert statuses(result.json) == {"prepare": "skipped", "train": "ran", "check": "refused",
+                                     "ship": "not run", "nightly": "not run"}
+    assert "accuracy" in result.json["stages"][2]["reason"]
+    assert result.stderr.strip().splitlines()[-1].startswith("refused: pipeline penguins: stage check refused")
+    new_model = result.json["stages"][1]["outputs"]["model"]
+    dep = run_json(cli, "model", "show", new_model)
+    assert dep["deployments"] == []  # the refused model serves nowhere
+    assert len(json.loads(cli("model", "list", "--json").stdout)) == len(deployed) + 1
+
+
+def run_json(cli, *args):
+    result = cli(*args, "--json")
+    assert result.code == 0, result.stderr
+    return result.json
+
+
+def test_dry_run_says_what_would_run_and_writes_nothing(project):
+    root, cli = project
+    write_project(root, accuracy=0.6)
+    store = root / ".mlops" / "store.duckdb"
+    before = hashlib.md5(store.read_bytes()).hexdigest()
+    result = cli("pipeline", "run", "--dry-run", "--force", "train", "--file", root / "pipeline.toml", "--json")
+    assert result.code == 0, result.stderr
+    assert statuses(result.json) == {"prepare": "fresh", "train": "stale", "check": "stale", "ship": "fresh",
+                                     "nightly": "fresh"}
+    assert result.json["stages"][1]["reason"] == "forced (--force)"
+    assert hashlib.md5(store.read_bytes()).hexdigest() == before
+
+
+def test_status_for_people_is_a_table_with_the_reason(project):
+    root, cli = project
+    result = cli("pipeline", "status", "--file", root / "pipeline.toml")
+    assert result.code == 0
+    assert "prepare" in result.stdout and "fresh" in result.stdout and "unchanged since run" in result.stdout
+
+
+def test_a_run_killed_during_tuning_resumes_keeping_the_finished_stages(project):
+    root, cli = project
+    write_project(root, trials=6)
+    df = pl.read_csv(root / "data" / "penguins.csv")
+    df.head(320).write_csv(root / "data" / "penguins.csv")
+    runs_before = set((root / ".mlops" / "runs").iterdir())
+    child = subprocess.Popen([sys.executable, "-m", "mlops_tui", "--workspace", str(root / ".mlops"), "pipeline",
+                              "run", "--file", str(root / "pipeline.toml")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                             start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while set((root / ".mlops" / "runs").iterdir()) == runs_before:  # the tune stage created its run
+            assert child.poll() is None and time.monotonic() < deadline, "the pipeline ended before tuning"
+            time.sleep(0.05)
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    killed = run_json(cli, "sql", "SELECT stage, status FROM v_pipeline_stages WHERE run_id = "
+                      "(SELECT run_id FROM v_pipeline_runs ORDER BY started_at DESC LIMIT 1) ORDER BY position")
+    assert killed["rows"][:2] == [["prepare", "ran"], ["train", "running"]]
+    result = cli("pipeline", "run", "--file", root / "pipeline.toml", "--json")
+    assert result.code == 0, result.stderr
+    got = statuses(result.json)
+    assert (got["prepare"], got["train"]) == ("skipped", "ran")
+    assert result.json["stages"][1]["reason"].startswith("interrupted in run")
+    assert result.json["stages"][0]["outputs"]["dataset"] == "penguins:2"
+
+
+def test_when_drift_runs_only_once_the_deployment_drifts(project):
+    root, cli = project
+    df = pl.read_csv(root / "data" / "penguins.csv")
+    df.head(300).write_csv(root / "data" / "penguins.csv")  # new data waits for a reason to retrain
+    calm = cli("pipeline", "run", "--when-drift", "penguins-prod", "--file", root / "pipeline.toml", "--json")
+    assert calm.code == 0, calm.stderr
+    assert {s["reason"] for s in calm.json["stages"]} == {"no drift on penguins-prod"}
+    assert set(statuses(calm.json).values()) == {"skipped"}
+    shifted = root / "shifted.csv"
+    df.with_columns(pl.col("bill_length_mm") * 3, pl.col("flipper_length_mm") * 3).write_csv(shifted)
+    scored = run_json(cli, "score", "penguins-prod", shifted, "--output", root / "scores" / "shifted.parquet")
+    assert scored["drift_status"] == "alert"
+    drifted = cli("pipeline", "run", "--when-drift", "penguins-prod", "--file", root / "pipeline.toml", "--json")
+    assert drifted.code == 0, drifted.stderr
+    assert statuses(drifted.json)["prepare"] == "ran"
+    assert statuses(drifted.json)["ship"] == "ran"
+
+
+def test_runs_and_stages_appear_in_audit_and_lineage(project):
+    root, cli = project
+    first = json.loads(cli("sql", "SELECT run_id FROM v_pipeline_runs", "--json").stdout)["rows"][0][0]
+    events = run_json(cli, "audit", "--object", "pipeline:penguins")
+    assert {e["command"] for e in events} == {"pipeline run", "pipeline stage"}
+    assert {e["object"] for e in events if e["command"] == "pipeline stage"} == {
+        f"pipeline:penguins/{s}" for s in STAGES}
+    graph = run_json(cli, "lineage", f"pipeline:{first}")
+    created = {e["to"].split(":")[0] for e in graph["edges"] if e["from"] == f"pipeline:{first}"}
+    assert created == {"dataset", "run", "model", "deployment", "job"}
+    model = run_json(cli, "lineage", "penguins-prod")
+    assert f"pipeline:{first}" in {n["id"] for n in model["nodes"]}
+
+
+BAD = {
+    "unknown kind": ('[pipelines.p.stages.a]\nkind = "train"\n', "stage a, key kind: unknown kind 'train'"),
+    "cycle": ('[pipelines.p.stages.d]\nkind = "data"\npath = "x.csv"\nafter = "e"\n'
+              '[pipelines.p.stages.e]\nkind = "data"\npath = "y.csv"\nafter = ["d"]\n',
+              "stage d, key after: references form a cycle d -> e -> d"),
+    "wrong kind of reference": ('[pipelines.p.stages.t]\nkind = "tune"\ndata = "t"\n',
+                                "stage t, key data: stage 't' is a tune stage, not a data stage"),
+    "missing reference": ('[pipelines.p.stages.t]\nkind = "tune"\ndata = "prepare"\n',
+                          "stage t, key data: no stage named 'prepare'"),
+    "missing option": ('[pipelines.p.stages.d]\nkind = "data"\n', "stage d, key path: missing"),
+    "bad type": ('[pipelines.p.stages.d]\nkind = "data"\npath = "x.csv"\n[pipelines.p.stages.t]\nkind = "tune"\n'
+                 'data = "d"\ntrials = "many"\n', "stage t, key trials: must be an integer, not 'many'"),
+    "unknown option": ('[pipelines.p.stages.d]\nkind = "data"\npath = "x.csv"\nrows = 3\n',
+                       "stage d, key rows: unknown option of a data stage"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_a_malformed_pipeline_file_is_one_line_naming_the_problem(tmp_path, capsys, monkeypatch, case):
+    monkeypatch.setenv("NO_COLOR", "1")
+    text, expected = BAD[case]
+    file = tmp_path / "pipeline.toml"
+    file.write_text(text)
+    result = run_cli(capsys, tmp_path / "ws", "pipeline", "run", "--file", file)
+    assert result.code == 1
+    assert result.stdout == ""
+    assert result.stderr.strip().startswith(f"error: {file}: pipeline p, {expected}")
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+    assert not (tmp_path / "ws").exists()  # nothing written, not even a workspace
+
+
+def test_deploy_waits_for_the_gate_of_its_model_whatever_the_file_order(tmp_path):
+    from mlops_tui.pipelines import spec
+
+    file = tmp_path / "pipeline.toml"
+    file.write_text('[pipelines.p.stages.s]\nkind = "score"\ndeployment = "ship"\ninputs = "x.csv"\noutput = "o"\n'
+                    '[pipelines.p.stages.ship]\nkind = "deploy"\nmodel = "t"\nname = "x"\n'
+                    '[pipelines.p.stages.t]\nkind = "tune"\ndata = "d"\n[pipelines.p.stages.d]\nkind = "data"\n'
+                    'path = "x.csv"\n[pipelines.p.stages.g]\nkind = "gate"\nmodel = "t"\n')
+    assert [s.name for s in spec.load(file).stages] == ["d", "t", "g", "ship", "s"]
