@@ -129,14 +129,6 @@ def slice_rows(ids: list[str], details: dict[str, dict[str, Any]]) -> tuple[str,
 
 
 class CompareScreen(BaseScreen):
-    DEFAULT_CSS = """
-    CompareScreen #compare-warnings { height: auto; max-height: 4; padding: 0 1; color: $warning; }
-    CompareScreen #compare-tabs { height: 1fr; }
-    CompareScreen .plots { height: 1fr; }
-    CompareScreen PlotextPlot { height: 1fr; width: 1fr; }
-    CompareScreen #compare-curves-note { height: auto; padding: 0 1; }
-    CompareScreen .subtitle { padding: 0 1; text-style: bold; }
-    """
     BINDINGS = [
         Binding("m", "tab('metrics')", "Metrics", show=False, id="compare.metrics"),
         Binding("p", "tab('params')", "Params", show=False, id="compare.params"),

@@ -85,12 +85,6 @@ class PreviewTable(Table):
 
 
 class DatasetsScreen(BaseScreen):
-    DEFAULT_CSS = """
-    DatasetsScreen #ds-list { height: 30%; min-height: 6; max-height: 12; border: round $primary-darken-2; }
-    DatasetsScreen #ds-list:focus-within { border: round $accent; }
-    DatasetsScreen #ds-detail { height: 1fr; }
-    DatasetsScreen #ds-info { height: 1; padding: 0 1; color: $text-muted; }
-    """
     BINDINGS = [
         Binding("n", "launch", "New run", id="datasets.launch"),
         Binding("a", "register", "Register file", id="datasets.register"),

@@ -18,10 +18,6 @@ SCOPES = {
 class HelpScreen(BaseScreen):
     """Lists the catalogue from screens.keymap, so it can never disagree with the real bindings."""
 
-    DEFAULT_CSS = """
-    HelpScreen #help-intro { height: auto; padding: 0 1; color: $text-muted; }
-    HelpScreen #help-table { height: 1fr; }
-    """
     BINDINGS = []
 
     def compose(self) -> ComposeResult:

@@ -120,11 +120,6 @@ LIMITED = {"runs": RUNS_LIMIT, "jobs": JOBS_LIMIT}
 
 
 class HomeScreen(BaseScreen):
-    DEFAULT_CSS = """
-    HomeScreen #home-summary { height: auto; padding: 0 1; }
-    HomeScreen #home-attention { height: 1fr; }
-    HomeScreen #home-recent { height: 1fr; }
-    """
     BINDINGS = [
         Binding("enter", "open", "Open", id="home.open"),
         Binding("r", "refresh", "Refresh", id="home.refresh"),

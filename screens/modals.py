@@ -35,17 +35,6 @@ class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
     if TYPE_CHECKING:  # for the type checker, ``self.app`` is the Workbench (forms act on its ``ws``)
         app = getters.app(Workbench)
 
-    DEFAULT_CSS = """
-    FormScreen { align: center middle; }
-    FormScreen > #form-box { width: 76; max-width: 100%; height: auto; max-height: 100%;
-        border: round $accent; padding: 0 1; background: $surface; }
-    FormScreen .form-row { height: 1; margin-bottom: 1; }
-    FormScreen .form-row > Label { width: 14; padding: 0 1 0 0; text-align: right; }
-    FormScreen .form-row > Input, FormScreen .form-row > Select { width: 1fr; }
-    FormScreen .form-long { height: auto; margin-bottom: 1; }
-    FormScreen .form-long > Label { color: $text-muted; }
-    FormScreen #form-help { color: $text-muted; height: auto; }
-    """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
         Binding("ctrl+s", "submit", "Submit", id="form.submit"),
@@ -113,16 +102,6 @@ class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
 class ConfirmModal(ModalScreen[bool]):
     """A yes/no question; y (or Enter on "Yes") confirms, n or Escape declines."""
 
-    DEFAULT_CSS = """
-    ConfirmModal { align: center middle; }
-    ConfirmModal > Vertical {
-        width: 72; max-width: 100%; height: auto; border: round $warning; padding: 0 1;
-        background: $surface;
-    }
-    ConfirmModal .confirm-text { margin-bottom: 1; }
-    ConfirmModal Horizontal { height: auto; align-horizontal: right; }
-    ConfirmModal Button { margin-left: 2; min-width: 10; }
-    """
     BINDINGS = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
@@ -155,11 +134,6 @@ class ConfirmModal(ModalScreen[bool]):
 class TextScreen(RoutesWorkerErrors, ModalScreen[None]):
     """A scrollable read-only result (diff, validation problems); Escape or q closes it."""
 
-    DEFAULT_CSS = """
-    TextScreen { align: center middle; }
-    TextScreen > #text-box { width: 90%; height: 80%; border: round $accent; background: $surface;
-        padding: 0 1; }
-    """
     BINDINGS = [
         Binding("escape,q", "dismiss_screen", "Close", id="text.close"),
         Binding("j", "scroll('down')", "Down", show=False, id="text.down"),

@@ -62,19 +62,6 @@ def job_target(job: ScoringJob) -> str:
 
 
 class ModelsScreen(BaseScreen):
-    DEFAULT_CSS = """
-    ModelsScreen #models-top { height: 1fr; }
-    ModelsScreen #models-table { width: 3fr; }
-    ModelsScreen #model-detail-pane { width: 2fr; }
-    ModelsScreen #model-detail { padding: 0 1; }
-    ModelsScreen #jobs-pane { height: 40%; min-height: 6; }
-    ModelsScreen #score-row { height: 1; display: none; padding: 0 1; }
-    ModelsScreen #score-row.active { display: block; }
-    ModelsScreen #score-label { width: auto; margin-right: 1; }
-    ModelsScreen #deploy-row { height: 1; display: none; padding: 0 1; }
-    ModelsScreen #deploy-row.active { display: block; }
-    ModelsScreen #deploy-label { width: auto; margin-right: 1; }
-    """
     BINDINGS = [
         Binding("p", "promote", "Promote", id="models.promote"),
         Binding("d", "deploy", "Deploy", id="models.deploy"),

@@ -68,16 +68,6 @@ def drift_cell(row: dict[str, Any]) -> str:
 
 
 class MonitoringScreen(BaseScreen):
-    DEFAULT_CSS = """
-    MonitoringScreen #deployments-table { height: auto; max-height: 8; }
-    MonitoringScreen #mon-trend { height: 3; padding: 0 1; }
-    MonitoringScreen #mon-trend-label { width: 34; height: 3; }
-    MonitoringScreen #mon-sparkline { width: 1fr; height: 2; margin-top: 1; }
-    MonitoringScreen #mon-bottom { height: 1fr; }
-    MonitoringScreen #mon-jobs-table { width: 2fr; }
-    MonitoringScreen #mon-drift-table { width: 3fr; }
-    MonitoringScreen #mon-empty { padding: 1 2; }
-    """
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="monitoring.refresh"),
         Binding("f", "feedback", "Feedback", id="monitoring.feedback"),

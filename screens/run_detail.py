@@ -31,11 +31,6 @@ if TYPE_CHECKING:
 
 
 class RunDetailScreen(BaseScreen):
-    DEFAULT_CSS = """
-    RunDetailScreen #run-head { height: auto; max-height: 4; padding: 0 1; }
-    RunDetailScreen #run-tabs { height: 1fr; }
-    RunDetailScreen PlotextPlot { height: 1fr; }
-    """
     BINDINGS = [
         Binding("t", "tab('trials')", "Trials", show=False, id="run.trials"),
         Binding("h", "tab('history')", "History", show=False, id="run.history"),

@@ -42,10 +42,6 @@ TASKS = (("auto", "auto (from target)"), ("binary", "binary"), ("multiclass", "m
 
 # -- the list ----------------------------------------------------------------------------------
 class RunsScreen(BaseScreen):
-    DEFAULT_CSS = """
-    RunsScreen #runs-pane { height: 1fr; }
-    RunsScreen #runs-info { height: 1; padding: 0 1; color: $text-muted; }
-    """
     BINDINGS = [
         Binding("enter", "open", "Detail", id="runs.open"),
         Binding("space", "mark", "Mark", id="runs.mark"),

@@ -34,14 +34,6 @@ def cell(value: Any) -> str:
 
 
 class SqlScreen(BaseScreen):
-    DEFAULT_CSS = """
-    SqlScreen #sql-input { margin: 0 1; }
-    SqlScreen #sql-status { height: auto; max-height: 3; padding: 0 1; }
-    SqlScreen #sql-status.error { color: $error; }
-    SqlScreen #sql-views { height: auto; padding: 0 1; display: none; color: $text-muted; }
-    SqlScreen #sql-views.shown { display: block; }
-    SqlScreen #sql-results { height: 1fr; }
-    """
     BINDINGS = [
         Binding("ctrl+t", "toggle_views", "Views", id="sql.views"),
         Binding("ctrl+l", "focus_input", "Edit query", id="sql.edit"),
