@@ -16,6 +16,7 @@ class PolicyRefused(UserError):
 
     exit_code = 3
 
-    def __init__(self, message: str, payload: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, payload: Any = None) -> None:
+        """``payload``: what the command would have printed (a domain result), printed by ``--json``."""
         super().__init__(message)
-        self.payload = payload or {}
+        self.payload = payload

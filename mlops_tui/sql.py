@@ -8,11 +8,13 @@ on a read-only connection (``Store.query``). The TUI's SQL pane calls :func:`run
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from mlops_tui.errors import UserError
+from mlops_tui.results import Result
 from mlops_tui.store import StoreError
 
 if TYPE_CHECKING:
@@ -74,12 +76,21 @@ def _verb(query: str, kind: duckdb.StatementType) -> str:
     return name if not first.isalpha() or first in (name, "WITH") else f"{first} ({name})"
 
 
-def run(ws: Workspace, text: str, *, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
-    """Run one read-only query; returns columns, rows (at most ``limit``) and whether more existed."""
+@dataclass(frozen=True)
+class QueryResult(Result):
+    """Columns and rows (at most the limit) of a query, and whether more rows existed."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    row_count: int
+    truncated: bool
+
+
+def run(ws: Workspace, text: str, *, limit: int = DEFAULT_LIMIT) -> QueryResult:
+    """Run one read-only query (at most ``limit`` rows)."""
     query = check_read_only(text)
     try:
         columns, rows = ws.store.query(query, limit=limit + 1)
     except StoreError as exc:  # already one line (Store.query)
         raise UserError(str(exc)) from exc
-    return {"columns": columns, "rows": [list(r) for r in rows[:limit]], "row_count": min(len(rows), limit),
-            "truncated": len(rows) > limit}
+    return QueryResult(tuple(columns), tuple(tuple(r) for r in rows[:limit]), min(len(rows), limit), len(rows) > limit)

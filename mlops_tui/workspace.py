@@ -25,6 +25,9 @@ from mlops_tui.store import Store, StoreError, session
 
 DEFAULT_DIR = ".mlops"
 
+Config = dict[str, Any]
+"""config.toml's tables as parsed (the user's file; defaults below for the tables it leaves out)."""
+
 DEFAULT_CONFIG = """\
 # mlops-tui workspace configuration.
 
@@ -123,7 +126,7 @@ class Workspace:
             raise UserError(str(exc)) from exc
 
     @cached_property
-    def config(self) -> dict[str, Any]:
+    def config(self) -> Config:
         defaults = tomllib.loads(DEFAULT_CONFIG)
         if not self.config_path.exists():
             return defaults

@@ -9,10 +9,9 @@ so the overlaid plots read under NO_COLOR.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.modals import FormField, FormScreen
 from mlops_tui.screens.nav import BaseScreen
@@ -27,6 +26,10 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from mlops_tui.formatting import fmt
 
+if TYPE_CHECKING:
+    from mlops_tui.evaluation.compare import ComparedRun, RunComparison
+    from mlops_tui.evaluation.report import Report
+
 MARKERS = ("•", "+", "x", "*", "o", "#")
 TOP_FEATURES = 15
 LIVE_REFRESH_S = 2.0
@@ -34,7 +37,7 @@ LIVE_REFRESH_S = 2.0
 
 @dataclass(frozen=True)
 class Comparison:
-    data: dict[str, Any]                    # compare.compare(...)
+    data: RunComparison
     details: dict[str, dict[str, Any]]      # run_id → evaluation details (curves, importance, slices)
     trials: dict[str, list[Any]]            # run_id → trials
 
@@ -48,41 +51,42 @@ def short_ids(run_ids: list[str]) -> dict[str, str]:
     return {i: i for i in run_ids}
 
 
-def metric_rows(data: dict[str, Any]) -> list[tuple[Any, ...]]:
+def metric_rows(data: RunComparison) -> list[tuple[Any, ...]]:
     """One row per metric: value per run, delta to the first run, ★ on the best."""
-    ids = [r["run_id"] for r in data["runs"]]
-    lower = set(data.get("lower_is_better", []))
+    ids = [r.run_id for r in data.runs]
+    lower = set(data.lower_is_better)
     rows: list[tuple[Any, ...]] = []
-    for metric, values in data["metrics"].items():
+    for metric, values in data.metrics.items():
         cells: list[Any] = [metric + (" ↓" if metric in lower else "")]
         for i, run_id in enumerate(ids):
             value = values.get(run_id)
             cell = Text(fmt(value))
-            delta = (data.get("deltas") or {}).get(metric, {}).get(run_id)
+            delta = data.deltas.get(metric, {}).get(run_id)
             if i > 0 and delta is not None:
                 cell.append(f" {delta:+.3g}", style="dim")
-            if (data.get("best") or {}).get(metric) == run_id:
+            if data.best.get(metric) == run_id:
                 cell.append(" ★", style="bold green")
             cells.append(cell)
         rows.append(tuple(cells))
     return rows
 
 
-def run_rows(data: dict[str, Any]) -> list[tuple[Any, ...]]:
+def run_rows(data: RunComparison) -> list[tuple[Any, ...]]:
     """What each run is: name, data, model, trials, holdout size."""
-    runs = data["runs"]
-    fields: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [("name", lambda r: r["name"]), ("dataset", lambda r: f"{r['dataset']}:{r['dataset_version']}"),
-              ("target", lambda r: f"{r['target']} ({r['task']})"), ("model", lambda r: r["model"] or "-"),
-              ("trials", lambda r: fmt(r["n_trials"])), ("holdout", lambda r: fmt(r["holdout_rows"]))]
+    runs = data.runs
+    fields: list[tuple[str, Callable[[ComparedRun], Any]]] = [
+        ("name", lambda r: r.name), ("dataset", lambda r: f"{r.dataset}:{r.dataset_version}"),
+        ("target", lambda r: f"{r.target} ({r.task})"), ("model", lambda r: r.model or "-"),
+        ("trials", lambda r: fmt(r.n_trials)), ("holdout", lambda r: fmt(r.holdout_rows))]
     return [(Text(label, style="dim"), *(get(r) for r in runs)) for label, get in fields]
 
 
-def param_rows(data: dict[str, Any]) -> list[tuple[Any, ...]]:
+def param_rows(data: RunComparison) -> list[tuple[Any, ...]]:
     """Parameters, the ones that differ first and marked ≠."""
-    ids = [r["run_id"] for r in data["runs"]]
-    differing = set(data.get("differing_params", []))
+    ids = [r.run_id for r in data.runs]
+    differing = set(data.differing_params)
     rows = []
-    for param, values in data["params"].items():
+    for param, values in data.params.items():
         mark = "≠ " if param in differing else "  "
         rows.append((Text(mark + param, style="bold" if param in differing else ""),
                      *(fmt(values.get(i)) for i in ids)))
@@ -146,7 +150,7 @@ class CompareScreen(BaseScreen):
             self.comparison, self.seq = comparison, seq
 
     class Exported(Message):
-        def __init__(self, result: dict[str, Any]) -> None:
+        def __init__(self, result: Report) -> None:
             super().__init__()
             self.result = result
 
@@ -202,24 +206,17 @@ class CompareScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="compare-load")
     def load_comparison(self, seq: int) -> None:
         ws = self.app.ws
-        from mlops_tui.evaluation.compare import compare
+        from mlops_tui.evaluation.compare import compare, with_details
 
-        data = compare(ws, self.run_ids)
-        details: dict[str, dict[str, Any]] = {}
-        for row in data["runs"]:
-            if row.get("details_path"):
-                try:
-                    details[row["run_id"]] = json.loads(ws.abspath(row["details_path"]).read_text())
-                except (OSError, json.JSONDecodeError):
-                    data["warnings"].append(f"evaluation details of run {row['run_id'][:8]} are unreadable")
-        ids = [r["run_id"] for r in data["runs"]]
+        data, details = with_details(ws, compare(ws, self.run_ids))
+        ids = [r.run_id for r in data.runs]
         self.post_message(self.Loaded(Comparison(data, details, ws.store.runs.trials_of(ids)), seq))
 
     def on_compare_screen_loaded(self, msg: Loaded) -> None:
         if msg.seq != self.load_seq:
             return
         self.comparison = c = msg.comparison
-        ids = [r["run_id"] for r in c.data["runs"]]
+        ids = [r.run_id for r in c.data.runs]
         heads = short_ids(ids)
         cols = [f"{MARKERS[i % len(MARKERS)]} {heads[r]}" for i, r in enumerate(ids)]
         metrics = self.query_one("#compare-metrics", Table)
@@ -231,13 +228,13 @@ class CompareScreen(BaseScreen):
                                                                 param_importance_rows(ids, c.details))
         metric, rows = slice_rows(ids, c.details)
         self.query_one("#compare-slices", Table).fill([f"slice ({metric})", "n", *cols], rows)
-        warnings = c.data.get("warnings", [])
+        warnings = c.data.warnings
         box = self.query_one("#compare-warnings", Static)
         box.update(Text("\n".join(f"▲ {w}" for w in warnings)))
         box.display = bool(warnings)
         self._plot_curves(ids, heads, c.details)
         self._plot_history(ids, heads, c)
-        if any(r["status"] in ("running", "queued") for r in c.data["runs"]):
+        if any(r.status in ("running", "queued") for r in c.data.runs):
             # a run still tuning: read again shortly (trials arrive, then its evaluation)
             self.set_timer(LIVE_REFRESH_S, self._reload_if_shown)
 
@@ -310,14 +307,14 @@ class CompareScreen(BaseScreen):
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
-        runs = {r["run_id"]: r for r in c.data["runs"]}
+        runs = {r.run_id: r for r in c.data.runs}
         plt.title("best value so far per trial")
         for n, i in enumerate(ids):
             done = sorted((t for t in c.trials.get(i, []) if t.value is not None and t.state.lower() == "complete"),
                           key=lambda t: t.number)
             if not done:
                 continue
-            pick = min if runs[i]["direction"] == "minimize" else max
+            pick = min if runs[i].direction == "minimize" else max
             best, acc = [], None
             for t in done:
                 acc = t.value if acc is None else pick(acc, t.value)
@@ -345,4 +342,4 @@ class CompareScreen(BaseScreen):
         self.post_message(self.Exported(report.write_report(self.app.ws, self.run_ids, output)))
 
     def on_compare_screen_exported(self, msg: Exported) -> None:
-        self.notify(f"✓ report written: {msg.result['output']}", timeout=8)
+        self.notify(f"✓ report written: {msg.result.output}", timeout=8)

@@ -19,6 +19,7 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from mlops_tui.formatting import fmt
 
 if TYPE_CHECKING:
+    from mlops_tui.data.datasets import Diff
     from mlops_tui.store import DatasetVersion
 
 PAGE = 100  # rows held by the preview table at a time; DuckDB fetches the next page on demand
@@ -298,9 +299,9 @@ class DatasetsScreen(BaseScreen):
         from mlops_tui.data import datasets
 
         result = datasets.validate(self.app.ws, ref, path)
-        problems = result.get("problems") or []
-        head = f"✓ {path} matches {ref}" if result.get("ok") else f"✗ {path}: {len(problems)} problem(s) against {ref}"
-        body = "\n".join([head, ""] + [f"  ✗ {_problem(p)}" for p in problems])
+        problems = result.problems
+        head = f"✓ {path} matches {ref}" if result.ok else f"✗ {path}: {len(problems)} problem(s) against {ref}"
+        body = "\n".join([head, ""] + [f"  ✗ {p}" for p in problems])
         self.app.call_from_thread(self.app.push_screen, TextScreen(f"validate {ref}", body))
 
     def action_diff(self) -> None:
@@ -332,31 +333,15 @@ def _cell(value: Any) -> Any:
     return as_cell(f"{value:.6g}" if isinstance(value, float) else str(value))
 
 
-def _problem(p: Any) -> str:
-    if isinstance(p, dict):
-        return p.get("message") or ", ".join(f"{k}={v}" for k, v in p.items())
-    return str(p)
-
-
-def render_diff(result: dict[str, Any]) -> str:
-    """A diff dict (added, removed, changed, drift) as plain lines; symbols carry the status."""
-    lines: list[str] = []
-    for key, sign in (("added", "+"), ("removed", "-")):
-        for col in result.get(key) or []:
-            lines.append(f"{sign} {col if isinstance(col, str) else col.get('name', col)}")
-    for ch in result.get("changed") or []:
-        lines.append(f"~ {ch if isinstance(ch, str) else ', '.join(f'{k}={v}' for k, v in ch.items())}")
-    drift = result.get("drift") or []
-    if isinstance(drift, dict):
-        drift = [{"column": k, **(v if isinstance(v, dict) else {"value": v})} for k, v in drift.items()]
-    if drift:
+def render_diff(result: Diff) -> str:
+    """A dataset diff as plain lines; symbols carry the status."""
+    lines = [f"+ {col}" for col in result.added] + [f"- {col}" for col in result.removed]
+    lines += [f"~ name={ch.name}, from={ch.from_}, to={ch.to}" for ch in result.changed]
+    if result.drift:
         lines += ["", "drift per column:"]
-        for d in drift:
-            status = d.get("status", "")
-            sym = {"alert": "■", "warn": "▲", "ok": "✓"}.get(status, "○")
-            detail = ", ".join(f"{k}={fmt(v)}" for k, v in d.items() if k not in ("column", "status", "feature"))
-            lines.append(f"  {sym} {d.get('column') or d.get('feature')}: {status} {detail}")
-    for key, value in result.items():
-        if key not in ("added", "removed", "changed", "drift"):
-            lines.append(f"{key}: {value}")
-    return "\n".join(lines) or "no differences"
+        for d in result.drift:
+            sym = {"alert": "■", "warn": "▲", "ok": "✓"}.get(d.status, "○")
+            detail = ", ".join(f"{k}={fmt(v)}" for k, v in d.to_json().items() if k not in ("column", "status"))
+            lines.append(f"  {sym} {d.column}: {d.status} {detail}")
+    lines += [f"a: {result.a}", f"b: {result.b}", f"rows: {result.rows.to_json()}"]
+    return "\n".join(lines)

@@ -32,13 +32,16 @@ JOBS_SHOWN = 200
 if TYPE_CHECKING:
     from mlops_tui.store import Deployment, ModelVersion, ScoringJob
 
+    from mlops_tui.registry.gate import Verdict
+    from mlops_tui.registry.models import ModelDetail
+
 
 @dataclass(frozen=True)
 class Registry:
     """One worker's read of the registry: versions with their gate verdicts, deployments, jobs."""
 
     models: list[ModelVersion]
-    gates: dict[str, dict[str, Any]]          # ref → Verdict.to_json()
+    gates: dict[str, Verdict]          # ref → its gate verdict
     deployments: list[Deployment]
     jobs: list[ScoringJob]
 
@@ -51,10 +54,10 @@ def primary(m: ModelVersion) -> tuple[str, Any]:
     return name, metrics.get(name)
 
 
-def gate_text(verdict: dict[str, Any] | None) -> Text:
+def gate_text(verdict: Verdict | None) -> Text:
     if verdict is None:
         return Text("○ -", style="dim")
-    return status_text("pass" if verdict.get("passed") else "fail")
+    return status_text("pass" if verdict.passed else "fail")
 
 
 def job_target(job: ScoringJob) -> str:
@@ -76,7 +79,7 @@ class ModelsScreen(BaseScreen):
             self.data, self.seq = data, seq
 
     class Gates(Message):
-        def __init__(self, gates: dict[str, dict[str, Any]], seq: int) -> None:
+        def __init__(self, gates: dict[str, Verdict], seq: int) -> None:
             super().__init__()
             self.gates, self.seq = gates, seq
 
@@ -86,7 +89,7 @@ class ModelsScreen(BaseScreen):
             self.jobs = jobs
 
     class Detail(Message):
-        def __init__(self, info: dict[str, Any]) -> None:
+        def __init__(self, info: ModelDetail) -> None:
             super().__init__()
             self.info = info
 
@@ -194,12 +197,12 @@ class ModelsScreen(BaseScreen):
         deployments, jobs = ws.store.models.deployments(), recent_jobs(ws, JOBS_SHOWN)
         # The list first (fast store reads), then the verdicts (each reads evaluation details).
         self.post_message(self.Loaded(Registry(models, {}, deployments, jobs), seq))
-        gates: dict[str, dict[str, Any]] = {}
+        gates: dict[str, Verdict] = {}
         for m in models:
             try:
-                gates[m.ref] = gate.check(ws, m, champion=registry.champion_of(ws, m)).to_json()
+                gates[m.ref] = gate.check(ws, m, champion=registry.champion_of(ws, m))
             except Exception as exc:  # noqa: BLE001 - one unreadable verdict must not hide the list
-                gates[m.ref] = {"passed": False, "reasons": [f"gate check failed: {exc}"], "checks": {}}
+                gates[m.ref] = gate.Verdict(False, (f"gate check failed: {exc}",))
         self.post_message(self.Gates(gates, seq))
 
     def on_models_screen_gates(self, msg: Gates) -> None:
@@ -301,37 +304,35 @@ class ModelsScreen(BaseScreen):
         self.query_one("#model-detail", Static).update(text)
 
     @staticmethod
-    def _model_text(info: dict[str, Any]) -> Text:
+    def _model_text(info: ModelDetail) -> Text:
         t = Text()
-        t.append(info["ref"], style="bold")
-        for a in info.get("aliases") or []:
+        t.append(info.ref, style="bold")
+        for a in info.aliases:
             t.append(f"  @{a}", style="bold cyan")
-        t.append(f"\n{info.get('task', '')} · data {info.get('dataset') or '-'}"
-                 f" · run {(info.get('run_id') or '-')[:8]}\n")
-        gate = info.get("gate") or {}
+        t.append(f"\n{info.task} · data {info.dataset or '-'} · run {(info.run_id or '-')[:8]}\n")
+        gate = info.gate
         t.append("Gate ")
         t.append_text(gate_text(gate))
         t.append("\n")
-        for reason in gate.get("reasons") or []:
+        for reason in gate.reasons:
             t.append(f"  ✗ {reason}\n", style="red")
-        for name, check in (gate.get("checks") or {}).items():
+        for name, check in gate.checks.items():
             if check.get("ok") is None and check.get("note"):
                 t.append(f"  ○ {name}: {check['note']}\n", style="dim")
-        metrics = {k: v for k, v in (info.get("metrics") or {}).items()
-                   if isinstance(v, int | float) and not isinstance(v, bool)}
+        metrics = {k: v for k, v in info.metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
         if metrics:
             t.append("Metrics\n", style="bold")
             width = min(12, max(len(k) for k in metrics))
             for k, v in metrics.items():
                 t.append(f"  {k:<{width}} {fmt(v)}\n")
-        deps = info.get("deployments") or []
+        deps = info.deployments
         t.append(f"Deployed as {', '.join(deps)}\n" if deps else "Not deployed\n")
-        moves = info.get("alias_history") or []
+        moves = info.alias_history
         if moves:
             t.append("Alias moves (latest first)\n", style="bold")
             for h in reversed(moves[-4:]):
-                prev = f" (from v{h['previous_version']})" if h.get("previous_version") else ""
-                t.append(f"  @{h['alias']} → v{h['version']}{prev}  {ago(h['changed_at'])}\n")
+                prev = f" (from v{h.previous_version})" if h.previous_version else ""
+                t.append(f"  @{h.alias} → v{h.version}{prev}  {ago(h.changed_at)}\n")
         return t
 
     @staticmethod
@@ -373,8 +374,8 @@ class ModelsScreen(BaseScreen):
     def promote(self, ref: str, alias: str) -> None:
         from mlops_tui.registry import models as registry
         res = registry.promote(self.app.ws, ref, alias)
-        prev = f" (was v{res['previous_version']})" if res.get("previous_version") else ""
-        self.post_message(self.Done(f"✓ {res['name']}@{alias} → v{res['version']}{prev}"))
+        prev = f" (was v{res.previous_version})" if res.previous_version else ""
+        self.post_message(self.Done(f"✓ {res.name}@{alias} → v{res.version}{prev}"))
 
     def on_models_screen_done(self, msg: Done) -> None:
         self.notify(msg.text)
@@ -398,7 +399,7 @@ class ModelsScreen(BaseScreen):
     def rollback(self, name: str, alias: str) -> None:
         from mlops_tui.registry import models as registry
         res = registry.rollback(self.app.ws, name, alias)
-        self.post_message(self.Done(f"✓ {name}@{alias} rolled back to v{res['version']}"))
+        self.post_message(self.Done(f"✓ {name}@{alias} rolled back to v{res.version}"))
 
     # -- deploy -------------------------------------------------------------------------------
     def action_deploy(self) -> None:

@@ -9,7 +9,7 @@ refreshes every few seconds, so a scoring job started elsewhere (CLI, cron) appe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import ago, status_text
 from mlops_tui.screens.modals import FormField, FormScreen
@@ -25,18 +25,20 @@ from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 
 from mlops_tui.formatting import fmt
 
+if TYPE_CHECKING:
+    from mlops_tui.monitoring.monitor import DeploymentHealth, FeatureDrift, FeedbackReport
+
 REFRESH_S = 5.0
 
 
-def perf_text(summary: dict[str, Any]) -> Text:
+def perf_text(summary: DeploymentHealth) -> Text:
     """The latest live performance: status and the primary metric, or ○ when no labels arrived."""
-    jobs = [j for j in summary["jobs"] if j.get("performance")]
-    if not jobs:
+    perf = next((j.performance for j in summary.jobs if j.performance), None)
+    if perf is None:
         return Text("○ no labels", style="dim")
-    perf = jobs[0]["performance"]
-    metric = summary.get("primary_metric")
-    text = status_text(perf["status"])
-    value = (perf.get("metrics") or {}).get(metric) if metric else None
+    metric = summary.primary_metric
+    text = status_text(perf.status)
+    value = perf.metrics.get(metric) if metric else None
     if value is not None:
         text.append(f" {metric} {fmt(value)}")
     return text
@@ -52,16 +54,16 @@ def serving_text(services: list[Any]) -> Text:
     return text
 
 
-def drift_cell(row: dict[str, Any]) -> str:
+def drift_cell(row: FeatureDrift) -> str:
     """The statistic that best describes a feature's drift: PSI, else new categories or null change."""
     parts = []
-    if row.get("psi") is not None:
-        parts.append(f"psi {fmt(row['psi'], 3)}")
-    if row.get("ks_pvalue") is not None:
-        parts.append(f"ks p {fmt(row['ks_pvalue'], 2)}")
-    if row.get("new_categories"):
-        parts.append(f"new {row['new_categories']}")
-    ref, cur = row.get("null_rate_ref"), row.get("null_rate_cur")
+    if row.psi is not None:
+        parts.append(f"psi {fmt(row.psi, 3)}")
+    if row.ks_pvalue is not None:
+        parts.append(f"ks p {fmt(row.ks_pvalue, 2)}")
+    if row.new_categories:
+        parts.append(f"new {row.new_categories}")
+    ref, cur = row.null_rate_ref, row.null_rate_cur
     if ref is not None and cur is not None and abs(cur - ref) >= 0.005:
         parts.append(f"nulls {ref:.0%}→{cur:.0%}")
     return " · ".join(parts) or "-"
@@ -74,18 +76,18 @@ class MonitoringScreen(BaseScreen):
     ]
 
     class Loaded(Message):
-        def __init__(self, summaries: list[dict[str, Any]], seq: int) -> None:
+        def __init__(self, summaries: list[DeploymentHealth], services: dict[str, list[Any]], seq: int) -> None:
             super().__init__()
-            self.summaries, self.seq = summaries, seq
+            self.summaries, self.services, self.seq = summaries, services, seq
 
     class FeedbackDone(Message):
-        def __init__(self, result: dict[str, Any]) -> None:
+        def __init__(self, result: FeedbackReport) -> None:
             super().__init__()
             self.result = result
 
     def __init__(self) -> None:
         super().__init__()
-        self.summaries: dict[str, dict[str, Any]] = {}
+        self.summaries: dict[str, DeploymentHealth] = {}
         self.load_seq = 0
 
     def compose(self) -> ComposeResult:
@@ -135,31 +137,30 @@ class MonitoringScreen(BaseScreen):
         from mlops_tui.serving import service
         summaries = [monitoring.monitor(ws, d.name) for d in ws.store.models.deployments()]
         running = service.services(ws)
-        for s in summaries:
-            s["services"] = [svc for svc in running if svc.deployment == s["deployment"]]
-        self.post_message(self.Loaded(summaries, seq))
+        serving = {s.deployment: [svc for svc in running if svc.deployment == s.deployment] for s in summaries}
+        self.post_message(self.Loaded(summaries, serving, seq))
 
     def on_monitoring_screen_loaded(self, msg: Loaded) -> None:
         if msg.seq != self.load_seq:
             return
-        self.summaries = {s["deployment"]: s for s in msg.summaries}
+        self.summaries = {s.deployment: s for s in msg.summaries}
         table = self.query_one("#deployments-table", Table)
         table.loading = False
         rows = []
         for s in msg.summaries:
-            alerting = ", ".join(f["feature"] for f in s["alerting_features"][:3]) or "-"
-            last = s["jobs"][0]["created_at"] if s["jobs"] else None
-            rows.append((status_text(s["status"]), s["deployment"], f"{s['model']}:{s['version']}",
-                         serving_text(s.get("services", [])), perf_text(s), alerting, fmt(len(s["jobs"])), ago(last)))
+            alerting = ", ".join(f.feature for f in s.alerting_features[:3]) or "-"
+            last = s.jobs[0].created_at if s.jobs else None
+            rows.append((status_text(s.status), s.deployment, f"{s.model}:{s.version}",
+                         serving_text(msg.services[s.deployment]), perf_text(s), alerting, fmt(len(s.jobs)), ago(last)))
         table.fill(["drift", "deployment", "model", "serving", "performance", "alerting", "jobs", "last job"], rows,
-                   [s["deployment"] for s in msg.summaries])
+                   [s.deployment for s in msg.summaries])
         if not msg.summaries:
             self.query_one("#mon-trend-label", Static).update(
                 Text("No deployments yet: 4 Models → d deploys a model; scoring jobs then appear here.",
                      style="dim"))
         self._show_deployment()
 
-    def _selected(self) -> dict[str, Any] | None:
+    def _selected(self) -> DeploymentHealth | None:
         key = self.query_one("#deployments-table", Table).selected_key()
         return self.summaries.get(key) if key else None
 
@@ -176,16 +177,16 @@ class MonitoringScreen(BaseScreen):
             jobs_table.fill(["", "job", "when"], [])
             self._show_drift()
             return
-        jobs = s["jobs"]
+        jobs = s.jobs
         jobs_table.fill(["drift", "job", "kind", "pred Δ", "when", "rows"], [
-            (status_text(j["status"] if j["job_status"] == "succeeded" else j["job_status"]), j["job_id"][:8],
-             j.get("kind", "batch"), fmt(j["prediction_drift"], 2), ago(j["created_at"]), fmt(j["rows"])) for j in jobs
-        ], [j["job_id"] for j in jobs])
-        trend = [j["prediction_drift"] or 0.0 for j in reversed(jobs) if j["job_status"] == "succeeded"]
+            (status_text(j.status if j.job_status == "succeeded" else j.job_status), j.job_id[:8],
+             j.kind, fmt(j.prediction_drift, 2), ago(j.created_at), fmt(j.rows)) for j in jobs
+        ], [j.job_id for j in jobs])
+        trend = [j.prediction_drift or 0.0 for j in reversed(jobs) if j.job_status == "succeeded"]
         spark = self.query_one("#mon-sparkline", Sparkline)
         spark.data = trend
-        label = Text(f"{s['deployment']}: ")
-        label.append_text(status_text(s["status"]))
+        label = Text(f"{s.deployment}: ")
+        label.append_text(status_text(s.status))
         label.append(f"\nprediction drift over {len(trend)} job(s)\n(oldest → newest)", style="dim")
         self.query_one("#mon-trend-label", Static).update(label)
         self._show_drift()
@@ -193,18 +194,17 @@ class MonitoringScreen(BaseScreen):
     def _show_drift(self) -> None:
         s = self._selected()
         key = self.query_one("#mon-jobs-table", Table).selected_key()
-        job = next((j for j in (s or {}).get("jobs", []) if j["job_id"] == key), None)
+        job = next((j for j in (s.jobs if s else ()) if j.job_id == key), None)
         table = self.query_one("#mon-drift", Table)
         if job is None:
             table.fill(["feature", "status", "measure"], [])
             return
-        if job.get("error"):
-            table.fill(["job", "status", "error"], [(job["job_id"][:8], status_text(job["job_status"]),
-                                                      job["error"])])
+        if job.error:
+            table.fill(["job", "status", "error"], [(job.job_id[:8], status_text(job.job_status), job.error)])
             return
         table.fill(["feature", "status", "measure"],
-                   [(d["feature"], status_text(d["status"]), drift_cell(d)) for d in job["drift"]],
-                   [d["feature"] for d in job["drift"]])
+                   [(d.feature, status_text(d.status), drift_cell(d)) for d in job.drift],
+                   [d.feature for d in job.drift])
 
     # -- feedback -----------------------------------------------------------------------------
     def action_feedback(self) -> None:
@@ -215,11 +215,11 @@ class MonitoringScreen(BaseScreen):
 
         def done(answer: dict[str, str] | None) -> None:
             if answer and answer["labels"] and answer["id_column"]:
-                self.feedback(s["deployment"], answer["labels"], answer["id_column"])
+                self.feedback(s.deployment, answer["labels"], answer["id_column"])
             elif answer is not None:
                 self.notify("Give the labels file and the id column that joins them", severity="warning")
 
-        self.app.push_screen(FormScreen(f"Feedback for {s['deployment']}", [
+        self.app.push_screen(FormScreen(f"Feedback for {s.deployment}", [
             FormField("labels", "Labels file (CSV/Parquet with the id and the true target)", "", "labels.csv"),
             FormField("id_column", "Id column (passed through by scoring)", "", "customer_id"),
         ], help_text="Joins the labels to the scored rows; metrics per job vs the holdout.", enter_submits=False),
@@ -233,5 +233,5 @@ class MonitoringScreen(BaseScreen):
 
     def on_monitoring_screen_feedback_done(self, msg: FeedbackDone) -> None:
         r = msg.result
-        self.notify(f"✓ {fmt(r.get('rows_matched'))} rows matched · status {r.get('status', '-')}", timeout=8)
+        self.notify(f"✓ {fmt(r.rows_matched)} rows matched · status {r.status}", timeout=8)
         self.refresh_data()

@@ -7,7 +7,7 @@ input walk through this session's earlier queries.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.nav import BaseScreen, NavBar
 from mlops_tui.screens.tables import Table
@@ -19,6 +19,9 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static
 
 from mlops_tui.formatting import fmt
+
+if TYPE_CHECKING:
+    from mlops_tui.sql import QueryResult
 
 EXAMPLE = "SELECT name, version, aliases FROM v_models ORDER BY name, version DESC"
 VIEWS_TEXT = ("Views: v_datasets v_runs v_trials v_models v_deployments v_jobs v_drift v_audit · "
@@ -42,7 +45,7 @@ class SqlScreen(BaseScreen):
     ]
 
     class Result(Message):
-        def __init__(self, query: str, result: dict[str, Any] | None, error: str | None) -> None:
+        def __init__(self, query: str, result: QueryResult | None, error: str | None) -> None:
             super().__init__()
             self.query, self.result, self.error = query, result, error
 
@@ -106,8 +109,8 @@ class SqlScreen(BaseScreen):
             status.add_class("error")
             status.update(Text(f"✗ {msg.error}"))
             return
-        result = msg.result or {"columns": [], "rows": []}
+        columns, rows, truncated = (msg.result.columns, msg.result.rows, msg.result.truncated) if msg.result else ((), (), False)
         status.remove_class("error")
-        more = " (more exist: add a LIMIT or a WHERE)" if result.get("truncated") else ""
-        status.update(Text(f"✓ {len(result['rows'])} row(s){more}"))
-        table.fill(result["columns"] or ["(no columns)"], [[cell(v) for v in row] for row in result["rows"]])
+        more = " (more exist: add a LIMIT or a WHERE)" if truncated else ""
+        status.update(Text(f"✓ {len(rows)} row(s){more}"))
+        table.fill(list(columns) or ["(no columns)"], [[cell(v) for v in row] for row in rows])

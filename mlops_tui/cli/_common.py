@@ -10,7 +10,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlops_tui import formatting
+from mlops_tui.results import Result
 from mlops_tui.workspace import Workspace
 
 
@@ -75,6 +76,10 @@ def workspace(*, create: bool = False) -> Workspace:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, Result):
+        value = value.to_json()
+    elif is_dataclass(value) and not isinstance(value, type):  # a store record, e.g. an audit event
+        value = asdict(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, datetime | date):
@@ -87,7 +92,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def emit(payload: Any, as_json: bool, render: Callable[[], None]) -> None:
-    """Print ``payload`` as exactly one JSON document, or call ``render`` for people."""
+    """Print ``payload`` (a domain result or store record, or a list or dict of them) as exactly one
+    JSON document, or call ``render`` for people."""
     if as_json:
         sys.stdout.write(json.dumps(_jsonable(payload), default=str) + "\n")
         sys.stdout.flush()

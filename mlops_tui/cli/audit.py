@@ -28,7 +28,7 @@ def audit(
             out.print("no audit events yet")
             return
         out.print(table(None, ["at", "user", "host", "command", "object", "outcome"],
-                        [(r["at"], r["user"], r["host"], r["command"], r["object"], r["outcome"]) for r in rows]))
+                        [(r.at, r.user, r.host, r.command, r.object, r.outcome) for r in rows]))
 
     emit(rows, as_json, render)
 

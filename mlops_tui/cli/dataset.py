@@ -126,13 +126,12 @@ def diff(
     result = datasets.diff(ws, a, b)
 
     def render() -> None:
-        out.print(f"{result['a']} → {result['b']}: rows {result['rows']['a']:,} → {result['rows']['b']:,}")
-        out.print(f"added: {', '.join(result['added']) or '—'}   removed: {', '.join(result['removed']) or '—'}")
-        for c in result["changed"]:
-            out.print(f"retyped: {c['name']} {c['from']} → {c['to']}")
+        out.print(f"{result.a} → {result.b}: rows {result.rows.a:,} → {result.rows.b:,}")
+        out.print(f"added: {', '.join(result.added) or '—'}   removed: {', '.join(result.removed) or '—'}")
+        for c in result.changed:
+            out.print(f"retyped: {c.name} {c.from_} → {c.to}")
         out.print(table(None, ["column", "kind", "psi", "status", "detail"],
-                        [[d["column"], d["kind"], d["psi"], d["status"], d.get("detail", "")]
-                         for d in result["drift"]]))
+                        [[d.column, d.kind, d.psi, d.status, d.detail] for d in result.drift]))
 
     emit(result, as_json, render)
 
@@ -152,17 +151,17 @@ def validate(
     result = datasets.validate(ws, ref, path)
 
     def render() -> None:
-        if result["ok"]:
-            out.print(f"{path} matches {result['ref']} ({result['rows']:,} rows)")
-        for p in result["problems"]:
+        if result.ok:
+            out.print(f"{path} matches {result.ref} ({result.rows:,} rows)")
+        for p in result.problems:
             out.print(f"problem: {p}")
-        for w in result.get("warnings", []):
+        for w in result.warnings:
             out.print(f"warning: {w}")
 
     emit(result, as_json, render)
-    if not result["ok"]:
+    if not result.ok:
         # After the report: exit 1 with one line (the JSON document above stays the only stdout).
-        raise UserError(f"{path} does not match {result['ref']}: {len(result['problems'])} problem(s)")
+        raise UserError(f"{path} does not match {result.ref}: {len(result.problems)} problem(s)")
 
 
 def register(app: typer.Typer) -> None:

@@ -22,7 +22,7 @@ def report(
     from mlops_tui.evaluation import report as rep
 
     res = rep.write_report(workspace(), runs, output)
-    emit(res, as_json, lambda: out.print(f"report written to {res['output']} ({len(res['sections'])} sections)"))
+    emit(res, as_json, lambda: out.print(f"report written to {res.output} ({len(res.sections)} sections)"))
 
 
 def evaluate(
@@ -41,14 +41,14 @@ def evaluate(
     res = evaluation.evaluate_model(workspace(), model, dataset, threshold=threshold)
 
     def render() -> None:
-        m, d = res["model"], res["dataset"]
-        out.print(f"{m['name']}:{m['version']} on {d['name']}:{d['version']} ({res['rows']} rows)")
+        m, d = res.model, res.dataset
+        out.print(f"{m.name}:{m.version} on {d.name}:{d.version} ({res.rows} rows)")
         out.print(table(None, ["metric", "value", "holdout", "Δ"], [
-            (k, v, res["holdout_metrics"].get(k), res["deltas"].get(k))
-            for k, v in res["metrics"].items() if k in res["deltas"] or k not in res["holdout_metrics"]]))
-        if res["max_slice_gap"] is not None:
-            out.print(f"largest slice gap: {fmt(res['max_slice_gap'])}")
-        for w in res["warnings"]:
+            (k, v, res.holdout_metrics.get(k), res.deltas.get(k))
+            for k, v in res.metrics.items() if k in res.deltas or k not in res.holdout_metrics]))
+        if res.max_slice_gap is not None:
+            out.print(f"largest slice gap: {fmt(res.max_slice_gap)}")
+        for w in res.warnings:
             err.print(f"warning: {w}", markup=False, soft_wrap=True)
 
     emit(res, as_json, render)

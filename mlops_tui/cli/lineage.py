@@ -36,7 +36,7 @@ def lineage_cmd(
         from rich.markup import escape
         from rich.tree import Tree
 
-        nodes = {n["id"]: n for n in res["nodes"]}
+        nodes = {n["id"]: n for n in res.nodes}
 
         def preferred(src: dict[str, Any], dst: dict[str, Any]) -> bool:
             # A job sits under its deployment only while the deployment still serves the model
@@ -45,9 +45,9 @@ def lineage_cmd(
 
         # Show each node once, under one parent.
         parent: dict[str, tuple[str, str]] = {}
-        for e in res["edges"]:
-            if e["to"] not in parent or preferred(nodes[e["from"]], nodes[e["to"]]):
-                parent[e["to"]] = (e["from"], e["relation"])
+        for e in res.edges:
+            if e.to not in parent or preferred(nodes[e.from_], nodes[e.to]):
+                parent[e.to] = (e.from_, e.relation)
         children: dict[str, list[tuple[str, str]]] = {}
         for child, (src, rel) in parent.items():
             children.setdefault(src, []).append((child, rel))
@@ -56,11 +56,11 @@ def lineage_cmd(
         # Edges the tree cannot show (a node has one place in it) are named on the child, so the
         # tree never hides e.g. that a job under its deployment was scored by an older model.
         also: dict[str, list[str]] = {}
-        for e in res["edges"]:
-            if parent.get(e["to"], (None,))[0] != e["from"]:
-                src = nodes[e["from"]]
-                verb = "via" if src["kind"] == "deployment" else ALSO.get(e["relation"], e["relation"])
-                also.setdefault(e["to"], []).append(f"{verb} {src['kind']} {src['label']}")
+        for e in res.edges:
+            if parent.get(e.to, (None,))[0] != e.from_:
+                src = nodes[e.from_]
+                verb = "via" if src["kind"] == "deployment" else ALSO.get(e.relation, e.relation)
+                also.setdefault(e.to, []).append(f"{verb} {src['kind']} {src['label']}")
 
         def label(node_id: str, relation: str | None = None) -> Text:
             n = nodes[node_id]
@@ -69,7 +69,7 @@ def lineage_cmd(
                      f"{fmt(n.get('best_value'))}", "model": ", ".join(n.get("aliases") or []),
                      "deployment": f"serves {n.get('model')}", "job": f"{n.get('status')} {n.get('rows')} rows "
                      f"drift {n.get('drift_status') or '—'}"}.get(n["kind"], "")
-            mark = "[bold]" if node_id == res["root"] else ""
+            mark = "[bold]" if node_id == res.root else ""
             rel = f"[dim]{relation}[/] " if relation else ""
             more = "".join(f"  [italic]{escape(a)}[/]" for a in also.get(node_id, []))
             return Text.from_markup(f"{rel}{mark}{n['kind']} {escape(n['label'])}{'[/]' if mark else ''}  "
@@ -83,9 +83,9 @@ def lineage_cmd(
             for child, rel in children.get(node_id, []):
                 grow(branch, child, rel, seen)
 
-        tree = Tree(Text(f"lineage of {res['root']}"))
+        tree = Tree(Text(f"lineage of {res.root}"))
         seen: set[str] = set()
-        for top in [n["id"] for n in res["nodes"] if n["id"] not in has_parent]:
+        for top in [n["id"] for n in res.nodes if n["id"] not in has_parent]:
             grow(tree, top, None, seen)
         out.print(tree)
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, styled, table, workspace
+
+if TYPE_CHECKING:
+    from mlops_tui.registry.gate import Verdict
+    from mlops_tui.registry.models import Promotion
 
 
 def _metric_text(metrics: dict[str, Any]) -> str:
@@ -15,16 +19,15 @@ def _metric_text(metrics: dict[str, Any]) -> str:
     return ", ".join(f"{k}={fmt(metrics[k])}" for k in keys if k)
 
 
-def _warn_gate(res: dict[str, Any]) -> None:
+def _warn_gate(res: Promotion) -> None:
     """A promoted version that fails the gate is allowed, and said so on stderr."""
-    gate = res.get("gate") or {}
-    if gate and not gate["passed"]:
-        err.print(f"warning: {res['name']}:{res['version']} does not pass the validation gate "
-                  f"({'; '.join(gate['reasons'])}); `deploy` will refuse it without --force",
+    if not res.gate.passed:
+        err.print(f"warning: {res.name}:{res.version} does not pass the validation gate "
+                  f"({'; '.join(res.gate.reasons)}); `deploy` will refuse it without --force",
                   markup=False, soft_wrap=True)
-    if res.get("deployments"):
-        err.print(f"note: deployment(s) following {res['name']}@{res['alias']} now serve version "
-                  f"{res['version']}: {', '.join(res['deployments'])}", markup=False, soft_wrap=True)
+    if res.deployments:
+        err.print(f"note: deployment(s) following {res.name}@{res.alias} now serve version "
+                  f"{res.version}: {', '.join(res.deployments)}", markup=False, soft_wrap=True)
 
 
 def list_(
@@ -44,8 +47,7 @@ def list_(
             out.print("no models yet; `mlops-tui tune DATASET` registers one")
             return
         out.print(table(None, ["model", "version", "aliases", "task", "metric", "dataset"], [
-            (r["name"], r["version"], ", ".join(r["aliases"]), r["task"], _metric_text(r["metrics"]),
-             r["dataset"]) for r in rows]))
+            (r.name, r.version, ", ".join(r.aliases), r.task, _metric_text(r.metrics), r.dataset) for r in rows]))
 
     emit(rows, as_json, render)
 
@@ -63,26 +65,25 @@ def show(
 
     info = registry.show(workspace(), ref)
 
-    def verdict(g: dict[str, Any]) -> str:
-        if not g["passed"]:
-            return "refused: " + "; ".join(g["reasons"])
-        why = explain(g["checks"])
+    def verdict(g: Verdict) -> str:
+        if not g.passed:
+            return "refused: " + "; ".join(g.reasons)
+        why = explain(g.checks)
         return "pass" + (": " + "; ".join(why) if why else " (no gate checks configured)")
 
     def render() -> None:
-        gate = info["gate"]
-        out.print(styled((info["ref"], "bold"), f"  task={info['task']}  aliases={', '.join(info['aliases']) or '—'}"))
-        out.print(f"file      {info['path']}\nsha256    {info['sha256']}")
-        out.print(f"run       {info['run_id'] or '—'}\ndataset   {info['dataset'] or '—'}")
-        out.print(f"deployed  {', '.join(info['deployments']) or '—'}")
+        gate = info.gate
+        out.print(styled((info.ref, "bold"), f"  task={info.task}  aliases={', '.join(info.aliases) or '—'}"))
+        out.print(f"file      {info.path}\nsha256    {info.sha256}")
+        out.print(f"run       {info.run_id or '—'}\ndataset   {info.dataset or '—'}")
+        out.print(f"deployed  {', '.join(info.deployments) or '—'}")
         text = verdict(gate)
-        out.print(f"gate      {'passed' + text[4:] if gate['passed'] else 'REFUSED: ' + text[9:]}", markup=False)
+        out.print(f"gate      {'passed' + text[4:] if gate.passed else 'REFUSED: ' + text[9:]}", markup=False)
         out.print(table("metrics", ["metric", "value"],
-                        [(k, v) for k, v in sorted(info["metrics"].items()) if k != "primary_metric"]))
+                        [(k, v) for k, v in sorted(info.metrics.items()) if k != "primary_metric"]))
         out.print(table("versions (gate against production)", ["version", "aliases", "metric", "gate", "created"], [
-            (v["version"], ", ".join(v["aliases"]), _metric_text(v["metrics"]),
-             verdict(v["gate"]), v["created_at"])
-            for v in info["versions"]]))
+            (v.version, ", ".join(v.aliases), _metric_text(v.metrics), verdict(v.gate), v.created_at)
+            for v in info.versions]))
 
     emit(info, as_json, render)
 
@@ -99,10 +100,10 @@ def promote(
     from mlops_tui.registry import models as registry
 
     res = registry.promote(workspace(), ref, alias)
-    prev = res["previous_version"]
+    prev = res.previous_version
     emit(res, as_json, lambda: out.print(
-        f"{res['name']}@{alias} → version {res['version']}"
-        + (f" (was {prev})" if prev is not None and prev != res["version"] else "")))
+        f"{res.name}@{alias} → version {res.version}"
+        + (f" (was {prev})" if prev is not None and prev != res.version else "")))
     _warn_gate(res)
 
 
@@ -119,7 +120,7 @@ def rollback(
 
     res = registry.rollback(workspace(), name, alias)
     emit(res, as_json, lambda: out.print(
-        f"{res['name']}@{alias} → version {res['version']} (was {res['previous_version']})"))
+        f"{res.name}@{alias} → version {res.version} (was {res.previous_version})"))
     _warn_gate(res)
 
 
@@ -148,7 +149,7 @@ def export(
             out.print(f"checked with {result.check['runtime']}: max abs diff {result.check['max_abs_diff']:.3g} "
                       f"vs LightGBM on {result.check['rows']:,} rows")
 
-    emit(result.to_json(), as_json, render)
+    emit(result, as_json, render)
 
 
 def register(app: typer.Typer) -> None:

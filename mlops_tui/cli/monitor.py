@@ -5,13 +5,17 @@ Thin: parse, call ``mlops_tui.monitoring``, emit JSON or a table.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
 
 from mlops_tui.cli._common import JsonFlag, emit, err, fmt, out, styled, table, workspace
 from mlops_tui.serving.sweep import sweep_jobs
+
+if TYPE_CHECKING:
+    from mlops_tui.monitoring.monitor import Performance
+    from mlops_tui.monitoring.retrain import Retrained
 
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red", None: "dim"}
 
@@ -31,12 +35,12 @@ def sparkline(values: list[float | None]) -> str:
     return "".join(" " if v is None else BARS[min(len(BARS) - 1, int(v / top * (len(BARS) - 1)))] for v in values)
 
 
-def _perf_text(perf: dict[str, Any] | None) -> str:
+def _perf_text(perf: Performance | None) -> str:
     if not perf:
         return "—"
-    cmp = perf["metrics"].get("comparison") or {}
+    cmp = perf.metrics.get("comparison") or {}  # as stored by feedback
     value = f"{cmp.get('metric')}={fmt(cmp.get('live'))} " if cmp.get("metric") else ""
-    return f"{value}{_status(perf['status'])}"
+    return f"{value}{_status(perf.status)}"
 
 
 def _name(feature: str) -> str:
@@ -66,42 +70,41 @@ def monitor(
     ws = workspace()
     sweep_jobs(ws)
     res = monitoring.monitor(ws, deployment, limit=limit)
-    detail = monitoring.pick_job(res, job) if job else next((j for j in res["jobs"] if j["drift"]), None)
+    detail = monitoring.pick_job(res, job) if job else next((j for j in res.jobs if j.drift), None)
 
     def render() -> None:
-        jobs = res["jobs"]
-        alerted = sum(j["status"] == "alert" for j in jobs)
+        jobs = res.jobs
+        alerted = sum(j.status == "alert" for j in jobs)
         history = f" (latest job; {alerted} of {len(jobs)} alerted)" if alerted else ""
-        out.print(styled((res["deployment"], "bold"), f" → {res['model']}:{res['version']}   drift ",
-                         _status(res["status"]), f"{history}   performance ", _status(res["performance_status"])))
+        out.print(styled((res.deployment, "bold"), f" → {res.model}:{res.version}   drift ",
+                         _status(res.status), f"{history}   performance ", _status(res.performance_status)))
         if not jobs:
-            out.print(f"no scoring jobs yet; `mlops-tui score {res['deployment']} FILE` runs one")
+            out.print(f"no scoring jobs yet; `mlops-tui score {res.deployment} FILE` runs one")
             return
-        trend = [j["prediction_drift"] for j in reversed(jobs)]
+        trend = [j.prediction_drift for j in reversed(jobs)]
         out.print(f"prediction drift (PSI, oldest → newest) {sparkline(trend)}  "
-                  f"thresholds warn {fmt(res['thresholds']['psi_warn'])} / alert {fmt(res['thresholds']['psi_alert'])}")
+                  f"thresholds warn {fmt(res.thresholds['psi_warn'])} / alert {fmt(res.thresholds['psi_alert'])}")
         t = table(None, ["scored", "job", "model", "rows", "drift", "pred PSI", "worst features", "perf"], [])
         for j in jobs:
-            worst = [_name(f["feature"]) for f in j["drift"] if f["status"] in ("warn", "alert")
-                     and f["kind"] != "prediction"]
-            t.add_row(j["created_at"].strftime("%m-%d %H:%M") if j["created_at"] else "—",
-                      j["job_id"][:8] + (" online" if j["kind"] == "online" else ""),
-                      j["model"], fmt(j["rows"]),
-                      _status(j["status"]) if j["job_status"] == "succeeded" else Text(j["job_status"], style="red"),
-                      fmt(j["prediction_drift"], 2), ", ".join(worst[:3]) + (" …" if len(worst) > 3 else "") or "—",
-                      _perf_text(j["performance"]))
+            worst = [_name(f.feature) for f in j.drift if f.status in ("warn", "alert") and f.kind != "prediction"]
+            t.add_row(j.created_at.strftime("%m-%d %H:%M") if j.created_at else "—",
+                      j.job_id[:8] + (" online" if j.kind == "online" else ""),
+                      j.model, fmt(j.rows),
+                      _status(j.status) if j.job_status == "succeeded" else Text(j.job_status, style="red"),
+                      fmt(j.prediction_drift, 2), ", ".join(worst[:3]) + (" …" if len(worst) > 3 else "") or "—",
+                      _perf_text(j.performance))
         out.print(t)
-        if detail and not detail["drift"]:
-            out.print(f"job {detail['job_id']}: drift not measured")
+        if detail and not detail.drift:
+            out.print(f"job {detail.job_id}: drift not measured")
         elif detail:
-            ft = table(f"features of job {detail['job_id']}, worst first",
+            ft = table(f"features of job {detail.job_id}, worst first",
                        ["feature", "kind", "drift", "PSI", "KS p", "nulls", "new", "mean"], [])
-            for f in detail["drift"]:
-                nulls = "—" if f["null_rate_ref"] is None else f"{f['null_rate_ref']:.0%}→{f['null_rate_cur']:.0%}"
-                mean = "—" if f["ref_mean"] is None else f"{_mean(f['ref_mean'])}→{_mean(f['cur_mean'])}"
-                kind = {"numeric": "num", "categorical": "cat", "prediction": "pred"}.get(f["kind"], f["kind"])
-                ft.add_row(_name(f["feature"]), kind, _status(f["status"]), fmt(f["psi"], 3),
-                           fmt(f["ks_pvalue"], 2), nulls, fmt(f["new_categories"]), mean)
+            for f in detail.drift:
+                nulls = "—" if f.null_rate_ref is None else f"{f.null_rate_ref:.0%}→{f.null_rate_cur:.0%}"
+                mean = "—" if f.ref_mean is None else f"{_mean(f.ref_mean)}→{_mean(f.cur_mean)}"
+                kind = {"numeric": "num", "categorical": "cat", "prediction": "pred"}.get(f.kind, f.kind)
+                ft.add_row(_name(f.feature), kind, _status(f.status), fmt(f.psi, 3),
+                           fmt(f.ks_pvalue, 2), nulls, fmt(f.new_categories), mean)
             out.print(ft)
 
     emit(res, as_json, render)
@@ -124,21 +127,21 @@ def feedback(
 
     res = monitoring.feedback(workspace(), deployment, labels, id_column=id_column, label_column=label_column)
 
-    def render() -> None:
-        cmp = res["comparison"]
-        out.print(f"{res['labels_matched']} of {res['labels']} labels matched {res['rows_matched']} scored rows in "
-                  f"{res['jobs_matched']} job(s) of {res['deployment']}: {_status(res['status'])}")
-        if cmp.get("metric"):
-            out.print(f"{cmp['metric']} live {fmt(cmp['live'])} vs holdout {fmt(cmp['holdout'])} "
-                      f"(drop {fmt(cmp['drop'])}, allowed {fmt(cmp['limit'])})")
-        out.print(table(None, ["job", "model", "rows", "metric", "live", "holdout", "status"], [
-            (j["job_id"], j["model"], j["rows_matched"], j["comparison"]["metric"], j["comparison"]["live"],
-             j["comparison"]["holdout"], j["status"]) for j in res["jobs"]]))
+    cmp = res.comparison
 
-    if strict and res["status"] == "alert":
-        raise PolicyRefused(f"live performance of {res['deployment']} alerts: {res['comparison'].get('metric')} "
-                            f"{fmt(res['comparison'].get('live'))} vs holdout {fmt(res['comparison'].get('holdout'))}",
-                            res)
+    def render() -> None:
+        out.print(f"{res.labels_matched} of {res.labels} labels matched {res.rows_matched} scored rows in "
+                  f"{res.jobs_matched} job(s) of {res.deployment}: {_status(res.status)}")
+        if cmp and cmp.metric:
+            out.print(f"{cmp.metric} live {fmt(cmp.live)} vs holdout {fmt(cmp.holdout)} "
+                      f"(drop {fmt(cmp.drop)}, allowed {fmt(cmp.limit)})")
+        out.print(table(None, ["job", "model", "rows", "metric", "live", "holdout", "status"], [
+            (j.job_id, j.model, j.rows_matched, j.comparison.metric, j.comparison.live,
+             j.comparison.holdout, j.status) for j in res.jobs]))
+
+    if strict and res.status == "alert":
+        raise PolicyRefused(f"live performance of {res.deployment} alerts: {cmp and cmp.metric} "
+                            f"{fmt(cmp and cmp.live)} vs holdout {fmt(cmp and cmp.holdout)}", res)
     emit(res, as_json, render)
 
 
@@ -168,20 +171,20 @@ def retrain(
         raise
 
     def render() -> None:
-        out.print(res["summary"], markup=False)
+        out.print(res.summary, markup=False)
         _comparison(res)
-        for note in res.get("warnings", []):
+        for note in res.warnings:
             err.print(f"warning: {note}", markup=False)
 
     emit(res, as_json, render)
 
 
-def _comparison(res: dict[str, Any]) -> None:
-    if not res.get("metrics"):
+def _comparison(res: Retrained) -> None:
+    if not res.metrics:
         return
-    out.print(table(f"holdout of {res['dataset']} ({res['holdout_rows']} rows)",
-                    ["metric", f"champion {res['champion']['ref']}", f"challenger {res['challenger']['ref']}"],
-                    [(k, v["champion"], v["challenger"]) for k, v in res["metrics"].items()]))
+    out.print(table(f"holdout of {res.dataset} ({res.holdout_rows} rows)",
+                    ["metric", f"champion {res.champion.ref}", f"challenger {res.challenger.ref}"],
+                    [(k, v.champion, v.challenger) for k, v in res.metrics.items()]))
 
 
 def register(app: typer.Typer) -> None:

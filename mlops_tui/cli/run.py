@@ -226,7 +226,7 @@ def show(
     ws = workspace()
     tuning.sweep(ws)
     run = tuning.get(ws, run_ref)
-    payload = {**_details(ws, run), **evidence.run_evidence(ws, run)}
+    payload = {**_details(ws, run), **evidence.run_evidence(ws, run).to_json()}
 
     def render() -> None:
         p = payload
@@ -373,26 +373,26 @@ def compare(
     res = cmp.compare(workspace(), runs)
 
     def render() -> None:
-        ids = [r["run_id"] for r in res["runs"]]
+        ids = [r.run_id for r in res.runs]
         short = [i[:8] for i in ids]
         out.print(table("runs", ["", *short], [
-            (label, *(_short(r[key], key) for r in res["runs"])) for label, key in (
+            (label, *(_short(getattr(r, key), key) for r in res.runs)) for label, key in (
                 ("name", "name"), ("task", "task"), ("dataset", "dataset"), ("version", "dataset_version"),
                 ("hash", "dataset_hash"), ("holdout rows", "holdout_rows"), ("trials", "n_trials"),
                 ("model", "model"), ("status", "status"))]))
         rows: list[list[Any]] = []
-        for m, values in res["metrics"].items():
+        for m, values in res.metrics.items():
             cells = []
             for i in ids:
                 v = values[i]
-                mark = "*" if res["best"].get(m) == i else ""
-                cells.append("—" if v is None else f"{fmt(v)}{mark}{_delta(res['deltas'][m][i])}")
-            rows.append([m + (" ↓" if m in res["lower_is_better"] else ""), *cells])
+                mark = "*" if res.best.get(m) == i else ""
+                cells.append("—" if v is None else f"{fmt(v)}{mark}{_delta(res.deltas[m][i])}")
+            rows.append([m + (" ↓" if m in res.lower_is_better else ""), *cells])
         out.print(table("holdout metrics (Δ vs first, * best)", ["metric", *short], rows))
         out.print(table("parameters (differing first)", ["param", *short], [
-            [p + (" ≠" if p in res["differing_params"] else ""), *(values[i] for i in ids)]
-            for p, values in res["params"].items()]))
-        for w in res["warnings"]:
+            [p + (" ≠" if p in res.differing_params else ""), *(values[i] for i in ids)]
+            for p, values in res.params.items()]))
+        for w in res.warnings:
             err.print(f"warning: {w}", markup=False, soft_wrap=True)
 
     emit(res, as_json, render)
@@ -411,13 +411,13 @@ def reproduce(
     res = retraining.reproduce(workspace(), run)
 
     def render() -> None:
-        verdict = ("identical", "green") if res["identical"] else ("DIFFERENT", "bold red")
-        out.print(styled(f"run {res['run_id']} → {res['model']}: holdout predictions ", verdict,
-                         f" over {res['rows']} rows (max abs diff {fmt(res['max_abs_diff'])}); "
-                         f"model file identical: {res['model_file_identical']}"))
+        verdict = ("identical", "green") if res.identical else ("DIFFERENT", "bold red")
+        out.print(styled(f"run {res.run_id} → {res.model}: holdout predictions ", verdict,
+                         f" over {res.rows} rows (max abs diff {fmt(res.max_abs_diff)}); "
+                         f"model file identical: {res.model_file_identical}"))
 
     emit(res, as_json, render)
-    if not res["identical"]:
+    if not res.identical:
         raise typer.Exit(1)
 
 
@@ -448,8 +448,7 @@ def worker(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # finish the current trial, then leave
     result = remote.join(storage, run_ref, data=data, stop=stop)
     emit(result, as_json, lambda: out.print(
-        f"worker {result['host']}:{result['pid']} ran {result['trials']} trial(s) of run {result['run_id']}; "
-        f"{result['reason']}"))
+        f"worker {result.host}:{result.pid} ran {result.trials} trial(s) of run {result.run_id}; {result.reason}"))
 
 
 def register(app: typer.Typer) -> None:

@@ -45,9 +45,9 @@ def sql(
     res = sql_service.run(ws, query, limit=limit)
 
     def render() -> None:
-        out.print(table(None, res["columns"], res["rows"]))
-        more = " (more rows exist; raise --limit)" if res["truncated"] else ""
-        out.print(f"{res['row_count']} row(s){more}")
+        out.print(table(None, res.columns, res.rows))
+        more = " (more rows exist; raise --limit)" if res.truncated else ""
+        out.print(f"{res.row_count} row(s){more}")
 
     emit(res, as_json, render)
 

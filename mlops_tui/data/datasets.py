@@ -23,6 +23,7 @@ import hashlib
 import os
 import re
 import uuid
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from mlops_tui.data import profiling, readers
 from mlops_tui.data.readers import read_file  # noqa: F401 - part of this module's interface
 from mlops_tui.errors import UserError
 from mlops_tui.refs import parse_ref
+from mlops_tui.results import Result, omitted_if_none
 from mlops_tui.store import NotFoundError
 from mlops_tui.store import datasets as store_datasets
 
@@ -45,6 +47,9 @@ MULTICLASS_MAX = 20
 # default cuts row groups where the reader's chunks end, which moved with line endings.
 SNAPSHOT_ROW_GROUP = 262_144
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+SchemaEntry = dict[str, Any]
+"""``{name, dtype, nullable, role}`` of a column: the form the store keeps a version's schema in (JSON)."""
 
 
 # --- registering -------------------------------------------------------------------------
@@ -200,7 +205,7 @@ def _sha256(path: Path) -> str:
 
 def infer_schema(
     schema: dict[str, pl.DataType], prof: dict[str, dict[str, Any]], rows: int, target: str | None
-) -> list[dict[str, Any]]:
+) -> list[SchemaEntry]:
     """Schema entries ``{name, dtype, nullable, role}``.
 
     Roles: the target; ``time`` for Date/Datetime columns; ``id`` for a unique, complete integer or
@@ -291,11 +296,57 @@ def _status(ws: Workspace, value: float | None) -> str:
     return "warn" if value >= float(limits.get("psi_warn", 0.1)) else "ok"
 
 
-def diff(ws: Workspace, a: str, b: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Retyped(Result):
+    """A column both versions have, with another type in the second."""
+
+    name: str
+    from_: str
+    to: str
+
+
+@dataclass(frozen=True)
+class ColumnDrift(Result):
+    """One common column of a :func:`diff`: its PSI (None when it cannot be measured) and status.
+
+    ``mean_a``/``mean_b`` exist for numeric columns, the category lists for text columns."""
+
+    column: str
+    kind: str
+    psi: float | None
+    null_rate_a: float | None
+    null_rate_b: float | None
+    _: KW_ONLY
+    mean_a: float | None = omitted_if_none()
+    mean_b: float | None = omitted_if_none()
+    new_categories: tuple[str, ...] | None = omitted_if_none()
+    vanished_categories: tuple[str, ...] | None = omitted_if_none()
+    detail: str
+    status: str
+
+
+@dataclass(frozen=True)
+class RowCounts(Result):
+    a: int
+    b: int
+
+
+@dataclass(frozen=True)
+class Diff(Result):
+    """Version ``b`` against version ``a``: columns added, removed, retyped; drift per common column."""
+
+    a: str
+    b: str
+    rows: RowCounts
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    changed: tuple[Retyped, ...]
+    drift: tuple[ColumnDrift, ...]
+
+
+def diff(ws: Workspace, a: str, b: str) -> Diff:
     """Schema changes and per-column drift of version ``b`` against version ``a``.
 
-    ``added``/``removed``: column names; ``changed``: retyped columns ``{name, from, to}``;
-    ``drift``: per common column ``{column, kind, psi, status, null_rate_a, null_rate_b, ...}``:
     PSI over ``a``'s histogram bins for numbers (``b`` re-binned by one DuckDB pass over its
     snapshot), over the categories for text (new and vanished categories listed). Status uses the
     workspace's ``[drift]`` psi_warn / psi_alert thresholds.
@@ -306,8 +357,6 @@ def diff(ws: Workspace, a: str, b: str) -> dict[str, Any]:
     sa = {e["name"]: e for e in va.schema}
     sb = {e["name"]: e for e in vb.schema}
     common = [c for c in sa if c in sb]
-    changed = [{"name": c, "from": sa[c]["dtype"], "to": sb[c]["dtype"]}
-               for c in common if sa[c]["dtype"] != sb[c]["dtype"]]
     pa, pb = va.profile, vb.profile
     numeric = {c: profiling.bin_spec(pa[c]["histogram"]["edges"]) for c in common
                if "histogram" in pa[c] and pb[c]["kind"] == "numeric"}
@@ -315,28 +364,28 @@ def diff(ws: Workspace, a: str, b: str) -> dict[str, Any]:
     drift = []
     for c in common:
         ra, rb = pa[c], pb[c]
-        item: dict[str, Any] = {"column": c, "kind": ra["kind"], "psi": None,
-                                "null_rate_a": ra["null_rate"], "null_rate_b": rb["null_rate"]}
+        psi, mean_a, mean_b, new, gone = None, None, None, None, None
         if c in numeric:
-            item["psi"] = profiling.numeric_drift(ra, binned[c])
-            item["mean_a"], item["mean_b"] = ra.get("mean"), rb.get("mean")
-            item["detail"] = f"mean {_short(ra.get('mean'))} → {_short(rb.get('mean'))}"
+            psi = profiling.numeric_drift(ra, binned[c])
+            mean_a, mean_b = ra.get("mean"), rb.get("mean")
+            detail = f"mean {_short(mean_a)} → {_short(mean_b)}"
         elif ra["kind"] == "categorical" and rb["kind"] == "categorical":
-            item["psi"], new, gone = profiling.category_drift(ra, rb)
-            item["new_categories"], item["vanished_categories"] = new, gone
-            item["detail"] = "; ".join(filter(None, [
-                new and f"new: {', '.join(map(str, new[:5]))}", gone and f"gone: {', '.join(map(str, gone[:5]))}"]))
+            psi, new, gone = profiling.category_drift(ra, rb)
+            detail = "; ".join(f"{what}: {', '.join(map(str, values[:5]))}"
+                               for what, values in (("new", new), ("gone", gone)) if values)
         elif ra["kind"] != rb["kind"]:
-            item["detail"] = f"kind {ra['kind']} → {rb['kind']}"
+            detail = f"kind {ra['kind']} → {rb['kind']}"
         else:
-            item["detail"] = f"range {ra.get('min')}..{ra.get('max')} → {rb.get('min')}..{rb.get('max')}"
-        item["status"] = _status(ws, item["psi"])
-        drift.append(item)
-    return {
-        "a": va.ref, "b": vb.ref, "rows": {"a": va.rows, "b": vb.rows},
-        "added": [c for c in sb if c not in sa], "removed": [c for c in sa if c not in sb],
-        "changed": changed, "drift": drift,
-    }
+            detail = f"range {ra.get('min')}..{ra.get('max')} → {rb.get('min')}..{rb.get('max')}"
+        drift.append(ColumnDrift(
+            c, ra["kind"], psi, ra["null_rate"], rb["null_rate"], mean_a=mean_a, mean_b=mean_b,
+            new_categories=None if new is None else tuple(new), vanished_categories=None if gone is None else tuple(gone),
+            detail=detail, status=_status(ws, psi)))
+    return Diff(
+        va.ref, vb.ref, RowCounts(va.rows, vb.rows),
+        added=tuple(c for c in sb if c not in sa), removed=tuple(c for c in sa if c not in sb),
+        changed=tuple(Retyped(c, sa[c]["dtype"], sb[c]["dtype"]) for c in common if sa[c]["dtype"] != sb[c]["dtype"]),
+        drift=tuple(drift))
 
 
 def _short(value: Any) -> str:
@@ -351,7 +400,19 @@ def _compatible(contract: str, actual: str) -> bool:
     return (contract in {"Float32", "Float64"} and actual in ints) or (contract in ints and actual in ints)
 
 
-def validate(ws: Workspace, ref: str, path: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Validation(Result):
+    """A file checked against a version's contract: ``ok`` when there is no problem (warnings allowed)."""
+
+    ref: str
+    path: str
+    ok: bool
+    rows: int
+    problems: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def validate(ws: Workspace, ref: str, path: str) -> Validation:
     """Check ``path`` against version ``ref``'s schema contract; list every problem.
 
     Problems (``ok`` False): the file cannot be read, a contract column is missing, a column has
@@ -372,16 +433,19 @@ class _LateValue(Exception):
     """A CSV value past the rows types were inferred from does not fit its column's type."""
 
 
-def _validate(dv: DatasetVersion, path: str, infer_rows: int | None) -> dict[str, Any]:
-    result: dict[str, Any] = {"ref": dv.ref, "path": path, "ok": False, "rows": 0, "problems": [],
-                              "warnings": []}
-    problems, warnings = result["problems"], result["warnings"]
+def _validate(dv: DatasetVersion, path: str, infer_rows: int | None) -> Validation:
+    problems: list[str] = []
+    warnings: list[str] = []
+
+    def result(rows: int) -> Validation:
+        return Validation(dv.ref, path, not problems, rows, tuple(problems), tuple(warnings))
+
     try:
         lf, info = readers.read_file_info(path, infer_rows=infer_rows)
         schema = {c: str(t) for c, t in lf.collect_schema().items()}
     except UserError as exc:
         problems.append(str(exc))
-        return result
+        return result(0)
     contract = {e["name"]: e for e in dv.schema}
     for name, e in contract.items():
         if name not in schema:
@@ -409,8 +473,7 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None) -> dict[str
         if info.kind == "csv" and infer_rows is not None:
             raise _LateValue from exc
         problems.append(f"{path}: cannot be read ({readers.first_line(exc)})")
-        return result
-    result["rows"] = stats["__rows"]
+        return result(0)
     for c in common:
         e, prof = contract[c], dv.profile.get(c, {})
         nulls = stats[f"nulls:{c}"]
@@ -423,5 +486,4 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None) -> dict[str
         new = stats.get(f"new:{c}")
         if new:
             warnings.append(f"column {c!r} has values {dv.ref} never had: {', '.join(map(str, new))}")
-    result["ok"] = not problems
-    return result
+    return result(stats["__rows"])

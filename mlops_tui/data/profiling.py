@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -140,7 +141,7 @@ def _plain(value: Any) -> Any:
 PSI_EPS = 1e-4
 
 
-def psi(expected: list[float], actual: list[float]) -> float:
+def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
     """Population stability index of two count vectors over the same bins (shares smoothed by
     ``PSI_EPS`` so an empty bin does not make it infinite)."""
     te, ta = sum(expected), sum(actual)

@@ -195,7 +195,7 @@ class CsvFormat:
     dates: bool = True  # whether any sampled value could be a date (else Polars need not try them)
 
 
-def _open_bytes(path: Path) -> IO[bytes]:
+def _open_bytes(path: Path) -> io.BufferedIOBase:
     return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")
 
 

@@ -8,10 +8,13 @@ both call :func:`compare`; the HTML report (:mod:`mlops_tui.evaluation.report`) 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import UserError
-from mlops_tui.evaluation.records import META_KEYS, holdout_evaluations
+from mlops_tui.evaluation.records import META_KEYS, Details, holdout_evaluations, read_details
+from mlops_tui.results import Result
 from mlops_tui.store import NotFoundError
 from mlops_tui.training.metrics import LOWER_IS_BETTER, better
 
@@ -70,8 +73,52 @@ def _params_table(runs: list[Run]) -> tuple[dict[str, dict[str, Any]], list[str]
     return {p: table[p] for p in order}, differing
 
 
-def compare(ws: Workspace, run_refs: list[str]) -> dict[str, Any]:
-    """Compare runs → ``runs``, ``metrics``, ``deltas``, ``best``, ``params``, ``warnings`` (the README's CLI contract).
+@dataclass(frozen=True)
+class ComparedRun(Result):
+    """What a run is (data, model, holdout) in a comparison."""
+
+    run_id: str
+    name: str
+    status: str
+    task: str
+    dataset: str
+    dataset_version: int
+    dataset_hash: str | None
+    target: str
+    metric: str
+    direction: str
+    best_value: float | None
+    n_trials: int
+    model: str | None
+    eval_id: str | None
+    details_path: str | None
+    holdout_rows: int | None
+    holdout_hash: str | None
+    threshold: float | None
+    best_f1_threshold: float | None
+    created_at: datetime
+
+
+ByRun = dict[str, Any]
+"""run id → a value of that run (a metric, a delta, a parameter): keyed by the runs compared."""
+
+
+@dataclass(frozen=True)
+class RunComparison(Result):
+    """:func:`compare`'s answer; ``metrics``, ``deltas`` and ``params`` are by name, then by run id."""
+
+    runs: tuple[ComparedRun, ...]
+    metrics: dict[str, ByRun]
+    deltas: dict[str, ByRun]
+    best: dict[str, str | None]  # metric → the best run's id (None: a tie, or one run has it)
+    lower_is_better: tuple[str, ...]
+    params: dict[str, ByRun]
+    differing_params: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def compare(ws: Workspace, run_refs: list[str]) -> RunComparison:
+    """Compare runs (the README's CLI contract: ``runs``, ``metrics``, ``params``, ``warnings``).
 
     Deltas are against the first run named. Runs of different tasks may be compared: each metric
     lists the runs that have it, deltas and the best are taken within one task only, and a
@@ -82,7 +129,7 @@ def compare(ws: Workspace, run_refs: list[str]) -> dict[str, Any]:
     return compare_runs(ws, resolve_runs(ws, run_refs))
 
 
-def compare_runs(ws: Workspace, runs: list[Run]) -> dict[str, Any]:
+def compare_runs(ws: Workspace, runs: list[Run]) -> RunComparison:
     """:func:`compare` on resolved runs (any number, one included: the report uses it that way)."""
     ids = [r.run_id for r in runs]
     evals = holdout_evaluations(ws.store.runs.evaluations_of(ids, kind="holdout"))
@@ -104,9 +151,9 @@ def compare_runs(ws: Workspace, runs: list[Run]) -> dict[str, Any]:
         present = [(i, v) for i, v in metrics[m].items() if v is not None]
         if present:
             present = [(i, v) for i, v in present if task[i] == task[present[0][0]]]
-        winner = present[0] if present else None
-        for i, v in present[1:]:
-            if better(m, v, winner[1]):
+        winner: tuple[str, Any] | None = None
+        for i, v in present:
+            if winner is None or better(m, v, winner[1]):
                 winner = (i, v)
         # No "best" when fewer than two runs have the metric or they all tie.
         tied = len({v for _, v in present}) <= 1
@@ -117,24 +164,29 @@ def compare_runs(ws: Workspace, runs: list[Run]) -> dict[str, Any]:
     for r in runs:
         ev = evals.get(r.run_id)
         ev_meta = ev.metrics if ev else {}
-        rows.append({
-            "run_id": r.run_id, "name": r.name, "status": r.status, "task": r.task,
-            "dataset": r.dataset, "dataset_version": r.dataset_version,
-            "dataset_hash": hashes.get((r.dataset, r.dataset_version)), "target": r.target,
-            "metric": r.metric, "direction": r.direction, "best_value": r.best_value,
-            "n_trials": r.n_trials, "model": (f"{r.model_name}:{r.model_version}" if r.model_name else None),
-            "eval_id": ev.eval_id if ev else None, "details_path": ev.details_path if ev else None,
-            "holdout_rows": ev_meta.get("holdout_rows"),
-            "holdout_hash": ev_meta.get("holdout_hash"), "threshold": ev_meta.get("threshold"),
-            "best_f1_threshold": ev_meta.get("best_f1_threshold"),
-            "created_at": r.created_at,
-        })
-    return {
-        "runs": rows, "metrics": metrics, "deltas": deltas, "best": best,
-        "lower_is_better": [m for m in names if m in LOWER_IS_BETTER],
-        "params": params, "differing_params": differing,
-        "warnings": _warnings(runs, rows, per_run),
-    }
+        rows.append(ComparedRun(
+            r.run_id, r.name, r.status, r.task, r.dataset, r.dataset_version,
+            hashes.get((r.dataset, r.dataset_version)), r.target, r.metric, r.direction, r.best_value, r.n_trials,
+            f"{r.model_name}:{r.model_version}" if r.model_name else None,
+            ev.eval_id if ev else None, ev.details_path if ev else None, ev_meta.get("holdout_rows"),
+            ev_meta.get("holdout_hash"), ev_meta.get("threshold"), ev_meta.get("best_f1_threshold"), r.created_at))
+    return RunComparison(tuple(rows), metrics, deltas, best, tuple(m for m in names if m in LOWER_IS_BETTER),
+                         params, tuple(differing), tuple(_warnings(runs, rows, per_run)))
+
+
+def with_details(ws: Workspace, data: RunComparison) -> tuple[RunComparison, dict[str, Details]]:
+    """The stored details of each compared run's holdout evaluation (run id → details), and the
+    comparison with a warning for each details file that is missing or unreadable."""
+    details: dict[str, Details] = {}
+    missing: list[str] = []
+    for row in data.runs:
+        if row.details_path:
+            found = read_details(ws, row.details_path)
+            if found is None:
+                missing.append(f"evaluation details of run {row.run_id} are missing or unreadable")
+            else:
+                details[row.run_id] = found
+    return replace(data, warnings=data.warnings + tuple(missing)), details
 
 
 def _dataset_hashes(ws: Workspace, runs: list[Run]) -> dict[tuple[str, int], str]:
@@ -146,20 +198,20 @@ def _dataset_hashes(ws: Workspace, runs: list[Run]) -> dict[tuple[str, int], str
     return out
 
 
-def _warnings(runs: list[Run], rows: list[dict[str, Any]], per_run: dict[str, dict[str, Any]]) -> list[str]:
+def _warnings(runs: list[Run], rows: list[ComparedRun], per_run: dict[str, dict[str, Any]]) -> list[str]:
     warnings: list[str] = []
     tasks = {r.task for r in runs}
     if len(tasks) > 1:
         warnings.append(f"runs solve different tasks ({', '.join(sorted(tasks))}): each metric is shown "
                         "only for the runs that have it and they are not comparable across tasks")
-    datasets = {(r["dataset"], r["dataset_version"]) for r in rows}
+    datasets = {(r.dataset, r.dataset_version) for r in rows}
     if len({d for d, _ in datasets}) > 1:
         warnings.append("runs used different datasets: "
                         + ", ".join(sorted({f"{d}:{v}" for d, v in datasets})))
     elif len(datasets) > 1:
         warnings.append("runs used different versions of dataset "
-                        f"{rows[0]['dataset']}: " + ", ".join(sorted({f"v{v}" for _, v in datasets})))
-    holdouts = {(r["holdout_hash"], r["holdout_rows"]) for r in rows if r["holdout_hash"]}
+                        f"{rows[0].dataset}: " + ", ".join(sorted({f"v{v}" for _, v in datasets})))
+    holdouts = {(r.holdout_hash, r.holdout_rows) for r in rows if r.holdout_hash}
     if len(holdouts) > 1:
         warnings.append("runs were evaluated on different holdouts (different rows), so their metrics "
                         "are not measured on the same data")

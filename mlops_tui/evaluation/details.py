@@ -9,6 +9,7 @@ report only read numbers and never re-score a model. Curves are downsampled to a
 from __future__ import annotations
 
 import math
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from mlops_tui.data import dates
 if TYPE_CHECKING:
     import lightgbm as lgb
 
+    from mlops_tui.evaluation.records import Details  # each function here makes one part of it
     from mlops_tui.training.signature import Signature
 
 MAX_POINTS = 200          # per curve / scatter, keeps a details file small
@@ -53,7 +55,7 @@ def _rounded(a: np.ndarray, digits: int = 5) -> list[float | None]:
 
 
 # -- classification ------------------------------------------------------------------------------
-def binary_curves(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+def binary_curves(y: np.ndarray, p: np.ndarray) -> Details:
     """ROC, precision-recall and calibration (10 quantile-free bins) of positive-class scores."""
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import precision_recall_curve, roc_curve
@@ -76,7 +78,7 @@ def binary_curves(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def confusion(y: np.ndarray, y_hat: np.ndarray, labels: list[str]) -> dict[str, Any]:
+def confusion(y: np.ndarray, y_hat: np.ndarray, labels: list[str]) -> Details:
     from sklearn.metrics import confusion_matrix
 
     m = confusion_matrix(y, y_hat, labels=list(range(len(labels))))
@@ -92,7 +94,7 @@ def per_class(y: np.ndarray, y_hat: np.ndarray, labels: list[str]) -> dict[str, 
 
 
 # -- regression ----------------------------------------------------------------------------------
-def regression_points(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+def regression_points(y: np.ndarray, pred: np.ndarray) -> Details:
     """A sample of (actual, predicted, residual) and a residual histogram."""
     rng = np.random.default_rng(0)
     idx = np.sort(rng.choice(len(y), size=min(len(y), MAX_POINTS), replace=False))
@@ -104,7 +106,7 @@ def regression_points(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
 
 # -- importance ----------------------------------------------------------------------------------
 def feature_importance(booster: lgb.Booster, X: np.ndarray, task: str, n_classes: int,
-                       seconds: float | None = None) -> dict[str, Any]:
+                       seconds: float | None = None) -> Details:
     """Gain, split count and mean |SHAP| (LightGBM ``pred_contrib``) per feature, by gain.
 
     ``seconds``: a time allowance (a run under `--timeout`): TreeSHAP costs trees x leaves per row,
@@ -137,7 +139,7 @@ def feature_importance(booster: lgb.Booster, X: np.ndarray, task: str, n_classes
             "split": [int(split[i]) for i in order], "shap": _rounded(shap[order], 6), "shap_rows": len(sample)}
 
 
-def param_importances(journal: Path, study_name: str) -> dict[str, Any]:
+def param_importances(journal: Path, study_name: str) -> Details:
     """optuna.importance on the study in the run's journal (needs ≥ 2 complete trials)."""
     if not journal.exists():
         return {"importances": None, "reason": "no Optuna journal for this run"}
@@ -174,8 +176,8 @@ def _slice_metric(task: str, y: np.ndarray, pred: np.ndarray, threshold: float) 
 
 
 def _period_every(values: pl.Series) -> str:
-    span = values.max() - values.min()  # a timedelta
-    days = span.total_seconds() / 86400 if span is not None else 0
+    lo, hi = values.min(), values.max()
+    days = (hi - lo).total_seconds() / 86400 if isinstance(lo, date) and isinstance(hi, date) else 0
     if days >= 3 * 365:
         return "1y"
     if days >= 90:
@@ -206,7 +208,7 @@ def _groups(df: pl.DataFrame, column: str, time: bool) -> tuple[pl.Series, str]:
 
 
 def slices(df: pl.DataFrame, sig: Signature, y: np.ndarray, pred: np.ndarray, *,
-           threshold: float = 0.5, time_column: str | None = None) -> dict[str, Any]:
+           threshold: float = 0.5, time_column: str | None = None) -> Details:
     """The slice metric per group of every categorical feature (and time period), and the gaps.
 
     The gap of a feature is max − min of the slice metric (:data:`SLICE_METRIC`) over groups with at least
@@ -245,8 +247,8 @@ def slices(df: pl.DataFrame, sig: Signature, y: np.ndarray, pred: np.ndarray, *,
             entry.update(gap=_f(hi[metric] - lo[metric]), best=best["value"], worst=worst["value"])
         features.append(entry)
     gapped = [f for f in features if f["gap"] is not None and f["kind"] == "categorical"]
-    worst = max(gapped, key=lambda f: f["gap"]) if gapped else None
+    widest = max(gapped, key=lambda f: f["gap"]) if gapped else None
     by_time = next((f for f in features if f["kind"] == "time"), None)
     return {"metric": metric, "min_rows": MIN_SLICE_ROWS, "features": features,
-            "max_gap": worst["gap"] if worst else None, "max_gap_feature": worst["feature"] if worst else None,
+            "max_gap": widest["gap"] if widest else None, "max_gap_feature": widest["feature"] if widest else None,
             "time_gap": by_time["gap"] if by_time else None, "skipped": skipped}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -19,12 +20,14 @@ import polars as pl
 from mlops_tui.errors import UserError
 from mlops_tui.evaluation.records import (  # re-exported: the reading side of evaluations
     META_KEYS,
+    Details,
     details_for_run,
     holdout_evaluations,
     holdout_of_model,
     holdout_of_run,
     load_details,
 )
+from mlops_tui.results import Result
 from mlops_tui.training.modelfile import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from mlops_tui.store import Evaluation, ModelVersion
+    from mlops_tui.training.metrics import Metrics
     from mlops_tui.training.signature import Signature
     from mlops_tui.workspace import Workspace
 
@@ -86,7 +90,7 @@ def predict(booster: lgb.Booster, X: np.ndarray) -> np.ndarray:
 
 
 def scalar_metrics(task: str, y: np.ndarray, pred: np.ndarray, classes: list[str],
-                   threshold: float) -> dict[str, Any]:
+                   threshold: float) -> Metrics:
     from mlops_tui.training import metrics
 
     return metrics.compute(task, y, pred, classes=classes or None, threshold=threshold)
@@ -104,7 +108,7 @@ def evaluate_frame(
     booster: lgb.Booster, sig: Signature, df: pl.DataFrame, *, threshold: float = 0.5,
     time_column: str | None = None, journal: Any = None, study_name: str | None = None,
     what: str = "the evaluation data", seconds: float | None = None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[Metrics, Details]:
     """Score ``df`` (raw rows incl. the target) → (scalar metrics, details document).
 
     ``seconds``: what the SHAP importances may take (a run under `--timeout`; None: the full sample)."""
@@ -123,7 +127,7 @@ def evaluate_frame(
     if unseen:
         warnings.append("categories never seen in training: "
                         + ", ".join(f"{k} ({v} rows)" for k, v in unseen.items()))
-    details: dict[str, Any] = {"task": sig.task, "target": sig.target, "rows": df.height,
+    details: Details = {"task": sig.task, "target": sig.target, "rows": df.height,
                                "classes": classes, "warnings": warnings}
 
     def part(key: str, fn: Any, *args: Any, **kwargs: Any) -> None:
@@ -154,7 +158,7 @@ def evaluate_frame(
 
 
 # -- storing -------------------------------------------------------------------------------------
-def _save_details(ws: Workspace, eval_id: str, details: dict[str, Any]) -> str:
+def _save_details(ws: Workspace, eval_id: str, details: Details) -> str:
     path = ws.artifacts / "reports" / f"{eval_id}.json"
     atomic_write_bytes(path, json.dumps(details, separators=(",", ":"), default=str).encode())
     return ws.relpath(path)
@@ -234,8 +238,31 @@ def _load_dataset(ws: Workspace, ref: str) -> tuple[Any, pl.DataFrame]:
     return dv, datasets.load(ws, dv)
 
 
+@dataclass(frozen=True)
+class Version(Result):
+    name: str
+    version: int
+
+
+@dataclass(frozen=True)
+class ModelEvaluation(Result):
+    """:func:`evaluate_model`'s answer: metrics on the dataset and their deltas to the model's holdout."""
+
+    eval_id: str
+    model: Version
+    dataset: Version
+    task: str
+    rows: int
+    metrics: Metrics
+    holdout_metrics: Metrics
+    deltas: Metrics
+    max_slice_gap: float | None
+    details_path: str
+    warnings: tuple[str, ...]
+
+
 def evaluate_model(ws: Workspace, model_ref: str, dataset_ref: str, *,
-                   threshold: float | None = None) -> dict[str, Any]:
+                   threshold: float | None = None) -> ModelEvaluation:
     """Score a registered model on a labelled dataset version and store the evaluation."""
     from mlops_tui.refs import resolve_model
     from mlops_tui.training.modelfile import load_model
@@ -265,11 +292,9 @@ def evaluate_model(ws: Workspace, model_ref: str, dataset_ref: str, *,
     reference = {**(model.metrics or {}), **(holdout.metrics if holdout else {})}
     deltas = {k: v - reference[k] for k, v in metrics.items()
               if k not in META_KEYS and isinstance(v, int | float) and isinstance(reference.get(k), int | float)}
-    result = {"eval_id": ev.eval_id, "model": {"name": model.name, "version": model.version},
-              "dataset": {"name": dv.name, "version": dv.version}, "task": sig.task,
-              "rows": details["rows"], "metrics": metrics, "holdout_metrics": reference,
-              "deltas": deltas, "max_slice_gap": (details.get("slices") or {}).get("max_gap"),
-              "details_path": details_path, "warnings": details["warnings"]}
+    result = ModelEvaluation(ev.eval_id, Version(model.name, model.version), Version(dv.name, dv.version), sig.task,
+                             details["rows"], metrics, reference, deltas, (details.get("slices") or {}).get("max_gap"),
+                             details_path, tuple(details["warnings"]))
     ws.store.audit.record("evaluate", f"model:{model.name}:{model.version}", "ok",
                           {"dataset": f"{dv.name}:{dv.version}", "eval_id": ev.eval_id})
     return result

@@ -17,12 +17,21 @@ if TYPE_CHECKING:
 # Keys of an evaluation's metrics that describe it rather than measure the model.
 META_KEYS = {"primary_metric", "threshold", "best_f1_threshold", "holdout_rows", "holdout_hash"}
 
+Details = dict[str, Any]
+"""An evaluation's details file as stored (curves, importances, slices: :mod:`mlops_tui.evaluation.details`);
+its parts depend on the task and on what could be measured, and old files stay readable."""
 
-def load_details(ws: Workspace, ev: Evaluation) -> dict[str, Any] | None:
-    if not ev.details_path:
+
+def load_details(ws: Workspace, ev: Evaluation) -> Details | None:
+    return read_details(ws, ev.details_path)
+
+
+def read_details(ws: Workspace, details_path: str | None) -> Details | None:
+    """The details file at ``details_path`` (relative to the workspace); None if absent or unreadable."""
+    if not details_path:
         return None
     try:
-        return cast("dict[str, Any]", json.loads(ws.abspath(ev.details_path).read_text()))
+        return cast("Details", json.loads(ws.abspath(details_path).read_text()))
     except (OSError, json.JSONDecodeError):
         return None
 
@@ -45,7 +54,7 @@ def holdout_of_model(ws: Workspace, model: ModelVersion) -> Evaluation | None:
     return evs[-1] if evs else None
 
 
-def details_for_run(ws: Workspace, run_id: str) -> dict[str, Any] | None:
+def details_for_run(ws: Workspace, run_id: str) -> Details | None:
     """The details (curves, importances, slices) of a run's holdout evaluation, if any."""
     ev = holdout_of_run(ws, run_id)
     return load_details(ws, ev) if ev else None

@@ -12,10 +12,9 @@ mean |SHAP|), slice metrics, and evaluations of the runs' models on other data (
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -23,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import UserError
 from mlops_tui.evaluation import report_svg as svg
-from mlops_tui.evaluation.compare import compare_runs, resolve_runs
+from mlops_tui.evaluation.compare import ComparedRun, RunComparison, compare_runs, resolve_runs, with_details
+from mlops_tui.evaluation.records import Details
+from mlops_tui.results import Result
 from mlops_tui.training.metrics import LOWER_IS_BETTER
 from mlops_tui.training.modelfile import atomic_write_bytes
 
@@ -67,13 +68,13 @@ def _table(head: list[str], rows: list[list[str]], left: int = 1) -> str:
 class _Ctx:
     """What every section needs: the comparison, trials, details and a label/colour per run."""
 
-    def __init__(self, data: dict[str, Any], trials: dict[str, list[Trial]], details: dict[str, dict],
+    def __init__(self, data: RunComparison, trials: dict[str, list[Trial]], details: dict[str, Details],
                  others: list[Evaluation] | None = None) -> None:
         self.data, self.trials, self.details = data, trials, details
         self.others = others or []
-        self.runs = data["runs"]
-        self.ids = [r["run_id"] for r in self.runs]
-        self.label = {r["run_id"]: f"{r['run_id'][:8]} {r['name']}"[:28] for r in self.runs}
+        self.runs = data.runs
+        self.ids = [r.run_id for r in self.runs]
+        self.label = {r.run_id: f"{r.run_id[:8]} {r.name}"[:28] for r in self.runs}
         self.color = {i: svg.color(n) for n, i in enumerate(self.ids)}
 
     def head(self) -> list[str]:
@@ -89,29 +90,29 @@ def _runs_section(c: _Ctx) -> str:
               ("holdout rows", "holdout_rows"), ("holdout hash", "holdout_hash"),
               ("decision threshold", "threshold"), ("F1-best threshold", "best_f1_threshold"),
               ("created", "created_at")]
-    def cell(r: dict[str, Any], key: str) -> str:
-        v = r[key]
+    def cell(r: ComparedRun, key: str) -> str:
+        v = getattr(r, key)
         if key.endswith("hash") and isinstance(v, str):
             return f'<span title="{escape(v)}">{escape(v[:12])}</span>'
-        if key == "created_at" and hasattr(v, "strftime"):
+        if key == "created_at" and isinstance(v, datetime):
             return v.strftime("%Y-%m-%d %H:%M")
         return _f(v)
 
     rows = [[escape(label), *(cell(r, key) for r in c.runs)] for label, key in fields]
-    warns = "".join(f'<div class="warn">{escape(w)}</div>' for w in c.data["warnings"])
+    warns = "".join(f'<div class="warn">{escape(w)}</div>' for w in c.data.warnings)
     return _table(["", *c.head()], rows) + warns
 
 
 def _metrics_section(c: _Ctx) -> str:
-    if not c.data["metrics"]:
+    if not c.data.metrics:
         return '<p class="muted">no holdout metrics recorded for these runs</p>'
     rows = []
-    for m, values in c.data["metrics"].items():
+    for m, values in c.data.metrics.items():
         cells = []
         for i in c.ids:
-            v, d = values[i], c.data["deltas"][m][i]
+            v, d = values[i], c.data.deltas[m][i]
             delta = f' <span class="delta">({d:+.3g})</span>' if d not in (None, 0) and i != c.ids[0] else ""
-            cls = "best" if c.data["best"].get(m) == i else ""
+            cls = "best" if c.data.best.get(m) == i else ""
             cells.append(f'<td class="{cls}">{_f(v)}{delta}</td>')
         arrow = " ↓" if m in LOWER_IS_BETTER else " ↑"
         rows.append([escape(m) + arrow, *cells])
@@ -120,11 +121,11 @@ def _metrics_section(c: _Ctx) -> str:
 
 
 def _params_section(c: _Ctx) -> str:
-    if not c.data["params"]:
+    if not c.data.params:
         return '<p class="muted">no tuned parameters recorded</p>'
-    differing = set(c.data["differing_params"])
+    differing = set(c.data.differing_params)
     rows = [[escape(p) + (" <b>≠</b>" if p in differing else ""), *(_f(values[i], 6) for i in c.ids)]
-            for p, values in c.data["params"].items()]
+            for p, values in c.data.params.items()]
     return '<p class="muted">best trial parameters; the ones that differ (≠) first</p>' + _table(
         ["parameter", *c.head()], rows)
 
@@ -132,38 +133,39 @@ def _params_section(c: _Ctx) -> str:
 def _history_section(c: _Ctx) -> str:
     """One chart per tuned metric (runs tuned on different metrics do not share an axis)."""
     charts = []
-    for metric in dict.fromkeys(r["metric"] for r in c.runs):
-        chart = _history_chart(c, [r for r in c.runs if r["metric"] == metric], metric)
+    for metric in dict.fromkeys(r.metric for r in c.runs):
+        chart = _history_chart(c, [r for r in c.runs if r.metric == metric], metric)
         if chart:
             charts.append(chart)
     return f'<div class="grid-charts">{"".join(charts)}</div>' if charts else ""
 
 
-def _history_chart(c: _Ctx, runs: list[dict[str, Any]], metric: str) -> str:
+def _history_chart(c: _Ctx, runs: list[ComparedRun], metric: str) -> str:
     series = []
     for r in runs:
-        done = [t for t in c.trials.get(r["run_id"], []) if t.state == "COMPLETE" and t.value is not None]
+        done = [(t.number, t.value) for t in c.trials.get(r.run_id, []) if t.state == "COMPLETE" and t.value is not None]
         if not done:
             continue
-        xs = [t.number for t in done]
-        ys = [t.value for t in done]
-        best, running = [], None
+        xs = [n for n, _ in done]
+        ys = [v for _, v in done]
+        best: list[float | None] = []
+        running: float | None = None
         for v in ys:
-            if running is None or (v < running if r["direction"] == "minimize" else v > running):
+            if running is None or (v < running if r.direction == "minimize" else v > running):
                 running = v
             best.append(running)
-        series.append(svg.Series("", xs, ys, c.color[r["run_id"]], mode="points"))
-        series.append(svg.Series(c.label[r["run_id"]] + " best", xs, best, c.color[r["run_id"]], mode="step"))
+        series.append(svg.Series("", xs, ys, c.color[r.run_id], mode="points"))
+        series.append(svg.Series(c.label[r.run_id] + " best", xs, best, c.color[r.run_id], mode="step"))
     if not series:
         return ""
-    direction = "lower" if runs[0]["direction"] == "minimize" else "higher"
+    direction = "lower" if runs[0].direction == "minimize" else "higher"
     chart = svg.Chart(f"{metric} per trial (points), best so far (line); {direction} is better",
                       "trial", metric, series, width=560, height=320, x_integer=True)
     unplotted = {}
     for r in runs:
-        states = [t.state for t in c.trials.get(r["run_id"], []) if t.state != "COMPLETE" or t.value is None]
+        states = [t.state for t in c.trials.get(r.run_id, []) if t.state != "COMPLETE" or t.value is None]
         if states:
-            unplotted[r["run_id"]] = ", ".join(f"{states.count(s)} {s.lower()}" for s in dict.fromkeys(states))
+            unplotted[r.run_id] = ", ".join(f"{states.count(s)} {s.lower()}" for s in dict.fromkeys(states))
     note = "".join(f'<p class="muted">{escape(c.label[i])}: not plotted (no value): {escape(t)}</p>'
                    for i, t in unplotted.items())
     return f"<div>{svg.render(chart)}{note}</div>"
@@ -305,11 +307,11 @@ def _other_evaluations_section(c: _Ctx) -> str:
         by_task.setdefault(e.task, []).append(e)
     for task, evals in by_task.items():
         # One table per task: a regression evaluation has none of a classifier's metric columns.
-        names = [m for m in c.data["metrics"] if any(m in e.metrics for e in evals)][:8]
+        names = [m for m in c.data.metrics if any(m in e.metrics for e in evals)][:8]
         rows = []
         for e in evals:
-            run = f'<span class="swatch" style="background:{c.color.get(e.run_id, "#999")}"></span>' + escape(
-                c.label.get(e.run_id, str(e.run_id)))
+            run = f'<span class="swatch" style="background:{c.color.get(e.run_id or "", "#999")}"></span>' + escape(
+                c.label.get(e.run_id or "", str(e.run_id)))
             rows.append([run, escape(f"{e.model_name}:{e.model_version}"), escape(f"{e.dataset}:{e.dataset_version}"),
                          _f(e.metrics.get("holdout_rows")), e.created_at.strftime("%Y-%m-%d %H:%M"),
                          *(_f(e.metrics.get(m)) for m in names)])
@@ -332,7 +334,7 @@ SECTIONS = (
 )
 
 
-def build_html(data: dict[str, Any], trials: dict[str, list[Trial]], details: dict[str, dict],
+def build_html(data: RunComparison, trials: dict[str, list[Trial]], details: dict[str, Details],
                others: list[Evaluation] | None = None) -> tuple[str, list[str]]:
     """The report document and the ids of the sections that had something to show."""
     c = _Ctx(data, trials, details, others)
@@ -351,7 +353,18 @@ def build_html(data: dict[str, Any], trials: dict[str, list[Trial]], details: di
     return doc, shown
 
 
-def write_report(ws: Workspace, run_refs: list[str], output: str | Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Report(Result):
+    """A written report: where, for which runs, the sections that had something to show."""
+
+    output: str
+    runs: tuple[str, ...]
+    sections: tuple[str, ...]
+    bytes: int
+    warnings: tuple[str, ...]
+
+
+def write_report(ws: Workspace, run_refs: list[str], output: str | Path) -> Report:
     """Write the HTML report for ``run_refs`` to ``output`` (atomically); returns what was written."""
     if not run_refs:
         raise UserError("name at least one run for the report")
@@ -359,16 +372,10 @@ def write_report(ws: Workspace, run_refs: list[str], output: str | Path) -> dict
     if path.is_dir():
         raise UserError(f"--output {output} is a folder; give a file name like report.html")
     runs = resolve_runs(ws, run_refs)
-    data = compare_runs(ws, runs)
+    data, details = with_details(ws, compare_runs(ws, runs))
     trials = ws.store.runs.trials_of([r.run_id for r in runs])
-    details: dict[str, dict] = {}
-    for row in data["runs"]:
-        if row["details_path"]:
-            try:
-                details[row["run_id"]] = json.loads(ws.abspath(row["details_path"]).read_text())
-            except (OSError, json.JSONDecodeError):
-                data["warnings"].append(f"evaluation details of run {row['run_id']} are missing or unreadable")
-    models = {(r.model_name, r.model_version): r.run_id for r in runs if r.model_name}
+    models: dict[tuple[str | None, int | None], str] = {
+        (r.model_name, r.model_version): r.run_id for r in runs if r.model_name}
     # Attributed to the run that produced the model (the record may predate the link).
     others = [replace(e, run_id=models[(e.model_name, e.model_version)])
               for e in ws.store.runs.evaluations(kind="evaluate") if (e.model_name, e.model_version) in models]
@@ -381,5 +388,4 @@ def write_report(ws: Workspace, run_refs: list[str], output: str | Path) -> dict
     path.chmod(0o666 & ~umask)
     ws.store.audit.record("report", "runs:" + ",".join(r.run_id for r in runs), "ok",
                           {"output": str(path), "sections": shown})
-    return {"output": str(path), "runs": [r.run_id for r in runs], "sections": shown,
-            "bytes": len(doc.encode()), "warnings": data["warnings"]}
+    return Report(str(path), tuple(r.run_id for r in runs), tuple(shown), len(doc.encode()), data.warnings)

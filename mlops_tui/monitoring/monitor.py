@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +23,9 @@ import polars as pl
 from mlops_tui.errors import UserError
 from mlops_tui.registry import models as registry
 from mlops_tui.registry.gate import drop_limit
+from mlops_tui.results import JsonDict, Result
 from mlops_tui.serving.drift import sort_worst, thresholds
-from mlops_tui.training.metrics import LOWER_IS_BETTER
+from mlops_tui.training.metrics import LOWER_IS_BETTER, Metrics
 from mlops_tui.training.signature import Signature
 
 if TYPE_CHECKING:
@@ -30,23 +33,89 @@ if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
 
 
-def _drift_row(r: DriftResult, unseen: dict[str, int]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class FeatureDrift(Result):
+    """One feature (or ``__prediction__``) of a scoring job against the model's reference."""
+
+    feature: str
+    kind: str
+    status: str
+    psi: float | None
+    ks_stat: float | None
+    ks_pvalue: float | None
+    null_rate_ref: float | None
+    null_rate_cur: float | None
+    new_categories: int | None
+    ref_mean: float | None
+    cur_mean: float | None
+
+
+@dataclass(frozen=True)
+class Performance(Result):
+    """The latest feedback of a job: live metrics (with their ``comparison`` as stored)."""
+
+    status: str
+    rows_matched: int
+    metrics: JsonDict
+    at: datetime
+
+
+@dataclass(frozen=True)
+class JobHealth(Result):
+    """A scoring job of a deployment: drift status, features worst first, live performance."""
+
+    job_id: str
+    kind: str
+    created_at: datetime
+    model: str
+    job_status: str
+    rows: int | None
+    status: str | None
+    prediction_drift: float | None
+    drift: tuple[FeatureDrift, ...]
+    worst: tuple[str, ...]
+    performance: Performance | None
+    warnings: tuple[str, ...]
+    error: str | None
+
+
+@dataclass(frozen=True)
+class FeatureAlerts(Result):
+    feature: str
+    jobs: int
+
+
+@dataclass(frozen=True)
+class DeploymentHealth(Result):
+    """:func:`monitor`'s answer: the deployment's model, latest statuses, and its jobs newest first."""
+
+    deployment: str
+    model: str
+    version: int
+    holdout_metrics: Metrics
+    primary_metric: str | None
+    status: str | None
+    performance_status: str | None
+    thresholds: dict[str, float]
+    alerting_features: tuple[FeatureAlerts, ...]
+    jobs: tuple[JobHealth, ...]
+
+
+def _drift_row(r: DriftResult, unseen: dict[str, int]) -> FeatureDrift:
     new = r.new_categories
     if r.kind == "categorical" and r.feature in unseen:
         new = unseen[r.feature]  # the scorer's exact count beats the tracker's estimate
-    return {"feature": r.feature, "kind": r.kind, "status": r.status, "psi": r.psi, "ks_stat": r.ks_stat,
-            "ks_pvalue": r.ks_pvalue, "null_rate_ref": r.null_rate_ref, "null_rate_cur": r.null_rate_cur,
-            "new_categories": new, "ref_mean": r.details.get("ref_mean"), "cur_mean": r.details.get("cur_mean")}
+    return FeatureDrift(r.feature, r.kind, r.status, r.psi, r.ks_stat, r.ks_pvalue, r.null_rate_ref,
+                        r.null_rate_cur, new, r.details.get("ref_mean"), r.details.get("cur_mean"))
 
 
-def _performance(fb: Feedback | None) -> dict[str, Any] | None:
+def _performance(fb: Feedback | None) -> Performance | None:
     if fb is None:
         return None
-    return {"status": fb.status, "rows_matched": fb.rows_matched, "metrics": fb.metrics,
-            "at": fb.created_at}
+    return Performance(fb.status, fb.rows_matched, fb.metrics, fb.created_at)
 
 
-def monitor(ws: Workspace, deployment: str, *, limit: int = 50) -> dict[str, Any]:
+def monitor(ws: Workspace, deployment: str, *, limit: int = 50) -> DeploymentHealth:
     """Jobs of ``deployment`` newest first with drift (worst features first) and live performance."""
     dep = registry.get_deployment(ws, deployment)
     model = ws.store.models.get(dep.model_name, dep.model_version)
@@ -56,43 +125,38 @@ def monitor(ws: Workspace, deployment: str, *, limit: int = 50) -> dict[str, Any
     for fb in ws.store.jobs.feedback(dep.name):  # oldest first: later feedback wins
         if fb.job_id:
             latest_fb[fb.job_id] = fb
-    rows: list[dict[str, Any]] = []
+    rows: list[JobHealth] = []
     alerts: Counter[str] = Counter()
     for j in jobs:
         results = sort_worst(drift.get(j.job_id, []))
-        features = [_drift_row(r, j.unseen) for r in results]
+        features = tuple(_drift_row(r, j.unseen) for r in results)
         for r in results:
             if r.status == "alert":
                 alerts[r.feature] += 1
-        rows.append({
-            "job_id": j.job_id, "kind": j.kind, "created_at": j.created_at,
-            "model": f"{j.model_name}:{j.model_version}",
-            "job_status": j.status, "rows": j.rows_out, "status": j.drift_status,
-            "prediction_drift": j.prediction_drift, "drift": features,
-            "worst": [f["feature"] for f in features if f["status"] in ("warn", "alert")][:5],
-            "performance": _performance(latest_fb.get(j.job_id)), "warnings": j.warnings, "error": j.error,
-        })
-    measured = [r for r in rows if r["status"]]
-    perf = [r["performance"] for r in rows if r["performance"]]
-    return {
-        "deployment": dep.name, "model": model.name, "version": model.version,
-        "holdout_metrics": model.metrics or {}, "primary_metric": (model.metrics or {}).get("primary_metric"),
-        "status": measured[0]["status"] if measured else None,
-        "performance_status": perf[0]["status"] if perf else None,
-        "thresholds": thresholds(ws),
-        "alerting_features": [{"feature": f, "jobs": n} for f, n in alerts.most_common()],
-        "jobs": rows,
-    }
+        rows.append(JobHealth(
+            j.job_id, j.kind, j.created_at, f"{j.model_name}:{j.model_version}", j.status, j.rows_out,
+            j.drift_status, j.prediction_drift, features,
+            tuple(f.feature for f in features if f.status in ("warn", "alert"))[:5],
+            _performance(latest_fb.get(j.job_id)), tuple(j.warnings), j.error))
+    measured = [r for r in rows if r.status]
+    perf = [r.performance for r in rows if r.performance]
+    return DeploymentHealth(
+        dep.name, model.name, model.version, model.metrics or {}, (model.metrics or {}).get("primary_metric"),
+        status=measured[0].status if measured else None,
+        performance_status=perf[0].status if perf else None,
+        thresholds=thresholds(ws),
+        alerting_features=tuple(FeatureAlerts(f, n) for f, n in alerts.most_common()),
+        jobs=tuple(rows))
 
 
-def pick_job(summary: dict[str, Any], prefix: str) -> dict[str, Any]:
+def pick_job(summary: DeploymentHealth, prefix: str) -> JobHealth:
     """The job of a :func:`monitor` summary whose id starts with ``prefix`` (UserError otherwise)."""
-    found = [j for j in summary["jobs"] if j["job_id"].startswith(prefix)]
+    found = [j for j in summary.jobs if j.job_id.startswith(prefix)]
     if len(found) == 1:
         return found[0]
     if found:
-        raise UserError(f"job id prefix {prefix!r} is ambiguous ({len(found)} jobs of {summary['deployment']!r})")
-    raise UserError(f"no job {prefix!r} among the {len(summary['jobs'])} latest job(s) of {summary['deployment']!r}")
+        raise UserError(f"job id prefix {prefix!r} is ambiguous ({len(found)} jobs of {summary.deployment!r})")
+    raise UserError(f"no job {prefix!r} among the {len(summary.jobs)} latest job(s) of {summary.deployment!r}")
 
 
 # -- feedback --------------------------------------------------------------------------------------
@@ -110,17 +174,54 @@ def _pred_array(frame: pl.DataFrame, sig: Signature) -> Any:
     return frame.select(_prediction_columns(sig)).to_numpy()
 
 
-def _compare(model: ModelVersion, metrics: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any]:
-    """Live primary metric vs the model's holdout figure; alert past the gate's max_drop."""
+@dataclass(frozen=True)
+class Comparison(Result):
+    """The live primary metric against the model's holdout figure; ``alert`` past the gate's max_drop."""
+
+    metric: str | None
+    live: float | None
+    holdout: float | None
+    drop: float | None
+    limit: float
+    status: str
+
+
+@dataclass(frozen=True)
+class JobFeedback(Result):
+    job_id: str
+    model: str
+    rows_matched: int
+    metrics: Metrics
+    comparison: Comparison
+    status: str
+
+
+@dataclass(frozen=True)
+class FeedbackReport(Result):
+    """:func:`feedback`'s answer: what matched, metrics over the rows of the current model's signature
+    (with their ``comparison``, None when no job of it matched) and per job."""
+
+    deployment: str
+    model: str
+    rows_matched: int
+    labels: int
+    labels_matched: int
+    jobs_matched: int
+    metrics: Metrics
+    comparison: Comparison | None
+    status: str
+    jobs: tuple[JobFeedback, ...]
+
+
+def _compare(model: ModelVersion, metrics: Metrics, policy: JsonDict) -> Comparison:
     holdout = model.metrics or {}
     primary = holdout.get("primary_metric")
     max_drop = drop_limit(policy, primary) if primary else 0.0
     live, ref = metrics.get(primary) if primary else None, holdout.get(primary) if primary else None
     if live is None or ref is None:
-        return {"metric": primary, "live": live, "holdout": ref, "drop": None, "limit": max_drop, "status": "ok"}
+        return Comparison(primary, live, ref, None, max_drop, "ok")
     drop = (live - ref) if primary in LOWER_IS_BETTER else (ref - live)
-    return {"metric": primary, "live": live, "holdout": ref, "drop": drop, "limit": max_drop,
-            "status": "alert" if drop > max_drop else "ok"}
+    return Comparison(primary, live, ref, drop, max_drop, "alert" if drop > max_drop else "ok")
 
 
 def _labels(path: str, id_column: str, label_column: str) -> pl.DataFrame:
@@ -158,7 +259,7 @@ def _scored(ws: Workspace, job: ScoringJob, id_column: str, sig: Signature) -> p
 
 
 def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str,
-             label_column: str | None = None) -> dict[str, Any]:
+             label_column: str | None = None) -> FeedbackReport:
     """Join labels to every scored job of ``deployment``; metrics per job and over all matched rows."""
     from mlops_tui.training import metrics as task_metrics
     from mlops_tui.training.prep import labels as encode_labels
@@ -179,7 +280,7 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
                             f"e.g. {unknown['__label'][0]!r} (classes: {', '.join(sorted(known))})")
     policy = ws.config.get("gate", {})
     jobs = ws.store.jobs.list(deployment=dep.name)
-    per_job: list[dict[str, Any]] = []
+    per_job: list[JobFeedback] = []
     pooled: list[pl.DataFrame] = []
     matched_ids: set[str] = set()  # a label can match rows of several jobs (a file scored twice)
     usable = 0
@@ -197,34 +298,32 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
         y = encode_labels(jsig, joined["__label"])
         m = task_metrics.compute(jsig.task, y, _pred_array(joined, jsig), list(jsig.classes))
         cmp = _compare(model, m, policy)
-        per_job.append({"job_id": job.job_id, "model": model.ref, "rows_matched": joined.height,
-                        "metrics": m, "comparison": cmp, "status": cmp["status"]})
+        per_job.append(JobFeedback(job.job_id, model.ref, joined.height, m, cmp, cmp.status))
         if jsig.to_json() == sig.to_json():
             pooled.append(joined)
     if usable == 0:
         raise UserError(f"no scoring output of deployment {dep.name!r} carries the id column {id_column!r}; "
                         f"score files that include it with --keep {id_column} (the deployment keeps: "
                         f"{', '.join(dep.keep) or 'nothing'}; the model's id columns: {', '.join(sig.id_columns) or 'none'})")
-    rows_matched = sum(j["rows_matched"] for j in per_job)
+    rows_matched = sum(j.rows_matched for j in per_job)
     if rows_matched == 0:
         raise UserError(f"no label in {labels_path} matched a scored row of {dep.name!r} on {id_column!r} "
                         f"({lab.height} labels, {usable} job output(s))")
-    overall: dict[str, Any] = {}
-    comparison: dict[str, Any] = {}
+    overall: Metrics = {}
+    comparison = None
     if pooled:
         allrows = pl.concat(pooled)
         overall = task_metrics.compute(sig.task, encode_labels(sig, allrows["__label"]),
                                        _pred_array(allrows, sig), list(sig.classes))
         comparison = _compare(current, overall, policy)
     for j in per_job:  # written only once everything was computed: bad input leaves no trace
-        ws.store.jobs.add_feedback(feedback_id=uuid.uuid4().hex[:12], deployment=dep.name, job_id=j["job_id"],
-                                   rows_matched=j["rows_matched"], metrics={**j["metrics"], "comparison": j["comparison"]},
-                                   status=j["status"])
-    status = "alert" if any(j["status"] == "alert" for j in per_job) or comparison.get("status") == "alert" else "ok"
-    result = {"deployment": dep.name, "model": current.ref, "rows_matched": rows_matched, "labels": lab.height,
-              "labels_matched": len(matched_ids), "jobs_matched": len(per_job),
-              "metrics": overall, "comparison": comparison, "status": status, "jobs": per_job}
+        ws.store.jobs.add_feedback(feedback_id=uuid.uuid4().hex[:12], deployment=dep.name, job_id=j.job_id,
+                                   rows_matched=j.rows_matched, metrics={**j.metrics, "comparison": j.comparison.to_json()},
+                                   status=j.status)
+    alert = any(j.status == "alert" for j in per_job) or (comparison is not None and comparison.status == "alert")
+    result = FeedbackReport(dep.name, current.ref, rows_matched, lab.height, len(matched_ids), len(per_job),
+                            overall, comparison, "alert" if alert else "ok", tuple(per_job))
     ws.store.audit.record("feedback", f"deployment:{dep.name}", "ok",
-                          {"labels": str(labels_path), "rows_matched": rows_matched, "status": status})
+                          {"labels": str(labels_path), "rows_matched": rows_matched, "status": result.status})
     return result
 

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.data import datasets
 from mlops_tui.errors import PolicyRefused, UserError
 from mlops_tui.registry import compiled, gate
 from mlops_tui.registry import models as registry
+from mlops_tui.registry.gate import Verdict
+from mlops_tui.results import Result
 from mlops_tui.training.signature import Signature, encode
 from mlops_tui.training.tuning import protocol
 
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from mlops_tui.store import ModelVersion, Run
+    from mlops_tui.training.metrics import Metrics
     from mlops_tui.training.prep import Prepared
     from mlops_tui.workspace import Workspace
 
@@ -50,7 +54,57 @@ def _champion_run(ws: Workspace, champion: ModelVersion) -> Run:
     return run
 
 
-def evaluate_on(ws: Workspace, model: ModelVersion, rows: pl.DataFrame, metric: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Contender(Result):
+    model: str
+    version: int
+    ref: str
+    metrics: Metrics
+
+
+@dataclass(frozen=True)
+class Pair(Result):
+    champion: float | None
+    challenger: float | None
+
+
+@dataclass(frozen=True)
+class Retrained(Result):
+    """:func:`retrain`'s answer (also the payload of its PolicyRefused): both models' metrics on the
+    same rows, the gate's verdict, and the one-line ``summary``."""
+
+    promoted: bool
+    deployment: str
+    dataset: str
+    run_id: str
+    primary_metric: str
+    holdout_rows: int
+    compared_rows: int
+    excluded_rows: int
+    champion: Contender
+    challenger: Contender
+    metrics: dict[str, Pair]  # metric name → both figures
+    gate: Verdict
+    better: bool
+    warnings: tuple[str, ...]
+    summary: str
+
+
+@dataclass(frozen=True)
+class Reproduction(Result):
+    """:func:`reproduce`'s answer: is the retrained model the recorded one?"""
+
+    run_id: str
+    model: str
+    identical: bool
+    max_abs_diff: float | None
+    rows: int
+    holdout_rows_identical: bool | None
+    model_file_identical: bool
+    dataset: str
+
+
+def evaluate_on(ws: Workspace, model: ModelVersion, rows: pl.DataFrame, metric: str) -> Metrics:
     """``model``'s metrics on ``rows`` (raw, with the target; encoded with the model's own signature)."""
     from mlops_tui.training import metrics as mx
     from mlops_tui.training.prep import labels
@@ -102,7 +156,7 @@ def _retune(ws: Workspace, run: Run, prepared: Prepared, champion_params: dict[s
     return best_params(run, best)
 
 
-def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | None = None) -> dict[str, Any]:
+def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | None = None) -> Retrained:
     """Train a challenger on ``dataset_ref``, compare on its holdout, promote only if the gate passes."""
     from mlops_tui.store import utcnow
     from mlops_tui.training import metrics as mx
@@ -122,7 +176,7 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
               "retrain_of": champion.ref, "trials": trials, "split_seed": split_seed,
               "split_seed_source": split_source, "jobs": 1, "trial_threads": 1}
     prepared = train.prepare_config(ws, dv, config)  # bad data fails here, before any write
-    config["protocol"] = protocol.choose(prepared, old.get("time_column"))
+    config["protocol"] = protocol.choose(prepared, old.get("time_column")).to_json()
     metric = mx.check_metric(prepared.task, config.get("metric"))
     if prepared.task != champion.task:
         raise UserError(f"{dv.ref} makes a {prepared.task} task but champion {champion.ref} is {champion.task}")
@@ -169,34 +223,33 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
         except UserError as exc:
             promoted, engine_refusal = False, f"the deployment's compiled engine refused it: {exc}"
     keys = [k for k in mx.METRICS[prepared.task] if k in chall_metrics or k in champ_metrics]
-    payload: dict[str, Any] = {
-        "promoted": promoted, "deployment": dep.name, "dataset": dv.ref, "run_id": run_id,
-        "primary_metric": metric, "holdout_rows": prepared.test.height, "compared_rows": compared.height,
-        "excluded_rows": prepared.test.height - compared.height,
-        "champion": {"model": champion.name, "version": champion.version, "ref": champion.ref, "metrics": champ_metrics},
-        "challenger": {"model": challenger.name, "version": challenger.version, "ref": challenger.ref,
-                       "metrics": chall_metrics},
-        "metrics": {k: {"champion": champ_metrics.get(k), "challenger": chall_metrics.get(k)} for k in keys},
-        "gate": verdict.to_json(), "better": better,
-        "warnings": _signature_changes(champion, challenger) + ([note] if note else []),
-    }
     rows = (f"{compared.height} of {dv.ref}'s {prepared.test.height} holdout rows (the "
             f"{prepared.test.height - compared.height} the champion learnt from left out)")
     summary = f"{metric} {_num(ours)} (challenger {challenger.ref}) vs {_num(theirs)} (champion {champion.ref}) on {rows}"
-    if not promoted:
+    if promoted:
+        summary = f"promoted {challenger.ref}: {summary}"
+    else:
         reasons = list(verdict.reasons) or [engine_refusal or f"challenger is not better on {metric}"]
-        payload["summary"] = f"kept {champion.ref}: {summary}; {'; '.join(reasons)}"
-        ws.store.audit.record("retrain", obj, "refused", {k: payload[k] for k in ("run_id", "dataset", "metrics", "gate")}
+        summary = f"kept {champion.ref}: {summary}; {'; '.join(reasons)}"
+    result = Retrained(
+        promoted, dep.name, dv.ref, run_id, metric, prepared.test.height, compared.height,
+        prepared.test.height - compared.height,
+        Contender(champion.name, champion.version, champion.ref, champ_metrics),
+        Contender(challenger.name, challenger.version, challenger.ref, chall_metrics),
+        {k: Pair(champ_metrics.get(k), chall_metrics.get(k)) for k in keys}, verdict, better,
+        tuple(_signature_changes(champion, challenger) + ([note] if note else [])), summary)
+    record = result.to_json()
+    if not promoted:
+        ws.store.audit.record("retrain", obj, "refused", {k: record[k] for k in ("run_id", "dataset", "metrics", "gate")}
                               | {"challenger": challenger.ref, "champion": champion.ref})
-        raise PolicyRefused(payload["summary"], payload)
+        raise PolicyRefused(summary, result)
     registry.promote(ws, challenger.ref, "production")
     ws.store.models.deploy(name=dep.name, model_name=challenger.name, model_version=challenger.version,
                            signature=challenger.signature, output_dir=dep.output_dir, forced=False,
                            gate=verdict.to_json(), engine=dep.engine, engine_info=engine_info)
-    payload["summary"] = f"promoted {challenger.ref}: {summary}"
     ws.store.audit.record("retrain", obj, "ok", {"run_id": run_id, "dataset": dv.ref, "champion": champion.ref,
-                                                  "challenger": challenger.ref, "metrics": payload["metrics"]})
-    return payload
+                                                  "challenger": challenger.ref, "metrics": record["metrics"]})
+    return result
 
 
 def _signature_changes(champion: ModelVersion, challenger: ModelVersion) -> list[str]:
@@ -222,7 +275,7 @@ def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.4g}"
 
 
-def reproduce(ws: Workspace, run_ref: str) -> dict[str, Any]:
+def reproduce(ws: Workspace, run_ref: str) -> Reproduction:
     """Retrain a run's final model from its record (nothing registered); compare holdout predictions."""
     import numpy as np
 
@@ -252,9 +305,7 @@ def reproduce(ws: Workspace, run_ref: str) -> dict[str, Any]:
 
         holdout_same = pl.read_parquet(holdout_file).equals(prepared.test)
     identical = bool(same_shape and diff == 0.0)
-    result = {"run_id": run.run_id, "model": original.ref, "identical": identical, "max_abs_diff": diff,
-              "rows": int(prepared.test.height), "holdout_rows_identical": holdout_same,
-              "model_file_identical": booster.model_to_string() == old_booster.model_to_string(),
-              "dataset": dv.ref}
-    ws.store.audit.record("run reproduce", f"run:{run.run_id}", "ok" if identical else "failed", result)
+    result = Reproduction(run.run_id, original.ref, identical, diff, int(prepared.test.height), holdout_same,
+                          booster.model_to_string() == old_booster.model_to_string(), dv.ref)
+    ws.store.audit.record("run reproduce", f"run:{run.run_id}", "ok" if identical else "failed", result.to_json())
     return result

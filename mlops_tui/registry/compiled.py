@@ -42,6 +42,10 @@ from mlops_tui.errors import UserError
 from mlops_tui.extras import missing_extra, require
 from mlops_tui.training.modelfile import atomic_write_bytes, sha256_file
 
+EngineInfo = dict[str, Any]
+"""What a deployment keeps of a compiled artifact's sidecar (JSON: compiler versions, the check
+against LightGBM, ...), shown by `deploy` and `serve`."""
+
 if TYPE_CHECKING:  # numpy too: `deploy --help` and `model list` import this module
     import numpy as np
 
@@ -233,7 +237,7 @@ def load(ws: Workspace, model: ModelVersion, *, stage: Stage | None = None, thre
     return predictor
 
 
-def record(meta: dict[str, Any], *, cached: bool) -> dict[str, Any]:
+def record(meta: dict[str, Any], *, cached: bool) -> EngineInfo:
     """What a deployment keeps of an artifact's sidecar (all but the CPU feature list)."""
     return {**{k: v for k, v in meta.items() if k != "target"}, "cached": cached}
 
@@ -278,7 +282,7 @@ def max_abs_diff(a: Any, b: Any) -> float:
 
 
 def check_against_lightgbm(ws: Workspace, model: ModelVersion, text: str,
-                           predictor: CompiledPredictor) -> dict[str, Any]:
+                           predictor: CompiledPredictor) -> EngineInfo:
     """Raw scores and predictions of the compiled model vs LightGBM's on training rows."""
     import lightgbm as lgb
 

@@ -12,9 +12,11 @@ an evaluation without details) are None, never an error.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.registry import gate
+from mlops_tui.results import JsonDict, Result
 
 if TYPE_CHECKING:
     from mlops_tui.store import Run
@@ -23,31 +25,81 @@ if TYPE_CHECKING:
 TOP_FEATURES = 10  # rows of importance a human sees; --json carries every feature
 
 
-def importance(details: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+@dataclass(frozen=True)
+class FeatureImportance(Result):
+    feature: str
+    gain: float | None
+    gain_share: float
+    split: int | None
+    shap: float | None
+
+
+@dataclass(frozen=True)
+class SliceFeature(Result):
+    """A feature's groups (``value``, ``n`` and the slice metric under its own name), gap, best, worst."""
+
+    feature: str
+    kind: str
+    gap: float | None
+    best: Any
+    worst: Any
+    groups: tuple[JsonDict, ...]
+
+
+@dataclass(frozen=True)
+class Slices(Result):
+    metric: str
+    min_rows: int | None
+    max_gap: float | None
+    max_gap_feature: str | None
+    time_gap: float | None
+    features: tuple[SliceFeature, ...]
+
+
+@dataclass(frozen=True)
+class GateEvidence(Result):
+    """The gate's verdict on a run's model, against the champion `model show` uses, explained."""
+
+    model: str
+    champion: str | None
+    passed: bool
+    reasons: tuple[str, ...]
+    checks: JsonDict
+    explain: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Evidence(Result):
+    """What `run show` adds about a run's model; each part None when not recorded."""
+
+    importance: tuple[FeatureImportance, ...] | None
+    slices: Slices | None
+    gate: GateEvidence | None
+
+
+def importance(details: JsonDict | None) -> tuple[FeatureImportance, ...] | None:
     """Every feature by gain: gain, its share of the total gain, split count, mean |SHAP|."""
     imp = (details or {}).get("importance")
     if not imp:
         return None
     total = sum(g or 0.0 for g in imp["gain"]) or 1.0
-    return [{"feature": f, "gain": g, "gain_share": round((g or 0.0) / total, 4), "split": s, "shap": sh}
-            for f, g, s, sh in zip(imp["features"], imp["gain"], imp["split"], imp["shap"], strict=True)]
+    return tuple(FeatureImportance(f, g, round((g or 0.0) / total, 4), s, sh)
+                 for f, g, s, sh in zip(imp["features"], imp["gain"], imp["split"], imp["shap"], strict=True))
 
 
-def slices(details: dict[str, Any] | None) -> dict[str, Any] | None:
+def slices(details: JsonDict | None) -> Slices | None:
     """The slice metric per group of each feature, its gap, best and worst group; the worst gap."""
     sl = (details or {}).get("slices")
     if not sl:
         return None
     metric = sl["metric"]
-    features = [{"feature": f["feature"], "kind": f["kind"], "gap": f["gap"], "best": f["best"],
-                 "worst": f["worst"], "groups": [{"value": g["value"], "n": g["n"], metric: g.get(metric)}
-                                                 for g in f["groups"]]}
-                for f in sl.get("features", [])]
-    return {"metric": metric, "min_rows": sl.get("min_rows"), "max_gap": sl.get("max_gap"),
-            "max_gap_feature": sl.get("max_gap_feature"), "time_gap": sl.get("time_gap"), "features": features}
+    features = tuple(SliceFeature(f["feature"], f["kind"], f["gap"], f["best"], f["worst"],
+                                  tuple({"value": g["value"], "n": g["n"], metric: g.get(metric)} for g in f["groups"]))
+                     for f in sl.get("features", []))
+    return Slices(metric, sl.get("min_rows"), sl.get("max_gap"), sl.get("max_gap_feature"), sl.get("time_gap"), features)
 
 
-def gate_verdict(ws: Workspace, run: Run) -> dict[str, Any] | None:
+def gate_verdict(ws: Workspace, run: Run) -> GateEvidence | None:
     """The gate's verdict on the run's registered model (as `model show` gives it), or None."""
     from mlops_tui.registry.models import champion_of
     from mlops_tui.store import NotFoundError
@@ -60,13 +112,13 @@ def gate_verdict(ws: Workspace, run: Run) -> dict[str, Any] | None:
         return None
     champion = champion_of(ws, model)
     verdict = gate.check(ws, model, champion=champion)
-    return {"model": model.ref, "champion": champion.ref if champion else None, **verdict.to_json(),
-            "explain": gate.explain(verdict.checks)}
+    return GateEvidence(model.ref, champion.ref if champion else None, verdict.passed, verdict.reasons,
+                        verdict.checks, tuple(gate.explain(verdict.checks)))
 
 
-def run_evidence(ws: Workspace, run: Run) -> dict[str, Any]:
+def run_evidence(ws: Workspace, run: Run) -> Evidence:
     """``importance``, ``slices`` and ``gate`` of a run (each None when not recorded)."""
     from mlops_tui.evaluation import records
 
     details = records.details_for_run(ws, run.run_id)
-    return {"importance": importance(details), "slices": slices(details), "gate": gate_verdict(ws, run)}
+    return Evidence(importance(details), slices(details), gate_verdict(ws, run))

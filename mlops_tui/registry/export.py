@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_tui.errors import UserError
 from mlops_tui.extras import require
 from mlops_tui.registry import compiled
+from mlops_tui.results import JsonDict, Result
 from mlops_tui.training.signature import Feature, Signature
 
 if TYPE_CHECKING:
@@ -46,14 +47,14 @@ _DATE_PARTS = {"year": "the year", "month": "the month (1-12)", "day": "the day 
 
 
 @dataclass(frozen=True)
-class Export:
+class Export(Result):
     format: str
     model: str
     output: Path
-    files: tuple[str, ...]
-    check: dict[str, Any] | None = None
+    files: tuple[str, ...]  # names inside ``output``; the JSON gives full paths
+    check: JsonDict | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonDict:
         return {"format": self.format, "model": self.model, "output": str(self.output),
                 "files": [str(self.output / f) for f in self.files], "check": self.check}
 

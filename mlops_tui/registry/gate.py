@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlops_tui.results import JsonDict, Result
 from mlops_tui.training.metrics import LOWER_IS_BETTER
 from mlops_tui.training.metrics import better as better  # gate.better: part of the gate's API
 
@@ -29,13 +30,10 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Verdict(Result):
     passed: bool
     reasons: tuple[str, ...] = ()
-    checks: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"passed": self.passed, "reasons": list(self.reasons), "checks": self.checks}
+    checks: JsonDict = field(default_factory=dict)  # check name → its figures (see `explain`)
 
 
 def explain(checks: dict[str, Any]) -> list[str]:
@@ -103,16 +101,27 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
             checks["max_slice_gap"] = {"value": None, "limit": float(gap_limit), "ok": None,
                                        "note": "no slice metrics recorded for this version"}
         else:
-            ok = gap["gap"] <= float(gap_limit)
-            checks["max_slice_gap"] = {**gap, "value": gap["gap"], "limit": float(gap_limit), "ok": ok}
+            ok = gap.gap <= float(gap_limit)
+            checks["max_slice_gap"] = {**gap.to_json(), "value": gap.gap, "limit": float(gap_limit), "ok": ok}
             if not ok:
-                reasons.append(f"{gap['metric']} differs by {gap['gap']:.3g} between {gap['feature']}="
-                               f"{gap['best']!r} and {gap['feature']}={gap['worst']!r} "
+                reasons.append(f"{gap.metric} differs by {gap.gap:.3g} between {gap.feature}="
+                               f"{gap.best!r} and {gap.feature}={gap.worst!r} "
                                f"(allowed {float(gap_limit):g})")
     return Verdict(not reasons, tuple(reasons), checks)
 
 
-def slice_gap(ws: Workspace, model: ModelVersion) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class SliceGap(Result):
+    """The widest spread of a unitless metric between the groups (``best``, ``worst``) of a feature."""
+
+    gap: float
+    metric: str | None
+    feature: str
+    best: Any
+    worst: Any
+
+
+def slice_gap(ws: Workspace, model: ModelVersion) -> SliceGap | None:
     """The worst slice gap of ``model``'s latest holdout evaluation, or None when not recorded."""
     from mlops_tui.evaluation import records as evaluation
 
@@ -123,8 +132,7 @@ def slice_gap(ws: Workspace, model: ModelVersion) -> dict[str, Any] | None:
     if slices.get("max_gap") is None or feature is None:
         return None
     entry: dict[str, Any] = next((f for f in slices.get("features", []) if f["feature"] == feature), {})
-    return {"gap": float(slices["max_gap"]), "metric": slices.get("metric"), "feature": feature,
-            "best": entry.get("best"), "worst": entry.get("worst")}
+    return SliceGap(float(slices["max_gap"]), slices.get("metric"), feature, entry.get("best"), entry.get("worst"))
 
 
 def check_versions(ws: Workspace, models: list[ModelVersion], *,

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import UserError
+from mlops_tui.results import Result
 
 if TYPE_CHECKING:
+    from mlops_tui.store import AuditEvent
     from mlops_tui.workspace import Workspace
 
 KINDS = ("pipeline", "dataset", "run", "model", "deployment", "job")
@@ -27,10 +29,29 @@ KINDS = ("pipeline", "dataset", "run", "model", "deployment", "job")
 CREATED = {"data": [("dataset", "dataset")], "tune": [("run_id", "run"), ("model", "model")],
            "deploy": [("deployment", "deployment")], "score": [("job_id", "job")]}
 
+Node = dict[str, Any]
+"""``id``, ``kind``, ``label`` and the few fields of its kind (a dataset's rows, a run's status, ...)."""
+
+
+@dataclass(frozen=True)
+class Edge(Result):
+    from_: str
+    to: str
+    relation: str
+
+
+@dataclass(frozen=True)
+class Lineage(Result):
+    """The part of the graph connected to ``root``: upstream, downstream, and their edges."""
+
+    root: str
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+
 
 @dataclass
 class Graph:
-    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    nodes: dict[str, Node] = field(default_factory=dict)
     edges: list[tuple[str, str, str]] = field(default_factory=list)
     children: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     parents: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
@@ -159,8 +180,8 @@ def _walk(start: list[str], step: Any, stop: Any = lambda n: False) -> set[str]:
     return seen
 
 
-def lineage(ws: Workspace, ref: str) -> dict[str, Any]:
-    """Upstream and downstream of ``ref``: ``root``, ``nodes``, ``edges`` (``from``, ``to``, ``relation``)."""
+def lineage(ws: Workspace, ref: str) -> Lineage:
+    """Upstream and downstream of ``ref``."""
     g = build(ws)
     root = resolve(ws, g, ref)
 
@@ -181,12 +202,10 @@ def lineage(ws: Workspace, ref: str) -> dict[str, Any]:
     keep |= {p for n in keep if g.nodes[n]["kind"] == "run" for p in g.parents[n] if g.nodes[p]["kind"] == "dataset"}
     order = {k: i for i, k in enumerate(KINDS)}
     nodes = sorted((g.nodes[n] for n in keep), key=lambda x: (order[x["kind"]], str(x.get("created_at")), x["id"]))
-    edges = [{"from": a, "to": b, "relation": rel} for a, b, rel in g.edges if a in keep and b in keep]
-    return {"root": root, "nodes": nodes, "edges": edges}
+    edges = tuple(Edge(a, b, rel) for a, b, rel in g.edges if a in keep and b in keep)
+    return Lineage(root, tuple(nodes), edges)
 
 
-def events(ws: Workspace, obj: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+def events(ws: Workspace, obj: str | None = None, limit: int = 200) -> list[AuditEvent]:
     """Audit events, newest first, optionally for one object prefix (e.g. 'model:credit')."""
-    rows = ws.store.audit.events(obj=obj, limit=limit)
-    return [{"event_id": e.event_id, "at": e.at, "user": e.user, "host": e.host, "command": e.command,
-             "object": e.object, "outcome": e.outcome, "details": e.details} for e in rows]
+    return ws.store.audit.events(obj=obj, limit=limit)

@@ -15,6 +15,8 @@ repoints it too, and a running `serve` of it switches versions on its own.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,12 +24,15 @@ from mlops_tui.errors import PolicyRefused, UserError
 from mlops_tui.refs import parse_ref
 from mlops_tui.refs import resolve_model as resolve_model  # the registry's lookup, kept low for evaluation
 from mlops_tui.registry import compiled, gate
+from mlops_tui.registry.gate import Verdict
+from mlops_tui.results import JsonDict, Result
 from mlops_tui.store import Deployment, ModelVersion, NotFoundError
 from mlops_tui.training.modelfile import load_model
 
 if TYPE_CHECKING:
     import lightgbm as lgb
 
+    from mlops_tui.training.metrics import Metrics
     from mlops_tui.workspace import Workspace
 
 ENGINES = ("local", compiled.ENGINE)  # what scores a deployment: LightGBM itself, or the compiled model
@@ -72,8 +77,76 @@ def load(ws: Workspace, model: ModelVersion) -> tuple[lgb.Booster, dict[str, Any
 
 
 # -- views ---------------------------------------------------------------------------------------
-def _summary(m: ModelVersion) -> dict[str, Any]:
-    return {"name": m.name, "version": m.version, "aliases": list(m.aliases), "metrics": m.metrics or {},
+@dataclass(frozen=True)
+class ModelSummary(Result):
+    """A model version as `model list` shows it."""
+
+    name: str
+    version: int
+    aliases: tuple[str, ...]
+    metrics: Metrics
+    task: str
+    run_id: str | None
+    dataset: str | None  # NAME:V of the dataset it was trained on
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class GatedVersion(ModelSummary):
+    gate: Verdict
+
+
+@dataclass(frozen=True)
+class AliasMove(Result):
+    alias: str
+    version: int
+    previous_version: int | None
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
+class ModelDetail(ModelSummary):
+    """:func:`show`'s answer: the version in full, its gate verdict, its siblings and alias moves."""
+
+    ref: str
+    path: str
+    sha256: str
+    dataset_name: str | None
+    dataset_version: int | None
+    signature: JsonDict  # the stored signature (:class:`mlops_tui.training.signature.Signature` JSON)
+    gate: Verdict
+    deployments: tuple[str, ...]
+    versions: tuple[GatedVersion, ...]
+    alias_history: tuple[AliasMove, ...]
+
+
+@dataclass(frozen=True)
+class Promotion(Result):
+    """An alias moved: where from, the version's gate verdict, the deployments that followed it."""
+
+    name: str
+    version: int
+    alias: str
+    previous_version: int | None
+    aliases: tuple[str, ...]
+    metrics: Metrics
+    gate: Verdict
+    deployments: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DeployRefused(Result):
+    """The payload of a refused `deploy` (its PolicyRefused)."""
+
+    deployment: str
+    model: str
+    version: int
+    deployed: bool
+    gate: Verdict
+
+
+def _summary_fields(m: ModelVersion) -> dict[str, Any]:
+    return {"name": m.name, "version": m.version, "aliases": tuple(m.aliases), "metrics": m.metrics or {},
             "task": m.task, "run_id": m.run_id, "dataset": _dataset_ref(m), "created_at": m.created_at}
 
 
@@ -83,9 +156,9 @@ def _dataset_ref(m: ModelVersion) -> str | None:
     return m.dataset if m.dataset_version is None else f"{m.dataset}:{m.dataset_version}"
 
 
-def list_models(ws: Workspace, name: str | None = None) -> list[dict[str, Any]]:
+def list_models(ws: Workspace, name: str | None = None) -> list[ModelSummary]:
     """Every model version (newest first within a name) with its aliases and metrics."""
-    return [_summary(m) for m in ws.store.models.list(name)]
+    return [ModelSummary(**_summary_fields(m)) for m in ws.store.models.list(name)]
 
 
 def champion_of(ws: Workspace, model: ModelVersion, deployment: str | None = None) -> ModelVersion | None:
@@ -105,7 +178,7 @@ def champion_of(ws: Workspace, model: ModelVersion, deployment: str | None = Non
     return None if champ.version == model.version else champ
 
 
-def show(ws: Workspace, ref: str) -> dict[str, Any]:
+def show(ws: Workspace, ref: str) -> ModelDetail:
     """One version in full: metrics, gate verdict, file path + sha256, lineage, siblings, aliases."""
     m = resolve_model(ws, ref)
     verdict = gate.check(ws, m, champion=champion_of(ws, m))
@@ -118,26 +191,15 @@ def show(ws: Workspace, ref: str) -> dict[str, Any]:
     except NotFoundError:
         production = None
     verdicts = gate.check_versions(ws, versions, champion=production)
-    return {
-        **_summary(m),
-        "ref": m.ref,
-        "path": str(ws.abspath(m.path)),
-        "sha256": m.sha256,
-        "dataset_name": m.dataset,
-        "dataset_version": m.dataset_version,
-        "signature": m.signature,
-        "gate": verdict.to_json(),
-        "deployments": deployments,
-        "versions": [{**_summary(v), "gate": verdicts[v.ref].to_json()} for v in versions],
-        "alias_history": [
-            {"alias": h.alias, "version": h.version, "previous_version": h.previous_version,
-             "changed_at": h.changed_at} for h in history
-        ],
-    }
+    return ModelDetail(
+        **_summary_fields(m), ref=m.ref, path=str(ws.abspath(m.path)), sha256=m.sha256, dataset_name=m.dataset,
+        dataset_version=m.dataset_version, signature=m.signature, gate=verdict, deployments=tuple(deployments),
+        versions=tuple(GatedVersion(**_summary_fields(v), gate=verdicts[v.ref]) for v in versions),
+        alias_history=tuple(AliasMove(h.alias, h.version, h.previous_version, h.changed_at) for h in history))
 
 
 # -- mutations -----------------------------------------------------------------------------------
-def promote(ws: Workspace, ref: str, alias: str) -> dict[str, Any]:
+def promote(ws: Workspace, ref: str, alias: str) -> Promotion:
     """Point ``alias`` at the version ``ref`` names (moving it from any other version)."""
     _check_name("alias", alias)
     m = resolve_model(ws, ref)
@@ -151,9 +213,8 @@ def promote(ws: Workspace, ref: str, alias: str) -> dict[str, Any]:
     ws.store.audit.record("model promote", f"model:{m.name}:{m.version}", "ok",
                           {"alias": alias, "previous_version": previous})
     moved = _repoint_followers(ws, m, alias)
-    return {"name": m.name, "version": m.version, "alias": alias, "previous_version": previous,
-            "aliases": list(ws.store.models.get(m.name, m.version).aliases), "metrics": m.metrics or {},
-            "gate": verdict.to_json(), "deployments": moved}
+    return Promotion(m.name, m.version, alias, previous, tuple(ws.store.models.get(m.name, m.version).aliases),
+                     m.metrics or {}, verdict, tuple(moved))
 
 
 def _repoint_followers(ws: Workspace, m: ModelVersion, alias: str) -> list[str]:
@@ -177,7 +238,7 @@ def _repoint_followers(ws: Workspace, m: ModelVersion, alias: str) -> list[str]:
     return moved
 
 
-def rollback(ws: Workspace, name: str, alias: str = "production") -> dict[str, Any]:
+def rollback(ws: Workspace, name: str, alias: str = "production") -> Promotion:
     """Move ``alias`` back to the version it pointed at before its latest move."""
     history = ws.store.models.alias_history(name, alias)
     if not history or history[-1].previous_version is None:
@@ -214,8 +275,7 @@ def deploy(ws: Workspace, ref: str, name: str, force: bool = False, output_dir: 
         ws.store.audit.record("deploy", obj, "refused", {"model": m.ref, "gate": verdict.to_json()})
         raise PolicyRefused(
             f"gate refused {m.ref} for deployment {name!r}: {'; '.join(verdict.reasons)} (use --force to override)",
-            {"deployment": name, "model": m.name, "version": m.version, "deployed": False,
-             "gate": verdict.to_json()},
+            DeployRefused(name, m.name, m.version, False, verdict),
         )
     try:
         current: Deployment | None = ws.store.models.deployment(name)

@@ -114,7 +114,7 @@ def _time_split_column(ws: Workspace, model: ModelVersion) -> str | None:
     return split.get("time_column") if split.get("method") == "time" else None
 
 
-def load_reference(ws: Workspace, model: ModelVersion) -> dict[str, Any] | None:
+def load_reference(ws: Workspace, model: ModelVersion) -> reference.Reference | None:
     """The model's reference (see :mod:`mlops_tui.training.reference`); None if no data is known.
 
     A model trained by this version has it from training. For an older model (or an older format)

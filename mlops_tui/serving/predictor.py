@@ -44,7 +44,9 @@ def local_predictor(ws: Workspace, model: ModelVersion) -> Predict:
     threads = cores()
 
     def predict(X: np.ndarray) -> np.ndarray:
-        return booster.predict(X, num_threads=threads if X.shape[0] >= THREADED_ROWS else 1)
+        import numpy as np
+
+        return np.asarray(booster.predict(X, num_threads=threads if X.shape[0] >= THREADED_ROWS else 1))
 
     return predict
 

@@ -18,6 +18,10 @@ from mlops_tui.errors import UserError
 
 TASKS = ("binary", "multiclass", "regression")
 
+Metrics = dict[str, Any]
+"""Metric name → value, as :func:`compute` returns them (plus threshold or ``primary_metric`` notes):
+the keys depend on the task, so this stays a dict."""
+
 # Metric keys `--metric` accepts per task (also the keys `compute` returns, plus threshold info).
 METRICS: dict[str, tuple[str, ...]] = {
     "binary": ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy", "precision", "recall", "f1"),
@@ -136,7 +140,7 @@ def score(task: str, metric: str, y_true: Any, pred: Any, classes: list[Any] | N
 
 
 def compute(task: str, y_true: Any, pred: Any, classes: list[Any] | None = None,
-            threshold: float = 0.5) -> dict[str, Any]:
+            threshold: float = 0.5) -> Metrics:
     """Scalar metrics of ``pred`` against ``y_true`` for ``task`` (see module docstring)."""
     y = np.asarray(y_true)
     p = np.asarray(pred)

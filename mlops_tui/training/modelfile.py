@@ -22,6 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import UserError
 
+Sidecar = dict[str, Any]
+"""The JSON beside a model file: training's record (signature, parameters, metrics, ...), the file's
+sha256 and the package versions; its keys grow with what training records."""
+
 if TYPE_CHECKING:
     import lightgbm as lgb
 
@@ -80,14 +84,15 @@ def save_model(booster: lgb.Booster, sidecar: dict[str, Any], models_dir: Path) 
     return model_path, digest
 
 
-def read_sidecar(model_path: Path) -> dict[str, Any]:
+def read_sidecar(model_path: Path) -> Sidecar:
     side = Path(model_path).with_suffix(".json")
     try:
-        return json.loads(side.read_text())
+        sidecar: Sidecar = json.loads(side.read_text())
     except FileNotFoundError as exc:
         raise UserError(f"model sidecar {side} is missing") from exc
     except json.JSONDecodeError as exc:
         raise UserError(f"model sidecar {side} is not valid JSON: {exc}") from exc
+    return sidecar
 
 
 def load_model(model_path: Path, expected_sha256: str) -> tuple[lgb.Booster, dict[str, Any]]:

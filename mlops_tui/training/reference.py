@@ -27,6 +27,10 @@ import numpy as np
 
 from mlops_tui.training.signature import Signature, encode
 
+Reference = dict[str, Any]
+"""The stored reference (JSON beside the model): per feature its bins or category counts, keyed by
+the model's feature names."""
+
 if TYPE_CHECKING:
     import lightgbm as lgb
     import polars as pl
@@ -63,7 +67,7 @@ def bin_counts(values: np.ndarray, edges: np.ndarray, nans: int = 0) -> np.ndarr
 
 
 def build(sig: Signature, booster: lgb.Booster, df: pl.DataFrame, *, model_sha256: str, dataset: str,
-          basis: str = FITTED, seed: int = 0) -> dict[str, Any]:
+          basis: str = FITTED, seed: int = 0) -> Reference:
     """The reference of the rows in ``df`` (raw columns, as in the dataset) for this model."""
     if df.height > MAX_ROWS:  # every k-th row: bounded work, spread over the whole frame
         df = df.gather_every(math.ceil(df.height / MAX_ROWS))
@@ -111,7 +115,7 @@ def write(model_path: Path, ref: dict[str, Any]) -> Path:
     return path
 
 
-def read(model_path: Path, model_sha256: str) -> dict[str, Any] | None:
+def read(model_path: Path, model_sha256: str) -> Reference | None:
     """The stored reference of this model file, or None (none yet, an older format, damaged)."""
     try:
         ref = json.loads(path_for(model_path).read_text())

@@ -211,20 +211,21 @@ def test_diff_reports_schema_changes_and_drift(ws, tmp_path):
     shifted.write_csv(tmp_path / "bikeshare.csv")
     datasets.add(ws, str(tmp_path / "bikeshare.csv"), target="bikers")
     d = datasets.diff(ws, "bikeshare:1", "bikeshare:2")
-    assert d["added"] == ["extra"] and d["removed"] == ["holiday"]
-    assert d["changed"] == [{"name": "hum", "from": "Float64", "to": "String"}]
-    drift = {x["column"]: x for x in d["drift"]}
-    assert drift["temp"]["status"] == "alert" and drift["temp"]["psi"] > 0.25
-    assert drift["hr"]["status"] == "ok"  # every hour occurs in July too
-    assert set(drift["mnth"]["vanished_categories"]) >= {"Jan", "Dec"}
+    assert d.added == ("extra",) and d.removed == ("holiday",)
+    assert d.to_json()["changed"] == [{"name": "hum", "from": "Float64", "to": "String"}]
+    drift = {x.column: x for x in d.drift}
+    assert drift["temp"].status == "alert" and drift["temp"].psi > 0.25
+    assert drift["hr"].status == "ok"  # every hour occurs in July too
+    assert set(drift["mnth"].vanished_categories) >= {"Jan", "Dec"}
+    assert "mean_a" in drift["temp"].to_json() and "mean_a" not in drift["mnth"].to_json()
 
     same = datasets.diff(ws, a.ref, a.ref)
-    assert all(x["psi"] in (None, 0.0) or x["psi"] < 1e-9 for x in same["drift"])
+    assert all(x.psi in (None, 0.0) or x.psi < 1e-9 for x in same.drift)
 
 
 def test_validate_lists_every_problem(ws, tmp_path):
     datasets.add(ws, str(SAMPLE / "penguins.csv"), target="species")
-    assert datasets.validate(ws, "penguins", str(SAMPLE / "penguins.csv"))["ok"]
+    assert datasets.validate(ws, "penguins", str(SAMPLE / "penguins.csv")).ok
 
     df = pl.read_csv(SAMPLE / "penguins.csv")
     bad = df.drop("sex").with_columns(
@@ -235,16 +236,16 @@ def test_validate_lists_every_problem(ws, tmp_path):
     )
     bad.write_csv(tmp_path / "bad.csv")
     r = datasets.validate(ws, "penguins:1", str(tmp_path / "bad.csv"))
-    assert not r["ok"] and r["rows"] == 344
-    text = "\n".join(r["problems"])
+    assert not r.ok and r.rows == 344
+    text = "\n".join(r.problems)
     assert "missing column 'sex'" in text
     assert "'year' is Float64" in text
     assert "'species' has 3 missing" in text
-    warnings = "\n".join(r["warnings"])
+    warnings = "\n".join(r.warnings)
     assert "Mars" in warnings and "extra column 'extra'" in warnings
 
     unreadable = datasets.validate(ws, "penguins", str(tmp_path / "missing.csv"))
-    assert not unreadable["ok"] and "no such file" in unreadable["problems"][0]
+    assert not unreadable.ok and "no such file" in unreadable.problems[0]
 
 
 def test_the_file_a_version_came_from_validates_even_with_a_late_odd_value(ws, tmp_path):
@@ -255,13 +256,13 @@ def test_the_file_a_version_came_from_validates_even_with_a_late_odd_value(ws, t
     dv, _ = datasets.add(ws, str(f))
     assert {e["name"]: e["dtype"] for e in dv.schema} == {"code": "String", "n": "Int64"}
     r = datasets.validate(ws, "codes:1", str(f))
-    assert r["ok"] and r["problems"] == [] and r["rows"] == 12_001
+    assert r.ok and r.problems == () and r.rows == 12_001
 
     ints = tmp_path / "ints.csv"
     ints.write_text("code,n\n" + "".join(f"{i},{i % 7}\n" for i in range(12_000)))
     datasets.add(ws, str(ints))
     r = datasets.validate(ws, "ints", str(f))  # the late text value is a real type problem here
-    assert not r["ok"] and r["problems"] == ["column 'code' is String, the contract says Int64"]
+    assert not r.ok and r.problems == ("column 'code' is String, the contract says Int64",)
 
 
 def test_validate_accepts_its_own_booleans_and_dates(ws, tmp_path):
@@ -269,7 +270,7 @@ def test_validate_accepts_its_own_booleans_and_dates(ws, tmp_path):
     f.write_text("when,flag,n\n2024-01-01,true,1\n2024-01-02,false,2\n")
     datasets.add(ws, str(f))
     r = datasets.validate(ws, "flags", str(f))
-    assert r["ok"] and r["warnings"] == []
+    assert r.ok and r.warnings == ()
 
 
 def test_a_gzipped_csv_is_the_same_version_as_the_plain_file(ws, tmp_path):

@@ -260,8 +260,8 @@ def test_a_few_more_missing_values_than_in_training_are_not_new_categories(ws, t
     sex = _by_feature(ws, job)["sex"]
     assert sex.null_rate_cur > sex.null_rate_ref > 0
     assert sex.new_categories == 0 and sex.status == "ok"
-    rows = {d["feature"]: d for d in monitoring.monitor(ws, "penguins-batch")["jobs"][0]["drift"]}
-    assert rows["sex"]["new_categories"] == 0
+    rows = {d.feature: d for d in monitoring.monitor(ws, "penguins-batch").jobs[0].drift}
+    assert rows["sex"].new_categories == 0
 
 
 def test_exact_unseen_counts_beat_the_estimate_from_missing_codes(bike):

@@ -91,7 +91,7 @@ def test_feedback_reads_a_late_label_that_breaks_the_type_of_the_label_column(ws
         pl.when(pl.col("rid") == n - 1).then(pl.lit("2.5")).otherwise(pl.col("y").cast(pl.String)).alias("y"))
     labels.write_csv(tmp_path / "labels.csv")
     res = monitoring.feedback(ws, "reg-prod", str(tmp_path / "labels.csv"), id_column="rid")
-    assert res["rows_matched"] == n
+    assert res.rows_matched == n
 
 
 def test_feedback_refuses_latin1_labels_with_one_line_and_records_nothing(cli, ws, deployed, tmp_path):

@@ -81,7 +81,7 @@ def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared
         "dataset": dv.name, "dataset_version": dv.version, "dataset_hash": dv.hash, "target": target,
         "task": prepared.task, "metric": metric, "time_column": opts.time_column, "seed": opts.seed,
         "split_seed": split_seed, "split_seed_source": split_source,
-        "protocol": protocol.choose(prepared, opts.time_column),
+        "protocol": protocol.choose(prepared, opts.time_column).to_json(),
         "warm_start": warm_starts(space, prepared.train.height + prepared.valid.height,
                                   len(prepared.signature.features)),
         "test_size": 0.2, "valid_size": 0.2, "trials": opts.trials, "timeout": opts.timeout,

@@ -82,7 +82,7 @@ class StudyMirror:
         return len(rows)
 
     def _best(self, trials: list[Any]) -> float | None:
-        values = [t.value for t in trials if t.state.name == "COMPLETE" and t.value is not None]
+        values: list[float] = [t.value for t in trials if t.state.name == "COMPLETE" and t.value is not None]
         if not values:
             return None
         return min(values) if self.direction == "minimize" else max(values)

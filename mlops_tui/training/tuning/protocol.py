@@ -20,7 +20,10 @@ a reproduction and a retrain follow the same rules:
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from mlops_tui.results import Result
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,21 +52,27 @@ def split_seed(dv: DatasetVersion, explicit: int | None, time_column: str | None
     return int(dv.hash[:8], 16) % 2**31, f"fixed for {dv.ref} (from its content hash)"
 
 
-def choose(prepared: Prepared, time_column: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Protocol(Result):
+    """How trials validate (``holdout`` or ``cv`` with ``folds``), and why; kept in the run's config."""
+
+    kind: str
+    folds: int
+    reason: str
+
+
+def choose(prepared: Prepared, time_column: str | None) -> Protocol:
     """The trials' protocol for this data, with the reason given to the user."""
     fit_rows = prepared.train.height + prepared.valid.height
     if time_column:
-        return {"kind": "holdout", "folds": 1,
-                "reason": "time split: trials validate on the slice just before the holdout"}
+        return Protocol("holdout", 1, "time split: trials validate on the slice just before the holdout")
     if fit_rows <= CV_MAX_ROWS:
         folds = min(CV_FOLDS, _max_folds(prepared))
         if folds >= 2:
-            return {"kind": "cv", "folds": folds,
-                    "reason": f"{fit_rows} rows besides the holdout (<= {CV_MAX_ROWS:,}): {folds}-fold "
-                              "cross-validation uses them all for both training and validation"}
-    return {"kind": "holdout", "folds": 1,
-            "reason": f"{fit_rows} rows besides the holdout: one validation split of "
-                      f"{prepared.valid.height} rows is steady and {CV_FOLDS}x cheaper than folds"}
+            return Protocol("cv", folds, f"{fit_rows} rows besides the holdout (<= {CV_MAX_ROWS:,}): {folds}-fold "
+                                         "cross-validation uses them all for both training and validation")
+    return Protocol("holdout", 1, f"{fit_rows} rows besides the holdout: one validation split of "
+                                  f"{prepared.valid.height} rows is steady and {CV_FOLDS}x cheaper than folds")
 
 
 def _max_folds(prepared: Prepared) -> int:

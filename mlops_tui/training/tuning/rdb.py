@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import UserError
+from mlops_tui.results import JsonDict
 
 if TYPE_CHECKING:
     import optuna
@@ -92,7 +93,7 @@ def use_password_from(url: str) -> str:
     parsed = parse(url)
     if parsed.password:
         os.environ["PGPASSWORD"] = str(parsed.password)
-    return parsed._replace(password=None).render_as_string(hide_password=False)
+    return str(parsed._replace(password=None).render_as_string(hide_password=False))
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -176,7 +177,7 @@ def fail_stale(study: optuna.Study) -> None:
 
 
 # -- the run's shared state (study user attributes) ----------------------------------------------
-def attrs(study: optuna.Study) -> dict[str, Any]:
+def attrs(study: optuna.Study) -> JsonDict:
     """The study's user attributes, read fresh from the database."""
     return study._storage.get_study_user_attrs(study._study_id)
 
@@ -204,6 +205,6 @@ def beat(study: optuna.Study, host: str, pid: int, *, started_at: str, trials: i
                                                 "reason": reason})
 
 
-def workers(values: dict[str, Any]) -> list[dict[str, Any]]:
+def workers(values: JsonDict) -> list[JsonDict]:
     """The worker entries among a study's user attributes."""
     return [v for k, v in sorted(values.items()) if k.startswith(WORKER) and isinstance(v, dict)]

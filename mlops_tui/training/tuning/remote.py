@@ -25,11 +25,13 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import UserError
+from mlops_tui.results import JsonDict, Result
 from mlops_tui.training.tuning import rdb
 from mlops_tui.training.tuning import study as st
 
@@ -175,7 +177,7 @@ def run_from_record(record: dict[str, Any]) -> Run:
     return Run(**values)
 
 
-def record_of(run: Run, snapshot: Path) -> dict[str, Any]:
+def record_of(run: Run, snapshot: Path) -> JsonDict:
     """What the coordinator publishes in the study: the run record (JSON) and its snapshot's path."""
     from dataclasses import asdict
 
@@ -185,7 +187,7 @@ def record_of(run: Run, snapshot: Path) -> dict[str, Any]:
 
 def find_study(storage: Any, ref: str, url: str) -> str:
     """A run id (or a unique prefix of one) among the studies in the database."""
-    names = [s.study_name for s in storage.get_all_studies() if s.study_name.startswith(ref)]
+    names: list[str] = [s.study_name for s in storage.get_all_studies() if s.study_name.startswith(ref)]
     if not names:
         raise UserError(f"no run {ref!r} in the study database {rdb.public_url(url)}")
     if len(names) > 1:
@@ -193,10 +195,19 @@ def find_study(storage: Any, ref: str, url: str) -> str:
     return names[0]
 
 
-def join(url: str, ref: str, *, data: str | None = None, stop: threading.Event | None = None) -> dict[str, Any]:
-    """`mlops-tui worker`: join run ``ref``'s study at ``url`` and run trials until the run is done.
+@dataclass(frozen=True)
+class Joined(Result):
+    """What a worker did in a shared run: ``trials`` it ran, on ``host`` as ``pid``, and why it left."""
 
-    Returns ``run_id``, ``trials`` (run by this worker), ``host`` and ``reason`` (why it ended)."""
+    run_id: str
+    trials: int
+    host: str
+    pid: int
+    reason: str
+
+
+def join(url: str, ref: str, *, data: str | None = None, stop: threading.Event | None = None) -> Joined:
+    """`mlops-tui worker`: join run ``ref``'s study at ``url`` and run trials until the run is done."""
     import optuna
     import polars as pl
 
@@ -237,7 +248,7 @@ def join(url: str, ref: str, *, data: str | None = None, stop: threading.Event |
         beat.close(reason)
         storage.engine.dispose()
     log.info("worker %s:%d leaves run %s: %s", st.HOST, os.getpid(), run_id, reason)
-    return {"run_id": run_id, "trials": beat.trials, "host": st.HOST, "pid": os.getpid(), "reason": reason}
+    return Joined(run_id, beat.trials, st.HOST, os.getpid(), reason)
 
 
 def work_shared(ws: Any, run: Run, prepared: Prepared, *, timeout: float | None,

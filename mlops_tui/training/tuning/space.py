@@ -37,6 +37,11 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import UserError
 
+Space = dict[str, Any]
+"""A parsed search space (``params`` and the settings above): the user's file, kept in the run's config."""
+Params = dict[str, Any]
+"""LightGBM parameters by their LightGBM names (a trial's, the best ones, a warm start)."""
+
 if TYPE_CHECKING:
     import optuna
 
@@ -115,7 +120,7 @@ def _check_name(name: str, where: str, mains: dict[str, str] | None) -> str:
     return mains[name]
 
 
-def default_space(budget_s: float | None = None) -> dict[str, Any]:
+def default_space(budget_s: float | None = None) -> Space:
     """The default space; with a time budget, the rounds cap grows with it (40 rounds a second,
     1,000 to 5,000) and the learning-rate floor falls to match (10 / cap: a rate that small needs
     about that many rounds), with a patience of a twentieth of the cap."""
@@ -140,7 +145,7 @@ _SHALLOW = {"num_leaves": 16, "learning_rate": 0.05, "min_child_samples": 30, "f
             "bagging_fraction": 0.9, "bagging_freq": 1, "lambda_l1": 0.01, "lambda_l2": 3.0}
 
 
-def warm_starts(space: dict[str, Any], rows: int, features: int) -> list[dict[str, Any]]:
+def warm_starts(space: Space, rows: int, features: int) -> list[Params]:
     """The configurations the study tries first, fitted to ``space`` (tuned parameters only, clipped
     to their range, ints rounded, choices kept only when allowed): LightGBM's defaults, one for the
     data's size (small < 5,000 rows: few leaves, slow rate, strong L2; else many leaves), and one
@@ -167,7 +172,7 @@ def warm_starts(space: dict[str, Any], rows: int, features: int) -> list[dict[st
     return out
 
 
-def load_space(path: str | Path | None, budget_s: float | None = None) -> dict[str, Any]:
+def load_space(path: str | Path | None, budget_s: float | None = None) -> Space:
     """The default space (scaled to ``budget_s``), with a TOML file's entries laid over it.
     UserError on a malformed file."""
     space = default_space(budget_s)
@@ -203,7 +208,7 @@ def load_space(path: str | Path | None, budget_s: float | None = None) -> dict[s
     return space
 
 
-def suggest(trial: optuna.Trial, space: dict[str, Any]) -> dict[str, Any]:
+def suggest(trial: optuna.Trial, space: Space) -> Params:
     """Draw one configuration for ``trial`` from ``space['params']`` (fixed values pass through).
 
     Names are drawn in sorted order: the sampler's random stream then does not depend on the order

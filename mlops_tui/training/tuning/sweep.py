@@ -11,9 +11,11 @@ CLI's and TUI's run lists.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mlops_tui.processes import alive
+from mlops_tui.results import Result
 from mlops_tui.store import utcnow
 from mlops_tui.training.tuning import study as st
 
@@ -91,7 +93,13 @@ def sweep_run(ws: Workspace, run_id: str, *, sync: bool = True) -> int:
     return n
 
 
-def sweep(ws: Workspace) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Swept(Result):
+    runs_failed: tuple[str, ...]  # runs whose process had died
+    trials_failed: int
+
+
+def sweep(ws: Workspace) -> Swept:
     """Reconcile runs and trials with the processes alive on this host (cheap when nothing died)."""
     died: list[str] = []
     for run in ws.store.runs.with_status(ACTIVE):
@@ -109,4 +117,4 @@ def sweep(ws: Workspace) -> dict[str, Any]:
                     if stale_runs else set())
     for run_id in sorted(stale_runs | set(died)):
         zombies += sweep_run(ws, run_id, sync=run_id not in still_active)
-    return {"runs_failed": died, "trials_failed": zombies}
+    return Swept(tuple(died), zombies)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import lightgbm as lgb
 
     from mlops_tui.store import DatasetVersion, ModelVersion
+    from mlops_tui.training.tuning.space import Params
     from mlops_tui.workspace import Workspace
 
 # LightGBM's own metric for early stopping / pruning, per (task, our metric key). Metrics with no
@@ -40,7 +41,7 @@ def lgb_metric(task: str, metric: str) -> tuple[str, bool]:
     return (name, True) if name else (_LGB_DEFAULT[task], False)
 
 
-def base_params(task: str, n_classes: int, metric: str, seed: int, num_threads: int = 1) -> dict[str, Any]:
+def base_params(task: str, n_classes: int, metric: str, seed: int, num_threads: int = 1) -> Params:
     """Fixed LightGBM params: objective, deterministic training, quiet."""
     params: dict[str, Any] = {
         "objective": _OBJECTIVE[task], "metric": lgb_metric(task, metric)[0], "verbosity": -1,
@@ -88,7 +89,7 @@ def fit_final(p: prep.Prepared, params: dict[str, Any], rows: Any = None) -> lgb
     return lgb.train(lgb_params, data, num_boost_round=max(1, rounds))
 
 
-def full_params(config: dict[str, Any], params: dict[str, Any], p: prep.Prepared) -> dict[str, Any]:
+def full_params(config: dict[str, Any], params: Params, p: prep.Prepared) -> Params:
     """Base params for the run's task and seed, overlaid with the tuned (or given) ones."""
     metric = mx.check_metric(p.task, config.get("metric"))
     base = base_params(p.task, len(p.classes), metric, int(config.get("seed", 0)),
@@ -112,7 +113,7 @@ def prepare_frame(df: Any, config: dict[str, Any]) -> prep.Prepared:
     )
 
 
-def holdout_metrics(p: prep.Prepared, booster: lgb.Booster, metric: str) -> dict[str, Any]:
+def holdout_metrics(p: prep.Prepared, booster: lgb.Booster, metric: str) -> mx.Metrics:
     X, y = p.xy(p.test)
     out = mx.compute(p.task, y, predict(booster, X), classes=p.classes)
     return {**out, "primary_metric": metric}

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from mlops_tui.store import DatasetVersion, Run
     from mlops_tui.training.prep import Prepared
     from mlops_tui.training.tuning.budget import Budget
+    from mlops_tui.training.tuning.space import Params
     from mlops_tui.workspace import Workspace
 
 log = logging.getLogger("mlops_tui.training.tuning")
@@ -75,7 +76,7 @@ def _log_to_file(ws: Workspace, run_id: str) -> logging.Handler:
     return handler
 
 
-def best_params(run: Run, best: Any) -> dict[str, Any]:
+def best_params(run: Run, best: Any) -> Params:
     """A trial's parameters as the run records them: fixed space values, tuned values, and the
     trial's best iteration as num_boost_round (what train_and_register fits)."""
     fixed = {k: v for k, v in run.config["space"]["params"].items() if not isinstance(v, dict)}
