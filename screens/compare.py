@@ -320,7 +320,7 @@ class CompareScreen(BaseScreen):
                 acc = t.value if acc is None else pick(acc, t.value)
                 best.append(acc)
             plt.plot([t.number for t in done], best, marker=MARKERS[n % len(MARKERS)],
-                     label=f"{MARKERS[n % len(MARKERS)]} {heads[i]} ({runs[i]['metric']})")
+                     label=f"{MARKERS[n % len(MARKERS)]} {heads[i]} ({runs[i].metric})")
         plt.xlabel("trial")
         plot.refresh()
 
