@@ -19,8 +19,9 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from mlops_tui.formatting import fmt
 
 if TYPE_CHECKING:
-    from mlops_tui.data.datasets import Diff
     from mlops_tui.store import DatasetVersion
+
+    from mlops_tui.data.datasets import Diff
 
 PAGE = 100  # rows held by the preview table at a time; DuckDB fetches the next page on demand
 
