@@ -29,6 +29,7 @@ from mlops_tui import __version__
 from mlops_tui.errors import PolicyRefused, UserError
 from mlops_tui.pipelines import stages as kinds
 from mlops_tui.processes import alive
+from mlops_tui.results import Result
 
 if TYPE_CHECKING:
     from mlops_tui.pipelines.spec import Pipeline, Stage
@@ -39,7 +40,7 @@ EXIT = {"ok": 0, "skipped": 0, "refused": 3, "failed": 1}
 
 
 @dataclass(frozen=True)
-class StageResult:
+class StageResult(Result):
     """One stage as a run decided it (``status`` ran | skipped | refused | failed | not run) or as
     :func:`plan` sees it (``status`` fresh | stale, ``last``: how its latest record ended)."""
 
@@ -51,13 +52,9 @@ class StageResult:
     outputs: dict[str, Any] = field(default_factory=dict)
     last: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "status": self.status, "reason": self.reason,
-                "seconds": self.seconds, "outputs": self.outputs, "last": self.last}
-
 
 @dataclass(frozen=True)
-class PipelineResult:
+class PipelineResult(Result):
     pipeline: str
     file: str
     run_id: str | None  # None: nothing was recorded (status, --dry-run)
@@ -67,10 +64,6 @@ class PipelineResult:
     @property
     def exit_code(self) -> int:
         return EXIT.get(self.status, 0)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"pipeline": self.pipeline, "file": self.file, "run_id": self.run_id, "status": self.status,
-                "stages": [s.to_json() for s in self.stages]}
 
 
 # -- fingerprints ----------------------------------------------------------------------------------
@@ -205,10 +198,10 @@ def drift_reason(ws: Workspace, deployment: str) -> str | None:
     from mlops_tui.monitoring.monitor import monitor
 
     summary = monitor(ws, deployment)
-    if summary["status"] == "alert":
+    if summary.status == "alert":
         return f"drift alert on {deployment}"
-    if summary["performance_status"] == "alert":
-        return f"live {summary['primary_metric']} of {deployment} dropped past the gate"
+    if summary.performance_status == "alert":
+        return f"live {summary.primary_metric} of {deployment} dropped past the gate"
     return None
 
 

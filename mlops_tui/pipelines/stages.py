@@ -38,9 +38,9 @@ def _data(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
     name = o.get("name") or datasets.default_name(path)
     if ws.store.datasets.versions(name):
         check = datasets.validate(ws, name, path)
-        if not check["ok"]:
-            more = f" (+{len(check['problems']) - 1} more)" if len(check["problems"]) > 1 else ""
-            raise UserError(f"{o['path']} does not match {check['ref']}: {check['problems'][0]}{more}")
+        if not check.ok:
+            more = f" (+{len(check.problems) - 1} more)" if len(check.problems) > 1 else ""
+            raise UserError(f"{o['path']} does not match {check.ref}: {check.problems[0]}{more}")
     dv, _, _ = datasets.add_with_warnings(ws, path, name=name, target=o.get("target"),
                                           description=o.get("description"))
     return {"dataset": dv.ref, "rows": dv.rows}
@@ -70,9 +70,9 @@ def _evaluate(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
     results = []
     for ref in s.refs("data"):
         res = evaluate_model(ws, model, up[ref]["dataset"])
-        primary = res["holdout_metrics"].get("primary_metric")
-        results.append({"dataset": up[ref]["dataset"], "eval_id": res["eval_id"], "metric": primary,
-                        "value": res["metrics"].get(primary)})
+        primary = res.holdout_metrics.get("primary_metric")
+        results.append({"dataset": up[ref]["dataset"], "eval_id": res.eval_id, "metric": primary,
+                        "value": res.metrics.get(primary) if primary else None})
     return {"model": model, "evaluations": results}
 
 
@@ -103,7 +103,7 @@ def _promote(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
     from mlops_tui.registry import models as registry
 
     res = registry.promote(ws, _model(s, up), s.options.get("alias", "production"))
-    return {"model": f"{res['name']}:{res['version']}", "alias": res["alias"]}
+    return {"model": f"{res.name}:{res.version}", "alias": res.alias}
 
 
 def _deploy(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
