@@ -35,6 +35,7 @@ class Workbench(App[None]):
         Binding("4", "main('models')", "Models", show=False, id="app.models"),
         Binding("5", "main('monitoring')", "Monitoring", show=False, id="app.monitoring"),
         Binding("6", "main('sql')", "SQL", show=False, id="app.sql"),
+        Binding("7", "main('pipelines')", "Pipelines", show=False, id="app.pipelines"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]

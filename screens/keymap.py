@@ -26,10 +26,11 @@ MAIN: dict[str, str] = {
     "models": "mlops_tui.screens.models:ModelsScreen",
     "monitoring": "mlops_tui.screens.monitoring:MonitoringScreen",
     "sql": "mlops_tui.screens.sql:SqlScreen",
+    "pipelines": "mlops_tui.screens.pipelines:PipelinesScreen",
 }
 # Modules whose screens and widgets declare bindings (main screens first, then sub-screens).
 MODULES = ("mlops_tui.screens.app", "mlops_tui.screens.nav", "mlops_tui.screens.tables", "mlops_tui.screens.modals", "mlops_tui.screens.home", "mlops_tui.screens.datasets", "mlops_tui.screens.runs", "mlops_tui.screens.run_detail",
-           "mlops_tui.screens.compare", "mlops_tui.screens.models", "mlops_tui.screens.monitoring", "mlops_tui.screens.sql", "mlops_tui.screens.help")
+           "mlops_tui.screens.compare", "mlops_tui.screens.models", "mlops_tui.screens.monitoring", "mlops_tui.screens.sql", "mlops_tui.screens.pipelines", "mlops_tui.screens.help")
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,8 @@ class NavBar(Static):
         from rich.text import Text
 
         keymap = getattr(self.app, "_keymap", {})
-        default = {"home": "1", "datasets": "2", "runs": "3", "models": "4", "monitoring": "5", "sql": "6"}
+        default = {"home": "1", "datasets": "2", "runs": "3", "models": "4", "monitoring": "5", "sql": "6",
+                   "pipelines": "7"}
         text = Text()
         for mode in MAIN:
             key = keymap.get(f"app.{mode}", default[mode]).split(",")[0]
@@ -51,5 +52,7 @@ class NavBar(Static):
             else:
                 text.append(f" {label} ")
             text.append(" ")
-        text.append(" ? help  ^p palette", style="dim")
+        hint = " ? help  ^p palette"
+        if text.cell_len + len(hint) <= self.size.width:  # on a narrow terminal the screens come first
+            text.append(hint, style="dim")
         return text

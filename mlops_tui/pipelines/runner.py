@@ -166,22 +166,22 @@ def plan(ws: Workspace, p: Pipeline, *, force: str | None = None) -> PipelineRes
     h = _History.of(ws, p.name)
     up: dict[str, dict[str, Any]] = {}
     results = []
-    stale_up: list[str] = []
+    unsure: list[str] = []  # stale stages and the stages after them: they may run again
     for s in p.stages:
         inputs = inputs_of(ws, p, s, up)
         fresh, why = decide(h, s, inputs, s.name == force)
-        waits = [u for u in s.after if u in stale_up]
+        waits = [u for u in s.after if u in unsure]
         if fresh and waits:
             why = f"{why}; may re-run after upstream {', '.join(waits)}"
         elif waits and why.startswith("upstream"):
             why = f"upstream {', '.join(waits)} is stale"
-        if not fresh:
-            stale_up.append(s.name)
+        if not fresh or waits:
+            unsure.append(s.name)
         done = h.done.get(s.name)
         up[s.name] = done.outputs if done else {}
         results.append(StageResult(s.name, s.kind, "fresh" if fresh else "stale", why,
                                    outputs=done.outputs if done else {}, last=h.last(s.name)))
-    status = "stale" if stale_up else "fresh"
+    status = "stale" if any(r.status == "stale" for r in results) else "fresh"
     return PipelineResult(p.name, str(p.file), None, status, results)
 
 

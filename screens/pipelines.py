@@ -1,0 +1,180 @@
+"""Pipelines screen: the pipelines of pipeline.toml (./pipeline.toml, else the workspace's), each
+stage fresh or stale and why, and how it last ended; `x` runs the selected pipeline.
+
+Reading the file and the stage records (``pipelines.plan``) and running a pipeline
+(``pipelines.run``) happen in worker threads. A running pipeline reports each stage as it starts and
+as it is decided (:class:`PipelinesScreen.StageProgress`), so the table follows the run live while
+the UI stays responsive; the runner records everything, so leaving the screen loses nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mlops_tui.screens.formatters import STYLES, symbol
+from mlops_tui.screens.nav import BaseScreen, NavBar
+from mlops_tui.screens.tables import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Footer, Header, Static
+
+if TYPE_CHECKING:
+    from mlops_tui.pipelines import PipelineResult, StageResult
+    from mlops_tui.pipelines.spec import Pipeline
+
+# A stage's state or outcome as the status the rest of the app draws (symbol + colour).
+AS_STATUS = {"fresh": "ok", "skipped": "ok", "ran": "ok", "stale": "warn", "not run": "none"}
+
+
+def state_text(status: str) -> Text:
+    """'✓ fresh', '▲ stale', '● running', '✗ refused' ..."""
+    sym = symbol(AS_STATUS.get(status, status))
+    return Text(f"{sym} {status}", style=STYLES.get(sym, ""))
+
+
+class PipelinesScreen(BaseScreen):
+    DEFAULT_CSS = """
+    PipelinesScreen #pipelines-pane { height: auto; max-height: 8; }
+    PipelinesScreen #pipelines-table { height: auto; }
+    PipelinesScreen #stages-pane { height: 1fr; }
+    PipelinesScreen #pipelines-info { height: 1; padding: 0 1; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("x", "run", "Run pipeline", id="pipelines.run"),
+        Binding("r", "refresh", "Refresh", show=False, id="pipelines.refresh"),
+    ]
+
+    class Planned(Message):
+        """The pipeline file read and each pipeline's plan (``where``: the file, or why there is none)."""
+
+        def __init__(self, where: str, loaded: dict[str, Pipeline], plans: dict[str, PipelineResult]) -> None:
+            super().__init__()
+            self.where, self.loaded, self.plans = where, loaded, plans
+
+    class StageProgress(Message):
+        """A stage of the running pipeline started (status 'running') or was decided."""
+
+        def __init__(self, stage: StageResult) -> None:
+            super().__init__()
+            self.stage = stage
+
+    class RunEnded(Message):
+        """The run is over: its result, or None when it raised (the error is notified separately)."""
+
+        def __init__(self, result: PipelineResult | None) -> None:
+            super().__init__()
+            self.result = result
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded: dict[str, Pipeline] = {}
+        self.plans: dict[str, PipelineResult] = {}
+        self.running: str | None = None
+        self.live_of: str | None = None  # the pipeline last run from this screen ...
+        self.live: dict[str, StageResult] = {}  # ... and its stages as that run decided them
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield NavBar("pipelines")
+        with Vertical(id="pipelines-pane", classes="pane") as v:
+            v.border_title = "Pipelines"
+            yield Table(id="pipelines-table")
+        with Vertical(id="stages-pane", classes="pane") as v:
+            v.border_title = "Stages"
+            yield Table(id="stages-table")
+        yield Static("x runs the selected pipeline (its stale stages) · r reads the file again", id="pipelines-info")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "pipelines"
+        self.query_one("#pipelines-table", Table).focus()
+        self.refresh_plans()
+
+    def action_refresh(self) -> None:
+        self.refresh_plans()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="pipelines-plan")
+    def refresh_plans(self) -> None:
+        from mlops_tui.errors import UserError
+        from mlops_tui.pipelines import plan, spec
+
+        ws = self.app.ws
+        try:
+            file = spec.find_file(ws.root)
+        except UserError as exc:  # no file is a state of this screen, not an error
+            self.post_message(self.Planned(str(exc), {}, {}))
+            return
+        loaded = {name: spec.load(file, name) for name in spec.names(file)}
+        self.post_message(self.Planned(str(file), loaded, {name: plan(ws, p) for name, p in loaded.items()}))
+
+    def on_pipelines_screen_planned(self, message: Planned) -> None:
+        self.loaded, self.plans = message.loaded, message.plans
+        if not self.loaded:
+            self.query_one("#pipelines-info", Static).update(f"{message.where} (example: examples/pipeline.toml)")
+        rows = [[name, state_text(res.status), len(res.stages),
+                 next((s.last for s in res.stages if s.last), None) or "never run"]
+                for name, res in self.plans.items()]
+        self.query_one("#pipelines-table", Table).fill(["pipeline", "state", "stages", "last run"], rows,
+                                                      list(self.plans))
+        self._show_stages()
+
+    def on_data_table_row_highlighted(self, event: Table.RowHighlighted) -> None:
+        if event.data_table.id == "pipelines-table":
+            self._show_stages()
+
+    def _selected(self) -> str | None:
+        return self.query_one("#pipelines-table", Table).selected_key()
+
+    def _show_stages(self) -> None:
+        name = self._selected()
+        res = self.plans.get(name) if name else None
+        rows: list[list[object]] = []
+        for s in res.stages if res else []:
+            now = self.live.get(s.name) if name == self.live_of else None
+            rows.append([s.name, s.kind, state_text(s.status), state_text(now.status) if now else "",
+                         f"{now.seconds:.1f} s" if now and now.seconds else "", s.last or "—", s.reason])
+        self.query_one("#stages-table", Table).fill(  # 'why' last: long reasons never hide the live columns
+            ["stage", "kind", "state", "this run", "time", "last run", "why"], rows,
+            [s.name for s in res.stages] if res else [])
+
+    def action_run(self) -> None:
+        name = self._selected()
+        if name is None or name not in self.loaded:
+            self.notify("no pipeline to run: add a pipeline.toml", severity="warning")
+            return
+        if self.running:
+            self.notify(f"pipeline {self.running} is running", severity="warning")
+            return
+        self.running, self.live_of, self.live = name, name, {}
+        self.run_pipeline(self.loaded[name])
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="pipelines-run")
+    def run_pipeline(self, pipeline: Pipeline) -> None:
+        from mlops_tui.pipelines import run
+
+        def progress(stage: StageResult) -> None:  # called on this worker thread; post_message is thread-safe
+            self.post_message(self.StageProgress(stage))
+
+        result = None
+        try:
+            result = run(self.app.ws, pipeline, on_stage=progress)
+        finally:
+            self.post_message(self.RunEnded(result))
+
+    def on_pipelines_screen_stage_progress(self, message: StageProgress) -> None:
+        self.live[message.stage.name] = message.stage
+        self._show_stages()
+
+    def on_pipelines_screen_run_ended(self, message: RunEnded) -> None:
+        self.running = None
+        res = message.result
+        if res is not None:
+            stopped = next((s for s in res.stages if s.status in ("refused", "failed")), None)
+            self.notify(f"pipeline {res.pipeline}: {res.status}"
+                        + (f" ({stopped.name}: {stopped.reason})" if stopped else ""),
+                        severity="error" if stopped else "information")
+        self.refresh_plans()

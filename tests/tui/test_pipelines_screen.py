@@ -1,0 +1,65 @@
+"""The Pipelines screen (issue 17): stages fresh/stale with the reason and the last outcome, and `x`
+runs the selected pipeline in a worker while the table shows each stage live. A real pipeline file,
+real workspace; the pipeline here has only a data stage (no training: the screen is under test, the
+runner is tested in tests/cli/test_pipeline.py)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.tui.conftest import wait_for
+from tests.tui.helpers_screens import app_on, settle
+
+pytestmark = pytest.mark.xdist_group("tui-pipelines")
+
+PIPELINE = """\
+[pipelines.penguins.stages.prepare]
+kind = "data"
+path = "penguins.csv"
+target = "species"
+
+[pipelines.penguins.stages.more]
+kind = "data"
+path = "default.csv"
+name = "credit"
+"""
+
+
+@pytest.fixture
+def project(ws):
+    from tests.conftest import SAMPLE
+
+    shutil.copy(SAMPLE / "penguins.csv", ws.root / "penguins.csv")
+    shutil.copy(SAMPLE / "default.csv", ws.root / "default.csv")
+    (ws.root / "pipeline.toml").write_text(PIPELINE)  # <workspace>/pipeline.toml
+    return ws
+
+
+def rows(table) -> list[list[str]]:
+    return [[str(c) for c in table.get_row_at(r)] for r in range(table.row_count)]
+
+
+async def test_stages_show_stale_then_run_live_with_a_key(project, monkeypatch):
+    monkeypatch.chdir(project.root.parent)  # no ./pipeline.toml there: the workspace's is used
+    app = app_on(project, "pipelines")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        assert rows(app.screen.query_one("#pipelines-table"))[0][:2] == ["penguins", "▲ stale"]
+        stages = rows(app.screen.query_one("#stages-table"))
+        assert [s[:3] + s[5:] for s in stages] == [["prepare", "data", "▲ stale", "—", "never run"],
+                                                   ["more", "data", "▲ stale", "—", "never run"]]
+        await pilot.press("x")
+        await wait_for(pilot, lambda: rows(app.screen.query_one("#stages-table"))[1][2] == "✓ fresh",
+                       what="the stages fresh after the run")
+        stages = rows(app.screen.query_one("#stages-table"))
+        assert [s[3] for s in stages] == ["✓ ran", "✓ ran"]  # what the run did, kept after it ended
+        assert stages[0][5] == "ran" and stages[0][6].startswith("unchanged since run")
+    assert sorted(d.name for d in project.store.datasets.latest()) == ["credit", "penguins"]
+
+
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=["100x30", "80x24"])
+def test_pipelines_screen_snapshot(project, snap_compare, size, monkeypatch):
+    monkeypatch.chdir(project.root.parent)
+    assert snap_compare(app_on(project, "pipelines"), terminal_size=size, run_before=settle)
