@@ -37,12 +37,6 @@ def state_text(status: str) -> Text:
 
 
 class PipelinesScreen(BaseScreen):
-    DEFAULT_CSS = """
-    PipelinesScreen #pipelines-pane { height: auto; max-height: 8; }
-    PipelinesScreen #pipelines-table { height: auto; }
-    PipelinesScreen #stages-pane { height: 1fr; }
-    PipelinesScreen #pipelines-info { height: 1; padding: 0 1; color: $text-muted; }
-    """
     BINDINGS = [
         Binding("x", "run", "Run pipeline", id="pipelines.run"),
         Binding("r", "refresh", "Refresh", show=False, id="pipelines.refresh"),
