@@ -30,6 +30,7 @@ import numpy as np
 import polars as pl
 
 from mlops_tui.data import dates
+from mlops_tui.results import JsonDict
 from mlops_tui.serving.drift_stats import (
     DEFAULTS,
     RANK,
@@ -65,7 +66,7 @@ def worst(statuses: list[str]) -> str:
 
 
 def _classes_of(raw: np.ndarray) -> np.ndarray:
-    return raw.argmax(axis=1)
+    return np.asarray(raw.argmax(axis=1))
 
 
 # -- the reference ---------------------------------------------------------------------------------
@@ -94,7 +95,7 @@ def _legacy_training_frame(ws: Workspace, model: ModelVersion, sig: Signature) -
     time_column = _time_split_column(ws, model)
     columns = [*sig.source_columns, *([time_column] if time_column not in sig.source_columns else [])]
     df = datasets.scan(ws, dv).select([c for c in columns if c])
-    if time_column:
+    if time_column and model.run_id:  # a time column is only found through the model's run
         key = pl.col(time_column)
         if df.collect_schema()[time_column] == pl.String:  # read as prep read it to order the split
             key = dates.parse(key, dates.infer_format(df.select(time_column).collect().to_series()))
@@ -241,13 +242,13 @@ class DriftStats:
             pred_col = raw.astype(float, copy=False)
             assert self.pred is not None
             self.pred.update(pred_col)
-        keys = np.random.default_rng(seed).random(n)
+        keys = np.random.default_rng(seed).random((n,))
         if n > self.sample.k:  # only the k smallest keys can enter: gather just those rows
             keep = np.argpartition(keys, self.sample.k - 1)[: self.sample.k]
             keys = keys[keep]
         else:
             keep = np.arange(n)
-        block = np.column_stack([X[np.ix_(keep, self._num_idx)], pred_col[keep]])
+        block = np.column_stack([X[np.ix_(keep, np.asarray(self._num_idx, dtype=np.intp))], pred_col[keep]])
         self.sample.add(keys, block)
 
     def merge(self, other: DriftStats) -> None:
@@ -324,20 +325,19 @@ class DriftTracker:
                          null_change=abs(null_cur - null_ref), p_nulls=null_pvalue(col.nulls, self.rows, null_ref))
         return DriftResult(job_id, name, kind, p, ks_stat, ks_p, null_ref, null_cur, None, status, details)
 
-    def _categorical_result(self, job_id: str, name: str) -> DriftResult:
-        ref = self.ref["features"][name]
-        counts = self.stats.cat_counts[name]
+    def _categorical_result(self, job_id: str, name: str, stats: DriftStats, ref: JsonDict) -> DriftResult:
+        counts = stats.cat_counts[name]
         # Missing and unseen codes are one more bucket, so a flood of new categories moves the PSI.
         ref_counts = [*ref["counts"], ref.get("nulls", 0)]
-        cur_counts = [*counts.tolist(), self.stats.cat_nulls[name]]
+        cur_counts = [*counts.tolist(), stats.cat_nulls[name]]
         p = psi(ref_counts, cur_counts)
         p_same = chi2_pvalue(ref_counts, cur_counts)
         share = share_shift(ref["counts"], counts, self.limits["share_ratio_alert"])
-        null_ref, null_cur = float(ref["null_rate"]), self.stats.cat_nulls[name] / self.rows
-        if self.stats.cat_unseen is not None:
-            new = self.stats.cat_unseen[name]
+        null_ref, null_cur = float(ref["null_rate"]), stats.cat_nulls[name] / self.rows
+        if stats.cat_unseen is not None:
+            new = stats.cat_unseen[name]
         else:
-            new = _excess_missing(self.stats.cat_nulls[name], null_ref, self.rows)
+            new = _excess_missing(stats.cat_nulls[name], null_ref, self.rows)
         r = np.asarray(ref["counts"], dtype=float) / max(1, sum(ref["counts"]))
         c = counts / max(1, counts.sum())
         shifts = sorted(zip(ref["categories"], r.tolist(), c.tolist(), strict=True),
@@ -345,24 +345,21 @@ class DriftTracker:
         details = {"shifted": [{"category": k, "ref": a, "cur": b} for k, a, b in shifts],
                    "new_or_missing_rate": max(0.0, null_cur - null_ref), "chi2_pvalue": p_same,
                    "share_ratio": share and share[0], "share_pvalue": share and share[1]}
-        details["psi_noise"] = psi_noise(ref_counts, self.rows)
+        noise = details["psi_noise"] = psi_noise(ref_counts, self.rows)
         status = verdict(self.limits, self.rows, psi_value=p, p_same=p_same, p_certain=p_same, share=share,
-                         noise=details["psi_noise"],
-                         null_change=abs(null_cur - null_ref),
-                         p_nulls=null_pvalue(self.stats.cat_nulls[name], self.rows, null_ref))
+                         noise=noise, null_change=abs(null_cur - null_ref),
+                         p_nulls=null_pvalue(stats.cat_nulls[name], self.rows, null_ref))
         return DriftResult(job_id, name, "categorical", p, None, None, null_ref, null_cur, new, status, details)
 
-    def _prediction_result(self, job_id: str, sample: np.ndarray) -> DriftResult:
-        pref = self.ref["prediction"]
-        if self.stats.pred is not None:
-            return self._numeric_result(job_id, PREDICTION, "prediction", pref, self.stats.pred, sample)
-        p = psi(pref["counts"], self.stats.pred_classes)
-        p_same = chi2_pvalue(pref["counts"], self.stats.pred_classes)
+    def _prediction_result(self, job_id: str, sample: np.ndarray, stats: DriftStats, pref: JsonDict) -> DriftResult:
+        if stats.pred is not None:
+            return self._numeric_result(job_id, PREDICTION, "prediction", pref, stats.pred, sample)
+        p = psi(pref["counts"], stats.pred_classes)
+        p_same = chi2_pvalue(pref["counts"], stats.pred_classes)
+        noise = psi_noise(pref["counts"], self.rows)
         details = {"classes": pref["classes"], "ref_counts": pref["counts"],
-                   "cur_counts": self.stats.pred_classes.tolist(), "chi2_pvalue": p_same,
-                   "psi_noise": psi_noise(pref["counts"], self.rows)}
-        status = verdict(self.limits, self.rows, psi_value=p, p_same=p_same, p_certain=p_same,
-                         noise=details["psi_noise"])
+                   "cur_counts": stats.pred_classes.tolist(), "chi2_pvalue": p_same, "psi_noise": noise}
+        status = verdict(self.limits, self.rows, psi_value=p, p_same=p_same, p_certain=p_same, noise=noise)
         return DriftResult(job_id, PREDICTION, "prediction", p, None, None, None, None, None, status, details)
 
     def finish(self, job_id: str) -> tuple[str | None, float | None, list[DriftResult], dict[str, Any]]:
@@ -374,8 +371,8 @@ class DriftTracker:
         rows = self.stats.sample.rows
         results = [self._numeric_result(job_id, n, "numeric", self.ref["features"][n], self.stats.columns[n], rows[:, i])
                    for i, n in enumerate(self.stats.numeric)]
-        results += [self._categorical_result(job_id, n) for n in self.stats.cat_counts]
-        pred = self._prediction_result(job_id, rows[:, -1])
+        results += [self._categorical_result(job_id, n, self.stats, self.ref["features"][n]) for n in self.stats.cat_counts]
+        pred = self._prediction_result(job_id, rows[:, -1], self.stats, self.ref["prediction"])
         results.append(pred)
         status = worst([r.status for r in results])
         summary = {"rows": self.rows, "status": status, "thresholds": self.limits,

@@ -26,6 +26,8 @@ alert in about 0.3 % and warn in 2 % of cases; 10 categories: 0.05 % and 0.7 %.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 EPS = 1e-4
@@ -37,7 +39,7 @@ ASYMPTOTIC_KS_ROWS = 500  # from this many rows a side, KS p-values come from th
 RANK = {"ok": 0, "warn": 1, "alert": 2}
 
 
-def psi(ref: np.ndarray | list[float], cur: np.ndarray | list[float]) -> float | None:
+def psi(ref: np.ndarray | Sequence[float], cur: np.ndarray | Sequence[float]) -> float | None:
     """Population stability index between two count (or proportion) vectors of the same bins."""
     r, c = np.asarray(ref, dtype=float), np.asarray(cur, dtype=float)
     if r.sum() <= 0 or c.sum() <= 0:
@@ -61,7 +63,7 @@ def ks_test(ref: list[float] | np.ndarray, cur: np.ndarray) -> tuple[float | Non
     return float(res.statistic), float(res.pvalue)
 
 
-def psi_noise(ref: np.ndarray | list[float], n: int, draws: int = 200) -> float:
+def psi_noise(ref: np.ndarray | Sequence[float], n: int, draws: int = 200) -> float:
     """The mean PSI between the reference and ``n`` rows drawn from the reference distribution (the
     reference itself redrawn too, as it is a sample): what sampling noise alone scores, with the
     same bins and the same clipping of empty bins. Seeded: a job's status does not flicker."""
@@ -77,7 +79,7 @@ def psi_noise(ref: np.ndarray | list[float], n: int, draws: int = 200) -> float:
     return float(np.mean(np.sum((cs - rs) * np.log(cs / rs), axis=1)))
 
 
-def chi2_pvalue(ref: np.ndarray | list[float], cur: np.ndarray | list[float]) -> float | None:
+def chi2_pvalue(ref: np.ndarray | Sequence[float], cur: np.ndarray | Sequence[float]) -> float | None:
     """p-value of the chi-square test that two count vectors of the same bins come from one
     distribution; None when no test is possible (an empty side, a single bin left)."""
     from scipy.stats import chi2_contingency
@@ -115,7 +117,7 @@ def null_pvalue(nulls: int, rows: int, ref_rate: float) -> float:
     return float(binomtest(nulls, rows, min(max(ref_rate, 0.0), 1.0)).pvalue) if rows else 1.0
 
 
-def share_shift(ref: np.ndarray | list[float], cur: np.ndarray | list[float],
+def share_shift(ref: np.ndarray | Sequence[float], cur: np.ndarray | Sequence[float],
                 min_ratio: float) -> tuple[float, float] | None:
     """(largest share ratio, p-value) of a categorical feature's categories; None if a side is empty.
 

@@ -217,7 +217,7 @@ def test_a_semicolon_csv_with_decimal_commas_scores_like_the_file_it_was_exporte
     datasets.add(ws, str(SAMPLE / "penguins.csv"))
     semi = tmp_path / "pen_semi.csv"
     semi.write_text(_semicolon_decimal_comma(pl.read_csv(SAMPLE / "penguins.csv")))
-    assert datasets.validate(ws, "penguins", str(semi))["ok"]  # validate and score agree
+    assert datasets.validate(ws, "penguins", str(semi)).ok  # validate and score agree
     out = tmp_path / "o.parquet"
     job = scoring.score(ws, "penguins", [str(semi)], str(out))
     assert job.status == "succeeded" and job.rows_out == 344 and job.warnings == []

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlops_tui.training.tuning import space as sp
 
@@ -113,7 +113,8 @@ def open_study(ws: Workspace, run: Run, *, sampler_seed: int | None = None) -> o
     import optuna
 
     sampler = optuna.samplers.TPESampler(seed=run.seed if sampler_seed is None else sampler_seed)
-    return optuna.create_study(storage=study_storage(ws, run), study_name=run.run_id, direction=run.direction,
+    direction: Literal["minimize", "maximize"] = "minimize" if run.direction == "minimize" else "maximize"
+    return optuna.create_study(storage=study_storage(ws, run), study_name=run.run_id, direction=direction,
                                sampler=sampler, pruner=pruner(run.config["space"]["settings"]), load_if_exists=True)
 
 
@@ -171,7 +172,8 @@ class Objective:
         self.lgb_metric, self.prunable = train.lgb_metric(prepared.task, run.metric)
         self.X, self.y = prepared.xy(train.fitted_rows(prepared))
         self.folds = protocol.folds(run.config, prepared)
-        self.cats = [i for i, f in enumerate(prepared.signature.features) if f.kind == "categorical"] or "auto"
+        self.cats: list[int] | Literal["auto"] = [
+            i for i, f in enumerate(prepared.signature.features) if f.kind == "categorical"] or "auto"
 
     def __call__(self, trial: optuna.Trial) -> float:
         import lightgbm as lgb
@@ -200,8 +202,11 @@ class Objective:
         result = lgb.cv({**self.base, **params}, data, num_boost_round=self.rounds, folds=self.folds,
                         callbacks=callbacks, return_cvbooster=True)
         trial.set_user_attr("fit_s", round(time.perf_counter() - started, 4))
-        cv = result["cvbooster"]
-        best_iteration = cv.best_iteration or len(next(v for k, v in result.items() if k.endswith("-mean")))
+        # lgb.cv's stub types every value as list[float] | CVBooster; return_cvbooster=True puts the
+        # boosters under "cvbooster", the per-round means under "valid <metric>-mean".
+        cv, means = result["cvbooster"], next(v for k, v in result.items() if k.endswith("-mean"))
+        assert isinstance(cv, lgb.CVBooster) and isinstance(means, list)
+        best_iteration = cv.best_iteration or len(means)
         trial.set_user_attr("best_iteration", int(best_iteration))
         preds = [train.predict(b, self.X[valid], best_iteration) for b, (_, valid) in zip(cv.boosters, self.folds, strict=True)]
         rows = np.concatenate([valid for _, valid in self.folds])
