@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 HOST = socket.gethostname()
 LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
-DRAIN_S = 30.0  # uvicorn waits this long for requests in flight after SIGTERM
+DRAIN_S = 30  # seconds (an int, as uvicorn takes it): uvicorn waits this long for requests in flight after SIGTERM
 READY_S = 120.0  # how long --detach waits for the model to load
 
 
