@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlops_tui.screens.messages import RoutesWorkerErrors
 from textual.binding import Binding
@@ -12,7 +12,10 @@ from textual.widgets import Input, Static
 
 if TYPE_CHECKING:
     from mlops_tui.screens.app import Workbench
+    from rich.text import Text
     from textual import getters
+    from textual.app import ComposeResult
+    from textual.widgets import Button
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
                                        else "Enter: next field, submits on the last · Esc cancel")
         self.enter_submits = enter_submits
 
-    def compose(self) -> Any:
+    def compose(self) -> ComposeResult:
         from textual.containers import Horizontal, Vertical, VerticalScroll
         from textual.widgets import Label, Select
 
@@ -111,7 +114,7 @@ class ConfirmModal(ModalScreen[bool]):
         super().__init__()
         self.question, self.yes, self.no = question, yes, no
 
-    def compose(self) -> Any:
+    def compose(self) -> ComposeResult:
         from textual.containers import Horizontal, Vertical
         from textual.widgets import Button
 
@@ -124,7 +127,7 @@ class ConfirmModal(ModalScreen[bool]):
     def on_mount(self) -> None:
         self.query_one("#no").focus()
 
-    def on_button_pressed(self, event: Any) -> None:
+    def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
 
     def action_answer(self, yes: bool) -> None:
@@ -140,12 +143,12 @@ class TextScreen(RoutesWorkerErrors, ModalScreen[None]):
         Binding("k", "scroll('up')", "Up", show=False, id="text.up"),
     ]
 
-    def __init__(self, title: str, body: Any) -> None:
+    def __init__(self, title: str, body: str | Text) -> None:
         super().__init__()
         self.text_title = title
         self.body = body
 
-    def compose(self) -> Any:
+    def compose(self) -> ComposeResult:
         from textual.containers import VerticalScroll
 
         with VerticalScroll(id="text-box") as box:
