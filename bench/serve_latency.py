@@ -14,7 +14,8 @@
    little of the 2 cores both share): p50/p99 latency of 1-row and 1,000-row requests one at a
    time, then requests/s of 1-row requests at concurrency 1, 8 and 32. Every loop is bounded in
    count and time. Prints both, the ratios, and the targets of issue 15 (service >= 0.8x the
-   baseline's throughput; 1-row p50 at most 2 ms above it).
+   baseline's throughput; 1-row p50 at most 2 ms above it). Also each server's CPU time per
+   request (/proc), which the machine's other load does not change the way it changes req/s.
 """
 
 from __future__ import annotations
@@ -166,37 +167,48 @@ def load(port: int, raw: bytes, *, concurrency: int, seconds: float, max_request
 
 
 MEASURES = ("1-row p50 ms", "1-row p99 ms", "1000-row p50 ms", "1000-row p99 ms", "req/s at 1", "req/s at 8",
-            "req/s at 32")
-
-
+            "req/s at 32", "CPU ms/req 1-row", "CPU ms/req 1000-row", "CPU ms/req at 32")
 ROUNDS = 4
+TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 
 
-def measure(ports: dict[str, int], rows: list[dict], seconds: float, max_requests: int) -> dict[str, dict[str, float]]:
-    """Each measurement in ``ROUNDS`` slices alternating between the servers, so a change in the
-    machine's load (it is shared) hits both alike; latencies pooled, rate = requests / time."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) a process has used: what a request costs the
+    server whatever else the machine is doing, unlike requests/s."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * TICK_S
+
+
+def measure(servers: dict[str, tuple[int, int]], rows: list[dict], seconds: float,
+            max_requests: int) -> dict[str, dict[str, float]]:
+    """``servers``: name -> (port, pid). Each measurement in ``ROUNDS`` slices alternating between
+    the servers, so a change in the machine's load (it is shared) hits both alike; latencies pooled,
+    rate = requests / time, CPU per request = the server process's CPU time / requests."""
     one, thousand = request_bytes(rows[:1]), request_bytes(rows[:1000])
-    out: dict[str, dict[str, float]] = {name: {} for name in ports}
-    for port in ports.values():
+    out: dict[str, dict[str, float]] = {name: {} for name in servers}
+    for port, _ in servers.values():
         load(port, one, concurrency=1, seconds=1.0, max_requests=200)  # warm up
 
-    def sliced(raw: bytes, concurrency: int, count: int) -> dict[str, tuple[float, list[float]]]:
-        pooled: dict[str, tuple[float, list[float]]] = {name: (0.0, []) for name in ports}
+    def sliced(raw: bytes, concurrency: int, count: int) -> dict[str, tuple[float, float, list[float]]]:
+        pooled: dict[str, tuple[float, float, list[float]]] = {name: (0.0, 0.0, []) for name in servers}
         for _ in range(ROUNDS):
-            for name, port in ports.items():
-                t0 = time.perf_counter()
+            for name, (port, pid) in servers.items():
+                t0, cpu0 = time.perf_counter(), cpu_seconds(pid)
                 _, lat = load(port, raw, concurrency=concurrency, seconds=seconds / ROUNDS, max_requests=count // ROUNDS)
-                spent, seen = pooled[name]
-                pooled[name] = (spent + time.perf_counter() - t0, seen + lat)
+                spent, cpu, seen = pooled[name]
+                pooled[name] = (spent + time.perf_counter() - t0, cpu + cpu_seconds(pid) - cpu0, seen + lat)
         return pooled
 
     for label, raw, count in (("1-row", one, max_requests), ("1000-row", thousand, max(20, max_requests // 100))):
-        for name, (_, lat) in sliced(raw, 1, count).items():
+        for name, (_, cpu, lat) in sliced(raw, 1, count).items():
             out[name][f"{label} p50 ms"], out[name][f"{label} p99 ms"] = (float(np.percentile(lat, q)) * 1e3
                                                                           for q in (50, 99))
+            out[name][f"CPU ms/req {label}"] = cpu / len(lat) * 1e3
     for c in (1, 8, 32):
-        for name, (spent, lat) in sliced(one, c, max_requests).items():
+        for name, (spent, cpu, lat) in sliced(one, c, max_requests).items():
             out[name][f"req/s at {c}"] = len(lat) / spent
+            if c == 32:
+                out[name]["CPU ms/req at 32"] = cpu / len(lat) * 1e3
     return out
 
 
@@ -225,13 +237,14 @@ def main() -> None:
     }
     print(f"cores: {os.cpu_count()}, model: {args.trees} trees x 31 leaves, {N_FEATURES} features; "
           f"{args.seconds:.0f} s or {args.max_requests} requests per measurement (machine shared: compare ratios)")
-    procs, ports = [], {}
+    procs, running = [], {}
     try:
         for name, cmd in servers.items():
-            ports[name] = free_port()
-            procs.append(start([c.replace("{port}", str(ports[name])) for c in cmd], ports[name],
-                               tmp / f"{name}.log", request_bytes(rows[:1])))
-        results = measure(ports, rows, args.seconds, args.max_requests)
+            port = free_port()
+            procs.append(start([c.replace("{port}", str(port)) for c in cmd], port, tmp / f"{name}.log",
+                               request_bytes(rows[:1])))
+            running[name] = (port, procs[-1].pid)
+        results = measure(running, rows, args.seconds, args.max_requests)
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)

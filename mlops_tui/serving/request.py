@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from datetime import UTC, datetime
+from itertools import chain
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 INLINE_BYTES = 32 << 10  # smaller bodies are scored on the event loop: a thread hop costs more than they do
 SHAPE = "the body must be a list of records, an object of columns or one record"
+NUMBERS = frozenset({int, float, type(None)})  # what JSON gives a clean numeric column (bool is not int here)
 
 
 class Refused(Exception):
@@ -57,11 +59,10 @@ def parse_columns(body: bytes) -> dict[str, list[Any]]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise Refused(400, f"malformed JSON: {exc}") from exc
     if isinstance(doc, list):
-        bad = [i for i, r in enumerate(doc) if not isinstance(r, dict)]
-        if bad:
+        if doc and set(map(type, doc)) != {dict}:
+            bad = [i for i, r in enumerate(doc) if not isinstance(r, dict)]
             raise Refused(422, SHAPE, [f"record {i} is not a JSON object" for i in bad[:10]])
-        names = list(dict.fromkeys(k for r in doc for k in r))
-        columns = {n: [r.get(n) for r in doc] for n in names}
+        columns = transpose(doc, list(dict.fromkeys(chain.from_iterable(doc))))
     elif isinstance(doc, dict):
         lists = [k for k, v in doc.items() if isinstance(v, list)]
         if lists and len(lists) != len(doc):
@@ -75,6 +76,16 @@ def parse_columns(body: bytes) -> dict[str, list[Any]]:
     if not columns or not next(iter(columns.values())):
         raise Refused(422, "no rows to score", ["the body holds no rows"])
     return columns
+
+
+def transpose(records: list[dict[str, Any]], names: list[str]) -> dict[str, list[Any]]:
+    """Records → {column: values}; a column some records lack is null there."""
+    if len(names) > 1:
+        try:  # every record has every column (the usual case): transposed by zip, in C
+            return dict(zip(names, map(list, zip(*map(itemgetter(*names), records), strict=True)), strict=True))
+        except KeyError:
+            pass
+    return {n: [r.get(n) for r in records] for n in names}
 
 
 def to_frame(columns: dict[str, list[Any]]) -> pl.DataFrame:
@@ -139,32 +150,32 @@ def clean_matrix(columns: dict[str, list[Any]], served: Served) -> np.ndarray | 
     """The feature matrix ``encode`` would make of a clean request, or None (take the checked route)."""
     if not columns_of(tuple(columns), served)[1]:
         return None
-    nan = math.nan
-    cols: list[list[float]] = []
-    for f in served.sig.features:
-        values = columns[f.source]
-        if f.kind == "categorical":
-            codes = served.codes[f.name]
-            try:  # a value that is not a known category's text (unseen, a number, a bool) is a KeyError
-                cols.append([nan if v is None else codes[v] for v in values])
-            except (KeyError, TypeError):
-                return None
-        elif all(v is None or type(v) is float or type(v) is int for v in values):
-            cols.append([nan if v is None else v for v in values])
-        else:
-            return None  # text, booleans: the checked route says what they are
-    return np.array(cols, dtype=np.float64).T  # rows x features, column-major like encode's
+    cols = [columns[source] for source in served.inputs]
+    for j, codes in served.codes:
+        try:  # a value that is not a known category's text (unseen, a number, a bool) is a KeyError
+            cols[j] = [None if v is None else codes[v] for v in cols[j]]
+        except (KeyError, TypeError):
+            return None
+    if not NUMBERS.issuperset(map(type, chain.from_iterable(cols))):
+        return None  # text, booleans in a numeric column: the checked route says what they are
+    try:
+        return np.array(cols, dtype=np.float64).T  # None → NaN; rows x features, column-major like encode's
+    except OverflowError:  # an integer past float64
+        return None
 
 
 def answer_of(sig: Signature, raw: np.ndarray) -> dict[str, Any]:
     """``predictions`` (class labels or values) and, for classifiers, ``probabilities`` per row."""
     if sig.task == "regression":
         return {"predictions": raw.tolist()}
-    proba = np.column_stack([1.0 - raw, raw]) if raw.ndim == 1 else raw
     classes = list(sig.classes)
     names = [str(c) for c in classes]
-    return {"predictions": [classes[i] for i in proba.argmax(axis=1).tolist()],
-            "probabilities": [dict(zip(names, row, strict=True)) for row in proba.tolist()]}
+    if raw.ndim == 1:  # binary: P(classes[1]); in plain Python, as numpy's per-call cost is most of a small request
+        yes = raw.tolist()
+        return {"predictions": [classes[1] if p > 1.0 - p else classes[0] for p in yes],
+                "probabilities": [{names[0]: 1.0 - p, names[1]: p} for p in yes]}
+    return {"predictions": [classes[i] for i in raw.argmax(axis=1).tolist()],
+            "probabilities": [dict(zip(names, row, strict=True)) for row in raw.tolist()]}
 
 
 def score_request(online: Online, served: Served, body: bytes, request_id: str) -> dict[str, Any]:

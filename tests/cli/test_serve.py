@@ -75,6 +75,11 @@ def test_predictions_equal_batch_scoring_of_the_same_rows(server, tmp_path):
     assert [p["Yes"] for p in online["probabilities"]] == pytest.approx(batch["proba_Yes"].to_list(), abs=1e-12)
 
 
+def test_predict_takes_only_post(server):
+    r = server.client.get("/predict")
+    assert (r.status_code, r.headers["allow"], r.json()) == (405, "POST", {"error": "use POST for /predict, not GET"})
+
+
 def test_health_ready_and_metadata(server):
     assert server.client.get("/health").json()["status"] == "ok"
     assert server.client.get("/ready").json() == {"ready": True, "model": "credit:1"}

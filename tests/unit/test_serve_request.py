@@ -43,7 +43,7 @@ def test_clean_rows_give_the_matrix_encode_gives(served):
 
 @pytest.mark.parametrize("change", [
     {"student": "Maybe"}, {"student": 1}, {"student": True}, {"balance": "12"}, {"balance": True},
-    {"zip": 1}, {"income": [1]},
+    {"zip": 1}, {"income": [1]}, {"income": 10**400},
 ], ids=str)
 def test_anything_not_clean_takes_the_checked_route(served, change):
     row = {"customer_id": 1, "student": "No", "balance": 1.0, "income": 2.0, **change}
@@ -52,3 +52,9 @@ def test_anything_not_clean_takes_the_checked_route(served, change):
 
 def test_a_missing_feature_takes_the_checked_route(served):
     assert clean_matrix(parse_columns(b'[{"student": "No", "balance": 1.0}]'), served) is None
+
+
+def test_records_lacking_a_column_have_nulls_there():
+    assert parse_columns(b'[{"a": 1, "b": 2}, {"a": 3}]') == {"a": [1, 3], "b": [2, None]}
+    assert parse_columns(b'[{"b": 2, "a": 1}, {"a": 3, "b": 4}]') == {"b": [2, 4], "a": [1, 3]}
+    assert parse_columns(b'[{"a": 1}, {"a": null}]') == {"a": [1, None]}
