@@ -17,14 +17,16 @@ problem of the rows in one body, 503 no model loaded, 500 (logged) for anything 
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import os
 import time
 import uuid
+from bisect import bisect_left
+from collections import Counter
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from itertools import accumulate, count
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -40,6 +42,8 @@ from mlops_tui.serving.request import INLINE_BYTES, Refused, score_request
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from prometheus_client import Metric
+
     from mlops_tui.serving.predictor import PredictorFactory
 
 log = logging.getLogger("mlops_tui.serving")
@@ -48,29 +52,52 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 
 class Metrics:
-    """The service's Prometheus figures, in a registry of its own (several apps can share a process)."""
+    """The service's Prometheus figures. The request path only bumps plain numbers (a dict entry,
+    a histogram slot; no lock: every request is counted on the event loop's thread), which become
+    metric families in a registry of the app's own when /metrics is scraped. Answered /predict
+    requests and their rows are the heartbeat's counters (``Online.counters``)."""
 
-    def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+    def __init__(self, online: Online) -> None:
+        from prometheus_client import CollectorRegistry
 
-        self.registry = CollectorRegistry()
-        self.requests = Counter("mlops_requests", "HTTP requests answered", ["endpoint", "status"],
-                                registry=self.registry)
-        self.rows = Counter("mlops_rows", "Rows scored", registry=self.registry)
-        self.errors = Counter("mlops_errors", "Requests refused or failed, by reason", ["reason"],
-                              registry=self.registry)
-        self.latency = Histogram("mlops_request_seconds", "Time to answer /predict", buckets=LATENCY_BUCKETS,
-                                 registry=self.registry)
-        self.version = Gauge("mlops_model_version", "Model version served", ["model"], registry=self.registry)
-        self.swaps = Gauge("mlops_model_swaps", "Hot swaps since the service started", registry=self.registry)
+        self.online = online
+        self.requests: Counter[tuple[str, str]] = Counter()  # (endpoint, status), but answered /predict
+        self.errors: Counter[str] = Counter()  # refused or failed /predict requests by reason
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # answered /predict by latency; the last is +Inf
+        self.seconds = 0.0
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
 
-    def text(self, online: Online) -> bytes:
+    def observe(self, seconds: float) -> None:
+        self.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.seconds += seconds
+
+    def collect(self) -> list[Metric]:
+        """The figures as Prometheus metric families (``prometheus_client.registry.Collector``)."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+        from prometheus_client.utils import floatToGoString
+
+        online = self.online
+        requests = CounterMetricFamily("mlops_requests", "HTTP requests answered", labels=["endpoint", "status"])
+        for (endpoint, status), n in {**self.requests, ("/predict", "200"): online.counters.requests}.items():
+            requests.add_metric([endpoint, status], n)
+        errors = CounterMetricFamily("mlops_errors", "Requests refused or failed, by reason", labels=["reason"])
+        for reason, n in self.errors.items():
+            errors.add_metric([reason], n)
+        counts = list(accumulate(self.buckets))
+        latency = HistogramMetricFamily("mlops_request_seconds", "Time to answer /predict", sum_value=self.seconds,
+                                        buckets=[*zip(map(floatToGoString, LATENCY_BUCKETS), counts, strict=False),
+                                                 ("+Inf", counts[-1])])
+        version = GaugeMetricFamily("mlops_model_version", "Model version served", labels=["model"])
+        if online.served is not None:
+            version.add_metric([online.served.model.name], online.served.model.version)
+        return [requests, CounterMetricFamily("mlops_rows", "Rows scored", value=online.counters.rows), errors,
+                latency, version, GaugeMetricFamily("mlops_model_swaps", "Hot swaps since the service started",
+                                                    value=online.swaps)]
+
+    def text(self) -> bytes:
         from prometheus_client import generate_latest
 
-        self.version.clear()
-        if online.served is not None:
-            self.version.labels(online.served.model.name).set(online.served.model.version)
-        self.swaps.set(online.swaps)
         return generate_latest(self.registry)
 
 
@@ -115,10 +142,9 @@ def predict_route(online: Online, metrics: Metrics) -> ASGIApp:
     compares this service with a bare ASGI endpoint). The other endpoints stay Starlette routes.
     """
     settings = online.settings
-    answered = metrics.requests.labels("/predict", "200")  # looked up once: labels() costs a lock and a dict
     # Generated request ids: 32 hex digits like a uuid4, unique as a random per-process prefix and
     # a counter (a uuid4 per request costs a system call for its randomness).
-    prefix, numbers = uuid.uuid4().hex[:16], itertools.count()
+    prefix, numbers = uuid.uuid4().hex[:16], count()
 
     async def predict(scope: Scope, receive: Receive, send: Send) -> None:
         t0 = time.perf_counter()
@@ -151,17 +177,14 @@ def predict_route(online: Online, metrics: Metrics) -> ASGIApp:
             log.exception("request %s failed", rid)
             status, reply, reason = 500, {"error": f"internal error: {type(exc).__name__}: {exc}"}, "internal"
         else:
-            rows = len(answer["predictions"])
             online.counters.requests += 1
-            online.counters.rows += rows
-            metrics.rows.inc(rows)
-            answered.inc()
-            metrics.latency.observe(time.perf_counter() - t0)
+            online.counters.rows += len(answer["predictions"])
+            metrics.observe(time.perf_counter() - t0)
             await send_json(send, 200, data, echo)
             return
         online.counters.errors += 1
-        metrics.errors.labels(reason).inc()
-        metrics.requests.labels("/predict", str(status)).inc()
+        metrics.errors[reason] += 1
+        metrics.requests["/predict", str(status)] += 1
         await send_json(send, status, _encode(reply).encode(), echo, *([(b"allow", b"POST")] if status == 405 else []))
 
     return predict
@@ -174,10 +197,10 @@ def create_app(settings: Settings, predictor_factory: PredictorFactory | None = 
 
     ws = Workspace.open(settings.workspace)
     online = Online(ws, settings, predictor_factory)
-    metrics = Metrics()
+    metrics = Metrics(online)
 
     def counted(endpoint: str, response: Response) -> Response:
-        metrics.requests.labels(endpoint, str(response.status_code)).inc()
+        metrics.requests[endpoint, str(response.status_code)] += 1
         return response
 
     async def health(request: Request) -> Response:
@@ -203,7 +226,7 @@ def create_app(settings: Settings, predictor_factory: PredictorFactory | None = 
     async def prometheus(request: Request) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST
 
-        return counted("/metrics", Response(metrics.text(online), media_type=CONTENT_TYPE_LATEST))
+        return counted("/metrics", Response(metrics.text(), media_type=CONTENT_TYPE_LATEST))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
