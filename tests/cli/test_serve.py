@@ -166,6 +166,9 @@ def test_online_windows_appear_in_monitor_and_feedback_joins_their_ids(server, t
     sent = df.slice(100, 12)
     for i in range(0, 12, 3):  # 4 requests of 3 rows: windows close every 5 rows
         assert server.predict(sent.slice(i, 3).drop("default").to_dicts()).status_code == 200
+    # The monitor thread closes a window at its next tick once it holds 5 rows: whatever the ticks
+    # made of the 12 rows, 5 more close the window holding the last of them.
+    assert server.predict([GOOD] * 5).status_code == 200
     labels = tmp_path / "labels.csv"
     sent.select("customer_id", "default").write_csv(labels)
     deadline = time.monotonic() + 30  # windows close every 5 rows, off the request path
