@@ -42,9 +42,11 @@ def test_the_first_trials_are_the_warm_start_configurations(ws, cli, tmp_path):
     out = _tune(cli, tmp_path, "penguins", "--trials", "4", "--jobs", "1")
     warm = ws.store.runs.get(out["run_id"]).config["warm_start"]
     assert out["protocol"]["warm_start_trials"] == len(warm) == 3
-    # LightGBM's defaults first, clipped to the test's space (num_leaves 4..16, learning_rate 0.05..0.3).
+    # LightGBM's defaults first, clipped to the test's space (num_leaves 4..16, learning_rate 0.05..0.3);
+    # penguins has categorical columns (island, sex), so LightGBM's category settings are tuned too.
     assert warm[0] == {"num_leaves": 16, "learning_rate": 0.1, "min_child_samples": 20, "feature_fraction": 1.0,
-                       "bagging_fraction": 1.0, "bagging_freq": 0, "lambda_l1": 1e-8, "lambda_l2": 1e-8}
+                       "bagging_fraction": 1.0, "bagging_freq": 0, "lambda_l1": 1e-8, "lambda_l2": 1e-8,
+                       "min_data_per_group": 100, "cat_smooth": 10.0}
     trials = cli("run", "show", out["run_id"], "--json").json["trials"]
     for trial, config in zip(trials, warm, strict=False):
         assert {k: trial["params"][k] for k in config} == config
@@ -69,6 +71,31 @@ def test_the_holdout_rows_never_enter_a_fold(ws, cli, tmp_path):
     learnt = pl.read_parquet(ws.run_dir(run.run_id) / train.TRAINED_ROWS)["row_key"]
     assert learnt.len() == fit.height == p.train.height + p.valid.height
     assert not train.row_keys(holdout, p.signature).is_in(learnt.implode()).any()
+
+
+def test_a_cross_validated_run_registers_the_average_of_its_best_trials_fold_models(ws, cli, tmp_path):
+    import lightgbm as lgb
+    import numpy as np
+
+    from mlops_tui.data import datasets
+    from mlops_tui.registry import models as registry
+    from mlops_tui.training.tuning import protocol, train
+
+    add_sample(ws, "penguins", target="species")
+    out = _tune(cli, tmp_path, "penguins", "--trials", "3", "--jobs", "1")
+    run = ws.store.runs.get(out["run_id"])
+    booster, _ = registry.load(ws, ws.store.models.get(out["model"]["name"], out["model"]["version"]))
+    rounds = run.best_params["num_boost_round"]
+    assert booster.num_trees() == 5 * rounds * 3  # 5 folds x the best trial's rounds x 3 classes
+
+    # The same folds and parameters, trained here: the registered model predicts their mean raw score.
+    p = train.prepare_config(ws, datasets.resolve(ws, "penguins:1"), run.config)
+    params = {k: v for k, v in train.full_params(run.config, run.best_params, p).items() if k != "num_boost_round"}
+    folds = lgb.cv(params, train.lgb_dataset(p, train.fitted_rows(p)), num_boost_round=rounds,
+                   folds=protocol.folds(run.config, p), return_cvbooster=True)["cvbooster"].boosters
+    X, _ = p.xy(p.test)
+    mean = np.mean([b.predict(X, raw_score=True) for b in folds], axis=0)
+    assert np.allclose(booster.predict(X, raw_score=True), mean, rtol=0, atol=1e-9)
 
 
 def test_runs_of_one_version_share_the_holdout_whatever_their_seed(ws, cli, tmp_path):

@@ -4,7 +4,7 @@ The clock starts when the `tune` process started (or the detached supervisor was
 is an absolute wall-clock deadline shared by every worker process of the run on this host. Trials
 end at a *cut-off* before the deadline that leaves room for the final step: a fixed part (holdout
 evaluation, model file, store writes, the command's exit) plus the refit, estimated from the best
-trial (a refit is one fit on all rows, a trial one per fold). The fixed part grows with how slow the
+trial (the best trial's fit again). The fixed part grows with how slow the
 start-up was (imports, store, data preparation: the same kind of work): ~2 s on an idle machine,
 several times that on a busy one. A trial still training at the cut-off stops
 there, keeping the best round it reached (its score stays honest: measured on its validation rows).
@@ -65,7 +65,9 @@ class Budget:
         if best is None:
             return None
         seconds = best.user_attrs.get("fit_s")
-        refit = 1.5 * float(seconds) / max(1, self.folds) if seconds else 0.0  # all rows, one fit
+        # Cross-validation: the final model is the best trial's fold models again (train.fit_folds),
+        # so about its time; one split: one fit on train+valid, 1.5x the trial's rows.
+        refit = float(seconds or 0.0) * (1.0 if self.folds > 1 else 1.5)
         return (self.deadline - FIXED_RESERVE_S - STARTUP_SHARE * self.startup_s - RESERVE_SHARE * self.total_s
                 - refit)
 

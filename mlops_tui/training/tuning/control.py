@@ -64,7 +64,6 @@ def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared
         raise UserError(f"--jobs must be between 1 and {(os.cpu_count() or 1) * 4} (got {opts.jobs})")
     if opts.task not in (None, "auto", *mx.TASKS):
         raise UserError(f"unknown task {opts.task!r}; choose auto, {', '.join(mx.TASKS)}")
-    space = load_space(opts.space_file, opts.timeout)
     with ws.session():  # the store's schema check and this read share one open of the file
         dv = datasets.resolve(ws, opts.dataset)
     target = opts.target or dv.target
@@ -75,6 +74,8 @@ def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared
     prepared = prep.prepare(datasets.load(ws, dv), target=target, task=task, time_column=opts.time_column,
                             seed=split_seed)
     metric = mx.check_metric(prepared.task, opts.metric)
+    space = load_space(opts.space_file, opts.timeout,
+                       categorical=any(f.kind == "categorical" for f in prepared.signature.features))
     shared = _shared_storage(ws, opts.storage)
     jobs, threads, resources = protocol.resources(opts.jobs, opts.trials, opts.timeout)
     config = {

@@ -8,8 +8,8 @@ a reproduction and a retrain follow the same rules:
   ``--seed`` (which varies only the search). ``--split-seed`` or a time split opts out.
 * **Cross-validation for small data.** Up to :data:`CV_MAX_ROWS` rows besides the holdout, each
   trial is scored by k-fold cross-validation over all of them (the holdout never enters a fold), and
-  the final model's rounds are where the folds' mean curve was best; it then learns from every
-  non-holdout row. Larger sets (or a time split) use one validation split: k times cheaper, and the
+  the final model is the best trial's k fold models at the rounds where the folds' mean curve was
+  best, averaged (train.fit_folds): together they learnt from every non-holdout row. Larger sets (or a time split) use one validation split: k times cheaper, and the
   validation score of thousands of rows is already steady.
 * **Every core.** Trials run in one worker process per core with one LightGBM thread each.
   Measured here (bench/tune_cores.py): one LightGBM fit on two threads was never faster than on one

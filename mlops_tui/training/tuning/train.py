@@ -89,6 +89,52 @@ def fit_final(p: prep.Prepared, params: dict[str, Any], rows: Any = None) -> lgb
     return lgb.train(lgb_params, data, num_boost_round=max(1, rounds))
 
 
+def fit_folds(p: prep.Prepared, params: Params, folds: list[tuple[np.ndarray, np.ndarray]]) -> lgb.Booster:
+    """The final model of a cross-validated run: the best trial's k fold models again (same folds,
+    same bins and seeds, so the same trees), each to the chosen rounds, averaged into one model.
+
+    Why not one refit on all rows: measured on the corpus (bench/tune_quality.py, the same trials),
+    the average of the fold models scored better on the external 25 % on 8 of the 11
+    cross-validated sets (hmda AUC 0.864 -> 0.883, carseats R² 0.697 -> 0.734): each fold model saw
+    80 % of the rows, but five of them average away much of the variance of a model fitted to a few
+    hundred rows, and a refit's rounds chosen on 80 % of the rows are a guess for 100 %. The cost:
+    k times the trees, so scoring is k times slower (these are models of at most 10,000 rows)."""
+    import lightgbm as lgb
+
+    rounds = max(1, int(params.get("num_boost_round", 100)))
+    lgb_params = {**{k: v for k, v in params.items() if k not in SETTINGS_KEYS}, "metric": "None"}
+    result = lgb.cv(lgb_params, lgb_dataset(p, fitted_rows(p)), num_boost_round=rounds, folds=folds,
+                    return_cvbooster=True)
+    return average(result["cvbooster"].boosters)
+
+
+def average(boosters: list[lgb.Booster]) -> lgb.Booster:
+    """One LightGBM model whose raw score is the mean of ``boosters``' raw scores: all their trees,
+    every leaf value divided by their number (raw scores add up over trees). A plain LightGBM model
+    file, so scoring, SHAP and every reader of the format work on it unchanged."""
+    import re
+
+    import lightgbm as lgb
+
+    k = len(boosters)
+    texts = [b.model_to_string() for b in boosters]
+    first = texts[0]
+    # tree_sizes lists each tree's bytes, which change here; without it LightGBM reads the trees in order.
+    head = re.sub(r"(?m)^tree_sizes=.*\n", "", first[:first.index("\nTree=") + 1])
+    tail = first[first.index("end of trees"):]
+    trees = [block for text in texts
+             for block in re.split(r"(?m)^(?=Tree=)", text[text.index("\nTree=") + 1:text.index("end of trees")])
+             if block.strip()]
+
+    def scaled(match: re.Match[str]) -> str:
+        return match[1] + "=" + " ".join(repr(float(v) / k) for v in match[2].split())
+
+    body = "".join(re.sub(r"(?m)^(leaf_value|internal_value)=(.*)$", scaled,
+                          re.sub(r"^Tree=\d+", f"Tree={i}", block, count=1))
+                   for i, block in enumerate(trees))
+    return lgb.Booster(model_str=head + "\n" + body + tail)
+
+
 def full_params(config: dict[str, Any], params: Params, p: prep.Prepared) -> Params:
     """Base params for the run's task and seed, overlaid with the tuned (or given) ones."""
     metric = mx.check_metric(p.task, config.get("metric"))
@@ -138,7 +184,12 @@ def train_and_register(
     metric = mx.check_metric(p.task, config.get("metric"))
     lgb_params = full_params(config, params, p)
     rows = fitted_rows(p)
-    booster = fit_final(p, lgb_params, rows)
+    if (config.get("protocol") or {}).get("kind") == "cv":
+        from mlops_tui.training.tuning import protocol
+
+        booster = fit_folds(p, lgb_params, protocol.folds(config, p))
+    else:
+        booster = fit_final(p, lgb_params, rows)
     metrics = holdout_metrics(p, booster, metric)
     sidecar = {
         "signature": p.signature.to_json(), "task": p.task, "classes": p.classes, "params": lgb_params,
