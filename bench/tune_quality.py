@@ -19,6 +19,7 @@ import json
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,19 +106,10 @@ def main() -> None:
     sets = corpus.materialise(corpus.DEFAULT_DIR, wanted)
     quiet = {r["set"]: r["trials"] for r in reference}
     work = Path(args.work or tempfile.mkdtemp(prefix="tune-quality-"))
-    rows: list[dict] = []
-    for src in sets:
-        task = corpus.BY_NAME[src.name].task
-        trials = max(10, round(quiet.get(src.name, 100) * args.fraction))
-        try:
-            row = one(src, task, trials, args.jobs, work / src.name)
-        except RuntimeError as exc:
-            print(f"{src.name}: {exc}", file=sys.stderr)
-            continue
-        rows.append(row)
-        print(json.dumps(row), file=sys.stderr, flush=True)
-        if args.out:
-            Path(args.out).write_text(json.dumps(rows, indent=1))
+    runs = ((src.name, partial(one, src, corpus.BY_NAME[src.name].task,
+                                max(10, round(quiet.get(src.name, 100) * args.fraction)), args.jobs, work / src.name))
+            for src in sets)
+    rows = vs_flaml.collect(runs, args.out)
     print(table(reference, {args.out or "this run": rows}))
 
 

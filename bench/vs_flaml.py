@@ -33,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,20 +190,27 @@ def main() -> None:
     py = flaml_python(Path(args.flaml_venv))
     sets = corpus.materialise(corpus.DEFAULT_DIR, [n for n in args.only.split(",") if n] or None)
     work = Path(args.work or tempfile.mkdtemp(prefix="vs-flaml-"))
-    rows: list[dict] = []
-    for budget in (float(b) for b in args.budgets.split(",")):
-        for src in sets:
-            task = corpus.BY_NAME[src.name].task
-            try:
-                row = one(src, task, budget, py, work / f"{src.name}-{budget:.0f}")
-            except RuntimeError as exc:
-                print(f"{src.name} T={budget:.0f}: {exc}", file=sys.stderr)
-                continue
-            rows.append(row)
-            print(json.dumps(row), file=sys.stderr, flush=True)
-            if args.out:
-                Path(args.out).write_text(json.dumps(rows, indent=1))
+    rows = collect(((f"{src.name} T={budget:.0f}",
+                     partial(one, src, corpus.BY_NAME[src.name].task, budget, py, work / f"{src.name}-{budget:.0f}"))
+                    for budget in (float(b) for b in args.budgets.split(",")) for src in sets), args.out)
     print(table(rows))
+
+
+def collect(runs: Iterable[tuple[str, Callable[[], dict]]], out: str) -> list[dict]:
+    """The rows of ``runs`` ((label, run) pairs) in turn: each printed on stderr as it comes and all
+    saved to ``out`` after each (a long bench keeps what it measured); a failed one is a line."""
+    rows: list[dict] = []
+    for label, run in runs:
+        try:
+            row = run()
+        except RuntimeError as exc:
+            print(f"{label}: {exc}", file=sys.stderr)
+            continue
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+        if out:
+            Path(out).write_text(json.dumps(rows, indent=1))
+    return rows
 
 
 if __name__ == "__main__":
