@@ -291,7 +291,7 @@ def reproduce(ws: Workspace, run_ref: str) -> Reproduction:
     if recorded_hash and recorded_hash != dv.hash:
         raise UserError(f"dataset {dv.ref} no longer has the content run {run.run_id} was trained on")
     prepared = train.prepare_config(ws, dv, run.config)
-    booster = train.fit_final(prepared, train.full_params(run.config, run.best_params, prepared))
+    booster = train.fit_model(prepared, run.config, train.full_params(run.config, run.best_params, prepared))
     X, _ = prepared.xy(prepared.test)
     again = train.predict(booster, X)
     old_booster, _ = registry.load(ws, original)

@@ -78,15 +78,23 @@ def fitted_rows(p: prep.Prepared) -> Any:
     return pl.concat([p.train, p.valid], how="vertical_relaxed")
 
 
-def fit_final(p: prep.Prepared, params: dict[str, Any], rows: Any = None) -> lgb.Booster:
-    """Refit on ``rows`` (default :func:`fitted_rows`) with a fixed number of rounds (the tuned best
-    iteration)."""
+def fit_final(p: prep.Prepared, params: dict[str, Any]) -> lgb.Booster:
+    """Refit on :func:`fitted_rows` with a fixed number of rounds (the tuned best iteration)."""
     import lightgbm as lgb
 
     rounds = int(params.get("num_boost_round", 100))
     lgb_params = {k: v for k, v in params.items() if k not in SETTINGS_KEYS}
-    data = lgb_dataset(p, fitted_rows(p) if rows is None else rows)
-    return lgb.train(lgb_params, data, num_boost_round=max(1, rounds))
+    return lgb.train(lgb_params, lgb_dataset(p, fitted_rows(p)), num_boost_round=max(1, rounds))
+
+
+def fit_model(p: prep.Prepared, config: dict[str, Any], params: dict[str, Any]) -> lgb.Booster:
+    """A run's final model from its config and full params: the average of the fold models for a
+    cross-validated run (:func:`fit_folds`), else one refit on train+valid (:func:`fit_final`)."""
+    if (config.get("protocol") or {}).get("kind") == "cv":
+        from mlops_tui.training.tuning import protocol
+
+        return fit_folds(p, params, protocol.folds(config, p))
+    return fit_final(p, params)
 
 
 def fit_folds(p: prep.Prepared, params: Params, folds: list[tuple[np.ndarray, np.ndarray]]) -> lgb.Booster:
@@ -184,12 +192,7 @@ def train_and_register(
     metric = mx.check_metric(p.task, config.get("metric"))
     lgb_params = full_params(config, params, p)
     rows = fitted_rows(p)
-    if (config.get("protocol") or {}).get("kind") == "cv":
-        from mlops_tui.training.tuning import protocol
-
-        booster = fit_folds(p, lgb_params, protocol.folds(config, p))
-    else:
-        booster = fit_final(p, lgb_params, rows)
+    booster = fit_model(p, config, lgb_params)
     metrics = holdout_metrics(p, booster, metric)
     sidecar = {
         "signature": p.signature.to_json(), "task": p.task, "classes": p.classes, "params": lgb_params,
