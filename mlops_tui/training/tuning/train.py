@@ -78,7 +78,7 @@ def fitted_rows(p: prep.Prepared) -> Any:
     return pl.concat([p.train, p.valid], how="vertical_relaxed")
 
 
-def fit_final(p: prep.Prepared, params: dict[str, Any]) -> lgb.Booster:
+def fit_final(p: prep.Prepared, params: Params) -> lgb.Booster:
     """Refit on :func:`fitted_rows` with a fixed number of rounds (the tuned best iteration)."""
     import lightgbm as lgb
 
@@ -87,7 +87,7 @@ def fit_final(p: prep.Prepared, params: dict[str, Any]) -> lgb.Booster:
     return lgb.train(lgb_params, lgb_dataset(p, fitted_rows(p)), num_boost_round=max(1, rounds))
 
 
-def fit_model(p: prep.Prepared, config: dict[str, Any], params: dict[str, Any]) -> lgb.Booster:
+def fit_model(p: prep.Prepared, config: dict[str, Any], params: Params) -> lgb.Booster:
     """A run's final model from its config and full params: the average of the fold models for a
     cross-validated run (:func:`fit_folds`), else one refit on train+valid (:func:`fit_final`)."""
     if (config.get("protocol") or {}).get("kind") == "cv":
@@ -113,7 +113,9 @@ def fit_folds(p: prep.Prepared, params: Params, folds: list[tuple[np.ndarray, np
     lgb_params = {**{k: v for k, v in params.items() if k not in SETTINGS_KEYS}, "metric": "None"}
     result = lgb.cv(lgb_params, lgb_dataset(p, fitted_rows(p)), num_boost_round=rounds, folds=folds,
                     return_cvbooster=True)
-    return average(result["cvbooster"].boosters)
+    cv = result["cvbooster"]
+    assert isinstance(cv, lgb.CVBooster)  # (the stub types every value as list[float] | CVBooster)
+    return average(cv.boosters)
 
 
 def average(boosters: list[lgb.Booster]) -> lgb.Booster:
