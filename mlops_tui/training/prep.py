@@ -53,6 +53,16 @@ class Prepared:
         return feats.to_numpy(), labels(self.signature, frame[self.signature.target])
 
 
+def fitted_rows(p: Prepared) -> pl.DataFrame:
+    """The rows the registered model is fitted on: every row but the holdout (train + validation).
+
+    The one definition the trials' folds, the final fit and the model's drift reference use, so
+    drift compares scored data with exactly what the model learnt from. A change of protocol
+    changes this function, and the reference follows.
+    """
+    return pl.concat([p.train, p.valid], how="vertical_relaxed")
+
+
 def labels(sig: Signature, target: pl.Series) -> np.ndarray:
     """Class indices in ``sig.classes`` (classifiers) or float values (regression)."""
     if sig.task == "regression":

@@ -55,13 +55,14 @@ def test_the_first_trials_are_the_warm_start_configurations(ws, cli, tmp_path):
 
 def test_the_holdout_rows_never_enter_a_fold(ws, cli, tmp_path):
     from mlops_tui.data import datasets
+    from mlops_tui.training import prep
     from mlops_tui.training.tuning import protocol, train
 
     add_sample(ws, "penguins", target="species")
     out = _tune(cli, tmp_path, "penguins", "--trials", "1")
     run = ws.store.runs.get(out["run_id"])
     p = train.prepare_config(ws, datasets.resolve(ws, "penguins:1"), run.config)
-    fit = train.fitted_rows(p)
+    fit = prep.fitted_rows(p)
     folds = protocol.folds(run.config, p)
     assert len(folds) == 5
     validated = sorted(i for _, valid in folds for i in valid)
@@ -79,6 +80,7 @@ def test_a_cross_validated_run_registers_the_average_of_its_best_trials_fold_mod
 
     from mlops_tui.data import datasets
     from mlops_tui.registry import models as registry
+    from mlops_tui.training import prep
     from mlops_tui.training.tuning import protocol, train
 
     add_sample(ws, "penguins", target="species")
@@ -91,7 +93,7 @@ def test_a_cross_validated_run_registers_the_average_of_its_best_trials_fold_mod
     # The same folds and parameters, trained here: the registered model predicts their mean raw score.
     p = train.prepare_config(ws, datasets.resolve(ws, "penguins:1"), run.config)
     params = {k: v for k, v in train.full_params(run.config, run.best_params, p).items() if k != "num_boost_round"}
-    folds = lgb.cv(params, train.lgb_dataset(p, train.fitted_rows(p)), num_boost_round=rounds,
+    folds = lgb.cv(params, train.lgb_dataset(p, prep.fitted_rows(p)), num_boost_round=rounds,
                    folds=protocol.folds(run.config, p), return_cvbooster=True)["cvbooster"].boosters
     X, _ = p.xy(p.test)
     mean = np.mean([b.predict(X, raw_score=True) for b in folds], axis=0)

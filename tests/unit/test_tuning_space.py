@@ -29,7 +29,7 @@ def test_an_averaged_model_predicts_the_mean_raw_score_of_its_models_and_round_t
     p = prep.prepare(pl.read_csv(SAMPLE / "penguins.csv", null_values=["NA", ""]), target="species")
     params = {**train.base_params(p.task, len(p.classes), "log_loss", seed=0), "num_leaves": 4,
               "min_data_per_group": 5, "cat_smooth": 1.0}
-    data = train.lgb_dataset(p, train.fitted_rows(p))
+    data = train.lgb_dataset(p, prep.fitted_rows(p))
     folds = lgb.cv(params, data, num_boost_round=7, nfold=3, stratified=False, seed=0,
                    return_cvbooster=True)["cvbooster"].boosters
     averaged = train.average(folds)

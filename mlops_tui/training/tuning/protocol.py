@@ -87,7 +87,7 @@ def _max_folds(prepared: Prepared) -> int:
 
 
 def folds(config: dict[str, Any], prepared: Prepared) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(train, validation) row positions in train+valid (the rows train.fitted_rows stacks).
+    """(train, validation) row positions in train+valid (the rows prep.fitted_rows stacks).
 
     Holdout protocol: the prepared split itself. CV: stratified (classifiers) k folds seeded with
     the split seed, so every trial of a run, in every worker, sees the same folds."""
@@ -99,8 +99,7 @@ def folds(config: dict[str, Any], prepared: Prepared) -> list[tuple[np.ndarray, 
         return [(np.arange(n_train), np.arange(n_train, n_train + n_valid))]
     from sklearn.model_selection import KFold, StratifiedKFold
 
-    from mlops_tui.training.prep import labels
-    from mlops_tui.training.tuning.train import fitted_rows
+    from mlops_tui.training.prep import fitted_rows, labels
 
     seed = int(config.get("split_seed", config.get("seed", 0)))
     fit = fitted_rows(prepared)

@@ -158,6 +158,7 @@ class Objective:
     def __init__(self, ws: Workspace, run: Run, prepared: Prepared, mirror: StoreMirror,
                  budget: Budget | None = None) -> None:
         # Imported here, not at the top: list/show/sweep use this module and must not load numpy/polars.
+        from mlops_tui.training import prep
         from mlops_tui.training.tuning import protocol, train
         from mlops_tui.training.tuning.budget import Budget
 
@@ -170,7 +171,7 @@ class Objective:
         self.base = {**train.full_params(run.config, {}, prepared),
                      "num_threads": int(run.config.get("trial_threads", run.config.get("num_threads", 1)))}
         self.lgb_metric, self.prunable = train.lgb_metric(prepared.task, run.metric)
-        self.X, self.y = prepared.xy(train.fitted_rows(prepared))
+        self.X, self.y = prepared.xy(prep.fitted_rows(prepared))
         self.folds = protocol.folds(run.config, prepared)
         self.cats: list[int] | Literal["auto"] = [
             i for i, f in enumerate(prepared.signature.features) if f.kind == "categorical"] or "auto"

@@ -66,25 +66,13 @@ def predict(booster: lgb.Booster, X: np.ndarray, num_iteration: int | None = Non
     return np.asarray(booster.predict(X, num_iteration=num_iteration))
 
 
-def fitted_rows(p: prep.Prepared) -> Any:
-    """The rows the registered model is fitted on: every row but the holdout (train + validation).
-
-    The one definition both the final fit and the model's drift reference use, so drift compares
-    scored data with exactly what the model learnt from. A change of protocol (cross-validation
-    folds, a fixed holdout per dataset version) changes this function, and the reference follows.
-    """
-    import polars as pl
-
-    return pl.concat([p.train, p.valid], how="vertical_relaxed")
-
-
 def fit_final(p: prep.Prepared, params: Params) -> lgb.Booster:
-    """Refit on :func:`fitted_rows` with a fixed number of rounds (the tuned best iteration)."""
+    """Refit on :func:`~mlops_tui.training.prep.fitted_rows` with a fixed number of rounds (the tuned best iteration)."""
     import lightgbm as lgb
 
     rounds = int(params.get("num_boost_round", 100))
     lgb_params = {k: v for k, v in params.items() if k not in SETTINGS_KEYS}
-    return lgb.train(lgb_params, lgb_dataset(p, fitted_rows(p)), num_boost_round=max(1, rounds))
+    return lgb.train(lgb_params, lgb_dataset(p, prep.fitted_rows(p)), num_boost_round=max(1, rounds))
 
 
 def fit_model(p: prep.Prepared, config: dict[str, Any], params: Params) -> lgb.Booster:
@@ -111,7 +99,7 @@ def fit_folds(p: prep.Prepared, params: Params, folds: list[tuple[np.ndarray, np
 
     rounds = max(1, int(params.get("num_boost_round", 100)))
     lgb_params = {**{k: v for k, v in params.items() if k not in SETTINGS_KEYS}, "metric": "None"}
-    result = lgb.cv(lgb_params, lgb_dataset(p, fitted_rows(p)), num_boost_round=rounds, folds=folds,
+    result = lgb.cv(lgb_params, lgb_dataset(p, prep.fitted_rows(p)), num_boost_round=rounds, folds=folds,
                     return_cvbooster=True)
     cv = result["cvbooster"]
     assert isinstance(cv, lgb.CVBooster)  # (the stub types every value as list[float] | CVBooster)
@@ -193,7 +181,7 @@ def train_and_register(
     p = prepared or prepare_config(ws, dataset, config)
     metric = mx.check_metric(p.task, config.get("metric"))
     lgb_params = full_params(config, params, p)
-    rows = fitted_rows(p)
+    rows = prep.fitted_rows(p)
     booster = fit_model(p, config, lgb_params)
     metrics = holdout_metrics(p, booster, metric)
     sidecar = {
@@ -240,7 +228,7 @@ def row_keys(frame: Any, sig: Any) -> Any:
 
 def write_trained_rows(run_dir: Any, p: prep.Prepared, rows: Any) -> None:
     """runs/<id>/trained_rows.parquet: the keys of every row the final model learnt from (``rows``,
-    :func:`fitted_rows`)."""
+    :func:`~mlops_tui.training.prep.fitted_rows`)."""
     import polars as pl
 
     tmp = run_dir / f".{TRAINED_ROWS}.tmp"
