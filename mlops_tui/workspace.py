@@ -139,6 +139,6 @@ class Workspace:
                 defaults.setdefault(section, {}).update(values)
         return defaults
 
-    def gate_policy(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    def gate_policy(self, overrides: Config | None = None) -> Config:
         """The validation gate's ``[gate]`` policy, with ``overrides`` (a pipeline's gate stage) on top."""
         return {**self.config.get("gate", {}), **(overrides or {})}

@@ -20,6 +20,7 @@ from mlops_tui.training.metrics import LOWER_IS_BETTER, better
 
 if TYPE_CHECKING:
     from mlops_tui.store import Evaluation, Run
+    from mlops_tui.training.metrics import Metrics
     from mlops_tui.workspace import Workspace
 
 # The order metrics are listed in (the rest follow alphabetically).
@@ -58,7 +59,7 @@ def _numeric(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def _metrics_of(run: Run, ev: Evaluation | None) -> dict[str, Any]:
+def _metrics_of(run: Run, ev: Evaluation | None) -> Metrics:
     """The run's holdout metrics: its stored evaluation, else what tuning wrote on the run."""
     source = ev.metrics if ev is not None else (run.test_metrics or {})
     return {k: v for k, v in source.items() if k not in META_KEYS and _numeric(v)}

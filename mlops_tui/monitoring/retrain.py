@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlops_tui.data import datasets
 from mlops_tui.errors import PolicyRefused, UserError
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from mlops_tui.store import ModelVersion, Run
     from mlops_tui.training.metrics import Metrics
     from mlops_tui.training.prep import Prepared
+    from mlops_tui.training.tuning.space import Params
     from mlops_tui.workspace import Workspace
 
 
@@ -135,7 +136,7 @@ def unseen_by(ws: Workspace, champion: ModelVersion, run: Run, holdout: pl.DataF
     return holdout.filter(~keys.is_in(learnt.implode())), None
 
 
-def _retune(ws: Workspace, run: Run, prepared: Prepared, champion_params: dict[str, Any], trials: int) -> dict[str, Any]:
+def _retune(ws: Workspace, run: Run, prepared: Prepared, champion_params: Params, trials: int) -> Params:
     """A short study warm-started with the champion's parameters; returns the best parameters."""
     from mlops_tui.training.tuning import study as st
     from mlops_tui.training.tuning.worker import best_params

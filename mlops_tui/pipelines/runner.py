@@ -29,7 +29,7 @@ from mlops_tui import __version__
 from mlops_tui.errors import PolicyRefused, UserError
 from mlops_tui.pipelines import stages as kinds
 from mlops_tui.processes import alive
-from mlops_tui.results import Result
+from mlops_tui.results import JsonDict, Result
 
 if TYPE_CHECKING:
     from mlops_tui.pipelines.spec import Pipeline, Stage
@@ -75,7 +75,7 @@ def _sha256(path: str) -> str | None:
         return None
 
 
-def inputs_of(ws: Workspace, p: Pipeline, s: Stage, up: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def inputs_of(ws: Workspace, p: Pipeline, s: Stage, up: dict[str, dict[str, Any]]) -> JsonDict:
     """What ``s``'s fingerprint is made of, given its upstream stages' outputs."""
     files: dict[str, str | None] = {}
     for written, matches in kinds.input_files(p, s):

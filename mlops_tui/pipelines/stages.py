@@ -19,7 +19,7 @@ from mlops_tui.errors import PolicyRefused, UserError
 
 if TYPE_CHECKING:
     from mlops_tui.pipelines.spec import Pipeline, Stage
-    from mlops_tui.workspace import Workspace
+    from mlops_tui.workspace import Config, Workspace
 
 Outputs = dict[str, Any]
 Upstream = dict[str, Outputs]
@@ -76,7 +76,7 @@ def _evaluate(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
     return {"model": model, "evaluations": results}
 
 
-def gate_policy(ws: Workspace, s: Stage) -> dict[str, Any]:
+def gate_policy(ws: Workspace, s: Stage) -> Config:
     """A gate stage's thresholds merged over the workspace's [gate] policy (light: no gate import,
     so fingerprinting a gate stage stays cheap)."""
     return ws.gate_policy({k: v for k, v in s.options.items() if k not in ("model", "after")})
