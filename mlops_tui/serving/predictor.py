@@ -35,13 +35,14 @@ if TYPE_CHECKING:
 THREADED_ROWS = 10_000
 
 
-def local_predictor(ws: Workspace, model: ModelVersion) -> Predict:
-    """LightGBM's own predict (the model file checked against its sha256 on load)."""
+def local_predictor(ws: Workspace, model: ModelVersion, threads: int | None = None) -> Predict:
+    """LightGBM's own predict (the model file checked against its sha256 on load), on ``threads``
+    threads (default: every core)."""
     from mlops_tui.registry import models as registry
     from mlops_tui.serving.batch import cores
 
     booster, _ = registry.load(ws, model)
-    threads = cores()
+    threads = threads or cores()
 
     def predict(X: np.ndarray) -> np.ndarray:
         import numpy as np
@@ -51,13 +52,14 @@ def local_predictor(ws: Workspace, model: ModelVersion) -> Predict:
     return predict
 
 
-def compiled_predictor(ws: Workspace, model: ModelVersion, stage: Callable[[str], None] | None = None) -> Predict:
+def compiled_predictor(ws: Workspace, model: ModelVersion, stage: Callable[[str], None] | None = None,
+                       threads: int | None = None) -> Predict:
     """The compiled model (lleaves): from the workspace's cache, or compiled and checked now.
-    It predicts fewer than 2,000 rows on one thread, more on every core."""
+    It predicts fewer than 2,000 rows on one thread, more on ``threads`` (default: every core)."""
     from mlops_tui.registry import compiled
     from mlops_tui.serving.batch import cores
 
-    return compiled.load(ws, model, stage=stage, threads=cores())
+    return compiled.load(ws, model, stage=stage, threads=threads or cores())
 
 
 PredictorFactory = Callable[["Workspace", "ModelVersion"], "Predict"]
@@ -74,8 +76,11 @@ def engine_of(dep: Deployment | None, requested: str | None = None) -> str:
 
 
 def predictor(ws: Workspace, model: ModelVersion, engine: str, *,
-              stage: Callable[[str], None] | None = None) -> Predict:
-    """``model``'s predictor on ``engine``; ``stage`` hears about a compile that has to happen first."""
+              stage: Callable[[str], None] | None = None, threads: int | None = None) -> Predict:
+    """``model``'s predictor on ``engine`` and ``threads`` threads (default: every core); ``stage``
+    hears about a compile that has to happen first."""
     if engine == "compiled":
-        return compiled_predictor(ws, model, stage)
+        return compiled_predictor(ws, model, stage, threads)
+    if engine == "local":
+        return local_predictor(ws, model, threads)
     return ENGINES[engine](ws, model)

@@ -22,6 +22,7 @@ Every job, failed ones too, leaves a record in ``store.jobs`` and an audit event
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import os
@@ -69,9 +70,17 @@ def _put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
 
 
 def _pipeline(p: scoring_io.Plan, spec: batch.BatchSpec, predict: batch.Predict, out: scoring_io.AtomicParquet,
-              stats: batch.BatchStats, *, chunk_size: int, progress: Progress | None) -> None:
-    """Reader thread → :func:`batch.score_batch` here → writer thread, with bounded queues; the
-    batches' statistics are merged into ``stats``; re-raises any stage's error."""
+              stats: batch.BatchStats, *, chunk_size: int, progress: Progress | None, workers: int) -> None:
+    """Reader thread → :func:`batch.score_batch` on ``workers`` threads → writer thread, with
+    bounded queues; the batches' statistics are merged into ``stats``; re-raises any stage's error.
+
+    Each batch is scored whole on one thread (``predict`` single-threaded), ``workers`` batches at
+    a time, rather than one batch at a time on every core: LightGBM splits a batch evenly between
+    its threads and waits for the slowest, so whenever the reader, the writer or the hashing took
+    a core, the other core idled (spinning) at the end of every predict. Batches are handed to the
+    writer in input order (the oldest is always waited for first)."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     q_in: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
     q_out: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
     stop = threading.Event()
@@ -96,12 +105,21 @@ def _pipeline(p: scoring_io.Plan, spec: batch.BatchSpec, predict: batch.Predict,
                 write_errors.append(exc)
                 stop.set()
 
+    def collect(future: Future[batch.ScoredBatch]) -> None:
+        scored = future.result()
+        stats.merge(scored.stats)
+        q_out.put(scored.table)
+        if progress:
+            progress(stats.rows, total)
+
     reader = threading.Thread(target=read, name="score-reader", daemon=True)
     writer = threading.Thread(target=write, name="score-writer", daemon=True)
     reader.start()
     writer.start()
     total = p.total_rows
     number = 0
+    pending: collections.deque[Future[batch.ScoredBatch]] = collections.deque()
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="score-predict")
     try:
         while (item := q_in.get()) is not _END:
             if isinstance(item, BaseException):
@@ -109,16 +127,17 @@ def _pipeline(p: scoring_io.Plan, spec: batch.BatchSpec, predict: batch.Predict,
             if write_errors:
                 break
             number += 1
-            scored = batch.score_batch(item, spec, predict, seed=number)
-            stats.merge(scored.stats)
+            pending.append(pool.submit(batch.score_batch, item, spec, predict, seed=number))
+            del item  # hold no batch while waiting for the next one
+            if len(pending) >= workers:
+                collect(pending.popleft())
             if stats.drift_error and spec.drift_ref is not None:
                 spec = dataclasses.replace(spec, drift_ref=None)  # stop counting for the rest of the job
-            q_out.put(scored.table)
-            del item, scored  # hold no batch while waiting for the next one
-            if progress:
-                progress(stats.rows, total)
+        while pending and not write_errors:
+            collect(pending.popleft())
     finally:
         stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
         q_out.put(_END)
         writer.join()
         while reader.is_alive():  # unblock a reader waiting on a full queue
@@ -265,9 +284,10 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
                                           model.sha256, out, job_id, stats, scheduler=scheduler,
                                           chunk_size=chunk_size, partition_rows=partition_rows, progress=progress)
         else:
-            predict = predictor(ws, model, engine, stage=stage)
+            workers = cores()
+            predict = predictor(ws, model, engine, stage=stage, threads=1)  # one thread per worker
             out = scoring_io.AtomicParquet(out_path, job_id)
-            _pipeline(p, spec, predict, out, stats, chunk_size=chunk_size, progress=progress)
+            _pipeline(p, spec, predict, out, stats, chunk_size=chunk_size, progress=progress, workers=workers)
             if stats.rows == 0:
                 empty = pl.DataFrame(schema={c: p.files[0].schema[c] for c in p.columns})
                 out.write(batch.score_batch(empty, spec, predict).table)
