@@ -46,13 +46,17 @@ def _feedback(r: dict[str, Any]) -> Feedback:
 
 
 def _insert_drift(con: Any, results: list[DriftResult]) -> None:
-    for d in results:
-        con.execute(
-            "INSERT OR REPLACE INTO drift_results (job_id, feature, kind, psi, ks_stat, ks_pvalue, null_rate_ref,"
-            " null_rate_cur, new_categories, status, details_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [d.job_id, d.feature, d.kind, d.psi, d.ks_stat, d.ks_pvalue, d.null_rate_ref,
-             d.null_rate_cur, d.new_categories, d.status, dumps(d.details)],
-        )
+    """One statement for all of a job's rows: DuckDB pays ~2-5 ms per statement, a job has one row
+    per feature (+ the prediction)."""
+    if not results:
+        return
+    row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    con.execute(
+        "INSERT OR REPLACE INTO drift_results (job_id, feature, kind, psi, ks_stat, ks_pvalue, null_rate_ref,"
+        " null_rate_cur, new_categories, status, details_json) VALUES " + ", ".join([row] * len(results)),
+        [v for d in results for v in (d.job_id, d.feature, d.kind, d.psi, d.ks_stat, d.ks_pvalue, d.null_rate_ref,
+                                      d.null_rate_cur, d.new_categories, d.status, dumps(d.details))],
+    )
 
 
 class Jobs(Area):
