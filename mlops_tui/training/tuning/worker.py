@@ -157,7 +157,9 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
             raise RuntimeError(f"no trial of run {run_id} completed (see `mlops-tui run logs {run_id}`)")
         best = study.best_trial
         params = best_params(run, best)
-        log.info("best trial %d (%s=%.6g); refitting on train+valid", best.number, run.metric, best.value)
+        log.info("best trial %d (%s=%.6g); training the final model (%s)", best.number, run.metric, best.value,
+                 "its fold models, averaged" if (run.config.get("protocol") or {}).get("kind") == "cv"
+                 else "one refit on train+valid")
         model, metrics, _ = train.train_and_register(
             ws, dataset=dv, config=run.config, params=params, model_name=run.name, run_id=run_id,
             prepared=prepared, deadline=budget.deadline)
