@@ -429,6 +429,18 @@ def validate(ws: Workspace, ref: str, path: str) -> Validation:
         return _validate(dv, path, None)
 
 
+def _first_non_number(lf: pl.LazyFrame, name: str, dtype: str, contract: str) -> str:
+    """``: row 8 has 'twelve'`` when a numeric column of the contract was read as text, so the user
+    sees which value to fix; empty otherwise."""
+    if dtype != "String" or not getattr(pl, contract, pl.String).is_numeric():
+        return ""
+    col = pl.col(name)
+    bad = (lf.select(col).with_row_index("__row")
+           .filter(col.is_not_null() & col.str.strip_chars().cast(pl.Float64, strict=False).is_null())
+           .head(1).collect())
+    return f": row {bad['__row'][0] + 1} has {bad[name][0]!r}" if bad.height else ""
+
+
 class _LateValue(Exception):
     """A CSV value past the rows types were inferred from does not fit its column's type."""
 
@@ -451,7 +463,8 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None) -> Validati
         if name not in schema:
             problems.append(f"missing column {name!r} ({e['dtype']}, {e['role']})")
         elif not _compatible(e["dtype"], schema[name]):
-            problems.append(f"column {name!r} is {schema[name]}, the contract says {e['dtype']}")
+            problems.append(f"column {name!r} is {schema[name]}, the contract says {e['dtype']}"
+                            + _first_non_number(lf, name, schema[name], e["dtype"]))
     warnings.extend(f"extra column {c!r} ({t}) is not in {dv.ref}" for c, t in schema.items() if c not in contract)
 
     common = [c for c in contract if c in schema]
