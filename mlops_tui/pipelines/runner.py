@@ -36,9 +36,6 @@ if TYPE_CHECKING:
     from mlops_tui.store import PipelineStage
     from mlops_tui.workspace import Workspace
 
-EXIT = {"ok": 0, "skipped": 0, "refused": 3, "failed": 1}
-
-
 @dataclass(frozen=True)
 class StageResult(Result):
     """One stage as a run decided it (``status`` ran | skipped | refused | failed | not run) or as
@@ -60,10 +57,6 @@ class PipelineResult(Result):
     run_id: str | None  # None: nothing was recorded (status, --dry-run)
     status: str  # ok | skipped | refused | failed; for plans: fresh | stale
     stages: list[StageResult]
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT.get(self.status, 0)
 
 
 # -- fingerprints ----------------------------------------------------------------------------------

@@ -79,9 +79,6 @@ class Pipeline:
         p = Path(text).expanduser()
         return p if p.is_absolute() else self.base / p
 
-    def stage(self, name: str) -> Stage:
-        return next(s for s in self.stages if s.name == name)
-
 
 def find_file(workspace_root: Path, explicit: str | None = None) -> Path:
     """``--file``, else ./pipeline.toml, else <workspace>/pipeline.toml."""
