@@ -211,18 +211,18 @@ def run(ws: Workspace, p: Pipeline, *, force: str | None = None, when_drift: str
     live = [r for r in active if r.host == host and alive(r.pid) and r.pid != os.getpid()]
     if live:
         raise UserError(f"pipeline {p.name} is already running (run {live[0].run_id}, pid {live[0].pid})")
-    trigger = "manual"
+    drifted = None
     if when_drift is not None:
-        trigger = "when-drift"
-        why = drift_reason(ws, when_drift)
-        if why is None:
+        drifted = drift_reason(ws, when_drift)
+        if drifted is None:
             return _no_drift(ws, p, when_drift)
     run_id = uuid.uuid4().hex[:10]
     obj = f"pipeline:{p.name}"
-    store.start(run_id=run_id, pipeline=p.name, file=str(p.file), trigger=trigger, pid=os.getpid(), host=host,
+    store.start(run_id=run_id, pipeline=p.name, file=str(p.file), trigger="when-drift" if drifted else "manual",
+                pid=os.getpid(), host=host,
                 interrupted=tuple(r.run_id for r in active if r.host == host and not alive(r.pid)),
                 audit=("pipeline run", obj, "started", {"run_id": run_id, "file": str(p.file), "force": force,
-                                                       "when_drift": when_drift}))
+                                                       "when_drift": drifted}))
     h = _History.of(ws, p.name)
     up: dict[str, dict[str, Any]] = {}
     results: list[StageResult] = []
@@ -245,7 +245,7 @@ def run(ws: Workspace, p: Pipeline, *, force: str | None = None, when_drift: str
         store.finish(run_id, "failed", ("pipeline run", obj, "failed", {"run_id": run_id}))
         raise
     status = next((r.status for r in results if r.status in ("refused", "failed")), "ok")
-    store.finish(run_id, status, ("pipeline run", obj, {"ok": "ok"}.get(status, status),
+    store.finish(run_id, status, ("pipeline run", obj, status,
                                   {"run_id": run_id, "stages": {r.name: r.status for r in results}}))
     return PipelineResult(p.name, str(p.file), run_id, status, results)
 
