@@ -17,7 +17,8 @@ the best run is the one least disturbed). Targets (issue 11): score >= 1.0x the 
 models and >= 0.8x raw predict for the large one.
 
 Memory: peak RssAnon (anonymous memory: what the process allocated, not the page cache of the
-files it reads) of ``mlops-tui score`` in a child process, sampled from /proc every 20 ms, on
+files it reads) of ``mlops-tui score`` with the small model (memory is the pipeline's, not the
+model's; the large one took ~3 of the bench's minutes here) in a child process, sampled from /proc every 20 ms, on
 ``--rss-rows`` rows, for a file written by Polars (``sink_parquet``, its default row groups) and
 for one written as a single row group. Target: the larger within 20 % of the smaller, per layout.
 
@@ -182,7 +183,7 @@ def memory(ws_root: Path, tmp: Path, rows: list[int]) -> None:
         peaks = []
         for n in rows:
             path = make_parquet(tmp / f"{layout}_{n}.parquet", n, layout)
-            cmd = [sys.executable, "-m", "mlops_tui", "--workspace", str(ws_root), "score", "large", str(path),
+            cmd = [sys.executable, "-m", "mlops_tui", "--workspace", str(ws_root), "score", "small", str(path),
                    "--output", str(tmp / "rss.parquet"), "--json"]
             anon, rss, secs = peak_rss(cmd)
             peaks.append(anon)

@@ -2,11 +2,12 @@
 
 The job is a three-stage pipeline so the cores never wait on I/O:
 
-    reader thread ──q_in(1)──▶ this thread: batch.score_batch ──q_out(1)──▶ writer thread
-    (Polars streaming batches)  (encode, predict on all cores,     (pyarrow ParquetWriter)
+    reader thread ──q_in(1)──▶ one worker per core: batch.score_batch ──q_out(1)──▶ writer thread
+    (pyarrow/Polars batches)    (encode, predict on one thread,           (pyarrow ParquetWriter)
                                  drift counters; GIL released)
 
-Both queues are bounded, so memory holds a handful of batches whatever the input size (see
+Both queues are bounded and at most one batch per worker is in flight, so memory holds a handful
+of batches whatever the input size (see
 bench/score_throughput.py). What happens to one batch is :func:`mlops_tui.serving.batch.score_batch`
 (the seam other engines share); this module adds files, the job record and the commit. Every input
 is checked against the model's signature before the first row is scored (``scoring_io.plan``).
