@@ -3,9 +3,8 @@
 The clock starts when the `tune` process started (or the detached supervisor was asked for), and
 is an absolute wall-clock deadline shared by every worker process of the run on this host. Trials
 end at a *cut-off* before the deadline that leaves room for the final step: a fixed part (holdout
-evaluation, model file, store writes, the command's exit) plus the refit, estimated from the best
-trial (the best trial's fit again). The fixed part grows with how slow the
-start-up was (imports, store, data preparation: the same kind of work): ~2 s on an idle machine,
+evaluation, model file, store writes, the command's exit) plus the final model's training,
+estimated from the best trial's fit time. The fixed part grows with how slow the start-up was (imports, store, data preparation: the same kind of work): ~2 s on an idle machine,
 several times that on a busy one. A trial still training at the cut-off stops
 there, keeping the best round it reached (its score stays honest: measured on its validation rows).
 """

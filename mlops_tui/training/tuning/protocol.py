@@ -9,8 +9,9 @@ a reproduction and a retrain follow the same rules:
 * **Cross-validation for small data.** Up to :data:`CV_MAX_ROWS` rows besides the holdout, each
   trial is scored by k-fold cross-validation over all of them (the holdout never enters a fold), and
   the final model is the best trial's k fold models at the rounds where the folds' mean curve was
-  best, averaged (train.fit_folds): together they learnt from every non-holdout row. Larger sets (or a time split) use one validation split: k times cheaper, and the
-  validation score of thousands of rows is already steady.
+  best, averaged (train.fit_folds): together they learnt from every non-holdout row. Larger sets
+  (or a time split) use one validation split: k times cheaper, and the validation score of
+  thousands of rows is already steady.
 * **Every core.** Trials run in one worker process per core with one LightGBM thread each.
   Measured here (bench/tune_cores.py): one LightGBM fit on two threads was never faster than on one
   on a busy 2-core machine (OpenMP threads wait for each other), while two workers doubled the trials

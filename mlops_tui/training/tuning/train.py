@@ -67,7 +67,8 @@ def predict(booster: lgb.Booster, X: np.ndarray, num_iteration: int | None = Non
 
 
 def fit_final(p: prep.Prepared, params: Params) -> lgb.Booster:
-    """Refit on :func:`~mlops_tui.training.prep.fitted_rows` with a fixed number of rounds (the tuned best iteration)."""
+    """Refit on every non-holdout row (prep.fitted_rows) with a fixed number of rounds (the tuned
+    best iteration)."""
     import lightgbm as lgb
 
     rounds = int(params.get("num_boost_round", 100))
