@@ -36,6 +36,14 @@ def row_count(path: str) -> int:
         return int((con.execute("SELECT count(*) FROM read_parquet(?)", [path]).fetchone() or (0,))[0])
 
 
+def distinct_rows(path: str, columns: Collection[str]) -> int:
+    """Rows of a Parquet file that differ in ``columns`` (exact: one hash aggregate)."""
+    cols = ", ".join(ident(c) for c in columns)
+    with connect() as con:
+        row = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {cols} FROM read_parquet(?))", [path]).fetchone()
+        return int((row or (0,))[0])
+
+
 def column_stats(
     path: str,
     kinds: dict[str, str],
