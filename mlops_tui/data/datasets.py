@@ -373,15 +373,20 @@ def diff(ws: Workspace, a: str, b: str) -> Diff:
     sa = {e["name"]: e for e in va.schema}
     sb = {e["name"]: e for e in vb.schema}
     common = [c for c in sa if c in sb]
+    # An id (customer_id, an export's rownames) is unique per row: new rows bring new ids by design, so
+    # its "drift" would alarm on every appended month.
+    ids = {c for c in common if "id" in (sa[c]["role"], sb[c]["role"])}
     pa, pb = va.profile, vb.profile
     numeric = {c: profiling.bin_spec(pa[c]["histogram"]["edges"]) for c in common
-               if "histogram" in pa[c] and pb[c]["kind"] == "numeric"}
+               if "histogram" in pa[c] and pb[c]["kind"] == "numeric" and c not in ids}
     binned = sql.binned_counts(str(snapshot_path(ws, vb)), numeric)
     drift = []
     for c in common:
         ra, rb = pa[c], pb[c]
         psi, mean_a, mean_b, new, gone = None, None, None, None, None
-        if c in numeric:
+        if c in ids:
+            detail = "id column: not compared"
+        elif c in numeric:
             psi = profiling.numeric_drift(ra, binned[c])
             mean_a, mean_b = ra.get("mean"), rb.get("mean")
             detail = f"mean {_short(mean_a)} → {_short(mean_b)}"

