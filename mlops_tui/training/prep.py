@@ -114,8 +114,9 @@ def _check_target(df: pl.DataFrame, target: str, task: str | None) -> tuple[pl.D
 
 
 # -- split -----------------------------------------------------------------------------------------
-def _split(df: pl.DataFrame, target: str, task: str, time_column: str | None, seed: int,
+def _split(df: pl.DataFrame, target: str, task: str, time_column: str | None, time_format: str | None, seed: int,
            test_size: float, valid_size: float) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """(train, valid, test, how). ``time_format``: how a text time column reads (prepare inferred it)."""
     n = df.height
     n_test, n_valid = max(1, round(n * test_size)), max(1, round(n * valid_size))
     if n - n_test - n_valid < 2:
@@ -124,7 +125,7 @@ def _split(df: pl.DataFrame, target: str, task: str, time_column: str | None, se
         # The holdout is the latest slice, validation the one before: no peeking into the future.
         key = pl.col(time_column)
         if df.schema[time_column] == pl.String:
-            key = dates.parse(key, dates.infer_format(df[time_column]))
+            key = dates.parse(key, time_format)
         ordered = df.with_row_index("__row").sort([key, pl.col("__row")], nulls_last=False).drop("__row")
         train = ordered.head(n - n_test - n_valid)
         valid = ordered.slice(n - n_test - n_valid, n_valid)
@@ -265,16 +266,18 @@ def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_colu
     classes: tuple[str, ...] = ()
     if task != "regression":
         classes = categories_of(df[target].cast(pl.String).to_list())
+    time_format = None
     if time_column and df.schema[time_column] == pl.String:
         col = df[time_column]
-        fmt = dates.infer_format(col)
-        parsed = col.to_frame().select(dates.parse(pl.col(time_column), fmt)).to_series() if fmt else None
+        time_format = dates.infer_format(col)
+        parsed = (col.to_frame().select(dates.parse(pl.col(time_column), time_format)).to_series()
+                  if time_format else None)
         if parsed is None or parsed.null_count() > col.null_count():
             bad = col.drop_nulls() if parsed is None else col.filter(parsed.is_null() & col.is_not_null())
             raise UserError(f"time column {time_column!r} has values that are not dates, e.g. "
                             f"{bad[0] if len(bad) else None!r} (dates read: ISO 2019-01-31, 1/31/2019, "
                             "31/01/2019, 31.01.2019, ... with an optional time)")
-    train, valid, test, split = _split(df, target, task, time_column, seed, test_size, valid_size)
+    train, valid, test, split = _split(df, target, task, time_column, time_format, seed, test_size, valid_size)
     # Categories and exclusions from every row the final model is fitted on; never the holdout.
     feats, ids, excluded = _features(pl.concat([train, valid], how="vertical_relaxed"), target, time_column)
     sig = Signature(task, target, tuple(feats), classes, tuple(ids))
