@@ -43,11 +43,13 @@ class PipelinesScreen(BaseScreen):
     ]
 
     class Planned(Message):
-        """The pipeline file read and each pipeline's plan (``where``: the file, or why there is none)."""
+        """The pipeline file read, each pipeline's plan and how its latest run ended (``where``: the
+        file, or why there is none)."""
 
-        def __init__(self, where: str, loaded: dict[str, Pipeline], plans: dict[str, PipelineResult]) -> None:
+        def __init__(self, where: str, loaded: dict[str, Pipeline], plans: dict[str, PipelineResult],
+                     last: dict[str, str]) -> None:
             super().__init__()
-            self.where, self.loaded, self.plans = where, loaded, plans
+            self.where, self.loaded, self.plans, self.last = where, loaded, plans, last
 
     class StageProgress(Message):
         """A stage of the running pipeline started (status 'running') or was decided."""
@@ -100,17 +102,17 @@ class PipelinesScreen(BaseScreen):
         try:
             file = spec.find_file(ws.root)
         except UserError as exc:  # no file is a state of this screen, not an error
-            self.post_message(self.Planned(str(exc), {}, {}))
+            self.post_message(self.Planned(str(exc), {}, {}, {}))
             return
         loaded = {name: spec.load(file, name) for name in spec.names(file)}
-        self.post_message(self.Planned(str(file), loaded, {name: plan(ws, p) for name, p in loaded.items()}))
+        last = {name: runs[0].status for name in loaded if (runs := ws.store.pipelines.list(name, limit=1))}
+        self.post_message(self.Planned(str(file), loaded, {name: plan(ws, p) for name, p in loaded.items()}, last))
 
     def on_pipelines_screen_planned(self, message: Planned) -> None:
         self.loaded, self.plans = message.loaded, message.plans
         if not self.loaded:
             self.query_one("#pipelines-info", Static).update(f"{message.where} (example: examples/pipeline.toml)")
-        rows = [[name, state_text(res.status), len(res.stages),
-                 next((s.last for s in res.stages if s.last), None) or "never run"]
+        rows = [[name, state_text(res.status), len(res.stages), message.last.get(name, "never run")]
                 for name, res in self.plans.items()]
         self.query_one("#pipelines-table", Table).fill(["pipeline", "state", "stages", "last run"], rows,
                                                       list(self.plans))

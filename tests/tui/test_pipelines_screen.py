@@ -56,6 +56,8 @@ async def test_stages_show_stale_then_run_live_with_a_key(project, monkeypatch):
         stages = rows(app.screen.query_one("#stages-table"))
         assert [s[3] for s in stages] == ["✓ ran", "✓ ran"]  # what the run did, kept after it ended
         assert stages[0][5] == "ran" and stages[0][6].startswith("unchanged since run")
+        await wait_for(pilot, lambda: rows(app.screen.query_one("#pipelines-table"))[0][3] == "ok",
+                       what="the pipeline's last run: how the run ended, not how a stage did")
     assert sorted(d.name for d in project.store.datasets.latest()) == ["credit", "penguins"]
 
 
