@@ -46,12 +46,15 @@ def cluster(network, ws, tmp_path, request):
                "space": space, "copy": copy, "logs": tmp_path, "metric": "brier" if long else "roc_auc"}
 
 
-def _start(c, ws, trials_: int, *workers: str):
+def _start(c, ws, trials_: int, *workers: str, coordinator_first: bool = False):
     """Launch the run and its workers. The coordinator is paused (SIGSTOP) until every worker has
     joined: a worker process takes seconds to start on a loaded machine, and the coordinator alone
-    could otherwise spend a small budget before any worker got a trial."""
+    could otherwise spend a small budget before any worker got a trial. With ``coordinator_first``
+    the joined workers are then paused until the coordinator has a trial of its own (the workers
+    could otherwise take the whole budget while the coordinator is still loading its data)."""
     run = tune_detached(c["net"], c["coord"], ws, c["url"], c["space"], trials=trials_, metric=c["metric"])
     os.kill(run["pid"], signal.SIGSTOP)
+    procs = {}
     try:
         procs = {name: start_worker(c["net"], c[name], run["run_id"], c["url"], c["copy"], c["logs"] / f"{name}.log")
                  for name in workers}
@@ -59,8 +62,17 @@ def _start(c, ws, trials_: int, *workers: str):
             wait(lambda name=name: "joined run" in _log(c, name) or procs[name].poll() is not None,
                  what=f"{name} to join")
             assert procs[name].poll() is None, _log(c, name)
+        if coordinator_first:
+            for proc in procs.values():
+                os.kill(proc.pid, signal.SIGSTOP)
+            os.kill(run["pid"], signal.SIGCONT)
+            wait(lambda: [t for t in trials(ws, run["run_id"]) if t.host == socket.gethostname()],
+                 what="a trial on the coordinator")
     finally:
         os.kill(run["pid"], signal.SIGCONT)
+        for proc in procs.values():
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGCONT)
     return run["run_id"], procs
 
 
@@ -75,7 +87,9 @@ def _wait_end(ws, run_id, timeout=300):
 
 def test_two_hosts_and_the_coordinator_complete_one_study(cluster, ws, cli):
     c = cluster
-    run_id, procs = _start(c, ws, 10, "w1", "w2")
+    # the workers wait, paused, for the coordinator's first trial: no heartbeat may fail theirs meanwhile
+    ws.config_path.write_text(ws.config_path.read_text().replace("grace_period = 4", "grace_period = 120"))
+    run_id, procs = _start(c, ws, 10, "w1", "w2", coordinator_first=True)
     run = _wait_end(ws, run_id)
     assert run.status == "completed", run.error
     for name, proc in procs.items():
