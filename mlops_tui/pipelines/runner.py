@@ -1,10 +1,11 @@
 """Running a pipeline like `dvc repro`: each stage runs only when its inputs changed.
 
 A stage's inputs are its kind and options, the workbench version, the content (sha256) of the
-files it reads, the outputs of the stages it waits for, and for a gate the policy it applies.
-Their hash is the stage's fingerprint. A stage whose last successful record (ran or skipped) has
-the same fingerprint is skipped and its recorded outputs feed the next stages; ``--force STAGE``
-runs one anyway. The recorded inputs say *why* a stage is stale (:func:`plan`, `pipeline status`).
+files it reads (cached per size and mtime: :mod:`~mlops_tui.pipelines.hashes`), the outputs of the
+stages it waits for, and for a gate the policy it applies. Their hash is the stage's fingerprint.
+A stage whose last successful record (ran or skipped) has the same fingerprint is skipped and its
+recorded outputs feed the next stages, unless its output file is gone; ``--force STAGE`` runs one
+anyway. The recorded inputs say *why* a stage is stale (:func:`plan`, `pipeline status`).
 
 Stages run in order; after a refused gate or a failed stage nothing else runs (``not run``).
 Every stage's record is written when it starts (running, with the pid) and when it ends, so a run
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_tui import __version__
 from mlops_tui.errors import PolicyRefused, UserError
 from mlops_tui.pipelines import stages as kinds
+from mlops_tui.pipelines.hashes import FileHashes
 from mlops_tui.processes import alive
 from mlops_tui.results import JsonDict, Result
 
@@ -60,22 +62,15 @@ class PipelineResult(Result):
 
 
 # -- fingerprints ----------------------------------------------------------------------------------
-def _sha256(path: str) -> str | None:
-    try:
-        with open(path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
-    except OSError:
-        return None
-
-
-def inputs_of(ws: Workspace, p: Pipeline, s: Stage, up: dict[str, dict[str, Any]]) -> JsonDict:
-    """What ``s``'s fingerprint is made of, given its upstream stages' outputs."""
+def inputs_of(ws: Workspace, p: Pipeline, s: Stage, up: dict[str, dict[str, Any]], hashes: FileHashes) -> JsonDict:
+    """What ``s``'s fingerprint is made of, given its upstream stages' outputs (file contents by
+    their sha256, from ``hashes`` while a file's size and mtime are unchanged)."""
     files: dict[str, str | None] = {}
     for written, matches in kinds.input_files(p, s):
         if not matches:
             files[written] = None  # nothing there: the stage will say so when it runs
         for m in matches:
-            files[written if len(matches) == 1 else os.path.relpath(m, p.base)] = _sha256(m)
+            files[written if len(matches) == 1 else os.path.relpath(m, p.base)] = hashes.sha256(m)
     inputs: dict[str, Any] = {"kind": s.kind, "options": s.options, "version": __version__, "files": files,
                               "upstream": {name: up.get(name) for name in s.after}}
     if s.kind == "gate":
@@ -135,12 +130,16 @@ class _History:
         return rec.status
 
 
-def decide(h: _History, s: Stage, inputs: dict[str, Any], forced: bool) -> tuple[bool, str]:
-    """(fresh, why) for stage ``s`` with these inputs."""
+def decide(h: _History, p: Pipeline, s: Stage, inputs: dict[str, Any], forced: bool) -> tuple[bool, str]:
+    """(fresh, why) for stage ``s`` with these inputs. Like `dvc repro`, a stage whose output file
+    is gone is stale even when its inputs did not change."""
     done, fp = h.done.get(s.name), fingerprint(inputs)
     if forced:
         return False, "forced (--force)"
     if done is not None and done.fingerprint == fp:
+        missing = [written for written, path in kinds.output_files(p, s, done.outputs) if not path.exists()]
+        if missing:
+            return False, f"output {missing[0]} is missing"
         return True, f"unchanged since run {done.run_id}"
     latest = h.latest.get(s.name)
     if latest is not None and latest.fingerprint == fp:
@@ -157,12 +156,13 @@ def plan(ws: Workspace, p: Pipeline, *, force: str | None = None) -> PipelineRes
     exist; the stale stage may well produce them again."""
     _check_force(p, force)
     h = _History.of(ws, p.name)
+    hashes = FileHashes(ws.root)
     up: dict[str, dict[str, Any]] = {}
     results = []
     unsure: list[str] = []  # stale stages and the stages after them: they may run again
     for s in p.stages:
-        inputs = inputs_of(ws, p, s, up)
-        fresh, why = decide(h, s, inputs, s.name == force)
+        inputs = inputs_of(ws, p, s, up, hashes)
+        fresh, why = decide(h, p, s, inputs, s.name == force)
         waits = [u for u in s.after if u in unsure]
         if fresh and waits:
             why = f"{why}; may re-run after upstream {', '.join(waits)}"
@@ -174,6 +174,7 @@ def plan(ws: Workspace, p: Pipeline, *, force: str | None = None) -> PipelineRes
         up[s.name] = done.outputs if done else {}
         results.append(StageResult(s.name, s.kind, "fresh" if fresh else "stale", why,
                                    outputs=done.outputs if done else {}, last=h.last(s.name)))
+    hashes.save()
     status = "stale" if any(r.status == "stale" for r in results) else "fresh"
     return PipelineResult(p.name, str(p.file), None, status, results)
 
@@ -224,6 +225,7 @@ def run(ws: Workspace, p: Pipeline, *, force: str | None = None, when_drift: str
                 audit=("pipeline run", obj, "started", {"run_id": run_id, "file": str(p.file), "force": force,
                                                        "when_drift": drifted}))
     h = _History.of(ws, p.name)
+    hashes = FileHashes(ws.root)
     up: dict[str, dict[str, Any]] = {}
     results: list[StageResult] = []
     stopped: str | None = None
@@ -234,7 +236,7 @@ def run(ws: Workspace, p: Pipeline, *, force: str | None = None, when_drift: str
                 res = StageResult(s.name, s.kind, "not run", f"after {stopped}")
                 store.put_stage(**record, status=res.status, reason=res.reason)
             else:
-                res = _one(ws, p, s, h, up, record, force, on_stage)
+                res = _one(ws, p, s, h, hashes, up, record, force, on_stage)
                 up[s.name] = res.outputs
                 if res.status in ("refused", "failed"):
                     stopped = f"{s.name} {res.status}"
@@ -244,19 +246,21 @@ def run(ws: Workspace, p: Pipeline, *, force: str | None = None, when_drift: str
     except BaseException:  # Ctrl-C or a bug: the run is over; its finished stages stay recorded
         store.finish(run_id, "failed", ("pipeline run", obj, "failed", {"run_id": run_id}))
         raise
+    finally:
+        hashes.save()
     status = next((r.status for r in results if r.status in ("refused", "failed")), "ok")
     store.finish(run_id, status, ("pipeline run", obj, status,
                                   {"run_id": run_id, "stages": {r.name: r.status for r in results}}))
     return PipelineResult(p.name, str(p.file), run_id, status, results)
 
 
-def _one(ws: Workspace, p: Pipeline, s: Stage, h: _History, up: dict[str, dict[str, Any]],
+def _one(ws: Workspace, p: Pipeline, s: Stage, h: _History, hashes: FileHashes, up: dict[str, dict[str, Any]],
          record: dict[str, Any], force: str | None, on_stage: Progress | None) -> StageResult:
     """Skip or run one stage, recording it before and after."""
     store = ws.store.pipelines
-    inputs = inputs_of(ws, p, s, up)
+    inputs = inputs_of(ws, p, s, up, hashes)
     fp = fingerprint(inputs)
-    fresh, why = decide(h, s, inputs, s.name == force)
+    fresh, why = decide(h, p, s, inputs, s.name == force)
     if fresh:
         kept = h.done[s.name].outputs
         store.put_stage(**record, status="skipped", reason=why, fingerprint=fp, inputs=inputs, outputs=kept)

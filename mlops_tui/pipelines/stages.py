@@ -12,7 +12,9 @@ A stage fails with :class:`UserError` (the command's own one-line message) and i
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import PolicyRefused, UserError
@@ -151,3 +153,18 @@ def input_files(p: Pipeline, s: Stage) -> list[tuple[str, list[str]]]:
         full = str(p.path(text))
         out.append((text, sorted(glob.glob(full)) if any(c in text for c in "*?[") else [full]))
     return out
+
+
+def output_files(p: Pipeline, s: Stage, outputs: Outputs) -> list[tuple[str, Path]]:
+    """(as written, path) of the files a stage's last run made, from its declared options, so a
+    moved or copied project checks its own copy: a score stage's output (the file its job named
+    inside it when ``output`` is a folder). A stage whose output is gone runs again."""
+    if s.kind != "score" or not outputs.get("output"):
+        return []
+    written, made = str(s.options["output"]), Path(outputs["output"]).name
+    path = p.path(written)
+    # As scoring reads --output: a folder gets a file named by the job (a Dask job's output is
+    # itself a folder, named as written).
+    if written.endswith(("/", os.sep)) or (path.is_dir() and made != path.name):
+        return [(os.path.join(written, made), path / made)]
+    return [(written, path)]

@@ -200,6 +200,38 @@ def test_status_for_people_is_a_table_with_the_reason(project):
     assert "prepare" in result.stdout and "fresh" in result.stdout and "unchanged since run" in result.stdout
 
 
+def test_a_stage_whose_output_was_deleted_is_stale_and_runs_again(project):
+    root, cli = project
+    output = root / "scores" / "penguins.parquet"
+    output.unlink()
+    status = cli("pipeline", "status", "--file", root / "pipeline.toml", "--json")
+    assert status.code == 0, status.stderr
+    assert status.json["status"] == "stale"
+    assert statuses(status.json) == {**dict.fromkeys(STAGES, "fresh"), "nightly": "stale"}
+    assert status.json["stages"][4]["reason"] == "output scores/penguins.parquet is missing"
+    result = cli("pipeline", "run", "--file", root / "pipeline.toml", "--json")
+    assert result.code == 0, result.stderr
+    assert statuses(result.json) == {**dict.fromkeys(STAGES, "skipped"), "nightly": "ran"}
+    assert pl.read_parquet(output).height == pl.read_csv(root / "data" / "penguins.csv").height
+
+
+def test_an_input_is_hashed_again_only_when_its_size_or_mtime_changes(project):
+    root, cli = project
+    data, cache = root / "data" / "penguins.csv", root / ".mlops" / "pipeline-hashes.json"
+    assert cli("pipeline", "status", "--file", root / "pipeline.toml").code == 0
+    assert os.path.realpath(data) in json.loads(cache.read_text())  # this copy's files are hashed and remembered
+    before = data.stat()
+    # Same size, same mtime, other content: as with dvc, the remembered hash stands (the file is not read).
+    text = data.read_bytes()
+    data.write_bytes(text.replace(b"Adelie", b"Adelia", 1))
+    os.utime(data, ns=(before.st_atime_ns, before.st_mtime_ns))
+    fresh = cli("pipeline", "status", "--file", root / "pipeline.toml", "--json")
+    assert statuses(fresh.json)["prepare"] == "fresh"
+    os.utime(data)  # a new mtime: read again, and the change is seen
+    stale = cli("pipeline", "status", "--file", root / "pipeline.toml", "--json")
+    assert stale.json["stages"][0]["reason"] == "file data/penguins.csv changed"
+
+
 def test_a_run_killed_during_tuning_resumes_keeping_the_finished_stages(project):
     root, cli = project
     write_project(root, trials=6)
