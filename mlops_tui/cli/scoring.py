@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
 def score(
     target: Annotated[str, typer.Argument(help="A deployment name, or a model NAME, NAME:VERSION, NAME@ALIAS.")],
     inputs: Annotated[list[str], typer.Argument(help="CSV or Parquet files, or globs (quote them).")],
-    output: Annotated[str | None, typer.Option("--output", "-o", help="Output Parquet file (or folder); default: the deployment's output folder.")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Output file: .parquet, or .csv for CSV (or a folder); default: the deployment's output folder.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1000, help="Rows per batch.")] = 100_000,
     engine: Annotated[str | None, typer.Option(
         "--engine", help="local (LightGBM), compiled (the deployment's compiled model), or dask: partitions "
@@ -94,7 +94,7 @@ def score(
                        "remembers them for later jobs (--keep '' forgets them).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Score files with a deployment or model: streaming, schema-checked, atomic Parquet output.
+    """Score files with a deployment or model: streaming, schema-checked, atomic Parquet or CSV output.
 
     Exit 0 on success, 1 on failure with the reason (the job is recorded either way); never prompts.
     The job records the engine that scored it; a compiled model not cached yet is compiled first.

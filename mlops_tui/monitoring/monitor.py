@@ -250,12 +250,14 @@ def _scored(ws: Workspace, job: ScoringJob, id_column: str, sig: Signature) -> p
     path = Path(job.output) if Path(job.output).is_absolute() else ws.abspath(job.output)
     if not path.exists():
         return None
-    lf = pl.scan_parquet(path)
+    # A CSV output (`score --output x.csv`) is read as written: ids as text, like a Parquet output's
+    # ids cast to text.
+    lf = pl.scan_csv(path, infer_schema=False) if path.suffix.lower() == ".csv" else pl.scan_parquet(path)
     names = lf.collect_schema().names()
     cols = _prediction_columns(sig)
     if id_column not in names or any(c not in names for c in cols):
         return None
-    return lf.select(pl.col(id_column).cast(pl.String).alias("__id"), *cols)
+    return lf.select(pl.col(id_column).cast(pl.String).alias("__id"), *(pl.col(c).cast(pl.Float64) for c in cols))
 
 
 def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str,

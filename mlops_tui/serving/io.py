@@ -177,8 +177,9 @@ def plan(files: list[InputFile], sig: Signature, model_ref: str, keep: list[str]
         if absent:
             keep_problems.append(f"--keep column(s) {', '.join(map(repr, absent))} not in {f.path.name} "
                                  f"(its columns: {_shown(list(f.schema))})")
-    if problems:
-        raise UserError("; ".join([f"input does not match {model_ref}'s signature: " + "; ".join(problems),
+    if problems:  # named by file: each problem of several files, the one file's path up front
+        subject = "input" if many else f"{files[0].path}: input"
+        raise UserError("; ".join([f"{subject} does not match {model_ref}'s signature: " + "; ".join(problems),
                                    *keep_problems]))
     if keep_problems:
         raise UserError("; ".join(keep_problems))
@@ -319,20 +320,22 @@ class AtomicParquet:
         self._schema: pa.Schema | None = None
 
     def write(self, table: pa.Table) -> None:
-        import pyarrow.parquet as pq
-
         if self._writer is None:
-            import pyarrow as pa
-
             self._schema = table.schema
-            schema = table.schema.with_metadata({JOB_ID_KEY: self.job_id})
-            # Numbers (predictions, probabilities, ids) are nearly all distinct: a dictionary would be
-            # built for every row group, overflow and be thrown away (2/3 of the writer's CPU time).
-            dictionary = [f.name for f in schema if not (pa.types.is_floating(f.type) or pa.types.is_integer(f.type))]
-            self._writer = pq.ParquetWriter(self.tmp, schema, compression="snappy", use_dictionary=dictionary)
+            self._writer = self._open(table.schema)
         elif table.schema != self._schema:
             table = table.cast(self._schema)
         self._writer.write_table(table)
+
+    def _open(self, schema: pa.Schema) -> Any:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = schema.with_metadata({JOB_ID_KEY: self.job_id})
+        # Numbers (predictions, probabilities, ids) are nearly all distinct: a dictionary would be
+        # built for every row group, overflow and be thrown away (2/3 of the writer's CPU time).
+        dictionary = [f.name for f in schema if not (pa.types.is_floating(f.type) or pa.types.is_integer(f.type))]
+        return pq.ParquetWriter(self.tmp, schema, compression="snappy", use_dictionary=dictionary)
 
     def close(self) -> None:
         """Finish the temp file and sync it to disk; it is not in place yet (:meth:`commit`)."""
@@ -352,3 +355,30 @@ class AtomicParquet:
                 self._writer.close()
             self._writer = None
         self.tmp.unlink(missing_ok=True)
+
+
+class AtomicCsv(AtomicParquet):
+    """A CSV file (header, then each batch as it is scored: constant memory) that appears at
+    ``path`` only when complete, by :class:`AtomicParquet`'s temp file, sync and rename. CSV has no
+    footer for the job id: a job killed between that rename and its last status write is settled
+    as failed by the sweep, its complete output left in place."""
+
+    def _open(self, schema: pa.Schema) -> Any:
+        import pyarrow.csv as pacsv
+
+        return pacsv.CSVWriter(self.tmp, schema)
+
+
+OUTPUT_WRITERS = {".parquet": AtomicParquet, ".csv": AtomicCsv}
+
+
+def output_writer(path: Path, engine: str) -> type[AtomicParquet]:
+    """The writer ``--output``'s suffix asks for; one UserError line for any other suffix, and for
+    .csv with Dask (a Dask job writes a folder of Parquet parts, :mod:`~mlops_tui.serving.dask_engine`)."""
+    suffix = path.suffix.lower()
+    if engine == "dask" and suffix != ".parquet":
+        raise UserError(f"--output {path}: --engine dask writes a folder of Parquet part files; name it .parquet")
+    if suffix not in OUTPUT_WRITERS:
+        raise UserError(f"--output {path}: unsupported output type {suffix or '(no suffix)'}; "
+                        f"name it .parquet or .csv")
+    return OUTPUT_WRITERS[suffix]

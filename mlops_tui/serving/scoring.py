@@ -1,4 +1,4 @@
-"""Batch scoring: a deployment (or a model ref) over CSV/Parquet files → one Parquet output.
+"""Batch scoring: a deployment (or a model ref) over CSV/Parquet files → one Parquet (or CSV) output.
 
 The job is a three-stage pipeline so the cores never wait on I/O:
 
@@ -247,6 +247,7 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
     t0 = time.perf_counter()
     obj = audit_object(dep.name if dep else None, model.name, model.version)
     out_path = _output_path(ws, dep, model, output, job_id, engine)
+    make_output = scoring_io.output_writer(out_path, engine)  # by the suffix: .parquet or .csv
     # The planned output, pid and host let `sweep_jobs` settle this job if the process is killed
     # (kill -9 runs no handler); the output is cleared again if the job fails.
     ws.store.jobs.start(job_id=job_id, model_name=model.name, model_version=model.version,
@@ -287,7 +288,7 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
         else:
             workers = cores()
             predict = predictor(ws, model, engine, stage=stage, threads=1)  # one thread per worker
-            out = scoring_io.AtomicParquet(out_path, job_id)
+            out = make_output(out_path, job_id)
             _pipeline(p, spec, predict, out, stats, chunk_size=chunk_size, progress=progress, workers=workers)
             if stats.rows == 0:
                 empty = pl.DataFrame(schema={c: p.files[0].schema[c] for c in p.columns})

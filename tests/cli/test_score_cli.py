@@ -48,9 +48,54 @@ def test_failure_is_exit_1_with_the_reason_and_a_failed_job(cli, ws, deployed, t
     assert res.code == 1
     assert res.stdout == ""
     assert "missing feature column(s): balance, income" in res.stderr
+    assert res.stderr.startswith(f"error: {tmp_path / 'bad.csv'}: input does not match credit:1's signature")
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
     (job,) = ws.store.jobs.list(deployment="nightly")
     assert job.status == "failed"
+
+
+def test_an_output_named_csv_is_csv_with_the_rows_a_parquet_output_has(cli, ws, deployed, tmp_path):
+    import polars as pl
+
+    parquet, csv = tmp_path / "scores.parquet", tmp_path / "scores.csv"
+    assert cli("score", deployed, str(SAMPLE / "default.csv"), "--output", str(parquet)).code == 0
+    res = cli("score", deployed, str(SAMPLE / "default.csv"), "--output", str(csv), "--json")
+    assert res.code == 0, res.stderr
+    assert res.json["output"] == str(csv) and res.json["rows"] == 10_000
+    header = csv.read_text().splitlines()[0]
+    assert header.startswith('"customer_id","prediction","proba_No","proba_Yes"')
+    got, expected = pl.read_csv(csv), pl.read_parquet(parquet)
+    assert got.select("customer_id", "prediction").equals(expected.select("customer_id", "prediction"))
+    assert (got["proba_Yes"] - expected["proba_Yes"]).abs().max() < 1e-12  # numbers written in full
+    # feedback reads a CSV output like a Parquet one (both jobs match every label)
+    fb = cli("feedback", deployed, str(SAMPLE / "default.csv"), "--id-column", "customer_id", "--json")
+    assert fb.code == 0, fb.stderr
+    assert (fb.json["rows_matched"], fb.json["jobs_matched"]) == (20_000, 2)
+
+
+def test_an_output_neither_csv_nor_parquet_is_refused_in_one_line(cli, ws, deployed, tmp_path):
+    out = tmp_path / "scores.txt"
+    res = cli("score", deployed, str(SAMPLE / "default.csv"), "--output", str(out))
+    assert res.code == 1 and res.stdout == ""
+    assert res.stderr.strip() == f"error: --output {out}: unsupported output type .txt; name it .parquet or .csv"
+    assert not out.exists() and ws.store.jobs.list() == []
+
+
+def test_a_csv_job_failing_midway_leaves_no_partial_file_and_keeps_the_earlier_one(cli, ws, deployed, tmp_path):
+    import polars as pl
+
+    from tests.scoring_helpers import default_df
+
+    df = pl.concat([default_df()] * 3)  # 30,000 rows: an id turning into text at row 25,000, past
+    late = (pl.col("customer_id").cast(pl.String) + pl.when(pl.int_range(pl.len()) == 25_000)  # what types
+            .then(pl.lit("X")).otherwise(pl.lit("")))                                          # are read from
+    df.drop("default").with_columns(late.alias("customer_id")).write_csv(tmp_path / "late.csv")
+    out = tmp_path / "scores.csv"
+    out.write_text("yesterday's scores\n")
+    res = cli("score", deployed, str(tmp_path / "late.csv"), "--output", str(out), "--batch-size", "5000")
+    assert res.code == 1 and "late.csv" in res.stderr, res.stderr
+    assert out.read_text() == "yesterday's scores\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["late.csv", "scores.csv", "ws"]
 
 
 def _with_pid(tmp_path):
@@ -180,12 +225,13 @@ def _peak_rss_mb(ws, data, out) -> float:
     return float(mb)
 
 
-def test_peak_memory_is_flat_in_the_number_of_rows(ws, tmp_path):
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_peak_memory_is_flat_in_the_number_of_rows(ws, tmp_path, suffix):
     synthetic_model(ws, name="synth", rounds=10)
     small = write_synthetic_parquet(tmp_path / "small.parquet", 200_000)
     big = write_synthetic_parquet(tmp_path / "big.parquet", 800_000)
-    rss_small = _peak_rss_mb(ws, small, tmp_path / "s.parquet")
-    rss_big = _peak_rss_mb(ws, big, tmp_path / "b.parquet")
+    rss_small = _peak_rss_mb(ws, small, tmp_path / f"s.{suffix}")
+    rss_big = _peak_rss_mb(ws, big, tmp_path / f"b.{suffix}")
     # 4x the rows (about 70 MB more data) must not grow the peak by more than 20 %.
     assert rss_big <= 1.2 * rss_small, (rss_small, rss_big)
 
