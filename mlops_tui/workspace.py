@@ -34,8 +34,10 @@ DEFAULT_CONFIG = """\
 [gate]
 # A model version passes the validation gate when all of these hold (metric = the run's metric).
 min_metric = {}                # e.g. { roc_auc = 0.7 } (higher is better) or { rmse = 200.0 } (lower); per-metric thresholds
-max_drop = 0.01                # largest allowed regression against the current champion, or per metric:
-                               # { default = 0.01, rmse = 2.5 } (rmse and mae are in the target's units)
+max_drop = 0.01                # how much worse than the champion (and live than holdout) a model may be:
+                               # for rmse and mae a fraction of the champion's value (0.01 = 1 %), for
+                               # unitless metrics (AUC, accuracy, F1, log loss, R2, ...) absolute points;
+                               # or per metric: { default = 0.01, rmse = 0.05 }
 max_slice_gap = 0.25           # largest allowed gap of the metric between slices of a feature
 
 [drift]

@@ -233,5 +233,6 @@ class MonitoringScreen(BaseScreen):
 
     def on_monitoring_screen_feedback_done(self, msg: FeedbackDone) -> None:
         r = msg.result
-        self.notify(f"✓ {fmt(r.rows_matched)} rows matched · status {r.status}", timeout=8)
+        unlabelled = f" · {fmt(r.unlabelled)} rows without a label" if r.unlabelled else ""
+        self.notify(f"✓ {fmt(r.rows_matched)} rows matched{unlabelled} · status {r.status}", timeout=8)
         self.refresh_data()

@@ -130,8 +130,9 @@ def feedback(
     cmp = res.comparison
 
     def render() -> None:
+        unlabelled = f" ({res.unlabelled} row(s) of the file had no label)" if res.unlabelled else ""
         out.print(f"{res.labels_matched} of {res.labels} labels matched {res.rows_matched} scored rows in "
-                  f"{res.jobs_matched} job(s) of {res.deployment}: {_status(res.status)}")
+                  f"{res.jobs_matched} job(s) of {res.deployment}{unlabelled}: {_status(res.status)}")
         if cmp and cmp.metric:
             out.print(f"{cmp.metric} live {fmt(cmp.live)} vs holdout {fmt(cmp.holdout)} "
                       f"(drop {fmt(cmp.drop)}, allowed {fmt(cmp.limit)})")

@@ -206,6 +206,7 @@ class FeedbackReport(Result):
     rows_matched: int
     labels: int
     labels_matched: int
+    unlabelled: int  # rows of the labels file without a label (not counted in ``labels``)
     jobs_matched: int
     metrics: Metrics
     comparison: Comparison | None
@@ -216,16 +217,17 @@ class FeedbackReport(Result):
 def _compare(model: ModelVersion, metrics: Metrics, policy: JsonDict) -> Comparison:
     holdout = model.metrics or {}
     primary = holdout.get("primary_metric")
-    max_drop = drop_limit(policy, primary) if primary else 0.0
     live, ref = metrics.get(primary) if primary else None, holdout.get(primary) if primary else None
-    if live is None or ref is None:
-        return Comparison(primary, live, ref, None, max_drop, "ok")
+    if primary is None or live is None or ref is None:
+        return Comparison(primary, live, ref, None, 0.0, "ok")
+    limit = drop_limit(policy, primary, ref)  # the gate's rule: relative for metrics in target units
     drop = (live - ref) if primary in LOWER_IS_BETTER else (ref - live)
-    return Comparison(primary, live, ref, drop, max_drop, "alert" if drop > max_drop else "ok")
+    return Comparison(primary, live, ref, drop, limit, "alert" if drop > limit else "ok")
 
 
-def _labels(path: str, id_column: str, label_column: str) -> pl.DataFrame:
-    """``__id`` (text) and ``__label`` of every labelled row, the last label of an id winning.
+def _labels(path: str, id_column: str, label_column: str) -> tuple[pl.DataFrame, int]:
+    """(``__id`` (text) and ``__label`` of every labelled row, the last label of an id winning;
+    how many rows had no label).
 
     Read like ``dataset add`` reads a file (:func:`mlops_tui.data.readers.collect`): an id column that
     turns into text past the rows its type was inferred from is read again with every row inferred.
@@ -237,11 +239,12 @@ def _labels(path: str, id_column: str, label_column: str) -> pl.DataFrame:
         for col, what in ((id_column, "id column"), (label_column, "label column")):
             if col not in names:
                 raise UserError(f"labels file {path} has no {what} {col!r} (columns: {', '.join(names)})")
-        return (lf.select(pl.col(id_column).cast(pl.String).alias("__id"), pl.col(label_column).alias("__label"))
-                .filter(pl.col("__id").is_not_null() & pl.col("__label").is_not_null())
-                .unique("__id", keep="last"))
+        return lf.select(pl.col(id_column).cast(pl.String).alias("__id"), pl.col(label_column).alias("__label"))
 
-    return readers.collect(path, query)
+    rows = readers.collect(path, query)
+    labelled = (rows.filter(pl.col("__id").is_not_null() & pl.col("__label").is_not_null())
+                .unique("__id", keep="last", maintain_order=True))
+    return labelled, rows["__label"].null_count()
 
 
 def _scored(ws: Workspace, job: ScoringJob, id_column: str, sig: Signature) -> pl.LazyFrame | None:
@@ -270,7 +273,7 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
     current = ws.store.models.get(dep.model_name, dep.model_version)
     sig = Signature.from_json(current.signature)
     label_column = label_column or sig.target
-    lab = _labels(labels_path, id_column, label_column)
+    lab, unlabelled = _labels(labels_path, id_column, label_column)
     if lab.height == 0:
         raise UserError(f"labels file {labels_path} has no rows with both {id_column!r} and {label_column!r}")
     if sig.task != "regression":
@@ -323,8 +326,8 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
                                    rows_matched=j.rows_matched, metrics={**j.metrics, "comparison": j.comparison.to_json()},
                                    status=j.status)
     alert = any(j.status == "alert" for j in per_job) or (comparison is not None and comparison.status == "alert")
-    result = FeedbackReport(dep.name, current.ref, rows_matched, lab.height, len(matched_ids), len(per_job),
-                            overall, comparison, "alert" if alert else "ok", tuple(per_job))
+    result = FeedbackReport(dep.name, current.ref, rows_matched, lab.height, len(matched_ids), unlabelled,
+                            len(per_job), overall, comparison, "alert" if alert else "ok", tuple(per_job))
     ws.store.audit.record("feedback", f"deployment:{dep.name}", "ok",
                           {"labels": str(labels_path), "rows_matched": rows_matched, "status": result.status})
     return result

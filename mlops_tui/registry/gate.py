@@ -4,8 +4,14 @@
     min_metric = { roc_auc = 0.7 }   # per metric; lower bound for higher-is-better metrics,
                                      # upper bound for lower-is-better ones (rmse, log_loss, ...)
     max_drop = 0.01                  # largest allowed regression against the champion; or per
-                                     # metric: { default = 0.01, rmse = 2.5 } (rmse is in target units)
+                                     # metric: { default = 0.01, rmse = 0.05 }
     max_slice_gap = 0.25             # largest gap of the metric between slices of a feature
+
+``max_drop`` reads by the metric (:func:`drop_limit`): for metrics in the target's units (rmse, mae)
+it is a fraction of the champion's value (0.01: 1 % worse), because no one number of target units
+fits prices and counts alike (0.01 meant "never worse at all" for an rmse of 3,000); for unitless
+metrics (ROC AUC, accuracy, F1, log loss, Brier, R², MAPE) it is absolute points (0.01: one point of
+AUC). Feedback's live comparison applies the same rule against the model's holdout value.
 
 The slice gap comes from the details of the model's latest holdout evaluation
 (:mod:`mlops_tui.evaluation.details`): per categorical feature the spread of a unitless metric (ROC AUC,
@@ -47,7 +53,7 @@ def explain(checks: dict[str, Any]) -> list[str]:
             out.append(f"{metric} {c['value']:.4g} {op} {c['bound']:g}")
         elif key == "max_drop":
             op = "≤" if c["ok"] else ">"
-            out.append(f"drop vs champion {c['drop']:.3g} {op} {c['limit']:g}")
+            out.append(f"drop vs champion {c['drop']:.3g} {op} {_allowed(c['limit'], c.get('relative'))}")
         elif key == "max_slice_gap":
             if c.get("value") is None:
                 out.append(c.get("note") or "no slice metrics recorded")
@@ -57,13 +63,30 @@ def explain(checks: dict[str, Any]) -> list[str]:
     return out
 
 
-def drop_limit(policy: dict[str, Any], metric: str) -> float:
-    """The gate's ``max_drop`` for ``metric``: one number for every metric, or a table per metric
-    (``{ roc_auc = 0.01, rmse = 2.5 }``, with an optional ``default``) for metrics in units."""
+# Metrics in the target's units: their max_drop is relative to the reference value.
+RELATIVE_DROP = frozenset({"rmse", "mae"})
+
+
+def max_drop(policy: dict[str, Any], metric: str) -> float:
+    """The gate's ``max_drop`` for ``metric`` as configured: one number for every metric, or a table
+    per metric (``{ roc_auc = 0.02, rmse = 0.05 }``, with an optional ``default``)."""
     value = policy.get("max_drop", 0.0)
     if isinstance(value, dict):
         value = value.get(metric, value.get("default", 0.0))
     return float(value)
+
+
+def _allowed(limit: float, relative: float | None) -> str:
+    """'2.5' or, for a relative max_drop, '0.3 (1 % of the champion's)'."""
+    return f"{limit:.4g}" + (f" ({relative * 100:g} % of the champion's)" if relative is not None else "")
+
+
+def drop_limit(policy: dict[str, Any], metric: str, reference: float) -> float:
+    """How much worse than ``reference`` (the champion's or the holdout's value) ``metric`` may be,
+    in the metric's own units: ``max_drop`` points, or for a metric in target units
+    (:data:`RELATIVE_DROP`) that fraction of the reference."""
+    limit = max_drop(policy, metric)
+    return limit * abs(reference) if metric in RELATIVE_DROP else limit
 
 
 def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None = None,
@@ -87,13 +110,14 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
         ours, theirs = metrics.get(primary), champion.metrics[primary]
         if ours is not None and theirs is not None:
             drop = (ours - theirs) if primary in LOWER_IS_BETTER else (theirs - ours)
-            limit = drop_limit(policy, primary)
+            limit = drop_limit(policy, primary, theirs)
             ok = drop <= limit
+            relative = max_drop(policy, primary) if primary in RELATIVE_DROP else None
             checks["max_drop"] = {"metric": primary, "value": ours, "champion": theirs, "drop": drop,
-                                  "limit": limit, "ok": ok}
+                                  "limit": limit, "relative": relative, "ok": ok}
             if not ok:
                 reasons.append(f"{primary} {ours:.4g} is worse than champion {champion.ref} ({theirs:.4g}) "
-                               f"by {drop:.4g} > allowed {limit:g}")
+                               f"by {drop:.4g} > allowed {_allowed(limit, relative)}")
     gap_limit = policy.get("max_slice_gap")
     if gap_limit is not None:
         gap = slice_gap(ws, model)

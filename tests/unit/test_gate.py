@@ -43,12 +43,39 @@ def test_max_drop_against_champion(ws):
     assert gate.better("rmse", 9.0, 10.0) and gate.better("roc_auc", 0.9, 0.8)
 
 
-def test_max_drop_per_metric_for_metrics_in_target_units(ws):
-    ws = _with_policy(ws, "max_drop = { default = 0.01, rmse = 2.5 }\n")
+def test_max_drop_is_a_share_of_the_champion_for_metrics_in_target_units(ws):
+    ws = _with_policy(ws, "max_drop = 0.01\n")  # the default: 1 % of the champion's rmse or mae
+    champ = _model(ws, {"rmse": 3000.0, "primary_metric": "rmse"})
+    assert gate.check(ws, _model(ws, {"rmse": 3029.0, "primary_metric": "rmse"}), champion=champ).passed
+    verdict = gate.check(ws, _model(ws, {"rmse": 3036.0, "primary_metric": "rmse"}), champion=champ)
+    assert verdict.reasons == ("rmse 3036 is worse than champion m:1 (3000) by 36 > allowed 30 (1 % of the champion's)",)
+    assert verdict.checks["max_drop"] == {"metric": "rmse", "value": 3036.0, "champion": 3000.0, "drop": 36.0,
+                                          "limit": 30.0, "relative": 0.01, "ok": False}
+    assert gate.explain(verdict.checks)[0] == "drop vs champion 36 > 30 (1 % of the champion's)"
+    small = _model(ws, {"mae": 0.5, "primary_metric": "mae"}, name="s")  # small units: 0.005 allowed
+    assert gate.check(ws, _model(ws, {"mae": 0.504, "primary_metric": "mae"}, name="s"), champion=small).passed
+    assert not gate.check(ws, _model(ws, {"mae": 0.506, "primary_metric": "mae"}, name="s"), champion=small).passed
+
+
+def test_max_drop_is_absolute_points_for_unitless_metrics(ws):
+    ws = _with_policy(ws, "max_drop = 0.01\n")
+    auc = _model(ws, {"roc_auc": 0.90, "primary_metric": "roc_auc"}, name="a")
+    assert gate.check(ws, _model(ws, {"roc_auc": 0.895, "primary_metric": "roc_auc"}, name="a"), champion=auc).passed
+    verdict = gate.check(ws, _model(ws, {"roc_auc": 0.88, "primary_metric": "roc_auc"}, name="a"), champion=auc)
+    assert verdict.reasons == ("roc_auc 0.88 is worse than champion a:1 (0.9) by 0.02 > allowed 0.01",)
+    assert verdict.checks["max_drop"]["limit"] == 0.01 and verdict.checks["max_drop"]["relative"] is None
+    loss = _model(ws, {"log_loss": 0.30, "primary_metric": "log_loss"}, name="l")  # 0.01, not 1 % of 0.30
+    assert gate.check(ws, _model(ws, {"log_loss": 0.309, "primary_metric": "log_loss"}, name="l"), champion=loss).passed
+    assert not gate.check(ws, _model(ws, {"log_loss": 0.32, "primary_metric": "log_loss"}, name="l"),
+                          champion=loss).passed
+
+
+def test_max_drop_per_metric_reads_by_the_same_rule(ws):
+    ws = _with_policy(ws, "max_drop = { default = 0.01, rmse = 0.05 }\n")
     champ = _model(ws, {"rmse": 30.0, "primary_metric": "rmse"})
-    assert gate.check(ws, _model(ws, {"rmse": 32.0, "primary_metric": "rmse"}), champion=champ).passed
+    assert gate.check(ws, _model(ws, {"rmse": 31.0, "primary_metric": "rmse"}), champion=champ).passed
     verdict = gate.check(ws, _model(ws, {"rmse": 33.0, "primary_metric": "rmse"}), champion=champ)
-    assert verdict.reasons == ("rmse 33 is worse than champion m:1 (30) by 3 > allowed 2.5",)
+    assert verdict.reasons == ("rmse 33 is worse than champion m:1 (30) by 3 > allowed 1.5 (5 % of the champion's)",)
     auc_champ = _model(ws, {"roc_auc": 0.90, "primary_metric": "roc_auc"}, name="c")
     verdict = gate.check(ws, _model(ws, {"roc_auc": 0.88, "primary_metric": "roc_auc"}, name="c"), champion=auc_champ)
     assert not verdict.passed and verdict.checks["max_drop"]["limit"] == 0.01  # the default
