@@ -43,7 +43,10 @@ if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
 
 ROLES = ("feature", "target", "id", "time", "ignored")
-MULTICLASS_MAX = 20
+# An integer target reads as class codes only when it has at most this many values, evenly spaced,
+# each seen at least MIN_CLASS_ROWS times (see suggest_task).
+MULTICLASS_MAX = 10
+MIN_CLASS_ROWS = 3
 # Fixed row groups make the snapshot's bytes depend on the data only: the streaming writer's
 # default cuts row groups where the reader's chunks end, which moved with line endings.
 SNAPSHOT_ROW_GROUP = 262_144
@@ -247,9 +250,15 @@ def infer_schema(
 
 
 def suggest_task(series: pl.Series, *, strict: bool = True) -> str | None:
-    """binary (2 values), multiclass (text/bool, or integers with ≤ 20 values), regression (floats,
-    or integers with more values). A target with fewer than 2 values has no task: UserError, or
-    None when not ``strict``."""
+    """binary (2 values), multiclass (text, or integers that read as class codes), regression (floats
+    and other integers). A target with fewer than 2 values has no task: UserError, or None when
+    not ``strict``. ``tune --task`` overrides the suggestion.
+
+    Integers are class codes when they are few (≤ :data:`MULTICLASS_MAX`), evenly spaced (0,1,2;
+    1..5; 4,6,8) and each seen at least :data:`MIN_CLASS_ROWS` times. Otherwise they are a quantity:
+    a count with gaps in its range (AER Affairs' affairs: 0,1,2,3,7,12), values seen once or twice
+    (esoph's ncases 0..17 on 88 rows: a class seen once can be neither learnt nor stratified), or
+    many ordered values."""
     values = series.drop_nulls()
     n = values.n_unique()
     if n < 2:
@@ -262,8 +271,15 @@ def suggest_task(series: pl.Series, *, strict: bool = True) -> str | None:
     if dtype.is_float():
         return "regression"
     if dtype.is_integer():
-        return "multiclass" if n <= MULTICLASS_MAX else "regression"
+        return "multiclass" if _class_codes(values) else "regression"
     return "multiclass"
+
+
+def _class_codes(values: pl.Series) -> bool:
+    """Do these integers (no nulls, 3+ distinct) read as class codes? See :func:`suggest_task`."""
+    counts = values.alias("value").value_counts(name="rows").sort("value")
+    steps = counts["value"].diff().drop_nulls().n_unique()
+    return counts.height <= MULTICLASS_MAX and steps == 1 and int(counts["rows"].min()) >= MIN_CLASS_ROWS  # type: ignore[arg-type]
 
 
 # --- reading versions ---------------------------------------------------------------------

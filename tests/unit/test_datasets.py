@@ -153,8 +153,17 @@ def test_constant_column_is_ignored_and_sample_roles(ws, tmp_path):
         ([0, 1, 1, 0], pl.Int64, "binary"),
         (["a", "b", "c"], pl.String, "multiclass"),
         (list(range(5)) * 3, pl.Int64, "multiclass"),
+        ([4] * 11 + [6] * 7 + [8] * 14, pl.Int64, "multiclass"),  # mtcars' cyl: evenly spaced codes
         (list(range(100)), pl.Int64, "regression"),
         ([0.5, 1.5, 2.5, 3.0], pl.Float64, "regression"),
+        # counts, not classes: AER Affairs' affairs has gaps (0,1,2,3,7,12) ...
+        ([0] * 451 + [1] * 34 + [2] * 17 + [3] * 19 + [7] * 42 + [12] * 38, pl.Int64, "regression"),
+        # ... esoph's ncases (88 rows) has values seen once, which no class split could hold
+        ([0] * 29 + [1] * 16 + [2] * 11 + [3] * 9 + [4] * 8 + [5] * 6 + [6] * 5 + [8, 9, 9, 17], pl.Int64,
+         "regression"),
+        ([0] * 10 + [1] * 10 + [2] * 2, pl.Int64, "regression"),  # contiguous, but a value seen twice
+        (list(range(12)) * 5, pl.Int64, "regression"),  # many ordered values: a quantity
+        (["a"] * 10 + ["b"] * 10 + ["c"], pl.String, "multiclass"),  # text is always labels
     ],
 )
 def test_suggest_task(values, dtype, task):
