@@ -40,11 +40,13 @@ from mlops_tui.store.pipelines import Pipelines
 from mlops_tui.store.records import (
     AliasChange,
     AuditEvent,
+    ClusterWorker,
     DatasetVersion,
     Deployment,
     DriftResult,
     Evaluation,
     Feedback,
+    JobCluster,
     ModelVersion,
     PipelineRun,
     PipelineStage,
@@ -54,13 +56,13 @@ from mlops_tui.store.records import (
     Service,
     Trial,
 )
-from mlops_tui.store.runs import Runs
+from mlops_tui.store.runs import Runs, TrialRow
 from mlops_tui.store.services import Services
 
 __all__ = [
-    "AliasChange", "AuditEvent", "DatasetVersion", "Deployment", "DriftResult", "Evaluation",
-    "Feedback", "ModelVersion", "NotFoundError", "PipelineRun", "PipelineStage", "Run", "RunWorker", "SchemaVersionError", "ScoringJob",
-    "Service", "Store", "StoreBusyError", "StoreError", "Trial", "session", "utcnow",
+    "AliasChange", "AuditEvent", "ClusterWorker", "DatasetVersion", "Deployment", "DriftResult", "Evaluation",
+    "Feedback", "JobCluster", "ModelVersion", "NotFoundError", "PipelineRun", "PipelineStage", "Run", "RunWorker", "SchemaVersionError", "ScoringJob",
+    "Service", "Store", "StoreBusyError", "StoreError", "Trial", "TrialRow", "session", "utcnow",
 ]
 
 VIEWS = ("v_datasets", "v_runs", "v_trials", "v_models", "v_deployments", "v_jobs", "v_drift", "v_audit",

@@ -13,9 +13,26 @@ decides what to compute and calls these.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+
+Counts = dict[Any, int]
+"""Rows per bin index or per value of one column (:func:`binned_counts`): the keys are the data's."""
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    """One column's figures from :func:`column_stats`; None where its kind has no such figure."""
+
+    count: int  # non-null values
+    distinct: int
+    min: Any = None
+    max: Any = None
+    mean: float | None = None
+    std: float | None = None
+    q: list[float | None] | None = None  # q25, q50, q75
 
 
 def ident(name: str) -> str:
@@ -51,7 +68,7 @@ def column_stats(
     exact_distinct: Collection[str],
     exact_quantiles: bool,
     floats: Collection[str] = (),
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, ColumnStats]:
     """One scan: per column ``count`` (non-null), ``distinct`` (exact for ``exact_distinct``); ``min``/``max`` unless the kind is
     "other"; for "numeric" also ``mean``, ``std``, ``q`` (q25, q50, q75).
 
@@ -82,15 +99,15 @@ def column_stats(
     with connect() as con:
         row = con.execute(f"SELECT {', '.join(select)} FROM read_parquet(?)", [path]).fetchone()
     assert row is not None
-    out: dict[str, dict[str, Any]] = {c: {} for c in kinds}
+    found: dict[str, dict[str, Any]] = {c: {} for c in kinds}
     for (c, key), value in zip(keys, row, strict=True):
-        out[c][key] = value
-    return out
+        found[c][key] = value
+    return {c: ColumnStats(**values) for c, values in found.items()}
 
 
 def binned_counts(
     path: str, bins: dict[str, tuple[float, float, int]], value_counts: Sequence[str] = ()
-) -> dict[str, dict[Any, int]]:
+) -> dict[str, Counts]:
     """One scan. For each ``bins`` column (first edge, bin width, number of bins): counts per bin
     index, with -1 for values below the first edge and n for values above the last (so another
     version's data can be binned on a reference's edges). For each ``value_counts`` column: the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 
 @dataclass(frozen=True)
@@ -150,6 +150,22 @@ class Deployment:
     keep: tuple[str, ...] = ()  # input columns its jobs carry into their outputs (score --keep)
 
 
+class ClusterWorker(TypedDict):
+    """A Dask worker's share of a job: its address, host, and the partitions and rows it scored."""
+
+    worker: str
+    host: str
+    partitions: int
+    rows: int
+
+
+class JobCluster(TypedDict):
+    """Who scored a Dask job (stored as JSON; `score --json` prints both keys)."""
+
+    scheduler: str  # its address, or "local" for a cluster started on this machine
+    workers: list[ClusterWorker]
+
+
 @dataclass(frozen=True)
 class ScoringJob:
     job_id: str
@@ -174,7 +190,7 @@ class ScoringJob:
     host: str | None = None
     engine: str | None = None  # the engine that scored (local | compiled | ...); None before migration 4
     kind: str = "batch"  # batch | online (a window of a service's traffic, see mlops_tui.serving.online)
-    cluster: dict[str, Any] | None = None  # a dask job: {"scheduler", "workers": [{worker, host, partitions, rows}]}
+    cluster: JobCluster | None = None  # who scored a dask job
     kept: tuple[str, ...] = ()  # input columns the output carries (id columns and --keep)
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import builtins  # the areas' list() methods shadow the builtin in annotations below them
-from typing import Any
+from datetime import datetime
+from typing import Any, Required, TypedDict
 
 from mlops_tui.store._area import Area, dumps, loads, utcnow
 from mlops_tui.store._db import NotFoundError, StoreError
@@ -13,6 +14,23 @@ from mlops_tui.store.records import Evaluation, Run, RunWorker, Trial
 # Named on every INSERT: a column added by a later migration must not shift positional values.
 _TRIAL_COLUMNS = ("(run_id, number, state, value, params_json, intermediate_json, duration_s, pid, host,"
                   " started_at, ended_at)")
+
+
+class TrialRow(TypedDict, total=False):
+    """A trial as a tuning worker hands it to :meth:`Runs.record_trials` (the keys of
+    :meth:`Runs.upsert_trial`); a trial that has just started has only some of them."""
+
+    number: Required[int]
+    state: Required[str]
+    value: float | None
+    params: dict[str, Any]
+    intermediate: dict[str, float] | None
+    duration_s: float | None
+    pid: int | None
+    host: str | None
+    started_at: datetime | None
+    ended_at: datetime | None
+
 
 _RUN_SELECT = """
     SELECT r.*, (SELECT count(*) FROM trials t WHERE t.run_id = r.run_id) AS n_trials FROM runs r
@@ -198,7 +216,7 @@ class Runs(Area):
                  pid, host, started_at, ended_at],
             )
 
-    def record_trials(self, run_id: str, trials: builtins.list[dict[str, Any]], *, best_value: float | None = None,
+    def record_trials(self, run_id: str, trials: builtins.list[TrialRow], *, best_value: float | None = None,
                       workers: builtins.list[dict[str, Any]] | None = None) -> None:
         """Upsert several trials (keys of ``upsert_trial``) and optionally the run's best value, in
         one transaction: a tuning worker mirrors its trials with one short connection, not one each.

@@ -9,6 +9,8 @@ Public API (import the module, e.g. ``from mlops_tui.data import datasets``):
   with one-line errors naming the file, line and column
 * ``profiling``: per-column ``profile`` of a version (DuckDB SUMMARIZE over its snapshot) and the
   drift statistics (``psi``, ``numeric_drift``, ``category_drift``) that ``datasets.diff`` reports
+* ``dates``: ``infer_format`` / ``parse`` for dates written as text (1/13/2019, 13.01.2019), so
+  training, scoring and evaluation read a date column the same way
 
 Nothing here imports another lifecycle package; heavy libraries load inside the functions.
 """

@@ -100,24 +100,24 @@ def profile(path: str) -> tuple[int, dict[str, pl.DataType], dict[str, dict[str,
 
     edges: dict[str, list[float]] = {}
     for c, kind in kinds.items():
-        lo, hi = _num(stats[c].get("min")), _num(stats[c].get("max"))
+        lo, hi = _num(stats[c].min), _num(stats[c].max)
         if kind == "numeric" and lo is not None and hi is not None:
             edges[c] = hist_edges(lo, hi, schema[c].is_integer())
-    few = [c for c, k in kinds.items() if k == "categorical" and stats[c]["distinct"] <= FULL_COUNTS_MAX * 2]
+    few = [c for c, k in kinds.items() if k == "categorical" and stats[c].distinct <= FULL_COUNTS_MAX * 2]
     counted = sql.binned_counts(path, {c: bin_spec(e) for c, e in edges.items()}, few)
 
     out: dict[str, dict[str, Any]] = {}
     for c, dtype in schema.items():
         st, kind = stats[c], kinds[c]
-        count = int(st["count"])
+        count = int(st.count)
         item: dict[str, Any] = {
             "dtype": str(dtype), "kind": kind, "count": count, "nulls": rows - count,
             "null_rate": (rows - count) / rows if rows else 0.0,
-            "distinct": int(st["distinct"]), "distinct_exact": c in exact,
+            "distinct": int(st.distinct), "distinct_exact": c in exact,
         }
         if kind == "numeric":
-            q = st.get("q") or [None, None, None]
-            item.update(min=_num(st["min"]), max=_num(st["max"]), mean=_num(st["mean"]), std=_num(st["std"]),
+            q = st.q or [None, None, None]
+            item.update(min=_num(st.min), max=_num(st.max), mean=_num(st.mean), std=_num(st.std),
                         q25=_num(q[0]), q50=_num(q[1]), q75=_num(q[2]), quantiles_exact=small)
             if c in edges:
                 n = len(edges[c]) - 1
@@ -131,9 +131,9 @@ def profile(path: str) -> tuple[int, dict[str, pl.DataType], dict[str, dict[str,
             else:
                 item["top"] = [[_plain(v), int(n)] for v, n in sql.top_values(path, c, TOP_K)]
                 item["top_complete"] = False
-            item["min"], item["max"] = _plain(st["min"]), _plain(st["max"])
+            item["min"], item["max"] = _plain(st.min), _plain(st.max)
         elif kind == "temporal":
-            item["min"], item["max"] = _text(st["min"]), _text(st["max"])
+            item["min"], item["max"] = _text(st.min), _text(st.max)
         out[c] = item
     return rows, schema, out
 

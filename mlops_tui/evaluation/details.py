@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 import polars as pl
@@ -85,11 +85,21 @@ def confusion(y: np.ndarray, y_hat: np.ndarray, labels: list[str]) -> Details:
     return {"labels": labels, "matrix": m.astype(int).tolist()}
 
 
-def per_class(y: np.ndarray, y_hat: np.ndarray, labels: list[str]) -> dict[str, dict[str, Any]]:
+class ClassScores(TypedDict):
+    """One class's entry of the details' ``per_class`` part (stored JSON, read by compare and the report)."""
+
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    support: int
+
+
+def per_class(y: np.ndarray, y_hat: np.ndarray, labels: list[str]) -> dict[str, ClassScores]:
+    """Precision, recall, F1 and rows of each class, by class label (the labels are the data's)."""
     from sklearn.metrics import precision_recall_fscore_support
 
     p, r, f, s = precision_recall_fscore_support(y, y_hat, labels=list(range(len(labels))), zero_division=0)
-    return {lab: {"precision": _f(p[i]), "recall": _f(r[i]), "f1": _f(f[i]), "support": int(s[i])}
+    return {lab: ClassScores(precision=_f(p[i]), recall=_f(r[i]), f1=_f(f[i]), support=int(s[i]))
             for i, lab in enumerate(labels)}
 
 

@@ -7,7 +7,8 @@ Public API (import the module, e.g. ``from mlops_tui.serving import scoring``):
   engine (local, Dask, HTTP)
 * ``io``: input planning and batches, ``AtomicParquet`` output
 * ``drift`` / ``drift_stats``: the drift tracker and its statistics
-* ``dask_engine``: scoring on a Dask cluster; ``service`` / ``http`` / ``online``: a deployment
-  over HTTP (`serve`)
+* ``predictor``: the engines a deployment scores with (LightGBM, compiled), by name
+* ``dask_engine``: scoring on a Dask cluster; ``service`` / ``http`` / ``online`` / ``request``: a
+  deployment over HTTP (`serve`)
 * ``sweep``: ``sweep_jobs`` / ``recent_jobs``: jobs whose process died are failed (light: no polars)
 """

@@ -56,6 +56,8 @@ from mlops_tui.serving.sweep import temp_path
 if TYPE_CHECKING:
     from distributed import Client
 
+    from mlops_tui.store import ClusterWorker, JobCluster
+
 
 PARTITION_ROWS = 500_000
 CONNECT_TIMEOUT = 10  # seconds to reach a scheduler
@@ -184,9 +186,18 @@ def _predictor(model_text: bytes, sha256: str) -> batch.Predict:
     return batch.lightgbm_predictor(_BOOSTERS[sha256], threads=get_worker().state.nthreads)
 
 
-def score_partition(part: Partition, spec: JobSpec, model_text: bytes) -> dict[str, Any]:
-    """Score one partition into ``part-NNNNN.parquet`` of the job's hidden folder; return its
-    merged :class:`batch.BatchStats` and who scored it."""
+@dataclass(frozen=True)
+class PartDone:
+    """What a worker sends back for one partition: its merged statistics and who scored it."""
+
+    index: int
+    stats: batch.BatchStats
+    worker: str  # the Dask worker's address
+    host: str
+
+
+def score_partition(part: Partition, spec: JobSpec, model_text: bytes) -> PartDone:
+    """Score one partition into ``part-NNNNN.parquet`` of the job's hidden folder."""
     import dataclasses
 
     from distributed import get_worker
@@ -219,12 +230,12 @@ def score_partition(part: Partition, spec: JobSpec, model_text: bytes) -> dict[s
     except BaseException:
         out.abort()
         raise
-    return {"index": part.index, "stats": stats, "worker": get_worker().address, "host": socket.gethostname()}
+    return PartDone(part.index, stats, get_worker().address, socket.gethostname())
 
 
 # -- the client ----------------------------------------------------------------------------------------
 def run(client: Client, parts: list[Partition], spec: JobSpec, model_text: bytes,
-        on_part: Callable[[dict[str, Any]], None]) -> None:
+        on_part: Callable[[PartDone], None]) -> None:
     """Score every partition on the cluster, calling ``on_part`` with each result as it arrives;
     on the first failure cancel the rest and raise one UserError naming the partition."""
     from distributed import as_completed
@@ -330,17 +341,16 @@ def rows_per_partition(total: int | None, n_workers: int, chunk_size: int) -> in
 def execute(p: scoring_io.Plan, bspec: batch.BatchSpec, model_text: bytes, model_sha256: str, out: PartsFolder,
             job_id: str, stats: batch.BatchStats, *, scheduler: str | None, chunk_size: int,
             partition_rows: int | None = None, progress: Callable[[int, int | None], None] | None = None,
-            ) -> dict[str, Any]:
+            ) -> JobCluster:
     """Score the plan's inputs on the cluster into ``out`` (closed, not committed); merge every
-    partition's statistics into ``stats``. Returns who did the work:
-    ``{"scheduler": address or "local", "workers": [{worker, host, partitions, rows}]}``."""
-    done: dict[str, dict[str, Any]] = {}
+    partition's statistics into ``stats``. Returns who did the work (the job record keeps it)."""
+    done: dict[str, ClusterWorker] = {}
 
-    def on_part(r: dict[str, Any]) -> None:
-        stats.merge(r["stats"])
-        w = done.setdefault(r["worker"], {"worker": r["worker"], "host": r["host"], "partitions": 0, "rows": 0})
+    def on_part(r: PartDone) -> None:
+        stats.merge(r.stats)
+        w = done.setdefault(r.worker, {"worker": r.worker, "host": r.host, "partitions": 0, "rows": 0})
         w["partitions"] += 1
-        w["rows"] += r["stats"].rows
+        w["rows"] += r.stats.rows
         if progress:
             progress(stats.rows, p.total_rows)
 

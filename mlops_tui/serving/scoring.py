@@ -49,7 +49,7 @@ from mlops_tui.training.signature import Signature
 
 if TYPE_CHECKING:
     from mlops_tui.serving import dask_engine
-    from mlops_tui.store import Deployment, DriftResult, ModelVersion, ScoringJob
+    from mlops_tui.store import Deployment, DriftResult, JobCluster, ModelVersion, ScoringJob
     from mlops_tui.workspace import Workspace
 
 CHUNK_SIZE = 100_000
@@ -258,7 +258,7 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
     warnings: list[str] = []
     hashes: list[str] = []
     out: scoring_io.AtomicParquet | dask_engine.PartsFolder | None = None
-    cluster: dict[str, Any] | None = None  # a Dask job: the scheduler and the workers that scored
+    cluster: JobCluster | None = None  # a Dask job: the scheduler and the workers that scored
     record_inputs: list[dict[str, Any]] = [{"path": i} for i in inputs]
     try:
         paths = scoring_io.expand_inputs(inputs)

@@ -10,7 +10,10 @@ The public API (CLI, TUI, monitoring) — nothing heavy is imported until a func
 
 Modules: ``space`` (search space), ``study`` (one worker's Optuna loop, trials mirrored into the
 store), ``worker`` (supervisor and detached/parallel processes), ``train`` (fit, save, register),
-``control`` (validation, start/stop/resume), ``sweep`` (runs and trials whose process died).
+``control`` (validation, start/stop/resume), ``sweep`` (runs and trials whose process died),
+``protocol`` (split seed, folds or one validation split, workers) and ``budget`` (`--timeout`);
+a study shared by several hosts (PostgreSQL): ``rdb`` (its storage), ``remote`` (`mlops-tui
+worker`, the trial loop of its workers), ``coordinator`` (mirrors it into the store).
 """
 
 from __future__ import annotations

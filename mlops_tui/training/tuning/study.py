@@ -23,7 +23,7 @@ from mlops_tui.training.tuning import space as sp
 if TYPE_CHECKING:
     import optuna
 
-    from mlops_tui.store import Run
+    from mlops_tui.store import Run, TrialRow
     from mlops_tui.training.prep import Prepared
     from mlops_tui.training.tuning.budget import Budget
     from mlops_tui.workspace import Workspace
@@ -221,7 +221,7 @@ def _completed(study: optuna.Study) -> bool:
     return bool(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
 
-def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+def trial_row(trial: optuna.trial.FrozenTrial) -> TrialRow:
     """A journal trial as the store's trial row (the journal is the truth, the store its mirror)."""
     start, end = trial.datetime_start, trial.datetime_complete
     return {
@@ -257,14 +257,14 @@ class StoreMirror:
 
     def __init__(self, ws: Workspace, run_id: str, interval: float = 1.0) -> None:
         self.ws, self.run_id, self.interval = ws, run_id, interval
-        self.pending: dict[int, dict[str, Any]] = {}
+        self.pending: dict[int, TrialRow] = {}
         self.best: float | None = None
         self.closed = False
         self.cond = threading.Condition()
         self.thread = threading.Thread(target=self._loop, name=f"store-mirror-{run_id}", daemon=True)
         self.thread.start()
 
-    def put(self, row: dict[str, Any], best: float | None = None) -> None:
+    def put(self, row: TrialRow, best: float | None = None) -> None:
         with self.cond:
             self.pending[row["number"]] = row
             if best is not None:
