@@ -48,7 +48,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("mlops_tui.evaluation",),
     ("mlops_tui.training",),
     ("mlops_tui.data",),
-    ("mlops_tui",),  # workspace, refs, errors, sql, formatting, processes, sample data
+    ("mlops_tui",),  # workspace, refs, errors, sql, formatting, processes, results, extras, sample data
     ("mlops_tui.store",),
 ]
 
