@@ -221,7 +221,8 @@ def output_table(frame: pl.DataFrame, spec: BatchSpec, raw: np.ndarray) -> pa.Ta
         names.append("prediction")
         arrays.append(pa.array(np.asarray(raw, dtype=np.float64)))
     else:
-        proba = np.column_stack([1.0 - raw, raw]) if raw.ndim == 1 else raw
+        # A multiclass model's prediction of 0 rows comes back from LightGBM as shape (0,).
+        proba = raw.reshape(n, len(sig.classes)) if sig.task == "multiclass" else np.column_stack([1.0 - raw, raw])
         labels = pl.Series(list(sig.classes)).to_arrow(compat_level=pl.CompatLevel.oldest())
         names.append("prediction")
         arrays.append(pc.take(labels, pa.array(proba.argmax(axis=1))))

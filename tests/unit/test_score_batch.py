@@ -14,7 +14,7 @@ from mlops_tui.serving import batch
 from mlops_tui.serving.drift import DriftTracker, load_reference
 from mlops_tui.training.signature import Signature
 from tests.monitor_helpers import register_dataset
-from tests.scoring_helpers import credit_model, default_df
+from tests.scoring_helpers import SAMPLE, credit_model, default_df, penguins_model
 
 
 @pytest.fixture
@@ -78,3 +78,19 @@ def test_any_predictor_can_be_injected(ws, credit):
     assert seen[0].shape == (100, len(spec.sig.features)) and seen[0].dtype == np.float64
     assert out["proba_Yes"].to_list() == [0.25] * 100
     assert set(out["prediction"]) == {"No"}
+
+
+def test_an_empty_batch_of_a_multiclass_model_has_a_probability_column_per_class(ws):
+    """LightGBM predicts 0 rows of a multiclass model as shape (0,), not (0, classes): read as a
+    binary model's scores that gave 2 probability columns for 3 names, and failed every Dask job
+    of a multiclass model (each part first writes an empty batch) and an empty input scored locally."""
+    model = penguins_model(ws)
+    booster, _ = registry.load(ws, model)
+    spec = batch.BatchSpec.for_model(model, datetime(2026, 1, 1, tzinfo=UTC))
+    empty = pl.read_csv(SAMPLE / "penguins.csv").head(0)
+
+    out = batch.score_batch(empty, spec, batch.lightgbm_predictor(booster, threads=1)).table
+
+    assert out.num_rows == 0
+    assert out.column_names == ["prediction", "proba_Adelie", "proba_Chinstrap", "proba_Gentoo",
+                                "model_name", "model_version", "scored_at"]
