@@ -10,9 +10,10 @@ setup + call + teardown): the sum of their durations old and new, and the ratio 
 prints both runs' wall times and the tests whose time grew most. ``--compare`` reads two reports
 written earlier (``pytest --junitxml=FILE``).
 
-PYTEST_ARGS default to what `make test` runs (``-n 2 --dist loadgroup``); give test paths there to
-try it on a few files. The two runs are one after the other, so on a busy machine their load
-differs: read the ratio from a quiet machine.
+PYTEST_ARGS default to what `make test` runs (``-n 2 --dist loadgroup``) over the test files both
+checkouts have (a file only one has cannot count, so neither run spends time on it); give
+arguments with test paths to try it on a few files. The two runs are one after the other, so on a
+busy machine their load differs: read the ratio from a quiet machine.
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ def compare(old: Path, new: Path, walls: tuple[float, float] | None = None) -> N
         print(f"  {a[t]:7.2f} -> {b[t]:7.2f}  {t}")
 
 
+def common_test_files(old: Path, new: Path) -> list[str]:
+    """The test files (relative to the checkout) that both checkouts have."""
+    def files(root: Path) -> set[str]:
+        return {str(f.relative_to(root)) for f in (root / "tests").rglob("test_*.py")}
+    return sorted(files(old) & files(new))
+
+
 def run_suite(tree: Path, python: Path, pytest_args: list[str], report: Path) -> float:
     """Wall seconds of one run of ``tree``'s suite with its own environment; its report in ``report``."""
     start = time.perf_counter()
@@ -80,13 +88,13 @@ def main() -> None:
         print("nothing to compare: give --baseline-tree DIR or --compare OLD.xml NEW.xml (see --help)")
         return
     old = args.baseline_tree.resolve()
-    pytest_args = args.pytest_args or MAKE_TEST
+    pytest_args = args.pytest_args or [*MAKE_TEST, *common_test_files(old, ROOT)]
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
         walls = (run_suite(old, old / ".venv" / "bin" / "python", pytest_args, out / "old.xml"),
                  run_suite(ROOT, Path(sys.executable), pytest_args, out / "new.xml"))
-        print(f"old: {old}\nnew: {ROOT}\npytest {' '.join(pytest_args)}")
+        print(f"old: {old}\nnew: {ROOT}\npytest {' '.join(pytest_args)[:300]}")
         compare(out / "old.xml", out / "new.xml", walls)
 
 
