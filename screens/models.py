@@ -485,7 +485,7 @@ class ModelsScreen(BaseScreen):
             FormField("target", "Deployment or model (NAME, NAME:V, NAME@ALIAS)", target),
             FormField("inputs", "Input CSV/Parquet file(s), comma-separated; relative to the cwd", "",
                   "data/new.csv"),
-            FormField("output", "Output Parquet file or folder", "",
+            FormField("output", "Output file (.parquet, or .csv for CSV) or folder", "",
                   "blank: the workspace's artifacts/scores"),
             FormField("keep", "Keep input columns in the output, comma-separated (a deployment remembers them)",
                       ", ".join(dep.keep) if dep else "", "e.g. pid, order_id"),
