@@ -79,7 +79,8 @@ def register(app: typer.Typer) -> None:
 def score(
     target: Annotated[str, typer.Argument(help="A deployment name, or a model NAME, NAME:VERSION, NAME@ALIAS.")],
     inputs: Annotated[list[str], typer.Argument(help="CSV or Parquet files, or globs (quote them).")],
-    output: Annotated[str | None, typer.Option("--output", "-o", help="Output file: .parquet, or .csv for CSV (or a folder); default: the deployment's output folder.")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Output file: .parquet, or .csv for CSV "
+                                               "(or a folder); default: the deployment's output folder.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1000, help="Rows per batch.")] = 100_000,
     engine: Annotated[str | None, typer.Option(
         "--engine", help="local (LightGBM), compiled (the deployment's compiled model), or dask: partitions "

@@ -278,8 +278,8 @@ def suggest_task(series: pl.Series, *, strict: bool = True) -> str | None:
 def _class_codes(values: pl.Series) -> bool:
     """Do these integers (no nulls, 3+ distinct) read as class codes? See :func:`suggest_task`."""
     counts = values.alias("value").value_counts(name="rows").sort("value")
-    steps = counts["value"].diff().drop_nulls().n_unique()
-    return counts.height <= MULTICLASS_MAX and steps == 1 and int(counts["rows"].min()) >= MIN_CLASS_ROWS  # type: ignore[arg-type]
+    evenly_spaced = counts["value"].diff().drop_nulls().n_unique() == 1
+    return counts.height <= MULTICLASS_MAX and evenly_spaced and bool((counts["rows"] >= MIN_CLASS_ROWS).all())
 
 
 # --- reading versions ---------------------------------------------------------------------

@@ -260,7 +260,8 @@ def _scored(ws: Workspace, job: ScoringJob, id_column: str, sig: Signature) -> p
     cols = _prediction_columns(sig)
     if id_column not in names or any(c not in names for c in cols):
         return None
-    return lf.select(pl.col(id_column).cast(pl.String).alias("__id"), *(pl.col(c).cast(pl.Float64) for c in cols))
+    return lf.select(pl.col(id_column).cast(pl.String).alias("__id"),
+                     *(pl.col(c).cast(pl.Float64) for c in cols))
 
 
 def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str,

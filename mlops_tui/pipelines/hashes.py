@@ -37,7 +37,8 @@ class FileHashes:
         try:
             st = os.stat(key)  # before reading: a file changed while hashed is hashed again next time
             known = self._entries.get(key)
-            if isinstance(known, dict) and (known.get("size"), known.get("mtime_ns")) == (st.st_size, st.st_mtime_ns):
+            stamp = (st.st_size, st.st_mtime_ns)
+            if isinstance(known, dict) and (known.get("size"), known.get("mtime_ns")) == stamp and known.get("sha256"):
                 return str(known["sha256"])
             with open(key, "rb") as fh:
                 digest = hashlib.file_digest(fh, "sha256").hexdigest()

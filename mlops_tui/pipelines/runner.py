@@ -62,7 +62,8 @@ class PipelineResult(Result):
 
 
 # -- fingerprints ----------------------------------------------------------------------------------
-def inputs_of(ws: Workspace, p: Pipeline, s: Stage, up: dict[str, dict[str, Any]], hashes: FileHashes) -> JsonDict:
+def inputs_of(ws: Workspace, p: Pipeline, s: Stage, up: dict[str, dict[str, Any]],
+              hashes: FileHashes) -> JsonDict:
     """What ``s``'s fingerprint is made of, given its upstream stages' outputs (file contents by
     their sha256, from ``hashes`` while a file's size and mtime are unchanged)."""
     files: dict[str, str | None] = {}

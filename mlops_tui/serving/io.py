@@ -364,8 +364,13 @@ class AtomicCsv(AtomicParquet):
     as failed by the sweep, its complete output left in place."""
 
     def _open(self, schema: pa.Schema) -> Any:
+        import pyarrow as pa
         import pyarrow.csv as pacsv
 
+        nested = [f.name for f in schema if pa.types.is_nested(f.type)]
+        if nested:  # a kept list or struct column
+            raise UserError(f"--output {self.path.name}: CSV cannot hold the nested column(s) "
+                            f"{', '.join(nested)}; write .parquet")
         return pacsv.CSVWriter(self.tmp, schema)
 
 

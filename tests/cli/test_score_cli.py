@@ -79,6 +79,15 @@ def test_an_output_neither_csv_nor_parquet_is_refused_in_one_line(cli, ws, deplo
     assert res.code == 1 and res.stdout == ""
     assert res.stderr.strip() == f"error: --output {out}: unsupported output type .txt; name it .parquet or .csv"
     assert not out.exists() and ws.store.jobs.list() == []
+    # a kept list column fits Parquet, not CSV: one line naming it, no file
+    import polars as pl
+
+    tagged = tmp_path / "tagged.parquet"
+    pl.read_csv(SAMPLE / "default.csv").with_columns(pl.concat_list("customer_id").alias("tags")).write_parquet(tagged)
+    res = cli("score", deployed, str(tagged), "--keep", "tags", "--output", str(tmp_path / "s.csv"))
+    assert res.code == 1
+    assert res.stderr.strip() == "error: --output s.csv: CSV cannot hold the nested column(s) tags; write .parquet"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tagged.parquet", "ws"]
 
 
 def test_a_csv_job_failing_midway_leaves_no_partial_file_and_keeps_the_earlier_one(cli, ws, deployed, tmp_path):
