@@ -132,6 +132,23 @@ def binned_counts(
     return {c: dict(value or {}) for c, value in zip(names, row, strict=True)}
 
 
+def counts_of(path: str, values: dict[str, Sequence[str]]) -> dict[str, dict[str, int]]:
+    """One scan: for each column, how many rows hold each of the given values (compared as text),
+    e.g. another version's data counted on a reference's most frequent categories."""
+    select: list[str] = []
+    params: list[Any] = []
+    for c, wanted in values.items():
+        q = f"CAST({ident(c)} AS VARCHAR)"
+        select.append(f"histogram(CASE WHEN {q} IN ({', '.join('?' for _ in wanted)}) THEN {q} END)")
+        params += list(wanted)
+    if not select:
+        return {}
+    with connect() as con:
+        row = con.execute(f"SELECT {', '.join(select)} FROM read_parquet(?)", [*params, path]).fetchone()
+    assert row is not None
+    return {c: dict(value or {}) for c, value in zip(values, row, strict=True)}
+
+
 def top_values(path: str, column: str, k: int) -> list[tuple[Any, int]]:
     """The ``k`` most frequent non-null values of a column, with their counts."""
     c = ident(column)

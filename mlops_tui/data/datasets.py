@@ -395,6 +395,14 @@ def diff(ws: Workspace, a: str, b: str) -> Diff:
     pa, pb = va.profile, vb.profile
     numeric = {c: profiling.bin_spec(pa[c]["histogram"]["edges"]) for c in common
                if "histogram" in pa[c] and pb[c]["kind"] == "numeric" and c not in ids}
+    # Text columns with too many values for a full count: both sides counted on the values either lists
+    # as most frequent (see profiling.category_drift).
+    listed = {c: sorted({str(v) for v, _ in [*pa[c].get("top", []), *pb[c].get("top", [])]}) for c in common
+              if pa[c]["kind"] == pb[c]["kind"] == "categorical" and c not in ids
+              and not (pa[c].get("top_complete") and pb[c].get("top_complete"))}
+    listed = {c: values for c, values in listed.items() if values}
+    counted_a = sql.counts_of(str(snapshot_path(ws, va)), listed)
+    counted_b = sql.counts_of(str(snapshot_path(ws, vb)), listed)
     binned = sql.binned_counts(str(snapshot_path(ws, vb)), numeric)
     drift = []
     for c in common:
@@ -407,7 +415,7 @@ def diff(ws: Workspace, a: str, b: str) -> Diff:
             mean_a, mean_b = ra.get("mean"), rb.get("mean")
             detail = f"mean {_short(mean_a)} → {_short(mean_b)}"
         elif ra["kind"] == "categorical" and rb["kind"] == "categorical":
-            psi, new, gone = profiling.category_drift(ra, rb)
+            psi, new, gone = profiling.category_drift(ra, rb, (counted_a.get(c, {}), counted_b.get(c, {})))
             detail = "; ".join(f"{what}: {', '.join(map(str, values[:5]))}"
                                for what, values in (("new", new), ("gone", gone)) if values)
         elif ra["kind"] != rb["kind"]:

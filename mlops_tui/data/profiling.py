@@ -170,17 +170,23 @@ def numeric_drift(ref: dict[str, Any], cur_bins: dict[int, int]) -> float:
     return psi([0, *counts, 0], cur)
 
 
-def category_drift(ref: dict[str, Any], cur: dict[str, Any]) -> tuple[float, list[Any], list[Any]]:
-    """``(psi, new categories, vanished categories)`` from two profiles' value counts. When either
-    side kept only its top values, the rest are pooled in one "other" bucket."""
-    a = {str(v): n for v, n in ref.get("top", [])}
-    b = {str(v): n for v, n in cur.get("top", [])}
-    complete = ref.get("top_complete") and cur.get("top_complete")
-    cats = sorted(set(a) | set(b))
+def category_drift(ref: dict[str, Any], cur: dict[str, Any],
+                   counts: tuple[dict[str, int], dict[str, int]] | None = None) -> tuple[float, list[Any], list[Any]]:
+    """``(psi, new categories, vanished categories)`` of a categorical column.
+
+    When both profiles hold every value's count, from those. Otherwise the bins are the values either
+    profile lists as most frequent, the rest pooled as "other", counted on both sides by ``counts``
+    (``store.profiling.counts_of`` over each snapshot): two top-k lists side by side would count a
+    category one side's list happens to miss as absent there (random halves of a 58-state column
+    alerted so). New and vanished categories are then the listed ones counted on one side only."""
+    if ref.get("top_complete") and cur.get("top_complete"):
+        a = {str(v): n for v, n in ref.get("top", [])}
+        b = {str(v): n for v, n in cur.get("top", [])}
+    else:
+        a, b = counts or ({}, {})
+    cats = sorted({str(v) for v, _ in [*ref.get("top", []), *cur.get("top", [])]})
     ea, eb = [a.get(c, 0) for c in cats], [b.get(c, 0) for c in cats]
-    if not complete:
-        ea.append(max(ref["count"] - sum(a.values()), 0))
-        eb.append(max(cur["count"] - sum(b.values()), 0))
-    new = sorted(set(b) - set(a)) if complete else []
-    gone = sorted(set(a) - set(b)) if complete else []
-    return psi(ea, eb), new, gone
+    if not (ref.get("top_complete") and cur.get("top_complete")):
+        ea.append(max(ref["count"] - sum(ea), 0))
+        eb.append(max(cur["count"] - sum(eb), 0))
+    return psi(ea, eb), [c for c in cats if not a.get(c)], [c for c in cats if not b.get(c)]
