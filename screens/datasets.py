@@ -32,7 +32,7 @@ def schema_rows(dv: DatasetVersion) -> list[tuple[Any, ...]]:
     for col in dv.schema:
         p = dv.profile.get(col["name"], {})
         hist = (p.get("histogram") or {}).get("counts") or []
-        if p.get("kind") == "numeric" or hist:
+        if p.get("kind") in ("numeric", "temporal") or hist:
             spread = f"{fmt(p.get('min'))} … {fmt(p.get('max'))}"
             shape = sparkline(hist, 16)
         else:

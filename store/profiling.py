@@ -149,6 +149,19 @@ def counts_of(path: str, values: dict[str, Sequence[str]]) -> dict[str, dict[str
     return {c: dict(value or {}) for c, value in zip(values, row, strict=True)}
 
 
+def sample_values(path: str, columns: Sequence[str], n: int) -> dict[str, list[Any]]:
+    """Up to ``n`` non-null values of each column, drawn at random over the whole file (a seeded
+    reservoir sample: the same file gives the same values)."""
+    out: dict[str, list[Any]] = {}
+    with connect() as con:
+        for c in columns:
+            q = ident(c)
+            rows = con.execute(f"SELECT {q} FROM (SELECT {q} FROM read_parquet(?) WHERE {q} IS NOT NULL) "
+                               f"USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE (0)", [path]).fetchall()
+            out[c] = [r[0] for r in rows]
+    return out
+
+
 def top_values(path: str, column: str, k: int) -> list[tuple[Any, int]]:
     """The ``k`` most frequent non-null values of a column, with their counts."""
     c = ident(column)

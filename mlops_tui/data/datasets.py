@@ -227,16 +227,16 @@ def infer_schema(
 ) -> list[SchemaEntry]:
     """Schema entries ``{name, dtype, nullable, role}``.
 
-    Roles: the target; ``time`` for Date/Datetime columns; ``id`` for a unique, complete integer or
-    text column named like an id (``id``, ``customer_id``, ``userId``); ``ignored`` for a column with
-    at most one value (nothing to learn from); ``feature`` otherwise.
+    Roles: the target; ``time`` for Date/Datetime columns and dates written as text; ``id`` for a
+    unique, complete integer or text column named like an id (``id``, ``customer_id``, ``userId``);
+    ``ignored`` for a column with at most one value (nothing to learn from); ``feature`` otherwise.
     """
     entries = []
     for col, dtype in schema.items():
         p = prof[col]
         if col == target:
             role = "target"
-        elif dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime):
+        elif dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime) or "date_format" in p:
             role = "time"
         elif (profiling.looks_like_id(col) and (dtype.is_integer() or dtype == pl.String)
               and p["nulls"] == 0 and p["distinct"] == rows):

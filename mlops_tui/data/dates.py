@@ -11,15 +11,23 @@ when its own values would be ambiguous.
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 ISO = "iso"  # let Polars infer an ISO-like format from the values
-_DAYS = ("%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m-%d-%Y", "%d-%m-%Y", "%m/%d/%y", "%d/%m/%y")
+_DAYS = ("%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m-%d-%Y", "%d-%m-%Y", "%m/%d/%y", "%d/%m/%y", "%d.%m.%y")
 _TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
 FORMATS = tuple(day + time for day in _DAYS for time in _TIMES)
 # year first (4 digits), or day and month first and a 2- or 4-digit year: not "1.2.3" (a version)
 _LOOKS_LIKE_A_DATE = r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](\d{4}|\d{2})\b)"
+_TWO_DIGIT_YEAR = r"^\d{1,2}[-/.]\d{1,2}[-/.]\d{2}\b"  # %Y reads "20" as the year 20, so these take %y
 SAMPLE = 1000
+
+
+def looks_like_date(text: str) -> bool:
+    """Whether a value starts like a date (a cheap test before :func:`infer_format` reads a sample)."""
+    return re.match(_LOOKS_LIKE_A_DATE, text.strip()) is not None
 
 
 def infer_format(col: pl.Series) -> str | None:
@@ -37,8 +45,9 @@ def infer_format(col: pl.Series) -> str | None:
             return ISO if values.str.to_datetime(strict=False).null_count() == 0 else None
         except pl.exceptions.ComputeError:  # Polars found no format it knows
             return None
+    short_year = values.str.contains(_TWO_DIGIT_YEAR).all()
     for fmt in FORMATS:
-        if values.str.to_datetime(fmt, strict=False).null_count() == 0:
+        if ("%y" in fmt) == short_year and values.str.to_datetime(fmt, strict=False).null_count() == 0:
             return fmt
     return None
 

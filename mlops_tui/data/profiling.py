@@ -9,7 +9,8 @@ A profile is ``{column: stats}``; ``stats`` always has ``dtype``, ``kind`` (nume
 temporal, other), ``count`` (non-null), ``nulls``, ``null_rate`` and ``distinct``; numeric columns add
 ``min``, ``max``, ``mean``, ``std``, ``q25``, ``q50``, ``q75`` and ``histogram`` (``edges``: n+1
 boundaries, ``counts``: n); categorical columns add ``top`` (list of ``[value, count]``, the full
-value counts when ``top_complete``); temporal columns add ``min`` and ``max`` as ISO text.
+value counts when ``top_complete``); temporal columns add ``min`` and ``max`` as ISO text, and
+``date_format`` when they are dates written as text (:func:`_text_dates`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import polars as pl
 
+from mlops_tui.data import dates
 from mlops_tui.store import profiling as sql
 
 HIST_BINS = 20
@@ -103,7 +105,9 @@ def profile(path: str) -> tuple[int, dict[str, pl.DataType], dict[str, dict[str,
         lo, hi = _num(stats[c].min), _num(stats[c].max)
         if kind == "numeric" and lo is not None and hi is not None:
             edges[c] = hist_edges(lo, hi, schema[c].is_integer())
-    few = [c for c, k in kinds.items() if k == "categorical" and stats[c].distinct <= FULL_COUNTS_MAX * 2]
+    text_dates = _text_dates(path, [c for c, t in schema.items() if t == pl.String], stats)
+    few = [c for c, k in kinds.items() if k == "categorical" and stats[c].distinct <= FULL_COUNTS_MAX * 2
+           and c not in text_dates]
     counted = sql.binned_counts(path, {c: bin_spec(e) for c, e in edges.items()}, few)
 
     out: dict[str, dict[str, Any]] = {}
@@ -123,6 +127,8 @@ def profile(path: str) -> tuple[int, dict[str, pl.DataType], dict[str, dict[str,
                 n = len(edges[c]) - 1
                 item["histogram"] = {"edges": edges[c],
                                      "counts": [int(counted[c].get(i, 0)) for i in range(n)]}
+        elif c in text_dates:
+            item.update(kind="temporal", date_format=text_dates[c][0], min=text_dates[c][1], max=text_dates[c][2])
         elif kind == "categorical":
             values = counted.get(c)
             if values is not None and len(values) <= FULL_COUNTS_MAX:
@@ -136,6 +142,27 @@ def profile(path: str) -> tuple[int, dict[str, pl.DataType], dict[str, dict[str,
             item["min"], item["max"] = _text(st.min), _text(st.max)
         out[c] = item
     return rows, schema, out
+
+
+def _text_dates(path: str, columns: list[str],
+                stats: dict[str, sql.ColumnStats]) -> dict[str, tuple[str, str | None, str | None]]:
+    """Text columns whose values are dates in one format (``1/31/2017 9:00``, ``8/6/20 18:57``: what
+    spreadsheets and R export; the reader parses ISO dates itself): ``{column: (format, first, last)}``,
+    the range as ISO text. Such a column is a time axis, not categories: its range in text order
+    (9/9/2017 after 12/31/2017) misleads, and the next rows' new dates would read as drift. Only columns
+    whose smallest and largest values look like dates are sampled; one streaming pass ranges them."""
+    candidates = [c for c in columns if all(isinstance(v, str) and dates.looks_like_date(v)
+                                            for v in (stats[c].min, stats[c].max))]
+    sampled = sql.sample_values(path, candidates, dates.SAMPLE)
+    formats = {c: f for c in candidates if (f := dates.infer_format(pl.Series(c, sampled[c], dtype=pl.String)))}
+    if not formats:
+        return {}
+    parsed = [dates.parse(pl.col(c), f) for c, f in formats.items()]
+    ranged = (pl.scan_parquet(path).select([e.min().name.suffix("__min") for e in parsed]
+                                           + [e.max().name.suffix("__max") for e in parsed])
+              .collect(engine="streaming").row(0, named=True))
+    return {c: (f, _text(ranged[f"{c}__min"]), _text(ranged[f"{c}__max"])) for c, f in formats.items()
+            if ranged[f"{c}__min"] is not None}
 
 
 def _plain(value: Any) -> Any:

@@ -267,6 +267,26 @@ def test_diff_of_a_many_valued_column_compares_the_same_categories_on_both_sides
     assert moved["state"].status == "alert"
 
 
+def test_dates_written_as_text_are_profiled_as_dates(ws, tmp_path):
+    """Stat2Data's KeyWestWater ("10/3/2016 0:00") and openintro's blizzard_salary ("8/6/20 18:57") came
+    out as text features: `dataset show` gave the range 1/1/2017 0:00 .. 9/9/2017 9:00 (text order), and
+    diff alerted on the next rows' new timestamps. They are time columns, ranged as dates."""
+    stamps = [f"{m}/{d}/2017 {h}:00" for m in (1, 10, 12) for d in (2, 9, 28) for h in (0, 9, 23)]
+    df = pl.DataFrame({"when": stamps, "temp": [float(i % 7) for i in range(len(stamps))],
+                       "note": ["1/2 cup", "3/4 cup", "2-3 cups"] * 9})
+    df.write_csv(tmp_path / "a.csv")
+    dv, _ = datasets.add(ws, str(tmp_path / "a.csv"), name="water")
+    roles = {e["name"]: e["role"] for e in dv.schema}
+    assert roles == {"when": "time", "temp": "feature", "note": "feature"}
+    when = dv.profile["when"]
+    assert (when["kind"], when["date_format"]) == ("temporal", "%m/%d/%Y %H:%M")
+    assert (when["min"], when["max"]) == ("2017-01-02T00:00:00", "2017-12-28T23:00:00")
+    df.with_columns(pl.col("when").str.replace("2017", "2018")).write_csv(tmp_path / "b.csv")
+    datasets.add(ws, str(tmp_path / "b.csv"), name="water")
+    drift = {x.column: x for x in datasets.diff(ws, "water:1", "water:2").drift}
+    assert drift["when"].status == "n/a" and "2018-12-28" in drift["when"].detail
+
+
 def test_validate_lists_every_problem(ws, tmp_path):
     datasets.add(ws, str(SAMPLE / "penguins.csv"), target="species")
     assert datasets.validate(ws, "penguins", str(SAMPLE / "penguins.csv")).ok

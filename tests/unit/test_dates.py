@@ -22,6 +22,9 @@ from mlops_tui.training.signature import Signature, encode
     (["13.01.2019", "1.2.2020"], "%d.%m.%Y"),
     (["1/13/2019 8:30 PM", "2/1/2019 9:05 AM"], "%m/%d/%Y %I:%M %p"),
     (["1/2/2019", "3/4/2019"], "%m/%d/%Y"),  # ambiguous: month first, as US spreadsheets write it
+    # a two-digit year is not the year 20 (openintro's blizzard_salary: "8/6/20 18:57")
+    (["8/6/20 18:57", "3/11/21 10:28"], "%m/%d/%y %H:%M"),
+    (["13.01.19", "1.2.20"], "%d.%m.%y"),
 ])
 def test_formats_are_recognised(values, fmt):
     assert dates.infer_format(pl.Series(values, dtype=pl.String)) == fmt
