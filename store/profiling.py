@@ -12,7 +12,7 @@ decides what to compute and calls these.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,7 +132,7 @@ def binned_counts(
     return {c: dict(value or {}) for c, value in zip(names, row, strict=True)}
 
 
-def counts_of(path: str, values: dict[str, Sequence[str]]) -> dict[str, dict[str, int]]:
+def counts_of(path: str, values: Mapping[str, Sequence[str]]) -> dict[str, dict[str, int]]:
     """One scan: for each column, how many rows hold each of the given values (compared as text),
     e.g. another version's data counted on a reference's most frequent categories."""
     select: list[str] = []
