@@ -32,7 +32,9 @@ def schema_rows(dv: DatasetVersion) -> list[tuple[Any, ...]]:
     for col in dv.schema:
         p = dv.profile.get(col["name"], {})
         hist = (p.get("histogram") or {}).get("counts") or []
-        if p.get("kind") in ("numeric", "temporal") or hist:
+        if p.get("kind") == "temporal":  # ISO text; the days are what fits
+            spread, shape = f"{str(p.get('min'))[:10]} … {str(p.get('max'))[:10]}", ""
+        elif p.get("kind") == "numeric" or hist:
             spread = f"{fmt(p.get('min'))} … {fmt(p.get('max'))}"
             shape = sparkline(hist, 16)
         else:
