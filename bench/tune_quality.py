@@ -8,7 +8,8 @@ load leaves it, and two runs of it cannot be compared. Here every set gets the t
 reached in T seconds on a quiet machine (``--reference``: rows saved by ``vs_flaml.py --out``, which
 also give FLAML's score there), times ``--fraction``: the score then depends on the code, not on
 the machine. Each set: vs_flaml's split (same 75/25 rows), ``dataset add`` of the 75 %, ``tune
---trials N --jobs J --seed 0``, ``score`` on the 25 %, vs_flaml's score(). The CPU seconds of the
+--trials N --jobs J --seed 0`` over the space `tune --timeout BUDGET` searches (``--budget``),
+``score`` on the 25 %, vs_flaml's score(). The CPU seconds of the
 `tune` process are printed too: a change that makes trials dearer gets fewer of them in T seconds.
 """
 
@@ -27,10 +28,24 @@ sys.path.insert(0, str(ROOT))
 
 from bench import corpus, vs_flaml  # noqa: E402
 
-REFERENCE = Path("/work/notes/flaml30-quiet.json")
+REFERENCE = Path("/work/notes/flaml30-s20.json")  # the quiet T=30 run of 06:38 UTC (main 2878bd5)
 
 
-def one(src: corpus.CorpusSet, task: str, trials: int, jobs: int, work: Path) -> dict:
+def space_file(budget: float, work: Path) -> Path:
+    """A space file giving `tune --trials` the space `tune --timeout BUDGET` searches (its rounds cap,
+    patience and learning-rate floor scale with the budget; see space.default_space)."""
+    from mlops_tui.training.tuning import space
+
+    scaled = space.default_space(budget)
+    settings = {k: v for k, v in scaled["settings"].items() if k != "pruner"}
+    lr = scaled["params"]["learning_rate"]
+    path = work / f"space-{budget:g}.toml"
+    path.write_text("".join(f"{k} = {v}\n" for k, v in settings.items())
+                    + f"[params.learning_rate]\nlow = {lr['low']}\nhigh = {lr['high']}\nlog = true\n")
+    return path
+
+
+def one(src: corpus.CorpusSet, task: str, trials: int, jobs: int, work: Path, space: Path) -> dict:
     import os
 
     import polars as pl
@@ -43,7 +58,7 @@ def one(src: corpus.CorpusSet, task: str, trials: int, jobs: int, work: Path) ->
     vs_flaml.run_cli(["dataset", "add", str(train_csv), "--name", src.name, "--target", src.target], env)
     cpu0, t0 = vs_flaml.children_cpu(), time.perf_counter()
     tuned = vs_flaml.run_cli(["tune", src.name, "--trials", str(trials), "--jobs", str(jobs), "--seed", "0",
-                              "--metric", optimised], env)
+                              "--metric", optimised, "--space", str(space)], env)
     wall, cpu = time.perf_counter() - t0, vs_flaml.children_cpu() - cpu0
     model = f"{tuned['model']['name']}:{tuned['model']['version']}"
     vs_flaml.run_cli(["score", model, str(test_csv), "--output", str(work / "ours.parquet")], env)
@@ -91,6 +106,8 @@ def main() -> None:
     ap.add_argument("--reference", default=str(REFERENCE), help="vs_flaml.py --out rows (default: %(default)s)")
     ap.add_argument("--fraction", type=float, default=0.25, help="of the reference's trials (default: %(default)s)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--budget", type=float, default=30.0,
+                    help="search the space of `tune --timeout BUDGET` (default: %(default)s)")
     ap.add_argument("--only", default="", help="comma-separated corpus sets (default: the reference's)")
     ap.add_argument("--out", default="", help="write the rows as JSON here (after each set)")
     ap.add_argument("--work", default="", help="working directory (default: a temporary one)")
@@ -106,8 +123,10 @@ def main() -> None:
     sets = corpus.materialise(corpus.DEFAULT_DIR, wanted)
     quiet = {r["set"]: r["trials"] for r in reference}
     work = Path(args.work or tempfile.mkdtemp(prefix="tune-quality-"))
+    work.mkdir(parents=True, exist_ok=True)
+    space = space_file(args.budget, work)
     runs = ((src.name, partial(one, src, corpus.BY_NAME[src.name].task,
-                                max(10, round(quiet.get(src.name, 100) * args.fraction)), args.jobs, work / src.name))
+                                max(10, round(quiet.get(src.name, 100) * args.fraction)), args.jobs, work / src.name, space))
             for src in sets)
     rows = vs_flaml.collect(runs, args.out)
     print(table(reference, {args.out or "this run": rows}))

@@ -38,8 +38,8 @@ def test_multiclass_tune_registers_an_evaluated_model(ws, cli, tmp_path):
     booster, sidecar = registry.load(ws, model)  # sha256 checked
     assert sidecar["dataset"]["name"] == "penguins" and sidecar["seed"] == 1
     assert sidecar["signature"]["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
-    # Cross-validated (a small set): the average of the 5 fold models, 3 trees a round each.
-    assert booster.num_trees() == 5 * 3 * sidecar["num_boost_round"]
+    # Cross-validated (a small set): the average of 2 draws of 5 fold models, 3 trees a round each.
+    assert booster.num_trees() == 2 * 5 * 3 * sidecar["num_boost_round"]
     assert (ws.run_dir(out["run_id"]) / "holdout.parquet").exists()
     evals = ws.store.runs.evaluations(run_id=out["run_id"], kind="holdout")
     assert len(evals) == 1 and evals[0].metrics["accuracy"] == out["test_metrics"]["accuracy"]

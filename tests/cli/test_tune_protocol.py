@@ -23,7 +23,9 @@ def test_a_small_set_cross_validates_and_a_large_one_uses_one_split(ws, cli, tmp
     add_sample(ws, "penguins", target="species")
     small = _tune(cli, tmp_path, "penguins", "--trials", "2")
     assert small["protocol"]["kind"] == "cv" and small["protocol"]["folds"] == 5
+    assert small["protocol"]["final_draws"] == protocol.FINAL_DRAWS == 2
     assert "5-fold cross-validation" in small["protocol"]["reason"]
+    assert "over 2 draws of the folds" in small["protocol"]["reason"]
     shown = cli("run", "show", small["run_id"])
     assert "protocol: 5-fold cross-validation (275 rows besides the holdout" in " ".join(shown.stdout.split())
 
@@ -63,10 +65,11 @@ def test_the_holdout_rows_never_enter_a_fold(ws, cli, tmp_path):
     run = ws.store.runs.get(out["run_id"])
     p = train.prepare_config(ws, datasets.resolve(ws, "penguins:1"), run.config)
     fit = prep.fitted_rows(p)
-    folds = protocol.folds(run.config, p)
-    assert len(folds) == 5
-    validated = sorted(i for _, valid in folds for i in valid)
-    assert validated == list(range(fit.height))  # each row validated exactly once
+    for draws in (1, 2):  # the trials' folds; the final model's two draws of them
+        folds = protocol.folds(run.config, p, draws=draws)
+        assert len(folds) == 5 * draws
+        validated = sorted(i for _, valid in folds for i in valid)
+        assert validated == sorted(list(range(fit.height)) * draws)  # each row validated once a draw
     holdout = pl.read_parquet(ws.run_dir(run.run_id) / "holdout.parquet")
     assert holdout.equals(p.test)
     learnt = pl.read_parquet(ws.run_dir(run.run_id) / train.TRAINED_ROWS)["row_key"]
@@ -88,13 +91,16 @@ def test_a_cross_validated_run_registers_the_average_of_its_best_trials_fold_mod
     run = ws.store.runs.get(out["run_id"])
     booster, _ = registry.load(ws, ws.store.models.get(out["model"]["name"], out["model"]["version"]))
     rounds = run.best_params["num_boost_round"]
-    assert booster.num_trees() == 5 * rounds * 3  # 5 folds x the best trial's rounds x 3 classes
+    assert booster.num_trees() == 2 * 5 * rounds * 3  # 2 draws x 5 folds x the best trial's rounds x 3 classes
 
-    # The same folds and parameters, trained here: the registered model predicts their mean raw score.
+    # The trial's folds, then another draw of them, with its parameters, trained here: the
+    # registered model predicts their mean raw score.
     p = train.prepare_config(ws, datasets.resolve(ws, "penguins:1"), run.config)
     params = {k: v for k, v in train.full_params(run.config, run.best_params, p).items() if k != "num_boost_round"}
+    trial_folds = protocol.folds(run.config, p)
     folds = lgb.cv(params, train.lgb_dataset(p, prep.fitted_rows(p)), num_boost_round=rounds,
-                   folds=protocol.folds(run.config, p), return_cvbooster=True)["cvbooster"].boosters
+                   folds=protocol.folds(run.config, p, draws=2), return_cvbooster=True)["cvbooster"].boosters
+    assert [v.tolist() for _, v in protocol.folds(run.config, p, draws=2)[:5]] == [v.tolist() for _, v in trial_folds]
     X, _ = p.xy(p.test)
     mean = np.mean([b.predict(X, raw_score=True) for b in folds], axis=0)
     assert np.allclose(booster.predict(X, raw_score=True), mean, rtol=0, atol=1e-9)

@@ -44,14 +44,14 @@ def process_start() -> float:
 class Budget:
     deadline: float | None = None  # time.time() by which the whole run should have ended
     total_s: float | None = None
-    folds: int = 1
+    final_cost: float = 1.0  # the final model's training, in best-trial fits (protocol.final_cost)
     startup_s: float = 0.0  # from the start to the first trial of the supervisor
 
     @classmethod
-    def starting(cls, started: float, timeout_s: float | None, folds: int, startup_s: float) -> Budget:
+    def starting(cls, started: float, timeout_s: float | None, final_cost: float, startup_s: float) -> Budget:
         if timeout_s is None:
-            return cls(folds=folds)
-        return cls(deadline=started + timeout_s, total_s=timeout_s, folds=folds, startup_s=startup_s)
+            return cls(final_cost=final_cost)
+        return cls(deadline=started + timeout_s, total_s=timeout_s, final_cost=final_cost, startup_s=startup_s)
 
     def cutoff(self, study: optuna.Study | None) -> float | None:
         """When trials must end (None: not yet, or no time limit). Until a trial has completed
@@ -64,9 +64,7 @@ class Budget:
         if best is None:
             return None
         seconds = best.user_attrs.get("fit_s")
-        # Cross-validation: the final model is the best trial's fold models again (train.fit_folds),
-        # so about its time; one split: one fit on train+valid, 1.5x the trial's rows.
-        refit = float(seconds or 0.0) * (1.0 if self.folds > 1 else 1.5)
+        refit = float(seconds or 0.0) * self.final_cost
         return (self.deadline - FIXED_RESERVE_S - STARTUP_SHARE * self.startup_s - RESERVE_SHARE * self.total_s
                 - refit)
 

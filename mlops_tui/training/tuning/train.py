@@ -82,20 +82,23 @@ def fit_model(p: prep.Prepared, config: dict[str, Any], params: Params) -> lgb.B
     if (config.get("protocol") or {}).get("kind") == "cv":
         from mlops_tui.training.tuning import protocol
 
-        return fit_folds(p, params, protocol.folds(config, p))
+        return fit_folds(p, params, protocol.folds(config, p, draws=protocol.final_draws(config)))
     return fit_final(p, params)
 
 
 def fit_folds(p: prep.Prepared, params: Params, folds: list[tuple[np.ndarray, np.ndarray]]) -> lgb.Booster:
     """The final model of a cross-validated run: the best trial's k fold models again (same folds,
-    same bins and seeds, so the same trees), each to the chosen rounds, averaged into one model.
+    same bins and seeds, so the same trees), then the same configuration on each further draw of
+    the folds (``folds``: protocol.folds with the run's final draws), each to the chosen rounds,
+    averaged into one model.
 
     Why not one refit on all rows: measured on the corpus (bench/tune_quality.py, the same trials),
     the average of the fold models scored better on the external 25 % on 8 of the 11
     cross-validated sets (hmda AUC 0.864 -> 0.883, carseats R² 0.697 -> 0.734): each fold model saw
     80 % of the rows, but five of them average away much of the variance of a model fitted to a few
-    hundred rows, and a refit's rounds chosen on 80 % of the rows are a guess for 100 %. The cost:
-    k times the trees, so scoring is k times slower (these are models of at most 10,000 rows)."""
+    hundred rows, and a refit's rounds chosen on 80 % of the rows are a guess for 100 %. A second
+    draw of the folds averages away more (protocol.FINAL_DRAWS). The cost: k x draws times the
+    trees, so scoring is that many times slower (these are models of at most 10,000 rows)."""
     import lightgbm as lgb
 
     rounds = max(1, int(params.get("num_boost_round", 100)))

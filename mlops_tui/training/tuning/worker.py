@@ -219,9 +219,9 @@ def _wait_child(child: subprocess.Popen[bytes], budget: Budget, study: Any) -> i
 
 def budget_of(run: Run, started: float, startup: float) -> Budget:
     from mlops_tui.training.tuning.budget import Budget
+    from mlops_tui.training.tuning.protocol import final_cost
 
-    folds = int((run.config.get("protocol") or {}).get("folds", 1))
-    return Budget.starting(started, run.timeout_s, folds, startup)
+    return Budget.starting(started, run.timeout_s, final_cost(run.config), startup)
 
 
 def _die_with_parent() -> None:
