@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from mlops_tui.data import profiling, readers
+from mlops_tui.data import dates, profiling, readers
 from mlops_tui.data.readers import read_file  # noqa: F401 - part of this module's interface
 from mlops_tui.errors import UserError
 from mlops_tui.refs import parse_ref
@@ -463,7 +463,7 @@ def validate(ws: Workspace, ref: str, path: str) -> Validation:
     Problems (``ok`` False): the file cannot be read, a contract column is missing, a column has
     another type (integers where floats are expected are fine), missing values in a column the
     contract has none in. Warnings: extra columns, text values the version never had, numbers
-    outside the version's range. One lazy aggregate pass over the file; a CSV with a value past
+    outside the version's range, text that is not a date in a column of dates written as text. One lazy aggregate pass over the file; a CSV with a value past
     the rows its types were inferred from is read again with every row inferred, as ``add`` does
     (so the file a version was registered from always validates against it).
     """
@@ -521,6 +521,10 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None) -> Validati
         if prof.get("kind") == "numeric" and schema[c] not in ("String",) and prof.get("min") is not None:
             aggs.append(pl.col(c).min().cast(pl.Float64, strict=False).alias(f"min:{c}"))
             aggs.append(pl.col(c).max().cast(pl.Float64, strict=False).alias(f"max:{c}"))
+        elif prof.get("date_format") and schema[c] == "String":  # dates written as text: each must read as one
+            bad = pl.col(c).is_not_null() & dates.parse(pl.col(c), prof["date_format"]).is_null()
+            aggs += [bad.sum().alias(f"notdate:{c}"), pl.col(c).filter(bad).first().alias(f"notdate1:{c}"),
+                     pl.int_range(pl.len()).filter(bad).first().alias(f"notdaterow:{c}")]
         elif prof.get("kind") == "categorical" and prof.get("top_complete") and schema[c] != "Boolean":
             known[c] = [str(v) for v, _ in prof["top"]]
             aggs.append(pl.col(c).cast(pl.String).filter(~pl.col(c).cast(pl.String).is_in(known[c]))
@@ -541,6 +545,9 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None) -> Validati
         if lo is not None and lo < prof["min"] or hi is not None and hi > prof["max"]:
             warnings.append(f"column {c!r} ranges {_short(lo)}..{_short(hi)}, outside {dv.ref}'s "
                             f"{_short(prof['min'])}..{_short(prof['max'])}")
+        if stats.get(f"notdate:{c}"):
+            warnings.append(f"column {c!r} has {stats[f'notdate:{c}']} value(s) that are not dates like {dv.ref}'s "
+                            f"({prof['date_format']}): row {stats[f'notdaterow:{c}'] + 1} has {stats[f'notdate1:{c}']!r}")
         new = stats.get(f"new:{c}")
         if new:
             warnings.append(f"column {c!r} has values {dv.ref} never had: {', '.join(map(str, new))}")

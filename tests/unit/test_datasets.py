@@ -285,6 +285,13 @@ def test_dates_written_as_text_are_profiled_as_dates(ws, tmp_path):
     datasets.add(ws, str(tmp_path / "b.csv"), name="water")
     drift = {x.column: x for x in datasets.diff(ws, "water:1", "water:2").drift}
     assert drift["when"].status == "n/a" and "2018-12-28" in drift["when"].detail
+    # validate: a value that is not a date in the column's format is named (scoring reads it as missing)
+    df.with_columns(pl.when(pl.int_range(pl.len()) == 4).then(pl.lit("sometime in 2017"))
+                    .otherwise(pl.col("when")).alias("when")).write_csv(tmp_path / "c.csv")
+    checked = datasets.validate(ws, "water:1", str(tmp_path / "c.csv"))
+    assert checked.ok and checked.warnings == (
+        "column 'when' has 1 value(s) that are not dates like water:1's (%m/%d/%Y %H:%M): row 5 has "
+        "'sometime in 2017'",)
 
 
 def test_validate_lists_every_problem(ws, tmp_path):
