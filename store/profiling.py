@@ -12,8 +12,11 @@ decides what to compute and calls these.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -35,15 +38,25 @@ class ColumnStats:
     q: list[float | None] | None = None  # q25, q50, q75
 
 
+MEMORY_LIMIT = "512MB"
+
+
 def ident(name: str) -> str:
     """A column name as a safely quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 
 def connect() -> duckdb.DuckDBPyConnection:
-    """A private in-memory connection; no progress bar (it would print over the TUI and CLI output)."""
+    """A private in-memory connection; no progress bar (it would print over the TUI and CLI output).
+
+    Its memory is bounded (:data:`MEMORY_LIMIT`; DuckDB's default is 80 % of the machine): a hash
+    aggregate larger than that spills to a temporary folder of this process, which DuckDB removes
+    on close. Profiling 5.4 million rows (nycflights13 repeated) peaked at 1.5 GB before, the exact
+    distinct count of an id column and the repeated-rows DISTINCT holding every row in memory."""
     con = duckdb.connect(":memory:")
     con.execute("SET enable_progress_bar = false")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute("SET temp_directory = ?", [str(Path(tempfile.gettempdir()) / f"mlops-tui-duckdb-{os.getpid()}")])
     return con
 
 

