@@ -28,6 +28,15 @@ def test_a_small_set_cross_validates_and_a_large_one_uses_one_split(ws, cli, tmp
     assert "over 2 draws of the folds" in small["protocol"]["reason"]
     shown = cli("run", "show", small["run_id"])
     assert "protocol: 5-fold cross-validation (275 rows besides the holdout" in " ".join(shown.stdout.split())
+    # Wider data (more rows x features than protocol.DRAWS_MAX_CELLS, 50,000) gets one draw.
+    from mlops_tui.data import datasets
+    from mlops_tui.training.tuning import train
+
+    run = ws.store.runs.get(small["run_id"])
+    p = train.prepare_config(ws, datasets.resolve(ws, "penguins:1"), run.config)
+    monkeypatch.setattr(protocol, "DRAWS_MAX_CELLS", 275 * len(p.signature.features) - 1)
+    wide = protocol.choose(p, None)
+    assert (wide.kind, wide.folds, wide.final_draws) == ("cv", 5, 1) and "draws" not in wide.reason
 
     # "Large" is anything above protocol.CV_MAX_ROWS rows besides the holdout (10,000); a lower
     # bound here keeps the test's data and time small.

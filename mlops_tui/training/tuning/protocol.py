@@ -9,8 +9,9 @@ a reproduction and a retrain follow the same rules:
 * **Cross-validation for small data.** Up to :data:`CV_MAX_ROWS` rows besides the holdout, each
   trial is scored by k-fold cross-validation over all of them (the holdout never enters a fold), and
   the final model is the best trial's k fold models at the rounds where the folds' mean curve was
-  best, fitted over :data:`FINAL_DRAWS` draws of the k folds (the trials' own, then others) and
-  averaged (train.fit_folds): together they learnt from every non-holdout row. Larger sets
+  best, fitted over :data:`FINAL_DRAWS` draws of the k folds (the trials' own, then others; one
+  draw for data wider than :data:`DRAWS_MAX_CELLS` cells) and averaged (train.fit_folds):
+  together they learnt from every non-holdout row. Larger sets
   (or a time split) use one validation split: k times cheaper, and the validation score of
   thousands of rows is already steady.
 * **Every core.** Trials run in one worker process per core with one LightGBM thread each.
@@ -35,11 +36,14 @@ if TYPE_CHECKING:
 
 CV_MAX_ROWS = 10_000
 CV_FOLDS = 5
-# Draws of the k folds the final model of a cross-validated run averages. Measured (the same trial
-# histories, the external 25 % of bench/tune_quality.py): two draws (10 models) against the trials'
-# folds alone (5) scored better on 9 of 10 sets (attrition AUC 0.829 -> 0.836, fgl log loss
-# 0.769 -> 0.759, caravan 0.733 -> 0.731); three draws were no better than two.
+# Draws of the k folds the final model of a cross-validated run averages, when the data has at most
+# DRAWS_MAX_CELLS rows x features besides the holdout. Measured (the same trial histories, the
+# external 25 % of bench/tune_quality.py): two draws (10 models) against the trials' folds alone
+# (5) scored better on all 9 sets below that size (attrition AUC 0.829 -> 0.836, fgl log loss
+# 0.769 -> 0.759) and on neither above it (caravan, 297k cells, 0.733 -> 0.731; ames, 128k, R²
+# 0.8797 -> 0.8796), where a second draw costs seconds of a short budget; three draws: no better.
 FINAL_DRAWS = 2
+DRAWS_MAX_CELLS = 50_000
 
 
 def cores() -> int:
@@ -77,10 +81,13 @@ def choose(prepared: Prepared, time_column: str | None) -> Protocol:
     if fit_rows <= CV_MAX_ROWS:
         folds = min(CV_FOLDS, _max_folds(prepared))
         if folds >= 2:
-            return Protocol("cv", folds, f"{fit_rows} rows besides the holdout (<= {CV_MAX_ROWS:,}): {folds}-fold "
-                                         "cross-validation uses them all for both training and validation; the "
-                                         f"final model averages the best trial's fold models over {FINAL_DRAWS} "
-                                         "draws of the folds", FINAL_DRAWS)
+            reason = (f"{fit_rows} rows besides the holdout (<= {CV_MAX_ROWS:,}): {folds}-fold cross-validation "
+                      "uses them all for both training and validation")
+            if fit_rows * len(prepared.signature.features) > DRAWS_MAX_CELLS:
+                return Protocol("cv", folds, reason)
+            return Protocol("cv", folds, reason + f"; the final model averages the best trial's fold models over "
+                                                  f"{FINAL_DRAWS} draws of the folds (<= {DRAWS_MAX_CELLS:,} cells)",
+                            FINAL_DRAWS)
     return Protocol("holdout", 1, f"{fit_rows} rows besides the holdout: one validation split of "
                                   f"{prepared.valid.height} rows is steady and {CV_FOLDS}x cheaper than folds")
 
