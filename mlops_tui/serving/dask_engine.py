@@ -301,15 +301,15 @@ class PartsFolder:
             self.tmp.unlink(missing_ok=True)
 
     def abort(self) -> None:
-        """Remove the hidden folder; a worker still finishing a cancelled part may race us, so retry."""
-        for _ in range(5):
-            try:
+        """Remove the hidden folder. A worker still finishing a cancelled part races us: it renames
+        or removes its file while rmtree lists the folder (FileNotFoundError for that file, not the
+        folder), or adds one (ENOTEMPTY); so retry until the folder is gone, a few seconds at most."""
+        for _ in range(25):
+            with contextlib.suppress(OSError):
                 shutil.rmtree(self.tmp)
+            if not os.path.lexists(self.tmp):
                 return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.2)
+            time.sleep(0.2)
 
 
 def _exchange(a: Path, b: Path) -> None:
