@@ -11,6 +11,14 @@ import math
 from datetime import datetime
 
 
+def as_stored(value: object) -> str:
+    """A data value for a preview of rows: as stored (2013, not the figure 2,013: a year, a flight
+    number), floats to 6 significant digits, ∅ for null."""
+    if value is None:
+        return "∅"
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
 def fmt(value: object, digits: int = 4, *, missing: str = "-") -> str:
     """``value`` short and stable: 1,234 / 0.8123 / 4,185 / 0.0006909; ``missing`` for None."""
     if value is None:

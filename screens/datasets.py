@@ -16,7 +16,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from mlops_tui.formatting import fmt
+from mlops_tui.formatting import as_stored, fmt
 
 if TYPE_CHECKING:
     from mlops_tui.store import DatasetVersion
@@ -331,9 +331,7 @@ class DatasetsScreen(BaseScreen):
 
 def _cell(value: Any) -> Any:
     """A preview cell: the value as stored (floats to 6 significant digits), ∅ for null."""
-    if value is None:
-        return "∅"
-    return as_cell(f"{value:.6g}" if isinstance(value, float) else str(value))
+    return as_cell(as_stored(value))
 
 
 def render_diff(result: Diff) -> str:

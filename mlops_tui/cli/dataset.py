@@ -103,12 +103,13 @@ def head(
     Example: mlops-tui dataset head bikeshare --rows 5
     """
     from mlops_tui.data import datasets
+    from mlops_tui.formatting import as_stored
 
     ws = workspace()
     dv = datasets.resolve(ws, ref)
     columns, data = datasets.page(ws, dv, 0, rows)
     emit({"name": dv.name, "version": dv.version, "columns": columns, "rows": [list(r) for r in data]},
-         as_json, lambda: out.print(table(dv.ref, columns, data)))
+         as_json, lambda: out.print(table(dv.ref, columns, [[as_stored(v) for v in row] for row in data])))
 
 
 def diff(

@@ -63,6 +63,15 @@ def test_head_returns_the_first_rows(cli):
     assert cli("dataset", "head", "default", "-n", "2").code == 0
 
 
+def test_head_shows_values_as_stored(cli, monkeypatch):
+    """nycflights13's year and flight number read '2,013' and '1,545' in `dataset head`: a preview shows
+    the data, not figures (the TUI's preview already did)."""
+    cli("dataset", "add", SAMPLE / "penguins.csv")
+    monkeypatch.setenv("COLUMNS", "200")
+    human = cli("dataset", "head", "penguins", "-n", "4").stdout
+    assert "2007" in human and "2,007" not in human and "3750" in human and "∅" in human
+
+
 def test_diff_between_versions(cli, tmp_path):
     src = tmp_path / "default.csv"
     df = pl.read_csv(SAMPLE / "default.csv")
