@@ -48,6 +48,8 @@ from mlops_tui.serving.sweep import audit_object, sweep_jobs
 from mlops_tui.training.signature import Signature
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from mlops_tui.serving import dask_engine
     from mlops_tui.store import Deployment, DriftResult, JobCluster, ModelVersion, ScoringJob
     from mlops_tui.workspace import Workspace
@@ -56,6 +58,7 @@ CHUNK_SIZE = 100_000
 QUEUE_DEPTH = 1  # batches waiting between stages; predict dominates, so deeper queues only cost memory
 Progress = Callable[[int, int | None], None]
 _END = object()
+_CLOSE = object()  # to the writer: close the file after the tables before this
 cores = batch.cores
 
 
@@ -70,82 +73,120 @@ def _put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
     return False
 
 
-def _pipeline(p: scoring_io.Plan, spec: batch.BatchSpec, predict: batch.Predict, out: scoring_io.AtomicParquet,
-              stats: batch.BatchStats, *, chunk_size: int, progress: Progress | None, workers: int) -> None:
+class _Pipeline:
     """Reader thread → :func:`batch.score_batch` on ``workers`` threads → writer thread, with
-    bounded queues; the batches' statistics are merged into ``stats``; re-raises any stage's error.
+    bounded queues (a ``with`` block: every thread is stopped on the way out).
+
+    The threads start with the object, before the model and its drift reference load, so the
+    first batches are read meanwhile. :meth:`run` scores every batch (the batches' statistics
+    are merged into ``stats``); :meth:`close` lets the writer finish and sync the file on its
+    own thread while the caller computes the job's drift; :meth:`wait` joins it and re-raises
+    a write error.
 
     Each batch is scored whole on one thread (``predict`` single-threaded), ``workers`` batches at
     a time, rather than one batch at a time on every core: LightGBM splits a batch evenly between
     its threads and waits for the slowest, so whenever the reader, the writer or the hashing took
     a core, the other core idled (spinning) at the end of every predict. Batches are handed to the
     writer in input order (the oldest is always waited for first)."""
-    from concurrent.futures import Future, ThreadPoolExecutor
 
-    q_in: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
-    q_out: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
-    stop = threading.Event()
-    write_errors: list[BaseException] = []
+    def __init__(self, p: scoring_io.Plan, out: scoring_io.AtomicParquet, *, chunk_size: int, workers: int) -> None:
+        self.plan, self.out, self.workers = p, out, workers
+        self.q_in: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
+        self.q_out: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
+        self.stop = threading.Event()
+        self.write_errors: list[BaseException] = []
+        self.reader = threading.Thread(target=self._read, args=(chunk_size,), name="score-reader", daemon=True)
+        self.writer = threading.Thread(target=self._write, name="score-writer", daemon=True)
+        self.reader.start()
+        self.writer.start()
 
-    def read() -> None:
+    def _read(self, chunk_size: int) -> None:
         try:
-            for frame in scoring_io.batches(p, chunk_size):
-                if not _put(q_in, frame, stop):
+            for frame in scoring_io.batches(self.plan, chunk_size):
+                if not _put(self.q_in, frame, self.stop):
                     return
-            _put(q_in, _END, stop)
+            _put(self.q_in, _END, self.stop)
         except BaseException as exc:  # noqa: BLE001 - handed to the scoring thread, raised there
-            _put(q_in, exc, stop)
+            _put(self.q_in, exc, self.stop)
 
-    def write() -> None:
-        while (table := q_out.get()) is not _END:
-            if write_errors:
+    def _write(self) -> None:
+        while (table := self.q_out.get()) is not _END and table is not _CLOSE:
+            if self.write_errors:
                 continue  # keep draining so the scoring thread never blocks
             try:
-                out.write(table)
+                self.out.write(table)
             except BaseException as exc:  # noqa: BLE001 - re-raised by the scoring thread
-                write_errors.append(exc)
-                stop.set()
+                self.write_errors.append(exc)
+                self.stop.set()
+        if table is _CLOSE and not self.write_errors:
+            try:
+                self.out.close()
+            except BaseException as exc:  # noqa: BLE001 - re-raised by wait()
+                self.write_errors.append(exc)
 
-    def collect(future: Future[batch.ScoredBatch]) -> None:
-        scored = future.result()
-        stats.merge(scored.stats)
-        q_out.put(scored.table)
-        if progress:
-            progress(stats.rows, total)
+    def run(self, spec: batch.BatchSpec, predict: batch.Predict, stats: batch.BatchStats,
+            progress: Progress | None) -> None:
+        """Score every batch; returns when the last one is handed to the writer."""
+        from concurrent.futures import Future, ThreadPoolExecutor
 
-    reader = threading.Thread(target=read, name="score-reader", daemon=True)
-    writer = threading.Thread(target=write, name="score-writer", daemon=True)
-    reader.start()
-    writer.start()
-    total = p.total_rows
-    number = 0
-    pending: collections.deque[Future[batch.ScoredBatch]] = collections.deque()
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="score-predict")
-    try:
-        while (item := q_in.get()) is not _END:
-            if isinstance(item, BaseException):
-                raise item
-            if write_errors:
-                break
-            number += 1
-            pending.append(pool.submit(batch.score_batch, item, spec, predict, seed=number))
-            del item  # hold no batch while waiting for the next one
-            if len(pending) >= workers:
-                collect(pending.popleft())
-            if stats.drift_error and spec.drift_ref is not None:
-                spec = dataclasses.replace(spec, drift_ref=None)  # stop counting for the rest of the job
-        while pending and not write_errors:
-            collect(pending.popleft())
-    finally:
-        stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-        q_out.put(_END)
-        writer.join()
-        while reader.is_alive():  # unblock a reader waiting on a full queue
+        total = self.plan.total_rows
+
+        def collect(future: Future[batch.ScoredBatch]) -> None:
+            scored = future.result()
+            stats.merge(scored.stats)
+            self.q_out.put(scored.table)
+            if progress:
+                progress(stats.rows, total)
+
+        number = 0
+        pending: collections.deque[Future[batch.ScoredBatch]] = collections.deque()
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="score-predict") as pool:
+            try:
+                while (item := self.q_in.get()) is not _END:
+                    if isinstance(item, BaseException):
+                        raise item
+                    if self.write_errors:
+                        break
+                    number += 1
+                    pending.append(pool.submit(batch.score_batch, item, spec, predict, seed=number))
+                    del item  # hold no batch while waiting for the next one
+                    if len(pending) >= self.workers:
+                        collect(pending.popleft())
+                    if stats.drift_error and spec.drift_ref is not None:
+                        spec = dataclasses.replace(spec, drift_ref=None)  # stop counting for the rest of the job
+                while pending and not self.write_errors:
+                    collect(pending.popleft())
+            finally:
+                self.stop.set()  # the reader stops (it is at the end already unless this failed)
+                for future in pending:
+                    future.cancel()
+        if self.write_errors:
+            raise self.write_errors[0]
+
+    def write(self, table: pa.Table) -> None:
+        self.q_out.put(table)
+
+    def close(self) -> None:
+        """The writer closes and syncs the file once it has written every table handed to it."""
+        self.q_out.put(_CLOSE)
+
+    def wait(self) -> None:
+        """Join the writer (after :meth:`close`); re-raise its error."""
+        self.writer.join()
+        if self.write_errors:
+            raise self.write_errors[0]
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.writer.is_alive():
+            self.q_out.put(_END)  # after a close(), only a finished writer's queue sees it
+            self.writer.join()
+        while self.reader.is_alive():  # unblock a reader waiting on a full queue
             with contextlib.suppress(queue.Empty):
-                q_in.get(timeout=0.1)
-    if write_errors:
-        raise write_errors[0]
+                self.q_in.get(timeout=0.1)
 
 
 def _output_path(ws: Workspace, dep: Deployment | None, model: ModelVersion, output: str | None,
@@ -232,109 +273,120 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
         raise UserError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if (scheduler or partition_rows) and engine != "dask":
         raise UserError(f"{'--scheduler' if scheduler else '--partition-rows'} needs --engine dask")
-    sweep_jobs(ws)
-    dep, model = registry.resolve_target(ws, target_ref)
-    remember = dep is not None and keep is not None and list(keep) != list(dep.keep)
-    if keep is None:
-        keep = list(dep.keep) if dep else []
-    if engine == "dask" and dep is not None and dep.engine != "local":
-        # The executor (local | dask) and the predictor (LightGBM | compiled) are separate choices;
-        # Dask workers load the LightGBM text model, a compiled artifact is not shipped to them yet.
-        raise UserError(f"deployment {dep.name} scores with the {dep.engine} engine, which --engine dask "
-                        f"cannot run yet: score it without --engine dask, or redeploy with --engine local")
-    engine = engine if engine == "dask" else engine_of(dep, engine)
-    job_id = uuid.uuid4().hex[:12]
-    t0 = time.perf_counter()
-    obj = audit_object(dep.name if dep else None, model.name, model.version)
-    out_path = _output_path(ws, dep, model, output, job_id, engine)
-    make_output = scoring_io.output_writer(out_path, engine)  # by the suffix: .parquet or .csv
-    # The planned output, pid and host let `sweep_jobs` settle this job if the process is killed
-    # (kill -9 runs no handler); the output is cleared again if the job fails.
-    ws.store.jobs.start(job_id=job_id, model_name=model.name, model_version=model.version,
-                        inputs=[{"path": i} for i in inputs], deployment=dep.name if dep else None,
-                        output=_stored(ws, out_path), pid=os.getpid(), host=socket.gethostname(),
-                        engine=engine)
+    with ws.session():  # one open of the store (each open costs a checkpoint) for the job's start
+        sweep_jobs(ws)
+        dep, model = registry.resolve_target(ws, target_ref)
+        remember = dep is not None and keep is not None and list(keep) != list(dep.keep)
+        if keep is None:
+            keep = list(dep.keep) if dep else []
+        if engine == "dask" and dep is not None and dep.engine != "local":
+            # The executor (local | dask) and the predictor (LightGBM | compiled) are separate choices;
+            # Dask workers load the LightGBM text model, a compiled artifact is not shipped to them yet.
+            raise UserError(f"deployment {dep.name} scores with the {dep.engine} engine, which --engine dask "
+                            f"cannot run yet: score it without --engine dask, or redeploy with --engine local")
+        engine = engine if engine == "dask" else engine_of(dep, engine)
+        job_id = uuid.uuid4().hex[:12]
+        t0 = time.perf_counter()
+        obj = audit_object(dep.name if dep else None, model.name, model.version)
+        out_path = _output_path(ws, dep, model, output, job_id, engine)
+        make_output = scoring_io.output_writer(out_path, engine)  # by the suffix: .parquet or .csv
+        # The planned output, pid and host let `sweep_jobs` settle this job if the process is killed
+        # (kill -9 runs no handler); the output is cleared again if the job fails.
+        ws.store.jobs.start(job_id=job_id, model_name=model.name, model_version=model.version,
+                            inputs=[{"path": i} for i in inputs], deployment=dep.name if dep else None,
+                            output=_stored(ws, out_path), pid=os.getpid(), host=socket.gethostname(),
+                            engine=engine)
     stats = batch.BatchStats()
     warnings: list[str] = []
     hashes: list[str] = []
     out: scoring_io.AtomicParquet | dask_engine.PartsFolder | None = None
     cluster: JobCluster | None = None  # a Dask job: the scheduler and the workers that scored
     record_inputs: list[dict[str, Any]] = [{"path": i} for i in inputs]
-    try:
-        paths = scoring_io.expand_inputs(inputs)
-        record_inputs = [{"path": str(p)} for p in paths]
-        if out_path in paths:
-            raise UserError(f"output {out_path} is also an input; choose another --output")
-        sig = Signature.from_json(model.signature)
-        p = scoring_io.plan(scoring_io.open_inputs(paths), sig, model.ref, keep)
-        warnings += p.warnings
-        # Hash the inputs and count ragged CSV rows beside the pipeline instead of before it.
-        ragged: list[tuple[list[str], list[str]]] = []
-        hasher = threading.Thread(target=_check_inputs, args=(p.files, hashes, ragged),
-                                  name="score-hash", daemon=True)
-        hasher.start()
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        tracker = _tracker(ws, model, warnings)
-        spec = batch.BatchSpec.for_model(model, datetime.now(UTC), keep=p.id_columns,
-                                         drift_ref=tracker.ref if tracker is not None else None)
-        if engine == "dask":
-            from mlops_tui.serving import dask_engine
-            from mlops_tui.training.modelfile import verified_bytes
+    with contextlib.ExitStack() as stack:
+        try:
+            paths = scoring_io.expand_inputs(inputs)
+            record_inputs = [{"path": str(p)} for p in paths]
+            if out_path in paths:
+                raise UserError(f"output {out_path} is also an input; choose another --output")
+            sig = Signature.from_json(model.signature)
+            p = scoring_io.plan(scoring_io.open_inputs(paths), sig, model.ref, keep)
+            warnings += p.warnings
+            # Hash the inputs and count ragged CSV rows beside the pipeline instead of before it.
+            ragged: list[tuple[list[str], list[str]]] = []
+            hasher = threading.Thread(target=_check_inputs, args=(p.files, hashes, ragged),
+                                      name="score-hash", daemon=True)
+            hasher.start()
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            pipe: _Pipeline | None = None
+            if engine == "dask":
+                from mlops_tui.serving import dask_engine
 
-            out = dask_engine.PartsFolder(out_path, job_id)
-            cluster = dask_engine.execute(p, spec, verified_bytes(ws.abspath(model.path), model.sha256),
-                                          model.sha256, out, job_id, stats, scheduler=scheduler,
-                                          chunk_size=chunk_size, partition_rows=partition_rows, progress=progress)
-        else:
-            workers = cores()
-            predict = predictor(ws, model, engine, stage=stage, threads=1)  # one thread per worker
-            out = make_output(out_path, job_id)
-            _pipeline(p, spec, predict, out, stats, chunk_size=chunk_size, progress=progress, workers=workers)
+                out = dask_engine.PartsFolder(out_path, job_id)
+            else:  # reading starts now, while the model and its drift reference load
+                out = make_output(out_path, job_id)
+                pipe = stack.enter_context(_Pipeline(p, out, chunk_size=chunk_size, workers=cores()))
+            tracker = _tracker(ws, model, warnings)
+            spec = batch.BatchSpec.for_model(model, datetime.now(UTC), keep=p.id_columns,
+                                             drift_ref=tracker.ref if tracker is not None else None)
+            if pipe is None:
+                from mlops_tui.training.modelfile import verified_bytes
+
+                cluster = dask_engine.execute(p, spec, verified_bytes(ws.abspath(model.path), model.sha256),
+                                              model.sha256, out, job_id, stats, scheduler=scheduler,
+                                              chunk_size=chunk_size, partition_rows=partition_rows,
+                                              progress=progress)
+            else:
+                predict = predictor(ws, model, engine, stage=stage, threads=1)  # one thread per worker
+                pipe.run(spec, predict, stats, progress)
+                if stats.rows == 0:
+                    empty = pl.DataFrame(schema={c: p.files[0].schema[c] for c in p.columns})
+                    pipe.write(batch.score_batch(empty, spec, predict).table)
+                pipe.close()  # written and synced on the writer's thread while drift is computed below
             if stats.rows == 0:
-                empty = pl.DataFrame(schema={c: p.files[0].schema[c] for c in p.columns})
-                out.write(batch.score_batch(empty, spec, predict).table)
-            out.close()  # written and synced, still under its hidden temp name
-        if stats.rows == 0:
-            warnings.append("inputs have no rows; wrote an empty output")
-        hasher.join()
-        if not ragged:
-            raise UserError("the inputs could not be read to the end")  # the thread's error was logged
-        problems, found = ragged[0]
-        if problems:
-            raise UserError("; ".join(problems))
-        warnings += found
-        for col, n in stats.nulls.items():
-            if n == stats.rows and stats.rows:
-                warnings.append(f"column {col!r} is entirely null ({n} rows): scored as missing")
-        drift, results = finish_drift(tracker, stats, job_id, warnings)
-        seconds = time.perf_counter() - t0
-        # The job's figures go in while it is still running, so the commit below is a rename and
-        # one status write; see the module docstring.
-        ws.store.jobs.finish(
-            job_id, output=_stored(ws, out_path), rows_in=stats.rows, rows_out=stats.rows, seconds=seconds,
-            rows_per_s=stats.rows / seconds if seconds > 0 else None, unseen=stats.unseen, warnings=warnings,
-            inputs=[{"path": str(pa), "sha256": h} for pa, h in zip(paths, hashes, strict=True)], cluster=cluster,
-            kept=p.id_columns, **drift)
-        if results:
-            ws.store.jobs.add_drift(results)
-        if remember and dep is not None:
-            ws.store.models.set_keep(dep.name, keep)
-        out.commit()
-    except BaseException as exc:
-        if out is not None:
-            out.abort()
-        seconds = time.perf_counter() - t0
-        reason = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, KeyboardInterrupt):
-            reason = "interrupted"
-        ws.store.jobs.finish(job_id, status="failed", error=reason, rows_in=stats.rows, rows_out=0,
-                             seconds=seconds, unseen=stats.unseen, warnings=warnings,
-                             inputs=record_inputs, output=None, cluster=cluster)
-        ws.store.audit.record("score", obj, "failed", {"job_id": job_id, "error": reason})
-        if isinstance(exc, Exception) and not isinstance(exc, UserError):
-            raise UserError(f"scoring job {job_id} failed: {reason}") from exc
-        raise
-    ws.store.jobs.finish(job_id, status="succeeded")
-    ws.store.audit.record("score", obj, "ok", {"job_id": job_id, "rows": stats.rows,
-                                                "output": str(out_path), "model": model.ref, "engine": engine})
-    return ws.store.jobs.get(job_id)
+                warnings.append("inputs have no rows; wrote an empty output")
+            hasher.join()
+            if not ragged:
+                raise UserError("the inputs could not be read to the end")  # the thread's error was logged
+            problems, found = ragged[0]
+            if problems:
+                raise UserError("; ".join(problems))
+            warnings += found
+            for col, n in stats.nulls.items():
+                if n == stats.rows and stats.rows:
+                    warnings.append(f"column {col!r} is entirely null ({n} rows): scored as missing")
+            drift, results = finish_drift(tracker, stats, job_id, warnings)
+            if pipe is not None:
+                pipe.wait()  # the output is complete and synced, still under its hidden temp name
+            seconds = time.perf_counter() - t0
+            # The job's figures go in while it is still running, so the commit below is a rename and
+            # one status write; see the module docstring. One open of the store for all of it.
+            stack.enter_context(ws.session())
+            ws.store.jobs.finish(
+                job_id, output=_stored(ws, out_path), rows_in=stats.rows, rows_out=stats.rows, seconds=seconds,
+                rows_per_s=stats.rows / seconds if seconds > 0 else None, unseen=stats.unseen, warnings=warnings,
+                inputs=[{"path": str(f), "sha256": h} for f, h in zip(paths, hashes, strict=True)],
+                cluster=cluster, kept=p.id_columns, **drift)
+            if results:
+                ws.store.jobs.add_drift(results)
+            if remember and dep is not None:
+                ws.store.models.set_keep(dep.name, keep)
+            out.commit()
+        except BaseException as exc:
+            stack.close()  # every thread stopped (and the store let go) before the output is removed
+            if out is not None:
+                out.abort()
+            seconds = time.perf_counter() - t0
+            reason = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, KeyboardInterrupt):
+                reason = "interrupted"
+            ws.store.jobs.finish(job_id, status="failed", error=reason, rows_in=stats.rows, rows_out=0,
+                                 seconds=seconds, unseen=stats.unseen, warnings=warnings,
+                                 inputs=record_inputs, output=None, cluster=cluster)
+            ws.store.audit.record("score", obj, "failed", {"job_id": job_id, "error": reason})
+            if isinstance(exc, Exception) and not isinstance(exc, UserError):
+                raise UserError(f"scoring job {job_id} failed: {reason}") from exc
+            raise
+        ws.store.jobs.finish(job_id, status="succeeded")
+        ws.store.audit.record("score", obj, "ok", {"job_id": job_id, "rows": stats.rows,
+                                                    "output": str(out_path), "model": model.ref, "engine": engine})
+        return ws.store.jobs.get(job_id)
