@@ -6,9 +6,8 @@ The job is a three-stage pipeline so the cores never wait on I/O:
     (pyarrow/Polars batches)    (encode, predict on one thread,           (pyarrow ParquetWriter)
                                  drift counters; GIL released)
 
-Both queues are bounded and at most one batch per worker is in flight, so memory holds a handful
-of batches whatever the input size (see
-bench/score_throughput.py). What happens to one batch is :func:`mlops_tui.serving.batch.score_batch`
+Both queues are bounded and at most one batch more than there are workers is in flight, so memory
+holds a handful of batches whatever the input size (see bench/score_throughput.py). What happens to one batch is :func:`mlops_tui.serving.batch.score_batch`
 (the seam other engines share); this module adds files, the job record and the commit. Every input
 is checked against the model's signature before the first row is scored (``scoring_io.plan``).
 
@@ -87,7 +86,9 @@ class _Pipeline:
     a time, rather than one batch at a time on every core: LightGBM splits a batch evenly between
     its threads and waits for the slowest, so whenever the reader, the writer or the hashing took
     a core, the other core idled (spinning) at the end of every predict. Batches are handed to the
-    writer in input order (the oldest is always waited for first)."""
+    writer in input order (the oldest is always waited for first); one batch more than there are
+    workers is in flight, so a worker that finishes first starts the next batch at once instead of
+    waiting for the oldest."""
 
     def __init__(self, p: scoring_io.Plan, out: scoring_io.AtomicParquet, *, chunk_size: int, workers: int) -> None:
         self.plan, self.out, self.workers = p, out, workers
@@ -150,7 +151,7 @@ class _Pipeline:
                     number += 1
                     pending.append(pool.submit(batch.score_batch, item, spec, predict, seed=number))
                     del item  # hold no batch while waiting for the next one
-                    if len(pending) >= self.workers:
+                    if len(pending) > self.workers:
                         collect(pending.popleft())
                     if stats.drift_error and spec.drift_ref is not None:
                         spec = dataclasses.replace(spec, drift_ref=None)  # stop counting for the rest of the job
