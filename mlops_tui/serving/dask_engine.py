@@ -104,15 +104,25 @@ def partitions(p: scoring_io.Plan, partition_rows: int = PARTITION_ROWS) -> list
 
 
 # -- the cluster ---------------------------------------------------------------------------------------
+def quiet_logs() -> None:
+    """Only Dask's errors reach stderr: it logs recoveries ("Couldn't gather 1 keys, rescheduling")
+    as warnings, and the job reports what matters in one line. Dask's logging config gives some of
+    its loggers their own level (``distributed.client: warning``), which a level set on the parent
+    ``distributed`` logger does not override: each one present is set too."""
+    import distributed  # noqa: F401 - its import applies Dask's logging config, which this overrides
+
+    names = [n for n in logging.root.manager.loggerDict if n == "distributed" or n.startswith("distributed.")]
+    for name in ["distributed", *names]:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 @contextlib.contextmanager
 def cluster(scheduler: str | None) -> Iterator[Client]:
     """A client of the scheduler at ``scheduler``, or of a LocalCluster on 127.0.0.1 (one
     single-threaded worker process per core) that lives as long as the block."""
     from distributed import Client, LocalCluster
 
-    # Dask logs recoveries ("Couldn't gather 1 keys, rescheduling") on stderr; the job reports
-    # what matters in one line, so only Dask's errors get through.
-    logging.getLogger("distributed").setLevel(logging.ERROR)
+    quiet_logs()
     if scheduler:
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)

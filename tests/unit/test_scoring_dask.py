@@ -122,3 +122,19 @@ def test_an_unreachable_scheduler_is_one_line(ws, credit, tmp_path):
                       scheduler="tcp://127.0.0.1:9")
     assert not [p for p in tmp_path.iterdir() if "o.parquet" in p.name]
     assert ws.store.jobs.list()[0].status == "failed"
+
+
+def test_dask_warnings_do_not_reach_stderr(caplog):
+    """A job's failure is one line: Dask's recovery warnings ("Couldn't gather 1 keys, rescheduling",
+    logged by distributed.client, whose level Dask's own config sets) must not print beside it."""
+    require_dask()
+    import logging
+
+    from mlops_tui.serving import dask_engine
+
+    dask_engine.quiet_logs()
+    with caplog.at_level(logging.WARNING):
+        logging.getLogger("distributed.client").warning("Couldn't gather 1 keys, rescheduling")
+        logging.getLogger("distributed.worker").warning("a warning")
+        logging.getLogger("distributed.client").error("an error")
+    assert [r.getMessage() for r in caplog.records] == ["an error"]
