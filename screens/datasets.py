@@ -335,14 +335,15 @@ def _cell(value: Any) -> Any:
 
 
 def render_diff(result: Diff) -> str:
-    """A dataset diff as plain lines; symbols carry the status."""
-    lines = [f"+ {col}" for col in result.added] + [f"- {col}" for col in result.removed]
-    lines += [f"~ name={ch.name}, from={ch.from_}, to={ch.to}" for ch in result.changed]
+    """A dataset diff as plain lines, as `dataset diff` prints it; symbols carry the status."""
+    lines = [f"{result.a} → {result.b}: rows {result.rows.a:,} → {result.rows.b:,}"]
+    lines += [f"+ {col} (added)" for col in result.added] + [f"- {col} (removed)" for col in result.removed]
+    lines += [f"~ {ch.name}: {ch.from_} → {ch.to}" for ch in result.changed]
     if result.drift:
-        lines += ["", "drift per column:"]
+        lines += ["", "drift per column (PSI; missing values a → b):"]
         for d in result.drift:
             sym = {"alert": "■", "warn": "▲", "ok": "✓"}.get(d.status, "○")
-            detail = ", ".join(f"{k}={fmt(v)}" for k, v in d.to_json().items() if k not in ("column", "status"))
-            lines.append(f"  {sym} {d.column}: {d.status} {detail}")
-    lines += [f"a: {result.a}", f"b: {result.b}", f"rows: {result.rows.to_json()}"]
+            nulls = " → ".join("-" if r is None else f"{r:.1%}" for r in (d.null_rate_a, d.null_rate_b))
+            lines.append(f"  {sym} {d.column}: {d.status}  {d.kind}  PSI {fmt(d.psi)}  missing {nulls}"
+                         + (f"  {d.detail}" if d.detail else ""))
     return "\n".join(lines)

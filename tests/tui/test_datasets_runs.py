@@ -88,6 +88,9 @@ async def test_validate_and_diff_show_their_results(sample_ws, app_factory, tmp_
         await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="diff form")
         await pilot.press(*"penguins:1", "enter")
         await wait_for(pilot, lambda: screen_name(app) == "TextScreen", what="diff result")
+        body = str(app.screen.body)  # readable lines, not the result's fields as key=value
+        assert body.startswith("penguins:1 → penguins:") and "rows 344 → " in body
+        assert "  ✓ island: ok  categorical  PSI " in body and "null_rate_a=" not in body
 
 
 async def test_launch_form_is_prefilled_from_the_dataset_version(sample_ws, app_factory):
