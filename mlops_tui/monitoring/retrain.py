@@ -136,8 +136,10 @@ def unseen_by(ws: Workspace, champion: ModelVersion, run: Run, holdout: pl.DataF
     return holdout.filter(~keys.is_in(learnt.implode())), None
 
 
-def _retune(ws: Workspace, run: Run, prepared: Prepared, champion_params: Params, trials: int) -> Params:
-    """A short study warm-started with the champion's parameters; returns the best parameters."""
+def _retune(ws: Workspace, run: Run, prepared: Prepared, champion_params: Params,
+            trials: int) -> tuple[Params, float | None]:
+    """A short study warm-started with the champion's parameters; returns the best trial's parameters
+    and value."""
     from mlops_tui.training.tuning import study as st
     from mlops_tui.training.tuning.worker import best_params
 
@@ -154,7 +156,7 @@ def _retune(ws: Workspace, run: Run, prepared: Prepared, champion_params: Params
         best = st.open_study(ws, run).best_trial
     finally:
         optuna.logging.set_verbosity(level)
-    return best_params(run, best)
+    return best_params(run, best), best.value
 
 
 def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | None = None) -> Retrained:
@@ -194,13 +196,13 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     )
     obj = f"deployment:{dep.name}"
     try:
-        params = dict(champ_run.best_params or {})
+        params, best_value = dict(champ_run.best_params or {}), None
         if trials:
-            params = _retune(ws, run, prepared, params, trials)
+            params, best_value = _retune(ws, run, prepared, params, trials)
         challenger, chall_metrics, _ = train.train_and_register(
             ws, dataset=dv, config=config, params=params, model_name=champion.name, run_id=run_id, prepared=prepared)
         ws.store.runs.update(run_id, status="completed", best_params=params, test_metrics=chall_metrics,
-                             best_value=chall_metrics.get(metric), model_name=challenger.name,
+                             best_value=best_value, model_name=challenger.name,
                              model_version=challenger.version, ended_at=utcnow())
         champ_metrics = evaluate_on(ws, champion, compared, metric)
         chall_compared = evaluate_on(ws, challenger, compared, metric)
