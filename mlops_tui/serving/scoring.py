@@ -7,9 +7,10 @@ The job is a three-stage pipeline so the cores never wait on I/O:
                                  drift counters; GIL released)
 
 Both queues are bounded and at most one batch more than there are workers is in flight, so memory
-holds a handful of batches whatever the input size (see bench/score_throughput.py). What happens to one batch is :func:`mlops_tui.serving.batch.score_batch`
-(the seam other engines share); this module adds files, the job record and the commit. Every input
-is checked against the model's signature before the first row is scored (``scoring_io.plan``).
+holds a handful of batches whatever the input size (see bench/score_throughput.py). What happens to
+one batch is :func:`mlops_tui.serving.batch.score_batch` (the seam other engines share); this
+module adds files, the job record and the commit. Every input is checked against the model's
+signature before the first row is scored (``scoring_io.plan``).
 
 The commit order is what makes a job trustworthy after kill -9 (issue 11): everything that can
 fail — closing and syncing the file, hashing the inputs, drift results, the job's figures in the
