@@ -76,9 +76,10 @@ def make_parquet(path: Path, rows: int, layout: str = "polars") -> Path:
 
 def train_models(ws) -> dict[str, object]:
     """Both models, registered as ``small`` and ``large`` (binary and regression) with a training
-    dataset, so scoring measures drift as a deployment would."""
+    dataset and the drift reference training writes, so scoring measures drift as a deployment would."""
     import lightgbm as lgb
 
+    from mlops_tui.training import reference
     from mlops_tui.training.modelfile import save_model
     from mlops_tui.training.signature import Feature, Signature
     from tests.monitor_helpers import register_dataset
@@ -96,6 +97,9 @@ def train_models(ws) -> dict[str, object]:
         sig = Signature(task, "y", tuple(Feature(c, "numeric", c, "Float64") for c in FEATURES),
                         classes=("0", "1") if task == "binary" else (), id_columns=("id",))
         path, digest = save_model(booster, {"signature": sig.to_json(), "task": task}, ws.artifacts / "models")
+        # The drift reference beside the model, as training writes it: otherwise the first `score`
+        # would build it from the dataset snapshot (once, ~1 s) inside a timed run.
+        reference.write(path, reference.build(sig, booster, train, model_sha256=digest, dataset="train:1"))
         ws.store.models.register(name=name, path=ws.relpath(path), sha256=digest, task=task, signature=sig.to_json(),
                                  dataset="train", dataset_version=1, metrics={"primary_metric": "rmse", "rmse": 0.5})
         boosters[name] = booster
