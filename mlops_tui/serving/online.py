@@ -5,13 +5,16 @@ windows of its traffic, heartbeats and hot swaps. Nothing here runs on the reque
   ``Online.served`` once per request, so a swap (a plain attribute assignment) never changes the
   model under a request that is already running: that request finishes on the version it started
   with, and the next one gets the new version. No request fails or waits for a swap.
-* :class:`Online` — one background thread per worker process. It takes the scored batches the
-  requests hand over through a bounded queue (a full queue drops the batch from monitoring, never
-  delays a request) and feeds them to the same :class:`~mlops_tui.serving.drift.DriftTracker`
-  batch jobs use. A window closes every ``window_minutes`` or ``window_rows`` rows (and on a swap
-  and at shutdown) into a finished 'online' scoring job with its drift and a Parquet file of what
-  was answered (request id, id columns, predictions), so `monitor`, the TUI and `feedback` treat it
-  like a batch job. The thread also writes the heartbeat and polls the deployment (a stat of the
+* :class:`Online` — one background thread per worker process. It takes what the requests hand
+  over through a bounded queue (a full queue drops the request from monitoring, never delays
+  it) and gathers it into the open window. A window closes every ``window_minutes`` or
+  ``window_rows`` rows (and on a swap and at shutdown) into a finished 'online' scoring job with
+  its drift, measured by the same :class:`~mlops_tui.serving.drift.DriftTracker` batch jobs use,
+  and a Parquet file of what was answered (request id, id columns, predictions), so `monitor`,
+  the TUI and `feedback` treat it like a batch job. The output rows and drift counters of clean
+  requests (most of them) are built when their window closes, for all of them at once: built
+  per request, or even per tick, their fixed costs (a Polars frame, Arrow arrays: ~0.1 ms each)
+  took the GIL from the requests (bench/serve_latency.py). The thread also writes the heartbeat and polls the deployment (a stat of the
   store file; an open only when it changed, or with the heartbeat); when the deployment points at
   another version, the thread loads that version and swaps it in (audited).
 
@@ -22,6 +25,7 @@ process hold the file, so a service must never keep it open.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import os
 import socket
@@ -29,12 +33,16 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from itertools import chain, repeat
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import polars as pl
 
+from mlops_tui.results import JsonDict
 from mlops_tui.serving.batch import BatchSpec, BatchStats
 
 if TYPE_CHECKING:
@@ -48,7 +56,7 @@ if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
 
 log = logging.getLogger("mlops_tui.serving")
-QUEUE_BATCHES = 10_000  # scored requests waiting for the monitor thread; past that they go unmonitored
+QUEUE_BATCHES = 10_000  # answered requests waiting for the monitor thread; past that they go unmonitored
 TICK_S = 0.25  # the monitor thread wakes this often (and at once when the service stops)
 
 
@@ -67,11 +75,11 @@ class Settings:
     poll_s: float = 2.0  # how often the deployment is checked for a new version
     heartbeat_s: float = 5.0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonDict:
         return dict(self.__dict__)
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Settings:
+    def from_json(cls, d: JsonDict) -> Settings:
         return cls(**d)
 
 
@@ -91,11 +99,20 @@ class Served:
     predict: Predict
     since: datetime
     engine: str
-    inputs: tuple[str, ...]  # the input column of each feature, in the model's order (request.clean_matrix)
+    inputs: tuple[str, ...]  # the input column of each feature, in the model's order (request.matrix_of)
     codes: tuple[tuple[int, dict[str, float]], ...]  # (feature's place, category → code) of categorical ones
     keep: tuple[str, ...] = ()  # the deployment's `score --keep` columns: request keys, like id columns
+    # a record's feature values in the model's order (request.clean_records)
+    row_of: Callable[[dict[str, Any]], tuple[Any, ...]] = field(init=False, compare=False)
+    class_names: tuple[str, ...] = field(init=False, compare=False)  # the answer's probability keys
     # request.columns_of: what a set of column names means for this model (callers send the same few)
     shapes: dict[tuple[str, ...], tuple[list[str], bool]] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        inputs = self.inputs
+        getter = itemgetter(*inputs) if len(inputs) > 1 else lambda r: (r[inputs[0]],)
+        object.__setattr__(self, "row_of", getter)
+        object.__setattr__(self, "class_names", tuple(str(c) for c in self.sig.classes))
 
     @property
     def ref(self) -> str:
@@ -108,26 +125,64 @@ class Served:
 
 @dataclass
 class Scored:
-    """One answered request, handed to the monitor thread: its output table (request id, row,
-    id columns, predictions, provenance: a batch job's output columns) and its statistics."""
+    """A request of the checked route, handed to the monitor thread: its output table (request
+    id, row, id columns, predictions, provenance: a batch job's output columns) and statistics."""
 
     served: Served
     table: pa.Table
     stats: BatchStats
-    requests: int = 1
 
 
-@dataclass
+@dataclass(slots=True)
 class Raw:
-    """A clean request (see ``request.clean_matrix``): its feature matrix and raw output. The monitor
-    thread turns the clean requests it finds queued into one output table and one set of drift
-    counters with ``batch.output_table`` and ``DriftStats``, the pieces ``score_batch`` uses."""
+    """A clean request (see ``request.clean_records``) handed to the monitor thread: its features
+    and the model's raw output as row-major float64 bytes, its id columns.
+
+    One small object, with no array, is all a request keeps alive until the monitor's next tick:
+    under load a few hundred requests wait for it, and their numpy arrays, freed by then between
+    LightGBM's own allocations, fragmented the heap, while every waiting object made the garbage
+    collector's rounds longer (perf at concurrency 32: both together ~15 % of the service's CPU).
+    """
 
     served: Served
     request_id: str
+    rows: int
+    X: bytes
+    raw: bytes
+    ids: dict[str, list[Any]]
+
+
+@dataclass
+class Rows:
+    """Clean rows gathered by the monitor thread: one tick's requests (:meth:`of`), or a window's
+    (:meth:`join`), of which it builds the output table and drift counters when the window closes."""
+
+    served: Served
     X: np.ndarray
     raw: np.ndarray
-    ids: dict[str, list[Any]]
+    kept: dict[str, list[Any]]  # request_id, row, id columns
+
+    @staticmethod
+    def of(run: list[Raw]) -> Rows:
+        import numpy as np
+
+        X = np.frombuffer(b"".join([r.X for r in run])).reshape(-1, len(run[0].served.inputs))
+        raw = np.frombuffer(b"".join([r.raw for r in run]))
+        return Rows(run[0].served, X, raw if raw.size == len(X) else raw.reshape(len(X), -1), _joined(
+            [({"request_id": [r.request_id] * r.rows, "row": range(r.rows), **r.ids}, r.rows) for r in run]))
+
+    @staticmethod
+    def join(parts: list[Rows]) -> Rows:
+        import numpy as np
+
+        return Rows(parts[0].served, np.concatenate([p.X for p in parts]), np.concatenate([p.raw for p in parts]),
+                    _joined([(p.kept, len(p.X)) for p in parts]))
+
+
+def _joined(parts: list[tuple[dict[str, Any], int]]) -> dict[str, list[Any]]:
+    """The columns of (columns, rows) parts one after the other; null where a part lacks one."""
+    names = dict.fromkeys(chain.from_iterable(cols for cols, _ in parts))
+    return {c: list(chain.from_iterable(cols.get(c) or repeat(None, n) for cols, n in parts)) for c in names}
 
 
 @dataclass
@@ -136,8 +191,9 @@ class _Window:
     opened: float = field(default_factory=time.monotonic)
     opened_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
     requests: int = 0
-    stats: BatchStats = field(default_factory=BatchStats)
-    tables: list[pa.Table] = field(default_factory=list)
+    rows: int = 0
+    stats: BatchStats = field(default_factory=BatchStats)  # the checked requests' until it closes
+    parts: list[pa.Table | Rows] = field(default_factory=list)  # in the order answered
 
 
 def store_stamp(path: Any) -> tuple[Any, ...]:
@@ -158,6 +214,20 @@ def category_codes(sig: Signature) -> tuple[tuple[int, dict[str, float]], ...]:
     """Per categorical feature, its place and category → the code ``encode`` gives it (its place in the list)."""
     return tuple((j, {c: float(i) for i, c in enumerate(f.categories)})
                  for j, f in enumerate(sig.features) if f.kind == "categorical")
+
+
+class Heartbeat(TypedDict):
+    """One worker's figures in the store's ``services.stats`` (`serve list`, the TUI)."""
+
+    requests: int
+    rows: int
+    errors: int
+    unmonitored: int
+    rate: float  # requests/s since the previous heartbeat
+    swaps: int
+    windows: int
+    at: str
+    model: str | None
 
 
 @dataclass
@@ -205,6 +275,12 @@ class Online:
 
     def _run(self) -> None:
         self._load_current()
+        # What start-up made (imports, the model: ~170k objects) lives as long as the process.
+        # Frozen, the garbage collector's full rounds skip it: under load one such round took
+        # ~0.2 s, ~25 us of every request (gc callbacks, concurrency 32), about 1.5x the bare
+        # endpoint's (bench/serve_latency.py), whose heap is that much smaller.
+        gc.collect()
+        gc.freeze()
         next_poll = next_beat = time.monotonic()
         while True:
             stopping = self._stop.is_set()
@@ -224,7 +300,7 @@ class Online:
                         self._guard("writing the heartbeat", self._beat)
                 else:
                     self._guard("checking the deployment", self._poll, beat)
-            if self.window and (self.window.stats.rows >= self.settings.window_rows
+            if self.window and (self.window.rows >= self.settings.window_rows
                                 or now - self.window.opened >= self.settings.window_minutes * 60):
                 self._guard("closing a monitoring window", self._close_window)
         self._guard("closing the last monitoring window", self._close_window)
@@ -319,7 +395,7 @@ class Online:
 
     # -- monitoring windows ---------------------------------------------------------------------------
     def _drain(self) -> None:
-        """Everything queued: checked requests one by one, runs of clean ones as one batch each."""
+        """Everything queued into the open window, each run of clean requests joined into one part."""
         pending = self.pending
         items = [pending.popleft() for _ in range(len(pending))]  # more may arrive meanwhile: next tick
         run: list[Raw] = []
@@ -328,51 +404,63 @@ class Online:
                 run.append(item)
                 continue
             if run:
-                self._guard("monitoring requests", self._add_raw, run)
+                self._guard("monitoring requests", self._add, run)
             run = [item] if isinstance(item, Raw) else []
             if isinstance(item, Scored):
                 self._guard("monitoring a request", self._add, item)
-        if run:
-            self._guard("monitoring requests", self._add_raw, run)
 
-    def _add_raw(self, run: list[Raw]) -> None:
+    def _add(self, item: Scored | list[Raw]) -> None:
+        """One checked request, or a run of clean ones answered by the same version."""
+        part = item if isinstance(item, Scored) else Rows.of(item)
+        w = self.window
+        if w is not None and w.served.model.ref != part.served.model.ref:
+            self._close_window()  # a request answered by the old version, after the swap
+            w = None
+        if w is None:
+            w = self.window = _Window(part.served)
+        w.requests += 1 if isinstance(item, Scored) else len(item)
+        if isinstance(part, Scored):
+            w.rows += part.stats.rows
+            w.stats.merge(part.stats)
+            w.parts.append(part.table)
+        else:
+            w.rows += len(part.raw)
+            w.parts.append(part)
+
+    def _output(self, part: Rows) -> tuple[pa.Table, BatchStats]:
+        """The output table and statistics of clean rows (what ``score_batch`` gives a batch)."""
         import numpy as np
 
         from mlops_tui.serving.batch import output_table
         from mlops_tui.serving.drift import DriftStats
 
-        served = run[0].served
-        X = np.concatenate([r.X for r in run])
-        raw = np.concatenate([r.raw for r in run])
-        # Plain lists, one frame at the end: a frame per request costs ~0.1 ms of the GIL each.
-        ids = list(dict.fromkeys(c for r in run for c in r.ids))
-        kept: dict[str, list[Any]] = {"request_id": [], "row": [], **{c: [] for c in ids}}
-        for r in run:
-            n = len(r.X)
-            kept["request_id"] += [r.request_id] * n
-            kept["row"] += range(n)
-            for c in ids:
-                kept[c] += r.ids.get(c, [None] * n)
-        keep = pl.DataFrame(kept, strict=False)
+        served, X = part.served, part.X
+        keep = pl.DataFrame(part.kept, strict=False)
         spec = dataclasses.replace(served.spec, scored_at=datetime.now(UTC), keep=tuple(keep.columns))
         nulls = np.isnan(X).sum(axis=0)
         stats = BatchStats(len(X), {}, {f.source: int(nulls[j]) for j, f in enumerate(served.sig.features)})
         if spec.drift_ref is not None:
             self.counters.seed += 1
             stats.drift = DriftStats(spec.drift_ref, served.sig)
-            stats.drift.add(X, raw, {}, seed=self.counters.seed)
-        self._add(Scored(served, output_table(keep, spec, raw), stats, requests=len(run)))
+            stats.drift.add(X, part.raw, {}, seed=self.counters.seed)
+        return output_table(keep, spec, part.raw), stats
 
-    def _add(self, item: Scored) -> None:
-        w = self.window
-        if w is not None and w.served.model.ref != item.served.model.ref:
-            self._close_window()  # a request answered by the old version, after the swap
-            w = None
-        if w is None:
-            w = self.window = _Window(item.served)
-        w.requests += item.requests
-        w.stats.merge(item.stats)
-        w.tables.append(item.table)
+    def _tables(self, w: _Window) -> list[pa.Table]:
+        """The window's output tables in order, each run of clean parts built as one table."""
+        tables: list[pa.Table] = []
+        run: list[Rows] = []
+        for part in [*w.parts, None]:
+            if isinstance(part, Rows):
+                run.append(part)
+                continue
+            if run:
+                table, stats = self._output(Rows.join(run))
+                w.stats.merge(stats)
+                tables.append(table)
+                run = []
+            if part is not None:
+                tables.append(part)
+        return tables
 
     def _close_window(self) -> None:
         import pyarrow as pa
@@ -383,8 +471,9 @@ class Online:
         from mlops_tui.serving.scoring import finish_drift
 
         w, self.window = self.window, None
-        if w is None or w.stats.rows == 0:
+        if w is None or w.rows == 0:
             return
+        tables = self._tables(w)
         job_id = uuid.uuid4().hex[:12]
         model = w.served.model
         warnings: list[str] = []
@@ -397,7 +486,7 @@ class Online:
         path = registry.deployment_output_dir(self.ws, dep) / f"{dep.name}-online-{stamp}-{job_id}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         out = AtomicParquet(path, job_id)
-        out.write(pa.concat_tables(w.tables, promote_options="default"))
+        out.write(pa.concat_tables(tables, promote_options="default"))
         out.close()
         out.commit()
         stored = self.ws.relpath(path) if path.is_relative_to(self.ws.root) else str(path)
@@ -412,20 +501,21 @@ class Online:
         log.info("monitoring window %s closed: %d rows, drift %s", job_id, w.stats.rows, drift.get("drift_status"))
 
     # -- heartbeat ------------------------------------------------------------------------------------
-    def stats(self) -> dict[str, Any]:
+    def heartbeat(self) -> Heartbeat:
+        """The figures now, and the request rate since the previous call."""
         now, requests = time.monotonic(), self.counters.requests
         then, before = self._last_beat
         self._last_beat = (now, requests)
-        c = self.counters
-        return {"requests": c.requests, "rows": c.rows, "errors": c.errors, "unmonitored": c.unmonitored,
-                "rate": round((requests - before) / (now - then), 3) if now > then else 0.0,
-                "swaps": self.swaps, "windows": self.windows_closed,
-                "at": datetime.now(UTC).isoformat(timespec="seconds")}
+        c, served = self.counters, self.served
+        return Heartbeat(requests=c.requests, rows=c.rows, errors=c.errors, unmonitored=c.unmonitored,
+                         rate=round((requests - before) / (now - then), 3) if now > then else 0.0,
+                         swaps=self.swaps, windows=self.windows_closed,
+                         at=datetime.now(UTC).isoformat(timespec="seconds"), model=served.ref if served else None)
 
     def _beat(self, status: str | None = None, audit: Any = None) -> None:
         served = self.served
         self.ws.store.services.heartbeat(
-            self.settings.service_id, os.getpid(), {**self.stats(), "model": served.ref if served else None},
+            self.settings.service_id, os.getpid(), dict(self.heartbeat()),
             model_name=served.model.name if served else None,
             model_version=served.model.version if served else None, status=status, audit=audit)
 

@@ -5,25 +5,27 @@ Two routes through here, one set of rules:
 * **checked** (:func:`check_request` + ``batch.score_batch``): the rows become a Polars frame and go
   through the very code `score` runs per batch — ``batch.check_schema`` (every problem in one 422),
   ``signature.encode``, the output table and the batch statistics (drift counters).
-* **clean** (:func:`clean_matrix`): a request whose every feature column is present, whose numeric
-  features hold only JSON numbers or null and whose categorical features hold only known
-  categories or null, with no other columns than ids and the target, has nothing to check and
-  nothing ``encode`` could do but copy numbers and look up category codes; that is done straight
-  into the float matrix (a test holds it equal to ``encode`` on such rows). Anything else takes
-  the checked route. Why: a Polars frame costs ~0.1 ms per operation whatever its size, so a
-  1-row request spent ~3.5 ms in ~30 operations where predict takes 0.1 ms (bench/serve_latency.py);
-  the output table and drift counters of clean requests are built by the monitor thread for many
-  requests at once (``online.Online``), off the request path.
+* **clean** (:func:`clean_records`, :func:`clean_columns`): a request whose every feature column is
+  present, whose numeric features hold only JSON numbers or null and whose categorical features
+  hold only known categories or null, with no other columns than ids and the target, has nothing
+  to check and nothing ``encode`` could do but copy numbers and look up category codes; that is
+  done straight into the float matrix, from records as a bare endpoint would (a test holds it
+  equal to ``encode`` on such rows). Anything else takes the checked route. Why: a Polars frame
+  costs ~0.1 ms per operation whatever its size, so a 1-row request spent ~3.5 ms in ~30
+  operations where predict takes 0.1 ms (bench/serve_latency.py); the output table and drift
+  counters of clean requests are built by the monitor thread when their window closes
+  (``online.Online``), off the request path.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from itertools import chain
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import numpy as np
 import polars as pl
@@ -41,6 +43,19 @@ SHAPE = "the body must be a list of records, an object of columns or one record"
 NUMBERS = frozenset({int, float, type(None)})  # what JSON gives a clean numeric column (bool is not int here)
 
 
+class Answer(TypedDict):
+    """The JSON body of an answered ``POST /predict`` (README, Serving)."""
+
+    deployment: str
+    model: str
+    version: int
+    request_id: str
+    predictions: list[Any]  # class labels or values, one per row
+    probabilities: NotRequired[list[dict[str, float]]]  # classifiers: per row, class name → probability
+    ids: NotRequired[dict[str, list[Any]]]  # the request's id (and --keep) columns, as sent
+    warnings: NotRequired[list[str]]  # --lenient: what `score` would have warned about
+
+
 class Refused(Exception):
     """A request answered with a 4xx: ``status`` and the JSON ``body`` (``error`` + ``problems``)."""
 
@@ -52,12 +67,15 @@ class Refused(Exception):
             self.body["problems"] = problems
 
 
-def parse_columns(body: bytes) -> dict[str, list[Any]]:
-    """JSON records, columns or one record → {column: values}, every column as long as the others."""
+def parse(body: bytes) -> Any:
     try:
-        doc = json.loads(body)
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Refused(400, f"malformed JSON: {exc}") from exc
+
+
+def to_columns(doc: Any) -> dict[str, list[Any]]:
+    """JSON records, columns or one record → {column: values}, every column as long as the others."""
     if isinstance(doc, list):
         if doc and set(map(type, doc)) != {dict}:
             bad = [i for i, r in enumerate(doc) if not isinstance(r, dict)]
@@ -146,51 +164,106 @@ def columns_of(names: tuple[str, ...], served: Served) -> tuple[list[str], bool]
     return found
 
 
-def clean_matrix(columns: dict[str, list[Any]], served: Served) -> np.ndarray | None:
-    """The feature matrix ``encode`` would make of a clean request, or None (take the checked route)."""
-    if not columns_of(tuple(columns), served)[1]:
+Clean = tuple["np.ndarray", dict[str, list[Any]]]  # the feature matrix and the id columns of clean rows
+
+
+def clean_records(records: list[Any], served: Served) -> Clean | None:
+    """:data:`Clean` records, or None. The matrix comes straight from the records' values, as a
+    bare endpoint builds it: no columns between."""
+    first = records[0] if records else None
+    if type(first) is not dict:
         return None
-    cols = [columns[source] for source in served.inputs]
+    ids, clean = columns_of(tuple(first), served)
+    if not clean:
+        return None
+    try:  # every record has exactly the first one's keys (a record that is not an object: TypeError)
+        if len(records) > 1 and not all(map(first.keys().__eq__, map(dict.keys, records))):
+            return None
+    except TypeError:
+        return None
+    rows = list(map(served.row_of, records))
+    if served.codes:  # category codes are looked up per column
+        X = matrix_of(list(zip(*rows, strict=True)), served)
+    else:
+        X = float_matrix(rows, chain.from_iterable(rows))
+    return None if X is None else (X, {c: [r[c] for r in records] for c in ids})
+
+
+def clean_columns(columns: dict[str, list[Any]], served: Served) -> Clean | None:
+    """:data:`Clean` columns, or None."""
+    ids, clean = columns_of(tuple(columns), served)
+    X = matrix_of([columns[source] for source in served.inputs], served) if clean else None
+    return None if X is None else (X, {c: columns[c] for c in ids})
+
+
+def matrix_of(cols: list[Any], served: Served) -> np.ndarray | None:
+    """The matrix of the feature columns (in the model's order) if every value is clean, else None."""
     for j, codes in served.codes:
         try:  # a value that is not a known category's text (unseen, a number, a bool) is a KeyError
             cols[j] = [None if v is None else codes[v] for v in cols[j]]
         except (KeyError, TypeError):
             return None
-    if not NUMBERS.issuperset(map(type, chain.from_iterable(cols))):
-        return None  # text, booleans in a numeric column: the checked route says what they are
+    X = float_matrix(cols, chain.from_iterable(cols))
+    return None if X is None else X.T  # rows x features, column-major like encode's
+
+
+def float_matrix(values: Any, flat: Iterable[Any]) -> np.ndarray | None:
+    """``values`` as float64 (None → NaN) if ``flat``, the same values in any order, are all JSON
+    numbers or null; else None (text or booleans in a numeric column, an integer past float64:
+    the checked route says what they are)."""
+    if not NUMBERS.issuperset(map(type, flat)):
+        return None
     try:
-        return np.array(cols, dtype=np.float64).T  # None → NaN; rows x features, column-major like encode's
-    except OverflowError:  # an integer past float64
+        return np.array(values, dtype=np.float64)
+    except OverflowError:
         return None
 
 
-def answer_of(sig: Signature, raw: np.ndarray) -> dict[str, Any]:
-    """``predictions`` (class labels or values) and, for classifiers, ``probabilities`` per row."""
-    if sig.task == "regression":
-        return {"predictions": raw.tolist()}
-    classes = list(sig.classes)
-    names = [str(c) for c in classes]
+def head(online: Online, served: Served, request_id: str, predictions: list[Any]) -> Answer:
+    return Answer(deployment=online.settings.deployment, model=served.model.name, version=served.model.version,
+                  request_id=request_id, predictions=predictions)
+
+
+def answer_of(online: Online, served: Served, request_id: str, raw: np.ndarray) -> Answer:
+    """The answer to clean rows from the model's raw output: ``predictions`` (class labels or
+    values) and, for classifiers, ``probabilities`` per row."""
+    values = raw.tolist()
+    if served.sig.task == "regression":
+        return head(online, served, request_id, values)
+    classes, names = served.sig.classes, served.class_names
     if raw.ndim == 1:  # binary: P(classes[1]); in plain Python, as numpy's per-call cost is most of a small request
-        yes = raw.tolist()
-        return {"predictions": [classes[1] if p > 1.0 - p else classes[0] for p in yes],
-                "probabilities": [{names[0]: 1.0 - p, names[1]: p} for p in yes]}
-    return {"predictions": [classes[i] for i in raw.argmax(axis=1).tolist()],
-            "probabilities": [dict(zip(names, row, strict=True)) for row in raw.tolist()]}
+        no, yes = classes
+        n0, n1 = names
+        answer = head(online, served, request_id, [yes if p > 1.0 - p else no for p in values])
+        answer["probabilities"] = [{n0: 1.0 - p, n1: p} for p in values]
+    else:
+        answer = head(online, served, request_id, [classes[i] for i in raw.argmax(axis=1).tolist()])
+        answer["probabilities"] = [dict(zip(names, row, strict=True)) for row in values]
+    return answer
 
 
-def score_request(online: Online, served: Served, body: bytes, request_id: str) -> dict[str, Any]:
+def score_request(online: Online, served: Served, body: bytes, request_id: str) -> Answer:
     """Check, encode and predict one request's rows; the answer's body. What monitoring needs
     (output rows, drift counters) is handed to the monitor thread."""
-    columns = parse_columns(body)
+    doc = parse(body)
+    clean = clean_records(doc, served) if type(doc) is list else None
+    if clean is None:
+        columns = to_columns(doc)
+        clean = clean_columns(columns, served)
+        if clean is None:
+            return score_checked(online, served, columns, request_id)
+    X, ids = clean
+    raw = served.predict(X)
+    online.hand_over(Raw(served, request_id, len(X), X.tobytes(), raw.astype(np.float64, copy=False).tobytes(), ids))
+    answer = answer_of(online, served, request_id, raw)
+    if ids:
+        answer["ids"] = ids
+    return answer
+
+
+def score_checked(online: Online, served: Served, columns: dict[str, list[Any]], request_id: str) -> Answer:
+    """The checked route: the rows as a frame through ``score``'s own code."""
     ids = columns_of(tuple(columns), served)[0]
-    head = {"deployment": online.settings.deployment, "model": served.model.name,
-            "version": served.model.version, "request_id": request_id}
-    id_values = {c: columns[c] for c in ids}
-    X = clean_matrix(columns, served)
-    if X is not None:
-        raw = np.asarray(served.predict(X))
-        online.hand_over(Raw(served, request_id, X, raw, id_values))
-        return {**head, **answer_of(served.sig, raw), **({"ids": id_values} if ids else {})}
     df = to_frame(columns)
     warnings = check_request(df, served.sig, served.ref, lenient=online.settings.lenient)
     frame = df.with_columns(pl.lit(request_id).alias("request_id"), pl.int_range(df.height).alias("row"))
@@ -199,13 +272,12 @@ def score_request(online: Online, served: Served, body: bytes, request_id: str) 
     scored = score_batch(frame, spec, served.predict, seed=online.counters.seed)
     online.hand_over(Scored(served, scored.table, scored.stats))
     table = scored.table
-    answer: dict[str, Any] = {**head, "predictions": table.column("prediction").to_pylist()}
+    answer = head(online, served, request_id, table.column("prediction").to_pylist())
     if served.sig.task != "regression":
-        names = [str(c) for c in served.sig.classes]
         cols = [table.column(f"proba_{c}").to_pylist() for c in served.sig.classes]
-        answer["probabilities"] = [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
+        answer["probabilities"] = [dict(zip(served.class_names, row, strict=True)) for row in zip(*cols, strict=True)]
     if ids:
-        answer["ids"] = id_values
+        answer["ids"] = {c: columns[c] for c in ids}
     if warnings:
         answer["warnings"] = warnings
     return answer

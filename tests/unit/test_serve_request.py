@@ -1,5 +1,5 @@
-"""The request fast path (serving/request.clean_matrix) builds exactly the matrix `encode` builds,
-and leaves every request it cannot vouch for to the checked route."""
+"""The request fast path (serving/request.clean_records, clean_columns) builds exactly the matrix
+`encode` builds, and leaves every request it cannot vouch for to the checked route."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from mlops_tui.serving.request import clean_matrix, parse_columns
+from mlops_tui.serving.request import clean_columns, clean_records, to_columns
 from mlops_tui.training.signature import encode
 from tests.scoring_helpers import credit_model, default_df
 
@@ -32,13 +32,14 @@ def test_clean_rows_give_the_matrix_encode_gives(served):
     rows[3]["balance"] = None
     rows[5]["student"] = None
     rows[7]["income"] = 12  # an int where floats are usual
-    columns = parse_columns(json.dumps(rows).encode())
-    X = clean_matrix(columns, served)
+    records = json.loads(json.dumps(rows))
     import polars as pl
 
     expected, unseen = encode(pl.DataFrame(rows), served.sig)
     assert unseen == {}
-    np.testing.assert_array_equal(X, expected.to_numpy())
+    for X, ids in (clean_records(records, served), clean_columns(to_columns(records), served)):
+        np.testing.assert_array_equal(X, expected.to_numpy())
+        assert ids == {"customer_id": [r["customer_id"] for r in rows]}
 
 
 @pytest.mark.parametrize("change", [
@@ -46,15 +47,26 @@ def test_clean_rows_give_the_matrix_encode_gives(served):
     {"zip": 1}, {"income": [1]}, {"income": 10**400},
 ], ids=str)
 def test_anything_not_clean_takes_the_checked_route(served, change):
+    good = {"customer_id": 2, "student": "Yes", "balance": 3.0, "income": 4.0}
     row = {"customer_id": 1, "student": "No", "balance": 1.0, "income": 2.0, **change}
-    assert clean_matrix(parse_columns(json.dumps([row]).encode()), served) is None
+    for records in ([row], [good, row]):
+        assert clean_records(records, served) is None
+        assert clean_columns(to_columns(records), served) is None
 
 
 def test_a_missing_feature_takes_the_checked_route(served):
-    assert clean_matrix(parse_columns(b'[{"student": "No", "balance": 1.0}]'), served) is None
+    records = [{"student": "No", "balance": 1.0}]
+    assert clean_records(records, served) is None
+    assert clean_columns(to_columns(records), served) is None
+
+
+def test_records_with_other_keys_than_the_first_take_the_checked_route(served):
+    good = {"customer_id": 2, "student": "Yes", "balance": 3.0, "income": 4.0}
+    for other in ({**good, "zip": 1}, {k: v for k, v in good.items() if k != "customer_id"}, [1, 2, 3, 4]):
+        assert clean_records([good, other], served) is None
 
 
 def test_records_lacking_a_column_have_nulls_there():
-    assert parse_columns(b'[{"a": 1, "b": 2}, {"a": 3}]') == {"a": [1, 3], "b": [2, None]}
-    assert parse_columns(b'[{"b": 2, "a": 1}, {"a": 3, "b": 4}]') == {"b": [2, 4], "a": [1, 3]}
-    assert parse_columns(b'[{"a": 1}, {"a": null}]') == {"a": [1, None]}
+    assert to_columns([{"a": 1, "b": 2}, {"a": 3}]) == {"a": [1, 3], "b": [2, None]}
+    assert to_columns([{"b": 2, "a": 1}, {"a": 3, "b": 4}]) == {"b": [2, 4], "a": [1, 3]}
+    assert to_columns([{"a": 1}, {"a": None}]) == {"a": [1, None]}
