@@ -399,8 +399,8 @@ def diff(ws: Workspace, a: str, b: str) -> Diff:
     # as most frequent (see profiling.category_drift).
     listed = {c: sorted({str(v) for v, _ in [*pa[c].get("top", []), *pb[c].get("top", [])]}) for c in common
               if pa[c]["kind"] == pb[c]["kind"] == "categorical" and c not in ids
-              and not (pa[c].get("top_complete") and pb[c].get("top_complete"))}
-    listed = {c: values for c, values in listed.items() if values}
+              and not (pa[c].get("top_complete") and pb[c].get("top_complete"))
+              and (pa[c].get("top") or pb[c].get("top"))}
     counted_a = sql.counts_of(str(snapshot_path(ws, va)), listed)
     counted_b = sql.counts_of(str(snapshot_path(ws, vb)), listed)
     binned = sql.binned_counts(str(snapshot_path(ws, vb)), numeric)
@@ -463,9 +463,10 @@ def validate(ws: Workspace, ref: str, path: str) -> Validation:
     Problems (``ok`` False): the file cannot be read, a contract column is missing, a column has
     another type (integers where floats are expected are fine), missing values in a column the
     contract has none in. Warnings: extra columns, text values the version never had, numbers
-    outside the version's range, text that is not a date in a column of dates written as text. One lazy aggregate pass over the file; a CSV with a value past
-    the rows its types were inferred from is read again with every row inferred, as ``add`` does
-    (so the file a version was registered from always validates against it).
+    outside the version's range, text that is not a date in a column of dates written as text. One
+    lazy aggregate pass over the file; a CSV with a value past the rows its types were inferred from
+    is read again with every row inferred, as ``add`` does (so the file a version was registered
+    from always validates against it).
     """
     dv = resolve(ws, ref)
     try:
