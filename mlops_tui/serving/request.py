@@ -220,6 +220,7 @@ def float_matrix(values: Any, flat: Iterable[Any]) -> np.ndarray | None:
 
 
 def head(online: Online, served: Served, request_id: str, predictions: list[Any]) -> Answer:
+    """An answer with its predictions, before the keys only some answers have."""
     return Answer(deployment=online.settings.deployment, model=served.model.name, version=served.model.version,
                   request_id=request_id, predictions=predictions)
 
