@@ -63,6 +63,31 @@ def _colour_terminal(monkeypatch):
 
 
 @pytest.fixture
+def snap_compare(snap_compare):
+    """The plugin's snap_compare with steady text cursors: a focused Input blinks every 0.5 s, so
+    whether its cursor is drawn depended on when the screenshot fell (the SQL snapshot failed on a
+    loaded machine: the snapshot has it). After the test's own run_before, blinking stops and the
+    cursors are drawn."""
+
+    def compare(app: Any, *args: Any, run_before: Callable[[Any], Any] | None = None, **kwargs: Any) -> bool:
+        async def steady(pilot: Any) -> None:
+            from textual.widgets import Input, TextArea
+
+            if run_before is not None:
+                result = run_before(pilot)
+                if result is not None:
+                    await result
+            for widget in pilot.app.screen.query("Input, TextArea"):
+                if isinstance(widget, (Input, TextArea)):
+                    widget.cursor_blink = False
+            await pilot.pause()
+
+        return bool(snap_compare(app, *args, run_before=steady, **kwargs))
+
+    return compare
+
+
+@pytest.fixture
 def frozen_clock(monkeypatch):
     """Store timestamps at FROZEN plus one second per write (so newest-first orders are stable) and
     the screens' 'now' at SEEN_AT: relative times in snapshots ('5m ago') never vary."""
