@@ -55,6 +55,16 @@ def test_show_has_schema_and_profile(cli):
     assert human.code == 0 and "8,645 rows" in human.stdout and "(regression)" in human.stdout
 
 
+def test_show_prints_top_values_with_counts_in_brackets_and_booleans_as_stored(cli, tmp_path, monkeypatch):
+    """causaldata Mroz's logical columns showed min 'no', max 'yes' beside top values 'True:428', and
+    openintro birds' dates read '10/25/1995 0:00:00:26' (a count after a colon)."""
+    pl.DataFrame({"lfp": [True] * 5 + [False] * 3, "x": range(8)}).write_csv(tmp_path / "mroz.csv")
+    cli("dataset", "add", tmp_path / "mroz.csv")
+    monkeypatch.setenv("COLUMNS", "200")
+    line = next(row for row in cli("dataset", "show", "mroz").stdout.splitlines() if row.lstrip().startswith("lfp"))
+    assert "False" in line and "True (5), False (3)" in line and "yes" not in line
+
+
 def test_head_returns_the_first_rows(cli):
     cli("dataset", "add", SAMPLE / "default.csv")
     doc = cli("dataset", "head", "default", "--rows", "3", "--json").json
