@@ -143,10 +143,24 @@ def check_request(df: pl.DataFrame, sig: Signature, model_ref: str, *, lenient: 
     if unused:
         warnings.append(unused)
     if not lenient:
-        problems, warnings = problems + warnings, []
+        problems, warnings = problems + [_refused(w) for w in warnings], []
     if problems:
         raise Refused(422, f"input does not match {model_ref}'s signature", problems)
     return warnings
+
+
+# What `score` does with a warning's values, and how a strict service says it refused them instead
+# (nothing was scored, so "scored as missing" would be untrue).
+_STRICT_WORDING = ((": scored as missing", ": refused (serve --lenient scores such values as missing)"),
+                   ("; numeric strings coerced", "; refused (serve --lenient coerces numeric strings)"),
+                   (" were ignored: ", " are refused (serve --lenient ignores them): "))
+
+
+def _refused(warning: str) -> str:
+    for lenient, strict in _STRICT_WORDING:
+        if lenient in warning:
+            return warning.replace(lenient, strict)
+    return warning
 
 
 def columns_of(names: tuple[str, ...], served: Served) -> tuple[list[str], bool]:
