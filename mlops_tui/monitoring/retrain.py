@@ -141,7 +141,7 @@ def _retune(ws: Workspace, run: Run, prepared: Prepared, champion_params: Params
     """A short study warm-started with the champion's parameters; returns the best trial's parameters
     and value."""
     from mlops_tui.training.tuning import study as st
-    from mlops_tui.training.tuning.worker import best_params
+    from mlops_tui.training.tuning.worker import best_params, work
 
     space = run.config["space"]["params"]
     tuned = {k: v for k, v in champion_params.items() if isinstance(space.get(k), dict)}
@@ -152,7 +152,7 @@ def _retune(ws: Workspace, run: Run, prepared: Prepared, champion_params: Params
     try:
         study = st.open_study(ws, run)
         study.enqueue_trial(tuned, skip_if_exists=True)
-        st.work(ws, run, prepared, n_trials=trials, budget=None, sampler_seed=run.seed)
+        work(ws, run, prepared, n_trials=trials, budget=None, sampler_seed=run.seed)
         best = st.open_study(ws, run).best_trial
     finally:
         optuna.logging.set_verbosity(level)

@@ -114,15 +114,6 @@ def layer_of(module: str) -> int:
 
 GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
 
-# Cycles that landed before this check and are still to be broken (each names how). Nothing may
-# be added here: a new cycle fails the test.
-KNOWN_CYCLES = [
-    # study.work hands a shared (PostgreSQL) study to remote.work_shared, which imports study back:
-    # the loop both need belongs in one of them (or a third module both import).
-    ["mlops_tui.training.tuning.remote", "mlops_tui.training.tuning.study"],
-]
-
-
 def test_every_module_has_a_layer():
     assert [m for m in MODULES if layer_of(m) == len(LAYERS)] == []
 
@@ -173,7 +164,7 @@ def test_no_import_cycle_among_modules():
     for v in sorted(edges):
         if v not in index:
             visit(v)
-    assert [c for c in cycles if c not in KNOWN_CYCLES] == []
+    assert cycles == []
 
 
 def test_pyproject_lists_every_package_of_the_tree():

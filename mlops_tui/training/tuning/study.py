@@ -314,20 +314,15 @@ class StoreMirror:
 def work(ws: Workspace, run: Run, prepared: Prepared, *, n_trials: int, budget: Budget | None,
          sampler_seed: int, on_trial: Progress | None = None,
          mirror: StoreMirror | None = None, first: bool = False) -> optuna.Study | None:
-    """Run up to ``n_trials`` trials of the run's study in this process, until the budget's cut-off
-    (stops early on the flag); returns the study (None when no trial was started).
+    """Run up to ``n_trials`` trials of the run's own study (its journal) in this process, until the
+    budget's cut-off (stops early on the flag); returns the study (None when no trial was started).
+    A shared study goes through ``worker.work`` instead.
 
     ``mirror``: the caller's, which the caller closes; without it the trials are mirrored by one
     of this call's own, flushed before it returns. ``first``: the supervisor's loop, which runs
     one trial even past the cut-off when none has completed (a run always ends with a model)."""
     if stop_requested(ws, run.run_id) or n_trials <= 0:
         return None
-    if run.config.get("storage"):  # a shared study: trials until the run's budget is spent
-        from mlops_tui.training.tuning.remote import work_shared
-
-        cutoff = budget.cutoff(None) if budget is not None else None
-        return work_shared(ws, run, prepared, timeout=None if cutoff is None else max(0.0, cutoff - time.time()),
-                           sampler_seed=sampler_seed, on_trial=on_trial)
     study = open_study(ws, run, sampler_seed=sampler_seed)
     if budget is not None and budget.over(study) and not (first and not _completed(study)):
         log.info("worker %d: no time left for a trial of run %s", os.getpid(), run.run_id)

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from mlops_tui.training.tuning import study as st
 
 if TYPE_CHECKING:
+    import optuna
+
     from mlops_tui.store import DatasetVersion, Run
     from mlops_tui.training.prep import Prepared
     from mlops_tui.training.tuning.budget import Budget
@@ -128,8 +130,8 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
                                        new_session=False))
         mirror = st.StoreMirror(ws, run_id)
         try:
-            study = st.work(ws, run, prepared, n_trials=parts[0], budget=budget,
-                            sampler_seed=run.seed + done_before, on_trial=on_trial, mirror=mirror, first=True)
+            study = work(ws, run, prepared, n_trials=parts[0], budget=budget,
+                         sampler_seed=run.seed + done_before, on_trial=on_trial, mirror=mirror, first=True)
         finally:
             # Its last write runs while the other workers finish and the best trial is refitted;
             # joined before the run's outcome is written.
@@ -203,6 +205,22 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
 CHILD_GRACE_S = 0.5  # a worker's trial is cut at the budget's cut-off: it ends about this soon after
 
 
+def work(ws: Workspace, run: Run, prepared: Prepared, *, n_trials: int, budget: Budget | None,
+         sampler_seed: int, on_trial: st.Progress | None = None, mirror: st.StoreMirror | None = None,
+         first: bool = False) -> optuna.Study | None:
+    """One worker's trials of ``run``: ``study.work`` on the run's own study, or, for a study shared
+    through a database (``--storage``), ``remote.work_shared`` until the run's budget is spent (the
+    same loop as `mlops-tui worker` on other hosts)."""
+    if run.config.get("storage") and n_trials > 0 and not st.stop_requested(ws, run.run_id):
+        from mlops_tui.training.tuning.remote import work_shared
+
+        cutoff = budget.cutoff(None) if budget is not None else None
+        return work_shared(ws, run, prepared, timeout=None if cutoff is None else max(0.0, cutoff - time.time()),
+                           sampler_seed=sampler_seed, on_trial=on_trial)
+    return st.work(ws, run, prepared, n_trials=n_trials, budget=budget, sampler_seed=sampler_seed,
+                   on_trial=on_trial, mirror=mirror, first=first)
+
+
 def _wait_child(child: subprocess.Popen[bytes], budget: Budget, study: Any) -> int:
     """Wait for a worker; under a time budget, no longer than the cut-off plus a grace, then kill it
     (one still importing on a busy machine would otherwise hold up the final step)."""
@@ -270,8 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     run = ws.store.runs.get(args.run_id)
     dv = datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
     prepared = train.prepare_config(ws, dv, run.config)
-    st.work(ws, run, prepared, n_trials=args.trials, budget=budget_of(run, args.started or time.time(), args.startup),
-            sampler_seed=args.seed)
+    work(ws, run, prepared, n_trials=args.trials, budget=budget_of(run, args.started or time.time(), args.startup),
+         sampler_seed=args.seed)
     return 0
 
 
