@@ -30,7 +30,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
@@ -63,7 +63,8 @@ def lightgbm_predictor(booster: lgb.Booster, threads: int | None = None) -> Pred
     n = threads or cores()
 
     def predict(X: np.ndarray) -> np.ndarray:
-        return booster.predict(X, num_threads=n)
+        # an array for dense input (the stubs allow a list too, for sparse contributions)
+        return cast("np.ndarray", booster.predict(X, num_threads=n))
 
     return predict
 
@@ -90,7 +91,7 @@ def check_schema(schema: dict[str, pl.DataType], sig: Signature, *, text_probe: 
     if missing:
         out.problems.append(f"missing feature column(s){where}: {', '.join(missing)}")
     if csv:
-        out.overrides = {f.source: pl.Float64 for f in sig.features if f.kind == "numeric" and not f.transform
+        out.overrides = {f.source: pl.Float64() for f in sig.features if f.kind == "numeric" and not f.transform
                          and f.source in schema and schema[f.source].is_integer()}
     for feat in sig.features:
         dtype = schema.get(feat.source)

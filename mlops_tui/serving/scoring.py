@@ -62,7 +62,7 @@ _CLOSE = object()  # to the writer: close the file after the tables before this
 cores = batch.cores
 
 
-def _put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
+def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
     """Blocking put that gives up when the job is stopping (so no thread hangs on a full queue)."""
     while not stop.is_set():
         try:
@@ -93,8 +93,8 @@ class _Pipeline:
 
     def __init__(self, p: scoring_io.Plan, out: scoring_io.AtomicParquet, *, chunk_size: int, workers: int) -> None:
         self.plan, self.out, self.workers = p, out, workers
-        self.q_in: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
-        self.q_out: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
+        self.q_in: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_DEPTH)
+        self.q_out: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_DEPTH)
         self.stop = threading.Event()
         self.write_errors: list[BaseException] = []
         self.reader = threading.Thread(target=self._read, args=(chunk_size,), name="score-reader", daemon=True)
@@ -323,7 +323,7 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
             if engine == "dask":
                 from mlops_tui.serving import dask_engine
 
-                out = dask_engine.PartsFolder(out_path, job_id)
+                out = folder = dask_engine.PartsFolder(out_path, job_id)
             else:  # reading starts now, while the model and its drift reference load
                 out = make_output(out_path, job_id)
                 pipe = stack.enter_context(_Pipeline(p, out, chunk_size=chunk_size, workers=cores()))
@@ -334,7 +334,7 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
                 from mlops_tui.training.modelfile import verified_bytes
 
                 cluster = dask_engine.execute(p, spec, verified_bytes(ws.abspath(model.path), model.sha256),
-                                              model.sha256, out, job_id, stats, scheduler=scheduler,
+                                              model.sha256, folder, job_id, stats, scheduler=scheduler,
                                               chunk_size=chunk_size, partition_rows=partition_rows,
                                               progress=progress)
             else:
