@@ -38,7 +38,7 @@ typecheck: $(BIN)/mlops-tui  ## mypy --strict on store/, the domain and screens/
 	cd .typecheck && ../$(BIN)/python -m mypy --config-file ../pyproject.toml --cache-dir ../.mypy_cache \
 		-p mlops_tui.store -p mlops_tui.screens $(foreach p,$(DOMAIN),-p mlops_tui.$(p)) \
 		-m mlops_tui.workspace -m mlops_tui.refs -m mlops_tui.errors -m mlops_tui.sql \
-		-m mlops_tui.formatting -m mlops_tui.processes -m mlops_tui.extras -m mlops_tui.results
+		-m mlops_tui.formatting -m mlops_tui.processes -m mlops_tui.extras -m mlops_tui.results -m mlops_tui.stats
 
 bench: $(BIN)/mlops-tui
 	for f in bench/*.py; do $(BIN)/python $$f || exit 1; done

@@ -6,7 +6,7 @@ Public API (import the module, e.g. ``from mlops_tui.serving import scoring``):
 * ``batch``: ``score_batch`` / ``check_schema``: one batch through a predictor, shared by every
   engine (local, Dask, HTTP)
 * ``io``: input planning and batches, ``AtomicParquet`` output
-* ``drift`` / ``drift_stats``: the drift tracker and its statistics
+* ``drift``: the drift tracker (its statistics: :mod:`mlops_tui.stats`)
 * ``predictor``: the engines a deployment scores with (LightGBM, compiled), by name
 * ``dask_engine``: scoring on a Dask cluster; ``service`` / ``http`` / ``online`` / ``request``: a
   deployment over HTTP (`serve`)

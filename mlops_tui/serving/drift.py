@@ -16,7 +16,7 @@ costs no second pass over the data and constant memory, wherever the batches wer
 Reference statistics describe exactly the rows the model was fitted on: training writes them
 beside the model file (:mod:`mlops_tui.training.reference`); an older model gets them built once
 from its dataset snapshot (:func:`load_reference`). How statistics become ok / warn / alert, so that
-same-distribution jobs of 200 rows stay quiet and real shifts alert: :mod:`.drift_stats`. Thresholds
+same-distribution jobs of 200 rows stay quiet and real shifts alert: :mod:`mlops_tui.stats`. Thresholds
 come from ``[drift]`` in config.toml.
 """
 
@@ -31,7 +31,7 @@ import polars as pl
 
 from mlops_tui.data import dates
 from mlops_tui.results import JsonDict
-from mlops_tui.serving.drift_stats import (
+from mlops_tui.stats import (
     DEFAULTS,
     RANK,
     chi2_pvalue,

@@ -1,12 +1,12 @@
 """How drift statistics become a status: sampling noise of small jobs is not drift, a doubled
-category is, whatever its size (mlops_tui.serving.drift_stats)."""
+category is, whatever its size (mlops_tui.stats)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mlops_tui.serving.drift_stats import DEFAULTS, chi2_pvalue, psi, psi_noise, share_shift, verdict
+from mlops_tui.stats import DEFAULTS, chi2_pvalue, psi, psi_noise, share_shift, verdict
 
 
 def _status(ref, cur, rows=None):

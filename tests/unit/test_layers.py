@@ -13,7 +13,7 @@ Read as the README's layout section says (top may import below, never the revers
     evaluation                  holdout evaluations, their details, compare, HTML reports
     training                    prep, signature, model files, metrics (one model, no study)
     data                        readers, dataset versions, profiles
-    workspace, refs, sql, ...   the shared base: the workspace, references, errors, formatting
+    workspace, refs, sql, ...   the shared base: the workspace, references, errors, formatting, statistics
     store                       persistence and every SQL statement (metadata and DuckDB over dataset files)
 
 Every import counts, also one inside a function (lazy imports keep start-up light, they do not
@@ -48,7 +48,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("mlops_tui.evaluation",),
     ("mlops_tui.training",),
     ("mlops_tui.data",),
-    ("mlops_tui",),  # workspace, refs, errors, sql, formatting, processes, results, extras, sample data
+    ("mlops_tui",),  # workspace, refs, errors, sql, formatting, processes, results, extras, stats, sample data
     ("mlops_tui.store",),
 ]
 
