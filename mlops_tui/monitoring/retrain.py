@@ -7,7 +7,7 @@ Retrain: the challenger is trained on the new dataset version with the champion 
 configuration and parameters (or a short Optuna re-tune whose first trial is the champion's
 parameters); champion and challenger are then scored on the SAME rows: the new version's holdout
 (drawn with that version's own split seed) without the rows the champion learnt from (its run
-recorded their keys, train.TRAINED_ROWS): when the new version holds the old rows plus new ones,
+recorded their keys, :mod:`mlops_tui.training.trained_rows`): when the new version holds the old rows plus new ones,
 some of its holdout rows were the champion's training rows and would favour it. The payload says how
 many rows remained. The challenger replaces the champion (alias ``production`` + the deployment)
 only when the validation gate passes against the champion's figure on those rows and the
@@ -123,17 +123,13 @@ def evaluate_on(ws: Workspace, model: ModelVersion, rows: pl.DataFrame, metric: 
 
 def unseen_by(ws: Workspace, champion: ModelVersion, run: Run, holdout: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
     """The holdout rows ``champion`` did not learn from, and a note when that cannot be known."""
-    import polars as pl
+    from mlops_tui.training import trained_rows
 
-    from mlops_tui.training.tuning.train import TRAINED_ROWS, row_keys
-
-    path = ws.run_dir(run.run_id) / TRAINED_ROWS
-    if not path.exists():
+    seen = trained_rows.learnt(ws.run_dir(run.run_id), holdout, Signature.from_json(champion.signature))
+    if seen is None:
         return holdout, (f"champion {champion.ref} did not record its training rows (trained before they were "
                          "kept): compared on the whole holdout, which may include rows it learnt from")
-    learnt = pl.read_parquet(path)["row_key"]
-    keys = row_keys(holdout, Signature.from_json(champion.signature))
-    return holdout.filter(~keys.is_in(learnt.implode())), None
+    return holdout.filter(~seen), None
 
 
 def _retune(ws: Workspace, run: Run, prepared: Prepared, champion_params: Params,

@@ -9,6 +9,7 @@ Public API (import the module, e.g. ``from mlops_tui.training import prep``):
 * ``metrics``: ``compute`` (the task's scikit-learn metrics), ``check_metric``, ``direction``,
   ``LOWER_IS_BETTER``, ``better``
 * ``reference``: the training-data bins that drift is measured against
+* ``trained_rows``: the keys of the rows a run's model learnt from (``row_keys``, ``write``, ``learnt``)
 * ``tuning`` (subpackage): Optuna studies that end in a holdout-evaluated, registered model
 
 The core modules (everything but ``tuning``) import only ``data`` and the shared base; ``tuning``

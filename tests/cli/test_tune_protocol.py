@@ -66,7 +66,7 @@ def test_the_first_trials_are_the_warm_start_configurations(ws, cli, tmp_path):
 
 def test_the_holdout_rows_never_enter_a_fold(ws, cli, tmp_path):
     from mlops_tui.data import datasets
-    from mlops_tui.training import prep
+    from mlops_tui.training import prep, trained_rows
     from mlops_tui.training.tuning import protocol, train
 
     add_sample(ws, "penguins", target="species")
@@ -81,9 +81,9 @@ def test_the_holdout_rows_never_enter_a_fold(ws, cli, tmp_path):
         assert validated == sorted(list(range(fit.height)) * draws)  # each row validated once a draw
     holdout = pl.read_parquet(ws.run_dir(run.run_id) / "holdout.parquet")
     assert holdout.equals(p.test)
-    learnt = pl.read_parquet(ws.run_dir(run.run_id) / train.TRAINED_ROWS)["row_key"]
+    learnt = pl.read_parquet(ws.run_dir(run.run_id) / trained_rows.TRAINED_ROWS)["row_key"]
     assert learnt.len() == fit.height == p.train.height + p.valid.height
-    assert not train.row_keys(holdout, p.signature).is_in(learnt.implode()).any()
+    assert not trained_rows.row_keys(holdout, p.signature).is_in(learnt.implode()).any()
 
 
 def test_a_cross_validated_run_registers_the_average_of_its_best_trials_fold_models(ws, cli, tmp_path):
@@ -151,8 +151,8 @@ def test_a_time_budget_starts_a_worker_per_core_and_ends_with_a_model(ws, cli, t
 
 def test_a_retrain_compares_both_models_on_rows_the_champion_never_learnt_from(ws, cli, tmp_path):
     from mlops_tui.registry import models as registry
+    from mlops_tui.training import trained_rows
     from mlops_tui.training.signature import Signature
-    from mlops_tui.training.tuning import train
     from tests.conftest import SAMPLE
 
     every = pl.read_csv(SAMPLE / "default.csv")
@@ -168,9 +168,9 @@ def test_a_retrain_compares_both_models_on_rows_the_champion_never_learnt_from(w
     res = cli("retrain", "credit-prod", "--dataset", "credit", "--json")
     assert res.code in (0, 3), res.stderr  # promoted or not: the comparison is the point here
     doc = res.json
-    learnt = pl.read_parquet(ws.run_dir(first["run_id"]) / train.TRAINED_ROWS)["row_key"]
+    learnt = pl.read_parquet(ws.run_dir(first["run_id"]) / trained_rows.TRAINED_ROWS)["row_key"]
     holdout = pl.read_parquet(ws.run_dir(doc["run_id"]) / "holdout.parquet")  # credit:2's holdout
-    seen = train.row_keys(holdout, Signature.from_json(ws.store.models.get("credit", 1).signature)).is_in(
+    seen = trained_rows.row_keys(holdout, Signature.from_json(ws.store.models.get("credit", 1).signature)).is_in(
         learnt.implode())
     assert 0 < int(seen.sum()) < holdout.height  # some new-holdout rows were the champion's training rows
     assert (doc["holdout_rows"], doc["excluded_rows"]) == (holdout.height, int(seen.sum()))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlops_tui.training import metrics as mx
-from mlops_tui.training import prep
+from mlops_tui.training import prep, trained_rows
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -208,7 +208,7 @@ def train_and_register(
         run_dir = ws.run_dir(run_id)
         run_dir.mkdir(parents=True, exist_ok=True)
         p.test.write_parquet(run_dir / "holdout.parquet")
-        write_trained_rows(run_dir, p, rows)
+        trained_rows.write(run_dir, p.signature, rows)
     # The run's time column is in the config it was prepared with: no need to read the run back.
     evaluation.record_holdout(ws, run_id=run_id, model=model, booster=booster, signature=p.signature,
                               test_df=p.test, metrics=metrics,
@@ -216,25 +216,3 @@ def train_and_register(
                               seconds=None if deadline is None else max(0.2, (deadline - time.time() - 1.0) / 2))
     return model, metrics, p
 
-
-TRAINED_ROWS = "trained_rows.parquet"
-
-
-def row_keys(frame: Any, sig: Any) -> Any:
-    """One 64-bit key per row over the columns a model reads and its target, each as text (so an
-    int column of one version and the same values as floats in the next differ only where printed
-    differently). What `retrain` compares to find the rows a champion learnt from."""
-    import polars as pl
-
-    columns = sorted({*sig.source_columns, sig.target} & set(frame.columns))
-    return frame.select(pl.col(c).cast(pl.String) for c in columns).hash_rows(seed=13)
-
-
-def write_trained_rows(run_dir: Any, p: prep.Prepared, rows: Any) -> None:
-    """runs/<id>/trained_rows.parquet: the keys of every row the final model learnt from (``rows``,
-    :func:`~mlops_tui.training.prep.fitted_rows`)."""
-    import polars as pl
-
-    tmp = run_dir / f".{TRAINED_ROWS}.tmp"
-    pl.DataFrame({"row_key": row_keys(rows, p.signature)}).write_parquet(tmp)
-    tmp.replace(run_dir / TRAINED_ROWS)
