@@ -111,6 +111,7 @@ def test_two_hosts_and_the_coordinator_complete_one_study(cluster, ws, cli):
 
 
 @pytest.mark.long_trials
+@pytest.mark.long_trials  # short trials may be pruned at once: the coordinator could spend all 4 before w1 asks
 def test_kill_9_of_a_remote_worker_fails_its_trial_and_the_run_completes(cluster, ws):
     c = cluster
     run_id, procs = _start(c, ws, 4, "w1")
