@@ -27,6 +27,7 @@ alert in about 0.3 % and warn in 2 % of cases; 10 categories: 0.05 % and 0.7 %.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,12 @@ DEFAULTS = {"psi_warn": 0.1, "psi_alert": 0.25, "ks_pvalue_alert": 0.001, "pvalu
             "share_ratio_alert": 1.5, "null_rate_warn": 0.05, "null_rate_alert": 0.25}
 ASYMPTOTIC_KS_ROWS = 500  # from this many rows a side, KS p-values come from the asymptotic distribution
 RANK = {"ok": 0, "warn": 1, "alert": 2}
+
+
+def limits(conf: dict[str, Any] | None) -> dict[str, float]:
+    """The thresholds of ``[drift]`` in config.toml (``conf``), defaults for those it leaves out."""
+    conf = conf or {}
+    return {k: float(conf.get(k, v)) for k, v in DEFAULTS.items()}
 
 
 def psi(ref: np.ndarray | Sequence[float], cur: np.ndarray | Sequence[float]) -> float | None:

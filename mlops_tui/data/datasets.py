@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from mlops_tui import stats
 from mlops_tui.data import dates, profiling, readers
 from mlops_tui.data.readers import read_file  # noqa: F401 - part of this module's interface
 from mlops_tui.errors import UserError
@@ -319,13 +320,25 @@ def page(ws: Workspace, dv: DatasetVersion, offset: int, limit: int) -> tuple[li
 # --- comparing and validating -------------------------------------------------------------
 
 
-def _status(ws: Workspace, value: float | None) -> str:
-    limits = ws.config.get("drift", {})
-    if value is None:
-        return "n/a"
-    if value >= float(limits.get("psi_alert", 0.25)):
-        return "alert"
-    return "warn" if value >= float(limits.get("psi_warn", 0.1)) else "ok"
+def _drift_status(limits: dict[str, float], counts: profiling.Counts, ra: dict[str, Any], rb: dict[str, Any],
+                  categories: int | None = None) -> tuple[float | None, str]:
+    """(PSI, ok | warn | alert) of one column by scoring drift's noise-aware rule (:mod:`mlops_tui.stats`):
+    version ``b`` against ``a`` as a job against its training data, since both are samples. The PSI
+    of two 233-row halves over 20 bins is ~0.16 by chance alone, so it counts only above what
+    sampling noise scores and when the chi-square test says the counts differ; a category's share
+    (the first ``categories`` bins) is tested on its own, and the missing rate by a binomial test."""
+    ref, cur = counts
+    value = stats.psi(ref, cur)
+    p_same = stats.chi2_pvalue(ref, cur)
+    n_cur = sum(cur)
+    share = None if categories is None else stats.share_shift(ref[:categories], cur[:categories],
+                                                              limits["share_ratio_alert"])
+    null_a, nulls_b, rows_b = float(ra["null_rate"]), int(rb["nulls"]), int(rb["count"]) + int(rb["nulls"])
+    status = stats.verdict(limits, min(sum(ref), n_cur), psi_value=value, p_same=p_same, p_certain=p_same,
+                           share=share, noise=stats.psi_noise(ref, n_cur),
+                           null_change=abs(nulls_b / max(rows_b, 1) - null_a),
+                           p_nulls=stats.null_pvalue(nulls_b, rows_b, null_a))
+    return value, status
 
 
 @dataclass(frozen=True)
@@ -380,8 +393,9 @@ def diff(ws: Workspace, a: str, b: str) -> Diff:
     """Schema changes and per-column drift of version ``b`` against version ``a``.
 
     PSI over ``a``'s histogram bins for numbers (``b`` re-binned by one DuckDB pass over its
-    snapshot), over the categories for text (new and vanished categories listed). Status uses the
-    workspace's ``[drift]`` psi_warn / psi_alert thresholds.
+    snapshot), over the categories for text (new and vanished categories listed). Status: scoring
+    drift's noise-aware rule with the workspace's ``[drift]`` thresholds (:func:`_drift_status`), so
+    random halves of a small set are ok and a real shift alerts.
     """
     from mlops_tui.store import profiling as sql
 
@@ -396,7 +410,7 @@ def diff(ws: Workspace, a: str, b: str) -> Diff:
     numeric = {c: profiling.bin_spec(pa[c]["histogram"]["edges"]) for c in common
                if "histogram" in pa[c] and pb[c]["kind"] == "numeric" and c not in ids}
     # Text columns with too many values for a full count: both sides counted on the values either lists
-    # as most frequent (see profiling.category_drift).
+    # as most frequent (see profiling.category_counts).
     listed = {c: sorted({str(v) for v, _ in [*pa[c].get("top", []), *pb[c].get("top", [])]}) for c in common
               if pa[c]["kind"] == pb[c]["kind"] == "categorical" and c not in ids
               and not (pa[c].get("top_complete") and pb[c].get("top_complete"))
@@ -404,18 +418,22 @@ def diff(ws: Workspace, a: str, b: str) -> Diff:
     counted_a = sql.counts_of(str(snapshot_path(ws, va)), listed)
     counted_b = sql.counts_of(str(snapshot_path(ws, vb)), listed)
     binned = sql.binned_counts(str(snapshot_path(ws, vb)), numeric)
+    limits = stats.limits(ws.config.get("drift"))
     drift = []
     for c in common:
         ra, rb = pa[c], pb[c]
-        psi, mean_a, mean_b, new, gone = None, None, None, None, None
+        psi, status, mean_a, mean_b, new, gone = None, "n/a", None, None, None, None
         if c in ids:
             detail = "id column: not compared"
         elif c in numeric:
-            psi = profiling.numeric_drift(ra, binned[c])
+            psi, status = _drift_status(limits, profiling.numeric_counts(ra, binned[c]), ra, rb)
             mean_a, mean_b = ra.get("mean"), rb.get("mean")
             detail = f"mean {_short(mean_a)} → {_short(mean_b)}"
         elif ra["kind"] == "categorical" and rb["kind"] == "categorical":
-            psi, new, gone = profiling.category_drift(ra, rb, (counted_a.get(c, {}), counted_b.get(c, {})))
+            counts, cats = profiling.category_counts(ra, rb, (counted_a.get(c, {}), counted_b.get(c, {})))
+            psi, status = _drift_status(limits, counts, ra, rb, categories=len(cats))
+            new = [v for v, n in zip(cats, counts[0], strict=False) if not n]
+            gone = [v for v, n in zip(cats, counts[1], strict=False) if not n]
             detail = "; ".join(f"{what}: {', '.join(map(str, values[:5]))}"
                                for what, values in (("new", new), ("gone", gone)) if values)
         elif ra["kind"] != rb["kind"]:
@@ -425,7 +443,7 @@ def diff(ws: Workspace, a: str, b: str) -> Diff:
         drift.append(ColumnDrift(
             c, ra["kind"], psi, ra["null_rate"], rb["null_rate"], mean_a=mean_a, mean_b=mean_b,
             new_categories=None if new is None else tuple(new), vanished_categories=None if gone is None else tuple(gone),
-            detail=detail, status=_status(ws, psi)))
+            detail=detail, status=status))
     return Diff(
         va.ref, vb.ref, RowCounts(va.rows, vb.rows),
         added=tuple(c for c in sb if c not in sa), removed=tuple(c for c in sa if c not in sb),

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -172,48 +171,36 @@ def _plain(value: Any) -> Any:
 
 # --- comparing two distributions ------------------------------------------------------------
 
-PSI_EPS = 1e-4
+Counts = tuple[list[int], list[int]]
 
 
-def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
-    """Population stability index of two count vectors over the same bins (shares smoothed by
-    ``PSI_EPS`` so an empty bin does not make it infinite)."""
-    te, ta = sum(expected), sum(actual)
-    if te <= 0 or ta <= 0:
-        return 0.0
-    total = 0.0
-    for e, a in zip(expected, actual, strict=True):
-        pe, pa = max(e / te, PSI_EPS), max(a / ta, PSI_EPS)
-        total += (pa - pe) * math.log(pa / pe)
-    return total
-
-
-def numeric_drift(ref: dict[str, Any], cur_bins: dict[int, int]) -> float:
-    """PSI of a numeric column: the reference's histogram against the current data binned on the
-    same edges (``binned_counts``), values below and above the reference's range in their own bins."""
+def numeric_counts(ref: dict[str, Any], cur_bins: dict[int, int]) -> Counts:
+    """A numeric column's reference histogram and the current data binned on the same edges
+    (``binned_counts``), values below and above the reference's range in their own bins."""
     counts = ref["histogram"]["counts"]
     n = len(counts)
     cur = [cur_bins.get(-1, 0)] + [cur_bins.get(i, 0) for i in range(n)] + [cur_bins.get(n, 0)]
-    return psi([0, *counts, 0], cur)
+    return [0, *counts, 0], cur
 
 
-def category_drift(ref: dict[str, Any], cur: dict[str, Any],
-                   counts: tuple[dict[str, int], dict[str, int]] | None = None) -> tuple[float, list[Any], list[Any]]:
-    """``(psi, new categories, vanished categories)`` of a categorical column.
+def category_counts(ref: dict[str, Any], cur: dict[str, Any], counts: tuple[dict[str, int], dict[str, int]] | None = None
+                    ) -> tuple[Counts, list[str]]:
+    """``((reference counts, current counts), categories)`` of a categorical column, both over the
+    same categories; when the values are not all listed, one more bin pools the rest ("other").
 
     When both profiles hold every value's count, from those. Otherwise the bins are the values either
-    profile lists as most frequent, the rest pooled as "other", counted on both sides by ``counts``
-    (``store.profiling.counts_of`` over each snapshot): two top-k lists side by side would count a
-    category one side's list happens to miss as absent there (random halves of a 58-state column
-    alerted so). New and vanished categories are then the listed ones counted on one side only."""
-    if ref.get("top_complete") and cur.get("top_complete"):
+    profile lists as most frequent, counted on both sides by ``counts`` (``store.profiling.counts_of``
+    over each snapshot): two top-k lists side by side would count a category one side's list happens
+    to miss as absent there (random halves of a 58-state column alerted so)."""
+    complete = bool(ref.get("top_complete") and cur.get("top_complete"))
+    if complete:
         a = {str(v): n for v, n in ref.get("top", [])}
         b = {str(v): n for v, n in cur.get("top", [])}
     else:
         a, b = counts or ({}, {})
     cats = sorted({str(v) for v, _ in [*ref.get("top", []), *cur.get("top", [])]})
     ea, eb = [a.get(c, 0) for c in cats], [b.get(c, 0) for c in cats]
-    if not (ref.get("top_complete") and cur.get("top_complete")):
+    if not complete:
         ea.append(max(ref["count"] - sum(ea), 0))
         eb.append(max(cur["count"] - sum(eb), 0))
-    return psi(ea, eb), [c for c in cats if not a.get(c)], [c for c in cats if not b.get(c)]
+    return (ea, eb), cats

@@ -32,10 +32,10 @@ import polars as pl
 from mlops_tui.data import dates
 from mlops_tui.results import JsonDict
 from mlops_tui.stats import (
-    DEFAULTS,
     RANK,
     chi2_pvalue,
     ks_test,
+    limits,
     null_pvalue,
     psi,
     psi_noise,
@@ -57,8 +57,7 @@ PREDICTION = "__prediction__"
 
 # -- thresholds --------------------------------------------------------------------------------
 def thresholds(ws: Workspace) -> dict[str, float]:
-    conf = ws.config.get("drift", {}) or {}
-    return {k: float(conf.get(k, v)) for k, v in DEFAULTS.items()}
+    return limits(ws.config.get("drift"))
 
 
 def worst(statuses: list[str]) -> str:

@@ -88,13 +88,12 @@ def test_large_files_use_estimates_but_ids_stay_exact(tmp_path, monkeypatch):
     assert prof["x"]["q50"] == pytest.approx(df["x"].median(), abs=0.1)
 
 
-def test_psi_and_category_shift():
-    assert profiling.psi([10, 20, 30], [1, 2, 3]) == pytest.approx(0.0)
-    assert profiling.psi([50, 50], [90, 10]) > 0.25
+def test_category_counts_line_up_both_sides_on_the_same_categories():
     ref = {"count": 10, "top": [["a", 5], ["b", 5]], "top_complete": True}
     cur = {"count": 10, "top": [["a", 5], ["c", 5]], "top_complete": True}
-    value, new, gone = profiling.category_drift(ref, cur)
-    assert new == ["c"] and gone == ["b"] and value > 1
+    assert profiling.category_counts(ref, cur) == (([5, 5, 0], [5, 0, 5]), ["a", "b", "c"])
+    listed = {"count": 12, "top": [["a", 5]], "top_complete": False}  # the rest pooled as "other"
+    assert profiling.category_counts(listed, listed, ({"a": 5}, {"a": 4})) == (([5, 7], [4, 8]), ["a"])
 
 
 def test_nan_and_infinity_do_not_poison_float_statistics(tmp_path):
