@@ -8,7 +8,7 @@ Public API (import the module, e.g. ``from mlops_tui.data import datasets``):
 * ``readers``: ``read_file`` / ``scan_csv`` / ``sniff_csv`` / ``collect``: every user file is read here,
   with one-line errors naming the file, line and column
 * ``profiling``: per-column ``profile`` of a version (DuckDB SUMMARIZE over its snapshot) and the
-  drift statistics (``psi``, ``numeric_drift``, ``category_drift``) that ``datasets.diff`` reports
+  counts (``numeric_counts``, ``category_counts``) that ``datasets.diff`` judges by :mod:`mlops_tui.stats`
 * ``dates``: ``infer_format`` / ``parse`` for dates written as text (1/13/2019, 13.01.2019), so
   training, scoring and evaluation read a date column the same way
 
