@@ -30,15 +30,19 @@ def evaluate(
     dataset: Annotated[str, typer.Argument(help="Labelled dataset: NAME or NAME:VERSION.")],
     threshold: Annotated[float | None, typer.Option(
         "--threshold", help="Decision threshold for binary models [default: the model's].")] = None,
+    unseen: Annotated[bool, typer.Option(
+        "--unseen", help="Leave out the rows the model learnt from (they flatter it).")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Score a registered model on another labelled dataset version and store the evaluation.
+
+    Rows the model learnt from are counted (`learnt_rows`) and flatter it; --unseen leaves them out.
 
     Example: mlops-tui evaluate credit@production default:2 --json
     """
     from mlops_tui.evaluation import evaluate as evaluation
 
-    res = evaluation.evaluate_model(workspace(), model, dataset, threshold=threshold)
+    res = evaluation.evaluate_model(workspace(), model, dataset, threshold=threshold, unseen=unseen)
 
     def render() -> None:
         m, d = res.model, res.dataset

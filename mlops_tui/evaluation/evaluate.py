@@ -259,11 +259,24 @@ class ModelEvaluation(Result):
     max_slice_gap: float | None
     details_path: str
     warnings: tuple[str, ...]
+    learnt_rows: int | None  # labelled rows of the dataset the model learnt from (None: not recorded)
+    excluded_rows: int  # of those, left out (``unseen``)
+
+
+def _learnt_rows(ws: Workspace, model: ModelVersion, df: pl.DataFrame, sig: Signature) -> pl.Series | None:
+    """True for each row of ``df`` that ``model`` learnt from (its run recorded their keys); None when
+    that cannot be known (no run, or trained before the rows were recorded)."""
+    from mlops_tui.training import trained_rows
+
+    return trained_rows.learnt(ws.run_dir(model.run_id), df, sig) if model.run_id else None
 
 
 def evaluate_model(ws: Workspace, model_ref: str, dataset_ref: str, *,
-                   threshold: float | None = None) -> ModelEvaluation:
-    """Score a registered model on a labelled dataset version and store the evaluation."""
+                   threshold: float | None = None, unseen: bool = False) -> ModelEvaluation:
+    """Score a registered model on a labelled dataset version and store the evaluation.
+
+    Rows the model learnt from flatter it (a model scores its own training rows better than new
+    ones): their count is reported, with a warning, and ``unseen`` leaves them out."""
     from mlops_tui.refs import resolve_model
     from mlops_tui.training.modelfile import load_model
     from mlops_tui.training.signature import Signature
@@ -274,7 +287,23 @@ def evaluate_model(ws: Workspace, model_ref: str, dataset_ref: str, *,
     dv, df = _load_dataset(ws, dataset_ref)
     sig = Signature.from_json(model.signature)
     what = f"dataset {dv.name}:{dv.version}"
-    check_frame(df, sig, what)  # clear message before loading the model
+    labelled, _ = check_frame(df, sig, what)  # clear message before loading the model
+    learnt = _learnt_rows(ws, model, labelled, sig)
+    n_learnt = None if learnt is None else int(learnt.sum())
+    notes = []
+    if unseen:
+        if learnt is None:
+            raise UserError(f"{model.ref} did not record the rows it learnt from (trained before they were kept): "
+                            "--unseen cannot tell them apart; evaluate without it")
+        if n_learnt == labelled.height:
+            raise UserError(f"all {labelled.height} labelled rows of {what} are rows {model.ref} learnt from: "
+                            "nothing unseen to evaluate on")
+        df = labelled.filter(~learnt)
+        if n_learnt:
+            notes.append(f"{n_learnt} of {labelled.height} rows were rows {model.ref} learnt from: left out (--unseen)")
+    elif n_learnt:
+        notes.append(f"{n_learnt} of {labelled.height} rows are rows {model.ref} learnt from: these metrics overstate "
+                     "how it does on new data (--unseen leaves them out)")
     booster, _ = load_model(ws.abspath(model.path), model.sha256)  # sha256 checked
     if threshold is None:
         threshold = float((model.metrics or {}).get("threshold", 0.5) or 0.5)
@@ -294,7 +323,8 @@ def evaluate_model(ws: Workspace, model_ref: str, dataset_ref: str, *,
               if k not in META_KEYS and isinstance(v, int | float) and isinstance(reference.get(k), int | float)}
     result = ModelEvaluation(ev.eval_id, Version(model.name, model.version), Version(dv.name, dv.version), sig.task,
                              details["rows"], metrics, reference, deltas, (details.get("slices") or {}).get("max_gap"),
-                             details_path, tuple(details["warnings"]))
+                             details_path, tuple([*notes, *details["warnings"]]), n_learnt,
+                             (n_learnt or 0) if unseen else 0)
     ws.store.audit.record("evaluate", f"model:{model.name}:{model.version}", "ok",
                           {"dataset": f"{dv.name}:{dv.version}", "eval_id": ev.eval_id})
     return result
