@@ -39,6 +39,8 @@ class ColumnStats:
 
 
 MEMORY_LIMIT = "512MB"
+AGGREGATES_PER_QUERY = 32
+"""How many aggregate expressions :func:`_aggregate` puts in one query (see there why not all)."""
 
 
 def ident(name: str) -> str:
@@ -58,6 +60,25 @@ def connect() -> duckdb.DuckDBPyConnection:
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     con.execute("SET temp_directory = ?", [str(Path(tempfile.gettempdir()) / f"mlops-tui-duckdb-{os.getpid()}")])
     return con
+
+
+def _aggregate(path: str, exprs: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+    """The values of aggregate expressions (SQL, parameters) over a Parquet file, in their order.
+
+    A few dozen expressions per query, not all in one: DuckDB reads every selected column of a row
+    group at once and gives each exact-distinct or quantile aggregate buffers of its own, so one
+    query over a wide file ran out of :data:`MEMORY_LIMIT` (modeldata hepatic_injury_qsar, 281 rows
+    x 378 columns; 983,500 rows x 378 failed even on approximate counts). Parquet is columnar: the
+    queries together read what one query would have read."""
+    values: list[Any] = []
+    with connect() as con:
+        for start in range(0, len(exprs), AGGREGATES_PER_QUERY):
+            part = exprs[start:start + AGGREGATES_PER_QUERY]
+            params = [p for _, ps in part for p in ps]
+            row = con.execute(f"SELECT {', '.join(e for e, _ in part)} FROM read_parquet(?)", [*params, path]).fetchone()
+            assert row is not None
+            values += row
+    return values
 
 
 def row_count(path: str) -> int:
@@ -82,7 +103,7 @@ def column_stats(
     exact_quantiles: bool,
     floats: Collection[str] = (),
 ) -> dict[str, ColumnStats]:
-    """One scan: per column ``count`` (non-null), ``distinct`` (exact for ``exact_distinct``); ``min``/``max`` unless the kind is
+    """Per column ``count`` (non-null), ``distinct`` (exact for ``exact_distinct``); ``min``/``max`` unless the kind is
     "other"; for "numeric" also ``mean``, ``std``, ``q`` (q25, q50, q75).
 
     ``distinct`` is exact (count DISTINCT) or DuckDB's HyperLogLog estimate; quantiles exact
@@ -107,11 +128,7 @@ def column_stats(
                      else f"reservoir_quantile({x}::DOUBLE, [0.25, 0.5, 0.75], 100000)")
             select += [f"avg({x}::DOUBLE)", f"stddev_samp({x}::DOUBLE)", quant]
             keys += [(c, "mean"), (c, "std"), (c, "q")]
-    if not select:
-        return {}
-    with connect() as con:
-        row = con.execute(f"SELECT {', '.join(select)} FROM read_parquet(?)", [path]).fetchone()
-    assert row is not None
+    row = _aggregate(path, [(e, ()) for e in select])
     found: dict[str, dict[str, Any]] = {c: {} for c in kinds}
     for (c, key), value in zip(keys, row, strict=True):
         found[c][key] = value
@@ -121,44 +138,33 @@ def column_stats(
 def binned_counts(
     path: str, bins: dict[str, tuple[float, float, int]], value_counts: Sequence[str] = ()
 ) -> dict[str, Counts]:
-    """One scan. For each ``bins`` column (first edge, bin width, number of bins): counts per bin
+    """For each ``bins`` column (first edge, bin width, number of bins): counts per bin
     index, with -1 for values below the first edge and n for values above the last (so another
     version's data can be binned on a reference's edges). For each ``value_counts`` column: the
     full value → count map (use only on low-cardinality columns)."""
-    select: list[str] = []
-    params: list[Any] = []
+    exprs: list[tuple[str, Sequence[Any]]] = []
     for c, (lo, width, n) in bins.items():
         q = f"{ident(c)}::DOUBLE"
         hi = lo + width * n
-        select.append(
+        exprs.append((
             f"histogram(CASE WHEN {q} IS NULL THEN NULL WHEN {q} < ? THEN -1 WHEN {q} > ? THEN ? "
-            f"ELSE least(CAST(floor(({q} - ?) / ?) AS BIGINT), ?) END)"
-        )
-        params += [lo, hi, n, lo, width if width > 0 else 1.0, n - 1]
-    select += [f"histogram({ident(c)})" for c in value_counts]
-    if not select:
-        return {}
-    with connect() as con:
-        row = con.execute(f"SELECT {', '.join(select)} FROM read_parquet(?)", [*params, path]).fetchone()
-    assert row is not None
+            f"ELSE least(CAST(floor(({q} - ?) / ?) AS BIGINT), ?) END)",
+            [lo, hi, n, lo, width if width > 0 else 1.0, n - 1],
+        ))
+    exprs += [(f"histogram({ident(c)})", ()) for c in value_counts]
+    row = _aggregate(path, exprs)
     names = [*bins, *value_counts]
     return {c: dict(value or {}) for c, value in zip(names, row, strict=True)}
 
 
 def counts_of(path: str, values: Mapping[str, Sequence[str]]) -> dict[str, dict[str, int]]:
-    """One scan: for each column, how many rows hold each of the given values (compared as text),
+    """For each column, how many rows hold each of the given values (compared as text),
     e.g. another version's data counted on a reference's most frequent categories."""
-    select: list[str] = []
-    params: list[Any] = []
+    exprs: list[tuple[str, Sequence[Any]]] = []
     for c, wanted in values.items():
         q = f"CAST({ident(c)} AS VARCHAR)"
-        select.append(f"histogram(CASE WHEN {q} IN ({', '.join('?' for _ in wanted)}) THEN {q} END)")
-        params += list(wanted)
-    if not select:
-        return {}
-    with connect() as con:
-        row = con.execute(f"SELECT {', '.join(select)} FROM read_parquet(?)", [*params, path]).fetchone()
-    assert row is not None
+        exprs.append((f"histogram(CASE WHEN {q} IN ({', '.join('?' for _ in wanted)}) THEN {q} END)", list(wanted)))
+    row = _aggregate(path, exprs)
     return {c: dict(value or {}) for c, value in zip(values, row, strict=True)}
 
 

@@ -118,3 +118,19 @@ def test_profiling_queries_run_in_bounded_memory_and_spill_to_a_folder_they_remo
     monkeypatch.setattr(sql, "MEMORY_LIMIT", "64MB")  # far below the hash table of 3 million distinct rows
     assert sql.distinct_rows(str(path), ["a", "b"]) == 3_000_000
     assert not Path(folder).exists()
+
+
+def test_a_wide_file_is_profiled_within_the_memory_limit(tmp_path):
+    """modeldata hepatic_injury_qsar (281 rows x 378 columns) failed `dataset add` with DuckDB's
+    Out of Memory Error: one query held an exact-distinct hash table per column."""
+    rng = np.random.default_rng(3)
+    df = pl.DataFrame({f"assay_{i:03d}": rng.integers(0, 50, 300) for i in range(250)})
+    df = df.with_columns(pl.format("g{}", pl.col("assay_000") % 3).alias("group"))
+    path = tmp_path / "wide.parquet"
+    df.write_parquet(path)
+    rows, schema, prof = profiling.profile(str(path))
+    assert (rows, len(schema)) == (300, 251)
+    last = prof["assay_249"]
+    assert last["distinct"] == df["assay_249"].n_unique() and last["max"] == df["assay_249"].max()
+    assert sum(last["histogram"]["counts"]) == 300
+    assert dict(prof["group"]["top"]) == dict(df["group"].value_counts().iter_rows())
