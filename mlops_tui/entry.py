@@ -35,6 +35,15 @@ LAUNCHED_AS_COMMAND = False
 
 
 def main() -> None:
+    from mlops_tui.processes import exit_without_last_collection
+
+    try:
+        _main()
+    finally:
+        exit_without_last_collection()
+
+
+def _main() -> None:
     global LAUNCHED_AS_COMMAND
     LAUNCHED_AS_COMMAND = True
     bare = _bare(sys.argv[1:])

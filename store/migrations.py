@@ -1,8 +1,11 @@
 """Numbered schema migrations.
 
-Each migration runs in one transaction together with its row in ``schema_version``, so a store is
-always at exactly one version. Opening an older store applies the missing migrations; opening a
-store written by a newer mlops-tui is refused (we cannot know what its tables mean).
+The migrations a store is missing run in one transaction together with their rows in
+``schema_version``, so a store is always at exactly one version: the one it had, or the latest.
+Opening an older store applies the missing migrations; a new store gets all of them in that one
+transaction (one commit instead of one per migration: 9 commits made a fresh store, which every
+workspace starts with, about twice as expensive). Opening a store written by a newer mlops-tui is
+refused (we cannot know what its tables mean).
 
 Never edit a released migration: add the next number. ``tests/data/store_v1.duckdb`` is a store
 at version 1, kept to test the upgrade path.
@@ -419,8 +422,10 @@ LATEST = max(MIGRATIONS)
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    # duckdb_tables() of this database only: information_schema.tables lists every attached
+    # database's tables and views, several times slower on each open of the store.
     exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_version' AND database_name = current_database()"
     ).fetchone()
     if not exists or not exists[0]:
         return 0
@@ -429,22 +434,17 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def upgrade(con: duckdb.DuckDBPyConnection, *, target: int = LATEST) -> list[int]:
-    """Apply every migration above the store's version up to ``target``; returns those applied."""
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
-    )
-    applied = []
-    for number in range(current_version(con) + 1, target + 1):
-        con.execute("BEGIN TRANSACTION")
-        try:
+    """Apply every migration above the store's version up to ``target``, all in one transaction
+    with their version rows; returns those applied. On any error none of them is applied."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+        applied = list(range(current_version(con) + 1, target + 1))
+        for number in applied:
             MIGRATIONS[number](con)
-            con.execute(
-                "INSERT INTO schema_version VALUES (?, ?)",
-                [number, datetime.now(UTC).replace(tzinfo=None)],
-            )
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-        applied.append(number)
+            con.execute("INSERT INTO schema_version VALUES (?, ?)", [number, datetime.now(UTC).replace(tzinfo=None)])
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
     return applied

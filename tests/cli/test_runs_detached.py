@@ -69,8 +69,10 @@ def test_detach_stop_resume(ws, cli, tmp_path):
     assert resumed.code == 0, resumed.stderr
     out = resumed.json
     assert out["status"] == "completed" and out["model"]["name"] == "default"
-    numbers = [t.number for t in ws.store.runs.trials(run_id)]
-    assert numbers == list(range(len(trials) + 2))  # the same study, numbers continue
+    after = ws.store.runs.trials(run_id)
+    assert [t.number for t in after] == list(range(len(trials) + 2))  # the same study, numbers continue
+    # Two trials are not worth a second worker process (the run itself tuned on every core).
+    assert {t.pid for t in after[len(trials):]} == {os.getpid()}
     assert _journal_states(ws, run_id).count("RUNNING") == 0
 
     logs = cli("run", "logs", run_id, "--json").json

@@ -47,6 +47,20 @@ def shares(n: int, k: int) -> list[int]:
     return [n // k + (1 if i < n % k else 0) for i in range(k)]
 
 
+def session_workers(run: Run, trials: int) -> int:
+    """Worker processes for a session of ``trials`` trials: the run's, but no more than those trials
+    are worth by the rule a run starts with (protocol.resources: a worker costs ~1 s of start-up,
+    worth it for 4+ trials), unless the user chose ``--jobs`` or the run is limited by time. A
+    `run resume --trials 2` of a run tuned on every core used to start a second process for its
+    one trial and wait ~5 s (busy machine) for it to import LightGBM."""
+    from mlops_tui.training.tuning import protocol
+
+    jobs = max(1, run.n_jobs)
+    if (run.config.get("options") or {}).get("jobs") is not None or run.timeout_s is not None:
+        return jobs
+    return min(jobs, protocol.resources(None, trials, None)[0])
+
+
 def _popen(ws: Workspace, run_id: str, args: list[str], *, new_session: bool) -> subprocess.Popen[bytes]:
     path = log_path(ws, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,7 +134,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         opened = st.open_study(ws, run)
         done_before = len(st.finished(opened))
         st.warm_start(opened, run)
-        parts = shares(trials, max(1, run.n_jobs))
+        parts = shares(trials, session_workers(run, trials))
         for index, n in enumerate(parts[1:], start=1):  # start the others first: they take a while to import
             if n:
                 seed = run.seed + st.SEED_STRIDE * index + done_before
@@ -136,8 +150,12 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
             # Its last write runs while the other workers finish and the best trial is refitted;
             # joined before the run's outcome is written.
             mirror.close(wait=False)
+        stopping = st.stop_requested(ws, run_id)
         for child in children:
-            if _wait_child(child, budget, study) != 0:  # killed (negative: the signal) or crashed
+            if stopping:  # one still starting (importing LightGBM) ends now, one in a trial after it
+                child.terminate()
+            code = _wait_child(child, budget, study)
+            if code != 0 and not (stopping and code == -signal.SIGTERM):  # killed (-signal) or crashed
                 log.warning("worker %d ended with exit code %d before its share of trials; its running "
                             "trial is marked failed (`run resume` runs the missing trials)",
                             child.pid, child.returncode)
@@ -257,6 +275,12 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
+def _stop_on_sigterm(ws: Workspace, run_id: str) -> None:
+    """`run stop` writes a flag; SIGTERM (a shutdown, the supervisor) asks for the same graceful
+    stop: the trial in flight ends, then the process."""
+    signal.signal(signal.SIGTERM, lambda *_: (ws.run_dir(run_id) / st.STOP_FLAG).touch())
+
+
 def main(argv: list[str] | None = None) -> int:
     from mlops_tui.workspace import Workspace
 
@@ -271,11 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_id")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr, force=True)
-    # `run stop` writes a flag; SIGTERM (e.g. from a shutdown) asks for the same graceful stop.
     ws = Workspace.open(args.workspace)
-    signal.signal(signal.SIGTERM, lambda *_: (ws.run_dir(args.run_id) / st.STOP_FLAG).touch())
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closing terminal must not end the run
     if args.role == "supervise":
+        _stop_on_sigterm(ws, args.run_id)
         try:
             supervise(ws, args.run_id, trials=args.trials, started=args.started)
         except Exception:  # noqa: BLE001 - recorded on the run and in the log already
@@ -288,10 +311,18 @@ def main(argv: list[str] | None = None) -> int:
     run = ws.store.runs.get(args.run_id)
     dv = datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
     prepared = train.prepare_config(ws, dv, run.config)
+    # Until here SIGTERM ends the worker at once: it has no trial yet (a stopped supervisor ends
+    # the workers still starting instead of waiting seconds for them to import and find the flag).
+    _stop_on_sigterm(ws, args.run_id)
     work(ws, run, prepared, n_trials=args.trials, budget=budget_of(run, args.started or time.time(), args.startup),
          sampler_seed=args.seed)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from mlops_tui.processes import exit_without_last_collection
+
+    try:
+        sys.exit(main())
+    finally:
+        exit_without_last_collection()  # the supervisor waits for this process to end
