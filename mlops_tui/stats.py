@@ -182,3 +182,34 @@ def verdict(lim: dict[str, float], rows: int, *, psi_value: float | None, p_same
     if rows < MIN_ROWS and status == "alert":
         status = "warn"
     return status
+
+
+# -- confidence intervals of a metric measured on a group of rows -------------------------------
+def simultaneous_z(k: int, confidence: float = 0.95) -> float:
+    """The z of two-sided intervals that hold together, with ``confidence``, for ``k`` estimates
+    (Bonferroni): picking the widest gap among many groups must not turn noise into a finding."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(1 - (1 - confidence) / (2 * max(k, 1))))
+
+
+def wilson(p: float, n: int, z: float) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``p`` seen in ``n`` trials: honest at 0 % and 100 %
+    (a group of 20 rows all classified right is not certain to be perfect)."""
+    if n <= 0:
+        return 0.0, 1.0
+    zz = z * z / n
+    centre = (p + zz / 2) / (1 + zz)
+    half = z * float(np.sqrt(p * (1 - p) / n + zz / (4 * n))) / (1 + zz)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def ratio_interval(num: np.ndarray, den: np.ndarray, z: float) -> tuple[float, float] | None:
+    """Interval of ``sum(num) / sum(den)`` over rows (e.g. WAPE: absolute errors over absolute
+    actuals) by the delta method; None when the denominator is zero or there are < 2 rows."""
+    total = float(den.sum())
+    if num.size < 2 or total == 0:
+        return None
+    ratio = float(num.sum()) / total
+    se = float(np.sqrt(num.size * np.var(num - ratio * den, ddof=1))) / abs(total)
+    return ratio - z * se, ratio + z * se

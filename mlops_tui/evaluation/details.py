@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import numpy as np
 import polars as pl
 
+from mlops_tui import stats
 from mlops_tui.data import dates
 
 if TYPE_CHECKING:
@@ -33,6 +34,9 @@ MAX_SLICE_GROUPS = 20     # larger cardinalities fold the rest into "(other)"
 # variance, not how wrong the model is there, and MAE scales with each group's level.
 SLICE_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "wape"}
 SLICE_LOWER_IS_BETTER = {"wape"}
+# Each group's metric gets an interval; those of one feature hold together with this confidence
+# (Bonferroni over its groups), so the gate can tell a gap from the noise of small groups.
+SLICE_CONFIDENCE = 0.95
 
 
 def _f(x: Any) -> float | None:
@@ -185,6 +189,20 @@ def _slice_metric(task: str, y: np.ndarray, pred: np.ndarray, threshold: float) 
     return {"wape": _f(wape), "mae": _f(mean_absolute_error(y, pred)), "mean_actual": _f(y.mean())}
 
 
+def _slice_interval(metric: str, y: np.ndarray, pred: np.ndarray, value: float, z: float) -> list[float] | None:
+    """The group's slice metric as an interval (``z`` from :func:`mlops_tui.stats.simultaneous_z`).
+
+    Accuracy: a Wilson interval over the group's rows. ROC AUC: the same over the smaller class
+    (an AUC's variance is at most A(1 - A) / min(positives, negatives)), so 3 positives in 40 rows
+    give a wide interval. WAPE: the delta-method interval of a ratio of sums."""
+    if metric == "wape":
+        bounds = stats.ratio_interval(np.abs(y - pred), np.abs(y), z)
+    else:
+        n = min(int(y.sum()), int(y.size - y.sum())) if metric == "roc_auc" else int(y.size)
+        bounds = stats.wilson(value, n, z)
+    return None if bounds is None else list(bounds)
+
+
 def _period_every(values: pl.Series) -> str:
     lo, hi = values.min(), values.max()
     days = (hi - lo).total_seconds() / 86400 if isinstance(lo, date) and isinstance(hi, date) else 0
@@ -241,11 +259,16 @@ def slices(df: pl.DataFrame, sig: Signature, y: np.ndarray, pred: np.ndarray, *,
             continue
         arr = labels.to_numpy()
         groups = []
+        masks = {}
         for value in sorted(set(arr.tolist())):
-            mask = arr == value
+            mask = masks[value] = arr == value
             groups.append({"value": value, "n": int(mask.sum()),
                            **_slice_metric(sig.task, y[mask], pred[mask], threshold)})
         scored = [g for g in groups if g["n"] >= MIN_SLICE_ROWS and g.get(metric) is not None]
+        z = stats.simultaneous_z(len(scored), SLICE_CONFIDENCE)
+        for g in scored:
+            mask = masks[g["value"]]
+            g["interval"] = _slice_interval(metric, y[mask], pred[mask], g[metric], z)
         entry: dict[str, Any] = {"feature": column, "kind": "time" if is_time else "categorical",
                                  "groups": groups, "gap": None, "best": None, "worst": None}
         if every:
