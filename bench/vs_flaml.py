@@ -13,7 +13,9 @@ classes) written as two CSV files; then, on the same rows in the same run,
 
 Every score is computed here, by one function, from each side's predictions on the 25 %: ROC AUC
 (binary), log loss (multiclass), R² (regression; both sides optimise RMSE, which ranks models on the
-same rows exactly like R²). The table gives each score, the wall time each really took (FLAML: its
+same rows exactly like R²). The table gives each score, the standard error of the difference
+ours - FLAML (a paired bootstrap of the 25 %: both sides' predictions on the same resampled rows;
+a difference within it is the test rows' luck as much as either side's), the wall time each really took (FLAML: its
 fit, and "proc s" its whole process with imports and the default fit; the workbench: the whole
 `tune` command, start-up included) and CPU/wall, the cores kept busy.
 
@@ -92,6 +94,30 @@ def score(task: str, y_test: list, proba: dict[str, list[float]] | None, values:
     return float(skm.log_loss(y, matrix, labels=classes))
 
 
+def paired_se(task: str, y_test: list, ours: tuple, theirs: tuple, draws: int = 200) -> float:
+    """Standard error of score(ours) - score(theirs) over ``draws`` seeded bootstrap resamples of
+    the test rows (``ours``/``theirs``: (proba, values) as from :func:`predictions`). A resample
+    with one class only (no AUC) is skipped."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    y = np.asarray(y_test, dtype=object)
+
+    def at(side: tuple, idx: np.ndarray) -> float:
+        proba, values = side
+        return score(task, list(y[idx]), {c: list(np.asarray(v)[idx]) for c, v in proba.items()} if proba else None,
+                     list(np.asarray(values)[idx]) if values is not None else None)
+
+    diffs = []
+    for _ in range(draws):
+        idx = rng.integers(0, len(y), len(y))
+        try:
+            diffs.append(at(ours, idx) - at(theirs, idx))
+        except ValueError:
+            continue
+    return float(np.std(diffs))
+
+
 def predictions(path: Path, task: str, prefix: str = "") -> tuple[dict[str, list[float]] | None, list[float] | None]:
     import polars as pl
 
@@ -128,7 +154,8 @@ def one(src: corpus.CorpusSet, task: str, budget: float, py: str, work: Path) ->
     row.update(flaml_wall_s=info["wall_s"], flaml_cpu_per_wall=info["cpu_s"] / info["wall_s"],
                flaml_process_s=time.perf_counter() - t0, flaml_process_cpu_s=children_cpu() - cpu0)
     row["default"] = score(task, y_test, *predictions(work / "default.csv", task))
-    row["flaml"] = score(task, y_test, *predictions(work / "flaml.csv", task))
+    flaml = predictions(work / "flaml.csv", task)
+    row["flaml"] = score(task, y_test, *flaml)
 
     # the workbench, as a user runs it
     env = {**os.environ, "MLOPS_WORKSPACE": str(work / "ws"), "NO_COLOR": "1"}
@@ -138,8 +165,9 @@ def one(src: corpus.CorpusSet, task: str, budget: float, py: str, work: Path) ->
     wall, cpu = time.perf_counter() - t0, children_cpu() - cpu0
     model = f"{tuned['model']['name']}:{tuned['model']['version']}"
     run_cli(["score", model, str(test_csv), "--output", str(work / "ours.parquet")], env)
+    ours = predictions(work / "ours.parquet", task, prefix="proba_")
     row.update(tune_wall_s=wall, tune_cpu_per_wall=cpu / wall, trials=tuned.get("n_trials"),
-               workbench=score(task, y_test, *predictions(work / "ours.parquet", task, prefix="proba_")))
+               workbench=score(task, y_test, *ours), diff_se=paired_se(task, y_test, ours, flaml))
     shown_run = run_cli(["run", "show", tuned["run_id"]], env)
     row["protocol"] = shown_run.get("protocol", {}).get("kind")
     return row
@@ -155,6 +183,7 @@ def verdict(row: dict) -> tuple[bool, float]:
 
 def table(rows: list[dict]) -> str:
     head = (f"{'set':<11} {'task':<10} {'metric':<8} {'T s':>4} {'default':>8} {'FLAML':>8} {'ours':>8} {'ok':>3} "
+            f"{'+-SE':>6} "
             f"{'FLAML s':>7} {'proc s':>6} {'cpu/w':>5} {'ours s':>6} {'cpu/w':>5} {'trials':>6} protocol")
     lines = [head, "-" * len(head)]
     for budget in sorted({r["budget_s"] for r in rows}):
@@ -163,6 +192,7 @@ def table(rows: list[dict]) -> str:
             ok, _ = verdict(r)
             lines.append(f"{r['set']:<11} {r['task']:<10} {r['metric']:<8} {budget:>4.0f} {r['default']:>8.4f} "
                          f"{r['flaml']:>8.4f} {r['workbench']:>8.4f} {'yes' if ok else 'NO':>3} "
+                         f"{r['diff_se'] if 'diff_se' in r else float('nan'):>6.4f} "
                          f"{r['flaml_wall_s']:>7.1f} {r['flaml_process_s']:>6.1f} {r['flaml_cpu_per_wall']:>5.2f} "
                          f"{r['tune_wall_s']:>6.1f} "
                          f"{r['tune_cpu_per_wall']:>5.2f} {r['trials'] or 0:>6} {r.get('protocol') or ''}")
@@ -171,8 +201,18 @@ def table(rows: list[dict]) -> str:
         worst = max(r["tune_wall_s"] / budget for r in part)
         lines.append(f"T={budget:.0f}s: workbench >= FLAML (within 0.002) on {wins}/{len(part)}; mean score ratio "
                      f"workbench/FLAML {sum(ratios) / len(ratios):.4f}; slowest run {worst:.2f} x --timeout")
+        lines.append(f"  differences beyond 2 SE: {_beyond(part, better=True)} for the workbench, "
+                     f"{_beyond(part, better=False)} for FLAML (+-SE: paired bootstrap of the test rows)")
         lines.append("")
     return "\n".join(lines)
+
+
+def _beyond(rows: list[dict], *, better: bool) -> str:
+    """The sets where one side is ahead by more than twice the difference's standard error."""
+    sign = {"log_loss": -1.0}
+    names = [r["set"] for r in rows if "diff_se" in r
+             and (1 if better else -1) * sign.get(r["metric"], 1.0) * (r["workbench"] - r["flaml"]) > 2 * r["diff_se"]]
+    return ", ".join(names) or "none"
 
 
 def main() -> None:
