@@ -12,8 +12,9 @@ Rules
   ``.parquet``, ``.pq``, ``.parq``; a glob of Parquet files (``data/*.parquet``) is read as one
   table. Anything else is refused.
 * Delimited text: delimiter sniffed among ``, ; TAB |``; header inferred (a first row with a
-  number in it is data, not names); dates parsed where every value looks like a date (tried
-  only when the file's first 64 KiB holds a date-like value, as trying costs); the usual
+  number in it is data, not names); dates written year first parsed where every value looks
+  like one (tried only when the file's first 64 KiB holds a date-like value, as trying costs),
+  dates written day or month first kept as text for :mod:`mlops_tui.data.dates`; the usual
   null spellings (empty, NA, N/A, NULL, None, NaN, ...) read as missing. A file not delimited by
   commas whose numbers are written with a decimal comma (``1,5``; what a European spreadsheet
   exports, usually with ``;``) and never with a decimal point has them read as numbers.
@@ -49,6 +50,7 @@ from typing import IO
 
 import polars as pl
 
+from mlops_tui.data import dates
 from mlops_tui.errors import UserError
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
@@ -60,6 +62,7 @@ NEWLINE = b"\n"
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
 _DECIMAL_POINT = re.compile(r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$")
+_YEAR_FIRST = re.compile(r"\d{4}\D")
 _DATE_LIKE = re.compile(r"\d[-/.:]\d")  # every date/time format Polars recognises has one
 
 
@@ -193,6 +196,7 @@ class CsvFormat:
     names: tuple[str, ...]  # the column names Polars is given (the header as the csv module reads it)
     warnings: tuple[str, ...] = ()
     dates: bool = True  # whether any sampled value could be a date (else Polars need not try them)
+    text_dates: tuple[str, ...] = ()  # columns of dates written day or month first: read as text
 
 
 def _open_bytes(path: Path) -> io.BufferedIOBase:
@@ -259,7 +263,8 @@ def sniff_csv(path: Path) -> CsvFormat:
             raise UserError(f"{path}: an unnamed column would clash with another column's name")
         unnamed = ", ".join(n for n, v in zip(names, first, strict=True) if not v.strip())
         warnings.append(f"{path.name}: unnamed header column(s) named {unnamed}")
-    return CsvFormat(delimiter, header, decimal_comma, tuple(names), tuple(warnings), _dates(rows))
+    return CsvFormat(delimiter, header, decimal_comma, tuple(names), tuple(warnings), _dates(rows),
+                     _text_dates(names, rows))
 
 
 def scan_csv(path: Path, fmt: CsvFormat, *, infer_rows: int | None = INFER_ROWS,
@@ -285,6 +290,7 @@ def scan_csv(path: Path, fmt: CsvFormat, *, infer_rows: int | None = INFER_ROWS,
         new_columns=None if schema else list(fmt.names),
         decimal_comma=fmt.decimal_comma,
         schema=schema,
+        schema_overrides=None if schema else dict.fromkeys(fmt.text_dates, pl.String),
         truncate_ragged_lines=ragged,
     )
     try:
@@ -322,6 +328,20 @@ def _dates(records: Iterable[list[str]]) -> bool:
     ``31/01/2024``, ``10:30``). Trying dates costs Polars ~0.1 s per text column at inference,
     and a column whose sampled values have no such shape never infers as one."""
     return any(_DATE_LIKE.search(v) and not _NUMBER.match(v.strip()) for record in records for v in record)
+
+
+def _text_dates(names: list[str], records: list[list[str]]) -> tuple[str, ...]:
+    """Columns with a sampled value written as a date that does not start with its year
+    (``03/07/1998``, ``25/11/63``, ``7.3.98 14:05``). Polars' own date parsing would read these
+    day first whenever the values allow it, and a two-digit year as the year 63; kept as text,
+    they are read by :mod:`mlops_tui.data.dates` (month first when ambiguous, ``%y``, the format
+    recorded for scoring), as any such column with a day above 12 already was."""
+    found = set()
+    for record in records:
+        for name, value in zip(names, record, strict=False):
+            if name not in found and dates.looks_like_date(value) and not _YEAR_FIRST.match(value.strip()):
+                found.add(name)
+    return tuple(n for n in names if n in found)
 
 
 def _decimal_comma(records: Iterable[list[str]]) -> bool:

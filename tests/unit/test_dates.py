@@ -66,3 +66,23 @@ def test_a_time_column_that_is_not_dates_names_a_value():
     df = _frame().with_columns(pl.col("signed").cast(pl.String).str.replace("^1/", "Jan/"))
     with pytest.raises(UserError, match=r"time column 'signed' has values that are not dates, e.g. 'Jan/"):
         prep.prepare(df, target="y", time_column="signed")
+
+
+def test_a_csv_of_dates_written_day_or_month_first_reads_them_as_documented(tmp_path):
+    """Polars' CSV reader parsed such columns itself, day first whenever every value allowed it
+    (03/07/1998 -> 3 July, against the month-first rule above), and KMsurv baboon's 25/11/63 as the
+    year 63. Kept as text, they get the rule and the format recorded for scoring."""
+    from mlops_tui.data import readers
+
+    path = tmp_path / "visits.csv"
+    path.write_text("visit,born,stamp,n\n03/07/1998,25/11/63,1998-3-7 14:05,1\n"
+                    "04/01/1998,5/11/63,1998-3-8 09:00,2\n12/12/1998,12/2/64,1998-3-9 17:30,3\n")
+    df = readers.collect(str(path))
+    assert df.schema["visit"] == df.schema["born"] == pl.String  # ISO-like stamps are still parsed
+    assert df.schema["stamp"] == pl.Datetime("us")
+    assert dates.infer_format(df["visit"]) == "%m/%d/%Y"
+    visit = df.select(dates.parse(pl.col("visit"), "%m/%d/%Y")).to_series()
+    assert visit[0] == dt.datetime(1998, 3, 7)
+    born_format = dates.infer_format(df["born"])
+    assert born_format == "%d/%m/%y"
+    assert df.select(dates.parse(pl.col("born"), born_format)).to_series().dt.year().min() > 1900
