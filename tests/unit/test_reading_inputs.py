@@ -136,3 +136,13 @@ def test_collect_names_the_file_when_even_full_inference_cannot_read_it(tmp_path
     with pytest.raises(UserError, match=r"bad.csv: cannot be read \(.*conversion") as exc:
         readers.collect(str(path), lambda lf: lf.select(pl.col("b").cast(pl.Int8, strict=True)))
     assert "\n" not in str(exc.value)
+
+
+def test_a_lone_dot_is_a_missing_value(tmp_path):
+    """SAS and Stata write a missing value as "." (asaur pancreatic: 15 of 41 progression dates),
+    which made a numeric or date column text with a category named '.'."""
+    path = tmp_path / "trial.csv"
+    path.write_text("stage,progression,months\nM,2/2/2006,3.5\nLA,.,.\nM,8/2/2006,12\n")
+    df = readers.collect(str(path))
+    assert df.schema["months"] == pl.Float64 and df["months"].null_count() == 1
+    assert df["progression"].to_list() == ["2/2/2006", None, "8/2/2006"]
