@@ -15,9 +15,10 @@ Rules
   number in it is data, not names); dates written year first parsed where every value looks
   like one (tried only when the file's first 64 KiB holds a date-like value, as trying costs),
   dates written day or month first kept as text for :mod:`mlops_tui.data.dates`; the usual
-  null spellings (empty, NA, N/A, NULL, None, NaN, ``.``, ...) read as missing. A file not delimited by
-  commas whose numbers are written with a decimal comma (``1,5``; what a European spreadsheet
-  exports, usually with ``;``) and never with a decimal point has them read as numbers.
+  null spellings (empty, NA, N/A, NULL, NaN, ``.``, ...) read as missing (not ``none``: a
+  label). A file not delimited by commas whose numbers are written with a decimal comma (``1,5``;
+  what a European spreadsheet exports, usually with ``;``) and never with a decimal point has
+  them read as numbers.
 * Text must be UTF-8 (a BOM is fine). Non-UTF-8 text is **refused**, not guessed: the message
   names the line and byte, and how to convert. Guessing a code page silently changes category
   values, and a registered version is meant to be trusted. UTF-16 (a spreadsheet's "Unicode
@@ -55,8 +56,10 @@ from mlops_tui.errors import UserError
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
-# "." is how SAS and Stata export a missing value (asaur's pancreatic dates, 15 of 41 rows)
-NULL_VALUES = ["", "NA", "N/A", "n/a", "na", "NULL", "null", "None", "none", "NaN", "nan", "#N/A", "."]
+# "." is how SAS and Stata export a missing value (asaur's pancreatic dates, 15 of 41 rows). Not
+# "none"/"None": a real label in many sets (modeldata hepatic_injury_qsar's class none/mild/severe
+# lost its 106 "none" rows as missing targets and became binary).
+NULL_VALUES = ["", "NA", "N/A", "n/a", "na", "NULL", "null", "NaN", "nan", "#N/A", "."]
 _SNIFF_BYTES = 64 * 1024
 INFER_ROWS = 10_000
 NEWLINE = b"\n"

@@ -146,3 +146,11 @@ def test_a_lone_dot_is_a_missing_value(tmp_path):
     df = readers.collect(str(path))
     assert df.schema["months"] == pl.Float64 and df["months"].null_count() == 1
     assert df["progression"].to_list() == ["2/2/2006", None, "8/2/2006"]
+
+
+def test_none_is_a_label_not_a_missing_value(tmp_path):
+    """modeldata hepatic_injury_qsar's target class is none / mild / severe: reading "none" as
+    missing dropped 106 of 281 rows as unlabelled and turned a 3-class task binary."""
+    path = tmp_path / "injury.csv"
+    path.write_text("assay,class\n4.0,none\n4.5,mild\n5.0,severe\n4.1,none\n")
+    assert readers.collect(str(path))["class"].to_list() == ["none", "mild", "severe", "none"]
