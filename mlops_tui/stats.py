@@ -26,7 +26,7 @@ alert in about 0.3 % and warn in 2 % of cases; 10 categories: 0.05 % and 0.7 %.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -213,3 +213,25 @@ def ratio_interval(num: np.ndarray, den: np.ndarray, z: float) -> tuple[float, f
     ratio = float(num.sum()) / total
     se = float(np.sqrt(num.size * np.var(num - ratio * den, ddof=1))) / abs(total)
     return ratio - z * se, ratio + z * se
+
+
+# -- how much a metric moves with the rows it was measured on ----------------------------------
+BOOTSTRAP_ROWS = 2_000_000  # draws x rows per bootstrap: bounded cost whatever the sample size
+
+
+def bootstrap_interval(statistic: Callable[[np.ndarray], float | None], n: int, *,
+                       confidence: float = 0.95, seed: int = 0) -> tuple[float, float] | None:
+    """Percentile interval of ``statistic(rows)`` over bootstrap resamples of ``n`` rows (each call
+    gets an array of row indices drawn with replacement). 200 draws, fewer on large samples (at
+    least 50) so draws x rows stays within BOOTSTRAP_ROWS; seeded, so a verdict does not flicker.
+    None when fewer than 2 rows or no draw gave a value."""
+    if n < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    draws = max(50, min(200, BOOTSTRAP_ROWS // n))
+    values = [v for v in (statistic(rng.integers(0, n, n)) for _ in range(draws)) if v is not None]
+    if not values:
+        return None
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)

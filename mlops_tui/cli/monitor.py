@@ -134,8 +134,10 @@ def feedback(
         out.print(f"{res.labels_matched} of {res.labels} labels matched {res.rows_matched} scored rows in "
                   f"{res.jobs_matched} job(s) of {res.deployment}{unlabelled}: {_status(res.status)}")
         if cmp and cmp.metric:
+            noise = (f"; over {cmp.noise.rows} resampled rows the drop is {fmt(cmp.noise.low)} to {fmt(cmp.noise.high)}"
+                     if cmp.noise else "")
             out.print(f"{cmp.metric} live {fmt(cmp.live)} vs holdout {fmt(cmp.holdout)} "
-                      f"(drop {fmt(cmp.drop)}, allowed {fmt(cmp.limit)})")
+                      f"(drop {fmt(cmp.drop)}, allowed {fmt(cmp.limit)}{noise})")
         out.print(table(None, ["job", "model", "rows", "metric", "live", "holdout", "status"], [
             (j.job_id, j.model, j.rows_matched, j.comparison.metric, j.comparison.live,
              j.comparison.holdout, j.status) for j in res.jobs]))

@@ -22,13 +22,15 @@ import polars as pl
 
 from mlops_tui.errors import UserError
 from mlops_tui.registry import models as registry
-from mlops_tui.registry.gate import drop_limit
+from mlops_tui.registry.gate import DropNoise, drop_limit
 from mlops_tui.results import JsonDict, Result
 from mlops_tui.serving.drift import sort_worst, thresholds
-from mlops_tui.training.metrics import LOWER_IS_BETTER, Metrics
+from mlops_tui.training.metrics import Metrics
 from mlops_tui.training.signature import Signature
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from mlops_tui.store import DriftResult, Feedback, ModelVersion, ScoringJob
     from mlops_tui.workspace import Workspace
 
@@ -176,7 +178,9 @@ def _pred_array(frame: pl.DataFrame, sig: Signature) -> Any:
 
 @dataclass(frozen=True)
 class Comparison(Result):
-    """The live primary metric against the model's holdout figure; ``alert`` past the gate's max_drop."""
+    """The live primary metric against the model's holdout figure: ``alert`` when the live metric is
+    worse than the gate's max_drop allows beyond the noise of the live sample (``noise``: the
+    bootstrap interval of the drop over the labelled rows; the drop's low end must be past ``limit``)."""
 
     metric: str | None
     live: float | None
@@ -184,6 +188,7 @@ class Comparison(Result):
     drop: float | None
     limit: float
     status: str
+    noise: DropNoise | None = None
 
 
 @dataclass(frozen=True)
@@ -214,15 +219,32 @@ class FeedbackReport(Result):
     jobs: tuple[JobFeedback, ...]
 
 
-def _compare(model: ModelVersion, metrics: Metrics, policy: JsonDict) -> Comparison:
+def _compare(model: ModelVersion, sig: Signature, y: np.ndarray, pred: np.ndarray, metrics: Metrics,
+             policy: JsonDict) -> Comparison:
+    """The live metric (``metrics``, of predictions ``pred`` for labels ``y``) against the holdout's.
+
+    A batch of 200 labelled rows measures an rmse or AUC with an error of its own: without allowing
+    for it, any same-distribution batch alerted about half the time. The drop is bootstrapped over the
+    live rows, and alerts only when even its low end is past the gate's max_drop."""
+    from mlops_tui import stats
+    from mlops_tui.training import metrics as mx
+
     holdout = model.metrics or {}
     primary = holdout.get("primary_metric")
     live, ref = metrics.get(primary) if primary else None, holdout.get(primary) if primary else None
     if primary is None or live is None or ref is None:
         return Comparison(primary, live, ref, None, 0.0, "ok")
     limit = drop_limit(policy, primary, ref)  # the gate's rule: relative for metrics in target units
-    drop = (live - ref) if primary in LOWER_IS_BETTER else (ref - live)
-    return Comparison(primary, live, ref, drop, limit, "alert" if drop > limit else "ok")
+
+    def drop_on(rows: np.ndarray) -> float | None:
+        value = mx.score(sig.task, primary, y[rows], pred[rows], list(sig.classes))
+        return None if value is None else mx.worse_by(primary, value, ref)
+
+    bounds = stats.bootstrap_interval(drop_on, len(y))
+    noise = None if bounds is None else DropNoise(bounds[0], bounds[1], len(y), paired=False)
+    drop = mx.worse_by(primary, live, ref)
+    return Comparison(primary, live, ref, drop, limit, "alert" if (noise.low if noise else drop) > limit else "ok",
+                      noise)
 
 
 def _labels(path: str, id_column: str, label_column: str) -> tuple[pl.DataFrame, int]:
@@ -301,9 +323,9 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
         if joined.height == 0:
             continue
         matched_ids.update(joined["__id"].to_list())
-        y = encode_labels(jsig, joined["__label"])
-        m = task_metrics.compute(jsig.task, y, _pred_array(joined, jsig), list(jsig.classes))
-        cmp = _compare(model, m, policy)
+        y, pred = encode_labels(jsig, joined["__label"]), _pred_array(joined, jsig)
+        m = task_metrics.compute(jsig.task, y, pred, list(jsig.classes))
+        cmp = _compare(model, jsig, y, pred, m, policy)
         per_job.append(JobFeedback(job.job_id, model.ref, joined.height, m, cmp, cmp.status))
         if jsig.to_json() == sig.to_json():
             pooled.append(joined)
@@ -319,9 +341,9 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
     comparison = None
     if pooled:
         allrows = pl.concat(pooled)
-        overall = task_metrics.compute(sig.task, encode_labels(sig, allrows["__label"]),
-                                       _pred_array(allrows, sig), list(sig.classes))
-        comparison = _compare(current, overall, policy)
+        y, pred = encode_labels(sig, allrows["__label"]), _pred_array(allrows, sig)
+        overall = task_metrics.compute(sig.task, y, pred, list(sig.classes))
+        comparison = _compare(current, sig, y, pred, overall, policy)
     for j in per_job:  # written only once everything was computed: bad input leaves no trace
         ws.store.jobs.add_feedback(feedback_id=uuid.uuid4().hex[:12], deployment=dep.name, job_id=j.job_id,
                                    rows_matched=j.rows_matched, metrics={**j.metrics, "comparison": j.comparison.to_json()},

@@ -32,6 +32,7 @@ from mlops_tui.training.signature import Signature, encode
 from mlops_tui.training.tuning import protocol
 
 if TYPE_CHECKING:
+    import numpy as np
     import polars as pl
 
     from mlops_tui.store import ModelVersion, Run
@@ -105,7 +106,16 @@ class Reproduction(Result):
     dataset: str
 
 
-def evaluate_on(ws: Workspace, model: ModelVersion, rows: pl.DataFrame, metric: str) -> Metrics:
+@dataclass(frozen=True)
+class Scored:
+    """A model's metrics on some rows, with the labels (its own class indices) and predictions."""
+
+    metrics: Metrics
+    y: np.ndarray
+    pred: np.ndarray
+
+
+def evaluate_on(ws: Workspace, model: ModelVersion, rows: pl.DataFrame, metric: str) -> Scored:
     """``model``'s metrics on ``rows`` (raw, with the target; encoded with the model's own signature)."""
     from mlops_tui.training import metrics as mx
     from mlops_tui.training.prep import labels
@@ -117,8 +127,26 @@ def evaluate_on(ws: Workspace, model: ModelVersion, rows: pl.DataFrame, metric: 
         y = labels(sig, rows[sig.target])
     except KeyError as exc:
         raise UserError(f"the new holdout has class {exc} that {model.ref} was never trained on") from exc
-    pred = booster.predict(X.to_numpy())
-    return {**mx.compute(sig.task, y, pred, list(sig.classes)), "primary_metric": metric}
+    import numpy as np
+
+    pred = np.asarray(booster.predict(X.to_numpy()))
+    return Scored({**mx.compute(sig.task, y, pred, list(sig.classes)), "primary_metric": metric}, y, pred)
+
+
+def paired_noise(task: str, metric: str, challenger: Scored, champion: Scored) -> gate.DropNoise | None:
+    """The paired bootstrap interval of how much worse the challenger is than the champion on the
+    same rows: each draw resamples the rows once and scores both models on them, so the rows' own
+    difficulty cancels and only the models' difference varies."""
+    from mlops_tui import stats
+    from mlops_tui.training import metrics as mx
+
+    def drop(rows: np.ndarray) -> float | None:
+        ours = mx.score(task, metric, challenger.y[rows], challenger.pred[rows])
+        theirs = mx.score(task, metric, champion.y[rows], champion.pred[rows])
+        return None if ours is None or theirs is None else mx.worse_by(metric, ours, theirs)
+
+    bounds = stats.bootstrap_interval(drop, len(champion.y))
+    return None if bounds is None else gate.DropNoise(bounds[0], bounds[1], len(champion.y), paired=True)
 
 
 def unseen_by(ws: Workspace, champion: ModelVersion, run: Run, holdout: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
@@ -200,8 +228,9 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
         ws.store.runs.update(run_id, status="completed", best_params=params, test_metrics=chall_metrics,
                              best_value=best_value, model_name=challenger.name,
                              model_version=challenger.version, ended_at=utcnow())
-        champ_metrics = evaluate_on(ws, champion, compared, metric)
-        chall_compared = evaluate_on(ws, challenger, compared, metric)
+        champ_scored = evaluate_on(ws, champion, compared, metric)
+        chall_scored = evaluate_on(ws, challenger, compared, metric)
+        noise = paired_noise(prepared.task, metric, chall_scored, champ_scored)
     except BaseException as exc:
         ws.store.runs.update(run_id, status="failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
                              ended_at=utcnow())
@@ -209,9 +238,9 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
         raise
 
     # The gate compares both on the same rows, new to the champion: not its old holdout figure.
-    verdict = gate.check(ws, dataclasses.replace(challenger, metrics=chall_compared),
-                         champion=dataclasses.replace(champion, metrics=champ_metrics))
-    chall_metrics = chall_compared
+    champ_metrics, chall_metrics = champ_scored.metrics, chall_scored.metrics
+    verdict = gate.check(ws, dataclasses.replace(challenger, metrics=chall_metrics),
+                         champion=dataclasses.replace(champion, metrics=champ_metrics), noise=noise)
     ours, theirs = chall_metrics.get(metric), champ_metrics.get(metric)
     better = ours is not None and theirs is not None and gate.better(metric, ours, theirs)
     promoted = verdict.passed and better
@@ -228,7 +257,7 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     if promoted:
         summary = f"promoted {challenger.ref}: {summary}"
     else:
-        reasons = list(verdict.reasons) or [engine_refusal or f"challenger is not better on {metric}"]
+        reasons = list(verdict.reasons) or [engine_refusal or f"challenger is not better on {metric}{_within(noise)}"]
         summary = f"kept {champion.ref}: {summary}; {'; '.join(reasons)}"
     result = Retrained(
         promoted, dep.name, dv.ref, run_id, metric, prepared.test.height, compared.height,
@@ -249,6 +278,14 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     ws.store.audit.record("retrain", obj, "ok", {"run_id": run_id, "dataset": dv.ref, "champion": champion.ref,
                                                   "challenger": challenger.ref, "metrics": record["metrics"]})
     return result
+
+
+def _within(noise: gate.DropNoise | None) -> str:
+    """Why a challenger worse by less than the noise is still not promoted: it did not win."""
+    if noise is None:
+        return ""
+    return (f" (how much worse it is, over {noise.rows} paired rows: {noise.low:.4g} to {noise.high:.4g}; "
+            "a challenger replaces the champion only when it is better on the same rows)")
 
 
 def _signature_changes(champion: ModelVersion, challenger: ModelVersion) -> list[str]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.results import JsonDict, Result
-from mlops_tui.training.metrics import LOWER_IS_BETTER
+from mlops_tui.training.metrics import LOWER_IS_BETTER, worse_by
 from mlops_tui.training.metrics import better as better  # gate.better: part of the gate's API
 
 if TYPE_CHECKING:
@@ -56,7 +56,9 @@ def explain(checks: dict[str, Any]) -> list[str]:
             out.append(f"{metric} {c['value']:.4g} {op} {c['bound']:g}")
         elif key == "max_drop":
             op = "≤" if c["ok"] else ">"
-            out.append(f"drop vs champion {c['drop']:.3g} {op} {_allowed(c['limit'], c.get('relative'))}")
+            noise = c.get("noise")
+            within = ", within noise" if noise and c["ok"] and c["drop"] > c["limit"] else ""
+            out.append(f"drop vs champion {c['drop']:.3g} {op} {_allowed(c['limit'], c.get('relative'))}{within}")
         elif key == "max_slice_gap":
             if c.get("value") is None:
                 out.append(c.get("note") or "no slice metrics recorded")
@@ -82,6 +84,14 @@ def max_drop(policy: dict[str, Any], metric: str) -> float:
     return float(value)
 
 
+def _beyond(noise: DropNoise | None) -> str:
+    """', beyond noise: ...' for a drop judged with its bootstrap interval."""
+    if noise is None:
+        return ""
+    how = "paired bootstrap" if noise.paired else "bootstrap"
+    return f", beyond noise ({how} over {noise.rows} rows: {noise.low:.4g} to {noise.high:.4g})"
+
+
 def _allowed(limit: float, relative: float | None) -> str:
     """'2.5' or, for a relative max_drop, '0.3 (1 % of the champion's)'."""
     return f"{limit:.4g}" + (f" ({relative * 100:g} % of the champion's)" if relative is not None else "")
@@ -95,9 +105,25 @@ def drop_limit(policy: dict[str, Any], metric: str, reference: float) -> float:
     return limit * abs(reference) if metric in RELATIVE_DROP else limit
 
 
+@dataclass(frozen=True)
+class DropNoise(Result):
+    """How far a drop (how much worse, in the metric's units) could be from its measured value by the
+    chance of which rows were measured: a 95 % bootstrap interval over ``rows`` rows (``paired``: both
+    models scored on the same resampled rows, so only their difference varies)."""
+
+    low: float
+    high: float
+    rows: int
+    paired: bool
+
+
 def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None = None,
-          policy: dict[str, Any] | None = None) -> Verdict:
-    """Apply ``policy`` (default: the workspace's) to ``model``'s holdout metrics (and against ``champion``)."""
+          policy: dict[str, Any] | None = None, noise: DropNoise | None = None) -> Verdict:
+    """Apply ``policy`` (default: the workspace's) to ``model``'s holdout metrics (and against ``champion``).
+
+    ``noise``: when both were measured on the same rows (retrain), the paired bootstrap interval of
+    the drop; the drop then refuses only when even its low end is past ``max_drop``: worse beyond
+    noise, by more than the user allows."""
     policy = ws.gate_policy() if policy is None else policy
     metrics = model.metrics or {}
     reasons: list[str] = []
@@ -115,15 +141,17 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
     if champion is not None and primary and champion.metrics and primary in champion.metrics:
         ours, theirs = metrics.get(primary), champion.metrics[primary]
         if ours is not None and theirs is not None:
-            drop = (ours - theirs) if primary in LOWER_IS_BETTER else (theirs - ours)
+            drop = worse_by(primary, ours, theirs)
             limit = drop_limit(policy, primary, theirs)
-            ok = drop <= limit
+            ok = (noise.low if noise else drop) <= limit
             relative = max_drop(policy, primary) if primary in RELATIVE_DROP else None
             checks["max_drop"] = {"metric": primary, "value": ours, "champion": theirs, "drop": drop,
                                   "limit": limit, "relative": relative, "ok": ok}
+            if noise:
+                checks["max_drop"]["noise"] = noise.to_json()
             if not ok:
                 reasons.append(f"{primary} {ours:.4g} is worse than champion {champion.ref} ({theirs:.4g}) "
-                               f"by {drop:.4g} > allowed {_allowed(limit, relative)}")
+                               f"by {drop:.4g} > allowed {_allowed(limit, relative)}{_beyond(noise)}")
     gap_limit = policy.get("max_slice_gap")
     if gap_limit is not None:
         gap = slice_gap(ws, model)

@@ -54,6 +54,11 @@ def better(metric: str, a: float, b: float) -> bool:
     return a < b if metric in LOWER_IS_BETTER else a > b
 
 
+def worse_by(metric: str, value: float, reference: float) -> float:
+    """How much worse ``value`` is than ``reference`` for ``metric`` (negative: better)."""
+    return value - reference if metric in LOWER_IS_BETTER else reference - value
+
+
 def _float(value: Any) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None

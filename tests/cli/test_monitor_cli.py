@@ -172,9 +172,13 @@ def test_retrain_promotes_a_better_challenger_and_refuses_a_worse_one(tmp_path, 
     # (credit_data's retrain showed best 0.8468 over trials that reached 0.8318 at most).
     trials = [t.value for t in ws.store.runs.trials(doc["run_id"]) if t.value is not None]
     assert len(trials) == 2 and ws.store.runs.get(doc["run_id"]).best_value == min(trials)
-    assert doc["promoted"] is False
+    assert doc["promoted"] is False and doc["better"] is False
     assert doc["metrics"]["rmse"]["challenger"] > doc["metrics"]["rmse"]["champion"]
-    assert doc["gate"]["passed"] is False
+    # Worse: refused by max_drop only when worse beyond the paired noise of the rows compared on, and
+    # kept all the same when worse within it (a challenger must win).
+    drop = doc["gate"]["checks"]["max_drop"]
+    assert drop["noise"]["paired"] is True and drop["noise"]["rows"] == doc["compared_rows"]
+    assert doc["gate"]["passed"] is (drop["noise"]["low"] <= drop["limit"])
     still = ws.store.models.deployment("bikes-prod")
     assert (still.model_name, still.model_version) == (new.model_name, new.model_version)
     retrain_events = [e for e in ws.store.audit.events() if e.command == "retrain"]

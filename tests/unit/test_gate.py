@@ -69,6 +69,23 @@ def test_max_drop_is_absolute_points_for_unitless_metrics(ws):
                           champion=loss).passed
 
 
+def test_a_drop_within_the_paired_noise_passes_max_drop_and_one_beyond_it_refuses(ws):
+    """carData Salaries: a challenger 1.2 % worse in rmse on 20 holdout rows was refused, although 20
+    rows cannot tell such models apart. With the paired bootstrap interval of the drop, max_drop
+    refuses only a challenger worse beyond noise (its interval's low end past the allowance)."""
+    ws = _with_policy(ws, "max_drop = 0.01\n")
+    champ = _model(ws, {"rmse": 37590.0, "primary_metric": "rmse"})
+    worse = _model(ws, {"rmse": 38044.0, "primary_metric": "rmse"})  # 454 worse, 376 allowed
+    assert not gate.check(ws, worse, champion=champ).passed  # stored figures of two holdouts: no noise known
+    within = gate.check(ws, worse, champion=champ, noise=gate.DropNoise(-910.0, 1720.0, 20, paired=True))
+    assert within.passed and within.checks["max_drop"]["noise"] == {"low": -910.0, "high": 1720.0, "rows": 20,
+                                                                    "paired": True}
+    assert gate.explain(within.checks)[0] == "drop vs champion 454 ≤ 375.9 (1 % of the champion's), within noise"
+    beyond = gate.check(ws, worse, champion=champ, noise=gate.DropNoise(390.0, 520.0, 5000, paired=True))
+    assert beyond.reasons == ("rmse 3.804e+04 is worse than champion m:1 (3.759e+04) by 454 > allowed 375.9 "
+                              "(1 % of the champion's), beyond noise (paired bootstrap over 5000 rows: 390 to 520)",)
+
+
 def test_max_drop_per_metric_reads_by_the_same_rule(ws):
     ws = _with_policy(ws, "max_drop = { default = 0.01, rmse = 0.05 }\n")
     champ = _model(ws, {"rmse": 30.0, "primary_metric": "rmse"})
