@@ -198,19 +198,23 @@ class SliceGap(Result):
     worst_group: Group | None
 
 
-def _separated(feature: dict[str, Any], metric: str, min_rows: int, lower: bool) -> tuple[float, Group, Group, int] | None:
-    """(gap, best, worst, groups scored) of the widest-apart pair of ``feature``'s groups whose
-    intervals do not overlap; None when no pair is. A group without an interval (details recorded
-    before intervals were) counts as its point value; ``lower``: lower values are better."""
-    scored = [Group(g["value"], g["n"], g[metric], g.get("interval")) for g in feature.get("groups", [])
-              if g["n"] >= min_rows and g.get(metric) is not None]
-    widest: tuple[float, Group, Group, int] | None = None
-    for hi in scored:
-        for lo in scored:
+def _scored(feature: dict[str, Any], metric: str, min_rows: int) -> list[Group]:
+    """The groups of a feature (a slices entry) big enough to measure and with the metric defined."""
+    return [Group(g["value"], g["n"], g[metric], g.get("interval")) for g in feature.get("groups", [])
+            if g["n"] >= min_rows and g.get(metric) is not None]
+
+
+def _widest_apart(groups: list[Group], lower: bool) -> tuple[float, Group, Group] | None:
+    """(gap, best, worst) of the widest-apart pair of ``groups`` whose intervals do not overlap; None
+    when no pair is. A group without an interval (details recorded before intervals were) counts as
+    its point value; ``lower``: lower values are better."""
+    widest: tuple[float, Group, Group] | None = None
+    for hi in groups:
+        for lo in groups:
             hi_low = hi.interval[0] if hi.interval else hi.metric
             lo_high = lo.interval[1] if lo.interval else lo.metric
             if hi.metric > lo.metric and hi_low > lo_high and (widest is None or hi.metric - lo.metric > widest[0]):
-                widest = (hi.metric - lo.metric, lo if lower else hi, hi if lower else lo, len(scored))
+                widest = (hi.metric - lo.metric, lo if lower else hi, hi if lower else lo)
     return widest
 
 
@@ -226,21 +230,18 @@ def slice_gap(ws: Workspace, model: ModelVersion) -> SliceGap | None:
     feature = slices.get("max_gap_feature")
     if slices.get("max_gap") is None or feature is None:
         return None
-    metric = slices.get("metric") or ""
-    min_rows = int(slices.get("min_rows") or 0)
-    found = [(f["feature"], sep) for f in slices.get("features", []) if f["kind"] == "categorical"
-             for sep in [_separated(f, metric, min_rows, metric in SLICE_LOWER_IS_BETTER)] if sep is not None]
-    confidence = SLICE_CONFIDENCE if any("interval" in g for f in slices.get("features", [])
-                                         for g in f.get("groups", [])) else None
+    metric, observed = slices.get("metric") or "", float(slices["max_gap"])
+    scored = {f["feature"]: _scored(f, metric, int(slices.get("min_rows") or 0))
+              for f in slices.get("features", []) if f["kind"] == "categorical"}
+    confidence = SLICE_CONFIDENCE if any(g.interval for groups in scored.values() for g in groups) else None
+    found = [(name, apart, len(groups)) for name, groups in scored.items()
+             if (apart := _widest_apart(groups, metric in SLICE_LOWER_IS_BETTER))]
     if not found:
         entry: dict[str, Any] = next((f for f in slices.get("features", []) if f["feature"] == feature), {})
-        scored = sum(g["n"] >= min_rows and g.get(metric) is not None
-                     for g in entry.get("groups", []))
-        return SliceGap(0.0, metric, feature, entry.get("best"), entry.get("worst"), float(slices["max_gap"]),
-                        scored, confidence, None, None)
-    name, (gap, best, worst, groups) = max(found, key=lambda item: item[1][0])
-    return SliceGap(gap, metric, name, best.value, worst.value, float(slices["max_gap"]), groups, confidence,
-                    best, worst)
+        return SliceGap(0.0, metric, feature, entry.get("best"), entry.get("worst"), observed,
+                        len(scored.get(feature, [])), confidence, None, None)
+    name, (gap, best, worst), groups = max(found, key=lambda item: item[1][0])
+    return SliceGap(gap, metric, name, best.value, worst.value, observed, groups, confidence, best, worst)
 
 
 def _group(feature: str, g: Group) -> str:
