@@ -15,9 +15,9 @@ Every score is computed here, by one function, from each side's predictions on t
 (binary), log loss (multiclass), R² (regression; both sides optimise RMSE, which ranks models on the
 same rows exactly like R²). The table gives each score, the standard error of the difference
 ours - FLAML (a paired bootstrap of the 25 %: both sides' predictions on the same resampled rows;
-a difference within it is the test rows' luck as much as either side's), the wall time each really took (FLAML: its
-fit, and "proc s" its whole process with imports and the default fit; the workbench: the whole
-`tune` command, start-up included) and CPU/wall, the cores kept busy.
+a difference within it is the test rows' luck as much as either side's), the wall time each
+really took (FLAML: its fit, and "proc s" its whole process with imports and the default fit; the
+workbench: the whole `tune` command, start-up included) and CPU/wall, the cores kept busy.
 
 FLAML pins its own versions, so it lives in its own virtual environment, created by this bench on
 first use (``--flaml-venv``, default $TMPDIR/mlops-tui-flaml-venv, ``pip install flaml[automl]``),
@@ -192,7 +192,7 @@ def table(rows: list[dict]) -> str:
             ok, _ = verdict(r)
             lines.append(f"{r['set']:<11} {r['task']:<10} {r['metric']:<8} {budget:>4.0f} {r['default']:>8.4f} "
                          f"{r['flaml']:>8.4f} {r['workbench']:>8.4f} {'yes' if ok else 'NO':>3} "
-                         f"{r['diff_se'] if 'diff_se' in r else float('nan'):>6.4f} "
+                         f"{format(r['diff_se'], '.4f') if 'diff_se' in r else '-':>6} "
                          f"{r['flaml_wall_s']:>7.1f} {r['flaml_process_s']:>6.1f} {r['flaml_cpu_per_wall']:>5.2f} "
                          f"{r['tune_wall_s']:>6.1f} "
                          f"{r['tune_cpu_per_wall']:>5.2f} {r['trials'] or 0:>6} {r.get('protocol') or ''}")
