@@ -443,14 +443,20 @@ def _check_rows(path: Path, delimiter: str, header: bool) -> None:
 
 
 def _check_names(path: Path, names: list[str]) -> None:
-    seen: set[str] = set()
-    for raw in names:
+    """Names must differ once their surrounding spaces are ignored; the message gives both columns'
+    positions and, when they differ only in spaces, their names as written (``'Wr.Hnd'`` and
+    ``'Wr.Hnd '`` look alike on a screen)."""
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(names):
         name = raw.strip()
         if not name:
             continue  # named column_<n> by sniff_csv
         if name in seen:
-            raise UserError(f"{path}: duplicate column name {name!r} in the header")
-        seen.add(name)
+            first = seen[name]
+            written = "" if names[first] == raw else f" (written {names[first]!r} and {raw!r})"
+            raise UserError(f"{path}: duplicate column name {name!r} in the header: columns {first + 1} and "
+                            f"{i + 1}{written}; rename one")
+        seen[name] = i
 
 
 def _encoding_error(path: Path, data: bytes | None, start: int | None) -> UserError:

@@ -28,7 +28,11 @@ CASES = {
     "empty file": (lambda t: [_write(t / "empty.csv", "")], "file is empty"),
     "blank text": (lambda t: [_write(t / "blank.csv", "\n\n  \n")], "file is empty"),
     "header only": (lambda t: [_write(t / "header.csv", "a,b,c\n")], "no data rows"),
-    "duplicate columns": (lambda t: [_write(t / "dup.csv", "a,b,a\n1,2,3\n")], "duplicate column name 'a'"),
+    "duplicate columns": (lambda t: [_write(t / "dup.csv", "a,b,a\n1,2,3\n")],
+                          "duplicate column name 'a' in the header: columns 1 and 3; rename one"),
+    # MASS survey with one header written "Wr.Hnd " said only "duplicate column name 'Wr.Hnd'"
+    "names differing in spaces": (lambda t: [_write(t / "dup2.csv", "Wr.Hnd,Sex,Wr.Hnd \n1,F,3\n")],
+                                  "columns 1 and 3 (written 'Wr.Hnd' and 'Wr.Hnd '); rename one"),
     "binary garbage": (lambda t: [_write(t / "garbage.csv", _garbage())], "binary content"),
     "ragged rows": (lambda t: [_write(t / "ragged.csv", "a,b,c\n1,2,3\n4,5\n")], "line 3 has 2 fields"),
     "unknown extension": (lambda t: [_write(t / "data.xlsx", "a,b\n1,2\n")], "unsupported file type .xlsx"),
