@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlops_tui.screens.formatters import ago, status_text
+from mlops_tui.screens.formatters import ago, clip_middle, status_text
 from mlops_tui.screens.modals import FormField, FormScreen
 from mlops_tui.screens.nav import BaseScreen, NavBar
 from mlops_tui.screens.tables import Table
@@ -59,8 +59,8 @@ def drift_cell(row: FeatureDrift) -> str:
     parts = []
     if row.psi is not None:
         parts.append(f"psi {fmt(row.psi, 3)}")
-    if row.ks_pvalue is not None:
-        parts.append(f"ks p {fmt(row.ks_pvalue, 2)}")
+    if row.ks_pvalue is not None:  # "1.5e-141" cut to "1." by a narrow pane read as p = 1
+        parts.append(f"ks p {'<0.001' if row.ks_pvalue < 0.001 else fmt(row.ks_pvalue, 2)}")
     if row.new_categories:
         parts.append(f"new {row.new_categories}")
     ref, cur = row.null_rate_ref, row.null_rate_cur
@@ -203,7 +203,7 @@ class MonitoringScreen(BaseScreen):
             table.fill(["job", "status", "error"], [(job.job_id[:8], status_text(job.job_status), job.error)])
             return
         table.fill(["feature", "status", "measure"],
-                   [(d.feature, status_text(d.status), drift_cell(d)) for d in job.drift],
+                   [(clip_middle(d.feature, 22), status_text(d.status), drift_cell(d)) for d in job.drift],
                    [d.feature for d in job.drift])
 
     # -- feedback -----------------------------------------------------------------------------

@@ -138,3 +138,17 @@ def test_sql_screen_snapshot(ws, snap_compare, size):
         await settle(pilot)
 
     assert snap_compare(app_on(ws, "sql"), terminal_size=size, run_before=query)
+
+
+def test_a_drift_row_keeps_its_figures_readable_in_a_narrow_pane():
+    """mn_police_use_of_force at 80x24: the measure column showed "psi 6." and "ks p 1." (for
+    1.5e-141, read as no drift), squeezed by a 26-character feature name."""
+    from mlops_tui.screens.formatters import clip_middle
+    from mlops_tui.screens.monitoring import drift_cell
+
+    from mlops_tui.monitoring.monitor import FeatureDrift
+
+    row = FeatureDrift("response_datetime__year", "num", "alert", 5.07, 0.4, 1.5e-141, 0.0, 0.0, None, 2017.0, 2019.0)
+    assert drift_cell(row) == "psi 5.07 · ks p <0.001"
+    assert clip_middle("response_datetime__weekday", 22) == "response_da…e__weekday"
+    assert clip_middle("balance", 22) == "balance"
