@@ -131,27 +131,28 @@ def fake_runs(ws: Any) -> list[str]:
     """Three runs with fixed trials written straight to the store (for deterministic screens):
     completed, running (3 of 5 trials), failed."""
     ids = []
-    for i, status in enumerate(("completed", "running", "failed")):
-        run_id = f"{i}a1b2c3d4e5f60718"
-        ws.store.runs.create(run_id=run_id, name=f"penguins-{i}", dataset="penguins", dataset_version=1,
-                             target="species", task="multiclass", metric="log_loss", direction="minimize",
-                             seed=0, config={}, n_trials_requested=5)
-        n = 5 if status == "completed" else 3
-        values = [0.42, 0.31, None, 0.18, 0.25][:n]
-        for number, value in enumerate(values):
-            ws.store.runs.upsert_trial(
-                run_id=run_id, number=number, state="PRUNED" if value is None else "COMPLETE", value=value,
-                params={"num_leaves": 8 + 4 * number, "learning_rate": 0.05 * (number + 1),
-                        "min_child_samples": 5 + number, "lambda_l1": 0.0},
-                duration_s=1.25 + number)
-        best = min(v for v in values if v is not None)
-        ws.store.runs.update(
-            run_id, status=status, best_value=best, started_at=FROZEN, n_jobs=1,
-            ended_at=None if status == "running" else FROZEN + timedelta(seconds=95),
-            error="worker died (pid 4242)" if status == "failed" else None,
-            best_params={"num_leaves": 20, "learning_rate": 0.2},
-            test_metrics={"accuracy": 0.97, "log_loss": 0.11} if status == "completed" else None)
-        ids.append(run_id)
+    with ws.session():  # one open of the store for these 17 writes (setup, not what is tested)
+        for i, status in enumerate(("completed", "running", "failed")):
+            run_id = f"{i}a1b2c3d4e5f60718"
+            ws.store.runs.create(run_id=run_id, name=f"penguins-{i}", dataset="penguins", dataset_version=1,
+                                 target="species", task="multiclass", metric="log_loss", direction="minimize",
+                                 seed=0, config={}, n_trials_requested=5)
+            n = 5 if status == "completed" else 3
+            values = [0.42, 0.31, None, 0.18, 0.25][:n]
+            for number, value in enumerate(values):
+                ws.store.runs.upsert_trial(
+                    run_id=run_id, number=number, state="PRUNED" if value is None else "COMPLETE", value=value,
+                    params={"num_leaves": 8 + 4 * number, "learning_rate": 0.05 * (number + 1),
+                            "min_child_samples": 5 + number, "lambda_l1": 0.0},
+                    duration_s=1.25 + number)
+            best = min(v for v in values if v is not None)
+            ws.store.runs.update(
+                run_id, status=status, best_value=best, started_at=FROZEN, n_jobs=1,
+                ended_at=None if status == "running" else FROZEN + timedelta(seconds=95),
+                error="worker died (pid 4242)" if status == "failed" else None,
+                best_params={"num_leaves": 20, "learning_rate": 0.2},
+                test_metrics={"accuracy": 0.97, "log_loss": 0.11} if status == "completed" else None)
+            ids.append(run_id)
     return ids
 
 

@@ -65,40 +65,42 @@ def fake_job(ws: Any, job_id: str, deployment: str | None, model: Any, *, status
 
 def registry_fixture(ws: Any) -> dict[str, Any]:
     """credit:1..3 (v2 in production, deployed as credit-batch) and two jobs."""
-    v1 = fake_model(ws, "credit", 0.81)
-    v2 = fake_model(ws, "credit", 0.86)
-    v3 = fake_model(ws, "credit", 0.84)
-    ws.store.models.set_alias("credit", "production", v2.version)
-    ws.store.models.deploy(name="credit-batch", model_name="credit", model_version=v2.version,
-                           signature=SIG, output_dir="artifacts/scores/credit-batch")
-    fake_job(ws, "a1b2c3d4e5f6", "credit-batch", v2)
-    fake_job(ws, "0f9e8d7c6b5a", "credit-batch", v2, status="failed", rows=120, drift=None,
-             pred_drift=None, error="input data/bad.csv has no column 'balance'")
-    return {"versions": [v1, v2, v3]}
+    with ws.session():  # one open of the store for the setup's writes
+        v1 = fake_model(ws, "credit", 0.81)
+        v2 = fake_model(ws, "credit", 0.86)
+        v3 = fake_model(ws, "credit", 0.84)
+        ws.store.models.set_alias("credit", "production", v2.version)
+        ws.store.models.deploy(name="credit-batch", model_name="credit", model_version=v2.version,
+                               signature=SIG, output_dir="artifacts/scores/credit-batch")
+        fake_job(ws, "a1b2c3d4e5f6", "credit-batch", v2)
+        fake_job(ws, "0f9e8d7c6b5a", "credit-batch", v2, status="failed", rows=120, drift=None,
+                 pred_drift=None, error="input data/bad.csv has no column 'balance'")
+        return {"versions": [v1, v2, v3]}
 
 
 def monitoring_fixture(ws: Any) -> dict[str, Any]:
     """Deployment credit-batch with three jobs: ok, warn, alert (drift rows per feature) and
     feedback on the latest; a second deployment with no jobs yet."""
-    from mlops_tui.store import DriftResult
+    with ws.session():  # one open of the store for the setup's writes
+        from mlops_tui.store import DriftResult
 
-    v1 = fake_model(ws, "credit", 0.86)
-    ws.store.models.deploy(name="credit-batch", model_name="credit", model_version=v1.version, signature=SIG)
-    ws.store.models.deploy(name="credit-shadow", model_name="credit", model_version=v1.version, signature=SIG)
-    plan = [("job1aaaaaaaa", "ok", 0.01, {"balance": (0.02, "ok"), "income": (0.03, "ok")}),
-            ("job2bbbbbbbb", "warn", 0.08, {"balance": (0.15, "warn"), "income": (0.04, "ok")}),
-            ("job3cccccccc", "alert", 0.31, {"balance": (0.42, "alert"), "income": (0.12, "warn")})]
-    for job_id, status, pred, features in plan:
-        fake_job(ws, job_id, "credit-batch", v1, drift=status, pred_drift=pred)
-        ws.store.jobs.add_drift([
-            DriftResult(job_id=job_id, feature=f, kind="numeric", psi=psi, ks_stat=psi / 2,
-                        ks_pvalue=0.5 if st == "ok" else 1e-4, null_rate_ref=0.0, null_rate_cur=0.0,
-                        new_categories=None, status=st) for f, (psi, st) in features.items()
-        ] + [DriftResult(job_id=job_id, feature="student", kind="categorical", psi=0.01, ks_stat=None,
-                         ks_pvalue=None, null_rate_ref=0.0, null_rate_cur=0.1, new_categories=2,
-                         status="ok")])
-    ws.store.jobs.add_feedback(feedback_id="fb1", deployment="credit-batch", job_id="job3cccccccc",
-                               rows_matched=900, status="alert", metrics={
-        "roc_auc": 0.79, "comparison": {"metric": "roc_auc", "live": 0.79, "holdout": 0.86, "drop": 0.07,
-                                        "limit": 0.01, "status": "alert"}})
-    return {"model": v1}
+        v1 = fake_model(ws, "credit", 0.86)
+        ws.store.models.deploy(name="credit-batch", model_name="credit", model_version=v1.version, signature=SIG)
+        ws.store.models.deploy(name="credit-shadow", model_name="credit", model_version=v1.version, signature=SIG)
+        plan = [("job1aaaaaaaa", "ok", 0.01, {"balance": (0.02, "ok"), "income": (0.03, "ok")}),
+                ("job2bbbbbbbb", "warn", 0.08, {"balance": (0.15, "warn"), "income": (0.04, "ok")}),
+                ("job3cccccccc", "alert", 0.31, {"balance": (0.42, "alert"), "income": (0.12, "warn")})]
+        for job_id, status, pred, features in plan:
+            fake_job(ws, job_id, "credit-batch", v1, drift=status, pred_drift=pred)
+            ws.store.jobs.add_drift([
+                DriftResult(job_id=job_id, feature=f, kind="numeric", psi=psi, ks_stat=psi / 2,
+                            ks_pvalue=0.5 if st == "ok" else 1e-4, null_rate_ref=0.0, null_rate_cur=0.0,
+                            new_categories=None, status=st) for f, (psi, st) in features.items()
+            ] + [DriftResult(job_id=job_id, feature="student", kind="categorical", psi=0.01, ks_stat=None,
+                             ks_pvalue=None, null_rate_ref=0.0, null_rate_cur=0.1, new_categories=2,
+                             status="ok")])
+        ws.store.jobs.add_feedback(feedback_id="fb1", deployment="credit-batch", job_id="job3cccccccc",
+                                   rows_matched=900, status="alert", metrics={
+            "roc_auc": 0.79, "comparison": {"metric": "roc_auc", "live": 0.79, "holdout": 0.86, "drop": 0.07,
+                                            "limit": 0.01, "status": "alert"}})
+        return {"model": v1}

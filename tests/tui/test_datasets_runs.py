@@ -116,8 +116,9 @@ async def test_launch_a_detached_run_and_watch_it_complete(sample_ws, app_factor
         await pilot.press("n")
         await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", what="launch form")
         await pilot.press("tab", "tab", "tab", "tab", "ctrl+u", "3", "ctrl+s")
-        await wait_for(pilot, lambda: screen_name(app) == "RunsScreen", timeout=60, what="runs list")
-        table = app.screen.query_one("#runs-table")
+        # (the screen is current a moment before its table is mounted: a busy machine shows the gap)
+        table = await wait_for(pilot, lambda: screen_name(app) == "RunsScreen" and app.screen.query_one("#runs-table"),
+                               timeout=60, what="runs list")
 
         def finished_row():
             return table.row_count and str(table.get_row_at(0)[0]) in ("✓ completed", "✗ failed", "▲ stopped")
