@@ -154,3 +154,13 @@ def test_none_is_a_label_not_a_missing_value(tmp_path):
     path = tmp_path / "injury.csv"
     path.write_text("assay,class\n4.0,none\n4.5,mild\n5.0,severe\n4.1,none\n")
     assert readers.collect(str(path))["class"].to_list() == ["none", "mild", "severe", "none"]
+
+
+def test_text_made_only_of_spaces_is_a_missing_value(tmp_path):
+    """medicaldata opt pads missing answers with spaces: its target 'Preg.ended...37.wk' read
+    'No ' / 'Yes' / '   ', and the 9 blank rows became a third class."""
+    path = tmp_path / "opt.csv"
+    path.write_text("Age,Hisp,Preg.ended...37.wk\n25,Yes,No \n21,   ,Yes\n36,No ,   \n")
+    df = readers.collect(str(path))
+    assert df["Hisp"].to_list() == ["Yes", None, "No "]
+    assert df["Preg.ended...37.wk"].to_list() == ["No ", "Yes", None]
