@@ -401,3 +401,14 @@ def test_the_index_pandas_writes_to_parquet_has_the_id_role(ws, tmp_path):
                   "y": [i % 2 for i in range(40)]}).write_parquet(f)
     dv, _ = datasets.add(ws, str(f), target="y")
     assert [e["role"] for e in dv.schema] == ["id", "feature", "target"]
+
+
+def test_add_warns_about_a_column_of_numbers_made_text_by_a_few_entries(ws, tmp_path):
+    """dslabs reported_heights: 81 of 1,095 heights are "5'7", "165cm", ...; the column is text, so
+    the model would learn each number as a category. add says which values to fix."""
+    f = tmp_path / "heights.csv"
+    heights = [str(60 + i % 15) for i in range(45)] + ["5'7", "165cm", "5'7"]
+    f.write_text("id,sex,height\n" + "".join(f"{i},{'MF'[i % 2]},{h}\n" for i, h in enumerate(heights)))
+    _, _, warnings = datasets.add_with_warnings(ws, str(f), target="sex")
+    assert warnings[-1:] == ["column 'height' is text although 45 of its 48 values are numbers: 3 are not "
+                        "(e.g. \"5'7\", '165cm'); fix or blank them and add the file again to use it as a number"]
