@@ -8,6 +8,7 @@ surfaces differ only in their missing-value mark (the CLI's em dash, the TUI's h
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 
 
@@ -17,6 +18,17 @@ def as_stored(value: object) -> str:
     if value is None:
         return "∅"
     return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def dtype_text(dtype: str) -> str:
+    """A stored dtype as a short cell: Polars names a timestamp ``Datetime(time_unit='us',
+    time_zone=None)``, 41 characters that pushed the range and top values off an 80-column table
+    (dslabs reported_heights); it reads ``Datetime[us]`` (``Datetime[us, UTC]``), as Polars' own
+    frame headers write it."""
+    m = re.fullmatch(r"(Datetime|Duration)\(time_unit='(\w+)'(?:, time_zone=(?:'([^']*)'|None))?\)", dtype)
+    if m is None:
+        return dtype
+    return f"{m[1]}[{m[2]}{', ' + m[3] if m[3] else ''}]"
 
 
 def fmt(value: object, digits: int = 4, *, missing: str = "-") -> str:

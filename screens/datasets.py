@@ -16,7 +16,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from mlops_tui.formatting import as_stored, fmt
+from mlops_tui.formatting import as_stored, dtype_text, fmt
 
 if TYPE_CHECKING:
     from mlops_tui.store import DatasetVersion
@@ -42,7 +42,7 @@ def schema_rows(dv: DatasetVersion) -> list[tuple[Any, ...]]:
             spread = ", ".join(str(v) for v, _ in top[:3])[:28]
             shape = sparkline([n for _, n in top[:16]], 16)
         null_pct = f"{100 * p['null_rate']:.1f}%" if p.get("null_rate") is not None else "-"
-        rows.append((col["name"], col.get("dtype", "?"), col.get("role", "-"), null_pct,
+        rows.append((col["name"], dtype_text(col.get("dtype", "?")), col.get("role", "-"), null_pct,
                      fmt(p.get("distinct")), shape, spread[:24]))
     return rows
 
@@ -278,10 +278,13 @@ class DatasetsScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
     def run_register(self, values: dict[str, str]) -> None:
         from mlops_tui.data import datasets
-        dv, new = datasets.add(self.app.ws, values["source"], name=values["name"] or None,
-                               target=values["target"] or None, description=values["description"] or None)
+        dv, new, warnings = datasets.add_with_warnings(
+            self.app.ws, values["source"], name=values["name"] or None, target=values["target"] or None,
+            description=values["description"] or None)
         self.app.call_from_thread(
             self.notify, f"{'registered' if new else 'already registered as'} {dv.ref} ({fmt(dv.rows)} rows)")
+        for warning in warnings:  # what `dataset add` prints: repeated rows, numbers read as text, ...
+            self.app.call_from_thread(self.notify, warning, severity="warning", timeout=30)
         self.app.call_from_thread(self.refresh_list)
 
     def action_validate(self) -> None:
@@ -304,7 +307,7 @@ class DatasetsScreen(BaseScreen):
         result = datasets.validate(self.app.ws, ref, path)
         problems = result.problems
         head = f"✓ {path} matches {ref}" if result.ok else f"✗ {path}: {len(problems)} problem(s) against {ref}"
-        body = "\n".join([head, ""] + [f"  ✗ {p}" for p in problems])
+        body = "\n".join([head, ""] + [f"  ✗ {p}" for p in problems] + [f"  ▲ {w}" for w in result.warnings])
         self.app.call_from_thread(self.app.push_screen, TextScreen(f"validate {ref}", body))
 
     def action_diff(self) -> None:

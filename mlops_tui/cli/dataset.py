@@ -71,7 +71,7 @@ def show(
     Example: mlops-tui dataset show penguins:1
     """
     from mlops_tui.data import datasets
-    from mlops_tui.formatting import as_stored
+    from mlops_tui.formatting import as_stored, dtype_text
 
     ws = workspace()
     dv = datasets.resolve(ws, ref)
@@ -89,7 +89,7 @@ def show(
             # "value (count)": a count after a colon read as part of a time ("10/25/1995 0:00:00:26")
             top = ", ".join(f"{as_stored(v)} ({n:,})" for v, n in p.get("top", [])[:3])
             lo, hi = (p.get(k) if p.get("kind") == "numeric" else as_stored(p.get(k)) for k in ("min", "max"))
-            rows.append([col["name"], col["dtype"], col["role"], p.get("nulls"), p.get("distinct"),
+            rows.append([col["name"], dtype_text(col["dtype"]), col["role"], p.get("nulls"), p.get("distinct"),
                          lo, hi, p.get("mean"), p.get("std"), top][:keep])
         out.print(table(None, headers[:keep], rows))
 

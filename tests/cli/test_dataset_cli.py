@@ -65,6 +65,16 @@ def test_show_prints_top_values_with_counts_in_brackets_and_booleans_as_stored(c
     assert "False" in line and "True (5), False (3)" in line and "yes" not in line
 
 
+def test_show_names_a_timestamp_type_in_a_few_characters(cli, tmp_path, monkeypatch):
+    """dslabs reported_heights: "Datetime(time_unit='us', time_zone=None)" took 41 characters of an
+    80-column table and pushed the range and top values off it (CLI and TUI schema)."""
+    (tmp_path / "stamps.csv").write_text("time_stamp,sex\n2014-09-02 13:40:36,Male\n2014-09-02 13:46:59,Female\n")
+    cli("dataset", "add", tmp_path / "stamps.csv")
+    monkeypatch.setenv("COLUMNS", "200")
+    line = next(row for row in cli("dataset", "show", "stamps").stdout.splitlines() if "time_stamp" in row)
+    assert "Datetime[us]" in line and "time_unit" not in line
+
+
 def test_head_returns_the_first_rows(cli):
     cli("dataset", "add", SAMPLE / "default.csv")
     doc = cli("dataset", "head", "default", "--rows", "3", "--json").json

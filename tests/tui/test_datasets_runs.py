@@ -67,6 +67,30 @@ async def test_register_a_file_from_the_form_then_a_bad_one_is_one_line(sample_w
         assert [d.name for d in sample_ws.store.datasets.latest()] == ["bikeshare", "penguins", "tiny"]
 
 
+async def test_register_and_validate_show_their_warnings(sample_ws, app_factory, tmp_path):
+    """The TUI registered with datasets.add, which drops the warnings `dataset add` prints (dslabs
+    reported_heights: a height column made text by "5'7"), and validate showed problems only (a
+    category the version never had)."""
+    heights = tmp_path / "heights.csv"
+    values = [str(60 + i % 15) for i in range(45)] + ["5'7", "165cm", "5'7"]
+    heights.write_text("id,sex,height\n" + "".join(f"{i},{'MF'[i % 2]},{h}\n" for i, h in enumerate(values)))
+    app = app_factory(sample_ws, start="datasets")
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = await open_datasets(pilot, app, "bikeshare")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="register form")
+        await pilot.press(*str(heights), "tab", "tab", *"sex", "ctrl+s")
+        await wait_for(pilot, lambda: table.row_count == 3, what="third dataset")
+        await wait_for(pilot, lambda: any("column 'height' is text" in t for t in texts(app)), what="warning")
+        heights.write_text(heights.read_text().replace(",M,", ",X,", 1))
+        await open_datasets(pilot, app, "heights")
+        await pilot.press("v")
+        await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="validate form")
+        await pilot.press(*str(heights), "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "TextScreen", what="validation result")
+        assert "▲ column 'sex' has values heights:1 never had: X" in str(app.screen.body)
+
+
 async def test_validate_and_diff_show_their_results(sample_ws, app_factory, tmp_path):
     import polars as pl
 
