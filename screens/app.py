@@ -40,11 +40,13 @@ class Workbench(App[None]):
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
-    def __init__(self, ws: Workspace, *, start: str = "home", home: Snapshot | None = None) -> None:
+    def __init__(self, ws: Workspace, *, start: str = "home", home: Snapshot | None = None,
+                 busy: str | None = None) -> None:
         super().__init__()
         self.ws = ws
         self._start = start
         self.preloaded_home = home  # the home screen's data, read before the app started (or None)
+        self.busy = busy  # why that read could not happen: the home screen says so while it waits
         for mode in MAIN:
             self.add_mode(mode, self._factory(mode))
 
@@ -89,12 +91,25 @@ class Workbench(App[None]):
             self.push_screen(HelpScreen())
 
 
+STARTUP_WAIT_S = 1.0
+
+
 def build_app(ws: Workspace) -> Workbench:
     """The workbench with its home screen's data already read: the first frame shows it, and a
-    store the app cannot use (newer schema, corrupt) fails here, before the terminal is taken."""
-    from mlops_tui.screens.home import read_home
+    store the app cannot use (newer schema, corrupt) fails here, before the terminal is taken.
 
-    return Workbench(ws, home=read_home(ws))
+    A store another process holds (a long write, a DuckDB shell) is waited for STARTUP_WAIT_S
+    only: after that the app starts anyway and the home screen says what it is waiting for,
+    instead of a blank terminal for the whole store timeout (60 s)."""
+    from mlops_tui.screens.home import read_home
+    from mlops_tui.store import StoreBusyError, session
+
+    try:
+        with session(ws.store_path, timeout=STARTUP_WAIT_S):
+            return Workbench(ws, home=read_home(ws))
+    except StoreBusyError:
+        return Workbench(ws, busy=f"Waiting for the store: another process holds {ws.store_path.name} "
+                                  "(a tuning run, a CLI call or a DuckDB shell); this shows as soon as it lets go.")
 
 
 def run_app(ws: Workspace) -> None:

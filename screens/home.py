@@ -153,11 +153,13 @@ class HomeScreen(BaseScreen):
             self.show(app.preloaded_home)
             app.preloaded_home = None
         else:
+            if app.busy:
+                self.query_one("#home-summary", Static).update(app.busy)
             self.refresh_data()
         self.set_interval(REFRESH_S, self._tick)
 
     def _tick(self) -> None:
-        if self.is_current:
+        if self.is_current and not self.still_loading("home"):
             self.refresh_data()
 
     def action_refresh(self) -> None:

@@ -160,7 +160,7 @@ class ModelsScreen(BaseScreen):
 
     def _tick(self) -> None:
         """Jobs started elsewhere (CLI, cron) appear while the screen is shown."""
-        if self.is_current and self.data is not None and not self.scoring:
+        if self.is_current and self.data is not None and not self.scoring and not self.still_loading("models-jobs"):
             self.refresh_jobs()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-jobs")

@@ -115,7 +115,7 @@ class MonitoringScreen(BaseScreen):
         self.set_interval(REFRESH_S, self._tick)
 
     def _tick(self) -> None:
-        if self.is_current:
+        if self.is_current and not self.still_loading("monitoring-load"):
             self.refresh_data()
 
     def on_screen_resume(self) -> None:

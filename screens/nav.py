@@ -22,6 +22,12 @@ class BaseScreen(RoutesWorkerErrors, Screen[None]):
 
     BINDINGS = [Binding("escape", "back", "Back", id="screen.back")]
 
+    def still_loading(self, group: str) -> bool:
+        """Whether a worker of ``group`` is still at work. A timer's refresh skips its turn then:
+        while another process holds the store, a screen keeps one read waiting for it, not one
+        more thread per tick (which all ran back to back once the store was free)."""
+        return any(w.group == group and not w.is_finished for w in self.workers)
+
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1:
             self.app.pop_screen()

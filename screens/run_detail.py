@@ -86,7 +86,7 @@ class RunDetailScreen(BaseScreen):
     def _tick(self) -> None:
         """Every tick while the run is active; every 5th otherwise (a resume from the CLI shows up)."""
         self._ticks += 1
-        if self.is_current and (self.run is None or self.run.status in ACTIVE or self._ticks % 5 == 0):
+        if self.is_current and not self.still_loading("run-detail") and (self.run is None or self.run.status in ACTIVE or self._ticks % 5 == 0):
             self.refresh_run()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="run-detail")

@@ -82,7 +82,7 @@ class RunsScreen(BaseScreen):
         self.set_interval(REFRESH_S, self._tick)
 
     def _tick(self) -> None:
-        if self.is_current:
+        if self.is_current and not self.still_loading("runs-list"):
             self._ticks += 1
             self.refresh_runs(sweep=self._ticks % SWEEP_EVERY == 0)
 

@@ -63,3 +63,29 @@ async def test_the_app_mlops_tui_runs_shows_store_data_in_its_first_frame(ws):
         whats = [attention.get_row_at(i)[1] for i in range(attention.row_count)]
         assert sorted(whats) == ["run penguins-1", "run penguins-2"]  # running, failed: no worker waited for
         assert "3 runs" in str(app.screen.query_one("#home-summary").render())
+
+
+async def test_a_store_another_process_holds_opens_the_app_saying_what_it_waits_for(ws, monkeypatch):
+    """A DuckDB shell (or a long write) holding the store: the app still opens at once and says so,
+    then shows the data when the holder lets go (it used to keep the terminal blank for the whole
+    store timeout, then exit with StoreBusyError)."""
+    from mlops_tui.screens.app import build_app
+
+    from tests.tui.conftest import wait_for
+    from tests.unit.test_store_concurrency import _hold
+
+    fake_runs(ws)
+    monkeypatch.setenv("MLOPS_STORE_TIMEOUT", "20")
+    holder = _hold(ws.store_path, foreign=True, seconds=30)
+    try:
+        app = build_app(ws)
+        async with app.run_test(size=(80, 24)) as pilot:
+            summary = app.screen.query_one("#home-summary")
+            await pilot.pause()
+            assert "Waiting for the store: another process holds store.duckdb" in str(summary.render())
+            holder.kill()
+            holder.wait()
+            await wait_for(pilot, lambda: "3 runs" in str(summary.render()), what="the home data once free")
+    finally:
+        holder.kill()
+        holder.wait()
