@@ -112,5 +112,8 @@ class SqlScreen(BaseScreen):
         columns, rows, truncated = (msg.result.columns, msg.result.rows, msg.result.truncated) if msg.result else ((), (), False)
         status.remove_class("error")
         more = " (more exist: add a LIMIT or a WHERE)" if truncated else ""
-        status.update(Text(f"✓ {len(rows)} row(s){more}"))
+        status.update(Text(f"✓ {len(rows)} row(s){more} · ctrl+l edits the query"))
         table.fill(list(columns) or ["(no columns)"], [[cell(v) for v in row] for row in rows])
+        # The results take the focus: j/k scroll them and the number keys switch screens again
+        # (in the query box a 2 is typed into the query). A failed query keeps the box focused.
+        table.focus()

@@ -99,6 +99,20 @@ async def test_sql_query_fills_the_table(ws):
         assert "✓ 3 row(s)" in app.screen.query_one("#sql-status").render().plain
 
 
+async def test_after_a_query_the_number_keys_switch_screens_again(ws):
+    """A new user ran a query, pressed 7 for Pipelines and got '7' typed into the query instead."""
+    registry_fixture(ws)
+    app = app_on(ws, "sql")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")  # the example query
+        await settle(pilot)
+        await pilot.press("j", "7")
+        await wait_for(pilot, lambda: app.current_mode == "pipelines", what="the pipelines screen")
+        await pilot.press("6", "ctrl+l", "x")  # back to the query box to edit the query
+        assert app.screen.query_one("#sql-input").value == "x"
+
+
 async def test_sql_writes_are_refused_in_one_line_and_the_store_is_unchanged(ws):
     registry_fixture(ws)
     app = app_on(ws, "sql")
