@@ -93,8 +93,9 @@ async def test_home_shows_drift_with_its_trend_and_live_performance_alerts(ws, a
     async with app.run_test(size=(120, 40)) as pilot:
         table = await wait_for(pilot, lambda: app.screen.query_one("#attention").row_count >= 2
                                and app.screen.query_one("#attention"), what="deployment alerts")
-        rows = [" ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
-        assert "■ alert deployment credit-batch drift alert, prediction drift 0.3100 ▁▃█" in [r.rsplit(" ", 2)[0] for r in rows]
+        rows = [" ".join(str(c) for j, c in enumerate(table.get_row_at(i)) if j != 2)  # all but 'when'
+                for i in range(table.row_count)]
+        assert "■ alert deployment credit-batch drift alert, prediction drift 0.3100 ▁▃█" in rows
         perf = [i for i, r in enumerate(rows) if "live roc_auc 0.7900 vs holdout 0.8600" in r]
         assert len(perf) == 1 and rows[perf[0]].startswith("■ alert deployment credit-batch")
         table.focus()
@@ -125,3 +126,18 @@ def test_home_snapshot(ws, frozen_clock, snap_compare, app_factory, size):
         await settled(pilot, "#attention", "#recent")
 
     assert snap_compare(app_factory(ws), terminal_size=size, run_before=loaded)
+
+
+async def test_recent_rows_keep_their_time_in_view_at_80_columns_beside_a_long_output_path(ws, app_factory):
+    """At 80 columns a job's '10,000 rows → /long/path/scores.parquet' pushed 'when' off the edge."""
+    ws.store.jobs.start(job_id="j" * 12, model_name="credit", model_version=1, inputs=[{"path": "in.csv"}],
+                        output="/srv/scoring/outputs/credit-nightly/2026-12-03/scores-final.parquet")
+    ws.store.jobs.finish("j" * 12, status="succeeded", rows_in=10_000, rows_out=10_000, seconds=1.0)
+    app = app_factory(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await wait_for(pilot, lambda: app.screen.query_one("#recent").row_count
+                               and app.screen.query_one("#recent").show_header and app.screen.query_one("#recent"),
+                               what="the recent job")
+        columns = list(table.ordered_columns)
+        when = [str(c.label) for c in columns].index("when")
+        assert sum(c.get_render_width(table) for c in columns[:when + 1]) <= table.scrollable_content_region.width
