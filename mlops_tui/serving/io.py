@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from mlops_tui.training.signature import Signature
 
 ROW_GROUP_PREFETCH = 2
+ROW_GROUP_BYTES = 64 << 20  # row groups up to this size (decoded) are read by Polars, a whole one at a time
 RAGGED_MAX = 10  # ragged rows a CSV input may have before its job is refused
 _ID_RE = re.compile(r"(^|[_\-\s.])id$|^.*[a-z]Id$|^.*ID$")
 
@@ -236,7 +237,7 @@ def file_batches(p: Plan, f: InputFile, chunk_size: int, offset: int = 0,
     # than decoding), so peak memory grew with file size; two row groups keep the reader ahead of
     # LightGBM and memory flat (measured: bench/score_throughput.py). A user's own setting wins.
     os.environ.setdefault("POLARS_ROW_GROUP_PREFETCH_SIZE", str(ROW_GROUP_PREFETCH))
-    if f.kind == "parquet" and rows is None:
+    if f.kind == "parquet" and rows is None and _largest_row_group(f) > ROW_GROUP_BYTES:
         yield from _parquet_batches(f, p.columns, chunk_size)
         return
     lf = f.scan(p.csv_overrides if f.kind == "csv" else None).select(p.columns)
@@ -248,11 +249,26 @@ def file_batches(p: Plan, f: InputFile, chunk_size: int, offset: int = 0,
         raise _read_error(f, exc) from exc
 
 
+def _largest_row_group(f: InputFile) -> int:
+    """Bytes of ``f``'s largest row group, decoded (from the footer; 0 when it cannot be read:
+    Polars then names the problem)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(f.path)
+    except (pa.ArrowException, OSError):
+        return 0
+    return max((meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)), default=0)
+
+
 def _parquet_batches(f: InputFile, columns: list[str], chunk_size: int) -> Iterator[pl.DataFrame]:
-    """A whole Parquet file through pyarrow, page by page: Polars decodes a whole row group before
-    it yields a batch, so a file written as ONE row group (8M rows: 2.5 GB) was held whole. Unbuffered
-    column chunks + a 1 MiB read buffer keep the reader flat (measured on 8M x 20 floats, one row
-    group: Polars 2,572 MB peak RssAnon, this 181 MB; Polars' default row groups: 226 vs 157 MB)."""
+    """A Parquet file with a row group too big to hold (over ``ROW_GROUP_BYTES``) through pyarrow,
+    page by page: Polars decodes a whole row group before it yields a batch, so a file written as
+    ONE row group (8M rows: 2.5 GB) was held whole. Unbuffered column chunks + a 1 MiB read buffer
+    keep this reader flat (8M x 20 floats, one row group: Polars 2,572 MB peak RssAnon, this 181 MB).
+    Smaller row groups (Polars writes 100k rows each) stay with Polars: flat too (226 MB), and its
+    decoder took half the CPU of pyarrow's (0.3 vs 0.6 CPU-s for 1M rows x 20 floats in a job)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -262,6 +278,25 @@ def _parquet_batches(f: InputFile, columns: list[str], chunk_size: int) -> Itera
             yield pl.from_arrow(rb)  # type: ignore[misc]
     except (pa.ArrowException, OSError) as exc:
         raise _read_error(f, exc) from exc
+
+
+def lean_arrow_allocator() -> None:
+    """Make jemalloc (else the system allocator) Arrow's default pool for this process, unless the
+    user chose one (``ARROW_DEFAULT_MEMORY_POOL``).
+
+    Arrow's default, mimalloc, backs its memory with transparent huge pages here and hands them back
+    between batches, so the decode buffers of every batch were faulted in again, each fault zeroing
+    2 MiB: 7 % of a 1M-row job's CPU in ``clear_page_erms`` (perf), ~0.5 CPU-s in sys time. With
+    jemalloc a job's sys time fell from 0.8 to 0.3 s. Buffers already allocated keep their pool.
+    """
+    import pyarrow as pa
+
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL") or pa.default_memory_pool().backend_name != "mimalloc":
+        return
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+    except NotImplementedError:  # a pyarrow built without jemalloc
+        pa.set_memory_pool(pa.system_memory_pool())
 
 
 def _read_error(f: InputFile, exc: BaseException) -> UserError:

@@ -325,6 +325,7 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
 
                 out = folder = dask_engine.PartsFolder(out_path, job_id)
             else:  # reading starts now, while the model and its drift reference load
+                scoring_io.lean_arrow_allocator()
                 out = make_output(out_path, job_id)
                 pipe = stack.enter_context(_Pipeline(p, out, chunk_size=chunk_size, workers=cores()))
             tracker = _tracker(ws, model, warnings)
