@@ -7,8 +7,8 @@ Speed, for a small model (75 trees) and a large one (250 trees), on the same ``-
 file (an ``id`` + 20 float features): rows/s of
 
 - raw ``Booster.predict`` on the feature matrix already in memory (all cores): the ceiling;
-- the naive loop: read the whole file, predict, write ids + predictions (what most people write
-  first; it needs memory for the whole file);
+- the naive loop: read the whole file, predict, write the columns ``score`` writes with its codec
+  (what most people write first; it needs memory for the whole file);
 - ``mlops_tui.serving.scoring.score`` end to end (schema check, job record, input hashing, drift
   statistics, atomic output), in constant memory.
 
@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,7 @@ N_FEATURES = 20
 FEATURES = [f"f{i}" for i in range(N_FEATURES)]
 COEF = np.random.default_rng(42).standard_normal(N_FEATURES)
 MODELS = {"small": 75, "large": 250}  # trees
+TASKS = {"small": "binary", "large": "regression"}
 
 
 def make_parquet(path: Path, rows: int, layout: str = "polars") -> Path:
@@ -90,7 +92,7 @@ def train_models(ws) -> dict[str, object]:
     register_dataset(ws, train, "train", "y", "regression")
     boosters = {}
     for name, trees in MODELS.items():
-        task = "binary" if name == "small" else "regression"
+        task = TASKS[name]
         label = (y > np.median(y)).astype(int) if task == "binary" else y
         params = {"objective": task, "verbose": -1, "seed": 0, "num_leaves": 31 if name == "small" else 63}
         booster = lgb.train(params, lgb.Dataset(X, label=label, feature_name=FEATURES), num_boost_round=trees)
@@ -112,12 +114,21 @@ def raw_predict(booster, X: np.ndarray, threads: int) -> float:
     return time.perf_counter() - t
 
 
-def naive(booster, path: Path, out: Path, threads: int) -> float:
-    """Read everything, predict, write ids + predictions."""
+def naive(booster, name: str, path: Path, out: Path, threads: int) -> float:
+    """Read everything, predict, write what ``score`` writes (ids, the prediction, a classifier's
+    class probabilities, model name, version and time) with its codec."""
+    from mlops_tui.serving.io import COMPRESSION
+
     t = time.perf_counter()
     df = pl.read_parquet(path)
-    pred = booster.predict(df.select(FEATURES).to_numpy(), num_threads=threads)
-    df.select("id").with_columns(prediction=pred).write_parquet(out)
+    pred = pl.Series(booster.predict(df.select(FEATURES).to_numpy(), num_threads=threads))
+    if TASKS[name] == "binary":
+        outputs = [pl.when(pred > 0.5).then(pl.lit("1")).otherwise(pl.lit("0")).alias("prediction"),
+                   (1 - pred).alias("proba_0"), pred.alias("proba_1")]
+    else:
+        outputs = [pred.alias("prediction")]
+    df.select("id", *outputs, model_name=pl.lit(name), model_version=pl.lit(1, pl.Int32),
+              scored_at=pl.lit(datetime.now(UTC))).write_parquet(out, compression=COMPRESSION)
     return time.perf_counter() - t
 
 
@@ -167,7 +178,7 @@ def speed(ws, boosters, data: Path, tmp: Path, repeat: int) -> dict[str, float]:
         best = {"raw": float("inf"), "naive": float("inf"), "score": float("inf")}
         for _ in range(repeat):  # interleaved, so a busy spell hurts all three alike
             best["raw"] = min(best["raw"], raw_predict(booster, X, threads))
-            best["naive"] = min(best["naive"], naive(booster, data, tmp / "naive.parquet", threads))
+            best["naive"] = min(best["naive"], naive(booster, name, data, tmp / "naive.parquet", threads))
             t = time.perf_counter()
             scoring.score(ws, name, [str(data)], str(tmp / "scored.parquet"))
             best["score"] = min(best["score"], time.perf_counter() - t)

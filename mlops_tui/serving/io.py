@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 ROW_GROUP_PREFETCH = 2
 ROW_GROUP_BYTES = 64 << 20  # row groups up to this size (decoded) are read by Polars, a whole one at a time
+COMPRESSION = "snappy"  # of the Parquet output (bench/score_throughput.py's naive loop writes with it too)
 RAGGED_MAX = 10  # ragged rows a CSV input may have before its job is refused
 _ID_RE = re.compile(r"(^|[_\-\s.])id$|^.*[a-z]Id$|^.*ID$")
 
@@ -367,7 +368,7 @@ class AtomicParquet:
         # Numbers (predictions, probabilities, ids) are nearly all distinct: a dictionary would be
         # built for every row group, overflow and be thrown away (2/3 of the writer's CPU time).
         dictionary = [f.name for f in schema if not (pa.types.is_floating(f.type) or pa.types.is_integer(f.type))]
-        return pq.ParquetWriter(self.tmp, schema, compression="snappy", use_dictionary=dictionary)
+        return pq.ParquetWriter(self.tmp, schema, compression=COMPRESSION, use_dictionary=dictionary)
 
     def close(self) -> None:
         """Finish the temp file and sync it to disk; it is not in place yet (:meth:`commit`)."""

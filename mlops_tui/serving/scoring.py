@@ -389,7 +389,8 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
             if isinstance(exc, Exception) and not isinstance(exc, UserError):
                 raise UserError(f"scoring job {job_id} failed: {reason}") from exc
             raise
-        ws.store.jobs.finish(job_id, status="succeeded")
-        ws.store.audit.record("score", obj, "ok", {"job_id": job_id, "rows": stats.rows,
-                                                    "output": str(out_path), "model": model.ref, "engine": engine})
-        return ws.store.jobs.get(job_id)
+        with ws.session():  # one open (each costs a checkpoint) for the status, the audit event and the record
+            ws.store.jobs.finish(job_id, status="succeeded")
+            ws.store.audit.record("score", obj, "ok", {"job_id": job_id, "rows": stats.rows, "output": str(out_path),
+                                                        "model": model.ref, "engine": engine})
+            return ws.store.jobs.get(job_id)
