@@ -269,8 +269,9 @@ def _parquet_batches(f: InputFile, columns: list[str], chunk_size: int) -> Itera
     page by page: Polars decodes a whole row group before it yields a batch, so a file written as
     ONE row group (8M rows: 2.5 GB) was held whole. Unbuffered column chunks + a 1 MiB read buffer
     keep this reader flat (8M x 20 floats, one row group: Polars 2,572 MB peak RssAnon, this 181 MB).
-    Smaller row groups (Polars writes 100k rows each) stay with Polars: flat too (226 MB), and its
-    decoder took half the CPU of pyarrow's (0.3 vs 0.6 CPU-s for 1M rows x 20 floats in a job)."""
+    Smaller row groups (Polars writes 100k rows each) stay with Polars: flat too (the bench's peak
+    RssAnon 8M / 1M rows: 1.12), and its decoder took half the CPU of pyarrow's (0.3 vs 0.6 CPU-s
+    for 1M rows x 20 floats in a job)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
