@@ -222,6 +222,7 @@ def main() -> None:
 
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="score-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
     try:
         ws_root = tmp / "ws"
         shutil.rmtree(ws_root, ignore_errors=True)
@@ -235,6 +236,7 @@ def main() -> None:
                 compiled(ws, data, tmp, best["score"], args.rows)
         if not args.skip_rss:
             memory(ws_root, tmp, args.rss_rows)
+        print(f"bench took {time.perf_counter() - started:.0f} s (load average {os.getloadavg()[0]:.1f})")
     finally:
         if args.keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
