@@ -47,6 +47,8 @@ def schema_rows(dv: DatasetVersion) -> list[tuple[Any, ...]]:
     return rows
 
 
+LIST_TITLE = "Datasets (latest versions)"
+
 class PreviewTable(Table):
     """Shows a window of PAGE rows of the snapshot; moving past either end asks the screen for the
     next window (:class:`PageWanted`), so a 10M-row dataset scrolls while only ever PAGE rows live
@@ -131,7 +133,7 @@ class DatasetsScreen(BaseScreen):
         yield Header()
         yield NavBar("datasets")
         with Vertical(id="ds-list") as v:
-            v.border_title = "Datasets (latest versions)"
+            v.border_title = LIST_TITLE
             yield Table(id="datasets")
         yield Static("", id="ds-info")
         with TabbedContent(id="ds-detail", initial="schema"):
@@ -174,6 +176,8 @@ class DatasetsScreen(BaseScreen):
         latest = message.latest
         table = self.query_one("#datasets", Table)
         table.loading = False
+        # The count: at 80x24 the pane shows 3 rows, and 20 datasets looked like 3.
+        self.query_one("#ds-list").border_title = f"{LIST_TITLE} · {len(latest)}"
         for dv in latest:
             self.versions[dv.ref] = dv
         table.fill(["dataset", "ver", "rows", "cols", "target", "task", "added"],

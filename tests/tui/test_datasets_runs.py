@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.conftest import add_samples, fake_runs, settled, wait_for
+from tests.tui.conftest import SAMPLE, add_samples, fake_runs, settled, wait_for
 
 
 def texts(app) -> list[str]:
@@ -46,6 +46,19 @@ async def test_schema_shows_roles_and_histograms_and_preview_pages_to_the_end(sa
         assert str(preview.rows[preview.coordinate_to_cell_key((preview.cursor_row, 0)).row_key].label) == "344"
         await pilot.press("g")
         await wait_for(pilot, lambda: preview.first_row == 0, what="back to the start")
+
+
+async def test_the_list_pane_counts_the_datasets_it_has_no_room_to_show(ws, app_factory):
+    """At 80x24 the list pane shows 3 rows: a workspace of 20 datasets looked like one of 3."""
+    from mlops_tui.data import datasets
+
+    for name in ("ames", "boston", "credit", "diamonds", "elections"):
+        datasets.add(ws, str(SAMPLE / "penguins.csv"), name=name, target="species")
+    app = app_factory(ws, start="datasets")
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.screen.query_one("#ds-list")
+        await wait_for(pilot, lambda: app.screen.query_one("#datasets").row_count == 5, what="the list")
+        assert pane.border_title == "Datasets (latest versions) · 5"
 
 
 async def test_register_a_file_from_the_form_then_a_bad_one_is_one_line(sample_ws, app_factory, tmp_path):
@@ -93,8 +106,6 @@ async def test_register_and_validate_show_their_warnings(sample_ws, app_factory,
 
 async def test_validate_and_diff_show_their_results(sample_ws, app_factory, tmp_path):
     import polars as pl
-
-    from tests.tui.conftest import SAMPLE
 
     changed = tmp_path / "penguins2.csv"
     pl.read_csv(SAMPLE / "penguins.csv").drop("year").head(200).write_csv(changed)
