@@ -4,6 +4,7 @@ compare two runs; SVG snapshots at 80x24 and 120x40."""
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Label
 
 from tests.scoring_helpers import SAMPLE, credit_model
 from tests.tui.conftest import wait_for
@@ -98,6 +99,22 @@ async def test_score_a_file_shows_progress_then_the_job(ws, tmp_path):
     job = ws.store.jobs.list()[0]
     assert (job.status, job.rows_out, job.model_version) == ("succeeded", 10_000, model.version)
     assert out.exists()
+
+
+async def test_the_score_dialogs_long_labels_wrap_inside_it_at_80_columns(ws):
+    """At 80x24 the keep field's label read '... comma-separated (a deployment remember', cut."""
+    registry_fixture(ws)
+    app = app_on(ws, "models")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        box = await wait_for(pilot, lambda: app.screen.query_one("#form-box"), what="the score dialog")
+        await pilot.pause()
+        labels = list(box.query(".form-long > Label"))
+        assert len(labels) == 4
+        assert all(label.outer_size.width <= box.content_size.width for label in labels)
+        keep = box.query_one("#field-keep").parent.query_one(Label)
+        assert keep.size.height == 2  # the whole label, wrapped onto a second line
 
 
 async def test_the_score_dialog_shows_the_deployments_kept_columns_and_edits_them(ws, tmp_path):
