@@ -19,17 +19,18 @@ from tests.conftest import ROOT, SAMPLE, run_cli_subprocess
 
 HEAVY = {"textual", "lightgbm", "sklearn", "optuna", "scipy", "uvicorn", "starlette", "prometheus_client"}
 
-# Runs the CLI's real entry point in a fresh interpreter, then reports what got imported.
+# Runs the console script's entry point in a fresh interpreter, then reports what got imported.
 IMPORT_PROBE = f"""
 import json, sys
-from mlops_tui.cli import main
+from mlops_tui.entry import main
+report, sys.argv = sys.argv[1], ["mlops-tui", *sys.argv[2:]]
 code = 0
 try:
-    main(sys.argv[2:])
+    main()
 except SystemExit as exc:
     code = exc.code
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in {sorted(HEAVY)})
-with open(sys.argv[1], "w") as fh:
+with open(report, "w") as fh:
     json.dump({{"code": code, "heavy": heavy}}, fh)
 """
 
