@@ -36,6 +36,10 @@ def state_text(status: str) -> Text:
     return Text(f"{sym} {status}", style=STYLES.get(sym, ""))
 
 
+NO_FILE = ("No pipeline.toml in the workspace or in the folder mlops-tui started in: add one "
+           "(example: examples/pipeline.toml), then press r.")
+
+
 class PipelinesScreen(BaseScreen):
     BINDINGS = [
         Binding("x", "run", "Run pipeline", id="pipelines.run"),
@@ -101,8 +105,8 @@ class PipelinesScreen(BaseScreen):
         ws = self.app.ws
         try:
             file = spec.find_file(ws.root)
-        except UserError as exc:  # no file is a state of this screen, not an error
-            self.post_message(self.Planned(str(exc), {}, {}, {}))
+        except UserError:  # no file is a state of this screen, not an error (the CLI's '--file' is no help here)
+            self.post_message(self.Planned(NO_FILE, {}, {}, {}))
             return
         loaded = {name: spec.load(file, name) for name in spec.names(file)}
         last = {name: runs[0].status for name in loaded if (runs := ws.store.pipelines.list(name, limit=1))}
@@ -111,7 +115,7 @@ class PipelinesScreen(BaseScreen):
     def on_pipelines_screen_planned(self, message: Planned) -> None:
         self.loaded, self.plans = message.loaded, message.plans
         if not self.loaded:
-            self.query_one("#pipelines-info", Static).update(f"{message.where} (example: examples/pipeline.toml)")
+            self.query_one("#pipelines-info", Static).update(message.where)
         rows = [[name, state_text(res.status), len(res.stages), message.last.get(name, "never run")]
                 for name, res in self.plans.items()]
         self.query_one("#pipelines-table", Table).fill(["pipeline", "state", "stages", "last run"], rows,

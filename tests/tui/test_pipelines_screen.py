@@ -65,3 +65,16 @@ async def test_stages_show_stale_then_run_live_with_a_key(project, monkeypatch):
 def test_pipelines_screen_snapshot(project, snap_compare, size, monkeypatch):
     monkeypatch.chdir(project.root.parent)
     assert snap_compare(app_on(project, "pipelines"), terminal_size=size, run_before=settle)
+
+
+async def test_without_a_pipeline_file_the_screen_says_how_to_add_one_uncut_at_80_columns(ws, tmp_path, monkeypatch):
+    """It said '... or in the workspace /tmp/...; pass --file' (a CLI option) cut at the edge, and
+    the example it pointed to was past it."""
+    monkeypatch.chdir(tmp_path)
+    app = app_on(ws, "pipelines")
+    async with app.run_test(size=(80, 24)) as pilot:
+        info = app.screen.query_one("#pipelines-info")
+        await wait_for(pilot, lambda: "No pipeline.toml" in str(info.render()), what="the no-file state")
+        await pilot.pause()
+        assert str(info.render()).endswith("(example: examples/pipeline.toml), then press r.")
+        assert info.size.height == 2 and info.virtual_size.height <= info.size.height  # wrapped, all shown
