@@ -112,9 +112,19 @@ class RunDetailScreen(BaseScreen):
             params = evaldetails.param_importances(ws.run_dir(run.run_id) / "optuna.journal", run.run_id)
         self.post_message(self.Importance(params, (details or {}).get("importance")))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer offers Stop only while the run is active and Resume only while it is not
+        (a completed run listed 's Stop', which only answered 'is not running')."""
+        if self.run is not None and action in ("stop", "resume"):
+            return (self.run.status in ACTIVE) == (action == "stop")
+        return True
+
     def on_run_detail_screen_loaded(self, message: Loaded) -> None:
         run, trials = message.run, message.trials
+        changed = self.run is None or self.run.status != run.status
         self.run = run
+        if changed:
+            self.refresh_bindings()
         self._show_head(run, trials, message.workers)
         self._show_trials(run, trials)
         self._show_history(run, trials)

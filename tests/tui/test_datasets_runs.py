@@ -299,3 +299,23 @@ async def test_run_detail_of_a_shared_study_shows_trials_per_host_and_live_worke
         head = await wait_for(pilot, lambda: "hosts" in str(app.screen.query_one("#run-head").render())
                               and str(app.screen.query_one("#run-head").render()), what="hosts line")
         assert "hosts coord 2 · w1 2 · w2 2 · workers alive 2 of 3" in head
+
+
+async def test_run_detail_footer_offers_stop_only_while_the_run_is_active(ws, app_factory):
+    """A completed run's footer listed 's Stop', which only answered 'is not running'."""
+    from mlops_tui.screens.run_detail import RunDetailScreen
+
+    completed, running, _ = fake_runs(ws)
+    app = app_factory(ws)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for run_id, shown, hidden in ((completed, "R", "s"), (running, "s", "R")):
+            await app.push_screen(RunDetailScreen(run_id))
+            keys = lambda: [k.key for k in app.screen.query("FooterKey")]  # noqa: E731
+            await wait_for(pilot, lambda shown=shown: app.screen.run is not None and shown in keys(),
+                           what=f"{shown} in the footer")
+            assert hidden not in keys()
+            await pilot.press(hidden)  # a hidden key does nothing either
+            await pilot.pause()
+            assert not any("is not running" in n.message or "already running" in n.message
+                           for n in app._notifications)
+            app.pop_screen()
