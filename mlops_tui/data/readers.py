@@ -47,7 +47,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import polars as pl
 
@@ -283,21 +283,29 @@ def scan_csv(path: Path, fmt: CsvFormat, *, infer_rows: int | None = INFER_ROWS,
     more fields than the header without its tail instead of failing (``score`` counts such rows
     itself, :func:`row_widths`).
     """
-    lf = pl.scan_csv(
-        path,
-        separator=fmt.delimiter,
-        has_header=fmt.header,
-        null_values=NULL_VALUES,
-        try_parse_dates=fmt.dates,
-        infer_schema_length=infer_rows,
-        encoding="utf8",
-        new_columns=None if schema else list(fmt.names),
-        decimal_comma=fmt.decimal_comma,
-        schema=schema,
-        schema_overrides=None if schema else dict.fromkeys(fmt.text_dates, pl.String),
-        truncate_ragged_lines=ragged,
-    )
+    def scan(**kw: Any) -> pl.LazyFrame:
+        return pl.scan_csv(path, separator=fmt.delimiter, has_header=fmt.header, encoding="utf8",
+                           decimal_comma=fmt.decimal_comma, **kw)
+
+    # Polars keeps a quoted header's doubled quotes ('"a ""q"""' is 'a ""q""', the csv module's
+    # 'a "q"') and a given schema must match its spelling: key such columns its way, rename after.
+    spelt: dict[str, str] = {}
     try:
+        if schema and fmt.header and any('"' in n for n in fmt.names):
+            theirs = scan(infer_schema_length=0).collect_schema().names()
+            spelt = {ours: polars for ours, polars in zip(fmt.names, theirs, strict=False) if ours != polars}
+            schema = {spelt.get(name, name): dtype for name, dtype in schema.items()}
+        lf = scan(
+            null_values=NULL_VALUES,
+            try_parse_dates=fmt.dates,
+            infer_schema_length=infer_rows,
+            new_columns=None if schema else list(fmt.names),
+            schema=schema,
+            schema_overrides=None if schema else dict.fromkeys(fmt.text_dates, pl.String),
+            truncate_ragged_lines=ragged,
+        )
+        if spelt:
+            lf = lf.rename({polars: ours for ours, polars in spelt.items()})
         lf.collect_schema()
     except Exception as exc:  # noqa: BLE001
         raise UserError(f"{path}: cannot be parsed as CSV ({first_line(exc)})") from exc

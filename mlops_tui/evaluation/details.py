@@ -119,15 +119,16 @@ def regression_points(y: np.ndarray, pred: np.ndarray) -> Details:
 
 
 # -- importance ----------------------------------------------------------------------------------
-def feature_importance(booster: lgb.Booster, X: np.ndarray, task: str, n_classes: int,
+def feature_importance(booster: lgb.Booster, X: np.ndarray, names: list[str], task: str, n_classes: int,
                        seconds: float | None = None) -> Details:
     """Gain, split count and mean |SHAP| (LightGBM ``pred_contrib``) per feature, by gain.
+    ``names``: the signature's feature names, in the model's order (the model file may hold
+    LightGBM-safe spellings of them: Signature.model_feature_names).
 
     ``seconds``: a time allowance (a run under `--timeout`): TreeSHAP costs trees x leaves per row,
     so 100 rows are timed first and the sample grows only as far as the allowance reaches."""
     import time
 
-    names = booster.feature_name()
     gain = booster.feature_importance("gain")
     split = booster.feature_importance("split")
     rng = np.random.default_rng(0)

@@ -148,7 +148,8 @@ def evaluate_frame(
         part("per_class", ed.per_class, y, y_hat, classes)
     else:
         part("regression", ed.regression_points, y, pred)
-    part("importance", ed.feature_importance, booster, X, sig.task, len(classes), seconds=seconds)
+    part("importance", ed.feature_importance, booster, X, sig.feature_names, sig.task, len(classes),
+         seconds=seconds)
     # No time column chosen for the split: a date the model reads (as date parts) still is one.
     time_column = time_column or next((f.source for f in sig.features if f.transform), None)
     part("slices", ed.slices, df, sig, y, pred, threshold=threshold, time_column=time_column)

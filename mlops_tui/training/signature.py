@@ -27,6 +27,7 @@ A signature (stored as JSON beside the model, in the registry and in deployments
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ from mlops_tui.data import dates
 from mlops_tui.errors import UserError
 
 DATE_PARTS = ("year", "month", "day", "weekday", "hour")
+_LIGHTGBM_UNSAFE = re.compile(r'[\[\]{}:,"\s]')  # see Signature.model_feature_names
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,22 @@ class Signature:
     @property
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
+
+    @property
+    def model_feature_names(self) -> list[str]:
+        """The feature names handed to LightGBM: it refuses JSON's special characters in a name
+        (``[ ] { } : , "``: 'price[usd]', 'a:b') and writes spaces as '_', so each of those becomes
+        '_' and a name made equal to another gets a suffix. Only the model file sees these names;
+        everything the user reads (importances, signature, scoring) uses the real ones, by position."""
+        names: list[str] = []
+        for f in self.features:
+            name = _LIGHTGBM_UNSAFE.sub("_", f.name)
+            base, n = name, 1
+            while name in names:
+                n += 1
+                name = f"{base}_{n}"
+            names.append(name)
+        return names
 
     @property
     def categorical_names(self) -> list[str]:

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests.tuning_helpers import add_sample, space_file
+from tests.tuning_helpers import SAMPLE, add_sample, space_file
 
 pytestmark = pytest.mark.slow
 
@@ -209,3 +209,25 @@ def test_journal_writers_in_several_processes_interleave_whole_records(ws, tmp_p
     assert len(trials) == 80 and sorted(t.number for t in trials) == list(range(80))
     assert all(t.state.name == "COMPLETE" and set(t.params) == {"x", "n"} for t in trials)
     assert not journal.with_name(journal.name + ".lock").exists()  # no lock file left behind
+
+
+def test_column_names_lightgbm_refuses_still_tune_score_and_read_back(ws, cli, tmp_path):
+    """LightGBM refuses JSON's special characters in a feature name ('Do not support special JSON
+    characters in feature name') and writes spaces as '_': every trial failed ("no trial completed")
+    on real files with names like 'bill_length[mm]'. The model file gets safe spellings; the user
+    reads the real names everywhere."""
+    renamed = {"bill_length_mm": "bill_length[mm]", "bill_depth_mm": "bill depth: mm",
+               "flipper_length_mm": 'flipper "length", mm', "body_mass_g": "body mass {g}"}
+    df = pl.read_csv(SAMPLE / "penguins.csv").rename(renamed)
+    src = tmp_path / "penguins_odd.csv"
+    df.write_csv(src)
+    assert cli("dataset", "add", str(src), "--name", "odd", "--target", "species").code == 0
+    out = _tune(cli, tmp_path, "odd", "--trials", "2", "--jobs", "1")
+    assert out["status"] == "completed" and out["test_metrics"]["accuracy"] > 0.8
+
+    shown = cli("run", "show", out["run_id"], "--json").json
+    assert set(renamed.values()) <= {f["feature"] for f in shown["importance"]}
+    assert cli("deploy", "odd:1", "--name", "odd-batch").code == 0
+    scored = cli("score", "odd-batch", str(src), "--output", str(tmp_path / "scored.parquet"), "--json")
+    assert scored.code == 0, scored.stderr
+    assert pl.read_parquet(tmp_path / "scored.parquet").height == df.height

@@ -189,7 +189,7 @@ class Objective:
         trial.set_user_attr("host", HOST)
         self.mirror.put({"number": trial.number, "state": "RUNNING", "params": params, "pid": os.getpid(),
                          "host": HOST, "started_at": trial.datetime_start})
-        data = lgb.Dataset(self.X, label=self.y, feature_name=self.p.signature.feature_names,
+        data = lgb.Dataset(self.X, label=self.y, feature_name=self.p.signature.model_feature_names,
                            categorical_feature=self.cats, free_raw_data=False, params={"feature_pre_filter": False})
         callbacks: list[Any] = [lgb.early_stopping(self.patience, first_metric_only=True, verbose=False),
                                 TimeGuard(lambda: self.budget.cutoff(trial.study))]

@@ -58,7 +58,7 @@ def lgb_dataset(p: prep.Prepared, frame: Any, reference: lgb.Dataset | None = No
 
     X, y = p.xy(frame)
     cats = [i for i, f in enumerate(p.signature.features) if f.kind == "categorical"]
-    return lgb.Dataset(X, label=y, feature_name=p.signature.feature_names, categorical_feature=cats or "auto",
+    return lgb.Dataset(X, label=y, feature_name=p.signature.model_feature_names, categorical_feature=cats or "auto",
                        reference=reference, free_raw_data=False, params={"feature_pre_filter": False})
 
 
