@@ -109,7 +109,7 @@ def build_app(ws: Workspace) -> Workbench:
             return Workbench(ws, home=read_home(ws))
     except StoreBusyError:
         return Workbench(ws, busy=f"Waiting for the store: another process holds {ws.store_path.name} "
-                                  "(a tuning run, a CLI call or a DuckDB shell); this shows as soon as it lets go.")
+                                  "(a tuning run, a CLI call or a DuckDB shell); the data shows as soon as it lets go.")
 
 
 def run_app(ws: Workspace) -> None:

@@ -49,6 +49,7 @@ def schema_rows(dv: DatasetVersion) -> list[tuple[Any, ...]]:
 
 LIST_TITLE = "Datasets (latest versions)"
 
+
 class PreviewTable(Table):
     """Shows a window of PAGE rows of the snapshot; moving past either end asks the screen for the
     next window (:class:`PageWanted`), so a 10M-row dataset scrolls while only ever PAGE rows live
