@@ -6,6 +6,7 @@
     max_drop = 0.01                  # largest allowed regression against the champion; or per
                                      # metric: { default = 0.01, rmse = 0.05 }
     max_slice_gap = 0.25             # largest gap of the metric between slices of a feature
+    refuse_no_skill = true           # refuse a model whose primary metric shows no skill (below)
 
 ``max_drop`` reads by the metric (:func:`drop_limit`): for metrics in the target's units (rmse, mae)
 it is a fraction of the champion's value (0.01: 1 % worse), because no one number of target units
@@ -21,10 +22,21 @@ overlap: the widest raw gap among 20 small groups is large with nothing wrong (o
 accuracy 0.474 apart between two of 285 operators), so the gate weighs it against the groups' noise.
 The spread across time periods is reported there but not gated. A model without stored details is
 not refused for it; the check says so.
+
+Without a ``min_metric`` for the model's primary metric, the gate still refuses a model that is
+certainly no better than one ignoring its inputs: its holdout value is at or past that metric's
+no-skill level (:func:`no_skill_level`). No noise enters: a value at chance is no evidence of skill
+however many rows measured it. A constant score on asaur pancreatic's 41 rows got ROC AUC 0.500 and
+passed before. The levels: ROC AUC 0.5; R² 0; rmse the constant predictor's (the holdout mean's,
+from its rmse and R²); PR AUC the holdout's positive rate, log loss and Brier the class prior's (from
+the holdout details, so a version without them is not refused for it). mae, MAPE, accuracy and F1
+have none here (the median predictor's mae needs every holdout row; accuracy's level depends on the
+threshold).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +71,12 @@ def explain(checks: dict[str, Any]) -> list[str]:
             noise = c.get("noise")
             within = ", within noise" if noise and c["ok"] and c["drop"] > c["limit"] else ""
             out.append(f"drop vs champion {c['drop']:.3g} {op} {_allowed(c['limit'], c.get('relative'))}{within}")
+        elif key == "no_skill":
+            if c.get("level") is None:
+                out.append(c["note"])
+            else:
+                op = ("<" if c["metric"] in LOWER_IS_BETTER else ">") if c["ok"] else "no better than"
+                out.append(f"{c['metric']} {c['value']:.4g} {op} no-skill {c['level']:.4g} ({c['what']})")
         elif key == "max_slice_gap":
             if c.get("value") is None:
                 out.append(c.get("note") or "no slice metrics recorded")
@@ -138,6 +156,13 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
             cmp = "above" if metric in LOWER_IS_BETTER else "below"
             reasons.append(f"{metric} {value:.4g} is {cmp} the required {bound:g}")
     primary = metrics.get("primary_metric")
+    if primary and policy.get("refuse_no_skill", True) and primary not in (policy.get("min_metric") or {}):
+        skill = _no_skill_check(ws, model, primary)
+        if skill is not None:
+            checks["no_skill"] = skill
+            if skill["ok"] is False:
+                reasons.append(f"holdout {primary} {skill['value']:.3f} is no better than {skill['what']} "
+                               f"({skill['level']:.4g})")
     if champion is not None and primary and champion.metrics and primary in champion.metrics:
         ours, theirs = metrics.get(primary), champion.metrics[primary]
         if ours is not None and theirs is not None:
@@ -221,12 +246,9 @@ def _widest_apart(groups: list[Group], lower: bool) -> tuple[float, Group, Group
 def slice_gap(ws: Workspace, model: ModelVersion) -> SliceGap | None:
     """The widest slice gap beyond noise of ``model``'s latest holdout evaluation (over its
     categorical features), or None when no slice metrics were recorded."""
-    from mlops_tui.evaluation import records as evaluation
     from mlops_tui.evaluation.details import SLICE_CONFIDENCE, SLICE_LOWER_IS_BETTER
 
-    ev = evaluation.holdout_of_model(ws, model)
-    details = evaluation.load_details(ws, ev) if ev else None
-    slices = (details or {}).get("slices") or {}
+    slices = _holdout_details(ws, model).get("slices") or {}
     feature = slices.get("max_gap_feature")
     if slices.get("max_gap") is None or feature is None:
         return None
@@ -242,6 +264,67 @@ def slice_gap(ws: Workspace, model: ModelVersion) -> SliceGap | None:
                         len(scored.get(feature, [])), confidence, None, None)
     name, (gap, best, worst), groups = max(found, key=lambda item: item[1][0])
     return SliceGap(gap, metric, name, best.value, worst.value, observed, groups, confidence, best, worst)
+
+
+def _holdout_details(ws: Workspace, model: ModelVersion) -> dict[str, Any]:
+    """The details of ``model``'s latest holdout evaluation; empty when none were stored."""
+    from mlops_tui.evaluation import records as evaluation
+
+    ev = evaluation.holdout_of_model(ws, model)
+    return (evaluation.load_details(ws, ev) if ev else None) or {}
+
+
+def _prior_entropy(shares: list[float]) -> float:
+    """The log loss of always predicting the class shares ``shares`` on rows with those shares."""
+    return -sum(p * math.log(p) for p in shares if p > 0)
+
+
+def no_skill_level(metric: str, metrics: dict[str, Any], details: dict[str, Any]) -> tuple[float, str] | None:
+    """(level, what scores it) for ``metric``: what a model ignoring its inputs scores on the same
+    holdout (see the module docstring); None when the metric has no such level or it is not known."""
+    if metric == "roc_auc":
+        return 0.5, "chance"
+    if metric == "r2":
+        return 0.0, "predicting the mean"
+    if metric == "rmse":
+        rmse, r2 = metrics.get("rmse"), metrics.get("r2")
+        if rmse is None or r2 is None or r2 >= 1:
+            return None
+        return rmse / math.sqrt(1 - r2), "predicting the mean"  # r2 = 1 - mse / var(y)
+    shares: list[float] = []
+    base = ((details.get("curves") or {}).get("pr") or {}).get("base_rate")
+    if base is not None:
+        shares = [base, 1 - base]
+    elif details.get("per_class"):
+        support = [c["support"] for c in details["per_class"].values()]
+        shares = [s / sum(support) for s in support] if sum(support) else []
+    if not shares:
+        return None
+    if metric == "pr_auc" and base is not None:
+        return base, "the positive rate"
+    if metric == "brier" and base is not None:
+        return base * (1 - base), "predicting the positive rate"
+    if metric == "log_loss":
+        return _prior_entropy(shares), "predicting the class shares"
+    return None
+
+
+def _no_skill_check(ws: Workspace, model: ModelVersion, metric: str) -> dict[str, Any] | None:
+    """The ``no_skill`` check of ``model``'s holdout ``metric``, or None when the metric has no level."""
+    value = (model.metrics or {}).get(metric)
+    if value is None:
+        return None
+    needs_details = metric in ("pr_auc", "brier", "log_loss")
+    found = no_skill_level(metric, model.metrics or {}, _holdout_details(ws, model) if needs_details else {})
+    if found is None:
+        if not needs_details:
+            return None
+        return {"metric": metric, "value": value, "level": None, "ok": None,
+                "note": f"no holdout class shares recorded: {metric}'s no-skill level unknown"}
+    level, what = found
+    eps = 1e-9 * max(1.0, abs(level))  # a constant score lands on the level up to rounding
+    ok = value < level - eps if metric in LOWER_IS_BETTER else value > level + eps
+    return {"metric": metric, "value": value, "level": level, "what": what, "ok": ok}
 
 
 def _group(feature: str, g: Group) -> str:

