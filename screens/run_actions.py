@@ -39,6 +39,14 @@ def run_elapsed(run: Run) -> float | None:
     return (end - run.started_at).total_seconds()
 
 
+def run_action_offered(action: str, run: Run | None) -> bool:
+    """Stop is offered only while ``run`` is active and Resume only while it is not, so the footer
+    never lists a key that can only answer 'is not running' (other actions, or no run yet: offered)."""
+    if run is None or action not in ("stop", "resume"):
+        return True
+    return (run.status in ACTIVE) == (action == "stop")
+
+
 def stop_run(screen: BaseScreen, run_id: str, then: Callable[[], object]) -> None:
     """Ask run ``run_id`` to stop (off the UI thread), then call ``then`` (the screen's refresh)."""
 

@@ -12,6 +12,7 @@ from mlops_tui.screens.run_actions import (
     REFRESH_S,
     progress_bar,
     resume_run,
+    run_action_offered,
     run_elapsed,
     show_logs,
     stop_run,
@@ -113,11 +114,7 @@ class RunDetailScreen(BaseScreen):
         self.post_message(self.Importance(params, (details or {}).get("importance")))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The footer offers Stop only while the run is active and Resume only while it is not
-        (a completed run listed 's Stop', which only answered 'is not running')."""
-        if self.run is not None and action in ("stop", "resume"):
-            return (self.run.status in ACTIVE) == (action == "stop")
-        return True
+        return run_action_offered(action, self.run)
 
     def on_run_detail_screen_loaded(self, message: Loaded) -> None:
         run, trials = message.run, message.trials

@@ -18,6 +18,7 @@ from mlops_tui.screens.run_actions import (
     REFRESH_S,
     progress_bar,
     resume_run,
+    run_action_offered,
     run_elapsed,
     show_logs,
     stop_run,
@@ -116,8 +117,15 @@ class RunsScreen(BaseScreen):
             rows = [[v for c, v in zip(("status", "run", "dataset", "metric", "best", "trials", "started", "time"),
                                        row, strict=True) if c in columns] for row in rows]
         table.fill(columns, rows, [r.run_id for r in runs])
+        self.refresh_bindings()  # the selected run's status may have changed
         if not runs:
             self.query_one("#runs-info", Static).update("No runs yet: press n to launch one (or 2, pick a dataset, n).")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return run_action_offered(action, self._selected() if self.runs else None)
+
+    def on_data_table_row_highlighted(self, event: Table.RowHighlighted) -> None:
+        self.refresh_bindings()  # Stop or Resume, as the run under the cursor allows
 
     def _selected(self) -> Run | None:
         key = self.query_one(Table).selected_key()

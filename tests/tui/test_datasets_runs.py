@@ -319,3 +319,19 @@ async def test_run_detail_footer_offers_stop_only_while_the_run_is_active(ws, ap
             assert not any("is not running" in n.message or "already running" in n.message
                            for n in app._notifications)
             app.pop_screen()
+
+
+async def test_runs_footer_follows_the_run_under_the_cursor(ws, app_factory):
+    """The list offered 's Stop' on completed and failed runs too."""
+    fake_runs(ws)  # newest first: failed, running, completed
+    app = app_factory(ws, start="runs")
+    async with app.run_test(size=(100, 30)) as pilot:
+        keys = lambda: [k.key for k in app.screen.query("FooterKey")]  # noqa: E731
+        await wait_for(pilot, lambda: app.screen.query_one("#runs-table").row_count == 3, what="runs")
+        table = app.screen.query_one("#runs-table")
+        for row in range(3):
+            table.move_cursor(row=row)
+            running = str(table.get_row_at(row)[0]).endswith("running")
+            shown, hidden = ("s", "R") if running else ("R", "s")
+            await wait_for(pilot, lambda shown=shown, hidden=hidden: shown in keys() and hidden not in keys(),
+                           timeout=10, what=f"{shown} offered and {hidden} not, row {row}")
