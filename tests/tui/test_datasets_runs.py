@@ -311,9 +311,10 @@ async def test_run_detail_footer_offers_stop_only_while_the_run_is_active(ws, ap
         for run_id, shown, hidden in ((completed, "R", "s"), (running, "s", "R")):
             await app.push_screen(RunDetailScreen(run_id))
             keys = lambda: [k.key for k in app.screen.query("FooterKey")]  # noqa: E731
-            await wait_for(pilot, lambda shown=shown: app.screen.run is not None and shown in keys(),
-                           what=f"{shown} in the footer")
-            assert hidden not in keys()
+            # the footer is refreshed after the run loads: wait for both (the old code never hid either)
+            await wait_for(pilot, lambda shown=shown, hidden=hidden: app.screen.run is not None
+                           and shown in keys() and hidden not in keys(),
+                           what=f"{shown} in the footer and {hidden} not")
             await pilot.press(hidden)  # a hidden key does nothing either
             await pilot.pause()
             assert not any("is not running" in n.message or "already running" in n.message
