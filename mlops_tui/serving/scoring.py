@@ -73,6 +73,18 @@ def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
     return False
 
 
+def even_chunk(total_rows: int | None, chunk_size: int, workers: int) -> int:
+    """Rows per batch, at most ``chunk_size``, so that the batches of ``total_rows`` are a multiple
+    of ``workers``: each worker predicts one batch on one thread, so a file of one batch (or an odd
+    last one) kept the other cores idle (100k rows = 1 batch of 100k: 0.70 s vs 0.31 s for a naive
+    2-thread read-predict-write)."""
+    if not total_rows or workers <= 1:
+        return chunk_size
+    batches = -(-total_rows // chunk_size)
+    batches = -(-batches // workers) * workers
+    return max(1, -(-total_rows // batches))
+
+
 class _Pipeline:
     """Reader thread → :func:`batch.score_batch` on ``workers`` threads → writer thread, with
     bounded queues (a ``with`` block: every thread is stopped on the way out).
@@ -327,7 +339,8 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
             else:  # reading starts now, while the model and its drift reference load
                 scoring_io.lean_arrow_allocator()
                 out = make_output(out_path, job_id)
-                pipe = stack.enter_context(_Pipeline(p, out, chunk_size=chunk_size, workers=cores()))
+                pipe = stack.enter_context(_Pipeline(p, out, chunk_size=even_chunk(p.total_rows, chunk_size, cores()),
+                                                     workers=cores()))
             tracker = _tracker(ws, model, warnings)
             spec = batch.BatchSpec.for_model(model, datetime.now(UTC), keep=p.id_columns,
                                              drift_ref=tracker.ref if tracker is not None else None)

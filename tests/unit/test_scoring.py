@@ -333,3 +333,18 @@ def test_past_the_threshold_ragged_rows_refuse_the_job_and_leave_no_output(ws, c
     assert not out.exists()
     job = ws.store.jobs.list()[0]
     assert job.status == "failed" and job.error == str(err.value)
+
+
+@pytest.mark.parametrize(("rows", "chunk", "workers", "expected"), [
+    (100_000, 100_000, 2, 50_000),      # one batch would leave a core idle: two
+    (1_000_000, 100_000, 2, 100_000),   # ten batches: even already
+    (1_050_000, 100_000, 2, 87_500),    # eleven -> twelve
+    (7, 100_000, 4, 2),                 # a tiny file: a batch per worker
+    (None, 100_000, 2, 100_000),        # rows unknown
+    (100_000, 100_000, 1, 100_000),     # one core
+])
+def test_batches_come_in_multiples_of_the_workers(rows, chunk, workers, expected):
+    """Each worker predicts a whole batch on one thread: an odd batch count idles a core at the end."""
+    assert scoring.even_chunk(rows, chunk, workers) == expected
+    if rows:
+        assert -(-rows // expected) % workers == 0 or rows < workers
