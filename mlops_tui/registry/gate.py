@@ -36,7 +36,9 @@ threshold).
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -144,6 +146,8 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
     noise, by more than the user allows."""
     policy = ws.gate_policy() if policy is None else policy
     metrics = model.metrics or {}
+    # the latest holdout evaluation's details: read once, and only if a check below needs them
+    details = functools.cache(lambda: _holdout_details(ws, model))
     reasons: list[str] = []
     checks: dict[str, Any] = {}
     for metric, bound in (policy.get("min_metric") or {}).items():
@@ -157,7 +161,7 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
             reasons.append(f"{metric} {value:.4g} is {cmp} the required {bound:g}")
     primary = metrics.get("primary_metric")
     if primary and policy.get("refuse_no_skill", True) and primary not in (policy.get("min_metric") or {}):
-        skill = _no_skill_check(ws, model, primary)
+        skill = _no_skill_check(model, primary, details)
         if skill is not None:
             checks["no_skill"] = skill
             if skill["ok"] is False:
@@ -179,7 +183,7 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
                                f"by {drop:.4g} > allowed {_allowed(limit, relative)}{_beyond(noise)}")
     gap_limit = policy.get("max_slice_gap")
     if gap_limit is not None:
-        gap = slice_gap(ws, model)
+        gap = slice_gap(details())
         if gap is None:
             checks["max_slice_gap"] = {"value": None, "limit": float(gap_limit), "ok": None,
                                        "note": "no slice metrics recorded for this version"}
@@ -243,12 +247,12 @@ def _widest_apart(groups: list[Group], lower: bool) -> tuple[float, Group, Group
     return widest
 
 
-def slice_gap(ws: Workspace, model: ModelVersion) -> SliceGap | None:
-    """The widest slice gap beyond noise of ``model``'s latest holdout evaluation (over its
+def slice_gap(details: dict[str, Any]) -> SliceGap | None:
+    """The widest slice gap beyond noise in a holdout evaluation's ``details`` (over its
     categorical features), or None when no slice metrics were recorded."""
     from mlops_tui.evaluation.details import SLICE_CONFIDENCE, SLICE_LOWER_IS_BETTER
 
-    slices = _holdout_details(ws, model).get("slices") or {}
+    slices = details.get("slices") or {}
     feature = slices.get("max_gap_feature")
     if slices.get("max_gap") is None or feature is None:
         return None
@@ -309,13 +313,14 @@ def no_skill_level(metric: str, metrics: dict[str, Any], details: dict[str, Any]
     return None
 
 
-def _no_skill_check(ws: Workspace, model: ModelVersion, metric: str) -> dict[str, Any] | None:
-    """The ``no_skill`` check of ``model``'s holdout ``metric``, or None when the metric has no level."""
+def _no_skill_check(model: ModelVersion, metric: str, details: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+    """The ``no_skill`` check of ``model``'s holdout ``metric`` (``details``: its holdout details,
+    read only for the metrics whose level needs them), or None when the metric has no level."""
     value = (model.metrics or {}).get(metric)
     if value is None:
         return None
     needs_details = metric in ("pr_auc", "brier", "log_loss")
-    found = no_skill_level(metric, model.metrics or {}, _holdout_details(ws, model) if needs_details else {})
+    found = no_skill_level(metric, model.metrics or {}, details() if needs_details else {})
     if found is None:
         if not needs_details:
             return None
