@@ -141,6 +141,28 @@ def test_postgres_restart_mid_run_leaves_no_trial_running(cluster, ws):
     assert not [t for t in trials(ws, run_id) if t.state == "RUNNING"]
 
 
+def test_postgres_down_while_the_coordinator_starts_is_waited_for(cluster, ws):
+    """The coordinator's start-up (open the study, queue the warm starts, start mirroring) meets
+    a database that is restarting: it retries instead of failing the run (as it did on CI)."""
+    c = cluster
+    run = tune_detached(c["net"], c["coord"], ws, c["url"], c["space"], trials=4)
+    os.kill(run["pid"], signal.SIGSTOP)  # still importing: tune --detach has just spawned it
+    log = ws.root / "runs" / run["run_id"] / "run.log"
+    try:
+        c["pg"].stop()
+    finally:
+        os.kill(run["pid"], signal.SIGCONT)
+    try:
+        wait(lambda: (log.is_file() and "study database not answering" in log.read_text())
+             or ended(ws, run["run_id"]), timeout=60, what="the coordinator to find the database down")
+    finally:
+        c["pg"].start()
+    ended_run = _wait_end(ws, run["run_id"])
+    assert ended_run.status == "completed", ended_run.error
+    assert "Traceback" not in log.read_text()
+    assert sum(t.state in ("COMPLETE", "PRUNED") for t in trials(ws, run["run_id"])) >= 4
+
+
 @pytest.mark.long_trials
 def test_a_worker_cut_off_the_network_has_its_trial_failed_and_exits(cluster, ws):
     c = cluster

@@ -104,33 +104,34 @@ class StudyMirror:
             self.seen[key] = (entry, changed_at, alive)
         return out
 
-    def close(self, *, final: bool = True) -> None:
-        """End the thread and (``final``) make a last pass, so the store holds every trial's final state."""
+    def close(self) -> None:
+        """End the thread (``Shared.finish`` then makes a last pass, so the store holds every
+        trial's final state)."""
         self.stopped.set()
         if self.thread.is_alive():
             self.thread.join()
-        if final:
-            self.sync()
 
 
 class Shared:
     """The coordinator's side of a shared study, for the supervisor: see :func:`open_shared`."""
 
-    def __init__(self, study: optuna.Study, mirror: StudyMirror, heartbeat: float) -> None:
-        self.study, self.mirror, self.heartbeat = study, mirror, heartbeat
+    def __init__(self, study: optuna.Study, mirror: StudyMirror, heartbeat: float, reconnect_s: float) -> None:
+        self.study, self.mirror, self.heartbeat, self.reconnect_s = study, mirror, heartbeat, reconnect_s
         self.finished = False
 
     def finish(self, *, stopping: bool) -> None:
         """After the local workers: start no trial anywhere, wait for the running ones, end the run
-        for every worker and give the live ones a few heartbeats to say they left; mirror all."""
+        for every worker and give the live ones a few heartbeats to say they left; mirror all.
+        A database that stops answering meanwhile (a restart) is retried (``rdb.retrying``)."""
         n = drain(self.study, interval=min(1.0, self.heartbeat), stopping=stopping)
         if n:
             log.info("%d trial(s) of other workers ended", n)
-        rdb.set_state(self.study, rdb.ENDED)
+        rdb.retrying(lambda: rdb.set_state(self.study, rdb.ENDED), limit_s=self.reconnect_s)
         deadline = time.monotonic() + 3 * self.heartbeat
-        while time.monotonic() < deadline and self._live():
+        while time.monotonic() < deadline and rdb.retrying(self._live, limit_s=self.reconnect_s):
             time.sleep(0.5)
         self.mirror.close()
+        rdb.retrying(self.mirror.sync, limit_s=self.reconnect_s)
         self.finished = True
 
     def _live(self) -> list[dict[str, Any]]:
@@ -141,13 +142,13 @@ class Shared:
 
     def abort(self) -> None:
         """The run failed or was interrupted: stop the mirror (its rows may lag; `run resume` resyncs)."""
-        self.mirror.close(final=False)
+        self.mirror.close()
         self.finished = True
 
     def end(self) -> None:
         """Tell every worker the run is over (best effort: the database may be why we end)."""
         if not self.finished:
-            self.mirror.close(final=False)
+            self.mirror.close()
         try:
             rdb.set_state(self.study, rdb.ENDED)
         except Exception as exc:  # noqa: BLE001
@@ -175,7 +176,7 @@ def open_shared(ws: Workspace, run: Any, dataset: Any) -> Shared:
     heartbeat = rdb.settings(run.config)["heartbeat_interval"]
     mirror = StudyMirror(ws, study, run.run_id, heartbeat=heartbeat, direction=run.direction)
     mirror.sync()  # trials of an earlier session (or of a coordinator killed meanwhile) first
-    return Shared(study, mirror.start(), heartbeat)
+    return Shared(study, mirror.start(), heartbeat, rdb.reconnect_s(run.config))
 
 
 def drain(study: optuna.Study, *, interval: float, stopping: bool) -> int:

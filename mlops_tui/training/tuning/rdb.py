@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import warnings
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlops_tui.errors import UserError
 from mlops_tui.results import JsonDict
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     import optuna
 
 log = logging.getLogger("mlops_tui.training.tuning")
+T = TypeVar("T")
 
 JOURNAL = "journal"  # `--storage journal`: the run's own journal file, even when config.toml names a database
 SCHEMES = ("postgresql", "postgresql+psycopg")
@@ -127,6 +130,20 @@ def is_connection_error(exc: BaseException) -> bool:
                or (isinstance(e, DBAPIError) and e.connection_invalidated) for e in _chain(exc))
 
 
+def retrying(call: Callable[[], T], *, limit_s: float, interval: float = 1.0) -> T:
+    """``call()``, repeated while the database does not answer (a restart, a network blip) for at
+    most ``limit_s``; any other error, or a database still gone by then, is raised."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            if not is_connection_error(exc) or time.monotonic() >= deadline:
+                raise
+            log.warning("study database not answering (%s); retrying", one_line(exc))
+            time.sleep(interval)
+
+
 def open_storage(url: str, *, heartbeat_interval: int | None = None,
                  grace_period: int | None = None) -> optuna.storages.RDBStorage:
     """Optuna's RDBStorage on ``url`` (see the module doc); a refused connection is a UserError."""
@@ -163,6 +180,12 @@ def settings(config: dict[str, Any]) -> dict[str, int]:
     """Heartbeat interval and grace period of a run (from its config, else the defaults)."""
     return {"heartbeat_interval": int(config.get("heartbeat_interval") or HEARTBEAT_INTERVAL),
             "grace_period": int(config.get("grace_period") or GRACE_PERIOD)}
+
+
+def reconnect_s(config: dict[str, Any]) -> float:
+    """How long a process retries a study database that stopped answering before it gives up:
+    twice the grace period (by then the others have failed its trial in flight anyway)."""
+    return 2.0 * settings(config)["grace_period"]
 
 
 def fail_stale(study: optuna.Study) -> None:

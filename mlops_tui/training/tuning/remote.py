@@ -61,7 +61,7 @@ class Beat:
         self.started_at = rdb._now()
         self.trials = 0
         self.done = threading.Event()
-        self._write()
+        self._refresh()
         self.thread = threading.Thread(target=self._loop, name="worker-beat", daemon=True)
         self.thread.start()
 
@@ -69,12 +69,15 @@ class Beat:
         rdb.beat(self.study, st.HOST, os.getpid(), started_at=self.started_at, trials=self.trials, state=state,
                  reason=reason)
 
+    def _refresh(self) -> None:
+        try:
+            self._write()
+        except Exception as exc:  # noqa: BLE001 - the trial loop notices a lost database itself
+            log.warning("worker entry not refreshed (%s); retrying", rdb.one_line(exc))
+
     def _loop(self) -> None:
         while not self.done.wait(self.interval):
-            try:
-                self._write()
-            except Exception as exc:  # noqa: BLE001 - the trial loop notices a lost database itself
-                log.warning("worker entry not refreshed (%s); retrying", rdb.one_line(exc))
+            self._refresh()
 
     def count(self) -> None:
         """One more trial done: say so at once (the coordinator shows trials per worker)."""
@@ -238,7 +241,7 @@ def join(url: str, ref: str, *, data: str | None = None, stop: threading.Event |
     try:
         log.info("worker %s:%d joined run %s", st.HOST, os.getpid(), run_id)
         reason = run_trials(study, st.Objective(None, run, prepared, NoMirror()),  # type: ignore[arg-type]
-                            interval=heartbeat["heartbeat_interval"], reconnect_s=2 * heartbeat["grace_period"],
+                            interval=heartbeat["heartbeat_interval"], reconnect_s=rdb.reconnect_s(run.config),
                             beat=beat, url=url,
                             stop_here=(stop.is_set if stop is not None else lambda: False))
     except UserError as exc:
@@ -254,7 +257,7 @@ def join(url: str, ref: str, *, data: str | None = None, stop: threading.Event |
 def work_shared(ws: Any, run: Run, prepared: Prepared, *, timeout: float | None,
                 sampler_seed: int, on_trial: st.Progress | None = None) -> optuna.Study:
     """One of the coordinator's own workers on a shared study (``study.work`` for a database)."""
-    study = st.open_study(ws, run, sampler_seed=sampler_seed)
+    study = rdb.retrying(lambda: st.open_study(ws, run, sampler_seed=sampler_seed), limit_s=rdb.reconnect_s(run.config))
     heartbeat = rdb.settings(run.config)
     interval = heartbeat["heartbeat_interval"]
     beat = Beat(study, interval)
@@ -262,7 +265,7 @@ def work_shared(ws: Any, run: Run, prepared: Prepared, *, timeout: float | None,
     reason = "interrupted"
     try:
         reason = run_trials(study, st.Objective(ws, run, prepared, NoMirror()),  # type: ignore[arg-type]
-                            interval=interval, reconnect_s=2 * heartbeat["grace_period"], timeout=timeout,
+                            interval=interval, reconnect_s=rdb.reconnect_s(run.config), timeout=timeout,
                             on_trial=progress, beat=beat,
                             stop_here=lambda: st.stop_requested(ws, run.run_id), url=run.config["storage"])
     finally:

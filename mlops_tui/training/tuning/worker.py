@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_tui.training.tuning import rdb
 from mlops_tui.training.tuning import study as st
 
 if TYPE_CHECKING:
@@ -99,6 +100,21 @@ def best_params(run: Run, best: Any) -> Params:
     return {**fixed, **best.params, "num_boost_round": int(best.user_attrs.get("best_iteration", 100))}
 
 
+def _open(ws: Workspace, run: Run) -> int:
+    """Open the run's study and queue its warm starts if it is new; returns how many trials earlier
+    sessions finished (they shift this session's seeds)."""
+    study = st.open_study(ws, run)
+    done_before = len(st.finished(study))
+    st.warm_start(study, run)
+    return done_before
+
+
+def _outcome(study: optuna.Study) -> tuple[int, optuna.trial.FrozenTrial | None]:
+    """How many trials the study has, and its best completed one (None when none completed)."""
+    trials = study.get_trials(deepcopy=False)
+    return len(trials), (study.best_trial if any(t.state.name == "COMPLETE" for t in trials) else None)
+
+
 def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress | None = None,
               foreground: bool = False, prepared: Prepared | None = None, run: Run | None = None,
               dataset: DatasetVersion | None = None, started: float | None = None) -> Run:
@@ -129,11 +145,9 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         if run.config.get("storage"):
             from mlops_tui.training.tuning import coordinator
 
-            shared = coordinator.open_shared(ws, run, dv)
+            shared = rdb.retrying(lambda: coordinator.open_shared(ws, run, dv), limit_s=rdb.reconnect_s(run.config))
         prepared = prepared or train.prepare_config(ws, dv, run.config)
-        opened = st.open_study(ws, run)
-        done_before = len(st.finished(opened))
-        st.warm_start(opened, run)
+        done_before = rdb.retrying(lambda: _open(ws, run), limit_s=rdb.reconnect_s(run.config))
         parts = shares(trials, session_workers(run, trials))
         for index, n in enumerate(parts[1:], start=1):  # start the others first: they take a while to import
             if n:
@@ -164,18 +178,17 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
             sweep_run(ws, run_id)
         if shared is not None:  # other hosts' trials: none new, wait for those running, mirror all
             shared.finish(stopping=st.stop_requested(ws, run_id))
-        study = study or st.open_study(ws, run)  # (its storage reads the other workers' trials too)
-        complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+        # (the study's storage reads the other workers' trials too)
+        n_trials, best = rdb.retrying(lambda: _outcome(study or st.open_study(ws, run)),
+                                      limit_s=rdb.reconnect_s(run.config))
         if st.stop_requested(ws, run_id):
-            best = study.best_trial if complete else None
-            log.info("run %s stopped after %d trial(s)", run_id, len(study.trials))
+            log.info("run %s stopped after %d trial(s)", run_id, n_trials)
             mirror.join()
             return ws.store.runs.update_and_get(run_id, status="stopped", ended_at=utcnow(),
                                                 best_params=best_params(run, best) if best else None,
                                                 best_value=best.value if best else None)
-        if not complete:
+        if best is None:
             raise RuntimeError(f"no trial of run {run_id} completed (see `mlops-tui run logs {run_id}`)")
-        best = study.best_trial
         params = best_params(run, best)
         log.info("best trial %d (%s=%.6g); training the final model (%s)", best.number, run.metric, best.value,
                  "its fold models, averaged" if (run.config.get("protocol") or {}).get("kind") == "cv"
@@ -190,7 +203,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
             run_id, status="completed", test_metrics=metrics, model_name=model.name,
             model_version=model.version, ended_at=utcnow(), best_value=best.value, best_params=params,
             audit=("tune", f"run:{run_id}", "ok",
-                   {"model": model.ref, "best_value": best.value, "trials": len(study.trials)}))
+                   {"model": model.ref, "best_value": best.value, "trials": n_trials}))
         log.info("run %s completed: model %s", run_id, model.ref)
         return done
     except BaseException as exc:
