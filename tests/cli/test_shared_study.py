@@ -186,7 +186,9 @@ def test_run_stop_reaches_remote_workers(cluster, ws, cli):
     stopped = cli("run", "stop", run_id, "--wait", "120", "--json")
     assert stopped.code == 0 and stopped.json["status"] == "stopped", stopped.stderr
     assert procs["w1"].wait(timeout=60) == 0
-    assert json.loads((c["logs"] / "w1.out").read_text())["reason"] == "the run is stopping"
+    # w1 leaves before its next trial: it sees the run stopping, or (when the coordinator's drain
+    # ended the run the moment w1's last trial finished) the run ended; never its budget spent
+    assert json.loads((c["logs"] / "w1.out").read_text())["reason"] in ("the run is stopping", "the run ended")
     assert len(trials(ws, run_id)) < 200
     assert not [t for t in trials(ws, run_id) if t.state == "RUNNING"]
 
