@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import polars as pl
 import pytest
 from sklearn import metrics as skm
 
@@ -49,10 +52,54 @@ def test_metric_keys_defaults_and_directions():
         metrics.check_metric("regression", "auc")
 
 
-@pytest.mark.parametrize(("task", "metric"), [("binary", "roc_auc"), ("binary", "log_loss"), ("binary", "f1"),
-                                              ("regression", "rmse"), ("regression", "r2")])
-def test_single_metric_score_equals_the_full_computation(task, metric):
-    rng = np.random.default_rng(1)
-    y = rng.integers(0, 2, 200) if task == "binary" else rng.normal(size=200)
-    pred = np.clip(y * 0.5 + rng.normal(0.25, 0.2, 200), 0, 1) if task == "binary" else y + rng.normal(size=200)
-    assert metrics.score(task, metric, y, pred) == pytest.approx(metrics.compute(task, y, pred)[metric])
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
+
+
+@pytest.fixture(scope="module")
+def predictions():
+    """Per task, labels and LightGBM predictions on a bundled real dataset (its first rows held out)."""
+    import lightgbm as lgb
+
+    def fit(file: str, target: pl.Expr, features: list[str], params: dict) -> tuple[np.ndarray, np.ndarray]:
+        frame = pl.read_csv(SAMPLES / file, null_values="NA").with_columns(target.alias("y")).drop_nulls("y")
+        X, y = frame.select(features).to_numpy(), frame["y"].to_numpy()
+        test, train = slice(0, len(y) // 3), slice(len(y) // 3, None)
+        booster = lgb.train({**params, "verbose": -1, "seed": 0}, lgb.Dataset(X[train], y[train]), 20)
+        return y[test], booster.predict(X[test])
+
+    return {
+        "binary": fit("default.csv", pl.col("default") == "Yes", ["balance", "income"], {"objective": "binary"}),
+        "multiclass": fit("penguins.csv", pl.col("species").rank("dense").cast(pl.Int64) - 1,
+                          ["bill_length_mm", "bill_depth_mm", "flipper_length_mm"],
+                          {"objective": "multiclass", "num_class": 3}),
+        "regression": fit("bikeshare.csv", pl.col("bikers"), ["hr", "temp", "hum", "workingday"],
+                          {"objective": "regression"}),
+    }
+
+
+@pytest.mark.parametrize(("task", "metric"), [(task, m) for task, keys in metrics.METRICS.items() for m in keys])
+def test_score_computes_only_the_metric_asked_and_equals_the_full_computation(predictions, monkeypatch, task, metric):
+    """Retrain's and feedback's noise call score once per bootstrap draw (up to 200 draws x 2 models):
+    a draw must cost one scikit-learn metric, not the whole set."""
+    y, pred = predictions[task]
+    rows = np.random.default_rng(0).integers(0, len(y), len(y))  # a bootstrap draw, as the noise takes
+    want = metrics.compute(task, y[rows], pred[rows])[metric]
+    called: list[str] = []
+
+    def spy(name, fn):
+        def counted(*args, **kwargs):
+            called.append(name)
+            return fn(*args, **kwargs)
+        return counted
+
+    for name in skm.__all__:
+        if callable(fn := getattr(skm, name)) and not isinstance(fn, type):
+            monkeypatch.setattr(skm, name, spy(name, fn))
+    got = metrics.score(task, metric, y[rows], pred[rows])
+    assert want is not None and got == pytest.approx(want, rel=0, abs=1e-12)
+    assert len(called) == 1, called
+
+
+def test_score_refuses_a_metric_the_task_does_not_have():
+    with pytest.raises(UserError, match="unknown metric 'r2' for a binary task"):
+        metrics.score("binary", "r2", [0, 1], [0.2, 0.7])
