@@ -6,6 +6,7 @@ it lives here, below the lifecycle packages, so evaluation can find a model with
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,11 @@ from mlops_tui.errors import UserError
 if TYPE_CHECKING:
     from mlops_tui.store import ModelVersion
     from mlops_tui.workspace import Workspace
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+"""What a dataset, model, alias or deployment name may be written with."""
+FORMS = {"dataset": "NAME or NAME:VERSION", "model": "NAME, NAME:VERSION or NAME@ALIAS"}
+"""The reference forms of each kind, named in every error about a reference."""
 
 
 @dataclass(frozen=True)
@@ -28,23 +34,41 @@ class Ref:
         return self.name if self.version is None else f"{self.name}:{self.version}"
 
 
+def check_name(kind: str, value: str) -> str:
+    """Dataset, model, alias and deployment names end up in references (``NAME:VERSION``,
+    ``NAME@ALIAS``) and file names: keep them plain."""
+    if not NAME.fullmatch(value or ""):
+        raise UserError(f"bad {kind} {value!r}: use letters, digits, '_', '-' or '.' (no ':' or '@', "
+                        "which references use)")
+    return value
+
+
+def _bad(kind: str, text: str, hint: str = "") -> UserError:
+    """One line: the reference as typed, the forms a ``kind`` reference takes, and a hint."""
+    return UserError(f"bad {kind} reference {text!r}: expected {FORMS[kind]}{hint}")
+
+
+def _version_hint(name: str, alias: str | None) -> str:
+    """``default@1`` is a natural slip for version 1: name the form that means it."""
+    return f" (for version {alias} write {name}:{alias})" if name and alias and alias.isdigit() else ""
+
+
 def parse_ref(text: str, *, allow_alias: bool = False, kind: str = "dataset") -> Ref:
     text = text.strip()
-    if not allow_alias and "@" in text:
-        raise UserError(f"bad {kind} reference {text!r}: expected NAME or NAME:VERSION "
-                        f"(aliases like @production are for models)")
-    if allow_alias and "@" in text:
+    if "@" in text:
         name, alias = text.split("@", 1)
+        if not allow_alias:
+            raise _bad(kind, text, f"; aliases like @production are for models{_version_hint(name, alias)}")
         if not name or not alias:
-            raise UserError(f"bad {kind} reference {text!r}: expected NAME@ALIAS")
+            raise _bad(kind, text)
         return Ref(name, alias=alias)
     if ":" in text:
         name, version = text.rsplit(":", 1)
         if not name or not version.isdigit():
-            raise UserError(f"bad {kind} reference {text!r}: expected NAME or NAME:VERSION")
+            raise _bad(kind, text)
         return Ref(name, version=int(version))
     if not text:
-        raise UserError(f"empty {kind} reference")
+        raise _bad(kind, text)
     return Ref(text)
 
 
@@ -58,4 +82,4 @@ def resolve_model(ws: Workspace, ref: str) -> ModelVersion:
             return ws.store.models.by_alias(r.name, r.alias)
         return ws.store.models.get(r.name, r.version)
     except NotFoundError as exc:
-        raise UserError(str(exc)) from exc
+        raise UserError(f"{exc}{_version_hint(r.name, r.alias)}") from exc

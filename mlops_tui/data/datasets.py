@@ -33,7 +33,7 @@ from mlops_tui import stats
 from mlops_tui.data import dates, profiling, readers
 from mlops_tui.data.readers import read_file  # noqa: F401 - part of this module's interface
 from mlops_tui.errors import UserError
-from mlops_tui.refs import parse_ref
+from mlops_tui.refs import check_name, parse_ref
 from mlops_tui.results import Result, omitted_if_none
 from mlops_tui.store import NotFoundError
 from mlops_tui.store import datasets as store_datasets
@@ -51,7 +51,6 @@ MIN_CLASS_ROWS = 3
 # Fixed row groups make the snapshot's bytes depend on the data only: the streaming writer's
 # default cuts row groups where the reader's chunks end, which moved with line endings.
 SNAPSHOT_ROW_GROUP = 262_144
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 SchemaEntry = dict[str, Any]
 """``{name, dtype, nullable, role}`` of a column: the form the store keeps a version's schema in (JSON)."""
@@ -89,8 +88,7 @@ def add_with_warnings(
     target with no task, for the CLI and the TUI to show."""
     lf, info = readers.read_file_info(source)
     name = name or default_name(source)
-    if not _NAME.match(name):
-        raise UserError(f"bad dataset name {name!r}: use letters, digits, '_', '-', '.' (no ':' or '@')")
+    check_name("dataset name", name)
     columns = list(lf.collect_schema())
     if target is not None and target not in columns:
         raise UserError(f"{source}: target {target!r} is not a column (columns: {', '.join(columns)})")

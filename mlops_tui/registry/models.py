@@ -14,14 +14,13 @@ repoints it too, and a running `serve` of it switches versions on its own.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import PolicyRefused, UserError
-from mlops_tui.refs import parse_ref
+from mlops_tui.refs import check_name, parse_ref
 from mlops_tui.refs import resolve_model as resolve_model  # the registry's lookup, kept low for evaluation
 from mlops_tui.registry import compiled, gate
 from mlops_tui.registry.gate import Verdict
@@ -36,16 +35,6 @@ if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
 
 ENGINES = ("local", compiled.ENGINE)  # what scores a deployment: LightGBM itself, or the compiled model
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-
-
-def _check_name(kind: str, value: str) -> str:
-    """Aliases and deployment names end up in refs and file names: keep them plain."""
-    if not _NAME_RE.match(value or ""):
-        raise UserError(f"bad {kind} {value!r}: use letters, digits, '_', '-' or '.'")
-    return value
-
-
 # -- resolution ----------------------------------------------------------------------------------
 def get_deployment(ws: Workspace, name: str) -> Deployment:
     try:
@@ -201,7 +190,7 @@ def show(ws: Workspace, ref: str) -> ModelDetail:
 # -- mutations -----------------------------------------------------------------------------------
 def promote(ws: Workspace, ref: str, alias: str) -> Promotion:
     """Point ``alias`` at the version ``ref`` names (moving it from any other version)."""
-    _check_name("alias", alias)
+    check_name("alias", alias)
     m = resolve_model(ws, ref)
     # Promoting is a person's decision and is never refused; the verdict is reported so nobody
     # learns only at `deploy` that the new production version does not pass the gate.
@@ -264,7 +253,7 @@ def deploy(ws: Workspace, ref: str, name: str, force: bool = False, output_dir: 
     reporting each step to ``stage``; a model it cannot run faithfully is refused with one line
     and the deployment stays as it was. ``policy``: the gate's (default: the workspace's).
     """
-    _check_name("deployment name", name)
+    check_name("deployment name", name)
     if engine is not None and engine not in ENGINES:
         raise UserError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     m = resolve_model(ws, ref)

@@ -13,7 +13,23 @@ pytestmark = pytest.mark.xdist_group("score_cli")
 def test_a_bad_reference_is_echoed_exactly(ws):
     res = run_cli_subprocess(ws.root, "model", "show", "a:b:c")
     assert res.code == 1
-    assert res.stderr.strip() == "error: bad model reference 'a:b:c': expected NAME or NAME:VERSION", res.stderr
+    assert res.stderr.strip() == "error: bad model reference 'a:b:c': expected NAME, NAME:VERSION or NAME@ALIAS", res.stderr
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["deploy", "default@1", "--name", "d"], "model 'default' has no alias '1' (for version 1 write default:1)"),
+    (["deploy", "default@", "--name", "d"], "bad model reference 'default@': expected NAME, NAME:VERSION or NAME@ALIAS"),
+    (["model", "promote", "default:v1", "--alias", "x"],
+     "bad model reference 'default:v1': expected NAME, NAME:VERSION or NAME@ALIAS"),
+    (["dataset", "show", "default@1"], "bad dataset reference 'default@1': expected NAME or NAME:VERSION; "
+                                       "aliases like @production are for models (for version 1 write default:1)"),
+    (["tune", "default", "--trials", "1", "--name", "credit:v2"],
+     "bad model name 'credit:v2': use letters, digits, '_', '-' or '.' (no ':' or '@', which references use)"),
+])
+def test_a_wrong_reference_form_names_the_forms_that_work(cli, args, line):
+    res = cli(*args)
+    assert res.code == 1
+    assert res.stderr.strip() == f"error: {line}", res.stderr
 
 
 def test_names_and_values_with_brackets_print_as_they_are(cli, tmp_path):

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.errors import UserError
+from mlops_tui.refs import check_name
 from mlops_tui.store import utcnow
 from mlops_tui.training.tuning import study as st
 from mlops_tui.training.tuning.sweep import ACTIVE, release_stale_lock, sweep
@@ -64,6 +65,8 @@ def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared
         raise UserError(f"--jobs must be between 1 and {(os.cpu_count() or 1) * 4} (got {opts.jobs})")
     if opts.task not in (None, "auto", *mx.TASKS):
         raise UserError(f"unknown task {opts.task!r}; choose auto, {', '.join(mx.TASKS)}")
+    if opts.name is not None:
+        check_name("model name", opts.name)  # `tune --name 'a:b'` made a model no reference could name
     with ws.session():  # the store's schema check and this read share one open of the file
         dv = datasets.resolve(ws, opts.dataset)
     target = opts.target or dv.target
