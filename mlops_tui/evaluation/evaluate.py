@@ -107,11 +107,14 @@ def holdout_hash(df: pl.DataFrame) -> str:
 def evaluate_frame(
     booster: lgb.Booster, sig: Signature, df: pl.DataFrame, *, threshold: float = 0.5,
     time_column: str | None = None, journal: Any = None, study_name: str | None = None,
-    what: str = "the evaluation data", seconds: float | None = None,
+    what: str = "the evaluation data", seconds: float | None = None, pred: np.ndarray | None = None,
 ) -> tuple[Metrics, Details]:
     """Score ``df`` (raw rows incl. the target) → (scalar metrics, details document).
 
-    ``seconds``: what the SHAP importances may take (a run under `--timeout`; None: the full sample)."""
+    ``seconds``: what the SHAP importances may take (a run under `--timeout`; None: the full sample).
+    ``pred``: ``booster``'s predictions of ``df``'s rows when the caller has them (a run's final
+    model has just predicted its holdout for the metrics; with 10 fold models averaged into one,
+    predicting again is not free)."""
     from mlops_tui.evaluation import details as ed
     from mlops_tui.training.signature import check_numeric_text, encode
 
@@ -120,7 +123,8 @@ def evaluate_frame(
     y = labels_of(sig, df[sig.target], what)
     feats, unseen = encode(df, sig)
     X = feats.to_numpy()
-    pred = predict(booster, X)
+    if pred is None:
+        pred = predict(booster, X)
     classes = [str(c) for c in sig.classes]
     metrics = scalar_metrics(sig.task, y, pred, classes, threshold)
     metrics.update(holdout_rows=df.height, holdout_hash=holdout_hash(df))
@@ -190,13 +194,15 @@ def record_holdout(
     kind: str = "holdout",
     time_column: Any = _FROM_RUN,
     seconds: float | None = None,
+    pred: np.ndarray | None = None,
 ) -> Evaluation:
     """Store the evaluation of ``model`` on ``test_df`` (raw rows incl. the target).
 
     ``metrics`` (from tuning) win over the recomputed ones, so the run, the model and the
     evaluation show the same numbers; the details add curves, importances and slices.
     ``time_column`` (a name or None) when the caller knows the run's: saves reading the run.
-    ``seconds``: the time the importances may take (see evaluate_frame).
+    ``seconds``: the time the importances may take; ``pred``: the booster's predictions of
+    ``test_df`` if the caller has them (see evaluate_frame).
     """
     eval_id = uuid.uuid4().hex[:12]
     threshold = float(metrics.get("threshold", 0.5) or 0.5)
@@ -205,7 +211,7 @@ def record_holdout(
         time_column = _time_column(ws, run_id)
     computed, details = evaluate_frame(
         booster, signature, test_df, threshold=threshold, time_column=time_column,
-        journal=journal, study_name=run_id, what=f"the holdout of run {run_id}", seconds=seconds,
+        journal=journal, study_name=run_id, what=f"the holdout of run {run_id}", seconds=seconds, pred=pred,
     )
     details.update(eval_id=eval_id, kind=kind, run_id=run_id, model=model.ref,
                    dataset=model.dataset, dataset_version=model.dataset_version)

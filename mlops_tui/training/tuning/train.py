@@ -8,6 +8,7 @@ num_threads and seeds are part of the params).
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from mlops_tui.training import metrics as mx
 from mlops_tui.training import prep, trained_rows
+from mlops_tui.training.modelfile import model_bytes
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -110,30 +112,37 @@ def fit_folds(p: prep.Prepared, params: Params, folds: list[tuple[np.ndarray, np
     return average(cv.boosters)
 
 
+# One pass over a fold model's trees: each tree's header line (renumbered) and its value lines (scaled).
+_TREE_LINES = re.compile(r"(?m)^(?:Tree=\d+|(leaf_value|internal_value)=(.*)$)")
+
+
 def average(boosters: list[lgb.Booster]) -> lgb.Booster:
     """One LightGBM model whose raw score is the mean of ``boosters``' raw scores: all their trees,
     every leaf value divided by their number (raw scores add up over trees). A plain LightGBM model
-    file, so scoring, SHAP and every reader of the format work on it unchanged."""
-    import re
+    file, so scoring, SHAP and every reader of the format work on it unchanged.
+
+    Text in, text out: the trees are renumbered in order and their leaf and internal values
+    divided, everything else kept as LightGBM wrote it. One regular expression pass per fold
+    model (not two substitutions per tree: 14,910 trees of penguins took 0.5 s that way)."""
+    import itertools
 
     import lightgbm as lgb
 
     k = len(boosters)
-    texts = [b.model_to_string() for b in boosters]
+    texts = [model_bytes(b).decode() for b in boosters]
     first = texts[0]
     # tree_sizes lists each tree's bytes, which change here; without it LightGBM reads the trees in order.
     head = re.sub(r"(?m)^tree_sizes=.*\n", "", first[:first.index("\nTree=") + 1])
     tail = first[first.index("end of trees"):]
-    trees = [block for text in texts
-             for block in re.split(r"(?m)^(?=Tree=)", text[text.index("\nTree=") + 1:text.index("end of trees")])
-             if block.strip()]
+    number = itertools.count()
 
-    def scaled(match: re.Match[str]) -> str:
-        return match[1] + "=" + " ".join(repr(float(v) / k) for v in match[2].split())
+    def rewrite(match: re.Match[str]) -> str:
+        if match[1] is None:
+            return f"Tree={next(number)}"
+        return match[1] + "=" + " ".join([repr(float(v) / k) for v in match[2].split()])
 
-    body = "".join(re.sub(r"(?m)^(leaf_value|internal_value)=(.*)$", scaled,
-                          re.sub(r"^Tree=\d+", f"Tree={i}", block, count=1))
-                   for i, block in enumerate(trees))
+    body = "".join(_TREE_LINES.sub(rewrite, text[text.index("\nTree=") + 1:text.index("end of trees")])
+                   for text in texts)
     return lgb.Booster(model_str=head + "\n" + body + tail)
 
 
@@ -161,10 +170,11 @@ def prepare_frame(df: Any, config: dict[str, Any]) -> prep.Prepared:
     )
 
 
-def holdout_metrics(p: prep.Prepared, booster: lgb.Booster, metric: str) -> mx.Metrics:
+def holdout_metrics(p: prep.Prepared, booster: lgb.Booster, metric: str) -> tuple[mx.Metrics, np.ndarray]:
+    """The metrics on the holdout, and the predictions they come from (its evaluation reuses them)."""
     X, y = p.xy(p.test)
-    out = mx.compute(p.task, y, predict(booster, X), classes=p.classes)
-    return {**out, "primary_metric": metric}
+    pred = predict(booster, X)
+    return {**mx.compute(p.task, y, pred, classes=p.classes), "primary_metric": metric}, pred
 
 
 def train_and_register(
@@ -187,7 +197,7 @@ def train_and_register(
     lgb_params = full_params(config, params, p)
     rows = prep.fitted_rows(p)
     booster = fit_model(p, config, lgb_params)
-    metrics = holdout_metrics(p, booster, metric)
+    metrics, pred = holdout_metrics(p, booster, metric)
     sidecar = {
         "signature": p.signature.to_json(), "task": p.task, "classes": p.classes, "params": lgb_params,
         "num_boost_round": int(lgb_params.get("num_boost_round", 100)), "metrics": metrics,
@@ -211,7 +221,7 @@ def train_and_register(
         trained_rows.write(run_dir, p.signature, rows)
     # The run's time column is in the config it was prepared with: no need to read the run back.
     evaluation.record_holdout(ws, run_id=run_id, model=model, booster=booster, signature=p.signature,
-                              test_df=p.test, metrics=metrics,
+                              test_df=p.test, metrics=metrics, pred=pred,
                               time_column=config.get("time_column") or (p.report or {}).get("time_column"),
                               seconds=None if deadline is None else max(0.2, (deadline - time.time() - 1.0) / 2))
     return model, metrics, p
