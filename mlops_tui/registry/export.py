@@ -149,6 +149,8 @@ def encoding(f: Feature) -> str:
     if f.transform:
         written = f" (text written as `{f.date_format}`)" if f.date_format and f.date_format != "iso" else ""
         return f"{_DATE_PARTS.get(f.transform, f.transform)} of date/time column `{f.source}`{written}"
+    if f.time_of_day:
+        return f"seconds since midnight of time-of-day column `{f.source}`"
     if f.kind == "categorical":
         return "category code: " + ", ".join(f"`{c}` = {i}" for i, c in enumerate(f.categories))
     return "number"

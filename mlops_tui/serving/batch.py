@@ -92,7 +92,7 @@ def check_schema(schema: dict[str, pl.DataType], sig: Signature, *, text_probe: 
         out.problems.append(f"missing feature column(s){where}: {', '.join(missing)}")
     if csv:
         out.overrides = {f.source: pl.Float64() for f in sig.features if f.kind == "numeric" and not f.transform
-                         and f.source in schema and schema[f.source].is_integer()}
+                         and not f.time_of_day and f.source in schema and schema[f.source].is_integer()}
     for feat in sig.features:
         dtype = schema.get(feat.source)
         if dtype is None or feat.kind != "numeric":
@@ -100,6 +100,10 @@ def check_schema(schema: dict[str, pl.DataType], sig: Signature, *, text_probe: 
         if feat.transform:
             if not (dtype.is_temporal() or dtype == pl.String):
                 out.problems.append(f"column {feat.source!r}{where} should be a date/time but is {dtype}")
+            continue
+        if feat.time_of_day:  # text that reads as no time is scored as missing
+            if dtype not in (pl.Time, pl.String, pl.Null):
+                out.problems.append(f"column {feat.source!r}{where} should be a time of day but is {dtype}")
             continue
         if dtype == pl.String:
             has_values, example = text_probe(feat.source, out.overrides) if text_probe else (True, None)

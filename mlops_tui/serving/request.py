@@ -172,7 +172,7 @@ def columns_of(names: tuple[str, ...], served: Served) -> tuple[list[str], bool]
         ids = id_columns(list(names), set(names), sig)
         ids += [c for c in served.keep if c in names and c not in ids]  # the deployment's --keep columns
         exact = all(c in names for c in sig.source_columns) and not unused_columns(list(names), sig, ids)
-        found = (ids, exact and not any(f.transform for f in sig.features))
+        found = (ids, exact and not any(f.transform or f.time_of_day for f in sig.features))
         if len(served.shapes) < 256:
             served.shapes[names] = found
     return found

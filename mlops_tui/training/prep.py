@@ -188,7 +188,7 @@ def _features(train: pl.DataFrame, target: str, time_column: str | None) -> tupl
             excluded.append({"column": name, "reason": f"date: replaced by its parts ({', '.join(made) or 'none vary'})"
                              + ("; also the split's time column" if name == time_column else "")})
             continue
-        if dtype.is_numeric() or dtype == pl.Boolean:
+        if dtype.is_numeric() or dtype in (pl.Boolean, pl.Time):  # a time of day: seconds (signature._seconds)
             feats.append(Feature(name, "numeric", name, dt))
         elif dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum | pl.Categorical):
             cats = categories_of(col.cast(pl.String).to_list())

@@ -20,7 +20,8 @@ A signature (stored as JSON beside the model, in the registry and in deployments
         {"name": "date__month", "kind": "numeric", "source": "date", "dtype": "Date",
          "transform": "month"},
         {"name": "signup__year", "kind": "numeric", "source": "signup", "dtype": "String",
-         "transform": "year", "date_format": "%m/%d/%Y"}      # a text date, read as written
+         "transform": "year", "date_format": "%m/%d/%Y"},     # a text date, read as written
+        {"name": "start", "kind": "numeric", "source": "start", "dtype": "Time"}  # seconds since midnight
       ]
     }
 """
@@ -38,6 +39,7 @@ from mlops_tui.data import dates
 from mlops_tui.errors import UserError
 
 DATE_PARTS = ("year", "month", "day", "weekday", "hour")
+TIME = str(pl.Time())  # the recorded dtype of a time-of-day column: a numeric feature in seconds (_seconds)
 _LIGHTGBM_UNSAFE = re.compile(r'[\[\]{}:,"\s]')  # see Signature.model_feature_names
 
 
@@ -50,6 +52,11 @@ class Feature:
     categories: tuple[str, ...] = ()
     transform: str | None = None  # a date part, for features derived from a date column
     date_format: str | None = None  # how a text date column reads (mlops_tui.data.dates)
+
+    @property
+    def time_of_day(self) -> bool:
+        """A Time column, fed to the model as seconds since midnight (:func:`_seconds`)."""
+        return self.dtype == TIME
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind, "source": self.source, "dtype": self.dtype}
@@ -114,11 +121,22 @@ class Signature:
                    tuple(d.get("classes", ())), tuple(d.get("id_columns", ())))
 
 
-def _numeric(col: pl.Expr, name: str, dtype: pl.DataType) -> pl.Expr:
+def _numeric(col: pl.Expr, name: str, dtype: pl.DataType, time_of_day: bool) -> pl.Expr:
+    if time_of_day:
+        return _seconds(col, dtype).alias(name)
     if dtype == pl.String:
         # Numeric text ("3.5") is coerced; anything else is caught by `check_numeric_text`.
         return col.str.strip_chars().cast(pl.Float64, strict=False).alias(name)
     return col.cast(pl.Float64).alias(name)
+
+
+def _seconds(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A time of day as seconds since midnight: one number keeps the order and the distances
+    (08:30 < 17:45, 30 minutes apart wherever they fall), which hour/minute parts would split.
+    A scoring file may carry the times as text ("08:30:00") when its reader did not parse them."""
+    if dtype == pl.String:
+        col = col.str.strip_chars().str.to_time(strict=False)
+    return col.cast(pl.Int64).cast(pl.Float64) / 1e9  # Polars keeps a Time as nanoseconds since midnight
 
 
 def _date_part(col: pl.Expr, part: str, dtype: pl.DataType, fmt: str | None) -> pl.Expr:
@@ -136,9 +154,11 @@ def check_numeric_text(df: pl.DataFrame, sig: Signature) -> None:
         if f.kind != "numeric" or f.transform or f.source not in df.columns or df.schema[f.source] != pl.String:
             continue
         raw = df[f.source].str.strip_chars()
-        bad = raw.filter(raw.is_not_null() & (raw != "") & raw.cast(pl.Float64, strict=False).is_null())
+        read = raw.str.to_time(strict=False) if f.time_of_day else raw.cast(pl.Float64, strict=False)
+        bad = raw.filter(raw.is_not_null() & (raw != "") & read.is_null())
         if len(bad):
-            raise UserError(f"column {f.source!r} should be numeric but has text, e.g. {bad[0]!r}")
+            wanted = "times of day (HH:MM:SS)" if f.time_of_day else "numeric"
+            raise UserError(f"column {f.source!r} should be {wanted} but has text, e.g. {bad[0]!r}")
 
 
 def encode(df: pl.DataFrame, sig: Signature) -> tuple[pl.DataFrame, dict[str, int]]:
@@ -163,7 +183,7 @@ def encode(df: pl.DataFrame, sig: Signature) -> tuple[pl.DataFrame, dict[str, in
             exprs.append(coded.to_physical().cast(pl.Float64).alias(f.name))
             unseen_exprs.append((text.is_not_null() & coded.is_null()).sum().alias(f.name))
         else:
-            exprs.append(_numeric(col, f.name, dtype))
+            exprs.append(_numeric(col, f.name, dtype, f.time_of_day))
     features = df.select(exprs)
     unseen: dict[str, int] = {}
     if unseen_exprs:
