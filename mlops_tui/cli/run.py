@@ -54,7 +54,8 @@ def _details(ws: Any, run: Any) -> dict[str, Any]:
 def _protocol(config: dict[str, Any]) -> dict[str, Any]:
     """How the run measured its trials and why (issue 13); runs from before say 'holdout'."""
     protocol = config.get("protocol") or {"kind": "holdout", "folds": 1, "reason": "recorded before protocols"}
-    return {**protocol, "split_seed": config.get("split_seed", config.get("seed")),
+    return {**protocol, "group_column": config.get("group_column"),
+            "split_seed": config.get("split_seed", config.get("seed")),
             "split_seed_source": config.get("split_seed_source", "--seed (recorded before split seeds)"),
             "warm_start_trials": len(config.get("warm_start") or []), "workers": config.get("jobs"),
             "resources": config.get("resources")}
@@ -62,8 +63,9 @@ def _protocol(config: dict[str, Any]) -> dict[str, Any]:
 
 def _protocol_line(p: dict[str, Any]) -> str:
     kind = f"{p['folds']}-fold cross-validation" if p["kind"] == "cv" else "one validation split"
+    groups = f"; rows sharing {p['group_column']!r} kept on one side" if p.get("group_column") else ""
     return (f"protocol: {kind} ({p['reason']}); holdout split seed {p['split_seed']} "
-            f"({p['split_seed_source']}); {p['warm_start_trials']} warm-start trial(s)")
+            f"({p['split_seed_source']}){groups}; {p['warm_start_trials']} warm-start trial(s)")
 
 
 def _log_path(ws: Any, run_id: str) -> Any:
@@ -154,6 +156,9 @@ def tune(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the search (sampler and LightGBM); the holdout stays the version's.")] = 0,
     split_seed: Annotated[int | None, typer.Option("--split-seed", help="Draw the holdout with this seed instead of the version's fixed one.")] = None,
     time_column: Annotated[str | None, typer.Option("--time-column", help="Split by time; the holdout is the latest slice.")] = None,
+    group_column: Annotated[str | None, typer.Option(
+        "--group-column", help="Rows sharing this column's value (one case, several rows) stay on one side of the "
+                               "holdout and of every cross-validation fold.")] = None,
     space: Annotated[str | None, typer.Option("--space", help="TOML file overriding the search space.")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Model name [default: the dataset's].")] = None,
     detach: Annotated[bool, typer.Option("--detach", help="Run in the background; survives the terminal.")] = False,
@@ -175,7 +180,8 @@ def tune(
     opts = tuning.TuneOptions(dataset=ref, target=target, task=task, metric=metric,
                               trials=trials if trials is not None or timeout is not None else 20,
                               timeout=timeout, jobs=jobs, seed=seed, split_seed=split_seed,
-                              time_column=time_column, space_file=space, name=name, storage=storage)
+                              time_column=time_column, group_column=group_column, space_file=space, name=name,
+                              storage=storage)
     started = time.monotonic()
     if detach:
         run = tuning.start(ws, opts, detach=True, started=process_start())

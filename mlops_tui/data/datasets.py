@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from mlops_tui import stats
-from mlops_tui.data import dates, profiling, readers
+from mlops_tui.data import dates, profiling, readers, roles
 from mlops_tui.data.readers import read_file  # noqa: F401 - part of this module's interface
+from mlops_tui.data.roles import SchemaEntry
 from mlops_tui.errors import UserError
 from mlops_tui.refs import check_name, parse_ref
 from mlops_tui.results import Result, omitted_if_none
@@ -52,8 +53,6 @@ MIN_CLASS_ROWS = 3
 # default cuts row groups where the reader's chunks end, which moved with line endings.
 SNAPSHOT_ROW_GROUP = 262_144
 
-SchemaEntry = dict[str, Any]
-"""``{name, dtype, nullable, role}`` of a column: the form the store keeps a version's schema in (JSON)."""
 
 
 # --- registering -------------------------------------------------------------------------
@@ -124,7 +123,8 @@ def add_with_warnings(
             task = suggest_task(target_values, strict=False)
             if task is None:
                 warnings.append(f"target {target!r} has fewer than 2 distinct values; no task suggested")
-        entries = infer_schema(schema, prof, rows, target)
+        counters = roles.row_counters(pl.scan_parquet(snapshot), roles.counter_candidates(schema, prof, rows))
+        entries = roles.infer_schema(schema, prof, rows, target, counters)
         warnings.extend(_repeated_rows(str(snapshot), entries, rows))
         warnings.extend(_numbers_read_as_text(snapshot, schema))
         version, new = ws.store.datasets.add_version(
@@ -257,33 +257,6 @@ def _numbers_read_as_text(snapshot: Path, schema: dict[str, pl.DataType]) -> lis
 
 
 # --- schema and task ----------------------------------------------------------------------
-
-
-def infer_schema(
-    schema: dict[str, pl.DataType], prof: dict[str, dict[str, Any]], rows: int, target: str | None
-) -> list[SchemaEntry]:
-    """Schema entries ``{name, dtype, nullable, role}``.
-
-    Roles: the target; ``time`` for Date/Datetime columns and dates written as text; ``id`` for a
-    unique, complete integer or text column named like an id (``id``, ``customer_id``, ``userId``);
-    ``ignored`` for a column with at most one value (nothing to learn from); ``feature`` otherwise.
-    """
-    entries = []
-    for col, dtype in schema.items():
-        p = prof[col]
-        if col == target:
-            role = "target"
-        elif dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime) or "date_format" in p:
-            role = "time"
-        elif (profiling.looks_like_id(col) and (dtype.is_integer() or dtype == pl.String)
-              and p["nulls"] == 0 and p["distinct"] == rows):
-            role = "id"
-        elif p["distinct"] <= 1:
-            role = "ignored"
-        else:
-            role = "feature"
-        entries.append({"name": col, "dtype": str(dtype), "nullable": p["nulls"] > 0, "role": role})
-    return entries
 
 
 def suggest_task(series: pl.Series, *, strict: bool = True) -> str | None:

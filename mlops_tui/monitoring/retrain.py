@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mlops_tui.data import datasets
+from mlops_tui.data import datasets, roles
 from mlops_tui.errors import PolicyRefused, UserError
 from mlops_tui.registry import compiled, gate
 from mlops_tui.registry import models as registry
@@ -201,7 +201,8 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     split_seed, split_source = protocol.split_seed(dv, explicit, old.get("time_column"))
     config = {**old, "dataset": dv.name, "dataset_version": dv.version, "dataset_hash": dv.hash,
               "retrain_of": champion.ref, "trials": trials, "split_seed": split_seed,
-              "split_seed_source": split_source, "jobs": 1, "trial_threads": 1}
+              "split_seed_source": split_source, "jobs": 1, "trial_threads": 1,
+              "id_columns": roles.id_columns(dv.schema)}
     prepared = train.prepare_config(ws, dv, config)  # bad data fails here, before any write
     config["protocol"] = protocol.choose(prepared, old.get("time_column")).to_json()
     metric = mx.check_metric(prepared.task, config.get("metric"))

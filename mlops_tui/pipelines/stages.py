@@ -56,7 +56,7 @@ def _tune(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
     opts = tuning.TuneOptions(dataset=up[o["data"]]["dataset"], target=o.get("target"), task=o.get("task"),
                               metric=o.get("metric"), trials=trials, timeout=o.get("timeout"), jobs=o.get("jobs"),
                               seed=o.get("seed", 0), split_seed=o.get("split_seed"),
-                              time_column=o.get("time_column"),
+                              time_column=o.get("time_column"), group_column=o.get("group_column"),
                               space_file=str(p.path(o["space"])) if "space" in o else None, name=o.get("name"))
     run = tuning.start(ws, opts, detach=False)
     if run.status != "completed" or not run.model_name:

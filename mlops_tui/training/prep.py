@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mlops_tui.data import dates
-from mlops_tui.data.profiling import ROW_NUMBER_NAMES
+from mlops_tui.data import dates, roles
 from mlops_tui.errors import UserError
+from mlops_tui.training import groups
 from mlops_tui.training.signature import DATE_PARTS, Feature, Signature, categories_of, encode
 
 TASKS = ("binary", "multiclass", "regression")
@@ -115,8 +115,10 @@ def _check_target(df: pl.DataFrame, target: str, task: str | None) -> tuple[pl.D
 
 # -- split -----------------------------------------------------------------------------------------
 def _split(df: pl.DataFrame, target: str, task: str, time_column: str | None, time_format: str | None, seed: int,
-           test_size: float, valid_size: float) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, Any]]:
-    """(train, valid, test, how). ``time_format``: how a text time column reads (prepare inferred it)."""
+           test_size: float, valid_size: float,
+           group_column: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """(train, valid, test, how). ``time_format``: how a text time column reads (prepare inferred it);
+    ``group_column``: rows sharing its value stay on one side (training.groups)."""
     n = df.height
     n_test, n_valid = max(1, round(n * test_size)), max(1, round(n * valid_size))
     if n - n_test - n_valid < 2:
@@ -141,6 +143,9 @@ def _split(df: pl.DataFrame, target: str, task: str, time_column: str | None, ti
     strat = y
     if y is not None and (np.unique(y, return_counts=True)[1].min() < 3):
         method, strat = "random", None  # a class too rare to stratify on
+    if group_column:
+        train_idx, valid_idx, test_idx, info = groups.split(df, group_column, strat, seed, test_size, valid_size)
+        return df[train_idx], df[valid_idx], df[test_idx], info
     rest, test_idx = train_test_split(idx, test_size=n_test, random_state=seed, stratify=strat)
     strat_rest = strat[rest] if strat is not None else None
     train_idx, valid_idx = train_test_split(rest, test_size=n_valid, random_state=seed, stratify=strat_rest)
@@ -149,33 +154,24 @@ def _split(df: pl.DataFrame, target: str, task: str, time_column: str | None, ti
 
 
 # -- features --------------------------------------------------------------------------------------
-def _looks_like_id(name: str, col: pl.Series, n: int) -> bool:
-    if n < 20 or col.n_unique() < n or col.null_count():
-        return False
-    lowered = name.strip().lower()
-    named = lowered == "id" or lowered.endswith(("_id", "id")) or lowered.startswith(("id_", "id"))
-    return named or lowered in ROW_NUMBER_NAMES or col.dtype == pl.String
-
-
-def _features(train: pl.DataFrame, target: str, time_column: str | None) -> tuple[list[Feature], list[str], list[dict[str, Any]]]:
-    """Candidate features from the training rows; exclusions (with reasons) and id columns."""
+def _features(train: pl.DataFrame, target: str, time_column: str | None,
+              ids: list[str]) -> tuple[list[Feature], list[dict[str, Any]]]:
+    """Candidate features from the training rows, and exclusions (with reasons)."""
     n = train.height
     feats: list[Feature] = []
-    ids: list[str] = []
     excluded: list[dict[str, Any]] = []
     for name in train.columns:
         if name == target:
+            continue
+        if name in ids:
+            excluded.append({"column": name, "reason": "id-like (names rows: a key, a row counter, unique text)"})
             continue
         col, dtype = train[name], train.schema[name]
         dt = str(dtype)
         if col.null_count() == n or col.n_unique() <= 1:
             excluded.append({"column": name, "reason": "constant (a single value in the training rows)"})
             continue
-        date_format = dates.infer_format(col) if dtype == pl.String else None  # text dates are unique too
-        if not date_format and _looks_like_id(name, col, n):
-            ids.append(name)
-            excluded.append({"column": name, "reason": "id-like (unique per row)"})
-            continue
+        date_format = dates.infer_format(col) if dtype == pl.String else None
         if dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime) or date_format:
             parts = list(DATE_PARTS if (isinstance(dtype, pl.Datetime) or dtype == pl.String) else DATE_PARTS[:4])
             made = []
@@ -198,7 +194,7 @@ def _features(train: pl.DataFrame, target: str, time_column: str | None) -> tupl
             feats.append(Feature(name, "categorical", name, dt, categories=cats))
         else:
             excluded.append({"column": name, "reason": f"unsupported type {dt}"})
-    return feats, ids, excluded
+    return feats, excluded
 
 
 def _leak_score(task: str, x: np.ndarray, y: np.ndarray, categorical: bool, seed: int) -> tuple[str, float, bool]:
@@ -253,15 +249,31 @@ def _leakage(train: pl.DataFrame, sig: Signature, seed: int) -> tuple[list[Featu
 
 
 def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_column: str | None = None,
-            seed: int = 0, test_size: float = 0.2, valid_size: float = 0.2) -> Prepared:
-    """Validate the target, split, choose and encode features, guard against leaks (see module doc)."""
+            seed: int = 0, test_size: float = 0.2, valid_size: float = 0.2,
+            id_columns: list[str] | None = None, group_column: str | None = None) -> Prepared:
+    """Validate the target, split, choose and encode features, guard against leaks (see module doc).
+
+    ``id_columns``: the dataset version's stored id roles (data.roles), so training leaves out what
+    `dataset show` calls an id; None (a run recorded before, a frame of no version): the same rule
+    applied to ``df``. ``group_column``: rows sharing its value stay on one side of the holdout (and of
+    the folds, protocol.folds); without it (and a time column), a random split warns when holdout rows
+    share a grouping key's value with training rows (training.groups)."""
     if not (0 < test_size < 1 and 0 < valid_size < 1 and test_size + valid_size < 1):
         raise UserError(f"split sizes test={test_size} valid={valid_size} must be in (0, 1) and sum below 1")
     if time_column is not None and time_column not in df.columns:
         raise UserError(f"time column {time_column!r} is not in the dataset")
     if time_column == target:
         raise UserError("the time column cannot be the target")
+    if group_column is not None:
+        if group_column not in df.columns:
+            raise UserError(f"group column {group_column!r} is not in the dataset")
+        if group_column == target:
+            raise UserError("the group column cannot be the target")
+        if time_column:
+            raise UserError("--group-column and --time-column split in different ways; choose one")
     rows_in = df.height
+    ids = [c for c in (roles.id_columns(roles.frame_roles(df, target)) if id_columns is None else id_columns)
+           if c in df.columns and c != target]
     df, task, dropped = _check_target(df, target, task)
     classes: tuple[str, ...] = ()
     if task != "regression":
@@ -277,13 +289,17 @@ def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_colu
             raise UserError(f"time column {time_column!r} has values that are not dates, e.g. "
                             f"{bad[0] if len(bad) else None!r} (dates read: ISO 2019-01-31, 1/31/2019, "
                             "31/01/2019, 31.01.2019, ... with an optional time)")
-    train, valid, test, split = _split(df, target, task, time_column, time_format, seed, test_size, valid_size)
+    train, valid, test, split = _split(df, target, task, time_column, time_format, seed, test_size, valid_size,
+                                       group_column)
     # Categories and exclusions from every row the final model is fitted on; never the holdout.
-    feats, ids, excluded = _features(pl.concat([train, valid], how="vertical_relaxed"), target, time_column)
+    feats, excluded = _features(pl.concat([train, valid], how="vertical_relaxed"), target, time_column, ids)
     sig = Signature(task, target, tuple(feats), classes, tuple(ids))
     warnings: list[str] = []
     if dropped:
         warnings.append(f"{dropped} row(s) without a {target!r} value were dropped")
+    shared = [] if time_column or group_column else groups.shared_with_training(df, pl.concat(
+        [train, valid], how="vertical_relaxed"), test, target)
+    warnings += [groups.warning(found) for found in shared]
     kept, leaks = _leakage(train, sig, seed)
     for leak in leaks:
         excluded.append({"column": leak["source"], "reason": f"leakage: {leak['measure']} {leak['score']} "
@@ -295,7 +311,7 @@ def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_colu
                         f"(excluded: {', '.join(e['column'] for e in excluded) or 'none'})")
     sig = Signature(task, target, tuple(kept), classes, tuple(ids))
     report = {
-        "task": task, "target": target, "seed": seed, "time_column": time_column,
+        "task": task, "target": target, "seed": seed, "time_column": time_column, "group_column": group_column,
         "rows_in": rows_in, "rows_dropped_missing_target": dropped, "rows_used": df.height,
         "split": {**split, "test_size": test_size, "valid_size": valid_size,
                   "train": train.height, "valid": valid.height, "test": test.height},
@@ -304,6 +320,7 @@ def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_colu
         "encodings": {f.name: {"kind": "categorical", "categories": len(f.categories)} if f.kind == "categorical"
                       else {"kind": "date_part", "source": f.source, "part": f.transform} if f.transform
                       else {"kind": "numeric"} for f in kept},
-        "excluded": excluded, "id_columns": ids, "leakage": leaks, "warnings": warnings,
+        "excluded": excluded, "id_columns": ids, "leakage": leaks, "shared_with_training": shared,
+        "warnings": warnings,
     }
     return Prepared(train, valid, test, sig, report)

@@ -75,3 +75,82 @@ def test_text_that_is_no_time_of_day_is_named_when_evaluating():
     check_numeric_text(pl.DataFrame({"time": ["02:31:38", None]}), sig)
     with pytest.raises(UserError, match=r"column 'time' should be times of day \(HH:MM:SS\) .* 'DNF'"):
         check_numeric_text(pl.DataFrame({"time": ["02:31:38", "DNF"]}), sig)
+
+
+# -- a row counter is an id whatever its name --------------------------------------------------------
+def test_a_row_counter_under_another_name_is_an_id_in_dataset_show_and_in_training(ws, tmp_path):
+    """Ecdat breaches: `Number` is 0..1,054 in file order; tuned on, it was the 2nd feature by gain."""
+    from mlops_tui.data import roles
+    from mlops_tui.training import prep
+    from mlops_tui.training.tuning.control import TuneOptions, validate
+
+    path = _real_csv(tmp_path, "Ecdat", "breaches", "breaches")
+    dv, _ = datasets.add(ws, str(path), name="breaches", target="Type_of_Breach")
+    role = {e["name"]: e["role"] for e in dv.schema}
+    assert (role["Number"], role["rownames"], role["year"], role["Individuals_Affected"]) == ("id", "id", "feature",
+                                                                                           "feature")
+    _, prepared, config = validate(ws, TuneOptions(dataset="breaches", trials=1))
+    assert config["id_columns"] == roles.id_columns(dv.schema)
+    assert "Number" in prepared.signature.id_columns and "Number" not in prepared.signature.feature_names
+    # A frame of no stored version (runs recorded before roles were passed) is judged by the same rule.
+    df = datasets.load(ws, dv)
+    assert prep.prepare(df, target="Type_of_Breach").signature.id_columns == prepared.signature.id_columns
+
+    # The same numbers out of file order are a quantity, not a counter.
+    shuffled = df.with_columns(pl.col("Number").shuffle(seed=1))
+    shuffled.write_csv(tmp_path / "shuffled.csv")
+    dv2, _ = datasets.add(ws, str(tmp_path / "shuffled.csv"), name="breaches", target="Type_of_Breach")
+    assert {e["name"]: e["role"] for e in dv2.schema}["Number"] == "feature"
+    assert "Number" in prep.prepare(shuffled, target="Type_of_Breach").signature.feature_names
+
+
+# -- rows that come in groups ---------------------------------------------------------------------------
+def test_rows_of_one_incident_stay_on_one_side_with_a_group_column_and_a_random_split_warns(ws, cli, tmp_path):
+    """openintro mn_police_use_of_force: one row per force used, so an incident is several rows sharing
+    `response_datetime` (to the second) and the injury label; a random holdout scored ROC AUC 0.975."""
+    from mlops_tui.training.prep import fitted_rows
+    from mlops_tui.training.tuning import protocol, train
+    from mlops_tui.training.tuning.control import TuneOptions, validate
+
+    path = _real_csv(tmp_path, "openintro", "mn_police_use_of_force", "mnforce")
+    dv, _ = datasets.add(ws, str(path), name="mnforce", target="subject_injury")
+    _, random, _ = validate(ws, TuneOptions(dataset="mnforce", trials=1))
+    [shared] = random.report["shared_with_training"]
+    assert shared["column"] == "response_datetime" and shared["holdout_rows"] > random.test.height / 2
+    assert f"{shared['holdout_rows']} of {random.test.height} holdout rows share 'response_datetime' with a " \
+           "training row" in random.report["warnings"][-1]
+
+    _, grouped, config = validate(ws, TuneOptions(dataset="mnforce", trials=1, group_column="response_datetime"))
+    assert (config["group_column"], config["protocol"]["kind"]) == ("response_datetime", "cv")
+    assert grouped.report["shared_with_training"] == []
+    key = fitted_rows(grouped)["response_datetime"]
+    assert not set(grouped.test["response_datetime"]) & set(key)
+    for fit, valid in protocol.folds(config, grouped, draws=protocol.final_draws(config)):
+        assert not set(key.gather(fit)) & set(key.gather(valid))
+    # The run's record splits the same way again (run reproduce, retrain, a remote worker).
+    assert train.prepare_frame(datasets.load(ws, dv), config).test.equals(grouped.test)
+
+    (tmp_path / "space.toml").write_text("num_boost_round = 20\nearly_stopping_rounds = 5\n")
+    done = cli("tune", "mnforce", "--trials", "2", "--jobs", "1", "--group-column", "response_datetime",
+               "--space", tmp_path / "space.toml", "--json")
+    assert done.code == 0, done.stderr
+    run = done.json
+    assert run["protocol"]["group_column"] == "response_datetime" and run["prep"]["split"]["method"] == "grouped"
+    shown = cli("run", "show", run["run_id"])
+    assert "rows sharing 'response_datetime' kept on one side" in " ".join(shown.stdout.split())
+
+
+def test_a_group_column_is_checked_before_the_run_exists(ws, cli, tmp_path):
+    from tests.scoring_helpers import SAMPLE
+
+    cli("dataset", "add", SAMPLE / "penguins.csv", "--target", "species")
+    for args, message in ((["--group-column", "nope"], "error: group column 'nope' is not in the dataset"),
+                          (["--group-column", "island", "--time-column", "year"],
+                           "error: --group-column and --time-column split in different ways; choose one")):
+        done = cli("tune", "penguins", "--trials", "1", *args)
+        assert (done.code, done.stderr.strip()) == (1, message)
+    assert ws.store.runs.list() == []
+    done = cli("tune", "penguins", "--trials", "1", "--group-column", "island")  # three islands
+    assert (done.code, done.stderr.strip()) == (1, "error: group column 'island' has 3 group(s) in the labelled rows: "
+                                                   "too few to hold out whole groups (at least 9)")
+    assert ws.store.runs.list() == []

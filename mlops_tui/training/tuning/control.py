@@ -42,6 +42,7 @@ class TuneOptions:
     seed: int = 0
     split_seed: int | None = None  # None: fixed per dataset version (protocol.split_seed)
     time_column: str | None = None
+    group_column: str | None = None  # rows sharing its value stay on one side of the holdout and the folds
     space_file: str | None = None
     name: str | None = None
     storage: str | None = None  # a PostgreSQL URL (other hosts may join), "journal", or None: config.toml's
@@ -49,7 +50,7 @@ class TuneOptions:
 
 def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared, dict[str, Any]]:
     """Check every option and prepare the data once; returns (dataset version, prepared, config)."""
-    from mlops_tui.data import datasets
+    from mlops_tui.data import datasets, roles
     from mlops_tui.training import metrics as mx
     from mlops_tui.training import prep
     from mlops_tui.training.tuning import protocol
@@ -74,8 +75,9 @@ def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared
         raise UserError(f"dataset {dv.ref} has no target; pass --target COLUMN")
     task = None if opts.task in (None, "auto") else opts.task
     split_seed, split_source = protocol.split_seed(dv, opts.split_seed, opts.time_column)
+    ids = roles.id_columns(dv.schema)  # what `dataset show` calls an id is never a feature
     prepared = prep.prepare(datasets.load(ws, dv), target=target, task=task, time_column=opts.time_column,
-                            seed=split_seed)
+                            seed=split_seed, id_columns=ids, group_column=opts.group_column)
     metric = mx.check_metric(prepared.task, opts.metric)
     space = load_space(opts.space_file, opts.timeout,
                        categorical=any(f.kind == "categorical" for f in prepared.signature.features))
@@ -84,6 +86,7 @@ def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared
     config = {
         "dataset": dv.name, "dataset_version": dv.version, "dataset_hash": dv.hash, "target": target,
         "task": prepared.task, "metric": metric, "time_column": opts.time_column, "seed": opts.seed,
+        "id_columns": ids, "group_column": opts.group_column,
         "split_seed": split_seed, "split_seed_source": split_source,
         "protocol": protocol.choose(prepared, opts.time_column).to_json(),
         "warm_start": warm_starts(space, prepared.train.height + prepared.valid.height,

@@ -6,6 +6,7 @@ a reproduction and a retrain follow the same rules:
 * **One holdout per dataset version.** The holdout is drawn with a split seed derived from the
   version's content hash, so every run of that version is evaluated on the same rows whatever its
   ``--seed`` (which varies only the search). ``--split-seed`` or a time split opts out.
+  ``--group-column`` keeps the rows of a group on one side of it and of every fold (training.groups).
 * **Cross-validation for small data.** Up to :data:`CV_MAX_ROWS` rows besides the holdout, each
   trial is scored by k-fold cross-validation over all of them (the holdout never enters a fold), and
   the final model is the best trial's k fold models at the rounds where the folds' mean curve was
@@ -83,6 +84,8 @@ def choose(prepared: Prepared, time_column: str | None) -> Protocol:
         if folds >= 2:
             reason = (f"{fit_rows} rows besides the holdout (<= {CV_MAX_ROWS:,}): {folds}-fold cross-validation "
                       "uses them all for both training and validation")
+            if prepared.report.get("group_column"):
+                reason += f"; rows sharing {prepared.report['group_column']!r} stay in one fold"
             if fit_rows * len(prepared.signature.features) > DRAWS_MAX_CELLS:
                 return Protocol("cv", folds, reason)
             return Protocol("cv", folds, reason + f"; the final model averages the best trial's fold models over "
@@ -93,14 +96,18 @@ def choose(prepared: Prepared, time_column: str | None) -> Protocol:
 
 
 def _max_folds(prepared: Prepared) -> int:
-    """Stratified folds need every class in each one: no more folds than the rarest class has rows."""
-    if prepared.task == "regression":
-        return CV_FOLDS
+    """Stratified folds need every class in each one: no more folds than the rarest class has rows
+    (nor than the groups, with a group column)."""
     import polars as pl
 
-    fit = pl.concat([prepared.train, prepared.valid], how="vertical_relaxed")
-    counts: list[int] = fit[prepared.signature.target].cast(pl.String).value_counts()["count"].to_list()
-    return min(counts)
+    from mlops_tui.training.prep import fitted_rows
+
+    fit = fitted_rows(prepared)
+    group = prepared.report.get("group_column")
+    limits = [CV_FOLDS, fit[group].n_unique() if group else CV_FOLDS]
+    if prepared.task != "regression":
+        limits += fit[prepared.signature.target].cast(pl.String).value_counts()["count"].to_list()
+    return min(limits)
 
 
 def folds(config: dict[str, Any], prepared: Prepared, draws: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -108,7 +115,8 @@ def folds(config: dict[str, Any], prepared: Prepared, draws: int = 1) -> list[tu
 
     Holdout protocol: the prepared split itself. CV: stratified (classifiers) k folds seeded with
     the split seed, so every trial of a run, in every worker, sees the same folds; ``draws`` > 1
-    (the final model) adds k folds per draw, seeded with the split seed + the draw's number."""
+    (the final model) adds k folds per draw, seeded with the split seed + the draw's number. With a
+    group column, each group's rows stay in one fold (training.groups)."""
     import numpy as np
 
     n_train, n_valid = prepared.train.height, prepared.valid.height
@@ -123,9 +131,15 @@ def folds(config: dict[str, Any], prepared: Prepared, draws: int = 1) -> list[tu
     fit = fitted_rows(prepared)
     idx = np.arange(fit.height)
     y = None if prepared.task == "regression" else labels(prepared.signature, fit[prepared.signature.target])
+    k = int(protocol["folds"])
+    if config.get("group_column"):
+        from mlops_tui.training import groups
+
+        codes = groups.codes(fit, config["group_column"])
+        return [f for draw in range(draws) for f in groups.folds(k, seed + draw, y, codes)]
     kind: Any = KFold if y is None else StratifiedKFold
     return [(a, b) for draw in range(draws)
-            for a, b in kind(int(protocol["folds"]), shuffle=True, random_state=seed + draw).split(idx, y)]
+            for a, b in kind(k, shuffle=True, random_state=seed + draw).split(idx, y)]
 
 
 def final_draws(config: dict[str, Any]) -> int:

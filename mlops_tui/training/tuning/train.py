@@ -167,6 +167,7 @@ def prepare_frame(df: Any, config: dict[str, Any]) -> prep.Prepared:
         df, target=config["target"], task=config.get("task"),
         time_column=config.get("time_column"), seed=int(config.get("split_seed", config.get("seed", 0))),
         test_size=float(config.get("test_size", 0.2)), valid_size=float(config.get("valid_size", 0.2)),
+        id_columns=config.get("id_columns"), group_column=config.get("group_column"),
     )
 
 

@@ -1,0 +1,107 @@
+"""The role of each column of a dataset version: target, time, id, ignored or feature.
+
+Decided once, at `dataset add`, from the version's profile, and stored with its schema; `dataset
+show` prints it and training honours it (prep.prepare takes the stored id columns), so what the
+user reads is what the model learns from. :func:`frame_roles` applies the same rule to a frame in
+memory, for preparations without a stored version (runs recorded before, direct calls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import polars as pl
+
+from mlops_tui.data import dates, profiling
+
+SchemaEntry = dict[str, Any]
+"""``{name, dtype, nullable, role}`` of a column: the form the store keeps a version's schema in (JSON)."""
+
+# Fewer rows than this: a unique text column or a counter may be so by chance (5 names, 1..5).
+MIN_KEY_ROWS = 20
+
+
+def infer_schema(schema: dict[str, pl.DataType], prof: dict[str, dict[str, Any]], rows: int, target: str | None,
+                 counters: Collection[str] = ()) -> list[SchemaEntry]:
+    """Schema entries ``{name, dtype, nullable, role}``.
+
+    Roles: the target; ``time`` for Date/Datetime columns and dates written as text; ``id`` for a
+    row key (:func:`is_row_key`; ``counters``: the columns :func:`row_counters` found); ``ignored``
+    for a column with at most one value (nothing to learn from); ``feature`` otherwise.
+    """
+    entries = []
+    for col, dtype in schema.items():
+        p = prof[col]
+        if col == target:
+            role = "target"
+        elif dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime) or "date_format" in p:
+            role = "time"
+        elif is_row_key(col, dtype, rows, complete=p["nulls"] == 0, unique=p["distinct"] == rows,
+                        counter=col in counters):
+            role = "id"
+        elif p["distinct"] <= 1:
+            role = "ignored"
+        else:
+            role = "feature"
+        entries.append({"name": col, "dtype": str(dtype), "nullable": p["nulls"] > 0, "role": role})
+    return entries
+
+
+def is_row_key(name: str, dtype: pl.DataType, rows: int, *, complete: bool, unique: bool, counter: bool) -> bool:
+    """A column that names rows rather than describes them: a complete, unique integer or text column
+    named like an id (``id``, ``customer_id``, ``userId``, ``rownames``), a unique text column (a key
+    or a label per row: seen once each, nothing to learn), or a row counter whatever its name (Ecdat
+    breaches' ``Number`` is 0..1,054 in file order; learnt, it was the 2nd feature by gain, and a
+    scoring file does not share the training file's order)."""
+    if counter:
+        return True
+    if not (complete and unique and (dtype.is_integer() or dtype == pl.String)):
+        return False
+    return profiling.looks_like_id(name) or (dtype == pl.String and rows >= MIN_KEY_ROWS)
+
+
+def counter_candidates(schema: dict[str, pl.DataType], prof: dict[str, dict[str, Any]], rows: int) -> dict[str, int]:
+    """{column: first value} of the integer columns whose profile fits a row counter: complete,
+    from 0 or 1 to the row count (the order is :func:`row_counters`' to check)."""
+    if rows < MIN_KEY_ROWS:
+        return {}
+    out = {}
+    for col, dtype in schema.items():
+        p = prof[col]
+        if dtype.is_integer() and p["nulls"] == 0 and p.get("min") in (0, 1) and p.get("max") == p["min"] + rows - 1:
+            out[col] = int(p["min"])
+    return out
+
+
+def row_counters(lf: pl.LazyFrame, candidates: dict[str, int]) -> set[str]:
+    """The candidates whose values are exactly the row positions (start, start + 1, ... in order)."""
+    if not candidates:
+        return set()
+    position = pl.int_range(pl.len(), dtype=pl.Int64)
+    found = lf.select([(pl.col(c).cast(pl.Int64) - position == start).all().alias(c)
+                       for c, start in candidates.items()]).collect().row(0, named=True)
+    return {c for c, yes in found.items() if yes}
+
+
+def frame_roles(df: pl.DataFrame, target: str | None) -> list[SchemaEntry]:
+    """:func:`infer_schema` for a frame in memory, from the facts the rule reads (nulls, distinct
+    values of integer and text columns, text dates, min and max of integers)."""
+    prof: dict[str, dict[str, Any]] = {}
+    for name, dtype in df.schema.items():
+        col = df[name]
+        p: dict[str, Any] = {"nulls": col.null_count(), "distinct": 2}  # 2: not 'ignored' (unused by prep)
+        if dtype.is_integer() or dtype == pl.String:
+            p["distinct"] = col.n_unique()
+        if dtype.is_integer() and len(col):
+            p["min"], p["max"] = col.min(), col.max()
+        if dtype == pl.String and dates.infer_format(col):
+            p["date_format"] = True
+        prof[name] = p
+    counters = row_counters(df.lazy(), counter_candidates(dict(df.schema), prof, df.height))
+    return infer_schema(dict(df.schema), prof, df.height, target, counters)
+
+
+def id_columns(entries: list[SchemaEntry]) -> list[str]:
+    """The columns of a stored schema whose role is ``id``."""
+    return [e["name"] for e in entries if e.get("role") == "id"]
