@@ -61,6 +61,9 @@ TOURS: tuple[Source, ...] = (
     Source("blizzard", "openintro", "blizzard_salary", "current_salary", "regression"),
     Source("birds", "openintro", "birds", "sky", "multiclass"),
     Source("credit_data", "modeldata", "credit_data", "Status", "binary"),
+    # Two samples of one population (332 and 200 rows): a dataset that grows between pipeline runs.
+    Source("pima", "MASS", "Pima.te", "type", "binary"),
+    Source("pima_tr", "MASS", "Pima.tr", "type", "binary"),
 )
 BY_NAME = {s.name: s for s in (*SOURCES, *TOURS)}
 DEFAULT_DIR = Path(tempfile.gettempdir()) / "mlops-tui-corpus"

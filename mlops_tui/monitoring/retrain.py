@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlops_tui.data import datasets, roles
 from mlops_tui.errors import PolicyRefused, UserError
@@ -149,6 +149,29 @@ def paired_noise(task: str, metric: str, challenger: Scored, champion: Scored) -
     return None if bounds is None else gate.DropNoise(bounds[0], bounds[1], len(champion.y), paired=True)
 
 
+@dataclass(frozen=True)
+class Judged:
+    """Champion and challenger scored on the same rows, and the gate's verdict on that comparison."""
+
+    verdict: Verdict
+    champion: Scored
+    challenger: Scored
+    noise: gate.DropNoise | None
+
+
+def judge(ws: Workspace, challenger: ModelVersion, champion: ModelVersion, rows: pl.DataFrame, metric: str, *,
+          policy: dict[str, Any] | None = None) -> Judged:
+    """The gate on ``challenger`` against ``champion``, both scored on ``rows`` (rows new to the
+    champion): not on their stored holdout figures, which come from different rows whenever the
+    dataset version changed. The drop is judged with its paired bootstrap interval."""
+    champ = evaluate_on(ws, champion, rows, metric)
+    chall = evaluate_on(ws, challenger, rows, metric)
+    noise = paired_noise(challenger.task, metric, chall, champ)
+    verdict = gate.check(ws, dataclasses.replace(challenger, metrics=chall.metrics),
+                         champion=dataclasses.replace(champion, metrics=champ.metrics), policy=policy, noise=noise)
+    return Judged(verdict, champ, chall, noise)
+
+
 def unseen_by(ws: Workspace, champion: ModelVersion, run: Run, holdout: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
     """The holdout rows ``champion`` did not learn from, and a note when that cannot be known."""
     from mlops_tui.training import trained_rows
@@ -229,19 +252,15 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
         ws.store.runs.update(run_id, status="completed", best_params=params, test_metrics=chall_metrics,
                              best_value=best_value, model_name=challenger.name,
                              model_version=challenger.version, ended_at=utcnow())
-        champ_scored = evaluate_on(ws, champion, compared, metric)
-        chall_scored = evaluate_on(ws, challenger, compared, metric)
-        noise = paired_noise(prepared.task, metric, chall_scored, champ_scored)
+        judged = judge(ws, challenger, champion, compared, metric)
     except BaseException as exc:
         ws.store.runs.update(run_id, status="failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
                              ended_at=utcnow())
         ws.store.audit.record("retrain", obj, "failed", {"run_id": run_id, "dataset": dv.ref, "error": str(exc)})
         raise
 
-    # The gate compares both on the same rows, new to the champion: not its old holdout figure.
-    champ_metrics, chall_metrics = champ_scored.metrics, chall_scored.metrics
-    verdict = gate.check(ws, dataclasses.replace(challenger, metrics=chall_metrics),
-                         champion=dataclasses.replace(champion, metrics=champ_metrics), noise=noise)
+    champ_metrics, chall_metrics = judged.champion.metrics, judged.challenger.metrics
+    verdict, noise = judged.verdict, judged.noise
     ours, theirs = chall_metrics.get(metric), champ_metrics.get(metric)
     better = ours is not None and theirs is not None and gate.better(metric, ours, theirs)
     promoted = verdict.passed and better

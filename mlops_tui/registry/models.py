@@ -245,20 +245,23 @@ def default_engine(ws: Workspace) -> str:
 
 def deploy(ws: Workspace, ref: str, name: str, force: bool = False, output_dir: str | None = None, *,
            engine: str | None = None, stage: compiled.Stage | None = None,
-           policy: dict[str, Any] | None = None) -> Deployment:
+           policy: dict[str, Any] | None = None, verdict: Verdict | None = None) -> Deployment:
     """Create or repoint deployment ``name``; the gate must pass unless ``force`` (recorded).
 
     ``engine`` None keeps the deployment's engine (a new one takes :func:`default_engine`). The
     compiled engine compiles the model now (or finds it cached) and checks it against LightGBM,
     reporting each step to ``stage``; a model it cannot run faithfully is refused with one line
     and the deployment stays as it was. ``policy``: the gate's (default: the workspace's).
+    ``verdict``: the gate's verdict when the caller reached it on better evidence than the stored
+    holdout figures (a pipeline scores model and champion on the same rows); else checked here.
     """
     check_name("deployment name", name)
     if engine is not None and engine not in ENGINES:
         raise UserError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     m = resolve_model(ws, ref)
     follows = parse_ref(ref, allow_alias=True, kind="model").alias
-    verdict = gate.check(ws, m, champion=champion_of(ws, m, deployment=name), policy=policy)
+    if verdict is None:
+        verdict = gate.check(ws, m, champion=champion_of(ws, m, deployment=name), policy=policy)
     obj = f"deployment:{name}"
     if not verdict.passed and not force:
         ws.store.audit.record("deploy", obj, "refused", {"model": m.ref, "gate": verdict.to_json()})

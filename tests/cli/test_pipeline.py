@@ -21,6 +21,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import SAMPLE, run_cli, run_cli_subprocess
+from tests.corpus_helpers import corpus_sets
 from tests.tuning_helpers import FAST_SPACE
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline")]
@@ -333,3 +334,59 @@ def test_deploy_waits_for_the_gate_of_its_model_whatever_the_file_order(tmp_path
                     '[pipelines.p.stages.t]\nkind = "tune"\ndata = "d"\n[pipelines.p.stages.d]\nkind = "data"\n'
                     'path = "x.csv"\n[pipelines.p.stages.g]\nkind = "gate"\nmodel = "t"\n')
     assert [s.name for s in spec.load(file).stages] == ["d", "t", "g", "ship", "s"]
+
+
+GROWING = """\
+[pipelines.pima.stages.prepare]
+kind = "data"
+path = "data/pima.csv"
+target = "type"
+
+[pipelines.pima.stages.train]
+kind = "tune"
+data = "prepare"
+trials = 2
+jobs = 1
+space = "space.toml"
+
+[pipelines.pima.stages.check]
+kind = "gate"
+model = "train"
+
+[pipelines.pima.stages.ship]
+kind = "deploy"
+model = "train"
+name = "pima-prod"
+"""
+
+
+def test_a_grown_dataset_is_gated_on_rows_both_models_are_scored_on(tmp_path, capsys, monkeypatch):
+    """MASS Pima.te (332 rows), then with Pima.tr's 200 added: each version draws its own holdout, so
+    the models' stored holdout figures come from different rows (the first model's from 67 of them).
+    The gate scores both on the new holdout's rows the first model never learnt from, judging the
+    drop with its paired interval, and the deploy stage reaches the same verdict."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    te, tr = corpus_sets(tmp_path / "corpus", ["pima", "pima_tr"])
+    root = tmp_path / "project"
+    (root / "data").mkdir(parents=True)
+    first = pl.read_csv(te.path)
+    first.write_csv(root / "data" / "pima.csv")
+    (root / "space.toml").write_text(FAST_SPACE)
+    (root / "pipeline.toml").write_text(GROWING)
+
+    def run():
+        return run_cli(capsys, root / ".mlops", "pipeline", "run", "--file", root / "pipeline.toml", "--json")
+
+    assert run().code == 0
+    grown = pl.concat([first, pl.read_csv(tr.path).with_columns(pl.col("row_id") + 1000)])
+    grown.write_csv(root / "data" / "pima.csv")
+    result = run()
+    assert result.code == 0, result.stderr
+    assert statuses(result.json) == dict.fromkeys(["prepare", "train", "check", "ship"], "ran")
+    gate_out = result.json["stages"][2]["outputs"]
+    run_id = result.json["stages"][1]["outputs"]["run_id"]
+    holdout = pl.read_parquet(root / ".mlops" / "runs" / run_id / "holdout.parquet")
+    new_to_first = holdout.filter(pl.col("row_id") > 1000).height
+    # the first model learnt from every old row outside its own holdout; the shared rows are the rest
+    assert new_to_first <= gate_out["compared_rows"] < holdout.height
+    assert result.json["stages"][3]["outputs"]["model"] == "pima:2"
