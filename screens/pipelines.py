@@ -100,11 +100,11 @@ class PipelinesScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="pipelines-plan")
     def refresh_plans(self) -> None:
         from mlops_tui.errors import UserError
-        from mlops_tui.pipelines import plan, spec
+        from mlops_tui.pipelines import last_file, plan, spec
 
         ws = self.app.ws
         try:
-            file = spec.find_file(ws.root)
+            file = spec.find_file(ws.root, last_run=lambda: last_file(ws.root))
         except UserError:  # no file is a state of this screen, not an error (the CLI's '--file' is no help here)
             self.post_message(self.Planned(NO_FILE, {}, {}, {}))
             return

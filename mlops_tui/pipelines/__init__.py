@@ -5,10 +5,10 @@
 * :mod:`~mlops_tui.pipelines.stages` — what each kind does (the existing commands).
 * :mod:`~mlops_tui.pipelines.runner` — fingerprints, skipping, recording, `--when-drift`.
 
-The API the CLI and the TUI call: ``load(ws_root, file, name)``, ``plan(ws, pipeline, force=)``,
+The API the CLI and the TUI call: ``load(ws_root, file, name)``, ``last_file(ws_root)``, ``plan(ws, pipeline, force=)``,
 ``run(ws, pipeline, force=, when_drift=, on_stage=)``.
 """
 
-from mlops_tui.pipelines.runner import PipelineResult, StageResult, load, plan, run
+from mlops_tui.pipelines.runner import PipelineResult, StageResult, last_file, load, plan, run
 
-__all__ = ["PipelineResult", "StageResult", "load", "plan", "run"]
+__all__ = ["PipelineResult", "StageResult", "last_file", "load", "plan", "run"]

@@ -312,4 +312,15 @@ def load(ws_root: Path, file: str | None, name: str | None) -> Pipeline:
     """Find and check the pipeline file (see :mod:`mlops_tui.pipelines.spec`)."""
     from mlops_tui.pipelines import spec
 
-    return spec.load(spec.find_file(ws_root, file), name)
+    return spec.load(spec.find_file(ws_root, file, last_run=lambda: last_file(ws_root)), name)
+
+
+def last_file(ws_root: Path) -> str | None:
+    """The pipeline file of the workspace's latest pipeline run, if it ran one."""
+    from mlops_tui.workspace import Workspace
+
+    ws = Workspace(ws_root)
+    if not ws.store_path.exists():
+        return None
+    runs = ws.store.pipelines.list(limit=1)
+    return runs[0].file if runs else None

@@ -23,6 +23,7 @@ cycle) is one :class:`UserError` line naming the file, pipeline, stage and key.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,8 +81,11 @@ class Pipeline:
         return p if p.is_absolute() else self.base / p
 
 
-def find_file(workspace_root: Path, explicit: str | None = None) -> Path:
-    """``--file``, else ./pipeline.toml, else <workspace>/pipeline.toml."""
+def find_file(workspace_root: Path, explicit: str | None = None,
+              last_run: Callable[[], str | None] | None = None) -> Path:
+    """``--file``, else ./pipeline.toml, else <workspace>/pipeline.toml, else the file of the
+    workspace's latest pipeline run (``last_run``, asked only then): a cron job runs the project's
+    pipeline in its folder, and its user opens the workbench or asks `pipeline status` from another."""
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
@@ -90,6 +94,9 @@ def find_file(workspace_root: Path, explicit: str | None = None) -> Path:
     for candidate in (Path.cwd() / FILE_NAME, workspace_root / FILE_NAME):
         if candidate.is_file():
             return candidate.resolve()
+    recorded = last_run() if last_run else None
+    if recorded and Path(recorded).is_file():
+        return Path(recorded)
     raise UserError(f"no {FILE_NAME} in {Path.cwd()} or in the workspace {workspace_root}; pass --file FILE")
 
 

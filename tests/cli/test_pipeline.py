@@ -181,6 +181,17 @@ def run_json(cli, *args):
     return result.json
 
 
+def test_status_away_from_the_project_finds_the_file_of_the_latest_run(project, tmp_path, monkeypatch):
+    root, cli = project
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # no pipeline.toml here nor in the workspace: cron ran it in its folder
+    result = cli("pipeline", "status", "--json")
+    assert result.code == 0, result.stderr
+    assert result.json["pipeline"] == "penguins"
+    assert statuses(result.json) == dict.fromkeys(STAGES, "fresh")
+
+
 def test_dry_run_says_what_would_run_and_writes_nothing(project):
     root, cli = project
     write_project(root, accuracy=0.6)
