@@ -47,7 +47,7 @@ from mlops_tui.training.metrics import LOWER_IS_BETTER, worse_by
 from mlops_tui.training.metrics import better as better  # gate.better: part of the gate's API
 
 if TYPE_CHECKING:
-    from mlops_tui.store import ModelVersion
+    from mlops_tui.store import Evaluation, ModelVersion
     from mlops_tui.workspace import Workspace
 
 
@@ -72,7 +72,8 @@ def explain(checks: dict[str, Any]) -> list[str]:
             op = "≤" if c["ok"] else ">"
             noise = c.get("noise")
             within = ", within noise" if noise and c["ok"] and c["drop"] > c["limit"] else ""
-            out.append(f"drop vs champion {c['drop']:.3g} {op} {_allowed(c['limit'], c.get('relative'))}{within}")
+            apart = f" (on {c['holdouts']})" if c.get("holdouts") else ""
+            out.append(f"drop vs champion {c['drop']:.3g} {op} {_allowed(c['limit'], c.get('relative'))}{within}{apart}")
         elif key == "no_skill":
             if c.get("level") is None:
                 out.append(c["note"])
@@ -146,8 +147,9 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
     noise, by more than the user allows."""
     policy = ws.gate_policy() if policy is None else policy
     metrics = model.metrics or {}
-    # the latest holdout evaluation's details: read once, and only if a check below needs them
-    details = functools.cache(lambda: _holdout_details(ws, model))
+    # the latest holdout evaluations and the model's details: read once, and only if a check needs them
+    holdout = functools.cache(lambda: _holdout_evaluation(ws, model))
+    details = functools.cache(lambda: _details(ws, holdout()))
     reasons: list[str] = []
     checks: dict[str, Any] = {}
     for metric, bound in (policy.get("min_metric") or {}).items():
@@ -178,9 +180,14 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
                                   "limit": limit, "relative": relative, "ok": ok}
             if noise:
                 checks["max_drop"]["noise"] = noise.to_json()
+            apart = None if noise else _apart(model, champion, holdout(), _holdout_evaluation(ws, champion))
+            if apart:
+                checks["max_drop"]["holdouts"] = apart
             if not ok:
                 reasons.append(f"{primary} {ours:.4g} is worse than champion {champion.ref} ({theirs:.4g}) "
-                               f"by {drop:.4g} > allowed {_allowed(limit, relative)}{_beyond(noise)}")
+                               f"by {drop:.4g} > allowed {_allowed(limit, relative)}{_beyond(noise)}"
+                               + (f" (measured on {apart}: part of the gap may be the rows; `retrain` "
+                                  "compares both on one holdout, with noise)" if apart else ""))
     gap_limit = policy.get("max_slice_gap")
     if gap_limit is not None:
         gap = slice_gap(details())
@@ -270,12 +277,37 @@ def slice_gap(details: dict[str, Any]) -> SliceGap | None:
     return SliceGap(gap, metric, name, best.value, worst.value, observed, groups, confidence, best, worst)
 
 
-def _holdout_details(ws: Workspace, model: ModelVersion) -> dict[str, Any]:
-    """The details of ``model``'s latest holdout evaluation; empty when none were stored."""
+def _holdout_evaluation(ws: Workspace, model: ModelVersion) -> Evaluation | None:
+    """``model``'s latest holdout evaluation, if one was stored."""
     from mlops_tui.evaluation import records as evaluation
 
-    ev = evaluation.holdout_of_model(ws, model)
+    return evaluation.holdout_of_model(ws, model)
+
+
+def _details(ws: Workspace, ev: Evaluation | None) -> dict[str, Any]:
+    """The details of a holdout evaluation; empty when none were stored."""
+    from mlops_tui.evaluation import records as evaluation
+
     return (evaluation.load_details(ws, ev) if ev else None) or {}
+
+
+def _apart(model: ModelVersion, champion: ModelVersion, model_holdout: Evaluation | None,
+           champion_holdout: Evaluation | None) -> str | None:
+    """Which different holdouts the stored metrics of ``model`` and ``champion`` were measured on, or
+    None when the same (or it cannot be told).
+
+    Every run of a dataset version shares one holdout (its split seed is fixed per version), so two
+    versions trained on one dataset version compare on the same rows unless a run chose another split
+    (--split-seed, --time-column). A version trained on another dataset version (`tune` of a new
+    version, `retrain`'s challenger deployed elsewhere later) was measured on other rows. Told by the
+    evaluations' holdout hashes, else by the dataset versions."""
+    hashes = [(ev.metrics or {}).get("holdout_hash") if ev else None for ev in (model_holdout, champion_holdout)]
+    data = [f"{m.dataset}:{m.dataset_version}" if m.dataset else None for m in (model, champion)]
+    if None not in hashes and hashes[0] == hashes[1]:
+        return None
+    if None in hashes and (None in data or data[0] == data[1]):
+        return None
+    return f"the holdouts of {data[0]} and {data[1]}" if data[0] != data[1] else f"two different holdouts of {data[0]}"
 
 
 def _prior_entropy(shares: list[float]) -> float:

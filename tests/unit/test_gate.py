@@ -86,6 +86,39 @@ def test_a_drop_within_the_paired_noise_passes_max_drop_and_one_beyond_it_refuse
                               "(1 % of the champion's), beyond noise (paired bootstrap over 5000 rows: 390 to 520)",)
 
 
+def test_a_drop_between_versions_measured_on_different_holdouts_says_so(ws):
+    """`deploy`/`model show` compare stored holdout metrics. Versions of one dataset version share its
+    holdout; a version trained on another dataset version (or split) was measured on other rows, so
+    the check says so instead of presenting the gap as the models' alone."""
+    from tests.eval_helpers import trained
+
+    ws = _with_policy(ws, "max_drop = 0.01\n")
+    _, booster, sig, test = trained(ws, "binary", name="d")
+    versions = []
+    for rows, auc in ((test[::2], 0.95), (test[::2], 0.90), (test[1::2], 0.90)):
+        metrics = {"roc_auc": auc, "primary_metric": "roc_auc"}
+        m = ws.store.models.register(name="d", path="artifacts/models/x.txt", sha256="0" * 64, task="binary",
+                                     signature=sig.to_json(), dataset="default", dataset_version=1, metrics=metrics)
+        evaluation.record_holdout(ws, run_id=None, model=m, booster=booster, signature=sig, test_df=rows,
+                                  metrics=metrics)
+        versions.append(m)
+    base, same_rows, other_rows = versions
+    same = gate.check(ws, same_rows, champion=base)
+    assert same.reasons == (f"roc_auc 0.9 is worse than champion {base.ref} (0.95) by 0.05 > allowed 0.01",)
+    assert "holdouts" not in same.checks["max_drop"]
+    other = gate.check(ws, other_rows, champion=base)
+    assert not other.passed and other.checks["max_drop"]["holdouts"] == "two different holdouts of default:1"
+    assert other.reasons == (f"roc_auc 0.9 is worse than champion {base.ref} (0.95) by 0.05 > allowed 0.01 "
+                             "(measured on two different holdouts of default:1: part of the gap may be the rows; "
+                             "`retrain` compares both on one holdout, with noise)",)
+    assert "drop vs champion 0.05 > 0.01 (on two different holdouts of default:1)" in gate.explain(other.checks)
+    # no holdout recorded: told by the dataset versions
+    v1, v2 = (ws.store.models.register(name="e", path="x.txt", sha256="0" * 64, task="binary", signature={},
+                                       dataset="default", dataset_version=v, metrics={"roc_auc": auc, "primary_metric": "roc_auc"})
+              for v, auc in ((1, 0.95), (2, 0.9)))
+    assert gate.check(ws, v2, champion=v1).checks["max_drop"]["holdouts"] == "the holdouts of default:2 and default:1"
+
+
 def test_max_drop_per_metric_reads_by_the_same_rule(ws):
     ws = _with_policy(ws, "max_drop = { default = 0.01, rmse = 0.05 }\n")
     champ = _model(ws, {"rmse": 30.0, "primary_metric": "rmse"})
@@ -226,7 +259,7 @@ def test_a_model_with_skill_passes_the_no_skill_check_and_the_levels_come_from_t
     verdict = gate.check(ws, model)
     assert verdict.passed, verdict.reasons
     assert verdict.checks["no_skill"]["ok"] is True and verdict.checks["no_skill"]["value"] > 0.8
-    details = gate._holdout_details(ws, model)
+    details = gate._details(ws, gate._holdout_evaluation(ws, model))
     base = details["curves"]["pr"]["base_rate"]
     assert 0.3 < base < 0.7  # about half the penguins are male
     assert gate.no_skill_level("pr_auc", model.metrics, details) == (base, "the positive rate")
