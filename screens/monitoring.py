@@ -178,9 +178,10 @@ class MonitoringScreen(BaseScreen):
             self._show_drift()
             return
         jobs = s.jobs
-        jobs_table.fill(["drift", "job", "kind", "pred Δ", "when", "rows"], [
+        # The verdict first (status, job, prediction drift): at 80 columns the pane shows ~28 characters.
+        jobs_table.fill(["drift", "job", "pred Δ", "when", "rows", "kind"], [
             (status_text(j.status if j.job_status == "succeeded" else j.job_status), j.job_id[:8],
-             j.kind, fmt(j.prediction_drift, 2), ago(j.created_at), fmt(j.rows)) for j in jobs
+             fmt(j.prediction_drift, 2), ago(j.created_at), fmt(j.rows), j.kind) for j in jobs
         ], [j.job_id for j in jobs])
         trend = [j.prediction_drift or 0.0 for j in reversed(jobs) if j.job_status == "succeeded"]
         spark = self.query_one("#mon-sparkline", Sparkline)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import polars as pl
 import pytest
 
@@ -39,6 +41,23 @@ async def test_deployments_show_drift_status_and_worst_features_first(ws):
         assert {d[1] for d in drift} == {"✓ ok"}
 
 
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_the_jobs_pane_shows_each_jobs_verdict_and_prediction_drift_on_a_small_terminal(ws, size):
+    """At 80x24 the Jobs pane is ~28 characters wide: the prediction drift column was cut off
+    ('pred' with no values) behind the job kind."""
+    monitoring_fixture(ws)
+    app = app_on(ws, "monitoring")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#mon-jobs-table")
+        columns = [str(c.label) for c in table.ordered_columns]
+        shown = table.scrollable_content_region.width
+        ends = dict(zip(columns, itertools.accumulate(c.get_render_width(table) for c in table.ordered_columns)))
+        assert ends["pred Δ"] <= shown, (columns, ends, shown)
+        assert [r[:3] for r in rows(table)] == [["■ alert", "job3cccc", "0.31"], ["▲ warn", "job2bbbb", "0.08"],
+                                                ["✓ ok", "job1aaaa", "0.01"]]
+
+
 async def test_a_job_scored_elsewhere_appears_on_refresh(ws):
     model = credit_model(ws, rounds=3)
     ws.store.models.deploy(name="credit-batch", model_name="credit", model_version=model.version,
@@ -53,8 +72,8 @@ async def test_a_job_scored_elsewhere_appears_on_refresh(ws):
         await pilot.press("r")
         await settle(pilot)
         jobs = rows(app.screen.query_one("#mon-jobs-table"))
-        assert len(jobs) == 1 and jobs[0][1:3] == [job.job_id[:8], "batch"]
-        assert jobs[0][5] == "10,000"
+        assert len(jobs) == 1 and jobs[0][1] == job.job_id[:8] and jobs[0][5] == "batch"
+        assert jobs[0][4] == "10,000"
 
 
 async def test_feedback_form_records_live_performance(ws, tmp_path):
