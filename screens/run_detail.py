@@ -49,6 +49,9 @@ class RunDetailScreen(BaseScreen):
             super().__init__()
             self.run, self.trials, self.workers = run, trials, workers
 
+    class PlotReady(Message):
+        """textual-plotext is imported (off the UI thread): the History tab can hold its plot."""
+
     class Importance(Message):
         """Parameter importances (or why there are none) and, once evaluated, feature importances."""
 
@@ -62,17 +65,17 @@ class RunDetailScreen(BaseScreen):
         self.run: Run | None = None
         self._importance_for: int = -1
         self._ticks = 0
+        self._trials: list[Trial] = []
+        self._plot_ready = False
 
     def compose(self) -> ComposeResult:
-        from textual_plotext import PlotextPlot
-
         yield Header()
         yield Static("Loading…", id="run-head")
         with TabbedContent(id="run-tabs", initial="trials"):
             with TabPane("Trials t", id="trials"):
                 yield Table(id="trials-table")
             with TabPane("History h", id="history"):
-                yield PlotextPlot(id="history-plot")
+                yield Static("Loading the plot…", id="history-wait")
             with TabPane("Importances i", id="importance"), VerticalScroll():
                 yield Static("", id="importance-text")
             with TabPane("Outcome o", id="outcome"), VerticalScroll():
@@ -82,7 +85,25 @@ class RunDetailScreen(BaseScreen):
     def on_mount(self) -> None:
         self.sub_title = f"run {self.run_id[:8]}"
         self.refresh_run()
+        self.import_plot()
         self.set_interval(REFRESH_S, self._tick)
+
+    @work(thread=True, exit_on_error=False, group="run-plot")
+    def import_plot(self) -> None:
+        """Import textual-plotext here: 42-52 ms in compose kept the first open of a run's detail from
+        showing anything until it was done; the History tab gets its plot when this ends."""
+        import textual_plotext  # noqa: F401
+
+        self.post_message(self.PlotReady())
+
+    async def on_run_detail_screen_plot_ready(self, _: PlotReady) -> None:
+        from textual_plotext import PlotextPlot
+
+        await self.query_one("#history-wait", Static).remove()
+        await self.query_one("#history", TabPane).mount(PlotextPlot(id="history-plot"))
+        self._plot_ready = True
+        if self.run is not None:
+            self._show_history(self.run, self._trials)
 
     def _tick(self) -> None:
         """Every tick while the run is active; every 5th otherwise (a resume from the CLI shows up)."""
@@ -119,7 +140,7 @@ class RunDetailScreen(BaseScreen):
     def on_run_detail_screen_loaded(self, message: Loaded) -> None:
         run, trials = message.run, message.trials
         changed = self.run is None or self.run.status != run.status
-        self.run = run
+        self.run, self._trials = run, trials
         if changed:
             self.refresh_bindings()
         self._show_head(run, trials, message.workers)
@@ -163,6 +184,8 @@ class RunDetailScreen(BaseScreen):
                                                                  sorted(trials, key=lambda t: t.number, reverse=True)])
 
     def _show_history(self, run: Run, trials: list[Trial]) -> None:
+        if not self._plot_ready:
+            return  # drawn when the plot is mounted (on_run_detail_screen_plot_ready)
         from textual_plotext import PlotextPlot
 
         done = sorted((t for t in trials if t.value is not None and t.state.lower() == "complete"),
