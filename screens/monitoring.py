@@ -178,7 +178,7 @@ class MonitoringScreen(BaseScreen):
             self._show_drift()
             return
         jobs = s.jobs
-        # The verdict first (status, job, prediction drift): at 80 columns the pane shows ~28 characters.
+        # The verdict first (status, job, prediction drift): at 80 columns the pane shows 30 characters.
         jobs_table.fill(["drift", "job", "pred Δ", "when", "rows", "kind"], [
             (status_text(j.status if j.job_status == "succeeded" else j.job_status), j.job_id[:8],
              fmt(j.prediction_drift, 2), ago(j.created_at), fmt(j.rows), j.kind) for j in jobs
