@@ -206,6 +206,7 @@ class LaunchScreen(FormScreen):
             FormField("jobs", "Jobs", "", placeholder="one worker per core"),
             FormField("seed", "Seed", "0"),
             FormField("time_column", "Time column", "", placeholder="optional: split by time"),
+            FormField("group_column", "Group column", "", placeholder="optional: rows sharing it stay on one side"),
             FormField("name", "Name", "", placeholder="model name (default: dataset name)"),
         ]
         super().__init__("Launch a tuning run (detached)", fields,
@@ -241,6 +242,7 @@ class LaunchScreen(FormScreen):
                 "metric": values["metric"] or None, "trials": _int(values, "trials", 1),
                 "timeout": _float(values, "timeout"), "jobs": _int(values, "jobs", 1),
                 "seed": _int(values, "seed", 0) or 0, "time_column": values["time_column"] or None,
+                "group_column": values["group_column"] or None,
                 "name": values["name"] or None,
             }
         except ValueError as exc:

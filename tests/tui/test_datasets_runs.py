@@ -143,6 +143,20 @@ async def test_launch_form_is_prefilled_from_the_dataset_version(sample_ws, app_
         assert sample_ws.store.runs.list() == []
 
 
+async def test_launch_form_takes_a_group_column_and_names_a_wrong_one(sample_ws, app_factory):
+    app = app_factory(sample_ws, start="datasets")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_datasets(pilot, app, "penguins")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", what="launch form")
+        await pilot.press(*["tab"] * 9, *"nope")
+        assert app.screen.values()["group_column"] == "nope"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: any("group column 'nope' is not in the dataset" in t for t in texts(app)),
+                       what="the column named")
+        assert sample_ws.store.runs.list() == []
+
+
 @pytest.mark.slow
 async def test_launch_a_detached_run_and_watch_it_complete(sample_ws, app_factory):
     app = app_factory(sample_ws, start="datasets")
