@@ -292,13 +292,13 @@ def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_colu
     train, valid, test, split = _split(df, target, task, time_column, time_format, seed, test_size, valid_size,
                                        group_column)
     # Categories and exclusions from every row the final model is fitted on; never the holdout.
-    feats, excluded = _features(pl.concat([train, valid], how="vertical_relaxed"), target, time_column, ids)
+    fit = pl.concat([train, valid], how="vertical_relaxed")
+    feats, excluded = _features(fit, target, time_column, ids)
     sig = Signature(task, target, tuple(feats), classes, tuple(ids))
     warnings: list[str] = []
     if dropped:
         warnings.append(f"{dropped} row(s) without a {target!r} value were dropped")
-    shared = [] if time_column or group_column else groups.shared_with_training(df, pl.concat(
-        [train, valid], how="vertical_relaxed"), test, target)
+    shared = [] if time_column or group_column else groups.shared_with_training(df, fit, test, target)
     warnings += [groups.warning(found) for found in shared]
     kept, leaks = _leakage(train, sig, seed)
     for leak in leaks:
