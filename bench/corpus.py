@@ -64,6 +64,8 @@ TOURS: tuple[Source, ...] = (
     # Two samples of one population (332 and 200 rows): a dataset that grows between pipeline runs.
     Source("pima", "MASS", "Pima.te", "type", "binary"),
     Source("pima_tr", "MASS", "Pima.tr", "type", "binary"),
+    # Monthly home sales of Texan cities; tuning leaves `sales` out of a model of `volume` (a likely leak).
+    Source("txhousing", "ggplot2", "txhousing", "volume", "regression"),
 )
 BY_NAME = {s.name: s for s in (*SOURCES, *TOURS)}
 DEFAULT_DIR = Path(tempfile.gettempdir()) / "mlops-tui-corpus"

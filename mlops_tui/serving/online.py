@@ -89,6 +89,7 @@ class Target:
     model: ModelVersion
     engine: str
     keep: tuple[str, ...]
+    known: tuple[str, ...] = ()  # the columns of the dataset version the model was trained on
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,9 @@ class Served:
     inputs: tuple[str, ...]  # the input column of each feature, in the model's order (request.matrix_of)
     codes: tuple[tuple[int, dict[str, float]], ...]  # (feature's place, category → code) of categorical ones
     keep: tuple[str, ...] = ()  # the deployment's `score --keep` columns: request keys, like id columns
+    # the training data's columns: a record shaped like its rows is no surprise, also with a column
+    # the model left out (free text, a likely leak), so strict serving does not refuse it
+    known: tuple[str, ...] = ()
     # a record's feature values in the model's order (request.clean_records)
     row_of: Callable[[dict[str, Any]], tuple[Any, ...]] = field(init=False, compare=False)
     class_names: tuple[str, ...] = field(init=False, compare=False)  # the answer's probability keys
@@ -333,16 +337,23 @@ class Online:
         ref = self._guard("loading the drift reference", load_reference, self.ws, model)
         spec = BatchSpec.for_model(model, datetime.now(UTC), drift_ref=ref)
         return Served(model, spec, factory(self.ws, model), datetime.now(UTC), engine,
-                      tuple(f.source for f in spec.sig.features), category_codes(spec.sig), target.keep)
+                      tuple(f.source for f in spec.sig.features), category_codes(spec.sig), target.keep, target.known)
 
     def _target(self) -> Target:
-        """What the deployment asks for now: the version, the engine, the columns its jobs keep."""
+        """What the deployment asks for now: the version, the engine, the columns its jobs keep, and
+        the columns of the data the model was trained on."""
         from mlops_tui.registry import models as registry
+        from mlops_tui.store import NotFoundError
 
-        with self.ws.session():  # one open of the store for both reads
+        with self.ws.session():  # one open of the store for its reads
             dep = registry.get_deployment(self.ws, self.settings.deployment)
-            return Target(self.ws.store.models.get(dep.model_name, dep.model_version),
-                          self.settings.engine or dep.engine, tuple(dep.keep))
+            model = self.ws.store.models.get(dep.model_name, dep.model_version)
+            try:
+                known = tuple(c["name"] for c in self.ws.store.datasets.get(model.dataset, model.dataset_version).schema
+                              ) if model.dataset else ()
+            except NotFoundError:
+                known = ()
+            return Target(model, self.settings.engine or dep.engine, tuple(dep.keep), known)
 
     def _load_current(self) -> None:
         try:

@@ -120,11 +120,13 @@ def to_frame(columns: dict[str, list[Any]]) -> pl.DataFrame:
     return pl.DataFrame(series)
 
 
-def check_request(df: pl.DataFrame, sig: Signature, model_ref: str, *, lenient: bool) -> list[str]:
+def check_request(df: pl.DataFrame, sig: Signature, model_ref: str, *, lenient: bool,
+                  known: tuple[str, ...] = ()) -> list[str]:
     """The request's columns by the rules `score` applies to a file (``batch.check_schema``, the
     unused-columns note of ``io.plan``), plus what ``encode`` would quietly turn into missing values
     (categories never seen in training, with an example); every problem in one Refused(422).
-    What `score` only warns about is refused too unless ``lenient``; returns the warnings left."""
+    What `score` only warns about is refused too unless ``lenient``, except ``known`` columns (the
+    training data's: not features, yet no surprise); returns the warnings left."""
     found = check_schema(dict(df.schema), sig, text_probe=frame_text_probe(df))
     problems, warnings = found.problems, found.warnings
     for feat in sig.features:
@@ -139,7 +141,7 @@ def check_request(df: pl.DataFrame, sig: Signature, model_ref: str, *, lenient: 
         if len(unseen):
             warnings.append(f"column {feat.source!r} has value(s) never seen in training, e.g. {unseen[0]!r}: "
                             f"scored as missing")
-    unused = unused_columns(df.columns, sig, id_columns(df.columns, set(df.columns), sig))
+    unused = unused_columns(df.columns, sig, [*id_columns(df.columns, set(df.columns), sig), *known])
     if unused:
         warnings.append(unused)
     if not lenient:
@@ -171,7 +173,8 @@ def columns_of(names: tuple[str, ...], served: Served) -> tuple[list[str], bool]
         sig = served.sig
         ids = id_columns(list(names), set(names), sig)
         ids += [c for c in served.keep if c in names and c not in ids]  # the deployment's --keep columns
-        exact = all(c in names for c in sig.source_columns) and not unused_columns(list(names), sig, ids)
+        exact = all(c in names for c in sig.source_columns) and not unused_columns(list(names), sig,
+                                                                                   [*ids, *served.known])
         found = (ids, exact and not any(f.transform or f.time_of_day for f in sig.features))
         if len(served.shapes) < 256:
             served.shapes[names] = found
@@ -280,7 +283,7 @@ def score_checked(online: Online, served: Served, columns: dict[str, list[Any]],
     """The checked route: the rows as a frame through ``score``'s own code."""
     ids = columns_of(tuple(columns), served)[0]
     df = to_frame(columns)
-    warnings = check_request(df, served.sig, served.ref, lenient=online.settings.lenient)
+    warnings = check_request(df, served.sig, served.ref, lenient=online.settings.lenient, known=served.known)
     frame = df.with_columns(pl.lit(request_id).alias("request_id"), pl.int_range(df.height).alias("row"))
     spec = dataclasses.replace(served.spec, scored_at=datetime.now(UTC), keep=("request_id", "row", *ids))
     online.counters.seed += 1

@@ -16,8 +16,10 @@ import polars as pl
 import pytest
 
 from tests.conftest import run_cli_subprocess
+from tests.corpus_helpers import corpus_sets
 from tests.scoring_helpers import default_df
 from tests.serve_helpers import credit_deployment, free_port, serving
+from tests.tuning_helpers import space_file
 
 pytestmark = pytest.mark.slow
 
@@ -308,3 +310,30 @@ def test_serve_refuses_an_unknown_deployment_and_a_busy_port_in_one_line(tmp_pat
         f"error: port {port} on 127.0.0.1 is already in use; pick another with --port"
     stop = run_cli_subprocess(ws.root, "serve", "stop", "credit")
     assert (stop.code, stop.stderr.strip()) == (1, "error: no running service of 'credit' (see `mlops-tui serve list`)")
+
+
+def test_a_record_of_the_training_data_is_served_though_the_model_left_a_column_out(tmp_path):
+    """ggplot2 txhousing: tuning leaves `sales` out of the model of `volume` (on its own it predicts
+    it almost perfectly: a likely leak). A record shaped like the training rows, `sales` included,
+    was refused ("1 column(s) the model does not use are refused ...: sales"); a column the
+    training data never had still is."""
+    (tx,) = corpus_sets(tmp_path / "corpus", ["txhousing"])
+    root, years = tmp_path / "ws", pl.read_csv(tx.path)
+    years.filter(pl.col("year") <= 2011).write_csv(tmp_path / "tx_to_2011.csv")
+    for args in (["dataset", "add", str(tmp_path / "tx_to_2011.csv"), "--name", "tx", "--target", "volume"],
+                 ["tune", "tx", "--trials", "2", "--jobs", "1", "--time-column", "date",
+                  "--space", str(space_file(tmp_path))],
+                 ["deploy", "tx:1", "--name", "tx", "--force"]):
+        result = run_cli_subprocess(root, *args, "--json", timeout=300)
+        assert result.code == 0, result.stderr
+    excluded = run_cli_subprocess(root, "run", "list", "--json").json[0]
+    assert "sales" not in run_cli_subprocess(root, "run", "show", excluded["run_id"], "--json").json["prep"]["features"]
+    rows = years.filter(pl.col("year") == 2015).head(3).drop("volume").to_dicts()  # rows of a later year
+    with serving(root, deployment="tx") as srv:
+        r = srv.predict(rows)
+        assert r.status_code == 200, r.text
+        assert len(r.json()["predictions"]) == 3 and "warnings" not in r.json()
+        r = srv.predict([{**rows[0], "sales_typo": 1.0}])
+        assert r.status_code == 422
+        assert r.json()["problems"] == ["1 column(s) the model does not use are refused (serve --lenient ignores "
+                                        "them): sales_typo"]
