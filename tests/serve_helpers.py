@@ -65,9 +65,10 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(root: Path, *args: str, deployment: str = "credit") -> Iterator[Server]:
-    """`mlops-tui serve DEPLOYMENT --port FREE ARGS...` in a child process, ready when yielded."""
-    port = free_port()
+def serving(root: Path, *args: str, deployment: str = "credit", port: int | None = None) -> Iterator[Server]:
+    """`mlops-tui serve DEPLOYMENT --port PORT ARGS...` in a child process (a free port unless
+    given), ready when yielded."""
+    port = port or free_port()
     log = root.parent / f"serve-{port}.log"
     env = {**os.environ, "NO_COLOR": "1"}
     with open(log, "wb") as out:

@@ -45,9 +45,12 @@ def log_path(ws: Workspace, service_id: str) -> Path:
 
 
 def _check_port(host: str, port: int) -> None:
-    """One clear line instead of uvicorn's traceback when the address is taken."""
+    """One clear line instead of uvicorn's traceback when the address is taken. Bound as uvicorn
+    binds (SO_REUSEADDR): connections a stopped service closed linger in TIME_WAIT on its port, which
+    only a listening socket makes busy, so `serve stop X && serve X` starts again at once."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError as exc:

@@ -312,6 +312,22 @@ def test_serve_refuses_an_unknown_deployment_and_a_busy_port_in_one_line(tmp_pat
     assert (stop.code, stop.stderr.strip()) == (1, "error: no running service of 'credit' (see `mlops-tui serve list`)")
 
 
+def test_a_stopped_service_starts_again_on_its_port_at_once(tmp_path):
+    """Connections the service closed linger in TIME_WAIT on its port for a minute; the port check
+    before start-up bound without SO_REUSEADDR (which uvicorn sets), so `serve stop X && serve X`
+    said "port ... is already in use" although nothing listened there."""
+    from mlops_tui.workspace import Workspace
+
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    credit_deployment(ws)
+    with serving(ws.root) as first:
+        assert first.predict(GOOD, headers={"Connection": "close"}).status_code == 200  # the service closes it
+        port = first.port
+        assert first.terminate() == 0
+    with serving(ws.root, port=port) as again:
+        assert again.predict(GOOD).status_code == 200
+
+
 def test_a_record_of_the_training_data_is_served_though_the_model_left_a_column_out(tmp_path):
     """ggplot2 txhousing: tuning leaves `sales` out of the model of `volume` (on its own it predicts
     it almost perfectly: a likely leak). A record shaped like the training rows, `sales` included,
