@@ -221,8 +221,8 @@ def show(
     run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run id or a unique prefix.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """One run: preparation, trials, holdout metrics, feature importances, slice metrics and the gate's
-    verdict on its model (everything the HTML report shows, in the terminal).
+    """One run: preparation, trials, holdout metrics, feature importances, slice metrics, per-class
+    figures and the gate's verdict on its model (everything the HTML report shows, in the terminal).
 
     Example: mlops-tui run show 3f9c
     """
@@ -264,7 +264,7 @@ def show(
 
 
 def _render_evidence(p: dict[str, Any]) -> None:
-    """Importances (top features by gain), the slice gaps and the gate verdict, a few lines each."""
+    """Importances (top features by gain), the slice gaps, each class's figures and the gate verdict."""
     from mlops_tui.registry.evidence import TOP_FEATURES
 
     if p["importance"]:
@@ -286,6 +286,12 @@ def _render_evidence(p: dict[str, Any]) -> None:
                         ["feature", "groups", "gap", "best", "worst"],
                         [[f["feature"] + (" (time)" if f["kind"] == "time" else ""), len(f["groups"]),
                           fmt(f["gap"], 3), group(f, f["best"]), group(f, f["worst"])] for f in shown]))
+    if p["per_class"]:
+        missed = [c["label"] for c in p["per_class"] if c["support"] and not c["recall"]]
+        note = f"; never found: {', '.join(missed)}" if missed else ""
+        out.print(table(f"per class (holdout rows of each class{note})", ["class", "precision", "recall", "f1", "rows"],
+                        [[c["label"], fmt(c["precision"], 3), fmt(c["recall"], 3), fmt(c["f1"], 3), c["support"]]
+                         for c in p["per_class"]]))
     g = p["gate"]
     if g:
         verdict = ("passes", "green") if g["passed"] else ("refused", "red")

@@ -3,7 +3,8 @@
 `run show` (and its ``--json``) adds what the HTML report and the TUI show, compactly, so a user
 over SSH can judge a model: the holdout evaluation's feature importances (LightGBM gain and mean
 |SHAP|), its slice metrics (per categorical feature and time period: the metric of each group and
-the gap between best and worst), and the gate's verdict on the registered version, with the same
+the gap between best and worst), a classifier's precision, recall and rows per class (a rare class
+it never finds hides behind accuracy and f1_weighted), and the gate's verdict on the registered version, with the same
 champion `model show` and `deploy` use. Nothing is recomputed: the importances and slices are the
 details stored when the evaluation was recorded (:mod:`mlops_tui.evaluation.details`), the verdict
 is :func:`mlops_tui.registry.gate.check` on stored metrics. Missing pieces (a run without a model,
@@ -69,12 +70,24 @@ class GateEvidence(Result):
 
 
 @dataclass(frozen=True)
+class ClassScore(Result):
+    """A classifier's holdout figures for one class; ``support``: the holdout rows of that class."""
+
+    label: str
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    support: int
+
+
+@dataclass(frozen=True)
 class Evidence(Result):
     """What `run show` adds about a run's model; each part None when not recorded."""
 
     importance: tuple[FeatureImportance, ...] | None
     slices: Slices | None
     gate: GateEvidence | None
+    per_class: tuple[ClassScore, ...] | None
 
 
 def importance(details: JsonDict | None) -> tuple[FeatureImportance, ...] | None:
@@ -99,6 +112,15 @@ def slices(details: JsonDict | None) -> Slices | None:
     return Slices(metric, sl.get("min_rows"), sl.get("max_gap"), sl.get("max_gap_feature"), sl.get("time_gap"), features)
 
 
+def per_class(details: JsonDict | None) -> tuple[ClassScore, ...] | None:
+    """Precision, recall, f1 and holdout rows of each class (None for regression)."""
+    pc = (details or {}).get("per_class")
+    if not pc:
+        return None
+    return tuple(ClassScore(str(label), c.get("precision"), c.get("recall"), c.get("f1"), int(c.get("support") or 0))
+                 for label, c in pc.items())
+
+
 def gate_verdict(ws: Workspace, run: Run) -> GateEvidence | None:
     """The gate's verdict on the run's registered model (as `model show` gives it), or None."""
     from mlops_tui.registry.models import champion_of
@@ -117,8 +139,8 @@ def gate_verdict(ws: Workspace, run: Run) -> GateEvidence | None:
 
 
 def run_evidence(ws: Workspace, run: Run) -> Evidence:
-    """``importance``, ``slices`` and ``gate`` of a run (each None when not recorded)."""
+    """``importance``, ``slices``, ``gate`` and ``per_class`` of a run (each None when not recorded)."""
     from mlops_tui.evaluation import records
 
     details = records.details_for_run(ws, run.run_id)
-    return Evidence(importance(details), slices(details), gate_verdict(ws, run))
+    return Evidence(importance(details), slices(details), gate_verdict(ws, run), per_class(details))

@@ -56,3 +56,22 @@ def test_a_refusing_gate_is_shown_with_its_reason_for_people(ws, cli, hmda_run):
     assert "importance (top 10 of" in text and show["importance"][0]["feature"] in text
     assert "slices (roc_auc per group of ≥ 20 rows, widest gap first)" in text and "afam" in text
     assert "gate: hmda:1 refused: roc_auc" in text
+
+
+def test_each_class_of_a_multiclass_run_is_shown_with_its_rows(ws, cli, tmp_path):
+    """MASS fgl (214 pieces of glass, 6 types; 'Tabl' has 9 rows): accuracy and f1_weighted hide a
+    type the model never finds. `run show` lists precision, recall and holdout rows per class and
+    names the classes with recall 0."""
+    s = corpus_sets(tmp_path / "corpus", ["fgl"])[0]
+    assert cli("dataset", "add", s.path, "--target", s.target).code == 0
+    space = tmp_path / "space.toml"
+    space.write_text("num_boost_round = 30\nearly_stopping_rounds = 10\n")
+    run = cli("tune", "fgl", "--trials", "2", "--jobs", "1", "--space", space, "--json").json
+    show = cli("run", "show", run["run_id"], "--json").json
+    classes = {c["label"]: c for c in show["per_class"]}
+    assert set(classes) == set(show["prep"]["classes"])
+    assert sum(c["support"] for c in classes.values()) == show["prep"]["split"]["test"]
+    missed = [c["label"] for c in show["per_class"] if c["support"] and not c["recall"]]
+    text = cli("run", "show", run["run_id"]).stdout
+    assert "per class (holdout rows of each class" in text
+    assert ("never found: " + ", ".join(missed)) in text if missed else "never found" not in text
