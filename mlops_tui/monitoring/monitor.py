@@ -299,7 +299,14 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
     lab, unlabelled = _labels(labels_path, id_column, label_column)
     if lab.height == 0:
         raise UserError(f"labels file {labels_path} has no rows with both {id_column!r} and {label_column!r}")
-    if sig.task != "regression":
+    if sig.task == "regression" and lab.schema["__label"] == pl.String:  # a value that is not a number
+        numbers = lab["__label"].str.strip_chars().cast(pl.Float64, strict=False)
+        text = lab.filter(numbers.is_null())
+        if text.height:
+            raise UserError(f"labels file {labels_path}: {label_column!r} should hold numbers but has text, "
+                            f"e.g. {text['__label'][0]!r} ({id_column} {text['__id'][0]})")
+        lab = lab.with_columns(numbers.alias("__label"))
+    elif sig.task != "regression":
         lab = lab.with_columns(pl.col("__label").cast(pl.String))
         known = {str(c) for c in sig.classes}
         unknown = lab.filter(~pl.col("__label").is_in(list(known)))

@@ -122,6 +122,22 @@ def test_feedback_with_an_unknown_id_column_changes_nothing(deployed, capsys):
     assert len(ws.store.jobs.feedback("bikes-prod")) == before
 
 
+def test_feedback_with_text_in_a_numeric_label_is_one_line_naming_it(deployed, capsys, tmp_path):
+    """A count typed as a word in a labels file: Polars' cast error about an internal column
+    (`conversion from str to f64 failed in column '__label'`) became the message."""
+    ws = deployed["ws"]
+    labels = pl.read_csv(deployed["labels"]).with_columns(pl.col("bikers").cast(pl.String))
+    labels = labels.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("lots")).otherwise("bikers")
+                                 .alias("bikers"))
+    labels.write_csv(tmp_path / "typed.csv")
+    before = len(ws.store.jobs.feedback("bikes-prod"))
+    res = invoke(capsys, ws.root, "feedback", "bikes-prod", tmp_path / "typed.csv", "--id-column", "ride_id")
+    assert res.code == 1
+    assert res.stderr.strip() == (f"error: labels file {tmp_path / 'typed.csv'}: 'bikers' should hold numbers but has "
+                                  f"text, e.g. 'lots' (ride_id {labels['ride_id'][3]})")
+    assert len(ws.store.jobs.feedback("bikes-prod")) == before
+
+
 def test_retrain_promotes_a_better_challenger_and_refuses_a_worse_one(tmp_path, capsys):
     ws = Workspace.open(tmp_path / "ws", create=True)
     df = bikeshare()
