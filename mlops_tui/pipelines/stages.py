@@ -99,7 +99,7 @@ def verdict(ws: Workspace, model: ModelVersion, deployment: str | None, policy: 
     compares them: their stored holdout figures come from different rows once the data changed (a
     332-row MASS Pima.te model's 67 holdout rows said 0.89 AUC; on rows it never saw it scored 0.85),
     so a pipeline refused nearly every model of a grown dataset. The stored figures serve only when
-    there are no such rows (no holdout file, the champion's rows unknown, a class it never saw)."""
+    there are no such rows (no holdout file, the champion's run or rows unknown, a class it never saw)."""
     from mlops_tui.registry import gate
     from mlops_tui.registry.models import champion_of
 
@@ -110,13 +110,15 @@ def verdict(ws: Workspace, model: ModelVersion, deployment: str | None, policy: 
         import polars as pl
 
         from mlops_tui.monitoring import retrain
+        from mlops_tui.store import NotFoundError
 
-        rows, unknown = retrain.unseen_by(ws, champion, ws.store.runs.get(champion.run_id), pl.read_parquet(holdout))
-        if unknown is None and rows.height:
-            try:
+        try:
+            run = ws.store.runs.get(champion.run_id)
+            rows, unknown = retrain.unseen_by(ws, champion, run, pl.read_parquet(holdout))
+            if unknown is None and rows.height:
                 return retrain.judge(ws, model, champion, rows, metric, policy=policy).verdict
-            except UserError:
-                pass
+        except (UserError, NotFoundError):  # a class or run the champion lacks: its stored figures then
+            pass
     return gate.check(ws, model, champion=champion, policy=policy)
 
 
