@@ -336,6 +336,7 @@ def reproduce(ws: Workspace, run_ref: str) -> Reproduction:
     import numpy as np
 
     from mlops_tui.training import tuning
+    from mlops_tui.training.modelfile import model_bytes
     from mlops_tui.training.tuning import train
 
     run = tuning.get(ws, run_ref)
@@ -362,6 +363,6 @@ def reproduce(ws: Workspace, run_ref: str) -> Reproduction:
         holdout_same = pl.read_parquet(holdout_file).equals(prepared.test)
     identical = bool(same_shape and diff == 0.0)
     result = Reproduction(run.run_id, original.ref, identical, diff, int(prepared.test.height), holdout_same,
-                          booster.model_to_string() == old_booster.model_to_string(), dv.ref)
+                          model_bytes(booster) == model_bytes(old_booster), dv.ref)
     ws.store.audit.record("run reproduce", f"run:{run.run_id}", "ok" if identical else "failed", result.to_json())
     return result
