@@ -310,7 +310,7 @@ class DriftTracker:
                         sample: np.ndarray) -> DriftResult:
         p = psi(ref["counts"], col.counts)
         p_same = chi2_pvalue(ref["counts"], col.counts)
-        ks_stat, ks_p = ks_test([np.nan if v is None else v for v in ref["sample"]], sample)
+        ks_stat, ks_p = ks_test(np.array(ref["sample"], dtype=float), sample)  # None (JSON null) -> NaN
         null_ref = float(ref.get("null_rate", 0.0))
         null_cur = col.nulls / self.rows
         n_ok = self.rows - col.nulls

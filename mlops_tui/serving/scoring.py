@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
@@ -60,6 +60,7 @@ Progress = Callable[[int, int | None], None]
 _END = object()
 _CLOSE = object()  # to the writer: close the file after the tables before this
 cores = batch.cores
+T = TypeVar("T")
 
 
 def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
@@ -226,14 +227,30 @@ def _stored(ws: Workspace, path: Path) -> str:
     return ws.relpath(path) if path.is_relative_to(ws.root) else str(path)
 
 
-def _tracker(ws: Workspace, model: ModelVersion, warnings: list[str]) -> Any:
+def _load_tracker(ws: Workspace, model: ModelVersion) -> tuple[Any, str | None]:
+    """(the job's drift tracker, None), or (None, why not): drift must never fail a scoring job."""
     try:
         from mlops_tui.serving.drift import DriftTracker
 
-        return DriftTracker(ws, model)
+        return DriftTracker(ws, model), None
     except Exception as exc:  # noqa: BLE001 - drift must never fail a scoring job
-        warnings.append(f"drift tracking unavailable: {type(exc).__name__}: {exc}")
-        return None
+        return None, f"drift tracking unavailable: {type(exc).__name__}: {exc}"
+
+
+def _in_background(fn: Callable[[], T], name: str) -> Callable[[], T]:
+    """Start ``fn`` on a daemon thread; the function returned waits for its result (or raises its error)."""
+    from concurrent.futures import Future
+
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as exc:  # noqa: BLE001 - raised by the caller's wait
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future.result
 
 
 def finish_drift(tracker: Any, stats: batch.BatchStats, job_id: str,
@@ -299,6 +316,9 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
             raise UserError(f"deployment {dep.name} scores with the {dep.engine} engine, which --engine dask "
                             f"cannot run yet: score it without --engine dask, or redeploy with --engine local")
         engine = engine if engine == "dask" else engine_of(dep, engine)
+        # The drift reference (a JSON parse, ~0.05 s) loads while the job is recorded, the inputs
+        # checked and the model loaded, instead of before the first batch.
+        loaded_tracker = _in_background(lambda: _load_tracker(ws, model), "score-reference")
         job_id = uuid.uuid4().hex[:12]
         t0 = time.perf_counter()
         obj = audit_object(dep.name if dep else None, model.name, model.version)
@@ -341,7 +361,10 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
                 out = make_output(out_path, job_id)
                 pipe = stack.enter_context(_Pipeline(p, out, chunk_size=even_chunk(p.total_rows, chunk_size, cores()),
                                                      workers=cores()))
-            tracker = _tracker(ws, model, warnings)
+            if pipe is not None:
+                predict = predictor(ws, model, engine, stage=stage, threads=1)  # one thread per worker
+            tracker, unavailable = loaded_tracker()
+            warnings += [unavailable] if unavailable else []
             spec = batch.BatchSpec.for_model(model, datetime.now(UTC), keep=p.id_columns,
                                              drift_ref=tracker.ref if tracker is not None else None)
             if pipe is None:
@@ -352,7 +375,6 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
                                               chunk_size=chunk_size, partition_rows=partition_rows,
                                               progress=progress)
             else:
-                predict = predictor(ws, model, engine, stage=stage, threads=1)  # one thread per worker
                 pipe.run(spec, predict, stats, progress)
                 if stats.rows == 0:
                     empty = pl.DataFrame(schema={c: p.files[0].schema[c] for c in p.columns})
@@ -375,7 +397,8 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
                 pipe.wait()  # the output is complete and synced, still under its hidden temp name
             seconds = time.perf_counter() - t0
             # The job's figures go in while it is still running, so the commit below is a rename and
-            # one status write; see the module docstring. One open of the store for all of it.
+            # one status write; see the module docstring. One open of the store for all of it, the
+            # status write after the rename included.
             stack.enter_context(ws.session())
             ws.store.jobs.finish(
                 job_id, output=_stored(ws, out_path), rows_in=stats.rows, rows_out=stats.rows, seconds=seconds,
@@ -402,8 +425,9 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
             if isinstance(exc, Exception) and not isinstance(exc, UserError):
                 raise UserError(f"scoring job {job_id} failed: {reason}") from exc
             raise
-        with ws.session():  # one open (each costs a checkpoint) for the status, the audit event and the record
-            ws.store.jobs.finish(job_id, status="succeeded")
-            ws.store.audit.record("score", obj, "ok", {"job_id": job_id, "rows": stats.rows, "output": str(out_path),
-                                                        "model": model.ref, "engine": engine})
-            return ws.store.jobs.get(job_id)
+        # Still in the store session of the figures above (each open costs a checkpoint): the
+        # status, the audit event and the record.
+        ws.store.jobs.finish(job_id, status="succeeded")
+        ws.store.audit.record("score", obj, "ok", {"job_id": job_id, "rows": stats.rows, "output": str(out_path),
+                                                    "model": model.ref, "engine": engine})
+        return ws.store.jobs.get(job_id)
