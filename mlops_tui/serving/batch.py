@@ -226,13 +226,19 @@ def output_table(frame: pl.DataFrame, spec: BatchSpec, raw: np.ndarray) -> pa.Ta
         names.append("prediction")
         arrays.append(pa.array(np.asarray(raw, dtype=np.float64)))
     else:
-        # A multiclass model's prediction of 0 rows comes back from LightGBM as shape (0,).
-        proba = raw.reshape(n, len(sig.classes)) if sig.task == "multiclass" else np.column_stack([1.0 - raw, raw])
         labels = pl.Series(list(sig.classes)).to_arrow(compat_level=pl.CompatLevel.oldest())
+        if sig.task == "multiclass":
+            # A multiclass model's prediction of 0 rows comes back from LightGBM as shape (0,).
+            proba = raw.reshape(n, len(sig.classes))
+            best, columns = proba.argmax(axis=1), [np.ascontiguousarray(proba[:, i]) for i in range(proba.shape[1])]
+        else:  # class 1 where it is the more likely, as argmax over (1 - p, p) picks; no n x 2 copy
+            p = np.asarray(raw, dtype=np.float64)
+            columns = [1.0 - p, p]
+            best = (columns[1] > columns[0]).view(np.int8)
         names.append("prediction")
-        arrays.append(pc.take(labels, pa.array(proba.argmax(axis=1))))
+        arrays.append(pc.take(labels, pa.array(best)))
         names += [f"proba_{c}" for c in sig.classes]
-        arrays += [pa.array(np.ascontiguousarray(proba[:, i])) for i in range(proba.shape[1])]
+        arrays += [pa.array(c) for c in columns]
     names += ["model_name", "model_version", "scored_at"]
     arrays += [pa.repeat(pa.scalar(spec.model_name, pa.large_string()), n),
                pa.repeat(pa.scalar(spec.model_version, pa.int32()), n),

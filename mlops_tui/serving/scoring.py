@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 
 CHUNK_SIZE = 100_000
 QUEUE_DEPTH = 1  # batches waiting between stages; predict dominates, so deeper queues only cost memory
+TAIL_PIECES = 4  # the last round of batches is scored in quarters (see _Pipeline._read) ...
+TAIL_PIECE_ROWS = 10_000  # ... of at least this many rows (a batch's fixed costs stay small next to predict)
 Progress = Callable[[int, int | None], None]
 _END = object()
 _CLOSE = object()  # to the writer: close the file after the tables before this
@@ -116,10 +118,20 @@ class _Pipeline:
         self.writer.start()
 
     def _read(self, chunk_size: int) -> None:
+        # The last round (one batch per worker) goes in quarters: a worker that is done takes the
+        # next piece, so the workers finish within a quarter batch of each other instead of one
+        # idling while another predicts a whole batch. The inputs' row count must be known (Parquet).
+        total = self.plan.total_rows
+        tail = total - self.workers * chunk_size if total and self.workers > 1 else None
+        seen = 0
         try:
             for frame in scoring_io.batches(self.plan, chunk_size):
-                if not _put(self.q_in, frame, self.stop):
-                    return
+                last_round = tail is not None and seen >= tail
+                seen += frame.height
+                rows = max(TAIL_PIECE_ROWS, -(-frame.height // TAIL_PIECES)) if last_round else frame.height
+                for piece in frame.iter_slices(rows) if rows < frame.height else [frame]:
+                    if not _put(self.q_in, piece, self.stop):
+                        return
             _put(self.q_in, _END, self.stop)
         except BaseException as exc:  # noqa: BLE001 - handed to the scoring thread, raised there
             _put(self.q_in, exc, self.stop)

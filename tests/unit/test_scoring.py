@@ -6,6 +6,7 @@ import hashlib
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 from mlops_tui.errors import UserError
@@ -69,6 +70,21 @@ def test_many_small_batches_give_the_same_output_as_one(ws, credit, tmp_path):
     scoring.score(ws, "credit", [str(SAMPLE / "default.csv")], str(b), chunk_size=1_000)
     cols = ["customer_id", "prediction", "proba_Yes"]
     assert pl.read_parquet(a).select(cols).equals(pl.read_parquet(b).select(cols))
+
+
+def test_the_last_round_of_batches_in_pieces_keeps_every_row_in_order(ws, credit, tmp_path, monkeypatch):
+    """60k rows, 30k-row batches, two workers: the last round (both batches) goes in 10k-row pieces."""
+    monkeypatch.setattr(scoring, "cores", lambda: 2)
+    df = pl.concat([default_df().with_columns(pl.col("customer_id") + i * 1_000_000) for i in range(6)])
+    df.write_parquet(tmp_path / "in.parquet")
+    out = tmp_path / "o.parquet"
+    job = scoring.score(ws, "credit", [str(tmp_path / "in.parquet")], str(out), chunk_size=30_000)
+    got = pl.read_parquet(out)
+    assert job.rows_out == got.height == 60_000
+    assert got["customer_id"].to_list() == df["customer_id"].to_list()
+    np.testing.assert_allclose(got["proba_Yes"].to_numpy(), expected(ws, credit, df))
+    meta = pq.ParquetFile(out).metadata  # a row group per piece
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [10_000] * 6
 
 
 def test_several_files_and_a_glob_mixing_csv_and_parquet(ws, credit, tmp_path):
