@@ -138,6 +138,8 @@ def test_rows_of_one_incident_stay_on_one_side_with_a_group_column_and_a_random_
     assert run["protocol"]["group_column"] == "response_datetime" and run["prep"]["split"]["method"] == "grouped"
     shown = cli("run", "show", run["run_id"])
     assert "rows sharing 'response_datetime' kept on one side" in " ".join(shown.stdout.split())
+    again = cli("run", "reproduce", run["run_id"], "--json")
+    assert again.code == 0 and again.json["identical"] is True, again.stderr
 
 
 def test_a_group_column_is_checked_before_the_run_exists(ws, cli, tmp_path):
