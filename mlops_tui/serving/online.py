@@ -25,6 +25,7 @@ process hold the file, so a service must never keep it open.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import logging
@@ -348,11 +349,10 @@ class Online:
         with self.ws.session():  # one open of the store for its reads
             dep = registry.get_deployment(self.ws, self.settings.deployment)
             model = self.ws.store.models.get(dep.model_name, dep.model_version)
-            try:
-                known = tuple(c["name"] for c in self.ws.store.datasets.get(model.dataset, model.dataset_version).schema
-                              ) if model.dataset else ()
-            except NotFoundError:
-                known = ()
+            known: tuple[str, ...] = ()
+            with contextlib.suppress(NotFoundError):  # a dataset deleted since: nothing more is known
+                if model.dataset:
+                    known = tuple(c["name"] for c in self.ws.store.datasets.get(model.dataset, model.dataset_version).schema)
             return Target(model, self.settings.engine or dep.engine, tuple(dep.keep), known)
 
     def _load_current(self) -> None:
