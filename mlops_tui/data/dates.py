@@ -1,8 +1,8 @@
 """Dates written as text: which format a column uses, and reading it the same way everywhere.
 
 Polars reads ISO dates (``2019-01-13``, ``2019-01-13 08:30:00``, ...) by itself, inferring the
-format from the first value. Spreadsheets and other tools also write ``1/13/2019``, ``13.01.2019``
-or ``13/01/2019 8:30 PM``: :func:`infer_format` tries those formats on a column's values and keeps
+format from the first value. Spreadsheets and other tools also write ``1/13/2019``, ``13.01.2019``,
+``13/01/2019 8:30 PM`` or a month alone (``Jan-2018``, ``2018-01``): :func:`infer_format` tries those formats on a column's values and keeps
 the first that reads every one of them. When a month-first and a day-first reading both fit (no
 day above 12 in the sample) the month-first one wins, as US spreadsheets write dates; the format is
 recorded with the model's features, so a scoring file is read the way the training data was even
@@ -18,9 +18,14 @@ import polars as pl
 ISO = "iso"  # let Polars infer an ISO-like format from the values
 _DAYS = ("%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m-%d-%Y", "%d-%m-%Y", "%m/%d/%y", "%d/%m/%y", "%d.%m.%y")
 _TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
-FORMATS = tuple(day + time for day in _DAYS for time in _TIMES)
-# year first (4 digits), or day and month first and a 2- or 4-digit year: not "1.2.3" (a version)
-_LOOKS_LIKE_A_DATE = r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](\d{4}|\d{2})\b)"
+# A month of a year (loan books, reports): Jan-2018, January 2018, 2018-01, 01/2018. Read as that
+# month's first day, so a new month is a later date, not a category the model never saw.
+_MONTHS = ("%b-%Y", "%b %Y", "%B %Y", "%B-%Y", "%Y-%m", "%Y/%m", "%m/%Y")
+FORMATS = tuple(day + time for day in _DAYS for time in _TIMES) + _MONTHS
+# year first (4 digits), or day and month first and a 2- or 4-digit year: not "1.2.3" (a version);
+# or a whole value that is a month and a 4-digit year
+_LOOKS_LIKE_A_DATE = (r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](\d{4}|\d{2})\b"
+                      r"|[A-Za-z]{3,9}[- ]\d{4}$|\d{4}[-/]\d{1,2}$|\d{1,2}/\d{4}$)")
 _TWO_DIGIT_YEAR = r"^\d{1,2}[-/.]\d{1,2}[-/.]\d{2}\b"  # %Y reads "20" as the year 20, so these take %y
 SAMPLE = 1000
 

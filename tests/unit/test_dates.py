@@ -25,12 +25,18 @@ from mlops_tui.training.signature import Signature, encode
     # a two-digit year is not the year 20 (openintro's blizzard_salary: "8/6/20 18:57")
     (["8/6/20 18:57", "3/11/21 10:28"], "%m/%d/%y %H:%M"),
     (["13.01.19", "1.2.20"], "%d.%m.%y"),
+    # a month of a year (openintro loans_full_schema's issue_month)
+    (["Jan-2018", "Feb-2018", "Mar-2018"], "%b-%Y"),
+    (["January 2018", "March 2019"], "%B %Y"),
+    (["2019-01", "2019-12"], "%Y-%m"),
+    (["01/2019", "12/2019"], "%m/%Y"),
 ])
 def test_formats_are_recognised(values, fmt):
     assert dates.infer_format(pl.Series(values, dtype=pl.String)) == fmt
 
 
-@pytest.mark.parametrize("values", [["1.2.3", "1.10.0"], ["a", "b"], ["13/13/2019"], ["2019-01", "2019-02"], [None, ""]])
+@pytest.mark.parametrize("values", [["1.2.3", "1.10.0"], ["a", "b"], ["13/13/2019"], ["2019-13", "2019-02"],
+                                    ["Jan-18", "Feb-18"], ["Bob 2019"], ["2019-01", "2019-01-05"], [None, ""]])
 def test_text_that_is_not_dates_is_not_taken_for_dates(values):
     assert dates.infer_format(pl.Series(values, dtype=pl.String)) is None
 
@@ -53,6 +59,17 @@ def test_a_us_date_column_becomes_date_parts_read_the_same_way_when_scoring():
     sig = Signature.from_json(p.signature.to_json())
     scored, _ = encode(pl.DataFrame({"signed": ["3/4/2021"], "x": [1.0]}), sig)
     assert scored["signed__month"][0] == 3 and scored["signed__day"][0] == 4
+
+
+def test_a_month_column_is_a_date_so_a_new_month_is_not_an_unseen_category():
+    # openintro loans_full_schema: trained on Jan-2018 and Feb-2018, scored on Mar-2018
+    df = _frame().with_columns(pl.Series("issue_month", [("Jan-2018", "Feb-2018")[i % 2] for i in range(240)]))
+    p = prep.prepare(df, target="y")
+    parts = {f.transform for f in p.signature.features if f.source == "issue_month"}
+    assert "month" in parts  # (the year, 2018 in every row, tells nothing: not a feature)
+    scored, _ = encode(pl.DataFrame({"signed": ["3/4/2021"], "x": [1.0], "issue_month": ["Mar-2018"]}),
+                       Signature.from_json(p.signature.to_json()))
+    assert scored["issue_month__month"][0] == 3
 
 
 def test_a_us_date_time_column_orders_the_split():
