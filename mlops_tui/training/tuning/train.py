@@ -123,7 +123,7 @@ def average(boosters: list[lgb.Booster]) -> lgb.Booster:
 
     Text in, text out: the trees are renumbered in order and their leaf and internal values
     divided, everything else kept as LightGBM wrote it. One regular expression pass per fold
-    model (not two substitutions per tree: 14,910 trees of penguins took 0.5 s that way)."""
+    model, not two substitutions per tree (penguins' 14,910 trees: 0.30-0.33 -> 0.20-0.24 CPU-s)."""
     import itertools
 
     import lightgbm as lgb
