@@ -538,7 +538,7 @@ def _renamed(name: str, dtype: str, extra: dict[str, str]) -> str:
 def _text_date_format(lf: pl.LazyFrame, name: str, contract: str, actual: str) -> str | None:
     """The text-date format (``mlops_tui.data.dates``) of a text column where the contract has dates,
     as ``add`` would read it (``07/01/2013 04:00``); None when it is not dates or not text."""
-    if actual != "String" or not contract.startswith(("Date", "Datetime")):
+    if actual != "String" or not (contract == "Date" or contract.startswith("Datetime")):
         return None
     return dates.infer_format(lf.select(name).collect().to_series())
 
