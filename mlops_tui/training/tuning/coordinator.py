@@ -68,8 +68,10 @@ class StudyMirror:
         trials = self.study._storage.get_all_trials(self.study._study_id, deepcopy=False)
         rows = []
         for trial in trials:
+            if trial.state.name == "WAITING":  # a queued warm start no worker has taken: not a trial yet
+                continue
             key = (trial.state, trial.value if trial.state.name == "COMPLETE" else None,
-                   len(trial.intermediate_values), trial.datetime_complete)
+                   len(trial.intermediate_values), trial.datetime_complete, trial.user_attrs.get("host"))
             if self.written.get(trial.number) != key:
                 rows.append((trial.number, key, st.trial_row(trial)))
         workers = self._workers()
