@@ -176,7 +176,10 @@ def encode(df: pl.DataFrame, sig: Signature) -> tuple[pl.DataFrame, dict[str, in
         dtype = df.schema[f.source]
         col = pl.col(f.source)
         if f.transform:
-            exprs.append(_date_part(col, f.transform, dtype, f.date_format).alias(f.name))
+            # A date column the model learnt as dates, written as text in this file (a CSV export):
+            # read by the same text-date rule as `dataset add` and `dataset validate`.
+            fmt = f.date_format or (dates.infer_format(df[f.source]) if dtype == pl.String else None)
+            exprs.append(_date_part(col, f.transform, dtype, fmt).alias(f.name))
         elif f.kind == "categorical":
             text = col.cast(pl.String)
             coded = text.cast(pl.Enum(list(f.categories)), strict=False)

