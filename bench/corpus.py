@@ -66,6 +66,8 @@ TOURS: tuple[Source, ...] = (
     Source("pima_tr", "MASS", "Pima.tr", "type", "binary"),
     # Monthly home sales of Texan cities; tuning leaves `sales` out of a model of `volume` (a likely leak).
     Source("txhousing", "ggplot2", "txhousing", "volume", "regression"),
+    # Loan grades of 10,000 Lending Club loans: a slice gap on loan_status (retrain's shared-failure rule).
+    Source("loans", "openintro", "loans_full_schema", "grade", "multiclass"),
 )
 BY_NAME = {s.name: s for s in (*SOURCES, *TOURS)}
 DEFAULT_DIR = Path(tempfile.gettempdir()) / "mlops-tui-corpus"

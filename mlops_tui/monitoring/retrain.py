@@ -157,19 +157,25 @@ class Judged:
     champion: Scored
     challenger: Scored
     noise: gate.DropNoise | None
+    better: bool  # the challenger's metric beats the champion's on the rows
 
 
 def judge(ws: Workspace, challenger: ModelVersion, champion: ModelVersion, rows: pl.DataFrame, metric: str, *,
           policy: dict[str, Any] | None = None) -> Judged:
     """The gate on ``challenger`` against ``champion``, both scored on ``rows`` (rows new to the
     champion): not on their stored holdout figures, which come from different rows whenever the
-    dataset version changed. The drop is judged with its paired bootstrap interval."""
+    dataset version changed. The drop is judged with its paired bootstrap interval; a challenger
+    that wins on those rows is not refused for a slice gap the champion has as widely
+    (:func:`gate.check`'s ``wins``)."""
     champ = evaluate_on(ws, champion, rows, metric)
     chall = evaluate_on(ws, challenger, rows, metric)
     noise = paired_noise(challenger.task, metric, chall, champ)
+    ours, theirs = chall.metrics.get(metric), champ.metrics.get(metric)
+    better = ours is not None and theirs is not None and gate.better(metric, ours, theirs)
     verdict = gate.check(ws, dataclasses.replace(challenger, metrics=chall.metrics),
-                         champion=dataclasses.replace(champion, metrics=champ.metrics), policy=policy, noise=noise)
-    return Judged(verdict, champ, chall, noise)
+                         champion=dataclasses.replace(champion, metrics=champ.metrics), policy=policy, noise=noise,
+                         wins=better)
+    return Judged(verdict, champ, chall, noise, better)
 
 
 def unseen_by(ws: Workspace, champion: ModelVersion, run: Run, holdout: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
@@ -260,9 +266,8 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
         raise
 
     champ_metrics, chall_metrics = judged.champion.metrics, judged.challenger.metrics
-    verdict, noise = judged.verdict, judged.noise
+    verdict, noise, better = judged.verdict, judged.noise, judged.better
     ours, theirs = chall_metrics.get(metric), champ_metrics.get(metric)
-    better = ours is not None and theirs is not None and gate.better(metric, ours, theirs)
     promoted = verdict.passed and better
     engine_info, engine_refusal = None, None
     if promoted and dep.engine == compiled.ENGINE:  # the winner must run on the deployment's engine too
@@ -279,6 +284,9 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     else:
         reasons = list(verdict.reasons) or [engine_refusal or f"challenger is not better on {metric}{_within(noise)}"]
         summary = f"kept {champion.ref}: {summary}; {'; '.join(reasons)}"
+    shared = verdict.checks.get("max_slice_gap") or {}
+    if shared.get("champion") is not None:  # not held against the challenger: say so
+        summary += "; " + gate.explain({"max_slice_gap": shared})[0]
     result = Retrained(
         promoted, dep.name, dv.ref, run_id, metric, prepared.test.height, compared.height,
         prepared.test.height - compared.height,

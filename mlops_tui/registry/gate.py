@@ -86,6 +86,9 @@ def explain(checks: dict[str, Any]) -> list[str]:
             elif c["value"] == 0 and c.get("observed"):
                 out.append(f"no slice gap beyond noise (widest {c['observed']:.3g}, {c.get('feature')}, "
                            "within the groups' intervals)")
+            elif c.get("champion") is not None:
+                out.append(f"slice gap {c['value']:.3g} ({c.get('feature')}) > {c['limit']:g}, but the champion fails it "
+                           f"too, as widely or more: {c['champion']:.3g} ({c['champion_feature']})")
             else:
                 op = "≤" if c["ok"] else ">"
                 out.append(f"slice gap {c['value']:.3g} ({c.get('feature')}) {op} {c['limit']:g}")
@@ -139,12 +142,15 @@ class DropNoise(Result):
 
 
 def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None = None,
-          policy: dict[str, Any] | None = None, noise: DropNoise | None = None) -> Verdict:
+          policy: dict[str, Any] | None = None, noise: DropNoise | None = None, wins: bool = False) -> Verdict:
     """Apply ``policy`` (default: the workspace's) to ``model``'s holdout metrics (and against ``champion``).
 
     ``noise``: when both were measured on the same rows (retrain), the paired bootstrap interval of
     the drop; the drop then refuses only when even its low end is past ``max_drop``: worse beyond
-    noise, by more than the user allows."""
+    noise, by more than the user allows. ``wins``: ``model`` beat ``champion`` on those rows; a slice
+    gap the champion has too, at least as wide, then does not refuse it (the check records the
+    champion's gap): refusing would keep the worse model serving with the same flaw (a champion
+    deployed with --force over its slice gap blocked every better challenger)."""
     policy = ws.gate_policy() if policy is None else policy
     metrics = model.metrics or {}
     # the latest holdout evaluations and the model's details: read once, and only if a check needs them
@@ -197,9 +203,13 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
         else:
             ok = gap.gap <= float(gap_limit)
             checks["max_slice_gap"] = {**gap.to_json(), "value": gap.gap, "limit": float(gap_limit), "ok": ok}
-            if not ok and gap.best_group and gap.worst_group:
+            theirs = slice_gap(_details(ws, _holdout_evaluation(ws, champion))) if champion and wins and not ok else None
+            if theirs is not None and theirs.gap >= gap.gap:
+                checks["max_slice_gap"] |= {"ok": True, "champion": theirs.gap, "champion_feature": theirs.feature}
+            elif not ok and gap.best_group and gap.worst_group:
                 sure = (f"beyond the groups' noise: their {gap.confidence:.0%} intervals over {gap.groups} groups "
-                        "do not overlap" if gap.confidence else "no intervals recorded: re-evaluate to weigh noise")
+                        f"of >= {gap.min_rows} holdout rows do not overlap" if gap.confidence
+                        else "no intervals recorded: re-evaluate to weigh noise")
                 reasons.append(f"{gap.metric} differs by {gap.gap:.3g} between {_group(gap.feature, gap.best_group)} "
                                f"and {_group(gap.feature, gap.worst_group)}, {sure} (allowed {float(gap_limit):g})")
     return Verdict(not reasons, tuple(reasons), checks)
@@ -219,7 +229,7 @@ class Group(Result):
 class SliceGap(Result):
     """The widest gap of a unitless metric between two groups of a feature (``best``, ``worst``) that
     is beyond the groups' sampling noise: their intervals, which hold together at ``confidence`` over
-    the feature's ``groups``, do not overlap. ``gap`` is 0 when no two groups are that far apart;
+    the feature's ``groups`` (those of at least ``min_rows`` holdout rows), do not overlap. ``gap`` is 0 when no two groups are that far apart;
     ``observed`` is the widest gap seen, noise included."""
 
     gap: float
@@ -232,6 +242,7 @@ class SliceGap(Result):
     confidence: float | None
     best_group: Group | None
     worst_group: Group | None
+    min_rows: int = 0
 
 
 def _scored(feature: dict[str, Any], metric: str, min_rows: int) -> list[Group]:
@@ -263,8 +274,8 @@ def slice_gap(details: dict[str, Any]) -> SliceGap | None:
     feature = slices.get("max_gap_feature")
     if slices.get("max_gap") is None or feature is None:
         return None
-    metric, observed = slices.get("metric") or "", float(slices["max_gap"])
-    scored = {f["feature"]: _scored(f, metric, int(slices.get("min_rows") or 0))
+    metric, observed, min_rows = slices.get("metric") or "", float(slices["max_gap"]), int(slices.get("min_rows") or 0)
+    scored = {f["feature"]: _scored(f, metric, min_rows)
               for f in slices.get("features", []) if f["kind"] == "categorical"}
     confidence = SLICE_CONFIDENCE if any(g.interval for groups in scored.values() for g in groups) else None
     found = [(name, apart, len(groups)) for name, groups in scored.items()
@@ -272,9 +283,9 @@ def slice_gap(details: dict[str, Any]) -> SliceGap | None:
     if not found:
         entry: dict[str, Any] = next((f for f in slices.get("features", []) if f["feature"] == feature), {})
         return SliceGap(0.0, metric, feature, entry.get("best"), entry.get("worst"), observed,
-                        len(scored.get(feature, [])), confidence, None, None)
+                        len(scored.get(feature, [])), confidence, None, None, min_rows)
     name, (gap, best, worst), groups = max(found, key=lambda item: item[1][0])
-    return SliceGap(gap, metric, name, best.value, worst.value, observed, groups, confidence, best, worst)
+    return SliceGap(gap, metric, name, best.value, worst.value, observed, groups, confidence, best, worst, min_rows)
 
 
 def _holdout_evaluation(ws: Workspace, model: ModelVersion) -> Evaluation | None:
