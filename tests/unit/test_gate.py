@@ -158,7 +158,7 @@ def test_a_slice_gap_beyond_the_groups_noise_refuses_and_names_both_groups(ws):
     low, high = check["best_group"]["interval"]
     assert low <= check["best_group"]["metric"] <= high and check["worst_group"]["interval"][1] < low
     assert verdict.reasons[0].startswith(f"roc_auc differs by {check['value']:.3g} between student='No' (")
-    assert "beyond the groups' noise: their 95% intervals over 2 groups do not overlap (allowed 0.25)" in verdict.reasons[0]
+    assert "beyond the groups' noise: their 95% intervals over 2 groups of >= 20 holdout rows do not overlap (allowed 0.25)" in verdict.reasons[0]
     assert gate.check(_with_policy(ws, f"max_slice_gap = {check['value'] + 0.01}\n"), model).passed
 
 
