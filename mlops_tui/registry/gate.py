@@ -148,8 +148,8 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
     ``noise``: when both were measured on the same rows (retrain), the paired bootstrap interval of
     the drop; the drop then refuses only when even its low end is past ``max_drop``: worse beyond
     noise, by more than the user allows. ``wins``: ``model`` beat ``champion`` on those rows; a slice
-    gap the champion has too, at least as wide, then does not refuse it (the check records the
-    champion's gap): refusing would keep the worse model serving with the same flaw (a champion
+    gap the champion has too, at least as wide (each from its own holdout's details), then does not
+    refuse it (the check records the champion's gap): refusing would keep the worse model serving with the same flaw (a champion
     deployed with --force over its slice gap blocked every better challenger)."""
     policy = ws.gate_policy() if policy is None else policy
     metrics = model.metrics or {}
@@ -229,8 +229,8 @@ class Group(Result):
 class SliceGap(Result):
     """The widest gap of a unitless metric between two groups of a feature (``best``, ``worst``) that
     is beyond the groups' sampling noise: their intervals, which hold together at ``confidence`` over
-    the feature's ``groups`` (those of at least ``min_rows`` holdout rows), do not overlap. ``gap`` is 0 when no two groups are that far apart;
-    ``observed`` is the widest gap seen, noise included."""
+    the feature's ``groups`` (those of at least ``min_rows`` holdout rows), do not overlap. ``gap`` is
+    0 when no two groups are that far apart; ``observed`` is the widest gap seen, noise included."""
 
     gap: float
     metric: str | None
