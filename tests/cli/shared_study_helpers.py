@@ -7,6 +7,9 @@ Every process that talks to the database runs inside a host of the test network 
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -96,6 +99,27 @@ def trials(ws, run_id: str):
 
 def running_on(ws, run_id: str, host: str):
     return [t for t in trials(ws, run_id) if t.host == host and t.state == "RUNNING"]
+
+
+def pause_in_a_trial(proc, log: Path, *, attempts: int = 50) -> int:
+    """Pause a worker (SIGSTOP) in the middle of a trial and return the trial's number; the worker
+    stays paused. Its own log is the truth (it names each trial it starts and ends): the store's
+    mirror lags about a second, long enough for a trial of seconds to end unseen before a kill."""
+    for _ in range(attempts):
+        wait(lambda: _in_flight(log), what="a trial in flight on the worker")
+        os.kill(proc.pid, signal.SIGSTOP)
+        caught = _in_flight(log)  # read again: the trial may have ended before the stop
+        if caught:
+            return caught[0]
+        os.kill(proc.pid, signal.SIGCONT)
+    raise AssertionError(f"no trial caught in flight in {attempts} attempts")
+
+
+def _in_flight(log: Path) -> list[int]:
+    text = log.read_text() if log.is_file() else ""
+    started = [int(n) for n in re.findall(r"trial (\d+) started", text)]
+    ended = {int(n) for n in re.findall(r"trial (\d+) ended", text)}
+    return [n for n in started if n not in ended]
 
 
 def run_status(ws, run_id: str) -> str:

@@ -20,6 +20,7 @@ from tests.cli.shared_study_helpers import (
     SLOW_SPACE,
     cli_argv,
     ended,
+    pause_in_a_trial,
     prepare,
     running_on,
     start_worker,
@@ -115,13 +116,13 @@ def test_two_hosts_and_the_coordinator_complete_one_study(cluster, ws, cli):
 def test_kill_9_of_a_remote_worker_fails_its_trial_and_the_run_completes(cluster, ws):
     c = cluster
     run_id, procs = _start(c, ws, 4, "w1")
-    killed = wait(lambda: running_on(ws, run_id, "w1"), what="a trial running on w1")[0]
+    killed = pause_in_a_trial(procs["w1"], c["logs"] / "w1.log")
     procs["w1"].kill()
     procs["w1"].wait(timeout=10)
     run = _wait_end(ws, run_id)
     assert run.status == "completed", run.error
     by_number = {t.number: t for t in trials(ws, run_id)}
-    assert by_number[killed.number].state == "FAIL"
+    assert by_number[killed].state == "FAIL"
     assert sum(t.state in ("COMPLETE", "PRUNED") for t in by_number.values()) >= 4  # its slot was re-run
     assert not [t for t in by_number.values() if t.state == "RUNNING"]
 
@@ -167,15 +168,16 @@ def test_postgres_down_while_the_coordinator_starts_is_waited_for(cluster, ws):
 def test_a_worker_cut_off_the_network_has_its_trial_failed_and_exits(cluster, ws):
     c = cluster
     run_id, procs = _start(c, ws, 4, "w1")
-    cut = wait(lambda: running_on(ws, run_id, "w1"), what="a trial running on w1")[0]
+    cut = pause_in_a_trial(procs["w1"], c["logs"] / "w1.log")
     c["net"].cut(c["w1"])
+    os.kill(procs["w1"].pid, signal.SIGCONT)  # its trial goes on, cut off
     code = procs["w1"].wait(timeout=120)  # twice the grace period of retries, plus TCP timeouts
     log = _log(c, "w1")
     assert code == 1 and log.strip().splitlines()[-1].startswith("error: lost the study database"), log
     assert "Traceback" not in log
     run = _wait_end(ws, run_id)
     assert run.status == "completed", run.error
-    assert {t.number: t.state for t in trials(ws, run_id)}[cut.number] == "FAIL"
+    assert {t.number: t.state for t in trials(ws, run_id)}[cut] == "FAIL"
 
 
 def test_run_stop_reaches_remote_workers(cluster, ws, cli):

@@ -103,6 +103,10 @@ def _counts(study: optuna.Study) -> tuple[int, int]:
     return len(trials) - running, running
 
 
+def _log_end(_study: optuna.Study, trial: Any) -> None:
+    log.info("trial %d ended: %s", trial.number, trial.state.name.lower())
+
+
 def run_trials(study: optuna.Study, objective: Callable[[Any], float], *, interval: float,
                reconnect_s: float, timeout: float | None = None, stop_here: Callable[[], bool] = lambda: False,
                on_trial: Callable[[Any, Any], None] | None = None, beat: Beat | None = None,
@@ -110,7 +114,13 @@ def run_trials(study: optuna.Study, objective: Callable[[Any], float], *, interv
     """The loop of the module doc; returns why it ended (a sentence for the log and the output)."""
     started = time.monotonic()
     lost_since: float | None = None
-    callbacks = [on_trial] if on_trial is not None else []
+    # The worker's log names each trial it starts and ends (what this host did, read on this host).
+    callbacks = [_log_end] + ([on_trial] if on_trial is not None else [])
+
+    def logged(trial: Any) -> float:
+        log.info("trial %d started", trial.number)
+        return objective(trial)
+
     while True:
         try:
             rdb.fail_stale(study)
@@ -128,7 +138,7 @@ def run_trials(study: optuna.Study, objective: Callable[[Any], float], *, interv
                     return f"the budget of {budget} trials is spent"
                 time.sleep(interval)  # a running trial may still fail and free its slot
                 continue
-            study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=callbacks,
+            study.optimize(logged, n_trials=1, catch=(Exception,), callbacks=callbacks,
                            gc_after_trial=False, show_progress_bar=False)
             lost_since = None
             if beat is not None:
