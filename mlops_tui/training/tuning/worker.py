@@ -142,12 +142,13 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         startup = time.time() - started
         budget = budget_of(run, started, startup)
         dv = dataset or datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
+        reconnect_s = rdb.reconnect_s(run.config)  # how long a shared study's database may be gone
         if run.config.get("storage"):
             from mlops_tui.training.tuning import coordinator
 
-            shared = rdb.retrying(lambda: coordinator.open_shared(ws, run, dv), limit_s=rdb.reconnect_s(run.config))
+            shared = rdb.retrying(lambda: coordinator.open_shared(ws, run, dv), limit_s=reconnect_s)
         prepared = prepared or train.prepare_config(ws, dv, run.config)
-        done_before = rdb.retrying(lambda: _open(ws, run), limit_s=rdb.reconnect_s(run.config))
+        done_before = rdb.retrying(lambda: _open(ws, run), limit_s=reconnect_s)
         parts = shares(trials, session_workers(run, trials))
         for index, n in enumerate(parts[1:], start=1):  # start the others first: they take a while to import
             if n:
@@ -179,8 +180,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         if shared is not None:  # other hosts' trials: none new, wait for those running, mirror all
             shared.finish(stopping=st.stop_requested(ws, run_id))
         # (the study's storage reads the other workers' trials too)
-        n_trials, best = rdb.retrying(lambda: _outcome(study or st.open_study(ws, run)),
-                                      limit_s=rdb.reconnect_s(run.config))
+        n_trials, best = rdb.retrying(lambda: _outcome(study or st.open_study(ws, run)), limit_s=reconnect_s)
         if st.stop_requested(ws, run_id):
             log.info("run %s stopped after %d trial(s)", run_id, n_trials)
             mirror.join()
