@@ -15,11 +15,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from tests.monitor_helpers import register_dataset
 from tests.scoring_helpers import default_df, signature_for, train_register
+
+if TYPE_CHECKING:
+    import polars as pl
 
 START_TIMEOUT_S = 90.0
 
@@ -97,3 +101,15 @@ def serving(root: Path, *args: str, deployment: str = "credit", port: int | None
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
+
+
+def pima_deployment(ws, rows: pl.DataFrame):
+    """`pima:1` trained on real rows (MASS Pima.te from the corpus: seven numeric measurements of
+    a patient, id `row_id`, target `type` Yes/No), registered as dataset pima:1 and deployed as `pima`."""
+    from mlops_tui.registry import models as registry
+
+    register_dataset(ws, rows, "pima", "type", "binary")
+    sig = signature_for(rows, "type", "binary", id_columns=("row_id",))
+    model = train_register(ws, rows, sig, name="pima", rounds=20, dataset="pima")
+    registry.deploy(ws, model.ref, "pima")
+    return model

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 import numpy as np
 import polars as pl
 
-from mlops_tui.serving.batch import check_schema, frame_text_probe, score_batch
+from mlops_tui.serving.batch import TextProbe, check_schema, frame_text_probe, score_batch
 from mlops_tui.serving.io import id_columns, unused_columns
 from mlops_tui.serving.online import Raw, Scored
 
@@ -121,14 +121,17 @@ def to_frame(columns: dict[str, list[Any]]) -> pl.DataFrame:
 
 
 def check_request(df: pl.DataFrame, sig: Signature, model_ref: str, *, lenient: bool,
-                  known: tuple[str, ...] = ()) -> list[str]:
+                  known: tuple[str, ...] = (), ids: list[str] | tuple[str, ...] = ()) -> list[str]:
     """The request's columns by the rules `score` applies to a file (``batch.check_schema``, the
     unused-columns note of ``io.plan``), plus what ``encode`` would quietly turn into missing values
     (categories never seen in training, with an example); every problem in one Refused(422).
     What `score` only warns about is refused too unless ``lenient``, except ``known`` columns (the
-    training data's: not features, yet no surprise); returns the warnings left."""
-    found = check_schema(dict(df.schema), sig, text_probe=frame_text_probe(df))
-    problems, warnings = found.problems, found.warnings
+    training data's: not features, yet no surprise); returns the warnings left. A problem with a
+    value names its record (and the value of the first of ``ids``, the request's id columns): in a
+    batch of 10,000 records "e.g. '?'" alone leaves the client searching."""
+    located = Locator(df, ids)
+    found = check_schema(dict(df.schema), sig, text_probe=located.text_probe())
+    problems, warnings = [located.text_problem(p) for p in found.problems], found.warnings
     for feat in sig.features:
         if feat.kind != "categorical" or feat.source not in df.columns:
             continue
@@ -137,10 +140,10 @@ def check_request(df: pl.DataFrame, sig: Signature, model_ref: str, *, lenient: 
             problems.append(f"column {feat.source!r} should be text or numbers but is {dtype}")
             continue
         text = df[feat.source].cast(pl.String)
-        unseen = text.filter(text.is_not_null() & ~text.is_in(list(feat.categories)))
+        unseen = (text.is_not_null() & ~text.is_in(list(feat.categories))).arg_true()
         if len(unseen):
-            warnings.append(f"column {feat.source!r} has value(s) never seen in training, e.g. {unseen[0]!r}: "
-                            f"scored as missing")
+            warnings.append(f"column {feat.source!r} has value(s) never seen in training, e.g. "
+                            f"{located.value(feat.source, int(unseen[0]))}: scored as missing")
     unused = unused_columns(df.columns, sig, [*id_columns(df.columns, set(df.columns), sig), *known])
     if unused:
         warnings.append(unused)
@@ -149,6 +152,39 @@ def check_request(df: pl.DataFrame, sig: Signature, model_ref: str, *, lenient: 
     if problems:
         raise Refused(422, f"input does not match {model_ref}'s signature", problems)
     return warnings
+
+
+class Locator:
+    """Where a request's values are: "'?' (record 5000, row_id 5001)" for a value of a column."""
+
+    def __init__(self, df: pl.DataFrame, ids: list[str] | tuple[str, ...]) -> None:
+        self.df, self.id = df, next((c for c in ids if c in df.columns), None)
+        self.examples: dict[str, int] = {}  # numeric column with text → the record of its example
+
+    def record(self, i: int) -> str:
+        return f"record {i}" + (f", {self.id} {self.df[self.id][i]!r}" if self.id else "")
+
+    def value(self, column: str, i: int) -> str:
+        return f"{self.df[column][i]!r} ({self.record(i)})"
+
+    def text_probe(self) -> TextProbe:
+        """``batch.frame_text_probe``, remembering the record of each example it gives."""
+        probe = frame_text_probe(self.df)
+
+        def located(column: str, overrides: dict[str, pl.DataType]) -> tuple[bool, str | None]:
+            has_values, example = probe(column, overrides)
+            if example is not None:
+                self.examples[column] = int((self.df[column].str.strip_chars() == example).arg_true()[0])
+            return has_values, example
+
+        return located
+
+    def text_problem(self, problem: str) -> str:
+        """``check_schema``'s "column 'x' should be numeric but has text, e.g. '?'" with its record."""
+        for column, i in self.examples.items():
+            if problem.startswith(f"column {column!r} should be numeric but has text, e.g. "):
+                return f"{problem} ({self.record(i)})"
+        return problem
 
 
 # What `score` does with a warning's values, and how a strict service says it refused them instead
@@ -283,7 +319,8 @@ def score_checked(online: Online, served: Served, columns: dict[str, list[Any]],
     """The checked route: the rows as a frame through ``score``'s own code."""
     ids = columns_of(tuple(columns), served)[0]
     df = to_frame(columns)
-    warnings = check_request(df, served.sig, served.ref, lenient=online.settings.lenient, known=served.known)
+    warnings = check_request(df, served.sig, served.ref, lenient=online.settings.lenient, known=served.known,
+                             ids=ids)
     frame = df.with_columns(pl.lit(request_id).alias("request_id"), pl.int_range(df.height).alias("row"))
     spec = dataclasses.replace(served.spec, scored_at=datetime.now(UTC), keep=("request_id", "row", *ids))
     online.counters.seed += 1

@@ -107,10 +107,10 @@ BAD_INPUT = {
     "missing features": ([{"balance": 1.0}], 422, "input does not match credit:1's signature",
                          ["missing feature column(s): student, income"]),
     "text in a numeric column": ([{**GOOD, "balance": "lots"}], 422, "input does not match credit:1's signature",
-                                 ["column 'balance' should be numeric but has text, e.g. 'lots'"]),
+                                 ["column 'balance' should be numeric but has text, e.g. 'lots' (record 0, customer_id 7)"]),
     "unseen category": ([{**GOOD, "student": "Maybe"}], 422, "input does not match credit:1's signature",
-                        ["column 'student' has value(s) never seen in training, e.g. 'Maybe': refused "
-                         "(serve --lenient scores such values as missing)"]),
+                        ["column 'student' has value(s) never seen in training, e.g. 'Maybe' (record 0, customer_id 7): "
+                         "refused (serve --lenient scores such values as missing)"]),
     "extra column": ([{**GOOD, "shoe_size": 44}], 422, "input does not match credit:1's signature",
                      ["1 column(s) the model does not use are refused (serve --lenient ignores them): shoe_size"]),
     "numeric strings": ([{**GOOD, "income": "40000"}], 422, "input does not match credit:1's signature",
@@ -118,8 +118,8 @@ BAD_INPUT = {
     "every problem at once": ([{"student": "Maybe", "balance": "lots", "zip": 1}], 422,
                               "input does not match credit:1's signature",
                               ["missing feature column(s): income",
-                               "column 'balance' should be numeric but has text, e.g. 'lots'",
-                               "column 'student' has value(s) never seen in training, e.g. 'Maybe': refused "
+                               "column 'balance' should be numeric but has text, e.g. 'lots' (record 0)",
+                               "column 'student' has value(s) never seen in training, e.g. 'Maybe' (record 0): refused "
                                "(serve --lenient scores such values as missing)",
                                "1 column(s) the model does not use are refused (serve --lenient ignores them): zip"]),
     "no rows": ([], 422, "no rows to score", ["the body holds no rows"]),
