@@ -11,7 +11,8 @@ recorded their keys, :mod:`mlops_tui.training.trained_rows`): when the new versi
 some of its holdout rows were the champion's training rows and would favour it. The payload says how
 many rows remained. The challenger replaces the champion (alias ``production`` + the deployment)
 only when the validation gate passes against the champion's figure on those rows and the
-challenger is better; otherwise :class:`PolicyRefused` (exit 3) carries the comparison.
+challenger is better (a check the champion fails as badly does not count against it, see
+:func:`mlops_tui.registry.gate.check`); otherwise :class:`PolicyRefused` (exit 3) carries the comparison.
 Everything that can be wrong with the input is checked before anything is written.
 """
 
@@ -165,17 +166,15 @@ def judge(ws: Workspace, challenger: ModelVersion, champion: ModelVersion, rows:
     """The gate on ``challenger`` against ``champion``, both scored on ``rows`` (rows new to the
     champion): not on their stored holdout figures, which come from different rows whenever the
     dataset version changed. The drop is judged with its paired bootstrap interval; a challenger
-    that wins on those rows is not refused for a slice gap the champion has as widely
-    (:func:`gate.check`'s ``wins``)."""
+    that wins on those rows is not refused for a check the champion fails as badly (a min_metric
+    bound, the no-skill level, a slice gap: see :func:`gate.check`)."""
     champ = evaluate_on(ws, champion, rows, metric)
     chall = evaluate_on(ws, challenger, rows, metric)
     noise = paired_noise(challenger.task, metric, chall, champ)
-    ours, theirs = chall.metrics.get(metric), champ.metrics.get(metric)
-    better = ours is not None and theirs is not None and gate.better(metric, ours, theirs)
-    verdict = gate.check(ws, dataclasses.replace(challenger, metrics=chall.metrics),
-                         champion=dataclasses.replace(champion, metrics=champ.metrics), policy=policy, noise=noise,
-                         wins=better)
-    return Judged(verdict, champ, chall, noise, better)
+    on_rows = dataclasses.replace(challenger, metrics=chall.metrics)
+    champion_on_rows = dataclasses.replace(champion, metrics=champ.metrics)
+    verdict = gate.check(ws, on_rows, champion=champion_on_rows, policy=policy, noise=noise)
+    return Judged(verdict, champ, chall, noise, gate.beats(on_rows, champion_on_rows))
 
 
 def unseen_by(ws: Workspace, champion: ModelVersion, run: Run, holdout: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
@@ -284,9 +283,9 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     else:
         reasons = list(verdict.reasons) or [engine_refusal or f"challenger is not better on {metric}{_within(noise)}"]
         summary = f"kept {champion.ref}: {summary}; {'; '.join(reasons)}"
-    shared = verdict.checks.get("max_slice_gap") or {}
-    if shared.get("champion") is not None:  # not held against the challenger: say so
-        summary += "; " + gate.explain({"max_slice_gap": shared})[0]
+    shared = {k: c for k, c in verdict.checks.items() if c.get("champion_fails")}
+    if shared:  # not held against the challenger: say so
+        summary += "; " + "; ".join(gate.explain(shared))
     result = Retrained(
         promoted, dep.name, dv.ref, run_id, metric, prepared.test.height, compared.height,
         prepared.test.height - compared.height,

@@ -66,8 +66,8 @@ def explain(checks: dict[str, Any]) -> list[str]:
         if key.startswith("min_metric."):
             metric = key.split(".", 1)[1]
             op = "≤" if metric in LOWER_IS_BETTER else "≥"
-            op = op if c["ok"] else {"≤": ">", "≥": "<"}[op]
-            out.append(f"{metric} {c['value']:.4g} {op} {c['bound']:g}")
+            op = op if c["ok"] and not c.get("champion_fails") else {"≤": ">", "≥": "<"}[op]
+            out.append(f"{metric} {c['value']:.4g} {op} {c['bound']:g}{_too(c, 'badly')}")
         elif key == "max_drop":
             op = "≤" if c["ok"] else ">"
             noise = c.get("noise")
@@ -78,21 +78,27 @@ def explain(checks: dict[str, Any]) -> list[str]:
             if c.get("level") is None:
                 out.append(c["note"])
             else:
-                op = ("<" if c["metric"] in LOWER_IS_BETTER else ">") if c["ok"] else "no better than"
-                out.append(f"{c['metric']} {c['value']:.4g} {op} no-skill {c['level']:.4g} ({c['what']})")
+                op = "no better than" if not c["ok"] or c.get("champion_fails") else (
+                    "<" if c["metric"] in LOWER_IS_BETTER else ">")
+                out.append(f"{c['metric']} {c['value']:.4g} {op} no-skill {c['level']:.4g} ({c['what']}){_too(c, 'badly')}")
         elif key == "max_slice_gap":
             if c.get("value") is None:
                 out.append(c.get("note") or "no slice metrics recorded")
             elif c["value"] == 0 and c.get("observed"):
                 out.append(f"no slice gap beyond noise (widest {c['observed']:.3g}, {c.get('feature')}, "
                            "within the groups' intervals)")
-            elif c.get("champion") is not None:
-                out.append(f"slice gap {c['value']:.3g} ({c.get('feature')}) > {c['limit']:g}, but the champion fails it "
-                           f"too, as widely or more: {c['champion']:.3g} ({c['champion_feature']})")
+            elif c.get("champion_fails"):
+                out.append(f"slice gap {c['value']:.3g} ({c.get('feature')}) > {c['limit']:g}{_too(c, 'widely')} "
+                           f"({c['champion_feature']})")
             else:
                 op = "≤" if c["ok"] else ">"
                 out.append(f"slice gap {c['value']:.3g} ({c.get('feature')}) {op} {c['limit']:g}")
     return out
+
+
+def _too(c: dict[str, Any], how: str) -> str:
+    """', but the champion fails it too, ...' for a check not held against a winning model (see `check`)."""
+    return f", but the champion fails it too, as {how} or more: {c['champion']:.4g}" if c.get("champion_fails") else ""
 
 
 # Metrics in the target's units: their max_drop is relative to the reference value.
@@ -141,21 +147,39 @@ class DropNoise(Result):
     paired: bool
 
 
+def beats(model: ModelVersion, champion: ModelVersion | None) -> bool:
+    """``model``'s primary metric is better than ``champion``'s, as the two versions carry them: on
+    the same rows when `retrain` or a pipeline's gate scored both, else each on its own holdout."""
+    primary = (model.metrics or {}).get("primary_metric")
+    if not primary or champion is None:
+        return False
+    ours, theirs = (model.metrics or {}).get(primary), (champion.metrics or {}).get(primary)
+    return ours is not None and theirs is not None and better(primary, ours, theirs)
+
+
 def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None = None,
-          policy: dict[str, Any] | None = None, noise: DropNoise | None = None, wins: bool = False) -> Verdict:
+          policy: dict[str, Any] | None = None, noise: DropNoise | None = None) -> Verdict:
     """Apply ``policy`` (default: the workspace's) to ``model``'s holdout metrics (and against ``champion``).
 
     ``noise``: when both were measured on the same rows (retrain), the paired bootstrap interval of
     the drop; the drop then refuses only when even its low end is past ``max_drop``: worse beyond
-    noise, by more than the user allows. ``wins``: ``model`` beat ``champion`` on those rows; a slice
-    gap the champion has too, at least as wide (each from its own holdout's details), then does not
-    refuse it (the check records the champion's gap): refusing would keep the worse model serving with the same flaw (a champion
-    deployed with --force over its slice gap blocked every better challenger)."""
+    noise, by more than the user allows.
+
+    A check ``model`` fails does not refuse it when it :func:`beats` ``champion`` and the champion
+    fails that check at least as badly: a ``min_metric`` bound (the champion's value no better), the
+    no-skill level, a slice gap (at least as wide, each from its own holdout's details). Refusing
+    would keep the worse model serving with the same flaw: a champion deployed with --force below a
+    min_metric neither reaches, or over its slice gap, blocked every better challenger. The check then
+    passes, records the champion's figure (``champion``) and ``champion_fails``, and :func:`explain`
+    says so. Without a champion (a first deployment) every check holds."""
     policy = ws.gate_policy() if policy is None else policy
     metrics = model.metrics or {}
-    # the latest holdout evaluations and the model's details: read once, and only if a check needs them
+    # the latest holdout evaluations and details of both: read once, and only if a check needs them
     holdout = functools.cache(lambda: _holdout_evaluation(ws, model))
     details = functools.cache(lambda: _details(ws, holdout()))
+    champion_holdout = functools.cache(lambda: _holdout_evaluation(ws, champion) if champion else None)
+    champion_details = functools.cache(lambda: _details(ws, champion_holdout()))
+    rival = champion if beats(model, champion) else None  # a champion whose shared failures do not refuse
     reasons: list[str] = []
     checks: dict[str, Any] = {}
     for metric, bound in (policy.get("min_metric") or {}).items():
@@ -163,8 +187,14 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
         if value is None:
             continue
         ok = value <= bound if metric in LOWER_IS_BETTER else value >= bound
-        checks[f"min_metric.{metric}"] = {"value": value, "bound": bound, "ok": ok}
-        if not ok:
+        key = f"min_metric.{metric}"
+        checks[key] = {"value": value, "bound": bound, "ok": ok}
+        if ok:
+            continue
+        theirs = (rival.metrics or {}).get(metric) if rival else None
+        if theirs is not None and not better(metric, theirs, value):
+            checks[key] |= {"ok": True, "champion": theirs, "champion_fails": True}
+        else:
             cmp = "above" if metric in LOWER_IS_BETTER else "below"
             reasons.append(f"{metric} {value:.4g} is {cmp} the required {bound:g}")
     primary = metrics.get("primary_metric")
@@ -172,7 +202,10 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
         skill = _no_skill_check(model, primary, details)
         if skill is not None:
             checks["no_skill"] = skill
-            if skill["ok"] is False:
+            theirs_skill = _no_skill_check(rival, primary, champion_details) if rival and skill["ok"] is False else None
+            if theirs_skill is not None and theirs_skill["ok"] is False:
+                skill |= {"ok": True, "champion": theirs_skill["value"], "champion_fails": True}
+            elif skill["ok"] is False:
                 reasons.append(f"holdout {primary} {skill['value']:.3f} is no better than {skill['what']} "
                                f"({skill['level']:.4g})")
     if champion is not None and primary and champion.metrics and primary in champion.metrics:
@@ -186,7 +219,7 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
                                   "limit": limit, "relative": relative, "ok": ok}
             if noise:
                 checks["max_drop"]["noise"] = noise.to_json()
-            apart = None if noise else _apart(model, champion, holdout(), _holdout_evaluation(ws, champion))
+            apart = None if noise else _apart(model, champion, holdout(), champion_holdout())
             if apart:
                 checks["max_drop"]["holdouts"] = apart
             if not ok:
@@ -203,9 +236,10 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
         else:
             ok = gap.gap <= float(gap_limit)
             checks["max_slice_gap"] = {**gap.to_json(), "value": gap.gap, "limit": float(gap_limit), "ok": ok}
-            theirs = slice_gap(_details(ws, _holdout_evaluation(ws, champion))) if champion and wins and not ok else None
-            if theirs is not None and theirs.gap >= gap.gap:
-                checks["max_slice_gap"] |= {"ok": True, "champion": theirs.gap, "champion_feature": theirs.feature}
+            theirs_gap = slice_gap(champion_details()) if rival and not ok else None
+            if theirs_gap is not None and theirs_gap.gap >= gap.gap:
+                checks["max_slice_gap"] |= {"ok": True, "champion": theirs_gap.gap,
+                                            "champion_feature": theirs_gap.feature, "champion_fails": True}
             elif not ok and gap.best_group and gap.worst_group:
                 sure = (f"beyond the groups' noise: their {gap.confidence:.0%} intervals over {gap.groups} groups "
                         f"of >= {gap.min_rows} holdout rows do not overlap" if gap.confidence

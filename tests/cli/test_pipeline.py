@@ -419,3 +419,23 @@ def test_a_model_of_later_years_is_not_refused_for_its_holdout_of_larger_values(
     assert statuses(result.json) == dict.fromkeys(["prepare", "train", "check", "ship"], "ran")
     assert result.json["stages"][2]["outputs"]["compared_rows"] > 0
     assert result.json["stages"][3]["outputs"]["model"] == "tx:2"
+
+
+def test_a_gate_passes_a_model_that_beats_a_champion_below_the_same_min_metric(tmp_path, capsys, monkeypatch):
+    """AER HMDA, a bound (ROC AUC 0.99) no model of the data reaches: the first model is refused (no
+    champion to compare with) and deployed with --force; the model of the grown data beats it on the
+    rows it never saw, so the gate passes it, saying the champion fails the bound too, and ships it."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    (hmda,) = corpus_sets(tmp_path / "corpus", ["hmda"])
+    root, full = tmp_path / "project", pl.read_csv(hmda.path)
+    run = growing_project(root, capsys, "hmda", "deny", full.head(800), gate="min_metric = { roc_auc = 0.99 }\n")
+    refused = run()
+    assert refused.code == 3 and "roc_auc" in refused.json["stages"][2]["reason"]
+    assert run_cli(capsys, root / ".mlops", "deploy", "hmda:1", "--name", "prod", "--force").code == 0
+    full.write_csv(root / "data" / "hmda.csv")
+    result = run()
+    assert result.code == 0, result.stderr
+    gate = result.json["stages"][2]["outputs"]
+    assert gate["compared_rows"] > 0
+    assert any(c.startswith("roc_auc 0.") and "< 0.99, but the champion fails it too" in c for c in gate["checks"])
+    assert result.json["stages"][3]["outputs"]["model"] == "hmda:2"

@@ -1,12 +1,17 @@
-"""`retrain` and a slice gap its (force-deployed) champion has too.
+"""`retrain` and a gate check its (force-deployed) champion fails too.
 
 openintro loans_full_schema (Lending Club), target grade: both models predict the grade of loans
 already paid back ('Fully Paid') far worse than of current ones. The champion was deployed with
 --force over that gap; a challenger better on the metric whose gap is no wider replaces it (before,
 the gap alone kept the worse champion serving), and the summary says the champion fails the check
-too. A model whose gap is wider than the champion's is still refused."""
+too. A model whose gap is wider than the champion's is still refused.
+
+AER HMDA (mortgage denials), a min_metric neither model reaches: the same rule for a bound.
+"""
 
 from __future__ import annotations
+
+import dataclasses
 
 import polars as pl
 import pytest
@@ -50,8 +55,39 @@ def test_a_better_challenger_replaces_a_champion_failing_the_same_slice_check_by
     assert "but the champion fails it too" in doc["summary"]
     assert registry.get_deployment(ws, "loans-prod").model_version == doc["challenger"]["version"]
 
-    # Every other rule holds: the wider gap (the old champion's, against the new one) still refuses,
-    # and so does the narrower one of a model that did not win.
+    # Every other rule holds: the wider gap (the old champion's, against the new one) still refuses
+    # a model that wins, and the narrower one refuses a model that did not win.
     champion, challenger = (ws.store.models.get("loans", v) for v in (run.model_version, doc["challenger"]["version"]))
-    assert not gate.check(ws, champion, champion=challenger, wins=True).passed
-    assert not gate.check(ws, challenger, champion=champion, wins=False).passed
+    winning = dataclasses.replace(champion, metrics={**champion.metrics, "log_loss": 0.0})
+    losing = dataclasses.replace(challenger, metrics={**challenger.metrics, "log_loss": 9.0})
+    for verdict in (gate.check(ws, winning, champion=challenger), gate.check(ws, losing, champion=champion)):
+        assert any("differs by" in reason for reason in verdict.reasons), verdict.reasons
+
+
+def test_a_better_challenger_replaces_a_champion_below_the_same_min_metric(ws, cli, tmp_path):
+    """The first model of 800 HMDA rows (ROC AUC ~0.92 on its holdout) was refused for a bound of
+    0.99 that no model of this data reaches and deployed with --force; the model of all 2,380 rows
+    wins on the rows the champion never saw (~0.85 vs ~0.83) and now replaces it (it was kept,
+    exit 3, for the bound alone)."""
+    s = corpus_sets(tmp_path / "corpus", ["hmda"])[0]
+    full = readers.collect(str(s.path))
+    full.head(800).write_csv(tmp_path / "old.csv")
+    full.write_csv(tmp_path / "all.csv")
+    ws.config_path.write_text(ws.config_path.read_text().replace("min_metric = {}", "min_metric = { roc_auc = 0.99 }"))
+    assert cli("dataset", "add", tmp_path / "old.csv", "--name", "hmda", "--target", "deny").code == 0
+    run = tune_small(ws, "hmda", tmp_path, name="hmda", trials=1)
+
+    first = cli("deploy", f"{run.model_name}:{run.model_version}", "--name", "prod")
+    assert first.code == 3 and "roc_auc 0.9" in first.stderr and "is below the required 0.99" in first.stderr
+    assert cli("deploy", f"{run.model_name}:{run.model_version}", "--name", "prod", "--force").code == 0
+    assert cli("dataset", "add", tmp_path / "all.csv", "--name", "hmda").code == 0
+
+    res = cli("retrain", "prod", "--dataset", "hmda", "--json")
+    assert res.code == 0, res.stdout + res.stderr
+    doc = res.json
+    assert doc["promoted"] is True and doc["better"] is True
+    bound = doc["gate"]["checks"]["min_metric.roc_auc"]
+    assert bound["champion"] == doc["metrics"]["roc_auc"]["champion"] < bound["value"] < bound["bound"]
+    assert bound["ok"] is True and bound["champion_fails"] is True
+    assert f"roc_auc {bound['value']:.4g} < 0.99, but the champion fails it too, as badly or more" in doc["summary"]
+    assert registry.get_deployment(ws, "prod").model_version == doc["challenger"]["version"]

@@ -204,6 +204,36 @@ def test_every_version_gets_a_verdict_and_the_champion_is_not_measured_against_i
     assert not verdicts["m:3"].passed and len(verdicts["m:3"].reasons) == 2
 
 
+def test_a_winner_is_not_refused_for_a_min_metric_its_champion_fails_as_badly(ws):
+    ws = _with_policy(ws, "max_drop = 0.01\nmin_metric = { roc_auc = 0.9, log_loss = 0.3 }\n")
+    champ = _model(ws, {"roc_auc": 0.80, "log_loss": 0.45, "primary_metric": "roc_auc"})
+    winner = _model(ws, {"roc_auc": 0.85, "log_loss": 0.40, "primary_metric": "roc_auc"})
+    verdict = gate.check(ws, winner, champion=champ)
+    assert verdict.passed
+    assert verdict.checks["min_metric.roc_auc"] == {"value": 0.85, "bound": 0.9, "ok": True, "champion": 0.80,
+                                                    "champion_fails": True}
+    assert gate.explain(verdict.checks)[:2] == [
+        "roc_auc 0.85 < 0.9, but the champion fails it too, as badly or more: 0.8",
+        "log_loss 0.4 > 0.3, but the champion fails it too, as badly or more: 0.45"]
+    # ... but still refused without a champion (a first deployment), when it did not win, and for a
+    # bound it fails worse than the champion.
+    assert gate.check(ws, winner).reasons == ("roc_auc 0.85 is below the required 0.9",
+                                              "log_loss 0.4 is above the required 0.3")
+    assert "roc_auc 0.8 is below the required 0.9" in gate.check(ws, champ, champion=winner).reasons
+    worse_loss = _model(ws, {"roc_auc": 0.85, "log_loss": 0.5, "primary_metric": "roc_auc"})
+    assert gate.check(ws, worse_loss, champion=champ).reasons == ("log_loss 0.5 is above the required 0.3",)
+
+
+def test_a_winner_is_not_refused_for_no_skill_its_champion_shows_too(ws):
+    champ = _model(ws, {"roc_auc": 0.45, "primary_metric": "roc_auc"})
+    at_chance = _model(ws, {"roc_auc": 0.5, "primary_metric": "roc_auc"})
+    verdict = gate.check(ws, at_chance, champion=champ)
+    assert verdict.passed and verdict.checks["no_skill"]["champion"] == 0.45
+    assert gate.explain(verdict.checks)[0] == ("roc_auc 0.5 no better than no-skill 0.5 (chance), but the champion "
+                                               "fails it too, as badly or more: 0.45")
+    assert not gate.check(ws, at_chance).passed
+
+
 def test_explain_turns_every_check_into_a_phrase_pass_or_fail(ws):
     ws = _with_policy(ws, "max_drop = 0.01\nmin_metric = { roc_auc = 0.8, rmse = 5.0 }\n")
     champ = _model(ws, {"roc_auc": 0.90, "primary_metric": "roc_auc"})
