@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from itertools import chain
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 INLINE_BYTES = 32 << 10  # smaller bodies are scored on the event loop: a thread hop costs more than they do
 SHAPE = "the body must be a list of records, an object of columns or one record"
 NUMBERS = frozenset({int, float, type(None)})  # what JSON gives a clean numeric column (bool is not int here)
+ECHOED = frozenset({int, str, type(None)})  # id values that go back in an answer with no look at them
 
 
 class Answer(TypedDict):
@@ -67,9 +69,18 @@ class Refused(Exception):
             self.body["problems"] = problems
 
 
+class NonFinite(float):
+    """A ``NaN``, ``Infinity`` or ``-Infinity`` token of the body: Python's json reads them, though
+    JSON has no such numbers. Their own type keeps them off the clean route, so the checked route
+    names them (:func:`value_checks`); Polars reads them as the floats they are."""
+
+
+_DECODER = json.JSONDecoder(parse_constant=NonFinite)  # one decoder: json.loads(body, ...) makes one per call
+
+
 def parse(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return _DECODER.decode(body.decode())
     except (ValueError, UnicodeDecodeError) as exc:
         raise Refused(400, f"malformed JSON: {exc}") from exc
 
@@ -120,18 +131,22 @@ def to_frame(columns: dict[str, list[Any]]) -> pl.DataFrame:
     return pl.DataFrame(series)
 
 
-def check_request(df: pl.DataFrame, sig: Signature, model_ref: str, *, lenient: bool,
-                  known: tuple[str, ...] = (), ids: list[str] | tuple[str, ...] = ()) -> list[str]:
+def check_request(df: pl.DataFrame, columns: dict[str, list[Any]], sig: Signature, model_ref: str, *,
+                  lenient: bool, known: tuple[str, ...] = (), ids: list[str] | tuple[str, ...] = ()) -> list[str]:
     """The request's columns by the rules `score` applies to a file (``batch.check_schema``, the
     unused-columns note of ``io.plan``), plus what ``encode`` would quietly turn into missing values
     (categories never seen in training, with an example); every problem in one Refused(422).
     What `score` only warns about is refused too unless ``lenient``, except ``known`` columns (the
-    training data's: not features, yet no surprise); returns the warnings left. A problem with a
+    training data's: not features, yet no surprise); returns the warnings left. ``columns`` are the
+    request's values as JSON gave them (``df`` is made of them). A problem with a
     value names its record (and the value of the first of ``ids``, the request's id columns): in a
     batch of 10,000 records "e.g. '?'" alone leaves the client searching."""
-    located = Locator(df, ids)
+    located = Locator(df, columns, ids)
     found = check_schema(dict(df.schema), sig, text_probe=located.text_probe())
     problems, warnings = [located.text_problem(p) for p in found.problems], found.warnings
+    odd_problems, odd_warnings = value_checks(located, sig)
+    problems += odd_problems
+    warnings += odd_warnings
     for feat in sig.features:
         if feat.kind != "categorical" or feat.source not in df.columns:
             continue
@@ -154,18 +169,66 @@ def check_request(df: pl.DataFrame, sig: Signature, model_ref: str, *, lenient: 
     return warnings
 
 
+def value_checks(located: Locator, sig: Signature) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of values JSON carries that a file's typed column cannot: true/false in
+    a numeric feature and NaN/±Infinity (``NaN`` tokens, or a number past float64 like 1e400).
+
+    `score` reads a file's Boolean column as 1/0 and scores NaN as missing, ±Infinity beyond every
+    split, without a word; a CSV's "true" among numbers it refuses as text. Here such values are
+    warnings, so a strict service refuses them (with the fix: send null for a missing value) and a
+    --lenient one scores them as `score` does and says so. Booleans are no surprise in a feature
+    trained on a Boolean column. NaN/±Infinity in an id column are refused either way: ids go
+    back in the answer, which JSON cannot carry them in."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    columns = located.columns
+    for feat in sig.features:
+        if feat.kind != "numeric" or feat.transform or feat.time_of_day or feat.source not in columns:
+            continue
+        values = columns[feat.source]
+        if feat.dtype != "Boolean" and bool in set(map(type, values)):
+            first = next(i for i, v in enumerate(values) if type(v) is bool)
+            warnings.append(f"column {feat.source!r} should be numeric but has true/false, e.g. "
+                            f"{located.value(feat.source, first)}: read as 1/0")
+        odd = located.non_finite(feat.source)
+        if odd is not None:
+            warnings.append(f"column {feat.source!r} has non-finite number(s), e.g. {located.value(feat.source, odd)}: "
+                            "scored as `score` scores them (NaN as missing)")
+    for c in located.ids:
+        odd = located.non_finite(c)
+        if odd is not None:
+            problems.append(f"id column {c!r} has non-finite number(s), e.g. {located.value(c, odd)}: ids are sent "
+                            "back in the answer, and JSON has no NaN or Infinity")
+    return problems, warnings
+
+
 class Locator:
     """Where a request's values are: "'?' (record 5000, row_id 5001)" for a value of a column."""
 
-    def __init__(self, df: pl.DataFrame, ids: list[str] | tuple[str, ...]) -> None:
-        self.df, self.id = df, next((c for c in ids if c in df.columns), None)
+    def __init__(self, df: pl.DataFrame, columns: dict[str, list[Any]], ids: list[str] | tuple[str, ...]) -> None:
+        self.df, self.columns = df, columns
+        self.ids = [c for c in ids if c in columns]
+        self.id = self.ids[0] if self.ids else None
         self.examples: dict[str, int] = {}  # numeric column with text → the record of its example
 
-    def record(self, i: int) -> str:
-        return f"record {i}" + (f", {self.id} {self.df[self.id][i]!r}" if self.id else "")
+    def record(self, i: int, column: str = "") -> str:
+        if self.id is None or self.id == column:
+            return f"record {i}"
+        return f"record {i}, {self.id} {self.columns[self.id][i]!r}"
 
     def value(self, column: str, i: int) -> str:
-        return f"{self.df[column][i]!r} ({self.record(i)})"
+        """The value as JSON wrote it (true, NaN, 'text') and its record."""
+        v = self.columns[column][i]
+        shown = json.dumps(v) if type(v) is bool or isinstance(v, float) and not math.isfinite(v) else repr(v)
+        return f"{shown} ({self.record(i, column)})"
+
+    def non_finite(self, column: str) -> int | None:
+        """The record of the column's first NaN or ±Infinity, if any."""
+        s = self.df[column]
+        if not s.dtype.is_float():
+            return None
+        bad = (s.is_nan() | s.is_infinite()).arg_true()
+        return int(bad[0]) if len(bad) else None
 
     def text_probe(self) -> TextProbe:
         """``batch.frame_text_probe``, remembering the record of each example it gives."""
@@ -190,6 +253,9 @@ class Locator:
 # What `score` does with a warning's values, and how a strict service says it refused them instead
 # (nothing was scored, so "scored as missing" would be untrue).
 _STRICT_WORDING = ((": scored as missing", ": refused (serve --lenient scores such values as missing)"),
+                   (": read as 1/0", ": refused (serve --lenient reads true as 1, false as 0)"),
+                   (": scored as `score` scores them (NaN as missing)",
+                    ": refused (send null for a missing value; serve --lenient scores them as `score` does)"),
                    ("; numeric strings coerced", "; refused (serve --lenient coerces numeric strings)"),
                    (" were ignored: ", " are refused (serve --lenient ignores them): "))
 
@@ -239,14 +305,22 @@ def clean_records(records: list[Any], served: Served) -> Clean | None:
         X = matrix_of(list(zip(*rows, strict=True)), served)
     else:
         X = float_matrix(rows, chain.from_iterable(rows))
-    return None if X is None else (X, {c: [r[c] for r in records] for c in ids})
+    return _clean(X, {c: [r[c] for r in records] for c in ids})
 
 
 def clean_columns(columns: dict[str, list[Any]], served: Served) -> Clean | None:
     """:data:`Clean` columns, or None."""
     ids, clean = columns_of(tuple(columns), served)
     X = matrix_of([columns[source] for source in served.inputs], served) if clean else None
-    return None if X is None else (X, {c: columns[c] for c in ids})
+    return _clean(X, {c: columns[c] for c in ids})
+
+
+def _clean(X: np.ndarray | None, ids: dict[str, list[Any]]) -> Clean | None:
+    """The clean rows, unless an id value cannot go back in the answer as it came (NaN, ±Infinity)."""
+    if X is None or not all(ECHOED.issuperset(map(type, v)) or all(
+            math.isfinite(x) for x in v if isinstance(x, float)) for v in ids.values()):
+        return None
+    return X, ids
 
 
 def matrix_of(cols: list[Any], served: Served) -> np.ndarray | None:
@@ -262,14 +336,15 @@ def matrix_of(cols: list[Any], served: Served) -> np.ndarray | None:
 
 def float_matrix(values: Any, flat: Iterable[Any]) -> np.ndarray | None:
     """``values`` as float64 (None → NaN) if ``flat``, the same values in any order, are all JSON
-    numbers or null; else None (text or booleans in a numeric column, an integer past float64:
-    the checked route says what they are)."""
+    numbers or null; else None (text or booleans in a numeric column, an integer past float64, a
+    number past it like 1e400, read as Infinity: the checked route says what they are)."""
     if not NUMBERS.issuperset(map(type, flat)):
         return None
     try:
-        return np.array(values, dtype=np.float64)
+        X = np.array(values, dtype=np.float64)
     except OverflowError:
         return None
+    return None if np.isinf(X).any() else X
 
 
 def head(online: Online, served: Served, request_id: str, predictions: list[Any]) -> Answer:
@@ -319,8 +394,8 @@ def score_checked(online: Online, served: Served, columns: dict[str, list[Any]],
     """The checked route: the rows as a frame through ``score``'s own code."""
     ids = columns_of(tuple(columns), served)[0]
     df = to_frame(columns)
-    warnings = check_request(df, served.sig, served.ref, lenient=online.settings.lenient, known=served.known,
-                             ids=ids)
+    warnings = check_request(df, columns, served.sig, served.ref, lenient=online.settings.lenient,
+                             known=served.known, ids=ids)
     frame = df.with_columns(pl.lit(request_id).alias("request_id"), pl.int_range(df.height).alias("row"))
     spec = dataclasses.replace(served.spec, scored_at=datetime.now(UTC), keep=("request_id", "row", *ids))
     online.counters.seed += 1

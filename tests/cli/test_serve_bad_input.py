@@ -5,9 +5,13 @@ the next good request is answered.
 
 from __future__ import annotations
 
+import json
+import math
+
 import polars as pl
 import pytest
 
+from tests.conftest import run_cli_subprocess
 from tests.corpus_helpers import corpus_sets
 from tests.serve_helpers import pima_deployment, serving
 
@@ -34,6 +38,17 @@ def batch(rows: pl.DataFrame, n: int = BATCH) -> list[dict]:
     """``n`` records cycling through the real rows, each with its own row_id."""
     records = rows.to_dicts()
     return [{**records[i % len(records)], "row_id": i + 1} for i in range(n)]
+
+
+def post(srv, records: list[dict], big: tuple[int, str] | None = None):
+    """The records as Python's json writes them (NaN, Infinity), with ``big`` = (record, column)
+    holding 1e400, a JSON number past float64."""
+    text = json.dumps(records)
+    if big:
+        i, column = big
+        records = [*records[:i], {**records[i], column: "__big__"}, *records[i + 1:]]
+        text = json.dumps(records).replace('"__big__"', "1e400")
+    return srv.client.post("/predict", content=text, headers={"content-type": "application/json"})
 
 
 def still_serving(srv, rows: pl.DataFrame) -> None:
@@ -65,3 +80,64 @@ def test_without_an_id_column_the_record_is_named_by_its_place(pima):
     assert r.status_code == 422, r.text
     assert r.json()["problems"] == ["column 'age' should be numeric but has text, e.g. 'n/a' (record 321)"]
     still_serving(srv, rows)
+
+
+LENIENT = "refused (send null for a missing value; serve --lenient scores them as `score` does)"
+
+
+def test_booleans_and_non_finite_numbers_are_refused_naming_record_column_and_value(pima):
+    srv, rows = pima
+    records = batch(rows)
+    records[1_234]["npreg"] = True
+    records[4_321]["glu"] = math.nan
+    records[5_555]["bp"] = -math.inf
+    r = post(srv, records, big=(7_777, "bmi"))
+    assert r.status_code == 422, r.text
+    assert r.json()["problems"] == [
+        "column 'npreg' should be numeric but has true/false, e.g. true (record 1234, row_id 1235): refused "
+        "(serve --lenient reads true as 1, false as 0)",
+        f"column 'glu' has non-finite number(s), e.g. NaN (record 4321, row_id 4322): {LENIENT}",
+        f"column 'bp' has non-finite number(s), e.g. -Infinity (record 5555, row_id 5556): {LENIENT}",
+        f"column 'bmi' has non-finite number(s), e.g. Infinity (record 7777, row_id 7778): {LENIENT}"]
+    still_serving(srv, rows)
+
+
+@pytest.mark.parametrize("value", [math.nan, "1e400"], ids=["NaN", "1e400"])
+def test_a_non_finite_id_is_refused_as_it_cannot_be_sent_back(pima, value):
+    srv, rows = pima
+    records = rows.head(3).to_dicts()
+    if value == "1e400":
+        r = post(srv, records, big=(1, "row_id"))
+    else:
+        records[1]["row_id"] = value
+        r = post(srv, records)
+    assert r.status_code == 422, r.text
+    shown = "NaN" if value is math.nan else "Infinity"
+    assert r.json()["problems"] == [f"id column 'row_id' has non-finite number(s), e.g. {shown} (record 1): ids are "
+                                    "sent back in the answer, and JSON has no NaN or Infinity"]
+    still_serving(srv, rows)
+
+
+def test_lenient_scores_them_as_score_scores_a_file_and_says_so(pima, tmp_path):
+    srv, rows = pima
+    records = rows.head(4).to_dicts()
+    records[0]["npreg"], records[1]["glu"], records[2]["bp"] = True, math.nan, math.inf
+    with serving(srv.root, "--lenient", deployment="pima") as lenient:
+        r = post(lenient, records, big=(3, "bmi"))
+        assert r.status_code == 200, r.text
+        assert r.json()["warnings"] == [
+            "column 'npreg' should be numeric but has true/false, e.g. true (record 0, row_id 1): read as 1/0",
+            "column 'glu' has non-finite number(s), e.g. NaN (record 1, row_id 2): scored as `score` scores them "
+            "(NaN as missing)",
+            "column 'bp' has non-finite number(s), e.g. Infinity (record 2, row_id 3): scored as `score` scores them "
+            "(NaN as missing)",
+            "column 'bmi' has non-finite number(s), e.g. Infinity (record 3, row_id 4): scored as `score` scores them "
+            "(NaN as missing)"]
+        online = [p["Yes"] for p in r.json()["probabilities"]]
+    # The same values in a Parquet file: 1 for true, NaN, Infinity (what 1e400 reads as)
+    records[0]["npreg"], records[3]["bmi"] = 1, math.inf
+    pl.DataFrame(records).write_parquet(tmp_path / "odd.parquet")
+    result = run_cli_subprocess(srv.root, "score", "pima", str(tmp_path / "odd.parquet"), "--output",
+                                str(tmp_path / "scored.parquet"), "--json")
+    assert result.code == 0, result.stderr
+    assert online == pytest.approx(pl.read_parquet(tmp_path / "scored.parquet")["proba_Yes"].to_list(), abs=1e-12)

@@ -8,8 +8,16 @@ import json
 import numpy as np
 import pytest
 
-from mlops_tui.serving.request import clean_columns, clean_records, to_columns
-from mlops_tui.training.signature import encode
+from mlops_tui.serving.request import (
+    Refused,
+    check_request,
+    clean_columns,
+    clean_records,
+    parse,
+    to_columns,
+    to_frame,
+)
+from mlops_tui.training.signature import Feature, Signature, encode
 from tests.scoring_helpers import credit_model, default_df
 
 
@@ -52,6 +60,31 @@ def test_anything_not_clean_takes_the_checked_route(served, change):
     for records in ([row], [good, row]):
         assert clean_records(records, served) is None
         assert clean_columns(to_columns(records), served) is None
+
+
+@pytest.mark.parametrize("body", [
+    b'[{"customer_id": 1, "student": "No", "balance": NaN, "income": 2.0}]',
+    b'[{"customer_id": 1, "student": "No", "balance": 1.0, "income": -Infinity}]',
+    b'[{"customer_id": 1, "student": "No", "balance": 1e400, "income": 2.0}]',
+    b'[{"customer_id": NaN, "student": "No", "balance": 1.0, "income": 2.0}]',
+    b'[{"customer_id": 1e400, "student": "No", "balance": 1.0, "income": 2.0}]',
+], ids=["NaN", "-Infinity", "1e400", "NaN id", "1e400 id"])
+def test_non_finite_numbers_take_the_checked_route(served, body):
+    records = parse(body)
+    assert clean_records(records, served) is None
+    assert clean_columns(to_columns(records), served) is None
+
+
+def test_booleans_are_no_surprise_in_a_feature_trained_on_a_boolean_column():
+    sig = Signature("binary", "y", (Feature("member", "numeric", "member", "Boolean"),
+                                    Feature("visits", "numeric", "visits", "Int64")), ("no", "yes"))
+    columns = {"member": [True, False, None], "visits": [3, True, 1]}
+    with pytest.raises(Refused) as refused:
+        check_request(to_frame(columns), columns, sig, "m:1", lenient=False)
+    assert refused.value.body["problems"] == ["column 'visits' should be numeric but has true/false, e.g. true "
+                                              "(record 1): refused (serve --lenient reads true as 1, false as 0)"]
+    columns["visits"] = [3, 2, 1]
+    assert check_request(to_frame(columns), columns, sig, "m:1", lenient=False) == []
 
 
 def test_a_missing_feature_takes_the_checked_route(served):
