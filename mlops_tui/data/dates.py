@@ -2,7 +2,8 @@
 
 Polars reads ISO dates (``2019-01-13``, ``2019-01-13 08:30:00``, ...) by itself, inferring the
 format from the first value. Spreadsheets and other tools also write ``1/13/2019``, ``13.01.2019``,
-``13/01/2019 8:30 PM`` or a month alone (``Jan-2018``, ``2018-01``): :func:`infer_format` tries those formats on a column's values and keeps
+``13/01/2019 8:30 PM``, a month by name (``26-Feb-2000``, ``26 February 2000``, ``Feb 26, 2000``)
+or a month alone (``Jan-2018``, ``2018-01``): :func:`infer_format` tries those formats on a column's values and keeps
 the first that reads every one of them. When a month-first and a day-first reading both fit (no
 day above 12 in the sample) the month-first one wins, as US spreadsheets write dates; the format is
 recorded with the model's features, so a scoring file is read the way the training data was even
@@ -16,17 +17,24 @@ import re
 import polars as pl
 
 ISO = "iso"  # let Polars infer an ISO-like format from the values
-_DAYS = ("%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m-%d-%Y", "%d-%m-%Y", "%m/%d/%y", "%d/%m/%y", "%d.%m.%y")
+# %B reads a month's name or its abbreviation, in any case (Feb, FEB, February): what Excel and
+# Oracle write (26-Feb-2000, 26-FEB-00), newspapers and reports (February 26, 2000; tidyr's billboard
+# once exported) and British text (26 Feb 2000). A named month is never ambiguous.
+_DAYS = ("%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m-%d-%Y", "%d-%m-%Y", "%m/%d/%y", "%d/%m/%y", "%d.%m.%y",
+         "%d-%B-%Y", "%d-%B-%y", "%d %B %Y", "%B %d, %Y")
 _TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
 # A month of a year (loan books, reports): Jan-2018, January 2018, 2018-01, 01/2018. Read as that
 # month's first day, so a new month is a later date, not a category the model never saw.
 _MONTHS = ("%b-%Y", "%b %Y", "%B %Y", "%B-%Y", "%Y-%m", "%Y/%m", "%m/%Y")
 FORMATS = tuple(day + time for day in _DAYS for time in _TIMES) + _MONTHS
 # year first (4 digits), or day and month first and a 2- or 4-digit year: not "1.2.3" (a version);
-# or a whole value that is a month and a 4-digit year
+# a day and a month's name (26-Feb-2000, 26 Feb 2000, Feb 26, 2000); or a whole value that is a
+# month and a 4-digit year
 _LOOKS_LIKE_A_DATE = (r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](\d{4}|\d{2})\b"
+                      r"|\d{1,2}[- ][A-Za-z]{3,9}[- ](\d{4}|\d{2})\b|[A-Za-z]{3,9} \d{1,2}, \d{4}\b"
                       r"|[A-Za-z]{3,9}[- ]\d{4}$|\d{4}[-/]\d{1,2}$|\d{1,2}/\d{4}$)")
-_TWO_DIGIT_YEAR = r"^\d{1,2}[-/.]\d{1,2}[-/.]\d{2}\b"  # %Y reads "20" as the year 20, so these take %y
+# %Y reads "20" as the year 20 (and "00" as the year 0), so these take %y
+_TWO_DIGIT_YEAR = r"^\d{1,2}([-/.]\d{1,2}[-/.]|[- ][A-Za-z]{3,9}[- ])\d{2}\b"
 SAMPLE = 1000
 
 

@@ -30,13 +30,19 @@ from mlops_tui.training.signature import Signature, encode
     (["January 2018", "March 2019"], "%B %Y"),
     (["2019-01", "2019-12"], "%Y-%m"),
     (["01/2019", "12/2019"], "%m/%Y"),
+    # a month by name, as Excel, Oracle and reports write it
+    (["26-Feb-2000", "2-SEP-2000"], "%d-%B-%Y"),
+    (["26-Feb-00", "2-Sep-99"], "%d-%B-%y"),
+    (["26 February 2000", "2 Sep 2000"], "%d %B %Y"),
+    (["Feb 26, 2000", "September 2, 2000"], "%B %d, %Y"),
+    (["Feb 26, 2000 10:30 PM"], "%B %d, %Y %I:%M %p"),
 ])
 def test_formats_are_recognised(values, fmt):
     assert dates.infer_format(pl.Series(values, dtype=pl.String)) == fmt
 
 
 @pytest.mark.parametrize("values", [["1.2.3", "1.10.0"], ["a", "b"], ["13/13/2019"], ["2019-13", "2019-02"],
-                                    ["Jan-18", "Feb-18"], ["Bob 2019"], ["2019-01", "2019-01-05"], [None, ""]])
+                                    ["Jan-18", "Feb-18"], ["Bob 2019"], ["Bob 12, 2000"], ["12 Monkeys 1995"], ["2019-01", "2019-01-05"], [None, ""]])
 def test_text_that_is_not_dates_is_not_taken_for_dates(values):
     assert dates.infer_format(pl.Series(values, dtype=pl.String)) is None
 

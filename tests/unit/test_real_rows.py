@@ -233,3 +233,24 @@ def test_a_column_empty_in_the_first_rows_is_read_as_numbers_found_later(ws, tmp
     values = datasets.load(ws, dv)["gwbush04"]
     assert values.null_count() == 15_207 and sorted(values.drop_nulls().unique()) == [0.0, 1.0]
     assert warnings == []
+
+
+# -- a month written by name is a date ----------------------------------------------------------------
+def test_dates_with_a_month_name_are_dates_in_the_profile_in_training_and_when_scoring(ws, tmp_path):
+    """tidyr billboard's date.entered exported as a report writes it ("Feb 26, 2000") stayed text: a
+    category of 68 weeks, so every track entering the chart later was a category the model never saw."""
+    from mlops_tui.training import prep
+    from mlops_tui.training.signature import Signature, encode
+
+    path = _real_csv(tmp_path, "tidyr", "billboard", "billboard")
+    df = pl.read_csv(path, infer_schema_length=None)
+    df = df.with_columns(pl.col("date.entered").str.to_date().dt.strftime("%b %d, %Y"))
+    df.select("artist", "track", "date.entered", "wk1").write_csv(path)
+    dv, _new = datasets.add(ws, str(path), target="wk1")
+    assert {e["name"]: e["role"] for e in dv.schema}["date.entered"] == "time"
+    p = prep.prepare(datasets.load(ws, dv), target="wk1")
+    parts = {f.transform: f.date_format for f in p.signature.features if f.source == "date.entered"}
+    assert "month" in parts and set(parts.values()) == {"%B %d, %Y"}
+    scored, _ = encode(pl.DataFrame({"artist": ["Nelly"], "track": ["Ride Wit Me"], "date.entered": ["Jan 6, 2001"]}),
+                       Signature.from_json(p.signature.to_json()))
+    assert scored["date.entered__month"][0] == 1
