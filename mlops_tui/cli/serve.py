@@ -45,7 +45,7 @@ def serve(
     promote/rollback of the alias it follows) swaps the model without a restart.
     `serve list` shows running services; `serve stop DEP` drains and stops them.
 
-    Example: mlops-tui serve credit --port 8000 --detach && curl -s localhost:8000/predict -d '[{"balance": 1200, "income": 40000, "student": "No"}]'
+    Example: mlops-tui serve credit --port 8000 --detach && curl -s localhost:8000/predict --json '[{"balance": 1200, "income": 40000, "student": "No"}]'
     """
     from mlops_tui.serving import service
 

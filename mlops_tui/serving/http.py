@@ -11,8 +11,9 @@ different set of rules, and it is where FastAPI spends most of a 1,000-row reque
 Endpoints: ``POST /predict`` (records ``[{...}, ...]``, columns ``{"col": [...]}`` or one record
 ``{...}``), ``GET /health`` (the process answers), ``GET /ready`` (a model is loaded), ``GET
 /metadata`` (deployment, version, signature, swaps), ``GET /metrics`` (Prometheus text). Bad input
-never takes the service down: 400 malformed JSON, 413 a body over ``max_body`` bytes, 422 every
-problem of the rows in one body, 503 no model loaded, 500 (logged) for anything unexpected.
+never takes the service down: 400 an empty body, malformed JSON or a key twice in one object, 413 a
+body over ``max_body`` bytes, 415 a body declared as something else than JSON, 422 every problem of
+the rows in one body, 503 no model loaded, 500 (logged) for anything unexpected.
 """
 
 from __future__ import annotations
@@ -106,10 +107,27 @@ class Disconnected(Exception):
     """The client went away before its body arrived: there is no one to answer."""
 
 
+def check_content_type(value: bytes | None) -> None:
+    """A body declared as anything but JSON gets 415; no Content-Type at all is read as JSON.
+
+    Why refuse rather than try to parse it: a web page can make a visitor's browser POST a form or
+    text/plain body to any address, 127.0.0.1 included, with no CORS preflight, but not a JSON one;
+    a service that scored such bodies would let any page feed its monitoring windows (and so the
+    drift that can start a retrain). curl's -d sends a form type: --json or -H sets JSON."""
+    if value is None:
+        return
+    media = value.split(b";", 1)[0].strip().lower()
+    if media != b"application/json" and not media.endswith(b"+json"):
+        raise Refused(415, f"the body must be JSON sent as Content-Type: application/json, not "
+                           f"{media.decode('latin-1') or 'an empty type'} (curl: --json, or "
+                           "-H 'Content-Type: application/json')")
+
+
 async def read_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
     """The body, refused with 413 as soon as it is known to pass ``limit`` bytes (before parsing)."""
+    advice = "send fewer rows per request (the limit is serve --max-body-mb)"
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Refused(413, f"request body is {int(declared):,} bytes, over the limit of {limit:,} bytes")
+        raise Refused(413, f"request body is {int(declared):,} bytes, over the limit of {limit:,} bytes: {advice}")
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -118,7 +136,7 @@ async def read_body(receive: Receive, declared: bytes | None, limit: int) -> byt
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise Refused(413, f"request body is over the limit of {limit:,} bytes")
+            raise Refused(413, f"request body is over the limit of {limit:,} bytes: {advice}")
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
@@ -148,18 +166,21 @@ def predict_route(online: Online, metrics: Metrics) -> ASGIApp:
 
     async def predict(scope: Scope, receive: Receive, send: Send) -> None:
         t0 = time.perf_counter()
-        request_id = declared = None
+        request_id = declared = content_type = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 request_id = value
             elif name == b"content-length":
                 declared = value
+            elif name == b"content-type":
+                content_type = value
         rid = request_id.decode("latin-1") if request_id else f"{prefix}{next(numbers):016x}"
         echo = (b"x-request-id", request_id or rid.encode())
         served = online.served
         try:
             if scope["method"] != "POST":
                 raise Refused(405, f"use POST for /predict, not {scope['method']}", reason="method")
+            check_content_type(content_type)
             if served is None:
                 raise Refused(503, f"no model loaded yet for deployment {settings.deployment!r}"
                               + (f": {online.error}" if online.error else ""), reason="not_ready")

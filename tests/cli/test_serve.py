@@ -133,7 +133,8 @@ BAD_INPUT = {
     "nested values": ([{**GOOD, "student": ["No"]}], 422, "input does not match credit:1's signature",
                       ["column 'student' should be text or numbers but is List(String)"]),
     "too large": (b"[" + b" " * MAX_BODY + b"]", 413,
-                  f"request body is {MAX_BODY + 2:,} bytes, over the limit of {MAX_BODY:,} bytes", None),
+                  f"request body is {MAX_BODY + 2:,} bytes, over the limit of {MAX_BODY:,} bytes: send fewer rows "
+                  "per request (the limit is serve --max-body-mb)", None),
 }
 
 
@@ -162,7 +163,8 @@ def test_a_body_streamed_without_a_length_is_cut_off_at_the_limit(server):
 
     r = server.client.post("/predict", content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413
-    assert r.json() == {"error": f"request body is over the limit of {MAX_BODY:,} bytes"}
+    assert r.json() == {"error": f"request body is over the limit of {MAX_BODY:,} bytes: send fewer rows per request "
+                                 "(the limit is serve --max-body-mb)"}
 
 
 def test_online_windows_appear_in_monitor_and_feedback_joins_their_ids(server, tmp_path):

@@ -141,3 +141,65 @@ def test_lenient_scores_them_as_score_scores_a_file_and_says_so(pima, tmp_path):
                                 str(tmp_path / "scored.parquet"), "--json")
     assert result.code == 0, result.stderr
     assert online == pytest.approx(pl.read_parquet(tmp_path / "scored.parquet")["proba_Yes"].to_list(), abs=1e-12)
+
+
+JSON = {"content-type": "application/json"}
+AS_A_CLIENT_SENDS = {  # (body, headers, status, error) for Pima's first two rows as `rows`
+    "a CSV body": (lambda rows: rows.head(2).write_csv().encode(), {"content-type": "text/csv"}, 415,
+                   "the body must be JSON sent as Content-Type: application/json, not text/csv (curl: --json, "
+                   "or -H 'Content-Type: application/json')"),
+    "curl -d's form type": (lambda rows: json.dumps(rows.head(2).to_dicts()).encode(),
+                            {"content-type": "application/x-www-form-urlencoded"}, 415,
+                            "the body must be JSON sent as Content-Type: application/json, not "
+                            "application/x-www-form-urlencoded (curl: --json, or -H 'Content-Type: application/json')"),
+    "not JSON": (lambda rows: b"npreg=6&glu=148", JSON, 400, "malformed JSON: Expecting value: line 1 column 1 (char 0)"),
+    "an empty body": (lambda rows: b"", JSON, 400,
+                      "the body is empty: send JSON, a list of records, an object of columns or one record"),
+    "a key twice": (lambda rows: json.dumps(batch(rows, 3)).replace('"glu": 85', '"glu": 85, "glu": "x"').encode(),
+                    JSON, 400, "key 'glu' appears twice in record 1 (a JSON reader keeps only one of them): send "
+                               "each key once"),
+    "a key twice, columns": (lambda rows: b'{"glu": [148], "npreg": [6], "glu": [1]}', JSON, 400,
+                             "key 'glu' appears twice in the body's object (a JSON reader keeps only one of them): "
+                             "send each key once"),
+}
+
+
+@pytest.mark.parametrize("case", list(AS_A_CLIENT_SENDS), ids=str)
+def test_a_body_a_client_gets_wrong_is_a_4xx_in_one_line(pima, case):
+    srv, rows = pima
+    make, headers, status, error = AS_A_CLIENT_SENDS[case]
+    r = srv.client.post("/predict", content=make(rows), headers=headers)
+    assert (r.status_code, r.json()) == (status, {"error": error})
+    still_serving(srv, rows)
+
+
+def test_a_body_over_the_limit_says_the_limit_and_what_to_do(pima):
+    srv, rows = pima
+    records = batch(rows, 120_000)  # ~12 MB of real rows, over the default 10 MiB
+    r = srv.client.post("/predict", content=json.dumps(records).encode(), headers=JSON)
+    assert r.status_code == 413
+    assert r.json()["error"].endswith("over the limit of 10,485,760 bytes: send fewer rows per request (the limit "
+                                      "is serve --max-body-mb)")
+    assert srv.predict(records[:10_000]).status_code == 200  # a batch under the limit is answered
+    still_serving(srv, rows)
+
+
+@pytest.mark.parametrize("mistake", ["a missing feature", "an unknown field", "an empty list", "text for a number"])
+def test_a_record_a_client_gets_wrong_is_a_422_in_one_line_per_problem(pima, mistake):
+    srv, rows = pima
+    records = batch(rows, 1_000)
+    if mistake == "a missing feature":
+        records = [{k: v for k, v in r.items() if k != "skin"} for r in records]
+        problem = "missing feature column(s): skin"
+    elif mistake == "an unknown field":
+        records[10]["weight_kg"] = 71.5
+        problem = "1 column(s) the model does not use are refused (serve --lenient ignores them): weight_kg"
+    elif mistake == "an empty list":
+        records, problem = [], "the body holds no rows"
+    else:
+        records[999]["age"] = "forty"
+        problem = "column 'age' should be numeric but has text, e.g. 'forty' (record 999, row_id 1000)"
+    r = srv.predict(records)
+    assert r.status_code == 422, r.text
+    assert r.json()["problems"] == [problem]
+    still_serving(srv, rows)
