@@ -185,7 +185,8 @@ def retrain(
 def _comparison(res: Retrained) -> None:
     if not res.metrics:
         return
-    out.print(table(f"holdout of {res.dataset} ({res.holdout_rows} rows)",
+    # The figures are on the rows the champion never learnt from, not the whole holdout.
+    out.print(table(f"on {res.compared_rows} of {res.dataset}'s {res.holdout_rows} holdout rows",
                     ["metric", f"champion {res.champion.ref}", f"challenger {res.challenger.ref}"],
                     [(k, v.champion, v.challenger) for k, v in res.metrics.items()]))
 

@@ -205,6 +205,8 @@ def test_retrain_promotes_a_better_challenger_and_refuses_a_worse_one(tmp_path, 
     res = invoke(capsys, ws.root, "retrain", "bikes-prod", "--dataset", "bike")
     assert res.code == 3
     assert res.stderr.startswith("refused: kept ") and "rmse" in res.stdout
+    # The table's title counts the rows its figures are on, not the whole holdout.
+    assert f"on {doc['compared_rows']} of {doc['dataset']}'s {doc['holdout_rows']} holdout rows" in res.stdout
 
 
 def test_feedback_on_a_classifier_uses_the_positive_class_probability(tmp_path, capsys):
