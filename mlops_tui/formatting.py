@@ -52,3 +52,8 @@ def fmt(value: object, digits: int = 4, *, missing: str = "-") -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     return str(value)
+
+
+def figure(value: float | None) -> str:
+    """A figure inside a sentence: 4 significant digits (0.8295, 1.235e+05), — when missing."""
+    return "—" if value is None else f"{value:.4g}"

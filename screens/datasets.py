@@ -21,7 +21,7 @@ from mlops_tui.formatting import as_stored, dtype_text, fmt
 if TYPE_CHECKING:
     from mlops_tui.store import DatasetVersion
 
-    from mlops_tui.data.datasets import Diff
+    from mlops_tui.data.comparison import Diff
 
 PAGE = 100  # rows held by the preview table at a time; DuckDB fetches the next page on demand
 
@@ -307,9 +307,9 @@ class DatasetsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
     def run_validate(self, ref: str, path: str) -> None:
-        from mlops_tui.data import datasets
+        from mlops_tui.data import validation
 
-        result = datasets.validate(self.app.ws, ref, path)
+        result = validation.validate(self.app.ws, ref, path)
         problems = result.problems
         head = f"✓ {path} matches {ref}" if result.ok else f"✗ {path}: {len(problems)} problem(s) against {ref}"
         body = "\n".join([head, ""] + [f"  ✗ {p}" for p in problems] + [f"  ▲ {w}" for w in result.warnings])
@@ -331,9 +331,9 @@ class DatasetsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
     def run_diff(self, a: str, b: str) -> None:
-        from mlops_tui.data import datasets
+        from mlops_tui.data import comparison
 
-        result = datasets.diff(self.app.ws, a, b)
+        result = comparison.diff(self.app.ws, a, b)
         self.app.call_from_thread(self.app.push_screen, TextScreen(f"diff {a} → {b}", render_diff(result)))
 
 

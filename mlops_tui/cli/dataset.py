@@ -124,10 +124,10 @@ def diff(
 
     Example: mlops-tui dataset diff bikeshare:1 bikeshare:2
     """
-    from mlops_tui.data import datasets
+    from mlops_tui.data import comparison
 
     ws = workspace()
-    result = datasets.diff(ws, a, b)
+    result = comparison.diff(ws, a, b)
 
     def render() -> None:
         out.print(f"{result.a} → {result.b}: rows {result.rows.a:,} → {result.rows.b:,}")
@@ -149,10 +149,10 @@ def validate(
 
     Example: mlops-tui dataset validate penguins:1 new_penguins.csv
     """
-    from mlops_tui.data import datasets
+    from mlops_tui.data import validation
 
     ws = workspace()
-    result = datasets.validate(ws, ref, path)
+    result = validation.validate(ws, ref, path)
 
     def render() -> None:
         if result.ok:

@@ -15,29 +15,27 @@ Bad input is refused before anything is written: the store and the snapshot fold
 were (a snapshot written for a version that then fails to register is removed again). Non-UTF-8
 text is refused with the line and byte, not decoded by guesswork (see ``mlops_tui.data.readers``):
 a silently mis-decoded category would be frozen into an immutable version.
+
+Here: registering (``add``) and reading versions back (``resolve``, ``scan``, ``load``, ``page``).
+Two versions compared: :mod:`mlops_tui.data.comparison`; a file checked against a version's contract:
+:mod:`mlops_tui.data.validation`.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import re
 import uuid
-from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from mlops_tui import stats
-from mlops_tui.data import dates, profiling, readers, roles
-from mlops_tui.data.readers import read_file  # noqa: F401 - part of this module's interface
+from mlops_tui.data import profiling, readers, roles
 from mlops_tui.data.roles import SchemaEntry
 from mlops_tui.errors import UserError
-from mlops_tui.formatting import dtype_text
 from mlops_tui.refs import check_name, parse_ref
-from mlops_tui.results import Result, omitted_if_none
 from mlops_tui.store import NotFoundError
 from mlops_tui.store import datasets as store_datasets
 from mlops_tui.store import profiling as profiling_sql
@@ -46,7 +44,6 @@ if TYPE_CHECKING:
     from mlops_tui.store import DatasetVersion
     from mlops_tui.workspace import Workspace
 
-ROLES = ("feature", "target", "id", "time", "ignored")
 # An integer target reads as class codes only when it has at most this many values, evenly spaced,
 # each seen at least MIN_CLASS_ROWS times (see suggest_task).
 MULTICLASS_MAX = 10
@@ -54,7 +51,6 @@ MIN_CLASS_ROWS = 3
 # Fixed row groups make the snapshot's bytes depend on the data only: the streaming writer's
 # default cuts row groups where the reader's chunks end, which moved with line endings.
 SNAPSHOT_ROW_GROUP = 262_144
-
 
 
 # --- registering -------------------------------------------------------------------------
@@ -326,293 +322,3 @@ def load(ws: Workspace, dv: DatasetVersion) -> pl.DataFrame:
 def page(ws: Workspace, dv: DatasetVersion, offset: int, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Rows ``offset .. offset+limit`` fetched by DuckDB (the TUI scrolls big datasets with it)."""
     return store_datasets.page(str(snapshot_path(ws, dv)), max(0, offset), max(0, limit))
-
-
-# --- comparing and validating -------------------------------------------------------------
-
-
-def _drift_status(limits: dict[str, float], counts: profiling.Counts, ra: dict[str, Any], rb: dict[str, Any],
-                  categories: int | None = None) -> tuple[float | None, str]:
-    """(PSI, ok | warn | alert) of one column by scoring drift's noise-aware rule (:mod:`mlops_tui.stats`):
-    version ``b`` against ``a`` as a job against its training data, since both are samples. The PSI
-    of two 233-row halves over 20 bins is ~0.16 by chance alone, so it counts only above what
-    sampling noise scores and when the chi-square test says the counts differ; a category's share
-    (the first ``categories`` bins) is tested on its own, and the missing rate by a binomial test."""
-    ref, cur = counts
-    value = stats.psi(ref, cur)
-    p_same = stats.chi2_pvalue(ref, cur)
-    n_cur = sum(cur)
-    share = None if categories is None else stats.share_shift(ref[:categories], cur[:categories],
-                                                              limits["share_ratio_alert"])
-    null_a, nulls_b, rows_b = float(ra["null_rate"]), int(rb["nulls"]), int(rb["count"]) + int(rb["nulls"])
-    status = stats.verdict(limits, min(sum(ref), n_cur), psi_value=value, p_same=p_same, p_certain=p_same,
-                           share=share, noise=stats.psi_noise(ref, n_cur),
-                           null_change=abs(nulls_b / max(rows_b, 1) - null_a),
-                           p_nulls=stats.null_pvalue(nulls_b, rows_b, null_a))
-    return value, status
-
-
-@dataclass(frozen=True)
-class Retyped(Result):
-    """A column both versions have, with another type in the second."""
-
-    name: str
-    from_: str
-    to: str
-
-
-@dataclass(frozen=True)
-class ColumnDrift(Result):
-    """One common column of a :func:`diff`: its PSI (None when it cannot be measured) and status.
-
-    ``mean_a``/``mean_b`` exist for numeric columns, the category lists for text columns."""
-
-    column: str
-    kind: str
-    psi: float | None
-    null_rate_a: float | None
-    null_rate_b: float | None
-    _: KW_ONLY
-    mean_a: float | None = omitted_if_none()
-    mean_b: float | None = omitted_if_none()
-    new_categories: tuple[str, ...] | None = omitted_if_none()
-    vanished_categories: tuple[str, ...] | None = omitted_if_none()
-    detail: str
-    status: str
-
-
-@dataclass(frozen=True)
-class RowCounts(Result):
-    a: int
-    b: int
-
-
-@dataclass(frozen=True)
-class Diff(Result):
-    """Version ``b`` against version ``a``: columns added, removed, retyped; drift per common column."""
-
-    a: str
-    b: str
-    rows: RowCounts
-    added: tuple[str, ...]
-    removed: tuple[str, ...]
-    changed: tuple[Retyped, ...]
-    drift: tuple[ColumnDrift, ...]
-
-
-def diff(ws: Workspace, a: str, b: str) -> Diff:
-    """Schema changes and per-column drift of version ``b`` against version ``a``.
-
-    PSI over ``a``'s histogram bins for numbers (``b`` re-binned by one DuckDB pass over its
-    snapshot), over the categories for text (new and vanished categories listed). Status: scoring
-    drift's noise-aware rule with the workspace's ``[drift]`` thresholds (:func:`_drift_status`), so
-    random halves of a small set are ok and a real shift alerts.
-    """
-    from mlops_tui.store import profiling as sql
-
-    va, vb = resolve(ws, a), resolve(ws, b)
-    sa = {e["name"]: e for e in va.schema}
-    sb = {e["name"]: e for e in vb.schema}
-    common = [c for c in sa if c in sb]
-    # An id (customer_id, an export's rownames) is unique per row: new rows bring new ids by design, so
-    # its "drift" would alarm on every appended month.
-    ids = {c for c in common if "id" in (sa[c]["role"], sb[c]["role"])}
-    pa, pb = va.profile, vb.profile
-    numeric = {c: profiling.bin_spec(pa[c]["histogram"]["edges"]) for c in common
-               if "histogram" in pa[c] and pb[c]["kind"] == "numeric" and c not in ids}
-    # Text columns with too many values for a full count: both sides counted on the values either lists
-    # as most frequent (see profiling.category_counts).
-    listed = {c: sorted({str(v) for v, _ in [*pa[c].get("top", []), *pb[c].get("top", [])]}) for c in common
-              if pa[c]["kind"] == pb[c]["kind"] == "categorical" and c not in ids
-              and not (pa[c].get("top_complete") and pb[c].get("top_complete"))
-              and (pa[c].get("top") or pb[c].get("top"))}
-    counted_a = sql.counts_of(str(snapshot_path(ws, va)), listed)
-    counted_b = sql.counts_of(str(snapshot_path(ws, vb)), listed)
-    binned = sql.binned_counts(str(snapshot_path(ws, vb)), numeric)
-    limits = stats.limits(ws.config.get("drift"))
-    drift = []
-    for c in common:
-        ra, rb = pa[c], pb[c]
-        psi, status, mean_a, mean_b, new, gone = None, "n/a", None, None, None, None
-        if c in ids:
-            detail = "id column: not compared"
-        elif c in numeric:
-            psi, status = _drift_status(limits, profiling.numeric_counts(ra, binned[c]), ra, rb)
-            mean_a, mean_b = ra.get("mean"), rb.get("mean")
-            detail = f"mean {_short(mean_a)} → {_short(mean_b)}"
-        elif ra["kind"] == "categorical" and rb["kind"] == "categorical":
-            counts, cats = profiling.category_counts(ra, rb, (counted_a.get(c, {}), counted_b.get(c, {})))
-            psi, status = _drift_status(limits, counts, ra, rb, categories=len(cats))
-            new = [v for v, n in zip(cats, counts[0], strict=False) if not n]
-            gone = [v for v, n in zip(cats, counts[1], strict=False) if not n]
-            detail = "; ".join(f"{what}: {', '.join(map(str, values[:5]))}"
-                               for what, values in (("new", new), ("gone", gone)) if values)
-        elif ra["kind"] != rb["kind"]:
-            detail = f"kind {ra['kind']} → {rb['kind']}"
-        else:
-            detail = f"range {ra.get('min')}..{ra.get('max')} → {rb.get('min')}..{rb.get('max')}"
-        drift.append(ColumnDrift(
-            c, ra["kind"], psi, ra["null_rate"], rb["null_rate"], mean_a=mean_a, mean_b=mean_b,
-            new_categories=None if new is None else tuple(new), vanished_categories=None if gone is None else tuple(gone),
-            detail=detail, status=status))
-    return Diff(
-        va.ref, vb.ref, RowCounts(va.rows, vb.rows),
-        added=tuple(c for c in sb if c not in sa), removed=tuple(c for c in sa if c not in sb),
-        changed=tuple(Retyped(c, sa[c]["dtype"], sb[c]["dtype"]) for c in common if sa[c]["dtype"] != sb[c]["dtype"]),
-        drift=tuple(drift))
-
-
-def _short(value: Any) -> str:
-    return "—" if value is None else f"{value:.4g}"
-
-
-def _compatible(contract: str, actual: str) -> bool:
-    """Same type, or integers where the contract has floats (no information lost)."""
-    if contract == actual:
-        return True
-    ints = {"Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64"}
-    return (contract in {"Float32", "Float64"} and actual in ints) or (contract in ints and actual in ints)
-
-
-@dataclass(frozen=True)
-class Validation(Result):
-    """A file checked against a version's contract: ``ok`` when there is no problem (warnings allowed)."""
-
-    ref: str
-    path: str
-    ok: bool
-    rows: int
-    problems: tuple[str, ...]
-    warnings: tuple[str, ...]
-
-
-def validate(ws: Workspace, ref: str, path: str) -> Validation:
-    """Check ``path`` against version ``ref``'s schema contract; list every problem.
-
-    Problems (``ok`` False): the file cannot be read, a contract column is missing (with a hint
-    when an extra column of the same type has a similar name: a rename), a column has another type
-    (integers where floats are expected are fine; text that reads as dates where the contract has
-    dates is checked value by value instead, as ``add`` reads it), and missing values where the
-    version had none in the target or an id column (a row without a target cannot be learnt from,
-    an id must name every row) or, in any other column, in more than ``[drift] null_rate_alert`` of
-    the rows (a feature that is mostly gone). Fewer missing values in a feature are a warning with
-    the count and rate: LightGBM takes missing features, and one gap in six months of weather
-    readings must not stop a pipeline. Other warnings: extra columns, text values the version never
-    had, numbers outside the version's range, text that is not a date in a column of dates. One lazy
-    aggregate pass over the file; a CSV with a value past the rows its types were inferred from is
-    read again with every row inferred, as ``add`` does (so the file a version was registered from
-    always validates against it).
-    """
-    dv = resolve(ws, ref)
-    null_alert = stats.limits(ws.config.get("drift"))["null_rate_alert"]
-    try:
-        return _validate(dv, path, readers.INFER_ROWS, null_alert)
-    except _LateValue:
-        return _validate(dv, path, None, null_alert)
-
-
-def _first_non_number(lf: pl.LazyFrame, name: str, dtype: str, contract: str) -> str:
-    """``: row 8 has 'twelve'`` when a numeric column of the contract was read as text, so the user
-    sees which value to fix; empty otherwise."""
-    if dtype != "String" or not getattr(pl, contract, pl.String).is_numeric():
-        return ""
-    col = pl.col(name)
-    bad = (lf.select(col).with_row_index("__row")
-           .filter(col.is_not_null() & col.str.strip_chars().cast(pl.Float64, strict=False).is_null())
-           .head(1).collect())
-    return f": row {bad['__row'][0] + 1} has {bad[name][0]!r}" if bad.height else ""
-
-
-class _LateValue(Exception):
-    """A CSV value past the rows types were inferred from does not fit its column's type."""
-
-
-def _renamed(name: str, dtype: str, extra: dict[str, str]) -> str:
-    """``; renamed to 'windspeed'?`` when an extra column of a compatible type has a name close to
-    the missing column ``name`` (nycflights13 weather's wind_speed written as windspeed)."""
-    fits = {c.lower(): c for c, t in extra.items() if _compatible(dtype, t)}
-    close = difflib.get_close_matches(name.lower(), list(fits), n=1, cutoff=0.8)
-    return f"; renamed to {fits[close[0]]!r}?" if close else ""
-
-
-def _text_date_format(lf: pl.LazyFrame, name: str, contract: str, actual: str) -> str | None:
-    """The text-date format (``mlops_tui.data.dates``) of a text column where the contract has dates,
-    as ``add`` would read it (``07/01/2013 04:00``); None when it is not dates or not text."""
-    if actual != "String" or not (contract == "Date" or contract.startswith("Datetime")):
-        return None
-    return dates.infer_format(lf.select(name).collect().to_series())
-
-
-def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert: float) -> Validation:
-    problems: list[str] = []
-    warnings: list[str] = []
-
-    def result(rows: int) -> Validation:
-        return Validation(dv.ref, path, not problems, rows, tuple(problems), tuple(warnings))
-
-    try:
-        lf, info = readers.read_file_info(path, infer_rows=infer_rows)
-        schema = {c: str(t) for c, t in lf.collect_schema().items()}
-    except UserError as exc:
-        problems.append(str(exc))
-        return result(0)
-    contract = {e["name"]: e for e in dv.schema}
-    extra = {c: t for c, t in schema.items() if c not in contract}
-    date_formats = {c: p["date_format"] for c, p in dv.profile.items()
-                    if p.get("date_format") and schema.get(c) == "String"}
-    for name, e in contract.items():
-        if name not in schema:
-            problems.append(f"missing column {name!r} ({dtype_text(e['dtype'])}, {e['role']})"
-                            + _renamed(name, e["dtype"], extra))
-        elif not _compatible(e["dtype"], schema[name]):
-            if fmt := _text_date_format(lf, name, e["dtype"], schema[name]):
-                date_formats[name] = fmt
-                continue
-            problems.append(f"column {name!r} is {dtype_text(schema[name])}, the contract says "
-                            f"{dtype_text(e['dtype'])}" + _first_non_number(lf, name, schema[name], e["dtype"]))
-    warnings.extend(f"extra column {c!r} ({dtype_text(t)}) is not in {dv.ref}" for c, t in extra.items())
-
-    common = [c for c in contract if c in schema]
-    aggs = [pl.len().alias("__rows")]
-    known: dict[str, list[str]] = {}
-    for c in common:
-        aggs.append(pl.col(c).null_count().alias(f"nulls:{c}"))
-        prof = dv.profile.get(c, {})
-        if prof.get("kind") == "numeric" and schema[c] not in ("String",) and prof.get("min") is not None:
-            aggs.append(pl.col(c).min().cast(pl.Float64, strict=False).alias(f"min:{c}"))
-            aggs.append(pl.col(c).max().cast(pl.Float64, strict=False).alias(f"max:{c}"))
-        elif c in date_formats:  # dates written as text: each must read as one
-            bad = pl.col(c).is_not_null() & dates.parse(pl.col(c), date_formats[c]).is_null()
-            aggs += [bad.sum().alias(f"notdate:{c}"), pl.col(c).filter(bad).first().alias(f"notdate1:{c}"),
-                     pl.int_range(pl.len()).filter(bad).first().alias(f"notdaterow:{c}")]
-        elif prof.get("kind") == "categorical" and prof.get("top_complete") and schema[c] != "Boolean":
-            known[c] = [str(v) for v, _ in prof["top"]]
-            aggs.append(pl.col(c).cast(pl.String).filter(~pl.col(c).cast(pl.String).is_in(known[c]))
-                        .unique().sort().head(5).implode().alias(f"new:{c}"))
-    try:
-        stats = lf.select(aggs).collect().row(0, named=True)
-    except Exception as exc:  # noqa: BLE001 - a value the reader could not parse late in the file
-        if info.kind == "csv" and infer_rows is not None:
-            raise _LateValue from exc
-        problems.append(f"{path}: cannot be read ({readers.first_line(exc)})")
-        return result(0)
-    for c in common:
-        e, prof = contract[c], dv.profile.get(c, {})
-        nulls = stats[f"nulls:{c}"]
-        if nulls and not e["nullable"]:
-            rate = nulls / stats["__rows"]
-            past = rate > null_alert
-            (problems if past or e["role"] in ("target", "id") else warnings).append(
-                f"column {c!r} has {nulls:,} missing value(s) ({rate:.2%})"
-                + (f", more than [drift] null_rate_alert {null_alert:.0%}" if past else "") + f"; {dv.ref} has none")
-        lo, hi = stats.get(f"min:{c}"), stats.get(f"max:{c}")
-        if lo is not None and lo < prof["min"] or hi is not None and hi > prof["max"]:
-            warnings.append(f"column {c!r} ranges {_short(lo)}..{_short(hi)}, outside {dv.ref}'s "
-                            f"{_short(prof['min'])}..{_short(prof['max'])}")
-        if stats.get(f"notdate:{c}"):
-            warnings.append(f"column {c!r} has {stats[f'notdate:{c}']} value(s) that are not dates like {dv.ref}'s "
-                            f"({date_formats[c]}): row {stats[f'notdaterow:{c}'] + 1} has {stats[f'notdate1:{c}']!r}")
-        new = stats.get(f"new:{c}")
-        if new:
-            warnings.append(f"column {c!r} has values {dv.ref} never had: {', '.join(map(str, new))}")
-    return result(stats["__rows"])

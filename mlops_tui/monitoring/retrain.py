@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_tui.data import datasets, roles
 from mlops_tui.errors import PolicyRefused, UserError
+from mlops_tui.formatting import figure
 from mlops_tui.registry import compiled, gate
 from mlops_tui.registry import models as registry
 from mlops_tui.registry.gate import Verdict
@@ -277,7 +278,7 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     keys = [k for k in mx.METRICS[prepared.task] if k in chall_metrics or k in champ_metrics]
     rows = (f"{compared.height} of {dv.ref}'s {prepared.test.height} holdout rows (the "
             f"{prepared.test.height - compared.height} the champion learnt from left out)")
-    summary = f"{metric} {_num(ours)} (challenger {challenger.ref}) vs {_num(theirs)} (champion {champion.ref}) on {rows}"
+    summary = f"{metric} {figure(ours)} (challenger {challenger.ref}) vs {figure(theirs)} (champion {champion.ref}) on {rows}"
     if promoted:
         summary = f"promoted {challenger.ref}: {summary}"
     else:
@@ -332,10 +333,6 @@ def _signature_changes(champion: ModelVersion, challenger: ModelVersion) -> list
 
 def _dataset_of(model: ModelVersion) -> str:
     return f"{model.dataset}:{model.dataset_version}" if model.dataset else "the new dataset"
-
-
-def _num(value: float | None) -> str:
-    return "—" if value is None else f"{value:.4g}"
 
 
 def reproduce(ws: Workspace, run_ref: str) -> Reproduction:

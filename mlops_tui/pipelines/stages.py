@@ -35,13 +35,13 @@ def _model(stage: Stage, up: Upstream) -> str:
 
 def _data(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
     """Register the file as a dataset version, after checking it against the latest version's contract."""
-    from mlops_tui.data import datasets
+    from mlops_tui.data import datasets, validation
 
     o = s.options
     path = str(p.path(o["path"]))
     name = o.get("name") or datasets.default_name(path)
     if ws.store.datasets.versions(name):
-        check = datasets.validate(ws, name, path)
+        check = validation.validate(ws, name, path)
         if not check.ok:
             more = f" (+{len(check.problems) - 1} more)" if len(check.problems) > 1 else ""
             raise UserError(f"{o['path']} does not match {check.ref}: {check.problems[0]}{more}")

@@ -8,17 +8,17 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from mlops_tui.data import datasets, readers
+from mlops_tui.data import comparison, datasets, readers
 from tests.corpus_helpers import corpus_sets
 
 pytestmark = pytest.mark.slow
 
 
-def _diff(ws, tmp_path, name: str, a: pl.DataFrame, b: pl.DataFrame) -> dict[str, datasets.ColumnDrift]:
+def _diff(ws, tmp_path, name: str, a: pl.DataFrame, b: pl.DataFrame) -> dict[str, comparison.ColumnDrift]:
     for i, part in enumerate((a, b)):
         part.write_parquet(tmp_path / f"{name}-{i}.parquet")  # one schema for both halves
         datasets.add(ws, str(tmp_path / f"{name}-{i}.parquet"), name=name)
-    return {d.column: d for d in datasets.diff(ws, f"{name}:1", f"{name}:2").drift}
+    return {d.column: d for d in comparison.diff(ws, f"{name}:1", f"{name}:2").drift}
 
 
 def _halves(df: pl.DataFrame, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mlops_tui.data import datasets
+from mlops_tui.data import comparison, datasets, validation
 from mlops_tui.errors import UserError
 from tests.conftest import SAMPLE
 
@@ -220,7 +220,7 @@ def test_diff_reports_schema_changes_and_drift(ws, tmp_path):
         pl.col("hum").cast(pl.String) + "%", extra=pl.lit(1))
     shifted.write_csv(tmp_path / "bikeshare.csv")
     datasets.add(ws, str(tmp_path / "bikeshare.csv"), target="bikers")
-    d = datasets.diff(ws, "bikeshare:1", "bikeshare:2")
+    d = comparison.diff(ws, "bikeshare:1", "bikeshare:2")
     assert d.added == ("extra",) and d.removed == ("holiday",)
     assert d.to_json()["changed"] == [{"name": "hum", "from": "Float64", "to": "String"}]
     drift = {x.column: x for x in d.drift}
@@ -229,7 +229,7 @@ def test_diff_reports_schema_changes_and_drift(ws, tmp_path):
     assert set(drift["mnth"].vanished_categories) >= {"Jan", "Dec"}
     assert "mean_a" in drift["temp"].to_json() and "mean_a" not in drift["mnth"].to_json()
 
-    same = datasets.diff(ws, a.ref, a.ref)
+    same = comparison.diff(ws, a.ref, a.ref)
     assert all(x.psi in (None, 0.0) or x.psi < 1e-9 for x in same.drift)
 
 
@@ -240,7 +240,7 @@ def test_diff_does_not_call_new_ids_drift(ws, tmp_path):
     for part, rows in (("a", df.head(5000)), ("b", df.tail(5000))):
         rows.write_csv(tmp_path / f"{part}.csv")
         datasets.add(ws, str(tmp_path / f"{part}.csv"), name="months", target="default")
-    drift = {x.column: x for x in datasets.diff(ws, "months:1", "months:2").drift}
+    drift = {x.column: x for x in comparison.diff(ws, "months:1", "months:2").drift}
     for id_column in ("rownames", "customer_id"):
         assert drift[id_column].psi is None and drift[id_column].status == "n/a"
         assert drift[id_column].detail == "id column: not compared"
@@ -261,9 +261,9 @@ def test_diff_of_a_many_valued_column_compares_the_same_categories_on_both_sides
         rows.write_csv(tmp_path / f"{part}.csv")
         datasets.add(ws, str(tmp_path / f"{part}.csv"), name="birds")
     assert ws.store.datasets.get("birds", 1).profile["state"]["top_complete"] is False
-    same = {x.column: x for x in datasets.diff(ws, "birds:1", "birds:2").drift}
+    same = {x.column: x for x in comparison.diff(ws, "birds:1", "birds:2").drift}
     assert same["state"].status == "ok" and same["state"].psi < 0.05
-    moved = {x.column: x for x in datasets.diff(ws, "birds:1", "birds:3").drift}
+    moved = {x.column: x for x in comparison.diff(ws, "birds:1", "birds:3").drift}
     assert moved["state"].status == "alert"
 
 
@@ -283,12 +283,12 @@ def test_dates_written_as_text_are_profiled_as_dates(ws, tmp_path):
     assert (when["min"], when["max"]) == ("2017-01-02T00:00:00", "2017-12-28T23:00:00")
     df.with_columns(pl.col("when").str.replace("2017", "2018")).write_csv(tmp_path / "b.csv")
     datasets.add(ws, str(tmp_path / "b.csv"), name="water")
-    drift = {x.column: x for x in datasets.diff(ws, "water:1", "water:2").drift}
+    drift = {x.column: x for x in comparison.diff(ws, "water:1", "water:2").drift}
     assert drift["when"].status == "n/a" and "2018-12-28" in drift["when"].detail
     # validate: a value that is not a date in the column's format is named (scoring reads it as missing)
     df.with_columns(pl.when(pl.int_range(pl.len()) == 4).then(pl.lit("sometime in 2017"))
                     .otherwise(pl.col("when")).alias("when")).write_csv(tmp_path / "c.csv")
-    checked = datasets.validate(ws, "water:1", str(tmp_path / "c.csv"))
+    checked = validation.validate(ws, "water:1", str(tmp_path / "c.csv"))
     assert checked.ok and checked.warnings == (
         "column 'when' has 1 value(s) that are not dates like water:1's (%m/%d/%Y %H:%M): row 5 has "
         "'sometime in 2017'",)
@@ -296,7 +296,7 @@ def test_dates_written_as_text_are_profiled_as_dates(ws, tmp_path):
 
 def test_validate_lists_every_problem(ws, tmp_path):
     datasets.add(ws, str(SAMPLE / "penguins.csv"), target="species")
-    assert datasets.validate(ws, "penguins", str(SAMPLE / "penguins.csv")).ok
+    assert validation.validate(ws, "penguins", str(SAMPLE / "penguins.csv")).ok
 
     df = pl.read_csv(SAMPLE / "penguins.csv")
     bad = df.drop("sex").with_columns(
@@ -306,7 +306,7 @@ def test_validate_lists_every_problem(ws, tmp_path):
         pl.lit(1).alias("extra"),
     )
     bad.write_csv(tmp_path / "bad.csv")
-    r = datasets.validate(ws, "penguins:1", str(tmp_path / "bad.csv"))
+    r = validation.validate(ws, "penguins:1", str(tmp_path / "bad.csv"))
     assert not r.ok and r.rows == 344
     text = "\n".join(r.problems)
     assert "missing column 'sex'" in text
@@ -315,7 +315,7 @@ def test_validate_lists_every_problem(ws, tmp_path):
     warnings = "\n".join(r.warnings)
     assert "Mars" in warnings and "extra column 'extra'" in warnings
 
-    unreadable = datasets.validate(ws, "penguins", str(tmp_path / "missing.csv"))
+    unreadable = validation.validate(ws, "penguins", str(tmp_path / "missing.csv"))
     assert not unreadable.ok and "no such file" in unreadable.problems[0]
 
 
@@ -326,13 +326,13 @@ def test_the_file_a_version_came_from_validates_even_with_a_late_odd_value(ws, t
     f.write_text("code,n\n" + "".join(f"{i},{i % 7}\n" for i in range(12_000)) + "A17,3\n")
     dv, _ = datasets.add(ws, str(f))
     assert {e["name"]: e["dtype"] for e in dv.schema} == {"code": "String", "n": "Int64"}
-    r = datasets.validate(ws, "codes:1", str(f))
+    r = validation.validate(ws, "codes:1", str(f))
     assert r.ok and r.problems == () and r.rows == 12_001
 
     ints = tmp_path / "ints.csv"
     ints.write_text("code,n\n" + "".join(f"{i},{i % 7}\n" for i in range(12_000)))
     datasets.add(ws, str(ints))
-    r = datasets.validate(ws, "ints", str(f))  # the late text value is a real type problem here
+    r = validation.validate(ws, "ints", str(f))  # the late text value is a real type problem here
     # ... and names the value to fix, 12,001 rows down
     assert not r.ok and r.problems == ("column 'code' is String, the contract says Int64: row 12001 has 'A17'",)
 
@@ -341,7 +341,7 @@ def test_validate_accepts_its_own_booleans_and_dates(ws, tmp_path):
     f = tmp_path / "flags.csv"
     f.write_text("when,flag,n\n2024-01-01,true,1\n2024-01-02,false,2\n")
     datasets.add(ws, str(f))
-    r = datasets.validate(ws, "flags", str(f))
+    r = validation.validate(ws, "flags", str(f))
     assert r.ok and r.warnings == ()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from mlops_tui.data import datasets
+from mlops_tui.data import datasets, validation
 
 
 def _real_csv(folder: Path, package: str, item: str, name: str) -> Path:
@@ -176,19 +176,19 @@ def test_validate_warns_of_a_few_missing_feature_values_and_refuses_a_missing_ta
     h2.write_csv(tmp_path / "h2.csv")
     dv, _ = datasets.add(ws, str(h1), name="weather")
     assert not {e["name"]: e for e in dv.schema}["temp"]["nullable"]
-    r = datasets.validate(ws, "weather", str(tmp_path / "h2.csv"))
+    r = validation.validate(ws, "weather", str(tmp_path / "h2.csv"))
     assert r.ok and r.problems == ()
     assert f"column 'temp' has 1 missing value(s) ({1 / h2.height:.2%}); weather:1 has none" in r.warnings
 
     datasets.add(ws, str(h1), name="weather_temp", target="temp")
-    r = datasets.validate(ws, "weather_temp", str(tmp_path / "h2.csv"))
+    r = validation.validate(ws, "weather_temp", str(tmp_path / "h2.csv"))
     assert not r.ok and r.problems == (f"column 'temp' has 1 missing value(s) ({1 / h2.height:.2%}); "
                                        "weather_temp:1 has none",)
 
     gone = h2.with_columns(pl.when(pl.col("month") >= 9).then(None).otherwise(pl.col("humid")).alias("humid"))
     gone.write_csv(tmp_path / "gone.csv")
     rate = gone["humid"].null_count() / gone.height
-    r = datasets.validate(ws, "weather", str(tmp_path / "gone.csv"))
+    r = validation.validate(ws, "weather", str(tmp_path / "gone.csv"))
     assert not r.ok and r.problems == (f"column 'humid' has {gone['humid'].null_count():,} missing value(s) "
                                        f"({rate:.2%}), more than [drift] null_rate_alert 25%; weather:1 has none",)
 
@@ -204,18 +204,18 @@ def test_validate_reads_text_dates_against_a_datetime_contract_and_hints_a_renam
     text = h2.with_columns(pl.col("time_hour").dt.strftime("%m/%d/%Y %H:%M"))
     assert text["time_hour"][0] == "07/01/2013 04:00"
     text.write_csv(tmp_path / "text.csv")
-    r = datasets.validate(ws, "weather", str(tmp_path / "text.csv"))
+    r = validation.validate(ws, "weather", str(tmp_path / "text.csv"))
     assert r.ok and not [w for w in r.warnings if "time_hour" in w]
 
     text.with_columns(pl.when(pl.int_range(pl.len()) == 9).then(pl.lit("07/01/2013 25:00")).otherwise(
         pl.col("time_hour")).alias("time_hour")).write_csv(tmp_path / "late.csv")
-    r = datasets.validate(ws, "weather", str(tmp_path / "late.csv"))
+    r = validation.validate(ws, "weather", str(tmp_path / "late.csv"))
     assert r.ok and ("column 'time_hour' has 1 value(s) that are not dates like weather:1's (%m/%d/%Y %H:%M): "
                      "row 10 has '07/01/2013 25:00'") in r.warnings
 
     words = h2.with_columns(pl.lit("July").alias("time_hour"), pl.col("wind_speed").alias("windspeed")).drop("wind_speed")
     words.write_csv(tmp_path / "words.csv")
-    r = datasets.validate(ws, "weather", str(tmp_path / "words.csv"))
+    r = validation.validate(ws, "weather", str(tmp_path / "words.csv"))
     assert not r.ok and r.problems == (
         "missing column 'wind_speed' (Float64, feature); renamed to 'windspeed'?",
         "column 'time_hour' is String, the contract says Datetime[us, UTC]")

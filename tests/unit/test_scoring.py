@@ -227,13 +227,13 @@ def _semicolon_decimal_comma(df: pl.DataFrame) -> str:
 
 
 def test_a_semicolon_csv_with_decimal_commas_scores_like_the_file_it_was_exported_from(ws, tmp_path):
-    from mlops_tui.data import datasets
+    from mlops_tui.data import datasets, validation
 
     model = penguins_model(ws)
     datasets.add(ws, str(SAMPLE / "penguins.csv"))
     semi = tmp_path / "pen_semi.csv"
     semi.write_text(_semicolon_decimal_comma(pl.read_csv(SAMPLE / "penguins.csv")))
-    assert datasets.validate(ws, "penguins", str(semi)).ok  # validate and score agree
+    assert validation.validate(ws, "penguins", str(semi)).ok  # validate and score agree
     out = tmp_path / "o.parquet"
     job = scoring.score(ws, "penguins", [str(semi)], str(out))
     assert job.status == "succeeded" and job.rows_out == 344 and job.warnings == []

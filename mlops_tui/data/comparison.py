@@ -1,0 +1,149 @@
+"""Two versions of a dataset compared (`dataset diff`): columns added, removed and retyped, and
+each common column's drift, judged by the noise-aware rule scoring's drift uses (:mod:`mlops_tui.stats`),
+since both versions are samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import KW_ONLY, dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlops_tui import stats
+from mlops_tui.data import profiling
+from mlops_tui.data.datasets import resolve, snapshot_path
+from mlops_tui.formatting import figure
+from mlops_tui.results import Result, omitted_if_none
+
+if TYPE_CHECKING:
+    from mlops_tui.workspace import Workspace
+
+
+def _drift_status(limits: dict[str, float], counts: profiling.Counts, ra: dict[str, Any], rb: dict[str, Any],
+                  categories: int | None = None) -> tuple[float | None, str]:
+    """(PSI, ok | warn | alert) of one column by scoring drift's noise-aware rule (:mod:`mlops_tui.stats`):
+    version ``b`` against ``a`` as a job against its training data, since both are samples. The PSI
+    of two 233-row halves over 20 bins is ~0.16 by chance alone, so it counts only above what
+    sampling noise scores and when the chi-square test says the counts differ; a category's share
+    (the first ``categories`` bins) is tested on its own, and the missing rate by a binomial test."""
+    ref, cur = counts
+    value = stats.psi(ref, cur)
+    p_same = stats.chi2_pvalue(ref, cur)
+    n_cur = sum(cur)
+    share = None if categories is None else stats.share_shift(ref[:categories], cur[:categories],
+                                                              limits["share_ratio_alert"])
+    null_a, nulls_b, rows_b = float(ra["null_rate"]), int(rb["nulls"]), int(rb["count"]) + int(rb["nulls"])
+    status = stats.verdict(limits, min(sum(ref), n_cur), psi_value=value, p_same=p_same, p_certain=p_same,
+                           share=share, noise=stats.psi_noise(ref, n_cur),
+                           null_change=abs(nulls_b / max(rows_b, 1) - null_a),
+                           p_nulls=stats.null_pvalue(nulls_b, rows_b, null_a))
+    return value, status
+
+
+@dataclass(frozen=True)
+class Retyped(Result):
+    """A column both versions have, with another type in the second."""
+
+    name: str
+    from_: str
+    to: str
+
+
+@dataclass(frozen=True)
+class ColumnDrift(Result):
+    """One common column of a :func:`diff`: its PSI (None when it cannot be measured) and status.
+
+    ``mean_a``/``mean_b`` exist for numeric columns, the category lists for text columns."""
+
+    column: str
+    kind: str
+    psi: float | None
+    null_rate_a: float | None
+    null_rate_b: float | None
+    _: KW_ONLY
+    mean_a: float | None = omitted_if_none()
+    mean_b: float | None = omitted_if_none()
+    new_categories: tuple[str, ...] | None = omitted_if_none()
+    vanished_categories: tuple[str, ...] | None = omitted_if_none()
+    detail: str
+    status: str
+
+
+@dataclass(frozen=True)
+class RowCounts(Result):
+    a: int
+    b: int
+
+
+@dataclass(frozen=True)
+class Diff(Result):
+    """Version ``b`` against version ``a``: columns added, removed, retyped; drift per common column."""
+
+    a: str
+    b: str
+    rows: RowCounts
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    changed: tuple[Retyped, ...]
+    drift: tuple[ColumnDrift, ...]
+
+
+def diff(ws: Workspace, a: str, b: str) -> Diff:
+    """Schema changes and per-column drift of version ``b`` against version ``a``.
+
+    PSI over ``a``'s histogram bins for numbers (``b`` re-binned by one DuckDB pass over its
+    snapshot), over the categories for text (new and vanished categories listed). Status: scoring
+    drift's noise-aware rule with the workspace's ``[drift]`` thresholds (:func:`_drift_status`), so
+    random halves of a small set are ok and a real shift alerts.
+    """
+    from mlops_tui.store import profiling as sql
+
+    va, vb = resolve(ws, a), resolve(ws, b)
+    sa = {e["name"]: e for e in va.schema}
+    sb = {e["name"]: e for e in vb.schema}
+    common = [c for c in sa if c in sb]
+    # An id (customer_id, an export's rownames) is unique per row: new rows bring new ids by design, so
+    # its "drift" would alarm on every appended month.
+    ids = {c for c in common if "id" in (sa[c]["role"], sb[c]["role"])}
+    pa, pb = va.profile, vb.profile
+    numeric = {c: profiling.bin_spec(pa[c]["histogram"]["edges"]) for c in common
+               if "histogram" in pa[c] and pb[c]["kind"] == "numeric" and c not in ids}
+    # Text columns with too many values for a full count: both sides counted on the values either lists
+    # as most frequent (see profiling.category_counts).
+    listed = {c: sorted({str(v) for v, _ in [*pa[c].get("top", []), *pb[c].get("top", [])]}) for c in common
+              if pa[c]["kind"] == pb[c]["kind"] == "categorical" and c not in ids
+              and not (pa[c].get("top_complete") and pb[c].get("top_complete"))
+              and (pa[c].get("top") or pb[c].get("top"))}
+    counted_a = sql.counts_of(str(snapshot_path(ws, va)), listed)
+    counted_b = sql.counts_of(str(snapshot_path(ws, vb)), listed)
+    binned = sql.binned_counts(str(snapshot_path(ws, vb)), numeric)
+    limits = stats.limits(ws.config.get("drift"))
+    drift = []
+    for c in common:
+        ra, rb = pa[c], pb[c]
+        psi, status, mean_a, mean_b, new, gone = None, "n/a", None, None, None, None
+        if c in ids:
+            detail = "id column: not compared"
+        elif c in numeric:
+            psi, status = _drift_status(limits, profiling.numeric_counts(ra, binned[c]), ra, rb)
+            mean_a, mean_b = ra.get("mean"), rb.get("mean")
+            detail = f"mean {figure(mean_a)} → {figure(mean_b)}"
+        elif ra["kind"] == "categorical" and rb["kind"] == "categorical":
+            counts, cats = profiling.category_counts(ra, rb, (counted_a.get(c, {}), counted_b.get(c, {})))
+            psi, status = _drift_status(limits, counts, ra, rb, categories=len(cats))
+            new = [v for v, n in zip(cats, counts[0], strict=False) if not n]
+            gone = [v for v, n in zip(cats, counts[1], strict=False) if not n]
+            detail = "; ".join(f"{what}: {', '.join(map(str, values[:5]))}"
+                               for what, values in (("new", new), ("gone", gone)) if values)
+        elif ra["kind"] != rb["kind"]:
+            detail = f"kind {ra['kind']} → {rb['kind']}"
+        else:
+            detail = f"range {ra.get('min')}..{ra.get('max')} → {rb.get('min')}..{rb.get('max')}"
+        drift.append(ColumnDrift(
+            c, ra["kind"], psi, ra["null_rate"], rb["null_rate"], mean_a=mean_a, mean_b=mean_b,
+            new_categories=None if new is None else tuple(new), vanished_categories=None if gone is None else tuple(gone),
+            detail=detail, status=status))
+    return Diff(
+        va.ref, vb.ref, RowCounts(va.rows, vb.rows),
+        added=tuple(c for c in sb if c not in sa), removed=tuple(c for c in sa if c not in sb),
+        changed=tuple(Retyped(c, sa[c]["dtype"], sb[c]["dtype"]) for c in common if sa[c]["dtype"] != sb[c]["dtype"]),
+        drift=tuple(drift))

