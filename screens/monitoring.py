@@ -149,10 +149,12 @@ class MonitoringScreen(BaseScreen):
         rows = []
         for s in msg.summaries:
             alerting = ", ".join(f.feature for f in s.alerting_features[:3]) or "-"
-            last = s.jobs[0].created_at if s.jobs else None
-            rows.append((status_text(s.status), s.deployment, f"{s.model}:{s.version}",
-                         serving_text(msg.services[s.deployment]), perf_text(s), alerting, fmt(len(s.jobs)), ago(last)))
-        table.fill(["drift", "deployment", "model", "serving", "performance", "alerting", "jobs", "last job"], rows,
+            jobs = f"{fmt(len(s.jobs))} · {ago(s.jobs[0].created_at)}" if s.jobs else "0"
+            rows.append((status_text(s.status), clip_middle(s.deployment, 22), perf_text(s), jobs,
+                         f"{s.model}:{s.version}", alerting, serving_text(msg.services[s.deployment])))
+        # The verdicts and when the latest job ran first, open-ended lists last: at 80 columns the
+        # table shows 78 characters, and 'last job' (then at the far end) was cut off.
+        table.fill(["drift", "deployment", "performance", "jobs", "model", "alerting", "serving"], rows,
                    [s.deployment for s in msg.summaries])
         if not msg.summaries:
             self.query_one("#mon-trend-label", Static).update(

@@ -9,13 +9,20 @@ import pytest
 
 from tests.scoring_helpers import SAMPLE, credit_model
 from tests.tui.conftest import wait_for
-from tests.tui.helpers_screens import app_on, monitoring_fixture, notes, registry_fixture, settle
+from tests.tui.helpers_screens import SIG, app_on, monitoring_fixture, notes, registry_fixture, settle
 
 pytestmark = pytest.mark.xdist_group("tui-monitoring-sql")
 
 
 def rows(table) -> list[list[str]]:
     return [[str(c) for c in table.get_row_at(r)] for r in range(table.row_count)]
+
+
+def cut_columns(table) -> list[str]:
+    """Labels of the columns that end past the table's visible width (cut off on screen)."""
+    shown = table.scrollable_content_region.width
+    ends = itertools.accumulate(c.get_render_width(table) for c in table.ordered_columns)
+    return [str(c.label) for c, end in zip(table.ordered_columns, ends, strict=True) if end > shown]
 
 
 # -- monitoring ----------------------------------------------------------------------------------
@@ -25,9 +32,10 @@ async def test_deployments_show_drift_status_and_worst_features_first(ws):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         deps = rows(app.screen.query_one("#deployments-table"))
-        assert deps[0][:2] == ["■ alert", "credit-batch"] and deps[0][3] == "-"  # no HTTP service
-        assert "■ alert" in deps[0][4] and "roc_auc 0.79" in deps[0][4]     # live performance
-        assert deps[1][:2] == ["○ -", "credit-shadow"] and "no labels" in deps[1][4]
+        assert deps[0][:2] == ["■ alert", "credit-batch"] and deps[0][6] == "-"  # no HTTP service
+        assert "■ alert" in deps[0][2] and "roc_auc 0.79" in deps[0][2]     # live performance
+        assert deps[0][3].startswith("3 · ") and deps[0][3].endswith(" ago")  # jobs, the latest when
+        assert deps[1][:2] == ["○ -", "credit-shadow"] and "no labels" in deps[1][2]
         jobs = rows(app.screen.query_one("#mon-jobs-table"))
         assert [j[:2] for j in jobs] == [["■ alert", "job3cccc"], ["▲ warn", "job2bbbb"], ["✓ ok", "job1aaaa"]]
         drift = rows(app.screen.query_one("#mon-drift"))
@@ -50,12 +58,26 @@ async def test_the_jobs_pane_shows_each_jobs_verdict_and_prediction_drift_on_a_s
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         table = app.screen.query_one("#mon-jobs-table")
-        columns = [str(c.label) for c in table.ordered_columns]
-        shown = table.scrollable_content_region.width
-        ends = dict(zip(columns, itertools.accumulate(c.get_render_width(table) for c in table.ordered_columns)))
-        assert ends["pred Δ"] <= shown, (columns, ends, shown)
+        assert "pred Δ" not in cut_columns(table)
         assert [r[:3] for r in rows(table)] == [["■ alert", "job3cccc", "0.31"], ["▲ warn", "job2bbbb", "0.08"],
                                                 ["✓ ok", "job1aaaa", "0.01"]]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_the_deployments_table_shows_when_the_last_job_ran_on_a_small_terminal(ws, size):
+    """At 80x24 the Deployments table showed drift, name, model, serving and part of performance:
+    'last job' (the far end) was cut off, and a long deployment name pushed out performance too."""
+    monitoring_fixture(ws)
+    long_name = "attrition-scoring-deployment-for-the-night-batch"
+    ws.store.models.deploy(name=long_name, model_name="credit", model_version=1, signature=SIG)
+    app = app_on(ws, "monitoring")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#deployments-table")
+        assert not {"drift", "deployment", "performance", "jobs"} & set(cut_columns(table))
+        by_key = {str(k.value): [str(c) for c in table.get_row(k)] for k in table.rows}
+        assert by_key["credit-batch"][3].endswith(" ago")
+        assert by_key[long_name][1] == "attrition-s…ight-batch"  # its start and its telling end
 
 
 async def test_a_job_scored_elsewhere_appears_on_refresh(ws):
@@ -95,7 +117,7 @@ async def test_feedback_form_records_live_performance(ws, tmp_path):
         await pilot.press("ctrl+s")
         assert await wait_for(pilot, lambda: any("rows matched" in n for n in notes(app)))
         await settle(pilot)
-        assert "no labels" not in rows(app.screen.query_one("#deployments-table"))[0][4]
+        assert "no labels" not in rows(app.screen.query_one("#deployments-table"))[0][2]
     assert ws.store.jobs.feedback("credit-batch")[0].rows_matched == 10_000
 
 
