@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.modals import FormField, FormScreen
 from mlops_tui.screens.nav import BaseScreen
+from mlops_tui.screens.plots import LazyPlot
 from mlops_tui.screens.tables import Table
 from rich.text import Text
 from textual import work
@@ -27,6 +28,8 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from mlops_tui.formatting import fmt
 
 if TYPE_CHECKING:
+    from textual_plotext import PlotextPlot
+
     from mlops_tui.evaluation.compare import ComparedRun, RunComparison
     from mlops_tui.evaluation.report import Report
 
@@ -161,8 +164,6 @@ class CompareScreen(BaseScreen):
         self.load_seq = 0
 
     def compose(self) -> ComposeResult:
-        from textual_plotext import PlotextPlot
-
         yield Header()
         yield Static("", id="compare-warnings")
         with TabbedContent(id="compare-tabs", initial="metrics"):
@@ -172,11 +173,11 @@ class CompareScreen(BaseScreen):
                 yield Table(id="compare-params")
             with TabPane("Curves c", id="curves"):
                 with Horizontal(classes="plots"):
-                    yield PlotextPlot(id="curve-left")
-                    yield PlotextPlot(id="curve-right")
+                    yield LazyPlot("curve-left")
+                    yield LazyPlot("curve-right")
                 yield Static("", id="compare-curves-note")
             with TabPane("History h", id="history"):
-                yield PlotextPlot(id="compare-history")
+                yield LazyPlot("compare-history")
             with TabPane("Importance i", id="importance"), VerticalScroll():
                 yield Static("Feature importance (share of gain)", classes="subtitle")
                 yield Table(id="compare-importance")
@@ -244,18 +245,34 @@ class CompareScreen(BaseScreen):
         elif self.is_attached:
             self.set_timer(LIVE_REFRESH_S, self._reload_if_shown)
 
-    # -- plots --------------------------------------------------------------------------------
-    def _plots(self) -> tuple[Any, Any]:
-        from textual_plotext import PlotextPlot
+    # -- plots (textual-plotext is imported off the UI thread: screens.plots) ----------------------
+    def on_lazy_plot_ready(self, _: LazyPlot.Ready) -> None:
+        c = self.comparison
+        if c is not None:
+            ids = [r.run_id for r in c.data.runs]
+            self._plot_curves(ids, short_ids(ids), c.details)
+            self._plot_history(ids, short_ids(ids), c)
 
-        left, right = self.query_one("#curve-left", PlotextPlot), self.query_one("#curve-right", PlotextPlot)
+    def _mounted(self) -> dict[str, PlotextPlot]:
+        """The plots mounted so far, by id."""
+        return {lazy.plot_id: lazy.plot for lazy in self.query(LazyPlot) if lazy.plot is not None}
+
+    def _plots(self) -> tuple[Any, Any] | None:
+        """The two curve plots, cleared; None until both are mounted."""
+        plots = self._mounted()
+        left, right = plots.get("curve-left"), plots.get("curve-right")
+        if left is None or right is None:
+            return None
         for p in (left, right):
             p.plt.clear_data()
             p.plt.clear_figure()
         return left, right
 
     def _plot_curves(self, ids: list[str], heads: dict[str, str], details: dict[str, dict[str, Any]]) -> None:
-        left, right = self._plots()
+        plots = self._plots()
+        if plots is None:
+            return
+        left, right = plots
         tasks = {(details.get(i) or {}).get("task") for i in ids if details.get(i)}
         note = ""
         if not tasks:
@@ -301,9 +318,9 @@ class CompareScreen(BaseScreen):
         right.refresh()
 
     def _plot_history(self, ids: list[str], heads: dict[str, str], c: Comparison) -> None:
-        from textual_plotext import PlotextPlot
-
-        plot = self.query_one("#compare-history", PlotextPlot)
+        plot = self._mounted().get("compare-history")
+        if plot is None:
+            return
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()

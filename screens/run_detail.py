@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import duration, status_text
 from mlops_tui.screens.nav import BaseScreen
+from mlops_tui.screens.plots import LazyPlot
 from mlops_tui.screens.run_actions import (
     ACTIVE,
     REFRESH_S,
@@ -49,9 +50,6 @@ class RunDetailScreen(BaseScreen):
             super().__init__()
             self.run, self.trials, self.workers = run, trials, workers
 
-    class PlotReady(Message):
-        """textual-plotext is imported (off the UI thread): the History tab can hold its plot."""
-
     class Importance(Message):
         """Parameter importances (or why there are none) and, once evaluated, feature importances."""
 
@@ -66,7 +64,6 @@ class RunDetailScreen(BaseScreen):
         self._importance_for: int = -1
         self._ticks = 0
         self._trials: list[Trial] = []
-        self._plot_ready = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -75,7 +72,7 @@ class RunDetailScreen(BaseScreen):
             with TabPane("Trials t", id="trials"):
                 yield Table(id="trials-table")
             with TabPane("History h", id="history"):
-                yield Static("Loading the plot…", id="history-wait")
+                yield LazyPlot("history-plot")
             with TabPane("Importances i", id="importance"), VerticalScroll():
                 yield Static("", id="importance-text")
             with TabPane("Outcome o", id="outcome"), VerticalScroll():
@@ -85,23 +82,10 @@ class RunDetailScreen(BaseScreen):
     def on_mount(self) -> None:
         self.sub_title = f"run {self.run_id[:8]}"
         self.refresh_run()
-        self.import_plot()
         self.set_interval(REFRESH_S, self._tick)
 
-    @work(thread=True, exit_on_error=False, group="run-plot")
-    def import_plot(self) -> None:
-        """Import textual-plotext here: 42-52 ms in compose kept the first open of a run's detail from
-        showing anything until it was done; the History tab gets its plot when this ends."""
-        import textual_plotext  # noqa: F401
-
-        self.post_message(self.PlotReady())
-
-    async def on_run_detail_screen_plot_ready(self, _: PlotReady) -> None:
-        from textual_plotext import PlotextPlot
-
-        await self.query_one("#history-wait", Static).remove()
-        await self.query_one("#history", TabPane).mount(PlotextPlot(id="history-plot"))
-        self._plot_ready = True
+    def on_lazy_plot_ready(self, _: LazyPlot.Ready) -> None:
+        """The History plot is mounted (textual-plotext imported off the UI thread: screens.plots)."""
         if self.run is not None:
             self._show_history(self.run, self._trials)
 
@@ -184,13 +168,11 @@ class RunDetailScreen(BaseScreen):
                                                                  sorted(trials, key=lambda t: t.number, reverse=True)])
 
     def _show_history(self, run: Run, trials: list[Trial]) -> None:
-        if not self._plot_ready:
-            return  # drawn when the plot is mounted (on_run_detail_screen_plot_ready)
-        from textual_plotext import PlotextPlot
-
+        plot = self.query_one(LazyPlot).plot
+        if plot is None:
+            return  # drawn when the plot is mounted (on_lazy_plot_ready)
         done = sorted((t for t in trials if t.value is not None and t.state.lower() == "complete"),
                       key=lambda t: t.number)
-        plot = self.query_one("#history-plot", PlotextPlot)
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()

@@ -88,6 +88,30 @@ def snap_compare(snap_compare):
 
 
 @pytest.fixture
+def held_plotext(monkeypatch):
+    """textual_plotext made importable only once ``release`` is set, fresh for this test: a screen
+    that imports it on the UI thread (42-52 ms on first use) blocks there, and ``held_out`` records
+    an import that waited its whole bound (someone needed it before the test let it go)."""
+    import importlib.abc
+    import sys
+    import threading
+    from types import SimpleNamespace
+
+    hold = SimpleNamespace(release=threading.Event(), held_out=[])
+
+    class HoldPlotext(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "textual_plotext" and not hold.release.wait(timeout=15):
+                hold.held_out.append(name)
+            return None  # then the usual finders import it
+
+    for name in [m for m in sys.modules if m.split(".")[0] == "textual_plotext"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [HoldPlotext(), *sys.meta_path])
+    return hold
+
+
+@pytest.fixture
 def frozen_clock(monkeypatch):
     """Store timestamps at FROZEN plus one second per write (so newest-first orders are stable) and
     the screens' 'now' at SEEN_AT: relative times in snapshots ('5m ago') never vary."""

@@ -221,6 +221,26 @@ async def test_mark_two_runs_with_space_and_compare(cmp_ws):
         assert type(app.screen).__name__ == "RunsScreen"
 
 
+async def test_compare_shows_its_metrics_before_the_plotting_code_is_imported(cmp_ws, held_plotext):
+    """The compare screen imported textual-plotext (44 ms on first use) in compose, on the UI thread:
+    nothing showed until it was done. With that import held back, the metrics still show; the
+    curves come once it is let go."""
+    app = app_on(cmp_ws, "home")
+    async with app.run_test(size=(100, 30)) as pilot:
+        from mlops_tui.screens.compare import CompareScreen
+
+        await settle(pilot)
+        app.push_screen(CompareScreen(["aaaa1111", "bbbb2222"]))
+        metrics = await wait_for(pilot, lambda: app.screen.query_one("#compare-metrics"), what="compare screen")
+        await wait_for(pilot, lambda: metrics.row_count > 0, what="metrics")
+        assert not app.screen.query("#curve-left") and not held_plotext.held_out
+        held_plotext.release.set()
+        await pilot.press("c")
+        plot = await wait_for(pilot, lambda: app.screen.query("#curve-left").first(), what="ROC plot")
+        await wait_for(pilot, lambda: "ROC" in str(plot.render()), what="drawn ROC curve")
+    assert not held_plotext.held_out
+
+
 async def test_compare_tabs_show_importances_slices_and_curves(cmp_ws):
     app = app_on(cmp_ws, "home")
     async with app.run_test(size=(120, 40)) as pilot:

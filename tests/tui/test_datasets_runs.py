@@ -225,25 +225,10 @@ async def test_run_detail_shows_trials_best_and_outcome(ws, app_factory):
         assert "accuracy" in text and "num_leaves" in text
 
 
-async def test_run_detail_shows_before_the_plotting_code_is_imported(ws, app_factory, monkeypatch):
+async def test_run_detail_shows_before_the_plotting_code_is_imported(ws, app_factory, held_plotext):
     """The first open of a run's detail imported textual-plotext (42-52 ms) in compose, on the UI
     thread, so nothing showed until it was done. With that import held back here, the head and the
     trials still show; the History plot comes once the import is let go, drawn with the trials."""
-    import importlib.abc
-    import sys
-    import threading
-
-    release, held_out = threading.Event(), []
-
-    class HoldPlotext(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "textual_plotext" and not release.wait(timeout=15):
-                held_out.append(name)  # the import waited its whole bound: someone needed it first
-            return None  # then the usual finders import it
-
-    for name in [m for m in sys.modules if m.split(".")[0] == "textual_plotext"]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setattr(sys, "meta_path", [HoldPlotext(), *sys.meta_path])
     ids = fake_runs(ws)
     app = app_factory(ws, start="runs")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -252,14 +237,14 @@ async def test_run_detail_shows_before_the_plotting_code_is_imported(ws, app_fac
         await app.push_screen(RunDetailScreen(ids[0]))
         await wait_for(pilot, lambda: app.screen.query_one("#trials-table").row_count == 5, what="trials")
         assert "best 0.18" in str(app.screen.query_one("#run-head").render())
-        assert not app.screen.query("#history-plot") and not held_out
-        release.set()
+        assert not app.screen.query("#history-plot") and not held_plotext.held_out
+        held_plotext.release.set()
         await pilot.press("h")
         plot = await wait_for(pilot, lambda: app.screen.query("#history-plot").first(), what="history plot")
         drawn = await wait_for(pilot, lambda: "optimization history" in str(plot.render()) and str(plot.render()),
                                what="drawn plot")
         assert "best so far" in drawn
-    assert not held_out
+    assert not held_plotext.held_out
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])

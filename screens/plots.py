@@ -1,0 +1,63 @@
+"""A textual-plotext plot whose import happens off the UI thread.
+
+Importing textual_plotext (and plotext) takes 42-52 ms the first time, under load more. Done in a
+screen's compose, it kept the screen from showing anything until it was over. ``LazyPlot`` shows
+"Loading the plot…", imports it in a thread worker, then mounts the plot and posts
+:class:`LazyPlot.Ready`; the screen draws on ``lazy.plot`` once it is there (and skips drawing
+before: the Ready handler draws what was already read).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+    from textual_plotext import PlotextPlot
+
+
+class LazyPlot(Vertical):
+    """Where a PlotextPlot (id ``plot_id``) will be; ``plot`` is None until it is mounted."""
+
+    class Ready(Message):
+        """The plot is mounted: draw on it."""
+
+        def __init__(self, lazy: LazyPlot) -> None:
+            super().__init__()
+            self.lazy = lazy
+
+    class Imported(Message):
+        """textual_plotext is imported (a message, not call_from_thread: one left for a widget that
+        is gone by then is dropped)."""
+
+    def __init__(self, plot_id: str) -> None:
+        super().__init__()
+        self.plot_id = plot_id
+        self.plot: PlotextPlot | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Loading the plot…", classes="plot-wait")
+
+    def on_mount(self) -> None:
+        self.import_plotext()
+
+    @work(thread=True, exit_on_error=False, group="plot-import")
+    def import_plotext(self) -> None:
+        import textual_plotext  # noqa: F401
+
+        self.post_message(self.Imported())
+
+    async def on_lazy_plot_imported(self, event: Imported) -> None:
+        event.stop()
+        from textual_plotext import PlotextPlot
+
+        await self.query_one(".plot-wait", Static).remove()
+        plot = PlotextPlot(id=self.plot_id)
+        await self.mount(plot)
+        self.plot = plot
+        self.post_message(self.Ready(self))
