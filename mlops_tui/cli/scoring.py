@@ -57,6 +57,7 @@ def deploy(
     Example: mlops-tui deploy credit@production --name credit-nightly --engine compiled
     """
     from mlops_tui.registry import models as registry
+    from mlops_tui.registry.gate import shared_failures
 
     ws = workspace()
     with stages() as stage:
@@ -69,6 +70,9 @@ def deploy(
     emit(payload, as_json, lambda: out.print(styled(
         f"deployment {dep.name} → {dep.model_name}:{dep.model_version}, engine {engine_text(dep.engine, info)}",
         (" (forced past the gate)", "bold red") if dep.forced else ""), soft_wrap=True))
+    if shared := shared_failures((dep.gate or {}).get("checks", {})):
+        err.print(f"note: {dep.model_name}:{dep.model_version} passed the gate although {'; '.join(shared)}",
+                  markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

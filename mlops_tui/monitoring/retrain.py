@@ -284,9 +284,8 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     else:
         reasons = list(verdict.reasons) or [engine_refusal or f"challenger is not better on {metric}{_within(noise)}"]
         summary = f"kept {champion.ref}: {summary}; {'; '.join(reasons)}"
-    shared = {k: c for k, c in verdict.checks.items() if c.get("champion_fails")}
-    if shared:  # not held against the challenger: say so
-        summary += "; " + "; ".join(gate.explain(shared))
+    if shared := gate.shared_failures(verdict.checks):  # not held against the challenger: say so
+        summary += "; " + "; ".join(shared)
     result = Retrained(
         promoted, dep.name, dv.ref, run_id, metric, prepared.test.height, compared.height,
         prepared.test.height - compared.height,

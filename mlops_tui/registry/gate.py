@@ -96,6 +96,12 @@ def explain(checks: dict[str, Any]) -> list[str]:
     return out
 
 
+def shared_failures(checks: dict[str, Any]) -> list[str]:
+    """The phrases of the checks a model passed only because its champion fails them as badly (see
+    :func:`check`): a deploy or retrain that passed should still say the model misses them."""
+    return explain({key: c for key, c in checks.items() if c.get("champion_fails")})
+
+
 def _too(c: dict[str, Any], how: str) -> str:
     """', but the champion fails it too, ...' for a check not held against a winning model (see `check`)."""
     return f", but the champion fails it too, as {how} or more: {c['champion']:.4g}" if c.get("champion_fails") else ""

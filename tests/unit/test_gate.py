@@ -224,6 +224,22 @@ def test_a_winner_is_not_refused_for_a_min_metric_its_champion_fails_as_badly(ws
     assert gate.check(ws, worse_loss, champion=champ).reasons == ("log_loss 0.5 is above the required 0.3",)
 
 
+def test_deploy_passes_a_winner_below_a_bound_its_force_deployed_champion_misses_too_and_says_so(ws, cli):
+    from mlops_tui.registry import models as registry
+
+    ws = _with_policy(ws, "min_metric = { roc_auc = 0.9 }\n")
+    champ = _model(ws, {"roc_auc": 0.80, "primary_metric": "roc_auc"})
+    winner = _model(ws, {"roc_auc": 0.85, "primary_metric": "roc_auc"})
+    first = cli("deploy", champ.ref, "--name", "prod")  # no champion yet: the bound holds
+    assert first.code == 3 and "roc_auc 0.8 is below the required 0.9" in first.stderr
+    registry.deploy(ws, champ.ref, "prod", force=True)
+    res = cli("deploy", winner.ref, "--name", "prod")
+    assert res.code == 0, res.stderr
+    assert res.stderr.strip() == ("note: m:2 passed the gate although roc_auc 0.85 < 0.9, but the champion fails it "
+                                  "too, as badly or more: 0.8")
+    assert registry.get_deployment(ws, "prod").model_version == 2
+
+
 def test_a_winner_is_not_refused_for_no_skill_its_champion_shows_too(ws):
     champ = _model(ws, {"roc_auc": 0.45, "primary_metric": "roc_auc"})
     at_chance = _model(ws, {"roc_auc": 0.5, "primary_metric": "roc_auc"})
