@@ -1,12 +1,14 @@
-"""Watching deployments: drift per scoring job, live performance from late labels, retraining.
+"""Watching deployments: drift per scoring job and live performance from late labels.
 
 * :func:`monitor` — a deployment's jobs over time, each with its drift status and features worst
   first (the statistics are measured while scoring, :mod:`mlops_tui.serving.drift`), plus the live
   performance recorded by :func:`feedback`.
 * :func:`feedback` — joins labels that arrived later to the rows a deployment scored (by an id
-  column the scoring output carried through: the model's id columns or any ``score --keep`` column), computes the task's metrics per job and alerts
-  when the primary metric is worse than the model's holdout figure by more than the gate allows.
-* :func:`retrain` — see :mod:`mlops_tui.monitoring.retrain`.
+  column the scoring output carried through: the model's id columns or any ``score --keep``
+  column), computes the task's metrics per job and alerts when the primary metric is worse than
+  the model's holdout figure by more than the gate's ``max_drop`` allows.
+
+Retraining a deployment's model on new data is :mod:`mlops_tui.monitoring.retrain`.
 """
 
 from __future__ import annotations
@@ -313,7 +315,7 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
         if unknown.height:
             raise UserError(f"labels file {labels_path}: {label_column!r} has values the model does not know, "
                             f"e.g. {unknown['__label'][0]!r} (classes: {', '.join(sorted(known))})")
-    policy = ws.config.get("gate", {})
+    policy = ws.gate_policy()
     jobs = ws.store.jobs.list(deployment=dep.name)
     per_job: list[JobFeedback] = []
     pooled: list[pl.DataFrame] = []

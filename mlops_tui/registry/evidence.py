@@ -4,8 +4,8 @@
 over SSH can judge a model: the holdout evaluation's feature importances (LightGBM gain and mean
 |SHAP|), its slice metrics (per categorical feature and time period: the metric of each group and
 the gap between best and worst), a classifier's precision, recall and rows per class (a rare class
-it never finds hides behind accuracy and f1_weighted), and the gate's verdict on the registered version, with the same
-champion `model show` and `deploy` use. Nothing is recomputed: the importances and slices are the
+it never finds hides behind accuracy and f1_weighted), and the gate's verdict on the registered
+version against the champion `model show` uses (the ``production`` version). Nothing is recomputed: the importances and slices are the
 details stored when the evaluation was recorded (:mod:`mlops_tui.evaluation.details`), the verdict
 is :func:`mlops_tui.registry.gate.check` on stored metrics. Missing pieces (a run without a model,
 an evaluation without details) are None, never an error.

@@ -32,6 +32,12 @@ from its rmse and R²); PR AUC the holdout's positive rate, log loss and Brier t
 the holdout details, so a version without them is not refused for it). mae, MAPE, accuracy and F1
 have none here (the median predictor's mae needs every holdout row; accuracy's level depends on the
 threshold).
+
+The champion is the version a model would replace (the deployment's, else ``production``). A
+min_metric bound, the no-skill level or a slice gap the champion fails too, at least as badly, does
+not refuse a model that :func:`beats` it: refusing kept a champion deployed with --force serving
+although it was worse (see :func:`check`). A first deployment, with no champion, is held to every
+check.
 """
 
 from __future__ import annotations
@@ -177,7 +183,7 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
     would keep the worse model serving with the same flaw: a champion deployed with --force below a
     min_metric neither reaches, or over its slice gap, blocked every better challenger. The check then
     passes, records the champion's figure (``champion``) and ``champion_fails``, and :func:`explain`
-    says so. Without a champion (a first deployment) every check holds."""
+    says so. Without a champion (a first deployment) every check applies."""
     policy = ws.gate_policy() if policy is None else policy
     metrics = model.metrics or {}
     # the latest holdout evaluations and details of both: read once, and only if a check needs them

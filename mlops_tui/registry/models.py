@@ -6,8 +6,9 @@ everywhere. Aliases move between versions and every move is kept in ``alias_hist
 rollback is simply promoting the previous version again (:func:`rollback` finds it).
 
 A deployment is a named pointer at one model version plus the signature it expects and a
-default output folder; repointing it goes through the validation gate (``gate.check``)
-against the version it currently serves, and ``--force`` overrides a refusal on the record.
+default output folder; creating or repointing it goes through the validation gate
+(``gate.check``) against its champion (:func:`champion_of`: the version the deployment serves,
+else the model's ``production`` version), and ``--force`` overrides a refusal on the record.
 A deployment made from ``NAME@ALIAS`` follows that alias: promoting or rolling the alias back
 repoints it too, and a running `serve` of it switches versions on its own.
 """
