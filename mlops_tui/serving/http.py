@@ -37,8 +37,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mlops_tui.serving.body import Refused
 from mlops_tui.serving.online import Online, Settings
-from mlops_tui.serving.request import INLINE_BYTES, Refused, score_request
+from mlops_tui.serving.request import INLINE_BYTES, score_request
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

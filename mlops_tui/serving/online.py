@@ -1,5 +1,6 @@
-"""The life of a running service behind its HTTP endpoints: the model it serves, monitoring
-windows of its traffic, heartbeats and hot swaps. Nothing here runs on the request path.
+"""The life of a running service behind its HTTP endpoints: the model it serves, heartbeats and
+hot swaps, and the thread that feeds the monitoring windows (:mod:`~mlops_tui.serving.windows`).
+Nothing here runs on the request path.
 
 * :class:`Served` — one loaded model version (signature + predictor). The app reads
   ``Online.served`` once per request, so a swap (a plain attribute assignment) never changes the
@@ -7,17 +8,10 @@ windows of its traffic, heartbeats and hot swaps. Nothing here runs on the reque
   with, and the next one gets the new version. No request fails or waits for a swap.
 * :class:`Online` — one background thread per worker process. It takes what the requests hand
   over through a bounded queue (a full queue drops the request from monitoring, never delays
-  it) and gathers it into the open window. A window closes every ``window_minutes`` or
-  ``window_rows`` rows (and on a swap and at shutdown) into a finished 'online' scoring job with
-  its drift, measured by the same :class:`~mlops_tui.serving.drift.DriftTracker` batch jobs use,
-  and a Parquet file of what was answered (request id, id columns, predictions), so `monitor`,
-  the TUI and `feedback` treat it like a batch job. The output rows and drift counters of clean
-  requests (most of them) are built when their window closes, for all of them at once: built
-  per request, or even per tick, their fixed costs (a Polars frame, Arrow arrays: ~0.1 ms each)
-  took the GIL from the requests (bench/serve_latency.py). The thread also writes the heartbeat
-  and polls the deployment (a stat of the store file; an open only when it changed, or with the
-  heartbeat); when the deployment points at another version, the thread loads that version and
-  swaps it in (audited).
+  it) and gathers it into the open monitoring window, which it closes when due. The thread also
+  writes the heartbeat and polls the deployment (a stat of the store file; an open only when it
+  changed, or with the heartbeat); when the deployment points at another version, the thread
+  loads that version and swaps it in (audited).
 
 The store is opened only by this thread, briefly, with the store's usual retry: DuckDB lets one
 process hold the file, so a service must never keep it open.
@@ -26,30 +20,23 @@ process hold the file, so a service must never keep it open.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
 import logging
 import os
-import socket
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import chain, repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TypedDict
 
-import polars as pl
-
 from mlops_tui.results import JsonDict
-from mlops_tui.serving.batch import BatchSpec, BatchStats
+from mlops_tui.serving.batch import BatchSpec
+from mlops_tui.serving.windows import Raw, Scored, Windows, guard
 
 if TYPE_CHECKING:
-    import numpy as np
-    import pyarrow as pa
 
     from mlops_tui.serving.batch import Predict
     from mlops_tui.serving.predictor import PredictorFactory
@@ -129,79 +116,6 @@ class Served:
         return self.spec.sig
 
 
-@dataclass
-class Scored:
-    """A request of the checked route, handed to the monitor thread: its output table (request
-    id, row, id columns, predictions, provenance: a batch job's output columns) and statistics."""
-
-    served: Served
-    table: pa.Table
-    stats: BatchStats
-
-
-@dataclass(slots=True)
-class Raw:
-    """A clean request (see ``request.clean_records``) handed to the monitor thread: its features
-    and the model's raw output as row-major float64 bytes, its id columns.
-
-    One small object, with no array, is all a request keeps alive until the monitor's next tick:
-    under load a few hundred requests wait for it, and their numpy arrays, freed by then between
-    LightGBM's own allocations, fragmented the heap, while every waiting object made the garbage
-    collector's rounds longer (perf at concurrency 32: malloc's unlink_chunk/malloc_consolidate
-    and the extra collections ~4 % of the service's CPU, next to nothing in the bare endpoint).
-    """
-
-    served: Served
-    request_id: str
-    rows: int
-    X: bytes
-    raw: bytes
-    ids: dict[str, list[Any]]
-
-
-@dataclass
-class Rows:
-    """Clean rows gathered by the monitor thread: one tick's requests (:meth:`of`), or a window's
-    (:meth:`join`), of which it builds the output table and drift counters when the window closes."""
-
-    served: Served
-    X: np.ndarray
-    raw: np.ndarray
-    kept: dict[str, list[Any]]  # request_id, row, id columns
-
-    @staticmethod
-    def of(run: list[Raw]) -> Rows:
-        import numpy as np
-
-        X = np.frombuffer(b"".join([r.X for r in run])).reshape(-1, len(run[0].served.inputs))
-        raw = np.frombuffer(b"".join([r.raw for r in run]))
-        return Rows(run[0].served, X, raw if raw.size == len(X) else raw.reshape(len(X), -1), _joined(
-            [({"request_id": [r.request_id] * r.rows, "row": range(r.rows), **r.ids}, r.rows) for r in run]))
-
-    @staticmethod
-    def join(parts: list[Rows]) -> Rows:
-        import numpy as np
-
-        return Rows(parts[0].served, np.concatenate([p.X for p in parts]), np.concatenate([p.raw for p in parts]),
-                    _joined([(p.kept, len(p.X)) for p in parts]))
-
-
-def _joined(parts: list[tuple[dict[str, Any], int]]) -> dict[str, list[Any]]:
-    """The columns of (columns, rows) parts one after the other; null where a part lacks one."""
-    names = dict.fromkeys(chain.from_iterable(cols for cols, _ in parts))
-    return {c: list(chain.from_iterable(cols.get(c) or repeat(None, n) for cols, n in parts)) for c in names}
-
-
-@dataclass
-class _Window:
-    served: Served
-    opened: float = field(default_factory=time.monotonic)
-    opened_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
-    requests: int = 0
-    rows: int = 0
-    stats: BatchStats = field(default_factory=BatchStats)  # the checked requests' until it closes
-    parts: list[pa.Table | Rows] = field(default_factory=list)  # in the order answered
-
 
 def store_stamp(path: Any) -> tuple[Any, ...]:
     """What changes whenever a process commits to the store: the file's and its WAL's size and
@@ -257,8 +171,7 @@ class Online:
         self.counters = Counters()
         # deque.append is atomic under the GIL: no lock or condition per request, unlike queue.Queue
         self.pending: deque[Scored | Raw] = deque()
-        self.window: _Window | None = None
-        self.windows_closed = 0
+        self.windows = Windows(ws, settings, self.counters)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="serve-monitor", daemon=True)
         self._last_beat = (time.monotonic(), 0)
@@ -304,22 +217,13 @@ class Online:
                 if self.served is None:
                     self._load_current()  # writes the heartbeat once loaded
                     if beat and self.served is None:
-                        self._guard("writing the heartbeat", self._beat)
+                        guard("writing the heartbeat", self._beat)
                 else:
-                    self._guard("checking the deployment", self._poll, beat)
-            if self.window and (self.window.rows >= self.settings.window_rows
-                                or now - self.window.opened >= self.settings.window_minutes * 60):
-                self._guard("closing a monitoring window", self._close_window)
-        self._guard("closing the last monitoring window", self._close_window)
-        self._guard("writing the last heartbeat", self._beat)
-
-    def _guard(self, what: str, fn: Any, *args: Any) -> Any:
-        """A store that stays busy or a window that fails must never stop the service."""
-        try:
-            return fn(*args)
-        except Exception as exc:  # noqa: BLE001 - logged; the service keeps answering
-            log.warning("%s failed: %s: %s", what, type(exc).__name__, exc)
-            return None
+                    guard("checking the deployment", self._poll, beat)
+            if self.windows.due(now):
+                guard("closing a monitoring window", self.windows.close)
+        guard("closing the last monitoring window", self.windows.close)
+        guard("writing the last heartbeat", self._beat)
 
     # -- the model ------------------------------------------------------------------------------------
     def _load(self, target: Target) -> Served:
@@ -335,7 +239,7 @@ class Online:
             factory = ENGINES[engine]
         from mlops_tui.serving.drift import load_reference
 
-        ref = self._guard("loading the drift reference", load_reference, self.ws, model)
+        ref = guard("loading the drift reference", load_reference, self.ws, model)
         spec = BatchSpec.for_model(model, datetime.now(UTC), drift_ref=ref)
         return Served(model, spec, factory(self.ws, model), datetime.now(UTC), engine,
                       tuple(f.source for f in spec.sig.features), category_codes(spec.sig), target.keep, target.known)
@@ -364,7 +268,7 @@ class Online:
             self.error = f"{type(exc).__name__}: {exc}" if not str(exc).startswith("unknown") else str(exc)
             log.warning("model not loaded: %s", self.error)
             return
-        self._guard("writing the heartbeat", self._beat, "running")
+        guard("writing the heartbeat", self._beat, "running")
 
     def _poll(self, beat: bool) -> None:
         """The heartbeat (when ``beat``) and a look at the deployment, in one open of the store.
@@ -400,7 +304,7 @@ class Online:
         self.served = new  # from here on, new requests get the new version
         self.swaps += 1
         self._drain()
-        self._guard("closing a monitoring window", self._close_window)
+        guard("closing a monitoring window", self.windows.close)
         log.info("swapped %s -> %s", old.ref, new.ref)
         self._beat(audit=("serve swap", f"deployment:{self.settings.deployment}", "ok", {
             "service": self.settings.service_id, "pid": os.getpid(), "from": old.ref, "to": new.ref,
@@ -417,103 +321,11 @@ class Online:
                 run.append(item)
                 continue
             if run:
-                self._guard("monitoring requests", self._add, run)
+                guard("monitoring requests", self.windows.add, run)
             run = [item] if isinstance(item, Raw) else []
             if isinstance(item, Scored):
-                self._guard("monitoring a request", self._add, item)
+                guard("monitoring a request", self.windows.add, item)
 
-    def _add(self, item: Scored | list[Raw]) -> None:
-        """One checked request, or a run of clean ones answered by the same version."""
-        part = item if isinstance(item, Scored) else Rows.of(item)
-        w = self.window
-        if w is not None and w.served.model.ref != part.served.model.ref:
-            self._close_window()  # a request answered by the old version, after the swap
-            w = None
-        if w is None:
-            w = self.window = _Window(part.served)
-        w.requests += 1 if isinstance(item, Scored) else len(item)
-        if isinstance(part, Scored):
-            w.rows += part.stats.rows
-            w.stats.merge(part.stats)
-            w.parts.append(part.table)
-        else:
-            w.rows += len(part.raw)
-            w.parts.append(part)
-
-    def _output(self, part: Rows) -> tuple[pa.Table, BatchStats]:
-        """The output table and statistics of clean rows (what ``score_batch`` gives a batch)."""
-        import numpy as np
-
-        from mlops_tui.serving.batch import output_table
-        from mlops_tui.serving.drift import DriftStats
-
-        served, X = part.served, part.X
-        keep = pl.DataFrame(part.kept, strict=False)
-        spec = dataclasses.replace(served.spec, scored_at=datetime.now(UTC), keep=tuple(keep.columns))
-        nulls = np.isnan(X).sum(axis=0)
-        stats = BatchStats(len(X), {}, {f.source: int(nulls[j]) for j, f in enumerate(served.sig.features)})
-        if spec.drift_ref is not None:
-            self.counters.seed += 1
-            stats.drift = DriftStats(spec.drift_ref, served.sig)
-            stats.drift.add(X, part.raw, {}, seed=self.counters.seed)
-        return output_table(keep, spec, part.raw), stats
-
-    def _tables(self, w: _Window) -> list[pa.Table]:
-        """The window's output tables in order, each run of clean parts built as one table."""
-        tables: list[pa.Table] = []
-        run: list[Rows] = []
-        for part in [*w.parts, None]:
-            if isinstance(part, Rows):
-                run.append(part)
-                continue
-            if run:
-                table, stats = self._output(Rows.join(run))
-                w.stats.merge(stats)
-                tables.append(table)
-                run = []
-            if part is not None:
-                tables.append(part)
-        return tables
-
-    def _close_window(self) -> None:
-        import pyarrow as pa
-
-        from mlops_tui.registry import models as registry
-        from mlops_tui.serving.drift import DriftTracker
-        from mlops_tui.serving.io import AtomicParquet
-        from mlops_tui.serving.scoring import finish_drift
-
-        w, self.window = self.window, None
-        if w is None or w.rows == 0:
-            return
-        tables = self._tables(w)
-        job_id = uuid.uuid4().hex[:12]
-        model = w.served.model
-        warnings: list[str] = []
-        if self.counters.unmonitored:
-            warnings.append(f"{self.counters.unmonitored} request(s) so far went unmonitored (monitor behind)")
-        tracker = self._guard("loading the drift reference", DriftTracker, self.ws, model)
-        drift, results = finish_drift(tracker, w.stats, job_id, warnings)
-        dep = registry.get_deployment(self.ws, self.settings.deployment)
-        stamp = w.opened_at.strftime("%Y%m%dT%H%M%S")
-        path = registry.deployment_output_dir(self.ws, dep) / f"{dep.name}-online-{stamp}-{job_id}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        out = AtomicParquet(path, job_id)
-        out.write(pa.concat_tables(tables, promote_options="default"))
-        out.close()
-        out.commit()
-        stored = self.ws.relpath(path) if path.is_relative_to(self.ws.root) else str(path)
-        self.ws.store.jobs.add_window(
-            job_id=job_id, deployment=dep.name, model_name=model.name, model_version=model.version,
-            inputs=[{"service": self.settings.service_id, "requests": w.requests, "pid": os.getpid()}],
-            output=stored, rows=w.stats.rows, seconds=time.monotonic() - w.opened, unseen=w.stats.unseen,
-            warnings=warnings, drift_status=drift.get("drift_status"), prediction_drift=drift.get("prediction_drift"),
-            drift=results,
-            pid=os.getpid(), host=socket.gethostname(), opened_at=w.opened_at, engine=w.served.engine)
-        self.windows_closed += 1
-        log.info("monitoring window %s closed: %d rows, drift %s", job_id, w.stats.rows, drift.get("drift_status"))
-
-    # -- heartbeat ------------------------------------------------------------------------------------
     def heartbeat(self) -> Heartbeat:
         """The figures now, and the request rate since the previous call."""
         now, requests = time.monotonic(), self.counters.requests
@@ -522,7 +334,7 @@ class Online:
         c, served = self.counters, self.served
         return Heartbeat(requests=c.requests, rows=c.rows, errors=c.errors, unmonitored=c.unmonitored,
                          rate=round((requests - before) / (now - then), 3) if now > then else 0.0,
-                         swaps=self.swaps, windows=self.windows_closed,
+                         swaps=self.swaps, windows=self.windows.closed,
                          at=datetime.now(UTC).isoformat(timespec="seconds"), model=served.ref if served else None)
 
     def _beat(self, status: str | None = None, audit: Any = None) -> None:

@@ -8,15 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from mlops_tui.serving.request import (
-    Refused,
-    check_request,
-    clean_columns,
-    clean_records,
-    parse,
-    to_columns,
-    to_frame,
-)
+from mlops_tui.serving.body import Refused, parse, to_columns, to_frame
+from mlops_tui.serving.checks import check_request
+from mlops_tui.serving.request import clean_columns, clean_records
 from mlops_tui.training.signature import Feature, Signature, encode
 from tests.scoring_helpers import credit_model, default_df
 
