@@ -34,9 +34,8 @@ def check_request(df: pl.DataFrame, columns: dict[str, list[Any]], sig: Signatur
     located = Locator(df, columns, ids)
     found = check_schema(dict(df.schema), sig, text_probe=located.text_probe())
     problems, warnings = [located.text_problem(p) for p in found.problems], found.warnings
-    odd_problems, odd_warnings = value_checks(located, sig)
-    problems += odd_problems
-    warnings += odd_warnings
+    more_problems, more_warnings = value_checks(located, sig)
+    problems, warnings = problems + more_problems, warnings + more_warnings
     for feat in sig.features:
         if feat.kind != "categorical" or feat.source not in df.columns:
             continue
@@ -68,7 +67,7 @@ def value_checks(located: Locator, sig: Signature) -> tuple[list[str], list[str]
     warnings, so a strict service refuses them (with the fix: send null for a missing value) and a
     --lenient one scores them as `score` does and says so. Booleans are no surprise in a feature
     trained on a Boolean column. NaN/±Infinity in an id column are refused either way: ids go
-    back in the answer, which JSON cannot carry them in."""
+    back in the answer, and JSON cannot carry NaN or Infinity."""
     problems: list[str] = []
     warnings: list[str] = []
     columns = located.columns
@@ -109,7 +108,7 @@ class Locator:
     def value(self, column: str, i: int) -> str:
         """The value as JSON wrote it (true, NaN, 'text') and its record."""
         v = self.columns[column][i]
-        shown = json.dumps(v) if type(v) is bool or isinstance(v, float) and not math.isfinite(v) else repr(v)
+        shown = json.dumps(v) if type(v) is bool or (isinstance(v, float) and not math.isfinite(v)) else repr(v)
         return f"{shown} ({self.record(i, column)})"
 
     def non_finite(self, column: str) -> int | None:

@@ -3,7 +3,7 @@ with ``POST /predict`` answered by a plain ASGI callable in front of it (:func:`
 
 Why Starlette and not FastAPI: FastAPI's value is request validation and docs generated from
 pydantic models, but a deployment's input schema is the model's signature, known only at run
-time, and it must be checked by the very code `score` uses (``serving.io.check_frame`` and
+time, and it must be checked by the very code `score` uses (``batch.check_schema`` and
 ``training.signature.encode``), which lists every problem at once. Pydantic would be a second,
 different set of rules, and it is where FastAPI spends most of a 1,000-row request (ENGINES.md:
 37 ms p50); bench/serve_latency.py measures what this app adds over a bare ASGI endpoint.
