@@ -332,22 +332,26 @@ class DriftTracker:
         p = psi(ref_counts, cur_counts)
         p_same = chi2_pvalue(ref_counts, cur_counts)
         share = share_shift(ref["counts"], counts, self.limits["share_ratio_alert"])
-        null_ref, null_cur = float(ref["null_rate"]), stats.cat_nulls[name] / self.rows
+        null_ref = float(ref["null_rate"])
         if stats.cat_unseen is not None:
             new = stats.cat_unseen[name]
         else:
             new = _excess_missing(stats.cat_nulls[name], null_ref, self.rows)
+        # Unseen categories share the missing code; the missing rate is of values that are missing
+        # (vcd Bundesliga scored with a promoted team, no value missing, read "nulls 0%→100%").
+        missing = stats.cat_nulls[name] - new
+        null_cur = missing / self.rows
         r = np.asarray(ref["counts"], dtype=float) / max(1, sum(ref["counts"]))
         c = counts / max(1, counts.sum())
         shifts = sorted(zip(ref["categories"], r.tolist(), c.tolist(), strict=True),
                         key=lambda t: -abs(t[2] - t[1]))[:5]
         details = {"shifted": [{"category": k, "ref": a, "cur": b} for k, a, b in shifts],
-                   "new_or_missing_rate": max(0.0, null_cur - null_ref), "chi2_pvalue": p_same,
+                   "new_or_missing_rate": max(0.0, stats.cat_nulls[name] / self.rows - null_ref), "chi2_pvalue": p_same,
                    "share_ratio": share and share[0], "share_pvalue": share and share[1]}
         noise = details["psi_noise"] = psi_noise(ref_counts, self.rows)
         status = verdict(self.limits, self.rows, psi_value=p, p_same=p_same, p_certain=p_same, share=share,
                          noise=noise, null_change=abs(null_cur - null_ref),
-                         p_nulls=null_pvalue(stats.cat_nulls[name], self.rows, null_ref))
+                         p_nulls=null_pvalue(missing, self.rows, null_ref))
         return DriftResult(job_id, name, "categorical", p, None, None, null_ref, null_cur, new, status, details)
 
     def _prediction_result(self, job_id: str, sample: np.ndarray, stats: DriftStats, pref: JsonDict) -> DriftResult:

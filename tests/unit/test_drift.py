@@ -69,7 +69,9 @@ def test_a_month_never_seen_in_training_counts_as_new_categories(bike):
     mnth = _by_feature(ws, jobs["july"])["mnth"]
     assert mnth.kind == "categorical"
     assert mnth.new_categories == jobs["july"].rows_in == 744
-    assert mnth.null_rate_cur == 1.0 and mnth.null_rate_ref == 0.0
+    # ... and not as missing values: no July row lacks its month (the monitor read "nulls 0%→100%")
+    assert mnth.null_rate_cur == 0.0 and mnth.null_rate_ref == 0.0
+    assert mnth.details["new_or_missing_rate"] == 1.0
     assert mnth.status == "alert"
 
 
