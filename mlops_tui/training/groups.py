@@ -7,7 +7,9 @@ a random split, 0.570 on a time split.
 ``tune --group-column COL`` keeps the rows sharing COL's value on one side of the holdout and of
 every cross-validation fold (:func:`split`, :func:`folds`). Without it, a random split checks
 whether holdout rows share the value of a column that looks like a grouping key with training rows
-(:func:`shared_with_training`) and warns.
+(:func:`shared_with_training`) and warns. Whatever the split, holdout rows that equal a fitted row
+in every feature and the target beyond chance (a resample, a file appended to itself) are counted
+and warned of too (:func:`copies_of_fitted`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from mlops_tui.errors import UserError
 KEY_DISTINCT_SHARE = 0.1
 WARN_SHARE = 0.05  # warn when at least this share of the holdout rows shares a key with training rows
 WARN_MIN_ROWS = 10
+# Warn of copies when this share of the holdout rows, beyond what chance gives, equal a fitted row in
+# every feature and the target: a fifth, as `dataset add` warns of repeated rows. Real data stays
+# under it (the vs_flaml corpus: caravan 15 %, whose zip-code features repeat; mpg 6 %; others <= 4 %).
+COPY_SHARE = 0.2
 
 
 def codes(frame: pl.DataFrame, column: str) -> np.ndarray:
@@ -99,6 +105,43 @@ def shared_with_training(df: pl.DataFrame, fit: pl.DataFrame, test: pl.DataFrame
         if shared >= max(WARN_MIN_ROWS, WARN_SHARE * test.height):
             found.append({"column": name, "holdout_rows": shared, "of": test.height})
     return found
+
+
+def _copies(fit: pl.DataFrame, test: pl.DataFrame, columns: list[str]) -> int:
+    """Holdout rows equal to some fitted row in ``columns`` (missing equals missing): one hash lookup
+    per row (64-bit row hashes; 3x faster than a join on the columns, 0.05 s for 1.2M rows)."""
+    seen = fit.select(columns).hash_rows().unique()
+    return int(test.select(columns).hash_rows().is_in(seen.implode()).sum())
+
+
+def copies_of_fitted(fit: pl.DataFrame, test: pl.DataFrame, columns: list[str], seed: int) -> dict[str, Any] | None:
+    """How many holdout rows equal a fitted row in ``columns`` (the features' source columns and the
+    target), when that is a material share beyond chance; else None. The model has seen those rows,
+    so the holdout scores its memory: MASS Pima's 532 rows resampled to 1.2M gave a holdout ROC AUC
+    of 0.99998.
+
+    Chance: the same count against the fitted rows with each column shuffled on its own (the values
+    kept, the rows broken up). causaldata titanic (2,201 passengers in 14 distinct rows of class,
+    age, sex, survival) has every holdout row in the training rows by chance alone: separate people
+    the holdout rightly scores, not copies. Counted only when the plain count is already material."""
+    copies = _copies(fit, test, columns)
+    if copies < max(WARN_MIN_ROWS, COPY_SHARE * test.height):
+        return None
+    rng = np.random.default_rng(seed)
+    shuffled = fit.select(pl.col(c).gather(rng.permutation(fit.height)) for c in columns)
+    chance = _copies(shuffled, test, columns)
+    if copies - chance < COPY_SHARE * test.height:
+        return None
+    return {"holdout_rows": copies, "of": test.height, "by_chance": chance}
+
+
+def copies_warning(found: dict[str, Any]) -> str:
+    """What tune and run show say of :func:`copies_of_fitted`'s finding."""
+    share, chance = found["holdout_rows"] / found["of"], found["by_chance"] / found["of"]
+    return (f"{found['holdout_rows']:,} of {found['of']:,} holdout rows ({share:.0%}) equal a training row in every "
+            f"feature and the target ({chance:.0%} would by chance): the model has seen them, so the holdout "
+            f"metrics overstate it; if they are copies of one record, tune a de-duplicated version, or keep each "
+            f"record's copies on one side with --group-column COL (a column naming the record)")
 
 
 def warning(found: dict[str, Any]) -> str:

@@ -257,7 +257,8 @@ def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_colu
     `dataset show` calls an id; None (a run recorded before, a frame of no version): the same rule
     applied to ``df``. ``group_column``: rows sharing its value stay on one side of the holdout (and of
     the folds, protocol.folds); without it (and a time column), a random split warns when holdout rows
-    share a grouping key's value with training rows (training.groups)."""
+    share a grouping key's value with training rows, and any split when holdout rows are copies of
+    fitted rows (training.groups)."""
     if not (0 < test_size < 1 and 0 < valid_size < 1 and test_size + valid_size < 1):
         raise UserError(f"split sizes test={test_size} valid={valid_size} must be in (0, 1) and sum below 1")
     if time_column is not None and time_column not in df.columns:
@@ -310,6 +311,9 @@ def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_colu
         raise UserError(f"no usable feature columns left to predict {target!r} "
                         f"(excluded: {', '.join(e['column'] for e in excluded) or 'none'})")
     sig = Signature(task, target, tuple(kept), classes, tuple(ids))
+    copies = groups.copies_of_fitted(fit, test, [*dict.fromkeys(f.source for f in kept), target], seed)
+    if copies:
+        warnings.append(groups.copies_warning(copies))
     report = {
         "task": task, "target": target, "seed": seed, "time_column": time_column, "group_column": group_column,
         "rows_in": rows_in, "rows_dropped_missing_target": dropped, "rows_used": df.height,
@@ -321,6 +325,6 @@ def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_colu
                       else {"kind": "date_part", "source": f.source, "part": f.transform} if f.transform
                       else {"kind": "numeric"} for f in kept},
         "excluded": excluded, "id_columns": ids, "leakage": leaks, "shared_with_training": shared,
-        "warnings": warnings,
+        "copies_of_training": copies, "warnings": warnings,
     }
     return Prepared(train, valid, test, sig, report)

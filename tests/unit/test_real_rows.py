@@ -133,8 +133,10 @@ def test_rows_of_one_incident_stay_on_one_side_with_a_group_column_and_a_random_
     _, random, _ = validate(ws, TuneOptions(dataset="mnforce", trials=1))
     [shared] = random.report["shared_with_training"]
     assert shared["column"] == "response_datetime" and shared["holdout_rows"] > random.test.height / 2
-    assert f"{shared['holdout_rows']} of {random.test.height} holdout rows share 'response_datetime' with a " \
-           "training row" in random.report["warnings"][-1]
+    said = f"{shared['holdout_rows']} of {random.test.height} holdout rows share 'response_datetime' with a training row"
+    assert [w for w in random.report["warnings"] if said in w]
+    # Rows of one incident often repeat each other outright (the same features and injury): named too.
+    assert random.report["copies_of_training"]["holdout_rows"] > random.test.height / 5
 
     _, grouped, config = validate(ws, TuneOptions(dataset="mnforce", trials=1, group_column="response_datetime"))
     assert (config["group_column"], config["protocol"]["kind"]) == ("response_datetime", "cv")
@@ -156,6 +158,34 @@ def test_rows_of_one_incident_stay_on_one_side_with_a_group_column_and_a_random_
     assert "rows sharing 'response_datetime' kept on one side" in " ".join(shown.stdout.split())
     again = cli("run", "reproduce", run["run_id"], "--json")
     assert again.code == 0 and again.json["identical"] is True, again.stderr
+
+
+def test_a_holdout_of_copies_of_training_rows_is_named_by_tune_and_run_show(ws, cli, tmp_path):
+    """MASS Pima (Pima.te + Pima.tr, 532 women) resampled with replacement to 1.2M rows scored a holdout
+    ROC AUC of 0.99998, nearly every holdout row a copy of a training row; `dataset add` warned,
+    tune's `warnings` was [] and run show said nothing. Here a 4,000-row resample."""
+    from mlops_tui.training import prep
+    from tests.corpus_helpers import corpus_sets
+
+    women = pl.concat([pl.read_csv(_real_csv(tmp_path, "MASS", item, item)).drop("rownames")
+                       for item in ("Pima.te", "Pima.tr")])
+    women.sample(4000, with_replacement=True, seed=1).write_csv(tmp_path / "resampled.csv")
+    women.write_csv(tmp_path / "women.csv")
+    assert cli("dataset", "add", str(tmp_path / "resampled.csv"), "--name", "pimabig", "--target", "type").code == 0
+    (tmp_path / "space.toml").write_text("num_boost_round = 20\nearly_stopping_rounds = 5\n")
+    done = cli("tune", "pimabig", "--trials", "1", "--jobs", "1", "--space", tmp_path / "space.toml", "--json")
+    assert done.code == 0, done.stderr
+    copies = done.json["prep"]["copies_of_training"]
+    assert copies["of"] == 800 and copies["holdout_rows"] > 700 and copies["by_chance"] < 40
+    said = (f"{copies['holdout_rows']} of 800 holdout rows ({copies['holdout_rows'] / 800:.0%}) equal a training "
+            f"row in every feature and the target")
+    assert [w for w in done.json["warnings"] if said in w and "--group-column" in w]
+    assert said in " ".join(cli("run", "show", done.json["run_id"]).stdout.split())
+
+    # The 532 women themselves, and titanic's 2,201 passengers in 14 distinct rows: no copies beyond chance.
+    assert prep.prepare(women, target="type").report["copies_of_training"] is None
+    [titanic] = corpus_sets(tmp_path / "corpus", ["titanic"])
+    assert prep.prepare(pl.read_csv(titanic.path), target=titanic.target).report["copies_of_training"] is None
 
 
 def test_a_group_column_is_checked_before_the_run_exists(ws, cli, tmp_path):
