@@ -138,10 +138,12 @@ def _split(df: pl.DataFrame, target: str, task: str, time_column: str | None, ti
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(n)
-    y = df[target].cast(pl.String).to_numpy() if task != "regression" else None
+    # Classes as integers in the order of their text (what numpy's unique of the text gives, so the
+    # same rows are drawn): sorting 1.2M Python strings took 10 of prepare's 12 s.
+    y = (df[target].cast(pl.String).rank("dense").cast(pl.Int64) - 1).to_numpy() if task != "regression" else None
     method = "stratified" if y is not None else "random"
     strat = y
-    if y is not None and (np.unique(y, return_counts=True)[1].min() < 3):
+    if y is not None and (np.bincount(y).min() < 3):
         method, strat = "random", None  # a class too rare to stratify on
     if group_column:
         train_idx, valid_idx, test_idx, info = groups.split(df, group_column, strat, seed, test_size, valid_size)

@@ -179,3 +179,25 @@ def test_a_retrain_compares_both_models_on_rows_the_champion_never_learnt_from(w
     # What remains: new rows, or old rows the champion held out itself.
     champion_holdout = pl.read_parquet(ws.run_dir(first["run_id"]) / "holdout.parquet")["customer_id"]
     assert set(holdout.filter(~seen)["customer_id"]) <= set(new["customer_id"]) | set(champion_holdout)
+
+
+def test_the_first_trial_is_cut_in_time_for_the_final_model(ws, cli, tmp_path):
+    """`--timeout` bounds the whole run even when one trial to early stopping takes longer than the
+    budget: MASS Pima resampled to 1.2M rows, `tune --timeout 120` took 169 s, 112 of them in its
+    first trial, which no cut-off bounded until a trial had completed. Here 50,000 resampled rows and
+    a slow learning rate, so the first trial alone would run for a minute or more (20,000 rounds)."""
+    from tests.corpus_helpers import corpus_sets
+
+    women = pl.concat([pl.read_csv(s.path).drop("row_id") for s in corpus_sets(tmp_path, ["pima", "pima_tr"])])
+    women.sample(50_000, with_replacement=True, seed=3).write_csv(tmp_path / "pimabig.csv")
+    assert cli("dataset", "add", str(tmp_path / "pimabig.csv"), "--name", "pimabig", "--target", "type").code == 0
+    slow = space_file(tmp_path, "num_boost_round = 20000\nearly_stopping_rounds = 2000\n\n"
+                                "[params]\nlearning_rate = 0.002\nnum_leaves = 31\n")
+    done = cli("tune", "pimabig", "--timeout", "8", "--jobs", "1", "--space", slow, "--json")
+    assert done.code == 0, done.stderr
+    assert done.json["status"] == "completed" and done.json["model"]["version"] == 1
+    first = cli("run", "show", done.json["run_id"], "--json").json["trials"][0]
+    assert first["state"] == "COMPLETE"
+    log = cli("run", "logs", done.json["run_id"], "-n", "0").stdout
+    assert "trial cut at the time budget's cut-off after" in log
+    assert done.json["best_params"]["num_boost_round"] < 20_000

@@ -4,13 +4,23 @@ The clock starts when the `tune` process started (or the detached supervisor was
 is an absolute wall-clock deadline shared by every worker process of the run on this host. Trials
 end at a *cut-off* before the deadline that leaves room for the final step: a fixed part (holdout
 evaluation, model file, store writes, the command's exit) plus the final model's training,
-estimated from the best trial's fit time. The fixed part grows with how slow the start-up was (imports, store, data preparation: the same kind of work): ~2 s on an idle machine,
-several times that on a busy one. A trial still training at the cut-off stops
-there, keeping the best round it reached (its score stays honest: measured on its validation rows).
+estimated from the best trial's fit time up to its best round. The fixed part grows with how slow the start-up was
+(imports, store, data preparation: the same kind of work) and with the rows: ~2 s on an idle
+machine and small data, several times that on a busy one or on a million rows. A trial still training at the cut-off stops there, keeping the best round it
+reached (its score stays honest: measured on its validation rows).
+
+Before any trial has completed, the trial in flight sets the cut-off from its own pace: the final
+model's training is estimated as its seconds per round times its best round so far. Without it the
+first trial ran to early stopping whatever the budget: MASS Pima resampled to 1.2M rows, `--timeout
+120`, took 169 s, 112 of them in the first trial (268 rounds, best 28). It is never cut before it had
+:data:`FIRST_TRIAL_SHARE` of the budget, so a start-up that took the whole budget (a busy machine)
+still ends with a model that learnt for a while, not one cut after a round (measured before this
+rule existed: hitters R² 0.06 instead of ~0.5 when 37 s of a 30 s budget went to start-up).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,9 +29,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import optuna
 
+log = logging.getLogger("mlops_tui.training.tuning")
+
 FIXED_RESERVE_S = 1.0     # the final step without the refit (holdout details, model file, store)
+# plus this per row of the data: predicting and evaluating the holdout, hashing the fitted rows, the
+# drift reference (measured 2.2 us a row at 1.2M rows on a busy machine: 2.6 s; doubled for a busier one)
+FINAL_ROW_S = 4e-6
 STARTUP_SHARE = 0.15      # plus this share of the start-up's seconds (a busy machine slows both)
 RESERVE_SHARE = 0.03      # plus this share of the budget, for the noise of a shared machine
+FIRST_TRIAL_SHARE = 0.2   # the first trial runs at least this share of the budget before a cut
 
 
 def process_start() -> float:
@@ -46,27 +62,43 @@ class Budget:
     total_s: float | None = None
     final_cost: float = 1.0  # the final model's training, in best-trial fits (protocol.final_cost)
     startup_s: float = 0.0  # from the start to the first trial of the supervisor
+    rows: int = 0  # the run's labelled rows (the final step's evaluation and hashing grow with them)
 
     @classmethod
-    def starting(cls, started: float, timeout_s: float | None, final_cost: float, startup_s: float) -> Budget:
+    def starting(cls, started: float, timeout_s: float | None, final_cost: float, startup_s: float,
+                 rows: int = 0) -> Budget:
         if timeout_s is None:
             return cls(final_cost=final_cost)
-        return cls(deadline=started + timeout_s, total_s=timeout_s, final_cost=final_cost, startup_s=startup_s)
+        return cls(deadline=started + timeout_s, total_s=timeout_s, final_cost=final_cost, startup_s=startup_s,
+                   rows=rows)
 
-    def cutoff(self, study: optuna.Study | None) -> float | None:
-        """When trials must end (None: not yet, or no time limit). Until a trial has completed
-        there is no cut-off: when the start-up took the whole budget (a busy machine), the run
-        still ends with a model that learnt to early stopping, not one cut after a round (measured:
-        hitters R² 0.06 instead of ~0.5 when 37 s of a 30 s budget went to start-up)."""
+    def cutoff(self, study: optuna.Study | None, running: tuple[float, float] | None = None) -> float | None:
+        """When trials must end (None: no time limit, or no trial completed nor ``running``).
+
+        With a completed trial, the best one's fit time up to its best round prices the final model
+        (the final model trains that many rounds; the patience rounds after it are not refitted: on
+        1.2M rows they were 240 of a 268-round, 45 s trial, and pricing them left 56 s of a 120 s
+        budget unused). Before, ``running`` = (when the trial in flight started, its fit's cost so
+        far up to its best round) does, and the cut-off is no earlier than
+        :data:`FIRST_TRIAL_SHARE` of the budget into it."""
         if self.deadline is None or self.total_s is None:
             return None
         best = _best(study)
-        if best is None:
+        if best is not None:
+            fit_s, rounds = float(best.user_attrs.get("fit_s") or 0.0), best.user_attrs.get("fit_rounds")
+            return self._before_final(fit_s * min(1.0, best.user_attrs.get("best_iteration", 0) / rounds)
+                                      if rounds else fit_s)  # (trials recorded before fit_rounds: all rounds)
+        if running is None:
             return None
-        seconds = best.user_attrs.get("fit_s")
-        refit = float(seconds or 0.0) * self.final_cost
-        return (self.deadline - FIXED_RESERVE_S - STARTUP_SHARE * self.startup_s - RESERVE_SHARE * self.total_s
-                - refit)
+        started, fit_s = running
+        return max(self._before_final(fit_s), started + FIRST_TRIAL_SHARE * self.total_s)
+
+    def _before_final(self, fit_s: float) -> float:
+        """The deadline less the final step: its fixed part, its part per row and the final model's
+        training (``fit_s``: a trial's fit to its best round)."""
+        assert self.deadline is not None and self.total_s is not None
+        return (self.deadline - FIXED_RESERVE_S - FINAL_ROW_S * self.rows - STARTUP_SHARE * self.startup_s
+                - RESERVE_SHARE * self.total_s - fit_s * self.final_cost)
 
     def over(self, study: optuna.Study | None) -> bool:
         cutoff = self.cutoff(study)
@@ -86,16 +118,19 @@ class TimeGuard:
     """A LightGBM callback that ends training at the cut-off, keeping the best round reached so far
     (lgb.train and lgb.cv both truncate to it). Runs after early stopping (order 30).
 
-    The cut-off moves as trials complete elsewhere (a new best trial changes the refit estimate), so
-    it is asked again at most once a second: every worker then stops near the same moment."""
+    ``cutoff`` is asked with the trial's own pace (see Budget.cutoff) at most once a second: the
+    cut-off moves as trials complete elsewhere (a new best trial changes the refit estimate), and
+    every worker then stops near the same moment."""
 
     order = 40
 
-    def __init__(self, cutoff: Callable[[], float | None]) -> None:
+    def __init__(self, cutoff: Callable[[tuple[float, float] | None], float | None]) -> None:
         self.cutoff_of = cutoff
-        self.cutoff = cutoff()
+        self.started = time.time()
+        self.cutoff = cutoff(None)
         self.asked = time.monotonic()
         self.best: tuple[int, float, Any] | None = None  # (iteration, score, evaluation list)
+        self.rounds = 0  # rounds trained so far
 
     def __call__(self, env: Any) -> None:
         import lightgbm as lgb
@@ -106,10 +141,13 @@ class TimeGuard:
             score, higher = first[2], first[3]
             if self.best is None or (score > self.best[1] if higher else score < self.best[1]):
                 self.best = (env.iteration, score, results)
-        if self.cutoff is None:
-            return
+        self.rounds = env.iteration - env.begin_iteration + 1
         if time.monotonic() - self.asked > 1.0:
-            self.cutoff, self.asked = self.cutoff_of(), time.monotonic()
+            best_round = (self.best[0] if self.best else env.iteration) - env.begin_iteration + 1
+            fit_s = (time.time() - self.started) / self.rounds * best_round
+            self.cutoff, self.asked = self.cutoff_of((self.started, fit_s)), time.monotonic()
         if self.cutoff is not None and time.time() >= self.cutoff:
             iteration, _, kept = self.best or (env.iteration, None, results)
+            log.info("trial cut at the time budget's cut-off after %d round(s) (best round %d kept)",
+                     self.rounds, iteration - env.begin_iteration + 1)
             raise lgb.callback.EarlyStopException(iteration, kept)

@@ -191,8 +191,8 @@ class Objective:
                          "host": HOST, "started_at": trial.datetime_start})
         data = lgb.Dataset(self.X, label=self.y, feature_name=self.p.signature.model_feature_names,
                            categorical_feature=self.cats, free_raw_data=False, params={"feature_pre_filter": False})
-        callbacks: list[Any] = [lgb.early_stopping(self.patience, first_metric_only=True, verbose=False),
-                                TimeGuard(lambda: self.budget.cutoff(trial.study))]
+        guard = TimeGuard(lambda running: self.budget.cutoff(trial.study, running))
+        callbacks: list[Any] = [lgb.early_stopping(self.patience, first_metric_only=True, verbose=False), guard]
         if self.prunable:
             from optuna_integration import LightGBMPruningCallback
 
@@ -203,6 +203,7 @@ class Objective:
         result = lgb.cv({**self.base, **params}, data, num_boost_round=self.rounds, folds=self.folds,
                         callbacks=callbacks, return_cvbooster=True)
         trial.set_user_attr("fit_s", round(time.perf_counter() - started, 4))
+        trial.set_user_attr("fit_rounds", guard.rounds)  # the budget prices the final model's rounds from these
         # lgb.cv's stub types every value as list[float] | CVBooster; return_cvbooster=True puts the
         # boosters under "cvbooster", the per-round means under "valid <metric>-mean".
         cv, means = result["cvbooster"], next(v for k, v in result.items() if k.endswith("-mean"))
@@ -353,7 +354,7 @@ def work(ws: Workspace, run: Run, prepared: Prepared, *, n_trials: int, budget: 
     if budget is not None and budget.deadline is not None:
         cutoff = budget.cutoff(study)
         log.info("worker %d: %.1f s left until the run's deadline; trials end %s", os.getpid(),
-                 budget.deadline - time.time(), "once one has completed" if cutoff is None
+                 budget.deadline - time.time(), "once one has completed (the first in time for the final model)" if cutoff is None
                  else f"{budget.deadline - cutoff:.1f} s before it")
     try:
         study.optimize(objective, n_trials=n_trials, n_jobs=1, catch=(Exception,),

@@ -270,7 +270,8 @@ def budget_of(run: Run, started: float, startup: float) -> Budget:
     from mlops_tui.training.tuning.budget import Budget
     from mlops_tui.training.tuning.protocol import final_cost
 
-    return Budget.starting(started, run.timeout_s, final_cost(run.config), startup)
+    return Budget.starting(started, run.timeout_s, final_cost(run.config), startup,
+                           rows=int((run.prep or {}).get("rows_used") or 0))
 
 
 def _die_with_parent() -> None:
