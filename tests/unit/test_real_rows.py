@@ -188,6 +188,28 @@ def test_a_holdout_of_copies_of_training_rows_is_named_by_tune_and_run_show(ws, 
     assert prep.prepare(pl.read_csv(titanic.path), target=titanic.target).report["copies_of_training"] is None
 
 
+def test_a_regression_target_spanning_orders_of_magnitude_gets_a_log_hint(tmp_path):
+    """ggplot2 txhousing `volume` (8.35e5..2.57e9) tuned to holdout r2 0.97 with MAPE 1.5 and nothing
+    suggested a log target; diamonds price, ames Sale_Price, hitters Salary and carseats Sales span
+    less (a log target changed little there) and get no hint."""
+    from mlops_tui.training import prep
+    from tests.corpus_helpers import corpus_sets
+
+    sets = {s.name: s for s in corpus_sets(tmp_path, ["txhousing", "diamonds", "ames", "hitters", "carseats"])}
+
+    def report(name: str) -> dict:
+        return prep.prepare(pl.read_csv(sets[name].path, infer_schema_length=None), target=sets[name].target).report
+
+    tx = report("txhousing")
+    assert tx["wide_target"] == {"min": 835000.0, "max": 2568156780.0, "orders": 3.5, "middle_orders": 2.7, "zeros": 0}
+    [hint] = [w for w in tx["warnings"] if "orders of magnitude" in w]
+    assert hint.startswith("target 'volume' spans 3.5 orders of magnitude (8.35e+05 to 2.57e+09; 2.7 for the middle "
+                           "98 % of rows)") and "consider tuning on log(volume)" in hint
+    for name in ("diamonds", "ames", "hitters", "carseats"):
+        quiet = report(name)
+        assert quiet["wide_target"] is None and not [w for w in quiet["warnings"] if "orders of magnitude" in w]
+
+
 def test_a_group_column_is_checked_before_the_run_exists(ws, cli, tmp_path):
     from tests.scoring_helpers import SAMPLE
 
