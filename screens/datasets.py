@@ -150,6 +150,10 @@ class DatasetsScreen(BaseScreen):
         self.sub_title = "datasets"
         self.query_one("#datasets", Table).focus()
         self.query_one("#datasets", Table).loading = True
+
+    def on_screen_resume(self) -> None:
+        """The list is read each time the screen is shown (the first time too): a dataset
+        registered meanwhile (CLI, cron, another terminal) shows, and 'added' times stay true."""
         self.refresh_list()
 
     # -- data ------------------------------------------------------------------------------------

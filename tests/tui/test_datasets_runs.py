@@ -61,6 +61,22 @@ async def test_the_list_pane_counts_the_datasets_it_has_no_room_to_show(ws, app_
         assert pane.border_title == "Datasets (latest versions) · 5"
 
 
+async def test_a_dataset_registered_elsewhere_shows_when_the_user_comes_back(ws, app_factory):
+    """The list was read once, when the screen first opened: coming back to 2 after `mlops-tui
+    dataset add` in another terminal still showed the old list (and 'added 33s ago' an hour on)."""
+    add_samples(ws, "penguins")
+    app = app_factory(ws, start="datasets")
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.screen.query_one("#datasets")
+        await wait_for(pilot, lambda: table.row_count == 1, what="the list")
+        add_samples(ws, "bikeshare")  # as the CLI would, while the user looks elsewhere
+        await pilot.press("1")
+        await pilot.press("2")
+        await wait_for(pilot, lambda: table.row_count == 2, what="the dataset registered meanwhile")
+        assert app.screen.query_one("#ds-list").border_title == "Datasets (latest versions) · 2"
+        assert app.focused is table
+
+
 async def test_register_a_file_from_the_form_then_a_bad_one_is_one_line(sample_ws, app_factory, tmp_path):
     good = tmp_path / "tiny.csv"
     good.write_text("id,x,y\n1,0.5,a\n2,1.5,b\n3,2.5,a\n4,3.5,b\n")
