@@ -51,8 +51,8 @@ class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
         super().__init__()
         self.form_title = title
         self.fields = fields
-        self.help_text = help_text or ("Enter/ctrl+s submit · Esc cancel · Tab/↑↓ move" if enter_submits
-                                       else "Enter: next field, submits on the last · Esc cancel")
+        self.help_text = help_text or ("Enter submits · Tab/↑↓ move between fields" if enter_submits
+                                       else "Enter: next field, submits on the last · Tab/↑↓ move")
         self.enter_submits = enter_submits
 
     def compose(self) -> ComposeResult:
@@ -61,6 +61,9 @@ class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
 
         with VerticalScroll(id="form-box") as box:
             box.border_title = self.form_title
+            # On the border, so always on screen: at 80x24 a long form (launch) scrolls, and its
+            # help line below the fields was out of sight, with no footer to say how to submit.
+            box.border_subtitle = "ctrl+s submit · Esc cancel"
             for f in self.fields:
                 short = len(f.label) <= self.SHORT_LABEL
                 with (Horizontal(classes="form-row") if short else Vertical(classes="form-long")):

@@ -210,7 +210,7 @@ class LaunchScreen(FormScreen):
             FormField("name", "Name", "", placeholder="model name (default: dataset name)"),
         ]
         super().__init__("Launch a tuning run (detached)", fields,
-                         help_text="Enter/ctrl+s start · Esc cancel · the run keeps going after you quit")
+                         help_text="Enter starts the run; it keeps going after you quit")
         self._prefill = not target
 
     def on_mount(self) -> None:

@@ -21,6 +21,20 @@ async def settle(pilot: Any, *, rounds: int = 600) -> None:
     await pilot.pause()
 
 
+def screen_text(app: Any) -> list[str]:
+    """The terminal's rows as a person sees them now (plain text), to check that something is on
+    screen, not only in a widget: rendered the way App.export_screenshot renders its SVG."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, record=True,
+                      legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text().splitlines()
+
+
 def notes(app: Any) -> list[str]:
     """Texts of every notification shown so far (expired ones too: a slow machine outlives them)."""
     return list(getattr(app, "seen_notes", [])) or [n.message for n in app._notifications]

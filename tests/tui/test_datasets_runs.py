@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.tui.conftest import SAMPLE, add_samples, fake_runs, settled, wait_for
+from tests.tui.helpers_screens import screen_text
 
 
 def texts(app) -> list[str]:
@@ -157,6 +158,20 @@ async def test_launch_form_is_prefilled_from_the_dataset_version(sample_ws, app_
         await pilot.press("tab", "tab", "tab", "tab", "ctrl+u", *"zero", "ctrl+s")
         await wait_for(pilot, lambda: any("trials: 'zero'" in t for t in texts(app)), what="bad trials")
         assert sample_ws.store.runs.list() == []
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_the_launch_form_says_how_to_submit_and_cancel_on_a_small_terminal(sample_ws, app_factory, size):
+    """At 80x24 the launch form's 11 fields fill the screen and scroll: the line saying Enter or
+    ctrl+s starts the run and Esc cancels was below them, out of sight, and a form has no footer."""
+    app = app_factory(sample_ws, start="datasets")
+    async with app.run_test(size=size) as pilot:
+        await open_datasets(pilot, app, "penguins")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", what="launch form")
+        await pilot.pause()
+        shown = "\n".join(screen_text(app))
+        assert "ctrl+s submit · Esc cancel" in shown, shown
 
 
 async def test_launch_form_takes_a_group_column_and_names_a_wrong_one(sample_ws, app_factory):
