@@ -138,7 +138,8 @@ class ConfirmModal(ModalScreen[bool]):
 
 
 class TextScreen(RoutesWorkerErrors, ModalScreen[None]):
-    """A scrollable read-only result (diff, validation problems); Escape or q closes it."""
+    """A scrollable read-only result (diff, validation problems, a log); Escape or q closes it.
+    ``at_end`` opens it scrolled to the bottom, where a log's newest lines are."""
 
     BINDINGS = [
         Binding("escape,q", "dismiss_screen", "Close", id="text.close"),
@@ -146,17 +147,25 @@ class TextScreen(RoutesWorkerErrors, ModalScreen[None]):
         Binding("k", "scroll('up')", "Up", show=False, id="text.up"),
     ]
 
-    def __init__(self, title: str, body: str | Text) -> None:
+    def __init__(self, title: str, body: str | Text, *, at_end: bool = False) -> None:
         super().__init__()
         self.text_title = title
         self.body = body
+        self.at_end = at_end
 
     def compose(self) -> ComposeResult:
         from textual.containers import VerticalScroll
 
         with VerticalScroll(id="text-box") as box:
             box.border_title = self.text_title
+            box.border_subtitle = "Esc close · j/k scroll"  # a dialog has no footer to say so
             yield Static(self.body)
+
+    def on_mount(self) -> None:
+        if self.at_end:
+            from textual.containers import VerticalScroll
+
+            self.call_after_refresh(self.query_one(VerticalScroll).scroll_end, animate=False)
 
     def action_dismiss_screen(self) -> None:
         self.dismiss(None)

@@ -84,6 +84,7 @@ def show_logs(screen: BaseScreen, run_id: str) -> None:
         text = path.read_text(errors="replace")[-20_000:] if path.exists() else f"no log at {path}"
         from rich.text import Text
 
-        screen.app.call_from_thread(screen.app.push_screen, TextScreen(f"log of {run_id[:8]}", Text(text)))
+        # Opened at the end: the newest lines say what the run is doing now ("training the final model").
+        screen.app.call_from_thread(screen.app.push_screen, TextScreen(f"log of {run_id[:8]}", Text(text), at_end=True))
 
     screen.run_worker(work_, thread=True, exit_on_error=False, group="run-action")

@@ -344,6 +344,29 @@ async def test_stop_then_resume_from_the_run_detail_keys(sample_ws, app_factory)
     assert status() == "stopped"
 
 
+async def test_a_runs_log_opens_at_its_newest_lines(ws, app_factory):
+    """l opened the log at its first lines (study created, trial 0 ...): what the run does now
+    (e.g. 'training the final model') was pages below, and nothing said how to close or scroll."""
+    from mlops_tui.training import tuning
+
+    completed, running, _ = fake_runs(ws)
+    log = tuning.log_path(ws, running)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("".join(f"trial {n} finished\n" for n in range(200)) + "training the final model\n")
+    app = app_factory(ws, start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        from mlops_tui.screens.run_detail import RunDetailScreen
+
+        await app.push_screen(RunDetailScreen(running))
+        await wait_for(pilot, lambda: app.screen.run is not None, what="the run")
+        await pilot.press("l")
+        await wait_for(pilot, lambda: screen_name(app) == "TextScreen", what="the log")
+        shown = await wait_for(pilot, lambda: "training the final model" in "\n".join(screen_text(app))
+                               and screen_text(app), what="the newest line on screen")
+        assert not any("trial 0 finished" in line for line in shown)
+        assert any("Esc close" in line for line in shown)
+
+
 async def test_run_detail_of_a_shared_study_shows_trials_per_host_and_live_workers(ws, app_factory):
     """A run whose study is in PostgreSQL: the coordinator mirrored trials from three hosts and the
     workers it saw (written straight to the store here; the real flow is tests/cli/test_shared_study)."""
