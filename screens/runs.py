@@ -29,7 +29,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, Input, Static
 
 from mlops_tui.formatting import fmt
 
@@ -211,27 +211,38 @@ class LaunchScreen(FormScreen):
         ]
         super().__init__("Launch a tuning run (detached)", fields,
                          help_text="Enter starts the run; it keeps going after you quit")
-        self._prefill = not target
+        # What the form filled in from a dataset version: replaced when the dataset field changes,
+        # unless the user typed their own (a penguins run kept bikeshare's target and regression task).
+        self._filled = {"target": target, "task": task}
 
     def on_mount(self) -> None:
         super().on_mount()
-        if self._prefill and self.fields[0].value:
+        if not self._filled["target"] and self.fields[0].value:
             self.prefill(self.fields[0].value)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "field-dataset":
+            self.prefill(event.value.strip())
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="launch-prefill")
     def prefill(self, ref: str) -> None:
         from mlops_tui.data import datasets
-        dv = datasets.resolve(self.app.ws, ref)
+        from mlops_tui.errors import UserError
+        try:
+            dv = datasets.resolve(self.app.ws, ref)
+        except UserError:
+            return  # a name still being typed; submitting says what is wrong with it
         self.app.call_from_thread(self._apply_prefill, dv)
 
     def _apply_prefill(self, dv: DatasetVersion) -> None:
-        from textual.widgets import Input, Select
+        from textual.widgets import Select
 
         target = self.query_one("#field-target", Input)
-        if not target.value and dv.target:
-            target.value = dv.target
-        if dv.task in dict(TASKS):
-            self.query_one("#field-task", Select).value = dv.task
+        if target.value in ("", self._filled["target"]):
+            target.value = self._filled["target"] = dv.target or ""
+        task = self.query_one("#field-task", Select)
+        if task.value in ("auto", self._filled["task"]) and dv.task in dict(TASKS):
+            task.value = self._filled["task"] = dv.task
 
     def action_submit(self) -> None:
         values = self.values()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.tui.conftest import SAMPLE, add_samples, fake_runs, settled, wait_for
-from tests.tui.helpers_screens import screen_text
+from tests.tui.helpers_screens import screen_text, settle
 
 
 def texts(app) -> list[str]:
@@ -158,6 +158,24 @@ async def test_launch_form_is_prefilled_from_the_dataset_version(sample_ws, app_
         await pilot.press("tab", "tab", "tab", "tab", "ctrl+u", *"zero", "ctrl+s")
         await wait_for(pilot, lambda: any("trials: 'zero'" in t for t in texts(app)), what="bad trials")
         assert sample_ws.store.runs.list() == []
+
+
+async def test_launch_form_follows_a_dataset_typed_into_it(sample_ws, app_factory):
+    """Opened on bikeshare, the form kept bikeshare's target and 'regression' when the user typed
+    penguins into its dataset field: the run would have tuned the wrong task on a wrong column."""
+    app = app_factory(sample_ws, start="datasets")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_datasets(pilot, app, "bikeshare")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", what="launch form")
+        assert app.screen.values()["target"] == "bikers"
+        await pilot.press("ctrl+u", *"penguins")
+        await wait_for(pilot, lambda: app.screen.values()["target"] == "species", what="penguins' target")
+        assert app.screen.values()["task"] == "multiclass"
+        await pilot.press("tab", "ctrl+u", *"island", "shift+tab", "end", *":1")  # the user's own target stays
+        await wait_for(pilot, lambda: app.screen.values()["dataset"] == "penguins:1", what="penguins:1")
+        await settle(pilot)
+        assert app.screen.values()["target"] == "island"
 
 
 @pytest.mark.parametrize("size", [(80, 24), (100, 30)])
