@@ -94,8 +94,8 @@ class PreviewTable(Table):
 class DatasetsScreen(BaseScreen):
     BINDINGS = [
         Binding("n", "launch", "New run", id="datasets.launch"),
-        Binding("a", "register", "Register file", id="datasets.register"),
-        Binding("v", "validate", "Validate file", id="datasets.validate"),
+        Binding("a", "register", "Register", id="datasets.register"),
+        Binding("v", "validate", "Validate", id="datasets.validate"),
         Binding("d", "diff", "Diff", id="datasets.diff"),
         Binding("s", "tab('schema')", "Schema", show=False, id="datasets.schema"),
         Binding("p", "tab('preview')", "Preview", show=False, id="datasets.preview"),

@@ -68,7 +68,7 @@ class ModelsScreen(BaseScreen):
     BINDINGS = [
         Binding("p", "promote", "Promote", id="models.promote"),
         Binding("d", "deploy", "Deploy", id="models.deploy"),
-        Binding("s", "score", "Score file", id="models.score"),
+        Binding("s", "score", "Score", id="models.score"),
         Binding("b", "rollback", "Rollback alias", show=False, id="models.rollback"),
         Binding("r", "refresh", "Refresh", id="models.refresh"),
     ]

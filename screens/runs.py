@@ -45,7 +45,9 @@ TASKS = (("auto", "auto (from target)"), ("binary", "binary"), ("multiclass", "m
 class RunsScreen(BaseScreen):
     BINDINGS = [
         Binding("enter", "open", "Detail", id="runs.open"),
-        Binding("space", "mark", "Mark", id="runs.mark"),
+        # Named by the line under the table ("space marks runs to compare"), not the footer: at 80
+        # columns the footer has no room for it and ? Help both.
+        Binding("space", "mark", "Mark", show=False, id="runs.mark"),
         Binding("c", "compare", "Compare", id="runs.compare"),
         Binding("n", "launch", "New run", id="runs.launch"),
         Binding("s", "stop", "Stop", id="runs.stop"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.tui.conftest import fake_runs, settled, wait_for
-from tests.tui.helpers_screens import monitoring_fixture
+from tests.tui.helpers_screens import monitoring_fixture, screen_text
 
 
 def texts(app) -> list[str]:
@@ -24,6 +24,21 @@ async def test_number_keys_switch_main_screens_and_escape_goes_home(ws, app_fact
         await wait_for(pilot, lambda: type(app.screen).__name__ == "RunsScreen", what="runs screen")
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.current_mode == "home", what="back home")
+
+
+async def test_every_main_screens_footer_shows_help_and_quit_at_80_columns(ws, app_factory):
+    """At 80x24 the Datasets footer ended '? He' and the Models one 'q Q': with the nav bar's
+    '? help' hint also dropped at that width, nothing on those screens said ? lists the keys."""
+    monitoring_fixture(ws)  # a model and deployments, so every screen has its usual bindings
+    app = app_factory(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for key, mode in (("1", "home"), ("2", "datasets"), ("3", "runs"), ("4", "models"), ("5", "monitoring"),
+                          ("7", "pipelines")):  # SQL's footer is the query box's: ? and q type there
+            await pilot.press(key)
+            await wait_for(pilot, lambda mode=mode: app.current_mode == mode, what=mode)
+            await pilot.pause()
+            footer = screen_text(app)[-1]
+            assert "? Help" in footer and "q Quit" in footer, (mode, footer)
 
 
 async def test_question_mark_lists_every_binding_with_its_id(ws, app_factory):
