@@ -158,6 +158,11 @@ class HomeScreen(BaseScreen):
             self.refresh_data()
         self.set_interval(REFRESH_S, self._tick)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc goes back, and home is where it goes: here it would do nothing, so the footer
+        leaves 'esc Back' out (a new user pressed it and nothing happened)."""
+        return action != "back"
+
     def _tick(self) -> None:
         if self.is_current and not self.still_loading("home"):
             self.refresh_data()

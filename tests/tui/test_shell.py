@@ -41,6 +41,19 @@ async def test_every_main_screens_footer_shows_help_and_quit_at_80_columns(ws, a
             assert "? Help" in footer and "q Quit" in footer, (mode, footer)
 
 
+async def test_home_offers_no_back_key_where_there_is_nowhere_to_go(ws, app_factory):
+    """Home's footer began 'esc Back', a key that did nothing there; the other screens keep it."""
+    app = app_factory(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        keys = lambda: [k.key for k in app.screen.query("FooterKey")]  # noqa: E731
+        await wait_for(pilot, lambda: "r" in keys(), what="home's footer")
+        assert "escape" not in keys()
+        await pilot.press("2")
+        await wait_for(pilot, lambda: app.current_mode == "datasets" and "escape" in keys(), what="datasets' esc")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.current_mode == "home", what="back home")
+
+
 async def test_question_mark_lists_every_binding_with_its_id(ws, app_factory):
     app = app_factory(ws)
     async with app.run_test(size=(80, 24)) as pilot:
