@@ -14,7 +14,8 @@ from typing import Any
 
 import polars as pl
 
-SHAPE = "the body must be a list of records, an object of columns or one record"
+ROWS = "a list of records, an object of columns or one record"  # what a body of rows is
+SHAPE = f"the body must be {ROWS}"
 
 
 class Refused(Exception):
@@ -41,7 +42,7 @@ _DECODER = json.JSONDecoder(parse_constant=NonFinite)  # one decoder: json.loads
 def parse(body: bytes) -> Any:
     """The body's JSON document; 400 if empty, not JSON or with a key twice in one object."""
     if not body.strip():
-        raise Refused(400, f"the body is empty: send JSON, {SHAPE[len('the body must be '):]}")
+        raise Refused(400, f"the body is empty: send JSON, {ROWS}")
     try:
         text = body.decode()
         doc = _DECODER.decode(text)

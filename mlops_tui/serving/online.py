@@ -326,6 +326,7 @@ class Online:
             if isinstance(item, Scored):
                 guard("monitoring a request", self.windows.add, item)
 
+    # -- heartbeat ------------------------------------------------------------------------------------
     def heartbeat(self) -> Heartbeat:
         """The figures now, and the request rate since the previous call."""
         now, requests = time.monotonic(), self.counters.requests

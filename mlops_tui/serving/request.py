@@ -107,11 +107,15 @@ def clean_columns(columns: dict[str, list[Any]], served: Served) -> Clean | None
 
 
 def _clean(X: np.ndarray | None, ids: dict[str, list[Any]]) -> Clean | None:
-    """The clean rows, unless an id value cannot go back in the answer as it came (NaN, ±Infinity)."""
-    if X is None or not all(ECHOED.issuperset(map(type, v)) or all(
-            math.isfinite(x) for x in v if isinstance(x, float)) for v in ids.values()):
+    """The clean rows, unless an id value cannot go back in the answer as it came."""
+    if X is None or not all(map(_echoable, ids.values())):
         return None
     return X, ids
+
+
+def _echoable(values: list[Any]) -> bool:
+    """No NaN or ±Infinity among an id column's values: JSON cannot carry them back."""
+    return ECHOED.issuperset(map(type, values)) or all(math.isfinite(v) for v in values if isinstance(v, float))
 
 
 def matrix_of(cols: list[Any], served: Served) -> np.ndarray | None:

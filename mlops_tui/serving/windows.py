@@ -231,5 +231,3 @@ class Windows:
             pid=os.getpid(), host=socket.gethostname(), opened_at=w.opened_at, engine=w.served.engine)
         self.closed += 1
         log.info("monitoring window %s closed: %d rows, drift %s", job_id, w.stats.rows, drift.get("drift_status"))
-
-    # -- heartbeat ------------------------------------------------------------------------------------
