@@ -322,3 +322,31 @@ def test_dates_with_a_month_name_are_dates_in_the_profile_in_training_and_when_s
     scored, _ = encode(pl.DataFrame({"artist": ["Nelly"], "track": ["Ride Wit Me"], "date.entered": ["Jan 6, 2001"]}),
                        Signature.from_json(p.signature.to_json()))
     assert scored["date.entered__month"][0] == 1
+
+
+def test_feedback_refuses_an_id_that_several_scored_rows_share(ws, cli, tmp_path):
+    """gt pizzaplace: `id` names an order of 1 to 28 pizzas. Labels joined on it gave each pizza of an
+    order the order's last label: 3,000 pizzas read accuracy 0.95 and alerted, where pizza by pizza
+    (a key of one value per row) the same model and labels give 1.0."""
+    from tests.scoring_helpers import signature_for, train_register
+
+    pizzas = pl.read_csv(_real_csv(tmp_path, "gt", "pizzaplace", "pizzas")).head(3000)
+    pizzas = pizzas.with_columns(pl.format("p{}", pl.col("rownames")).alias("pizza"))
+    sig = signature_for(pizzas, "size", "multiclass", categorical=("name", "type"),
+                        exclude=("rownames", "id", "date", "time", "pizza"))
+    train_register(ws, pizzas, sig, name="pizza", rounds=30)
+    assert cli("deploy", "pizza", "--name", "orders", "--force").code == 0
+    pizzas.drop("size").write_csv(tmp_path / "today.csv")
+    assert cli("score", "orders", str(tmp_path / "today.csv"), "--keep", "id,pizza",
+               "--output", str(tmp_path / "scores.parquet")).code == 0
+    pizzas.select("id", "pizza", "size").write_csv(tmp_path / "labels.csv")
+
+    by_order = cli("feedback", "orders", str(tmp_path / "labels.csv"), "--id-column", "id", "--json")
+    assert by_order.code == 1 and by_order.stdout == ""
+    assert by_order.stderr.startswith("error: 'id' does not tell rows apart: ")
+    assert "share their id with another row (e.g. " in by_order.stderr and len(by_order.stderr.splitlines()) == 1
+    assert ws.store.jobs.feedback("orders") == []
+
+    by_pizza = cli("feedback", "orders", str(tmp_path / "labels.csv"), "--id-column", "pizza", "--json")
+    assert by_pizza.code == 0, by_pizza.stderr
+    assert by_pizza.json["rows_matched"] == 3000 and by_pizza.json["metrics"]["accuracy"] > 0.95
