@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlops_tui.screens.formatters import ago, status_text
+from mlops_tui.screens.formatters import ago, clip_middle, status_text
 from mlops_tui.screens.modals import ConfirmModal, FormField, FormScreen
 from mlops_tui.screens.nav import BaseScreen, NavBar
 from mlops_tui.screens.tables import Table
@@ -250,10 +250,12 @@ class ModelsScreen(BaseScreen):
     def _fill_jobs(self) -> Table:
         assert self.data is not None
         jobs = self.query_one("#jobs-table", Table)
-        jobs.fill(["", "job", "target", "model", "rows", "drift", "when"], [
-            (status_text(j.status), j.job_id[:8], job_target(j), f"{j.model_name}:{j.model_version}",
+        # The model last and long deployment names clipped: at 80 columns a 38-character name
+        # pushed rows, drift and when out of view (the model is in the job's detail too).
+        jobs.fill(["", "job", "target", "rows", "drift", "when", "model"], [
+            (status_text(j.status), j.job_id[:8], clip_middle(job_target(j), 22),
              fmt(j.rows_out if j.status == "succeeded" else j.rows_in), status_text(j.drift_status),
-             ago(j.created_at)) for j in self.data.jobs
+             ago(j.created_at), f"{j.model_name}:{j.model_version}") for j in self.data.jobs
         ], [j.job_id for j in self.data.jobs])
         return jobs
 

@@ -35,6 +35,15 @@ def screen_text(app: Any) -> list[str]:
     return console.export_text().splitlines()
 
 
+def cut_columns(table: Any) -> list[str]:
+    """Labels of a table's columns that end past its visible width (cut off on screen)."""
+    import itertools
+
+    shown = table.scrollable_content_region.width
+    ends = itertools.accumulate(c.get_render_width(table) for c in table.ordered_columns)
+    return [str(c.label) for c, end in zip(table.ordered_columns, ends, strict=True) if end > shown]
+
+
 def notes(app: Any) -> list[str]:
     """Texts of every notification shown so far (expired ones too: a slow machine outlives them)."""
     return list(getattr(app, "seen_notes", [])) or [n.message for n in app._notifications]

@@ -8,7 +8,7 @@ from textual.widgets import Label
 
 from tests.scoring_helpers import SAMPLE, credit_model
 from tests.tui.conftest import wait_for
-from tests.tui.helpers_screens import app_on, notes, registry_fixture, settle
+from tests.tui.helpers_screens import SIG, app_on, cut_columns, fake_job, notes, registry_fixture, settle
 
 pytestmark = pytest.mark.xdist_group("tui-screens")
 
@@ -95,10 +95,26 @@ async def test_score_a_file_shows_progress_then_the_job(ws, tmp_path):
         jobs = app.screen.query_one("#jobs-table")
         assert jobs.row_count == 1 and jobs.has_focus
         assert "succeeded" in str(jobs.get_row_at(0)[0])
-        assert "10,000" in str(jobs.get_row_at(0)[4])
+        assert "10,000" in str(jobs.get_row_at(0)[3])
     job = ws.store.jobs.list()[0]
     assert (job.status, job.rows_out, job.model_version) == ("succeeded", 10_000, model.version)
     assert out.exists()
+
+
+async def test_a_job_of_a_long_named_deployment_keeps_its_figures_in_view_at_80_columns(ws):
+    """attrition-scoring-deployment-long-name (38 characters) pushed rows, drift and when out of
+    the Scoring jobs table at 80x24 (seen on a corpus workspace)."""
+    versions = registry_fixture(ws)["versions"]
+    long_name = "attrition-scoring-deployment-long-name"
+    ws.store.models.deploy(name=long_name, model_name="credit", model_version=versions[1].version, signature=SIG)
+    fake_job(ws, "c0ffee00c0ff", long_name, versions[1])
+    app = app_on(ws, "models")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        jobs = app.screen.query_one("#jobs-table")
+        assert not {"rows", "drift", "when"} & set(cut_columns(jobs))
+        row = [str(c) for c in jobs.get_row("c0ffee00c0ff")]
+        assert row[2] == "attrition-s…-long-name" and row[5].endswith(" ago")
 
 
 async def test_the_score_dialogs_long_labels_wrap_inside_it_at_80_columns(ws):

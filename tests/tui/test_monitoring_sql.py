@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import itertools
-
 import polars as pl
 import pytest
 
 from tests.scoring_helpers import SAMPLE, credit_model
 from tests.tui.conftest import wait_for
-from tests.tui.helpers_screens import SIG, app_on, monitoring_fixture, notes, registry_fixture, settle
+from tests.tui.helpers_screens import (
+    SIG,
+    app_on,
+    cut_columns,
+    monitoring_fixture,
+    notes,
+    registry_fixture,
+    settle,
+)
 
 pytestmark = pytest.mark.xdist_group("tui-monitoring-sql")
 
 
 def rows(table) -> list[list[str]]:
     return [[str(c) for c in table.get_row_at(r)] for r in range(table.row_count)]
-
-
-def cut_columns(table) -> list[str]:
-    """Labels of the columns that end past the table's visible width (cut off on screen)."""
-    shown = table.scrollable_content_region.width
-    ends = itertools.accumulate(c.get_render_width(table) for c in table.ordered_columns)
-    return [str(c.label) for c, end in zip(table.ordered_columns, ends, strict=True) if end > shown]
 
 
 # -- monitoring ----------------------------------------------------------------------------------
