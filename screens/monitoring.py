@@ -1,6 +1,7 @@
 """Monitoring screen: per deployment, drift and live-performance status, running HTTP services and
 their request rate, scoring jobs (batch jobs and online windows) over time and the drift of each
-feature for the job under the cursor; record late labels (feedback).
+feature for the job under the cursor; record late labels (feedback); retrain the deployment's
+model on new data (challenger vs champion, promoted only if the gate passes).
 
 A worker calls ``monitoring.monitor`` for every deployment (short store reads) and posts the
 result; moving the cursor only re-renders what was already read. While the screen is shown it
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import ago, clip_middle, status_text
-from mlops_tui.screens.modals import FormField, FormScreen
+from mlops_tui.screens.modals import FormField, FormScreen, TextScreen
 from mlops_tui.screens.nav import BaseScreen, NavBar
 from mlops_tui.screens.tables import Table
 from rich.text import Text
@@ -27,6 +28,7 @@ from mlops_tui.formatting import fmt
 
 if TYPE_CHECKING:
     from mlops_tui.monitoring.monitor import DeploymentHealth, FeatureDrift, FeedbackReport
+    from mlops_tui.monitoring.retrain import Retrained
 
 REFRESH_S = 5.0
 
@@ -73,6 +75,7 @@ class MonitoringScreen(BaseScreen):
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="monitoring.refresh"),
         Binding("f", "feedback", "Feedback", id="monitoring.feedback"),
+        Binding("t", "retrain", "Retrain", id="monitoring.retrain"),
     ]
 
     class Loaded(Message):
@@ -82,6 +85,11 @@ class MonitoringScreen(BaseScreen):
 
     class FeedbackDone(Message):
         def __init__(self, result: FeedbackReport) -> None:
+            super().__init__()
+            self.result = result
+
+    class RetrainDone(Message):
+        def __init__(self, result: Retrained) -> None:
             super().__init__()
             self.result = result
 
@@ -166,6 +174,13 @@ class MonitoringScreen(BaseScreen):
         key = self.query_one("#deployments-table", Table).selected_key()
         return self.summaries.get(key) if key else None
 
+    def _chosen(self) -> DeploymentHealth | None:
+        """The deployment an action applies to, or None after asking the user to select one."""
+        s = self._selected()
+        if s is None:
+            self.notify("Select a deployment first", severity="warning")
+        return s
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "deployments-table":
             self._show_deployment()
@@ -211,9 +226,8 @@ class MonitoringScreen(BaseScreen):
 
     # -- feedback -----------------------------------------------------------------------------
     def action_feedback(self) -> None:
-        s = self._selected()
+        s = self._chosen()
         if s is None:
-            self.notify("Select a deployment first", severity="warning")
             return
 
         def done(answer: dict[str, str] | None) -> None:
@@ -238,4 +252,54 @@ class MonitoringScreen(BaseScreen):
         r = msg.result
         unlabelled = f" · {fmt(r.unlabelled)} rows without a label" if r.unlabelled else ""
         self.notify(f"✓ {fmt(r.rows_matched)} rows matched{unlabelled} · status {r.status}", timeout=8)
+        self.refresh_data()
+
+    # -- retrain ------------------------------------------------------------------------------
+    def action_retrain(self) -> None:
+        s = self._chosen()
+        if s is None:
+            return
+
+        def done(answer: dict[str, str] | None) -> None:
+            if not answer:
+                return
+            if not answer["dataset"]:
+                self.notify("Give the dataset to retrain on: NAME (latest) or NAME:V", severity="warning")
+                return
+            trials = answer["trials"]
+            if trials and not (trials.isdigit() and int(trials) >= 1):
+                self.notify(f"trials: {trials!r} is not a whole number of at least 1", severity="error")
+                return
+            self.notify(f"retraining {s.model} for {s.deployment} in the background…")
+            self.retrain(s.deployment, answer["dataset"], int(trials) if trials else None)
+
+        self.app.push_screen(FormScreen(f"Retrain {s.deployment} ({s.model}:{s.version})", [
+            FormField("dataset", "Dataset", "", "NAME (latest) or NAME:V: the new data"),
+            FormField("trials", "Trials", "", "blank: reuse the champion's parameters"),
+        ], help_text="A challenger is trained on the dataset and compared with the champion on its holdout; "
+                     "it replaces the champion only if it passes the gate and wins."), done)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="monitoring-retrain")
+    def retrain(self, deployment: str, dataset: str, trials: int | None) -> None:
+        from mlops_tui.errors import PolicyRefused
+        from mlops_tui.monitoring import retrain as retraining
+
+        try:
+            result = retraining.retrain(self.app.ws, deployment, dataset, trials=trials)
+        except PolicyRefused as exc:  # the champion stays: the comparison says why
+            result = exc.payload
+        self.post_message(self.RetrainDone(result))
+
+    def on_monitoring_screen_retrain_done(self, msg: RetrainDone) -> None:
+        r = msg.result
+        body = Text(("✓ " if r.promoted else "✗ ") + r.summary + "\n\n",
+                    style="green" if r.promoted else "yellow")
+        body.append(f"holdout of {r.dataset}: {fmt(r.compared_rows)} rows compared\n", style="bold")
+        width = max((len(k) for k in r.metrics), default=6)
+        body.append(f"  {'metric':<{width}}  {'champion':>10}  {'challenger':>10}\n", style="dim")
+        for name, pair in r.metrics.items():
+            body.append(f"  {name:<{width}}  {fmt(pair.champion):>10}  {fmt(pair.challenger):>10}\n")
+        for note in r.warnings:
+            body.append(f"▲ {note}\n", style="yellow")
+        self.app.push_screen(TextScreen(f"retrain {r.deployment}", body))
         self.refresh_data()

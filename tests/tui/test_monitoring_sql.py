@@ -120,6 +120,35 @@ async def test_feedback_form_records_live_performance(ws, tmp_path):
     assert ws.store.jobs.feedback("credit-batch")[0].rows_matched == 10_000
 
 
+async def test_retrain_from_the_keyboard_compares_challenger_and_champion(ws, tmp_path):
+    """retrain existed only as a CLI command: from a drifting deployment the user had to leave the
+    workbench. t on a deployment asks for the new data, trains a challenger off the UI thread and
+    shows the comparison; the deployment then serves whichever model won."""
+    from mlops_tui.registry import models as registry
+    from tests.monitor_helpers import tune_small
+    from tests.tui.conftest import add_samples
+
+    add_samples(ws, "penguins")
+    run = tune_small(ws, "penguins", tmp_path, name="penguins")
+    registry.deploy(ws, f"{run.model_name}:{run.model_version}", "peng-batch", force=True)
+    app = app_on(ws, "monitoring")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "t" in [k.key for k in app.screen.query("FooterKey")]
+        await pilot.press("t")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "FormScreen", what="the retrain form")
+        await pilot.press(*"penguins", "ctrl+s")
+        text = await wait_for(pilot, lambda: type(app.screen).__name__ == "TextScreen" and str(app.screen.body),
+                              timeout=240, what="the comparison")
+        assert "challenger penguins:2" in text and "champion penguins:1" in text
+        assert "champion" in text and "challenger" in text and "log_loss" in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "MonitoringScreen", what="back")
+    served = ws.store.models.deployment("peng-batch")
+    assert served.model_version == (2 if text.startswith("✓ promoted") else 1)
+    assert len(ws.store.runs.list()) == 2
+
+
 async def test_monitoring_without_deployments_says_what_to_do(ws):
     app = app_on(ws, "monitoring")
     async with app.run_test(size=(80, 24)) as pilot:
