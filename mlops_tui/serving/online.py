@@ -37,7 +37,6 @@ from mlops_tui.serving.batch import BatchSpec
 from mlops_tui.serving.windows import Raw, Scored, Windows, guard
 
 if TYPE_CHECKING:
-
     from mlops_tui.serving.batch import Predict
     from mlops_tui.serving.predictor import PredictorFactory
     from mlops_tui.store import ModelVersion
@@ -114,7 +113,6 @@ class Served:
     @property
     def sig(self) -> Signature:
         return self.spec.sig
-
 
 
 def store_stamp(path: Any) -> tuple[Any, ...]:

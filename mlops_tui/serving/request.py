@@ -57,7 +57,6 @@ class Answer(TypedDict):
     warnings: NotRequired[list[str]]  # --lenient: what `score` would have warned about
 
 
-
 def columns_of(names: tuple[str, ...], served: Served) -> tuple[list[str], bool]:
     """(the id columns among ``names``, whether they are exactly features + ids + target), cached
     per model: the id-like test is a regular expression per column, worth doing once."""
