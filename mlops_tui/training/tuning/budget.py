@@ -4,18 +4,20 @@ The clock starts when the `tune` process started (or the detached supervisor was
 is an absolute wall-clock deadline shared by every worker process of the run on this host. Trials
 end at a *cut-off* before the deadline that leaves room for the final step: a fixed part (holdout
 evaluation, model file, store writes, the command's exit) plus the final model's training,
-estimated from the best trial's fit time up to its best round. The fixed part grows with how slow the start-up was
-(imports, store, data preparation: the same kind of work) and with the rows: ~2 s on an idle
-machine and small data, several times that on a busy one or on a million rows. A trial still training at the cut-off stops there, keeping the best round it
-reached (its score stays honest: measured on its validation rows).
+estimated from the best trial's fit time up to its best round. The fixed part grows with how slow
+the start-up was (imports, store, data preparation: the same kind of work) and with the rows: ~2 s
+on an idle machine and small data, several times that on a busy one or on a million rows. A trial
+still training at the cut-off stops there, keeping the best round it reached (its score stays
+honest: measured on its validation rows).
 
-Before any trial has completed, the trial in flight sets the cut-off from its own pace: the final
-model's training is estimated as its seconds per round times its best round so far. Without it the
-first trial ran to early stopping whatever the budget: MASS Pima resampled to 1.2M rows, `--timeout
-120`, took 169 s, 112 of them in the first trial (268 rounds, best 28). It is never cut before it had
-:data:`FIRST_TRIAL_SHARE` of the budget, so a start-up that took the whole budget (a busy machine)
-still ends with a model that learnt for a while, not one cut after a round (measured before this
-rule existed: hitters R² 0.06 instead of ~0.5 when 37 s of a 30 s budget went to start-up).
+A trial in flight prices the final model from its own pace too (it may become the best): its
+seconds per round times its best round so far; the earlier cut-off wins. Before any trial has
+completed it is the only price. Without it the first trial ran to early stopping whatever the
+budget: MASS Pima resampled to 1.2M rows, `--timeout 120`, took 169 s, 112 of them in the first
+trial (268 rounds, best 28). The first trial is never cut before it had :data:`FIRST_TRIAL_SHARE`
+of the budget, so a start-up that took the whole budget (a busy machine) still ends with a model
+that learnt for a while, not one cut after a round (measured before this rule existed: hitters R²
+0.06 instead of ~0.5 when 37 s of a 30 s budget went to start-up).
 """
 
 from __future__ import annotations
@@ -75,23 +77,23 @@ class Budget:
     def cutoff(self, study: optuna.Study | None, running: tuple[float, float] | None = None) -> float | None:
         """When trials must end (None: no time limit, or no trial completed nor ``running``).
 
-        With a completed trial, the best one's fit time up to its best round prices the final model
-        (the final model trains that many rounds; the patience rounds after it are not refitted: on
-        1.2M rows they were 240 of a 268-round, 45 s trial, and pricing them left 56 s of a 120 s
-        budget unused). Before, ``running`` = (when the trial in flight started, its fit's cost so
-        far up to its best round) does, and the cut-off is no earlier than
-        :data:`FIRST_TRIAL_SHARE` of the budget into it."""
+        The final model is priced by a trial's fit time up to its best round (the final model
+        trains that many rounds; the patience rounds after it are not refitted: on 1.2M rows they
+        were 240 of a 268-round, 45 s trial, and pricing them left 56 s of a 120 s budget unused):
+        the best completed trial's, and ``running`` = (when the trial in flight started, its fit's
+        cost so far up to its best round), which may become the best (mpg: a 14 s second trial of
+        96 leaves, priced by the 2 s first one, left a 29 s final step in 8 s). The earlier cut-off
+        wins; with no completed trial, it is no earlier than :data:`FIRST_TRIAL_SHARE` of the
+        budget into the trial."""
         if self.deadline is None or self.total_s is None:
             return None
         best = _best(study)
-        if best is not None:
-            fit_s, rounds = float(best.user_attrs.get("fit_s") or 0.0), best.user_attrs.get("fit_rounds")
-            return self._before_final(fit_s * min(1.0, best.user_attrs.get("best_iteration", 0) / rounds)
-                                      if rounds else fit_s)  # (trials recorded before fit_rounds: all rounds)
-        if running is None:
-            return None
-        started, fit_s = running
-        return max(self._before_final(fit_s), started + FIRST_TRIAL_SHARE * self.total_s)
+        if best is None:
+            if running is None:
+                return None
+            return max(self._before_final(running[1]), running[0] + FIRST_TRIAL_SHARE * self.total_s)
+        cutoff = self._before_final(_fit_to_best_round(best))
+        return cutoff if running is None else min(cutoff, self._before_final(running[1]))
 
     def _before_final(self, fit_s: float) -> float:
         """The deadline less the final step: its fixed part, its part per row and the final model's
@@ -103,6 +105,13 @@ class Budget:
     def over(self, study: optuna.Study | None) -> bool:
         cutoff = self.cutoff(study)
         return cutoff is not None and time.time() >= cutoff
+
+
+def _fit_to_best_round(trial: optuna.trial.FrozenTrial) -> float:
+    """A completed trial's fit time up to its best round (all of it for trials recorded before
+    ``fit_rounds``)."""
+    fit_s, rounds = float(trial.user_attrs.get("fit_s") or 0.0), trial.user_attrs.get("fit_rounds")
+    return fit_s * min(1.0, trial.user_attrs.get("best_iteration", 0) / rounds) if rounds else fit_s
 
 
 def _best(study: optuna.Study | None) -> optuna.trial.FrozenTrial | None:
