@@ -29,11 +29,14 @@ LEAK_SPEARMAN = 0.98     # regression: |rank correlation| of one feature with th
 LEAK_AUC = 0.99          # binary: single-feature ROC AUC (either direction)
 LEAK_CHANGES = 0.02      # classification: class changes along the sorted feature vs random order
 LEAK_PURITY = 0.995      # classification: share of rows in the majority class of their category
-# Regression: hint at a log target when the middle 98 % of a non-negative target spans this many
-# powers of ten. ggplot2 txhousing volume (2.7; 8e5..2.6e9) had holdout r2 0.97 but MAPE 1.5; a log
+# Regression: hint at a log target when a non-negative target's values span WIDE_ORDERS powers of
+# ten or more, and its middle 98 % at least WIDE_MIDDLE (one extreme value is not a wide target).
+# ggplot2 txhousing volume (3.5, middle 2.7; 8e5..2.6e9) had holdout r2 0.97 but MAPE 1.5; a log
 # target halved its MAPE at the same r2. diamonds price (1.6), ames Sale_Price (0.9), hitters Salary
-# (1.5): a log target changed MAPE by 0.01-0.15 and r2 by -0.04..+0.01, no hint.
-WIDE_ORDERS = 2.0
+# (1.5): a log target changed MAPE by 0.01-0.15 and r2 by -0.04..+0.01, no hint; nor for counts such
+# as the sample bikeshare's bikers (1..651: 2.8).
+WIDE_ORDERS = 3.0
+WIDE_MIDDLE = 2.0
 
 
 @dataclass(frozen=True)
@@ -120,9 +123,10 @@ def _check_target(df: pl.DataFrame, target: str, task: str | None) -> tuple[pl.D
 
 
 def _wide_target(target: pl.Series) -> dict[str, Any] | None:
-    """How many powers of ten a non-negative regression target spans, when its middle 98 % spans
-    :data:`WIDE_ORDERS` or more (else None): squared errors are then the largest values' and small
-    ones get large relative errors, which a model of the logarithm avoids."""
+    """How many powers of ten a non-negative regression target spans, when that is
+    :data:`WIDE_ORDERS` or more and its middle 98 % :data:`WIDE_MIDDLE` or more (else None): squared
+    errors are then the largest values' and small ones get large relative errors, which a model of
+    the logarithm avoids."""
     values = target.cast(pl.Float64).to_numpy()
     positive = values[values > 0]
     if values.min() < 0 or positive.size < 2:
@@ -130,7 +134,7 @@ def _wide_target(target: pl.Series) -> dict[str, Any] | None:
     lo, hi = float(positive.min()), float(positive.max())
     p1, p99 = np.quantile(positive, [0.01, 0.99])
     middle = math.log10(p99 / p1)
-    if middle < WIDE_ORDERS:
+    if math.log10(hi / lo) < WIDE_ORDERS or middle < WIDE_MIDDLE:
         return None
     return {"min": lo, "max": hi, "orders": round(math.log10(hi / lo), 1), "middle_orders": round(middle, 1),
             "zeros": int(np.count_nonzero(values == 0))}

@@ -191,9 +191,11 @@ def test_a_holdout_of_copies_of_training_rows_is_named_by_tune_and_run_show(ws, 
 def test_a_regression_target_spanning_orders_of_magnitude_gets_a_log_hint(tmp_path):
     """ggplot2 txhousing `volume` (8.35e5..2.57e9) tuned to holdout r2 0.97 with MAPE 1.5 and nothing
     suggested a log target; diamonds price, ames Sale_Price, hitters Salary and carseats Sales span
-    less (a log target changed little there) and get no hint."""
+    less (a log target changed little there) and get no hint, nor do the sample bikeshare's counts
+    (1..651: under 3 orders)."""
     from mlops_tui.training import prep
     from tests.corpus_helpers import corpus_sets
+    from tests.scoring_helpers import SAMPLE
 
     sets = {s.name: s for s in corpus_sets(tmp_path, ["txhousing", "diamonds", "ames", "hitters", "carseats"])}
 
@@ -208,6 +210,8 @@ def test_a_regression_target_spanning_orders_of_magnitude_gets_a_log_hint(tmp_pa
     for name in ("diamonds", "ames", "hitters", "carseats"):
         quiet = report(name)
         assert quiet["wide_target"] is None and not [w for w in quiet["warnings"] if "orders of magnitude" in w]
+    bikes = prep.prepare(pl.read_csv(SAMPLE / "bikeshare.csv"), target="bikers").report
+    assert bikes["wide_target"] is None and not [w for w in bikes["warnings"] if "orders of magnitude" in w]
 
 
 def test_a_group_column_is_checked_before_the_run_exists(ws, cli, tmp_path):
