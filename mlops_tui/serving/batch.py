@@ -161,13 +161,14 @@ class BatchStats:
     rows: int = 0
     unseen: dict[str, int] = field(default_factory=dict)  # values of categories never seen in training
     nulls: dict[str, int] = field(default_factory=dict)  # missing values per source column
+    infinite: dict[str, int] = field(default_factory=dict)  # ±inf per numeric source column that has any
     drift: DriftStats | None = None
     drift_error: str | None = None  # counting drift failed (drift must never fail scoring)
 
     def merge(self, other: BatchStats) -> None:
         self.rows += other.rows
         self.drift_error = self.drift_error or other.drift_error
-        for mine, theirs in ((self.unseen, other.unseen), (self.nulls, other.nulls)):
+        for mine, theirs in ((self.unseen, other.unseen), (self.nulls, other.nulls), (self.infinite, other.infinite)):
             for k, v in theirs.items():
                 mine[k] = mine.get(k, 0) + v
         if other.drift is not None:
@@ -195,7 +196,7 @@ def score_batch(frame: pl.DataFrame, spec: BatchSpec, predict: Predict, *, seed:
     X = features.to_numpy()  # Fortran order: LightGBM takes it without a copy, drift reads columns
     raw = predict(X)
     nulls = frame.select(pl.col(sig.source_columns).null_count()).row(0, named=True)
-    stats = BatchStats(frame.height, unseen, {k: int(v) for k, v in nulls.items()})
+    stats = BatchStats(frame.height, unseen, {k: int(v) for k, v in nulls.items()}, _infinite(frame, sig))
     if spec.drift_ref is not None:
         try:
             stats.drift = DriftStats(spec.drift_ref, sig)
@@ -203,6 +204,17 @@ def score_batch(frame: pl.DataFrame, spec: BatchSpec, predict: Predict, *, seed:
         except Exception as exc:  # noqa: BLE001 - drift must never fail a scoring job
             stats.drift, stats.drift_error = None, f"{type(exc).__name__}: {exc}"
     return ScoredBatch(output_table(frame, spec, raw), stats)
+
+
+def _infinite(frame: pl.DataFrame, sig: Signature) -> dict[str, int]:
+    """±inf per float feature column that has any: LightGBM scores them past every split, which a
+    finite value in the data would never be; the job says so (NaN is a missing value, counted in nulls)."""
+    floats = [f.source for f in sig.features if f.kind == "numeric" and f.source in frame.columns
+              and frame.schema[f.source].is_float()]
+    if not floats:
+        return {}
+    counts = frame.select(pl.col(floats).is_infinite().sum()).row(0, named=True)
+    return {c: int(n) for c, n in counts.items() if n}
 
 
 def output_table(frame: pl.DataFrame, spec: BatchSpec, raw: np.ndarray) -> pa.Table:

@@ -156,6 +156,14 @@ def _first_text(f: InputFile, column: str, overrides: dict[str, pl.DataType]) ->
     return bool(found["any"][0]), found["bad"][0]
 
 
+def _booleans_for_numbers(schema: dict[str, pl.DataType], sig: Signature, where: str) -> list[str]:
+    """A true/false column where the model learnt numbers is read as 1/0: say so (a request's JSON
+    true/false is judged by the service itself, serving.checks)."""
+    return [f"column {f.source!r}{where} is true/false but the model learnt numbers: read as 1/0"
+            for f in sig.features if f.kind == "numeric" and not f.transform and not f.time_of_day
+            and schema.get(f.source) == pl.Boolean and f.dtype != "Boolean"]
+
+
 def plan(files: list[InputFile], sig: Signature, model_ref: str, keep: list[str] | None = None) -> Plan:
     """Check every file against the signature (:func:`batch.check_schema`) and ``keep`` (input
     columns to carry into the output); raise ONE UserError listing every problem."""
@@ -173,7 +181,7 @@ def plan(files: list[InputFile], sig: Signature, model_ref: str, keep: list[str]
         if found.problems and found.problems[0].startswith("missing") and f.fmt is not None and not f.fmt.header:
             found.problems[0] += f" ({f.path.name} was read without a header row: its first row has numbers)"
         problems += found.problems
-        warnings += found.warnings
+        warnings += found.warnings + _booleans_for_numbers(f.schema, sig, where)
         overrides.update(found.overrides)
         absent = [c for c in keep or [] if c not in f.schema]
         if absent:

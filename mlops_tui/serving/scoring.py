@@ -404,6 +404,9 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
             for col, n in stats.nulls.items():
                 if n == stats.rows and stats.rows:
                     warnings.append(f"column {col!r} is entirely null ({n} rows): scored as missing")
+            for col, n in stats.infinite.items():
+                warnings.append(f"column {col!r} has {n:,} infinite value(s): scored past every split, "
+                                "as no finite value would be")
             drift, results = finish_drift(tracker, stats, job_id, warnings)
             if pipe is not None:
                 pipe.wait()  # the output is complete and synced, still under its hidden temp name

@@ -156,6 +156,33 @@ def test_an_empty_csv_column_is_only_the_all_null_warning(ws, credit, tmp_path):
         f"column 'income' is entirely null ({job.rows_out} rows): scored as missing"]
 
 
+def test_infinite_values_are_scored_and_counted_in_a_warning(ws, credit, tmp_path):
+    """A CSV's 'inf' (or 1e400) in a numeric feature is scored past every split (one row's probability
+    can jump), which no finite value in the data would be: the job says where and how many."""
+    df = default_df()
+    odd = df.with_columns(pl.when(pl.col("customer_id") <= 3).then(float("inf")).otherwise(pl.col("balance"))
+                          .alias("balance"))
+    odd.write_csv(tmp_path / "inf.csv")
+    out = tmp_path / "o.parquet"
+    job = scoring.score(ws, "credit", [str(tmp_path / "inf.csv")], str(out))
+    np.testing.assert_allclose(pl.read_parquet(out)["proba_Yes"].to_numpy(), expected(ws, credit, odd))
+    assert [w for w in job.warnings if "balance" in w] == [
+        "column 'balance' has 3 infinite value(s): scored past every split, as no finite value would be"]
+    clean = scoring.score(ws, "credit", [str(SAMPLE / "default.csv")], str(tmp_path / "clean.parquet"))
+    assert not [w for w in clean.warnings if "infinite" in w]
+
+
+def test_a_true_false_column_for_a_numeric_feature_is_read_as_1_0_with_a_warning(ws, credit, tmp_path):
+    df = default_df()
+    flags = df.with_columns((pl.col("income") > 40_000).alias("income"))
+    flags.write_parquet(tmp_path / "flags.parquet")
+    out = tmp_path / "o.parquet"
+    job = scoring.score(ws, "credit", [str(tmp_path / "flags.parquet")], str(out))
+    as_numbers = flags.with_columns(pl.col("income").cast(pl.Float64))
+    np.testing.assert_allclose(pl.read_parquet(out)["proba_Yes"].to_numpy(), expected(ws, credit, as_numbers))
+    assert "column 'income' is true/false but the model learnt numbers: read as 1/0" in job.warnings
+
+
 def test_extra_columns_ignored_and_id_like_columns_passed_through(ws, credit, tmp_path):
     df = default_df().with_columns((pl.col("customer_id") * 10).alias("row_id"), pl.lit("x").alias("notes"))
     df.write_parquet(tmp_path / "extra.parquet")
