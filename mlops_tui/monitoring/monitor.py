@@ -272,17 +272,20 @@ def _labels(path: str, id_column: str, label_column: str) -> tuple[pl.DataFrame,
 
 
 def _check_rows_named(joined: pl.DataFrame, job: ScoringJob, id_column: str) -> None:
-    """UserError when matched rows of one job share an id: a label cannot say which of them it is
-    about, and giving it to all of them scores the model on made-up labels (gt pizzaplace's order
-    `id`, 1 to 28 pizzas per order: 3,000 scored pizzas labelled by order read accuracy 0.95 and
-    alerted, where the pizza-by-pizza labels give 1.0)."""
-    shared = joined.filter(pl.col("__id").is_duplicated())
+    """UserError when matched rows of one job that share an id were scored differently: they are
+    different cases, a label cannot say which of them it is about, and giving it to all of them
+    scores the model on made-up labels (gt pizzaplace's order `id`, 1 to 28 pizzas per order: 3,000
+    scored pizzas labelled by order read accuracy 0.95 and alerted, where the pizza-by-pizza labels
+    give 1.0). The same row scored twice (a repeated row, a retried request) shares its label."""
+    outputs = [c for c in joined.columns if c not in ("__id", "__label")]
+    shared = (joined.group_by("__id", maintain_order=True)
+              .agg(pl.len().alias("__rows"), pl.any_horizontal(pl.col(outputs).n_unique() > 1).alias("__differ"))
+              .filter(pl.col("__differ")))
     if shared.height:
-        example = shared["__id"][0]
-        raise UserError(f"{id_column!r} does not tell rows apart: {shared.height:,} of the {joined.height:,} "
-                        f"labelled rows of job {job.job_id} share their {id_column} with another row (e.g. "
-                        f"{example!r}, {(shared['__id'] == example).sum()} rows); join on a column with one value "
-                        f"per row (score --keep it)")
+        example, rows = shared["__id"][0], shared["__rows"][0]
+        raise UserError(f"{id_column!r} does not tell rows apart: {shared['__rows'].sum():,} of the {joined.height:,} "
+                        f"labelled rows of job {job.job_id} share their {id_column} with a row scored differently "
+                        f"(e.g. {example!r}, {rows} rows); join on a column with one value per row (score --keep it)")
 
 
 def _scored(ws: Workspace, job: ScoringJob, id_column: str, sig: Signature) -> pl.LazyFrame | None:
