@@ -108,7 +108,8 @@ def check_schema(schema: dict[str, pl.DataType], sig: Signature, *, text_probe: 
         if dtype == pl.String:
             has_values, example = text_probe(feat.source, out.overrides) if text_probe else (True, None)
             if example is not None:
-                out.problems.append(f"column {feat.source!r}{where} should be numeric but has text, e.g. {example!r}")
+                wanted = "true/false (or 1/0)" if feat.dtype == "Boolean" else "numeric"
+                out.problems.append(f"column {feat.source!r}{where} should be {wanted} but has text, e.g. {example!r}")
             elif has_values and not csv:  # in a CSV every value is text: numbers that read as numbers are no news
                 out.warnings.append(f"column {feat.source!r}{where} arrived as text; numeric strings coerced")
         elif not (dtype.is_numeric() or dtype in (pl.Boolean, pl.Null)):

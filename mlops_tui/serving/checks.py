@@ -132,9 +132,10 @@ class Locator:
         return located
 
     def text_problem(self, problem: str) -> str:
-        """``check_schema``'s "column 'x' should be numeric but has text, e.g. '?'" with its record."""
+        """``check_schema``'s "column 'x' should be numeric (or true/false) but has text, e.g. '?'" with
+        its record."""
         for column, i in self.examples.items():
-            if problem.startswith(f"column {column!r} should be numeric but has text, e.g. "):
+            if problem.startswith(f"column {column!r} should be ") and " but has text, e.g. " in problem:
                 return f"{problem} ({self.record(i)})"
         return problem
 

@@ -156,6 +156,20 @@ def test_a_csv_column_whose_numbers_start_late_scores_without_a_coercion_warning
     assert not [w for w in job.warnings if "income" in w]
 
 
+def test_text_in_a_true_false_feature_says_what_to_write(ws, tmp_path):
+    """survival nwtco's in.subcohort (a Boolean column in training) scored from a file with yes/no said
+    "should be numeric but has text, e.g. 'no'": the user is told to write true/false."""
+    from tests.scoring_helpers import signature_for, train_register
+
+    df = default_df().with_columns((pl.col("student") == "Yes").alias("student"))
+    sig = signature_for(df, "default", "binary", id_columns=("customer_id",))
+    train_register(ws, df, sig, name="flags", dataset="default")
+    df.with_columns(pl.when(pl.col("student")).then(pl.lit("yes")).otherwise(pl.lit("no")).alias("student")
+                    ).write_csv(tmp_path / "yesno.csv")
+    with pytest.raises(UserError, match=r"column 'student' should be true/false \(or 1/0\) but has text, e.g. 'no'"):
+        scoring.score(ws, "flags", [str(tmp_path / "yesno.csv")], str(tmp_path / "o.parquet"))
+
+
 def test_all_null_column_is_a_warning_not_an_error(ws, credit, tmp_path):
     default_df().with_columns(pl.lit(None, dtype=pl.Float64).alias("income")).write_parquet(tmp_path / "n.parquet")
     job = scoring.score(ws, "credit", [str(tmp_path / "n.parquet")], str(tmp_path / "o.parquet"))
