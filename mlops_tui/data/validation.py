@@ -116,11 +116,14 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert:
     extra = {c: t for c, t in schema.items() if c not in contract}
     date_formats = {c: p["date_format"] for c, p in dv.profile.items()
                     if p.get("date_format") and schema.get(c) == "String"}
+    # A column with no value in the version has no type to keep (a CSV reader calls it String):
+    # any type fits; that it has values now is worth a word (found below).
+    empty = {c for c, p in dv.profile.items() if p.get("count") == 0}
     for name, e in contract.items():
         if name not in schema:
             problems.append(f"missing column {name!r} ({dtype_text(e['dtype'])}, {e['role']})"
                             + _renamed(name, e["dtype"], extra))
-        elif not _compatible(e["dtype"], schema[name]):
+        elif name not in empty and not _compatible(e["dtype"], schema[name]):
             if fmt := _text_date_format(lf, name, e["dtype"], schema[name]):
                 date_formats[name] = fmt
                 continue
@@ -141,7 +144,7 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert:
             bad = pl.col(c).is_not_null() & dates.parse(pl.col(c), date_formats[c]).is_null()
             aggs += [bad.sum().alias(f"notdate:{c}"), pl.col(c).filter(bad).first().alias(f"notdate1:{c}"),
                      pl.int_range(pl.len()).filter(bad).first().alias(f"notdaterow:{c}")]
-        elif prof.get("kind") == "categorical" and prof.get("top_complete") and schema[c] != "Boolean":
+        elif prof.get("kind") == "categorical" and prof.get("top_complete") and schema[c] != "Boolean" and c not in empty:
             known[c] = [str(v) for v, _ in prof["top"]]
             aggs.append(pl.col(c).cast(pl.String).filter(~pl.col(c).cast(pl.String).is_in(known[c]))
                         .unique().sort().head(5).implode().alias(f"new:{c}"))
@@ -155,6 +158,9 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert:
     for c in common:
         e, prof = contract[c], dv.profile.get(c, {})
         nulls = found[f"nulls:{c}"]
+        if c in empty and nulls < found["__rows"]:
+            warnings.append(f"column {c!r} has {found['__rows'] - nulls:,} value(s) ({dtype_text(schema[c])}); "
+                            f"{dv.ref} had none")
         if nulls and not e["nullable"]:
             rate = nulls / found["__rows"]
             past = rate > null_alert

@@ -319,6 +319,21 @@ def test_validate_lists_every_problem(ws, tmp_path):
     assert not unreadable.ok and "no such file" in unreadable.problems[0]
 
 
+def test_a_column_with_no_value_in_the_version_takes_any_type_with_a_warning(ws, tmp_path):
+    """tidyr billboard's wk66..wk76 have no value in 317 rows (registered as String, Polars' type for
+    an empty CSV column); a later file with one 5.0 in wk66 failed validate ("is Float64, the contract
+    says String"), and a pipeline's data stage with it. Empty has no type to keep."""
+    df = pl.read_csv(SAMPLE / "penguins.csv").with_columns(pl.lit(None, dtype=pl.String).alias("wk66"))
+    df.write_csv(tmp_path / "v1.csv")
+    datasets.add(ws, str(tmp_path / "v1.csv"), name="penguins", target="species")
+    df.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(5.0).otherwise(None).alias("wk66")
+                    ).write_csv(tmp_path / "v2.csv")
+    r = validation.validate(ws, "penguins:1", str(tmp_path / "v2.csv"))
+    assert r.ok and r.problems == ()
+    assert [w for w in r.warnings if "wk66" in w] == ["column 'wk66' has 1 value(s) (Float64); penguins:1 had none"]
+    assert validation.validate(ws, "penguins:1", str(tmp_path / "v1.csv")).warnings == ()
+
+
 def test_the_file_a_version_came_from_validates_even_with_a_late_odd_value(ws, tmp_path):
     """add infers types from every row when a late value breaks the first guess; validate must too
     (it used to report the version's own file as Int64-vs-String and unreadable)."""
