@@ -231,13 +231,15 @@ def _numbers_read_as_text(snapshot: Path, schema: dict[str, pl.DataType]) -> lis
         for c in columns:
             value = pl.col(c).str.strip_chars()
             number = value.cast(pl.Float64, strict=False).is_not_null()
+            written = _unformatted(value).cast(pl.Float64, strict=False).is_not_null() & ~number
             exprs += [value.is_not_null().sum().alias(f"n:{c}"), number.sum().alias(f"num:{c}"),
-                      value.filter(value.is_not_null() & ~number).unique(maintain_order=True).head(3)
+                      written.sum().alias(f"fmt:{c}"), value.filter(written).head(2).implode().alias(f"fmt1:{c}"),
+                      value.filter(value.is_not_null() & ~number & ~written).unique(maintain_order=True).head(3)
                       .implode().alias(f"bad:{c}")]
         return lf.select(exprs).collect(engine="streaming").row(0, named=True) if exprs else {}
 
     def mostly_numbers(found: dict[str, Any], c: str) -> bool:
-        return bool(found[f"n:{c}"]) and found[f"num:{c}"] >= 0.8 * found[f"n:{c}"]
+        return bool(found[f"n:{c}"]) and found[f"num:{c}"] + found[f"fmt:{c}"] >= 0.8 * found[f"n:{c}"]
 
     lf = pl.scan_parquet(snapshot)
     text = [c for c, t in schema.items() if t == pl.String]
@@ -246,12 +248,24 @@ def _numbers_read_as_text(snapshot: Path, schema: dict[str, pl.DataType]) -> lis
     found = count(lf, candidates)
     warnings = []
     for c in candidates:
-        n, numbers, bad = found[f"n:{c}"], found[f"num:{c}"], found[f"bad:{c}"]
-        if numbers < n and mostly_numbers(found, c):
-            warnings.append(f"column {c!r} is text although {numbers:,} of its {n:,} values are numbers: "
-                            f"{n - numbers:,} are not (e.g. {', '.join(repr(v) for v in bad)}); fix or blank "
+        n, numbers, written, bad = found[f"n:{c}"], found[f"num:{c}"], found[f"fmt:{c}"], found[f"bad:{c}"]
+        if numbers + written < n and mostly_numbers(found, c):
+            warnings.append(f"column {c!r} is text although {numbers + written:,} of its {n:,} values are numbers: "
+                            f"{n - numbers - written:,} are not (e.g. {', '.join(repr(v) for v in bad)}); fix or blank "
                             "them and add the file again to use it as a number")
+        elif written and mostly_numbers(found, c):
+            warnings.append(f"column {c!r} is text although its values are numbers: {written:,} of {n:,} are written "
+                            f"with a currency sign or thousands separators (e.g. "
+                            f"{', '.join(repr(v) for v in found[f'fmt1:{c}'])}); remove those and add the file "
+                            "again to use it as a number")
     return warnings
+
+
+def _unformatted(value: pl.Expr) -> pl.Expr:
+    """``value`` without a currency sign ($ € £ ¥, before or after the number) and, when it is written
+    in groups of three (1,234,567.5), without its thousands separators."""
+    bare = value.str.replace_all(r"[$€£¥]", "").str.strip_chars()
+    return pl.when(bare.str.contains(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")).then(bare.str.replace_all(",", "")).otherwise(bare)
 
 
 # --- schema and task ----------------------------------------------------------------------

