@@ -91,7 +91,7 @@ async def test_command_palette_runs_an_action_of_another_screen_by_name(sample_w
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
-        await pilot.press(*"register file")
+        await pilot.press(*"datasets: register")  # the footer's word, under its screen
         await wait_for(pilot, lambda: app.screen.query_one("CommandList").option_count > 0, what="palette hits")
         await pilot.press("enter")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "FormScreen", what="register form")
