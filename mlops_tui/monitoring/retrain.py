@@ -135,6 +135,18 @@ def evaluate_on(ws: Workspace, model: ModelVersion, rows: pl.DataFrame, metric: 
     return Scored({**mx.compute(sig.task, y, pred, list(sig.classes)), "primary_metric": metric}, y, pred)
 
 
+def _readable_by(champion: ModelVersion, rows: pl.DataFrame, ref: str) -> None:
+    """UserError when ``champion`` cannot read ``rows`` the way `score` would refuse a file (a column
+    retyped between versions: prices written '$13.25'): its figure on them would be of values read as
+    missing, not a comparison. Checked before anything is written."""
+    from mlops_tui.serving.batch import check_frame
+
+    try:
+        check_frame(rows, Signature.from_json(champion.signature), champion.ref)
+    except UserError as exc:
+        raise UserError(f"champion {champion.ref} cannot score {ref}'s holdout, so nothing can be compared: {exc}") from exc
+
+
 def paired_noise(task: str, metric: str, challenger: Scored, champion: Scored) -> gate.DropNoise | None:
     """The paired bootstrap interval of how much worse the challenger is than the champion on the
     same rows: each draw resamples the rows once and scores both models on them, so the rows' own
@@ -241,6 +253,7 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     if compared.height == 0:
         raise UserError(f"all {prepared.test.height} holdout rows of {dv.ref} are rows champion {champion.ref} "
                         "learnt from: nothing fair to compare on; add a version with new rows")
+    _readable_by(champion, compared, dv.ref)
 
     run_id = uuid.uuid4().hex[:10]
     run = ws.store.runs.create(

