@@ -197,7 +197,7 @@ def score_batch(frame: pl.DataFrame, spec: BatchSpec, predict: Predict, *, seed:
     X = features.to_numpy()  # Fortran order: LightGBM takes it without a copy, drift reads columns
     raw = predict(X)
     nulls = frame.select(pl.col(sig.source_columns).null_count()).row(0, named=True)
-    stats = BatchStats(frame.height, unseen, {k: int(v) for k, v in nulls.items()}, _infinite(frame, sig))
+    stats = BatchStats(frame.height, unseen, {k: int(v) for k, v in nulls.items()}, _infinite(X, sig))
     if spec.drift_ref is not None:
         try:
             stats.drift = DriftStats(spec.drift_ref, sig)
@@ -207,15 +207,16 @@ def score_batch(frame: pl.DataFrame, spec: BatchSpec, predict: Predict, *, seed:
     return ScoredBatch(output_table(frame, spec, raw), stats)
 
 
-def _infinite(frame: pl.DataFrame, sig: Signature) -> dict[str, int]:
-    """±inf per float feature column that has any: LightGBM scores them past every split, which a
-    finite value in the data would never be; the job says so (NaN is a missing value, counted in nulls)."""
-    floats = [f.source for f in sig.features if f.kind == "numeric" and f.source in frame.columns
-              and frame.schema[f.source].is_float()]
-    if not floats:
+def _infinite(X: np.ndarray, sig: Signature) -> dict[str, int]:
+    """±inf per numeric feature (``X``'s columns are ``sig.features``) that has any: LightGBM scores
+    them past every split, which a finite value in the data would never be; the job says so (NaN is
+    a missing value, counted in nulls). NaN-ignoring max/min find the columns, in one pass each."""
+    import numpy as np
+
+    if X.size == 0:
         return {}
-    counts = frame.select(pl.col(floats).is_infinite().sum()).row(0, named=True)
-    return {c: int(n) for c, n in counts.items() if n}
+    odd = np.flatnonzero(np.isinf(np.fmax.reduce(X, axis=0)) | np.isinf(np.fmin.reduce(X, axis=0)))
+    return {sig.features[j].source: int(np.isinf(X[:, j]).sum()) for j in odd}
 
 
 def output_table(frame: pl.DataFrame, spec: BatchSpec, raw: np.ndarray) -> pa.Table:
