@@ -91,8 +91,8 @@ def check_schema(schema: dict[str, pl.DataType], sig: Signature, *, text_probe: 
     if missing:
         out.problems.append(f"missing feature column(s){where}: {', '.join(missing)}")
     if csv:
-        out.overrides = {f.source: pl.Float64() for f in sig.features if f.kind == "numeric" and not f.transform
-                         and not f.time_of_day and f.source in schema and schema[f.source].is_integer()}
+        out.overrides = {f.source: pl.Float64() for f in sig.features
+                         if f.plain_number and f.source in schema and schema[f.source].is_integer()}
     for feat in sig.features:
         dtype = schema.get(feat.source)
         if dtype is None or feat.kind != "numeric":

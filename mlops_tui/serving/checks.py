@@ -72,7 +72,7 @@ def value_checks(located: Locator, sig: Signature) -> tuple[list[str], list[str]
     warnings: list[str] = []
     columns = located.columns
     for feat in sig.features:
-        if feat.kind != "numeric" or feat.transform or feat.time_of_day or feat.source not in columns:
+        if not feat.plain_number or feat.source not in columns:
             continue
         values = columns[feat.source]
         if feat.dtype != "Boolean" and bool in set(map(type, values)):

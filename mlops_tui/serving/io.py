@@ -160,8 +160,7 @@ def _booleans_for_numbers(schema: dict[str, pl.DataType], sig: Signature, where:
     """A true/false column where the model learnt numbers is read as 1/0: say so (a request's JSON
     true/false is judged by the service itself, serving.checks)."""
     return [f"column {f.source!r}{where} is true/false but the model learnt numbers: read as 1/0"
-            for f in sig.features if f.kind == "numeric" and not f.transform and not f.time_of_day
-            and schema.get(f.source) == pl.Boolean and f.dtype != "Boolean"]
+            for f in sig.features if f.plain_number and schema.get(f.source) == pl.Boolean and f.dtype != "Boolean"]
 
 
 def plan(files: list[InputFile], sig: Signature, model_ref: str, keep: list[str] | None = None) -> Plan:

@@ -58,6 +58,11 @@ class Feature:
         """A Time column, fed to the model as seconds since midnight (:func:`_seconds`)."""
         return self.dtype == TIME
 
+    @property
+    def plain_number(self) -> bool:
+        """A numeric feature read straight from its column's values: not a date part, not a time of day."""
+        return self.kind == "numeric" and not self.transform and not self.time_of_day
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind, "source": self.source, "dtype": self.dtype}
         if self.kind == "categorical":
