@@ -30,10 +30,20 @@ SHAP_SAMPLE = 1000        # rows fed to pred_contrib (TreeSHAP dominates the det
 MIN_SLICE_ROWS = 20       # smaller groups are listed but left out of the gap
 MAX_SLICE_GROUPS = 20     # larger cardinalities fold the rest into "(other)"
 # The metric whose spread across slices is the "gap": unitless so one threshold fits all tasks.
-# Regression uses WAPE (sum |error| / sum |actual|): R² inside a slice measures the slice's own
-# variance, not how wrong the model is there, and MAE scales with each group's level.
+# Regression uses WAPE (sum |error| / sum |actual|) where the target has a scale of its own: R²
+# inside a slice measures the slice's own variance, not how wrong the model is there, and MAE scales
+# with each group's level. Where sum |actual| is no scale, :func:`slice_metric` picks another measure.
 SLICE_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "wape"}
-SLICE_LOWER_IS_BETTER = {"wape"}
+SLICE_LOWER_IS_BETTER = {"wape", "relative_mae", "scaled_mae"}
+# A count (non-negative whole numbers) below this mean is a small count: even a model predicting each
+# row's true mean has the WAPE of the count's own noise, E|Y - m| / m for Poisson(m): 0.25 at m = 10
+# (the default max_slice_gap), 0.54 at 2, 0.74 at 1. Groups of different levels then differ in WAPE by
+# more than the gate allows with nothing wrong (vcd Bundesliga's HomeGoals, mean 1.9: 0.50 against
+# 0.84 between away teams). Plain MAE errs the other way, as a count's noise grows with its level (its
+# standard deviation is the square root of its mean): Bayern's home games (mean 2.8 goals) had 1.25
+# times the holdout's MAE, the others' 0.89, the model as good on both. MAE over the square root of the
+# group's mean count is level-free: 0.73 to 0.95 over the 40 team groups of means 1.2 to 2.8.
+SMALL_COUNT_MEAN = 10.0
 # Each group's metric gets an interval; those of one feature hold together with this confidence
 # (Bonferroni over its groups), so the gate can tell a gap from the noise of small groups.
 SLICE_CONFIDENCE = 0.95
@@ -176,7 +186,14 @@ def param_importances(journal: Path, study_name: str) -> Details:
 
 
 # -- slices --------------------------------------------------------------------------------------
-def _slice_metric(task: str, y: np.ndarray, pred: np.ndarray, threshold: float) -> dict[str, float | None]:
+def _count_scale(y: np.ndarray) -> float:
+    """The square root of a group's mean count: how much a count of that level varies by itself
+    (Poisson). A group of zeros counts as one count in its rows, so the scale is never zero."""
+    return float(np.sqrt(max(float(y.mean()), 1.0 / max(y.size, 1))))
+
+
+def _slice_metric(task: str, y: np.ndarray, pred: np.ndarray, threshold: float,
+                  holdout_mae: float | None = None, count_scale: float | None = None) -> dict[str, float | None]:
     from sklearn.metrics import accuracy_score, mean_absolute_error, roc_auc_score
 
     if task == "binary":
@@ -187,17 +204,59 @@ def _slice_metric(task: str, y: np.ndarray, pred: np.ndarray, threshold: float) 
         return {"accuracy": _f(accuracy_score(y, pred.argmax(axis=1)))}
     scale = float(np.abs(y).sum())
     wape = float(np.abs(y - pred).sum()) / scale if scale > 0 else None
-    return {"wape": _f(wape), "mae": _f(mean_absolute_error(y, pred)), "mean_actual": _f(y.mean())}
+    mae = mean_absolute_error(y, pred)
+    out = {"wape": _f(wape), "mae": _f(mae), "mean_actual": _f(y.mean())}
+    if holdout_mae and count_scale:  # a small count (see slice_metric)
+        out["scaled_mae"] = _f(mae / _count_scale(y) / count_scale)
+    elif holdout_mae:
+        out["relative_mae"] = _f(mae / holdout_mae)
+    return out
 
 
-def _slice_interval(metric: str, y: np.ndarray, pred: np.ndarray, value: float, z: float) -> list[float] | None:
+def slice_metric(task: str, target: str, y: np.ndarray) -> tuple[str, str | None]:
+    """(metric, why) of the slice gap for holdout targets ``y``: :data:`SLICE_METRIC`, except for a
+    regression target where sum |actual| is no scale:
+
+    * a target with values below and above zero (a goal difference): sum |actual| says nothing of
+      how large an error is, and a group of many zeros gets a huge WAPE however good the model.
+      Groups are compared by their MAE relative to the whole holdout's (``relative_mae``; 1.0 is
+      the model's average error);
+    * a small count (non-negative whole numbers, mean below :data:`SMALL_COUNT_MEAN`): a group of
+      low counts has a large WAPE, and one of high counts a large MAE, from the counts' own noise.
+      Groups are compared by their MAE over the square root of their mean count, relative to the
+      same figure of the whole holdout (``scaled_mae``; 1.0 is the holdout's).
+
+    ``why`` says which, for the details, the gate's message and the report (None for the default)."""
+    metric = SLICE_METRIC[task]
+    finite = y[np.isfinite(y)]
+    if task != "regression" or finite.size == 0:
+        return metric, None
+    low, high, mean = float(finite.min()), float(finite.max()), float(finite.mean())
+    if low < 0 < high:
+        return "relative_mae", (f"{target} takes values below and above zero ({low:.4g} to {high:.4g}): "
+                                "sum |actual| is no scale for WAPE")
+    if low >= 0 and mean < SMALL_COUNT_MEAN and bool(np.all(finite == np.round(finite))):
+        zeros = float(np.mean(finite == 0))
+        return "scaled_mae", (f"{target} is a small count (mean {mean:.3g}, {zeros:.0%} zeros), whose noise "
+                              "grows with its level: WAPE is large for low groups, MAE for high ones")
+    return metric, None
+
+
+def _slice_interval(metric: str, y: np.ndarray, pred: np.ndarray, value: float, z: float,
+                    holdout_mae: float | None, count_scale: float | None) -> list[float] | None:
     """The group's slice metric as an interval (``z`` from :func:`mlops_tui.stats.simultaneous_z`).
 
     Accuracy: a Wilson interval over the group's rows. ROC AUC: the same over the smaller class
     (an AUC's variance is at most A(1 - A) / min(positives, negatives)), so 3 positives in 40 rows
-    give a wide interval. WAPE: the delta-method interval of a ratio of sums."""
+    give a wide interval. WAPE: the delta-method interval of a ratio of sums. Relative MAE: the
+    interval of the group's mean absolute error (the holdout's MAE, over all rows, taken as fixed);
+    scaled MAE: the same, the group's mean count taken as fixed too."""
     if metric == "wape":
         bounds = stats.ratio_interval(np.abs(y - pred), np.abs(y), z)
+    elif metric == "relative_mae":
+        bounds = stats.ratio_interval(np.abs(y - pred), np.full(y.size, holdout_mae or 0.0), z)
+    elif metric == "scaled_mae":
+        bounds = stats.ratio_interval(np.abs(y - pred), np.full(y.size, _count_scale(y) * (count_scale or 0.0)), z)
     else:
         n = min(int(y.sum()), int(y.size - y.sum())) if metric == "roc_auc" else int(y.size)
         bounds = stats.wilson(value, n, z)
@@ -240,13 +299,20 @@ def slices(df: pl.DataFrame, sig: Signature, y: np.ndarray, pred: np.ndarray, *,
            threshold: float = 0.5, time_column: str | None = None) -> Details:
     """The slice metric per group of every categorical feature (and time period), and the gaps.
 
+    The metric is :func:`slice_metric`'s for the holdout's targets; when it is not the task's default
+    (WAPE for regression), ``metric_note`` says why and ``holdout_mae`` holds the whole holdout's
+    MAE the groups' figure is relative to.
+
     The gap of a feature is max − min of the slice metric (:data:`SLICE_METRIC`) over groups with at least
     :data:`MIN_SLICE_ROWS` rows where the metric is defined; ``max_gap`` is the worst categorical
     feature (the bias check the gate applies). The spread across time periods is reported apart as
     ``time_gap``: it measures stability over time, and weeks with holidays or storms would otherwise
     refuse every model of seasonal data.
     """
-    metric = SLICE_METRIC[sig.task]
+    metric, why = slice_metric(sig.task, sig.target, y)
+    holdout_mae = _f(np.abs(y - pred).mean()) if why else None
+    # scaled_mae's unit: the holdout's MAE over the square root of its mean count
+    count_scale = holdout_mae / _count_scale(y) if metric == "scaled_mae" and holdout_mae else None
     columns = [(f.source, False) for f in sig.features if f.kind == "categorical"]
     if time_column and time_column in df.columns:
         columns.append((time_column, True))
@@ -264,12 +330,12 @@ def slices(df: pl.DataFrame, sig: Signature, y: np.ndarray, pred: np.ndarray, *,
         for value in sorted(set(arr.tolist())):
             mask = masks[value] = arr == value
             groups.append({"value": value, "n": int(mask.sum()),
-                           **_slice_metric(sig.task, y[mask], pred[mask], threshold)})
+                           **_slice_metric(sig.task, y[mask], pred[mask], threshold, holdout_mae, count_scale)})
         scored = [g for g in groups if g["n"] >= MIN_SLICE_ROWS and g.get(metric) is not None]
         z = stats.simultaneous_z(len(scored), SLICE_CONFIDENCE)
         for g in scored:
             mask = masks[g["value"]]
-            g["interval"] = _slice_interval(metric, y[mask], pred[mask], g[metric], z)
+            g["interval"] = _slice_interval(metric, y[mask], pred[mask], g[metric], z, holdout_mae, count_scale)
         entry: dict[str, Any] = {"feature": column, "kind": "time" if is_time else "categorical",
                                  "groups": groups, "gap": None, "best": None, "worst": None}
         if every:
@@ -283,6 +349,7 @@ def slices(df: pl.DataFrame, sig: Signature, y: np.ndarray, pred: np.ndarray, *,
     gapped = [f for f in features if f["gap"] is not None and f["kind"] == "categorical"]
     widest = max(gapped, key=lambda f: f["gap"]) if gapped else None
     by_time = next((f for f in features if f["kind"] == "time"), None)
-    return {"metric": metric, "min_rows": MIN_SLICE_ROWS, "features": features,
+    chosen = {"metric_note": why, "holdout_mae": holdout_mae} if why else {}
+    return {"metric": metric, **chosen, "min_rows": MIN_SLICE_ROWS, "features": features,
             "max_gap": widest["gap"] if widest else None, "max_gap_feature": widest["feature"] if widest else None,
             "time_gap": by_time["gap"] if by_time else None, "skipped": skipped}
