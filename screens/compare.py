@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.modals import FormField, FormScreen
 from mlops_tui.screens.nav import BaseScreen
-from mlops_tui.screens.plots import LazyPlot
+from mlops_tui.screens.plots import LazyPlot, whole_xticks
 from mlops_tui.screens.tables import Table
 from rich.text import Text
 from textual import work
@@ -136,6 +136,7 @@ def slice_rows(ids: list[str], details: dict[str, dict[str, Any]]) -> tuple[str,
 
 
 class CompareScreen(BaseScreen):
+    FIELD_WORDS = {"--output": "Output file"}  # the export form's field, as the report names it
     BINDINGS = [
         Binding("m", "tab('metrics')", "Metrics", show=False, id="compare.metrics"),
         Binding("p", "tab('params')", "Params", show=False, id="compare.params"),
@@ -143,7 +144,8 @@ class CompareScreen(BaseScreen):
         Binding("h", "tab('history')", "History", show=False, id="compare.history"),
         Binding("i", "tab('importance')", "Importances", show=False, id="compare.importance"),
         Binding("s", "tab('slices')", "Slices", show=False, id="compare.slices"),
-        Binding("e", "export", "Export HTML", id="compare.export"),
+        Binding("e", "export", "Export HTML", id="compare.export",
+                tooltip="Export the comparison as an HTML report file"),
         Binding("r", "refresh", "Refresh", show=False, id="compare.refresh"),
     ]
 
@@ -326,6 +328,7 @@ class CompareScreen(BaseScreen):
         plt.clear_figure()
         runs = {r.run_id: r for r in c.data.runs}
         plt.title("best value so far per trial")
+        numbers: list[int] = []
         for n, i in enumerate(ids):
             done = sorted((t for t in c.trials.get(i, []) if t.value is not None and t.state.lower() == "complete"),
                           key=lambda t: t.number)
@@ -336,8 +339,10 @@ class CompareScreen(BaseScreen):
             for t in done:
                 acc = t.value if acc is None else pick(acc, t.value)
                 best.append(acc)
+            numbers += [t.number for t in done]
             plt.plot([t.number for t in done], best, marker=MARKERS[n % len(MARKERS)],
                      label=f"{MARKERS[n % len(MARKERS)]} {heads[i]} ({runs[i].metric})")
+        whole_xticks(plt, numbers)
         plt.xlabel("trial")
         plot.refresh()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import ago, sparkline
+from mlops_tui.screens.messages import in_form_words
 from mlops_tui.screens.modals import FormField, FormScreen, TextScreen
 from mlops_tui.screens.nav import BaseScreen, NavBar
 from mlops_tui.screens.tables import Table, as_cell
@@ -92,11 +93,16 @@ class PreviewTable(Table):
 
 
 class DatasetsScreen(BaseScreen):
+    FIELD_WORDS = {"--target": "Target", "--name": "Name"}  # the register form's fields, as `dataset add` says them
     BINDINGS = [
-        Binding("n", "launch", "New run", id="datasets.launch"),
-        Binding("a", "register", "Register", id="datasets.register"),
-        Binding("v", "validate", "Validate", id="datasets.validate"),
-        Binding("d", "diff", "Diff", id="datasets.diff"),
+        Binding("n", "launch", "New run", id="datasets.launch",
+                tooltip="Launch a tuning run on this dataset (train a model)"),
+        Binding("a", "register", "Register", id="datasets.register",
+                tooltip="Add a dataset file (CSV or Parquet): register, import, load data"),
+        Binding("v", "validate", "Validate", id="datasets.validate",
+                tooltip="Check a file against this dataset version's schema"),
+        Binding("d", "diff", "Diff", id="datasets.diff",
+                tooltip="Compare two versions of a dataset (drift between them)"),
         Binding("s", "tab('schema')", "Schema", show=False, id="datasets.schema"),
         Binding("p", "tab('preview')", "Preview", show=False, id="datasets.preview"),
         Binding("h", "tab('versions')", "Versions", show=False, id="datasets.versions"),
@@ -293,7 +299,8 @@ class DatasetsScreen(BaseScreen):
         self.app.call_from_thread(
             self.notify, f"{'registered' if new else 'already registered as'} {dv.ref} ({fmt(dv.rows)} rows)")
         for warning in warnings:  # what `dataset add` prints: repeated rows, numbers read as text, ...
-            self.app.call_from_thread(self.notify, warning, severity="warning", timeout=30)
+            self.app.call_from_thread(self.notify, in_form_words(warning, self.FIELD_WORDS), severity="warning",
+                                      timeout=30)
         self.app.call_from_thread(self.refresh_list)
 
     def action_validate(self) -> None:

@@ -10,9 +10,17 @@ from mlops_tui.screens.tables import Table
 from textual.app import ComposeResult
 from textual.widgets import Footer, Header, Static
 
+# Where a binding works, as a person names it (the classes' names meant nothing to a user:
+# 'ConfirmModal', 'Form', 'Text', 'RunDetail'). A scope missing here fails tests/tui/test_new_user.py.
 SCOPES = {
     "Workbench": "everywhere", "BaseScreen": "every screen", "Table": "tables and lists",
+    "HomeScreen": "Home", "DatasetsScreen": "Datasets", "PreviewTable": "Datasets: preview",
+    "RunsScreen": "Runs", "RunDetailScreen": "Run detail", "CompareScreen": "Compare runs",
+    "ModelsScreen": "Models", "MonitoringScreen": "Monitoring", "SqlScreen": "SQL",
+    "PipelinesScreen": "Pipelines", "FormScreen": "form dialogs", "ConfirmModal": "yes/no questions",
+    "TextScreen": "text views (logs, results)",
 }
+
 
 
 class HelpScreen(BaseScreen):

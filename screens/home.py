@@ -121,7 +121,8 @@ LIMITED = {"runs": RUNS_LIMIT, "jobs": JOBS_LIMIT}
 
 class HomeScreen(BaseScreen):
     BINDINGS = [
-        Binding("enter", "open", "Open", id="home.open"),
+        Binding("enter", "open", "Open", id="home.open",
+                tooltip="Open the selected item"),
         Binding("r", "refresh", "Refresh", id="home.refresh"),
         Binding("tab", "app.focus_next", "Next pane", show=False, id="home.next"),
     ]

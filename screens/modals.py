@@ -11,6 +11,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from mlops_tui.screens.app import Workbench
     from rich.text import Text
     from textual import getters
@@ -51,6 +53,10 @@ class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
         super().__init__()
         self.form_title = title
         self.fields = fields
+        # The flag of each short-labelled field ('--time-column' → 'Time column'; 'Timeout (s)' says
+        # 'Timeout'): an error of the domain names its field, not the CLI flag.
+        self.words = {f"--{f.id.replace('_', '-')}": f.label.split(" (")[0]
+                      for f in fields if len(f.label) <= self.SHORT_LABEL}
         self.help_text = help_text or ("Enter submits · Tab/↑↓ move between fields" if enter_submits
                                        else "Enter: next field, submits on the last · Tab/↑↓ move")
         self.enter_submits = enter_submits
@@ -78,6 +84,9 @@ class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
     def on_mount(self) -> None:
         if self.fields:
             self.query_one(f"#field-{self.fields[0].id}").focus()
+
+    def field_words(self) -> Mapping[str, str]:
+        return {**self.words, **self.FIELD_WORDS}
 
     def values(self) -> dict[str, str]:
         from textual.widgets import Select

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import ago, clip_middle, status_text
+from mlops_tui.screens.messages import in_form_words
 from mlops_tui.screens.modals import ConfirmModal, FormField, FormScreen
 from mlops_tui.screens.nav import BaseScreen, NavBar
 from mlops_tui.screens.tables import Table
@@ -55,9 +56,22 @@ def primary(m: ModelVersion) -> tuple[str, Any]:
 
 
 def gate_text(verdict: Verdict | None) -> Text:
+    """'✓ pass', '✗ fail', or '▲ pass*' for a version that passed only because its champion fails the
+    same checks (``champion_fails``: the CLI and retrain say "but the champion fails it too"); the
+    detail pane says which (:func:`shared_failures`)."""
     if verdict is None:
         return Text("○ -", style="dim")
+    if verdict.passed and shared_failures(verdict):
+        return Text("▲ pass*", style="yellow")
     return status_text("pass" if verdict.passed else "fail")
+
+
+def shared_failures(verdict: Verdict) -> list[str]:
+    """The checks ``verdict`` passed only because the champion fails them as badly (none for a
+    verdict without figures)."""
+    from mlops_tui.registry.gate import shared_failures as shared
+
+    return shared(verdict.checks or {})
 
 
 def job_target(job: ScoringJob) -> str:
@@ -65,11 +79,18 @@ def job_target(job: ScoringJob) -> str:
 
 
 class ModelsScreen(BaseScreen):
+    # The deploy and score forms' fields, as the registry's and scoring's messages name their flags.
+    FIELD_WORDS = {" (use --force to override)": "", "--output": "Output file", "--keep": "Keep",
+                   "--engine": "Engine"}
     BINDINGS = [
-        Binding("p", "promote", "Promote", id="models.promote"),
-        Binding("d", "deploy", "Deploy", id="models.deploy"),
-        Binding("s", "score", "Score", id="models.score"),
-        Binding("b", "rollback", "Rollback alias", show=False, id="models.rollback"),
+        Binding("p", "promote", "Promote", id="models.promote",
+                tooltip="Set an alias (production) on this model version"),
+        Binding("d", "deploy", "Deploy", id="models.deploy",
+                tooltip="Deploy this model version through the validation gate"),
+        Binding("s", "score", "Score", id="models.score",
+                tooltip="Score a file: batch predictions from a CSV or Parquet file"),
+        Binding("b", "rollback", "Rollback alias", show=False, id="models.rollback",
+                tooltip="Move an alias back to its previous version (undo a promote)"),
         Binding("r", "refresh", "Refresh", id="models.refresh"),
     ]
 
@@ -316,6 +337,8 @@ class ModelsScreen(BaseScreen):
         t.append("Gate ")
         t.append_text(gate_text(gate))
         t.append("\n")
+        for phrase in shared_failures(gate) if gate.passed else []:  # the star of '▲ pass*'
+            t.append(f"  * {phrase}\n", style="yellow")
         for reason in gate.reasons:
             t.append(f"  ✗ {reason}\n", style="red")
         for name, check in gate.checks.items():
@@ -352,9 +375,9 @@ class ModelsScreen(BaseScreen):
         t.append_text(status_text(job.drift_status))
         t.append(f" · prediction drift {fmt(job.prediction_drift)}\n")
         if job.error:
-            t.append(f"✗ {job.error}\n", style="red")
+            t.append(f"✗ {in_form_words(job.error, ModelsScreen.FIELD_WORDS)}\n", style="red")
         for w in job.warnings:
-            t.append(f"▲ {w}\n", style="yellow")
+            t.append(f"▲ {in_form_words(w, ModelsScreen.FIELD_WORDS)}\n", style="yellow")
         return t
 
     # -- promote ------------------------------------------------------------------------------
@@ -454,13 +477,13 @@ class ModelsScreen(BaseScreen):
         self.query_one("#deploy-progress", ProgressBar).update(total=None)
 
     def on_models_screen_refused(self, msg: Refused) -> None:
-        self.notify(f"✗ {msg.reason}", severity="error", timeout=10)
+        reason = in_form_words(msg.reason, self.FIELD_WORDS)  # the dialog below offers the override
+        self.notify(f"✗ {reason}", severity="error", timeout=10)
 
         def done(force: bool | None) -> None:
             if force:
                 self.deploy(msg.ref, msg.name, True, msg.engine)
 
-        reason = msg.reason.replace(" (use --force to override)", "")
         self.app.push_screen(ConfirmModal(f"✗ {reason}\n\nDeploy anyway? The override is recorded "
                                           "as forced in the audit log.", yes="Force deploy"), done)
 
@@ -513,7 +536,7 @@ class ModelsScreen(BaseScreen):
         except Exception as exc:  # noqa: BLE001 - the failed job is recorded by the service; say why
             from mlops_tui.screens.messages import report_error
 
-            self.app.call_from_thread(report_error, self.app, exc)
+            self.app.call_from_thread(report_error, self.app, exc, self.FIELD_WORDS)
             self.post_message(self.Scored(None, str(exc)))
             return
         self.post_message(self.Scored(job))

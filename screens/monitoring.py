@@ -72,10 +72,15 @@ def drift_cell(row: FeatureDrift) -> str:
 
 
 class MonitoringScreen(BaseScreen):
+    # Feedback's messages name `score --keep` (here: the Score form's Keep field, on 4 Models).
+    FIELD_WORDS = {"(score --keep it)": "(keep it when scoring: the Keep field of 4 Models → s)",
+                   "with --keep": "with the Keep field (4 Models → s) set to", "--trials": "Trials"}
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="monitoring.refresh"),
-        Binding("f", "feedback", "Feedback", id="monitoring.feedback"),
-        Binding("t", "retrain", "Retrain", id="monitoring.retrain"),
+        Binding("f", "feedback", "Feedback", id="monitoring.feedback",
+                tooltip="Add labels (ground truth) for scored rows: live metrics"),
+        Binding("t", "retrain", "Retrain", id="monitoring.retrain",
+                tooltip="Retrain on new data: challenger against the champion"),
     ]
 
     class Loaded(Message):

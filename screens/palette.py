@@ -1,16 +1,28 @@
-"""Command palette provider: every action of every screen, by name.
+"""Command palette provider: every action of every screen, by name or by the words a user types.
 
 An action of the current screen runs there; one of another main screen first switches to it.
+A command is found by a fuzzy match of its name, key and id ('datasets: reg'), and first when every
+word typed starts a word of its name or its binding's tooltip ('register file', 'add dataset': the
+binding says only "Register").
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlops_tui.screens.keymap import MAIN, Entry, catalogue, keys_for
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+
+class Command(NamedTuple):
+    label: str                  # 'Datasets: Register'
+    run: Callable[[], Any]
+    help: str                   # the binding's tooltip, key and id
+    fuzzy: str                  # what a fuzzy query is matched against: label, key, id
+    words: list[str]            # the words of the label and tooltip, for a query of whole words
 
 
 class ActionsProvider(Provider):
@@ -40,18 +52,33 @@ class ActionsProvider(Provider):
             else:
                 continue
             seen.add(entry.id)
-            yield label, run, f"key {key}  ·  {entry.id}"
+            keys = f"key {key}  ·  {entry.id}"
+            yield Command(label, run, f"{b.tooltip}  ·  {keys}" if b.tooltip else keys, f"{label} {keys}",
+                          words_of(f"{label} {b.tooltip}"))
 
     async def discover(self) -> Hits:
-        for label, run, help_text in self._commands:
-            yield DiscoveryHit(label, run, help=help_text)
+        for c in self._commands:
+            yield DiscoveryHit(c.label, c.run, help=c.help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for label, run, help_text in self._commands:
-            score = matcher.match(f"{label} {help_text}")
+        typed = words_of(query)
+        for label, run, help_text, fuzzy, words in self._commands:
+            # Fuzzy on the short text only: Textual's matcher tries every way the letters fit, which
+            # grows fast with the length of the text.
+            score = matcher.match(fuzzy)
+            if typed and all(any(w.startswith(t) for w in words) for t in typed):
+                # Every word typed starts a word of it: above any fuzzy hit (at most 6 per letter);
+                # words of its name above words of its tooltip.
+                named = words_of(label)
+                score = 6 * len(query) + sum(any(w.startswith(t) for w in named) for t in typed)
             if score > 0:
                 yield Hit(score, matcher.highlight(label), run, help=help_text)
+
+
+def words_of(text: str) -> list[str]:
+    """The words of ``text``, lower case: 'Add a dataset file (CSV)' → add, a, dataset, file, csv."""
+    return re.findall(r"[a-z0-9]+", text.lower())
 
 
 async def _switch_then(app: Any, mode: str, action: str) -> None:

@@ -42,7 +42,8 @@ NO_FILE = ("No pipeline.toml in the workspace or in the folder mlops-tui started
 
 class PipelinesScreen(BaseScreen):
     BINDINGS = [
-        Binding("x", "run", "Run pipeline", id="pipelines.run"),
+        Binding("x", "run", "Run pipeline", id="pipelines.run",
+                tooltip="Run the pipeline's stages (train, evaluate, deploy)"),
         Binding("r", "refresh", "Refresh", show=False, id="pipelines.refresh"),
     ]
 

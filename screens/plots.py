@@ -9,7 +9,8 @@ before: the Ready handler draws what was already read).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import itertools
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.containers import Vertical
@@ -61,3 +62,20 @@ class LazyPlot(Vertical):
         await self.mount(plot)
         self.plot = plot
         self.post_message(self.Ready(self))
+
+
+def whole_ticks(numbers: list[int], most: int = 8) -> list[int]:
+    """Ticks for an axis of trial numbers: whole numbers only, at most ``most`` of them, a step of 1,
+    2, 5, 10, 20, 50, ... (plotext's own ticks for trials 0 and 1 were 0.00, 0.25, 0.50, ...)."""
+    if not numbers:
+        return []
+    first, last = min(numbers), max(numbers)
+    steps = (m * 10**k for k in itertools.count() for m in (1, 2, 5))
+    step = next(n for n in steps if (last - first) // n + 1 <= most)
+    return list(range(-(-first // step) * step, last + 1, step))
+
+
+def whole_xticks(plt: Any, numbers: list[int]) -> None:
+    """Put :func:`whole_ticks` of ``numbers`` on the x axis of plotext figure ``plt``."""
+    ticks = whole_ticks(numbers)
+    plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])

@@ -3,11 +3,12 @@ importances, holdout outcome; refreshed from the store while the run is active; 
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import duration, status_text
 from mlops_tui.screens.nav import BaseScreen
-from mlops_tui.screens.plots import LazyPlot
+from mlops_tui.screens.plots import LazyPlot, whole_xticks
 from mlops_tui.screens.run_actions import (
     ACTIVE,
     REFRESH_S,
@@ -29,6 +30,8 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from mlops_tui.formatting import fmt
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mlops_tui.store import Run, RunWorker, Trial
 
 
@@ -38,17 +41,21 @@ class RunDetailScreen(BaseScreen):
         Binding("h", "tab('history')", "History", show=False, id="run.history"),
         Binding("i", "tab('importance')", "Importances", show=False, id="run.importance"),
         Binding("o", "tab('outcome')", "Outcome", show=False, id="run.outcome"),
-        Binding("s", "stop", "Stop", id="run.stop"),
-        Binding("R", "resume", "Resume", id="run.resume"),
-        Binding("l", "logs", "Logs", id="run.logs"),
+        Binding("s", "stop", "Stop", id="run.stop",
+                tooltip="Stop the tuning run"),
+        Binding("R", "resume", "Resume", id="run.resume",
+                tooltip="Resume the run with more trials"),
+        Binding("l", "logs", "Logs", id="run.logs",
+                tooltip="Show the run's log file"),
     ]
 
     class Loaded(Message):
-        """The run, its trials and (for a study shared with other hosts) its workers."""
+        """The run, its trials, (for a study shared with other hosts) its workers and what its log
+        says it is doing after the trials (``phase``: training the final model), if anything."""
 
-        def __init__(self, run: Run, trials: list[Trial], workers: list[RunWorker]) -> None:
+        def __init__(self, run: Run, trials: list[Trial], workers: list[RunWorker], phase: str | None = None) -> None:
             super().__init__()
-            self.run, self.trials, self.workers = run, trials, workers
+            self.run, self.trials, self.workers, self.phase = run, trials, workers, phase
 
     class Importance(Message):
         """Parameter importances (or why there are none) and, once evaluated, feature importances."""
@@ -100,7 +107,13 @@ class RunDetailScreen(BaseScreen):
         store = self.app.ws.store
         run = store.runs.get(self.run_id)
         workers = store.runs.workers(self.run_id) if run.config.get("storage") else []
-        self.post_message(self.Loaded(run, store.runs.trials(self.run_id), workers))
+        trials = store.runs.trials(self.run_id)
+        phase = None
+        if run.status == "running" and not any(t.state.lower() == "running" for t in trials):
+            from mlops_tui.training import tuning
+
+            phase = log_phase(tuning.log_path(self.app.ws, self.run_id))
+        self.post_message(self.Loaded(run, trials, workers, phase))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="run-importance")
     def load_importance(self, run: Run) -> None:
@@ -127,7 +140,7 @@ class RunDetailScreen(BaseScreen):
         self.run, self._trials = run, trials
         if changed:
             self.refresh_bindings()
-        self._show_head(run, trials, message.workers)
+        self._show_head(run, trials, message.workers, message.phase)
         self._show_trials(run, trials)
         self._show_history(run, trials)
         self._show_outcome(run)
@@ -139,7 +152,7 @@ class RunDetailScreen(BaseScreen):
     def on_run_detail_screen_importance(self, message: Importance) -> None:
         self._show_importance(message.params, message.features)
 
-    def _show_head(self, run: Run, trials: list[Trial], workers: list[RunWorker]) -> None:
+    def _show_head(self, run: Run, trials: list[Trial], workers: list[RunWorker], phase: str | None = None) -> None:
         from rich.text import Text
 
         head = Text()
@@ -149,6 +162,8 @@ class RunDetailScreen(BaseScreen):
                     f"{progress_bar(run.n_trials, run.n_trials_requested)} · {duration(run_elapsed(run))}")
         if run.model_name:
             head.append(f" · model {run.model_name}:{run.model_version}")
+        if phase:
+            head.append(f"\n● {phase}", style="cyan")
         if run.config.get("storage"):  # a study shared with other hosts: who did what, who is alive
             head.append("\n" + hosts_line(run, trials, workers), style="cyan")
         if run.error:
@@ -186,6 +201,7 @@ class RunDetailScreen(BaseScreen):
                 best_so_far.append(better(best_so_far[-1], y) if best_so_far else y)
             plt.scatter(xs, ys, marker="dot", label="trial")
             plt.plot(xs, best_so_far, marker="braille", label="best so far")
+            whole_xticks(plt, xs)
             plt.xlabel("trial")
         plot.refresh()
 
@@ -231,6 +247,28 @@ class RunDetailScreen(BaseScreen):
 
     def action_logs(self) -> None:
         show_logs(self, self.run_id)
+
+
+FINAL_MODEL = "training the final model"
+LOG_TAIL_BYTES = 16_384
+RUN_ENDED = re.compile(r"run \w+ (?:completed|failed|interrupted|stopped)")
+
+
+def log_phase(path: Path) -> str | None:
+    """What a running run's log says it does after its trials: 'training the final model (one refit
+    on train+valid)', from the supervisor's line 'best trial 3 (...); training the final model (...)',
+    unless a later line says that run ended (a completed run resumed for more trials). None when
+    the log says nothing of it (or there is no log). Reads the last 16 KB only."""
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, f.seek(0, 2) - LOG_TAIL_BYTES))
+            tail = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    at = tail.rfind(FINAL_MODEL)
+    if at < 0 or any(m.start() > at for m in RUN_ENDED.finditer(tail)):
+        return None
+    return tail[at:].splitlines()[0].strip()
 
 
 def hosts_line(run: Run, trials: list[Trial], workers: list[RunWorker]) -> str:

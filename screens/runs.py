@@ -44,15 +44,22 @@ TASKS = (("auto", "auto (from target)"), ("binary", "binary"), ("multiclass", "m
 # -- the list ----------------------------------------------------------------------------------
 class RunsScreen(BaseScreen):
     BINDINGS = [
-        Binding("enter", "open", "Detail", id="runs.open"),
+        Binding("enter", "open", "Detail", id="runs.open",
+                tooltip="Open the run's detail: trials, history, importances"),
         # Named by the line under the table ("space marks runs to compare"), not the footer: at 80
         # columns the footer has no room for it and ? Help both.
-        Binding("space", "mark", "Mark", show=False, id="runs.mark"),
-        Binding("c", "compare", "Compare", id="runs.compare"),
-        Binding("n", "launch", "New run", id="runs.launch"),
-        Binding("s", "stop", "Stop", id="runs.stop"),
-        Binding("R", "resume", "Resume", id="runs.resume"),
-        Binding("l", "logs", "Logs", show=False, id="runs.logs"),
+        Binding("space", "mark", "Mark", show=False, id="runs.mark",
+                tooltip="Mark a run to compare"),
+        Binding("c", "compare", "Compare", id="runs.compare",
+                tooltip="Compare the marked runs side by side"),
+        Binding("n", "launch", "New run", id="runs.launch",
+                tooltip="Launch a tuning run (train a model)"),
+        Binding("s", "stop", "Stop", id="runs.stop",
+                tooltip="Stop the tuning run"),
+        Binding("R", "resume", "Resume", id="runs.resume",
+                tooltip="Resume the run with more trials"),
+        Binding("l", "logs", "Logs", show=False, id="runs.logs",
+                tooltip="Show the run's log file"),
         Binding("r", "refresh", "Refresh", show=False, id="runs.refresh"),
     ]
 

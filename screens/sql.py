@@ -38,8 +38,10 @@ def cell(value: Any) -> str:
 
 class SqlScreen(BaseScreen):
     BINDINGS = [
-        Binding("ctrl+t", "toggle_views", "Views", id="sql.views"),
-        Binding("ctrl+l", "focus_input", "Edit query", id="sql.edit"),
+        Binding("ctrl+t", "toggle_views", "Views", id="sql.views",
+                tooltip="Show or hide the store's views"),
+        Binding("ctrl+l", "focus_input", "Edit query", id="sql.edit",
+                tooltip="Edit the SQL query"),
         Binding("up", "history(-1)", "Previous", show=False, id="sql.previous"),
         Binding("down", "history(1)", "Next", show=False, id="sql.next"),
     ]

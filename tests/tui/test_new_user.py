@@ -1,0 +1,182 @@
+"""What a new user trips over on the screens: a gate pass that is not clean, CLI flags in dialogs,
+a run that says nothing while its final model trains, palette words, plot ticks, help titles."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.conftest import wait_for
+from tests.tui.helpers_screens import app_on, fake_model, notes, screen_text, settle
+
+pytestmark = pytest.mark.xdist_group("tui-screens")
+
+
+def _with_policy(ws, policy: str):
+    from mlops_tui.workspace import Workspace
+
+    ws.config_path.write_text("[gate]\n" + policy)
+    return Workspace.open(ws.root)  # config is read once per Workspace object
+
+
+async def test_a_pass_only_because_the_champion_fails_too_says_so_at_80_columns(ws):
+    ws = _with_policy(ws, "min_metric = { roc_auc = 0.9 }\n")
+    champ = fake_model(ws, "credit", 0.80)
+    fake_model(ws, "credit", 0.85)  # beats the champion, below the bound the champion misses too
+    ws.store.models.set_alias("credit", "production", champ.version)
+    app = app_on(ws, "models")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#models-table")
+        assert await wait_for(pilot, lambda: str(table.get_row("credit:2")[1]) == "▲ pass*", what="gate cell")
+        assert str(table.get_row("credit:1")[1]) == "✗ fail"
+        detail = str(app.screen.query_one("#model-detail").render())
+        assert (
+            "Gate ▲ pass*\n  * roc_auc 0.85 < 0.9, but the champion fails it too, as badly or more: 0.8"
+            in detail
+        )
+        text = "\n".join(screen_text(app))
+        assert "│ credit:2  ▲ pass*  roc_auc 0.8500" in text and "  * roc_auc 0.85 < 0.9," in text
+
+
+# -- 2. the forms' messages name the form's fields, not CLI flags --------------------------------
+async def test_the_launch_form_asks_for_trials_or_timeout_by_its_fields(sample_ws, app_factory):
+    app = app_on(sample_ws, "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "LaunchScreen", what="launch form")
+        app.screen.query_one("#field-dataset").value = "penguins"
+        app.screen.query_one("#field-trials").value = ""
+        await pilot.press("ctrl+s")
+        said = await wait_for(
+            pilot, lambda: [n for n in notes(app) if "study would never end" in n], what="the refusal"
+        )
+        assert said == ["fill in Trials or Timeout (or both), or the study would never end"]
+        assert type(app.screen).__name__ == "LaunchScreen"  # still open, to fill in
+    assert sample_ws.store.runs.list() == []
+
+
+async def test_a_gate_refusal_and_a_bad_score_output_name_no_flag(ws, tmp_path):
+    from tests.scoring_helpers import SAMPLE, credit_model
+
+    credit_model(ws, rounds=3, metrics={"score": 0.70})
+    v2 = credit_model(ws, rounds=4, metrics={"score": 0.90})
+    ws.store.models.set_alias("credit", "production", v2.version)
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where a folder would go")
+    app = app_on(ws, "models")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("j", "d")
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmModal", what="force question")
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        app.screen.query_one("#field-inputs").value = str(SAMPLE / "default.csv")
+        app.screen.query_one("#field-output").value = str(blocker / "scored.parquet")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: any("is a file" in n for n in notes(app)), what="the output refused")
+        await settle(pilot)
+    said = notes(app)
+    assert any(n.startswith("✗ gate refused credit:1") for n in said), said
+    assert any(n.startswith(f"Output file {blocker / 'scored.parquet'}: ") for n in said), said
+    assert not [n for n in said if "--" in n], said
+
+
+# -- 3. the run head says the final model is training ---------------------------------------------
+async def test_the_run_head_says_the_final_model_is_training(ws, app_factory):
+    from mlops_tui.screens.run_detail import RunDetailScreen
+
+    from mlops_tui.training import tuning
+    from tests.tui.conftest import fake_runs
+
+    run_id = fake_runs(ws)[1]  # running, no trial running
+    log = tuning.log_path(ws, run_id)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(
+        "2026-01-15 12:00:01,000 4242 INFO mlops_tui.training.tuning.study: worker 4242 done in 3.1s\n"
+        "2026-01-15 12:00:02,000 4241 INFO mlops_tui.training.tuning.worker: best trial 3 (log_loss=0.18); "
+        "training the final model (one refit on train+valid)\n"
+    )
+    app = app_factory(ws, start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(RunDetailScreen(run_id))
+        head = app.screen.query_one("#run-head")
+        assert await wait_for(pilot, lambda: "final model" in str(head.render()), what="the phase")
+        assert "\n● training the final model (one refit on train+valid)" in str(head.render())
+        await pilot.pause()
+        assert "● training the final model (one refit on" in "\n".join(screen_text(app))
+        # the log says the run ended after it (a run resumed for more trials): no phase
+        with log.open("a") as f:
+            f.write(
+                f"2026-01-15 12:00:09,000 4241 INFO mlops_tui.training.tuning.worker: run {run_id} completed: "
+                "model penguins-1:1\n"
+            )
+        assert await wait_for(
+            pilot, lambda: "final model" not in str(head.render()), what="no phase", timeout=10
+        )
+
+
+# -- 5. whole trial numbers on the history plot -------------------------------------------------
+async def test_the_history_plot_of_two_trials_has_whole_trial_numbers(ws, app_factory):
+    from mlops_tui.screens.run_detail import RunDetailScreen
+
+    from tests.tui.conftest import fake_runs
+
+    run_id = fake_runs(ws)[1]  # trials 0 and 1 complete
+    app = app_factory(ws, start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(RunDetailScreen(run_id))
+        await pilot.press("h")
+        await wait_for(pilot, lambda: app.screen.query_one("#history-plot"), what="plot")
+        await settle(pilot)
+        axis = await wait_for(
+            pilot,
+            lambda: next(
+                (r for r in screen_text(app) if r.strip().startswith("0") and r.split()[-1] == "1"), None
+            ),
+            what="an x axis 0 … 1",
+        )
+        assert axis.split() == ["0", "1"]  # not 0.00 0.25 0.50 0.75 1.00
+
+
+# -- 4. the palette finds a command by the words a user types ----------------------------------
+@pytest.mark.parametrize("query", ["register file", "add dataset", "import csv"])
+async def test_the_palette_finds_register_by_a_users_words(sample_ws, app_factory, query):
+    from textual.command import CommandPalette
+
+    app = app_factory(sample_ws)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+        await pilot.press(*query)
+        hits = await wait_for(
+            pilot,
+            lambda: app.screen.query_one("CommandList").option_count and app.screen.query_one("CommandList"),
+            what=f"hits for {query!r}",
+        )
+        await pilot.pause(0.3)  # every provider has answered
+        assert str(hits.get_option_at_index(0).prompt).startswith("Datasets: Register")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "FormScreen", what="register form")
+        assert app.screen.form_title == "Register a dataset file"
+
+
+# -- 6. help names where keys work as a person would ------------------------------------------
+async def test_help_names_dialogs_by_their_human_title(ws, app_factory):
+    from mlops_tui.screens.help import SCOPES
+    from mlops_tui.screens.keymap import catalogue
+
+    assert {e.scope for e in catalogue() if e.scope != "HelpScreen"} <= set(
+        SCOPES
+    )  # a new screen gets a title
+    app = app_factory(ws)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("question_mark")
+        table = await wait_for(pilot, lambda: app.screen.query_one("#help-table"), what="help")
+        scopes = {str(table.get_row_at(i)[0]) for i in range(table.row_count)}
+        assert {"form dialogs", "yes/no questions", "text views (logs, results)", "Run detail"} <= scopes
+        assert not {"Form", "ConfirmModal", "Text", "RunDetail", "Sql"} & scopes
