@@ -17,6 +17,10 @@ import re
 import polars as pl
 
 ISO = "iso"  # let Polars infer an ISO-like format from the values
+# ISO text with a time zone (2012-01-01T06:16:41Z, ...+01:00: what R, pandas and JSON APIs write of a
+# zoned time), read as UTC: Polars infers no zone from text in a lazy query and refuses the column.
+ISO_UTC = "iso-utc"
+_ZONE = r"(Z|[+-]\d{2}:?\d{2})$"
 # %B reads a month's name or its abbreviation, in any case (Feb, FEB, February): what Excel and
 # Oracle write (26-Feb-2000, 26-FEB-00), newspapers and reports (February 26, 2000; tidyr's billboard
 # once exported) and British text (26 Feb 2000). A named month is never ambiguous.
@@ -45,7 +49,8 @@ def looks_like_date(text: str) -> bool:
 
 def infer_format(col: pl.Series) -> str | None:
     """The format every non-empty value of a text column (a sample of 1,000) reads with: ``ISO``,
-    one of :data:`FORMATS`, or None when the column is not dates."""
+    ``ISO_UTC`` (ISO with a time zone on some value), one of :data:`FORMATS`, or None when the column
+    is not dates."""
     values = col.drop_nulls().str.strip_chars()
     values = values.filter(values != "")
     if values.len() == 0:
@@ -54,6 +59,8 @@ def infer_format(col: pl.Series) -> str | None:
     if not values.str.contains(_LOOKS_LIKE_A_DATE).all():
         return None
     if values.str.contains(r"^\d{4}-\d{2}-\d{2}").all():
+        if values.str.contains(_ZONE).any():
+            return ISO_UTC if values.str.to_datetime(strict=False, time_zone="UTC").null_count() == 0 else None
         try:
             return ISO if values.str.to_datetime(strict=False).null_count() == 0 else None
         except pl.exceptions.ComputeError:  # Polars found no format it knows
@@ -69,6 +76,8 @@ def parse(col: pl.Expr, fmt: str | None) -> pl.Expr:
     """Text → Datetime with a format from :func:`infer_format` (None: as ``ISO``, the rule of
     signatures written before formats were recorded). A value that does not fit becomes null."""
     col = col.str.strip_chars()
+    if fmt == ISO_UTC:
+        return col.str.to_datetime(strict=False, time_zone="UTC")
     if fmt is None or fmt == ISO:
         return col.str.to_datetime(strict=False)
     return col.str.to_datetime(fmt, strict=False)

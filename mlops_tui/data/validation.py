@@ -54,10 +54,10 @@ def validate(ws: Workspace, ref: str, path: str) -> Validation:
     the rows (a feature that is mostly gone). Fewer missing values in a feature are a warning with
     the count and rate: LightGBM takes missing features, and one gap in six months of weather
     readings must not stop a pipeline. Other warnings: extra columns, text values the version never
-    had, numbers outside the version's range, text that is not a date in a column of dates. One lazy
-    aggregate pass over the file; a CSV with a value past the rows its types were inferred from is
-    read again with every row inferred, as ``add`` does (so the file a version was registered from
-    always validates against it).
+    had, numbers outside the version's range (not in an id column: a later slice's keys are new by
+    nature), text that is not a date in a column of dates. One lazy aggregate pass over the file; a
+    CSV with a value past the rows its types were inferred from is read again with every row
+    inferred, as ``add`` does (so the file a version was registered from always validates against it).
     """
     dv = resolve(ws, ref)
     null_alert = stats.limits(ws.config.get("drift"))["null_rate_alert"]
@@ -91,10 +91,14 @@ def _renamed(name: str, dtype: str, extra: dict[str, str]) -> str:
     return f"; renamed to {fits[close[0]]!r}?" if close else ""
 
 
+def _is_dates(dtype: str) -> bool:
+    return dtype == "Date" or dtype.startswith("Datetime")
+
+
 def _text_date_format(lf: pl.LazyFrame, name: str, contract: str, actual: str) -> str | None:
     """The text-date format (``mlops_tui.data.dates``) of a text column where the contract has dates,
     as ``add`` would read it (``07/01/2013 04:00``); None when it is not dates or not text."""
-    if actual != "String" or not (contract == "Date" or contract.startswith("Datetime")):
+    if actual != "String" or not _is_dates(contract):
         return None
     return dates.infer_format(lf.select(name).collect().to_series())
 
@@ -127,6 +131,8 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert:
             if fmt := _text_date_format(lf, name, e["dtype"], schema[name]):
                 date_formats[name] = fmt
                 continue
+            if dv.profile.get(name, {}).get("date_format") and _is_dates(schema[name]):
+                continue  # the version's dates were text (a Parquet of strings); these come typed (a CSV)
             problems.append(f"column {name!r} is {dtype_text(schema[name])}, the contract says "
                             f"{dtype_text(e['dtype'])}" + _first_non_number(lf, name, schema[name], e["dtype"]))
     warnings.extend(f"extra column {c!r} ({dtype_text(t)}) is not in {dv.ref}" for c, t in extra.items())
@@ -137,7 +143,9 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert:
     for c in common:
         aggs.append(pl.col(c).null_count().alias(f"nulls:{c}"))
         prof = dv.profile.get(c, {})
-        if prof.get("kind") == "numeric" and schema[c] not in ("String",) and prof.get("min") is not None:
+        if contract[c]["role"] == "id":  # a later slice's keys are new ones: past the old range by nature
+            pass
+        elif prof.get("kind") == "numeric" and schema[c] not in ("String",) and prof.get("min") is not None:
             aggs.append(pl.col(c).min().cast(pl.Float64, strict=False).alias(f"min:{c}"))
             aggs.append(pl.col(c).max().cast(pl.Float64, strict=False).alias(f"max:{c}"))
         elif c in date_formats:  # dates written as text: each must read as one

