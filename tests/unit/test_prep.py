@@ -70,6 +70,9 @@ def test_a_row_number_column_from_an_export_is_an_id_not_a_feature(column):
     ("bikeshare", "bikers", pl.col("bikers").log1p()),
     ("default", "default", (pl.col("default") == "Yes").cast(pl.Float64) * 5 + pl.col("income") / 1e6),
     ("penguins", "species", pl.col("species").str.to_lowercase()),
+    # One class's indicator: the other two classes share its 0, so only the one-vs-rest view sees it.
+    ("penguins", "species", (pl.col("species") == "Gentoo").cast(pl.Int8)),
+    ("penguins", "species", pl.when(pl.col("species") == "Chinstrap").then(pl.lit("yes")).otherwise(pl.lit("no"))),
 ])
 def test_leakage_guard_excludes_a_feature_that_predicts_the_target(name, target, leak):
     p = prep.prepare(_read(name).with_columns(leak.alias("leak")), target=target)
