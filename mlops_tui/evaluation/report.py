@@ -54,6 +54,8 @@ def _f(v: Any, digits: int = 4) -> str:
         if not math.isfinite(v):
             return "—"
         return f"{v:.{digits}g}"
+    if isinstance(v, list | tuple):  # an interval
+        return "[" + ", ".join(_f(x, digits) for x in v) + "]"
     return escape(str(v))
 
 
@@ -284,6 +286,8 @@ def _slices_section(c: _Ctx) -> str:
         html += (f"<h3>{escape(c.label[i])}: {escape(metric)} per group — largest gap between categories "
                  f"<span class='gap'>{_f(sl.get('max_gap'), 3)}</span> ({escape(str(sl.get('max_gap_feature')))})"
                  f"{time_gap}</h3>")
+        if sl.get("metric_note"):
+            html += f"<p class='muted'>{escape(metric)}: {escape(sl['metric_note'])}</p>"
         for feat in sl["features"]:
             keys = [k for k in feat["groups"][0] if k not in ("value", "n")] if feat["groups"] else []
             rows = []

