@@ -165,3 +165,40 @@ def test_feedback_labels_an_id_served_twice_with_other_values_at_its_latest_requ
     y = later["Ozone"].head(3).to_numpy(dtype=float)
     pred = [answer.json()["predictions"][0], *sent.json()["predictions"][1:]]
     assert res.metrics["rmse"] == pytest.approx(float(np.sqrt(np.mean((y - np.array(pred)) ** 2))))
+
+
+def test_feedback_measures_the_deployed_model_only_on_rows_it_scored(ws, tmp_path: Path):
+    """airquality after a retrain promoted version 2: the labelled rows had all been scored by
+    version 1, yet `feedback` pooled them "vs holdout" of version 2 and alerted (rmse 21.4 vs 12.3;
+    exit 3 with --strict) while each job was fine against its own model's holdout (25.2)."""
+    from mlops_tui.monitoring import monitor
+    from mlops_tui.registry import models as registry
+    from mlops_tui.serving import scoring
+    from tests.monitor_helpers import tune_small
+
+    df = _real_frame("datasets", "airquality")
+    df.iloc[:107].to_csv(tmp_path / "early.csv", index=False)
+    later = df.iloc[107:].dropna(subset=["Ozone"])
+    later.drop(columns=["Ozone"]).to_csv(tmp_path / "later.csv", index=False)
+    later[["row_id", "Ozone"]].to_csv(tmp_path / "labels.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="airquality", target="Ozone")
+    first = tune_small(ws, "airquality:1", tmp_path, name="airquality")
+    registry.deploy(ws, f"airquality:{first.model_version}", "air", force=True)
+    job = scoring.score(ws, "air", [str(tmp_path / "later.csv")], str(tmp_path / "s1.parquet"))
+    second = tune_small(ws, "airquality:1", tmp_path, name="airquality", seed=1)
+    registry.deploy(ws, f"airquality:{second.model_version}", "air", force=True)
+
+    res = monitor.feedback(ws, "air", str(tmp_path / "labels.csv"), id_column="row_id")
+    assert res.model == f"airquality:{second.model_version}"
+    assert (res.metrics, res.comparison) == ({}, None)
+    (by_job,) = res.jobs
+    assert (by_job.job_id, by_job.model) == (job.job_id, f"airquality:{first.model_version}")
+    v1 = ws.store.models.get("airquality", first.model_version)
+    assert by_job.comparison.holdout == v1.metrics["rmse"]
+
+    # once the deployed model scores labelled rows, they are its figures
+    job2 = scoring.score(ws, "air", [str(tmp_path / "later.csv")], str(tmp_path / "s2.parquet"))
+    res = monitor.feedback(ws, "air", str(tmp_path / "labels.csv"), id_column="row_id")
+    v2 = ws.store.models.get("airquality", second.model_version)
+    assert res.comparison is not None and res.comparison.holdout == v2.metrics["rmse"]
+    assert res.metrics["rmse"] == next(j for j in res.jobs if j.job_id == job2.job_id).metrics["rmse"]
