@@ -355,7 +355,7 @@ class CompareScreen(BaseScreen):
             if answer and answer["output"]:
                 self.export(answer["output"])
 
-        self.app.push_screen(FormScreen("Export HTML report", [FormField("output", "Output file", str(default))],
+        self.app.push_screen(FormScreen("Export HTML report", [FormField("output", "Output file", str(default), required=True)],
                                        help_text="One self-contained file: opens offline, no network."), done)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="compare-export")

@@ -279,7 +279,7 @@ class DatasetsScreen(BaseScreen):
             self.app.push_screen(LaunchScreen(dv.ref, dv.target or "", dv.task or "auto"))
 
     def action_register(self) -> None:
-        fields = [FormField("source", "File", placeholder="path to a .csv or .parquet (glob ok)"),
+        fields = [FormField("source", "File", placeholder="path to a .csv or .parquet (glob ok)", required=True),
                   FormField("name", "Name", placeholder="default: file name"),
                   FormField("target", "Target", placeholder="target column (optional)"),
                   FormField("description", "Description")]
@@ -313,7 +313,7 @@ class DatasetsScreen(BaseScreen):
                 self.run_validate(dv.ref, values["path"])
 
         self.app.push_screen(FormScreen(f"Validate a file against {dv.ref}",
-                                        [FormField("path", "File", placeholder="path to a .csv or .parquet")]),
+                                        [FormField("path", "File", placeholder="path to a .csv or .parquet", required=True)]),
                              validate)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
@@ -337,7 +337,7 @@ class DatasetsScreen(BaseScreen):
                 self.run_diff(values["other"], dv.ref)
 
         self.app.push_screen(FormScreen(f"Diff {dv.ref} against",
-                                        [FormField("other", "Other version", other, placeholder="NAME:V")]),
+                                        [FormField("other", "Other version", other, placeholder="NAME:V", required=True)]),
                              diff)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")

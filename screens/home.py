@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import ago, sparkline, status_text, symbol
 from mlops_tui.screens.nav import BaseScreen, NavBar
+from mlops_tui.screens.run_actions import retrain_of
 from mlops_tui.screens.tables import Table
 from textual import work
 from textual.app import ComposeResult
@@ -109,9 +110,10 @@ def read_snapshot(ws: Workspace) -> Snapshot:
                             f"{fmt(job.rows_out)} rows → {job.output or '-'}", ago(job.created_at)))
     for run in runs[:10]:
         if run.status not in ("running", "queued", "stopping"):
-            best = fmt(run.best_value)
+            champion = retrain_of(run)
+            best = f"retrain of {champion}" if champion else f"{run.metric}={fmt(run.best_value)}"
             snap.recent.append((f"run:{run.run_id}", run.status, f"run {run.name}",
-                                f"{run.dataset}:{run.dataset_version} {run.metric}={best}",
+                                f"{run.dataset}:{run.dataset_version} {best}",
                                 ago(run.ended_at or run.created_at)))
     return snap
 

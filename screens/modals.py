@@ -22,13 +22,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class FormField:
-    """One input of a FormScreen; ``options`` makes it a Select (value, label) instead of an Input."""
+    """One input of a FormScreen; ``options`` makes it a Select (value, label) instead of an Input.
+    A ``required`` field left blank keeps the form open and says so (it closed, and nothing happened)."""
 
     id: str
     label: str
     value: str = ""
     placeholder: str = ""
     options: tuple[tuple[str, str], ...] = ()
+    required: bool = False
 
 
 class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
@@ -108,7 +110,13 @@ class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
             self.focus_next()
 
     def action_submit(self) -> None:
-        self.dismiss(self.values())
+        values = self.values()
+        blank = next((f for f in self.fields if f.required and not values[f.id]), None)
+        if blank is not None:
+            self.notify(f"{blank.label.split(' (')[0]}: required", severity="warning")
+            self.query_one(f"#field-{blank.id}").focus()
+            return
+        self.dismiss(values)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

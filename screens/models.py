@@ -391,7 +391,7 @@ class ModelsScreen(BaseScreen):
             if answer and answer["alias"]:
                 self.promote(m.ref, answer["alias"])
 
-        self.app.push_screen(FormScreen(f"Promote {m.ref}", [FormField("alias", "Alias", "production")],
+        self.app.push_screen(FormScreen(f"Promote {m.ref}", [FormField("alias", "Alias", "production", required=True)],
                                        help_text="The alias moves from any other version; the move is kept in "
                                        "its history."), done)
 
@@ -416,7 +416,7 @@ class ModelsScreen(BaseScreen):
             if answer and answer["alias"]:
                 self.rollback(m.name, answer["alias"])
 
-        self.app.push_screen(FormScreen(f"Roll back an alias of {m.name}", [FormField("alias", "Alias", "production")],
+        self.app.push_screen(FormScreen(f"Roll back an alias of {m.name}", [FormField("alias", "Alias", "production", required=True)],
                                        help_text="Moves the alias back to the version it pointed at before its last move."),
                              done)
 
@@ -441,7 +441,7 @@ class ModelsScreen(BaseScreen):
                 self.deploy(m.ref, answer["name"], False, answer["engine"])
 
         self.app.push_screen(FormScreen(f"Deploy {m.ref}", [
-            FormField("name", "Deployment name", default),
+            FormField("name", "Deployment name", default, required=True),
             FormField("engine", "Engine", engine, options=(
                 ("local", "local: LightGBM"), ("compiled", "compiled: native code, checked against LightGBM"))),
         ], help_text="Checked by the validation gate against the version it serves now. Compiling takes "
@@ -507,9 +507,9 @@ class ModelsScreen(BaseScreen):
                 self.notify("Give a deployment or model and at least one input file", severity="warning")
 
         self.app.push_screen(FormScreen("Score a file", [
-            FormField("target", "Deployment or model (NAME, NAME:V, NAME@ALIAS)", target),
+            FormField("target", "Deployment or model (NAME, NAME:V, NAME@ALIAS)", target, required=True),
             FormField("inputs", "Input CSV/Parquet file(s), comma-separated; relative to the cwd", "",
-                  "data/new.csv"),
+                  "data/new.csv", required=True),
             FormField("output", "Output file (.parquet, or .csv for CSV) or folder", "",
                   "blank: the workspace's artifacts/scores"),
             FormField("keep", "Keep input columns in the output, comma-separated (a deployment remembers them)",

@@ -242,8 +242,8 @@ class MonitoringScreen(BaseScreen):
                 self.notify("Give the labels file and the id column that joins them", severity="warning")
 
         self.app.push_screen(FormScreen(f"Feedback for {s.deployment}", [
-            FormField("labels", "Labels file (CSV/Parquet with the id and the true target)", "", "labels.csv"),
-            FormField("id_column", "Id column (passed through by scoring)", "", "customer_id"),
+            FormField("labels", "Labels file (CSV/Parquet with the id and the true target)", "", "labels.csv", required=True),
+            FormField("id_column", "Id column (passed through by scoring)", "", "customer_id", required=True),
         ], help_text="Joins the labels to the scored rows; metrics per job vs the holdout.", enter_submits=False),
             done)
 
@@ -279,7 +279,7 @@ class MonitoringScreen(BaseScreen):
             self.retrain(s.deployment, answer["dataset"], int(trials) if trials else None)
 
         self.app.push_screen(FormScreen(f"Retrain {s.deployment} ({s.model}:{s.version})", [
-            FormField("dataset", "Dataset", "", "NAME (latest) or NAME:V: the new data"),
+            FormField("dataset", "Dataset", "", "NAME (latest) or NAME:V: the new data", required=True),
             FormField("trials", "Trials", "", "blank: reuse the champion's parameters"),
         ], help_text="A challenger is trained on the dataset and compared with the champion on its holdout; "
                      "it replaces the champion only if it passes the gate and wins."), done)

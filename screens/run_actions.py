@@ -24,6 +24,18 @@ def progress_bar(done: int, total: int | None, width: int = 8) -> str:
     return f"{done}/{total} " + "█" * filled + "░" * (width - filled)
 
 
+def retrain_of(run: Run) -> str | None:
+    """The champion a `retrain` run reused the parameters of ('penguins:1'), for a run with no
+    trials of its own: its best and its trials are '-' and 0, which read as a run that did nothing."""
+    champion = (run.config or {}).get("retrain_of")
+    return str(champion) if champion and not run.n_trials else None
+
+
+def trials_text(run: Run, width: int = 8) -> str:
+    """The trials cell of a run: '3/5 █████░░░', or 'retrain' for a run that reused parameters."""
+    return "retrain" if retrain_of(run) else progress_bar(run.n_trials, run.n_trials_requested, width)
+
+
 def run_elapsed(run: Run) -> float | None:
     if run.started_at is None:
         return None

@@ -14,6 +14,7 @@ from mlops_tui.screens.run_actions import (
     REFRESH_S,
     progress_bar,
     resume_run,
+    retrain_of,
     run_action_offered,
     run_elapsed,
     show_logs,
@@ -158,8 +159,11 @@ class RunDetailScreen(BaseScreen):
         head = Text()
         head.append_text(status_text(run.status))
         head.append(f"  {run.name}  {run.dataset}:{run.dataset_version} → {run.target} ({run.task})\n")
-        head.append(f"{run.metric} ({run.direction}) best {fmt(run.best_value)} · trials "
-                    f"{progress_bar(run.n_trials, run.n_trials_requested)} · {duration(run_elapsed(run))}")
+        if champion := retrain_of(run):
+            head.append(f"{run.metric} ({run.direction}) · retrain of {champion} with its parameters")
+        else:
+            head.append(f"{run.metric} ({run.direction}) best {fmt(run.best_value)} · trials "
+                        f"{progress_bar(run.n_trials, run.n_trials_requested)} · {duration(run_elapsed(run))}")
         if run.model_name:
             head.append(f" · model {run.model_name}:{run.model_version}")
         if phase:

@@ -16,12 +16,12 @@ from mlops_tui.screens.modals import FormField, FormScreen
 from mlops_tui.screens.nav import BaseScreen, NavBar
 from mlops_tui.screens.run_actions import (
     REFRESH_S,
-    progress_bar,
     resume_run,
     run_action_offered,
     run_elapsed,
     show_logs,
     stop_run,
+    trials_text,
 )
 from mlops_tui.screens.tables import Table
 from textual import work
@@ -119,7 +119,7 @@ class RunsScreen(BaseScreen):
         for r in runs:
             rows.append([status_text(r.status), _run_label(r, r.run_id in self.marked),
                          f"{r.dataset}:{r.dataset_version}", r.metric, fmt(r.best_value),
-                         progress_bar(r.n_trials, r.n_trials_requested, 8 if wide else 4),
+                         trials_text(r, 8 if wide else 4),
                          ago(r.started_at or r.created_at), duration(run_elapsed(r))])
         if not wide:  # 80 columns: the run name already says the dataset; 'time' says enough
             columns = [c for c in columns if c not in ("dataset", "started")]

@@ -180,3 +180,56 @@ async def test_help_names_dialogs_by_their_human_title(ws, app_factory):
         scopes = {str(table.get_row_at(i)[0]) for i in range(table.row_count)}
         assert {"form dialogs", "yes/no questions", "text views (logs, results)", "Run detail"} <= scopes
         assert not {"Form", "ConfirmModal", "Text", "RunDetail", "Sql"} & scopes
+
+
+# -- the tour: a retrain run reads as one, not as a run that did nothing ------------------------
+async def test_a_retrain_run_says_whose_parameters_it_reused(ws, app_factory):
+    from mlops_tui.screens.run_detail import RunDetailScreen
+
+    ws.store.runs.create(
+        run_id="69bd51fb00",
+        name="penguins",
+        dataset="penguins",
+        dataset_version=1,
+        target="species",
+        task="multiclass",
+        metric="log_loss",
+        direction="minimize",
+        seed=0,
+        config={"retrain_of": "penguins:1", "trials": None},
+        n_trials_requested=None,
+    )
+    ws.store.runs.update("69bd51fb00", status="completed", test_metrics={"log_loss": 0.12})
+    app = app_factory(ws, start="home")
+    async with app.run_test(size=(80, 24)) as pilot:
+        recent = app.screen.query_one("#recent")
+        assert await wait_for(pilot, lambda: recent.row_count == 1, what="the run in Recent")
+        assert recent.get_row_at(0)[3] == "penguins:1 retrain of penguins:1"  # not 'log_loss=-'
+        await pilot.press("3")
+        table = await wait_for(
+            pilot,
+            lambda: app.screen.query_one("#runs-table").row_count and app.screen.query_one("#runs-table"),
+            what="runs",
+        )
+        assert "retrain" in [str(c) for c in table.get_row_at(0)]
+        await app.push_screen(RunDetailScreen("69bd51fb00"))
+        head = app.screen.query_one("#run-head")
+        assert await wait_for(
+            pilot, lambda: "retrain of penguins:1 with its parameters" in str(head.render())
+        )
+        assert "trials 0" not in str(head.render())
+
+
+async def test_a_form_submitted_with_a_required_field_blank_stays_open_and_says_which(sample_ws, app_factory):
+    """Diff on a dataset's only version opens with 'Other version' blank: Enter closed the form and
+    nothing happened, with no word why."""
+    app = app_on(sample_ws, "datasets")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.screen.current == "bikeshare:1", what="bikeshare selected")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "FormScreen", what="diff form")
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: "Other version: required" in notes(app), what="the field named")
+        assert type(app.screen).__name__ == "FormScreen"
+        await pilot.press(*"penguins:1", "enter")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "TextScreen", what="the diff")
