@@ -79,5 +79,9 @@ def parse(col: pl.Expr, fmt: str | None) -> pl.Expr:
     if fmt == ISO_UTC:
         return col.str.to_datetime(strict=False, time_zone="UTC")
     if fmt is None or fmt == ISO:
-        return col.str.to_datetime(strict=False)
+        # As UTC, then without a zone: a value with one (2012-01-01T06:16:41Z) reads as its UTC time
+        # instead of failing the column (Polars refuses zoned text in a query without a zone, and
+        # read a scoring file's 48 good email times as missing behind one 'never-seen-value');
+        # a value without one keeps its wall time.
+        return col.str.to_datetime(strict=False, time_zone="UTC").dt.replace_time_zone(None)
     return col.str.to_datetime(fmt, strict=False)

@@ -163,13 +163,15 @@ class BatchStats:
     unseen: dict[str, int] = field(default_factory=dict)  # values of categories never seen in training
     nulls: dict[str, int] = field(default_factory=dict)  # missing values per source column
     infinite: dict[str, int] = field(default_factory=dict)  # ±inf per numeric source column that has any
+    not_dates: dict[str, int] = field(default_factory=dict)  # text in a date column that reads as no date
     drift: DriftStats | None = None
     drift_error: str | None = None  # counting drift failed (drift must never fail scoring)
 
     def merge(self, other: BatchStats) -> None:
         self.rows += other.rows
         self.drift_error = self.drift_error or other.drift_error
-        for mine, theirs in ((self.unseen, other.unseen), (self.nulls, other.nulls), (self.infinite, other.infinite)):
+        for mine, theirs in ((self.unseen, other.unseen), (self.nulls, other.nulls), (self.infinite, other.infinite),
+                             (self.not_dates, other.not_dates)):
             for k, v in theirs.items():
                 mine[k] = mine.get(k, 0) + v
         if other.drift is not None:
@@ -197,7 +199,8 @@ def score_batch(frame: pl.DataFrame, spec: BatchSpec, predict: Predict, *, seed:
     X = features.to_numpy()  # Fortran order: LightGBM takes it without a copy, drift reads columns
     raw = predict(X)
     nulls = frame.select(pl.col(sig.source_columns).null_count()).row(0, named=True)
-    stats = BatchStats(frame.height, unseen, {k: int(v) for k, v in nulls.items()}, _infinite(X, sig))
+    stats = BatchStats(frame.height, unseen, {k: int(v) for k, v in nulls.items()}, _infinite(X, sig),
+                       not_dates=_not_dates(frame, features, sig))
     if spec.drift_ref is not None:
         try:
             stats.drift = DriftStats(spec.drift_ref, sig)
@@ -205,6 +208,20 @@ def score_batch(frame: pl.DataFrame, spec: BatchSpec, predict: Predict, *, seed:
         except Exception as exc:  # noqa: BLE001 - drift must never fail a scoring job
             stats.drift, stats.drift_error = None, f"{type(exc).__name__}: {exc}"
     return ScoredBatch(output_table(frame, spec, raw), stats)
+
+
+def _not_dates(frame: pl.DataFrame, features: pl.DataFrame, sig: Signature) -> dict[str, int]:
+    """Per date column written as text, the values that read as no date (openintro email's `time`
+    with one 'never-seen-value'): the model's date parts are missing there, so they are scored as
+    missing; the job says how many, as it does of unseen categories. Read off the encoded parts."""
+    out: dict[str, int] = {}
+    for f in {f.source: f for f in sig.features if f.transform}.values():  # one part per column is enough
+        if frame.schema.get(f.source) != pl.String:
+            continue
+        present = frame[f.source].str.strip_chars().fill_null("") != ""
+        if n := int((present & features[f.name].is_null()).sum()):
+            out[f.source] = n
+    return out
 
 
 def _infinite(X: np.ndarray, sig: Signature) -> dict[str, int]:

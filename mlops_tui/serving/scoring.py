@@ -404,6 +404,8 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
             for col, n in stats.nulls.items():
                 if n == stats.rows and stats.rows:
                     warnings.append(f"column {col!r} is entirely null ({n} rows): scored as missing")
+            for col, n in stats.not_dates.items():
+                warnings.append(f"column {col!r} has {n:,} value(s) that are not dates: scored as missing")
             for col, n in stats.infinite.items():
                 warnings.append(f"column {col!r} has {n:,} infinite value(s): scored past every split, "
                                 "as no finite value would be")

@@ -202,3 +202,34 @@ def test_feedback_measures_the_deployed_model_only_on_rows_it_scored(ws, tmp_pat
     v2 = ws.store.models.get("airquality", second.model_version)
     assert res.comparison is not None and res.comparison.holdout == v2.metrics["rmse"]
     assert res.metrics["rmse"] == next(j for j in res.jobs if j.job_id == job2.job_id).metrics["rmse"]
+
+
+def test_score_reads_the_dates_around_one_that_is_not_and_says_so(ws, tmp_path: Path):
+    """openintro email's model learnt `time` as typed dates (the CSV reader parses them). A scoring
+    CSV with one 'never-seen-value' among 49 times comes as text: all 49 good times were read as
+    missing, with no word (zoned ISO text, "2012-03-25T22:11:29Z", read without a zone). Now the good
+    ones read as the dates they are and the job names the one that is not."""
+    import polars as pl
+
+    from mlops_tui.serving import scoring
+    from tests.monitor_helpers import tune_small
+
+    df = _real_frame("openintro", "email")
+    df.iloc[:2744].to_csv(tmp_path / "early.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="email", target="spam")
+    run = tune_small(ws, "email:1", tmp_path, name="email")
+    model = f"email:{run.model_version}"
+    assert any(
+        f["source"] == "time" for f in ws.store.models.get("email", run.model_version).signature["features"]
+    )
+
+    rows = df.iloc[2744:2794].drop(columns=["spam"])
+    rows.iloc[1:].to_csv(tmp_path / "clean.csv", index=False)
+    rows.assign(time=["never-seen-value", *rows["time"].iloc[1:]]).to_csv(tmp_path / "odd.csv", index=False)
+    clean = scoring.score(ws, model, [str(tmp_path / "clean.csv")], str(tmp_path / "clean.parquet"))
+    odd = scoring.score(ws, model, [str(tmp_path / "odd.csv")], str(tmp_path / "odd.parquet"))
+
+    assert not [w for w in clean.warnings if "time" in w]
+    assert "column 'time' has 1 value(s) that are not dates: scored as missing" in odd.warnings
+    got = pl.read_parquet(tmp_path / "odd.parquet")["proba_1"].to_list()[1:]
+    assert got == pytest.approx(pl.read_parquet(tmp_path / "clean.parquet")["proba_1"].to_list(), abs=1e-12)
