@@ -140,11 +140,14 @@ class HomeScreen(BaseScreen):
         yield Header()
         yield NavBar("home")
         yield Static("Loading…", id="home-summary")
+        # The footer cannot say 'enter Open': the focused table's own Enter hides it there.
         with Vertical(id="home-attention", classes="pane") as v:
             v.border_title = "Needs attention"
+            v.border_subtitle = "enter opens a row · tab next pane"
             yield Table(id="attention")
         with Vertical(id="home-recent", classes="pane") as v:
             v.border_title = "Recent"
+            v.border_subtitle = "enter opens a row · tab next pane"
             yield Table(id="recent")
         yield Footer()
 

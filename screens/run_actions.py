@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mlops_tui.screens.modals import TextScreen
+from mlops_tui.screens.modals import FormField, FormScreen, TextScreen
 from mlops_tui.screens.nav import BaseScreen
 
 REFRESH_S = 1.5
@@ -72,13 +72,43 @@ def stop_run(screen: BaseScreen, run_id: str, then: Callable[[], object]) -> Non
     screen.run_worker(work_, thread=True, exit_on_error=False, group="run-action")
 
 
-def resume_run(screen: BaseScreen, run_id: str, then: Callable[[], object]) -> None:
-    """Resume run ``run_id`` detached (off the UI thread), then call ``then`` (the screen's refresh)."""
+# `run resume`'s messages name --trials: here it is the resume form's field.
+RESUME_WORDS = {"--trials": "Trials (R to resume)"}
+MORE_TRIALS = 5  # what the resume form offers a run with none of its trials left
+
+
+def ask_resume(screen: BaseScreen, run: Run, then: Callable[[], object]) -> None:
+    """The resume form: how many more trials. Blank runs the rest of the run's budget; a run with
+    none left (completed, or limited by time only) is offered MORE_TRIALS, since resuming it with
+    none said 'pass --trials N', a flag the TUI has no place for."""
+    requested = run.n_trials_requested
+    left = None if requested is None else requested - run.n_trials
+    default = "" if left and run.status != "completed" else str(MORE_TRIALS)
+
+    def done(answer: dict[str, str] | None) -> None:
+        if answer is None:
+            return
+        raw = answer["trials"]
+        if raw and not (raw.isdigit() and int(raw) >= 1):
+            screen.notify(f"Trials: {raw!r} is not a whole number of at least 1", severity="error")
+            return
+        resume_run(screen, run.run_id, then, int(raw) if raw else None)
+
+    rest = f"blank: the {left} left of its budget" if left and run.status != "completed" else "more trials to run"
+    screen.app.push_screen(FormScreen(f"Resume run {run.name}·{run.run_id[:6]}",
+                                      [FormField("trials", "Trials", default, placeholder=rest)],
+                                      help_text="The run goes on in the background, with its study and "
+                                                "settings; it keeps going after you quit."), done)
+
+
+def resume_run(screen: BaseScreen, run_id: str, then: Callable[[], object], trials: int | None = None) -> None:
+    """Resume run ``run_id`` detached with ``trials`` more (None: the rest of its budget), off the UI
+    thread, then call ``then`` (the screen's refresh)."""
 
     def work_() -> None:
         from mlops_tui.training import tuning
 
-        tuning.resume(screen.app.ws, run_id, detach=True)
+        tuning.resume(screen.app.ws, run_id, trials=trials, detach=True)
         screen.app.call_from_thread(screen.notify, f"run {run_id[:8]} resumed (detached)")
         screen.app.call_from_thread(then)
 

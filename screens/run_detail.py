@@ -12,8 +12,9 @@ from mlops_tui.screens.plots import LazyPlot, whole_xticks
 from mlops_tui.screens.run_actions import (
     ACTIVE,
     REFRESH_S,
+    RESUME_WORDS,
+    ask_resume,
     progress_bar,
-    resume_run,
     retrain_of,
     run_action_offered,
     run_elapsed,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 
 class RunDetailScreen(BaseScreen):
+    FIELD_WORDS = RESUME_WORDS
     BINDINGS = [
         Binding("t", "tab('trials')", "Trials", show=False, id="run.trials"),
         Binding("h", "tab('history')", "History", show=False, id="run.history"),
@@ -247,7 +249,8 @@ class RunDetailScreen(BaseScreen):
         stop_run(self, self.run_id, self.refresh_run)
 
     def action_resume(self) -> None:
-        resume_run(self, self.run_id, self.refresh_run)
+        if self.run is not None:
+            ask_resume(self, self.run, self.refresh_run)
 
     def action_logs(self) -> None:
         show_logs(self, self.run_id)

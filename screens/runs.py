@@ -16,7 +16,8 @@ from mlops_tui.screens.modals import FormField, FormScreen
 from mlops_tui.screens.nav import BaseScreen, NavBar
 from mlops_tui.screens.run_actions import (
     REFRESH_S,
-    resume_run,
+    RESUME_WORDS,
+    ask_resume,
     run_action_offered,
     run_elapsed,
     show_logs,
@@ -43,6 +44,7 @@ TASKS = (("auto", "auto (from target)"), ("binary", "binary"), ("multiclass", "m
 
 # -- the list ----------------------------------------------------------------------------------
 class RunsScreen(BaseScreen):
+    FIELD_WORDS = RESUME_WORDS
     BINDINGS = [
         Binding("enter", "open", "Detail", id="runs.open",
                 tooltip="Open the run's detail: trials, history, importances"),
@@ -187,7 +189,7 @@ class RunsScreen(BaseScreen):
     def action_resume(self) -> None:
         run = self._selected()
         if run is not None:
-            resume_run(self, run.run_id, self.refresh_runs)
+            ask_resume(self, run, self.refresh_runs)
 
     def action_logs(self) -> None:
         run = self._selected()

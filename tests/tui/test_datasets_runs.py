@@ -352,7 +352,9 @@ async def test_stop_then_resume_from_the_run_detail_keys(sample_ws, app_factory)
             await wait_for(pilot, lambda: "▲ stopped" in str(app.screen.query_one("#run-head").render()),
                            what="stopped shown")
             done = sample_ws.store.runs.get(run.run_id).n_trials
-            await pilot.press("R")
+            await pilot.press("R")  # the resume form: blank runs the rest of the run's 300 trials
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "FormScreen", what="resume form")
+            await pilot.press("enter")
             await wait_for(pilot, lambda: sample_ws.store.runs.get(run.run_id).n_trials > done, timeout=120,
                            what="more trials after resume")
             assert status() in ("queued", "running", "stopping")

@@ -233,3 +233,43 @@ async def test_a_form_submitted_with_a_required_field_blank_stays_open_and_says_
         assert type(app.screen).__name__ == "FormScreen"
         await pilot.press(*"penguins:1", "enter")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "TextScreen", what="the diff")
+
+
+async def test_home_says_enter_opens_a_row(ws, app_factory):
+    """Enter on a row of Home opens it, but the footer never said so (the table's own Enter
+    binding hides the screen's 'enter Open')."""
+    app = app_factory(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        shown = "\n".join(screen_text(app))
+        assert shown.count("enter opens a row · tab next pane") == 2, shown
+
+
+async def test_resume_asks_how_many_more_trials(ws, app_factory):
+    """R on a run that completed its trials said 'pass --trials N to run more': the TUI had no
+    place to give it. R now opens a form: 5 more for a completed run, blank (the rest of its
+    budget) for one stopped with trials left."""
+    from mlops_tui.screens.run_detail import RunDetailScreen
+
+    from tests.tui.conftest import fake_runs
+
+    completed, _, failed = fake_runs(ws)
+    app = app_on(ws, "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        for run_id, trials, hint in (
+            (completed, "5", "more trials to run"),
+            (failed, "", "blank: the 2 left of its budget"),
+        ):
+            await app.push_screen(RunDetailScreen(run_id))
+            await wait_for(pilot, lambda: app.screen.run is not None, what="the run")
+            await pilot.press("R")
+            form = await wait_for(
+                pilot, lambda: type(app.screen).__name__ == "FormScreen" and app.screen, what="form"
+            )
+            assert form.form_title.startswith("Resume run penguins-")
+            field = form.query_one("#field-trials")
+            assert (field.value, field.placeholder) == (trials, hint)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "RunDetailScreen", what="form closed")
+            await pilot.press("escape")
+    assert [r.status for r in ws.store.runs.list()].count("queued") == 0
