@@ -47,6 +47,11 @@ def looks_like_date(text: str) -> bool:
     return re.match(_LOOKS_LIKE_A_DATE, text.strip()) is not None
 
 
+def looks_like_date_expr(col: pl.Expr) -> pl.Expr:
+    """:func:`looks_like_date` of each value of a text column, as an expression."""
+    return col.str.strip_chars().str.contains(_LOOKS_LIKE_A_DATE)
+
+
 def infer_format(col: pl.Series) -> str | None:
     """The format every non-empty value of a text column (a sample of 1,000) reads with: ``ISO``,
     ``ISO_UTC`` (ISO with a time zone on some value), one of :data:`FORMATS`, or None when the column

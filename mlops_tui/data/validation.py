@@ -67,15 +67,22 @@ def validate(ws: Workspace, ref: str, path: str) -> Validation:
         return _validate(dv, path, None, null_alert)
 
 
-def _first_non_number(lf: pl.LazyFrame, name: str, dtype: str, contract: str) -> str:
-    """``: row 8 has 'twelve'`` when a numeric column of the contract was read as text, so the user
-    sees which value to fix; empty otherwise."""
-    if dtype != "String" or not getattr(pl, contract, pl.String).is_numeric():
+def _first_bad_value(lf: pl.LazyFrame, name: str, dtype: str, contract: str) -> str:
+    """``: row 8 has 'twelve'`` when a numeric or date column of the contract was read as text, so
+    the user sees which value to fix (modeldata Chicago's `date` with one 'soon' only said "is
+    String, the contract says Date"); empty otherwise."""
+    if dtype != "String":
         return ""
     col = pl.col(name)
-    bad = (lf.select(col).with_row_index("__row")
-           .filter(col.is_not_null() & col.str.strip_chars().cast(pl.Float64, strict=False).is_null())
-           .head(1).collect())
+    if _is_dates(contract):
+        if not lf.select(dates.looks_like_date_expr(col).any()).collect().item():
+            return ""  # no dates at all (a column of words): no one value is the one to fix
+        wrong = col.is_not_null() & (col.str.strip_chars() != "") & ~dates.looks_like_date_expr(col)
+    elif getattr(pl, contract, pl.String).is_numeric():
+        wrong = col.is_not_null() & col.str.strip_chars().cast(pl.Float64, strict=False).is_null()
+    else:
+        return ""
+    bad = lf.select(col).with_row_index("__row").filter(wrong).head(1).collect()
     return f": row {bad['__row'][0] + 1} has {bad[name][0]!r}" if bad.height else ""
 
 
@@ -134,7 +141,7 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert:
             if dv.profile.get(name, {}).get("date_format") and _is_dates(schema[name]):
                 continue  # the version's dates were text (a Parquet of strings); these come typed (a CSV)
             problems.append(f"column {name!r} is {dtype_text(schema[name])}, the contract says "
-                            f"{dtype_text(e['dtype'])}" + _first_non_number(lf, name, schema[name], e["dtype"]))
+                            f"{dtype_text(e['dtype'])}" + _first_bad_value(lf, name, schema[name], e["dtype"]))
     warnings.extend(f"extra column {c!r} ({dtype_text(t)}) is not in {dv.ref}" for c, t in extra.items())
 
     common = [c for c in contract if c in schema]

@@ -233,3 +233,18 @@ def test_score_reads_the_dates_around_one_that_is_not_and_says_so(ws, tmp_path: 
     assert "column 'time' has 1 value(s) that are not dates: scored as missing" in odd.warnings
     got = pl.read_parquet(tmp_path / "odd.parquet")["proba_1"].to_list()[1:]
     assert got == pytest.approx(pl.read_parquet(tmp_path / "clean.parquet")["proba_1"].to_list(), abs=1e-12)
+
+
+def test_validate_names_the_value_that_is_not_a_date(ws, tmp_path: Path):
+    """modeldata Chicago registered from its CSV (`date` read as dates); a later file with one
+    'soon' among its dates comes as text, and validate said only "column 'date' is String, the
+    contract says Date", leaving the user to search 1,700 rows."""
+    df = _real_frame("modeldata", "Chicago")[["row_id", "ridership", "Clark_Lake", "temp", "date"]]
+    df.iloc[:3988].to_csv(tmp_path / "early.csv", index=False)
+    later = df.iloc[3988:].copy()
+    later.loc[later.index[6], "date"] = "soon"
+    later.to_csv(tmp_path / "later.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="chicago", target="ridership")
+
+    r = validation.validate(ws, "chicago:1", str(tmp_path / "later.csv"))
+    assert r.problems == ("column 'date' is String, the contract says Date: row 7 has 'soon'",)
