@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import ago, sparkline, status_text, symbol
@@ -105,16 +106,20 @@ def read_snapshot(ws: Workspace) -> Snapshot:
         if fb.status == "alert":
             snap.attention.append((f"perf:{fb.deployment}", "alert", f"deployment {fb.deployment}",
                                    perf_detail(fb.metrics.get("comparison") or {}), ago(fb.created_at)))
+    recent: list[tuple[datetime | None, tuple[str, str, str, str, str]]] = []
     for job in jobs[:10]:
-        snap.recent.append((f"job:{job.job_id}", job.status, f"score {job.deployment or job.model_name}",
-                            f"{fmt(job.rows_out)} rows → {job.output or '-'}", ago(job.created_at)))
+        recent.append((job.created_at, (f"job:{job.job_id}", job.status, f"score {job.deployment or job.model_name}",
+                                        f"{fmt(job.rows_out)} rows → {job.output or '-'}", ago(job.created_at))))
     for run in runs[:10]:
         if run.status not in ("running", "queued", "stopping"):
             champion = retrain_of(run)
             best = f"retrain of {champion}" if champion else f"{run.metric}={fmt(run.best_value)}"
-            snap.recent.append((f"run:{run.run_id}", run.status, f"run {run.name}",
-                                f"{run.dataset}:{run.dataset_version} {best}",
-                                ago(run.ended_at or run.created_at)))
+            when = run.ended_at or run.created_at
+            recent.append((when, (f"run:{run.run_id}", run.status, f"run {run.name}",
+                                  f"{run.dataset}:{run.dataset_version} {best}", ago(when))))
+    # One time order, newest first (jobs were all listed before runs, a 1-hour-old job above a new run).
+    recent.sort(key=lambda r: r[0] or datetime.min, reverse=True)
+    snap.recent += [row for _, row in recent]
     return snap
 
 

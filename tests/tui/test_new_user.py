@@ -273,3 +273,36 @@ async def test_resume_asks_how_many_more_trials(ws, app_factory):
             await wait_for(pilot, lambda: type(app.screen).__name__ == "RunDetailScreen", what="form closed")
             await pilot.press("escape")
     assert [r.status for r in ws.store.runs.list()].count("queued") == 0
+
+
+async def test_home_recent_is_in_one_time_order(ws, app_factory):
+    """Recent listed every job before every run: a job scored an hour ago sat above a run that
+    had just completed."""
+    from datetime import timedelta
+
+    from mlops_tui.screens.formatters import now
+
+    from tests.tui.helpers_screens import fake_job
+
+    model = fake_model(ws, "credit", 0.8)
+    fake_job(ws, "a1b2c3d4e5f6", None, model)  # scored now
+    ws.store.runs.create(
+        run_id="0a1b2c3d4e",
+        name="penguins-0",
+        dataset="penguins",
+        dataset_version=1,
+        target="species",
+        task="multiclass",
+        metric="log_loss",
+        direction="minimize",
+        seed=0,
+        config={},
+        n_trials_requested=5,
+    )
+    ended = now().replace(tzinfo=None) + timedelta(minutes=1)  # after the job
+    ws.store.runs.update("0a1b2c3d4e", status="completed", best_value=0.2, ended_at=ended)
+    app = app_factory(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        recent = app.screen.query_one("#recent")
+        assert await wait_for(pilot, lambda: recent.row_count == 2, what="two recent rows")
+        assert [recent.get_row_at(i)[1] for i in range(2)] == ["run penguins-0", "score credit"]
