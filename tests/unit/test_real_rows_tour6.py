@@ -248,3 +248,33 @@ def test_validate_names_the_value_that_is_not_a_date(ws, tmp_path: Path):
 
     r = validation.validate(ws, "chicago:1", str(tmp_path / "later.csv"))
     assert r.problems == ("column 'date' is String, the contract says Date: row 7 has 'soon'",)
+
+
+def test_serve_refuses_a_date_that_is_not_one_and_lenient_scores_it_as_missing(ws, tmp_path: Path):
+    """openintro email served: a record whose `time` is 'zzz-unseen' was answered 200, its time
+    parts scored as missing without a word, where an unseen category is refused (422)."""
+    from mlops_tui.serving.body import Refused, to_frame
+    from mlops_tui.serving.checks import check_request
+    from mlops_tui.training.signature import Signature
+    from tests.monitor_helpers import tune_small
+
+    df = _real_frame("openintro", "email")
+    df.iloc[:2744].to_csv(tmp_path / "early.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="email", target="spam")
+    run = tune_small(ws, "email:1", tmp_path, name="email")
+    sig = Signature.from_json(ws.store.models.get("email", run.model_version).signature)
+    records = df.iloc[2744:2747].drop(columns=["spam"]).to_dict("records")
+    columns = {c: [r[c] for r in records] for c in records[0]}
+    assert check_request(to_frame(columns), columns, sig, "email:1", lenient=False, ids=["row_id"]) == []
+
+    columns["time"][1] = "zzz-unseen"
+    with pytest.raises(Refused) as refused:
+        check_request(to_frame(columns), columns, sig, "email:1", lenient=False, ids=["row_id"])
+    assert refused.value.body["problems"] == [
+        f"column 'time' has value(s) that are not dates, e.g. 'zzz-unseen' (record 1, row_id {records[1]['row_id']}): "
+        "refused (serve --lenient scores such values as missing)"
+    ]
+    assert check_request(to_frame(columns), columns, sig, "email:1", lenient=True, ids=["row_id"]) == [
+        f"column 'time' has value(s) that are not dates, e.g. 'zzz-unseen' (record 1, row_id {records[1]['row_id']}): "
+        "scored as missing"
+    ]
