@@ -11,6 +11,23 @@ from tests.tui.helpers_screens import app_on, fake_model, notes, screen_text, se
 pytestmark = pytest.mark.xdist_group("tui-screens")
 
 
+def penguins_run(ws, run_id: str, name: str, config: dict, trials: int | None) -> None:
+    """A run record of penguins (species, multiclass, log_loss), written straight to the store."""
+    ws.store.runs.create(
+        run_id=run_id,
+        name=name,
+        dataset="penguins",
+        dataset_version=1,
+        target="species",
+        task="multiclass",
+        metric="log_loss",
+        direction="minimize",
+        seed=0,
+        config=config,
+        n_trials_requested=trials,
+    )
+
+
 def _with_policy(ws, policy: str):
     from mlops_tui.workspace import Workspace
 
@@ -186,19 +203,7 @@ async def test_help_names_dialogs_by_their_human_title(ws, app_factory):
 async def test_a_retrain_run_says_whose_parameters_it_reused(ws, app_factory):
     from mlops_tui.screens.run_detail import RunDetailScreen
 
-    ws.store.runs.create(
-        run_id="69bd51fb00",
-        name="penguins",
-        dataset="penguins",
-        dataset_version=1,
-        target="species",
-        task="multiclass",
-        metric="log_loss",
-        direction="minimize",
-        seed=0,
-        config={"retrain_of": "penguins:1", "trials": None},
-        n_trials_requested=None,
-    )
+    penguins_run(ws, "69bd51fb00", "penguins", {"retrain_of": "penguins:1", "trials": None}, None)
     ws.store.runs.update("69bd51fb00", status="completed", test_metrics={"log_loss": 0.12})
     app = app_factory(ws, start="home")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -286,19 +291,7 @@ async def test_home_recent_is_in_one_time_order(ws, app_factory):
 
     model = fake_model(ws, "credit", 0.8)
     fake_job(ws, "a1b2c3d4e5f6", None, model)  # scored now
-    ws.store.runs.create(
-        run_id="0a1b2c3d4e",
-        name="penguins-0",
-        dataset="penguins",
-        dataset_version=1,
-        target="species",
-        task="multiclass",
-        metric="log_loss",
-        direction="minimize",
-        seed=0,
-        config={},
-        n_trials_requested=5,
-    )
+    penguins_run(ws, "0a1b2c3d4e", "penguins-0", {}, 5)
     ended = now().replace(tzinfo=None) + timedelta(minutes=1)  # after the job
     ws.store.runs.update("0a1b2c3d4e", status="completed", best_value=0.2, ended_at=ended)
     app = app_factory(ws)
