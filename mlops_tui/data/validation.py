@@ -98,6 +98,17 @@ def _renamed(name: str, dtype: str, extra: dict[str, str]) -> str:
     return f"; renamed to {fits[close[0]]!r}?" if close else ""
 
 
+def _whole_floats(lf: pl.LazyFrame, name: str, contract: str, actual: str) -> bool:
+    """Floats that are all whole numbers where the contract has integers: what pandas writes of an
+    integer column once a value is missing (airquality's Temp as 68.0): the same numbers, so a
+    warning, not a problem. A fraction (68.5) or an infinity is still a problem."""
+    ints = {"Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64"}
+    if contract not in ints or actual not in ("Float32", "Float64"):
+        return False
+    col = pl.col(name)
+    return not lf.select((col.is_not_null() & (col.is_infinite() | (col != col.round(0)))).any()).collect().item()
+
+
 def _is_dates(dtype: str) -> bool:
     return dtype == "Date" or dtype.startswith("Datetime")
 
@@ -140,6 +151,10 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert:
                 continue
             if dv.profile.get(name, {}).get("date_format") and _is_dates(schema[name]):
                 continue  # the version's dates were text (a Parquet of strings); these come typed (a CSV)
+            if _whole_floats(lf, name, e["dtype"], schema[name]):
+                warnings.append(f"column {name!r} is {dtype_text(schema[name])} of whole numbers, the contract says "
+                                f"{dtype_text(e['dtype'])} (pandas writes an integer column with a missing value so)")
+                continue
             problems.append(f"column {name!r} is {dtype_text(schema[name])}, the contract says "
                             f"{dtype_text(e['dtype'])}" + _first_bad_value(lf, name, schema[name], e["dtype"]))
     warnings.extend(f"extra column {c!r} ({dtype_text(t)}) is not in {dv.ref}" for c, t in extra.items())

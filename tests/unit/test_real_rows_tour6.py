@@ -278,3 +278,29 @@ def test_serve_refuses_a_date_that_is_not_one_and_lenient_scores_it_as_missing(w
         f"column 'time' has value(s) that are not dates, e.g. 'zzz-unseen' (record 1, row_id {records[1]['row_id']}): "
         "scored as missing"
     ]
+
+
+def test_validate_takes_an_integer_column_pandas_wrote_as_floats_with_a_warning(ws, tmp_path: Path):
+    """airquality's later days with one Temp reading lost: pandas turns the column into floats and
+    writes 68.0, and validate refused the file ("column 'Temp' is Float64, the contract says Int64"),
+    failing a pipeline's data stage over the same numbers. A fraction is still a problem."""
+    df = _real_frame("datasets", "airquality")
+    df.iloc[:107].to_csv(tmp_path / "early.csv", index=False)
+    later = df.iloc[107:].copy()
+    later.loc[later.index[3], "Temp"] = None
+    assert later["Temp"].dtype == "float64"
+    later.to_csv(tmp_path / "later.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="airquality", target="Ozone")
+
+    r = validation.validate(ws, "airquality:1", str(tmp_path / "later.csv"))
+    assert r.ok, r.problems
+    assert (
+        "column 'Temp' is Float64 of whole numbers, the contract says Int64 "
+        "(pandas writes an integer column with a missing value so)"
+    ) in r.warnings
+    assert "column 'Temp' has 1 missing value(s) (2.17%); airquality:1 has none" in r.warnings
+
+    later.loc[later.index[5], "Temp"] = 80.5
+    later.to_csv(tmp_path / "half.csv", index=False)
+    r = validation.validate(ws, "airquality:1", str(tmp_path / "half.csv"))
+    assert r.problems == ("column 'Temp' is Float64, the contract says Int64",)
