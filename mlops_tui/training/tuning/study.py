@@ -153,7 +153,8 @@ def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 class Objective:
     """Trains one LightGBM configuration with early stopping on each fold of the run's protocol
     (one validation split, or k folds: see protocol.py); returns the metric on the out-of-fold
-    predictions at the round where the folds' mean curve was best (recorded as best_iteration)."""
+    predictions at the round where the folds' mean curve was best (recorded as best_iteration): the
+    mean of the folds' values for a rank metric (protocol.trial_score)."""
 
     def __init__(self, ws: Workspace, run: Run, prepared: Prepared, mirror: StoreMirror,
                  budget: Budget | None = None) -> None:
@@ -178,10 +179,8 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         import lightgbm as lgb
-        import numpy as np
 
-        from mlops_tui.training import metrics as mx
-        from mlops_tui.training.tuning import train
+        from mlops_tui.training.tuning import protocol, train
         from mlops_tui.training.tuning.budget import TimeGuard
 
         params = sp.suggest(trial, self.space)
@@ -211,8 +210,7 @@ class Objective:
         best_iteration = cv.best_iteration or len(means)
         trial.set_user_attr("best_iteration", int(best_iteration))
         preds = [train.predict(b, self.X[valid], best_iteration) for b, (_, valid) in zip(cv.boosters, self.folds, strict=True)]
-        rows = np.concatenate([valid for _, valid in self.folds])
-        value = mx.score(self.p.task, self.run.metric, self.y[rows], np.concatenate(preds), classes=self.p.classes)
+        value = protocol.trial_score(self.p.task, self.run.metric, self.y, preds, self.folds, self.p.classes)
         return float("nan") if value is None else float(value)  # NaN → a failed trial
 
 
