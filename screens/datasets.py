@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlops_tui.screens.formatters import ago, sparkline
+from mlops_tui.screens.formatters import ago, here, sparkline
 from mlops_tui.screens.messages import in_form_words
 from mlops_tui.screens.modals import FormField, FormScreen, TextScreen
 from mlops_tui.screens.nav import BaseScreen, NavBar
@@ -279,7 +279,8 @@ class DatasetsScreen(BaseScreen):
             self.app.push_screen(LaunchScreen(dv.ref, dv.target or "", dv.task or "auto"))
 
     def action_register(self) -> None:
-        fields = [FormField("source", "File", placeholder="path to a .csv or .parquet (glob ok)", required=True),
+        fields = [FormField("source", "File", placeholder=f".csv/.parquet path (glob ok) from {here(30)}",
+                            required=True),
                   FormField("name", "Name", placeholder="default: file name"),
                   FormField("target", "Target", placeholder="target column (optional)"),
                   FormField("description", "Description")]
@@ -313,7 +314,7 @@ class DatasetsScreen(BaseScreen):
                 self.run_validate(dv.ref, values["path"])
 
         self.app.push_screen(FormScreen(f"Validate a file against {dv.ref}",
-                                        [FormField("path", "File", placeholder="path to a .csv or .parquet", required=True)]),
+                                        [FormField("path", "File", placeholder=f".csv/.parquet path from {here(30)}", required=True)]),
                              validate)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")

@@ -50,6 +50,16 @@ def clip_middle(text: str, width: int) -> str:
     return text[: width - 1 - tail] + "…" + text[-tail:]
 
 
+def here(width: int = 40) -> str:
+    """The folder a relative path typed into a form starts from (the app's working directory),
+    home as '~', clipped to ``width``: a form said 'relative to the cwd', which names no folder."""
+    from pathlib import Path
+
+    cwd, home = Path.cwd(), Path.home()
+    text = f"~/{cwd.relative_to(home)}" if cwd.is_relative_to(home) and cwd != home else str(cwd)
+    return clip_middle("~" if cwd == home else text, width)
+
+
 def now() -> datetime:
     """The current time in UTC; snapshot tests replace this to freeze relative times."""
     return datetime.now(UTC)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlops_tui.screens.formatters import ago, clip_middle, status_text
+from mlops_tui.screens.formatters import ago, clip_middle, here, status_text
 from mlops_tui.screens.messages import in_form_words
 from mlops_tui.screens.modals import ConfirmModal, FormField, FormScreen
 from mlops_tui.screens.nav import BaseScreen, NavBar
@@ -508,7 +508,7 @@ class ModelsScreen(BaseScreen):
 
         self.app.push_screen(FormScreen("Score a file", [
             FormField("target", "Deployment or model (NAME, NAME:V, NAME@ALIAS)", target, required=True),
-            FormField("inputs", "Input CSV/Parquet file(s), comma-separated; relative to the cwd", "",
+            FormField("inputs", f"Input CSV/Parquet file(s), comma-separated; relative to {here()}", "",
                   "data/new.csv", required=True),
             FormField("output", "Output file (.parquet, or .csv for CSV) or folder", "",
                   "blank: the workspace's artifacts/scores"),

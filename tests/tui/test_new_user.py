@@ -299,3 +299,29 @@ async def test_home_recent_is_in_one_time_order(ws, app_factory):
         recent = app.screen.query_one("#recent")
         assert await wait_for(pilot, lambda: recent.row_count == 2, what="two recent rows")
         assert [recent.get_row_at(i)[1] for i in range(2)] == ["run penguins-0", "score credit"]
+
+
+async def test_file_fields_name_the_folder_a_relative_path_starts_from(sample_ws, ws, app_factory):
+    """The score form said 'relative to the cwd' and the register form nothing: which folder?"""
+    from pathlib import Path
+
+    from tests.tui.helpers_screens import registry_fixture
+
+    registry_fixture(ws)
+    app = app_on(ws, "models")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        form = await wait_for(
+            pilot, lambda: type(app.screen).__name__ == "FormScreen" and app.screen, what="score"
+        )
+        label = str(form.query_one("#field-inputs").parent.query_one("Label").render())
+        assert label.endswith(f"relative to {Path.cwd()}") or "…" in label, label
+    app = app_on(sample_ws, "datasets")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        form = await wait_for(
+            pilot, lambda: type(app.screen).__name__ == "FormScreen" and app.screen, what="register"
+        )
+        assert form.query_one("#field-source").placeholder.startswith(".csv/.parquet path (glob ok) from ")
