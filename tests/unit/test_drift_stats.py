@@ -45,6 +45,16 @@ def test_the_same_ratio_on_too_few_rows_to_tell_stays_quiet():
     assert _status([50, 50], [7, 3]) == "ok"  # 10 rows: 70 % vs 50 % is noise
 
 
+def test_three_rows_leave_no_test_and_no_warning():
+    """An online window of 3-4 requests (hreal6's tour: mosaicData Whickham, datasets airquality) over
+    ten decile bins: merged into one bin, no chi-square test is possible, and its PSI of 5-8 warned
+    alone, turning the whole deployment's status to warn."""
+    ref = [100] * 10
+    assert chi2_pvalue(ref, [0] * 8 + [1, 2]) is None
+    assert _status(ref, [0] * 8 + [1, 2]) == "ok"
+    assert _status(ref, [3] + [0] * 9) == "ok"
+
+
 def test_a_large_certain_but_tiny_shift_only_warns():
     ref, cur = [500_000, 500_000], [505_000, 495_000]  # 50.5 %: certain, too small to matter
     assert chi2_pvalue(ref, cur) < 1e-6
