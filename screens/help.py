@@ -22,7 +22,6 @@ SCOPES = {
 }
 
 
-
 class HelpScreen(BaseScreen):
     """Lists the catalogue from screens.keymap, so it can never disagree with the real bindings."""
 

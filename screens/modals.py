@@ -33,6 +33,21 @@ class FormField:
     required: bool = False
 
 
+def form_int(values: dict[str, str], key: str, minimum: int) -> int | None:
+    """The whole number in form field ``key`` (None when blank); ValueError naming the field when it
+    is not one or is below ``minimum`` (the caller shows it and keeps the form's answer unused)."""
+    raw = values[key]
+    if not raw:
+        return None
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ValueError(f"{key}: {raw!r} is not a whole number") from None
+    if n < minimum:
+        raise ValueError(f"{key}: must be at least {minimum}")
+    return n
+
+
 class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
     """A small keyboard form: Tab/↑↓ between fields, ctrl+s submits, Escape cancels. Enter submits
     (``enter_submits``, for forms whose defaults are usually right) or moves to the next field and

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import ago, clip_middle, status_text
-from mlops_tui.screens.modals import FormField, FormScreen, TextScreen
+from mlops_tui.screens.modals import FormField, FormScreen, TextScreen, form_int
 from mlops_tui.screens.nav import BaseScreen, NavBar
 from mlops_tui.screens.tables import Table
 from rich.text import Text
@@ -271,12 +271,13 @@ class MonitoringScreen(BaseScreen):
             if not answer["dataset"]:
                 self.notify("Give the dataset to retrain on: NAME (latest) or NAME:V", severity="warning")
                 return
-            trials = answer["trials"]
-            if trials and not (trials.isdigit() and int(trials) >= 1):
-                self.notify(f"trials: {trials!r} is not a whole number of at least 1", severity="error")
+            try:
+                trials = form_int(answer, "trials", 1)
+            except ValueError as exc:
+                self.notify(str(exc), severity="error")
                 return
             self.notify(f"retraining {s.model} for {s.deployment} in the background…")
-            self.retrain(s.deployment, answer["dataset"], int(trials) if trials else None)
+            self.retrain(s.deployment, answer["dataset"], trials)
 
         self.app.push_screen(FormScreen(f"Retrain {s.deployment} ({s.model}:{s.version})", [
             FormField("dataset", "Dataset", "", "NAME (latest) or NAME:V: the new data", required=True),

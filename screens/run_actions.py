@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mlops_tui.screens.modals import FormField, FormScreen, TextScreen
+from mlops_tui.screens.modals import FormField, FormScreen, TextScreen, form_int
 from mlops_tui.screens.nav import BaseScreen
 
 REFRESH_S = 1.5
@@ -88,11 +88,12 @@ def ask_resume(screen: BaseScreen, run: Run, then: Callable[[], object]) -> None
     def done(answer: dict[str, str] | None) -> None:
         if answer is None:
             return
-        raw = answer["trials"]
-        if raw and not (raw.isdigit() and int(raw) >= 1):
-            screen.notify(f"Trials: {raw!r} is not a whole number of at least 1", severity="error")
+        try:
+            trials = form_int(answer, "trials", 1)
+        except ValueError as exc:
+            screen.notify(str(exc), severity="error")
             return
-        resume_run(screen, run.run_id, then, int(raw) if raw else None)
+        resume_run(screen, run.run_id, then, trials)
 
     rest = f"blank: the {left} left of its budget" if left and run.status != "completed" else "more trials to run"
     screen.app.push_screen(FormScreen(f"Resume run {run.name}·{run.run_id[:6]}",

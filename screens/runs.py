@@ -12,7 +12,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import ago, duration, status_text
-from mlops_tui.screens.modals import FormField, FormScreen
+from mlops_tui.screens.modals import FormField, FormScreen, form_int
 from mlops_tui.screens.nav import BaseScreen, NavBar
 from mlops_tui.screens.run_actions import (
     REFRESH_S,
@@ -261,9 +261,9 @@ class LaunchScreen(FormScreen):
             options = {
                 "dataset": values["dataset"], "target": values["target"] or None,
                 "task": None if values["task"] in ("", "auto") else values["task"],
-                "metric": values["metric"] or None, "trials": _int(values, "trials", 1),
-                "timeout": _float(values, "timeout"), "jobs": _int(values, "jobs", 1),
-                "seed": _int(values, "seed", 0) or 0, "time_column": values["time_column"] or None,
+                "metric": values["metric"] or None, "trials": form_int(values, "trials", 1),
+                "timeout": _float(values, "timeout"), "jobs": form_int(values, "jobs", 1),
+                "seed": form_int(values, "seed", 0) or 0, "time_column": values["time_column"] or None,
                 "group_column": values["group_column"] or None,
                 "name": values["name"] or None,
             }
@@ -289,19 +289,6 @@ class LaunchScreen(FormScreen):
         self.app.notify(f"run {run.name} ({run.run_id[:8]}) started in the background")
         self.dismiss({"run_id": run.run_id})
         self.app.switch_mode("runs")
-
-
-def _int(values: dict[str, str], key: str, minimum: int) -> int | None:
-    raw = values[key]
-    if not raw:
-        return None
-    try:
-        n = int(raw)
-    except ValueError:
-        raise ValueError(f"{key}: {raw!r} is not a whole number") from None
-    if n < minimum:
-        raise ValueError(f"{key}: must be at least {minimum}")
-    return n
 
 
 def _float(values: dict[str, str], key: str) -> float | None:
