@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
+from mlops_tui.data import dates
 from mlops_tui.errors import UserError
 from mlops_tui.training.signature import Signature, encode
 
@@ -200,7 +201,7 @@ def score_batch(frame: pl.DataFrame, spec: BatchSpec, predict: Predict, *, seed:
     raw = predict(X)
     nulls = frame.select(pl.col(sig.source_columns).null_count()).row(0, named=True)
     stats = BatchStats(frame.height, unseen, {k: int(v) for k, v in nulls.items()}, _infinite(X, sig),
-                       not_dates=_not_dates(frame, features, sig))
+                       not_dates={c: int(bad.sum()) for c, bad in not_date_rows(frame, sig).items()})
     if spec.drift_ref is not None:
         try:
             stats.drift = DriftStats(spec.drift_ref, sig)
@@ -210,17 +211,22 @@ def score_batch(frame: pl.DataFrame, spec: BatchSpec, predict: Predict, *, seed:
     return ScoredBatch(output_table(frame, spec, raw), stats)
 
 
-def _not_dates(frame: pl.DataFrame, features: pl.DataFrame, sig: Signature) -> dict[str, int]:
-    """Per date column written as text, the values that read as no date (openintro email's `time`
-    with one 'never-seen-value'): the model's date parts are missing there, so they are scored as
-    missing; the job says how many, as it does of unseen categories. Read off the encoded parts."""
-    out: dict[str, int] = {}
-    for f in {f.source: f for f in sig.features if f.transform}.values():  # one part per column is enough
+def not_date_rows(frame: pl.DataFrame, sig: Signature) -> dict[str, pl.Series]:
+    """Per date column written as text, which rows hold a value that reads as no date by the rule
+    ``encode`` reads it with (the model's recorded format, else the one the values share): the
+    model's date parts are missing there. A job counts them (openintro email's `time` with one
+    'never-seen-value', scored as missing), the checked route names the first ('zzz-unseen' was
+    served without a word); only columns with such a row."""
+    out: dict[str, pl.Series] = {}
+    for f in {f.source: f for f in sig.features if f.transform}.values():  # the parts share one reading
         if frame.schema.get(f.source) != pl.String:
             continue
-        present = frame[f.source].str.strip_chars().fill_null("") != ""
-        if n := int((present & features[f.name].is_null()).sum()):
-            out[f.source] = n
+        col = frame[f.source]
+        fmt = f.date_format or dates.infer_format(col)
+        read = frame.select(dates.parse(pl.col(f.source), fmt)).to_series()
+        bad = (col.str.strip_chars().fill_null("") != "") & read.is_null()
+        if bad.any():
+            out[f.source] = bad
     return out
 
 

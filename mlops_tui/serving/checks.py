@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from mlops_tui.data import dates
-from mlops_tui.serving.batch import check_schema, frame_text_probe
+from mlops_tui.serving.batch import check_schema, frame_text_probe, not_date_rows
 from mlops_tui.serving.body import Refused
 from mlops_tui.serving.io import id_columns, unused_columns
 
@@ -61,21 +60,10 @@ def check_request(df: pl.DataFrame, columns: dict[str, list[Any]], sig: Signatur
 
 
 def _not_dates(df: pl.DataFrame, sig: Signature, located: Locator) -> list[str]:
-    """A date column's text values that read as no date, by the rule ``encode`` reads them with (the
-    model's recorded format, else the one the values share): the model's date parts would be
-    missing there, which `score` only counts (openintro email's `time` 'zzz-unseen' was served
-    without a word)."""
-    out = []
-    for feat in {f.source: f for f in sig.features if f.transform}.values():
-        if df.schema.get(feat.source) != pl.String:
-            continue
-        col = df[feat.source]
-        read = col.to_frame().select(dates.parse(pl.col(feat.source), feat.date_format or dates.infer_format(col)))
-        bad = ((col.str.strip_chars().fill_null("") != "") & read.to_series().is_null()).arg_true()
-        if len(bad):
-            out.append(f"column {feat.source!r} has value(s) that are not dates, e.g. "
-                       f"{located.value(feat.source, int(bad[0]))}: scored as missing")
-    return out
+    """A date column's text values that read as no date (``batch.not_date_rows``, what `score` counts),
+    with the first of them and its record."""
+    return [f"column {c!r} has value(s) that are not dates, e.g. {located.value(c, int(bad.arg_true()[0]))}: "
+            "scored as missing" for c, bad in not_date_rows(df, sig).items()]
 
 
 def value_checks(located: Locator, sig: Signature) -> tuple[list[str], list[str]]:
