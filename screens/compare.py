@@ -80,7 +80,7 @@ def run_rows(data: RunComparison) -> list[tuple[Any, ...]]:
     fields: list[tuple[str, Callable[[ComparedRun], Any]]] = [
         ("name", lambda r: r.name), ("dataset", lambda r: f"{r.dataset}:{r.dataset_version}"),
         ("target", lambda r: f"{r.target} ({r.task})"), ("model", lambda r: r.model or "-"),
-        ("trials", lambda r: fmt(r.n_trials)), ("holdout", lambda r: fmt(r.holdout_rows))]
+        ("trials", lambda r: r.trials_text), ("holdout", lambda r: fmt(r.holdout_rows))]
     return [(Text(label, style="dim"), *(get(r) for r in runs)) for label, get in fields]
 
 

@@ -53,8 +53,8 @@ class RunDetailScreen(BaseScreen):
     ]
 
     class Loaded(Message):
-        """The run, its trials, (for a study shared with other hosts) its workers and what its log
-        says it is doing after the trials (``phase``: training the final model), if anything."""
+        """The run, its trials, (for a study shared with other hosts) its workers and what it is
+        doing after the trials (``phase``: training the final model), if anything."""
 
         def __init__(self, run: Run, trials: list[Trial], workers: list[RunWorker], phase: str | None = None) -> None:
             super().__init__()
@@ -111,8 +111,9 @@ class RunDetailScreen(BaseScreen):
         run = store.runs.get(self.run_id)
         workers = store.runs.workers(self.run_id) if run.config.get("storage") else []
         trials = store.runs.trials(self.run_id)
-        phase = None
-        if run.status == "running" and not any(t.state.lower() == "running" for t in trials):
+        phase = phase_text(run)
+        if run.phase is None and run.status == "running" and not any(t.state.lower() == "running" for t in trials):
+            # A supervisor from before the run record had a phase (store migration 10): its log says.
             from mlops_tui.training import tuning
 
             phase = log_phase(tuning.log_path(self.app.ws, self.run_id))
@@ -256,7 +257,20 @@ class RunDetailScreen(BaseScreen):
         show_logs(self, self.run_id)
 
 
-FINAL_MODEL = "training the final model"
+FINAL_MODEL = "training the final model"  # the run record's phase, and the supervisor's log line
+
+
+def phase_text(run: Run) -> str | None:
+    """The head's line of what the run does now, from its record: 'training the final model (one
+    refit on train+valid)' (or '(its fold models, averaged)' for a cross-validated run). None while
+    it searches (the trials bar says so) or does nothing."""
+    if run.phase is None or run.phase == "searching":
+        return None
+    if run.phase != FINAL_MODEL:
+        return run.phase
+    cv = (run.config.get("protocol") or {}).get("kind") == "cv"
+    return f"{FINAL_MODEL} ({'its fold models, averaged' if cv else 'one refit on train+valid'})"
+
 LOG_TAIL_BYTES = 16_384
 RUN_ENDED = re.compile(r"run \w+ (?:completed|failed|interrupted|stopped)")
 

@@ -418,6 +418,13 @@ def _pipelines(con: duckdb.DuckDBPyConnection) -> None:
                ended_at FROM pipeline_stages""")
 
 
+@migration(10)
+def _run_phase(con: duckdb.DuckDBPyConnection) -> None:
+    """What a running run is doing now ('searching', 'training the final model'), written by its
+    supervisor; NULL when it is doing neither (queued, ended, or recorded before this migration)."""
+    con.execute("ALTER TABLE runs ADD COLUMN phase VARCHAR")
+
+
 LATEST = max(MIGRATIONS)
 
 

@@ -57,6 +57,9 @@ class Run:
     started_at: datetime | None
     ended_at: datetime | None
     n_trials: int = 0  # trials recorded so far (complete + pruned + failed + running)
+    # What the running run is doing now: 'searching' (trials) or 'training the final model';
+    # None when it is doing neither, or was recorded before the column (store migration 10).
+    phase: str | None = None
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,15 @@ _RUN_SELECT = """
 # Columns `update` may set, with the JSON ones encoded on the way in.
 _RUN_COLUMNS = {
     "status", "best_value", "model_name", "model_version", "pid", "host", "error",
-    "started_at", "ended_at", "n_trials_requested", "timeout_s", "n_jobs",
+    "started_at", "ended_at", "n_trials_requested", "timeout_s", "n_jobs", "phase",
 }
 _RUN_JSON = {"best_params": "best_params_json", "config": "config_json", "prep": "prep_json",
              "test_metrics": "test_metrics_json"}
+
+
+# A run's phase is what its supervisor is doing now: a run that ended without clearing it (its
+# supervisor killed, then failed by the sweep) is doing nothing.
+_ACTIVE = ("queued", "running", "stopping")
 
 
 def _run(row: dict[str, Any]) -> Run:
@@ -56,6 +61,7 @@ def _run(row: dict[str, Any]) -> Run:
         model_name=row["model_name"], model_version=row["model_version"], pid=row["pid"],
         host=row["host"], error=row["error"], created_at=row["created_at"],
         started_at=row["started_at"], ended_at=row["ended_at"], n_trials=row["n_trials"],
+        phase=row.get("phase") if row["status"] in _ACTIVE else None,
     )
 
 
@@ -85,18 +91,18 @@ class Runs(Area):
         task: str, metric: str, direction: str, seed: int, config: dict[str, Any],
         n_trials_requested: int | None = None, timeout_s: float | None = None, n_jobs: int = 1,
         prep: dict[str, Any] | None = None, status: str = "queued", pid: int | None = None,
-        host: str | None = None, started_at: Any = None, audit: Event | None = None,
+        host: str | None = None, started_at: Any = None, audit: Event | None = None, phase: str | None = None,
     ) -> Run:
         """Insert the run (and the ``audit`` event, if given) in one transaction; returns the record."""
         with self._write() as con:
             con.execute(
                 """INSERT INTO runs (run_id, name, dataset, dataset_version, target, task, metric,
                        direction, status, n_trials_requested, timeout_s, n_jobs, seed, config_json,
-                       prep_json, pid, host, started_at, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       prep_json, pid, host, started_at, created_at, phase)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [run_id, name, dataset, dataset_version, target, task, metric, direction, status,
                  n_trials_requested, timeout_s, n_jobs, seed, dumps(config), dumps(prep), pid, host,
-                 started_at, utcnow()],
+                 started_at, utcnow(), phase],
             )
             if audit is not None:
                 write_event(con, audit)

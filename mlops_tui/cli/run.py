@@ -17,7 +17,7 @@ def _summary(run: Any) -> dict[str, Any]:
     model = {"name": run.model_name, "version": run.model_version} if run.model_name else None
     return {"run_id": run.run_id, "name": run.name, "dataset": run.dataset,
             "dataset_version": run.dataset_version, "target": run.target, "task": run.task,
-            "status": run.status, "metric": run.metric, "direction": run.direction,
+            "status": run.status, "phase": run.phase, "metric": run.metric, "direction": run.direction,
             "best_value": run.best_value, "n_trials": run.n_trials,
             "n_trials_requested": run.n_trials_requested, "n_jobs": run.n_jobs, "seed": run.seed,
             "model": model, "pid": run.pid, "host": run.host, "error": run.error,

@@ -98,6 +98,13 @@ class ComparedRun(Result):
     threshold: float | None
     best_f1_threshold: float | None
     created_at: datetime
+    retrain_of: str | None = None  # a `retrain` run: the champion whose parameters it reused ('credit:1')
+
+    @property
+    def trials_text(self) -> str:
+        """'12', or 'retrain (of credit:1)' for a retrain that ran no trials of its own (its 0 would
+        read as a run that did nothing)."""
+        return f"retrain (of {self.retrain_of})" if self.retrain_of and not self.n_trials else str(self.n_trials)
 
 
 ByRun = dict[str, Any]
@@ -170,7 +177,8 @@ def compare_runs(ws: Workspace, runs: list[Run]) -> RunComparison:
             hashes.get((r.dataset, r.dataset_version)), r.target, r.metric, r.direction, r.best_value, r.n_trials,
             f"{r.model_name}:{r.model_version}" if r.model_name else None,
             ev.eval_id if ev else None, ev.details_path if ev else None, ev_meta.get("holdout_rows"),
-            ev_meta.get("holdout_hash"), ev_meta.get("threshold"), ev_meta.get("best_f1_threshold"), r.created_at))
+            ev_meta.get("holdout_hash"), ev_meta.get("threshold"), ev_meta.get("best_f1_threshold"), r.created_at,
+            str(r.config["retrain_of"]) if r.config.get("retrain_of") else None))
     return RunComparison(tuple(rows), metrics, deltas, best, tuple(m for m in names if m in LOWER_IS_BETTER),
                          params, tuple(differing), tuple(_warnings(runs, rows, per_run)))
 

@@ -137,6 +137,29 @@ async def test_the_run_head_says_the_final_model_is_training(ws, app_factory):
         )
 
 
+async def test_the_run_head_reads_the_phase_from_the_run_record_not_its_log(ws, app_factory):
+    """The supervisor records its phase on the run (no log needed); 'searching' adds no line (the
+    trials bar says so); a run that ended is doing nothing, whatever its record still says."""
+    from mlops_tui.screens.run_detail import RunDetailScreen
+
+    from tests.tui.conftest import fake_runs
+
+    completed, run_id, _ = fake_runs(ws)
+    ws.store.runs.update(run_id, phase="training the final model", config={"protocol": {"kind": "cv"}})
+    ws.store.runs.update(completed, phase="training the final model")  # its supervisor was killed
+    assert ws.store.runs.get(completed).phase is None
+    app = app_factory(ws, start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(RunDetailScreen(run_id))
+        head = app.screen.query_one("#run-head")
+        assert await wait_for(pilot, lambda: "final model" in str(head.render()), what="the phase")
+        assert "\n● training the final model (its fold models, averaged)" in str(head.render())
+        ws.store.runs.update(run_id, phase="searching")
+        assert await wait_for(
+            pilot, lambda: "\n●" not in str(head.render()), what="no phase line", timeout=10
+        )
+
+
 # -- 5. whole trial numbers on the history plot -------------------------------------------------
 async def test_the_history_plot_of_two_trials_has_whole_trial_numbers(ws, app_factory):
     from mlops_tui.screens.run_detail import RunDetailScreen
@@ -223,6 +246,29 @@ async def test_a_retrain_run_says_whose_parameters_it_reused(ws, app_factory):
             pilot, lambda: "retrain of penguins:1 with its parameters" in str(head.render())
         )
         assert "trials 0" not in str(head.render())
+
+
+async def test_compare_says_a_retrain_run_reused_parameters_not_trials_0(ws, app_factory):
+    from mlops_tui.screens.compare import CompareScreen
+
+    penguins_run(ws, "69bd51fb00", "penguins", {"retrain_of": "penguins:1", "trials": None}, None)
+    penguins_run(ws, "5a5a5a5a5a", "penguins", {}, 3)
+    ws.store.runs.upsert_trial(run_id="5a5a5a5a5a", number=0, state="COMPLETE", value=0.2, params={})
+    for run_id in ("69bd51fb00", "5a5a5a5a5a"):
+        ws.store.runs.update(run_id, status="completed", test_metrics={"log_loss": 0.12})
+    app = app_factory(ws, start="home")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(CompareScreen(["69bd51fb00", "5a5a5a5a5a"]))
+        table = await wait_for(pilot, lambda: app.screen.query_one("#compare-metrics"), what="compare")
+
+        def trials_row() -> list[str]:
+            labels = [str(table.get_row_at(r)[0]) for r in range(table.row_count)]
+            return [str(c) for c in table.get_row_at(labels.index("trials"))] if "trials" in labels else []
+
+        assert await wait_for(
+            pilot, lambda: trials_row()[1:] == ["retrain (of penguins:1)", "1"], what="trials"
+        )
 
 
 async def test_a_form_submitted_with_a_required_field_blank_stays_open_and_says_which(sample_ws, app_factory):

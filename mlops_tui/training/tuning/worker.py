@@ -132,7 +132,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
     if not (run.status == "running" and run.pid == os.getpid() and run.host == st.HOST):
         # (`start` in the foreground created the run running in this process: nothing to write.)
         ws.store.runs.update(run_id, status="running", pid=os.getpid(), host=st.HOST, error=None,
-                             started_at=run.started_at or utcnow(), ended_at=None)
+                             started_at=run.started_at or utcnow(), ended_at=None, phase="searching")
     children: list[subprocess.Popen[bytes]] = []
     params: dict[str, Any] | None = None
     mirror: st.StoreMirror | None = None
@@ -184,7 +184,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         if st.stop_requested(ws, run_id):
             log.info("run %s stopped after %d trial(s)", run_id, n_trials)
             mirror.join()
-            return ws.store.runs.update_and_get(run_id, status="stopped", ended_at=utcnow(),
+            return ws.store.runs.update_and_get(run_id, status="stopped", ended_at=utcnow(), phase=None,
                                                 best_params=best_params(run, best) if best else None,
                                                 best_value=best.value if best else None)
         if best is None:
@@ -193,6 +193,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         log.info("best trial %d (%s=%.6g); training the final model (%s)", best.number, run.metric, best.value,
                  "its fold models, averaged" if (run.config.get("protocol") or {}).get("kind") == "cv"
                  else "one refit on train+valid")
+        ws.store.runs.update(run_id, phase="training the final model")  # the run head and `run show` say so
         model, metrics, _ = train.train_and_register(
             ws, dataset=dv, config=run.config, params=params, model_name=run.name, run_id=run_id,
             prepared=prepared, deadline=budget.deadline)
@@ -201,7 +202,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         mirror.join()
         done = ws.store.runs.update_and_get(
             run_id, status="completed", test_metrics=metrics, model_name=model.name,
-            model_version=model.version, ended_at=utcnow(), best_value=best.value, best_params=params,
+            model_version=model.version, ended_at=utcnow(), best_value=best.value, best_params=params, phase=None,
             audit=("tune", f"run:{run_id}", "ok",
                    {"model": model.ref, "best_value": best.value, "trials": n_trials}))
         log.info("run %s completed: model %s", run_id, model.ref)
@@ -219,7 +220,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         message = "interrupted" if interrupted else (str(exc).splitlines() or [type(exc).__name__])[0]
         extra = {"best_params": params} if params else {}
         ws.store.runs.update(run_id, status="stopped" if interrupted else "failed", error=message,
-                             ended_at=utcnow(), audit=("tune", f"run:{run_id}", "failed", {"error": message}),
+                             ended_at=utcnow(), phase=None, audit=("tune", f"run:{run_id}", "failed", {"error": message}),
                              **extra)
         sweep_run(ws, run_id)
         log.exception("run %s %s", run_id, "interrupted" if interrupted else "failed")
