@@ -4,7 +4,15 @@ A tuning run writes the keys of every row its final model was fitted on. Whoever
 model on labelled rows must know which of them it has already seen, or its figures flatter it:
 `retrain` leaves them out of the holdout the champion and challenger share, `evaluate` says how
 many of the rows it was given are such rows. Keys are hashes over the columns the model reads and
-its target (:func:`row_keys`), so they find a row again in another version of the dataset.
+its target, each value as the model reads it (:func:`row_keys`), so they find a row again in another
+version of the dataset whatever format each version came in: openintro email registered from CSV (``time`` a
+Datetime in UTC) and then from pandas' Parquet (``time`` as ``2012-01-01T06:16:41Z`` text) shares
+2,744 rows, which keys over the values' text never matched. Two rows are the same row when the
+model reads the same values and the same target in them: people who share every value the model
+reads (mosaicData Whickham: 84 % share smoker, age and outcome with another) are one row to it.
+
+Files written before (no ``row_keys`` entry in the Parquet metadata) hold keys over each value's
+text (:func:`text_keys`); they are read with that scheme, as they always were.
 """
 
 from __future__ import annotations
@@ -15,37 +23,134 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import polars as pl
 
-    from mlops_tui.training.signature import Signature
+    from mlops_tui.training.signature import Feature, Signature
 
 TRAINED_ROWS = "trained_rows.parquet"
+SCHEME = "row_keys"  # the Parquet metadata entry naming how a file's keys were made
+VALUES = "values"  # :func:`row_keys`; a file without the entry holds :func:`text_keys`
+_EXACT = 2**53  # from here a float64 no longer holds every whole number: written as a float
+_SEED = 13
 
 
 def row_keys(frame: pl.DataFrame, sig: Signature) -> pl.Series:
-    """One 64-bit key per row over the columns a model reads and its target, each as text (so an
-    int column of one version and the same values as floats in the next differ only where printed
-    differently)."""
+    """One 64-bit key per row over the columns a model reads and its target, each normalised to
+    the value the model reads, whatever type this version stores it as: a date or a time (a Date, a
+    Datetime in any zone, ISO or other text the model's date format reads) as its instant in UTC
+    microseconds; a number (int, whole float, numeric text) as a float, NaN as missing; a category
+    or a class (String, Categorical, Enum, int or whole float) as its text, a whole float written as
+    an int."""
+
+    columns = sorted({*sig.source_columns, sig.target} & set(frame.columns))
+    return frame.select(_value(frame, c, sig).alias(c) for c in columns).hash_rows(seed=_SEED)
+
+
+def text_keys(frame: pl.DataFrame, sig: Signature) -> pl.Series:
+    """The keys of files written before :func:`row_keys` (no scheme in their metadata): over each
+    value's text, so a Datetime never matched the same time written as text, nor 3 the float 3.0."""
     import polars as pl
 
     columns = sorted({*sig.source_columns, sig.target} & set(frame.columns))
-    return frame.select(pl.col(c).cast(pl.String) for c in columns).hash_rows(seed=13)
+    return frame.select(pl.col(c).cast(pl.String) for c in columns).hash_rows(seed=_SEED)
+
+
+def _value(frame: pl.DataFrame, column: str, sig: Signature) -> pl.Expr:
+    """``column`` as the model reads it (see :func:`row_keys`)."""
+    import polars as pl
+
+    dtype = frame.schema[column]
+    col = pl.col(column)
+    if column == sig.target:
+        return _number(col, dtype) if sig.task == "regression" else _text(col, dtype)
+    reading = _reading([f for f in sig.features if f.source == column])
+    if reading is not None and reading.transform:
+        return _instant(frame, column, reading.date_format)
+    if reading is not None and reading.time_of_day:
+        if dtype == pl.String:
+            return col.str.strip_chars().str.to_time(strict=False).cast(pl.Int64)
+        return col.cast(pl.Int64)
+    if reading is not None and reading.kind == "categorical":
+        return _text(col, dtype)
+    return _number(col, dtype)
+
+
+def _reading(features: list[Feature]) -> Feature | None:
+    """The feature that says how a column is read: a date part before anything else (a date column
+    gives several), then a time of day, then the first."""
+    for f in features:
+        if f.transform:
+            return f
+    for f in features:
+        if f.time_of_day:
+            return f
+    return features[0] if features else None
+
+
+def _instant(frame: pl.DataFrame, column: str, fmt: str | None) -> pl.Expr:
+    """A date column as microseconds since 1970 in UTC: a Date at midnight, a zoned Datetime at its
+    UTC instant, a naive one as written, text read as the model reads it (its recorded format, or
+    the one the values read with, :mod:`mlops_tui.data.dates`)."""
+    import polars as pl
+
+    from mlops_tui.data import dates
+
+    dtype = frame.schema[column]
+    col = pl.col(column)
+    if dtype == pl.String:
+        col = dates.parse(col, fmt or dates.infer_format(frame[column]))
+    elif dtype == pl.Date:
+        col = col.cast(pl.Datetime("us"))
+    elif dtype == pl.Null:  # every value missing in this version (an empty CSV column)
+        return pl.lit(None, pl.Int64)
+    elif not isinstance(dtype, pl.Datetime):
+        return _text(col, dtype)  # not a date in this version: matches no date
+    return col.dt.epoch("us")
+
+
+def _number(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    import polars as pl
+
+    if dtype == pl.String:
+        col = col.str.strip_chars()
+    num = col.cast(pl.Float64, strict=False)
+    return num.fill_nan(None)
+
+
+def _text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    import polars as pl
+
+    if not dtype.is_float():
+        return col.cast(pl.String)
+    whole = (col == col.floor()) & (col.abs() < _EXACT)
+    return (
+        pl.when(col.is_nan())
+        .then(None)
+        .when(whole)
+        .then(col.cast(pl.Int64, strict=False).cast(pl.String))
+        .otherwise(col.cast(pl.String))
+    )
 
 
 def write(run_dir: Path, sig: Signature, rows: pl.DataFrame) -> None:
     """runs/<id>/trained_rows.parquet: the keys of every row the final model learnt from (``rows``,
-    :func:`~mlops_tui.training.prep.fitted_rows`), written atomically."""
+    :func:`~mlops_tui.training.prep.fitted_rows`), and their scheme, written atomically."""
     import polars as pl
 
     tmp = run_dir / f".{TRAINED_ROWS}.tmp"
-    pl.DataFrame({"row_key": row_keys(rows, sig)}).write_parquet(tmp)
+    # Polars does not promise the same hashes across its versions: the one that made the keys is kept
+    # beside them, so a file that stops matching after an upgrade can be told from one with no match.
+    keys = pl.DataFrame({"row_key": row_keys(rows, sig)})
+    keys.write_parquet(tmp, metadata={SCHEME: VALUES, "polars": pl.__version__})
     tmp.replace(run_dir / TRAINED_ROWS)
 
 
 def learnt(run_dir: Path, frame: pl.DataFrame, sig: Signature) -> pl.Series | None:
     """True for each row of ``frame`` the run's model learnt from; None when the run did not record
-    its training rows (trained before they were kept)."""
+    its training rows (trained before they were kept). A file written before keys were made over
+    values is read with the keys it holds (:func:`text_keys`)."""
     import polars as pl
 
     path = run_dir / TRAINED_ROWS
     if not path.exists():
         return None
-    return row_keys(frame, sig).is_in(pl.read_parquet(path)["row_key"].implode())
+    keys = row_keys if pl.read_parquet_metadata(path).get(SCHEME) == VALUES else text_keys
+    return keys(frame, sig).is_in(pl.read_parquet(path)["row_key"].implode())
