@@ -191,6 +191,13 @@ class Comparison(Result):
     limit: float
     status: str
     noise: DropNoise | None = None
+    too_few: bool = False  # fewer than MIN_LABELLED rows: a drop past the limit is not an alert
+
+
+# Fewer labelled rows than this cannot tell a model's drop from chance: the bootstrap resamples the
+# same handful (carData Arrests: 3 rows served, one misordered pair, roc_auc 0.0 "vs holdout 0.73"
+# and an interval of [0.73, 0.73]) and the deployment's feedback alerted on them.
+MIN_LABELLED = 20
 
 
 @dataclass(frozen=True)
@@ -239,6 +246,8 @@ def _compare(model: ModelVersion, sig: Signature, y: np.ndarray, pred: np.ndarra
     if primary is None or live is None or ref is None:
         return Comparison(primary, live, ref, None, 0.0, "ok")
     limit = drop_limit(policy, primary, ref)  # the gate's rule: relative for metrics in target units
+    if len(y) < MIN_LABELLED:
+        return Comparison(primary, live, ref, mx.worse_by(primary, live, ref), limit, "ok", too_few=True)
 
     def drop_on(rows: np.ndarray) -> float | None:
         value = mx.score(sig.task, primary, y[rows], pred[rows], list(sig.classes))
@@ -249,6 +258,14 @@ def _compare(model: ModelVersion, sig: Signature, y: np.ndarray, pred: np.ndarra
     drop = mx.worse_by(primary, live, ref)
     return Comparison(primary, live, ref, drop, limit, "alert" if (noise.low if noise else drop) > limit else "ok",
                       noise)
+
+
+def _too_few(what: str, cmp: Comparison, rows: int) -> list[str]:
+    """The note of a drop past the limit that too few rows measured (none for a live figure as good)."""
+    if not cmp.too_few or cmp.drop is None or cmp.drop <= cmp.limit:
+        return []
+    return [f"{what}: {cmp.metric} {cmp.live:.4g} vs {cmp.holdout:.4g} on the holdout, on {rows} labelled row(s): "
+            f"too few to tell from chance, so not an alert (at least {MIN_LABELLED})"]
 
 
 def _labels(path: str, id_column: str, label_column: str) -> tuple[pl.DataFrame, int]:
@@ -380,6 +397,7 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
         m = task_metrics.compute(jsig.task, y, pred, list(jsig.classes))
         cmp = _compare(model, jsig, y, pred, m, policy)
         per_job.append(JobFeedback(job.job_id, model.ref, joined.height, m, cmp, cmp.status))
+        warnings += _too_few(f"job {job.job_id} ({model.ref})", cmp, joined.height)
         # Only the current model's rows measure it: another version's predictions against its holdout
         # alerted on airquality after a retrain (rmse 21.4 of version 1 "vs holdout 12.3" of version 2).
         if model.ref == current.ref:
@@ -399,6 +417,7 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
         y, pred = encode_labels(sig, allrows["__label"]), _pred_array(allrows, sig)
         overall = task_metrics.compute(sig.task, y, pred, list(sig.classes))
         comparison = _compare(current, sig, y, pred, overall, policy)
+        warnings += _too_few(f"{current.ref} (the deployed model)", comparison, allrows.height)
     for j in per_job:  # written only once everything was computed: bad input leaves no trace
         ws.store.jobs.add_feedback(feedback_id=uuid.uuid4().hex[:12], deployment=dep.name, job_id=j.job_id,
                                    rows_matched=j.rows_matched, metrics={**j.metrics, "comparison": j.comparison.to_json()},

