@@ -51,7 +51,8 @@ def evaluate(
             (k, v, res.holdout_metrics.get(k), res.deltas.get(k))
             for k, v in res.metrics.items() if k in res.deltas or k not in res.holdout_metrics]))
         if res.max_slice_gap is not None:
-            out.print(f"largest slice gap: {fmt(res.max_slice_gap)}")
+            out.print(f"largest slice gap: {fmt(res.max_slice_gap)} in {res.slice_metric} between the groups "
+                      f"of {res.max_slice_gap_feature}", markup=False, highlight=False)
         for w in res.warnings:
             err.print(f"warning: {w}", markup=False, soft_wrap=True)
 

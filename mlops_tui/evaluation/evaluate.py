@@ -268,6 +268,10 @@ class ModelEvaluation(Result):
     warnings: tuple[str, ...]
     learnt_rows: int | None  # labelled rows of the dataset the model learnt from (None: not recorded)
     excluded_rows: int  # of those, left out (``unseen``)
+    # The measure ``max_slice_gap`` is a gap of (wape, relative_mae, scaled_mae, roc_auc, ...: see
+    # details.slice_metric) and the feature whose groups differ that much; None when no gap.
+    slice_metric: str | None = None
+    max_slice_gap_feature: str | None = None
 
 
 def _learnt_rows(ws: Workspace, model: ModelVersion, df: pl.DataFrame, sig: Signature) -> pl.Series | None:
@@ -328,10 +332,13 @@ def evaluate_model(ws: Workspace, model_ref: str, dataset_ref: str, *,
     reference = {**(model.metrics or {}), **(holdout.metrics if holdout else {})}
     deltas = {k: v - reference[k] for k, v in metrics.items()
               if k not in META_KEYS and isinstance(v, int | float) and isinstance(reference.get(k), int | float)}
+    slices = details.get("slices") or {}
+    gap = slices.get("max_gap")
     result = ModelEvaluation(ev.eval_id, Version(model.name, model.version), Version(dv.name, dv.version), sig.task,
-                             details["rows"], metrics, reference, deltas, (details.get("slices") or {}).get("max_gap"),
+                             details["rows"], metrics, reference, deltas, gap,
                              details_path, tuple([*notes, *details["warnings"]]), n_learnt,
-                             (n_learnt or 0) if unseen else 0)
+                             (n_learnt or 0) if unseen else 0, slices.get("metric") if gap is not None else None,
+                             slices.get("max_gap_feature") if gap is not None else None)
     ws.store.audit.record("evaluate", f"model:{model.name}:{model.version}", "ok",
                           {"dataset": f"{dv.name}:{dv.version}", "eval_id": ev.eval_id})
     return result
