@@ -71,7 +71,7 @@ def show(
     Example: mlops-tui dataset show penguins:1
     """
     from mlops_tui.data import datasets
-    from mlops_tui.formatting import as_stored, dtype_text
+    from mlops_tui.formatting import dtype_text
 
     ws = workspace()
     dv = datasets.resolve(ws, ref)
@@ -87,13 +87,28 @@ def show(
         for col in dv.schema:
             p = dv.profile.get(col["name"], {})
             # "value (count)": a count after a colon read as part of a time ("10/25/1995 0:00:00:26")
-            top = ", ".join(f"{as_stored(v)} ({n:,})" for v, n in p.get("top", [])[:3])
-            lo, hi = (p.get(k) if p.get("kind") == "numeric" else as_stored(p.get(k)) for k in ("min", "max"))
+            top = ", ".join(f"{_clipped(v, 24)} ({n:,})" for v, n in p.get("top", [])[:3])
+            lo, hi = (p.get(k) if p.get("kind") == "numeric" else _clipped(p.get(k)) for k in ("min", "max"))
             rows.append([col["name"], dtype_text(col["dtype"]), col["role"], p.get("nulls"), p.get("distinct"),
                          lo, hi, p.get("mean"), p.get("std"), top][:keep])
         out.print(table(None, headers[:keep], rows))
 
     emit(payload, as_json, render)
+
+
+CELL_TEXT = 40  # characters of a text value in a table cell (the JSON keeps it whole)
+
+
+def _clipped(value: object, width: int = CELL_TEXT) -> str:
+    """A value for a table cell, as stored, a long text clipped with an ellipsis: modeldata's food
+    reviews (up to 3,000 characters each) made `dataset show` a screen of wrapped review per column."""
+    from mlops_tui.formatting import as_stored
+
+    text = as_stored(value)
+    if len(text) <= width and "\n" not in text:
+        return text
+    text = " ".join(text.split())  # line breaks and runs of spaces of a review
+    return text if len(text) <= width else text[:width - 1].rstrip() + "…"
 
 
 def head(
@@ -106,13 +121,12 @@ def head(
     Example: mlops-tui dataset head bikeshare --rows 5
     """
     from mlops_tui.data import datasets
-    from mlops_tui.formatting import as_stored
 
     ws = workspace()
     dv = datasets.resolve(ws, ref)
     columns, data = datasets.page(ws, dv, 0, rows)
     emit({"name": dv.name, "version": dv.version, "columns": columns, "rows": [list(r) for r in data]},
-         as_json, lambda: out.print(table(dv.ref, columns, [[as_stored(v) for v in row] for row in data])))
+         as_json, lambda: out.print(table(dv.ref, columns, [[_clipped(v) for v in row] for row in data])))
 
 
 def diff(

@@ -59,3 +59,28 @@ def test_feedback_on_three_labelled_rows_does_not_alert(ws, cli, tmp_path: Path)
     assert f"job {job} (arrests:{run.model_version}): roc_auc 0 vs {holdout:.4g} on the holdout, on 3 labelled row(s): " \
            "too few to tell from chance, so not an alert (at least 20)" in doc["warnings"]
     assert "too few to tell from chance" in res.stderr
+
+
+def test_dataset_show_and_head_clip_long_text_in_their_tables(cli, tmp_path: Path):
+    """modeldata's fine-food reviews (training_data: product, review, score), up to 3,000 characters
+    each: `dataset show` printed the longest and the most frequent reviews whole in the min/max/top
+    cells, some thirty wrapped lines for one column, and `dataset head` a screen per row. The cells
+    now hold the first 40 characters and an ellipsis; the JSON keeps every value whole."""
+    df = _real_frame("modeldata", "training_data")
+    df.iloc[:2800].to_csv(tmp_path / "reviews.csv", index=False)
+    assert cli("dataset", "add", tmp_path / "reviews.csv", "--name", "foods", "--target", "score").code == 0
+
+    shown = cli("dataset", "show", "foods:1")
+    assert shown.code == 0
+    lines = shown.stdout.splitlines()
+    review = [i for i, line in enumerate(lines) if line.startswith(" review ")][0]
+    score = [i for i, line in enumerate(lines) if line.startswith(" score ")][0]
+    assert score - review <= 4, "\n".join(lines)  # the review row takes a few lines, not thirty
+    assert "service. It…" in shown.stdout and "Charlee Bears are small… (2)" in shown.stdout
+
+    head = cli("dataset", "head", "foods:1", "--rows", "3")
+    assert head.code == 0 and len(head.stdout.splitlines()) <= 3 + 5, head.stdout  # title, header, rule, 3 rows, border
+    assert "this stuff is not stuffing its not good…" in head.stdout
+
+    doc = cli("dataset", "head", "foods:1", "--rows", "1", "--json").json
+    assert doc["rows"][0][2] == df["review"].iloc[0]
