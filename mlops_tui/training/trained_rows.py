@@ -11,8 +11,9 @@ Datetime in UTC) and then from pandas' Parquet (``time`` as ``2012-01-01T06:16:4
 model reads the same values and the same target in them: people who share every value the model
 reads (mosaicData Whickham: 84 % share smoker, age and outcome with another) are one row to it.
 
-Files written before (no ``row_keys`` entry in the Parquet metadata) hold keys over each value's
-text (:func:`text_keys`); they are read with that scheme, as they always were.
+A file names how its keys were made in its Parquet metadata (``row_keys``); one without the entry
+(every run before) holds keys over each value's text (:func:`text_keys`) and is read that way, as it
+always was. The rows themselves are not kept, so old keys cannot be made again.
 """
 
 from __future__ import annotations
@@ -20,16 +21,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlops_tui.errors import UserError
+
 if TYPE_CHECKING:
+    import numpy as np
     import polars as pl
 
     from mlops_tui.training.signature import Feature, Signature
 
 TRAINED_ROWS = "trained_rows.parquet"
 SCHEME = "row_keys"  # the Parquet metadata entry naming how a file's keys were made
-VALUES = "values"  # :func:`row_keys`; a file without the entry holds :func:`text_keys`
+STABLE = "stable-values"  # :func:`row_keys`
+# Polars' hash_rows over the same values: files of one afternoon (no release) before its hashes were
+# found to change with the Polars version; read as written (:func:`polars_value_keys`).
+VALUES = "values"
+# A file without the entry holds :func:`text_keys`.
 _EXACT = 2**53  # from here a float64 no longer holds every whole number: written as a float
 _SEED = 13
+_MISSING = 0x9E3779B97F4A7C15  # a missing value's hash, in any column
 
 
 def row_keys(frame: pl.DataFrame, sig: Signature) -> pl.Series:
@@ -38,10 +47,73 @@ def row_keys(frame: pl.DataFrame, sig: Signature) -> pl.Series:
     Datetime in any zone, ISO or other text the model's date format reads) as its instant in UTC
     microseconds; a number (int, whole float, numeric text) as a float, NaN as missing; a category
     or a class (String, Categorical, Enum, int or whole float) as its text, a whole float written as
-    an int."""
+    an int.
 
+    The hash is this module's own (:func:`_stable_hash`), not Polars' ``hash_rows``, whose results
+    may change with the Polars version: keys written today must match after an upgrade."""
+    return _stable_hash(_normalised(frame, sig))
+
+
+def polars_value_keys(frame: pl.DataFrame, sig: Signature) -> pl.Series:
+    """The keys of a file marked ``values``: Polars' hash of :func:`row_keys`' values (the same Polars only)."""
+    return _normalised(frame, sig).hash_rows(seed=_SEED)
+
+
+def _normalised(frame: pl.DataFrame, sig: Signature) -> pl.DataFrame:
+    """The columns a model reads and its target, in name order, as the model reads them."""
     columns = sorted({*sig.source_columns, sig.target} & set(frame.columns))
-    return frame.select(_value(frame, c, sig).alias(c) for c in columns).hash_rows(seed=_SEED)
+    return frame.select(_value(frame, c, sig).alias(c) for c in columns)
+
+
+def _stable_hash(values: pl.DataFrame) -> pl.Series:
+    """One 64-bit hash per row, the same in every version of Polars and numpy: each column's values
+    hashed (:func:`_column_hash`) and folded in, in order, through splitmix64's finaliser."""
+    import numpy as np
+    import polars as pl
+
+    with np.errstate(over="ignore"):
+        h = np.full(values.height, _SEED, dtype=np.uint64)
+        for column in values.get_columns():
+            h = _mix(h ^ _mix(_column_hash(column)))
+    return pl.Series("row_key", h, dtype=pl.UInt64)
+
+
+def _column_hash(column: pl.Series) -> np.ndarray:
+    """A column's values as 64 bits each: an Int64's or a Float64's own bits (-0.0 as 0.0), a text's
+    first 8 bytes of BLAKE2b over its UTF-8; :data:`_MISSING` for a missing value."""
+    import hashlib
+
+    import numpy as np
+    import polars as pl
+
+    if column.dtype == pl.Float64:
+        # numpy's -0.0 + 0.0 is 0.0 (Polars' stays -0.0): the model reads them as one value
+        bits = (column.fill_null(0.0).to_numpy() + 0.0).view(np.uint64)
+    elif column.dtype == pl.Int64:
+        bits = column.fill_null(0).to_numpy().view(np.uint64)
+    else:
+        text = column.cast(pl.String)
+        distinct = text.drop_nulls().unique().sort()
+        digests = np.fromiter(
+            (int.from_bytes(hashlib.blake2b(v.encode(), digest_size=8).digest(), "little") for v in distinct),
+            dtype=np.uint64,
+            count=distinct.len(),
+        )
+        if distinct.len() == 0:
+            return np.full(column.len(), _MISSING, dtype=np.uint64)
+        at = distinct.search_sorted(text.fill_null(distinct[0])).to_numpy()
+        bits = digests[at]
+    return np.where(column.is_null().to_numpy(), np.uint64(_MISSING), bits)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every bit of the input moves about half the output's bits."""
+    import numpy as np
+
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    mixed: np.ndarray = x ^ (x >> np.uint64(31))
+    return mixed
 
 
 def text_keys(frame: pl.DataFrame, sig: Signature) -> pl.Series:
@@ -136,21 +208,21 @@ def write(run_dir: Path, sig: Signature, rows: pl.DataFrame) -> None:
     import polars as pl
 
     tmp = run_dir / f".{TRAINED_ROWS}.tmp"
-    # Polars does not promise the same hashes across its versions: the one that made the keys is kept
-    # beside them, so a file that stops matching after an upgrade can be told from one with no match.
-    keys = pl.DataFrame({"row_key": row_keys(rows, sig)})
-    keys.write_parquet(tmp, metadata={SCHEME: VALUES, "polars": pl.__version__})
+    pl.DataFrame({"row_key": row_keys(rows, sig)}).write_parquet(tmp, metadata={SCHEME: STABLE})
     tmp.replace(run_dir / TRAINED_ROWS)
 
 
 def learnt(run_dir: Path, frame: pl.DataFrame, sig: Signature) -> pl.Series | None:
     """True for each row of ``frame`` the run's model learnt from; None when the run did not record
-    its training rows (trained before they were kept). A file written before keys were made over
-    values is read with the keys it holds (:func:`text_keys`)."""
+    its training rows (trained before they were kept). A file is read with the keys it holds (see
+    the module's doc)."""
     import polars as pl
 
     path = run_dir / TRAINED_ROWS
     if not path.exists():
         return None
-    keys = row_keys if pl.read_parquet_metadata(path).get(SCHEME) == VALUES else text_keys
+    scheme = pl.read_parquet_metadata(path).get(SCHEME)
+    keys = {None: text_keys, VALUES: polars_value_keys, STABLE: row_keys}.get(scheme)
+    if keys is None:
+        raise UserError(f"{path}: row keys made as {scheme!r}, which this version of mlops-tui does not know")
     return keys(frame, sig).is_in(pl.read_parquet(path)["row_key"].implode())
