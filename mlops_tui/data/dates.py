@@ -90,3 +90,31 @@ def parse(col: pl.Expr, fmt: str | None) -> pl.Expr:
         # a value without one keeps its wall time.
         return col.str.to_datetime(strict=False, time_zone="UTC").dt.replace_time_zone(None)
     return col.str.to_datetime(fmt, strict=False)
+
+
+def _day_month_swapped(fmt: str | None) -> str | None:
+    """``fmt`` with its day and month exchanged (%m/%d/%Y ↔ %d/%m/%Y), None for a format without both."""
+    if fmt is None or "%d" not in fmt or "%m" not in fmt:
+        return None
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+def ambiguity(col: pl.Series, fmt: str | None) -> str | None:
+    """When every value of a text date column reads with ``fmt`` and with its day/month swap too, and
+    some value reads differently (no day above 12: '01/05/2017', 5 January or 1 May), a note naming
+    that value and both readings; None otherwise. :func:`infer_format` then took month first, a guess
+    a model that recorded no format of its own (it learnt typed dates) cannot check."""
+    other = _day_month_swapped(fmt)
+    if other is None:
+        return None
+    values = col.drop_nulls().str.strip_chars()
+    values = values.filter(values != "")
+    read, swapped = values.str.to_datetime(fmt, strict=False), values.str.to_datetime(other, strict=False)
+    if swapped.null_count() > read.null_count():  # some value reads only one way: not ambiguous
+        return None
+    differ = (read != swapped).fill_null(False).arg_true()
+    if not len(differ):
+        return None
+    i = int(differ[0])
+    return (f"{values[i]!r} read as {read[i]:%Y-%m-%d} ({fmt}); every value also reads as {other} "
+            f"({swapped[i]:%Y-%m-%d}): write dates as ISO (YYYY-MM-DD) to be sure")

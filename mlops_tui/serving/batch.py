@@ -165,6 +165,7 @@ class BatchStats:
     nulls: dict[str, int] = field(default_factory=dict)  # missing values per source column
     infinite: dict[str, int] = field(default_factory=dict)  # ±inf per numeric source column that has any
     not_dates: dict[str, int] = field(default_factory=dict)  # text in a date column that reads as no date
+    ambiguous_dates: dict[str, str] = field(default_factory=dict)  # date column -> dates.ambiguity's note
     drift: DriftStats | None = None
     drift_error: str | None = None  # counting drift failed (drift must never fail scoring)
 
@@ -175,6 +176,8 @@ class BatchStats:
                              (self.not_dates, other.not_dates)):
             for k, v in theirs.items():
                 mine[k] = mine.get(k, 0) + v
+        for k, note in other.ambiguous_dates.items():
+            self.ambiguous_dates.setdefault(k, note)
         if other.drift is not None:
             if self.drift is None:
                 self.drift = other.drift
@@ -201,7 +204,8 @@ def score_batch(frame: pl.DataFrame, spec: BatchSpec, predict: Predict, *, seed:
     raw = predict(X)
     nulls = frame.select(pl.col(sig.source_columns).null_count()).row(0, named=True)
     stats = BatchStats(frame.height, unseen, {k: int(v) for k, v in nulls.items()}, _infinite(X, sig),
-                       not_dates={c: int(bad.sum()) for c, bad in not_date_rows(frame, sig).items()})
+                       not_dates={c: int(bad.sum()) for c, bad in not_date_rows(frame, sig).items()},
+                       ambiguous_dates=ambiguous_dates(frame, sig))
     if spec.drift_ref is not None:
         try:
             stats.drift = DriftStats(spec.drift_ref, sig)
@@ -227,6 +231,20 @@ def not_date_rows(frame: pl.DataFrame, sig: Signature) -> dict[str, pl.Series]:
         bad = (col.str.strip_chars().fill_null("") != "") & read.is_null()
         if bad.any():
             out[f.source] = bad
+    return out
+
+
+def ambiguous_dates(frame: pl.DataFrame, sig: Signature) -> dict[str, str]:
+    """Per date column written as text that the model recorded no format for (it learnt typed dates),
+    :func:`dates.ambiguity`'s note when the batch's values read day first as well as month first:
+    hotel bookings written 01/05/2017 (1 May) were read as 5 January without a word."""
+    out: dict[str, str] = {}
+    for f in {f.source: f for f in sig.features if f.transform}.values():
+        if f.date_format or frame.schema.get(f.source) != pl.String:
+            continue
+        col = frame[f.source]
+        if note := dates.ambiguity(col, dates.infer_format(col)):
+            out[f.source] = note
     return out
 
 

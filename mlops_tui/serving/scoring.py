@@ -406,6 +406,8 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
                     warnings.append(f"column {col!r} is entirely null ({n} rows): scored as missing")
             for col, n in stats.not_dates.items():
                 warnings.append(f"column {col!r} has {n:,} value(s) that are not dates: scored as missing")
+            for col, note in stats.ambiguous_dates.items():
+                warnings.append(f"column {col!r}: {note}")
             for col, n in stats.infinite.items():
                 warnings.append(f"column {col!r} has {n:,} infinite value(s): scored past every split, "
                                 "as no finite value would be")

@@ -84,3 +84,37 @@ def test_dataset_show_and_head_clip_long_text_in_their_tables(cli, tmp_path: Pat
 
     doc = cli("dataset", "head", "foods:1", "--rows", "1", "--json").json
     assert doc["rows"][0][2] == df["review"].iloc[0]
+
+
+def test_score_says_when_text_dates_read_as_well_day_first(ws, tmp_path: Path):
+    """modeldata hotel_rates: a model learnt its `arrival_date` as typed dates (an ISO CSV). A
+    scoring file written day first (01/05/2017, 1 May) whose days are all 12 or less reads month
+    first too: its dates were taken as January 5 and scored so, prices off by up to 6.5 a night,
+    without a word. The job now names the value and both readings; a file with a 13th reads day first
+    and says nothing."""
+    import pandas as pd
+
+    from mlops_tui.serving import scoring
+    from tests.monitor_helpers import tune_small
+
+    df = _real_frame("modeldata", "hotel_rates")[
+        ["row_id", "avg_price_per_room", "arrival_date", "lead_time", "adults", "market_segment"]]
+    df.iloc[:10000].to_csv(tmp_path / "early.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="hotel", target="avg_price_per_room")
+    run = tune_small(ws, "hotel:1", tmp_path, name="hotel")
+    model = f"hotel:{run.model_version}"
+
+    later = df.iloc[10000:].drop(columns=["avg_price_per_room"])
+    later = later.assign(arrival_date=pd.to_datetime(later["arrival_date"]).dt.strftime("%d/%m/%Y"))
+    early_days = later[later["arrival_date"].str[:2].astype(int) <= 12].head(300)
+    early_days.to_csv(tmp_path / "early_days.csv", index=False)
+    later.to_csv(tmp_path / "all_days.csv", index=False)
+
+    job = scoring.score(ws, model, [str(tmp_path / "early_days.csv")], str(tmp_path / "a.parquet"))
+    first = early_days["arrival_date"].iloc[0]
+    day, month, year = first.split("/")
+    assert (f"column 'arrival_date': {first!r} read as {year}-{day}-{month} (%m/%d/%Y); every value also reads "
+            f"as %d/%m/%Y ({year}-{month}-{day}): write dates as ISO (YYYY-MM-DD) to be sure") in job.warnings
+
+    job = scoring.score(ws, model, [str(tmp_path / "all_days.csv")], str(tmp_path / "b.parquet"))
+    assert not [w for w in job.warnings if "arrival_date" in w]
