@@ -48,6 +48,9 @@ def form_int(values: dict[str, str], key: str, minimum: int) -> int | None:
     return n
 
 
+SUBMIT_HINT = "ctrl+s submit · Esc cancel"
+
+
 class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
     """A small keyboard form: Tab/↑↓ between fields, ctrl+s submits, Escape cancels. Enter submits
     (``enter_submits``, for forms whose defaults are usually right) or moves to the next field and
@@ -86,7 +89,7 @@ class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
             box.border_title = self.form_title
             # On the border, so always on screen: at 80x24 a long form (launch) scrolls, and its
             # help line below the fields was out of sight, with no footer to say how to submit.
-            box.border_subtitle = "ctrl+s submit · Esc cancel"
+            box.border_subtitle = SUBMIT_HINT
             for f in self.fields:
                 short = len(f.label) <= self.SHORT_LABEL
                 with (Horizontal(classes="form-row") if short else Vertical(classes="form-long")):

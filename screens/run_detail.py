@@ -206,10 +206,13 @@ class RunDetailScreen(BaseScreen):
             best_so_far: list[float] = []
             for y in ys:
                 best_so_far.append(better(best_so_far[-1], y) if best_so_far else y)
-            plt.scatter(xs, ys, marker="dot", label="trial")
-            plt.plot(xs, best_so_far, marker="braille", label="best so far")
+            # The key is the x label, not a legend: plotext draws its legend in the canvas's top
+            # left corner, over the first trials' points (the best of a maximized run, the worst of
+            # a minimized one are often there).
+            plt.plot(xs, best_so_far, marker="braille")
+            plt.scatter(xs, ys, marker="dot")  # after the line: a trial that set the best shows on it
             whole_xticks(plt, xs)
-            plt.xlabel("trial")
+            plt.xlabel("trial  (• a trial's value, line: best so far)")
         plot.refresh()
 
     def _show_importance(self, params: dict[str, Any] | None, features: dict[str, Any] | None) -> None:

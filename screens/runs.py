@@ -12,7 +12,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import ago, duration, status_text
-from mlops_tui.screens.modals import FormField, FormScreen, form_int
+from mlops_tui.screens.modals import SUBMIT_HINT, FormField, FormScreen, form_int
 from mlops_tui.screens.nav import BaseScreen, NavBar
 from mlops_tui.screens.run_actions import (
     REFRESH_S,
@@ -31,11 +31,13 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static
+from textual.worker import Worker, WorkerState
 
 from mlops_tui.formatting import fmt
 
 if TYPE_CHECKING:
     from mlops_tui.store import DatasetVersion, Run
+    from textual.timer import Timer
 
 SWEEP_EVERY = 8  # refreshes between zombie sweeps (tuning.sweep reads journals; not every tick)
 TASKS = (("auto", "auto (from target)"), ("binary", "binary"), ("multiclass", "multiclass"),
@@ -225,6 +227,8 @@ class LaunchScreen(FormScreen):
         # What the form filled in from a dataset version: replaced when the dataset field changes,
         # unless the user typed their own (a penguins run kept bikeshare's target and regression task).
         self._filled = {"target": target, "task": task}
+        self._busy_timer: Timer | None = None
+        self._doing, self._since = "", 0.0
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -273,8 +277,43 @@ class LaunchScreen(FormScreen):
         if not options["dataset"]:
             self.notify("dataset: enter NAME or NAME:V", severity="error")
             return
-        self.query_one("#form-box").loading = True
+        self._busy(f"preparing {options['dataset']}: reading it, splitting off the holdout")
         self.start_run(options)
+
+    # -- while the run starts (seconds: its data is read and split, LightGBM imported) -------------
+    # The form stays in view, greyed, and its border says what is happening and for how long; it
+    # was a blank box with a spinner for ~5 s.
+    def _busy(self, doing: str) -> None:
+        from time import monotonic
+
+        if not self.is_current:  # Esc closed the form meanwhile: the run starts all the same
+            return
+        box = self.query_one("#form-box")
+        box.disabled = True
+        self._doing, self._since = doing, monotonic()
+        self._show_busy()
+        if self._busy_timer is None:
+            self._busy_timer = self.set_interval(0.5, self._show_busy)
+
+    def _show_busy(self) -> None:
+        from time import monotonic
+
+        box = self.query_one("#form-box")
+        if box.disabled:
+            box.border_subtitle = f"● {self._doing}… {monotonic() - self._since:.0f} s"
+
+    def _idle(self) -> None:
+        box = self.query_one("#form-box")
+        box.disabled = False
+        box.border_subtitle = SUBMIT_HINT
+        if self._busy_timer is not None:
+            self._busy_timer.stop()
+            self._busy_timer = None
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # (Textual calls RoutesWorkerErrors' handler too: a refusal is one line, in the form's words.)
+        if event.worker.group == "launch" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            self._idle()  # the form again, to correct
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="launch")
     def start_run(self, options: dict[str, Any]) -> None:
@@ -282,13 +321,18 @@ class LaunchScreen(FormScreen):
 
         known = {f.name for f in dataclasses.fields(tuning.TuneOptions)}
         opts = tuning.TuneOptions(**{k: v for k, v in options.items() if k in known})
-        run = tuning.start(self.app.ws, opts, detach=True)
+
+        def created(run: Run) -> None:
+            self.app.call_from_thread(self._busy, f"run {run.run_id[:8]} created; starting its process")
+
+        run = tuning.start(self.app.ws, opts, detach=True, on_start=created)
         self.app.call_from_thread(self._started, run)
 
     def _started(self, run: Run) -> None:
         self.app.notify(f"run {run.name} ({run.run_id[:8]}) started in the background")
-        self.dismiss({"run_id": run.run_id})
-        self.app.switch_mode("runs")
+        if self.is_current:  # (not if Esc closed the form while the run was starting)
+            self.dismiss({"run_id": run.run_id})
+            self.app.switch_mode("runs")
 
 
 def _float(values: dict[str, str], key: str) -> float | None:

@@ -15,6 +15,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static
 
@@ -61,7 +62,8 @@ class SqlScreen(BaseScreen):
         yield NavBar("sql")
         yield Input(placeholder=EXAMPLE, id="sql-input")
         yield Static(VIEWS_TEXT, id="sql-status")
-        yield Static("", id="sql-views")
+        with VerticalScroll(id="sql-views"):  # its own scroll: the screen never overflows (the nav bar stays whole)
+            yield Static("", id="sql-views-text")
         yield Table(id="sql-results", classes="pane")
         yield Footer()
 
@@ -73,10 +75,11 @@ class SqlScreen(BaseScreen):
         self.query_one("#sql-input", Input).focus()
 
     def action_toggle_views(self) -> None:
-        views = self.query_one("#sql-views", Static)
+        views = self.query_one("#sql-views", VerticalScroll)
         if not views.has_class("shown"):
             from mlops_tui import sql
-            views.update("\n".join(f"{name}: {cols}" for name, cols in sql.VIEWS.items()))
+            self.query_one("#sql-views-text", Static).update(
+                "\n".join(f"{name}: {cols}" for name, cols in sql.VIEWS.items()))
         views.toggle_class("shown")
 
     def action_history(self, step: int) -> None:

@@ -160,19 +160,25 @@ async def test_the_run_head_reads_the_phase_from_the_run_record_not_its_log(ws, 
         )
 
 
+async def open_history(pilot, run_id: str) -> None:
+    """Push the run's detail screen and show its History tab, plot drawn."""
+    from mlops_tui.screens.run_detail import RunDetailScreen
+
+    await pilot.app.push_screen(RunDetailScreen(run_id))
+    await pilot.press("h")
+    await wait_for(pilot, lambda: pilot.app.screen.query_one("#history-plot"), what="plot")
+    await settle(pilot)
+
+
 # -- 5. whole trial numbers on the history plot -------------------------------------------------
 async def test_the_history_plot_of_two_trials_has_whole_trial_numbers(ws, app_factory):
-    from mlops_tui.screens.run_detail import RunDetailScreen
 
     from tests.tui.conftest import fake_runs
 
     run_id = fake_runs(ws)[1]  # trials 0 and 1 complete
     app = app_factory(ws, start="runs")
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.push_screen(RunDetailScreen(run_id))
-        await pilot.press("h")
-        await wait_for(pilot, lambda: app.screen.query_one("#history-plot"), what="plot")
-        await settle(pilot)
+        await open_history(pilot, run_id)
         axis = await wait_for(
             pilot,
             lambda: next(
@@ -246,6 +252,29 @@ async def test_a_retrain_run_says_whose_parameters_it_reused(ws, app_factory):
             pilot, lambda: "retrain of penguins:1 with its parameters" in str(head.render())
         )
         assert "trials 0" not in str(head.render())
+
+
+async def test_the_history_plots_key_is_below_it_not_over_trial_0(ws, app_factory):
+    """plotext's legend sat in the canvas's top left corner, where a minimized run's first trial is."""
+
+    from tests.tui.conftest import fake_runs
+
+    run_id = fake_runs(ws)[1]  # minimize: trial 0 (0.42) is the top left point
+    app = app_factory(ws, start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_history(pilot, run_id)
+
+        def canvas() -> list[str]:
+            rows = screen_text(app)
+            top = next((i for i, r in enumerate(rows) if "┌" in r), None)
+            bottom = next((i for i, r in enumerate(rows) if "└" in r), None)
+            return [] if top is None or bottom is None else rows[top + 1 : bottom]
+
+        rows = await wait_for(pilot, lambda: [r for r in canvas() if "•" in r] and canvas(), what="points")
+        frame = rows[0].index("┤") if "┤" in rows[0] else rows[0].index("│")
+        assert "•" in rows[0][frame : frame + 3], rows  # trial 0, at the top left corner
+        assert not [r for r in rows if "trial" in r or "best so far" in r], rows
+        assert "trial  (• a trial's value, line: best so far)" in "\n".join(screen_text(app))
 
 
 async def test_compare_says_a_retrain_run_reused_parameters_not_trials_0(ws, app_factory):
@@ -371,3 +400,48 @@ async def test_file_fields_name_the_folder_a_relative_path_starts_from(sample_ws
             pilot, lambda: type(app.screen).__name__ == "FormScreen" and app.screen, what="register"
         )
         assert form.query_one("#field-source").placeholder.startswith(".csv/.parquet path (glob ok) from ")
+
+
+async def test_the_sql_views_list_scrolls_inside_the_screen_and_keeps_the_nav_bar_whole(ws, app_factory):
+    """ctrl+t's list of views made the SQL screen taller than 24 rows: its scroll bar took two
+    columns from the nav bar ('7 Pipelines' cut to '7') and pushed the results off screen."""
+    app = app_on(ws, "sql")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        rows = screen_text(app)
+        assert "7 Pipelines" in rows[1], rows[1]
+        assert "v_datasets: name, version" in "\n".join(rows)
+        assert any(r.startswith("╭") for r in rows) and any(
+            r.startswith("╰") for r in rows
+        )  # the results pane
+        assert "ORDER BY name, version DESC" in "\n".join(rows)  # the input is not narrowed either
+
+
+async def test_the_launch_form_says_what_it_is_doing_while_the_run_starts(sample_ws, app_factory):
+    """Submitted, the launch form was a blank box with a spinner for ~5 s (the data read and split,
+    LightGBM imported). It stays in view, greyed, its border saying what happens; refused, it is
+    the form again."""
+    app = app_on(sample_ws, "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "LaunchScreen", what="launch form")
+        form = app.screen
+        form.query_one("#field-dataset").value = "penguins"
+        form.query_one("#field-group_column").value = "nope"
+        await settle(pilot)
+        with sample_ws.session():  # the store is busy: the run's preparation waits for it
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            shown = "\n".join(screen_text(app))
+            assert "● preparing penguins: reading it, splitting off the holdout… 0 s" in shown, shown
+            assert "Group column nope" in shown  # the form, not a blank box
+            assert form.query_one("#form-box").disabled
+        said = await wait_for(pilot, lambda: [n for n in notes(app) if "nope" in n], what="the refusal")
+        assert "group column 'nope' is not in the dataset" in said[0]
+        await settle(pilot)
+        assert not form.query_one("#form-box").disabled
+        assert "ctrl+s submit · Esc cancel" in "\n".join(screen_text(app))
+    assert sample_ws.store.runs.list() == []
