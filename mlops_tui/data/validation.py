@@ -68,7 +68,7 @@ def validate(ws: Workspace, ref: str, path: str) -> Validation:
 
 
 def _first_bad_value(lf: pl.LazyFrame, name: str, dtype: str, contract: str) -> str:
-    """``: row 8 has 'twelve'`` when a numeric or date column of the contract was read as text, so
+    """``: row 8 has 'twelve'`` when a numeric, true/false or date column of the contract was read as text, so
     the user sees which value to fix (modeldata Chicago's `date` with one 'soon' only said "is
     String, the contract says Date"); empty otherwise."""
     if dtype != "String":
@@ -80,6 +80,9 @@ def _first_bad_value(lf: pl.LazyFrame, name: str, dtype: str, contract: str) -> 
         wrong = col.is_not_null() & (col.str.strip_chars() != "") & ~dates.looks_like_date_expr(col)
     elif getattr(pl, contract, pl.String).is_numeric():
         wrong = col.is_not_null() & col.str.strip_chars().cast(pl.Float64, strict=False).is_null()
+    elif contract == "Boolean":  # as `score` reads one: true/false or 1/0 (hotel_rates' is_repeated_guest 'maybe')
+        text = col.str.strip_chars().str.to_lowercase()
+        wrong = col.is_not_null() & (text != "") & ~text.is_in(["true", "false", "1", "0"])
     else:
         return ""
     bad = lf.select(col).with_row_index("__row").filter(wrong).head(1).collect()

@@ -118,3 +118,21 @@ def test_score_says_when_text_dates_read_as_well_day_first(ws, tmp_path: Path):
 
     job = scoring.score(ws, model, [str(tmp_path / "all_days.csv")], str(tmp_path / "b.parquet"))
     assert not [w for w in job.warnings if "arrival_date" in w]
+
+
+def test_validate_names_the_value_that_is_not_true_or_false(ws, tmp_path: Path):
+    """modeldata hotel_rates with its 0/1 flags written as True/False (pandas' bool columns): a later
+    file with one 'unknown' among them was refused with "column 'is_repeated_guest' is String, the
+    contract says Boolean" and no value to look for in 5,402 rows; a date or a number says which."""
+    from mlops_tui.data import validation
+
+    df = _real_frame("modeldata", "hotel_rates")[["row_id", "avg_price_per_room", "lead_time", "is_repeated_guest"]]
+    df = df.assign(is_repeated_guest=df["is_repeated_guest"].astype(bool))
+    df.iloc[:10000].to_csv(tmp_path / "early.csv", index=False)
+    later = df.iloc[10000:].astype({"is_repeated_guest": object})
+    later.loc[later.index[6], "is_repeated_guest"] = "unknown"
+    later.to_csv(tmp_path / "later.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="hotel", target="avg_price_per_room")
+
+    r = validation.validate(ws, "hotel:1", str(tmp_path / "later.csv"))
+    assert r.problems == ("column 'is_repeated_guest' is String, the contract says Boolean: row 7 has 'unknown'",)
