@@ -113,7 +113,13 @@ def read_snapshot(ws: Workspace) -> Snapshot:
     for run in runs[:10]:
         if run.status not in ("running", "queued", "stopping"):
             champion = retrain_of(run)
-            best = f"retrain of {champion}" if champion else f"{run.metric}={fmt(run.best_value)}"
+            holdout = (run.test_metrics or {}).get(run.metric)
+            # The holdout figure the Models screen shows for its model; the trials' best (on
+            # validation folds) is another number, and a bare 'log_loss=0.0335' here beside the
+            # model's 'log_loss 0.1157' read as a contradiction.
+            best = (f"retrain of {champion}" if champion
+                    else f"holdout {run.metric}={fmt(holdout)}" if isinstance(holdout, int | float)
+                    else f"best trial {run.metric}={fmt(run.best_value)}")
             when = run.ended_at or run.created_at
             recent.append((when, (f"run:{run.run_id}", run.status, f"run {run.name}",
                                   f"{run.dataset}:{run.dataset_version} {best}", ago(when))))

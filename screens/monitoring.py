@@ -169,6 +169,9 @@ class MonitoringScreen(BaseScreen):
         # table shows 78 characters, and 'last job' (then at the far end) was cut off.
         table.fill(["drift", "deployment", "performance", "jobs", "model", "alerting", "serving"], rows,
                    [s.deployment for s in msg.summaries])
+        # With none, the hint takes the sparkline's room: squeezed into the label's 34 columns it
+        # wrapped to three lines beside an empty sparkline's baseline.
+        self.query_one("#mon-trend").set_class(not msg.summaries, "empty")
         if not msg.summaries:
             self.query_one("#mon-trend-label", Static).update(
                 Text("No deployments yet: 4 Models → d deploys a model; scoring jobs then appear here.",

@@ -445,3 +445,33 @@ async def test_the_launch_form_says_what_it_is_doing_while_the_run_starts(sample
         assert not form.query_one("#form-box").disabled
         assert "ctrl+s submit · Esc cancel" in "\n".join(screen_text(app))
     assert sample_ws.store.runs.list() == []
+
+
+async def test_recent_shows_a_runs_holdout_figure_the_one_its_model_shows(ws, app_factory):
+    """Home's Recent said 'log_loss=0.0335' (the best trial, on validation folds) while the Models
+    screen said 'log_loss 0.1157' (the holdout) for the run's model: two figures, one name."""
+    from tests.tui.conftest import fake_runs
+
+    fake_runs(ws)  # completed: best trial 0.18, holdout log_loss 0.11; failed: 3 trials
+    app = app_factory(ws, start="home")
+    async with app.run_test(size=(80, 24)) as pilot:
+        recent = app.screen.query_one("#recent")
+        assert await wait_for(pilot, lambda: recent.row_count == 2, what="the runs in Recent")
+        details = {str(recent.get_row_at(i)[1]): str(recent.get_row_at(i)[3]) for i in range(2)}
+        assert details == {
+            "run penguins-0": "penguins:1 holdout log_loss=0.1100",
+            "run penguins-2": "penguins:1 best trial log_loss=0.3100",  # failed: no holdout
+        }
+
+
+async def test_monitoring_with_no_deployment_says_so_on_one_line_at_80_columns(ws):
+    """The hint was squeezed into 34 columns (three lines) beside an empty sparkline's baseline."""
+    app = app_on(ws, "monitoring")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await wait_for(pilot, lambda: "No deployments" in "\n".join(screen_text(app)), what="the hint")
+        rows = screen_text(app)
+        assert any(
+            "No deployments yet: 4 Models → d deploys a model; scoring jobs then appear" in r for r in rows
+        )
+        assert not any("▁▁▁▁" in r for r in rows), rows
