@@ -285,7 +285,7 @@ async def test_run_detail_shows_before_the_plotting_code_is_imported(ws, app_fac
 
         await app.push_screen(RunDetailScreen(ids[0]))
         await wait_for(pilot, lambda: app.screen.query_one("#trials-table").row_count == 5, what="trials")
-        assert "best 0.18" in str(app.screen.query_one("#run-head").render())
+        assert "best trial 0.18" in str(app.screen.query_one("#run-head").render())
         assert not app.screen.query("#history-plot") and not held_plotext.held_out
         held_plotext.release.set()
         await pilot.press("h")

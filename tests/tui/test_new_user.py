@@ -475,3 +475,19 @@ async def test_monitoring_with_no_deployment_says_so_on_one_line_at_80_columns(w
             "No deployments yet: 4 Models → d deploys a model; scoring jobs then appear" in r for r in rows
         )
         assert not any("▁▁▁▁" in r for r in rows), rows
+
+
+async def test_the_run_head_names_the_best_trial_and_the_holdout(ws, app_factory):
+    """'best 0.8175' in the head, the model's 0.8300 on the Models screen: which is the run's score?"""
+    from mlops_tui.screens.run_detail import RunDetailScreen
+
+    from tests.tui.conftest import fake_runs
+
+    completed = fake_runs(ws)[0]  # best trial 0.18, holdout log_loss 0.11
+    app = app_factory(ws, start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(RunDetailScreen(completed))
+        head = app.screen.query_one("#run-head")
+        assert await wait_for(pilot, lambda: "trials 5/5" in str(head.render()), what="the head")
+        assert "log_loss (minimize) best trial 0.1800 · trials 5/5" in str(head.render())
+        assert str(head.render()).endswith("\nholdout log_loss 0.1100")
