@@ -284,22 +284,22 @@ class CompareScreen(BaseScreen):
             right.plt.title("precision-recall")
             for n, i in enumerate(ids):
                 curves = (details.get(i) or {}).get("curves") or {}
-                label, marker = f"{MARKERS[n % len(MARKERS)]} {heads[i]}", MARKERS[n % len(MARKERS)]
+                marker = MARKERS[n % len(MARKERS)]
                 if "roc" in curves:
-                    left.plt.plot(curves["roc"]["fpr"], curves["roc"]["tpr"], marker=marker, label=label)
+                    left.plt.plot(curves["roc"]["fpr"], curves["roc"]["tpr"], marker=marker)
                 if "pr" in curves:
-                    right.plt.plot(curves["pr"]["recall"], curves["pr"]["precision"], marker=marker, label=label)
+                    right.plt.plot(curves["pr"]["recall"], curves["pr"]["precision"], marker=marker)
         elif tasks == {"regression"}:
             left.plt.title("predicted vs actual")
             right.plt.title("residuals")
             for n, i in enumerate(ids):
                 reg = (details.get(i) or {}).get("regression") or {}
-                label, marker = f"{MARKERS[n % len(MARKERS)]} {heads[i]}", MARKERS[n % len(MARKERS)]
+                marker = MARKERS[n % len(MARKERS)]
                 if reg:
-                    left.plt.scatter(reg["actual"], reg["predicted"], marker=marker, label=label)
+                    left.plt.scatter(reg["actual"], reg["predicted"], marker=marker)
                     edges, counts = reg["residual_hist"]["edges"], reg["residual_hist"]["counts"]
                     mids = [(a + b) / 2 for a, b in zip(edges, edges[1:], strict=False)]
-                    right.plt.plot(mids, counts, marker=marker, label=label)
+                    right.plt.plot(mids, counts, marker=marker)
         elif tasks == {"multiclass"}:
             left.plt.title("recall per class")
             right.plt.title("precision per class")
@@ -309,13 +309,15 @@ class CompareScreen(BaseScreen):
             for plot, key in ((left, "recall"), (right, "precision")):
                 plot.plt.xticks(xs, classes)
                 plot.plt.ylim(0, 1.05)
-                for n, (i, p) in enumerate(zip(ids, per, strict=True)):
+                for n, p in enumerate(per):
                     marker = MARKERS[n % len(MARKERS)]
-                    plot.plt.plot(xs, [p.get(c, {}).get(key) or 0 for c in classes], marker=marker,
-                                  label=f"{marker} {heads[i]}")
+                    plot.plt.plot(xs, [p.get(c, {}).get(key) or 0 for c in classes], marker=marker)
         else:
             note = f"▲ runs of different tasks ({', '.join(sorted(t or '?' for t in tasks))}): no common curves"
-        self.query_one("#compare-curves-note", Static).update(note)
+        # The key below the plots, not plotext legends: those sit in each canvas's top left corner,
+        # over the start of a precision-recall curve and the best ROC curves.
+        key = "  ".join(f"{MARKERS[n % len(MARKERS)]} {heads[i]}" for n, i in enumerate(ids))
+        self.query_one("#compare-curves-note", Static).update(note or f"key: {key}")
         left.refresh()
         right.refresh()
 
@@ -327,8 +329,8 @@ class CompareScreen(BaseScreen):
         plt.clear_data()
         plt.clear_figure()
         runs = {r.run_id: r for r in c.data.runs}
-        plt.title("best value so far per trial")
         numbers: list[int] = []
+        key: list[str] = []
         for n, i in enumerate(ids):
             done = sorted((t for t in c.trials.get(i, []) if t.value is not None and t.state.lower() == "complete"),
                           key=lambda t: t.number)
@@ -340,8 +342,12 @@ class CompareScreen(BaseScreen):
                 acc = t.value if acc is None else pick(acc, t.value)
                 best.append(acc)
             numbers += [t.number for t in done]
-            plt.plot([t.number for t in done], best, marker=MARKERS[n % len(MARKERS)],
-                     label=f"{MARKERS[n % len(MARKERS)]} {heads[i]} ({runs[i].metric})")
+            plt.plot([t.number for t in done], best, marker=MARKERS[n % len(MARKERS)])
+            key.append(f"{MARKERS[n % len(MARKERS)]} {heads[i]}")
+        # The key is in the title, not a plotext legend: that sits in the canvas's top left corner,
+        # over the first trials (a minimized run starts there).
+        metrics = sorted({runs[i].metric for i in ids})
+        plt.title(f"best so far per trial ({', '.join(metrics)}): {'  '.join(key)}")
         whole_xticks(plt, numbers)
         plt.xlabel("trial")
         plot.refresh()

@@ -8,7 +8,16 @@ from textual.widgets import Label
 
 from tests.scoring_helpers import SAMPLE, credit_model
 from tests.tui.conftest import wait_for
-from tests.tui.helpers_screens import SIG, app_on, cut_columns, fake_job, notes, registry_fixture, settle
+from tests.tui.helpers_screens import (
+    SIG,
+    app_on,
+    cut_columns,
+    fake_job,
+    notes,
+    registry_fixture,
+    screen_text,
+    settle,
+)
 
 pytestmark = pytest.mark.xdist_group("tui-screens")
 
@@ -271,7 +280,36 @@ async def test_compare_tabs_show_importances_slices_and_curves(cmp_ws):
         assert first[0] == "student (gap)"
         await pilot.press("c")
         assert screen.query_one("#compare-tabs").active == "curves"
-        assert screen.query_one("#compare-curves-note").render().plain == ""   # both runs have ROC/PR
+        # both runs have ROC/PR: no note, the key
+        assert screen.query_one("#compare-curves-note").render().plain.startswith("key: • ")
+
+
+async def test_compare_plots_keys_are_outside_their_canvases(cmp_ws):
+    """plotext's legends sat in each canvas's top left corner: over a precision-recall curve's start
+    (precision 1 at low recall) and, on History, a minimized run's first trials."""
+    app = app_on(cmp_ws, "home")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_compare(pilot, ["aaaa1111", "bbbb2222"])
+        screen = app.screen
+        await pilot.press("c")
+        note = screen.query_one("#compare-curves-note")
+        key = await wait_for(pilot, lambda: note.render().plain.startswith("key: ") and note.render().plain,
+                             what="the key")
+        heads = key.removeprefix("key: ").replace("• ", "").replace("+ ", "").split()
+        assert len(heads) == 2
+
+        def canvases() -> list[str]:
+            rows = screen_text(app)
+            return [r for r in rows if "┤" in r or r.lstrip().startswith("│")]
+
+        await settle(pilot)
+        assert canvases() and not [r for r in canvases() if any(h in r for h in heads)]
+        await pilot.press("h")
+        await settle(pilot)
+        title = await wait_for(pilot, lambda: next((r for r in screen_text(app) if "best so far per trial" in r), None),
+                               what="the history title")
+        assert all(h in title for h in heads), title
+        assert not [r for r in canvases() if any(h in r for h in heads)]
 
 
 async def test_export_html_report_from_compare(cmp_ws, tmp_path):
