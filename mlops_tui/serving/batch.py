@@ -27,7 +27,7 @@ is, so they must stay small next to ``predict`` of a 50-tree model (bench/score_
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -36,7 +36,7 @@ import polars as pl
 
 from mlops_tui.data import dates
 from mlops_tui.errors import UserError
-from mlops_tui.training.signature import Signature, encode
+from mlops_tui.training.signature import Signature, encode, text_number
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -112,19 +112,22 @@ def check_schema(schema: dict[str, pl.DataType], sig: Signature, *, text_probe: 
                 wanted = "true/false (or 1/0)" if feat.dtype == "Boolean" else "numeric"
                 out.problems.append(f"column {feat.source!r}{where} should be {wanted} but has text, e.g. {example!r}")
             elif has_values and not csv:  # in a CSV every value is text: numbers that read as numbers are no news
-                out.warnings.append(f"column {feat.source!r}{where} arrived as text; numeric strings coerced")
+                coerced = "true/false text read as 1/0" if feat.dtype == "Boolean" else "numeric strings coerced"
+                out.warnings.append(f"column {feat.source!r}{where} arrived as text; {coerced}")
         elif not (dtype.is_numeric() or dtype in (pl.Boolean, pl.Null)):
             out.problems.append(f"column {feat.source!r}{where} should be numeric but is {dtype}")
     return out
 
 
-def frame_text_probe(df: pl.DataFrame) -> TextProbe:
-    """A :data:`TextProbe` over an in-memory frame."""
+def frame_text_probe(df: pl.DataFrame, boolean: Collection[str] = ()) -> TextProbe:
+    """A :data:`TextProbe` over an in-memory frame; the ``boolean`` columns' true/false text (any case)
+    reads as 1/0 (``signature.text_number``), as `serve --lenient` takes it."""
 
     def probe(column: str, _overrides: dict[str, pl.DataType]) -> tuple[bool, str | None]:
         v = df[column].str.strip_chars()
         present = v.is_not_null() & (v != "")
-        bad = v.filter(present & v.cast(pl.Float64, strict=False).is_null())
+        read = v.to_frame().select(text_number(pl.col(column), boolean=column in boolean)).to_series()
+        bad = v.filter(present & read.is_null())
         return bool(present.any()), (bad[0] if len(bad) else None)
 
     return probe

@@ -32,7 +32,10 @@ def check_request(df: pl.DataFrame, columns: dict[str, list[Any]], sig: Signatur
     value names its record (and the value of the first of ``ids``, the request's id columns): in a
     batch of 10,000 records "e.g. '?'" alone leaves the client searching."""
     located = Locator(df, columns, ids)
-    found = check_schema(dict(df.schema), sig, text_probe=located.text_probe())
+    # true/false text in a Boolean feature ("False", as a CSV's rows sent as JSON) is read as 1/0 with
+    # a warning under --lenient; a strict service refuses it naming the column and the value.
+    boolean = [f.source for f in sig.features if f.dtype == "Boolean"] if lenient else []
+    found = check_schema(dict(df.schema), sig, text_probe=located.text_probe(boolean))
     problems, warnings = [located.text_problem(p) for p in found.problems], found.warnings
     more_problems, more_warnings = value_checks(located, sig)
     problems, warnings = problems + more_problems, warnings + more_warnings
@@ -127,9 +130,9 @@ class Locator:
         bad = (s.is_nan() | s.is_infinite()).arg_true()
         return int(bad[0]) if len(bad) else None
 
-    def text_probe(self) -> TextProbe:
+    def text_probe(self, boolean: list[str]) -> TextProbe:
         """``batch.frame_text_probe``, remembering the record of each example it gives."""
-        probe = frame_text_probe(self.df)
+        probe = frame_text_probe(self.df, boolean)
 
         def located(column: str, overrides: dict[str, pl.DataType]) -> tuple[bool, str | None]:
             has_values, example = probe(column, overrides)
@@ -155,6 +158,7 @@ _STRICT_WORDING = ((": scored as missing", ": refused (serve --lenient scores su
                    (": scored as `score` scores them (NaN as missing)",
                     ": refused (send null for a missing value; serve --lenient scores them as `score` does)"),
                    ("; numeric strings coerced", "; refused (serve --lenient coerces numeric strings)"),
+                   ("; true/false text read as 1/0", "; refused (serve --lenient reads true/false text as 1/0)"),
                    (" were ignored: ", " are refused (serve --lenient ignores them): "))
 
 

@@ -126,13 +126,26 @@ class Signature:
                    tuple(d.get("classes", ())), tuple(d.get("id_columns", ())))
 
 
-def _numeric(col: pl.Expr, name: str, dtype: pl.DataType, time_of_day: bool) -> pl.Expr:
-    if time_of_day:
-        return _seconds(col, dtype).alias(name)
+def text_number(col: pl.Expr, *, boolean: bool = False) -> pl.Expr:
+    """Text of a numeric feature as the model's number: "3.5" -> 3.5, else missing. For a feature
+    learnt from a Boolean column (``boolean``) also true/false in any case -> 1/0, as a JSON client
+    sending a CSV's rows writes them ("False"); "1"/"0" read as numbers either way."""
+    raw = col.str.strip_chars()
+    number = raw.cast(pl.Float64, strict=False)
+    if not boolean:
+        return number
+    word = raw.str.to_lowercase()
+    return pl.when(word == "true").then(1.0).when(word == "false").then(0.0).otherwise(number)
+
+
+def _numeric(col: pl.Expr, f: Feature, dtype: pl.DataType) -> pl.Expr:
+    if f.time_of_day:
+        return _seconds(col, dtype).alias(f.name)
     if dtype == pl.String:
-        # Numeric text ("3.5") is coerced; anything else is caught by `check_numeric_text`.
-        return col.str.strip_chars().cast(pl.Float64, strict=False).alias(name)
-    return col.cast(pl.Float64).alias(name)
+        # Numeric text ("3.5", and "true"/"false" for a Boolean feature) is coerced; anything else
+        # is caught before (`check_numeric_text`, the scoring and serving checks).
+        return text_number(col, boolean=f.dtype == "Boolean").alias(f.name)
+    return col.cast(pl.Float64).alias(f.name)
 
 
 def _seconds(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -191,7 +204,7 @@ def encode(df: pl.DataFrame, sig: Signature) -> tuple[pl.DataFrame, dict[str, in
             exprs.append(coded.to_physical().cast(pl.Float64).alias(f.name))
             unseen_exprs.append((text.is_not_null() & coded.is_null()).sum().alias(f.name))
         else:
-            exprs.append(_numeric(col, f.name, dtype, f.time_of_day))
+            exprs.append(_numeric(col, f, dtype))
     features = df.select(exprs)
     unseen: dict[str, int] = {}
     if unseen_exprs:
