@@ -232,7 +232,7 @@ def _features(train: pl.DataFrame, target: str, time_column: str | None,
             feats.append(Feature(name, "numeric", name, dt))
         elif dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum | pl.Categorical):
             cats = categories_of(col.cast(pl.String).to_list())
-            if len(cats) > max(100, n // 2):
+            if roles.is_free_text(dtype, len(cats), n):
                 excluded.append({"column": name, "reason": f"free text ({len(cats)} distinct values)"})
                 continue
             feats.append(Feature(name, "categorical", name, dt, categories=cats))
