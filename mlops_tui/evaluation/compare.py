@@ -220,8 +220,11 @@ def _warnings(runs: list[Run], rows: list[ComparedRun], per_run: dict[str, dict[
     elif len(datasets) > 1:
         warnings.append("runs used different versions of dataset "
                         f"{rows[0].dataset}: " + ", ".join(sorted({f"v{v}" for _, v in datasets})))
-    holdouts = {(r.holdout_hash, r.holdout_rows) for r in rows if r.holdout_hash}
-    if len(holdouts) > 1:
+    from mlops_tui.evaluation.evaluate import same_holdout  # fingerprints of one scheme only
+
+    hashed = [r for r in rows if r.holdout_hash]
+    if any(same_holdout(a.holdout_hash, b.holdout_hash) is False or a.holdout_rows != b.holdout_rows
+           for a in hashed for b in hashed):
         warnings.append("runs were evaluated on different holdouts (different rows), so their metrics "
                         "are not measured on the same data")
     targets = {r.target for r in runs}

@@ -96,12 +96,29 @@ def scalar_metrics(task: str, y: np.ndarray, pred: np.ndarray, classes: list[str
     return metrics.compute(task, y, pred, classes=classes or None, threshold=threshold)
 
 
+# holdout_hash's scheme, its prefix: trained_rows.stable_hash, the same in every Polars version. A
+# fingerprint without a prefix was made with Polars' hash_rows (the same within one Polars version):
+# such old records are compared with one another only (:func:`same_holdout`).
+HOLDOUT_STABLE = "s1:"
+
+
 def holdout_hash(df: pl.DataFrame) -> str:
-    """Order-independent fingerprint of the evaluated rows (same holdout → same hash)."""
+    """Order-independent fingerprint of the evaluated rows, all columns by name (same holdout → same
+    hash, in any version of Polars): ``s1:`` and 16 hex digits."""
     import numpy as np
 
-    rows = np.sort(df.hash_rows(seed=7).to_numpy())
-    return hashlib.sha256(rows.tobytes()).hexdigest()[:16]
+    from mlops_tui.training.trained_rows import stable_hash
+
+    rows = np.sort(stable_hash(df.select(sorted(df.columns))).to_numpy())
+    return HOLDOUT_STABLE + hashlib.sha256(rows.tobytes()).hexdigest()[:16]
+
+
+def same_holdout(a: str | None, b: str | None) -> bool | None:
+    """Whether two stored holdout fingerprints name the same rows; None when it cannot be told (one is
+    missing, or they were made by different schemes: an old record's hash_rows one against a new one)."""
+    if not a or not b or a.startswith(HOLDOUT_STABLE) != b.startswith(HOLDOUT_STABLE):
+        return None
+    return a == b
 
 
 def evaluate_frame(

@@ -386,9 +386,12 @@ def _apart(model: ModelVersion, champion: ModelVersion, model_holdout: Evaluatio
     evaluations' holdout hashes, else by the dataset versions."""
     hashes = [(ev.metrics or {}).get("holdout_hash") if ev else None for ev in (model_holdout, champion_holdout)]
     data = [f"{m.dataset}:{m.dataset_version}" if m.dataset else None for m in (model, champion)]
-    if None not in hashes and hashes[0] == hashes[1]:
+    from mlops_tui.evaluation.evaluate import same_holdout
+
+    same = same_holdout(*hashes)  # None: a hash missing, or made by another scheme (an old record)
+    if same:
         return None
-    if None in hashes and (None in data or data[0] == data[1]):
+    if same is None and (None in data or data[0] == data[1]):
         return None
     return f"the holdouts of {data[0]} and {data[1]}" if data[0] != data[1] else f"two different holdouts of {data[0]}"
 

@@ -49,9 +49,9 @@ def row_keys(frame: pl.DataFrame, sig: Signature) -> pl.Series:
     or a class (String, Categorical, Enum, int or whole float) as its text, a whole float written as
     an int.
 
-    The hash is this module's own (:func:`_stable_hash`), not Polars' ``hash_rows``, whose results
+    The hash is this module's own (:func:`stable_hash`), not Polars' ``hash_rows``, whose results
     may change with the Polars version: keys written today must match after an upgrade."""
-    return _stable_hash(_normalised(frame, sig))
+    return stable_hash(_normalised(frame, sig))
 
 
 def polars_value_keys(frame: pl.DataFrame, sig: Signature) -> pl.Series:
@@ -65,7 +65,7 @@ def _normalised(frame: pl.DataFrame, sig: Signature) -> pl.DataFrame:
     return frame.select(_value(frame, c, sig).alias(c) for c in columns)
 
 
-def _stable_hash(values: pl.DataFrame) -> pl.Series:
+def stable_hash(values: pl.DataFrame) -> pl.Series:
     """One 64-bit hash per row, the same in every version of Polars and numpy: each column's values
     hashed (:func:`_column_hash`) and folded in, in order, through splitmix64's finaliser."""
     import numpy as np
