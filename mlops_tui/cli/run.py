@@ -390,7 +390,7 @@ def compare(
         out.print(table("runs", ["", *short], [
             (label, *(_short(getattr(r, key), key) for r in res.runs)) for label, key in (
                 ("name", "name"), ("task", "task"), ("dataset", "dataset"), ("version", "dataset_version"),
-                ("hash", "dataset_hash"), ("holdout rows", "holdout_rows"), ("trials", "n_trials"),
+                ("hash", "dataset_hash"), ("holdout rows", "holdout_rows"), ("trials", "trials_text"),
                 ("model", "model"), ("status", "status"))]))
         rows: list[list[Any]] = []
         for m, values in res.metrics.items():

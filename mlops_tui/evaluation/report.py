@@ -88,7 +88,7 @@ class _Ctx:
 def _runs_section(c: _Ctx) -> str:
     fields = [("task", "task"), ("status", "status"), ("dataset", "dataset"), ("version", "dataset_version"),
               ("dataset hash", "dataset_hash"), ("target", "target"), ("tuned metric", "metric"),
-              ("best trial value", "best_value"), ("trials", "n_trials"), ("model", "model"),
+              ("best trial value", "best_value"), ("trials", "trials_text"), ("model", "model"),
               ("holdout rows", "holdout_rows"), ("holdout hash", "holdout_hash"),
               ("decision threshold", "threshold"), ("F1-best threshold", "best_f1_threshold"),
               ("created", "created_at")]
