@@ -20,13 +20,13 @@ from mlops_tui.store import StoreError
 if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
 
-# Columns of each view (store/migrations.py: migration 2; v_jobs redefined by 3-6 and 8, v_deployments by 4, 5 and 8,
-# v_services by 5, v_pipeline_runs and v_pipeline_stages by 9). JSON columns hold
+# Columns of each view (store/migrations.py: migration 2; v_runs redefined by 11, v_jobs by 3-6 and 8, v_deployments
+# by 4, 5 and 8, v_services by 5, v_pipeline_runs and v_pipeline_stages by 9). JSON columns hold
 # documents that DuckDB's json functions read, e.g. json_extract(metrics_json, '$.rmse').
 VIEWS: dict[str, str] = {
     "v_datasets": "name, version, hash, rows, columns, target, task, source, created_at",
     "v_runs": "run_id, name, dataset, dataset_version, target, task, metric, direction, status, best_value, "
-              "n_trials_requested, model_name, model_version, created_at, ended_at",
+              "n_trials_requested, model_name, model_version, created_at, ended_at, phase",
     "v_trials": "run_id, number, state, value, params_json, duration_s, pid, host, ended_at",
     "v_models": "name, version, run_id, task, dataset, dataset_version, sha256, metrics_json, created_at, aliases",
     "v_deployments": "name, model_name, model_version, forced, created_at, updated_at, engine, engine_json, follows, "

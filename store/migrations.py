@@ -425,6 +425,16 @@ def _run_phase(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE runs ADD COLUMN phase VARCHAR")
 
 
+@migration(11)
+def _runs_view_phase(con: duckdb.DuckDBPyConnection) -> None:
+    """v_runs shows a run's phase (migration 10), after migration 2's columns, in their order."""
+    con.execute("""
+        CREATE OR REPLACE VIEW v_runs AS
+        SELECT run_id, name, dataset, dataset_version, target, task, metric, direction, status, best_value,
+               n_trials_requested, model_name, model_version, created_at, ended_at, phase
+        FROM runs""")
+
+
 LATEST = max(MIGRATIONS)
 
 

@@ -20,7 +20,8 @@ def sql(
 
     Views (columns): v_datasets(name, version, hash, rows, columns, target, task, source,
     created_at); v_runs(run_id, name, dataset, dataset_version, target, task, metric, direction,
-    status, best_value, n_trials_requested, model_name, model_version, created_at, ended_at);
+    status, best_value, n_trials_requested, model_name, model_version, created_at, ended_at,
+    phase);
     v_trials(run_id, number, state, value, params_json, duration_s, pid, host, ended_at);
     v_models(name, version, run_id, task, dataset, dataset_version, sha256, metrics_json,
     created_at, aliases); v_deployments(name, model_name, model_version, forced, created_at,

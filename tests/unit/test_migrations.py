@@ -7,6 +7,7 @@ Tests copy it to a temp dir first: the committed file must never change.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -235,3 +236,18 @@ def test_an_upgraded_store_records_pipeline_runs_and_their_stages(v1_copy):
     assert [r.status for r in store.pipelines.list("penguins")] == ["ok"]
     assert store.query("SELECT stage, status, json_extract_string(outputs_json, '$.dataset') "
                        "FROM v_pipeline_stages")[1] == [("prepare", "ran", "penguins:1")]
+
+
+def test_a_v10_stores_runs_show_their_phase_in_v_runs_after_the_upgrade(tmp_path):
+    """runs.phase (migration 10) is in v_runs from migration 11: `mlops-tui sql` answers which run is
+    searching, on a store written before as on a new one."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    with open_connection(root / "store.duckdb") as con:
+        migrations.upgrade(con, target=10)
+        con.execute("INSERT INTO runs (run_id, name, dataset, dataset_version, target, task, metric, direction, "
+                    "status, seed, config_json, created_at, phase) VALUES ('r1', 'r', 'credit', 1, 'default', "
+                    "'binary', 'roc_auc', 'maximize', 'running', 0, '{}', now(), 'searching')")
+    res = run_cli_subprocess(root, "sql", "SELECT run_id, status, phase FROM v_runs", "--json")
+    assert res.code == 0, res.stderr
+    assert json.loads(res.stdout)["rows"] == [["r1", "running", "searching"]]
