@@ -47,7 +47,7 @@ def space_file(budget: float, work: Path) -> Path:
     return path
 
 
-def one(src: corpus.CorpusSet, task: str, trials: int, jobs: int, work: Path, space: Path) -> dict:
+def one(src: corpus.CorpusSet, task: str, trials: int, jobs: int, work: Path, space: Path, seed: int = 0) -> dict:
     import os
 
     import polars as pl
@@ -59,13 +59,13 @@ def one(src: corpus.CorpusSet, task: str, trials: int, jobs: int, work: Path, sp
     env = {**os.environ, "MLOPS_WORKSPACE": str(work / "ws"), "NO_COLOR": "1"}
     vs_flaml.run_cli(["dataset", "add", str(train_csv), "--name", src.name, "--target", src.target], env)
     cpu0, t0 = vs_flaml.children_cpu(), time.perf_counter()
-    tuned = vs_flaml.run_cli(["tune", src.name, "--trials", str(trials), "--jobs", str(jobs), "--seed", "0",
+    tuned = vs_flaml.run_cli(["tune", src.name, "--trials", str(trials), "--jobs", str(jobs), "--seed", str(seed),
                               "--metric", optimised, "--space", str(space)], env)
     wall, cpu = time.perf_counter() - t0, vs_flaml.children_cpu() - cpu0
     model = f"{tuned['model']['name']}:{tuned['model']['version']}"
     vs_flaml.run_cli(["score", model, str(test_csv), "--output", str(work / "ours.parquet")], env)
     ours = vs_flaml.score(task, y_test, *vs_flaml.predictions(work / "ours.parquet", task, prefix="proba_"))
-    return {"set": src.name, "task": task, "trials": trials, "jobs": jobs, "workbench": ours,
+    return {"set": src.name, "task": task, "trials": trials, "jobs": jobs, "seed": seed, "workbench": ours,
             "cv_value": tuned.get("best_value"), "tune_wall_s": wall, "tune_cpu_s": cpu}
 
 
@@ -108,6 +108,7 @@ def main() -> None:
     ap.add_argument("--reference", default=str(REFERENCE), help="vs_flaml.py --out rows (default: %(default)s)")
     ap.add_argument("--fraction", type=float, default=0.25, help="of the reference's trials (default: %(default)s)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0, help="`tune --seed`: the search's, not the split's")
     ap.add_argument("--budget", type=float, default=30.0,
                     help="search the space of `tune --timeout BUDGET` (default: %(default)s)")
     ap.add_argument("--only", default="", help="comma-separated corpus sets (default: the reference's)")
@@ -128,7 +129,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     space = space_file(args.budget, work)
     runs = ((src.name, partial(one, src, corpus.BY_NAME[src.name].task,
-                                max(10, round(quiet.get(src.name, 100) * args.fraction)), args.jobs, work / src.name, space))
+                                max(10, round(quiet.get(src.name, 100) * args.fraction)), args.jobs, work / src.name, space, args.seed))
             for src in sets)
     rows = vs_flaml.collect(runs, args.out)
     print(table(reference, {args.out or "this run": rows}))

@@ -33,3 +33,25 @@ def test_a_detached_run_records_its_phases_and_clears_them_when_it_ends(ws, cli,
     assert shown.code == 0 and shown.json["phase"] is None and shown.json["status"] == "completed"
     listed = cli("run", "list", "--json").json
     assert [r["phase"] for r in listed] == [None]
+
+
+def test_a_foreground_run_says_searching_while_its_trials_run(ws, tmp_path):
+    """`tune` without --detach is its own supervisor: its run is 'running' from the start and must
+    say 'searching' too (the supervisor's start-up write, which sets it, is skipped then)."""
+    from mlops_tui.training import tuning
+
+    add_sample(ws, "default", rows=2000, target="default")
+    phases: list[str | None] = []
+    state: dict[str, str] = {}
+
+    def on_start(run, *_args):
+        state["run_id"] = run.run_id
+
+    def on_trial(*_args):
+        phases.append(ws.store.runs.get(state["run_id"]).phase)
+
+    run = tuning.start(ws, tuning.TuneOptions(dataset="default", trials=2, jobs=1, space_file=str(space_file(tmp_path))),
+                       detach=False, on_trial=on_trial, on_start=on_start)
+    assert run.status == "completed", run.error
+    assert phases and set(phases) == {"searching"}, phases
+    assert ws.store.runs.get(run.run_id).phase is None

@@ -245,7 +245,7 @@ def join(url: str, ref: str, *, data: str | None = None, stop: threading.Event |
     storage = rdb.open_storage(url, **heartbeat)
     seed = run.seed + st.SEED_STRIDE * (1 + os.getpid() % 997)  # apart from the coordinator's seeds
     study = optuna.load_study(study_name=run_id, storage=storage,
-                              sampler=optuna.samplers.TPESampler(seed=seed), pruner=st.pruner())
+                              sampler=st.sampler(seed), pruner=st.pruner(run.config["space"]["settings"]))
     beat = Beat(study, heartbeat["heartbeat_interval"])
     reason = "interrupted"
     try:

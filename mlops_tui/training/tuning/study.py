@@ -112,10 +112,17 @@ def open_study(ws: Workspace, run: Run, *, sampler_seed: int | None = None) -> o
     """Create or load the run's study (TPE seeded; the space's pruner, median by default)."""
     import optuna
 
-    sampler = optuna.samplers.TPESampler(seed=run.seed if sampler_seed is None else sampler_seed)
     direction: Literal["minimize", "maximize"] = "minimize" if run.direction == "minimize" else "maximize"
     return optuna.create_study(storage=study_storage(ws, run), study_name=run.run_id, direction=direction,
-                               sampler=sampler, pruner=pruner(run.config["space"]["settings"]), load_if_exists=True)
+                               sampler=sampler(run.seed if sampler_seed is None else sampler_seed),
+                               pruner=pruner(run.config["space"]["settings"]), load_if_exists=True)
+
+
+def sampler(seed: int) -> optuna.samplers.BaseSampler:
+    """The study's sampler: TPE seeded with ``seed`` (one seed per worker: SEED_STRIDE)."""
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=seed)
 
 
 def pruner(settings: dict[str, Any] | None = None) -> optuna.pruners.BasePruner:
@@ -193,9 +200,9 @@ class Objective:
         guard = TimeGuard(lambda running: self.budget.cutoff(trial.study, running))
         callbacks: list[Any] = [lgb.early_stopping(self.patience, first_metric_only=True, verbose=False), guard]
         if self.prunable:
+            # Each report is a journal write: a few per patience window, not every iteration.
             from optuna_integration import LightGBMPruningCallback
 
-            # Each report is a journal write: a few per patience window, not every iteration.
             callbacks.append(LightGBMPruningCallback(trial, self.lgb_metric, valid_name="valid",
                                                      report_interval=max(5, min(self.rounds // 10, self.patience))))
         started = time.perf_counter()

@@ -170,7 +170,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
             if stopping:  # one still starting (importing LightGBM) ends now, one in a trial after it
                 child.terminate()
             code = _wait_child(child, budget, study)
-            if code != 0 and not (stopping and code == -signal.SIGTERM):  # killed (-signal) or crashed
+            if code is not None and code != 0 and not (stopping and code == -signal.SIGTERM):  # killed or crashed
                 log.warning("worker %d ended with exit code %d before its share of trials; its running "
                             "trial is marked failed (`run resume` runs the missing trials)",
                             child.pid, child.returncode)
@@ -253,18 +253,21 @@ def work(ws: Workspace, run: Run, prepared: Prepared, *, n_trials: int, budget: 
                    on_trial=on_trial, mirror=mirror, first=first)
 
 
-def _wait_child(child: subprocess.Popen[bytes], budget: Budget, study: Any) -> int:
-    """Wait for a worker; under a time budget, no longer than the cut-off plus a grace, then kill it
-    (one still importing on a busy machine would otherwise hold up the final step)."""
+def _wait_child(child: subprocess.Popen[bytes], budget: Budget, study: Any) -> int | None:
+    """Wait for a worker; its exit code. Under a time budget, no longer than the cut-off plus a
+    grace, then kill it (one still importing on a busy machine would otherwise hold up the final
+    step): None, the budget ended it (no failure, nothing to resume)."""
     cutoff = budget.cutoff(study)
     if cutoff is None:
         return child.wait()
     try:
         return child.wait(timeout=max(0.0, max(time.time(), cutoff) + CHILD_GRACE_S - time.time()))
     except subprocess.TimeoutExpired:
-        log.info("worker %d still busy after the time budget's cut-off: ended", child.pid)
+        log.info("worker %d still busy after the time budget's cut-off: ended (its running trial is "
+                 "marked failed; the run ends on its time budget)", child.pid)
         child.kill()
-        return child.wait()
+        child.wait()
+        return None
 
 
 def budget_of(run: Run, started: float, startup: float) -> Budget:
