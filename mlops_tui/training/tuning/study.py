@@ -119,10 +119,16 @@ def open_study(ws: Workspace, run: Run, *, sampler_seed: int | None = None) -> o
 
 
 def sampler(seed: int) -> optuna.samplers.BaseSampler:
-    """The study's sampler: TPE seeded with ``seed`` (one seed per worker: SEED_STRIDE)."""
+    """The study's sampler: TPE seeded with ``seed`` (one seed per worker: SEED_STRIDE), drawing the
+    parameters jointly (multivariate: the learning rate, the leaves and the regularisation act
+    together) and counting the trials other workers are running as bad ones (constant liar), so
+    two workers do not draw the same point. Measured with bench/tune_quality.py (the same trials,
+    the external 25 %), 8 corpus sets x 3 search seeds (23 pairs) against independent TPE: better
+    on 12, worse on 8, equal on 3, mean +0.004; by set, caravan AUC +0.011, hitters R² +0.007,
+    carseats +0.012 (+0.048, -0.003, -0.007), attrition -0.002, ames equal."""
     import optuna
 
-    return optuna.samplers.TPESampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
 
 
 def pruner(settings: dict[str, Any] | None = None) -> optuna.pruners.BasePruner:
@@ -200,9 +206,9 @@ class Objective:
         guard = TimeGuard(lambda running: self.budget.cutoff(trial.study, running))
         callbacks: list[Any] = [lgb.early_stopping(self.patience, first_metric_only=True, verbose=False), guard]
         if self.prunable:
-            # Each report is a journal write: a few per patience window, not every iteration.
             from optuna_integration import LightGBMPruningCallback
 
+            # Each report is a journal write: a few per patience window, not every iteration.
             callbacks.append(LightGBMPruningCallback(trial, self.lgb_metric, valid_name="valid",
                                                      report_interval=max(5, min(self.rounds // 10, self.patience))))
         started = time.perf_counter()
