@@ -347,7 +347,7 @@ class ModelsScreen(BaseScreen):
         metrics = {k: v for k, v in info.metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
         if metrics:
             t.append("Metrics\n", style="bold")
-            width = min(12, max(len(k) for k in metrics))
+            width = max(len(k) for k in metrics)  # every value in one column (best_f1_threshold is 17)
             for k, v in metrics.items():
                 t.append(f"  {k:<{width}} {fmt(v)}\n")
         deps = info.deployments

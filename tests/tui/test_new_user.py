@@ -496,3 +496,17 @@ async def test_the_run_head_names_the_best_trial_and_the_holdout(ws, app_factory
         assert await wait_for(pilot, lambda: "trials 5/5" in str(head.render()), what="the head")
         assert "log_loss (minimize) best trial 0.1800 · trials 5/5" in str(head.render())
         assert str(head.render()).endswith("\nholdout log_loss 0.1100")
+
+
+async def test_the_models_detail_keeps_every_metric_value_in_one_column_at_80_columns(ws):
+    """'best_f1_threshold' is longer than the other names: its value sat 5 columns right of theirs."""
+    fake_model(ws, "credit", 0.85, best_f1_threshold=0.42)
+    app = app_on(ws, "models")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await wait_for(pilot, lambda: "best_f1_threshold" in "\n".join(screen_text(app)), what="the metrics")
+        detail = str(app.screen.query_one("#model-detail").render()).splitlines()
+        rows = [r for r in detail if re.match(r"  (roc_auc|accuracy|best_f1_threshold) ", r)]
+        starts = {re.match(r"  \S+ +", r).end() for r in rows}
+        assert len(rows) == 3 and len(starts) == 1, rows
+        assert any("  best_f1_threshold 0.4200" in r for r in screen_text(app)), screen_text(app)
