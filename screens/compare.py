@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlops_tui.screens.formatters import gain_shares
 from mlops_tui.screens.modals import FormField, FormScreen
 from mlops_tui.screens.nav import BaseScreen
 from mlops_tui.screens.plots import LazyPlot, whole_xticks
@@ -101,11 +102,8 @@ def importance_rows(ids: list[str], details: dict[str, dict[str, Any]]) -> list[
     shares: dict[str, dict[str, float]] = {}
     order: list[str] = []
     for run_id in ids:
-        imp = (details.get(run_id) or {}).get("importance") or {}
-        total = sum(g or 0 for g in imp.get("gain", [])) or 1.0
-        shares[run_id] = {f: 100 * (g or 0) / total for f, g in zip(imp.get("features", []), imp.get("gain", []),
-                                                                      strict=False)}
-        order += [f for f in imp.get("features", []) if f not in order]
+        shares[run_id] = gain_shares((details.get(run_id) or {}).get("importance"))
+        order += [f for f in shares[run_id] if f not in order]
     return [(f, *(f"{shares[i][f]:.1f}%" if f in shares[i] else "-" for i in ids)) for f in order[:TOP_FEATURES]]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -98,3 +98,13 @@ def sparkline(values: list[float], width: int = 20) -> str:
         values = [sum(values[int(i * step):int((i + 1) * step)]) for i in range(width)]
     top = max(values) or 1
     return "".join(blocks[min(8, math.ceil(v / top * 8))] if v > 0 else blocks[0] for v in values)
+
+
+def gain_shares(importance: dict[str, Any] | None) -> dict[str, float]:
+    """Each feature's share of the model's total gain, in percent, in the importance's order (an
+    evaluation's ``importance``: parallel ``features`` and ``gain`` lists); raw gain (8.14e+03)
+    says nothing without the total, as the CLI's ``run show`` 'gain %' column knows."""
+    imp = importance or {}
+    gains = [float(g or 0) for g in imp.get("gain", [])]
+    total = sum(gains) or 1.0
+    return {f: 100 * g / total for f, g in zip(imp.get("features", []), gains, strict=False)}

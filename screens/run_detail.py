@@ -4,9 +4,10 @@ importances, holdout outcome; refreshed from the store while the run is active; 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mlops_tui.screens.formatters import duration, status_text
+from mlops_tui.screens.formatters import duration, gain_shares, status_text
 from mlops_tui.screens.nav import BaseScreen
 from mlops_tui.screens.plots import LazyPlot, whole_xticks
 from mlops_tui.screens.run_actions import (
@@ -230,8 +231,9 @@ class RunDetailScreen(BaseScreen):
         else:
             lines.append(f"  ○ {(params or {}).get('reason', 'not available yet')}")
         if features and features.get("features"):
-            lines += ["", "Feature importance (gain, refit model)"]
-            lines += _bars(dict(zip(features["features"][:12], features["gain"][:12], strict=False)))
+            lines += ["", "Feature importance (share of gain, refit model)"]
+            top = dict(list(gain_shares(features).items())[:12])
+            lines += _bars(top, shown=lambda share: f"{share:5.1f}%")
         self.query_one("#importance-text", Static).update("\n".join(lines))
 
     def _show_outcome(self, run: Run) -> None:
@@ -322,8 +324,8 @@ def _varying_params(trials: list[Trial]) -> list[str]:
     return [k for k, vals in seen.items() if len(vals) > 1] or list(seen)
 
 
-def _bars(values: dict[str, Any], width: int = 30) -> list[str]:
+def _bars(values: dict[str, Any], width: int = 30, shown: Callable[[float], str] = lambda v: fmt(v, 3)) -> list[str]:
     nums = {k: float(v) for k, v in values.items() if isinstance(v, int | float)}
     top = max(nums.values(), default=0) or 1
-    return [f"  {k[:22]:<22} {'█' * max(1, round(width * v / top)) if v > 0 else '':<{width}} {fmt(v, 3)}"
+    return [f"  {k[:22]:<22} {'█' * max(1, round(width * v / top)) if v > 0 else '':<{width}} {shown(v)}"
             for k, v in sorted(nums.items(), key=lambda kv: -kv[1])]

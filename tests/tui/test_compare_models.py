@@ -431,3 +431,26 @@ async def test_compare_follows_runs_that_are_still_tuning(ws):
         ws.store.runs.upsert_trial(run_id="run2bbbb", number=1, state="COMPLETE", value=0.4,
                                    params={"num_leaves": 9})
         assert await wait_for(pilot, lambda: trials_row()[1:] == ["1", "2"])
+
+
+async def test_the_run_detail_shows_each_features_share_of_the_gain_not_raw_gain(cmp_ws):
+    """Feature importances read '8.14e+03' (raw gain); `run show` gives each feature's 'gain %'."""
+    from mlops_tui.screens.run_detail import RunDetailScreen
+
+    from mlops_tui.evaluation.evaluate import details_for_run
+
+    imp = details_for_run(cmp_ws, "aaaa1111")["importance"]
+    total = sum(g or 0 for g in imp["gain"])
+    best = max(zip(imp["gain"], imp["features"], strict=False))
+    app = app_on(cmp_ws, "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(RunDetailScreen("aaaa1111"))
+        await settle(pilot)
+        await pilot.press("i")
+        text = app.screen.query_one("#importance-text")
+        await wait_for(pilot, lambda: "Feature importance" in str(text.render()), what="feature importances")
+        lines = str(text.render()).split("Feature importance (share of gain, refit model)\n")[1].splitlines()
+        assert lines[0].startswith(f"  {best[1][:22]} ")
+        assert lines[0].endswith(f" {100 * best[0] / total:.1f}%")
+        assert all(line.endswith("%") and "e+" not in line for line in lines), lines
