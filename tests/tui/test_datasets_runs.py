@@ -446,3 +446,24 @@ async def test_runs_footer_follows_the_run_under_the_cursor(ws, app_factory):
             shown, hidden = ("s", "R") if running else ("R", "s")
             await wait_for(pilot, lambda shown=shown, hidden=hidden: shown in keys() and hidden not in keys(),
                            timeout=10, what=f"{shown} offered and {hidden} not, row {row}")
+
+
+async def test_the_sample_data_and_one_more_dataset_all_show_at_80x24(ws, app_factory):
+    """The list pane took 30% of the screen: 3 rows, so the 4th dataset of a new user's workspace
+    (the samples + their own) was hidden below the fold with no sign but a scrollbar."""
+    from mlops_tui.sample_data import SAMPLES
+
+    from mlops_tui.data import datasets
+
+    add_samples(ws, *SAMPLES)
+    datasets.add(ws, str(SAMPLE / "penguins.csv"), name="carseats", target="species")
+    app = app_factory(ws, start="datasets")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#datasets").row_count == 4, what="the list")
+        await wait_for(pilot, lambda: app.screen.query_one("#schema-table").row_count > 0, what="the schema")
+        await settled(pilot, "#datasets", "#schema-table")
+        rows = screen_text(app)
+        names = ["bikeshare", "carseats", "default", "penguins"]
+        shown = [name for name in names if any(r.startswith(f"│ {name} ") for r in rows)]
+        assert shown == names, "\n".join(rows)
+        assert any(r.startswith(" season ") for r in rows), "\n".join(rows)  # the schema keeps its rows
