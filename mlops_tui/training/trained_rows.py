@@ -32,9 +32,6 @@ if TYPE_CHECKING:
 TRAINED_ROWS = "trained_rows.parquet"
 SCHEME = "row_keys"  # the Parquet metadata entry naming how a file's keys were made
 STABLE = "stable-values"  # :func:`row_keys`
-# Polars' hash_rows over the same values: files of one afternoon (no release) before its hashes were
-# found to change with the Polars version; read as written (:func:`polars_value_keys`).
-VALUES = "values"
 # A file without the entry holds :func:`text_keys`.
 _EXACT = 2**53  # from here a float64 no longer holds every whole number: written as a float
 _SEED = 13
@@ -52,11 +49,6 @@ def row_keys(frame: pl.DataFrame, sig: Signature) -> pl.Series:
     The hash is this module's own (:func:`stable_hash`), not Polars' ``hash_rows``, whose results
     may change with the Polars version: keys written today must match after an upgrade."""
     return stable_hash(_normalised(frame, sig))
-
-
-def polars_value_keys(frame: pl.DataFrame, sig: Signature) -> pl.Series:
-    """The keys of a file marked ``values``: Polars' hash of :func:`row_keys`' values (the same Polars only)."""
-    return _normalised(frame, sig).hash_rows(seed=_SEED)
 
 
 def _normalised(frame: pl.DataFrame, sig: Signature) -> pl.DataFrame:
@@ -222,7 +214,7 @@ def learnt(run_dir: Path, frame: pl.DataFrame, sig: Signature) -> pl.Series | No
     if not path.exists():
         return None
     scheme = pl.read_parquet_metadata(path).get(SCHEME)
-    keys = {None: text_keys, VALUES: polars_value_keys, STABLE: row_keys}.get(scheme)
+    keys = {None: text_keys, STABLE: row_keys}.get(scheme)
     if keys is None:
         raise UserError(f"{path}: row keys made as {scheme!r}, which this version of mlops-tui does not know")
     return keys(frame, sig).is_in(pl.read_parquet(path)["row_key"].implode())

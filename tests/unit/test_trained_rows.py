@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from mlops_tui.data import readers
+from mlops_tui.errors import UserError
 from mlops_tui.training import prep, trained_rows
 from tests.corpus_helpers import corpus_module
 
@@ -100,9 +101,8 @@ def test_rows_the_model_reads_the_same_are_the_same_row(tmp_path):
 
 def test_a_file_written_before_keeps_the_keys_it_holds(tmp_path):
     """A trained_rows.parquet without the scheme entry holds keys over each value's text (what every
-    run wrote before): it is read that way, so it finds what it always found; one marked ``values``
-    (Polars' hash of the normalised values, never released) is read with those; a new file says
-    which keys it holds."""
+    run wrote before): it is read that way, so it finds what it always found; a new file says
+    which keys it holds; keys of a scheme this version does not know are refused in one line."""
     v1, v2 = _versions(tmp_path, "openintro", "email")
     p = prep.prepare(v1, target="spam", seed=0)
     fitted = prep.fitted_rows(p)
@@ -112,11 +112,9 @@ def test_a_file_written_before_keeps_the_keys_it_holds(tmp_path):
     assert old is not None and int(old.sum()) >= fitted.height
     assert not trained_rows.learnt(tmp_path, v2, p.signature).any()  # as before: the text never matched
 
-    values = pl.DataFrame({"row_key": trained_rows.polars_value_keys(fitted, p.signature)})
-    values.write_parquet(
-        tmp_path / trained_rows.TRAINED_ROWS, metadata={trained_rows.SCHEME: trained_rows.VALUES}
-    )
-    assert int(trained_rows.learnt(tmp_path, v2, p.signature).sum()) == int(old.sum())
+    before.write_parquet(tmp_path / trained_rows.TRAINED_ROWS, metadata={trained_rows.SCHEME: "from-the-future"})
+    with pytest.raises(UserError, match="row keys made as 'from-the-future'"):
+        trained_rows.learnt(tmp_path, v2, p.signature)
 
     trained_rows.write(tmp_path, p.signature, fitted)
     meta = pl.read_parquet_metadata(tmp_path / trained_rows.TRAINED_ROWS)
