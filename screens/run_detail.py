@@ -269,19 +269,17 @@ class RunDetailScreen(BaseScreen):
         show_logs(self, self.run_id)
 
 
-FINAL_MODEL = "training the final model"  # the run record's phase, and the supervisor's log line
-
-
 def phase_text(run: Run) -> str | None:
     """The head's line of what the run does now, from its record: 'training the final model (one
     refit on train+valid)' (or '(its fold models, averaged)' for a cross-validated run). None while
     it searches (the trials bar says so) or does nothing."""
-    if run.phase is None or run.phase == "searching":
+    from mlops_tui.training.tuning import protocol
+
+    if run.phase is None or run.phase == protocol.SEARCHING:
         return None
-    if run.phase != FINAL_MODEL:
+    if run.phase != protocol.FINAL_MODEL:
         return run.phase
-    cv = (run.config.get("protocol") or {}).get("kind") == "cv"
-    return f"{FINAL_MODEL} ({'its fold models, averaged' if cv else 'one refit on train+valid'})"
+    return f"{protocol.FINAL_MODEL} ({protocol.final_fit(run.config)})"
 
 LOG_TAIL_BYTES = 16_384
 RUN_ENDED = re.compile(r"run \w+ (?:completed|failed|interrupted|stopped)")
@@ -298,7 +296,9 @@ def log_phase(path: Path) -> str | None:
             tail = f.read().decode(errors="replace")
     except OSError:
         return None
-    at = tail.rfind(FINAL_MODEL)
+    from mlops_tui.training.tuning import protocol
+
+    at = tail.rfind(protocol.FINAL_MODEL)
     if at < 0 or any(m.start() > at for m in RUN_ENDED.finditer(tail)):
         return None
     return tail[at:].splitlines()[0].strip()

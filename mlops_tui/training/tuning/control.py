@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_tui.errors import UserError
 from mlops_tui.refs import check_name
 from mlops_tui.store import utcnow
+from mlops_tui.training.tuning import protocol
 from mlops_tui.training.tuning import study as st
 from mlops_tui.training.tuning.sweep import ACTIVE, release_stale_lock, sweep
 
@@ -53,7 +54,6 @@ def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared
     from mlops_tui.data import datasets, roles
     from mlops_tui.training import metrics as mx
     from mlops_tui.training import prep
-    from mlops_tui.training.tuning import protocol
     from mlops_tui.training.tuning.space import load_space, warm_starts
 
     if opts.trials is not None and opts.trials < 1:
@@ -147,7 +147,7 @@ def start(ws: Workspace, opts: TuneOptions, *, detach: bool, on_trial: st.Progre
         target=config["target"], task=prepared.task, metric=config["metric"],
         direction=mx.direction(config["metric"]), seed=opts.seed, config=config,
         n_trials_requested=opts.trials, timeout_s=opts.timeout, n_jobs=config["jobs"], prep=prepared.report,
-        status="queued" if detach else "running", phase=None if detach else "searching",
+        status="queued" if detach else "running", phase=None if detach else protocol.SEARCHING,
         pid=os.getpid(), host=st.HOST,
         started_at=None if detach else utcnow(),
         audit=("tune", f"run:{run_id}", "started",

@@ -172,6 +172,19 @@ def trial_score(task: str, metric: str, y: np.ndarray, preds: list[np.ndarray],
     return mx.score(task, metric, y[rows], np.concatenate(preds), classes=classes)
 
 
+# A running run's phase (runs.phase), written by its supervisor (worker.supervise): the run head and
+# `run show` read it; the supervisor's log line names the final one too (older runs' heads read that).
+SEARCHING = "searching"
+FINAL_MODEL = "training the final model"
+
+
+def final_fit(config: dict[str, Any]) -> str:
+    """How the run's final model is made, in words: the best trial's fold models averaged (CV), or
+    one refit on train+valid."""
+    cv = (config.get("protocol") or {}).get("kind") == "cv"
+    return "its fold models, averaged" if cv else "one refit on train+valid"
+
+
 def final_draws(config: dict[str, Any]) -> int:
     """Draws of the folds the run's final model averages (1 for runs recorded before draws)."""
     return int((config.get("protocol") or {}).get("final_draws", 1))

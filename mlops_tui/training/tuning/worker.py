@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_tui.training.tuning import rdb
+from mlops_tui.training.tuning import protocol, rdb
 from mlops_tui.training.tuning import study as st
 
 if TYPE_CHECKING:
@@ -54,8 +54,6 @@ def session_workers(run: Run, trials: int) -> int:
     worth it for 4+ trials), unless the user chose ``--jobs`` or the run is limited by time. A
     `run resume --trials 2` of a run tuned on every core used to start a second process for its
     one trial and wait ~5 s (busy machine) for it to import LightGBM."""
-    from mlops_tui.training.tuning import protocol
-
     jobs = max(1, run.n_jobs)
     if (run.config.get("options") or {}).get("jobs") is not None or run.timeout_s is not None:
         return jobs
@@ -132,7 +130,7 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
     if not (run.status == "running" and run.pid == os.getpid() and run.host == st.HOST):
         # (`start` in the foreground created the run running in this process: nothing to write.)
         ws.store.runs.update(run_id, status="running", pid=os.getpid(), host=st.HOST, error=None,
-                             started_at=run.started_at or utcnow(), ended_at=None, phase="searching")
+                             started_at=run.started_at or utcnow(), ended_at=None, phase=protocol.SEARCHING)
     children: list[subprocess.Popen[bytes]] = []
     params: dict[str, Any] | None = None
     mirror: st.StoreMirror | None = None
@@ -190,10 +188,9 @@ def supervise(ws: Workspace, run_id: str, *, trials: int, on_trial: st.Progress 
         if best is None:
             raise RuntimeError(f"no trial of run {run_id} completed (see `mlops-tui run logs {run_id}`)")
         params = best_params(run, best)
-        log.info("best trial %d (%s=%.6g); training the final model (%s)", best.number, run.metric, best.value,
-                 "its fold models, averaged" if (run.config.get("protocol") or {}).get("kind") == "cv"
-                 else "one refit on train+valid")
-        ws.store.runs.update(run_id, phase="training the final model")  # the run head and `run show` say so
+        log.info("best trial %d (%s=%.6g); %s (%s)", best.number, run.metric, best.value, protocol.FINAL_MODEL,
+                 protocol.final_fit(run.config))
+        ws.store.runs.update(run_id, phase=protocol.FINAL_MODEL)  # the run head and `run show` say so
         model, metrics, _ = train.train_and_register(
             ws, dataset=dv, config=run.config, params=params, model_name=run.name, run_id=run_id,
             prepared=prepared, deadline=budget.deadline)
@@ -272,9 +269,7 @@ def _wait_child(child: subprocess.Popen[bytes], budget: Budget, study: Any) -> i
 
 def budget_of(run: Run, started: float, startup: float) -> Budget:
     from mlops_tui.training.tuning.budget import Budget
-    from mlops_tui.training.tuning.protocol import final_cost
-
-    return Budget.starting(started, run.timeout_s, final_cost(run.config), startup,
+    return Budget.starting(started, run.timeout_s, protocol.final_cost(run.config), startup,
                            rows=int((run.prep or {}).get("rows_used") or 0))
 
 
