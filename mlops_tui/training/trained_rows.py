@@ -171,11 +171,12 @@ def _instant(frame: pl.DataFrame, column: str, fmt: str | None) -> pl.Expr:
 
 
 def _number(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A number as the model reads it (numeric text as ``encode`` reads it), NaN as missing."""
     import polars as pl
 
-    if dtype == pl.String:
-        col = col.str.strip_chars()
-    num = col.cast(pl.Float64, strict=False)
+    from mlops_tui.training.signature import text_number
+
+    num = text_number(col) if dtype == pl.String else col.cast(pl.Float64, strict=False)
     return num.fill_nan(None)
 
 
