@@ -195,7 +195,7 @@ def judge(ws: Workspace, challenger: ModelVersion, champion: ModelVersion, rows:
     champion): not on their stored holdout figures, which come from different rows whenever the
     dataset version changed. The drop is judged with its paired bootstrap interval; a challenger
     that wins on those rows is not refused for a check the champion fails as badly (a min_metric
-    bound, the no-skill level, a slice gap: see :func:`gate.check`)."""
+    bound or a slice gap; never the no-skill level: see :func:`gate.check`)."""
     champ = evaluate_on(ws, champion, rows, metric)
     chall = evaluate_on(ws, challenger, rows, metric)
     noise = paired_noise(challenger.task, metric, chall, champ)

@@ -35,16 +35,18 @@ certainly no better than one ignoring its inputs: its holdout value is at or pas
 no-skill level (:func:`no_skill_level`). No noise enters: a value at chance is no evidence of skill
 however many rows measured it. A constant score on asaur pancreatic's 41 rows got ROC AUC 0.500 and
 passed before. The levels: ROC AUC 0.5; R² 0; rmse the constant predictor's (the holdout mean's,
-from its rmse and R²); PR AUC the holdout's positive rate, log loss and Brier the class prior's (from
-the holdout details, so a version without them is not refused for it). mae, MAPE, accuracy and F1
-have none here (the median predictor's mae needs every holdout row; accuracy's level depends on the
-threshold).
+from its rmse and R²); PR AUC the holdout's positive rate, log loss and Brier the class prior's,
+accuracy, F1 macro and weighted the majority class's, binary F1 that of calling every row positive
+(from the holdout details' class shares, so a version without them is not refused for it). mae,
+MAPE, precision and recall have none here (the median predictor's mae needs every holdout row;
+calling every row positive has recall 1).
 
 The champion is the version a model would replace (the deployment's, else ``production``). A
-min_metric bound, the no-skill level or a slice gap the champion fails too, at least as badly, does
-not refuse a model that :func:`beats` it: refusing kept a champion deployed with --force serving
-although it was worse (see :func:`check`). A first deployment, with no champion, is held to every
-check.
+min_metric bound or a slice gap the champion fails too, at least as badly, does not refuse a model
+that :func:`beats` it: refusing kept a champion deployed with --force serving although it was worse
+(see :func:`check`). The no-skill level is not forgiven that way: beating a champion that was
+forced past it proves nothing, and a model no better than a constant is no model to ship. A first
+deployment, with no champion, is held to every check.
 """
 
 from __future__ import annotations
@@ -91,9 +93,8 @@ def explain(checks: dict[str, Any]) -> list[str]:
             if c.get("level") is None:
                 out.append(c["note"])
             else:
-                op = "no better than" if not c["ok"] or c.get("champion_fails") else (
-                    "<" if c["metric"] in LOWER_IS_BETTER else ">")
-                out.append(f"{c['metric']} {c['value']:.4g} {op} no-skill {c['level']:.4g} ({c['what']}){_too(c, 'badly')}")
+                op = "no better than" if not c["ok"] else ("<" if c["metric"] in LOWER_IS_BETTER else ">")
+                out.append(f"{c['metric']} {c['value']:.4g} {op} no-skill {c['level']:.4g} ({c['what']})")
         elif key == "max_slice_gap":
             # the measure is named when it is not the task's usual one (relative MAE, not WAPE)
             of = f" of {c['metric']}" if c.get("metric_note") else ""
@@ -187,12 +188,14 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
     noise, by more than the user allows.
 
     A check ``model`` fails does not refuse it when it :func:`beats` ``champion`` and the champion
-    fails that check at least as badly: a ``min_metric`` bound (the champion's value no better), the
-    no-skill level, a slice gap (at least as wide, each from its own holdout's details). Refusing
-    would keep the worse model serving with the same flaw: a champion deployed with --force below a
-    min_metric neither reaches, or over its slice gap, blocked every better challenger. The check then
-    passes, records the champion's figure (``champion``) and ``champion_fails``, and :func:`explain`
-    says so. Without a champion (a first deployment) every check applies."""
+    fails that check at least as badly: a ``min_metric`` bound (the champion's value no better), a
+    slice gap (at least as wide, each from its own holdout's details). Refusing would keep the worse
+    model serving with the same flaw: a champion deployed with --force below a min_metric neither
+    reaches, or over its slice gap, blocked every better challenger. The check then passes, records
+    the champion's figure (``champion``) and ``champion_fails``, and :func:`explain` says so. The
+    no-skill level always applies: a model no better than ignoring its inputs is refused whatever
+    the champion (one forced at ROC AUC 0.45 let a challenger at 0.5 pass). Without a champion (a
+    first deployment) every check applies."""
     policy = ws.gate_policy() if policy is None else policy
     metrics = model.metrics or {}
     # the latest holdout evaluations and details of both: read once, and only if a check needs them
@@ -222,11 +225,8 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
     if primary and policy.get("refuse_no_skill", True) and primary not in (policy.get("min_metric") or {}):
         skill = _no_skill_check(model, primary, details)
         if skill is not None:
-            checks["no_skill"] = skill
-            theirs_skill = _no_skill_check(rival, primary, champion_details) if rival and skill["ok"] is False else None
-            if theirs_skill is not None and theirs_skill["ok"] is False:
-                skill |= {"ok": True, "champion": theirs_skill["value"], "champion_fails": True}
-            elif skill["ok"] is False:
+            checks["no_skill"] = skill  # never forgiven for a champion's lack of skill (see `check`)
+            if skill["ok"] is False:
                 reasons.append(f"holdout {primary} {skill['value']:.3f} is no better than {skill['what']} "
                                f"({skill['level']:.4g})")
     if champion is not None and primary and champion.metrics and primary in champion.metrics:
@@ -401,6 +401,10 @@ def _prior_entropy(shares: list[float]) -> float:
     return -sum(p * math.log(p) for p in shares if p > 0)
 
 
+# Metrics whose no-skill level comes from the holdout's class shares (its details).
+NEEDS_SHARES = frozenset({"pr_auc", "brier", "log_loss", "accuracy", "f1", "f1_macro", "f1_weighted"})
+
+
 def no_skill_level(metric: str, metrics: dict[str, Any], details: dict[str, Any]) -> tuple[float, str] | None:
     """(level, what scores it) for ``metric``: what a model ignoring its inputs scores on the same
     holdout (see the module docstring); None when the metric has no such level or it is not known."""
@@ -422,6 +426,14 @@ def no_skill_level(metric: str, metrics: dict[str, Any], details: dict[str, Any]
         shares = [s / sum(support) for s in support] if sum(support) else []
     if not shares:
         return None
+    majority = max(shares)
+    if metric == "accuracy":
+        return majority, "predicting the majority class"
+    if metric in ("f1_macro", "f1_weighted"):  # the majority class's F1 (2p / (1 + p)), the others' 0
+        f1 = 2 * majority / (1 + majority)
+        return (f1 / len(shares) if metric == "f1_macro" else majority * f1), "predicting the majority class"
+    if metric == "f1" and base is not None:
+        return 2 * base / (1 + base), "calling every row positive"
     if metric == "pr_auc" and base is not None:
         return base, "the positive rate"
     if metric == "brier" and base is not None:
@@ -437,7 +449,7 @@ def _no_skill_check(model: ModelVersion, metric: str, details: Callable[[], dict
     value = (model.metrics or {}).get(metric)
     if value is None:
         return None
-    needs_details = metric in ("pr_auc", "brier", "log_loss")
+    needs_details = metric in NEEDS_SHARES
     found = no_skill_level(metric, model.metrics or {}, details() if needs_details else {})
     if found is None:
         if not needs_details:

@@ -240,14 +240,19 @@ def test_deploy_passes_a_winner_below_a_bound_its_force_deployed_champion_misses
     assert registry.get_deployment(ws, "prod").model_version == 2
 
 
-def test_a_winner_is_not_refused_for_no_skill_its_champion_shows_too(ws):
+def test_a_model_without_skill_is_refused_even_against_a_champion_with_less(ws):
+    """A champion forced past the gate at ROC AUC 0.45 (deploy --force, model promote --force): a
+    challenger at 0.5 beats it and was passed as 'the champion fails it too'; beating a model worse
+    than chance is no skill, so it is refused as a first deployment would be."""
     champ = _model(ws, {"roc_auc": 0.45, "primary_metric": "roc_auc"})
     at_chance = _model(ws, {"roc_auc": 0.5, "primary_metric": "roc_auc"})
     verdict = gate.check(ws, at_chance, champion=champ)
-    assert verdict.passed and verdict.checks["no_skill"]["champion"] == 0.45
-    assert gate.explain(verdict.checks)[0] == ("roc_auc 0.5 no better than no-skill 0.5 (chance), but the champion "
-                                               "fails it too, as badly or more: 0.45")
-    assert not gate.check(ws, at_chance).passed
+    assert verdict.reasons == ("holdout roc_auc 0.500 is no better than chance (0.5)",)
+    assert verdict.checks["no_skill"] == {"metric": "roc_auc", "value": 0.5, "level": 0.5, "what": "chance",
+                                          "ok": False}
+    assert gate.explain(verdict.checks)[0] == "roc_auc 0.5 no better than no-skill 0.5 (chance)"
+    assert gate.check(ws, at_chance).reasons == verdict.reasons
+    assert gate.check(ws, _model(ws, {"roc_auc": 0.51, "primary_metric": "roc_auc"}), champion=champ).passed
 
 
 def test_explain_turns_every_check_into_a_phrase_pass_or_fail(ws):
@@ -312,6 +317,48 @@ def test_a_model_with_skill_passes_the_no_skill_check_and_the_levels_come_from_t
     level, _ = gate.no_skill_level("log_loss", model.metrics, details)
     assert level == pytest.approx(-(base * math.log(base) + (1 - base) * math.log(1 - base)))
     assert model.metrics["log_loss"] < level and model.metrics["pr_auc"] > base
+
+
+def test_a_classifier_no_better_than_the_majority_class_is_refused_on_accuracy(ws, tmp_path):
+    """Three classes (70/20/10 %) and features that say nothing about them, tuned on accuracy: the
+    model's holdout accuracy is at most the majority class's share, and the gate passed it (accuracy
+    had no no-skill level); it is now refused, naming the level."""
+    import numpy as np
+    import polars as pl
+
+    from mlops_tui.training import tuning
+    from tests.monitor_helpers import SMALL_SPACE, add_dataset
+
+    rng = np.random.default_rng(7)
+    n = 600
+    df = pl.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n),
+                       "grade": rng.choice(["a", "b", "c"], size=n, p=[0.7, 0.2, 0.1])})
+    dv = add_dataset(ws, df, tmp_path, name="noise", target="grade")
+    (tmp_path / "space.toml").write_text(SMALL_SPACE)
+    tuning.start(ws, tuning.TuneOptions(dataset=dv.ref, trials=2, space_file=str(tmp_path / "space.toml"),
+                                        name="noise", metric="accuracy"), detach=False)
+    model = ws.store.models.get("noise")
+    details = gate._details(ws, gate._holdout_evaluation(ws, model))
+    support = [c["support"] for c in details["per_class"].values()]
+    majority = max(support) / sum(support)
+    accuracy = model.metrics["accuracy"]
+    assert model.metrics["primary_metric"] == "accuracy" and accuracy <= majority  # the data's premise
+    verdict = gate.check(ws, model)
+    assert verdict.reasons == (f"holdout accuracy {accuracy:.3f} is no better than predicting the majority class "
+                               f"({majority:.4g})",)
+    assert gate.no_skill_level("f1_macro", model.metrics, details) == pytest.approx(
+        (2 * majority / (1 + majority) / 3, "predicting the majority class"))
+
+
+def test_no_skill_levels_of_classification_metrics_come_from_the_class_shares():
+    details = {"curves": {"pr": {"base_rate": 0.2}}}
+    assert gate.no_skill_level("accuracy", {}, details) == (0.8, "predicting the majority class")
+    assert gate.no_skill_level("f1", {}, details) == pytest.approx((0.4 / 1.2, "calling every row positive"))
+    shares = {"per_class": {"a": {"support": 60}, "b": {"support": 30}, "c": {"support": 10}}}
+    assert gate.no_skill_level("f1_weighted", {}, shares) == pytest.approx((0.6 * 1.2 / 1.6,
+                                                                           "predicting the majority class"))
+    assert gate.no_skill_level("recall", {}, details) is None
+    assert gate.no_skill_level("accuracy", {}, {}) is None  # no shares recorded: not refused for it
 
 
 def test_no_skill_levels_of_regression_metrics_follow_from_r2():
