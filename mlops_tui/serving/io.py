@@ -163,9 +163,11 @@ def _booleans_for_numbers(schema: dict[str, pl.DataType], sig: Signature, where:
             for f in sig.features if f.plain_number and schema.get(f.source) == pl.Boolean and f.dtype != "Boolean"]
 
 
-def plan(files: list[InputFile], sig: Signature, model_ref: str, keep: list[str] | None = None) -> Plan:
+def plan(files: list[InputFile], sig: Signature, model_ref: str, keep: list[str] | None = None,
+         kept_by: str | None = None) -> Plan:
     """Check every file against the signature (:func:`batch.check_schema`) and ``keep`` (input
-    columns to carry into the output); raise ONE UserError listing every problem."""
+    columns to carry into the output; ``kept_by``: the deployment that remembered them, when the
+    command gave no --keep); raise ONE UserError listing every problem."""
     problems: list[str] = []
     keep_problems = _keep_problems(keep or [], sig)
     warnings: list[str] = []
@@ -183,7 +185,11 @@ def plan(files: list[InputFile], sig: Signature, model_ref: str, keep: list[str]
         warnings += found.warnings + _booleans_for_numbers(f.schema, sig, where)
         overrides.update(found.overrides)
         absent = [c for c in keep or [] if c not in f.schema]
-        if absent:
+        if absent and kept_by:
+            keep_problems.append(f"deployment {kept_by} keeps column(s) {', '.join(map(repr, absent))} (an earlier "
+                                 f"--keep) but {f.path.name} has none (its columns: {_shown(list(f.schema))}); "
+                                 "--keep COLS changes them, --keep '' forgets them")
+        elif absent:
             keep_problems.append(f"--keep column(s) {', '.join(map(repr, absent))} not in {f.path.name} "
                                  f"(its columns: {_shown(list(f.schema))})")
     if problems:  # named by file: each problem of several files, the one file's path up front

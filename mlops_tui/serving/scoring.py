@@ -320,6 +320,7 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
         sweep_jobs(ws)
         dep, model = registry.resolve_target(ws, target_ref)
         remember = dep is not None and keep is not None and list(keep) != list(dep.keep)
+        kept_by = dep.name if dep is not None and keep is None else None
         if keep is None:
             keep = list(dep.keep) if dep else []
         if engine == "dask" and dep is not None and dep.engine != "local":
@@ -355,7 +356,7 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
             if out_path in paths:
                 raise UserError(f"output {out_path} is also an input; choose another --output")
             sig = Signature.from_json(model.signature)
-            p = scoring_io.plan(scoring_io.open_inputs(paths), sig, model.ref, keep)
+            p = scoring_io.plan(scoring_io.open_inputs(paths), sig, model.ref, keep, kept_by)
             warnings += p.warnings
             # Hash the inputs and count ragged CSV rows beside the pipeline instead of before it.
             ragged: list[tuple[list[str], list[str]]] = []

@@ -159,6 +159,20 @@ def test_keep_of_an_unknown_column_is_one_line_and_exit_1(cli, ws, deployed, tmp
     assert ws.store.models.deployment(deployed).keep == ()  # a failed job teaches the deployment nothing
 
 
+def test_a_remembered_keep_column_a_new_file_lacks_names_the_deployment_not_an_option_never_given(
+        cli, ws, deployed, tmp_path):
+    """A deployment remembers --keep; a later file without that column was refused as "--keep column(s)
+    'pid' not in ..." though that command had no --keep (seattlepets' customer_ref, real-data tour 8)."""
+    res = cli("score", deployed, str(_with_pid(tmp_path)), "--keep", "pid", "--output", str(tmp_path / "a.parquet"))
+    assert res.code == 0, res.stderr
+    res = cli("score", deployed, str(SAMPLE / "default.csv"), "--output", str(tmp_path / "b.parquet"))
+    assert res.code == 1
+    assert res.stderr.strip() == (
+        "error: deployment nightly keeps column(s) 'pid' (an earlier --keep) but default.csv has none (its "
+        "columns: customer_id, default, student, balance, income); --keep COLS changes them, --keep '' forgets them")
+    assert ws.store.models.deployment(deployed).keep == ("pid",)
+
+
 def test_feedback_on_a_column_no_output_carries_says_to_keep_it(cli, ws, deployed, tmp_path):
     incoming = _with_pid(tmp_path)
     assert cli("score", deployed, str(incoming), "--output", str(tmp_path / "a.parquet")).code == 0
