@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import gain_shares
 from mlops_tui.screens.modals import FormField, FormScreen
-from mlops_tui.screens.nav import BaseScreen
+from mlops_tui.screens.nav import BaseScreen, show_tab
 from mlops_tui.screens.plots import LazyPlot, whole_xticks
-from mlops_tui.screens.tables import Table
+from mlops_tui.screens.tables import Table, TextPane
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
@@ -178,7 +178,7 @@ class CompareScreen(BaseScreen):
                 yield Static("", id="compare-curves-note")
             with TabPane("History h", id="history"):
                 yield LazyPlot("compare-history")
-            with TabPane("Importance i", id="importance"), VerticalScroll():
+            with TabPane("Importance i", id="importance"), TextPane():
                 yield Static("Feature importance (share of gain)", classes="subtitle")
                 yield Table(id="compare-importance")
                 yield Static("Parameter importance (optuna)", classes="subtitle")
@@ -193,7 +193,7 @@ class CompareScreen(BaseScreen):
         self.load()
 
     def action_tab(self, tab: str) -> None:
-        self.query_one("#compare-tabs", TabbedContent).active = tab
+        show_tab(self.query_one("#compare-tabs", TabbedContent), tab)
 
     def action_refresh(self) -> None:
         self.load()

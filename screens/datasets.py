@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_tui.screens.formatters import ago, here, sparkline
 from mlops_tui.screens.messages import in_form_words
 from mlops_tui.screens.modals import FormField, FormScreen, TextScreen
-from mlops_tui.screens.nav import BaseScreen, NavBar
+from mlops_tui.screens.nav import BaseScreen, NavBar, show_tab
 from mlops_tui.screens.tables import Table, as_cell
 from textual import work
 from textual.app import ComposeResult
@@ -264,8 +264,7 @@ class DatasetsScreen(BaseScreen):
         return self.versions[self.current]
 
     def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
-        self.query_one(f"#{tab}-table", Table).focus()
+        show_tab(self.query_one(TabbedContent), tab)
 
     def action_refresh(self) -> None:
         self.refresh_list()

@@ -12,6 +12,7 @@ from textual.widgets import Static
 if TYPE_CHECKING:
     from mlops_tui.screens.app import Workbench
     from textual import getters
+    from textual.widgets import TabbedContent
 
 
 class BaseScreen(RoutesWorkerErrors, Screen[None]):
@@ -33,6 +34,19 @@ class BaseScreen(RoutesWorkerErrors, Screen[None]):
             self.app.pop_screen()
         elif self.app.current_mode != "home":
             self.app.switch_mode("home")
+
+
+def show_tab(tabs: TabbedContent, tab: str) -> None:
+    """Show pane ``tab`` and give it the keys: the focus goes to its first focusable widget (its
+    table, its scrolling text), or to the tab strip when it has none (a plot: the arrows go to the
+    next tab). Showing the pane alone left the focus where it was: on the run detail, the hidden
+    Trials table took j/k and the arrows, and a run's Outcome, longer than the screen, could not be
+    scrolled from the keyboard; on compare, the tab strip kept them and the slices' rows could not
+    be walked."""
+    tabs.active = tab
+    pane = tabs.get_pane(tab)
+    target = next((w for w in pane.query("*") if w.focusable), None)
+    (target or tabs.query_one("ContentTabs")).focus()
 
 
 class NavBar(Static):

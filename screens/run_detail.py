@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import duration, gain_shares, status_text
-from mlops_tui.screens.nav import BaseScreen
+from mlops_tui.screens.nav import BaseScreen, show_tab
 from mlops_tui.screens.plots import LazyPlot, whole_xticks
 from mlops_tui.screens.run_actions import (
     ACTIVE,
@@ -22,11 +22,10 @@ from mlops_tui.screens.run_actions import (
     show_logs,
     stop_run,
 )
-from mlops_tui.screens.tables import Table
+from mlops_tui.screens.tables import Table, TextPane
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
@@ -84,9 +83,9 @@ class RunDetailScreen(BaseScreen):
                 yield Table(id="trials-table")
             with TabPane("History h", id="history"):
                 yield LazyPlot("history-plot")
-            with TabPane("Importances i", id="importance"), VerticalScroll():
+            with TabPane("Importances i", id="importance"), TextPane():
                 yield Static("", id="importance-text")
-            with TabPane("Outcome o", id="outcome"), VerticalScroll():
+            with TabPane("Outcome o", id="outcome"), TextPane():
                 yield Static("", id="outcome-text")
         yield Footer()
 
@@ -256,7 +255,7 @@ class RunDetailScreen(BaseScreen):
         self.query_one("#outcome-text", Static).update("\n".join(lines) or "no outcome yet (run not finished)")
 
     def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        show_tab(self.query_one(TabbedContent), tab)
 
     def action_stop(self) -> None:
         stop_run(self, self.run_id, self.refresh_run)

@@ -8,6 +8,7 @@ from typing import Any
 from rich.errors import MarkupError
 from rich.text import Text
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable
 
 
@@ -87,3 +88,14 @@ class Table(DataTable[Any]):
         except Exception:  # cursor outside after a refresh  # noqa: BLE001
             return None
         return key.value
+
+
+class TextPane(VerticalScroll):
+    """A pane of text longer than the screen (a run's outcome, its importances): it takes the focus
+    when its tab is shown (nav.show_tab) and j/k scroll it, as they move a table, besides the
+    arrows and the page keys."""
+
+    BINDINGS = [
+        Binding("j", "scroll_down", "Down", show=False, id="pane.down"),
+        Binding("k", "scroll_up", "Up", show=False, id="pane.up"),
+    ]

@@ -454,3 +454,51 @@ async def test_the_run_detail_shows_each_features_share_of_the_gain_not_raw_gain
         assert lines[0].startswith(f"  {best[1][:22]} ")
         assert lines[0].endswith(f" {100 * best[0] / total:.1f}%")
         assert all(line.endswith("%") and "e+" not in line for line in lines), lines
+
+
+async def test_a_runs_outcome_and_importances_scroll_with_the_keys_at_80x24(cmp_ws):
+    """`o` showed the Outcome pane but left the keys with the hidden Trials table: j, the arrows and
+    page down moved a cursor no one saw, and the holdout metrics and best parameters, longer than
+    24 lines, could not be read to their end without a mouse."""
+    from mlops_tui.screens.run_detail import RunDetailScreen
+
+    app = app_on(cmp_ws, "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(RunDetailScreen("aaaa1111"))
+        await settle(pilot)
+        trials = app.screen.query_one("#trials-table")
+        await wait_for(pilot, lambda: trials.row_count > 1, what="trials")
+        await pilot.press("o")
+        text = app.screen.query_one("#outcome-text")
+        await wait_for(pilot, lambda: "Best parameters" in str(text.render()), what="outcome")
+        pane = text.parent
+        await wait_for(pilot, lambda: pane.max_scroll_y > 0, what="an outcome longer than the pane")
+        for _ in range(3):
+            await pilot.press("j")
+        await wait_for(pilot, lambda: pane.scroll_y == 3, what="j scrolls the outcome")
+        await pilot.press("end")
+        await wait_for(pilot, lambda: pane.scroll_y == pane.max_scroll_y, what="end shows its last line")
+        await pilot.press("k")
+        await wait_for(pilot, lambda: pane.scroll_y == pane.max_scroll_y - 1, what="k scrolls back")
+        assert trials.cursor_row == 0  # the hidden table did not take the keys
+        await pilot.press("i")
+        assert app.screen.focused is app.screen.query_one("#importance-text").parent
+        await pilot.press("t", "j")
+        assert app.screen.focused is trials and trials.cursor_row == 1
+
+
+async def test_a_compare_tab_shown_by_its_key_takes_the_arrow_keys(cmp_ws):
+    """`s` showed the slices with the keys left on the tab strip: j did nothing, the arrows switched
+    tabs, and the slices' rows could not be walked without a mouse click first."""
+    app = app_on(cmp_ws, "home")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_compare(pilot, ["aaaa1111", "bbbb2222"])
+        metrics = app.screen.query_one("#compare-metrics")
+        await wait_for(pilot, lambda: metrics.row_count > 0, what="metrics")
+        await pilot.press("s", "j", "j")
+        slices = app.screen.query_one("#compare-slices")
+        assert app.screen.focused is slices and slices.cursor_row == 2
+        assert metrics.cursor_row == 0
+        await pilot.press("h", "j")  # a plot: the tab strip has the keys, the hidden tables none
+        assert type(app.screen.focused).__name__ == "ContentTabs" and slices.cursor_row == 2
