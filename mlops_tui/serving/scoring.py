@@ -296,6 +296,20 @@ def _check_inputs(files: list[scoring_io.InputFile], hashes: list[str],
 ENGINES = ("local", "compiled", "dask")
 
 
+def _all_unseen(sig: Signature, stats: batch.BatchStats) -> list[str]:
+    """A warning per categorical feature none of whose values training saw: the column is likely
+    written another way (Sacramento's zip as 95838 where the model learnt z95838, a second important
+    feature scored as missing on every row), which a count among the notes does not make plain."""
+    found = []
+    for f in sig.features:
+        n = stats.unseen.get(f.name, 0)
+        if f.kind == "categorical" and n and n == stats.rows - stats.nulls.get(f.source, 0):
+            learnt = ", ".join(repr(c) for c in f.categories[:3]) + (", ..." if len(f.categories) > 3 else "")
+            found.append(f"column {f.source!r}: none of its {n:,} values is one the model learnt ({learnt}): "
+                         "all scored as missing; is the column written differently?")
+    return found
+
+
 def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None = None, *,
           keep: list[str] | None = None, progress: Progress | None = None,
           chunk_size: int = CHUNK_SIZE, engine: str | None = None, scheduler: str | None = None,
@@ -405,6 +419,7 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
             for col, n in stats.nulls.items():
                 if n == stats.rows and stats.rows:
                     warnings.append(f"column {col!r} is entirely null ({n} rows): scored as missing")
+            warnings += _all_unseen(sig, stats)
             for col, n in stats.not_dates.items():
                 warnings.append(f"column {col!r} has {n:,} value(s) that are not dates: scored as missing")
             for col, note in stats.ambiguous_dates.items():

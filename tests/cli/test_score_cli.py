@@ -173,6 +173,25 @@ def test_a_remembered_keep_column_a_new_file_lacks_names_the_deployment_not_an_o
     assert ws.store.models.deployment(deployed).keep == ("pid",)
 
 
+def test_a_category_none_of_whose_values_the_model_learnt_is_a_warning_naming_what_it_learnt(
+        cli, ws, deployed, tmp_path):
+    """A new export writes `student` as true/false where the model learnt No/Yes (Sacramento's zip as
+    95838 for z95838, real-data tour 8): every row scored with the feature missing, said only in a
+    note among the unseen-value counts."""
+    import polars as pl
+
+    export = tmp_path / "export.csv"
+    pl.read_csv(SAMPLE / "default.csv").with_columns(
+        pl.col("student").replace_strict({"No": "false", "Yes": "true"})).write_csv(export)
+    res = cli("score", deployed, str(export), "--output", str(tmp_path / "s.parquet"), "--json")
+    assert res.code == 0, res.stderr
+    assert res.json["warnings"] == [
+        "column 'student': none of its 10,000 values is one the model learnt ('No', 'Yes'): all scored as "
+        "missing; is the column written differently?"]
+    res = cli("score", deployed, str(SAMPLE / "default.csv"), "--output", str(tmp_path / "t.parquet"), "--json")
+    assert res.json["warnings"] == []
+
+
 def test_feedback_on_a_column_no_output_carries_says_to_keep_it(cli, ws, deployed, tmp_path):
     incoming = _with_pid(tmp_path)
     assert cli("score", deployed, str(incoming), "--output", str(tmp_path / "a.parquet")).code == 0
