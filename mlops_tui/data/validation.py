@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from mlops_tui import stats
 from mlops_tui.data import dates, readers
+from mlops_tui.data.categories import category_key
 from mlops_tui.data.datasets import resolve
 from mlops_tui.errors import UserError
 from mlops_tui.formatting import dtype_text, figure
@@ -112,6 +113,30 @@ def _whole_floats(lf: pl.LazyFrame, name: str, contract: str, actual: str) -> bo
     return not lf.select((col.is_not_null() & (col.is_infinite() | (col != col.round(0)))).any()).collect().item()
 
 
+def _new_values(text: pl.Expr, known: list[str]) -> pl.Expr:
+    """The values of ``text`` that are none of ``known`` by their text or their value (1.0 is '1',
+    True is 'True': :func:`~mlops_tui.data.categories.category_key`), as a model reads categories."""
+    keys = pl.Series("k", known, dtype=pl.String).to_frame().select(category_key(pl.col("k"))).to_series()
+    return text.filter(text.is_not_null() & ~text.is_in(known) & ~category_key(text).is_in(keys.implode()))
+
+
+def _same_categories(lf: pl.LazyFrame, name: str, contract: str, actual: str, prof: dict[str, Any]) -> str | None:
+    """'1.0 as '1'' when a column of numbers or true/false holds only values the version's text
+    column has, by value (the codes of a text column, read as floats by pandas because a value is
+    missing): a model of the version reads them as those categories. None otherwise."""
+    if contract != "String" or not prof.get("top_complete") or not (
+            actual == "Boolean" or getattr(pl, actual, pl.String).is_numeric()):
+        return None
+    known = [str(v) for v, _ in prof.get("top", [])]
+    col = pl.col(name).cast(pl.String)
+    found = lf.select(_new_values(col, known).len().alias("new"), col.drop_nulls().first().alias("one")).collect()
+    one = found["one"][0]
+    if found["new"][0] or one is None:
+        return None
+    same = pl.DataFrame({"k": known}).filter(category_key(pl.col("k")) == category_key(pl.lit(one)))["k"]
+    return f"{one} as {same[0]!r}" if len(same) else None
+
+
 def _is_dates(dtype: str) -> bool:
     return dtype == "Date" or dtype.startswith("Datetime")
 
@@ -154,12 +179,22 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert:
                 continue
             if dv.profile.get(name, {}).get("date_format") and _is_dates(schema[name]):
                 continue  # the version's dates were text (a Parquet of strings); these come typed (a CSV)
+            if same := _same_categories(lf, name, e["dtype"], schema[name], dv.profile.get(name, {})):
+                warnings.append(f"column {name!r} is {dtype_text(schema[name])}, the contract says "
+                                f"{dtype_text(e['dtype'])}: its values are {dv.ref}'s ({same}); a model of {dv.ref} "
+                                "reads them as those categories")
+                continue
+            example = _first_bad_value(lf, name, schema[name], e["dtype"])
+            if e["dtype"] == "Boolean" and schema[name] == "String" and not example:
+                warnings.append(f"column {name!r} is String, the contract says Boolean: true/false written as "
+                                "text, which `score` and `evaluate` read as the same values")
+                continue
             if _whole_floats(lf, name, e["dtype"], schema[name]):
                 warnings.append(f"column {name!r} is {dtype_text(schema[name])} of whole numbers, the contract says "
                                 f"{dtype_text(e['dtype'])} (pandas writes an integer column with a missing value so)")
                 continue
             problems.append(f"column {name!r} is {dtype_text(schema[name])}, the contract says "
-                            f"{dtype_text(e['dtype'])}" + _first_bad_value(lf, name, schema[name], e["dtype"]))
+                            f"{dtype_text(e['dtype'])}" + example)
     warnings.extend(f"extra column {c!r} ({dtype_text(t)}) is not in {dv.ref}" for c, t in extra.items())
 
     common = [c for c in contract if c in schema]
@@ -179,8 +214,8 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert:
                      pl.int_range(pl.len()).filter(bad).first().alias(f"notdaterow:{c}")]
         elif prof.get("kind") == "categorical" and prof.get("top_complete") and schema[c] != "Boolean" and c not in empty:
             known[c] = [str(v) for v, _ in prof["top"]]
-            aggs.append(pl.col(c).cast(pl.String).filter(~pl.col(c).cast(pl.String).is_in(known[c]))
-                        .unique().sort().head(5).implode().alias(f"new:{c}"))
+            aggs.append(_new_values(pl.col(c).cast(pl.String), known[c]).unique().sort().head(5).implode()
+                        .alias(f"new:{c}"))
     try:
         found = lf.select(aggs).collect().row(0, named=True)
     except Exception as exc:  # noqa: BLE001 - a value the reader could not parse late in the file

@@ -121,7 +121,7 @@ def check_schema(schema: dict[str, pl.DataType], sig: Signature, *, text_probe: 
 
 def frame_text_probe(df: pl.DataFrame, boolean: Collection[str] = ()) -> TextProbe:
     """A :data:`TextProbe` over an in-memory frame; the ``boolean`` columns' true/false text (any case)
-    reads as 1/0 (``signature.text_number``), as `serve --lenient` takes it."""
+    reads as 1/0 (``signature.text_number``), as ``encode`` reads it."""
 
     def probe(column: str, _overrides: dict[str, pl.DataType]) -> tuple[bool, str | None]:
         v = df[column].str.strip_chars()
@@ -135,7 +135,7 @@ def frame_text_probe(df: pl.DataFrame, boolean: Collection[str] = ()) -> TextPro
 
 def check_frame(df: pl.DataFrame, sig: Signature, model_ref: str) -> list[str]:
     """Check an in-memory frame (e.g. an HTTP request's rows); returns warnings, raises one UserError."""
-    found = check_schema(dict(df.schema), sig, text_probe=frame_text_probe(df))
+    found = check_schema(dict(df.schema), sig, text_probe=frame_text_probe(df, sig.boolean_columns))
     if found.problems:
         raise UserError(f"input does not match {model_ref}'s signature: " + "; ".join(found.problems))
     return found.warnings

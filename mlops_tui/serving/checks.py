@@ -15,6 +15,7 @@ import polars as pl
 from mlops_tui.serving.batch import check_schema, frame_text_probe, not_date_rows
 from mlops_tui.serving.body import Refused
 from mlops_tui.serving.io import id_columns, unused_columns
+from mlops_tui.training.signature import category_codes
 
 if TYPE_CHECKING:
     from mlops_tui.serving.batch import TextProbe
@@ -32,10 +33,10 @@ def check_request(df: pl.DataFrame, columns: dict[str, list[Any]], sig: Signatur
     value names its record (and the value of the first of ``ids``, the request's id columns): in a
     batch of 10,000 records "e.g. '?'" alone leaves the client searching."""
     located = Locator(df, columns, ids)
-    # true/false text in a Boolean feature ("False", as a CSV's rows sent as JSON) is read as 1/0 with
-    # a warning under --lenient; a strict service refuses it naming the column and the value.
-    boolean = [f.source for f in sig.features if f.dtype == "Boolean"] if lenient else []
-    found = check_schema(dict(df.schema), sig, text_probe=located.text_probe(boolean))
+    # true/false text in a Boolean feature ("False", as a CSV's rows sent as JSON) is read as 1/0, as
+    # `score` reads it, with a warning: --lenient answers with it, a strict service refuses it as it
+    # refuses any number sent as text.
+    found = check_schema(dict(df.schema), sig, text_probe=located.text_probe(sig.boolean_columns))
     problems, warnings = [located.text_problem(p) for p in found.problems], found.warnings
     more_problems, more_warnings = value_checks(located, sig)
     problems, warnings = problems + more_problems, warnings + more_warnings
@@ -46,8 +47,8 @@ def check_request(df: pl.DataFrame, columns: dict[str, list[Any]], sig: Signatur
         if dtype.is_nested():
             problems.append(f"column {feat.source!r} should be text or numbers but is {dtype}")
             continue
-        text = df[feat.source].cast(pl.String)
-        unseen = (text.is_not_null() & ~text.is_in(list(feat.categories))).arg_true()
+        values = df[feat.source]  # unseen: no category of the same text or value (signature.category_codes)
+        unseen = (values.is_not_null() & category_codes(values, feat).is_null()).arg_true()
         if len(unseen):
             warnings.append(f"column {feat.source!r} has value(s) never seen in training, e.g. "
                             f"{located.value(feat.source, int(unseen[0]))}: scored as missing")

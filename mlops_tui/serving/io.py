@@ -38,6 +38,7 @@ from mlops_tui.data import readers
 from mlops_tui.errors import UserError
 from mlops_tui.serving.batch import check_schema
 from mlops_tui.serving.sweep import JOB_ID_KEY, temp_path
+from mlops_tui.training.signature import text_number
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -138,8 +139,10 @@ def is_id_like(name: str) -> bool:
     return bool(_ID_RE.search(name)) or name.lower() == "id"
 
 
-def _first_text(f: InputFile, column: str, overrides: dict[str, pl.DataType]) -> tuple[bool, str | None]:
-    """(has any value, first value that is not a number) of a text column (streaming, one column).
+def _first_text(f: InputFile, boolean: list[str], column: str,
+                overrides: dict[str, pl.DataType]) -> tuple[bool, str | None]:
+    """(has any value, first value that is not a number) of a text column (streaming, one column);
+    in a ``boolean`` column (a feature learnt from true/false) true/false text in any case is one too.
 
     A CSV column with no value at all also arrives as text: that is an all-null column (warned
     about after scoring), not numbers that needed coercing.
@@ -149,7 +152,7 @@ def _first_text(f: InputFile, column: str, overrides: dict[str, pl.DataType]) ->
     try:
         found = (f.scan(overrides).select(
             present.any().alias("any"),
-            v.filter(present & v.cast(pl.Float64, strict=False).is_null()).first().alias("bad"),
+            v.filter(present & text_number(v, boolean=column in boolean).is_null()).first().alias("bad"),
         ).collect(engine="streaming"))
     except pl.exceptions.PolarsError as exc:
         raise _read_error(f, exc) from exc
@@ -177,7 +180,7 @@ def plan(files: list[InputFile], sig: Signature, model_ref: str, keep: list[str]
         if f.fmt is not None:
             warnings.extend(f.fmt.warnings)  # what the reader guessed: no header, unnamed columns
         where = f" in {f.path.name}" if many else ""
-        found = check_schema(f.schema, sig, text_probe=functools.partial(_first_text, f), where=where,
+        found = check_schema(f.schema, sig, text_probe=functools.partial(_first_text, f, sig.boolean_columns), where=where,
                              csv=f.kind == "csv")
         if found.problems and found.problems[0].startswith("missing") and f.fmt is not None and not f.fmt.header:
             found.problems[0] += f" ({f.path.name} was read without a header row: its first row has numbers)"

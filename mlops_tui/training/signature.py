@@ -28,6 +28,7 @@ A signature (stored as JSON beside the model, in the registry and in deployments
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from typing import Any
 import polars as pl
 
 from mlops_tui.data import dates
+from mlops_tui.data.categories import category_key
 from mlops_tui.errors import UserError
 
 DATE_PARTS = ("year", "month", "day", "weekday", "hour")
@@ -112,6 +114,12 @@ class Signature:
         return [f.name for f in self.features if f.kind == "categorical"]
 
     @property
+    def boolean_columns(self) -> list[str]:
+        """The columns of features learnt from a Boolean column: their true/false text (any case) reads
+        as 1/0 (:func:`text_number`), as a Boolean column does."""
+        return [f.source for f in self.features if f.kind == "numeric" and f.dtype == "Boolean"]
+
+    @property
     def source_columns(self) -> list[str]:
         """The input columns a file must have to be scored, in first-use order."""
         return list(dict.fromkeys(f.source for f in self.features))
@@ -166,16 +174,53 @@ def _date_part(col: pl.Expr, part: str, dtype: pl.DataType, fmt: str | None) -> 
     return expr.cast(pl.Float64)
 
 
+@functools.lru_cache(maxsize=256)
+def _keyed_categories(categories: tuple[str, ...]) -> tuple[list[str], list[int]]:
+    """(key, code) of each category that is a number or true/false (:func:`category_key`) and the
+    only category of its key: a value that matches no category's text matches such one by its key
+    (categories "1" and "1.0" both: only by their text)."""
+    c = pl.col("c")
+    raw = c.str.strip_chars()
+    valued = raw.cast(pl.Float64, strict=False).is_not_null() | raw.str.to_lowercase().is_in(["true", "false"])
+    frame = pl.DataFrame({"c": categories}, schema={"c": pl.String}).select(
+        category_key(c).alias("key"), valued.alias("valued"), pl.int_range(pl.len()).alias("code"))
+    frame = frame.filter(pl.col("key").is_unique() & pl.col("valued"))
+    return frame["key"].to_list(), frame["code"].to_list()
+
+
+def category_codes(values: pl.Series, f: Feature) -> pl.Series:
+    """A categorical feature's values as the model's codes (Float64; null when missing or never seen
+    in training): the category of the same text, else of the same value (:func:`category_key`), so
+    1.0 in a file of floats is the category "1" and a Boolean True is "True". The values no text
+    matched are keyed once per distinct value: scoring a column whose every text matches costs no more."""
+    text = values.cast(pl.String)
+    coded = text.cast(pl.Enum(list(f.categories)), strict=False).to_physical().cast(pl.Float64)
+    keys, codes = _keyed_categories(f.categories)
+    if not keys:
+        return coded
+    missed = text.filter(coded.is_null() & text.is_not_null()).unique()
+    if missed.is_empty():
+        return coded
+    found = missed.to_frame("text").with_columns(
+        category_key(pl.col("text")).replace_strict(keys, codes, default=None, return_dtype=pl.Float64).alias("code"),
+    ).drop_nulls("code")
+    if found.is_empty():
+        return coded
+    return coded.fill_null(text.replace_strict(found["text"], found["code"], default=None, return_dtype=pl.Float64))
+
+
 def check_numeric_text(df: pl.DataFrame, sig: Signature) -> None:
     """Refuse text in a numeric feature, naming the column and an example value."""
     for f in sig.features:
         if f.kind != "numeric" or f.transform or f.source not in df.columns or df.schema[f.source] != pl.String:
             continue
         raw = df[f.source].str.strip_chars()
-        read = raw.str.to_time(strict=False) if f.time_of_day else raw.cast(pl.Float64, strict=False)
+        read = (raw.str.to_time(strict=False) if f.time_of_day
+                else raw.to_frame().select(text_number(pl.col(f.source), boolean=f.dtype == "Boolean")).to_series())
         bad = raw.filter(raw.is_not_null() & (raw != "") & read.is_null())
         if len(bad):
-            wanted = "times of day (HH:MM:SS)" if f.time_of_day else "numeric"
+            wanted = ("times of day (HH:MM:SS)" if f.time_of_day
+                      else "true/false (or 1/0)" if f.dtype == "Boolean" else "numeric")
             raise UserError(f"column {f.source!r} should be {wanted} but has text, e.g. {bad[0]!r}")
 
 
@@ -199,10 +244,9 @@ def encode(df: pl.DataFrame, sig: Signature) -> tuple[pl.DataFrame, dict[str, in
             fmt = f.date_format or (dates.infer_format(df[f.source]) if dtype == pl.String else None)
             exprs.append(_date_part(col, f.transform, dtype, fmt).alias(f.name))
         elif f.kind == "categorical":
-            text = col.cast(pl.String)
-            coded = text.cast(pl.Enum(list(f.categories)), strict=False)
-            exprs.append(coded.to_physical().cast(pl.Float64).alias(f.name))
-            unseen_exprs.append((text.is_not_null() & coded.is_null()).sum().alias(f.name))
+            coded = category_codes(df[f.source], f)
+            exprs.append(pl.lit(coded).alias(f.name))
+            unseen_exprs.append((col.is_not_null() & pl.lit(coded).is_null()).sum().alias(f.name))
         else:
             exprs.append(_numeric(col, f, dtype))
     features = df.select(exprs)

@@ -1,7 +1,8 @@
 """`serve` given a Boolean feature's values as JSON text ("False", "TRUE", "1", "0"), as a client
 sending a CSV's rows does (hreal7's tour on hotel_rates' flags): --lenient reads them as 1/0 with a
-warning and answers what the same rows with JSON true/false get; a strict service refuses naming
-the column and the value. Real rows: MASS Pima.te from the corpus, with a real Boolean column
+warning and answers what the same rows with JSON true/false get; a strict service refuses it as it
+refuses any number sent as text, naming the column and what --lenient does (it said "should be
+true/false (or 1/0) but has text, e.g. 'False'", as if 'False' were not true/false). Real rows: MASS Pima.te from the corpus, with a real Boolean column
 (`pregnant`: npreg > 0) beside its measurements.
 """
 
@@ -55,11 +56,11 @@ def test_lenient_reads_true_false_text_of_a_boolean_feature_as_1_0(pima_bool):
         ]
 
 
-def test_strict_refuses_true_false_text_naming_column_and_value(pima_bool):
+def test_strict_refuses_true_false_text_as_it_refuses_numbers_sent_as_text(pima_bool):
     root, rows = pima_bool
     with serving(root, deployment="pima") as srv:
         r = srv.client.post("/predict", json=as_text(rows.head(3).to_dicts()))
         assert r.status_code == 422, r.text
         assert r.json()["problems"] == [
-            "column 'pregnant' should be true/false (or 1/0) but has text, e.g. 'False' (record 0, row_id 1)"
+            "column 'pregnant' arrived as text; refused (serve --lenient reads true/false text as 1/0)"
         ]
