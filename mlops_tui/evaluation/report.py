@@ -383,6 +383,10 @@ def write_report(ws: Workspace, run_refs: list[str], output: str | Path) -> Repo
     # Attributed to the run that produced the model (the record may predate the link).
     others = [replace(e, run_id=models[(e.model_name, e.model_version)])
               for e in ws.store.runs.evaluations(kind="evaluate") if (e.model_name, e.model_version) in models]
+    # In the order the runs were named (each run's by time), not the evaluations' own: the tables per
+    # task followed whichever model happened to be evaluated first.
+    place = {r.run_id: i for i, r in enumerate(runs)}
+    others.sort(key=lambda e: place[e.run_id or ""])
     doc, shown = build_html(data, trials, details, others)
     atomic_write_bytes(path, doc.encode())
     # The temp file behind the atomic write is private (0600); a report is meant to be shared,

@@ -237,3 +237,20 @@ def test_evaluations_on_other_data_of_runs_of_different_tasks_each_show_their_me
     regression = section.split("<h3>regression</h3>")[1]
     assert "rmse" in regression and "roc_auc" not in regression
     assert regression.count("<td class=\"\">—</td>") == 0  # every regression metric has its value
+
+
+def test_evaluations_on_other_data_follow_the_order_the_runs_were_named(cli, ws, tmp_path):
+    """The tables per task came in the order the models happened to be evaluated (the test above
+    failed when run alone: the regression model was evaluated first there)."""
+    from mlops_tui.data import datasets
+    from mlops_tui.evaluation import evaluate as evaluation
+
+    make_run(ws, "regression", "hhhh8888", name="bikes3", journal=False)
+    datasets.add(ws, str(SAMPLE / "bikeshare.csv"), name="bikes-fresh", target="bikers")
+    evaluation.evaluate_model(ws, "bikes3", "bikes-fresh")
+    datasets.add(ws, str(SAMPLE / "default.csv"), name="default", target="default")
+    evaluation.evaluate_model(ws, "credit:1", "default")
+    for runs, first in ((["aaaa1111", "hhhh8888"], "binary"), (["hhhh8888", "aaaa1111"], "regression")):
+        assert cli("report", *runs, "--output", tmp_path / "r.html").code == 0
+        section = (tmp_path / "r.html").read_text().split('<section id="other-data">')[1]
+        assert re.findall(r"<h3>(\w+)</h3>", section.split("</section>")[0])[0] == first
