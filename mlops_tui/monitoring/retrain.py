@@ -201,8 +201,18 @@ def judge(ws: Workspace, challenger: ModelVersion, champion: ModelVersion, rows:
     noise = paired_noise(challenger.task, metric, chall, champ)
     on_rows = dataclasses.replace(challenger, metrics=chall.metrics)
     champion_on_rows = dataclasses.replace(champion, metrics=champ.metrics)
-    verdict = gate.check(ws, on_rows, champion=champion_on_rows, policy=policy, noise=noise)
+    shares = _class_shares(challenger.task, chall.y, len(Signature.from_json(challenger.signature).classes))
+    verdict = gate.check(ws, on_rows, champion=champion_on_rows, policy=policy, noise=noise, shares=shares)
     return Judged(verdict, champ, chall, noise, gate.beats(on_rows, champion_on_rows))
+
+
+def _class_shares(task: str, y: np.ndarray, classes: int) -> list[float] | None:
+    """The share of each class (by index) among labels ``y``; None for a regression task."""
+    if task == "regression" or len(y) == 0:
+        return None
+    import numpy as np
+
+    return [float(n) / len(y) for n in np.bincount(y.astype(np.int64), minlength=classes)]
 
 
 def unseen_by(ws: Workspace, champion: ModelVersion, run: Run, holdout: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:

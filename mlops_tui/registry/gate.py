@@ -180,12 +180,15 @@ def beats(model: ModelVersion, champion: ModelVersion | None) -> bool:
 
 
 def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None = None,
-          policy: dict[str, Any] | None = None, noise: DropNoise | None = None) -> Verdict:
+          policy: dict[str, Any] | None = None, noise: DropNoise | None = None,
+          shares: list[float] | None = None) -> Verdict:
     """Apply ``policy`` (default: the workspace's) to ``model``'s holdout metrics (and against ``champion``).
 
     ``noise``: when both were measured on the same rows (retrain), the paired bootstrap interval of
     the drop; the drop then refuses only when even its low end is past ``max_drop``: worse beyond
-    noise, by more than the user allows.
+    noise, by more than the user allows. ``shares``: the class shares (by class index) of the rows
+    ``model.metrics`` were measured on, when not its holdout (retrain): the no-skill levels of
+    classification metrics (the majority class's accuracy, ...) are then those rows'.
 
     A check ``model`` fails does not refuse it when it :func:`beats` ``champion`` and the champion
     fails that check at least as badly: a ``min_metric`` bound (the champion's value no better), a
@@ -223,7 +226,7 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
             reasons.append(f"{metric} {value:.4g} is {cmp} the required {bound:g}")
     primary = metrics.get("primary_metric")
     if primary and policy.get("refuse_no_skill", True) and primary not in (policy.get("min_metric") or {}):
-        skill = _no_skill_check(model, primary, details)
+        skill = _no_skill_check(model, primary, details if shares is None else lambda: class_details(shares))
         if skill is not None:
             checks["no_skill"] = skill  # never forgiven for a champion's lack of skill (see `check`)
             if skill["ok"] is False:
@@ -441,6 +444,15 @@ def no_skill_level(metric: str, metrics: dict[str, Any], details: dict[str, Any]
     if metric == "log_loss":
         return _prior_entropy(shares), "predicting the class shares"
     return None
+
+
+def class_details(shares: list[float]) -> dict[str, Any]:
+    """The part of holdout details :func:`no_skill_level` reads, for rows with these class shares
+    (by class index; of a binary task the second is the positive class's)."""
+    out: dict[str, Any] = {"per_class": {str(i): {"support": share} for i, share in enumerate(shares)}}
+    if len(shares) == 2:
+        out["curves"] = {"pr": {"base_rate": shares[1]}}
+    return out
 
 
 def _no_skill_check(model: ModelVersion, metric: str, details: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:

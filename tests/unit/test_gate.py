@@ -350,6 +350,32 @@ def test_a_classifier_no_better_than_the_majority_class_is_refused_on_accuracy(w
         (2 * majority / (1 + majority) / 3, "predicting the majority class"))
 
 
+def test_retrain_judges_the_no_skill_level_on_the_class_shares_of_the_rows_it_compared(ws, tmp_path):
+    """retrain and a pipeline's gate score both models on the rows the champion never learnt from; a
+    no-skill level must be those rows' (their majority class), not the whole holdout's: on rows of
+    one class, always predicting it is right every time."""
+    import polars as pl
+
+    from mlops_tui.monitoring import retrain
+    from mlops_tui.training import tuning
+    from tests.monitor_helpers import SMALL_SPACE, add_dataset
+    from tests.scoring_helpers import SAMPLE
+
+    df = pl.read_csv(SAMPLE / "penguins.csv", null_values="NA").filter(pl.col("sex").is_not_null())
+    dv = add_dataset(ws, df, tmp_path, name="penguins", target="sex")
+    (tmp_path / "space.toml").write_text(SMALL_SPACE)
+    run = tuning.start(ws, tuning.TuneOptions(dataset=dv.ref, trials=2, space_file=str(tmp_path / "space.toml"),
+                                              name="penguins", metric="accuracy"), detach=False)
+    model = ws.store.models.get("penguins")
+    holdout = pl.read_parquet(ws.run_dir(run.run_id) / "holdout.parquet")
+    assert gate.check(ws, model).passed  # ~0.9 accuracy on a holdout about half male
+    mixed = retrain.judge(ws, model, model, holdout, "accuracy")
+    assert mixed.verdict.checks["no_skill"]["ok"] is True and mixed.verdict.checks["no_skill"]["level"] < 0.6
+    males = retrain.judge(ws, model, model, holdout.filter(pl.col("sex") == "male"), "accuracy")
+    skill = males.verdict.checks["no_skill"]
+    assert skill["level"] == 1.0 and skill["what"] == "predicting the majority class" and skill["ok"] is False
+
+
 def test_no_skill_levels_of_classification_metrics_come_from_the_class_shares():
     details = {"curves": {"pr": {"base_rate": 0.2}}}
     assert gate.no_skill_level("accuracy", {}, details) == (0.8, "predicting the majority class")
