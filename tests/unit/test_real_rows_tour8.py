@@ -42,3 +42,20 @@ def test_validate_says_when_no_value_of_a_category_is_one_the_version_had(ws, tm
     r = validation.validate(ws, "hpc:1", str(tmp_path / "one_new.csv"))
     # Some values new (the later rows' protocols N and O, and a Z): the plain warning, as before.
     assert [w for w in r.warnings if "'protocol'" in w] == ["column 'protocol' has values hpc:1 never had: N, O, Z"]
+
+
+def test_diff_says_when_a_column_stops_being_a_feature(ws, tmp_path: Path):
+    """openintro seattlepets' animal_name is a feature of 30,000 licences (9,000 names) but free text in
+    2,000 of them (a name for more than half the rows): a model retrained on the smaller version lost
+    it, and `dataset diff` showed the column as ok with no word of it."""
+    from mlops_tui.data import comparison
+
+    pets = _real_frame("openintro", "seattlepets")[["row_id", "animal_name", "primary_breed", "species"]]
+    pets.iloc[:30_000].to_csv(tmp_path / "many.csv", index=False)
+    pets.iloc[30_000:32_000].to_csv(tmp_path / "few.csv", index=False)
+    datasets.add(ws, str(tmp_path / "many.csv"), name="pets", target="species")
+    datasets.add(ws, str(tmp_path / "few.csv"), name="pets", target="species")
+
+    details = {d.column: d.detail for d in comparison.diff(ws, "pets:1", "pets:2").drift}
+    assert details["animal_name"].startswith("role feature → ignored: tuning on pets:2 leaves it out")
+    assert "role" not in details["primary_breed"]
