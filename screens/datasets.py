@@ -110,11 +110,11 @@ class DatasetsScreen(BaseScreen):
     ]
 
     class ListLoaded(Message):
-        """The latest version of every dataset."""
+        """The latest version of every dataset; ``reveal``: the one to put the cursor on (just registered)."""
 
-        def __init__(self, latest: list[DatasetVersion]) -> None:
+        def __init__(self, latest: list[DatasetVersion], reveal: str | None = None) -> None:
             super().__init__()
-            self.latest = latest
+            self.latest, self.reveal = latest, reveal
 
     class VersionsLoaded(Message):
         """Every version of the selected dataset, oldest first."""
@@ -164,8 +164,8 @@ class DatasetsScreen(BaseScreen):
 
     # -- data ------------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-list")
-    def refresh_list(self) -> None:
-        self.post_message(self.ListLoaded(self.app.ws.store.datasets.latest()))
+    def refresh_list(self, reveal: str | None = None) -> None:
+        self.post_message(self.ListLoaded(self.app.ws.store.datasets.latest(), reveal))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-detail")
     def load_versions(self, name: str) -> None:
@@ -197,8 +197,11 @@ class DatasetsScreen(BaseScreen):
                    [dv.ref for dv in latest])
         if not latest:
             self.query_one("#ds-info", Static).update("No datasets: press a to register a CSV or Parquet file.")
-        else:
-            self._select(table.selected_key())
+            return
+        refs = [dv.ref for dv in latest]
+        if message.reveal in refs:
+            table.move_cursor(row=refs.index(message.reveal), animate=False)
+        self._select(table.selected_key())
 
     def on_datasets_screen_versions_loaded(self, message: VersionsLoaded) -> None:
         versions = message.versions
@@ -266,6 +269,15 @@ class DatasetsScreen(BaseScreen):
     def action_tab(self, tab: str) -> None:
         show_tab(self.query_one(TabbedContent), tab)
 
+    def action_back(self) -> None:
+        """Esc in the detail (schema, preview, versions) goes back to the dataset list, then Home:
+        it went Home at once, and the list was found again only with Tab."""
+        focused = self.focused
+        if focused is not None and self.query_one("#ds-detail") in focused.ancestors:
+            self.query_one("#datasets", Table).focus()
+        else:
+            super().action_back()
+
     def action_refresh(self) -> None:
         self.refresh_list()
 
@@ -301,7 +313,7 @@ class DatasetsScreen(BaseScreen):
         for warning in warnings:  # what `dataset add` prints: repeated rows, numbers read as text, ...
             self.app.call_from_thread(self.notify, in_form_words(warning, self.FIELD_WORDS), severity="warning",
                                       timeout=30)
-        self.app.call_from_thread(self.refresh_list)
+        self.app.call_from_thread(self.refresh_list, dv.ref)  # the cursor on it: its schema shows
 
     def action_validate(self) -> None:
         dv = self.selected()

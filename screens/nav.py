@@ -44,9 +44,24 @@ def show_tab(tabs: TabbedContent, tab: str) -> None:
     scrolled from the keyboard; on compare, the tab strip kept them and the slices' rows could not
     be walked."""
     tabs.active = tab
-    pane = tabs.get_pane(tab)
-    target = next((w for w in pane.query("*") if w.focusable), None)
-    (target or tabs.query_one("ContentTabs")).focus()
+    strip = tabs.query_one("ContentTabs")
+    target = next((w for w in tabs.get_pane(tab).query("*") if w.can_focus and not w.disabled), None)
+    if target is None:
+        strip.focus()
+    elif not target.loading:
+        target.focus()
+    else:  # a table still reading its rows takes no focus: the strip has it until they are in
+        strip.focus()
+        pending = True
+
+        def loaded(loading: bool) -> None:
+            nonlocal pending
+            if pending and not loading:
+                pending = False
+                if tabs.active == tab and tabs.screen.focused is strip:  # unless the user moved on
+                    target.focus()
+
+        tabs.screen.watch(target, "loading", loaded, init=False)
 
 
 class NavBar(Static):

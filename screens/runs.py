@@ -167,7 +167,7 @@ class RunsScreen(BaseScreen):
         table.update_cell(run.run_id, table.ordered_columns[1].key, _run_label(run, run.run_id in self.marked),
                           update_width=True)
         self.query_one("#runs-info", Static).update(
-            f"{len(self.marked)} marked: " + ", ".join(self.runs[m].name for m in self.marked)
+            f"{len(self.marked)} marked: " + ", ".join(_run_label(self.runs[m], False) for m in self.marked)
             + ("  · c compares them" if len(self.marked) >= 2 else ""))
         table.action_cursor_down()
 

@@ -23,8 +23,9 @@ async def open_datasets(pilot, app, name: str):
                            and app.screen.query_one("#datasets"), what="datasets list")
     names = [table.get_row_at(i)[0] for i in range(table.row_count)]
     table.focus()
-    for _ in range(names.index(name)):
-        await pilot.press("j")
+    steps = names.index(name) - table.cursor_row  # from where the cursor is (on a dataset just registered)
+    for _ in range(abs(steps)):
+        await pilot.press("j" if steps > 0 else "k")
     await wait_for(pilot, lambda: app.screen.current == f"{name}:1", what=f"{name} selected")
     return table
 
@@ -47,6 +48,39 @@ async def test_schema_shows_roles_and_histograms_and_preview_pages_to_the_end(sa
         assert str(preview.rows[preview.coordinate_to_cell_key((preview.cursor_row, 0)).row_key].label) == "344"
         await pilot.press("g")
         await wait_for(pilot, lambda: preview.first_row == 0, what="back to the start")
+
+
+async def test_esc_in_a_datasets_detail_goes_back_to_the_list_then_home(sample_ws, app_factory):
+    """p (or s, h) moves the keys into the detail; Esc there went Home, not back to the list."""
+    app = app_factory(sample_ws, start="datasets")
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await open_datasets(pilot, app, "bikeshare")
+        await pilot.press("p")
+        preview = app.screen.query_one("#preview-table")
+        await wait_for(pilot, lambda: app.focused is preview and preview.row_count > 0, what="the preview")
+        await pilot.press("escape")
+        assert app.current_mode == "datasets" and app.focused is table
+        await pilot.press("j")
+        await wait_for(pilot, lambda: app.screen.current == "penguins:1", what="the list takes j again")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.current_mode == "home", what="home")
+
+
+async def test_p_while_the_preview_still_reads_its_rows_gives_it_the_keys_once_they_are_in(sample_ws, app_factory):
+    """A table still loading takes no focus: p pressed then left the keys with the list (j moved to
+    the next dataset instead of the next row)."""
+    app = app_factory(sample_ws, start="datasets")
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await open_datasets(pilot, app, "bikeshare")
+        preview = app.screen.query_one("#preview-table")
+        await wait_for(pilot, lambda: preview.row_count > 0 and not preview.loading, what="the first page")
+        preview.loading = True  # as while a page is read (held here: the read is fast)
+        await pilot.press("p")
+        assert app.focused is not table
+        app.screen.load_page(0, 0)
+        await wait_for(pilot, lambda: app.focused is preview, what="the preview takes the keys")
+        await pilot.press("j")
+        assert preview.cursor_row == 1 and app.screen.current == "bikeshare:1"
 
 
 async def test_the_list_pane_counts_the_datasets_it_has_no_room_to_show(ws, app_factory):
@@ -90,6 +124,10 @@ async def test_register_a_file_from_the_form_then_a_bad_one_is_one_line(sample_w
         await wait_for(pilot, lambda: table.row_count == 3, what="third dataset")
         assert sample_ws.store.datasets.get("tiny").target == "y"
         assert any("registered tiny:1" in t for t in texts(app))
+        # the new dataset is the one shown (the cursor stayed on bikeshare, its schema under it)
+        await wait_for(pilot, lambda: app.screen.current == "tiny:1", what="tiny selected")
+        assert table.selected_key() == "tiny:1"
+        assert str(app.screen.query_one("#ds-info").render()).startswith("tiny:1  4 rows × 3 cols  target y")
         await pilot.press("a")
         await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="register form again")
         await pilot.press(*str(tmp_path / "missing.csv"), "enter")
@@ -255,6 +293,24 @@ async def test_space_marks_two_runs_and_c_opens_compare(ws, app_factory):
                        or any("compare screen" in t for t in texts(app)), what="compare or notice")
         if screen_name(app) == "CompareScreen":
             assert list(app.screen.run_ids) == [ids[2], ids[1]]
+
+
+async def test_the_marked_line_tells_runs_of_one_name_apart(ws, app_factory):
+    """Runs take their dataset's name: marking two runs of penguins read '2 marked: penguins, penguins'."""
+    ids = ["a1b2c3d4e5f60718", "f6e5d4c3b2a10987"]
+    for run_id in ids:
+        ws.store.runs.create(run_id=run_id, name="penguins", dataset="penguins", dataset_version=1,
+                             target="species", task="multiclass", metric="log_loss", direction="minimize",
+                             seed=0, config={}, n_trials_requested=5)
+    app = app_factory(ws, start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await wait_for(pilot, lambda: app.screen.query_one("#runs-table").row_count == 2
+                               and app.screen.query_one("#runs-table"), what="runs")
+        table.focus()
+        first, second = (table.coordinate_to_cell_key((r, 0)).row_key.value[:6] for r in range(2))
+        await pilot.press("space", "space")
+        info = str(app.screen.query_one("#runs-info").render())
+        assert info.startswith(f"2 marked: penguins·{first}, penguins·{second}  · c compares them"), info
 
 
 async def test_run_detail_shows_trials_best_and_outcome(ws, app_factory):
