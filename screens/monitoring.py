@@ -213,7 +213,17 @@ class MonitoringScreen(BaseScreen):
         spark.data = trend
         label = Text(f"{s.deployment}: ")
         label.append_text(status_text(s.status))
-        label.append(f"\nprediction drift over {len(trend)} job(s)\n(oldest → newest)", style="dim")
+        # The bars span the lowest to the highest value, so they say nothing without those two
+        # figures; and one job drew a full-height bar as wide as the screen, read as the worst.
+        if len(trend) > 1:
+            label.append(f"\nprediction drift over {len(trend)} jobs\n"
+                         f"{fmt(min(trend), 2)} … {fmt(max(trend), 2)}, oldest → newest", style="dim")
+        elif trend:
+            label.append(f"\nprediction drift {fmt(trend[0], 2)} in its one job: a trend shows from two on",
+                         style="dim")
+        else:
+            label.append("\nno job scored yet: 4 Models → s scores a file", style="dim")
+        self.query_one("#mon-trend").set_class(len(trend) < 2, "empty")
         self.query_one("#mon-trend-label", Static).update(label)
         self._show_drift()
 

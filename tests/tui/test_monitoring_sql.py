@@ -49,6 +49,36 @@ async def test_deployments_show_drift_status_and_worst_features_first(ws):
 
 
 @pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_the_prediction_drift_trend_names_its_scale_and_needs_two_jobs(ws, size):
+    """The sparkline spans the lowest to the highest value with no figure to say which; a deployment
+    of one job drew one full-height bar as wide as the screen (hui4's tour: read as the worst drift)."""
+    from tests.tui.helpers_screens import fake_job, fake_model
+
+    monitoring_fixture(ws)
+    single = fake_model(ws, "single", 0.9)
+    ws.store.models.deploy(name="a-single", model_name="single", model_version=single.version, signature=SIG)
+    fake_job(ws, "job9single00", "a-single", single, drift="ok", pred_drift=0.07)
+    app = app_on(ws, "monitoring")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#deployments-table")
+        trend, label, spark = (app.screen.query_one(q) for q in ("#mon-trend", "#mon-trend-label", "#mon-sparkline"))
+        table.focus()
+
+        async def show(name: str) -> str:
+            keys = [table.coordinate_to_cell_key((r, 0)).row_key.value for r in range(table.row_count)]
+            steps = keys.index(name) - table.cursor_row
+            await pilot.press(*(["j"] * steps or ["k"] * -steps))
+            await wait_for(pilot, lambda: table.selected_key() == name and name in str(label.render()), what=name)
+            return " ".join(str(label.render()).split())
+
+        assert (await show("credit-batch")).endswith("prediction drift over 3 jobs 0.01 … 0.31, oldest → newest")
+        assert spark.display and list(spark.data) == [0.01, 0.08, 0.31]
+        assert "prediction drift 0.07 in its one job" in await show("a-single")
+        assert trend.has_class("empty") and not spark.display
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
 async def test_the_jobs_pane_shows_each_jobs_verdict_and_prediction_drift_on_a_small_terminal(ws, size):
     """At 80x24 the Jobs pane is ~28 characters wide: the prediction drift column was cut off
     ('pred' with no values) behind the job kind."""
