@@ -97,9 +97,13 @@ def read_snapshot(ws: Workspace) -> Snapshot:
                                    (job.error or "failed").splitlines()[0][:60], ago(job.created_at)))
     for dep, job in sorted(latest_job.items()):
         if job.drift_status in ("alert", "warn"):
-            # prediction drift of the deployment's recent jobs, oldest → newest
-            trend = sparkline([j.prediction_drift or 0.0 for j in reversed(jobs) if j.deployment == dep], 12)
-            pd = f", prediction drift {fmt(job.prediction_drift)} {trend}" if job.prediction_drift is not None else ""
+            # prediction drift of the deployment's recent jobs, oldest → newest: those that measured
+            # it (a failed job drew a bar of 0, a fall that never was), and only from two on (one
+            # value is one full bar: the monitoring screen's reading)
+            drifts = [j.prediction_drift for j in reversed(jobs)
+                      if j.deployment == dep and j.status == "succeeded" and j.prediction_drift is not None]
+            trend = f" {sparkline(drifts, 12)}" if len(drifts) > 1 else ""
+            pd = f", prediction drift {fmt(job.prediction_drift)}{trend}" if job.prediction_drift is not None else ""
             snap.attention.append((f"drift:{dep}", job.drift_status, f"deployment {dep}",
                                    f"drift {job.drift_status}{pd}", ago(job.created_at)))
     for fb in feedback:

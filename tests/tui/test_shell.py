@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.tui.conftest import fake_runs, settled, wait_for
-from tests.tui.helpers_screens import monitoring_fixture, screen_text
+from tests.tui.helpers_screens import SIG, monitoring_fixture, screen_text
 
 
 def texts(app) -> list[str]:
@@ -124,6 +124,27 @@ async def test_home_shows_drift_with_its_trend_and_live_performance_alerts(ws, a
         rows = [" ".join(str(c) for j, c in enumerate(table.get_row_at(i)) if j != 2)  # all but 'when'
                 for i in range(table.row_count)]
         assert "■ alert deployment credit-batch drift alert, prediction drift 0.3100 ▁▃█" in rows
+
+
+async def test_homes_drift_trend_leaves_out_failed_jobs_and_needs_two(ws, app_factory):
+    """A failed job (no prediction drift) drew a bar of 0 in the trend, a fall that never was; one
+    job drew one full bar (hui4's tour: 'prediction drift 0.0663  █')."""
+    from tests.tui.helpers_screens import fake_job, fake_model
+
+    v1 = monitoring_fixture(ws)["model"]
+    fake_job(ws, "job4dddddddd", "credit-batch", v1, status="failed", drift=None, pred_drift=None,
+             error="input does not match")
+    fake_job(ws, "job5eeeeeeee", "credit-batch", v1, drift="alert", pred_drift=0.2)
+    single = fake_model(ws, "single", 0.9)
+    ws.store.models.deploy(name="a-single", model_name="single", model_version=single.version, signature=SIG)
+    fake_job(ws, "job9single00", "a-single", single, drift="warn", pred_drift=0.07)
+    app = app_factory(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await wait_for(pilot, lambda: app.screen.query_one("#attention").row_count >= 3
+                               and app.screen.query_one("#attention"), what="deployment alerts")
+        rows = [" ".join(str(c) for j, c in enumerate(table.get_row_at(i)) if j != 2) for i in range(table.row_count)]
+        assert "■ alert deployment credit-batch drift alert, prediction drift 0.2000 ▁▃█▆" in rows, rows
+        assert "▲ warn deployment a-single drift warn, prediction drift 0.0700" in rows, rows
         perf = [i for i, r in enumerate(rows) if "live roc_auc 0.7900 vs holdout 0.8600" in r]
         assert len(perf) == 1 and rows[perf[0]].startswith("■ alert deployment credit-batch")
         table.focus()
