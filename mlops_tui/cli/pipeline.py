@@ -76,6 +76,8 @@ def run(
             err.print(f"{pipeline.name}: {stage.name} ({stage.kind}) running: {stage.reason} ...",
                       markup=False, soft_wrap=True)
 
+    if when_drift is None:  # a missing input is the file's problem: nothing written, not even a workspace
+        pipelines.check_inputs(pipeline)
     res = pipelines.run(workspace(create=True), pipeline, force=force, when_drift=when_drift, on_stage=progress)
     emit(res.to_json(), as_json, lambda: _render(res, f"pipeline {pipeline.name} run {res.run_id}: {res.status}"))
     stopped = next((s for s in res.stages if s.status in ("refused", "failed")), None)

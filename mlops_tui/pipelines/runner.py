@@ -218,6 +218,7 @@ def run(ws: Workspace, p: Pipeline, *, force: str | None = None, when_drift: str
         drifted = drift_reason(ws, when_drift)
         if drifted is None:
             return _no_drift(ws, p, when_drift)
+    check_inputs(p)
     run_id = uuid.uuid4().hex[:10]
     obj = f"pipeline:{p.name}"
     store.start(run_id=run_id, pipeline=p.name, file=str(p.file), trigger="when-drift" if drifted else "manual",
@@ -306,6 +307,21 @@ def _no_drift(ws: Workspace, p: Pipeline, deployment: str) -> PipelineResult:
                                      {"run_id": run_id, "reason": reason}))
     return PipelineResult(p.name, str(p.file), run_id, "skipped",
                           [StageResult(s.name, s.kind, "skipped", reason) for s in p.stages])
+
+
+def check_inputs(p: Pipeline) -> None:
+    """Refuse a run whose declared input files are not there, before anything is recorded: a data
+    stage's ``path`` (or a glob that matches nothing), a tune stage's ``space``, a score stage's
+    ``inputs`` (unless another score stage of the pipeline writes it). One line naming the file,
+    pipeline, stage and key, as for any other problem of the file."""
+    made = {str(p.path(str(s.options["output"]))) for s in p.stages if s.kind == "score"}
+    for s in p.stages:
+        for written, matches in kinds.input_files(p, s):
+            full = str(p.path(written))
+            if full in made or (matches and all(os.path.exists(m) for m in matches)):
+                continue
+            what = f"no file matches {written}" if not matches else f"no such file {written} ({full})"
+            raise UserError(f"{p.file}: pipeline {p.name}, stage {s.name}, key {kinds.INPUT_KEY[s.kind]}: {what}")
 
 
 def load(ws_root: Path, file: str | None, name: str | None) -> Pipeline:

@@ -177,6 +177,9 @@ RUN: dict[str, Callable[[Workspace, Pipeline, Stage, Upstream], Outputs]] = {
     "deploy": _deploy, "score": _score}
 
 
+INPUT_KEY = {"data": "path", "tune": "space", "score": "inputs"}  # the option naming a stage's input files
+
+
 def input_files(p: Pipeline, s: Stage) -> list[tuple[str, list[str]]]:
     """(as written, matching files) for each file a stage reads: its content is part of its fingerprint."""
     import glob

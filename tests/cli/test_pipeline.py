@@ -336,6 +336,38 @@ def test_a_malformed_pipeline_file_is_one_line_naming_the_problem(tmp_path, caps
     assert not (tmp_path / "ws").exists()  # nothing written, not even a workspace
 
 
+def test_a_missing_data_file_is_one_line_before_anything_is_written(tmp_path, capsys, monkeypatch):
+    """A cron user whose data file is not there (a typo in `path`, or a glob nothing matches yet):
+    the run used to create the workspace, record a failed run and its `not run` stages, and only then
+    say the file was missing; now it is one line naming the file, stage and key, and nothing is written."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    file = write_project(tmp_path / "project")
+    for path, expected in (("data/penguin.csv", "no such file data/penguin.csv"),
+                           ("data/*.parquet", "no file matches data/*.parquet")):
+        file.write_text(file.read_text().replace('path = "data/penguins.csv"', f'path = "{path}"'))
+        result = run_cli(capsys, tmp_path / "ws", "pipeline", "run", "--file", file, "--json")
+        assert result.code == 1 and result.stdout == ""
+        assert result.stderr.strip() == f"error: {file}: pipeline penguins, stage prepare, key path: {expected}" + (
+            f" ({tmp_path / 'project' / path})" if "*" not in path else "")
+        assert not (tmp_path / "ws").exists()  # nothing written, not even a workspace
+        file.write_text(file.read_text().replace(f'path = "{path}"', 'path = "data/penguins.csv"'))
+
+
+def test_a_score_input_gone_before_the_next_run_records_nothing(project):
+    """The project ran once; its nightly input (data/penguins.csv, also the data stage's) is moved
+    away: the run stops on one line before recording a run, and the store keeps its one run."""
+    root, cli = project
+    (root / "data" / "penguins.csv").rename(root / "penguins.csv")
+    file = root / "pipeline.toml"
+    file.write_text(file.read_text().replace('path = "data/penguins.csv"', 'path = "penguins.csv"'))
+    result = cli("pipeline", "run", "--file", file, "--json")
+    assert result.code == 1 and result.stdout == ""
+    assert result.stderr.strip() == (f"error: {file}: pipeline penguins, stage nightly, key inputs: "
+                                     f"no such file data/penguins.csv ({root / 'data' / 'penguins.csv'})")
+    runs = json.loads(cli("sql", "SELECT count(*) FROM v_pipeline_runs", "--json").stdout)["rows"][0][0]
+    assert runs == 1
+
+
 def test_deploy_waits_for_the_gate_of_its_model_whatever_the_file_order(tmp_path):
     from mlops_tui.pipelines import spec
 
