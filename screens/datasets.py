@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
 from mlops_tui.formatting import as_stored, dtype_text, fmt
 
@@ -135,6 +136,7 @@ class DatasetsScreen(BaseScreen):
         super().__init__()
         self.versions: dict[str, DatasetVersion] = {}  # "name:v" → DatasetVersion
         self.current: str | None = None
+        self._registering: dict[str, str] | None = None  # the register form's values, while it runs
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -289,18 +291,30 @@ class DatasetsScreen(BaseScreen):
 
             self.app.push_screen(LaunchScreen(dv.ref, dv.target or "", dv.task or "auto"))
 
-    def action_register(self) -> None:
-        fields = [FormField("source", "File", placeholder=f".csv/.parquet path (glob ok) from {here(30)}",
-                            required=True),
-                  FormField("name", "Name", placeholder="default: file name"),
-                  FormField("target", "Target", placeholder="target column (optional)"),
-                  FormField("description", "Description")]
+    def action_register(self, typed: dict[str, str] | None = None) -> None:
+        typed = typed or {}
+        fields = [FormField("source", "File", typed.get("source", ""),
+                            placeholder=f".csv/.parquet path (glob ok) from {here(30)}", required=True),
+                  FormField("name", "Name", typed.get("name", ""), placeholder="default: file name"),
+                  FormField("target", "Target", typed.get("target", ""), placeholder="target column (optional)"),
+                  FormField("description", "Description", typed.get("description", ""))]
         self.app.push_screen(FormScreen("Register a dataset file", fields), self._register)
 
     def _register(self, values: dict[str, str] | None) -> None:
         if values and values["source"]:
             self.notify(f"registering {values['source']}…")
+            self._registering = values
             self.run_register(values)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A refused registration (no such file, a target no column has) opens the form again as it
+        was typed, to correct: it closed, and the user typed the path and the rest all over again.
+        (The refusal's line is RoutesWorkerErrors'.)"""
+        if event.worker.name != "run_register" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
+            return
+        typed, self._registering = self._registering, None
+        if event.state == WorkerState.ERROR and typed:
+            self.action_register(typed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
     def run_register(self, values: dict[str, str]) -> None:

@@ -130,9 +130,22 @@ async def test_register_a_file_from_the_form_then_a_bad_one_is_one_line(sample_w
         assert str(app.screen.query_one("#ds-info").render()).startswith("tiny:1  4 rows × 3 cols  target y")
         await pilot.press("a")
         await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="register form again")
+        await pilot.press(*str(good), "tab", *"tiny2", "tab", *"nope", "enter")
+        await wait_for(pilot, lambda: any("'nope' is not a column" in t for t in texts(app)), what="error note")
+        assert [d.name for d in sample_ws.store.datasets.latest()] == ["bikeshare", "penguins", "tiny"]
+        # the form again, as typed: the target is corrected, not the whole form typed over
+        form = await wait_for(pilot, lambda: screen_name(app) == "FormScreen" and app.screen, what="the form again")
+        assert [form.query_one(f"#field-{f}").value for f in ("source", "name", "target")] == [str(good), "tiny2", "nope"]
+        target = form.query_one("#field-target")
+        target.value = "y"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: table.row_count == 4, what="tiny2 registered")
+        await wait_for(pilot, lambda: app.screen.current == "tiny2:1", what="tiny2 selected")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="register form again")
         await pilot.press(*str(tmp_path / "missing.csv"), "enter")
         await wait_for(pilot, lambda: any("missing.csv" in t for t in texts(app)), what="error note")
-        assert [d.name for d in sample_ws.store.datasets.latest()] == ["bikeshare", "penguins", "tiny"]
+        assert [d.name for d in sample_ws.store.datasets.latest()] == ["bikeshare", "penguins", "tiny", "tiny2"]
 
 
 async def test_register_and_validate_show_their_warnings(sample_ws, app_factory, tmp_path):
