@@ -44,7 +44,7 @@ def fmt(value: object, digits: int = 4, *, missing: str = "-") -> str:
             return str(value)
         if value.is_integer() and abs(value) < 1e12:
             return f"{int(value):,}"
-        if abs(value) >= 1e6:
+        if abs(value) >= 1e3:  # 246,662 and 1,680, as whole numbers print: '.4g' wrote 2.467e+05 and 1680
             return f"{value:,.0f}"
         if abs(value) >= 1 or abs(value) < 1e-3:
             return f"{value:.{digits}g}"  # 0.0006909, 1e-05: exponents only when tiny

