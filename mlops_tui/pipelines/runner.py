@@ -10,7 +10,7 @@ anyway. The recorded inputs say *why* a stage is stale (:func:`plan`, `pipeline 
 Stages run in order; after a refused gate or a failed stage nothing else runs (``not run``).
 Every stage's record is written when it starts (running, with the pid) and when it ends, so a run
 killed with kill -9 keeps its finished stages: the next run skips them and runs the interrupted one
-again. Nothing here imports the ML libraries: a run that skips everything stays fast.
+again, continuing what it left where its kind can (``stages.RESUME``: a tune stage's tuning run). Nothing here imports the ML libraries: a run that skips everything stays fast.
 """
 
 from __future__ import annotations
@@ -273,9 +273,13 @@ def _one(ws: Workspace, p: Pipeline, s: Stage, h: _History, hashes: FileHashes, 
         on_stage(StageResult(s.name, s.kind, "running", why))
     started = time.monotonic()
     outputs: dict[str, Any] = {}
+    cut = h.latest.get(s.name)
+    if not (why.startswith("interrupted in run") and cut is not None and cut.fingerprint == fp):
+        cut = None
     try:
-        outputs = kinds.RUN[s.kind](ws, p, s, up)
-        status, reason = "ran", why
+        resumed = kinds.RESUME[s.kind](ws, p, s, up, cut) if cut is not None and s.kind in kinds.RESUME else None
+        outputs = resumed if resumed is not None else kinds.RUN[s.kind](ws, p, s, up)
+        status, reason = "ran", why if resumed is None else f"{why}; continued its run {resumed.get('run_id')}"
     except PolicyRefused as exc:
         status, reason = "refused", str(exc)
     except UserError as exc:

@@ -22,7 +22,7 @@ from mlops_tui.errors import PolicyRefused, UserError
 if TYPE_CHECKING:
     from mlops_tui.pipelines.spec import Pipeline, Stage
     from mlops_tui.registry.gate import Verdict
-    from mlops_tui.store import ModelVersion
+    from mlops_tui.store import ModelVersion, PipelineStage, Run
     from mlops_tui.workspace import Config, Workspace
 
 Outputs = dict[str, Any]
@@ -60,11 +60,45 @@ def _tune(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
                               seed=o.get("seed", 0), split_seed=o.get("split_seed"),
                               time_column=o.get("time_column"), group_column=o.get("group_column"),
                               space_file=str(p.path(o["space"])) if "space" in o else None, name=o.get("name"))
-    run = tuning.start(ws, opts, detach=False)
+    return _tune_outputs(tuning.start(ws, opts, detach=False))
+
+
+def _tune_outputs(run: Run) -> Outputs:
     if run.status != "completed" or not run.model_name:
         raise UserError(f"tuning run {run.run_id} ended {run.status}" + (f": {run.error}" if run.error else ""))
     return {"run_id": run.run_id, "model": f"{run.model_name}:{run.model_version}", "metric": run.metric,
             "best_value": run.best_value}
+
+
+def _resume_tune(ws: Workspace, p: Pipeline, s: Stage, up: Upstream, cut: PipelineStage) -> Outputs | None:
+    """The tuning run a killed tune stage left (this host, the stage's process, its dataset, made after
+    the stage started), continued rather than begun again: its trials are kept (the study goes on, trial
+    numbers continue) and no dead run is left beside a new one. A run that had completed hands on its
+    model. None when there is no such run (killed before it was made): the stage then starts afresh."""
+    import socket
+
+    from mlops_tui.training import tuning
+
+    tuning.sweep(ws)  # the dead process's run: failed, so it can be resumed
+    dataset = up[s.options["data"]]["dataset"]
+    left = [r for r in ws.store.runs.list(dataset=dataset.rsplit(":", 1)[0])
+            if r.pid == cut.pid and r.host == socket.gethostname() and f"{r.dataset}:{r.dataset_version}" == dataset
+            and cut.started_at is not None and r.created_at >= cut.started_at]
+    if not left:
+        return None
+    run = left[0]  # newest first
+    if run.status == "completed" and run.model_name:
+        return {**_tune_outputs(run), "resumed": True}
+    if run.status not in ("failed", "stopped"):
+        return None
+    if run.n_trials_requested is not None:
+        return {**_tune_outputs(tuning.resume(ws, run.run_id, detach=False)), "resumed": True}
+
+    def time_only(r: Run) -> None:  # resume needs a trial count; the run stays limited by its timeout alone
+        ws.store.runs.update(r.run_id, n_trials_requested=None)
+
+    resumed = tuning.resume(ws, run.run_id, trials=1_000_000, detach=False, on_start=time_only)
+    return {**_tune_outputs(resumed), "resumed": True}
 
 
 def _evaluate(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
@@ -175,6 +209,9 @@ def _score(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
 RUN: dict[str, Callable[[Workspace, Pipeline, Stage, Upstream], Outputs]] = {
     "data": _data, "tune": _tune, "evaluate": _evaluate, "gate": _gate, "promote": _promote,
     "deploy": _deploy, "score": _score}
+# Per kind: continue what a stage killed mid-way left (its record ``cut``), or None to run it afresh.
+RESUME: dict[str, Callable[[Workspace, Pipeline, Stage, Upstream, PipelineStage], Outputs | None]] = {
+    "tune": _resume_tune}
 
 
 INPUT_KEY = {"data": "path", "tune": "space", "score": "inputs"}  # the option naming a stage's input files

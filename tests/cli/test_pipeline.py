@@ -273,6 +273,49 @@ def test_a_run_killed_during_tuning_resumes_keeping_the_finished_stages(project)
     assert result.json["stages"][0]["outputs"]["dataset"] == "penguins:2"
 
 
+@pytest.mark.parametrize("budget", ["trials = 20", "timeout = 6"])
+def test_a_tune_stage_killed_mid_study_continues_its_run(project, budget):
+    """kill -9 once the tune stage's study has finished trials (penguins v2, 320 rows): the next run
+    continues that tuning run, keeping its trials, instead of leaving it failed ('worker died') beside
+    a second study that starts from nothing. A run limited by time stays limited by time alone."""
+    root, cli = project
+    file = write_project(root)
+    file.write_text(file.read_text().replace("trials = 2", budget))
+    df = pl.read_csv(root / "data" / "penguins.csv")
+    df.head(320).write_csv(root / "data" / "penguins.csv")
+    runs_before = set((root / ".mlops" / "runs").iterdir())
+    child = subprocess.Popen([sys.executable, "-m", "mlops_tui", "--workspace", str(root / ".mlops"), "pipeline",
+                              "run", "--file", str(file)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                             start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # two trials of the tune stage's study finished
+            new = set((root / ".mlops" / "runs").iterdir()) - runs_before
+            log = next(iter(new)) / "run.log" if new else None
+            if log is not None and log.exists() and "Trial 1 finished" in log.read_text(errors="replace"):
+                break
+            assert child.poll() is None and time.monotonic() < deadline, "the pipeline ended before tuning"
+            time.sleep(0.02)
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    killed = next(iter(new)).name
+    result = cli("pipeline", "run", "--file", file, "--json")
+    assert result.code == 0, result.stderr
+    train = result.json["stages"][1]
+    assert train["status"] == "ran" and train["outputs"]["run_id"] == killed and train["outputs"]["resumed"]
+    assert train["reason"].endswith(f"; continued its run {killed}")
+    assert set((root / ".mlops" / "runs").iterdir()) - runs_before == new  # no second study
+    run = run_json(cli, "run", "show", killed)
+    model = run["model"]
+    assert run["status"] == "completed" and f"{model['name']}:{model['version']}" == train["outputs"]["model"]
+    numbers = [t["number"] for t in run["trials"]]
+    assert sorted(numbers) == list(range(len(numbers))) and len(numbers) > 2  # trial numbers went on
+    assert run["n_trials_requested"] == (20 if budget.startswith("trials") else None)
+    assert result.json["stages"][3]["outputs"]["model"] == train["outputs"]["model"]
+
+
 def test_when_drift_runs_only_once_the_deployment_drifts(project):
     root, cli = project
     df = pl.read_csv(root / "data" / "penguins.csv")
