@@ -203,7 +203,10 @@ class DatasetsScreen(BaseScreen):
         refs = [dv.ref for dv in latest]
         if message.reveal in refs:
             table.move_cursor(row=refs.index(message.reveal), animate=False)
-        self._select(table.selected_key())
+        ref = table.selected_key()
+        if ref is not None and ref == self.current:  # the same dataset: its versions read again too
+            self.load_versions(self.versions[ref].name)  # ('added 14s ago' there, '1h ago' in the list)
+        self._select(ref)
 
     def on_datasets_screen_versions_loaded(self, message: VersionsLoaded) -> None:
         versions = message.versions

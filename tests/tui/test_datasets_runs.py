@@ -3,9 +3,11 @@ form, a real detached run watched to completion, marks and compare, run detail."
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from tests.tui.conftest import SAMPLE, add_samples, fake_runs, settled, wait_for
+from tests.tui.conftest import SAMPLE, SEEN_AT, add_samples, fake_runs, settled, wait_for
 from tests.tui.helpers_screens import screen_text, settle
 
 
@@ -110,6 +112,25 @@ async def test_a_dataset_registered_elsewhere_shows_when_the_user_comes_back(ws,
         await wait_for(pilot, lambda: table.row_count == 2, what="the dataset registered meanwhile")
         assert app.screen.query_one("#ds-list").border_title == "Datasets (latest versions) · 2"
         assert app.focused is table
+
+
+async def test_coming_back_to_datasets_reads_the_versions_again_too(frozen_clock, ws, app_factory, monkeypatch):
+    """Coming back read the list again ('1h ago') but not the versions of the dataset under the
+    cursor: its Versions tab still said 'added 5m ago'."""
+    from mlops_tui.screens import formatters
+
+    add_samples(ws, "penguins")  # written under the frozen clock: 'now' is 5 minutes on
+    app = app_factory(ws, start="datasets")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_datasets(pilot, app, "penguins")
+        await pilot.press("h")
+        versions = app.screen.query_one("#versions-table")
+        await wait_for(pilot, lambda: versions.row_count and str(versions.get_row_at(0)[-1]) == "5m ago",
+                       what="the versions' added time")
+        monkeypatch.setattr(formatters, "now", lambda: SEEN_AT + timedelta(hours=1))
+        await pilot.press("1")
+        await pilot.press("2")
+        await wait_for(pilot, lambda: str(versions.get_row_at(0)[-1]) == "1h ago", what="the versions read again")
 
 
 async def test_register_a_file_from_the_form_then_a_bad_one_is_one_line(sample_ws, app_factory, tmp_path):
