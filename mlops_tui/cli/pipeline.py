@@ -75,6 +75,9 @@ def run(
         if stage.status == "running":
             err.print(f"{pipeline.name}: {stage.name} ({stage.kind}) running: {stage.reason} ...",
                       markup=False, soft_wrap=True)
+        elif stage.status == "ran":  # a skipped stage warned when it ran
+            for warning in stage.outputs.get("warnings", []):
+                err.print(f"warning: {pipeline.name}: {stage.name}: {warning}", markup=False, soft_wrap=True)
 
     if when_drift is None:  # a missing input is the file's problem: nothing written, not even a workspace
         pipelines.check_inputs(pipeline)

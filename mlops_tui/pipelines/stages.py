@@ -40,14 +40,18 @@ def _data(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
     o = s.options
     path = str(p.path(o["path"]))
     name = o.get("name") or datasets.default_name(path)
+    warnings: list[str] = []
     if ws.store.datasets.versions(name):
         check = validation.validate(ws, name, path)
         if not check.ok:
             more = f" (+{len(check.problems) - 1} more)" if len(check.problems) > 1 else ""
             raise UserError(f"{o['path']} does not match {check.ref}: {check.problems[0]}{more}")
-    dv, _, _ = datasets.add_with_warnings(ws, path, name=name, target=o.get("target"),
-                                          description=o.get("description"))
-    return {"dataset": dv.ref, "rows": dv.rows}
+        warnings = [f"{o['path']}: {w}" for w in check.warnings]
+    dv, _, added = datasets.add_with_warnings(ws, path, name=name, target=o.get("target"),
+                                              description=o.get("description"))
+    # What `dataset validate` and `dataset add` would have warned a person of (a column 14 % missing
+    # where the last version had none) reaches a cron job's JSON and log too, not only the terminal.
+    return {"dataset": dv.ref, "rows": dv.rows, **({"warnings": warnings + added} if warnings or added else {})}
 
 
 def _tune(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:

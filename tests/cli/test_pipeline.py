@@ -411,6 +411,32 @@ def test_a_score_input_gone_before_the_next_run_records_nothing(project):
     assert runs == 1
 
 
+def test_a_data_stage_passes_on_what_validation_warned_of(tmp_path, capsys, monkeypatch):
+    """The penguins grow by a file whose island is blank in one row of seven: it matches the contract
+    (missing values are allowed), so the data stage runs, but `dataset validate` warns that the last
+    version had none. A cron job saw nothing of it; now the stage's outputs and stderr carry it."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    root = tmp_path / "project"
+    (root / "data").mkdir(parents=True)
+    shutil.copy(SAMPLE / "penguins.csv", root / "data" / "penguins.csv")
+    file = root / "pipeline.toml"
+    file.write_text('[pipelines.p.stages.prepare]\nkind = "data"\npath = "data/penguins.csv"\ntarget = "species"\n')
+    first = run_cli(capsys, root / ".mlops", "pipeline", "run", "--file", file, "--json")
+    assert first.code == 0 and "warnings" not in first.json["stages"][0]["outputs"]
+    df = pl.read_csv(root / "data" / "penguins.csv")
+    blanked = df.with_columns(pl.when(pl.int_range(pl.len()) % 7 == 0).then(None).otherwise(pl.col("island"))
+                              .alias("island"))
+    blanked.write_csv(root / "data" / "penguins.csv")
+    result = run_cli(capsys, root / ".mlops", "pipeline", "run", "--file", file, "--json")
+    assert result.code == 0, result.stderr
+    missing = blanked["island"].null_count()
+    outputs = result.json["stages"][0]["outputs"]
+    assert outputs["dataset"] == "penguins:2"
+    assert any(w.startswith(f"data/penguins.csv: column 'island' has {missing} missing value(s)") and
+               w.endswith("penguins:1 has none") for w in outputs["warnings"])
+    assert f"warning: p: prepare: data/penguins.csv: column 'island' has {missing} missing" in result.stderr
+
+
 def test_deploy_waits_for_the_gate_of_its_model_whatever_the_file_order(tmp_path):
     from mlops_tui.pipelines import spec
 
