@@ -318,7 +318,7 @@ def stop(
 
 def resume(
     run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run id or a unique prefix.")],
-    trials: Annotated[int | None, typer.Option("--trials", help="More trials [default: the rest of the original number].")] = None,
+    trials: Annotated[int | None, typer.Option("--trials", help="More trials [default: the rest of the original number; a run limited by --timeout only: another --timeout].")] = None,
     detach: Annotated[bool, typer.Option("--detach", help="Continue in the background.")] = False,
     as_json: JsonFlag = False,
 ) -> None:

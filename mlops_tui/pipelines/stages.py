@@ -95,14 +95,7 @@ def _resume_tune(ws: Workspace, p: Pipeline, s: Stage, up: Upstream, cut: Pipeli
         return {**_tune_outputs(run), "resumed": True}
     if run.status not in ("failed", "stopped"):
         return None
-    if run.n_trials_requested is not None:
-        return {**_tune_outputs(tuning.resume(ws, run.run_id, detach=False)), "resumed": True}
-
-    def time_only(r: Run) -> None:  # resume needs a trial count; the run stays limited by its timeout alone
-        ws.store.runs.update(r.run_id, n_trials_requested=None)
-
-    resumed = tuning.resume(ws, run.run_id, trials=1_000_000, detach=False, on_start=time_only)
-    return {**_tune_outputs(resumed), "resumed": True}
+    return {**_tune_outputs(tuning.resume(ws, run.run_id, detach=False)), "resumed": True}
 
 
 def _evaluate(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:

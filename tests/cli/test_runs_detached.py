@@ -79,6 +79,34 @@ def test_detach_stop_resume(ws, cli, tmp_path):
     assert any("stop requested" in line for line in logs["lines"])
 
 
+def test_a_run_limited_by_time_only_resumes_for_another_timeout(ws, cli, tmp_path):
+    """`tune --timeout T` stopped midway: `run resume RUN` (no --trials) searches for another T s
+    and registers the model (it said 'limited by time only; pass --trials N', and a pipeline had to
+    pass a million trials); once completed, resuming again asks for --trials."""
+    from mlops_tui.processes import alive
+
+    add_sample(ws, "default", rows=3000, target="default")
+    res = cli("tune", "default", "--timeout", "20", "--space", space_file(tmp_path), "--detach", "--json")
+    assert res.code == 0, res.stderr
+    run_id, pid = res.json["run_id"], res.json["pid"]
+    _wait(lambda: len(_finished(ws, run_id)) >= 2, what="two trials of the detached run")
+    assert cli("run", "stop", run_id, "--wait", "60", "--json").json["status"] == "stopped"
+    _wait(lambda: not alive(pid), 30, "the supervisor to exit")
+    before = len(ws.store.runs.trials(run_id))
+
+    started = time.monotonic()
+    resumed = cli("run", "resume", run_id, "--json")
+    assert resumed.code == 0, resumed.stderr
+    assert time.monotonic() - started <= 20 * 1.1  # the session's own --timeout bounds it
+    out = resumed.json
+    assert out["status"] == "completed" and out["model"]["name"] == "default"
+    assert out["n_trials"] > before and out["n_trials_requested"] is None  # still limited by time only
+
+    again = cli("run", "resume", run_id)
+    assert again.code == 1
+    assert again.stderr.strip() == f"error: run {run_id} already completed its --timeout of 20 s; pass --trials N to run more"
+
+
 def test_kill_9_leaves_no_zombie_and_resume_works(ws, cli, tmp_path):
     add_sample(ws, "default", rows=3000, target="default")
     run_id, pid = _detach(ws, cli, tmp_path)

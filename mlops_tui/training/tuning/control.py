@@ -216,7 +216,8 @@ def stop(ws: Workspace, ref: str, *, wait: float = 0.0) -> Run:
 def resume(ws: Workspace, ref: str, *, trials: int | None = None, detach: bool = False,
            on_trial: st.Progress | None = None, on_start: Callable[[Run], None] | None = None) -> Run:
     """Continue the same study: TPE keeps its history, trial numbers continue (``on_start``: as in
-    :func:`start`)."""
+    :func:`start`). Without ``trials``: the rest of the run's trial count, or, for a run limited by
+    time only, another session of its ``--timeout``."""
     from mlops_tui.data import datasets
 
     sweep(ws)
@@ -236,9 +237,17 @@ def resume(ws: Workspace, ref: str, *, trials: int | None = None, detach: bool =
         raise UserError(f"run {run.run_id} has no Optuna journal at {st.journal_path(ws, run.run_id)}")
     datasets.resolve(ws, f"{run.dataset}:{run.dataset_version}")
     done = sum(1 for t in recorded if t.state != "RUNNING")
-    if trials is None:
+    # A run limited by --timeout alone resumes for another --timeout of its own (each session's
+    # budget counts from its start), trials unbounded: what a stopped or killed one had left.
+    time_only = trials is None and run.n_trials_requested is None and run.timeout_s is not None
+    if time_only:
+        if run.status == "completed":
+            raise UserError(f"run {run.run_id} already completed its --timeout of {run.timeout_s:g} s; "
+                            "pass --trials N to run more")
+        trials = _session_trials(None)
+    elif trials is None:
         if run.n_trials_requested is None:
-            raise UserError(f"run {run.run_id} was limited by time only; pass --trials N")
+            raise UserError(f"run {run.run_id} has no trial count or time limit to resume; pass --trials N")
         # Zero left (e.g. killed during the final refit): resuming just does the final step.
         trials = max(0, run.n_trials_requested - done)
         if trials == 0 and run.status == "completed":
@@ -250,7 +259,8 @@ def resume(ws: Workspace, ref: str, *, trials: int | None = None, detach: bool =
     # dead pid would make a concurrent sweep fail the run we are resuming. Compare-and-set: of two
     # resumes that both passed the status check above, only one moves the run to queued.
     if not ws.store.runs.claim(run.run_id, from_statuses=RESUMABLE, status="queued", error=None, ended_at=None,
-                               n_trials_requested=done + trials, pid=os.getpid(), host=st.HOST):
+                               n_trials_requested=None if time_only else done + trials, pid=os.getpid(),
+                               host=st.HOST):
         raise UserError(f"run {run.run_id} is already running (another `run resume` started it)")
     ws.store.audit.record("run resume", f"run:{run.run_id}", "ok", {"trials": trials, "detach": detach})
     run = ws.store.runs.get(run.run_id)
