@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_tui.screens.formatters import gain_shares
 from mlops_tui.screens.modals import FormField, FormScreen
 from mlops_tui.screens.nav import BaseScreen, show_tab
-from mlops_tui.screens.plots import LazyPlot, whole_xticks
+from mlops_tui.screens.plots import LazyPlot, best_so_far_steps, whole_xticks
 from mlops_tui.screens.tables import Table, TextPane
 from rich.text import Text
 from textual import work
@@ -334,13 +334,9 @@ class CompareScreen(BaseScreen):
                           key=lambda t: t.number)
             if not done:
                 continue
-            pick = min if runs[i].direction == "minimize" else max
-            best, acc = [], None
-            for t in done:
-                acc = t.value if acc is None else pick(acc, t.value)
-                best.append(acc)
             numbers += [t.number for t in done]
-            plt.plot([t.number for t in done], best, marker=MARKERS[n % len(MARKERS)])
+            plt.plot(*best_so_far_steps([t.number for t in done], [t.value for t in done if t.value is not None],
+                                        runs[i].direction == "minimize"), marker=MARKERS[n % len(MARKERS)])
             key.append(f"{MARKERS[n % len(MARKERS)]} {heads[i]}")
         # The key is in the title, not a plotext legend: that sits in the canvas's top left corner,
         # over the first trials (a minimized run starts there).

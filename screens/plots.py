@@ -79,3 +79,20 @@ def whole_xticks(plt: Any, numbers: list[int]) -> None:
     """Put :func:`whole_ticks` of ``numbers`` on the x axis of plotext figure ``plt``."""
     ticks = whole_ticks(numbers)
     plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])
+
+
+def best_so_far_steps(xs: list[int], ys: list[float], minimize: bool) -> tuple[list[int], list[float]]:
+    """The best value after each trial as a step line: flat until the trial that beat it, straight
+    up or down there. Joined trial to trial, the line slanted across the trials in between, as if
+    each of them had improved on the best a little."""
+    pick = min if minimize else max
+    step_x: list[int] = []
+    step_y: list[float] = []
+    for x, y in zip(xs, ys, strict=True):
+        best = pick(step_y[-1], y) if step_y else y
+        if step_y and best != step_y[-1]:  # the step: the old best held up to this trial
+            step_x.append(x)
+            step_y.append(step_y[-1])
+        step_x.append(x)
+        step_y.append(best)
+    return step_x, step_y

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import duration, gain_shares, status_text
 from mlops_tui.screens.nav import BaseScreen, show_tab
-from mlops_tui.screens.plots import LazyPlot, whole_xticks
+from mlops_tui.screens.plots import LazyPlot, best_so_far_steps, whole_xticks
 from mlops_tui.screens.run_actions import (
     ACTIVE,
     REFRESH_S,
@@ -209,14 +209,10 @@ class RunDetailScreen(BaseScreen):
         if done:
             xs = [t.number for t in done]
             ys = [t.value for t in done if t.value is not None]
-            better = min if run.direction == "minimize" else max
-            best_so_far: list[float] = []
-            for y in ys:
-                best_so_far.append(better(best_so_far[-1], y) if best_so_far else y)
             # The key is the x label, not a legend: plotext draws its legend in the canvas's top
             # left corner, over the first trials' points (the best of a maximized run, the worst of
             # a minimized one are often there).
-            plt.plot(xs, best_so_far, marker="braille")
+            plt.plot(*best_so_far_steps(xs, ys, run.direction == "minimize"), marker="braille")
             plt.scatter(xs, ys, marker="dot")  # after the line: a trial that set the best shows on it
             whole_xticks(plt, xs)
             plt.xlabel("trial  (• a trial's value, line: best so far)")

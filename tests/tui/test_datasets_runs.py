@@ -364,6 +364,26 @@ async def test_run_detail_shows_trials_best_and_outcome(ws, app_factory):
         assert "accuracy" in text and "num_leaves" in text
 
 
+async def test_the_history_draws_the_best_so_far_as_steps(ws, app_factory):
+    """The best-so-far line joined trial to trial: from trial 1 (best 0.31) it slanted down to trial 3
+    (0.18) across pruned trial 2, as if the best had improved between them. It holds, then steps."""
+    ids = fake_runs(ws)  # trials 0.42, 0.31, pruned, 0.18, 0.25 (minimize)
+    app = app_factory(ws, start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        from mlops_tui.screens.run_detail import RunDetailScreen
+
+        await app.push_screen(RunDetailScreen(ids[0]))
+        await pilot.press("h")
+        lazy = app.screen.query_one("LazyPlot")
+        plot = await wait_for(pilot, lambda: lazy.plot, what="the history plot")
+        drawn: list[tuple[list, list]] = []
+        original = plot.plt.plot
+        plot.plt.plot = lambda xs, ys, **kw: (drawn.append((list(xs), list(ys))), original(xs, ys, **kw))[1]
+        app.screen.refresh_run()
+        await wait_for(pilot, lambda: drawn, what="the history drawn")
+        assert drawn[-1] == ([0, 1, 1, 3, 3, 4], [0.42, 0.42, 0.31, 0.31, 0.18, 0.18])
+
+
 async def test_run_detail_shows_before_the_plotting_code_is_imported(ws, app_factory, held_plotext):
     """The first open of a run's detail imported textual-plotext (42-52 ms) in compose, on the UI
     thread, so nothing showed until it was done. With that import held back here, the head and the
