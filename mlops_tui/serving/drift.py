@@ -390,7 +390,9 @@ def _with_expected_new(counts: list[int], nulls: int) -> list[float]:
     expected to fill them: the bucket also holds values training never saw. By Good and Turing, a new
     row's chance of a value unseen in N rows is n1 / N, n1 the values seen once, and a value seen r
     times is expected (r + 1) n(r+1) / n(r) times per N new rows, not r (for r up to
-    :data:`GOOD_TURING_UP_TO`; the counts are then scaled to N - n1). For most features nothing
+    :data:`GOOD_TURING_UP_TO`, and below the first r no value was seen r + 1 times: there the
+    estimate would expect none of a value seen, and one such row alone would move the PSI; the
+    counts are then scaled to N - n1). For most features nothing
     changes (no value seen once); a long tail makes it large: seattlepets' animal_name (6,900 names in
     19,000 rows, 4,800 seen once) has 26 % of a fresh sample of the same licences unseen, which alerted
     at PSI 1.1 on every job; taking that share off every name alike still left the chi-square sure of a
@@ -405,6 +407,8 @@ def _with_expected_new(counts: list[int], nulls: int) -> list[float]:
     n_r = np.bincount(c.astype(np.int64), minlength=GOOD_TURING_UP_TO + 2)
     expected = c.copy()
     for r in range(1, GOOD_TURING_UP_TO + 1):
+        if not n_r[r + 1]:  # no value seen r + 1 times: the estimate would say 0; raw counts from r on
+            break
         if n_r[r]:
             expected[c == r] = (r + 1) * n_r[r + 1] / n_r[r]
     expected *= (seen - n1) / expected.sum() if expected.sum() else 0.0

@@ -316,3 +316,15 @@ def test_ks_on_full_samples_uses_the_asymptotic_pvalue_and_stays_fast():
     assert p == pytest.approx(ks_2samp(ref, cur, method="exact").pvalue, rel=0.2)
     small = ks_test(ref[:50], cur[:50])[1]  # few rows: scipy's exact p-value as before
     assert small == pytest.approx(ks_2samp(ref[:50], cur[:50]).pvalue)
+
+
+def test_a_category_seen_once_keeps_its_share_when_no_category_was_seen_twice():
+    """Good-Turing moves a value seen r times to (r + 1) n(r+1) / n(r): with no value seen twice that
+    is 0, and a batch holding the rare value scored it as one the reference never expected (at a share
+    of 1e-4). The adjustment stops at the first such gap: the counts keep their shares."""
+    from mlops_tui.serving.drift import _with_expected_new
+
+    reference = [1, 40, 50, 60, 3, 4]  # one value seen once, none twice, one 3 times, one 4 times
+    expected = _with_expected_new(reference, nulls=0)
+    assert expected[-1] == 1.0  # the new-value bucket: n1 = 1
+    assert expected[:-1] == pytest.approx([c * (158 - 1) / 158 for c in reference])  # no gap: raw shares
