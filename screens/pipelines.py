@@ -131,15 +131,18 @@ class PipelinesScreen(BaseScreen):
         return self.query_one("#pipelines-table", Table).selected_key()
 
     def _show_stages(self) -> None:
+        from mlops_tui.pipelines import made
+
         name = self._selected()
         res = self.plans.get(name) if name else None
         rows: list[list[object]] = []
         for s in res.stages if res else []:
             now = self.live.get(s.name) if name == self.live_of else None
             rows.append([s.name, s.kind, state_text(s.status), state_text(now.status) if now else "",
-                         f"{now.seconds:.1f} s" if now and now.seconds else "", s.last or "—", s.reason])
+                         f"{now.seconds:.1f} s" if now and now.seconds else "", s.last or "—",
+                         made(now.outputs if now and now.outputs else s.outputs, s.kind), s.reason])
         self.query_one("#stages-table", Table).fill(  # 'why' last: long reasons never hide the live columns
-            ["stage", "kind", "state", "this run", "time", "last run", "why"], rows,
+            ["stage", "kind", "state", "this run", "time", "last run", "made", "why"], rows,
             [s.name for s in res.stages] if res else [])
 
     def action_run(self) -> None:

@@ -21,8 +21,10 @@ STYLE = {"ran": "green", "fresh": "green", "skipped": "dim", "refused": "bold re
 def _render(res: Any, title: str) -> None:
     from rich.text import Text
 
+    from mlops_tui.pipelines import made
+
     rows = [[s.name, s.kind, Text(s.status, style=STYLE.get(s.status, "")), s.reason,
-             "" if s.seconds is None else f"{s.seconds:.2f} s", _outputs(s.outputs), s.last or "—"]
+             "" if s.seconds is None else f"{s.seconds:.2f} s", made(s.outputs), s.last or "—"]
             for s in res.stages]
     columns = ["stage", "kind", "status", "reason", "time", "outputs", "last run"]
     if res.run_id is not None:  # a run: its own stages, not their last outcome
@@ -31,11 +33,6 @@ def _render(res: Any, title: str) -> None:
     for r in rows:
         t.add_row(*r)
     out.print(t)
-
-
-def _outputs(outputs: dict[str, Any]) -> str:
-    keys = ("dataset", "run_id", "model", "deployment", "job_id", "alias")
-    return "  ".join(f"{k} {outputs[k]}" for k in keys if outputs.get(k) is not None)
 
 
 def _load(name: str | None, file: str | None) -> Any:

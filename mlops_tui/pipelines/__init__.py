@@ -7,9 +7,18 @@
 
 The API the CLI and the TUI call: ``load(ws_root, file, name)``, ``last_file(ws_root)``, ``plan(ws, pipeline, force=)``,
 ``run(ws, pipeline, force=, when_drift=, on_stage=)``;
-``check_inputs(pipeline)`` refuses a run whose input files are missing (before a workspace is made).
+``made(outputs)`` (a stage's outputs in words), ``check_inputs(pipeline)`` refuses a run whose input files are missing (before a workspace is made).
 """
 
-from mlops_tui.pipelines.runner import PipelineResult, StageResult, check_inputs, last_file, load, plan, run
+from mlops_tui.pipelines.runner import (
+    PipelineResult,
+    StageResult,
+    check_inputs,
+    last_file,
+    load,
+    made,
+    plan,
+    run,
+)
 
-__all__ = ["PipelineResult", "StageResult", "check_inputs", "last_file", "load", "plan", "run"]
+__all__ = ["PipelineResult", "StageResult", "check_inputs", "last_file", "load", "made", "plan", "run"]

@@ -52,6 +52,19 @@ class StageResult(Result):
     last: str | None = None
 
 
+MAIN_OUTPUT = {"data": "dataset", "tune": "model", "evaluate": "model", "gate": "model", "promote": "model",
+               "deploy": "deployment", "score": "job_id"}
+
+
+def made(outputs: dict[str, Any], kind: str | None = None) -> str:
+    """What a stage made, for a table: 'dataset cards:2', 'model cards:2  deployment prod'; with
+    ``kind``, only the value of that kind's main object ('cards:2', 'prod'), for narrow tables."""
+    if kind is not None:
+        return str(outputs.get(MAIN_OUTPUT[kind]) or "")
+    keys = ("dataset", "run_id", "model", "deployment", "job_id", "alias")
+    return "  ".join(f"{k} {outputs[k]}" for k in keys if outputs.get(k) is not None)
+
+
 @dataclass(frozen=True)
 class PipelineResult(Result):
     pipeline: str

@@ -48,14 +48,16 @@ async def test_stages_show_stale_then_run_live_with_a_key(project, monkeypatch):
         await settle(pilot)
         assert rows(app.screen.query_one("#pipelines-table"))[0][:2] == ["penguins", "▲ stale"]
         stages = rows(app.screen.query_one("#stages-table"))
-        assert [s[:3] + s[5:] for s in stages] == [["prepare", "data", "▲ stale", "—", "never run"],
-                                                   ["more", "data", "▲ stale", "—", "never run"]]
+        assert [s[:3] + s[5:] for s in stages] == [["prepare", "data", "▲ stale", "—", "", "never run"],
+                                                   ["more", "data", "▲ stale", "—", "", "never run"]]
         await pilot.press("x")
         await wait_for(pilot, lambda: rows(app.screen.query_one("#stages-table"))[1][2] == "✓ fresh",
                        what="the stages fresh after the run")
         stages = rows(app.screen.query_one("#stages-table"))
         assert [s[3] for s in stages] == ["✓ ran", "✓ ran"]  # what the run did, kept after it ended
-        assert stages[0][5] == "ran" and stages[0][6].startswith("unchanged since run")
+        assert stages[0][5] == "ran" and stages[0][7].startswith("unchanged since run")
+        # what each stage made, as `pipeline status` shows it: which version or model cron left behind
+        assert [s[6] for s in stages] == ["penguins:1", "credit:1"]
         await wait_for(pilot, lambda: rows(app.screen.query_one("#pipelines-table"))[0][3] == "ok",
                        what="the pipeline's last run: how the run ended, not how a stage did")
     assert sorted(d.name for d in project.store.datasets.latest()) == ["credit", "penguins"]
