@@ -289,7 +289,9 @@ class MonitoringScreen(BaseScreen):
             except ValueError as exc:
                 self.notify(str(exc), severity="error")
                 return
-            self.notify(f"retraining {s.model} for {s.deployment} in the background…")
+            # (it said 'retraining cc2 for cc2': a model and a deployment of one name, which is which)
+            self.notify(f"retraining {s.deployment}: a challenger to {s.model}:{s.version} is trained on "
+                        f"{answer['dataset']} in the background…")
             self.retrain(s.deployment, answer["dataset"], trials)
 
         self.app.push_screen(FormScreen(f"Retrain {s.deployment} ({s.model}:{s.version})", [

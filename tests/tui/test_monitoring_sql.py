@@ -168,6 +168,9 @@ async def test_retrain_from_the_keyboard_compares_challenger_and_champion(ws, tm
         await pilot.press("t")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "FormScreen", what="the retrain form")
         await pilot.press(*"penguins", "ctrl+s")
+        await wait_for(pilot, lambda: any(n.message == "retraining peng-batch: a challenger to penguins:1 is trained on "
+                                          "penguins in the background…" for n in app._notifications),
+                       what="what is retrained, named (it read 'retraining penguins for peng-batch')")
         text = await wait_for(pilot, lambda: type(app.screen).__name__ == "TextScreen" and str(app.screen.body),
                               timeout=240, what="the comparison")
         assert "challenger penguins:2" in text and "champion penguins:1" in text
