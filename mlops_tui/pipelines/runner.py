@@ -200,10 +200,26 @@ def _check_force(p: Pipeline, force: str | None) -> None:
 
 
 # -- running -----------------------------------------------------------------------------------------
-def drift_reason(ws: Workspace, deployment: str) -> str | None:
+def drift_reason(ws: Workspace, deployment: str, p: Pipeline | None = None) -> str | None:
     """Why ``deployment`` needs a new model (its latest job's drift is in alert, or its live metric
-    dropped past the gate's max_drop), or None. The verdicts are `monitor`'s (monitoring.monitor)."""
+    dropped past the gate's max_drop), or None. The verdicts are `monitor`'s (monitoring.monitor).
+
+    A deployment that does not exist yet but that a deploy stage of ``p`` makes needs its first model:
+    the README's cron line (`--when-drift DEP` from the first hour) used to fail with 'unknown
+    deployment' every hour, so nothing was ever deployed."""
     from mlops_tui.monitoring.monitor import monitor
+    from mlops_tui.store import NotFoundError
+
+    try:
+        ws.store.models.deployment(deployment)
+    except NotFoundError:
+        makers = [s.name for s in (p.stages if p else []) if s.kind == "deploy" and s.options["name"] == deployment]
+        if makers:
+            return f"no deployment {deployment} yet (stage {makers[0]} makes it)"
+        named = sorted({str(s.options["name"]) for s in (p.stages if p else []) if s.kind == "deploy"})
+        raise UserError(f"--when-drift {deployment}: unknown deployment, and no deploy stage of "
+                        f"pipeline {p.name if p else '?'} makes it"
+                        + (f" (its deploy stages make: {', '.join(named)})" if named else "")) from None
 
     summary = monitor(ws, deployment)
     if summary.status == "alert":
@@ -228,7 +244,7 @@ def run(ws: Workspace, p: Pipeline, *, force: str | None = None, when_drift: str
         raise UserError(f"pipeline {p.name} is already running (run {live[0].run_id}, pid {live[0].pid})")
     drifted = None
     if when_drift is not None:
-        drifted = drift_reason(ws, when_drift)
+        drifted = drift_reason(ws, when_drift, p)
         if drifted is None:
             return _no_drift(ws, p, when_drift)
     check_inputs(p)

@@ -334,6 +334,25 @@ def test_when_drift_runs_only_once_the_deployment_drifts(project):
     assert statuses(drifted.json)["ship"] == "ran"
 
 
+def test_when_drift_on_a_new_project_deploys_its_first_model(tmp_path, capsys, monkeypatch):
+    """The README's cron line from its first hour: the deployment does not exist yet. It failed with
+    'unknown deployment' every hour, so nothing was ever deployed; now the pipeline runs (its deploy
+    stage makes that deployment), and a name no deploy stage makes is one line, exit 1."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    file = write_project(tmp_path / "project")
+    ws = tmp_path / "project" / ".mlops"
+    typo = run_cli(capsys, ws, "pipeline", "run", "--when-drift", "penguins-prd", "--file", file, "--json")
+    assert typo.code == 1 and typo.stdout == ""
+    assert typo.stderr.strip() == ("error: --when-drift penguins-prd: unknown deployment, and no deploy stage of "
+                                   "pipeline penguins makes it (its deploy stages make: penguins-prod)")
+    first = run_cli(capsys, ws, "pipeline", "run", "--when-drift", "penguins-prod", "--file", file, "--json")
+    assert first.code == 0, first.stderr
+    assert statuses(first.json) == dict.fromkeys(STAGES, "ran")
+    assert first.json["stages"][3]["outputs"]["deployment"] == "penguins-prod"
+    calm = run_cli(capsys, ws, "pipeline", "run", "--when-drift", "penguins-prod", "--file", file, "--json")
+    assert calm.code == 0 and {s["reason"] for s in calm.json["stages"]} == {"no drift on penguins-prod"}
+
+
 def test_runs_and_stages_appear_in_audit_and_lineage(project):
     root, cli = project
     first = json.loads(cli("sql", "SELECT run_id FROM v_pipeline_runs", "--json").stdout)["rows"][0][0]
