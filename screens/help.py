@@ -14,7 +14,7 @@ from textual.widgets import Footer, Header, Static
 # 'ConfirmModal', 'Form', 'Text', 'RunDetail'). A scope missing here fails tests/tui/test_new_user.py.
 SCOPES = {
     "Workbench": "everywhere", "BaseScreen": "every screen", "Table": "tables and lists",
-    "TextPane": "scrolling text (run outcome)",
+    "TextPane": "scrolling text (run outcome, model detail)",
     "HomeScreen": "Home", "DatasetsScreen": "Datasets", "PreviewTable": "Datasets: preview",
     "RunsScreen": "Runs", "RunDetailScreen": "Run detail", "CompareScreen": "Compare runs",
     "ModelsScreen": "Models", "MonitoringScreen": "Monitoring", "SqlScreen": "SQL",

@@ -15,12 +15,12 @@ from mlops_tui.screens.formatters import ago, clip_middle, here, status_text
 from mlops_tui.screens.messages import in_form_words
 from mlops_tui.screens.modals import ConfirmModal, FormField, FormScreen
 from mlops_tui.screens.nav import BaseScreen, NavBar
-from mlops_tui.screens.tables import Table
+from mlops_tui.screens.tables import Table, TextPane
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
 
@@ -158,7 +158,7 @@ class ModelsScreen(BaseScreen):
             table = Table(id="models-table", classes="pane")
             table.border_title = "Registry"
             yield table
-            with VerticalScroll(id="model-detail-pane", classes="pane") as pane:
+            with TextPane(id="model-detail-pane", classes="pane") as pane:  # Tab to it, j/k scroll it
                 pane.border_title = "Detail"
                 yield Static("", id="model-detail")
         with Horizontal(id="deploy-row"):

@@ -41,6 +41,23 @@ async def test_promote_moves_the_alias_from_the_keyboard(ws):
         assert await wait_for(pilot, lambda: "@production" in str(table.get_row("credit:2")[3]))
 
 
+async def test_the_model_detail_scrolls_with_j_and_k_like_the_other_panes(ws):
+    """Tab reached the Detail pane (longer than its box at 80x24) but only the arrows scrolled it;
+    j/k, which move every table and the run detail's text, did nothing there."""
+    registry_fixture(ws)
+    app = app_on(ws, "models")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one("#model-detail-pane")
+        await wait_for(pilot, lambda: pane.max_scroll_y > 1, what="a detail longer than its pane")
+        await pilot.press("tab")
+        assert app.screen.focused is pane
+        await pilot.press("j", "j")
+        await wait_for(pilot, lambda: pane.scroll_y == 2, what="j scrolls the detail")
+        await pilot.press("k")
+        await wait_for(pilot, lambda: pane.scroll_y == 1, what="k scrolls back")
+
+
 async def test_deploy_refused_by_the_gate_shows_reason_and_force_deploys(ws):
     v1 = credit_model(ws, rounds=3, metrics={"score": 0.70})
     v2 = credit_model(ws, rounds=4, metrics={"score": 0.90})
