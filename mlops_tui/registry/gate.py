@@ -84,11 +84,13 @@ def explain(checks: dict[str, Any]) -> list[str]:
             op = op if c["ok"] and not c.get("champion_fails") else {"≤": ">", "≥": "<"}[op]
             out.append(f"{metric} {c['value']:.4g} {op} {c['bound']:g}{_too(c, 'badly')}")
         elif key == "max_drop":
-            op = "≤" if c["ok"] else ">"
-            noise = c.get("noise")
-            within = ", within noise" if noise and c["ok"] and c["drop"] > c["limit"] else ""
+            # past the allowance yet passed: the drop's interval reaches below it ('0.0084 > 0 but within
+            # noise'; it read '0.0084 ≤ 0, within noise', a false inequality in a cron log)
+            within = bool(c.get("noise")) and c["ok"] and c["drop"] > c["limit"]
+            op = "≤" if c["ok"] and not within else ">"
             apart = f" (on {c['holdouts']})" if c.get("holdouts") else ""
-            out.append(f"drop vs champion {c['drop']:.3g} {op} {_allowed(c['limit'], c.get('relative'))}{within}{apart}")
+            out.append(f"drop vs champion {c['drop']:.3g} {op} {_allowed(c['limit'], c.get('relative'))}"
+                       f"{' but within noise' if within else ''}{apart}")
         elif key == "no_skill":
             if c.get("level") is None:
                 out.append(c["note"])
