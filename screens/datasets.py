@@ -41,12 +41,29 @@ def schema_rows(dv: DatasetVersion) -> list[tuple[Any, ...]]:
             shape = sparkline(hist, 16)
         else:
             top = p.get("top") or []
-            spread = ", ".join(str(v) for v, _ in top[:3])[:28]
+            spread = top_values_text([str(v) for v, _ in top[:3]], SPREAD_WIDTH)
             shape = sparkline([n for _, n in top[:16]], 16)
         null_pct = f"{100 * p['null_rate']:.1f}%" if p.get("null_rate") is not None else "-"
         rows.append((col["name"], dtype_text(col.get("dtype", "?")), col.get("role", "-"), null_pct,
-                     fmt(p.get("distinct")), shape, spread[:24]))
+                     fmt(p.get("distinct")), shape, spread[:SPREAD_WIDTH]))
     return rows
+
+
+SPREAD_WIDTH = 24  # the 'range / top' column: at 80 columns the schema table has no room for more
+
+
+def top_values_text(values: list[str], width: int) -> str:
+    """The most frequent values, as many whole ones as fit in ``width``, '…' for the rest: cut at
+    the width, bikeshare's weathersit read 'clear, cloudy/misty, lig' (a value that is not one)."""
+    text = ""
+    for i, value in enumerate(values):
+        more = i + 1 < len(values)
+        candidate = f"{text}, {value}" if text else value
+        if len(candidate) + (3 if more else 0) <= width:
+            text = candidate
+            continue
+        return f"{text}, …" if text else f"{value[:width - 1]}…"
+    return text
 
 
 LIST_TITLE = "Datasets (latest versions)"

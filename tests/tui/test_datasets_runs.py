@@ -41,6 +41,11 @@ async def test_schema_shows_roles_and_histograms_and_preview_pages_to_the_end(sa
         assert rows["species"][2] == "target"
         assert any(ch in rows["body_mass_g"][5] for ch in "▁▂▃▄▅▆▇█")   # histogram sparkline
         assert "Biscoe" in rows["island"][6]                             # top values
+        await open_datasets(pilot, app, "bikeshare")
+        rows = {schema.get_row_at(i)[0]: schema.get_row_at(i) for i in range(schema.row_count)}
+        # whole values, '…' for the rest: it read 'clear, cloudy/misty, lig'
+        assert rows["weathersit"][6] == "clear, cloudy/misty, …"
+        await open_datasets(pilot, app, "penguins")
         await pilot.press("p")
         preview = app.screen.query_one("#preview-table")
         await wait_for(pilot, lambda: preview.row_count > 0, what="first page")
