@@ -91,19 +91,39 @@ def snap_compare(snap_compare):
 def held_plotext(monkeypatch):
     """textual_plotext made importable only once ``release`` is set, fresh for this test: a screen
     that imports it on the UI thread (42-52 ms on first use) blocks there, and ``held_out`` records
-    an import that waited its whole bound (someone needed it before the test let it go)."""
+    an import that waited its whole bound (someone needed it before the test let it go).
+
+    The wait is in the module's loader, which runs under that module's own lock: a finder runs under
+    Python's global import lock, so waiting there held up every import of every thread (alone in a
+    fresh process, the compare screen's metrics, which import scikit-learn, waited the whole bound)."""
     import importlib.abc
+    import importlib.machinery
     import sys
     import threading
     from types import SimpleNamespace
 
     hold = SimpleNamespace(release=threading.Event(), held_out=[])
 
+    class HoldLoader(importlib.abc.Loader):
+        def __init__(self, real):
+            self.real = real
+
+        def create_module(self, spec):
+            return self.real.create_module(spec)
+
+        def exec_module(self, module):
+            if not hold.release.wait(timeout=15):
+                hold.held_out.append(module.__name__)
+            self.real.exec_module(module)
+
     class HoldPlotext(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
-            if name == "textual_plotext" and not hold.release.wait(timeout=15):
-                hold.held_out.append(name)
-            return None  # then the usual finders import it
+            if name != "textual_plotext":
+                return None
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            if spec is not None and spec.loader is not None:
+                spec.loader = HoldLoader(spec.loader)
+            return spec
 
     for name in [m for m in sys.modules if m.split(".")[0] == "textual_plotext"]:
         monkeypatch.delitem(sys.modules, name)
