@@ -40,6 +40,8 @@ max_drop = 0.01                # how much worse than the champion (and live than
                                # or per metric: { default = 0.01, rmse = 0.05 }
 max_slice_gap = 0.25           # largest allowed gap of the metric between slices of a feature
 refuse_no_skill = true         # without a min_metric: refuse a model no better than chance (ROC AUC 0.5, R2 0, ...)
+require_win = false            # true: a model replacing a champion must beat it (as `retrain` asks), not only
+                               # stay within max_drop; a pipeline's gate stage can set it for its own
 
 [drift]
 psi_warn = 0.1

@@ -40,7 +40,8 @@ KINDS: dict[str, dict[str, str]] = {
              "timeout": "number", "jobs": "int", "seed": "int", "split_seed": "int", "time_column": "str",
              "group_column": "str", "space": "path", "name": "str"},
     "evaluate": {"model": "ref:tune", "data": "refs:data"},
-    "gate": {"model": "ref:tune", "min_metric": "numbers", "max_drop": "number|numbers", "max_slice_gap": "number"},
+    "gate": {"model": "ref:tune", "min_metric": "numbers", "max_drop": "number|numbers", "max_slice_gap": "number",
+             "require_win": "bool"},
     "promote": {"model": "ref:tune", "alias": "str"},
     "deploy": {"model": "ref:tune", "name": "str", "engine": "str", "output_dir": "path"},
     "score": {"deployment": "ref:deploy", "inputs": "paths", "output": "path", "keep": "strs"},
@@ -186,11 +187,11 @@ def _type_problem(kind: str, value: Any) -> str | None:
         "str": lambda v: isinstance(v, str), "path": lambda v: isinstance(v, str),
         "int": lambda v: isinstance(v, int) and not isinstance(v, bool), "number": _is_number,
         "numbers": lambda v: isinstance(v, dict) and all(_is_number(x) for x in v.values()),
-        "paths": strs, "strs": strs,
+        "paths": strs, "strs": strs, "bool": lambda v: isinstance(v, bool),
     }
     wanted = {"str": "a string", "path": "a path (string)", "int": "an integer", "number": "a number",
               "numbers": "a table of numbers, e.g. { roc_auc = 0.7 }", "paths": "a path or a list of paths",
-              "strs": "a string or a list of strings"}
+              "strs": "a string or a list of strings", "bool": "true or false"}
     choices = kind.split("|")
     if kind.startswith("ref:"):
         return None if isinstance(value, str) else "must be the name of a stage (a string)"

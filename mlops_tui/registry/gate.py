@@ -7,6 +7,7 @@
                                      # metric: { default = 0.01, rmse = 0.05 }
     max_slice_gap = 0.25             # largest gap of the metric between slices of a feature
     refuse_no_skill = true           # refuse a model whose primary metric shows no skill (below)
+    require_win = false              # true: a model that would replace a champion must beat it
 
 ``max_drop`` reads by the metric (:func:`drop_limit`): for metrics in the target's units (rmse, mae)
 it is a fraction of the champion's value (0.01: 1 % worse), because no one number of target units
@@ -47,6 +48,13 @@ that :func:`beats` it: refusing kept a champion deployed with --force serving al
 (see :func:`check`). The no-skill level is not forgiven that way: beating a champion that was
 forced past it proves nothing, and a model no better than a constant is no model to ship. A first
 deployment, with no champion, is held to every check.
+
+``require_win`` asks more of a model that would replace a champion than ``max_drop``: its primary
+metric must be better than the champion's (on the rows both were scored on, when a retrain or a
+pipeline's gate scored both), as `retrain` always asks before it promotes. Off by default, so that
+rolling a deployment back to an older version stays one `deploy`; a pipeline that retrains on a
+schedule sets it in its gate stage, and a challenger within ``max_drop`` but no better, 0.0084 ROC
+AUC worse on 117 rows of AER CreditCard, no longer replaces the champion.
 """
 
 from __future__ import annotations
@@ -91,6 +99,10 @@ def explain(checks: dict[str, Any]) -> list[str]:
             apart = f" (on {c['holdouts']})" if c.get("holdouts") else ""
             out.append(f"drop vs champion {c['drop']:.3g} {op} {_allowed(c['limit'], c.get('relative'))}"
                        f"{' but within noise' if within else ''}{apart}")
+        elif key == "require_win":
+            lower = c["metric"] in LOWER_IS_BETTER
+            op = ("<" if lower else ">") if c["ok"] else ("≥" if lower else "≤")
+            out.append(f"{c['metric']} {c['value']:.4g} {op} champion's {c['champion']:.4g} (a win required)")
         elif key == "no_skill":
             if c.get("level") is None:
                 out.append(c["note"])
@@ -248,6 +260,12 @@ def check(ws: Workspace, model: ModelVersion, *, champion: ModelVersion | None =
             apart = None if noise else _apart(model, champion, holdout(), champion_holdout())
             if apart:
                 checks["max_drop"]["holdouts"] = apart
+            if policy.get("require_win"):
+                won = better(primary, ours, theirs)
+                checks["require_win"] = {"metric": primary, "value": ours, "champion": theirs, "ok": won}
+                if not won:
+                    reasons.append(f"{primary} {ours:.4g} does not beat champion {champion.ref} ({theirs:.4g}) "
+                                   "and the policy requires a win (require_win)")
             if not ok:
                 reasons.append(f"{primary} {ours:.4g} is worse than champion {champion.ref} ({theirs:.4g}) "
                                f"by {drop:.4g} > allowed {_allowed(limit, relative)}{_beyond(noise)}"

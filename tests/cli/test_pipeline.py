@@ -379,6 +379,9 @@ BAD = {
     "missing option": ('[pipelines.p.stages.d]\nkind = "data"\n', "stage d, key path: missing"),
     "bad type": ('[pipelines.p.stages.d]\nkind = "data"\npath = "x.csv"\n[pipelines.p.stages.t]\nkind = "tune"\n'
                  'data = "d"\ntrials = "many"\n', "stage t, key trials: must be an integer, not 'many'"),
+    "not a boolean": ('[pipelines.p.stages.d]\nkind = "data"\npath = "x.csv"\n[pipelines.p.stages.t]\nkind = "tune"\n'
+                      'data = "d"\n[pipelines.p.stages.g]\nkind = "gate"\nmodel = "t"\nrequire_win = "yes"\n',
+                      "stage g, key require_win: must be true or false, not 'yes'"),
     "unknown option": ('[pipelines.p.stages.d]\nkind = "data"\npath = "x.csv"\nrows = 3\n',
                        "stage d, key rows: unknown option of a data stage"),
 }

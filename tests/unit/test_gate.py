@@ -393,3 +393,21 @@ def test_no_skill_levels_of_regression_metrics_follow_from_r2():
     level, what = gate.no_skill_level("rmse", {"rmse": 3.0, "r2": 0.75}, {})
     assert level == pytest.approx(6.0) and what == "predicting the mean"  # rmse² = (1 - r2) var(y)
     assert gate.no_skill_level("mae", {"mae": 1.0}, {}) is None
+
+
+def test_require_win_refuses_a_challenger_within_max_drop_that_does_not_beat_the_champion(ws):
+    """hpipe's tour: a pipeline retraining on a schedule replaced its champion with a challenger 0.0084
+    ROC AUC worse on 117 shared rows (within max_drop's noise): `retrain` asks for a win, the gate
+    could not. With require_win only a better model passes; without it, max_drop alone decides."""
+    champ = _model(ws, {"roc_auc": 0.80, "primary_metric": "roc_auc"})
+    worse = _model(ws, {"roc_auc": 0.7916, "primary_metric": "roc_auc"})
+    better = _model(ws, {"roc_auc": 0.81, "primary_metric": "roc_auc"})
+    assert gate.check(ws, worse, champion=champ).passed  # the default: within max_drop 0.01
+    ws = _with_policy(ws, "require_win = true\n")
+    verdict = gate.check(ws, worse, champion=champ)
+    assert verdict.reasons == ("roc_auc 0.7916 does not beat champion m:1 (0.8) and the policy requires a win "
+                               "(require_win)",)
+    assert "roc_auc 0.7916 ≤ champion's 0.8 (a win required)" in gate.explain(verdict.checks)
+    passed = gate.check(ws, better, champion=champ)
+    assert passed.passed and "roc_auc 0.81 > champion's 0.8 (a win required)" in gate.explain(passed.checks)
+    assert gate.check(ws, worse).passed  # no champion: a first deployment has nothing to beat
