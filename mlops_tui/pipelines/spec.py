@@ -183,7 +183,7 @@ def _type_problem(kind: str, value: Any) -> str | None:
     def strs(v: Any) -> bool:
         return isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
 
-    ok = {
+    ok: dict[str, Callable[[Any], bool]] = {
         "str": lambda v: isinstance(v, str), "path": lambda v: isinstance(v, str),
         "int": lambda v: isinstance(v, int) and not isinstance(v, bool), "number": _is_number,
         "numbers": lambda v: isinstance(v, dict) and all(_is_number(x) for x in v.values()),
