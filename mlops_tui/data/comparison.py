@@ -87,7 +87,7 @@ class Diff(Result):
     drift: tuple[ColumnDrift, ...]
 
 
-def _role_change(column: str, a: str, b: str, ref_b: str) -> str | None:
+def _role_change(a: str, b: str, ref_b: str) -> str | None:
     """'role feature → ignored: tuning on REF leaves it out' when a column stops (or starts) being a
     feature: roles follow each version's rows (free text is a value for more than half of them), so
     seattlepets' animal_name, a feature of 24,000 licences, was free text in 6,000 of them, and a
@@ -148,7 +148,7 @@ def diff(ws: Workspace, a: str, b: str) -> Diff:
             detail = f"kind {ra['kind']} → {rb['kind']}"
         else:
             detail = f"range {ra.get('min')}..{ra.get('max')} → {rb.get('min')}..{rb.get('max')}"
-        detail = "; ".join(filter(None, (_role_change(c, sa[c]["role"], sb[c]["role"], vb.ref), detail)))
+        detail = "; ".join(filter(None, (_role_change(sa[c]["role"], sb[c]["role"], vb.ref), detail)))
         drift.append(ColumnDrift(
             c, ra["kind"], psi, ra["null_rate"], rb["null_rate"], mean_a=mean_a, mean_b=mean_b,
             new_categories=None if new is None else tuple(new), vanished_categories=None if gone is None else tuple(gone),
