@@ -106,6 +106,9 @@ def monitor(
                 ft.add_row(_name(f.feature), kind, _status(f.status), fmt(f.psi, 3),
                            fmt(f.ks_pvalue, 2), nulls, fmt(f.new_categories), mean)
             out.print(ft)
+            for f in detail.drift:
+                if f.note:
+                    out.print(f"{f.feature}: {f.note}", markup=False, soft_wrap=True)
 
     emit(res, as_json, render)
 

@@ -52,6 +52,7 @@ class FeatureDrift(Result):
     new_categories: int | None
     ref_mean: float | None
     cur_mean: float | None
+    note: str | None = None  # a date part compared where the job's window of time falls (serving.drift_calendar)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ def _drift_row(r: DriftResult, unseen: dict[str, int]) -> FeatureDrift:
     if r.kind == "categorical" and r.feature in unseen:
         new = unseen[r.feature]  # the scorer's exact count beats the tracker's estimate
     return FeatureDrift(r.feature, r.kind, r.status, r.psi, r.ks_stat, r.ks_pvalue, r.null_rate_ref,
-                        r.null_rate_cur, new, r.details.get("ref_mean"), r.details.get("cur_mean"))
+                        r.null_rate_cur, new, r.details.get("ref_mean"), r.details.get("cur_mean"),
+                        r.details.get("note"))
 
 
 def _performance(fb: Feedback | None) -> Performance | None:

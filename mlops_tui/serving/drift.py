@@ -31,6 +31,7 @@ import polars as pl
 
 from mlops_tui.data import dates
 from mlops_tui.results import JsonDict
+from mlops_tui.serving.drift_calendar import CalendarWindow, narrow
 from mlops_tui.stats import (
     RANK,
     chi2_pvalue,
@@ -211,6 +212,7 @@ class DriftStats:
         self.pred_classes = np.zeros(len(pref.get("counts", [])), dtype=np.int64)
         # One row sample shared by every numeric feature (+ the prediction as the last column).
         self.sample = _Sample(SAMPLE_SIZE, len(self.numeric) + 1)
+        self.calendar = CalendarWindow(sig)  # the time the rows span, for date parts (drift_calendar)
 
     def add(self, X: np.ndarray, predictions: np.ndarray, unseen: dict[str, int] | None = None,
             seed: int | None = None) -> None:
@@ -221,6 +223,7 @@ class DriftStats:
         if n == 0:
             return
         self.rows += n
+        self.calendar.add(X)
         if unseen is not None:
             if self.cat_unseen is None:
                 self.cat_unseen = dict.fromkeys(self.cat_counts, 0)
@@ -266,6 +269,7 @@ class DriftStats:
         if self.pred is not None and other.pred is not None:
             self.pred.merge(other.pred)
         self.pred_classes += other.pred_classes
+        self.calendar.merge(other.calendar)
         self.sample.add(other.sample.keys, other.sample.rows)
 
 
@@ -285,6 +289,7 @@ class DriftTracker:
         self.ref = load_reference(ws, model)
         self.stats = DriftStats(self.ref, self.sig) if self.ref is not None else None
         self._batches = 0
+        self._parts = {f.name: f.transform for f in self.sig.features if f.transform}
 
     @property
     def rows(self) -> int:
@@ -309,18 +314,27 @@ class DriftTracker:
     # -- results ---------------------------------------------------------------------------------
     def _numeric_result(self, job_id: str, name: str, kind: str, ref: dict[str, Any], col: _Column,
                         sample: np.ndarray) -> DriftResult:
-        p = psi(ref["counts"], col.counts)
-        p_same = chi2_pvalue(ref["counts"], col.counts)
-        ks_stat, ks_p = ks_test(np.array(ref["sample"], dtype=float), sample)  # None (JSON null) -> NaN
+        ref_counts, cur_counts = ref["counts"], col.counts
+        ref_sample = np.array(ref["sample"], dtype=float)  # None (JSON null) -> NaN
+        n_ok = self.rows - col.nulls
+        details: dict[str, Any] = {"ref_mean": ref.get("mean"), "cur_mean": col.total / n_ok if n_ok else None,
+                                   "edges": ref["edges"], "ref_counts": ref["counts"], "cur_counts": col.counts.tolist()}
+        part = self._parts.get(name)
+        window = self.stats.calendar.covered(name, part) if part and self.stats is not None else None
+        narrowed = narrow(ref, col.counts, sample, part, window) if part and window else None
+        if narrowed is not None:  # a date part: compared where the job's window falls (drift_calendar)
+            ref_counts, cur_counts = narrowed.ref_counts, narrowed.cur_counts
+            ref_sample, sample = narrowed.ref_sample, narrowed.sample
+            n_ok = int(cur_counts.sum())
+            details["note"] = narrowed.note
+        p = psi(ref_counts, cur_counts)
+        p_same = details["chi2_pvalue"] = chi2_pvalue(ref_counts, cur_counts)
+        ks_stat, ks_p = ks_test(ref_sample, sample)
         null_ref = float(ref.get("null_rate", 0.0))
         null_cur = col.nulls / self.rows
-        n_ok = self.rows - col.nulls
-        details = {"ref_mean": ref.get("mean"), "cur_mean": col.total / n_ok if n_ok else None,
-                   "edges": ref["edges"], "ref_counts": ref["counts"], "cur_counts": col.counts.tolist(),
-                   "chi2_pvalue": p_same}
         # KS on a discrete feature (ties) is conservative: the chi-square of the bins may be surer.
         p_certain = min((v for v in (ks_p, p_same) if v is not None), default=None)
-        noise = details["psi_noise"] = psi_noise(ref["counts"], n_ok)
+        noise = details["psi_noise"] = psi_noise(ref_counts, n_ok)
         status = verdict(self.limits, self.rows, psi_value=p, p_same=p_same, p_certain=p_certain, noise=noise,
                          null_change=abs(null_cur - null_ref), p_nulls=null_pvalue(col.nulls, self.rows, null_ref))
         return DriftResult(job_id, name, kind, p, ks_stat, ks_p, null_ref, null_cur, None, status, details)

