@@ -250,6 +250,14 @@ def _leak_score(task: str, x: np.ndarray, y: np.ndarray, categorical: bool,
     """How well one feature alone predicts the target, whether that is 'almost perfectly', and the
     class it predicts when that is one class against the rest (:func:`_marks_one_class`)."""
     ok = np.isfinite(x)  # NaN is missing; ±inf too (roc_auc_score refuses it, LightGBM trains with it)
+    missing = np.isnan(x)
+    if task != "regression" and 0 < np.count_nonzero(missing) < len(x):
+        # Missing on one class's rows and only there: a value recorded after the outcome (flchain's
+        # chapter, the cause of death, is empty for every living subject). The rows that have a value
+        # are all of one class, so the measures below, blind to missingness, found nothing (or a lookup).
+        marked = _marks_one_class(missing.astype(float), y)
+        if marked is not None:
+            return "missing", marked[1], True, marked[0]
     x, y = x[ok], y[ok]
     if len(x) < 20 or len(np.unique(x)) < 2:
         return "", 0.0, False, None
@@ -421,6 +429,12 @@ def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_colu
                         f"(purity {lk['score']}): kept as a lookup, such as a breed for a species; leave it "
                         "out of the data if it is only known after the outcome")
     for leak in leaks:
+        if leak["measure"] == "missing":
+            how = f"missing on the rows of class {leak['class']!r} and only there (share {leak['score']})"
+            excluded.append({"column": leak["source"], "reason": f"leakage: {how}"})
+            warnings.append(f"feature {leak['column']!r} predicts {target!r} almost perfectly on its own: it is "
+                            f"{how}; excluded as a likely leak")
+            continue
         which = f" of class {leak['class']!r}" if "class" in leak else ""
         excluded.append({"column": leak["source"], "reason": f"leakage: {leak['measure']}{which} {leak['score']} "
                                                               "on its own predicts the target"})

