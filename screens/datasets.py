@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import ago, here, sparkline
 from mlops_tui.screens.messages import in_form_words
-from mlops_tui.screens.modals import FormField, FormScreen, TextScreen
+from mlops_tui.screens.modals import FormField, FormScreen, TextScreen, field_named
 from mlops_tui.screens.nav import BaseScreen, NavBar, show_tab
 from mlops_tui.screens.tables import Table, as_cell
 from textual import work
@@ -311,14 +311,17 @@ class DatasetsScreen(BaseScreen):
 
             self.app.push_screen(LaunchScreen(dv.ref, dv.target or "", dv.task or "auto"))
 
-    def action_register(self, typed: dict[str, str] | None = None) -> None:
+    def action_register(self, typed: dict[str, str] | None = None, refusal: str = "") -> None:
+        """The register form; after a ``refusal``, as ``typed``, the cursor on the field it names."""
         typed = typed or {}
         fields = [FormField("source", "File", typed.get("source", ""),
                             placeholder=f".csv/.parquet path (glob ok) from {here(30)}", required=True),
                   FormField("name", "Name", typed.get("name", ""), placeholder="default: file name"),
                   FormField("target", "Target", typed.get("target", ""), placeholder="target column (optional)"),
                   FormField("description", "Description", typed.get("description", ""))]
-        self.app.push_screen(FormScreen("Register a dataset file", fields), self._register)
+        self.app.push_screen(FormScreen("Register a dataset file", fields,
+                                        focus=field_named(fields, refusal, typed) if refusal else None),
+                             self._register)
 
     def _register(self, values: dict[str, str] | None) -> None:
         if values and values["source"]:
@@ -328,13 +331,14 @@ class DatasetsScreen(BaseScreen):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A refused registration (no such file, a target no column has) opens the form again as it
-        was typed, to correct: it closed, and the user typed the path and the rest all over again.
-        (The refusal's line is RoutesWorkerErrors'.)"""
+        was typed, to correct, on the field it names (a target no column has: Target, not File): it
+        closed, and the user typed the path and the rest all over again. (The refusal's line is
+        RoutesWorkerErrors'.)"""
         if event.worker.name != "run_register" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
         typed, self._registering = self._registering, None
         if event.state == WorkerState.ERROR and typed:
-            self.action_register(typed)
+            self.action_register(typed, str(event.worker.error or ""))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
     def run_register(self, values: dict[str, str]) -> None:

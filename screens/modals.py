@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from mlops_tui.screens.app import Workbench
     from rich.text import Text
@@ -50,6 +51,30 @@ def form_int(values: dict[str, str], key: str, minimum: int) -> int | None:
 
 SUBMIT_HINT = "ctrl+s submit · Esc cancel"
 
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z-]*)")
+
+
+def field_named(fields: Sequence[FormField], message: str, values: Mapping[str, str] | None = None) -> str | None:
+    """The id of the field a refusal is about, to put the cursor on it: the first of the fields'
+    flags the message names ('give --trials or --timeout' → trials), else the field whose label
+    it says first ("x.csv: target 'nope' is not a column" → target; "x.csv: no such file" → source,
+    labelled File), once quoted values and the typed ``values`` (a path holding 'target') are left
+    out. None when it names none (the caller keeps the focus where it was)."""
+    ids = {f.id.replace("_", "-"): f.id for f in fields}
+    for flag in _FLAG.findall(message):
+        if flag in ids:
+            return ids[flag]
+    text = _QUOTED.sub(" ", message)
+    for value in sorted((v for v in (values or {}).values() if len(v) >= 3), key=len, reverse=True):
+        text = text.replace(value, " ")
+    found = []
+    for f in fields:
+        label = f.label.split(" (")[0].lower()
+        if m := re.search(rf"\b{re.escape(label)}\b", text.lower()):
+            found.append((m.start(), -len(label), f.id))
+    return min(found)[2] if found else None
+
 
 class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
     """A small keyboard form: Tab/↑↓ between fields, ctrl+s submits, Escape cancels. Enter submits
@@ -69,10 +94,12 @@ class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
     SHORT_LABEL = 13
 
     def __init__(self, title: str, fields: list[FormField], *, help_text: str = "",
-                 enter_submits: bool = True) -> None:
+                 enter_submits: bool = True, focus: str | None = None) -> None:
+        """``focus``: the id of the field to start on (the one a refusal named), else the first."""
         super().__init__()
         self.form_title = title
         self.fields = fields
+        self.start_on = focus
         # The flag of each short-labelled field ('--time-column' → 'Time column'; 'Timeout (s)' says
         # 'Timeout'): an error of the domain names its field, not the CLI flag.
         self.words = {f"--{f.id.replace('_', '-')}": f.label.split(" (")[0]
@@ -103,7 +130,13 @@ class FormScreen(RoutesWorkerErrors, ModalScreen[dict[str, str] | None]):
 
     def on_mount(self) -> None:
         if self.fields:
-            self.query_one(f"#field-{self.fields[0].id}").focus()
+            self.query_one(f"#field-{self.start_on or self.fields[0].id}").focus()
+
+    def focus_named(self, message: str) -> None:
+        """Put the cursor on the field ``message`` (a refusal) is about, if it names one."""
+        named = field_named(self.fields, message, self.values())
+        if named is not None:
+            self.query_one(f"#field-{named}").focus()
 
     def field_words(self) -> Mapping[str, str]:
         return {**self.words, **self.FIELD_WORDS}

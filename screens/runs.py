@@ -255,6 +255,9 @@ class LaunchScreen(FormScreen):
         target = self.query_one("#field-target", Input)
         if target.value in ("", self._filled["target"]):
             target.value = self._filled["target"] = dv.target or ""
+        # 'default: the dataset's' promised a default that a dataset registered without one lacks
+        target.placeholder = (f"target column (default: {dv.target})" if dv.target
+                              else f"required: {dv.ref} has no target column set")
         task = self.query_one("#field-task", Select)
         if task.value in ("auto", self._filled["task"]) and dv.task in dict(TASKS):
             task.value = self._filled["task"] = dv.task
@@ -273,9 +276,11 @@ class LaunchScreen(FormScreen):
             }
         except ValueError as exc:
             self.notify(str(exc), severity="error")
+            self.focus_named(str(exc))
             return
         if not options["dataset"]:
             self.notify("dataset: enter NAME or NAME:V", severity="error")
+            self.query_one("#field-dataset").focus()
             return
         self._busy(f"preparing {options['dataset']}: reading it, splitting off the holdout")
         self.start_run(options)
@@ -313,7 +318,9 @@ class LaunchScreen(FormScreen):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # (Textual calls RoutesWorkerErrors' handler too: a refusal is one line, in the form's words.)
         if event.worker.group == "launch" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
-            self._idle()  # the form again, to correct
+            self._idle()  # the form again, to correct: the cursor on the field the refusal names
+            if event.state == WorkerState.ERROR and self.is_current:
+                self.focus_named(str(event.worker.error or ""))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="launch")
     def start_run(self, options: dict[str, Any]) -> None:

@@ -162,6 +162,7 @@ async def test_register_a_file_from_the_form_then_a_bad_one_is_one_line(sample_w
         # the form again, as typed: the target is corrected, not the whole form typed over
         form = await wait_for(pilot, lambda: screen_name(app) == "FormScreen" and app.screen, what="the form again")
         assert [form.query_one(f"#field-{f}").value for f in ("source", "name", "target")] == [str(good), "tiny2", "nope"]
+        assert form.focused.id == "field-target"  # the field the refusal names (it was File)
         target = form.query_one("#field-target")
         target.value = "y"
         await pilot.press("ctrl+s")
@@ -169,9 +170,12 @@ async def test_register_a_file_from_the_form_then_a_bad_one_is_one_line(sample_w
         await wait_for(pilot, lambda: app.screen.current == "tiny2:1", what="tiny2 selected")
         await pilot.press("a")
         await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="register form again")
-        await pilot.press(*str(tmp_path / "missing.csv"), "enter")
+        await pilot.press(*str(tmp_path / "missing.csv"), "tab", *"target", "enter")
         await wait_for(pilot, lambda: any("missing.csv" in t for t in texts(app)), what="error note")
         assert [d.name for d in sample_ws.store.datasets.latest()] == ["bikeshare", "penguins", "tiny", "tiny2"]
+        # no such file: back on File (the name typed, 'target', is no word of the refusal)
+        form = await wait_for(pilot, lambda: screen_name(app) == "FormScreen" and app.screen, what="the form again")
+        assert form.focused.id == "field-source"
 
 
 async def test_register_and_validate_show_their_warnings(sample_ws, app_factory, tmp_path):
@@ -237,6 +241,27 @@ async def test_launch_form_is_prefilled_from_the_dataset_version(sample_ws, app_
         assert sample_ws.store.runs.list() == []
 
 
+async def test_the_launch_forms_target_hint_says_when_the_dataset_has_none(sample_ws, app_factory, tmp_path):
+    """Its placeholder said '(default: the dataset's)' for a dataset registered with no target: there
+    was no default, and the run was refused on submit."""
+    from mlops_tui.data import datasets
+
+    plain = tmp_path / "plain.csv"
+    plain.write_text("a,b\n1,x\n2,y\n3,x\n")
+    datasets.add(sample_ws, str(plain))
+    app = app_factory(sample_ws, start="datasets")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_datasets(pilot, app, "plain")
+        await pilot.press("n")
+        form = await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen" and app.screen, what="launch form")
+        target = form.query_one("#field-target")
+        await wait_for(pilot, lambda: "required" in target.placeholder, what="the hint")
+        assert target.placeholder == "required: plain:1 has no target column set" and target.value == ""
+        await pilot.press("ctrl+u", *"penguins")  # a dataset with one: blank means its target
+        await wait_for(pilot, lambda: target.value == "species", what="penguins' target")
+        assert target.placeholder == "target column (default: species)"
+
+
 async def test_launch_form_follows_a_dataset_typed_into_it(sample_ws, app_factory):
     """Opened on bikeshare, the form kept bikeshare's target and 'regression' when the user typed
     penguins into its dataset field: the run would have tuned the wrong task on a wrong column."""
@@ -280,6 +305,29 @@ async def test_launch_form_takes_a_group_column_and_names_a_wrong_one(sample_ws,
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: any("group column 'nope' is not in the dataset" in t for t in texts(app)),
                        what="the column named")
+        assert sample_ws.store.runs.list() == []
+
+
+async def test_a_refused_launch_puts_the_cursor_on_the_field_it_names(sample_ws, app_factory):
+    """A refusal named Target or Trials and left the cursor where it was (or nowhere: the form,
+    greyed while the run started, gave its focus up): the field had to be found with Tab."""
+    app = app_factory(sample_ws, start="datasets")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_datasets(pilot, app, "penguins")
+        await pilot.press("n")
+        form = await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen" and app.screen, what="launch form")
+        await settle(pilot)
+        form.query_one("#field-target").value = "nope"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: any("'nope'" in t for t in texts(app)), what="the target refused")
+        await wait_for(pilot, lambda: not form.query_one("#form-box").disabled, what="the form again")
+        assert form.focused.id == "field-target"
+        form.query_one("#field-target").value = "species"
+        form.query_one("#field-trials").value = "zero"
+        form.query_one("#field-dataset").focus()
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: any("trials: 'zero'" in t for t in texts(app)), what="bad trials")
+        assert form.focused.id == "field-trials"
         assert sample_ws.store.runs.list() == []
 
 

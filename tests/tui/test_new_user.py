@@ -71,7 +71,9 @@ async def test_the_launch_form_asks_for_trials_or_timeout_by_its_fields(sample_w
             pilot, lambda: [n for n in notes(app) if "study would never end" in n], what="the refusal"
         )
         assert said == ["fill in Trials or Timeout (or both), or the study would never end"]
-        assert type(app.screen).__name__ == "LaunchScreen"  # still open, to fill in
+        assert type(app.screen).__name__ == "LaunchScreen"  # still open, to fill in, on the field named
+        await wait_for(pilot, lambda: app.screen.focused is not None and app.screen.focused.id == "field-trials",
+                       what="the cursor on Trials")
     assert sample_ws.store.runs.list() == []
 
 
