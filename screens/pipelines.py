@@ -178,7 +178,9 @@ class PipelinesScreen(BaseScreen):
         res = message.result
         if res is not None:
             stopped = next((s for s in res.stages if s.status in ("refused", "failed")), None)
-            self.notify(f"pipeline {res.pipeline}: {res.status}"
-                        + (f" ({stopped.name}: {stopped.reason})" if stopped else ""),
-                        severity="error" if stopped else "information")
+            why = f" ({stopped.name}: {stopped.reason})" if stopped else ""
+            if res.status == "skipped" and res.stages:  # e.g. cron is running it: say so, not just 'skipped'
+                why = f": {res.stages[0].reason}"
+            self.notify(f"pipeline {res.pipeline}: {res.status}{why}",
+                        severity="error" if stopped else "warning" if res.status == "skipped" else "information")
         self.refresh_plans()

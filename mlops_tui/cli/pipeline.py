@@ -54,8 +54,9 @@ def run(
 ) -> None:
     """Run a pipeline's stages in order, skipping those whose inputs did not change since their last success.
 
-    Exit 0 when every stage ran or was skipped, 3 when a gate refused (nothing after it runs), 1 when a
-    stage failed (one line naming it).
+    Exit 0 when every stage ran or was skipped (also every stage, status skipped, when the pipeline is
+    already running: cron started it again before its last run ended), 3 when a gate refused (nothing
+    after it runs), 1 when a stage failed (one line naming it).
 
     Example: mlops-tui pipeline run penguins --force train
     """

@@ -240,13 +240,14 @@ def run(ws: Workspace, p: Pipeline, *, force: str | None = None, when_drift: str
     active = store.list(p.name, status="running")
     host = socket.gethostname()
     live = [r for r in active if r.host == host and alive(r.pid) and r.pid != os.getpid()]
-    if live:
-        raise UserError(f"pipeline {p.name} is already running (run {live[0].run_id}, pid {live[0].pid})")
+    if live:  # cron started it again before the last run ended: that run brings the stages up to date
+        return _skipped(ws, p, f"pipeline {p.name} is already running (run {live[0].run_id}, pid {live[0].pid})",
+                        "when-drift" if when_drift is not None else "manual")
     drifted = None
     if when_drift is not None:
         drifted = drift_reason(ws, when_drift, p)
         if drifted is None:
-            return _no_drift(ws, p, when_drift)
+            return _skipped(ws, p, f"no drift on {when_drift}", "when-drift")
     check_inputs(p)
     run_id = uuid.uuid4().hex[:10]
     obj = f"pipeline:{p.name}"
@@ -329,12 +330,12 @@ def _one(ws: Workspace, p: Pipeline, s: Stage, h: _History, hashes: FileHashes, 
     return StageResult(s.name, s.kind, status, reason, seconds, outputs)
 
 
-def _no_drift(ws: Workspace, p: Pipeline, deployment: str) -> PipelineResult:
-    """--when-drift with nothing to do: one run record (so cron's checks show in `audit`), no stage ran."""
+def _skipped(ws: Workspace, p: Pipeline, reason: str, trigger: str) -> PipelineResult:
+    """A run with nothing to do (--when-drift without drift, or the pipeline already running): one run
+    record (so cron's checks show in `audit`), no stage ran, status ``skipped``."""
     run_id = uuid.uuid4().hex[:10]
-    reason = f"no drift on {deployment}"
     store = ws.store.pipelines
-    store.start(run_id=run_id, pipeline=p.name, file=str(p.file), trigger="when-drift", pid=os.getpid(),
+    store.start(run_id=run_id, pipeline=p.name, file=str(p.file), trigger=trigger, pid=os.getpid(),
                 host=socket.gethostname())
     store.finish(run_id, "skipped", ("pipeline run", f"pipeline:{p.name}", "skipped",
                                      {"run_id": run_id, "reason": reason}))

@@ -316,6 +316,41 @@ def test_a_tune_stage_killed_mid_study_continues_its_run(project, budget):
     assert result.json["stages"][3]["outputs"]["model"] == train["outputs"]["model"]
 
 
+def test_a_second_cron_run_while_the_first_runs_is_skipped_with_exit_0(project):
+    """Two real processes: cron starts the pipeline again while its last run is still tuning. The
+    second exited 1 ('already running (run ..., pid ...)'), so every long tune made cron report a
+    failure; now it exits 0, status skipped (as --when-drift without drift), every stage naming the
+    run in progress, and the first run ends as it would have."""
+    root, cli = project
+    file = write_project(root)
+    file.write_text(file.read_text().replace("trials = 2", "timeout = 8"))
+    pl.read_csv(root / "data" / "penguins.csv").head(320).write_csv(root / "data" / "penguins.csv")
+    runs_before = set((root / ".mlops" / "runs").iterdir())
+    first = subprocess.Popen([sys.executable, "-m", "mlops_tui", "--workspace", str(root / ".mlops"), "pipeline",
+                              "run", "--file", str(file), "--json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                             start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while set((root / ".mlops" / "runs").iterdir()) == runs_before:  # the first is tuning
+            assert first.poll() is None and time.monotonic() < deadline, "the pipeline ended before tuning"
+            time.sleep(0.05)
+        second = run_cli_subprocess(root / ".mlops", "pipeline", "run", "--file", file, "--json")
+        assert first.poll() is None, "the first run ended before the second started: no overlap tested"
+        out, err = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    assert second.code == 0, second.stderr
+    assert first.returncode == 0, err
+    ran = json.loads(out)
+    assert second.json["status"] == "skipped" and second.json["run_id"] != ran["run_id"]
+    assert {s["reason"] for s in second.json["stages"]} == {
+        f"pipeline penguins is already running (run {ran['run_id']}, pid {first.pid})"}
+    assert set(statuses(second.json).values()) == {"skipped"}
+    assert ran["status"] == "ok" and statuses(ran)["train"] == "ran"
+
+
 def test_when_drift_runs_only_once_the_deployment_drifts(project):
     root, cli = project
     df = pl.read_csv(root / "data" / "penguins.csv")

@@ -80,3 +80,28 @@ async def test_without_a_pipeline_file_the_screen_says_how_to_add_one_uncut_at_8
         await pilot.pause()
         assert str(info.render()).endswith("(example: examples/pipeline.toml), then press r.")
         assert info.size.height == 2 and info.virtual_size.height <= info.size.height  # wrapped, all shown
+
+
+async def test_running_a_pipeline_that_cron_is_running_says_so(project, monkeypatch):
+    """`x` while another process (cron) runs the pipeline: the run is skipped, and the notification
+    names the run in progress instead of a bare 'skipped' (it was an error before: 'already running')."""
+    import socket
+    import subprocess
+
+    from tests.tui.helpers_screens import notes
+
+    monkeypatch.chdir(project.root.parent)
+    cron = subprocess.Popen(["sleep", "60"])  # a live process on this host, holding the run
+    try:
+        project.store.pipelines.start(run_id="cronrun001", pipeline="penguins", file=str(project.root / "pipeline.toml"),
+                                      trigger="manual", pid=cron.pid, host=socket.gethostname())
+        app = app_on(project, "pipelines")
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("x")
+            expected = f"pipeline penguins: skipped: pipeline penguins is already running (run cronrun001, pid {cron.pid})"
+            await wait_for(pilot, lambda: expected in notes(app), what="the skip and why")
+    finally:
+        cron.kill()
+        cron.wait()
+    assert project.store.datasets.latest() == []  # nothing ran
