@@ -36,6 +36,7 @@ def state_text(status: str) -> Text:
     return Text(f"{sym} {status}", style=STYLES.get(sym, ""))
 
 
+INFO = "x runs the selected pipeline (its stale stages) · r reads the file again"
 NO_FILE = ("No pipeline.toml in the workspace or in the folder mlops-tui started in: add one "
            "(example: examples/pipeline.toml), then press r.")
 
@@ -44,7 +45,8 @@ class PipelinesScreen(BaseScreen):
     BINDINGS = [
         Binding("x", "run", "Run pipeline", id="pipelines.run",
                 tooltip="Run the pipeline's stages (train, evaluate, deploy)"),
-        Binding("r", "refresh", "Refresh", show=False, id="pipelines.refresh"),
+        # Shown: with no file (or a broken one) it is this screen's one action, after editing the file.
+        Binding("r", "refresh", "Read file again", id="pipelines.refresh"),
     ]
 
     class Planned(Message):
@@ -87,7 +89,7 @@ class PipelinesScreen(BaseScreen):
         with Vertical(id="stages-pane", classes="pane") as v:
             v.border_title = "Stages"
             yield Table(id="stages-table")
-        yield Static("x runs the selected pipeline (its stale stages) · r reads the file again", id="pipelines-info")
+        yield Static(INFO, id="pipelines-info")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -109,14 +111,18 @@ class PipelinesScreen(BaseScreen):
         except UserError:  # no file is a state of this screen, not an error (the CLI's '--file' is no help here)
             self.post_message(self.Planned(NO_FILE, {}, {}, {}))
             return
-        loaded = {name: spec.load(file, name) for name in spec.names(file)}
+        try:
+            loaded = {name: spec.load(file, name) for name in spec.names(file)}
+        except UserError as exc:  # a broken file: what is wrong stays on screen (the note fades), x not offered
+            self.post_message(self.Planned(f"{exc} · fix it, then press r.", {}, {}, {}))
+            raise
         last = {name: runs[0].status for name in loaded if (runs := ws.store.pipelines.list(name, limit=1))}
         self.post_message(self.Planned(str(file), loaded, {name: plan(ws, p) for name, p in loaded.items()}, last))
 
     def on_pipelines_screen_planned(self, message: Planned) -> None:
         self.loaded, self.plans = message.loaded, message.plans
-        if not self.loaded:
-            self.query_one("#pipelines-info", Static).update(message.where)
+        self.query_one("#pipelines-info", Static).update(message.where if not self.loaded else INFO)
+        self.refresh_bindings()  # x only with a pipeline to run
         rows = [[name, state_text(res.status), len(res.stages), message.last.get(name, "never run")]
                 for name, res in self.plans.items()]
         self.query_one("#pipelines-table", Table).fill(["pipeline", "state", "stages", "last run"], rows,
@@ -144,6 +150,10 @@ class PipelinesScreen(BaseScreen):
         self.query_one("#stages-table", Table).fill(  # 'why' last: long reasons never hide the live columns
             ["stage", "kind", "state", "this run", "time", "last run", "made", "why"], rows,
             [s.name for s in res.stages] if res else [])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """x is offered only with a pipeline to run: with no file it could only say there is none."""
+        return bool(self.loaded) if action == "run" else True
 
     def action_run(self) -> None:
         name = self._selected()

@@ -105,3 +105,31 @@ async def test_running_a_pipeline_that_cron_is_running_says_so(project, monkeypa
         cron.kill()
         cron.wait()
     assert project.store.datasets.latest() == []  # nothing ran
+
+
+async def test_the_footer_offers_x_only_with_a_pipeline_to_run(ws, tmp_path, monkeypatch):
+    """With no pipeline.toml the footer offered 'x Run pipeline', which could only say there was
+    none; a broken file was one fading note, then an empty screen still offering x. Now x shows
+    with a pipeline to run, r (read the file again) always, and a broken file's line stays."""
+    from tests.tui.helpers_screens import screen_text
+
+    monkeypatch.chdir(tmp_path)
+    app = app_on(ws, "pipelines")
+    async with app.run_test(size=(80, 24)) as pilot:
+        info = app.screen.query_one("#pipelines-info")
+        await wait_for(pilot, lambda: "No pipeline.toml" in str(info.render()), what="the no-file state")
+        await pilot.pause()
+        footer = screen_text(app)[-1]
+        assert "Run pipeline" not in footer and "r Read file again" in footer, footer
+        (tmp_path / "pipeline.toml").write_text(PIPELINE.replace('kind = "data"', 'kind = "dta"', 1))
+        await pilot.press("r")
+        await wait_for(pilot, lambda: "unknown kind" in str(info.render()) or "dta" in str(info.render()),
+                       what="the broken file's line")
+        assert str(info.render()).endswith("fix it, then press r.")
+        await pilot.pause()
+        assert "Run pipeline" not in screen_text(app)[-1]
+        (tmp_path / "pipeline.toml").write_text(PIPELINE)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.screen.query_one("#pipelines-table").row_count == 1, what="the pipeline")
+        await wait_for(pilot, lambda: "x Run pipeline" in screen_text(app)[-1], what="x offered")
+        assert str(info.render()).startswith("x runs the selected pipeline")
