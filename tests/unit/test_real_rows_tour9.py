@@ -40,3 +40,22 @@ def test_a_feature_missing_on_exactly_one_class_is_a_leak(tmp_path: Path):
     assert warning == ("feature 'chapter' predicts 'death' almost perfectly on its own: it is missing on "
                        "the rows of class '0' and only there (share 1.0); excluded as a likely leak")
     assert {"creatinine", "kappa", "age"} <= set(p.report["features"])
+
+
+def test_diff_says_when_a_column_s_missing_rate_sets_its_status(ws, tmp_path: Path):
+    """carData MplsStops' citationIssued is missing on 76 % of January-September's stops and 16 % of the
+    later ones: `dataset diff` showed it as alert at PSI 0.0004 with an empty detail (the missing rate is
+    in no column of its table), a verdict the user could not explain. A column whose missing rate held
+    says nothing of it."""
+    from mlops_tui.data import comparison, datasets
+
+    stops = _real_frame("carData", "MplsStops").sort_values("date")[["row_id", "date", "problem", "citationIssued", "gender"]]
+    stops[stops["date"] < "2017-10-01"].to_csv(tmp_path / "early.csv", index=False)
+    stops[stops["date"] >= "2017-10-01"].to_csv(tmp_path / "late.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="mpls", target="problem")
+    datasets.add(ws, str(tmp_path / "late.csv"), name="mpls", target="problem")
+
+    drift = {d.column: d for d in comparison.diff(ws, "mpls:1", "mpls:2").drift}
+    assert drift["citationIssued"].status == "alert"
+    assert drift["citationIssued"].detail == "missing 76.0% → 16.2%"
+    assert "missing" not in drift["gender"].detail  # 15.8% → 16.3%
