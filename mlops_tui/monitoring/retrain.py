@@ -215,6 +215,16 @@ def _class_shares(task: str, y: np.ndarray, classes: int) -> list[float] | None:
     return [float(n) / len(y) for n in np.bincount(y.astype(np.int64), minlength=classes)]
 
 
+def rows_compared(compared: int, holdout: int, ref: str, *, why: bool = True) -> str:
+    """'1195 of pets:2's 1200 holdout rows (the 5 the champion learnt from left out)', or "mpls:2's 2230
+    holdout rows" when none was left out (a batch of new rows: it said "(the 0 the champion learnt
+    from left out)"); ``why`` False leaves the parenthesis out (a table's title)."""
+    if compared == holdout:
+        return f"{ref}'s {holdout} holdout rows"
+    return f"{compared} of {ref}'s {holdout} holdout rows" + (
+        f" (the {holdout - compared} the champion learnt from left out)" if why else "")
+
+
 def unseen_by(ws: Workspace, champion: ModelVersion, run: Run, holdout: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
     """The holdout rows ``champion`` did not learn from, and a note when that cannot be known."""
     from mlops_tui.training import trained_rows
@@ -315,8 +325,7 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
         except UserError as exc:
             promoted, engine_refusal = False, f"the deployment's compiled engine refused it: {exc}"
     keys = [k for k in mx.METRICS[prepared.task] if k in chall_metrics or k in champ_metrics]
-    rows = (f"{compared.height} of {dv.ref}'s {prepared.test.height} holdout rows (the "
-            f"{prepared.test.height - compared.height} the champion learnt from left out)")
+    rows = rows_compared(compared.height, prepared.test.height, dv.ref)
     summary = f"{metric} {figure(ours)} (challenger {challenger.ref}) vs {figure(theirs)} (champion {champion.ref}) on {rows}"
     if promoted:
         summary = f"promoted {challenger.ref}: {summary}"

@@ -267,3 +267,24 @@ def test_retrain_warns_when_the_challenger_loses_the_champions_id_column(tmp_pat
     assert res.code == 0, res.stderr
     assert res.stdout.startswith("promoted ")
     assert res.stderr.startswith("warning: bike:2 has no id column ride_id") and "feedback" in res.stderr
+
+
+def test_retrain_on_rows_the_champion_never_saw_says_no_row_was_left_out(tmp_path, capsys):
+    """A later batch (carData MplsStops' October-December stops in hreal9's tour) shares no row with
+    the champion's: retrain said "on 2230 of mpls:2's 2230 holdout rows (the 0 the champion learnt from
+    left out)". Now the whole holdout is named as such, in the summary and the table's title."""
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    df = bikeshare()
+    early = add_dataset(ws, df.filter(pl.col("mnth").is_in(["Jan", "Feb"])), tmp_path)
+    run = tune_small(ws, early.ref, tmp_path)
+    registry.deploy(ws, f"{run.model_name}:{run.model_version}", "bikes-prod")
+    add_dataset(ws, df.filter(pl.col("mnth").is_in(["March", "April"])), tmp_path)
+
+    res = invoke(capsys, ws.root, "retrain", "bikes-prod", "--dataset", "bike", "--json")
+    doc = res.json
+    assert res.code in (0, 3), res.stderr
+    assert doc["excluded_rows"] == 0
+    assert doc["summary"].endswith(f" on bike:2's {doc['holdout_rows']} holdout rows")
+    res = invoke(capsys, ws.root, "retrain", "bikes-prod", "--dataset", "bike")
+    assert f"on bike:2's {doc['holdout_rows']} holdout rows" in res.stdout
+    assert "(the 0" not in res.stdout + res.stderr
