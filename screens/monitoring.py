@@ -56,19 +56,27 @@ def serving_text(services: list[Any]) -> Text:
     return text
 
 
-def drift_cell(row: FeatureDrift) -> str:
-    """The statistic that best describes a feature's drift: PSI, else new categories or null change."""
-    parts = []
-    if row.psi is not None:
-        parts.append(f"psi {fmt(row.psi, 3)}")
-    if row.ks_pvalue is not None:  # "1.5e-141" cut to "1." by a narrow pane read as p = 1
-        parts.append(f"ks p {'<0.001' if row.ks_pvalue < 0.001 else fmt(row.ks_pvalue, 2)}")
+def feature_label(feature: str) -> str:
+    """A feature as the monitor command names it: the prediction's own drift is '(prediction)'."""
+    return "(prediction)" if feature == "__prediction__" else feature
+
+
+def drift_cells(row: FeatureDrift) -> tuple[str, str, str]:
+    """A feature's drift figures as three short cells: PSI, the KS test's p-value, and what else
+    changed (new categories, null rate). One 'measure' cell of them all ('psi 2.83 · ks p <0.001 ·
+    nulls 0%→1%') was cut at 80 columns, where the pane shows 46 characters."""
+    psi = f"{row.psi:.3f}" if row.psi is not None else "-"
+    # "1.5e-141" cut to "1." by a narrow pane read as p = 1
+    ks = "-" if row.ks_pvalue is None else "<0.001" if row.ks_pvalue < 0.001 else fmt(row.ks_pvalue, 2)
+    other = []
     if row.new_categories:
-        parts.append(f"new {row.new_categories}")
+        other.append(f"new {row.new_categories}")
     ref, cur = row.null_rate_ref, row.null_rate_cur
     if ref is not None and cur is not None and abs(cur - ref) >= 0.005:
-        parts.append(f"nulls {ref:.0%}→{cur:.0%}")
-    return " · ".join(parts) or "-"
+        other.append(f"nulls {ref:.0%}→{cur:.0%}")
+    if row.note:  # a date part compared within the job's window ('time moved: ...')
+        other.append(row.note)
+    return psi, ks, " · ".join(other)
 
 
 class MonitoringScreen(BaseScreen):
@@ -161,7 +169,7 @@ class MonitoringScreen(BaseScreen):
         table.loading = False
         rows = []
         for s in msg.summaries:
-            alerting = ", ".join(f.feature for f in s.alerting_features[:3]) or "-"
+            alerting = ", ".join(feature_label(f.feature) for f in s.alerting_features[:3]) or "-"
             jobs = f"{fmt(len(s.jobs))} · {ago(s.jobs[0].created_at)}" if s.jobs else "0"
             rows.append((status_text(s.status), clip_middle(s.deployment, 22), perf_text(s), jobs,
                          f"{s.model}:{s.version}", alerting, serving_text(msg.services[s.deployment])))
@@ -203,10 +211,11 @@ class MonitoringScreen(BaseScreen):
             self._show_drift()
             return
         jobs = s.jobs
-        # The verdict first (status, job, prediction drift): at 80 columns the pane shows 30 characters.
-        jobs_table.fill(["drift", "job", "pred Δ", "when", "rows", "kind"], [
-            (status_text(j.status if j.job_status == "succeeded" else j.job_status), j.job_id[:8],
-             fmt(j.prediction_drift, 2), ago(j.created_at), fmt(j.rows), j.kind) for j in jobs
+        # The verdict, when, and the prediction drift first: at 80 columns the pane shows 28
+        # characters (the job's id, then second, cut 'when'; the drift pane's title names it).
+        jobs_table.fill(["drift", "when", "pred Δ", "job", "rows", "kind"], [
+            (status_text(j.status if j.job_status == "succeeded" else j.job_status), ago(j.created_at),
+             fmt(j.prediction_drift, 2), j.job_id[:8], fmt(j.rows), j.kind) for j in jobs
         ], [j.job_id for j in jobs])
         trend = [j.prediction_drift or 0.0 for j in reversed(jobs) if j.job_status == "succeeded"]
         spark = self.query_one("#mon-sparkline", Sparkline)
@@ -232,14 +241,19 @@ class MonitoringScreen(BaseScreen):
         key = self.query_one("#mon-jobs-table", Table).selected_key()
         job = next((j for j in (s.jobs if s else ()) if j.job_id == key), None)
         table = self.query_one("#mon-drift", Table)
+        pane = self.query_one("#mon-drift-table")
         if job is None:
-            table.fill(["feature", "status", "measure"], [])
+            pane.border_title = "Drift by feature (worst first)"
+            table.fill(["feature", "status", "psi", "ks p", "other"], [])
             return
+        pane.border_title = f"Drift of job {job.job_id[:8]} (worst first)"
         if job.error:
             table.fill(["job", "status", "error"], [(job.job_id[:8], status_text(job.job_status), job.error)])
             return
-        table.fill(["feature", "status", "measure"],
-                   [(clip_middle(d.feature, 22), status_text(d.status), drift_cell(d)) for d in job.drift],
+        # feature, status, PSI and KS p fit the 46 columns the pane has at 80 (a name cut at 20)
+        table.fill(["feature", "status", "psi", "ks p", "other"],
+                   [(clip_middle(feature_label(d.feature), 20), status_text(d.status), *drift_cells(d))
+                    for d in job.drift],
                    [d.feature for d in job.drift])
 
     # -- feedback -----------------------------------------------------------------------------

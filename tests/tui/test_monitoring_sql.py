@@ -36,10 +36,11 @@ async def test_deployments_show_drift_status_and_worst_features_first(ws):
         assert deps[0][3].startswith("3 · ") and deps[0][3].endswith(" ago")  # jobs, the latest when
         assert deps[1][:2] == ["○ -", "credit-shadow"] and "no labels" in deps[1][2]
         jobs = rows(app.screen.query_one("#mon-jobs-table"))
-        assert [j[:2] for j in jobs] == [["■ alert", "job3cccc"], ["▲ warn", "job2bbbb"], ["✓ ok", "job1aaaa"]]
+        assert [[j[0], j[3]] for j in jobs] == [["■ alert", "job3cccc"], ["▲ warn", "job2bbbb"], ["✓ ok", "job1aaaa"]]
         drift = rows(app.screen.query_one("#mon-drift"))
         assert [d[:2] for d in drift] == [["balance", "■ alert"], ["income", "▲ warn"], ["student", "✓ ok"]]
-        assert "new 2" in drift[2][2]
+        assert drift[2][4] == "new 2 · nulls 0%→10%"
+        assert app.screen.query_one("#mon-drift-table").border_title == "Drift of job job3cccc (worst first)"
         # move to the oldest job with the keyboard: its drift is all ok
         await pilot.press("tab")
         await pilot.press("j", "j")
@@ -79,17 +80,21 @@ async def test_the_prediction_drift_trend_names_its_scale_and_needs_two_jobs(ws,
 
 
 @pytest.mark.parametrize("size", [(80, 24), (100, 30)])
-async def test_the_jobs_pane_shows_each_jobs_verdict_and_prediction_drift_on_a_small_terminal(ws, size):
+async def test_the_jobs_and_drift_panes_show_their_figures_uncut_on_a_small_terminal(ws, size):
     """At 80x24 the Jobs pane is ~28 characters wide: the prediction drift column was cut off
-    ('pred' with no values) behind the job kind."""
+    ('pred' with no values) behind the job kind, and then 'when' behind the job's id; the drift
+    pane's one 'measure' cell ('psi 2.83 · ks p <0.001') was cut after 'ks' (hui4's tour)."""
     monitoring_fixture(ws)
     app = app_on(ws, "monitoring")
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         table = app.screen.query_one("#mon-jobs-table")
-        assert "pred Δ" not in cut_columns(table)
-        assert [r[:3] for r in rows(table)] == [["■ alert", "job3cccc", "0.31"], ["▲ warn", "job2bbbb", "0.08"],
-                                                ["✓ ok", "job1aaaa", "0.01"]]
+        assert not {"drift", "when", "pred Δ"} & set(cut_columns(table))
+        assert [[r[0], r[2]] for r in rows(table)] == [["■ alert", "0.31"], ["▲ warn", "0.08"], ["✓ ok", "0.01"]]
+        assert all(r[1].endswith(" ago") for r in rows(table))
+        drift = app.screen.query_one("#mon-drift")
+        assert not {"feature", "status", "psi", "ks p"} & set(cut_columns(drift))
+        assert [r[:3] for r in rows(drift)][0] == ["balance", "■ alert", "0.420"]
 
 
 @pytest.mark.parametrize("size", [(80, 24), (100, 30)])
@@ -123,7 +128,7 @@ async def test_a_job_scored_elsewhere_appears_on_refresh(ws):
         await pilot.press("r")
         await settle(pilot)
         jobs = rows(app.screen.query_one("#mon-jobs-table"))
-        assert len(jobs) == 1 and jobs[0][1] == job.job_id[:8] and jobs[0][5] == "batch"
+        assert len(jobs) == 1 and jobs[0][3] == job.job_id[:8] and jobs[0][5] == "batch"
         assert jobs[0][4] == "10,000"
 
 
@@ -260,11 +265,16 @@ def test_a_drift_row_keeps_its_figures_readable_in_a_narrow_pane():
     """mn_police_use_of_force at 80x24: the measure column showed "psi 6." and "ks p 1." (for
     1.5e-141, read as no drift), squeezed by a 26-character feature name."""
     from mlops_tui.screens.formatters import clip_middle
-    from mlops_tui.screens.monitoring import drift_cell
+    from mlops_tui.screens.monitoring import drift_cells
 
     from mlops_tui.monitoring.monitor import FeatureDrift
 
-    row = FeatureDrift("response_datetime__year", "num", "alert", 5.07, 0.4, 1.5e-141, 0.0, 0.0, None, 2017.0, 2019.0)
-    assert drift_cell(row) == "psi 5.07 · ks p <0.001"
+    row = FeatureDrift("response_datetime__year", "num", "alert", 5.07, 0.4, 1.5e-141, 0.0, 0.02, 3, 2017.0, 2019.0)
+    assert drift_cells(row) == ("5.070", "<0.001", "new 3 · nulls 0%→2%")
+    moved = FeatureDrift("date__year", "num", "ok", 0.0, 0.0, 1.0, 0.0, 0.0, None, 2012.0, 2014.0, note="time moved")
+    assert drift_cells(moved) == ("0.000", "1", "time moved")  # why a later year is no alert
+    from mlops_tui.screens.monitoring import feature_label
+
+    assert feature_label("__prediction__") == "(prediction)"  # as `monitor` names it
     assert clip_middle("response_datetime__weekday", 22) == "response_da…e__weekday"
     assert clip_middle("balance", 22) == "balance"
