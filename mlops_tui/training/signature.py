@@ -43,6 +43,7 @@ from mlops_tui.errors import UserError
 DATE_PARTS = ("year", "month", "day", "weekday", "hour")
 TIME = str(pl.Time())  # the recorded dtype of a time-of-day column: a numeric feature in seconds (_seconds)
 _LIGHTGBM_UNSAFE = re.compile(r'[\[\]{}:,"\s]')  # see Signature.model_feature_names
+_ZONE_OF_DTYPE = re.compile(r"^Datetime\(.*time_zone='([^']+)'")  # str() of a zoned pl.Datetime
 
 
 @dataclass(frozen=True)
@@ -165,9 +166,26 @@ def _seconds(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return col.cast(pl.Int64).cast(pl.Float64) / 1e9  # Polars keeps a Time as nanoseconds since midnight
 
 
-def _date_part(col: pl.Expr, part: str, dtype: pl.DataType, fmt: str | None) -> pl.Expr:
+def zone_of(f: Feature) -> str | None:
+    """The time zone a date feature's parts were read in at training: its column's zone (a zoned
+    Datetime), UTC for text with zones (read as UTC, :data:`dates.ISO_UTC`), None for wall times."""
+    found = _ZONE_OF_DTYPE.search(f.dtype)
+    if found:
+        return found.group(1)
+    return "UTC" if f.date_format == dates.ISO_UTC else None
+
+
+def _date_part(col: pl.Expr, part: str, dtype: pl.DataType, fmt: str | None, zone: str | None) -> pl.Expr:
+    """One part of a date column. A zoned value is read in the zone the model learnt its parts in
+    (``zone``, :func:`zone_of`), whatever zone it comes in: a zoned Datetime's own zone gave 08:30 in
+    Berlin, its CSV export ('2024-06-01T08:30:00+02:00', read as UTC) 06:30, so the same rows scored
+    from a Parquet file and from its CSV export got other hours and days. Wall times stay as written."""
+    aware = isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
     if dtype == pl.String:
         col = dates.parse(col, fmt)
+        aware = fmt == dates.ISO_UTC
+    if aware and zone is not None:
+        col = col.dt.convert_time_zone(zone)
     dt = col.dt
     expr = {"year": dt.year(), "month": dt.month(), "day": dt.day(),
             "weekday": dt.weekday(), "hour": dt.hour()}[part]
@@ -242,7 +260,7 @@ def encode(df: pl.DataFrame, sig: Signature) -> tuple[pl.DataFrame, dict[str, in
             # A date column the model learnt as dates, written as text in this file (a CSV export):
             # read by the same text-date rule as `dataset add` and `dataset validate`.
             fmt = f.date_format or (dates.infer_format(df[f.source]) if dtype == pl.String else None)
-            exprs.append(_date_part(col, f.transform, dtype, fmt).alias(f.name))
+            exprs.append(_date_part(col, f.transform, dtype, fmt, zone_of(f)).alias(f.name))
         elif f.kind == "categorical":
             coded = category_codes(df[f.source], f)
             exprs.append(pl.lit(coded).alias(f.name))
