@@ -1,5 +1,8 @@
 """How long `dataset add` takes on a 5M-row x 20-column Parquet file (snapshot + hash + profile).
 
+Also the repeated-rows check of `dataset add` (an estimate, an exact count only near the warning's
+threshold) against the exact DISTINCT of every row it used to run.
+
 Prints seconds and rows/s for the whole `datasets.add`, for the profile alone, and two baselines
 measured in the same run on the same file: DuckDB `SELECT count(*)` (metadata only) and one
 full scan of every column (`SELECT min(..), max(..)` of each) — the floor for anything that reads
@@ -22,6 +25,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mlops_tui.store import profiling as profiling_sql  # noqa: E402
 from mlops_tui.store.profiling import ident  # noqa: E402
 
 from mlops_tui.data import (
@@ -81,6 +85,13 @@ def main() -> None:
         t = time.perf_counter()
         _, again = datasets.add(ws, str(src), name="big", target="label")
         readd_s = time.perf_counter() - t
+        snapshot = str(ws.abspath(dv.path))
+        t = time.perf_counter()
+        datasets._repeated_rows(snapshot, dv.schema, dv.rows)
+        repeated_s = time.perf_counter() - t
+        t = time.perf_counter()
+        profiling_sql.distinct_rows(snapshot, [e["name"] for e in dv.schema if e["role"] != "id"])
+        exact_s = time.perf_counter() - t
 
     assert new and not again and dv.rows == args.rows
     rows = args.rows
@@ -92,6 +103,8 @@ def main() -> None:
     print(f"dataset add (snapshot+hash+profile) {add_s:8.3f} s   ({rows / add_s:,.0f} rows/s, "
           f"{add_s / scan_s:.1f}x full scan)")
     print(f"re-add same content (new=false)     {readd_s:8.3f} s")
+    print(f"repeated-rows check       {repeated_s:8.3f} s   (baseline exact DISTINCT {exact_s:.3f} s: "
+          f"{exact_s / repeated_s:.1f}x faster)")
 
 
 if __name__ == "__main__":

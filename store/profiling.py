@@ -119,6 +119,16 @@ def distinct_rows(path: str, columns: Collection[str]) -> int:
         return int((row or (0,))[0])
 
 
+def distinct_rows_estimate(path: str, columns: Collection[str]) -> int:
+    """About how many rows of a Parquet file differ in ``columns``: a HyperLogLog count of one hash
+    per row (within 6 % of :func:`distinct_rows` from 100 to 5 million rows, 50-100 % distinct).
+    On 10 million rows x 11 columns: 1.8 s, the exact DISTINCT 14-19 s (bench/repeated_rows.py)."""
+    cols = ", ".join(ident(c) for c in columns)
+    with connect() as con:
+        row = con.execute(f"SELECT approx_count_distinct(hash({cols})) FROM read_parquet(?)", [path]).fetchone()
+        return int((row or (0,))[0])
+
+
 def column_stats(
     path: str,
     kinds: dict[str, str],

@@ -409,6 +409,25 @@ def test_add_warns_when_rows_repeat_apart_from_their_ids(ws, tmp_path):
     assert datasets.add_with_warnings(ws, str(g), target="default")[2] == []
 
 
+def test_add_counts_distinct_rows_exactly_only_when_they_may_repeat(ws, tmp_path, monkeypatch):
+    """The exact count of distinct rows held every row in a hash table: 14-19 s of the 39 s `dataset
+    add` took on 10 million rows that do not repeat. An estimate rules such data out first."""
+    from mlops_tui.store import profiling as sql
+
+    exact = sql.distinct_rows
+    counted: list[str] = []
+    monkeypatch.setattr(sql, "distinct_rows", lambda path, cols: counted.append(path) or exact(path, cols))
+    rng = np.random.default_rng(0)
+    unique = tmp_path / "unique.parquet"
+    pl.DataFrame({"x": rng.normal(size=5_000), "y": rng.integers(0, 2, 5_000)}).write_parquet(unique)
+    assert datasets.add_with_warnings(ws, str(unique), target="y")[2] == []
+    assert counted == []
+    copies = tmp_path / "copies.parquet"
+    pl.concat([pl.read_parquet(unique).head(1_000)] * 5).write_parquet(copies)
+    assert "4,000 of 5,000 rows (80%) repeat another row" in datasets.add_with_warnings(ws, str(copies), target="y")[2][0]
+    assert len(counted) == 1
+
+
 def test_the_index_pandas_writes_to_parquet_has_the_id_role(ws, tmp_path):
     """pandas' to_parquet of a filtered frame keeps its index as a column '__index_level_0__' (MASS
     survey filtered on Age: 182 rows numbered 0..236), which was registered and learnt as a feature."""
