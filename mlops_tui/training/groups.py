@@ -80,6 +80,9 @@ def _key_candidates(df: pl.DataFrame, target: str) -> dict[str, pl.Expr]:
     for name, dtype in df.schema.items():
         if name == target:
             continue
+        if not (isinstance(dtype, pl.Datetime) or dtype == pl.String
+                or (dtype.is_integer() and profiling.looks_like_id(name))):
+            continue  # no key whatever its values; counting them costs 0.3 s per 10 million rows
         col = df[name]
         distinct = col.n_unique()
         if not (KEY_DISTINCT_SHARE * df.height <= distinct < df.height):

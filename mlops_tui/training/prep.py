@@ -88,8 +88,14 @@ def labels(sig: Signature, target: pl.Series) -> np.ndarray:
     """Class indices in ``sig.classes`` (classifiers) or float values (regression)."""
     if sig.task == "regression":
         return target.cast(pl.Float64).to_numpy()
-    lookup = {str(c): i for i, c in enumerate(sig.classes)}
-    return np.array([lookup[v] for v in target.cast(pl.String).to_list()], dtype=np.int64)
+    # Vectorised: a dict lookup per row took ~1 s per million rows, in every worker of a run.
+    classes = [str(c) for c in sig.classes]
+    text = target.cast(pl.String)
+    codes = text.replace_strict(classes, range(len(classes)), default=None, return_dtype=pl.Int64)
+    unknown = text.filter(codes.is_null())
+    if unknown.len():
+        raise KeyError(unknown[0])  # a class (or a missing label) the signature does not have
+    return codes.to_numpy().astype(np.int64, copy=False)
 
 
 # -- task ------------------------------------------------------------------------------------------
@@ -201,6 +207,13 @@ def _split(df: pl.DataFrame, target: str, task: str, time_column: str | None, ti
     return (df[np.sort(train_idx)], df[np.sort(valid_idx)], df[np.sort(test_idx)], info)
 
 
+def _varies(col: pl.Series) -> bool:
+    """Whether a column holds two distinct values or more (missing counts as one), as ``n_unique() > 1``
+    says, without hashing every value: one comparison with the first value (0.01 s against 0.3 s for
+    6 million floats, and prepare asked it of every column and date part)."""
+    return col.len() > 1 and bool(col.ne_missing(col[0]).any())
+
+
 # -- features --------------------------------------------------------------------------------------
 def _features(train: pl.DataFrame, target: str, time_column: str | None,
               ids: list[str]) -> tuple[list[Feature], list[dict[str, Any]]]:
@@ -216,7 +229,7 @@ def _features(train: pl.DataFrame, target: str, time_column: str | None,
             continue
         col, dtype = train[name], train.schema[name]
         dt = str(dtype)
-        if col.null_count() == n or col.n_unique() <= 1:
+        if col.null_count() == n or not _varies(col):
             excluded.append({"column": name, "reason": "constant (a single value in the training rows)"})
             continue
         date_format = dates.infer_format(col) if dtype == pl.String else None
@@ -226,7 +239,7 @@ def _features(train: pl.DataFrame, target: str, time_column: str | None,
             for part in parts:
                 f = Feature(f"{name}__{part}", "numeric", name, dt, transform=part, date_format=date_format)
                 values, _ = encode(train.select(name), Signature("regression", target, (f,)))
-                if values[f.name].n_unique() > 1:
+                if _varies(values[f.name]):
                     feats.append(f)
                     made.append(part)
             excluded.append({"column": name, "reason": f"date: replaced by its parts ({', '.join(made) or 'none vary'})"
@@ -235,7 +248,7 @@ def _features(train: pl.DataFrame, target: str, time_column: str | None,
         if dtype.is_numeric() or dtype in (pl.Boolean, pl.Time):  # a time of day: seconds (signature._seconds)
             feats.append(Feature(name, "numeric", name, dt))
         elif dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum | pl.Categorical):
-            cats = categories_of(col.cast(pl.String).to_list())
+            cats = categories_of(col.cast(pl.String).unique().to_list())
             if roles.is_free_text(dtype, len(cats), n):
                 excluded.append({"column": name, "reason": f"free text ({len(cats)} distinct values)"})
                 continue
@@ -396,7 +409,7 @@ def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_colu
     df, task, dropped = _check_target(df, target, task)
     classes: tuple[str, ...] = ()
     if task != "regression":
-        classes = categories_of(df[target].cast(pl.String).to_list())
+        classes = categories_of(df[target].cast(pl.String).unique().to_list())
     time_format = None
     if time_column and df.schema[time_column] == pl.String:
         col = df[time_column]
