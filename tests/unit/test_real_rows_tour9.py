@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
+from mlops_tui.data import datasets
+
 
 def _real_frame(package: str, item: str):
     from tests.corpus_helpers import corpus_module
@@ -59,3 +61,30 @@ def test_diff_says_when_a_column_s_missing_rate_sets_its_status(ws, tmp_path: Pa
     assert drift["citationIssued"].status == "alert"
     assert drift["citationIssued"].detail == "missing 76.0% → 16.2%"
     assert "missing" not in drift["gender"].detail  # 15.8% → 16.3%
+
+
+def test_score_and_evaluate_name_a_likely_rename_of_a_missing_feature(ws, cli, tmp_path: Path):
+    """survival flchain exported with flc.grp as flc_grp (R's names through a tool that dislikes dots):
+    `score` said only "missing feature column(s): flc.grp" while the file held flc_grp, and `evaluate`
+    the same; `dataset validate` already asked "renamed to 'flc_grp'?". Now all three ask. A column
+    with no look-alike is named alone."""
+    from mlops_tui.registry import models as registry
+    from tests.monitor_helpers import tune_small
+
+    fl = _real_frame("survival", "flchain")[["row_id", "age", "sex", "kappa", "lambda", "flc.grp", "creatinine",
+                                             "death"]]
+    fl.to_csv(tmp_path / "flchain.csv", index=False)
+    datasets.add(ws, str(tmp_path / "flchain.csv"), name="flchain", target="death")
+    run = tune_small(ws, "flchain:1", tmp_path, name="flchain")
+    registry.deploy(ws, f"{run.model_name}:{run.model_version}", "fl", force=True)
+    fl.drop(columns=["death", "age"]).rename(columns={"flc.grp": "flc_grp"}).to_csv(tmp_path / "new.csv", index=False)
+
+    res = cli("score", "fl", str(tmp_path / "new.csv"), "--output", str(tmp_path / "out.parquet"))
+    assert res.code == 1
+    assert res.stderr.strip().endswith("missing feature column(s): age, flc.grp (renamed to 'flc_grp'?)")
+    fl.rename(columns={"flc.grp": "flc_grp"}).to_csv(tmp_path / "labelled.csv", index=False)
+    datasets.add(ws, str(tmp_path / "labelled.csv"), name="later", target="death")
+    res = cli("evaluate", "flchain:1", "later")
+    assert res.code == 1
+    assert res.stderr.strip() == ("error: dataset later:1 is missing feature column(s) the model needs: "
+                                  "flc.grp (renamed to 'flc_grp'?)")
