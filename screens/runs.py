@@ -18,6 +18,7 @@ from mlops_tui.screens.run_actions import (
     REFRESH_S,
     RESUME_WORDS,
     ask_resume,
+    retrain_of,
     run_action_offered,
     run_elapsed,
     show_logs,
@@ -122,7 +123,7 @@ class RunsScreen(BaseScreen):
         rows = []
         for r in runs:
             rows.append([status_text(r.status), _run_label(r, r.run_id in self.marked),
-                         f"{r.dataset}:{r.dataset_version}", r.metric, fmt(r.best_value),
+                         f"{r.dataset}:{r.dataset_version}", r.metric, best_text(r),
                          trials_text(r, 8 if wide else 4),
                          ago(r.started_at or r.created_at), duration(run_elapsed(r))])
         if not wide:  # 80 columns: the run name already says the dataset; 'time' says enough
@@ -197,6 +198,15 @@ class RunsScreen(BaseScreen):
         run = self._selected()
         if run is not None:
             show_logs(self, run.run_id)
+
+
+def best_text(run: Run) -> str:
+    """The best trial's value; for a retrain that reused its champion's parameters (no trials, so
+    no best: it read '-', as a run that did nothing), its model's holdout value, said as such."""
+    holdout = (run.test_metrics or {}).get(run.metric)
+    if run.best_value is None and retrain_of(run) and isinstance(holdout, int | float):
+        return f"holdout {fmt(holdout)}"
+    return fmt(run.best_value)
 
 
 def _run_label(run: Run, marked: bool) -> str:

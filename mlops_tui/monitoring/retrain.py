@@ -296,6 +296,7 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
         run_id=run_id, name=champion.name, dataset=dv.name, dataset_version=dv.version, target=config["target"],
         task=prepared.task, metric=metric, direction=mx.direction(metric), seed=champ_run.seed, config=config,
         n_trials_requested=trials, prep=prepared.report, status="running",
+        started_at=utcnow(),  # it runs at once: its time shows in run lists (it was '-': no start)
     )
     obj = f"deployment:{dep.name}"
     try:

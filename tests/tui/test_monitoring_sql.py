@@ -185,6 +185,8 @@ async def test_retrain_from_the_keyboard_compares_challenger_and_champion(ws, tm
     served = ws.store.models.deployment("peng-batch")
     assert served.model_version == (2 if text.startswith("✓ promoted") else 1)
     assert len(ws.store.runs.list()) == 2
+    retrain_run = ws.store.runs.list()[0]  # its time shows in the runs list (it had no start: '-')
+    assert retrain_run.started_at is not None and retrain_run.ended_at >= retrain_run.started_at
 
 
 async def test_monitoring_without_deployments_says_what_to_do(ws):
