@@ -61,11 +61,17 @@ def feature_label(feature: str) -> str:
     return "(prediction)" if feature == "__prediction__" else feature
 
 
+def psi_text(value: float | None) -> str:
+    """A PSI with three decimals, in every pane alike: significant digits gave the Jobs pane '1'
+    beside the drift pane's 1.046 for one job, and a trend of '2.8e-05 … 0.34'."""
+    return "-" if value is None else f"{value:.3f}"
+
+
 def drift_cells(row: FeatureDrift) -> tuple[str, str, str]:
     """A feature's drift figures as three short cells: PSI, the KS test's p-value, and what else
     changed (new categories, null rate). One 'measure' cell of them all ('psi 2.83 · ks p <0.001 ·
     nulls 0%→1%') was cut at 80 columns, where the pane shows 46 characters."""
-    psi = f"{row.psi:.3f}" if row.psi is not None else "-"
+    psi = psi_text(row.psi)
     # "1.5e-141" cut to "1." by a narrow pane read as p = 1
     ks = "-" if row.ks_pvalue is None else "<0.001" if row.ks_pvalue < 0.001 else fmt(row.ks_pvalue, 2)
     other = []
@@ -215,7 +221,7 @@ class MonitoringScreen(BaseScreen):
         # characters (the job's id, then second, cut 'when'; the drift pane's title names it).
         jobs_table.fill(["drift", "when", "pred Δ", "job", "rows", "kind"], [
             (status_text(j.status if j.job_status == "succeeded" else j.job_status), ago(j.created_at),
-             fmt(j.prediction_drift, 2), j.job_id[:8], fmt(j.rows), j.kind) for j in jobs
+             psi_text(j.prediction_drift), j.job_id[:8], fmt(j.rows), j.kind) for j in jobs
         ], [j.job_id for j in jobs])
         trend = [j.prediction_drift or 0.0 for j in reversed(jobs) if j.job_status == "succeeded"]
         spark = self.query_one("#mon-sparkline", Sparkline)
@@ -226,9 +232,9 @@ class MonitoringScreen(BaseScreen):
         # figures; and one job drew a full-height bar as wide as the screen, read as the worst.
         if len(trend) > 1:
             label.append(f"\nprediction drift over {len(trend)} jobs\n"
-                         f"{fmt(min(trend), 2)} … {fmt(max(trend), 2)}, oldest → newest", style="dim")
+                         f"{psi_text(min(trend))} … {psi_text(max(trend))}, oldest → newest", style="dim")
         elif trend:
-            label.append(f"\nprediction drift {fmt(trend[0], 2)} in its one job: a trend shows from two on",
+            label.append(f"\nprediction drift {psi_text(trend[0])} in its one job: a trend shows from two on",
                          style="dim")
         else:
             label.append("\nno job scored yet: 4 Models → s scores a file", style="dim")

@@ -52,13 +52,14 @@ async def test_deployments_show_drift_status_and_worst_features_first(ws):
 @pytest.mark.parametrize("size", [(80, 24), (100, 30)])
 async def test_the_prediction_drift_trend_names_its_scale_and_needs_two_jobs(ws, size):
     """The sparkline spans the lowest to the highest value with no figure to say which; a deployment
-    of one job drew one full-height bar as wide as the screen (hui4's tour: read as the worst drift)."""
+    of one job drew one full-height bar as wide as the screen (hui4's tour: read as the worst drift).
+    Its figures have three decimals, as the drift pane's PSI: 1.046 read '1' (hui5's tour)."""
     from tests.tui.helpers_screens import fake_job, fake_model
 
     monitoring_fixture(ws)
     single = fake_model(ws, "single", 0.9)
     ws.store.models.deploy(name="a-single", model_name="single", model_version=single.version, signature=SIG)
-    fake_job(ws, "job9single00", "a-single", single, drift="ok", pred_drift=0.07)
+    fake_job(ws, "job9single00", "a-single", single, drift="ok", pred_drift=1.046)
     app = app_on(ws, "monitoring")
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
@@ -73,9 +74,9 @@ async def test_the_prediction_drift_trend_names_its_scale_and_needs_two_jobs(ws,
             await wait_for(pilot, lambda: table.selected_key() == name and name in str(label.render()), what=name)
             return " ".join(str(label.render()).split())
 
-        assert (await show("credit-batch")).endswith("prediction drift over 3 jobs 0.01 … 0.31, oldest → newest")
+        assert (await show("credit-batch")).endswith("prediction drift over 3 jobs 0.010 … 0.310, oldest → newest")
         assert spark.display and list(spark.data) == [0.01, 0.08, 0.31]
-        assert "prediction drift 0.07 in its one job" in await show("a-single")
+        assert "prediction drift 1.046 in its one job" in await show("a-single")
         assert trend.has_class("empty") and not spark.display
 
 
@@ -90,7 +91,7 @@ async def test_the_jobs_and_drift_panes_show_their_figures_uncut_on_a_small_term
         await settle(pilot)
         table = app.screen.query_one("#mon-jobs-table")
         assert not {"drift", "when", "pred Δ"} & set(cut_columns(table))
-        assert [[r[0], r[2]] for r in rows(table)] == [["■ alert", "0.31"], ["▲ warn", "0.08"], ["✓ ok", "0.01"]]
+        assert [[r[0], r[2]] for r in rows(table)] == [["■ alert", "0.310"], ["▲ warn", "0.080"], ["✓ ok", "0.010"]]
         assert all(r[1].endswith(" ago") for r in rows(table))
         drift = app.screen.query_one("#mon-drift")
         assert not {"feature", "status", "psi", "ks p"} & set(cut_columns(drift))
