@@ -67,7 +67,8 @@ def test_score_and_evaluate_name_a_likely_rename_of_a_missing_feature(ws, cli, t
     """survival flchain exported with flc.grp as flc_grp (R's names through a tool that dislikes dots):
     `score` said only "missing feature column(s): flc.grp" while the file held flc_grp, and `evaluate`
     the same; `dataset validate` already asked "renamed to 'flc_grp'?". Now all three ask. A column
-    with no look-alike is named alone."""
+    with no look-alike is named alone. (openintro labor_market_discrimination's sex written F/M for f/m
+    got a note and a warning saying the same: the note is left out.)"""
     from mlops_tui.registry import models as registry
     from tests.monitor_helpers import tune_small
 
@@ -82,6 +83,13 @@ def test_score_and_evaluate_name_a_likely_rename_of_a_missing_feature(ws, cli, t
     res = cli("score", "fl", str(tmp_path / "new.csv"), "--output", str(tmp_path / "out.parquet"))
     assert res.code == 1
     assert res.stderr.strip().endswith("missing feature column(s): age, flc.grp (renamed to 'flc_grp'?)")
+    # sex written out (F as female): the warning names what the model learnt, once; no note besides it
+    fl.assign(sex=fl["sex"].map({"F": "female", "M": "male"})).to_csv(tmp_path / "written.csv", index=False)
+    res = cli("score", "fl", str(tmp_path / "written.csv"), "--output", str(tmp_path / "out.parquet"))
+    assert res.code == 0, res.stderr
+    assert [line for line in res.stderr.splitlines() if "'sex'" in line] == [
+        "warning: column 'sex': none of its 7,874 values is one the model learnt ('F', 'M'): all scored as "
+        "missing; is the column written differently?"]
     fl.rename(columns={"flc.grp": "flc_grp"}).to_csv(tmp_path / "labelled.csv", index=False)
     datasets.add(ws, str(tmp_path / "labelled.csv"), name="later", target="death")
     res = cli("evaluate", "flchain:1", "later")
