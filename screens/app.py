@@ -88,7 +88,7 @@ class Workbench(App[None]):
         from mlops_tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(type(self.screen).__name__))
 
 
 STARTUP_WAIT_S = 1.0

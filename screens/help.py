@@ -14,7 +14,7 @@ from textual.widgets import Footer, Header, Static
 # 'ConfirmModal', 'Form', 'Text', 'RunDetail'). A scope missing here fails tests/tui/test_new_user.py.
 SCOPES = {
     "Workbench": "everywhere", "BaseScreen": "every screen", "Table": "tables and lists",
-    "TextPane": "scrolling text (run outcome, model detail)",
+    "TextPane": "scrolling text panes",  # a run's outcome, a model's detail (short: at 80 columns the ids showed cut)
     "HomeScreen": "Home", "DatasetsScreen": "Datasets", "PreviewTable": "Datasets: preview",
     "RunsScreen": "Runs", "RunDetailScreen": "Run detail", "CompareScreen": "Compare runs",
     "ModelsScreen": "Models", "MonitoringScreen": "Monitoring", "SqlScreen": "SQL",
@@ -24,14 +24,22 @@ SCOPES = {
 
 
 class HelpScreen(BaseScreen):
-    """Lists the catalogue from screens.keymap, so it can never disagree with the real bindings."""
+    """Lists the catalogue from screens.keymap, so it can never disagree with the real bindings.
+    The keys of the screen it was opened from come first (``origin``, its class name): they were
+    somewhere below the app's and the tables' 20 rows, past the bottom of an 80x24 terminal."""
 
     BINDINGS = []
 
+    def __init__(self, origin: str = "") -> None:
+        super().__init__()
+        self.origin = origin
+
     def compose(self) -> ComposeResult:
         yield Header()
+        here = SCOPES.get(self.origin)
         yield Static(
-            "Keys by screen. Remap any of them by id in the workspace's config.toml, e.g.\n"
+            f"Keys by screen{f', this one ({here}) first' if here else ''}. Remap any of them by id in "
+            "the workspace's config.toml, e.g.\n"
             '[keys]  "app.quit" = "ctrl+q".  Esc goes back; ctrl+p opens the command palette.',
             id="help-intro", markup=False,
         )
@@ -40,14 +48,19 @@ class HelpScreen(BaseScreen):
 
     def on_mount(self) -> None:
         keymap: dict[str, Any] = getattr(self.app, "_keymap", {})
-        rows, keys = [], []
+        here = SCOPES.get(self.origin, "")
+        mine: list[tuple[tuple[str, str, str, str], str]] = []
+        rest: list[tuple[tuple[str, str, str, str], str]] = []
         for entry in catalogue():
             if entry.scope == "HelpScreen":
                 continue
             scope = SCOPES.get(entry.scope, entry.scope.removesuffix("Screen"))
             desc = entry.binding.description or entry.binding.action
-            rows.append((scope, keys_for(entry, keymap), desc, entry.id or "-"))
-            keys.append(f"{entry.scope}/{entry.id}/{entry.binding.key}")
+            row = (scope, keys_for(entry, keymap), desc, entry.id or "-")
+            # this screen's own keys and its parts' ('Datasets: preview') first
+            ours = bool(here) and (scope == here or scope.startswith(f"{here}: "))
+            (mine if ours else rest).append((row, f"{entry.scope}/{entry.id}/{entry.binding.key}"))
+        rows, keys = [r for r, _ in mine + rest], [k for _, k in mine + rest]
         table = self.query_one(Table)
         table.fill(["screen", "key", "action", "id"], rows, keys)
         table.focus()

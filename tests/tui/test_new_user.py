@@ -513,3 +513,22 @@ async def test_the_models_detail_keeps_every_metric_value_in_one_column_at_80_co
         starts = {re.match(r"  \S+ +", r).end() for r in rows}
         assert len(rows) == 3 and len(starts) == 1, rows
         assert any("  best_f1_threshold 0.4200" in r for r in screen_text(app)), screen_text(app)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_help_shows_the_keys_of_the_screen_it_was_opened_from_first(ws, app_factory, size):
+    """? listed the app's and the tables' keys first: on Pipelines at 80x24 its own x and r were
+    below the bottom of the terminal, and the id column (what a remap needs) was cut."""
+    from tests.tui.helpers_screens import cut_columns, screen_text
+
+    app = app_factory(ws, start="pipelines")
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        table = await wait_for(pilot, lambda: app.screen.query_one("#help-table").row_count
+                               and app.screen.query_one("#help-table"), what="help")
+        assert [str(c) for c in table.get_row_at(0)] == ["Pipelines", "x", "Run pipeline", "pipelines.run"]
+        assert [str(c) for c in table.get_row_at(1)][0] == "Pipelines"
+        await pilot.pause()
+        assert "pipelines.refresh" in "\n".join(screen_text(app))
+        assert cut_columns(table) == []
