@@ -96,3 +96,19 @@ def test_score_and_evaluate_name_a_likely_rename_of_a_missing_feature(ws, cli, t
     assert res.code == 1
     assert res.stderr.strip() == ("error: dataset later:1 is missing feature column(s) the model needs: "
                                   "flc.grp (renamed to 'flc_grp'?)")
+
+
+def test_the_gate_says_why_a_model_has_no_slice_gap(ws, tmp_path: Path):
+    """MASS birthwt (189 births; race coded 1..3, so no text feature): the gate said "no slice metrics
+    recorded for this version", as if a record were lost; there was nothing to slice by."""
+    from mlops_tui.registry import gate
+    from tests.monitor_helpers import tune_small
+
+    bw = _real_frame("MASS", "birthwt").drop(columns="bwt")  # bwt is the target's source (a leak)
+    bw.to_csv(tmp_path / "birthwt.csv", index=False)
+    datasets.add(ws, str(tmp_path / "birthwt.csv"), name="birthwt", target="low")
+    run = tune_small(ws, "birthwt:1", tmp_path, name="birthwt")
+
+    verdict = gate.check(ws, ws.store.models.get(run.model_name, run.model_version))
+    assert verdict.checks["max_slice_gap"]["note"] == "no categorical feature to compare slices of"
+    assert "no categorical feature to compare slices of" in gate.explain(verdict.checks)
