@@ -79,6 +79,7 @@ class PipelinesScreen(BaseScreen):
         self.running: str | None = None
         self.live_of: str | None = None  # the pipeline last run from this screen ...
         self.live: dict[str, StageResult] = {}  # ... and its stages as that run decided them
+        self.stage_since: dict[str, float] = {}  # monotonic start of each stage of the run, for its clock
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -96,6 +97,13 @@ class PipelinesScreen(BaseScreen):
         self.sub_title = "pipelines"
         self.query_one("#pipelines-table", Table).focus()
         self.refresh_plans()
+        # The running stage's time counts up: a tune stage of minutes showed '● running' and
+        # nothing that moved, as if the screen had hung.
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        if self.running and self.is_current:
+            self._show_stages()
 
     def action_refresh(self) -> None:
         self.refresh_plans()
@@ -123,8 +131,8 @@ class PipelinesScreen(BaseScreen):
         self.loaded, self.plans = message.loaded, message.plans
         self.query_one("#pipelines-info", Static).update(message.where if not self.loaded else INFO)
         self.refresh_bindings()  # x only with a pipeline to run
-        rows = [[name, state_text(res.status), len(res.stages), message.last.get(name, "never run")]
-                for name, res in self.plans.items()]
+        rows = [[name, state_text("running" if name == self.running else res.status), len(res.stages),
+                 message.last.get(name, "never run")] for name, res in self.plans.items()]
         self.query_one("#pipelines-table", Table).fill(["pipeline", "state", "stages", "last run"], rows,
                                                       list(self.plans))
         self._show_stages()
@@ -145,15 +153,26 @@ class PipelinesScreen(BaseScreen):
         for s in res.stages if res else []:
             now = self.live.get(s.name) if name == self.live_of else None
             rows.append([s.name, s.kind, state_text(s.status), state_text(now.status) if now else "",
-                         f"{now.seconds:.1f} s" if now and now.seconds else "", s.last or "—",
+                         self._time(now), s.last or "—",
                          made(now.outputs if now and now.outputs else s.outputs, s.kind), s.reason])
         self.query_one("#stages-table", Table).fill(  # 'why' last: long reasons never hide the live columns
             ["stage", "kind", "state", "this run", "time", "last run", "made", "why"], rows,
             [s.name for s in res.stages] if res else [])
 
+    def _time(self, stage: StageResult | None) -> str:
+        """How long a stage of this screen's run took, or has been running ('12 s…')."""
+        from time import monotonic
+
+        if stage is None:
+            return ""
+        if stage.status == "running" and stage.name in self.stage_since:
+            return f"{monotonic() - self.stage_since[stage.name]:.0f} s…"
+        return f"{stage.seconds:.1f} s" if stage.seconds else ""
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """x is offered only with a pipeline to run: with no file it could only say there is none."""
-        return bool(self.loaded) if action == "run" else True
+        """x is offered only with a pipeline to run, and not while one runs: with no file, or
+        during a run, it could only say why not."""
+        return bool(self.loaded) and not self.running if action == "run" else True
 
     def action_run(self) -> None:
         name = self._selected()
@@ -163,8 +182,15 @@ class PipelinesScreen(BaseScreen):
         if self.running:
             self.notify(f"pipeline {self.running} is running", severity="warning")
             return
-        self.running, self.live_of, self.live = name, name, {}
+        self.running, self.live_of, self.live, self.stage_since = name, name, {}, {}
+        self.refresh_bindings()
+        self._set_state(name, "running")
         self.run_pipeline(self.loaded[name])
+
+    def _set_state(self, name: str, status: str) -> None:
+        table = self.query_one("#pipelines-table", Table)
+        if name in table.rows and table.ordered_columns:
+            table.update_cell(name, table.ordered_columns[1].key, state_text(status))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="pipelines-run")
     def run_pipeline(self, pipeline: Pipeline) -> None:
@@ -180,11 +206,16 @@ class PipelinesScreen(BaseScreen):
             self.post_message(self.RunEnded(result))
 
     def on_pipelines_screen_stage_progress(self, message: StageProgress) -> None:
+        from time import monotonic
+
+        if message.stage.status == "running":
+            self.stage_since[message.stage.name] = monotonic()
         self.live[message.stage.name] = message.stage
         self._show_stages()
 
     def on_pipelines_screen_run_ended(self, message: RunEnded) -> None:
         self.running = None
+        self.refresh_bindings()
         res = message.result
         if res is not None:
             stopped = next((s for s in res.stages if s.status in ("refused", "failed")), None)

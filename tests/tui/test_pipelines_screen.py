@@ -133,3 +133,40 @@ async def test_the_footer_offers_x_only_with_a_pipeline_to_run(ws, tmp_path, mon
         await wait_for(pilot, lambda: app.screen.query_one("#pipelines-table").row_count == 1, what="the pipeline")
         await wait_for(pilot, lambda: "x Run pipeline" in screen_text(app)[-1], what="x offered")
         assert str(info.render()).startswith("x runs the selected pipeline")
+
+
+async def test_a_running_stage_shows_its_time_counting_and_x_waits_for_the_run(project, monkeypatch):
+    """A stage running for minutes (a tune) showed '● running' and an empty time, and nothing on
+    screen moved; the footer still offered x, which could only say the pipeline was running."""
+    import threading
+
+    import mlops_tui.pipelines as pipelines
+    from tests.tui.helpers_screens import screen_text
+
+    monkeypatch.chdir(project.root.parent)
+    release = threading.Event()
+    real_run = pipelines.run
+
+    def held_run(ws, pipeline, on_stage=None):  # the real runner, held while stage 'more' runs
+        def progress(stage):
+            on_stage(stage)
+            if stage.name == "more" and stage.status == "running":
+                release.wait(30)
+        return real_run(ws, pipeline, on_stage=progress)
+
+    monkeypatch.setattr(pipelines, "run", held_run)
+    app = app_on(project, "pipelines")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        stages = app.screen.query_one("#stages-table")
+        await pilot.press("x")
+        try:
+            await wait_for(pilot, lambda: rows(stages)[1][4] == "0 s…", what="the clock of the running stage")
+            await wait_for(pilot, lambda: rows(stages)[1][4] in ("1 s…", "2 s…"), what="the clock moving")
+            assert rows(app.screen.query_one("#pipelines-table"))[0][1] == "● running"
+            assert "Run pipeline" not in screen_text(app)[-1]
+        finally:
+            release.set()
+        await wait_for(pilot, lambda: rows(stages)[1][3] == "✓ ran", what="the run's end")
+        assert rows(stages)[1][4].endswith(" s") and "…" not in rows(stages)[1][4]
+        await wait_for(pilot, lambda: "x Run pipeline" in screen_text(app)[-1], what="x offered again")
