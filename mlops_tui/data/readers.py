@@ -28,8 +28,9 @@ Rules
 
 How a CSV is written (delimiter, header, decimal comma, names) is judged from its first 64 KiB
 (:func:`sniff_csv`, which also refuses UTF-16, binary and non-UTF-8 text found there). Whole-file
-readers (:func:`read_file`) then check every row in one streaming pass of the ``csv`` module
-(ragged rows, encoding further on) before Polars scans it lazily; ``score`` skips that pass (it
+readers (:func:`read_file`) then check every row in one streaming pass (ragged rows, encoding
+further on: numpy counts the delimiters of a file without quotes, :mod:`csv_widths`; the ``csv``
+module reads any other) before Polars scans it lazily; ``score`` skips that pass (it
 would cost ~20 % of a job) and turns what Polars meets later in the file into the same one-line
 errors (:func:`read_error`). Column types are inferred from the first ``INFER_ROWS`` rows; a value
 further on that does not fit is read again with every row inferred (:func:`collect`, ``dataset
@@ -52,7 +53,7 @@ from typing import IO, Any
 
 import polars as pl
 
-from mlops_tui.data import dates
+from mlops_tui.data import csv_widths, dates
 from mlops_tui.errors import UserError
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
@@ -410,15 +411,8 @@ def _sniff_delimiter(path: Path, sample: str) -> str:
 
 
 @dataclass
-class RowWidths:
+class RowWidths(csv_widths.Widths):
     """What one pass over a CSV's rows found: the header's width and the rows that differ from it."""
-
-    width: int | None = None
-    rows: int = 0  # data rows (blank lines skipped)
-    short: int = 0  # rows with fewer fields than the first row
-    long: int = 0  # rows with more
-    first_line: int | None = None  # line number of the first ragged row
-    first_fields: int | None = None  # its number of fields
 
     @property
     def ragged(self) -> int:
@@ -434,7 +428,14 @@ class RowWidths:
 
 def row_widths(path: Path, delimiter: str, header: bool, *, stop_at_first: bool = False) -> RowWidths:
     """One streaming pass of the csv module over every row (quotes and embedded newlines handled):
-    counts rows whose width differs from the first row's. UserError on text that is not UTF-8."""
+    counts rows whose width differs from the first row's. UserError on text that is not UTF-8.
+    A file without quotes is counted by numpy instead, line by line (csv_widths: ~10x faster)."""
+    try:
+        fast = RowWidths()
+        if csv_widths.count(lambda: _open_bytes(path), delimiter, header, fast, stop_at_first=stop_at_first):
+            return fast
+    except (OSError, EOFError) as exc:  # a truncated .gz
+        raise UserError(f"{path}: cannot be read ({first_line(exc)})") from exc
     found = RowWidths()
     try:
         with _open_text(path) as fh:
