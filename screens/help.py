@@ -37,10 +37,11 @@ class HelpScreen(BaseScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         here = SCOPES.get(self.origin)
+        # Two lines at 80 columns (four, once it named the screen, pushed the keys down)
         yield Static(
-            f"Keys by screen{f', this one ({here}) first' if here else ''}. Remap any of them by id in "
-            "the workspace's config.toml, e.g.\n"
-            '[keys]  "app.quit" = "ctrl+q".  Esc goes back; ctrl+p opens the command palette.',
+            (f"Keys of {here} first, then of every screen" if here else "Keys by screen")
+            + " · Esc back · ctrl+p palette\n"
+            'Remap by id in the workspace\'s config.toml: [keys] "app.quit" = "ctrl+q"',
             id="help-intro", markup=False,
         )
         yield Table(id="help-table")

@@ -532,3 +532,5 @@ async def test_help_shows_the_keys_of_the_screen_it_was_opened_from_first(ws, ap
         await pilot.pause()
         assert "pipelines.refresh" in "\n".join(screen_text(app))
         assert cut_columns(table) == []
+        intro = app.screen.query_one("#help-intro")
+        assert str(intro.render()).startswith("Keys of Pipelines first") and intro.size.height == 2
