@@ -47,9 +47,14 @@ class CalendarWindow:
 
     def add(self, X: np.ndarray) -> None:
         for source, parts in self.parts.items():
-            hours = _hours(X, parts)
-            if hours.size:
-                self._widen(source, float(hours.min()), float(hours.max()))
+            # The first and last row by one sortable number (YYYYMMDDHH, exact in a float): a pass
+            # per part, where hours since 1970 for every row cost 0.24 s per million rows.
+            key = X[:, parts["year"]] * 1e6
+            for part, scale, default in (("month", 1e4, 1.0), ("day", 1e2, 1.0), ("hour", 1.0, 0.0)):
+                key += X[:, parts[part]] * scale if part in parts else default * scale
+            if not np.isnan(key).all():  # a row missing a part is left out
+                first, last = _hours(np.array([np.nanmin(key), np.nanmax(key)]))
+                self._widen(source, first, last)
 
     def merge(self, other: CalendarWindow) -> None:
         for source, first in other.first.items():
@@ -87,17 +92,13 @@ class CalendarWindow:
         return np.unique(values).astype(float), span
 
 
-def _hours(X: np.ndarray, parts: dict[str, int]) -> np.ndarray:
-    """Hours since 1970 of each row whose parts are all there (NaN parts: the row is left out)."""
-    cols = {p: X[:, i] for p, i in parts.items() if p != "weekday"}
-    ok = np.logical_and.reduce([~np.isnan(c) for c in cols.values()])
-    year = cols["year"][ok].astype(np.int64)
-    month = cols["month"][ok].astype(np.int64) if "month" in cols else np.ones_like(year)
-    day = cols["day"][ok].astype(np.int64) if "day" in cols else np.ones_like(year)
-    hour = cols["hour"][ok].astype(np.int64) if "hour" in cols else np.zeros_like(year)
+def _hours(keys: np.ndarray) -> tuple[float, float]:
+    """Hours since 1970 of two YYYYMMDDHH keys."""
+    year, month, day, hour = (np.asarray(v, dtype=np.int64) for v in (keys // 1e6, keys // 1e4 % 100,
+                                                                      keys // 1e2 % 100, keys % 100))
     months = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
-    days = months.astype("datetime64[D]").astype(np.int64) + day - 1
-    return (days * 24 + hour).astype(float)
+    hours = (months.astype("datetime64[D]").astype(np.int64) + day - 1) * 24 + hour
+    return float(hours[0]), float(hours[1])
 
 
 def _day_of_month(days: np.ndarray) -> np.ndarray:
