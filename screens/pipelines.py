@@ -111,7 +111,7 @@ class PipelinesScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="pipelines-plan")
     def refresh_plans(self) -> None:
         from mlops_tui.errors import UserError
-        from mlops_tui.pipelines import last_file, plan, spec
+        from mlops_tui.pipelines import last_file, last_status, plan, spec
 
         ws = self.app.ws
         try:
@@ -124,7 +124,7 @@ class PipelinesScreen(BaseScreen):
         except UserError as exc:  # a broken file: what is wrong stays on screen (the note fades), x not offered
             self.post_message(self.Planned(f"{exc} · fix it, then press r.", {}, {}, {}))
             raise
-        last = {name: runs[0].status for name in loaded if (runs := ws.store.pipelines.list(name, limit=1))}
+        last = {name: status for name in loaded if (status := last_status(ws, name))}
         self.post_message(self.Planned(str(file), loaded, {name: plan(ws, p) for name, p in loaded.items()}, last))
 
     def on_pipelines_screen_planned(self, message: Planned) -> None:

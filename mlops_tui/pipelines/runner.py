@@ -35,7 +35,7 @@ from mlops_tui.results import JsonDict, Result
 
 if TYPE_CHECKING:
     from mlops_tui.pipelines.spec import Pipeline, Stage
-    from mlops_tui.store import PipelineStage
+    from mlops_tui.store import PipelineRun, PipelineStage
     from mlops_tui.workspace import Workspace
 
 @dataclass(frozen=True)
@@ -232,6 +232,26 @@ def drift_reason(ws: Workspace, deployment: str, p: Pipeline | None = None) -> s
 Progress = Callable[[StageResult], None]
 
 
+def _live(runs: list[PipelineRun]) -> list[PipelineRun]:
+    """The runs recorded as running whose process is alive on this host (another host's cannot be checked)."""
+    host = socket.gethostname()
+    return [r for r in runs if r.status == "running" and r.host == host and alive(r.pid)]
+
+
+def last_status(ws: Workspace, name: str) -> str | None:
+    """How pipeline ``name``'s latest run ended, None when it never ran. A run recorded as running
+    reads ``running`` while its process lives (or on another host, which cannot be checked) and
+    ``interrupted`` once it died (it read 'running' for good after a kill -9); runs skipped after it
+    (cron's next hours while it ran) do not hide it."""
+    runs = ws.store.pipelines.list(name, limit=50)
+    if not runs:
+        return None
+    held = next((r for r in runs if r.status != "skipped"), None)
+    if held is not None and held.status == "running":
+        return "running" if held.host != socket.gethostname() or alive(held.pid) else "interrupted"
+    return runs[0].status
+
+
 def run(ws: Workspace, p: Pipeline, *, force: str | None = None, when_drift: str | None = None,
         on_stage: Progress | None = None) -> PipelineResult:
     """Run ``p``: skip what is fresh, stop at a refusal or a failure; everything is recorded."""
@@ -239,7 +259,7 @@ def run(ws: Workspace, p: Pipeline, *, force: str | None = None, when_drift: str
     store = ws.store.pipelines
     active = store.list(p.name, status="running")
     host = socket.gethostname()
-    live = [r for r in active if r.host == host and alive(r.pid) and r.pid != os.getpid()]
+    live = [r for r in _live(active) if r.pid != os.getpid()]
     if live:  # cron started it again before the last run ended: that run brings the stages up to date
         return _skipped(ws, p, f"pipeline {p.name} is already running (run {live[0].run_id}, pid {live[0].pid})",
                         "when-drift" if when_drift is not None else "manual")

@@ -84,7 +84,9 @@ async def test_without_a_pipeline_file_the_screen_says_how_to_add_one_uncut_at_8
 
 async def test_running_a_pipeline_that_cron_is_running_says_so(project, monkeypatch):
     """`x` while another process (cron) runs the pipeline: the run is skipped, and the notification
-    names the run in progress instead of a bare 'skipped' (it was an error before: 'already running')."""
+    names the run in progress instead of a bare 'skipped' (it was an error before: 'already running').
+    The last-run column says 'running' while that process lives, 'interrupted' once it died (it read
+    'running' for good after a kill -9)."""
     import socket
     import subprocess
 
@@ -101,6 +103,13 @@ async def test_running_a_pipeline_that_cron_is_running_says_so(project, monkeypa
             await pilot.press("x")
             expected = f"pipeline penguins: skipped: pipeline penguins is already running (run cronrun001, pid {cron.pid})"
             await wait_for(pilot, lambda: expected in notes(app), what="the skip and why")
+            last_run = lambda: rows(app.screen.query_one("#pipelines-table"))[0][3]  # noqa: E731
+            # the run in progress, not the skipped attempt recorded after it
+            await wait_for(pilot, lambda: last_run() == "running", what="last run: running")
+            cron.kill()
+            cron.wait()
+            await pilot.press("r")
+            await wait_for(pilot, lambda: last_run() == "interrupted", what="a dead run: interrupted, not running")
     finally:
         cron.kill()
         cron.wait()
