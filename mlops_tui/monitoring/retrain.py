@@ -341,7 +341,8 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
         Contender(champion.name, champion.version, champion.ref, champ_metrics),
         Contender(challenger.name, challenger.version, challenger.ref, chall_metrics),
         {k: Pair(champ_metrics.get(k), chall_metrics.get(k)) for k in keys}, verdict, better,
-        tuple(_signature_changes(champion, challenger) + ([note] if note else [])), summary)
+        tuple(_signature_changes(champion, challenger) + ([note] if note else [])
+              + ([narrow] if promoted and (narrow := _narrow_win(noise, metric)) else [])), summary)
     record = result.to_json()
     if not promoted:
         ws.store.audit.record("retrain", obj, "refused", {k: record[k] for k in ("run_id", "dataset", "metrics", "gate")}
@@ -354,6 +355,26 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     ws.store.audit.record("retrain", obj, "ok", {"run_id": run_id, "dataset": dv.ref, "champion": champion.ref,
                                                   "challenger": challenger.ref, "metrics": record["metrics"]})
     return result
+
+
+FEW_ROWS = 30  # a win on fewer compared rows is said to rest on them: their bootstrap is no measure of chance
+
+
+def _narrow_win(noise: gate.DropNoise | None, metric: str) -> str | None:
+    """A promoted challenger's win that the rows compared on cannot tell from chance: its paired
+    interval reaches 'worse', or there are fewer than :data:`FEW_ROWS` of them (a bootstrap of 8 rows
+    on which the challenger ranks every case right never draws 'worse'). MASS birthwt's challenger
+    replaced its champion for a roc_auc of 0.6 against 0.2 on 6 rows, a summary that read like a clear win."""
+    if noise is None:
+        return None
+    if noise.high > 0:
+        return (f"the win is within noise: over {noise.rows} paired rows the challenger's {metric} is "
+                f"{figure(max(-noise.low, 0.0))} better to {figure(noise.high)} worse than the champion's "
+                "(95% interval); more new labelled rows would tell the two apart")
+    if noise.rows < FEW_ROWS:
+        return (f"the win rests on {noise.rows} rows only (fewer than {FEW_ROWS}, too few to tell chance from "
+                "skill); more new labelled rows would tell the two apart")
+    return None
 
 
 def _within(noise: gate.DropNoise | None) -> str:

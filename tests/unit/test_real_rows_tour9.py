@@ -112,3 +112,28 @@ def test_the_gate_says_why_a_model_has_no_slice_gap(ws, tmp_path: Path):
     verdict = gate.check(ws, ws.store.models.get(run.model_name, run.model_version))
     assert verdict.checks["max_slice_gap"]["note"] == "no categorical feature to compare slices of"
     assert "no categorical feature to compare slices of" in gate.explain(verdict.checks)
+
+
+def test_retrain_says_when_a_promoted_challenger_s_win_is_within_noise(ws, tmp_path: Path):
+    """MASS birthwt (189 births): a second version of 150 of them left 6 holdout rows the champion never
+    learnt from, and retrain promoted the challenger for a roc_auc of 0.6 against 0.2 on those 6 rows
+    with no word that such a win may be chance's. The summary stands; a warning says so (the paired
+    interval reaches 'worse', or the rows are too few for a bootstrap to measure chance)."""
+    from mlops_tui.monitoring import retrain
+    from mlops_tui.registry import models as registry
+    from tests.monitor_helpers import tune_small
+
+    bw = _real_frame("MASS", "birthwt").drop(columns="bwt")
+    bw.to_csv(tmp_path / "v1.csv", index=False)
+    datasets.add(ws, str(tmp_path / "v1.csv"), name="birthwt", target="low")
+    run = tune_small(ws, "birthwt:1", tmp_path, name="birthwt")
+    registry.deploy(ws, f"{run.model_name}:{run.model_version}", "bw", force=True)
+    bw.sample(150, random_state=3).to_csv(tmp_path / "v2.csv", index=False)
+    datasets.add(ws, str(tmp_path / "v2.csv"), name="birthwt", target="low")
+
+    res = retrain.retrain(ws, "bw", "birthwt:2")
+    assert res.promoted and res.compared_rows < retrain.FEW_ROWS
+    (said,) = [w for w in res.warnings if w.startswith("the win ")]
+    assert said in (f"the win rests on {res.compared_rows} rows only (fewer than 30, too few to tell chance from "
+                    "skill); more new labelled rows would tell the two apart",) or said.startswith(
+        f"the win is within noise: over {res.compared_rows} paired rows the challenger's roc_auc is ")
