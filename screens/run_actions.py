@@ -56,6 +56,10 @@ def run_action_offered(action: str, run: Run | None) -> bool:
     never lists a key that can only answer 'is not running' (other actions, or no run yet: offered)."""
     if run is None or action not in ("stop", "resume"):
         return True
+    if action == "resume" and (run.config or {}).get("retrain_of"):
+        # a retrain is no study: R turned one into a 5-trial study that registered yet another
+        # model version, beside the comparison the retrain was made for
+        return False
     return (run.status in ACTIVE) == (action == "stop")
 
 

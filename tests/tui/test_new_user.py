@@ -251,12 +251,20 @@ async def test_a_retrain_run_says_whose_parameters_it_reused(ws, app_factory):
         )
         cells = [str(c) for c in table.get_row_at(0)]
         assert "retrain" in cells and "holdout 0.1200" in cells  # its best was '-': a run that did nothing
+        # no R (Resume): it turned the retrain into a 5-trial study registering one more model
+        assert "Resume" not in screen_text(app)[-1]
         await app.push_screen(RunDetailScreen("69bd51fb00"))
         head = app.screen.query_one("#run-head")
         assert await wait_for(
             pilot, lambda: "retrain of penguins:1 with its parameters" in str(head.render())
         )
         assert "trials 0" not in str(head.render())
+        await pilot.pause()
+        assert "Resume" not in screen_text(app)[-1] and "Logs" in screen_text(app)[-1]
+        await app.screen.run_action("resume")  # as the palette would: nothing opens
+        await pilot.pause()
+        assert type(app.screen).__name__ == "RunDetailScreen"
+    assert [r.n_trials for r in ws.store.runs.list()] == [0]
 
 
 async def test_the_history_plots_key_is_below_it_not_over_trial_0(ws, app_factory):
