@@ -8,6 +8,7 @@ record, and the next run finds them (a ``running`` row whose pid is dead counts 
 from __future__ import annotations
 
 import builtins  # list() below shadows the builtin in annotations
+from collections.abc import Callable
 from typing import Any
 
 from mlops_tui.store._area import Area, dumps, loads, utcnow
@@ -32,9 +33,21 @@ def _stage(r: dict[str, Any]) -> PipelineStage:
 
 class Pipelines(Area):
     def start(self, *, run_id: str, pipeline: str, file: str, trigger: str, pid: int, host: str,
-              interrupted: tuple[str, ...] = (), audit: Event | None = None) -> None:
-        """Record a run as running; ``interrupted``: earlier runs of this pipeline whose process died."""
+              interrupted: tuple[str, ...] = (), audit: Event | None = None,
+              unless: Callable[[builtins.list[PipelineRun]], PipelineRun | None] | None = None,
+              ) -> PipelineRun | None:
+        """Record a run as running; ``interrupted``: earlier runs of this pipeline whose process died.
+
+        ``unless`` is called inside the write transaction (one process at a time) with the pipeline's
+        runs recorded as running: a run it returns holds the pipeline, and then nothing is written and
+        that run is returned. Two processes started in the same instant cannot both start."""
         with self._write() as con:
+            if unless is not None:
+                running = self._rows(
+                    con, "SELECT * FROM pipeline_runs WHERE pipeline = ? AND status = 'running'", [pipeline])
+                holder = unless([_run(r) for r in running])
+                if holder is not None:
+                    return holder
             for old in interrupted:
                 con.execute("UPDATE pipeline_runs SET status = 'interrupted', ended_at = ? WHERE run_id = ?",
                             [utcnow(), old])
@@ -43,6 +56,7 @@ class Pipelines(Area):
                         [run_id, pipeline, file, trigger, pid, host, utcnow()])
             if audit:
                 write_event(con, audit)
+        return None
 
     def put_stage(self, *, run_id: str, stage: str, kind: str, position: int, status: str,
                   reason: str | None = None, fingerprint: str | None = None,

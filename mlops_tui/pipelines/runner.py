@@ -238,6 +238,15 @@ def _live(runs: list[PipelineRun]) -> list[PipelineRun]:
     return [r for r in runs if r.status == "running" and r.host == host and alive(r.pid)]
 
 
+def _holder(running: list[PipelineRun]) -> PipelineRun | None:
+    """The run of another live process on this host among runs recorded as running: it holds the pipeline."""
+    return next((r for r in _live(running) if r.pid != os.getpid()), None)
+
+
+def _already_running(p: Pipeline, holder: PipelineRun) -> str:
+    return f"pipeline {p.name} is already running (run {holder.run_id}, pid {holder.pid})"
+
+
 def last_status(ws: Workspace, name: str) -> str | None:
     """How pipeline ``name``'s latest run ended, None when it never ran. A run recorded as running
     reads ``running`` while its process lives (or on another host, which cannot be checked) and
@@ -259,10 +268,10 @@ def run(ws: Workspace, p: Pipeline, *, force: str | None = None, when_drift: str
     store = ws.store.pipelines
     active = store.list(p.name, status="running")
     host = socket.gethostname()
-    live = [r for r in _live(active) if r.pid != os.getpid()]
-    if live:  # cron started it again before the last run ended: that run brings the stages up to date
-        return _skipped(ws, p, f"pipeline {p.name} is already running (run {live[0].run_id}, pid {live[0].pid})",
-                        "when-drift" if when_drift is not None else "manual")
+    trigger = "when-drift" if when_drift is not None else "manual"
+    holder = _holder(active)
+    if holder:  # cron started it again before the last run ended: that run brings the stages up to date
+        return _skipped(ws, p, _already_running(p, holder), trigger)
     drifted = None
     if when_drift is not None:
         drifted = drift_reason(ws, when_drift, p)
@@ -271,11 +280,15 @@ def run(ws: Workspace, p: Pipeline, *, force: str | None = None, when_drift: str
     check_inputs(p)
     run_id = uuid.uuid4().hex[:10]
     obj = f"pipeline:{p.name}"
-    store.start(run_id=run_id, pipeline=p.name, file=str(p.file), trigger="when-drift" if drifted else "manual",
-                pid=os.getpid(), host=host,
-                interrupted=tuple(r.run_id for r in active if r.host == host and not alive(r.pid)),
-                audit=("pipeline run", obj, "started", {"run_id": run_id, "file": str(p.file), "force": force,
-                                                       "when_drift": drifted}))
+    # _holder is asked again where one process writes at a time: of two started at once, one runs
+    holder = store.start(
+        run_id=run_id, pipeline=p.name, file=str(p.file), trigger="when-drift" if drifted else "manual",
+        pid=os.getpid(), host=host, unless=_holder,
+        interrupted=tuple(r.run_id for r in active if r.host == host and not alive(r.pid)),
+        audit=("pipeline run", obj, "started", {"run_id": run_id, "file": str(p.file), "force": force,
+                                               "when_drift": drifted}))
+    if holder:
+        return _skipped(ws, p, _already_running(p, holder), trigger)
     h = _History.of(ws, p.name)
     hashes = FileHashes(ws.root)
     up: dict[str, dict[str, Any]] = {}
