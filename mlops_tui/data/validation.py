@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -152,6 +153,30 @@ def _same_categories(lf: pl.LazyFrame, name: str, contract: str, actual: str, pr
     return f"{one} as {same[0]!r}" if len(same) else None
 
 
+_DATETIME = re.compile(r"Datetime\(time_unit='\w+'(?:, time_zone=(?:'([^']*)'|None))?\)")
+
+
+def _zones(contract: str, actual: str) -> tuple[str | None, str | None] | None:
+    """(the contract's time zone, the file's) when both columns are Datetimes (None: no zone); None
+    when either is not. Another time unit (ns from pandas' Parquet, us from a CSV) is the same times."""
+    ours, theirs = _DATETIME.fullmatch(contract), _DATETIME.fullmatch(actual)
+    return (ours[1], theirs[1]) if ours and theirs else None
+
+
+def _zone_warning(name: str, ref: str, contract: str | None, actual: str | None) -> str:
+    """The file's times carry another zone than the version's, said as a warning with how a model of
+    the version reads them (signature.zone_of): carData MplsStops' stops written without their 'Z'
+    were a problem, "column 'date' is Datetime[us], the contract says Datetime[us, UTC]", though
+    `score` reads them, as UTC times."""
+    if actual is None:
+        return (f"column {name!r} has times without a zone; {ref}'s are {contract}: a model of {ref} reads them "
+                f"as {contract} times")
+    if contract is None:
+        return (f"column {name!r} has times in zone {actual}; {ref}'s had none: a model of {ref} reads their "
+                "wall time")
+    return f"column {name!r} has times in zone {actual}; {ref}'s are {contract}: a model of {ref} converts them"
+
+
 def _is_dates(dtype: str) -> bool:
     return dtype == "Date" or dtype.startswith("Datetime")
 
@@ -189,6 +214,10 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert:
             problems.append(f"missing column {name!r} ({dtype_text(e['dtype'])}, {e['role']})"
                             + _renamed(name, e["dtype"], extra))
         elif name not in empty and not _compatible(e["dtype"], schema[name]):
+            if (zones := _zones(e["dtype"], schema[name])) is not None:
+                if zones[0] != zones[1]:
+                    warnings.append(_zone_warning(name, dv.ref, *zones))
+                continue
             if fmt := _text_date_format(lf, name, e["dtype"], schema[name]):
                 date_formats[name] = fmt
                 continue

@@ -137,3 +137,21 @@ def test_retrain_says_when_a_promoted_challenger_s_win_is_within_noise(ws, tmp_p
     assert said in (f"the win rests on {res.compared_rows} rows only (fewer than 30, too few to tell chance from "
                     "skill); more new labelled rows would tell the two apart",) or said.startswith(
         f"the win is within noise: over {res.compared_rows} paired rows the challenger's roc_auc is ")
+
+
+def test_validate_warns_of_times_without_their_zone_as_score_reads_them(ws, tmp_path: Path):
+    """carData MplsStops' stop times are UTC ('2017-01-01T06:00:42Z'); a later export without the 'Z'
+    was a problem, "column 'date' is Datetime[us], the contract says Datetime[us, UTC]" (exit 1, a
+    pipeline's data stage stopped), although `score` reads those times, as UTC. Now a warning."""
+    from mlops_tui.data import validation
+
+    stops = _real_frame("carData", "MplsStops")[["row_id", "date", "problem", "race", "neighborhood"]]
+    stops.iloc[:3000].to_csv(tmp_path / "early.csv", index=False)
+    later = stops.iloc[3000:3500].assign(date=lambda d: d["date"].str.replace("T", " ").str.rstrip("Z"))
+    later.to_csv(tmp_path / "later.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="mpls", target="problem")
+
+    r = validation.validate(ws, "mpls:1", str(tmp_path / "later.csv"))
+    assert r.ok, r.problems
+    assert r.warnings == ("column 'date' has times without a zone; mpls:1's are UTC: a model of mpls:1 reads them "
+                          "as UTC times",)
