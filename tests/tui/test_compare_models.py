@@ -202,6 +202,21 @@ async def test_scoring_a_missing_file_is_one_line_and_a_failed_job(ws):
     assert [j.status for j in ws.store.jobs.list()] == ["failed"]
 
 
+@pytest.mark.parametrize("size", [(100, 30), (120, 40)])
+async def test_the_registry_shows_where_a_version_is_deployed_uncut_from_100_columns(ws, size):
+    """At 100x30 the registry's last column read '@production →credit-' (the Detail pane took 2/5 of
+    the width for lines of 26 characters): which deployment serves a version was cut."""
+    registry_fixture(ws)
+    app = app_on(ws, "models")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#models-table")
+        assert cut_columns(table) == []
+        assert "@production →credit-batch" in [str(c) for r in range(table.row_count) for c in table.get_row_at(r)]
+        detail = app.screen.query_one("#model-detail-pane")
+        assert detail.size.width >= 32  # '  best_f1_threshold 0.2095' and its frame
+
+
 # -- snapshots -----------------------------------------------------------------------------------
 @pytest.mark.usefixtures("frozen_clock")
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
