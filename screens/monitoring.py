@@ -23,6 +23,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
+from textual.worker import Worker, WorkerState
 
 from mlops_tui.formatting import fmt
 
@@ -116,6 +117,7 @@ class MonitoringScreen(BaseScreen):
         super().__init__()
         self.summaries: dict[str, DeploymentHealth] = {}
         self.load_seq = 0
+        self.busy: tuple[str, float] | None = None  # what runs in the background (retrain, feedback), since when
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -140,6 +142,7 @@ class MonitoringScreen(BaseScreen):
         self.query_one("#deployments-table", Table).loading = True
         self.refresh_data()
         self.set_interval(REFRESH_S, self._tick)
+        self.set_interval(1.0, self._show_busy)
 
     def _tick(self) -> None:
         if self.is_current and not self.still_loading("monitoring-load"):
@@ -262,14 +265,46 @@ class MonitoringScreen(BaseScreen):
                     for d in job.drift],
                    [d.feature for d in job.drift])
 
+    # -- what runs in the background ------------------------------------------------------------
+    # A retrain takes seconds to minutes: its one notification faded, and nothing on screen said it
+    # was still going (or let a second t know). The Deployments pane's border says it, with a clock.
+    def _start(self, doing: str) -> None:
+        from time import monotonic
+
+        self.busy = (doing, monotonic())
+        self._show_busy()
+
+    def _done(self) -> None:
+        self.busy = None
+        self._show_busy()
+
+    def _show_busy(self) -> None:
+        from time import monotonic
+
+        table = self.query_one("#deployments-table", Table)
+        table.border_subtitle = f"● {self.busy[0]}… {monotonic() - self.busy[1]:.0f} s" if self.busy else ""
+
+    def _still_busy(self) -> bool:
+        """Whether something runs already (then say so): one retrain or feedback at a time."""
+        if self.busy is not None:
+            self.notify(f"still {self.busy[0]}: wait for it to end", severity="warning")
+        return self.busy is not None
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # (RoutesWorkerErrors' handler says why a worker failed; here its clock stops)
+        if event.worker.group in ("monitoring-retrain", "monitoring-feedback") and event.state in (
+                WorkerState.ERROR, WorkerState.CANCELLED):
+            self._done()
+
     # -- feedback -----------------------------------------------------------------------------
     def action_feedback(self) -> None:
         s = self._chosen()
-        if s is None:
+        if s is None or self._still_busy():
             return
 
         def done(answer: dict[str, str] | None) -> None:
             if answer and answer["labels"] and answer["id_column"]:
+                self._start(f"joining labels to {s.deployment}")
                 self.feedback(s.deployment, answer["labels"], answer["id_column"])
             elif answer is not None:
                 self.notify("Give the labels file and the id column that joins them", severity="warning")
@@ -287,6 +322,7 @@ class MonitoringScreen(BaseScreen):
                                                                 id_column=id_column)))
 
     def on_monitoring_screen_feedback_done(self, msg: FeedbackDone) -> None:
+        self._done()
         r = msg.result
         unlabelled = f" · {fmt(r.unlabelled)} rows without a label" if r.unlabelled else ""
         self.notify(f"✓ {fmt(r.rows_matched)} rows matched{unlabelled} · status {r.status}", timeout=8)
@@ -295,7 +331,7 @@ class MonitoringScreen(BaseScreen):
     # -- retrain ------------------------------------------------------------------------------
     def action_retrain(self) -> None:
         s = self._chosen()
-        if s is None:
+        if s is None or self._still_busy():
             return
 
         def done(answer: dict[str, str] | None) -> None:
@@ -312,6 +348,7 @@ class MonitoringScreen(BaseScreen):
             # (it said 'retraining cc2 for cc2': a model and a deployment of one name, which is which)
             self.notify(f"retraining {s.deployment}: a challenger to {s.model}:{s.version} is trained on "
                         f"{answer['dataset']} in the background…")
+            self._start(f"retraining {s.deployment} on {answer['dataset']}")
             self.retrain(s.deployment, answer["dataset"], trials)
 
         self.app.push_screen(FormScreen(f"Retrain {s.deployment} ({s.model}:{s.version})", [
@@ -332,6 +369,7 @@ class MonitoringScreen(BaseScreen):
         self.post_message(self.RetrainDone(result))
 
     def on_monitoring_screen_retrain_done(self, msg: RetrainDone) -> None:
+        self._done()
         r = msg.result
         body = Text(("✓ " if r.promoted else "✗ ") + r.summary + "\n\n",
                     style="green" if r.promoted else "yellow")

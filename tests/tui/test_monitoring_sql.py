@@ -190,6 +190,43 @@ async def test_retrain_from_the_keyboard_compares_challenger_and_champion(ws, tm
     assert retrain_run.started_at is not None and retrain_run.ended_at >= retrain_run.started_at
 
 
+async def test_a_retrain_running_shows_its_clock_and_a_second_t_waits(ws, monkeypatch):
+    """A retrain said 'retraining … in the background…' in a notification that faded after seconds;
+    for the minutes it can take, nothing on screen said it still ran, and t started a second one."""
+    import threading
+
+    import mlops_tui.monitoring.retrain as retraining
+    from mlops_tui.errors import UserError
+
+    monitoring_fixture(ws)
+    release, calls = threading.Event(), []
+
+    def held(ws_, deployment, dataset, trials=None):  # the domain's retrain is tested in tests/cli
+        calls.append(deployment)
+        release.wait(30)
+        raise UserError(f"{dataset}: no such dataset")
+
+    monkeypatch.setattr(retraining, "retrain", held)
+    app = app_on(ws, "monitoring")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#deployments-table")
+        try:
+            await pilot.press("t")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "FormScreen", what="the retrain form")
+            await pilot.press(*"newdata", "ctrl+s")
+            await wait_for(pilot, lambda: str(table.border_subtitle).startswith("● retraining credit-batch on newdata… "),
+                           what="the retrain on screen")
+            await wait_for(pilot, lambda: str(table.border_subtitle).endswith((" 1 s", " 2 s")), what="its clock")
+            await pilot.press("t")
+            await wait_for(pilot, lambda: any("still retraining credit-batch" in n for n in notes(app)), what="one at a time")
+            assert type(app.screen).__name__ == "MonitoringScreen" and calls == ["credit-batch"]
+        finally:
+            release.set()
+        await wait_for(pilot, lambda: any("newdata: no such dataset" in n for n in notes(app)), what="the refusal")
+        await wait_for(pilot, lambda: not table.border_subtitle, what="the clock gone")
+
+
 async def test_monitoring_without_deployments_says_what_to_do(ws):
     app = app_on(ws, "monitoring")
     async with app.run_test(size=(80, 24)) as pilot:
