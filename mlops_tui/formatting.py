@@ -46,8 +46,10 @@ def fmt(value: object, digits: int = 4, *, missing: str = "-") -> str:
             return f"{int(value):,}"
         if abs(value) >= 1e3:  # 246,662 and 1,680, as whole numbers print: '.4g' wrote 2.467e+05 and 1680
             return f"{value:,.0f}"
-        if abs(value) >= 1 or abs(value) < 1e-3:
-            return f"{value:.{digits}g}"  # 0.0006909, 1e-05: exponents only when tiny
+        # 0.0006909, 1e-05: exponents only when tiny; and a figure too small for ``digits`` decimals
+        # (a KS p of 0.0035 at 2 read '0.00' in monitor's table beside 0.00096 read '0.00096')
+        if abs(value) >= 1 or abs(value) < 1e-3 or abs(value) < 0.5 * 10**-digits:
+            return f"{value:.{digits}g}"
         return f"{value:.{digits}f}"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")

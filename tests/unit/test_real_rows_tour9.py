@@ -172,3 +172,15 @@ def test_validate_asks_whether_a_name_without_its_prefix_is_a_rename(ws, tmp_pat
     problems = validation.validate(ws, "mpls:1", str(tmp_path / "later.csv")).problems
     assert problems == ("missing column 'gender' (String, feature)",
                         "missing column 'policePrecinct' (Int64, feature); renamed to 'precinct'?")
+
+
+def test_a_small_p_value_is_not_printed_as_zero():
+    """survival flchain's later samples (sample.yr >= 2000): monitor's feature table gave creatinine's KS
+    p of 0.0035 as '0.00' (two decimals) beside kappa's 1.3e-11 and 0.00096 elsewhere, a zero that
+    read as 'certainly different'. A figure too small for its decimals keeps its significant digits;
+    rounding stays (0.005 at two decimals is 0.01)."""
+    from mlops_tui.formatting import fmt
+
+    assert [fmt(0.003526580465883114, 2), fmt(0.00096, 2), fmt(0.005, 2), fmt(0.16, 2), fmt(0.0, 2)] == [
+        "0.0035", "0.00096", "0.01", "0.16", "0"]
+    assert [fmt(0.0035), fmt(0.8123), fmt(0.0004, 3)] == ["0.0035", "0.8123", "0.0004"]
