@@ -136,10 +136,13 @@ def _whole_floats(lf: pl.LazyFrame, name: str, contract: str, actual: str) -> bo
 
 
 def _new_values(text: pl.Expr, known: list[str]) -> pl.Expr:
-    """The values of ``text`` that are none of ``known`` by their text or their value (1.0 is '1',
-    True is 'True': :func:`~mlops_tui.data.categories.category_key`), as a model reads categories."""
+    """The distinct values of ``text`` that are none of ``known`` by their text or their value (1.0 is
+    '1', True is 'True': :func:`~mlops_tui.data.categories.category_key`), as a model reads categories.
+    The key (a strip, two casts, a lower-case copy) is computed for the distinct values only: for
+    every value it cost ~0.3 s per million rows and column (bench/validate_rows.py)."""
     keys = pl.Series("k", known, dtype=pl.String).to_frame().select(category_key(pl.col("k"))).to_series()
-    return text.filter(text.is_not_null() & ~text.is_in(known) & ~category_key(text).is_in(keys.implode()))
+    values = text.unique(maintain_order=True)  # each use of it below is evaluated again: the same order
+    return values.filter(values.is_not_null() & ~values.is_in(known) & ~category_key(values).is_in(keys.implode()))
 
 
 def _same_categories(lf: pl.LazyFrame, name: str, contract: str, actual: str, prof: dict[str, Any]) -> str | None:
@@ -264,10 +267,9 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert:
                      pl.int_range(pl.len()).filter(bad).first().alias(f"notdaterow:{c}")]
         elif prof.get("kind") == "categorical" and prof.get("top_complete") and schema[c] != "Boolean" and c not in empty:
             known[c] = [str(v) for v, _ in prof["top"]]
-            aggs.append(_new_values(pl.col(c).cast(pl.String), known[c]).unique().sort().head(5).implode()
-                        .alias(f"new:{c}"))
-            aggs.append((pl.col(c).is_not_null().sum() - _new_values(pl.col(c).cast(pl.String), known[c]).len())
-                        .alias(f"known:{c}"))
+            text, new = pl.col(c).cast(pl.String), _new_values(pl.col(c).cast(pl.String), known[c])
+            aggs.append(new.sort().head(5).implode().alias(f"new:{c}"))
+            aggs.append((text.is_not_null().sum() - text.is_in(new.implode()).sum()).alias(f"known:{c}"))
     try:
         found = lf.select(aggs).collect().row(0, named=True)
     except Exception as exc:  # noqa: BLE001 - a value the reader could not parse late in the file
