@@ -267,9 +267,9 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert:
                      pl.int_range(pl.len()).filter(bad).first().alias(f"notdaterow:{c}")]
         elif prof.get("kind") == "categorical" and prof.get("top_complete") and schema[c] != "Boolean" and c not in empty:
             known[c] = [str(v) for v, _ in prof["top"]]
-            text, new = pl.col(c).cast(pl.String), _new_values(pl.col(c).cast(pl.String), known[c])
-            aggs.append(new.sort().head(5).implode().alias(f"new:{c}"))
-            aggs.append((text.is_not_null().sum() - text.is_in(new.implode()).sum()).alias(f"known:{c}"))
+            text, unseen = pl.col(c).cast(pl.String), _new_values(pl.col(c).cast(pl.String), known[c])
+            aggs.append(unseen.sort().head(5).implode().alias(f"new:{c}"))
+            aggs.append((text.is_not_null().sum() - text.is_in(unseen.implode()).sum()).alias(f"known:{c}"))
     try:
         found = lf.select(aggs).collect().row(0, named=True)
     except Exception as exc:  # noqa: BLE001 - a value the reader could not parse late in the file
