@@ -98,13 +98,13 @@ def monitor(
             out.print(f"job {detail.job_id}: drift not measured")
         elif detail:
             ft = table(f"features of job {detail.job_id}, worst first",
-                       ["feature", "kind", "drift", "PSI", "KS p", "nulls", "new", "mean"], [])
+                       ["feature", "kind", "drift", "PSI", "p", "nulls", "new", "mean"], [])
             for f in detail.drift:
                 nulls = "—" if f.null_rate_ref is None else f"{f.null_rate_ref:.0%}→{f.null_rate_cur:.0%}"
                 mean = "—" if f.ref_mean is None else f"{_mean(f.ref_mean)}→{_mean(f.cur_mean)}"
                 kind = {"numeric": "num", "categorical": "cat", "prediction": "pred"}.get(f.kind, f.kind)
                 ft.add_row(_name(f.feature), kind, _status(f.status), fmt(f.psi, 3),
-                           fmt(f.ks_pvalue, 2), nulls, fmt(f.new_categories), mean)
+                           fmt(f.pvalue, 2), nulls, fmt(f.new_categories), mean)
             out.print(ft)
             for f in detail.drift:
                 if f.note:

@@ -184,3 +184,33 @@ def test_a_small_p_value_is_not_printed_as_zero():
     assert [fmt(0.003526580465883114, 2), fmt(0.00096, 2), fmt(0.005, 2), fmt(0.16, 2), fmt(0.0, 2)] == [
         "0.0035", "0.00096", "0.01", "0.16", "0"]
     assert [fmt(0.0035), fmt(0.8123), fmt(0.0004, 3)] == ["0.0035", "0.8123", "0.0004"]
+
+
+def test_monitor_shows_the_p_value_that_set_a_feature_s_status(ws, cli, tmp_path: Path):
+    """carData MplsStops' October-December stops against a model of January-September: monitor's table
+    said long 'warn' at PSI 0.011 with 'KS p 0.12' beside it, a status the figures shown could not
+    explain: the chi-square of the bins (p < 1e-10 over 11,148 rows) had decided it, and categorical
+    features showed no p at all. The column now holds the smallest p of the tests that decide (`pvalue`
+    in --json; `ks_pvalue` stays)."""
+    from mlops_tui.formatting import fmt
+    from mlops_tui.registry import models as registry
+    from tests.monitor_helpers import tune_small
+
+    stops = _real_frame("carData", "MplsStops").sort_values("date")[
+        ["row_id", "date", "problem", "lat", "long", "neighborhood"]]
+    stops[stops["date"] < "2017-10-01"].to_csv(tmp_path / "early.csv", index=False)
+    stops[stops["date"] >= "2017-10-01"].drop(columns="problem").to_csv(tmp_path / "late.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="mpls", target="problem")
+    run = tune_small(ws, "mpls:1", tmp_path, name="mpls")
+    registry.deploy(ws, f"{run.model_name}:{run.model_version}", "stops", force=True)
+    assert cli("score", "stops", str(tmp_path / "late.csv"), "--output", str(tmp_path / "out.parquet")).code == 0
+
+    (job,) = cli("monitor", "stops", "--json").json["jobs"]
+    drift = {f["feature"]: f for f in job["drift"]}
+    assert drift["long"]["status"] == "warn" and drift["long"]["ks_pvalue"] > 0.01
+    assert drift["long"]["pvalue"] < 1e-3  # the chi-square of its bins: what made it warn
+    assert drift["neighborhood"]["pvalue"] is not None and drift["neighborhood"]["ks_pvalue"] is None
+    shown = cli("monitor", "stops").stdout
+    (long_row,) = [line for line in shown.splitlines() if line.split("│")[0].strip() == "long"]
+    assert long_row.split("│")[4].strip() == fmt(drift["long"]["pvalue"], 2)
+
