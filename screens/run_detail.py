@@ -140,7 +140,7 @@ class RunDetailScreen(BaseScreen):
 
     def on_run_detail_screen_loaded(self, message: Loaded) -> None:
         run, trials = message.run, message.trials
-        changed = self.run is None or self.run.status != run.status
+        first, changed = self.run is None, self.run is None or self.run.status != run.status
         self.run, self._trials = run, trials
         if changed:
             self.refresh_bindings()
@@ -148,6 +148,8 @@ class RunDetailScreen(BaseScreen):
         self._show_trials(run, trials)
         self._show_history(run, trials)
         self._show_outcome(run)
+        if first and retrain_of(run):  # no trials to list (it opened on an empty table): its model's outcome
+            show_tab(self.query_one(TabbedContent), "outcome")
         complete = sum(t.state.lower() == "complete" for t in trials)
         if complete != self._importance_for and (complete >= 2 or run.status == "completed"):
             self._importance_for = complete

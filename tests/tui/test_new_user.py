@@ -259,6 +259,8 @@ async def test_a_retrain_run_says_whose_parameters_it_reused(ws, app_factory):
             pilot, lambda: "retrain of penguins:1 with its parameters" in str(head.render())
         )
         assert "trials 0" not in str(head.render())
+        # it opens on its outcome: its Trials tab was an empty table
+        await wait_for(pilot, lambda: app.screen.query_one("#run-tabs").active == "outcome", what="the outcome")
         await pilot.pause()
         assert "Resume" not in screen_text(app)[-1] and "Logs" in screen_text(app)[-1]
         await app.screen.run_action("resume")  # as the palette would: nothing opens
