@@ -190,12 +190,17 @@ def _is_dates(dtype: str) -> bool:
     return dtype == "Date" or dtype.startswith("Datetime")
 
 
-def _text_date_format(lf: pl.LazyFrame, name: str, contract: str, actual: str) -> str | None:
+def _text_date_format(lf: pl.LazyFrame, name: str, contract: str, actual: str) -> tuple[str | None, str | None]:
     """The text-date format (``mlops_tui.data.dates``) of a text column where the contract has dates,
-    as ``add`` would read it (``07/01/2013 04:00``); None when it is not dates or not text."""
+    as ``add`` would read it (``07/01/2013 04:00``), None when it is not dates or not text; and
+    :func:`dates.ambiguity`'s note when every value reads day first too, as `score` warns of it
+    (carData MplsStops' times written 10/01/2017: validate said the file matches, score that 1 October
+    might be 10 January)."""
     if actual != "String" or not _is_dates(contract):
-        return None
-    return dates.infer_format(lf.select(name).collect().to_series())
+        return None, None
+    values = lf.select(name).collect().to_series()
+    fmt = dates.infer_format(values)
+    return fmt, dates.ambiguity(values, fmt) if fmt else None
 
 
 def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert: float) -> Validation:
@@ -227,8 +232,11 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert:
                 if zones[0] != zones[1]:
                     warnings.append(_zone_warning(name, dv.ref, *zones))
                 continue
-            if fmt := _text_date_format(lf, name, e["dtype"], schema[name]):
+            fmt, ambiguous = _text_date_format(lf, name, e["dtype"], schema[name])
+            if fmt:
                 date_formats[name] = fmt
+                if ambiguous:
+                    warnings.append(f"column {name!r}: {ambiguous}")
                 continue
             if dv.profile.get(name, {}).get("date_format") and _is_dates(schema[name]):
                 continue  # the version's dates were text (a Parquet of strings); these come typed (a CSV)

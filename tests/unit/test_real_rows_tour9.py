@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import polars as pl
 
 from mlops_tui.data import datasets
@@ -214,3 +215,21 @@ def test_monitor_shows_the_p_value_that_set_a_feature_s_status(ws, cli, tmp_path
     (long_row,) = [line for line in shown.splitlines() if line.split("│")[0].strip() == "long"]
     assert long_row.split("│")[4].strip() == fmt(drift["long"]["pvalue"], 2)
 
+
+
+def test_validate_warns_of_day_month_ambiguous_text_dates_as_score_does(ws, tmp_path: Path):
+    """carData MplsStops' first October stops exported as 10/01/2017 ..: `dataset validate` said the file
+    matches mpls:1 while `score` warned that 10/01/2017 read as 1 October could be 10 January. Now
+    validate says so too, in score's words."""
+    from mlops_tui.data import validation
+
+    stops = _real_frame("carData", "MplsStops").sort_values("date")[["row_id", "date", "problem", "race"]]
+    stops[stops["date"] < "2017-10-01"].to_csv(tmp_path / "early.csv", index=False)
+    later = stops[stops["date"] >= "2017-10-01"].head(300)
+    later.assign(date=pd.to_datetime(later["date"]).dt.strftime("%m/%d/%Y")).to_csv(tmp_path / "us.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="mpls", target="problem")
+
+    r = validation.validate(ws, "mpls:1", str(tmp_path / "us.csv"))
+    assert r.ok and r.warnings == (
+        "column 'date': '10/01/2017' read as 2017-10-01 (%m/%d/%Y); every value also reads as %d/%m/%Y "
+        "(2017-01-10): write dates as ISO (YYYY-MM-DD) to be sure",)
