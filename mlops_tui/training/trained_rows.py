@@ -93,7 +93,10 @@ def _column_hash(column: pl.Series) -> np.ndarray:
         )
         if distinct.len() == 0:
             return np.full(column.len(), _MISSING, dtype=np.uint64)
-        at = distinct.search_sorted(text.fill_null(distinct[0])).to_numpy()
+        # Each value's place among the distinct ones by a hash lookup: a binary search of 3 million
+        # distinct texts took 5.2 s, this 3.5 s (an id column that is not Int64: UInt32 row numbers).
+        at = text.replace_strict(distinct, pl.int_range(distinct.len(), eager=True), default=0,
+                                 return_dtype=pl.Int64).to_numpy()
         bits = digests[at]
     return np.where(column.is_null().to_numpy(), np.uint64(_MISSING), bits)
 
