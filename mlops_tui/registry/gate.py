@@ -122,7 +122,12 @@ def explain(checks: dict[str, Any]) -> list[str]:
                            f"({c['champion_feature']})")
             else:
                 op = "≤" if c["ok"] else ">"
-                out.append(f"slice gap{of} {c['value']:.3g} ({c.get('feature')}) {op} {c['limit']:g}")
+                # The raw widest gap (run show's slices table) when noise narrowed it: MplsStops' table said
+                # preRace 0.219 and this line 0.206, with no word of why.
+                widest = (f"; widest {c['observed']:.3g}" if c.get("observed") is not None
+                          and f"{c['observed']:.3g}" != f"{c['value']:.3g}" else "")
+                beyond = " beyond noise" if widest else ""
+                out.append(f"slice gap{of}{beyond} {c['value']:.3g} ({c.get('feature')}{widest}) {op} {c['limit']:g}")
     return out
 
 

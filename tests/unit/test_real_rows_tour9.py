@@ -233,3 +233,15 @@ def test_validate_warns_of_day_month_ambiguous_text_dates_as_score_does(ws, tmp_
     assert r.ok and r.warnings == (
         "column 'date': '10/01/2017' read as 2017-10-01 (%m/%d/%Y); every value also reads as %d/%m/%Y "
         "(2017-01-10): write dates as ISO (YYYY-MM-DD) to be sure",)
+
+
+def test_the_gate_line_says_its_slice_gap_is_the_one_beyond_noise():
+    """carData MplsStops' model: run show's slices table gave preRace's gap as 0.219 (Asian 0.915 on 22
+    rows, East African 0.695) and the gate line under it "slice gap 0.206 (preRace) ≤ 0.25": the gate's
+    is the widest gap between groups whose intervals do not overlap, which the line did not say."""
+    from mlops_tui.registry import gate
+
+    check = {"value": 0.2063, "observed": 0.2192, "feature": "preRace", "limit": 0.25, "ok": True, "metric": "roc_auc"}
+    assert gate.explain({"max_slice_gap": check}) == ["slice gap beyond noise 0.206 (preRace; widest 0.219) ≤ 0.25"]
+    same = {**check, "observed": 0.2063}
+    assert gate.explain({"max_slice_gap": same}) == ["slice gap 0.206 (preRace) ≤ 0.25"]
