@@ -190,3 +190,30 @@ async def test_recent_rows_keep_their_time_in_view_at_80_columns_beside_a_long_o
         columns = list(table.ordered_columns)
         when = [str(c.label) for c in columns].index("when")
         assert sum(c.get_render_width(table) for c in columns[:when + 1]) <= table.scrollable_content_region.width
+
+
+async def test_the_palette_leaves_out_what_the_screen_does_not_offer_now(ws, app_factory, tmp_path, monkeypatch):
+    """On Pipelines with no pipeline.toml the footer hides x, but the palette listed 'Run pipeline',
+    and choosing it did nothing at all (Textual skips an action its screen does not offer)."""
+    from textual.command import CommandPalette
+
+    monkeypatch.chdir(tmp_path)
+    app = app_factory(ws, start="pipelines")
+    async with app.run_test(size=(100, 30)) as pilot:
+        info = app.screen.query_one("#pipelines-info")
+        await wait_for(pilot, lambda: "No pipeline.toml" in str(info.render()), what="the no-file state")
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+        await pilot.press(*"read file")
+        hits = app.screen.query_one("CommandList")
+        await wait_for(pilot, lambda: hits.option_count > 0, what="palette hits")
+        shown = [str(hits.get_option_at_index(i).prompt) for i in range(hits.option_count)]
+        assert any("Read file again" in p for p in shown), shown  # what it offers is there
+        await pilot.press(*["backspace"] * 9, *"pipeline")
+
+        def prompts() -> list[str]:
+            return [str(hits.get_option_at_index(i).prompt) for i in range(hits.option_count)]
+
+        shown = await wait_for(pilot, lambda: any(p.startswith("Pipelines") for p in prompts()) and prompts(),
+                               what="the hits for 'pipeline'")
+        assert not any("Run pipeline" in p for p in shown), shown
