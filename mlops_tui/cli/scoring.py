@@ -154,7 +154,7 @@ def score(
             out.print(f"on Dask ({job.cluster['scheduler']}): {len(job.cluster['workers'])} worker(s) on "
                       f"{', '.join(hosts)}")
         for col, n in job.unseen.items():
-            if any(w.startswith(f"column {col!r}: none of its ") for w in job.warnings):
+            if any(w.startswith(scoring.all_unseen_prefix(col)) for w in job.warnings):
                 continue  # every value unseen: its warning below says so, with the values the model learnt
             err.print(f"note: {n:,} value(s) of {col!r} were never seen in training; scored as missing",
                       markup=False, soft_wrap=True)

@@ -296,6 +296,12 @@ def _check_inputs(files: list[scoring_io.InputFile], hashes: list[str],
 ENGINES = ("local", "compiled", "dask")
 
 
+def all_unseen_prefix(column: str) -> str:
+    """How :func:`_all_unseen`'s warning for ``column`` starts (`score` leaves that column out of its
+    notes of unseen values: the warning says it all)."""
+    return f"column {column!r}: none of its "
+
+
 def _all_unseen(sig: Signature, stats: batch.BatchStats) -> list[str]:
     """A warning per categorical feature none of whose values training saw: the column is likely
     written another way (Sacramento's zip as 95838 where the model learnt z95838, a second important
@@ -305,7 +311,7 @@ def _all_unseen(sig: Signature, stats: batch.BatchStats) -> list[str]:
         n = stats.unseen.get(f.name, 0)
         if f.kind == "categorical" and n and n == stats.rows - stats.nulls.get(f.source, 0):
             learnt = ", ".join(repr(c) for c in f.categories[:3]) + (", ..." if len(f.categories) > 3 else "")
-            found.append(f"column {f.source!r}: none of its {n:,} values is one the model learnt ({learnt}): "
+            found.append(f"{all_unseen_prefix(f.source)}{n:,} values is one the model learnt ({learnt}): "
                          "all scored as missing; is the column written differently?")
     return found
 
