@@ -269,16 +269,23 @@ def test_retrain_warns_when_the_challenger_loses_the_champions_id_column(tmp_pat
     assert res.stderr.startswith("warning: bike:2 has no id column ride_id") and "feedback" in res.stderr
 
 
-def test_retrain_on_rows_the_champion_never_saw_says_no_row_was_left_out(tmp_path, capsys):
-    """A later batch (carData MplsStops' October-December stops in hreal9's tour) shares no row with
-    the champion's: retrain said "on 2230 of mpls:2's 2230 holdout rows (the 0 the champion learnt from
-    left out)". Now the whole holdout is named as such, in the summary and the table's title."""
+def _deployed_with_a_later_batch(tmp_path):
+    """bikes-prod serving a model of January-February (bike:1), and bike:2 = March-April: rows the
+    champion never saw. Returns the workspace and the champion's run."""
     ws = Workspace.open(tmp_path / "ws", create=True)
     df = bikeshare()
     early = add_dataset(ws, df.filter(pl.col("mnth").is_in(["Jan", "Feb"])), tmp_path)
     run = tune_small(ws, early.ref, tmp_path)
     registry.deploy(ws, f"{run.model_name}:{run.model_version}", "bikes-prod")
     add_dataset(ws, df.filter(pl.col("mnth").is_in(["March", "April"])), tmp_path)
+    return ws, run
+
+
+def test_retrain_on_rows_the_champion_never_saw_says_no_row_was_left_out(tmp_path, capsys):
+    """A later batch (carData MplsStops' October-December stops in hreal9's tour) shares no row with
+    the champion's: retrain said "on 2230 of mpls:2's 2230 holdout rows (the 0 the champion learnt from
+    left out)". Now the whole holdout is named as such, in the summary and the table's title."""
+    ws, _ = _deployed_with_a_later_batch(tmp_path)
 
     res = invoke(capsys, ws.root, "retrain", "bikes-prod", "--dataset", "bike", "--json")
     doc = res.json
@@ -288,3 +295,21 @@ def test_retrain_on_rows_the_champion_never_saw_says_no_row_was_left_out(tmp_pat
     res = invoke(capsys, ws.root, "retrain", "bikes-prod", "--dataset", "bike")
     assert f"on bike:2's {doc['holdout_rows']} holdout rows" in res.stdout
     assert "(the 0" not in res.stdout + res.stderr
+
+
+def test_a_retrain_run_is_not_resumed_as_a_study(tmp_path, capsys):
+    """`run resume` of a retrain run ran a 5-trial study that registered another model version beside
+    the comparison the retrain was made for (hui5's finding; the TUI only stopped offering R). Now one
+    line, exit 1, and no model version or trial added (given --trials, the old code ran the study)."""
+    ws, run = _deployed_with_a_later_batch(tmp_path)
+    retrained = invoke(capsys, ws.root, "retrain", "bikes-prod", "--dataset", "bike", "--json")
+    assert retrained.code in (0, 3), retrained.stderr
+    versions = len(ws.store.models.list())
+
+    res = invoke(capsys, ws.root, "run", "resume", retrained.json["run_id"], "--trials", "2")
+    assert res.code == 1
+    assert res.stderr.strip() == (f"error: run {retrained.json['run_id']} is a retrain of "
+                                  f"{run.model_name}:{run.model_version}, not a study to continue; "
+                                  "run `retrain` again for a new challenger")
+    assert len(ws.store.models.list()) == versions
+    assert ws.store.runs.trials(retrained.json["run_id"]) == []

@@ -222,6 +222,11 @@ def resume(ws: Workspace, ref: str, *, trials: int | None = None, detach: bool =
 
     sweep(ws)
     run = get(ws, ref)
+    if run.config.get("retrain_of"):
+        # Its challenger was compared with the champion when it ran: resumed, it became a study that
+        # registered yet another model version beside that comparison (the TUI no longer offers R).
+        raise UserError(f"run {run.run_id} is a retrain of {run.config['retrain_of']}, not a study to continue; "
+                        "run `retrain` again for a new challenger")
     if run.status in ACTIVE:
         raise UserError(f"run {run.run_id} is already running (status {run.status}); "
                         "stop it first or wait for it to end")
