@@ -6,7 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests.tuning_helpers import SAMPLE, add_sample, space_file
+from tests.conftest import run_cli_subprocess
+from tests.tuning_helpers import FAST_SPACE, SAMPLE, add_sample, space_file
 
 pytestmark = pytest.mark.slow
 
@@ -90,6 +91,23 @@ def test_same_seed_gives_the_same_best_value_and_reproducible_model(ws, cli, tmp
     pa = registry.load(ws, m1)[0].predict(X)
     pb = registry.load(ws, registry.resolve_model(ws, f"penguins:{a['model']['version']}"))[0].predict(X)
     assert np.array_equal(pa, pb)
+
+
+def test_a_space_tuning_how_rows_are_binned_trains_each_trial_with_its_own_bins(ws, cli, tmp_path):
+    """A worker's trials share one binned Dataset of their rows (train.fitted_dataset) unless a trial
+    changes how rows are binned: then it gets its own, and LightGBM has nothing to complain about."""
+    from mlops_tui.registry import models as registry
+
+    add_sample(ws, "bikeshare", rows=600, target="bikers")
+    space = space_file(tmp_path, FAST_SPACE + "\n[params.max_bin]\nchoices = [3, 255]\n")
+    out = run_cli_subprocess(ws.root, "tune", "bikeshare", "--trials", "6", "--jobs", "1", "--seed", "3",
+                             "--space", str(space), "--json")
+    assert out.code == 0, out.stderr
+    trials = cli("run", "show", out.json["run_id"], "--json").json["trials"]
+    assert {t["params"]["max_bin"] for t in trials} == {3, 255}
+    assert "Fatal" not in out.stderr
+    booster, _ = registry.load(ws, registry.resolve_model(ws, "bikeshare:1"))
+    assert f"[max_bin: {out.json['best_params']['max_bin']}]" in booster.model_to_string()
 
 
 @pytest.mark.parametrize(("setup", "args", "message"), [

@@ -92,7 +92,6 @@ def test_a_cross_validated_run_registers_the_average_of_its_best_trials_fold_mod
 
     from mlops_tui.data import datasets
     from mlops_tui.registry import models as registry
-    from mlops_tui.training import prep
     from mlops_tui.training.tuning import protocol, train
 
     add_sample(ws, "penguins", target="species")
@@ -107,7 +106,7 @@ def test_a_cross_validated_run_registers_the_average_of_its_best_trials_fold_mod
     p = train.prepare_config(ws, datasets.resolve(ws, "penguins:1"), run.config)
     params = {k: v for k, v in train.full_params(run.config, run.best_params, p).items() if k != "num_boost_round"}
     trial_folds = protocol.folds(run.config, p)
-    folds = lgb.cv(params, train.lgb_dataset(p, prep.fitted_rows(p)), num_boost_round=rounds,
+    folds = lgb.cv(params, train.fitted_dataset(p, params).data, num_boost_round=rounds,
                    folds=protocol.folds(run.config, p, draws=2), return_cvbooster=True)["cvbooster"].boosters
     assert [v.tolist() for _, v in protocol.folds(run.config, p, draws=2)[:5]] == [v.tolist() for _, v in trial_folds]
     X, _ = p.xy(p.test)

@@ -30,7 +30,7 @@ def _penguin_folds():
     p = prep.prepare(pl.read_csv(SAMPLE / "penguins.csv", null_values=["NA", ""]), target="species")
     params = {**train.base_params(p.task, len(p.classes), "log_loss", seed=0), "num_leaves": 4,
               "min_data_per_group": 5, "cat_smooth": 1.0}
-    data = train.lgb_dataset(p, prep.fitted_rows(p))
+    data = train.fitted_dataset(p, params).data
     folds = lgb.cv(params, data, num_boost_round=7, nfold=3, stratified=False, seed=0,
                    return_cvbooster=True)["cvbooster"].boosters
     return folds, p

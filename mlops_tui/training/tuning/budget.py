@@ -160,7 +160,8 @@ class TimeGuard:
             self.learning_since = time.time()
         if time.monotonic() - self.asked > 1.0:
             best_round = (self.best[0] if self.best else env.iteration) - env.begin_iteration + 1
-            # The binning is in the first round's time, so the final refit (which bins too) is priced with it.
+            # The first round's time holds the binning (the worker's first trial bins the rows, a later one
+            # only takes its folds' subsets); the final model reuses the bins: priced on the safe side.
             fit_s = (time.time() - self.started) / self.rounds * best_round
             self.cutoff, self.asked = self.cutoff_of((self.learning_since, fit_s)), time.monotonic()
         if self.cutoff is not None and time.time() >= self.cutoff:

@@ -172,7 +172,6 @@ class Objective:
     def __init__(self, ws: Workspace, run: Run, prepared: Prepared, mirror: StoreMirror,
                  budget: Budget | None = None) -> None:
         # Imported here, not at the top: list/show/sweep use this module and must not load numpy/polars.
-        from mlops_tui.training import prep
         from mlops_tui.training.tuning import protocol, train
         from mlops_tui.training.tuning.budget import Budget
 
@@ -185,10 +184,8 @@ class Objective:
         self.base = {**train.full_params(run.config, {}, prepared),
                      "num_threads": int(run.config.get("trial_threads", run.config.get("num_threads", 1)))}
         self.lgb_metric, self.prunable = train.lgb_metric(prepared.task, run.metric)
-        self.X, self.y = prepared.xy(prep.fitted_rows(prepared))
+        _, self.X, self.y = train.fitted_dataset(prepared, self.base)
         self.folds = protocol.folds(run.config, prepared)
-        self.cats: list[int] | Literal["auto"] = [
-            i for i, f in enumerate(prepared.signature.features) if f.kind == "categorical"] or "auto"
 
     def __call__(self, trial: optuna.Trial) -> float:
         import lightgbm as lgb
@@ -201,8 +198,6 @@ class Objective:
         trial.set_user_attr("host", HOST)
         self.mirror.put({"number": trial.number, "state": "RUNNING", "params": params, "pid": os.getpid(),
                          "host": HOST, "started_at": trial.datetime_start})
-        data = lgb.Dataset(self.X, label=self.y, feature_name=self.p.signature.model_feature_names,
-                           categorical_feature=self.cats, free_raw_data=False, params={"feature_pre_filter": False})
         guard = TimeGuard(lambda running: self.budget.cutoff(trial.study, running))
         callbacks: list[Any] = [lgb.early_stopping(self.patience, first_metric_only=True, verbose=False), guard]
         if self.prunable:
@@ -212,7 +207,8 @@ class Objective:
             callbacks.append(LightGBMPruningCallback(trial, self.lgb_metric, valid_name="valid",
                                                      report_interval=max(5, min(self.rounds // 10, self.patience))))
         started = time.perf_counter()
-        result = lgb.cv({**self.base, **params}, data, num_boost_round=self.rounds, folds=self.folds,
+        full = {**self.base, **params}
+        result = lgb.cv(full, train.fitted_dataset(self.p, full).data, num_boost_round=self.rounds, folds=self.folds,
                         callbacks=callbacks, return_cvbooster=True)
         trial.set_user_attr("fit_s", round(time.perf_counter() - started, 4))
         trial.set_user_attr("fit_rounds", guard.rounds)  # the budget prices the final model's rounds from these

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING, Any
+import weakref
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -55,13 +56,39 @@ def base_params(task: str, n_classes: int, metric: str, seed: int, num_threads: 
     return params
 
 
-def lgb_dataset(p: prep.Prepared, frame: Any, reference: lgb.Dataset | None = None) -> lgb.Dataset:
+class Fitted(NamedTuple):
+    """The fitted rows (prep.fitted_rows) as LightGBM's Dataset, with the feature matrix and labels it wraps."""
+
+    data: lgb.Dataset
+    X: np.ndarray
+    y: np.ndarray
+
+
+_fitted: list[tuple[weakref.ref[prep.Prepared], dict[str, Any], Fitted]] = []  # the last one, while its Prepared lives
+
+
+def fitted_dataset(p: prep.Prepared, params: Params) -> Fitted:
+    """The Dataset of ``p``'s fitted rows for training with ``params``, one per Prepared in this
+    process: LightGBM bins the rows when it first trains on it, and every later trial of the worker
+    and the final model reuse the bins. Binning again in every trial took 20 s of a 46 s trial on 8M
+    rows (10M-row diamonds, `tune --timeout 60`; bench/tune_bins.py). A Dataset is binned for its
+    dataset parameters (max_bin, min_data_in_bin, ...: the run's, unless a space tunes one): ``params``
+    changing one get a new Dataset of the same rows (LightGBM would re-bin the old one itself, with a
+    'Fatal' line on stderr)."""
     import lightgbm as lgb
 
-    X, y = p.xy(frame)
+    held = _fitted[0] if _fitted and _fitted[0][0]() is p else None
+    X, y = (held[2].X, held[2].y) if held else p.xy(prep.fitted_rows(p))
+    bins = lgb.Dataset(X, params=params).get_params()  # the dataset parameters among params (LightGBM's list)
+    if held and held[1] == bins:
+        return held[2]
     cats = [i for i, f in enumerate(p.signature.features) if f.kind == "categorical"]
-    return lgb.Dataset(X, label=y, feature_name=p.signature.model_feature_names, categorical_feature=cats or "auto",
-                       reference=reference, free_raw_data=False, params={"feature_pre_filter": False})
+    data = lgb.Dataset(X, label=y, feature_name=p.signature.model_feature_names, categorical_feature=cats or "auto",
+                       free_raw_data=False, params={**bins, "feature_pre_filter": False})
+    _fitted[:] = [(weakref.ref(p), bins, Fitted(data, X, y))]
+    if not held:
+        weakref.finalize(p, _fitted.clear)  # not kept past its Prepared (the TUI's process retrains too)
+    return _fitted[0][2]
 
 
 def predict(booster: lgb.Booster, X: np.ndarray, num_iteration: int | None = None) -> np.ndarray:
@@ -75,7 +102,7 @@ def fit_final(p: prep.Prepared, params: Params) -> lgb.Booster:
 
     rounds = int(params.get("num_boost_round", 100))
     lgb_params = {k: v for k, v in params.items() if k not in SETTINGS_KEYS}
-    return lgb.train(lgb_params, lgb_dataset(p, prep.fitted_rows(p)), num_boost_round=max(1, rounds))
+    return lgb.train(lgb_params, fitted_dataset(p, lgb_params).data, num_boost_round=max(1, rounds))
 
 
 def fit_model(p: prep.Prepared, config: dict[str, Any], params: Params) -> lgb.Booster:
@@ -105,7 +132,7 @@ def fit_folds(p: prep.Prepared, params: Params, folds: list[tuple[np.ndarray, np
 
     rounds = max(1, int(params.get("num_boost_round", 100)))
     lgb_params = {**{k: v for k, v in params.items() if k not in SETTINGS_KEYS}, "metric": "None"}
-    result = lgb.cv(lgb_params, lgb_dataset(p, prep.fitted_rows(p)), num_boost_round=rounds, folds=folds,
+    result = lgb.cv(lgb_params, fitted_dataset(p, lgb_params).data, num_boost_round=rounds, folds=folds,
                     return_cvbooster=True)
     cv = result["cvbooster"]
     assert isinstance(cv, lgb.CVBooster)  # (the stub types every value as list[float] | CVBooster)
