@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 
 MAX_POINTS = 200          # per curve / scatter, keeps a details file small
 SHAP_SAMPLE = 1000        # rows fed to pred_contrib (TreeSHAP dominates the details time; 1k rows is a stable mean)
+# Without a time allowance, the rows x trees x leaves TreeSHAP may walk (~5 s here): a fold-averaged
+# model of 4,430 trees of 96 leaves (bikeshare, 2 draws x 5 folds x 443 rounds) took 54 ms a row, so
+# the 1,000-row sample held an untimed run's final step (and every `evaluate`) for 54 s.
+SHAP_WORK = 40_000_000
+SHAP_MIN_ROWS = 100
 MIN_SLICE_ROWS = 20       # smaller groups are listed but left out of the gap
 MAX_SLICE_GROUPS = 20     # larger cardinalities fold the rest into "(other)"
 # The metric whose spread across slices is the "gap": unitless so one threshold fits all tasks.
@@ -136,21 +141,27 @@ def feature_importance(booster: lgb.Booster, X: np.ndarray, names: list[str], ta
     LightGBM-safe spellings of them: Signature.model_feature_names).
 
     ``seconds``: a time allowance (a run under `--timeout`): TreeSHAP costs trees x leaves per row,
-    so 100 rows are timed first and the sample grows only as far as the allowance reaches."""
+    so 100 rows are timed first and the sample grows only as far as the allowance reaches. Without
+    one, the sample is as many rows as :data:`SHAP_WORK` allows for the model's size (the same rows
+    every time: an evaluation repeated gives the same importances)."""
     import time
 
     gain = booster.feature_importance("gain")
     split = booster.feature_importance("split")
     rng = np.random.default_rng(0)
-    sample = X if len(X) <= SHAP_SAMPLE else X[rng.choice(len(X), SHAP_SAMPLE, replace=False)]
-    if seconds is not None and len(sample) > 100:
+    size = SHAP_SAMPLE
+    if seconds is None:
+        work = booster.num_trees() * max(2, int(booster.params.get("num_leaves", 31)))
+        size = max(SHAP_MIN_ROWS, min(SHAP_SAMPLE, SHAP_WORK // work))
+    sample = X if len(X) <= size else X[rng.choice(len(X), size, replace=False)]
+    if seconds is not None and len(sample) > SHAP_MIN_ROWS:
         started = time.perf_counter()
-        first = np.asarray(booster.predict(sample[:100], pred_contrib=True))
-        per_row = (time.perf_counter() - started) / 100
-        more = int(max(0.0, seconds - 100 * per_row) / max(per_row, 1e-9))
-        rest = sample[100:100 + more]
+        first = np.asarray(booster.predict(sample[:SHAP_MIN_ROWS], pred_contrib=True))
+        per_row = (time.perf_counter() - started) / SHAP_MIN_ROWS
+        more = int(max(0.0, seconds - SHAP_MIN_ROWS * per_row) / max(per_row, 1e-9))
+        rest = sample[SHAP_MIN_ROWS:SHAP_MIN_ROWS + more]
         contrib = np.concatenate([first, np.asarray(booster.predict(rest, pred_contrib=True))]) if len(rest) else first
-        sample = sample[:100 + len(rest)]
+        sample = sample[:SHAP_MIN_ROWS + len(rest)]
     else:
         contrib = np.asarray(booster.predict(sample, pred_contrib=True))
     width = len(names) + 1  # last column is the expected value
