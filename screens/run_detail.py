@@ -237,7 +237,8 @@ class RunDetailScreen(BaseScreen):
         lines = []
         if run.test_metrics:
             lines.append("Holdout test metrics")
-            lines += [f"  {k:<18} {fmt(v)}" for k, v in run.test_metrics.items() if not isinstance(v, dict | list)]
+            lines += [f"  {k:<18} {fmt(v)}" for k, v in run.test_metrics.items()
+                      if k != "primary_metric" and not isinstance(v, dict | list)]  # (the header names it)
         if run.best_params:
             lines += ["", "Best parameters"] + [f"  {k:<18} {fmt(v)}" for k, v in run.best_params.items()]
         prep = run.prep or {}

@@ -402,6 +402,8 @@ async def test_the_marked_line_tells_runs_of_one_name_apart(ws, app_factory):
 
 async def test_run_detail_shows_trials_best_and_outcome(ws, app_factory):
     ids = fake_runs(ws)
+    # As a real run records them: the primary metric's name beside the values (the header names it).
+    ws.store.runs.update(ids[0], test_metrics={"accuracy": 0.97, "log_loss": 0.11, "primary_metric": "log_loss"})
     app = app_factory(ws, start="runs")
     async with app.run_test(size=(80, 24)) as pilot:
         from mlops_tui.screens.run_detail import RunDetailScreen
@@ -415,6 +417,7 @@ async def test_run_detail_shows_trials_best_and_outcome(ws, app_factory):
         await pilot.press("o")
         text = str(app.screen.query_one("#outcome-text").render())
         assert "accuracy" in text and "num_leaves" in text
+        assert "primary_metric" not in text  # a note about the values, not one of them
 
 
 async def test_the_history_draws_the_best_so_far_as_steps(ws, app_factory):
