@@ -44,6 +44,28 @@ async def wait_for(pilot: Any, condition: Callable[[], Any], *, timeout: float =
     raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
 
 
+async def type_text(pilot: Any, text: str) -> None:
+    """Type ``text`` into the focused widget as key presses, one Key event per character, as a user
+    types it (and as Pilot.press sends them), then wait once for the screen to handle them all.
+
+    Pilot.press waits for the app to go idle after every key (two waits of at least 20 ms each,
+    longer while any thread of the process works): typing a file's path of 80 characters took 5 s,
+    most of tests/tui/test_datasets_runs.py's register test. The app takes its events in order, so
+    the characters land in order as they do from a fast typist; keys that move focus or submit
+    (tab, enter) still go through Pilot.press, after this returns."""
+    from textual import events
+    from textual.keys import _character_to_key
+
+    app = pilot.app
+    for char in text:
+        key = char if char.isalnum() else _character_to_key(char)
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+    await pilot.pause()  # the app has handed every key on to the focused widget ...
+    await pilot.pause()  # ... and the widget has handled them
+
+
 async def settled(pilot: Any, *selectors: str) -> None:
     """Let tables finish sizing their columns (DataTable does it on idle) so a snapshot never
     catches widths computed from the headers alone."""

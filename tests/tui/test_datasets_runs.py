@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.tui.conftest import SAMPLE, SEEN_AT, add_samples, fake_runs, settled, wait_for
+from tests.tui.conftest import SAMPLE, SEEN_AT, add_samples, fake_runs, settled, type_text, wait_for
 from tests.tui.helpers_screens import screen_text, settle
 
 
@@ -146,7 +146,8 @@ async def test_register_a_file_from_the_form_then_a_bad_one_is_one_line(sample_w
         table = await open_datasets(pilot, app, "bikeshare")
         await pilot.press("a")
         await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="register form")
-        await pilot.press(*str(good), "tab", *"tiny", "tab", "y", "ctrl+s")
+        await type_text(pilot, str(good))
+        await pilot.press("tab", *"tiny", "tab", "y", "ctrl+s")
         await wait_for(pilot, lambda: table.row_count == 3, what="third dataset")
         assert sample_ws.store.datasets.get("tiny").target == "y"
         assert any("registered tiny:1" in t for t in texts(app))
@@ -156,7 +157,8 @@ async def test_register_a_file_from_the_form_then_a_bad_one_is_one_line(sample_w
         assert str(app.screen.query_one("#ds-info").render()).startswith("tiny:1  4 rows × 3 cols  target y")
         await pilot.press("a")
         await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="register form again")
-        await pilot.press(*str(good), "tab", *"tiny2", "tab", *"nope", "enter")
+        await type_text(pilot, str(good))
+        await pilot.press("tab", *"tiny2", "tab", *"nope", "enter")
         await wait_for(pilot, lambda: any("'nope' is not a column" in t for t in texts(app)), what="error note")
         assert [d.name for d in sample_ws.store.datasets.latest()] == ["bikeshare", "penguins", "tiny"]
         # the form again, as typed: the target is corrected, not the whole form typed over
@@ -170,7 +172,8 @@ async def test_register_a_file_from_the_form_then_a_bad_one_is_one_line(sample_w
         await wait_for(pilot, lambda: app.screen.current == "tiny2:1", what="tiny2 selected")
         await pilot.press("a")
         await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="register form again")
-        await pilot.press(*str(tmp_path / "missing.csv"), "tab", *"target", "enter")
+        await type_text(pilot, str(tmp_path / "missing.csv"))
+        await pilot.press("tab", *"target", "enter")
         await wait_for(pilot, lambda: any("missing.csv" in t for t in texts(app)), what="error note")
         assert [d.name for d in sample_ws.store.datasets.latest()] == ["bikeshare", "penguins", "tiny", "tiny2"]
         # no such file: back on File (the name typed, 'target', is no word of the refusal)
@@ -190,14 +193,16 @@ async def test_register_and_validate_show_their_warnings(sample_ws, app_factory,
         table = await open_datasets(pilot, app, "bikeshare")
         await pilot.press("a")
         await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="register form")
-        await pilot.press(*str(heights), "tab", "tab", *"sex", "ctrl+s")
+        await type_text(pilot, str(heights))
+        await pilot.press("tab", "tab", *"sex", "ctrl+s")
         await wait_for(pilot, lambda: table.row_count == 3, what="third dataset")
         await wait_for(pilot, lambda: any("column 'height' is text" in t for t in texts(app)), what="warning")
         heights.write_text(heights.read_text().replace(",M,", ",X,", 1))
         await open_datasets(pilot, app, "heights")
         await pilot.press("v")
         await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="validate form")
-        await pilot.press(*str(heights), "enter")
+        await type_text(pilot, str(heights))
+        await pilot.press("enter")
         await wait_for(pilot, lambda: screen_name(app) == "TextScreen", what="validation result")
         assert "▲ column 'sex' has values heights:1 never had: X" in str(app.screen.body)
 
@@ -212,7 +217,8 @@ async def test_validate_and_diff_show_their_results(sample_ws, app_factory, tmp_
         await open_datasets(pilot, app, "penguins")
         await pilot.press("v")
         await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="validate form")
-        await pilot.press(*str(changed), "enter")
+        await type_text(pilot, str(changed))
+        await pilot.press("enter")
         await wait_for(pilot, lambda: screen_name(app) == "TextScreen", what="validation result")
         body = str(app.screen.body)
         assert body.startswith("✗") and "year" in body

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from tests.scoring_helpers import SAMPLE, credit_model
-from tests.tui.conftest import wait_for
+from tests.tui.conftest import type_text, wait_for
 from tests.tui.helpers_screens import (
     SIG,
     app_on,
@@ -240,7 +240,8 @@ async def test_sql_query_fills_the_table(ws):
     app = app_on(ws, "sql")
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        await pilot.press(*"SELECT name, version FROM v_models ORDER BY version", "enter")
+        await type_text(pilot, "SELECT name, version FROM v_models ORDER BY version")
+        await pilot.press("enter")
         await settle(pilot)
         assert rows(app.screen.query_one("#sql-results")) == [["credit", "1"], ["credit", "2"], ["credit", "3"]]
         assert "✓ 3 row(s)" in app.screen.query_one("#sql-status").render().plain
