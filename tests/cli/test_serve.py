@@ -15,7 +15,7 @@ import time
 import polars as pl
 import pytest
 
-from tests.conftest import run_cli_subprocess
+from tests.conftest import run_cli, run_cli_subprocess
 from tests.corpus_helpers import corpus_sets
 from tests.scoring_helpers import default_df
 from tests.serve_helpers import credit_deployment, free_port, serving
@@ -64,13 +64,13 @@ def test_predict_takes_columns_or_one_record_and_answers_the_same(server):
     assert by_records["request_id"] != by_columns["request_id"]  # generated when not given
 
 
-def test_predictions_equal_batch_scoring_of_the_same_rows(server, tmp_path):
+def test_predictions_equal_batch_scoring_of_the_same_rows(server, tmp_path, capsys):
     df = default_df().head(50)
     online = server.predict(df.drop("default").to_dicts()).json()
     src = tmp_path / "rows.csv"
     df.write_csv(src)
-    result = run_cli_subprocess(server.root, "score", "credit", str(src), "--output", str(tmp_path / "out.parquet"),
-                                "--json")
+    result = run_cli(capsys, server.root, "score", "credit", str(src), "--output", str(tmp_path / "out.parquet"),
+                     "--json")
     assert result.code == 0, result.stderr
     batch = pl.read_parquet(tmp_path / "out.parquet")
     assert online["predictions"] == batch["prediction"].to_list()
@@ -167,7 +167,7 @@ def test_a_body_streamed_without_a_length_is_cut_off_at_the_limit(server):
                                  "(the limit is serve --max-body-mb)"}
 
 
-def test_online_windows_appear_in_monitor_and_feedback_joins_their_ids(server, tmp_path):
+def test_online_windows_appear_in_monitor_and_feedback_joins_their_ids(server, tmp_path, capsys):
     df = default_df()
     sent = df.slice(100, 12)
     for i in range(0, 12, 3):  # 4 requests of 3 rows: windows close every 5 rows
@@ -179,12 +179,12 @@ def test_online_windows_appear_in_monitor_and_feedback_joins_their_ids(server, t
     sent.select("customer_id", "default").write_csv(labels)
     deadline = time.monotonic() + 30  # windows close every 5 rows, off the request path
     while True:
-        fb = run_cli_subprocess(server.root, "feedback", "credit", str(labels), "--id-column", "customer_id", "--json")
+        fb = run_cli(capsys, server.root, "feedback", "credit", str(labels), "--id-column", "customer_id", "--json")
         assert fb.code == 0 or "no" in fb.stderr, fb.stderr
         if (fb.code == 0 and fb.json["rows_matched"] == 12) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    res = run_cli_subprocess(server.root, "monitor", "credit", "--json")
+    res = run_cli(capsys, server.root, "monitor", "credit", "--json")
     online = [j for j in res.json["jobs"] if j["kind"] == "online"]
     assert online, res.json
     assert all(j["job_status"] == "succeeded" and j["status"] in ("ok", "warn", "alert") for j in online)
@@ -192,7 +192,7 @@ def test_online_windows_appear_in_monitor_and_feedback_joins_their_ids(server, t
     assert fb.json["rows_matched"] == 12
 
 
-def test_hot_swap_under_a_request_loop_fails_no_request(tmp_path):
+def test_hot_swap_under_a_request_loop_fails_no_request(tmp_path, capsys):
     from mlops_tui.workspace import Workspace
 
     ws = Workspace.open(tmp_path / "ws", create=True)
@@ -213,7 +213,7 @@ def test_hot_swap_under_a_request_loop_fails_no_request(tmp_path):
         try:
             while len(seen) < 20:
                 time.sleep(0.05)
-            promoted = run_cli_subprocess(ws.root, "model", "promote", "credit:2", "--alias", "production", "--json")
+            promoted = run_cli(capsys, ws.root, "model", "promote", "credit:2", "--alias", "production", "--json")
             assert promoted.code == 0, promoted.stderr
             assert promoted.json["deployments"] == ["credit"]
             deadline = time.monotonic() + 20
@@ -231,13 +231,13 @@ def test_hot_swap_under_a_request_loop_fails_no_request(tmp_path):
         assert set(versions[:first_new]) == {1} and set(versions[first_new:]) == {2}
         meta = srv.client.get("/metadata").json()
         assert (meta["version"], meta["swaps"]) == (2, 1)
-    audit = run_cli_subprocess(ws.root, "audit", "--json").json
+    audit = run_cli(capsys, ws.root, "audit", "--json").json
     swap = next(e for e in audit if e["command"] == "serve swap")
     assert (swap["object"], swap["outcome"], swap["details"]["from"], swap["details"]["to"]) == \
         ("deployment:credit", "ok", "credit:1", "credit:2")
 
 
-def test_sigterm_drains_a_request_in_flight_then_records_the_stop(tmp_path):
+def test_sigterm_drains_a_request_in_flight_then_records_the_stop(tmp_path, capsys):
     from mlops_tui.workspace import Workspace
 
     ws = Workspace.open(tmp_path / "ws", create=True)
@@ -261,9 +261,9 @@ def test_sigterm_drains_a_request_in_flight_then_records_the_stop(tmp_path):
         assert answer.startswith(b"HTTP/1.1 200"), answer
         assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["version"] == 1
         assert srv.proc.wait(45) == 0
-    listed = run_cli_subprocess(ws.root, "serve", "list", "--all", "--json").json
+    listed = run_cli(capsys, ws.root, "serve", "list", "--all", "--json").json
     assert [(s["status"], s["requests"]) for s in listed] == [("stopped", 1)]
-    jobs = run_cli_subprocess(ws.root, "monitor", "credit", "--json").json["jobs"]
+    jobs = run_cli(capsys, ws.root, "monitor", "credit", "--json").json["jobs"]
     assert [(j["kind"], j["rows"]) for j in jobs] == [("online", 3)]  # the last window closed on the way out
 
 
@@ -330,7 +330,7 @@ def test_a_stopped_service_starts_again_on_its_port_at_once(tmp_path):
         assert again.predict(GOOD).status_code == 200
 
 
-def test_a_record_of_the_training_data_is_served_though_the_model_left_a_column_out(tmp_path):
+def test_a_record_of_the_training_data_is_served_though_the_model_left_a_column_out(tmp_path, capsys):
     """ggplot2 txhousing: tuning leaves `sales` out of the model of `volume` (on its own it predicts
     it almost perfectly: a likely leak). A record shaped like the training rows, `sales` included,
     was refused ("1 column(s) the model does not use are refused ...: sales"); a column the
@@ -342,10 +342,10 @@ def test_a_record_of_the_training_data_is_served_though_the_model_left_a_column_
                  ["tune", "tx", "--trials", "2", "--jobs", "1", "--time-column", "date",
                   "--space", str(space_file(tmp_path))],
                  ["deploy", "tx:1", "--name", "tx", "--force"]):
-        result = run_cli_subprocess(root, *args, "--json", timeout=300)
+        result = run_cli(capsys, root, *args, "--json")
         assert result.code == 0, result.stderr
-    excluded = run_cli_subprocess(root, "run", "list", "--json").json[0]
-    assert "sales" not in run_cli_subprocess(root, "run", "show", excluded["run_id"], "--json").json["prep"]["features"]
+    excluded = run_cli(capsys, root, "run", "list", "--json").json[0]
+    assert "sales" not in run_cli(capsys, root, "run", "show", excluded["run_id"], "--json").json["prep"]["features"]
     rows = years.filter(pl.col("year") == 2015).head(3).drop("volume").to_dicts()  # rows of a later year
     with serving(root, deployment="tx") as srv:
         r = srv.predict(rows)
