@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import numpy as np
     import polars as pl
 
-    from mlops_tui.store import ModelVersion, Run
+    from mlops_tui.store import DatasetVersion, ModelVersion, Run
     from mlops_tui.training.metrics import Metrics
     from mlops_tui.training.prep import Prepared
     from mlops_tui.training.tuning.space import Params
@@ -236,6 +236,33 @@ def unseen_by(ws: Workspace, champion: ModelVersion, run: Run, holdout: pl.DataF
     return holdout.filter(~seen), None
 
 
+def _something_new(ws: Workspace, champion: ModelVersion, run: Run, prepared: Prepared, dv: DatasetVersion,
+                   split_seed: int) -> None:
+    """UserError when the challenger would learn nothing the champion did not: every row it would be
+    fitted on is a row the champion learnt from (its run's keys) and it reads no column the champion
+    does not. `retrain credit --dataset default:1` with the champion made from default:1 trained and
+    registered default:2, a copy scoring the same on every metric, refused as 'not better' (hui5).
+    A champion that did not record its rows is asked the same of its dataset version and split."""
+    from mlops_tui.training import trained_rows
+    from mlops_tui.training.prep import fitted_rows
+
+    old = Signature.from_json(champion.signature)
+    if not set(prepared.signature.source_columns) <= set(old.source_columns):
+        return
+    fitted = fitted_rows(prepared)
+    seen = trained_rows.learnt(ws.run_dir(run.run_id), fitted, old)
+    if seen is None:
+        if (run.config.get("dataset_hash"), run.config.get("split_seed")) != (dv.hash, split_seed):
+            return
+    elif fitted.height == 0 or not bool(seen.all()):
+        return
+    learnt_from = f"{run.dataset}:{run.dataset_version}"
+    what = (f"{dv.ref} is the data" if learnt_from == dv.ref
+            else f"every row {dv.ref} would train a challenger on is one")
+    raise UserError(f"{what} champion {champion.ref} learnt from ({learnt_from}): a challenger would have nothing new "
+                    "to learn; register the new rows as a new dataset version and retrain on that")
+
+
 def _retune(ws: Workspace, run: Run, prepared: Prepared, champion_params: Params,
             trials: int) -> tuple[Params, float | None]:
     """A short study warm-started with the champion's parameters; returns the best trial's parameters
@@ -284,6 +311,7 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     metric = mx.check_metric(prepared.task, config.get("metric"))
     if prepared.task != champion.task:
         raise UserError(f"{dv.ref} makes a {prepared.task} task but champion {champion.ref} is {champion.task}")
+    _something_new(ws, champion, champ_run, prepared, dv, split_seed)
     compared, note = unseen_by(ws, champion, champ_run, prepared.test)
     if compared.height == 0:
         raise UserError(f"all {prepared.test.height} holdout rows of {dv.ref} are rows champion {champion.ref} "

@@ -285,13 +285,15 @@ def test_retrain_on_rows_the_champion_never_saw_says_no_row_was_left_out(tmp_pat
     """A later batch (carData MplsStops' October-December stops in hreal9's tour) shares no row with
     the champion's: retrain said "on 2230 of mpls:2's 2230 holdout rows (the 0 the champion learnt from
     left out)". Now the whole holdout is named as such, in the summary and the table's title."""
-    ws, _ = _deployed_with_a_later_batch(tmp_path)
+    ws, run = _deployed_with_a_later_batch(tmp_path)
 
     res = invoke(capsys, ws.root, "retrain", "bikes-prod", "--dataset", "bike", "--json")
     doc = res.json
     assert res.code in (0, 3), res.stderr
     assert doc["excluded_rows"] == 0
     assert doc["summary"].endswith(f" on bike:2's {doc['holdout_rows']} holdout rows")
+    # The same champion again (a promoted challenger learnt from bike:2: nothing new for it there).
+    registry.deploy(ws, f"{run.model_name}:{run.model_version}", "bikes-prod", force=True)
     res = invoke(capsys, ws.root, "retrain", "bikes-prod", "--dataset", "bike")
     assert f"on bike:2's {doc['holdout_rows']} holdout rows" in res.stdout
     assert "(the 0" not in res.stdout + res.stderr
@@ -313,3 +315,24 @@ def test_a_retrain_run_is_not_resumed_as_a_study(tmp_path, capsys):
                                   "run `retrain` again for a new challenger")
     assert len(ws.store.models.list()) == versions
     assert ws.store.runs.trials(retrained.json["run_id"]) == []
+
+
+def test_retrain_on_the_very_version_the_champion_learnt_from_is_refused_up_front(tmp_path, capsys):
+    """`retrain DEP --dataset REF` with REF the version the champion was trained on trained and
+    registered an identical challenger (every metric equal, kept as 'not better'): a wasted model
+    version (hui5's finding). Now one line, exit 1, nothing written; a later version with new rows
+    is still retrained."""
+    ws, run = _deployed_with_a_later_batch(tmp_path)
+    champion = f"{run.model_name}:{run.model_version}"
+    runs, versions = len(ws.store.runs.list()), len(ws.store.models.list())
+
+    res = invoke(capsys, ws.root, "retrain", "bikes-prod", "--dataset", "bike:1")
+    assert res.code == 1
+    assert res.stderr.strip() == (f"error: bike:1 is the data champion {champion} learnt from (bike:1): a challenger "
+                                  "would have nothing new to learn; register the new rows as a new dataset version "
+                                  "and retrain on that")
+    assert (len(ws.store.runs.list()), len(ws.store.models.list())) == (runs, versions)
+    assert not [e for e in ws.store.audit.events() if e.command == "retrain"]
+    # A re-tune on the same rows is `tune`'s work, not a retrain's.
+    assert invoke(capsys, ws.root, "retrain", "bikes-prod", "--dataset", "bike:1", "--trials", "2").code == 1
+    assert len(ws.store.models.list()) == versions

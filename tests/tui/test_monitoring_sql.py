@@ -160,12 +160,17 @@ async def test_retrain_from_the_keyboard_compares_challenger_and_champion(ws, tm
     """retrain existed only as a CLI command: from a drifting deployment the user had to leave the
     workbench. t on a deployment asks for the new data, trains a challenger off the UI thread and
     shows the comparison; the deployment then serves whichever model won."""
+    from mlops_tui.data import datasets
     from mlops_tui.registry import models as registry
     from tests.monitor_helpers import tune_small
     from tests.tui.conftest import add_samples
 
+    header, *lines = (SAMPLE / "penguins.csv").read_text().splitlines()
+    early = tmp_path / "early.csv"  # 3 penguins in 4: the bundled file (penguins:2) has rows new to the champion
+    early.write_text("\n".join([header, *(line for i, line in enumerate(lines) if i % 4)]) + "\n")
+    datasets.add(ws, str(early), name="penguins", target="species")
+    run = tune_small(ws, "penguins:1", tmp_path, name="penguins")
     add_samples(ws, "penguins")
-    run = tune_small(ws, "penguins", tmp_path, name="penguins")
     registry.deploy(ws, f"{run.model_name}:{run.model_version}", "peng-batch", force=True)
     app = app_on(ws, "monitoring")
     async with app.run_test(size=(80, 24)) as pilot:
