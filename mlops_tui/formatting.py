@@ -56,6 +56,21 @@ def fmt(value: object, digits: int = 4, *, missing: str = "-") -> str:
     return str(value)
 
 
+def fmt_apart(a: float | None, b: float | None, *, missing: str = "—") -> tuple[str, str]:
+    """``a`` and ``b`` as :func:`fmt` writes them, with as many more digits as it takes for two
+    different values to read differently: dataset diff's 'mean 33,520 → 33,520' of two means that
+    differ reads '33,520.1 → 33,520.4'; equal values stay as fmt writes them."""
+    first, second = fmt(a, missing=missing), fmt(b, missing=missing)
+    if first != second or a is None or b is None or a == b or not all(map(math.isfinite, (a, b))):
+        return first, second
+    tiny = max(abs(a), abs(b)) < 1e-3  # fmt writes these with an exponent: more significant digits
+    for more in range(1, 18):
+        first, second = (f"{a:.{4 + more}g}", f"{b:.{4 + more}g}") if tiny else (f"{a:,.{more}f}", f"{b:,.{more}f}")
+        if first != second:
+            break
+    return first, second
+
+
 def figure(value: float | None) -> str:
     """A figure inside a sentence: 4 significant digits (0.8295, 1.235e+05), — when missing."""
     return "—" if value is None else f"{value:.4g}"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_tui import stats
 from mlops_tui.data import profiling
 from mlops_tui.data.datasets import resolve, snapshot_path
-from mlops_tui.formatting import figure
+from mlops_tui.formatting import fmt_apart
 from mlops_tui.results import Result, omitted_if_none
 
 if TYPE_CHECKING:
@@ -150,7 +150,8 @@ def diff(ws: Workspace, a: str, b: str) -> Diff:
         elif c in numeric:
             psi, status = _drift_status(limits, profiling.numeric_counts(ra, binned[c]), ra, rb)
             mean_a, mean_b = ra.get("mean"), rb.get("mean")
-            detail = f"mean {figure(mean_a)} → {figure(mean_b)}"
+            before, after = fmt_apart(mean_a, mean_b)
+            detail = f"mean {before} → {after}"
         elif ra["kind"] == "categorical" and rb["kind"] == "categorical":
             counts, cats = profiling.category_counts(ra, rb, (counted_a.get(c, {}), counted_b.get(c, {})))
             psi, status = _drift_status(limits, counts, ra, rb, categories=len(cats))

