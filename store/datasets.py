@@ -9,7 +9,7 @@ from mlops_tui.store._db import NotFoundError
 from mlops_tui.store.records import DatasetVersion
 
 _SELECT = """
-    SELECT v.*, d.description FROM dataset_versions v JOIN datasets d USING (name)
+    SELECT v.* FROM dataset_versions v
 """
 
 
@@ -48,6 +48,7 @@ class Datasets(Area):
         description: str | None = None,
     ) -> tuple[DatasetVersion, bool]:
         """Register a version; the same content (hash) for the same name returns the existing one.
+        ``description`` is this version's (the dataset's row keeps the latest one given).
 
         Returns ``(version, new)``. Version numbers are assigned inside the transaction, so two
         processes adding different content at once get distinct, consecutive numbers.
@@ -67,9 +68,9 @@ class Datasets(Area):
             ).fetchone() or (1,)
             con.execute(
                 "INSERT INTO dataset_versions (name, version, hash, path, source, n_rows, n_columns, target, task,"
-                " schema_json, profile_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " schema_json, profile_json, created_at, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [name, version, hash, path, source, rows, columns, target, task,
-                 dumps(schema), dumps(profile), now],
+                 dumps(schema), dumps(profile), now, description],
             )
             row = self._rows(con, _SELECT + " WHERE v.name = ? AND v.version = ?", [name, version])
         return _record(row[0]), True

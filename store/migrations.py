@@ -435,6 +435,19 @@ def _runs_view_phase(con: duckdb.DuckDBPyConnection) -> None:
         FROM runs""")
 
 
+@migration(12)
+def _version_descriptions(con: duckdb.DuckDBPyConnection) -> None:
+    """A description belongs to the version it was given with (`dataset add --description`, `init
+    --sample`'s 'bundled sample (default.csv)'): kept per dataset, it showed on default:2 registered
+    later from another file. A store from before keeps each dataset's one description on its first
+    version, where `init --sample` and a first `dataset add` put it."""
+    con.execute("ALTER TABLE dataset_versions ADD COLUMN description VARCHAR")
+    con.execute("""
+        UPDATE dataset_versions SET description = d.description FROM datasets d
+        WHERE dataset_versions.name = d.name
+          AND dataset_versions.version = (SELECT min(x.version) FROM dataset_versions x WHERE x.name = d.name)""")
+
+
 LATEST = max(MIGRATIONS)
 
 

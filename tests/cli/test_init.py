@@ -87,3 +87,19 @@ def test_init_on_a_path_that_is_a_file_exits_1_with_one_line(tmp_path):
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and str(target) in result.stderr
     assert target.read_text() == "not a folder"
+
+
+def test_the_sample_s_description_stays_with_the_version_it_describes(init, tmp_path, capsys):
+    """'bundled sample (default.csv)' was the dataset's: default:2, registered later from another file,
+    showed it on the Datasets info line and in `dataset show`."""
+    import polars as pl
+
+    from tests.conftest import SAMPLE, run_cli
+
+    assert init("--sample").code == 0
+    later = tmp_path / "x.csv"
+    pl.read_csv(SAMPLE / "default.csv").head(500).write_csv(later)
+    assert run_cli(capsys, init.root, "dataset", "add", later, "--name", "default").code == 0
+    shown = {v: run_cli(capsys, init.root, "dataset", "show", f"default:{v}", "--json").json for v in (1, 2)}
+    assert shown[1]["description"] == "bundled sample (default.csv)"
+    assert shown[2]["description"] is None

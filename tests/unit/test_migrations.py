@@ -58,6 +58,7 @@ def test_opening_a_v1_store_upgrades_it_to_latest_and_keeps_its_data(v1_copy):
     penguins = store.datasets.get("penguins", 1)
     assert (penguins.rows, penguins.version) == (344, 1)
     assert store.query("SELECT name, version, rows FROM v_datasets")[1] == [("penguins", 1, 344)]
+    assert penguins.description == "v1 fixture"  # the dataset's one description, now its first version's
     assert _sha(V1) == before
 
 

@@ -85,10 +85,15 @@ class TestStoreContract:
         assert again == first
         assert [v.version for v in store.datasets.versions(uid)] == [1]
 
-    def test_changed_content_makes_the_next_version_and_keeps_the_description(self, store, uid):
-        add_dataset(store, uid, "a", description="kept")
+    def test_changed_content_makes_the_next_version_with_its_own_description(self, store, uid):
+        """A description is its version's: `init --sample`'s 'bundled sample (default.csv)' showed on
+        default:2, registered later from another file."""
+        add_dataset(store, uid, "a", description="first")
         second, new = add_dataset(store, uid, "b")
-        assert (second.version, new, second.description) == (2, True, "kept")
+        assert (second.version, new, second.description) == (2, True, None)
+        third, _ = add_dataset(store, uid, "c", description="third")
+        assert [v.description for v in store.datasets.versions(uid)] == ["first", None, "third"]
+        assert store.datasets.get(uid).description == "third"
 
     def test_get_returns_latest_or_the_version_asked(self, store, uid):
         add_dataset(store, uid, "a")
