@@ -69,12 +69,16 @@ def psi_text(value: float | None) -> str:
 
 
 def drift_cells(row: FeatureDrift) -> tuple[str, str, str]:
-    """A feature's drift figures as three short cells: PSI, the KS test's p-value, and what else
-    changed (new categories, null rate). One 'measure' cell of them all ('psi 2.83 · ks p <0.001 ·
-    nulls 0%→1%') was cut at 80 columns, where the pane shows 46 characters."""
+    """A feature's drift figures as three short cells: PSI, the p-value that set its status, and what
+    else changed (new categories, null rate). One 'measure' cell of them all ('psi 2.83 · ks p <0.001 ·
+    nulls 0%→1%') was cut at 80 columns, where the pane shows 46 characters.
+
+    The p is `monitor`'s (FeatureDrift.pvalue: the smaller of KS and the bins' chi-square): the KS p
+    alone put 'ks p 0.12' beside a 'warn' the chi-square had decided, and none beside a category."""
     psi = psi_text(row.psi)
     # "1.5e-141" cut to "1." by a narrow pane read as p = 1
-    ks = "-" if row.ks_pvalue is None else "<0.001" if row.ks_pvalue < 0.001 else fmt(row.ks_pvalue, 2)
+    p = row.pvalue
+    ks = "-" if p is None else "<0.001" if p < 0.001 else fmt(p, 2)
     other = []
     if row.new_categories:
         other.append(f"new {row.new_categories}")
@@ -253,14 +257,14 @@ class MonitoringScreen(BaseScreen):
         pane = self.query_one("#mon-drift-table")
         if job is None:
             pane.border_title = "Drift by feature (worst first)"
-            table.fill(["feature", "status", "psi", "ks p", "other"], [])
+            table.fill(["feature", "status", "psi", "p", "other"], [])
             return
         pane.border_title = f"Drift of job {job.job_id[:8]} (worst first)"
         if job.error:
             table.fill(["job", "status", "error"], [(job.job_id[:8], status_text(job.job_status), job.error)])
             return
-        # feature, status, PSI and KS p fit the 46 columns the pane has at 80 (a name cut at 20)
-        table.fill(["feature", "status", "psi", "ks p", "other"],
+        # feature, status, PSI and p fit the 46 columns the pane has at 80 (a name cut at 20)
+        table.fill(["feature", "status", "psi", "p", "other"],
                    [(clip_middle(feature_label(d.feature), 20), status_text(d.status), *drift_cells(d))
                     for d in job.drift],
                    [d.feature for d in job.drift])

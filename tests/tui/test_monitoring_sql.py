@@ -11,6 +11,7 @@ from tests.tui.helpers_screens import (
     SIG,
     app_on,
     cut_columns,
+    fake_job,
     monitoring_fixture,
     notes,
     registry_fixture,
@@ -94,8 +95,36 @@ async def test_the_jobs_and_drift_panes_show_their_figures_uncut_on_a_small_term
         assert [[r[0], r[2]] for r in rows(table)] == [["■ alert", "0.310"], ["▲ warn", "0.080"], ["✓ ok", "0.010"]]
         assert all(r[1].endswith(" ago") for r in rows(table))
         drift = app.screen.query_one("#mon-drift")
-        assert not {"feature", "status", "psi", "ks p"} & set(cut_columns(drift))
+        assert not {"feature", "status", "psi", "p"} & set(cut_columns(drift))
         assert [r[:3] for r in rows(drift)][0] == ["balance", "■ alert", "0.420"]
+
+
+async def test_the_drift_pane_shows_the_p_that_set_the_status_as_monitor_does(ws):
+    """MplsStops' later stops: 'long' warned at PSI 0.011 beside 'ks p 0.12' (the bins' chi-square,
+    p < 0.001, had decided) and a categorical feature showed no p at all. `monitor` prints the smaller
+    of the two under 'p' (FeatureDrift.pvalue); the screen now shows the same figure and heading."""
+    from mlops_tui.store import DriftResult
+
+    fx = monitoring_fixture(ws)
+    fake_job(ws, "job4dddddddd", "credit-batch", fx["model"], drift="warn", pred_drift=0.02)
+    ws.store.jobs.add_drift([
+        DriftResult(job_id="job4dddddddd", feature="long", kind="numeric", psi=0.011, ks_stat=0.01,
+                    ks_pvalue=0.12, null_rate_ref=0.0, null_rate_cur=0.0, new_categories=None, status="warn",
+                    details={"chi2_pvalue": 2e-5}),
+        DriftResult(job_id="job4dddddddd", feature="race", kind="categorical", psi=0.004, ks_stat=None,
+                    ks_pvalue=None, null_rate_ref=0.0, null_rate_cur=0.0, new_categories=None, status="warn",
+                    details={"chi2_pvalue": 0.0042}),
+        DriftResult(job_id="job4dddddddd", feature="lat", kind="numeric", psi=0.001, ks_stat=0.01,
+                    ks_pvalue=0.64, null_rate_ref=0.0, null_rate_cur=0.0, new_categories=None, status="ok",
+                    details={"chi2_pvalue": 0.81})])
+    app = app_on(ws, "monitoring")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        drift = app.screen.query_one("#mon-drift")
+        assert [str(c.label) for c in drift.columns.values()][:4] == ["feature", "status", "psi", "p"]
+        assert "p" not in cut_columns(drift)
+        got = {r[0]: r[3] for r in rows(drift)}
+        assert got == {"long": "<0.001", "race": "0.0042", "lat": "0.64"}
 
 
 @pytest.mark.parametrize("size", [(80, 24), (100, 30)])
@@ -315,9 +344,11 @@ def test_a_drift_row_keeps_its_figures_readable_in_a_narrow_pane():
 
     from mlops_tui.monitoring.monitor import FeatureDrift
 
-    row = FeatureDrift("response_datetime__year", "num", "alert", 5.07, 0.4, 1.5e-141, 0.0, 0.02, 3, 2017.0, 2019.0)
+    row = FeatureDrift("response_datetime__year", "num", "alert", 5.07, 0.4, 1.5e-141, 0.0, 0.02, 3, 2017.0, 2019.0,
+                       pvalue=1.5e-141)
     assert drift_cells(row) == ("5.070", "<0.001", "new 3 · nulls 0%→2%")
-    moved = FeatureDrift("date__year", "num", "ok", 0.0, 0.0, 1.0, 0.0, 0.0, None, 2012.0, 2014.0, note="time moved")
+    moved = FeatureDrift("date__year", "num", "ok", 0.0, 0.0, 1.0, 0.0, 0.0, None, 2012.0, 2014.0, note="time moved",
+                         pvalue=1.0)
     assert drift_cells(moved) == ("0.000", "1", "time moved")  # why a later year is no alert
     from mlops_tui.screens.monitoring import feature_label
 
