@@ -38,7 +38,7 @@ async def test_promote_moves_the_alias_from_the_keyboard(ws):
         await settle(pilot)
         # the table shows the alias once reloaded
         table = app.screen.query_one("#models-table")
-        assert await wait_for(pilot, lambda: "@production" in str(table.get_row("credit:2")[3]))
+        assert await wait_for(pilot, lambda: "@production" in str(table.get_row("credit:2")[2]))
 
 
 async def test_the_model_detail_scrolls_with_j_and_k_like_the_other_panes(ws):
@@ -202,19 +202,27 @@ async def test_scoring_a_missing_file_is_one_line_and_a_failed_job(ws):
     assert [j.status for j in ws.store.jobs.list()] == ["failed"]
 
 
-@pytest.mark.parametrize("size", [(100, 30), (120, 40)])
-async def test_the_registry_shows_where_a_version_is_deployed_uncut_from_100_columns(ws, size):
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 40)])
+async def test_the_registry_shows_where_a_version_is_deployed_uncut(ws, size):
     """At 100x30 the registry's last column read '@production →credit-' (the Detail pane took 2/5 of
-    the width for lines of 26 characters): which deployment serves a version was cut."""
-    registry_fixture(ws)
+    the width for lines of 26 characters); at 80x24 it read '@production' with the deployment cut
+    off behind the metric: which deployment serves a version, what d would change, was not shown."""
+    fx = registry_fixture(ws)
+    long_name = "attrition-scoring-deployment-for-the-night-batch"
+    ws.store.models.deploy(name=long_name, model_name="credit", model_version=fx["versions"][0].version,
+                           signature=SIG)
     app = app_on(ws, "models")
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         table = app.screen.query_one("#models-table")
-        assert cut_columns(table) == []
-        assert "@production →credit-batch" in [str(c) for r in range(table.row_count) for c in table.get_row_at(r)]
+        assert not {"model", "gate", "aliases", "deployed"} & set(cut_columns(table))
+        if size != (80, 24):
+            assert cut_columns(table) == []
+        got = {r[0]: r[1:4] for r in ([str(c) for c in table.get_row_at(i)] for i in range(table.row_count))}
+        assert got["credit:2"] == ["✓ pass", "@production", "credit-batch"]
+        assert got["credit:1"][2] == "attrit…batch"  # clipped in its middle, not cut at the end
         detail = app.screen.query_one("#model-detail-pane")
-        assert detail.size.width >= 32  # '  best_f1_threshold 0.2095' and its frame
+        assert detail.size.width >= (30 if size == (80, 24) else 32)  # '  best_f1_threshold 0.2095', frame
 
 
 # -- snapshots -----------------------------------------------------------------------------------
