@@ -273,7 +273,10 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert:
             bad = pl.col(c).is_not_null() & dates.parse(pl.col(c), date_formats[c]).is_null()
             aggs += [bad.sum().alias(f"notdate:{c}"), pl.col(c).filter(bad).first().alias(f"notdate1:{c}"),
                      pl.int_range(pl.len()).filter(bad).first().alias(f"notdaterow:{c}")]
-        elif prof.get("kind") == "categorical" and prof.get("top_complete") and schema[c] != "Boolean" and c not in empty:
+        elif (prof.get("kind") == "categorical" and prof.get("top_complete") and c not in empty
+              # true/false of a Boolean contract print as the profile's True/False; against a contract of
+              # words (NMES1988's afam yes/no exported TRUE/FALSE) they are the values written another way
+              and not (schema[c] == "Boolean" and contract[c]["dtype"] == "Boolean")):
             known[c] = [str(v) for v, _ in prof["top"]]
             text, unseen = pl.col(c).cast(pl.String), _new_values(pl.col(c).cast(pl.String), known[c])
             aggs.append(unseen.sort().head(5).implode().alias(f"new:{c}"))
