@@ -241,7 +241,13 @@ class Runs(Area):
                             + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
                             [value for row in chunk for value in row])
             if best_value is not None:
-                con.execute("UPDATE runs SET best_value = ? WHERE run_id = ?", [best_value, run_id])
+                # Only ever better: each worker of a run mirrors the best of the trials it saw, and a
+                # second worker (started before the first trial ended) wrote its 30.88 over the
+                # first's 29.5 (rmse): the run's head and list showed a worse best while it ran.
+                con.execute("UPDATE runs SET best_value = ? WHERE run_id = ? AND (best_value IS NULL"
+                            " OR (direction = 'minimize' AND ? < best_value)"
+                            " OR (direction = 'maximize' AND ? > best_value))",
+                            [best_value, run_id, best_value, best_value])
             for w in workers or []:
                 # seen_at NULL: the coordinator saw no change (only alive flipped): keep the last one.
                 con.execute(

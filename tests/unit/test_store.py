@@ -239,6 +239,20 @@ class TestStoreContract:
         store.runs.record_trials(f"{uid}-1", [])  # nothing to write is no error
         assert store.runs.get(f"{uid}-1").n_trials == 450
 
+    @pytest.mark.parametrize(("direction", "first", "second", "best"),
+                             [("minimize", 29.5, 30.88, 29.5), ("minimize", 30.88, 29.5, 29.5),
+                              ("maximize", 0.86, 0.81, 0.86), ("maximize", 0.81, 0.86, 0.86)])
+    def test_a_run_s_best_value_only_improves_whichever_worker_writes_it(self, store, uid, direction,
+                                                                        first, second, best):
+        """Two workers of one bikeshare run (TUI tour, hui6): the second, started before trial 0
+        ended, mirrored its own best 30.88 over the first's 29.5; the run head read 'best trial
+        30.88' while the trials table starred 29.5."""
+        store.runs.create(run_id=f"{uid}-1", name="bikeshare", dataset="ds", dataset_version=1, target="y",
+                          task="regression", metric="m", direction=direction, seed=7, config={"trials": 40})
+        store.runs.record_trials(f"{uid}-1", [], best_value=first)
+        store.runs.record_trials(f"{uid}-1", [], best_value=second)
+        assert store.runs.get(f"{uid}-1").best_value == best
+
     def test_trials_of_groups_by_run_with_an_entry_for_each_run_asked(self, store, uid):
         for i in range(2):
             create_run(store, f"{uid}-{i}")
