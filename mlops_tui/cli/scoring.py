@@ -57,7 +57,7 @@ def deploy(
     Example: mlops-tui deploy credit@production --name credit-nightly --engine compiled
     """
     from mlops_tui.registry import models as registry
-    from mlops_tui.registry.gate import shared_failures
+    from mlops_tui.registry.gate import shared_failures, within_noise
 
     ws = workspace()
     with stages() as stage:
@@ -72,6 +72,9 @@ def deploy(
         (" (forced past the gate)", "bold red") if dep.forced else ""), soft_wrap=True))
     if shared := shared_failures((dep.gate or {}).get("checks", {})):
         err.print(f"note: {dep.model_name}:{dep.model_version} passed the gate although {'; '.join(shared)}",
+                  markup=False, soft_wrap=True)
+    for phrase in within_noise((dep.gate or {}).get("checks", {})):
+        err.print(f"warning: {dep.model_name}:{dep.model_version} passed the gate's no-skill check: {phrase}",
                   markup=False, soft_wrap=True)
 
 

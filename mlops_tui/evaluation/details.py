@@ -9,6 +9,7 @@ report only read numbers and never re-score a model. Curves are downsampled to a
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -54,6 +55,12 @@ SMALL_COUNT_MEAN = 10.0
 SLICE_CONFIDENCE = 0.95
 
 
+# The primary metric's bootstrap interval is kept for holdouts up to this many rows: where it can
+# reach the metric's no-skill level (MASS birthwt: ROC AUC 0.5224 on 38 rows). Past
+# it the interval is narrow and the bootstrap would cost every large run.
+INTERVAL_ROWS = 5_000
+
+
 def _f(x: Any) -> float | None:
     """A JSON-safe float (NaN/inf → None)."""
     if x is None:
@@ -71,6 +78,59 @@ def _thin(n: int, k: int = MAX_POINTS) -> np.ndarray:
 
 def _rounded(a: np.ndarray, digits: int = 5) -> list[float | None]:
     return [_f(round(float(v), digits)) for v in a]
+
+
+def metric_interval(task: str, metric: str, y: np.ndarray, pred: np.ndarray, classes: list[str],
+                    threshold: float) -> Details | None:
+    """The 95 % bootstrap interval of ``metric`` over the holdout's rows (seeded: the same record
+    each time), with the rows it rests on; None when no draw could measure it."""
+    from mlops_tui.training import metrics as mx
+
+    fast = _FAST.get((task, metric))
+    if fast is not None:  # scikit-learn's checks cost ~7 ms a call: 1.4 s of 200 draws on 38 rows
+        def statistic(rows: np.ndarray) -> float | None:
+            return fast(y[rows], pred[rows], threshold)
+    else:
+        def statistic(rows: np.ndarray) -> float | None:
+            return mx.score(task, metric, y[rows], pred[rows], classes, threshold)
+    bounds = stats.bootstrap_interval(statistic, len(y))
+    if bounds is None:
+        return None
+    return {"metric": metric, "low": _f(bounds[0]), "high": _f(bounds[1]), "rows": int(len(y)), "confidence": 0.95}
+
+
+def _auc(y: np.ndarray, p: np.ndarray, _t: float) -> float | None:
+    """ROC AUC by ranks (ties share their mean rank), as roc_auc_score; None with one class."""
+    positive = y == 1
+    n1 = int(positive.sum())
+    n0 = y.size - n1
+    if n1 == 0 or n0 == 0:
+        return None
+    _, at, counts = np.unique(p, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2)[at.reshape(-1)]  # 1-based, ties at their mean
+    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _log_loss(y: np.ndarray, p: np.ndarray, _t: float) -> float:
+    """Mean negative log of the probability given to each row's class (clipped as scikit-learn does)."""
+    eps = np.finfo(np.float64).eps
+    probs = np.column_stack([1 - p, p]) if p.ndim == 1 else p
+    return float(-np.mean(np.log(np.clip(probs[np.arange(y.size), y.astype(np.int64)], eps, 1 - eps))))
+
+
+def _accuracy(y: np.ndarray, p: np.ndarray, t: float) -> float:
+    y_hat = p.argmax(axis=1) if p.ndim == 2 else (p >= t).astype(np.int64)
+    return float(np.mean(y_hat == y))
+
+
+def _brier(y: np.ndarray, p: np.ndarray, _t: float) -> float:
+    return float(np.mean((p - y) ** 2))
+
+
+_FAST: dict[tuple[str, str], Callable[[np.ndarray, np.ndarray, float], float | None]] = {
+    ("binary", "roc_auc"): _auc, ("binary", "log_loss"): _log_loss, ("multiclass", "log_loss"): _log_loss,
+         ("binary", "accuracy"): _accuracy, ("multiclass", "accuracy"): _accuracy,
+         ("binary", "brier"): _brier}
 
 
 # -- classification ------------------------------------------------------------------------------

@@ -127,13 +127,16 @@ def evaluate_frame(
     booster: lgb.Booster, sig: Signature, df: pl.DataFrame, *, threshold: float = 0.5,
     time_column: str | None = None, journal: Any = None, study_name: str | None = None,
     what: str = "the evaluation data", seconds: float | None = None, pred: np.ndarray | None = None,
+    primary: str | None = None,
 ) -> tuple[Metrics, Details]:
     """Score ``df`` (raw rows incl. the target) → (scalar metrics, details document).
 
     ``seconds``: what the SHAP importances may take (a run under `--timeout`; None: the full sample).
     ``pred``: ``booster``'s predictions of ``df``'s rows when the caller has them (a run's final
     model has just predicted its holdout for the metrics; with 10 fold models averaged into one,
-    predicting again is not free)."""
+    predicting again is not free). ``primary``: the model's primary metric, whose bootstrap interval
+    the details keep on a holdout of up to :data:`details.INTERVAL_ROWS` rows (the gate weighs its
+    no-skill level against it)."""
     from mlops_tui.evaluation import details as ed
     from mlops_tui.training.signature import check_numeric_text, encode
 
@@ -171,6 +174,8 @@ def evaluate_frame(
         part("per_class", ed.per_class, y, y_hat, classes)
     else:
         part("regression", ed.regression_points, y, pred)
+    if primary and metrics.get(primary) is not None and df.height <= ed.INTERVAL_ROWS:
+        part("interval", ed.metric_interval, sig.task, primary, y, pred, classes, threshold)
     part("importance", ed.feature_importance, booster, X, sig.feature_names, sig.task, len(classes),
          seconds=seconds)
     # No time column chosen for the split: a date the model reads (as date parts) still is one.
@@ -231,6 +236,7 @@ def record_holdout(
     computed, details = evaluate_frame(
         booster, signature, test_df, threshold=threshold, time_column=time_column,
         journal=journal, study_name=run_id, what=f"the holdout of run {run_id}", seconds=seconds, pred=pred,
+        primary=metrics.get("primary_metric"),
     )
     details.update(eval_id=eval_id, kind=kind, run_id=run_id, model=model.ref,
                    dataset=model.dataset, dataset_version=model.dataset_version)

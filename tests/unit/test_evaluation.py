@@ -227,3 +227,19 @@ def test_calibration_bin_counts_match_the_plotted_bins(ws):
     assert sum(cal["bin_counts"]) == len(p)
     # 0.1 and 0.2 fall in the lower bin, as calibration_curve counts them (np.histogram would not).
     assert cal["bin_counts"][:3] == [501, 2, 1]
+
+
+def test_the_holdout_interval_s_fast_statistics_equal_the_metrics():
+    """The primary metric's bootstrap (details.metric_interval) computes ROC AUC, log loss, accuracy
+    and Brier itself (scikit-learn's checks made 200 draws on 38 rows take 1.4 s): the same figures."""
+    import numpy as np
+
+    from mlops_tui.evaluation import details as ed
+    from mlops_tui.training import metrics as mx
+
+    rng = np.random.default_rng(3)
+    for (task, metric), fast in ed._FAST.items():
+        y = rng.integers(0, 2 if task == "binary" else 3, 400)
+        p = rng.random(400).round(2) if task == "binary" else rng.dirichlet([1, 1, 1], 400)  # rounded: ties
+        classes = ["a", "b"] if task == "binary" else ["a", "b", "c"]
+        assert fast(y, p, 0.5) == pytest.approx(mx.score(task, metric, y, p, classes, 0.5), abs=1e-12), metric

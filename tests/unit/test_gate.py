@@ -411,3 +411,38 @@ def test_require_win_refuses_a_challenger_within_max_drop_that_does_not_beat_the
     passed = gate.check(ws, better, champion=champ)
     assert passed.passed and "roc_auc 0.81 > champion's 0.8 (a win required)" in gate.explain(passed.checks)
     assert gate.check(ws, worse).passed  # no champion: a first deployment has nothing to beat
+
+
+def test_a_no_skill_level_inside_the_holdout_figure_s_interval_passes_with_a_warning(ws, cli, tmp_path):
+    """MASS birthwt (189 births): the gate passed a model at holdout ROC AUC 0.5224 on 38 rows as
+    'roc_auc 0.5224 > no-skill 0.5' with no word that 38 rows cannot tell 0.52 from chance. The
+    holdout evaluation now keeps the primary metric's bootstrap interval; a no-skill level inside it
+    still passes (the model is not shown to be without skill either: refusing would block every model
+    of a small data set, and min_metric refuses by a bound) but says so, in every verdict and on
+    `deploy`'s stderr. A holdout of 2,000 rows tells a real skill from chance: no such word."""
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(190, 3))
+    weak = pl.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2],
+                         "low": np.where(0.4 * x[:, 0] + rng.normal(size=190) > 0, "yes", "no")})
+    model = _tuned(ws, tmp_path, weak, "low", "weak")
+    verdict = gate.check(ws, model)
+    skill = verdict.checks["no_skill"]
+    assert verdict.passed and skill["ok"] is True and skill["within_noise"] is True
+    assert skill["noise"]["rows"] == 38  # the holdout: 20 % of 190
+    assert skill["noise"]["low"] <= 0.5 <= skill["noise"]["high"]
+    phrase = (f"roc_auc {skill['value']:.4g} > no-skill 0.5 (chance), but within noise: its 95% interval over 38 "
+              f"holdout rows, {skill['noise']['low']:.3g} to {skill['noise']['high']:.3g}, holds the no-skill "
+              "level; more rows would tell")
+    assert gate.explain(verdict.checks)[0] == phrase
+    res = cli("deploy", model.ref, "--name", "weak")
+    assert res.code == 0, res.stderr
+    assert f"warning: {model.ref} passed the gate's no-skill check: {phrase}" in res.stderr
+
+    x = rng.normal(size=(10_000, 3))
+    clear = pl.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2],
+                          "low": np.where(x[:, 0] + rng.normal(size=10_000) > 0, "yes", "no")})
+    strong = gate.check(ws, _tuned(ws, tmp_path, clear, "low", "clear")).checks["no_skill"]
+    assert strong["ok"] is True and "within_noise" not in strong
