@@ -8,6 +8,7 @@ on a read-only connection (``Store.query``). The TUI's SQL pane calls :func:`run
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -86,11 +87,22 @@ class QueryResult(Result):
     truncated: bool
 
 
+def _name_the_views(message: str) -> str:
+    """A table that does not exist: DuckDB's own guess ('Did you mean "pg_tables"?' for nope_table)
+    pointed a new user at its catalog; the views are what sql answers from. A view's near miss
+    ('v_run': 'Did you mean "v_runs"?') keeps DuckDB's guess."""
+    missing = re.search(r'Table with name (\S+) does not exist!(?: Did you mean "([^"]*)"\?)?', message)
+    if missing is None or (missing.group(2) or "").startswith("v_"):
+        return message
+    return (f"{message[:missing.start()]}no table or view {missing.group(1)}; "
+            f"query the views: {', '.join(VIEWS)}")
+
+
 def run(ws: Workspace, text: str, *, limit: int = DEFAULT_LIMIT) -> QueryResult:
     """Run one read-only query (at most ``limit`` rows)."""
     query = check_read_only(text)
     try:
         columns, rows = ws.store.query(query, limit=limit + 1)
     except StoreError as exc:  # already one line (Store.query)
-        raise UserError(str(exc)) from exc
+        raise UserError(_name_the_views(str(exc))) from exc
     return QueryResult(tuple(columns), tuple(tuple(r) for r in rows[:limit]), min(len(rows), limit), len(rows) > limit)

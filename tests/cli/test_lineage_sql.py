@@ -140,6 +140,17 @@ def test_sql_reports_a_bad_query_in_one_line(path, capsys):
     assert res.code == 1 and "nope" in res.stderr and res.stderr.count("\n") == 1
 
 
+def test_sql_on_a_table_that_does_not_exist_names_the_views(path, capsys):
+    """TUI tour (hui6): 'select * from nope_table' answered 'Did you mean "pg_tables"?', DuckDB's
+    catalog, not the views sql answers from. A near miss of a view keeps DuckDB's guess."""
+    res = invoke(capsys, path["ws"].root, "sql", "SELECT * FROM nope_table")
+    assert res.code == 1 and res.stderr.count("\n") == 1
+    assert "no table or view nope_table; query the views: v_datasets, v_runs" in res.stderr
+    assert "pg_tables" not in res.stderr
+    res = invoke(capsys, path["ws"].root, "sql", "SELECT * FROM v_run")
+    assert res.code == 1 and 'Did you mean "v_runs"' in res.stderr
+
+
 @pytest.mark.parametrize("statement", [
     "SELECT * FROM read_csv('/etc/passwd')",
     "SELECT * FROM read_parquet('{snapshots}/*.parquet')",

@@ -295,6 +295,24 @@ async def test_after_a_query_the_number_keys_switch_screens_again(ws):
         assert app.screen.query_one("#sql-input").value == "x"
 
 
+async def test_a_query_of_a_table_that_does_not_exist_names_the_views_and_the_next_one_runs(ws):
+    """TUI tour at 80x24 (hui6): 'select * from nope_table' said 'Did you mean "pg_tables"?'."""
+    registry_fixture(ws)
+    app = app_on(ws, "sql")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#sql-input").value = "select * from nope_table"
+        await pilot.press("enter")
+        await settle(pilot)
+        status = app.screen.query_one("#sql-status")
+        assert status.has_class("error") and "query the views: v_datasets, v_runs" in status.render().plain
+        assert "pg_tables" not in status.render().plain
+        app.screen.query_one("#sql-input").value = "SELECT name FROM v_models"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "✓ 3 row(s)" in status.render().plain and not status.has_class("error")
+
+
 async def test_sql_writes_are_refused_in_one_line_and_the_store_is_unchanged(ws):
     registry_fixture(ws)
     app = app_on(ws, "sql")
