@@ -43,3 +43,33 @@ def test_validate_says_a_true_false_column_is_not_the_yes_no_one_of_the_contract
         "column 'medicaid': none of its values is one nmes:1 had (no, yes), e.g. 0, 1; "
         "is the column written differently?",
     ]
+
+
+def test_retrain_keeps_a_champion_that_knows_a_class_the_challenger_never_saw(ws, tmp_path: Path):
+    """ISLR Wage's race, '4. Other' 1.2 % of rows: a later batch without it (2007-2009, the rare class
+    dropped) trained a challenger of three classes, and retrain promoted it for a log_loss measured on
+    rows that held none of '4. Other': the deployment could never predict that class again and its
+    scores silently lost the proba_4. Other column. The champion is now kept (exit 3), saying why."""
+    import pytest
+
+    from mlops_tui.errors import PolicyRefused
+    from mlops_tui.monitoring import retrain
+    from mlops_tui.registry import models as registry
+    from tests.monitor_helpers import tune_small
+
+    wage = _real_frame("ISLR", "Wage").drop(columns=["region", "logwage"])
+    wage[wage["year"] <= 2006].to_csv(tmp_path / "early.csv", index=False)
+    late = wage[(wage["year"] > 2006) & (wage["race"] != "4. Other")]
+    late.to_csv(tmp_path / "late.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="wage", target="race")
+    run = tune_small(ws, "wage:1", tmp_path, name="wage")
+    registry.deploy(ws, f"{run.model_name}:{run.model_version}", "wage-prod", force=True)
+    datasets.add(ws, str(tmp_path / "late.csv"), name="wage", target="race")
+
+    with pytest.raises(PolicyRefused) as refused:
+        retrain.retrain(ws, "wage-prod", "wage:2")
+    assert str(refused.value).startswith("kept wage:1: ")
+    assert ("challenger wage:2 cannot predict '4. Other', which champion wage:1 can (wage:2's training rows "
+            "hold none of it; its scores would lack proba_4. Other); if the class is gone for good, deploy "
+            "wage:2 by hand") in str(refused.value)
+    assert registry.get_deployment(ws, "wage-prod").model_version == 1
