@@ -267,11 +267,23 @@ def _peak_rss_mb(ws, data, out) -> float:
     return float(mb)
 
 
-@pytest.mark.parametrize("suffix", ["parquet", "csv"])
-def test_peak_memory_is_flat_in_the_number_of_rows(ws, tmp_path, suffix):
+@pytest.fixture(scope="module")
+def memory_inputs(tmp_path_factory):
+    """One model and the two input files (200k and 800k rows), shared by both output formats: each
+    measurement is of a `score` child alone, so they need not be made again for the second."""
+    from mlops_tui.workspace import Workspace
+
+    folder = tmp_path_factory.mktemp("peak_memory")
+    ws = Workspace.open(folder / "ws", create=True)
     synthetic_model(ws, name="synth", rounds=10)
-    small = write_synthetic_parquet(tmp_path / "small.parquet", 200_000)
-    big = write_synthetic_parquet(tmp_path / "big.parquet", 800_000)
+    small = write_synthetic_parquet(folder / "small.parquet", 200_000)
+    big = write_synthetic_parquet(folder / "big.parquet", 800_000)
+    return ws, small, big
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_peak_memory_is_flat_in_the_number_of_rows(memory_inputs, tmp_path, suffix):
+    ws, small, big = memory_inputs
     rss_small = _peak_rss_mb(ws, small, tmp_path / f"s.{suffix}")
     rss_big = _peak_rss_mb(ws, big, tmp_path / f"b.{suffix}")
     # 4x the rows (about 70 MB more data) must not grow the peak by more than 20 %.
