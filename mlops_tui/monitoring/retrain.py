@@ -346,7 +346,7 @@ def retrain(ws: Workspace, deployment: str, dataset_ref: str, *, trials: int | N
     champ_metrics, chall_metrics = judged.champion.metrics, judged.challenger.metrics
     verdict, noise, better = judged.verdict, judged.noise, judged.better
     ours, theirs = chall_metrics.get(metric), champ_metrics.get(metric)
-    lost = _lost_classes(champion, challenger, dv.ref)
+    lost = lost_classes(champion, challenger)
     promoted = verdict.passed and better and not lost
     engine_info, engine_refusal = None, None
     if promoted and dep.engine == compiled.ENGINE:  # the winner must run on the deployment's engine too
@@ -430,17 +430,18 @@ def _signature_changes(champion: ModelVersion, challenger: ModelVersion) -> list
     return notes
 
 
-def _lost_classes(champion: ModelVersion, challenger: ModelVersion, ref: str) -> str | None:
+def lost_classes(champion: ModelVersion, challenger: ModelVersion) -> str | None:
     """Why a challenger that knows fewer classes than the champion is not promoted, whatever its metric:
     ISLR Wage's race '4. Other' (1.2 % of rows) absent from a later batch made a challenger that can
     never predict it and whose scores lack its probability column, promoted for a log_loss measured on
-    rows that held none of it. None when it knows every class the champion knows."""
+    rows that held none of it. None when it knows every class the champion knows. A pipeline's gate
+    stage asks the same of the model it would deploy."""
     known = set(Signature.from_json(challenger.signature).classes)
     lost = [c for c in Signature.from_json(champion.signature).classes if c not in known]
     if not lost:
         return None
     return (f"challenger {challenger.ref} cannot predict {', '.join(map(repr, lost))}, which champion "
-            f"{champion.ref} can ({ref}'s training rows hold none of {'it' if len(lost) == 1 else 'them'}; its "
+            f"{champion.ref} can ({_dataset_of(challenger)}'s training rows hold none of {'it' if len(lost) == 1 else 'them'}; its "
             f"scores would lack {', '.join('proba_' + c for c in lost)}); if the class is gone for good, "
             f"deploy {challenger.ref} by hand")
 

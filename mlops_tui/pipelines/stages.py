@@ -131,10 +131,21 @@ def verdict(ws: Workspace, model: ModelVersion, deployment: str | None, policy: 
     332-row MASS Pima.te model's 67 holdout rows said 0.89 AUC; on rows it never saw it scored 0.85),
     so a pipeline refused nearly every model of a grown dataset. The stored figures serve only when
     there are no such rows (no holdout file, the champion's run or rows unknown, a class it never saw)."""
-    from mlops_tui.registry import gate
+    import dataclasses
+
+    from mlops_tui.monitoring.retrain import lost_classes
     from mlops_tui.registry.models import champion_of
 
     champion = champion_of(ws, model, deployment=deployment)
+    judged = _verdict(ws, model, champion, policy)
+    if champion is not None and (lost := lost_classes(champion, model)):  # what `retrain` refuses too
+        return dataclasses.replace(judged, passed=False, reasons=(*judged.reasons, lost))
+    return judged
+
+
+def _verdict(ws: Workspace, model: ModelVersion, champion: ModelVersion | None, policy: Config) -> Verdict:
+    from mlops_tui.registry import gate
+
     holdout = ws.run_dir(model.run_id) / "holdout.parquet" if model.run_id else None
     metric = (model.metrics or {}).get("primary_metric")
     if champion is not None and champion.run_id and holdout is not None and holdout.exists() and metric:

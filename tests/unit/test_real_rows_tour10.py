@@ -73,3 +73,29 @@ def test_retrain_keeps_a_champion_that_knows_a_class_the_challenger_never_saw(ws
             "hold none of it; its scores would lack proba_4. Other); if the class is gone for good, deploy "
             "wage:2 by hand") in str(refused.value)
     assert registry.get_deployment(ws, "wage-prod").model_version == 1
+
+
+def test_a_pipeline_gate_refuses_a_model_that_lost_a_class_its_deployment_predicts(ws, cli, tmp_path: Path):
+    """The same Wage batch without '4. Other' through a pipeline (data → tune → gate → deploy): the gate
+    compared the new model with the deployed one on rows holding none of '4. Other' and the deploy stage
+    replaced a four-class model with a three-class one. The gate now refuses it as `retrain` does (exit 3)."""
+    from mlops_tui.registry import models as registry
+
+    wage = _real_frame("ISLR", "Wage").drop(columns=["region", "logwage"])
+    (tmp_path / "data").mkdir()
+    wage[wage["year"] <= 2006].to_csv(tmp_path / "data" / "wage.csv", index=False)
+    (tmp_path / "space.toml").write_text("num_boost_round = 40\nearly_stopping_rounds = 10\n")
+    (tmp_path / "pipeline.toml").write_text(
+        '[pipelines.wage.stages.prepare]\nkind = "data"\npath = "data/wage.csv"\ntarget = "race"\n\n'
+        '[pipelines.wage.stages.train]\nkind = "tune"\ndata = "prepare"\ntrials = 2\nspace = "space.toml"\n\n'
+        '[pipelines.wage.stages.check]\nkind = "gate"\nmodel = "train"\n\n'
+        '[pipelines.wage.stages.ship]\nkind = "deploy"\nmodel = "train"\nname = "wage-prod"\n')
+    first = cli("pipeline", "run", "--file", tmp_path / "pipeline.toml")
+    assert first.code == 0, first.stderr
+    late = wage[(wage["year"] > 2006) & (wage["race"] != "4. Other")]
+    late.to_csv(tmp_path / "data" / "wage.csv", index=False)
+
+    second = cli("pipeline", "run", "--file", tmp_path / "pipeline.toml", "--json")
+    assert second.code == 3, second.stderr
+    assert "challenger wage:2 cannot predict '4. Other', which champion wage:1 can" in second.stdout + second.stderr
+    assert registry.get_deployment(ws, "wage-prod").model_version == 1  # still the four-class model
