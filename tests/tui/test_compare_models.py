@@ -41,6 +41,36 @@ async def test_promote_moves_the_alias_from_the_keyboard(ws):
         assert await wait_for(pilot, lambda: "@production" in str(table.get_row("credit:2")[2]))
 
 
+async def test_e_evaluates_a_version_on_another_dataset_and_the_detail_shows_it(ws):
+    """New-user tour (hui6): `mlops-tui evaluate` had no key in the TUI. e opens a form (the
+    version's dataset prefilled), runs off the UI thread, and the Detail pane shows the metrics
+    beside the holdout's; a dataset that does not exist is one line and the screen goes on."""
+    from mlops_tui.data import datasets
+
+    credit_model(ws)
+    datasets.add(ws, str(SAMPLE / "default.csv"), name="default", target="default")
+    app = app_on(ws, "models")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.screen.query_one("#field-dataset").value == "default"
+        await pilot.press("ctrl+s")
+        text = app.screen.query_one("#model-detail")
+        assert await wait_for(pilot, lambda: "credit:1 on default:1 (10,000 rows)" in str(text.render()),
+                              what="the evaluation in Detail", timeout=60)
+        shown = str(text.render())
+        assert "value holdout       Δ" in shown and "roc_auc            0.9610" in shown
+        assert [e.dataset_version for e in ws.store.runs.evaluations(kind="evaluate")] == [1]
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#field-dataset").value = "nope"
+        await pilot.press("ctrl+s")
+        assert await wait_for(pilot, lambda: "✗ evaluating on nope" in str(text.render()), what="the refusal")
+        assert any("nope" in n for n in notes(app))
+        assert type(app.screen).__name__ == "ModelsScreen"
+
+
 async def test_the_model_detail_scrolls_with_j_and_k_like_the_other_panes(ws):
     """Tab reached the Detail pane (longer than its box at 80x24) but only the arrows scrolled it;
     j/k, which move every table and the run detail's text, did nothing there."""
