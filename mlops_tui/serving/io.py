@@ -204,6 +204,11 @@ def plan(files: list[InputFile], sig: Signature, model_ref: str, keep: list[str]
     sources = sig.source_columns
     present = set.intersection(*(set(f.schema) for f in files))
     ids = id_columns(list(files[0].schema), present, sig)
+    if not ids and (lost := [c for c in sig.id_columns if c not in present]):
+        # AER NMES1988 scored without its row_id: nothing said that feedback could never join labels to them
+        warnings.append(f"the input has no id column {', '.join(map(repr, lost))} ({model_ref}'s data had "
+                        f"{'it' if len(lost) == 1 else 'them'}): the output rows carry no key for `feedback` to "
+                        "join labels on")
     ids += [c for c in keep or [] if c not in ids]
     ignored = unused_columns([c for f in files for c in f.schema], sig, ids)
     if ignored:

@@ -99,3 +99,23 @@ def test_a_pipeline_gate_refuses_a_model_that_lost_a_class_its_deployment_predic
     assert second.code == 3, second.stderr
     assert "challenger wage:2 cannot predict '4. Other', which champion wage:1 can" in second.stdout + second.stderr
     assert registry.get_deployment(ws, "wage-prod").model_version == 1  # still the four-class model
+
+
+def test_score_warns_when_the_input_lacks_the_id_column_the_model_s_data_had(ws, cli, tmp_path: Path):
+    """AER NMES1988 (row_id a key) scored from a later file without row_id: `score` said nothing, and the
+    output rows had no key, so `feedback` could never join the labels that arrive later. A warning says
+    so; a file with the key carries it as before."""
+    from tests.monitor_helpers import tune_small
+
+    nmes = _real_frame("AER", "NMES1988")[["row_id", "visits", "chronic", "health", "insurance", "age"]]
+    nmes.iloc[:1500].to_csv(tmp_path / "early.csv", index=False)
+    nmes.iloc[1500:1600].drop(columns="row_id").to_csv(tmp_path / "later.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="nmes", target="visits")
+    tune_small(ws, "nmes:1", tmp_path, name="nmes")
+
+    scored = cli("score", "nmes:1", tmp_path / "later.csv", "-o", tmp_path / "out.csv", "--json")
+    assert scored.code == 0, scored.stderr
+    assert ("the input has no id column 'row_id' (nmes:1's data had it): the output rows carry no key for "
+            "`feedback` to join labels on") in scored.json["warnings"]
+    keyed = cli("score", "nmes:1", tmp_path / "early.csv", "-o", tmp_path / "out2.csv", "--json")
+    assert keyed.json["kept"] == ["row_id"] and not any("no id column" in w for w in keyed.json["warnings"])
