@@ -172,10 +172,23 @@ class Runs(Area):
                 con, _RUN_SELECT + " WHERE starts_with(r.run_id, ?) ORDER BY r.run_id LIMIT 2", [prefix]
             )
         if not rows:
-            raise NotFoundError(f"unknown run {prefix!r}")
+            raise NotFoundError(f"unknown run {prefix!r}" + self._made_by(prefix))
         if len(rows) > 1:
             raise NotFoundError(f"run prefix {prefix!r} is ambiguous ({rows[0]['run_id']}, {rows[1]['run_id']}, ...)")
         return _run(rows[0])
+
+    def _made_by(self, ref: str) -> str:
+        """``; model affairs:1 was made by run e61c74610b`` when ``ref`` names a model version (NAME:VERSION,
+        or NAME for its latest) that a run made: AER Affairs' `run show affairs:1` said only "unknown run"."""
+        name, _, version = ref.partition(":")
+        if version and not version.isdigit():
+            return ""
+        with self._read() as con:
+            found = con.execute(
+                "SELECT name, version, run_id FROM models WHERE name = ? AND (? IS NULL OR version = ?) "
+                "AND run_id IS NOT NULL ORDER BY version DESC LIMIT 1",
+                [name, int(version) if version else None, int(version) if version else None]).fetchone()
+        return f"; model {found[0]}:{found[1]} was made by run {found[2]}" if found else ""
 
     def list(self, *, status: str | None = None, dataset: str | None = None, limit: int | None = None) -> list[Run]:
         """Newest first."""

@@ -119,3 +119,21 @@ def test_score_warns_when_the_input_lacks_the_id_column_the_model_s_data_had(ws,
             "`feedback` to join labels on") in scored.json["warnings"]
     keyed = cli("score", "nmes:1", tmp_path / "early.csv", "-o", tmp_path / "out2.csv", "--json")
     assert keyed.json["kept"] == ["row_id"] and not any("no id column" in w for w in keyed.json["warnings"])
+
+
+def test_run_show_of_a_model_ref_names_the_run_that_made_it(ws, cli, tmp_path: Path):
+    """AER Affairs (rating 1-5, integer-coded classes): `run show affairs:1` and `report affairs` (the
+    model the user had just tuned) said only "unknown run 'affairs:1'". The one line now names the run
+    that made the model; an id that is nothing stays as it was."""
+    from tests.monitor_helpers import tune_small
+
+    _real_frame("AER", "Affairs").to_csv(tmp_path / "affairs.csv", index=False)
+    datasets.add(ws, str(tmp_path / "affairs.csv"), name="affairs", target="rating")
+    run = tune_small(ws, "affairs:1", tmp_path, name="affairs")
+
+    shown = cli("run", "show", "affairs:1")
+    assert shown.code == 1
+    assert shown.stderr.strip() == f"error: unknown run 'affairs:1'; model affairs:1 was made by run {run.run_id}"
+    reported = cli("report", "affairs", "-o", tmp_path / "r.html")
+    assert f"model affairs:1 was made by run {run.run_id}" in reported.stderr
+    assert cli("run", "show", "nothing").stderr.strip() == "error: unknown run 'nothing'"
