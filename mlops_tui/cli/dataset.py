@@ -146,6 +146,8 @@ def diff(
     def render() -> None:
         out.print(f"{result.a} → {result.b}: rows {result.rows.a:,} → {result.rows.b:,}")
         out.print(f"added: {', '.join(result.added) or '—'}   removed: {', '.join(result.removed) or '—'}")
+        for r in result.renamed:
+            out.print(f"renamed?: {r.from_} → {r.to} (a close name of a compatible type)")
         for c in result.changed:
             out.print(f"retyped: {c.name} {c.from_} → {c.to}")
         out.print(table(None, ["column", "kind", "psi", "status", "detail"],

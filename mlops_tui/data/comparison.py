@@ -89,6 +89,15 @@ class RowCounts(Result):
 
 
 @dataclass(frozen=True)
+class Renamed(Result):
+    """A column of the first version that the second seems to hold under another name (as `dataset
+    validate` asks: ISLR Wage's maritl written as marital was only 'added: marital   removed: maritl')."""
+
+    from_: str
+    to: str
+
+
+@dataclass(frozen=True)
 class Diff(Result):
     """Version ``b`` against version ``a``: columns added, removed, retyped; drift per common column."""
 
@@ -99,6 +108,7 @@ class Diff(Result):
     removed: tuple[str, ...]
     changed: tuple[Retyped, ...]
     drift: tuple[ColumnDrift, ...]
+    renamed: tuple[Renamed, ...] = ()
 
 
 def _role_change(a: str, b: str, ref_b: str) -> str | None:
@@ -173,4 +183,13 @@ def diff(ws: Workspace, a: str, b: str) -> Diff:
         va.ref, vb.ref, RowCounts(va.rows, vb.rows),
         added=tuple(c for c in sb if c not in sa), removed=tuple(c for c in sa if c not in sb),
         changed=tuple(Retyped(c, sa[c]["dtype"], sb[c]["dtype"]) for c in common if sa[c]["dtype"] != sb[c]["dtype"]),
-        drift=tuple(drift))
+        drift=tuple(drift), renamed=_renamed(sa, sb))
+
+
+def _renamed(sa: dict[str, Any], sb: dict[str, Any]) -> tuple[Renamed, ...]:
+    """Each removed column that an added one of a compatible type and a close name likely is."""
+    from mlops_tui.data.validation import rename_of
+
+    extra = {c: sb[c]["dtype"] for c in sb if c not in sa}
+    found = ((c, rename_of(c, sa[c]["dtype"], extra)) for c in sa if c not in sb)
+    return tuple(Renamed(c, to) for c, to in found if to)

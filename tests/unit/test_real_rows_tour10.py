@@ -137,3 +137,22 @@ def test_run_show_of_a_model_ref_names_the_run_that_made_it(ws, cli, tmp_path: P
     reported = cli("report", "affairs", "-o", tmp_path / "r.html")
     assert f"model affairs:1 was made by run {run.run_id}" in reported.stderr
     assert cli("run", "show", "nothing").stderr.strip() == "error: unknown run 'nothing'"
+
+
+def test_diff_asks_whether_a_removed_column_was_renamed(ws, cli, tmp_path: Path):
+    """ISLR Wage's later years exported with maritl as marital and health dropped: `dataset diff` said
+    "added: marital   removed: maritl, health" while `dataset validate` of the same file asked "renamed
+    to 'marital'?". diff now asks too (a `renamed` list in --json); health, with no look-alike, is only
+    removed."""
+    wage = _real_frame("ISLR", "Wage")[["row_id", "year", "age", "maritl", "health", "race"]]
+    wage[wage["year"] <= 2006].to_csv(tmp_path / "early.csv", index=False)
+    wage[wage["year"] > 2006].drop(columns="health").rename(columns={"maritl": "marital"}).to_csv(
+        tmp_path / "late.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="wage", target="race")
+    datasets.add(ws, str(tmp_path / "late.csv"), name="wage", target="race")
+
+    shown = cli("dataset", "diff", "wage:1", "wage:2")
+    assert shown.code == 0, shown.stderr
+    assert shown.stdout.splitlines()[1:3] == ["added: marital   removed: maritl, health",
+                                              "renamed?: maritl → marital (a close name of a compatible type)"]
+    assert cli("dataset", "diff", "wage:1", "wage:2", "--json").json["renamed"] == [{"from": "maritl", "to": "marital"}]
