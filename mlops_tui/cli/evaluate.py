@@ -51,8 +51,10 @@ def evaluate(
             (k, v, res.holdout_metrics.get(k), res.deltas.get(k))
             for k, v in res.metrics.items() if k in res.deltas or k not in res.holdout_metrics]))
         if res.max_slice_gap is not None:
+            ends = (f": {res.max_slice_gap_best} (best) vs {res.max_slice_gap_worst} (worst)"
+                    if res.max_slice_gap_best is not None else "")
             out.print(f"largest slice gap: {fmt(res.max_slice_gap)} in {res.slice_metric} between the groups "
-                      f"of {res.max_slice_gap_feature}", markup=False, highlight=False)
+                      f"of {res.max_slice_gap_feature}{ends}", markup=False, highlight=False)
         for w in res.warnings:
             err.print(f"warning: {w}", markup=False, soft_wrap=True)
 

@@ -297,6 +297,18 @@ class ModelEvaluation(Result):
     # details.slice_metric) and the feature whose groups differ that much; None when no gap.
     slice_metric: str | None = None
     max_slice_gap_feature: str | None = None
+    # The groups of that feature at either end of the gap (Wage's maritl: '2. Married', '1. Never Married').
+    max_slice_gap_best: str | None = None
+    max_slice_gap_worst: str | None = None
+
+
+def _gap_ends(slices: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The best and the worst group of the feature with the widest slice gap (as text)."""
+    widest = next((f for f in slices.get("features") or [] if f["feature"] == slices.get("max_gap_feature")
+                   and f["kind"] == "categorical"), None)
+    if widest is None or widest.get("best") is None:
+        return None, None
+    return str(widest["best"]), str(widest["worst"])
 
 
 def _learnt_rows(ws: Workspace, model: ModelVersion, df: pl.DataFrame, sig: Signature) -> pl.Series | None:
@@ -363,7 +375,8 @@ def evaluate_model(ws: Workspace, model_ref: str, dataset_ref: str, *,
                              details["rows"], metrics, reference, deltas, gap,
                              details_path, tuple([*notes, *details["warnings"]]), n_learnt,
                              (n_learnt or 0) if unseen else 0, slices.get("metric") if gap is not None else None,
-                             slices.get("max_gap_feature") if gap is not None else None)
+                             slices.get("max_gap_feature") if gap is not None else None,
+                             *_gap_ends(slices) if gap is not None else (None, None))
     ws.store.audit.record("evaluate", f"model:{model.name}:{model.version}", "ok",
                           {"dataset": f"{dv.name}:{dv.version}", "eval_id": ev.eval_id})
     return result

@@ -23,4 +23,5 @@ def test_evaluate_names_the_measure_and_feature_of_its_largest_slice_gap(ws, cli
     assert human.code == 0, human.stderr
     line = next(x for x in human.stdout.splitlines() if x.startswith("largest slice gap"))
     gap = line.split()[3]
-    assert line == f"largest slice gap: {gap} in wape between the groups of {feature}"
+    assert line == (f"largest slice gap: {gap} in wape between the groups of {feature}: "
+                    f"{doc['max_slice_gap_best']} (best) vs {doc['max_slice_gap_worst']} (worst)")

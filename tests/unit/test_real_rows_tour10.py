@@ -156,3 +156,24 @@ def test_diff_asks_whether_a_removed_column_was_renamed(ws, cli, tmp_path: Path)
     assert shown.stdout.splitlines()[1:3] == ["added: marital   removed: maritl, health",
                                               "renamed?: maritl → marital (a close name of a compatible type)"]
     assert cli("dataset", "diff", "wage:1", "wage:2", "--json").json["renamed"] == [{"from": "maritl", "to": "marital"}]
+
+
+def test_evaluate_names_the_groups_at_either_end_of_the_slice_gap(ws, cli, tmp_path: Path):
+    """ISLR Wage's race model on the later years: "largest slice gap: 0.0961 in accuracy between the
+    groups of maritl" left the user to guess which groups; the line (and --json) now names the best
+    and the worst, as `run show`'s slices table does."""
+    from tests.monitor_helpers import tune_small
+
+    wage = _real_frame("ISLR", "Wage")[["row_id", "year", "age", "maritl", "education", "jobclass", "race"]]
+    wage[wage["year"] <= 2006].to_csv(tmp_path / "early.csv", index=False)
+    wage[wage["year"] > 2006].to_csv(tmp_path / "late.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="wage", target="race")
+    datasets.add(ws, str(tmp_path / "late.csv"), name="wage", target="race")
+    tune_small(ws, "wage:1", tmp_path, name="wage")
+
+    doc = cli("evaluate", "wage:1", "wage:2", "--json").json
+    feature, best, worst = doc["max_slice_gap_feature"], doc["max_slice_gap_best"], doc["max_slice_gap_worst"]
+    values = set(wage[feature].astype(str))
+    assert best in values and worst in values and best != worst
+    line = cli("evaluate", "wage:1", "wage:2").stdout.splitlines()[-1]
+    assert line.startswith("largest slice gap: ") and line.endswith(f"of {feature}: {best} (best) vs {worst} (worst)")
