@@ -88,7 +88,9 @@ def show(
             p = dv.profile.get(col["name"], {})
             # "value (count)": a count after a colon read as part of a time ("10/25/1995 0:00:00:26")
             top = ", ".join(f"{_clipped(v, 24)} ({n:,})" for v, n in p.get("top", [])[:3])
-            lo, hi = (p.get(k) if p.get("kind") == "numeric" else _clipped(p.get(k)) for k in ("min", "max"))
+            # a whole-number column's ends as stored: a year reads 1952, not the figure 1,952
+            lo, hi = (_clipped(p.get(k)) if p.get("kind") != "numeric" or col["dtype"].startswith(("Int", "UInt"))
+                      else p.get(k) for k in ("min", "max"))
             rows.append([col["name"], dtype_text(col["dtype"]), col["role"], p.get("nulls"), p.get("distinct"),
                          lo, hi, p.get("mean"), p.get("std"), top][:keep])
         out.print(table(None, headers[:keep], rows))

