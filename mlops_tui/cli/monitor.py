@@ -11,6 +11,7 @@ import typer
 from rich.text import Text
 
 from mlops_tui.cli._common import JsonFlag, emit, err, fmt, out, styled, table, workspace
+from mlops_tui.formatting import fmt_p
 from mlops_tui.serving.sweep import sweep_jobs
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ def monitor(
                 mean = "—" if f.ref_mean is None else f"{_mean(f.ref_mean)}→{_mean(f.cur_mean)}"
                 kind = {"numeric": "num", "categorical": "cat", "prediction": "pred"}.get(f.kind, f.kind)
                 ft.add_row(_name(f.feature), kind, _status(f.status), fmt(f.psi, 3),
-                           fmt(f.pvalue, 2), nulls, fmt(f.new_categories), mean)
+                           fmt_p(f.pvalue, missing="—"), nulls, fmt(f.new_categories), mean)
             out.print(ft)
             for f in detail.drift:
                 if f.note:

@@ -33,3 +33,27 @@ def test_dataset_show_prints_a_year_column_s_range_as_stored(ws, cli, tmp_path: 
     assert cells[5:7] == ["1952", "2007"] and cells[7] == "1,980"
     gdp = next(line for line in shown.stdout.splitlines() if line.split("│")[0].strip() == "gdpPercap")
     assert [c.strip() for c in gdp.split("│")][6] == "113,523"
+
+
+def test_monitor_writes_an_underflowed_p_value_as_below_the_smallest_float(ws, cli, tmp_path: Path):
+    """carData SLID's later rows with age written in months (×12): the KS test of 2,425 rows none of
+    which overlaps the training range underflows, and `monitor`'s features table printed p '0', a
+    certainty no test gives. It reads '<1e-300'; --json keeps the number."""
+    from mlops_tui.registry import models as registry
+    from tests.monitor_helpers import tune_small
+
+    slid = _real_frame("carData", "SLID").dropna(subset=["wages"])
+    slid.iloc[:2000].to_csv(tmp_path / "early.csv", index=False)
+    later = slid.iloc[2000:].copy()
+    later["age"] = later["age"] * 12
+    later.to_csv(tmp_path / "later.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="slid", target="wages")
+    run = tune_small(ws, "slid:1", tmp_path, name="slid")
+    registry.deploy(ws, f"{run.model_name}:{run.model_version}", "slid-prod", force=True)
+    assert cli("score", "slid-prod", tmp_path / "later.csv", "-o", tmp_path / "out.csv").code == 0
+
+    shown = cli("monitor", "slid-prod")
+    age = next(line for line in shown.stdout.splitlines() if line.split("│")[0].strip() == "age")
+    assert [c.strip() for c in age.split("│")][4] == "<1e-300"
+    doc = cli("monitor", "slid-prod", "--json").json
+    assert next(f for f in doc["jobs"][0]["drift"] if f["feature"] == "age")["ks_pvalue"] == 0.0
