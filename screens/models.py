@@ -251,15 +251,17 @@ class ModelsScreen(BaseScreen):
         rows = []
         for m in self.data.models:
             metric, value = primary(m)
-            aliases = " ".join(f"@{a}" for a in m.aliases) or "-"
-            deps = " ".join(clip_middle(d, 12) for d in served.get(m.ref, [])) or "-"
+            # one a line: at 80x24 '@production @staging' pushed the deployment off the table
+            aliases = "\n".join(f"@{a}" for a in m.aliases) or "-"
+            deps = "\n".join(clip_middle(d, 12) for d in served.get(m.ref, [])) or "-"
             rows.append((m.ref, gate_text(self.data.gates.get(m.ref)), aliases, deps,
                          f"{metric} {fmt(value)}".strip()))
         # What p and d change first: at 80x24 the registry has 46 columns, and 'aliases →deployed'
         # after the metric read '@production' with the deployment cut off. The metric comes last
         # (the Detail pane shows the selected version's, and each deployment's full name); a
         # deployment name is clipped at 12 ('credit-batch' whole).
-        table.fill(["model", "gate", "aliases", "deployed", "metric"], rows, [m.ref for m in self.data.models])
+        table.fill(["model", "gate", "aliases", "deployed", "metric"], rows, [m.ref for m in self.data.models],
+                   tall=True)
 
     def on_models_screen_loaded(self, msg: Loaded) -> None:
         if msg.seq != self.load_seq:

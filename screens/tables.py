@@ -26,10 +26,14 @@ def as_cell(value: Any) -> Any:
     return value if unchanged else Text(value)
 
 
+def _lines(value: Any) -> list[str]:
+    """The lines of a cell (str or Rich Text)."""
+    return (value.plain if isinstance(value, Text) else str(value)).splitlines()
+
+
 def _cell_width(value: Any) -> int:
     """Terminal cells of the widest line of a cell (str or Rich Text)."""
-    text = value if isinstance(value, Text) else Text(str(value))
-    return max((Text(line).cell_len for line in text.plain.splitlines()), default=0)
+    return max((Text(line).cell_len for line in _lines(value)), default=0)
 
 
 class Table(DataTable[Any]):
@@ -50,8 +54,11 @@ class Table(DataTable[Any]):
         super().__init__(*args, **kwargs)
         self._filled: tuple[list[str], list[list[Any]], list[str] | None] | None = None
 
-    def fill(self, columns: Iterable[str], rows: Iterable[Iterable[Any]], keys: Iterable[str] | None = None) -> None:
+    def fill(self, columns: Iterable[str], rows: Iterable[Iterable[Any]], keys: Iterable[str] | None = None,
+             *, tall: bool = False) -> None:
         """Replace everything, keeping the cursor on the same row key when it still exists.
+        ``tall``: a row is as tall as its cell of most lines (a version's aliases, one a line);
+        otherwise a row is one line (a user's text with newlines, in a preview, stays on one).
 
         Column widths are computed here from the cells, not left to DataTable's idle-time sizing,
         so what is drawn never depends on when the frame is taken (stable snapshots)."""
@@ -67,7 +74,8 @@ class Table(DataTable[Any]):
             width = max([_cell_width(label)] + [_cell_width(r[i]) for r in cells if i < len(r)])
             self.add_column(as_cell(label), width=min(width, self.MAX_COLUMN_WIDTH))
         for i, row in enumerate(cells):
-            self.add_row(*map(as_cell, row), key=keys_list[i] if keys_list is not None else None)
+            height = max([1] + [len(_lines(c)) for c in row]) if tall else 1
+            self.add_row(*map(as_cell, row), key=keys_list[i] if keys_list is not None else None, height=height)
         if selected is not None and keys_list and selected in keys_list:
             self.move_cursor(row=keys_list.index(selected), animate=False)
 

@@ -255,6 +255,24 @@ async def test_the_registry_shows_where_a_version_is_deployed_uncut(ws, size):
         assert detail.size.width >= (30 if size == (80, 24) else 32)  # '  best_f1_threshold 0.2095', frame
 
 
+async def test_a_version_with_two_aliases_keeps_its_deployment_in_view_at_80_columns(ws):
+    """'@production @staging' made the aliases column 22 wide: at 80x24 the registry cut 'deployed'
+    off, and which deployment serves the version p and d change was not shown. One alias a line."""
+    fx = registry_fixture(ws)
+    ws.store.models.set_alias("credit", "staging", fx["versions"][1].version)
+    app = app_on(ws, "models")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#models-table")
+        await wait_for(pilot, lambda: "@staging" in str(table.get_row("credit:2")[2]), what="the aliases")
+        assert not {"model", "gate", "aliases", "deployed"} & set(cut_columns(table)), cut_columns(table)
+        await pilot.pause()
+        rows = screen_text(app)
+        at = next(i for i, r in enumerate(rows) if "│ credit:2" in r)
+        assert "@production" in rows[at] and "credit-batch" in rows[at], rows[at]
+        assert "@staging" in rows[at + 1] and "credit:1" not in rows[at + 1], rows[at + 1]
+
+
 # -- snapshots -----------------------------------------------------------------------------------
 @pytest.mark.usefixtures("frozen_clock")
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
