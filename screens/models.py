@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlops_tui.screens.busy import BusyRow
 from mlops_tui.screens.formatters import ago, clip_middle, here, status_text
 from mlops_tui.screens.messages import in_form_words
 from mlops_tui.screens.modals import ConfirmModal, FormField, FormScreen
@@ -172,9 +173,8 @@ class ModelsScreen(BaseScreen):
             with TextPane(id="model-detail-pane", classes="pane") as pane:  # Tab to it, j/k scroll it
                 pane.border_title = "Detail"
                 yield Static("", id="model-detail")
-        with Horizontal(id="deploy-row"):
-            yield Label("Deploying", id="deploy-label")
-            yield ProgressBar(id="deploy-progress", show_eta=False, show_percentage=False)
+        yield BusyRow(id="deploy-row")
+        yield BusyRow(id="evaluate-row")
         with Horizontal(id="score-row"):
             yield Label("Scoring", id="score-label")
             yield ProgressBar(id="score-progress", show_eta=False)
@@ -414,6 +414,7 @@ class ModelsScreen(BaseScreen):
             if answer and answer["dataset"]:
                 self.evaluations[m.ref] = Text(f"● evaluating {m.ref} on {answer['dataset']}…\n", style="yellow")
                 self._load_detail()
+                self.query_one("#evaluate-row", BusyRow).start(f"evaluating {m.ref} on {answer['dataset']}")
                 self.evaluate(m.ref, answer["dataset"], answer["unseen"] == "yes")
 
         self.app.push_screen(FormScreen(f"Evaluate {m.ref}", [
@@ -453,6 +454,9 @@ class ModelsScreen(BaseScreen):
         self.post_message(self.Evaluated(ref, t))
 
     def on_models_screen_evaluated(self, msg: Evaluated) -> None:
+        row = self.query_one("#evaluate-row", BusyRow)
+        if row.doing.startswith(f"evaluating {msg.ref} on "):  # (not one of another version started since)
+            row.stop()
         self.evaluations[msg.ref] = msg.text
         m = self.selected_model()
         if m is not None and m.ref == msg.ref:
@@ -546,13 +550,8 @@ class ModelsScreen(BaseScreen):
         self.post_message(self.Done(f"✓ {dep.name} now serves {dep.model_name}:{dep.model_version}{how}{forced}"))
 
     def on_models_screen_deploy_stage(self, msg: DeployStage) -> None:
-        row = self.query_one("#deploy-row")
-        if msg.text is None:
-            row.remove_class("active")
-            return
-        row.add_class("active")
-        self.query_one("#deploy-label", Label).update(msg.text)
-        self.query_one("#deploy-progress", ProgressBar).update(total=None)
+        row = self.query_one("#deploy-row", BusyRow)
+        row.stop() if msg.text is None else row.start(msg.text)
 
     def on_models_screen_refused(self, msg: Refused) -> None:
         reason = in_form_words(msg.reason, self.FIELD_WORDS)  # the dialog below offers the override

@@ -71,6 +71,37 @@ async def test_e_evaluates_a_version_on_another_dataset_and_the_detail_shows_it(
         assert type(app.screen).__name__ == "ModelsScreen"
 
 
+async def test_an_evaluation_says_what_it_does_with_a_clock_while_it_runs(ws):
+    """Deploy, score, retrain and a launch say how long they have been at it; e said '● evaluating
+    credit:1 on default…' in Detail for as long as it took, seconds or minutes, and nothing at all
+    once another version was selected. A line under the registry does, its seconds ticking."""
+    import re
+
+    from mlops_tui.data import datasets
+
+    credit_model(ws)
+    datasets.add(ws, str(SAMPLE / "default.csv"), name="default", target="default")
+    app = app_on(ws, "models")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "FormScreen", what="the form")
+        with ws.session():  # the store is busy: the evaluation waits for it
+            await pilot.press("ctrl+s")
+
+            def clock() -> int | None:
+                m = re.search(r"● evaluating credit:1 on default… (\d+) s", "\n".join(screen_text(app)))
+                return int(m.group(1)) + 1 if m else None  # (+1: 0 s is shown, and falsy)
+
+            first = await wait_for(pilot, clock, what="the clock")
+            assert await wait_for(pilot, lambda: (clock() or 0) > first, what="the clock ticking")
+        text = app.screen.query_one("#model-detail")
+        assert await wait_for(pilot, lambda: "credit:1 on default:1" in str(text.render()), timeout=60)
+        await pilot.pause()
+        assert not app.screen.query_one("#evaluate-row").has_class("active")
+        assert "● evaluating" not in "\n".join(screen_text(app))
+
+
 async def test_the_model_detail_scrolls_with_j_and_k_like_the_other_panes(ws):
     """Tab reached the Detail pane (longer than its box at 80x24) but only the arrows scrolled it;
     j/k, which move every table and the run detail's text, did nothing there."""
