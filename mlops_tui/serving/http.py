@@ -18,6 +18,7 @@ the rows in one body, 503 no model loaded, 500 (logged) for anything unexpected.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mlops_tui.serving")
 SETTINGS_ENV = "MLOPS_SERVE_SETTINGS"  # how `serve` hands its settings to uvicorn's worker processes
+DRAIN_SECONDS = 5.0  # how long the rest of a refused body is read and thrown away (drain_body)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -124,10 +126,15 @@ def check_content_type(value: bytes | None) -> None:
                            "-H 'Content-Type: application/json')")
 
 
-async def read_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to pass ``limit`` bytes (before parsing)."""
+async def read_body(receive: Receive, declared: bytes | None, limit: int, *, drain: bool = True) -> bytes:
+    """The body, refused with 413 as soon as it is known to pass ``limit`` bytes (before parsing).
+
+    ``drain``: before that answer, the rest of the body is read and thrown away (:func:`drain_body`); a
+    client that waits for ``100 Continue`` (curl's big bodies) has sent none of it and is answered at once."""
     advice = "send fewer rows per request (the limit is serve --max-body-mb)"
     if declared is not None and declared.isdigit() and int(declared) > limit:
+        if drain:
+            await drain_body(receive)
         raise Refused(413, f"request body is {int(declared):,} bytes, over the limit of {limit:,} bytes: {advice}")
     chunks, size = [], 0
     while True:
@@ -137,10 +144,27 @@ async def read_body(receive: Receive, declared: bytes | None, limit: int) -> byt
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
+            if drain and message.get("more_body", False):
+                await drain_body(receive)
             raise Refused(413, f"request body is over the limit of {limit:,} bytes: {advice}")
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+async def drain_body(receive: Receive) -> None:
+    """Read the rest of a refused body and throw it away, for at most :data:`DRAIN_SECONDS` (nginx's
+    lingering close). A connection closed with unread bytes is reset, and a client that sends its
+    whole body before reading the answer loses the answer with it: Python's urllib (Connection:
+    close) got 'Connection reset by peer' for a 23 MB body instead of the 413 saying the limit."""
+    import asyncio
+
+    deadline = time.monotonic() + DRAIN_SECONDS
+    more = True
+    with contextlib.suppress(TimeoutError):
+        while more:
+            message = await asyncio.wait_for(receive(), deadline - time.monotonic())
+            more = message["type"] == "http.request" and message.get("more_body", False)
 
 
 # Starlette's JSONResponse settings, one encoder made once (json.dumps builds one per call).
@@ -168,6 +192,7 @@ def predict_route(online: Online, metrics: Metrics) -> ASGIApp:
     async def predict(scope: Scope, receive: Receive, send: Send) -> None:
         t0 = time.perf_counter()
         request_id = declared = content_type = None
+        drain = True  # a client waiting for 100 Continue has sent no body: nothing to drain
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 request_id = value
@@ -175,7 +200,10 @@ def predict_route(online: Online, metrics: Metrics) -> ASGIApp:
                 declared = value
             elif name == b"content-type":
                 content_type = value
+            elif name == b"expect":
+                drain = value.lower() != b"100-continue"
         rid = request_id.decode("latin-1") if request_id else f"{prefix}{next(numbers):016x}"
+        reading = False
         echo = (b"x-request-id", request_id or rid.encode())
         served = online.served
         try:
@@ -185,7 +213,8 @@ def predict_route(online: Online, metrics: Metrics) -> ASGIApp:
             if served is None:
                 raise Refused(503, f"no model loaded yet for deployment {settings.deployment!r}"
                               + (f": {online.error}" if online.error else ""), reason="not_ready")
-            body = await read_body(receive, declared, settings.max_body)
+            reading = True  # read_body drains the rest of a body it refuses itself
+            body = await read_body(receive, declared, settings.max_body, drain=drain)
             if len(body) <= INLINE_BYTES:
                 answer = score_request(online, served, body, rid)
             else:
@@ -194,6 +223,8 @@ def predict_route(online: Online, metrics: Metrics) -> ASGIApp:
         except Disconnected:
             return
         except Refused as exc:
+            if drain and not reading:  # refused before its body was read (405, 415, 503)
+                await drain_body(receive)
             status, reply, reason = exc.status, exc.body, exc.reason
         except Exception as exc:  # noqa: BLE001 - answered and logged; the service keeps serving
             log.exception("request %s failed", rid)

@@ -184,6 +184,33 @@ def test_a_body_over_the_limit_says_the_limit_and_what_to_do(pima):
     still_serving(srv, rows)
 
 
+@pytest.mark.parametrize("mistake", ["over the limit", "sent as a form"])
+def test_a_client_that_sends_its_whole_body_first_reads_the_refusal(pima, mistake):
+    """Python's urllib sends the whole body, then reads the answer, on a connection it closes
+    (Connection: close): the service answered a refused body without reading it and closed the
+    connection with bytes unread, so the client got 'Connection reset by peer' (a 12 MB body) or
+    'Broken pipe' (2 MB sent without a JSON Content-Type, urllib's default is a form) instead of the
+    answer saying what to do."""
+    import urllib.error
+    import urllib.request
+
+    srv, rows = pima
+    records = batch(rows, 120_000 if mistake == "over the limit" else 20_000)
+    request = urllib.request.Request(f"{srv.url}/predict", data=json.dumps(records).encode(),
+                                     headers=JSON if mistake == "over the limit" else {})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    answer = json.loads(refused.value.read())
+    if mistake == "over the limit":
+        assert refused.value.code == 413
+        assert "over the limit of 10,485,760 bytes" in answer["error"]
+    else:
+        assert refused.value.code == 415
+        assert answer["error"].startswith("the body must be JSON sent as Content-Type: application/json, not "
+                                          "application/x-www-form-urlencoded")
+    still_serving(srv, rows)
+
+
 @pytest.mark.parametrize("mistake", ["a missing feature", "an unknown field", "an empty list", "text for a number"])
 def test_a_record_a_client_gets_wrong_is_a_422_in_one_line_per_problem(pima, mistake):
     srv, rows = pima
