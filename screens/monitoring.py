@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.screens.formatters import ago, clip_middle, status_text
-from mlops_tui.screens.modals import FormField, FormScreen, TextScreen, form_int
+from mlops_tui.screens.modals import FormField, FormScreen, TextScreen, field_named, form_int
 from mlops_tui.screens.nav import BaseScreen, NavBar
 from mlops_tui.screens.tables import Table
 from rich.text import Text
@@ -122,6 +122,8 @@ class MonitoringScreen(BaseScreen):
         self.summaries: dict[str, DeploymentHealth] = {}
         self.load_seq = 0
         self.busy: tuple[str, float] | None = None  # what runs in the background (retrain, feedback), since when
+        self.retrain_typed: dict[str, dict[str, str]] = {}  # deployment → its retrain form as last filled
+        self.retraining = ""  # the deployment of the last retrain started
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -299,6 +301,11 @@ class MonitoringScreen(BaseScreen):
         if event.worker.group in ("monitoring-retrain", "monitoring-feedback") and event.state in (
                 WorkerState.ERROR, WorkerState.CANCELLED):
             self._done()
+            chosen = self._selected()
+            if (event.state == WorkerState.ERROR and event.worker.name == "retrain" and self.is_current
+                    and chosen is not None and chosen.deployment == self.retraining):
+                # refused (rows the champion learnt from, no such dataset): the form again, as typed
+                self.action_retrain(self.retrain_typed.get(chosen.deployment), str(event.worker.error or ""))
 
     # -- feedback -----------------------------------------------------------------------------
     def action_feedback(self) -> None:
@@ -333,33 +340,42 @@ class MonitoringScreen(BaseScreen):
         self.refresh_data()
 
     # -- retrain ------------------------------------------------------------------------------
-    def action_retrain(self) -> None:
+    def action_retrain(self, typed: dict[str, str] | None = None, refusal: str = "") -> None:
+        """The retrain form, as the user last filled it for this deployment (``typed``); after a
+        ``refusal``, the cursor on the field it names. A refused retrain (rows the champion learnt
+        from, a dataset that does not exist, a challenger that lost) lost what was typed."""
         s = self._chosen()
         if s is None or self._still_busy():
             return
+        typed = typed if typed is not None else self.retrain_typed.get(s.deployment, {})
+        fields = [
+            FormField("dataset", "Dataset", typed.get("dataset", ""), "NAME (latest) or NAME:V: the new data",
+                      required=True),
+            FormField("trials", "Trials", typed.get("trials", ""), "blank: reuse the champion's parameters"),
+        ]
 
         def done(answer: dict[str, str] | None) -> None:
             if not answer:
                 return
-            if not answer["dataset"]:
-                self.notify("Give the dataset to retrain on: NAME (latest) or NAME:V", severity="warning")
-                return
+            self.retrain_typed[s.deployment] = answer
             try:
                 trials = form_int(answer, "trials", 1)
             except ValueError as exc:
                 self.notify(str(exc), severity="error")
+                self.action_retrain(answer, str(exc))
                 return
             # (it said 'retraining cc2 for cc2': a model and a deployment of one name, which is which)
             self.notify(f"retraining {s.deployment}: a challenger to {s.model}:{s.version} is trained on "
                         f"{answer['dataset']} in the background…")
             self._start(f"retraining {s.deployment} on {answer['dataset']}")
+            self.retraining = s.deployment
             self.retrain(s.deployment, answer["dataset"], trials)
 
-        self.app.push_screen(FormScreen(f"Retrain {s.deployment} ({s.model}:{s.version})", [
-            FormField("dataset", "Dataset", "", "NAME (latest) or NAME:V: the new data", required=True),
-            FormField("trials", "Trials", "", "blank: reuse the champion's parameters"),
-        ], help_text="A challenger is trained on the dataset and compared with the champion on its holdout; "
-                     "it replaces the champion only if it passes the gate and wins."), done)
+        self.app.push_screen(FormScreen(f"Retrain {s.deployment} ({s.model}:{s.version})", fields,
+                                        help_text="A challenger is trained on the dataset and compared with the "
+                                        "champion on its holdout; it replaces the champion only if it passes "
+                                        "the gate and wins.",
+                                        focus=field_named(fields, refusal, typed) if refusal else None), done)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="monitoring-retrain")
     def retrain(self, deployment: str, dataset: str, trials: int | None) -> None:
@@ -384,5 +400,9 @@ class MonitoringScreen(BaseScreen):
             body.append(f"  {name:<{width}}  {fmt(pair.champion):>10}  {fmt(pair.challenger):>10}\n")
         for note in r.warnings:
             body.append(f"▲ {note}\n", style="yellow")
+        if r.promoted:
+            self.retrain_typed.pop(r.deployment, None)
+        else:  # the champion stays: another try (more trials, newer data) starts from what was typed
+            body.append(f"\nt retrains {r.deployment} again, the form as you filled it\n", style="dim")
         self.app.push_screen(TextScreen(f"retrain {r.deployment}", body))
         self.refresh_data()

@@ -261,6 +261,57 @@ async def test_a_retrain_running_shows_its_clock_and_a_second_t_waits(ws, monkey
         await wait_for(pilot, lambda: not table.border_subtitle, what="the clock gone")
 
 
+async def test_a_refused_retrain_gives_the_form_back_as_it_was_typed(ws, monkeypatch):
+    """A retrain refused (the new data's holdout is rows the champion learnt from; a challenger that
+    lost; Trials not a number) closed the form: the user typed the dataset and trials all over again.
+    Refused, the form opens again as typed; after a loss, t opens it as typed (the comparison says so)."""
+    from types import SimpleNamespace
+
+    import mlops_tui.monitoring.retrain as retraining
+    from mlops_tui.errors import PolicyRefused, UserError
+
+    monitoring_fixture(ws)
+    outcome: list[Exception] = [UserError("all 120 holdout rows of newdata:1 are rows champion credit:1 learnt "
+                                          "from: a challenger would have nothing new to be judged on")]
+
+    def refused(ws_, deployment, dataset, trials=None):  # the domain's retrain is tested in tests/cli
+        raise outcome[0]
+
+    monkeypatch.setattr(retraining, "retrain", refused)
+    app = app_on(ws, "monitoring")
+
+    def form() -> dict[str, str] | None:
+        return app.screen.values() if type(app.screen).__name__ == "FormScreen" else None
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await wait_for(pilot, form, what="the retrain form")
+        await type_text(pilot, "newdata")
+        await pilot.press("tab")
+        await type_text(pilot, "x3")
+        await pilot.press("ctrl+s")  # Trials: not a number
+        assert await wait_for(pilot, lambda: form() == {"dataset": "newdata", "trials": "x3"}, what="the form again")
+        assert app.screen.focused.id == "field-trials"
+        await pilot.press("backspace", "backspace", "3", "ctrl+s")
+        await wait_for(pilot, lambda: any("nothing new" in n for n in notes(app)), what="the refusal")
+        assert await wait_for(pilot, lambda: form() == {"dataset": "newdata", "trials": "3"}, what="the form again")
+        await pilot.press("escape")
+        outcome[0] = PolicyRefused("challenger credit:2 loses to champion credit:1", SimpleNamespace(
+            promoted=False, deployment="credit-batch", dataset="newdata:1", compared_rows=120, warnings=(),
+            summary="challenger credit:2 loses to champion credit:1", metrics={}))
+        await pilot.press("t")
+        await wait_for(pilot, lambda: form() == {"dataset": "newdata", "trials": "3"}, what="the form as typed")
+        await pilot.press("ctrl+s")
+        body = await wait_for(pilot, lambda: type(app.screen).__name__ == "TextScreen" and str(app.screen.body),
+                              what="the comparison")
+        assert "t retrains credit-batch again, the form as you filled it" in body
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "MonitoringScreen", what="back")
+        await pilot.press("t")
+        assert await wait_for(pilot, lambda: form() == {"dataset": "newdata", "trials": "3"}, what="as typed")
+
+
 async def test_monitoring_without_deployments_says_what_to_do(ws):
     app = app_on(ws, "monitoring")
     async with app.run_test(size=(80, 24)) as pilot:
