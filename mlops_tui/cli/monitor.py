@@ -193,11 +193,8 @@ def retrain(
 def _comparison(res: Retrained) -> None:
     if not res.metrics:
         return
-    # The figures are on the rows the champion never learnt from, not the whole holdout.
-    from mlops_tui.monitoring.retrain import rows_compared
-
-    out.print(table(f"on {rows_compared(res.compared_rows, res.holdout_rows, res.dataset, why=False)}",
-                    ["metric", f"champion {res.champion.ref}", f"challenger {res.challenger.ref}"],
+    # untitled: the summary line above it names the rows the figures are on
+    out.print(table(None, ["metric", f"champion {res.champion.ref}", f"challenger {res.challenger.ref}"],
                     [(k, v.champion, v.challenger) for k, v in res.metrics.items()]))
 
 

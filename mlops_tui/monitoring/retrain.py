@@ -215,14 +215,13 @@ def _class_shares(task: str, y: np.ndarray, classes: int) -> list[float] | None:
     return [float(n) / len(y) for n in np.bincount(y.astype(np.int64), minlength=classes)]
 
 
-def rows_compared(compared: int, holdout: int, ref: str, *, why: bool = True) -> str:
+def rows_compared(compared: int, holdout: int, ref: str) -> str:
     """'1195 of pets:2's 1200 holdout rows (the 5 the champion learnt from left out)', or "mpls:2's 2230
     holdout rows" when none was left out (a batch of new rows: it said "(the 0 the champion learnt
-    from left out)"); ``why`` False leaves the parenthesis out (a table's title)."""
+    from left out)")."""
     if compared == holdout:
         return f"{ref}'s {holdout} holdout rows"
-    return f"{compared} of {ref}'s {holdout} holdout rows" + (
-        f" (the {holdout - compared} the champion learnt from left out)" if why else "")
+    return f"{compared} of {ref}'s {holdout} holdout rows (the {holdout - compared} the champion learnt from left out)"
 
 
 def unseen_by(ws: Workspace, champion: ModelVersion, run: Run, holdout: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:

@@ -57,3 +57,25 @@ def test_monitor_writes_an_underflowed_p_value_as_below_the_smallest_float(ws, c
     assert [c.strip() for c in age.split("│")][4] == "<1e-300"
     doc = cli("monitor", "slid-prod", "--json").json
     assert next(f for f in doc["jobs"][0]["drift"] if f["feature"] == "age")["ks_pvalue"] == 0.0
+
+
+def test_retrain_names_the_rows_compared_once(ws, cli, tmp_path: Path):
+    """ISLR Auto's 1980-82 models as a new version: retrain printed "... on auto:2's 17 holdout rows"
+    and, just below, a table titled "on auto:2's 17 holdout rows" again. The summary says it once; the
+    table under it has no title."""
+    from mlops_tui.registry import models as registry
+    from tests.monitor_helpers import tune_small
+
+    auto = _real_frame("ISLR", "Auto").drop(columns="name")
+    auto[auto["year"] <= 79].to_csv(tmp_path / "early.csv", index=False)
+    auto[auto["year"] > 79].to_csv(tmp_path / "late.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="auto", target="mpg")
+    run = tune_small(ws, "auto:1", tmp_path, name="auto")
+    registry.deploy(ws, f"{run.model_name}:{run.model_version}", "auto-prod", force=True)
+    datasets.add(ws, str(tmp_path / "late.csv"), name="auto", target="mpg")
+
+    res = cli("retrain", "auto-prod", "--dataset", "auto:2")
+    assert res.code in (0, 3), res.stderr
+    said = res.stdout + res.stderr
+    assert said.count("auto:2's 17 holdout rows") == 1, said
+    assert " champion auto:1 " in res.stdout  # the comparison table is still there
