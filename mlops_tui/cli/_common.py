@@ -121,3 +121,12 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
 def interactive() -> bool:
     """Nothing prompts unless a person is at a terminal."""
     return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def threshold_line(metrics: dict[str, Any] | None) -> str | None:
+    """A binary model's tuned decision threshold in words (`tune --threshold-for`); None without one."""
+    m = metrics or {}
+    if not m.get("threshold_for"):
+        return None
+    return (f"decision threshold {fmt(m.get('threshold'))}: class 1 when its probability is at least this "
+            f"(tuned for {m['threshold_for']} on rows the model did not learn from; 0.5 without --threshold-for)")

@@ -6,7 +6,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, styled, table, workspace
+from mlops_tui.cli._common import (
+    GROUPS,
+    JsonFlag,
+    emit,
+    err,
+    fmt,
+    out,
+    styled,
+    table,
+    threshold_line,
+    workspace,
+)
 
 if TYPE_CHECKING:
     from mlops_tui.registry.gate import Verdict
@@ -81,6 +92,8 @@ def show(
         out.print(f"gate      {'passed' + text[4:] if gate.passed else 'REFUSED: ' + text[9:]}", markup=False)
         out.print(table("metrics", ["metric", "value"],
                         [(k, v) for k, v in sorted(info.metrics.items()) if k != "primary_metric"]))
+        if line := threshold_line(info.metrics):
+            out.print(line, markup=False)
         out.print(table("versions (gate against production)", ["version", "aliases", "metric", "gate", "created"], [
             (v.version, ", ".join(v.aliases), _metric_text(v.metrics), verdict(v.gate), v.created_at)
             for v in info.versions]))

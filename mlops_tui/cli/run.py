@@ -10,7 +10,18 @@ from typing import Annotated, Any
 
 import typer
 
-from mlops_tui.cli._common import GROUPS, JsonFlag, emit, err, fmt, out, styled, table, workspace
+from mlops_tui.cli._common import (
+    GROUPS,
+    JsonFlag,
+    emit,
+    err,
+    fmt,
+    out,
+    styled,
+    table,
+    threshold_line,
+    workspace,
+)
 
 
 def _summary(run: Any) -> dict[str, Any]:
@@ -143,6 +154,8 @@ def _render_result(payload: dict[str, Any]) -> None:
         metrics = payload.get("test_metrics") or {}
         out.print(table(None, ["metric", "value"], [[k, v] for k, v in metrics.items()
                                                     if isinstance(v, int | float)]))
+        if line := threshold_line(metrics):
+            out.print(line, markup=False)
 
 
 def tune(
@@ -166,6 +179,9 @@ def tune(
         "--storage", help="postgresql+psycopg://USER@HOST:PORT/DB: the study lives there and other servers "
                           "join it with `mlops-tui worker`; 'journal': this host only [default: config.toml's "
                           "[tuning] storage, else journal].")] = None,
+    threshold_for: Annotated[str | None, typer.Option(
+        "--threshold-for", help="Binary: label class 1 from the probability that maximises f1 or balanced_accuracy "
+                                "on rows the model did not learn from (out-of-fold or validation) [default: 0.5].")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Tune LightGBM with Optuna on a dataset version; ends with a holdout-evaluated, registered model.
@@ -181,7 +197,7 @@ def tune(
                               trials=trials if trials is not None or timeout is not None else 20,
                               timeout=timeout, jobs=jobs, seed=seed, split_seed=split_seed,
                               time_column=time_column, group_column=group_column, space_file=space, name=name,
-                              storage=storage)
+                              storage=storage, threshold_for=threshold_for)
     started = time.monotonic()
     if detach:
         run = tuning.start(ws, opts, detach=True, started=process_start())
@@ -258,6 +274,8 @@ def show(
         if p["test_metrics"]:
             out.print(table("holdout", ["metric", "value"],
                             [[k, v] for k, v in p["test_metrics"].items() if isinstance(v, int | float)]))
+            if line := threshold_line(p["test_metrics"]):
+                out.print(line, markup=False)
         _render_evidence(p)
 
     emit(payload, as_json, render)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
 
 # Keys of an evaluation's metrics that describe it rather than measure the model.
-META_KEYS = {"primary_metric", "threshold", "best_f1_threshold", "holdout_rows", "holdout_hash"}
+META_KEYS = {"primary_metric", "threshold", "threshold_for", "best_f1_threshold", "holdout_rows", "holdout_hash"}
 
 Details = dict[str, Any]
 """An evaluation's details file as stored (curves, importances, slices: :mod:`mlops_tui.evaluation.details`);

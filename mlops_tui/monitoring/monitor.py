@@ -253,11 +253,12 @@ def _compare(model: ModelVersion, sig: Signature, y: np.ndarray, pred: np.ndarra
     if primary is None or live is None or ref is None:
         return Comparison(primary, live, ref, None, 0.0, "ok")
     limit = drop_limit(policy, primary, ref)  # the gate's rule: relative for metrics in target units
+    threshold = mx.decision_threshold(holdout)
     if len(y) < MIN_LABELLED:
         return Comparison(primary, live, ref, mx.worse_by(primary, live, ref), limit, "ok", too_few=True)
 
     def drop_on(rows: np.ndarray) -> float | None:
-        value = mx.score(sig.task, primary, y[rows], pred[rows], list(sig.classes))
+        value = mx.score(sig.task, primary, y[rows], pred[rows], list(sig.classes), threshold)
         return None if value is None else mx.worse_by(primary, value, ref)
 
     bounds = stats.bootstrap_interval(drop_on, len(y))
@@ -401,7 +402,7 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
         _check_rows_named(joined, job, id_column)
         matched_ids.update(joined["__id"].to_list())
         y, pred = encode_labels(jsig, joined["__label"]), _pred_array(joined, jsig)
-        m = task_metrics.compute(jsig.task, y, pred, list(jsig.classes))
+        m = task_metrics.compute(jsig.task, y, pred, list(jsig.classes), task_metrics.decision_threshold(model.metrics))
         cmp = _compare(model, jsig, y, pred, m, policy)
         per_job.append(JobFeedback(job.job_id, model.ref, joined.height, m, cmp, cmp.status))
         warnings += _too_few(f"job {job.job_id} ({model.ref})", cmp, joined.height)
@@ -422,7 +423,7 @@ def feedback(ws: Workspace, deployment: str, labels_path: str, *, id_column: str
     if pooled:
         allrows = pl.concat(pooled)
         y, pred = encode_labels(sig, allrows["__label"]), _pred_array(allrows, sig)
-        overall = task_metrics.compute(sig.task, y, pred, list(sig.classes))
+        overall = task_metrics.compute(sig.task, y, pred, list(sig.classes), task_metrics.decision_threshold(current.metrics))
         comparison = _compare(current, sig, y, pred, overall, policy)
         warnings += _too_few(f"{current.ref} (the deployed model)", comparison, allrows.height)
     for j in per_job:  # written only once everything was computed: bad input leaves no trace

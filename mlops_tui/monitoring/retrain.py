@@ -115,6 +115,7 @@ class Scored:
     metrics: Metrics
     y: np.ndarray
     pred: np.ndarray
+    threshold: float = 0.5  # a binary model's labels: class 1 where pred >= it (its tuned threshold)
 
 
 def evaluate_on(ws: Workspace, model: ModelVersion, rows: pl.DataFrame, metric: str) -> Scored:
@@ -132,7 +133,9 @@ def evaluate_on(ws: Workspace, model: ModelVersion, rows: pl.DataFrame, metric: 
     import numpy as np
 
     pred = np.asarray(booster.predict(X.to_numpy()))
-    return Scored({**mx.compute(sig.task, y, pred, list(sig.classes)), "primary_metric": metric}, y, pred)
+    threshold = mx.decision_threshold(model.metrics)
+    return Scored({**mx.compute(sig.task, y, pred, list(sig.classes), threshold), "primary_metric": metric},
+                  y, pred, threshold)
 
 
 def _readable_by(champion: ModelVersion, rows: pl.DataFrame, ref: str) -> None:
@@ -170,8 +173,8 @@ def paired_noise(task: str, metric: str, challenger: Scored, champion: Scored) -
     from mlops_tui.training import metrics as mx
 
     def drop(rows: np.ndarray) -> float | None:
-        ours = mx.score(task, metric, challenger.y[rows], challenger.pred[rows])
-        theirs = mx.score(task, metric, champion.y[rows], champion.pred[rows])
+        ours = mx.score(task, metric, challenger.y[rows], challenger.pred[rows], threshold=challenger.threshold)
+        theirs = mx.score(task, metric, champion.y[rows], champion.pred[rows], threshold=champion.threshold)
         return None if ours is None or theirs is None else mx.worse_by(metric, ours, theirs)
 
     bounds = stats.bootstrap_interval(drop, len(champion.y))

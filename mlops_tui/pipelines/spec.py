@@ -38,7 +38,7 @@ KINDS: dict[str, dict[str, str]] = {
     "data": {"path": "path", "name": "str", "target": "str", "description": "str"},
     "tune": {"data": "ref:data", "target": "str", "task": "str", "metric": "str", "trials": "int",
              "timeout": "number", "jobs": "int", "seed": "int", "split_seed": "int", "time_column": "str",
-             "group_column": "str", "space": "path", "name": "str"},
+             "group_column": "str", "space": "path", "name": "str", "threshold_for": "str"},
     "evaluate": {"model": "ref:tune", "data": "refs:data"},
     "gate": {"model": "ref:tune", "min_metric": "numbers", "max_drop": "number|numbers", "max_slice_gap": "number",
              "require_win": "bool"},

@@ -63,7 +63,8 @@ def _tune(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
                               metric=o.get("metric"), trials=trials, timeout=o.get("timeout"), jobs=o.get("jobs"),
                               seed=o.get("seed", 0), split_seed=o.get("split_seed"),
                               time_column=o.get("time_column"), group_column=o.get("group_column"),
-                              space_file=str(p.path(o["space"])) if "space" in o else None, name=o.get("name"))
+                              space_file=str(p.path(o["space"])) if "space" in o else None, name=o.get("name"),
+                              threshold_for=o.get("threshold_for"))
     return _tune_outputs(tuning.start(ws, opts, detach=False))
 
 

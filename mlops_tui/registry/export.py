@@ -172,6 +172,19 @@ def _outputs(sig: Signature, fmt: str) -> str:
     return f"{named}the probability of each class of `{sig.target}`, in this order: {listed}{extra}."
 
 
+def _decision(model: ModelVersion, sig: Signature, fmt: str) -> str:
+    """The tuned decision threshold a program must apply itself (`tune --threshold-for`); '' without one."""
+    from mlops_tui.training.metrics import model_threshold
+
+    threshold = model_threshold(model.metrics)
+    if threshold is None or sig.task != "binary":
+        return ""
+    label = " ONNX's `label` output uses 0.5: ignore it." if fmt == "onnx" else ""
+    return (f"\nDecision threshold: `{sig.classes[1]}` when its probability is >= {threshold:.6g}, else "
+            f"`{sig.classes[0]}`, as mlops-tui labels rows with this model (tuned for "
+            f"{(model.metrics or {})['threshold_for']}); the model outputs probabilities only.{label}\n")
+
+
 _RUN = {
     "c": """```sh
 make                      # or: cc -O2 -o predict main.c model.c -lm
@@ -222,7 +235,7 @@ A missing value is NaN. A category that is not listed (never seen in training) i
 ## Output
 
 {_outputs(sig, fmt)}
-{checked}
+{_decision(model, sig, fmt)}{checked}
 ## Run it
 
 {_RUN[fmt]}"""

@@ -152,11 +152,16 @@ class BatchSpec:
     scored_at: datetime
     keep: tuple[str, ...] = ()  # input columns copied into the output, in this order
     drift_ref: dict[str, Any] | None = None  # the model's drift reference; None: drift not measured
+    # binary: class 1 where p >= this (`tune --threshold-for`); None: where it is the likelier (p > 0.5)
+    threshold: float | None = None
 
     @classmethod
     def for_model(cls, model: ModelVersion, scored_at: datetime, *, keep: list[str] | tuple[str, ...] = (),
                   drift_ref: dict[str, Any] | None = None) -> BatchSpec:
-        return cls(Signature.from_json(model.signature), model.name, model.version, scored_at, tuple(keep), drift_ref)
+        from mlops_tui.training.metrics import model_threshold
+
+        return cls(Signature.from_json(model.signature), model.name, model.version, scored_at, tuple(keep), drift_ref,
+                   model_threshold(model.metrics))
 
 
 @dataclass
@@ -289,10 +294,10 @@ def output_table(frame: pl.DataFrame, spec: BatchSpec, raw: np.ndarray) -> pa.Ta
             # A multiclass model's prediction of 0 rows comes back from LightGBM as shape (0,).
             proba = raw.reshape(n, len(sig.classes))
             best, columns = proba.argmax(axis=1), [np.ascontiguousarray(proba[:, i]) for i in range(proba.shape[1])]
-        else:  # class 1 where it is the more likely, as argmax over (1 - p, p) picks; no n x 2 copy
-            p = np.asarray(raw, dtype=np.float64)
+        else:  # class 1 where it is the more likely, as argmax over (1 - p, p) picks (no n x 2 copy), or past the
+            p = np.asarray(raw, dtype=np.float64)  # model's tuned threshold
             columns = [1.0 - p, p]
-            best = (columns[1] > columns[0]).view(np.int8)
+            best = (columns[1] > columns[0] if spec.threshold is None else p >= spec.threshold).view(np.int8)
         names.append("prediction")
         arrays.append(pc.take(labels, pa.array(best)))
         names += [f"proba_{c}" for c in sig.classes]

@@ -157,7 +157,9 @@ def answer_of(online: Online, served: Served, request_id: str, raw: np.ndarray) 
     if raw.ndim == 1:  # binary: P(classes[1]); in plain Python, as numpy's per-call cost is most of a small request
         no, yes = classes
         n0, n1 = names
-        answer = head(online, served, request_id, [yes if p > 1.0 - p else no for p in values])
+        cut = served.spec.threshold  # the model's tuned threshold (None: the likelier class)
+        labels = [yes if p > 1.0 - p else no for p in values] if cut is None else [yes if p >= cut else no for p in values]
+        answer = head(online, served, request_id, labels)
         answer["probabilities"] = [{n0: 1.0 - p, n1: p} for p in values]
     else:
         answer = head(online, served, request_id, [classes[i] for i in raw.argmax(axis=1).tolist()])

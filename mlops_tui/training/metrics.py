@@ -96,6 +96,43 @@ def _best_f1(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
     return out
 
 
+# What `tune --threshold-for` may choose a binary model's decision threshold for.
+THRESHOLD_FOR = ("f1", "balanced_accuracy")
+
+
+def choose_threshold(criterion: str, y_true: Any, pred: Any) -> float:
+    """The decision threshold (class 1 when p >= it) maximising ``criterion`` on these rows: F1, or
+    balanced accuracy (the mean of the two classes' recalls, Youden's J + 1 over 2). One of the
+    predicted probabilities, so the labels it gives on these rows are the ones it was chosen for;
+    0.5 when the rows hold one class only (nothing to choose from)."""
+    from sklearn import metrics as skm
+
+    y, p, _ = _prepare("binary", y_true, pred, None)
+    if len(np.unique(y)) != 2:
+        return 0.5
+    if criterion == "f1":
+        found = _best_f1(y, p)["best_f1_threshold"]
+        return 0.5 if found is None else float(found)
+    if criterion != "balanced_accuracy":
+        raise UserError(f"--threshold-for must be one of {', '.join(THRESHOLD_FOR)} (got {criterion!r})")
+    fpr, tpr, thr = skm.roc_curve(y, p)
+    best = int(np.argmax((tpr - fpr)[1:])) + 1  # thr[0] is +inf: no row labelled 1
+    return float(thr[best])
+
+
+def model_threshold(metrics: dict[str, Any] | None) -> float | None:
+    """The decision threshold a binary model was tuned for (`tune --threshold-for`; its metrics'
+    ``threshold``), or None: class 1 where it is the likelier (p > 0.5), as models always did."""
+    m = metrics or {}
+    return float(m["threshold"]) if m.get("threshold_for") and m.get("threshold") is not None else None
+
+
+def decision_threshold(metrics: dict[str, Any] | None) -> float:
+    """The threshold a binary model's labels are measured at: its tuned one, else 0.5."""
+    found = model_threshold(metrics)
+    return 0.5 if found is None else found
+
+
 def _multiclass(metric: str, y: np.ndarray, proba: np.ndarray, n_classes: int) -> float | None:
     from sklearn import metrics as skm
 

@@ -103,3 +103,27 @@ def test_score_computes_only_the_metric_asked_and_equals_the_full_computation(pr
 def test_score_refuses_a_metric_the_task_does_not_have():
     with pytest.raises(UserError, match="unknown metric 'r2' for a binary task"):
         metrics.score("binary", "r2", [0, 1], [0.2, 0.7])
+
+
+def test_choose_threshold_maximises_its_criterion_on_the_rows():
+    rng = np.random.default_rng(1)
+    y = (rng.random(2000) < 0.06).astype(int)  # 6 % positives, as Caravan
+    p = np.clip(0.05 + 0.25 * y + rng.normal(0, 0.08, 2000), 0, 1)  # never near 0.5
+    assert skm.f1_score(y, p >= 0.5) == 0.0
+    cuts = np.unique(p)
+    f1 = metrics.choose_threshold("f1", y, p)
+    assert f1 in cuts and skm.f1_score(y, p >= f1) >= max(skm.f1_score(y, p >= t) for t in cuts[::7]) - 1e-12
+    bal = metrics.choose_threshold("balanced_accuracy", y, p)
+    best = max(skm.balanced_accuracy_score(y, p >= t) for t in cuts[::7])
+    assert bal in cuts and skm.balanced_accuracy_score(y, p >= bal) >= best - 1e-12
+    assert bal < f1  # balanced accuracy weighs the rare class's recall up: a lower threshold
+    assert metrics.choose_threshold("f1", np.zeros(5), np.linspace(0, 1, 5)) == 0.5  # one class: nothing to choose
+    with pytest.raises(UserError, match="--threshold-for must be one of f1, balanced_accuracy"):
+        metrics.choose_threshold("recall", y, p)
+
+
+def test_a_model_s_threshold_is_its_tuned_one_only():
+    assert metrics.model_threshold({"threshold": 0.5, "roc_auc": 0.7}) is None  # every model records 0.5
+    assert metrics.model_threshold(None) is None and metrics.decision_threshold({"threshold": 0.5}) == 0.5
+    tuned = {"threshold": 0.12, "threshold_for": "f1"}
+    assert metrics.model_threshold(tuned) == 0.12 and metrics.decision_threshold(tuned) == 0.12

@@ -47,6 +47,7 @@ class TuneOptions:
     space_file: str | None = None
     name: str | None = None
     storage: str | None = None  # a PostgreSQL URL (other hosts may join), "journal", or None: config.toml's
+    threshold_for: str | None = None  # binary: choose the decision threshold for this (metrics.THRESHOLD_FOR)
 
 
 def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared, dict[str, Any]]:
@@ -66,6 +67,10 @@ def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared
         raise UserError(f"--jobs must be between 1 and {(os.cpu_count() or 1) * 4} (got {opts.jobs})")
     if opts.task not in (None, "auto", *mx.TASKS):
         raise UserError(f"unknown task {opts.task!r}; choose auto, {', '.join(mx.TASKS)}")
+    if opts.threshold_for is not None and opts.threshold_for not in mx.THRESHOLD_FOR:
+        raise UserError(f"--threshold-for must be one of {', '.join(mx.THRESHOLD_FOR)} (got {opts.threshold_for!r})")
+    if opts.threshold_for is not None and opts.task not in (None, "auto", "binary"):
+        raise UserError(f"--threshold-for is for binary classifiers; --task is {opts.task}")
     if opts.name is not None:
         check_name("model name", opts.name)  # `tune --name 'a:b'` made a model no reference could name
     with ws.session():  # the store's schema check and this read share one open of the file
@@ -79,6 +84,9 @@ def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared
     prepared = prep.prepare(datasets.load(ws, dv), target=target, task=task, time_column=opts.time_column,
                             seed=split_seed, id_columns=ids, group_column=opts.group_column)
     metric = mx.check_metric(prepared.task, opts.metric)
+    if opts.threshold_for is not None and prepared.task != "binary":
+        raise UserError(f"--threshold-for is for binary classifiers; {target!r} of {dv.ref} is a {prepared.task} "
+                        "target (a multiclass model labels its likeliest class)")
     space = load_space(opts.space_file, opts.timeout,
                        categorical=any(f.kind == "categorical" for f in prepared.signature.features))
     shared = _shared_storage(ws, opts.storage)
@@ -96,6 +104,10 @@ def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared
         "space_file": opts.space_file, "num_threads": 1,
         "options": {**asdict(opts), "storage": shared.get("storage")}, **shared,
     }
+    if opts.threshold_for:  # (a run without it records the config it always did)
+        config["threshold_for"] = opts.threshold_for
+    else:
+        del config["options"]["threshold_for"]
     return dv, prepared, config
 
 

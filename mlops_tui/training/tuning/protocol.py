@@ -192,8 +192,10 @@ def final_draws(config: dict[str, Any]) -> int:
 
 def final_cost(config: dict[str, Any]) -> float:
     """The final model's training time in units of the best trial's fit (the budget reserves it):
-    CV refits the trial's fold models once per draw; one split refits on train+valid (1.5x rows)."""
-    return float(final_draws(config)) if (config.get("protocol") or {}).get("kind") == "cv" else 1.5
+    CV refits the trial's fold models once per draw; one split refits on train+valid (1.5x rows);
+    ``threshold_for`` refits the trial's fold models once more, for their unseen rows' predictions."""
+    chosen = 1.0 if config.get("threshold_for") else 0.0
+    return chosen + (float(final_draws(config)) if (config.get("protocol") or {}).get("kind") == "cv" else 1.5)
 
 
 def resources(jobs: int | None, trials: int | None, timeout: float | None) -> tuple[int, int, str]:

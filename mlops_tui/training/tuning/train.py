@@ -128,15 +128,34 @@ def fit_folds(p: prep.Prepared, params: Params, folds: list[tuple[np.ndarray, np
     hundred rows, and a refit's rounds chosen on 80 % of the rows are a guess for 100 %. A second
     draw of the folds averages away more (protocol.FINAL_DRAWS). The cost: k x draws times the
     trees, so scoring is that many times slower (these are models of at most 10,000 rows)."""
+    return average(_fold_models(p, params, folds)[0])
+
+
+def _fold_models(p: prep.Prepared, params: Params, folds: list[tuple[np.ndarray, np.ndarray]]
+                 ) -> tuple[list[lgb.Booster], Fitted]:
+    """One model per fold of ``folds`` (trained on its first part, to the tuned rounds), and the rows."""
     import lightgbm as lgb
 
     rounds = max(1, int(params.get("num_boost_round", 100)))
     lgb_params = {**{k: v for k, v in params.items() if k not in SETTINGS_KEYS}, "metric": "None"}
-    result = lgb.cv(lgb_params, fitted_dataset(p, lgb_params).data, num_boost_round=rounds, folds=folds,
-                    return_cvbooster=True)
+    fitted = fitted_dataset(p, lgb_params)
+    result = lgb.cv(lgb_params, fitted.data, num_boost_round=rounds, folds=folds, return_cvbooster=True)
     cv = result["cvbooster"]
     assert isinstance(cv, lgb.CVBooster)  # (the stub types every value as list[float] | CVBooster)
-    return average(cv.boosters)
+    return cv.boosters, fitted
+
+
+def unseen_predictions(p: prep.Prepared, config: dict[str, Any], params: Params) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, predictions) of rows by models that did not learn from them, as the best trial made
+    them: its fold models again (the run's folds, the tuned rounds: the same trees) on their
+    validation rows — the out-of-fold predictions of a cross-validated run, the validation split's
+    of one split. Never the holdout, which stays the honest evaluation of what is chosen here."""
+    from mlops_tui.training.tuning import protocol
+
+    folds = protocol.folds(config, p)
+    models, fitted = _fold_models(p, params, folds)
+    rows = np.concatenate([valid for _, valid in folds])
+    return fitted.y[rows], np.concatenate([predict(m, fitted.X[valid]) for m, (_, valid) in zip(models, folds, strict=True)])
 
 
 # One pass over a fold model's trees: each tree's header line (renumbered) and its value lines (scaled).
@@ -198,11 +217,22 @@ def prepare_frame(df: Any, config: dict[str, Any]) -> prep.Prepared:
     )
 
 
-def holdout_metrics(p: prep.Prepared, booster: lgb.Booster, metric: str) -> tuple[mx.Metrics, np.ndarray]:
+def holdout_metrics(p: prep.Prepared, booster: lgb.Booster, metric: str,
+                    threshold: float = 0.5) -> tuple[mx.Metrics, np.ndarray]:
     """The metrics on the holdout, and the predictions they come from (its evaluation reuses them)."""
     X, y = p.xy(p.test)
     pred = predict(booster, X)
-    return {**mx.compute(p.task, y, pred, classes=p.classes), "primary_metric": metric}, pred
+    return {**mx.compute(p.task, y, pred, classes=p.classes, threshold=threshold), "primary_metric": metric}, pred
+
+
+def tuned_threshold(p: prep.Prepared, config: dict[str, Any], params: Params) -> tuple[float, dict[str, Any]]:
+    """(decision threshold, what the model's metrics record of it) for the run's ``threshold_for``
+    (`tune --threshold-for`): chosen on :func:`unseen_predictions`; (0.5, {}) without one."""
+    criterion = config.get("threshold_for")
+    if not criterion:
+        return 0.5, {}
+    y, pred = unseen_predictions(p, config, params)
+    return mx.choose_threshold(criterion, y, pred), {"threshold_for": criterion}
 
 
 def train_and_register(
@@ -225,7 +255,9 @@ def train_and_register(
     lgb_params = full_params(config, params, p)
     rows = prep.fitted_rows(p)
     booster = fit_model(p, config, lgb_params)
-    metrics, pred = holdout_metrics(p, booster, metric)
+    threshold, chosen = tuned_threshold(p, config, lgb_params)
+    metrics, pred = holdout_metrics(p, booster, metric, threshold)
+    metrics |= chosen
     sidecar = {
         "signature": p.signature.to_json(), "task": p.task, "classes": p.classes, "params": lgb_params,
         "num_boost_round": int(lgb_params.get("num_boost_round", 100)), "metrics": metrics,
