@@ -159,7 +159,7 @@ def export(
         out.print(f"exported {result.model} as {result.format} → {result.output}: {', '.join(result.files)}",
                   soft_wrap=True)
         if result.check:
-            out.print(f"checked with {result.check['runtime']}: max abs diff {result.check['max_abs_diff']:.3g} "
+            out.print(f"checked with {result.check['runtime']}: {exporter.diff_phrase(result.check)} "
                       f"vs LightGBM on {result.check['rows']:,} rows")
 
     emit(result, as_json, render)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -89,6 +90,21 @@ def test_onnx_export_predicts_like_lightgbm_in_onnxruntime(ws, cli, tmp_path, ta
     got = got[:, 1] if task == "binary" else got.reshape(want.shape)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)  # ONNX trees compute in float32
     assert "onnxruntime" in (out / "README.md").read_text()
+
+
+def test_onnx_export_gives_its_difference_relative_to_the_outputs_size(ws, cli, tmp_path):
+    """ggplot2 diamonds' price exported to ONNX printed 'max abs diff 0.0118' beside a README saying
+    outputs match 'to about 1e-6': a pass read as a failure. The check's relative figure and its limit
+    are said with it."""
+    model, _ = tiny_model(ws, tmp_path, "regression")
+    out = tmp_path / "onnx"
+    result = cli("model", "export", model.ref, "--format", "onnx", "--output", out)
+    assert result.code == 0, result.stderr
+    assert re.search(r"checked with onnxruntime [\d.]+: max abs diff \S+ \(relative \S+, limit 1e-05\) vs LightGBM "
+                     r"on [\d,]+ rows", result.stdout), result.stdout
+    readme = " ".join((out / "README.md").read_text().split())
+    assert re.search(r"training rows: max abs diff \S+ \(relative \S+, limit 1e-05\)\.", readme), readme
+    assert "outputs match LightGBM's to about 1e-6 of their size, not bit for bit" in readme
 
 
 def test_lightgbm_export_is_the_model_and_its_sidecar_with_the_encoding_documented(ws, cli, tmp_path):
