@@ -154,14 +154,16 @@ class BatchSpec:
     drift_ref: dict[str, Any] | None = None  # the model's drift reference; None: drift not measured
     # binary: class 1 where p >= this (`tune --threshold-for`); None: where it is the likelier (p > 0.5)
     threshold: float | None = None
+    ranges: dict[str, tuple[float, float]] | None = None  # numeric source column -> (min, max) the model's data had
 
     @classmethod
     def for_model(cls, model: ModelVersion, scored_at: datetime, *, keep: list[str] | tuple[str, ...] = (),
-                  drift_ref: dict[str, Any] | None = None) -> BatchSpec:
+                  drift_ref: dict[str, Any] | None = None,
+                  ranges: dict[str, tuple[float, float]] | None = None) -> BatchSpec:
         from mlops_tui.training.metrics import model_threshold
 
         return cls(Signature.from_json(model.signature), model.name, model.version, scored_at, tuple(keep), drift_ref,
-                   model_threshold(model.metrics))
+                   model_threshold(model.metrics), ranges)
 
 
 @dataclass
@@ -173,6 +175,7 @@ class BatchStats:
     nulls: dict[str, int] = field(default_factory=dict)  # missing values per source column
     infinite: dict[str, int] = field(default_factory=dict)  # ±inf per numeric source column that has any
     not_dates: dict[str, int] = field(default_factory=dict)  # text in a date column that reads as no date
+    far: dict[str, int] = field(default_factory=dict)  # values far outside the range the model's data had
     ambiguous_dates: dict[str, str] = field(default_factory=dict)  # date column -> dates.ambiguity's note
     drift: DriftStats | None = None
     drift_error: str | None = None  # counting drift failed (drift must never fail scoring)
@@ -181,7 +184,7 @@ class BatchStats:
         self.rows += other.rows
         self.drift_error = self.drift_error or other.drift_error
         for mine, theirs in ((self.unseen, other.unseen), (self.nulls, other.nulls), (self.infinite, other.infinite),
-                             (self.not_dates, other.not_dates)):
+                             (self.not_dates, other.not_dates), (self.far, other.far)):
             for k, v in theirs.items():
                 mine[k] = mine.get(k, 0) + v
         for k, note in other.ambiguous_dates.items():
@@ -213,7 +216,7 @@ def score_batch(frame: pl.DataFrame, spec: BatchSpec, predict: Predict, *, seed:
     nulls = frame.select(pl.col(sig.source_columns).null_count()).row(0, named=True)
     stats = BatchStats(frame.height, unseen, {k: int(v) for k, v in nulls.items()}, _infinite(X, sig),
                        not_dates={c: int(bad.sum()) for c, bad in not_date_rows(frame, sig).items()},
-                       ambiguous_dates=ambiguous_dates(frame, sig))
+                       ambiguous_dates=ambiguous_dates(frame, sig), far=_far_outside(X, sig, spec.ranges))
     if spec.drift_ref is not None:
         try:
             stats.drift = DriftStats(spec.drift_ref, sig)
@@ -266,6 +269,29 @@ def _infinite(X: np.ndarray, sig: Signature) -> dict[str, int]:
         return {}
     odd = np.flatnonzero(np.isinf(np.fmax.reduce(X, axis=0)) | np.isinf(np.fmin.reduce(X, axis=0)))
     return {sig.features[j].source: int(np.isinf(X[:, j]).sum()) for j in odd}
+
+
+def far_bounds(lo: float, hi: float) -> tuple[float, float]:
+    """Where a value is far outside ``lo..hi``: beyond either end by more than the range's width
+    (a tree scores any value past its last split as that split's side: age in months, 12 times the
+    years learnt, is scored as the oldest age)."""
+    return lo - (hi - lo), hi + (hi - lo)
+
+
+def _far_outside(X: np.ndarray, sig: Signature, ranges: dict[str, tuple[float, float]] | None) -> dict[str, int]:
+    """Per plain numeric feature with a known range (``X``'s columns are ``sig.features``), how many
+    values lie far outside it (:func:`far_bounds`); only columns with such a value."""
+    import numpy as np
+
+    if not ranges or X.size == 0:
+        return {}
+    out = {}
+    for j, f in enumerate(sig.features):
+        if f.plain_number and f.source in ranges:
+            low, high = far_bounds(*ranges[f.source])
+            if n := int(np.count_nonzero((X[:, j] < low) | (X[:, j] > high))):
+                out[f.source] = n
+    return out
 
 
 def output_table(frame: pl.DataFrame, spec: BatchSpec, raw: np.ndarray) -> pa.Table:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import polars as pl
 
 from mlops_tui.errors import UserError
+from mlops_tui.formatting import as_stored
 from mlops_tui.registry import models as registry
 from mlops_tui.serving import batch
 from mlops_tui.serving import io as scoring_io
@@ -239,6 +240,28 @@ def _stored(ws: Workspace, path: Path) -> str:
     return ws.relpath(path) if path.is_relative_to(ws.root) else str(path)
 
 
+def seen_ranges(ws: Workspace, model: ModelVersion) -> tuple[dict[str, tuple[float, float]], str]:
+    """({numeric source column: (min, max)} of the dataset version ``model`` was trained on, from its
+    profile; whose they are), for `score`'s far-outside warning (batch.far_bounds): carData SLID's age
+    written in months scored without a word. Empty when the version is unknown or gone."""
+    from mlops_tui.store import NotFoundError
+
+    if not model.dataset or model.dataset_version is None:
+        return {}, ""
+    try:
+        dv = ws.store.datasets.get(model.dataset, model.dataset_version)
+    except NotFoundError:
+        return {}, ""
+    numeric = {f.source for f in Signature.from_json(model.signature).features if f.plain_number}
+    ranges = {}
+    for col in numeric:
+        p = dv.profile.get(col) or {}
+        lo, hi = p.get("min"), p.get("max")
+        if p.get("kind") == "numeric" and isinstance(lo, int | float) and isinstance(hi, int | float) and hi > lo:
+            ranges[col] = (lo, hi)  # as the profile holds them: a year's ends read 1952..2007
+    return ranges, dv.ref
+
+
 def _load_tracker(ws: Workspace, model: ModelVersion) -> tuple[Any, str | None]:
     """(the job's drift tracker, None), or (None, why not): drift must never fail a scoring job."""
     try:
@@ -349,6 +372,7 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
             raise UserError(f"deployment {dep.name} scores with the {dep.engine} engine, which --engine dask "
                             f"cannot run yet: score it without --engine dask, or redeploy with --engine local")
         engine = engine if engine == "dask" else engine_of(dep, engine)
+        ranges, ranges_of = seen_ranges(ws, model)
         # The drift reference (a JSON parse, ~0.05 s) loads while the job is recorded, the inputs
         # checked and the model loaded, instead of before the first batch.
         loaded_tracker = _in_background(lambda: _load_tracker(ws, model), "score-reference")
@@ -399,7 +423,7 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
             tracker, unavailable = loaded_tracker()
             warnings += [unavailable] if unavailable else []
             spec = batch.BatchSpec.for_model(model, datetime.now(UTC), keep=p.id_columns,
-                                             drift_ref=tracker.ref if tracker is not None else None)
+                                             drift_ref=tracker.ref if tracker is not None else None, ranges=ranges)
             if pipe is None:
                 from mlops_tui.training.modelfile import verified_bytes
 
@@ -433,6 +457,10 @@ def score(ws: Workspace, target_ref: str, inputs: list[str], output: str | None 
             for col, n in stats.infinite.items():
                 warnings.append(f"column {col!r} has {n:,} infinite value(s): scored past every split, "
                                 "as no finite value would be")
+            for col, n in stats.far.items():
+                lo, hi = ranges[col]
+                warnings.append(f"column {col!r} has {n:,} value(s) far outside the range {ranges_of} had "
+                                f"({as_stored(lo)}..{as_stored(hi)}): scored as at its nearest end; is it in another unit?")
             drift, results = finish_drift(tracker, stats, job_id, warnings)
             if pipe is not None:
                 pipe.wait()  # the output is complete and synced, still under its hidden temp name

@@ -79,3 +79,28 @@ def test_retrain_names_the_rows_compared_once(ws, cli, tmp_path: Path):
     said = res.stdout + res.stderr
     assert said.count("auto:2's 17 holdout rows") == 1, said
     assert " champion auto:1 " in res.stdout  # the comparison table is still there
+
+
+def test_score_warns_of_a_numeric_column_far_outside_the_range_the_model_s_data_had(ws, cli, tmp_path: Path):
+    """carData SLID's later rows with age written in months (×12, 192..804 where the model's data had
+    16..68): `score` said nothing, and every row was scored as the oldest age. One warning names the
+    column, how many rows and the range; the job still completes, and a file of years says nothing."""
+    from tests.monitor_helpers import tune_small
+
+    slid = _real_frame("carData", "SLID").dropna(subset=["wages"])
+    slid.iloc[:2000].to_csv(tmp_path / "early.csv", index=False)
+    later = slid.iloc[2000:2400].copy()
+    later.to_csv(tmp_path / "years.csv", index=False)
+    later["age"] = later["age"] * 12
+    later.to_csv(tmp_path / "months.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="slid", target="wages")
+    tune_small(ws, "slid:1", tmp_path, name="slid")
+
+    scored = cli("score", "slid:1", tmp_path / "months.csv", "-o", tmp_path / "out.csv", "--json")
+    assert scored.code == 0, scored.stderr
+    assert scored.json["rows"] == 400
+    assert [w for w in scored.json["warnings"] if "far outside" in w] == [
+        "column 'age' has 400 value(s) far outside the range slid:1 had (16..68): scored as at its nearest end; "
+        "is it in another unit?"]
+    plain = cli("score", "slid:1", tmp_path / "years.csv", "-o", tmp_path / "out2.csv", "--json")
+    assert not any("far outside" in w for w in plain.json["warnings"])
