@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 SWEEP_EVERY = 8  # refreshes between zombie sweeps (tuning.sweep reads journals; not every tick)
 TASKS = (("auto", "auto (from target)"), ("binary", "binary"), ("multiclass", "multiclass"),
          ("regression", "regression"))
+# Binary models: the decision threshold (`tune --threshold-for`).
+THRESHOLDS = (("0.5", "0.5 (class 1 when likelier)"), ("f1", "tuned for F1 (binary)"),
+              ("balanced_accuracy", "tuned for balanced accuracy (binary)"))
 
 
 # -- the list ----------------------------------------------------------------------------------
@@ -231,6 +234,7 @@ class LaunchScreen(FormScreen):
             FormField("time_column", "Time column", "", placeholder="optional: split by time"),
             FormField("group_column", "Group column", "", placeholder="optional: rows sharing it stay on one side"),
             FormField("name", "Name", "", placeholder="model name (default: dataset name)"),
+            FormField("threshold_for", "Threshold", "0.5", options=THRESHOLDS),
         ]
         super().__init__("Launch a tuning run (detached)", fields,
                          help_text="Enter starts the run; it keeps going after you quit")
@@ -283,6 +287,7 @@ class LaunchScreen(FormScreen):
                 "seed": form_int(values, "seed", 0) or 0, "time_column": values["time_column"] or None,
                 "group_column": values["group_column"] or None,
                 "name": values["name"] or None,
+                "threshold_for": None if values["threshold_for"] in ("", "0.5") else values["threshold_for"],
             }
         except ValueError as exc:
             self.notify(str(exc), severity="error")
