@@ -17,7 +17,7 @@ from mlops_tui.data import dates, readers
 from mlops_tui.data.categories import category_key
 from mlops_tui.data.datasets import resolve
 from mlops_tui.errors import UserError
-from mlops_tui.formatting import dtype_text, figure
+from mlops_tui.formatting import as_stored, dtype_text
 from mlops_tui.results import Result
 
 if TYPE_CHECKING:
@@ -302,8 +302,9 @@ def _validate(dv: DatasetVersion, path: str, infer_rows: int | None, null_alert:
                 + (f", more than [drift] null_rate_alert {null_alert:.0%}" if past else "") + f"; {dv.ref} has none")
         lo, hi = found.get(f"min:{c}"), found.get(f"max:{c}")
         if lo is not None and lo < prof["min"] or hi is not None and hi > prof["max"]:
-            warnings.append(f"column {c!r} ranges {figure(lo)}..{figure(hi)}, outside {dv.ref}'s "
-                            f"{figure(prof['min'])}..{figure(prof['max'])}")
+            # the ends as stored (ggplot2 economics' pce 8470.3..12193.8, not the figures 8470..1.219e+04)
+            low, high, was_low, was_high = (as_stored(v) for v in (lo, hi, prof["min"], prof["max"]))
+            warnings.append(f"column {c!r} ranges {low}..{high}, outside {dv.ref}'s {was_low}..{was_high}")
         if found.get(f"notdate:{c}"):
             warnings.append(f"column {c!r} has {found[f'notdate:{c}']} value(s) that are not dates like {dv.ref}'s "
                             f"({date_formats[c]}): row {found[f'notdaterow:{c}'] + 1} has {found[f'notdate1:{c}']!r}")

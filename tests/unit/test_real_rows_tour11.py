@@ -104,3 +104,20 @@ def test_score_warns_of_a_numeric_column_far_outside_the_range_the_model_s_data_
         "is it in another unit?"]
     plain = cli("score", "slid:1", tmp_path / "years.csv", "-o", tmp_path / "out2.csv", "--json")
     assert not any("far outside" in w for w in plain.json["warnings"])
+
+
+def test_validate_writes_the_range_ends_as_stored(ws, tmp_path: Path):
+    """ggplot2 economics after 2004 against 1967-2004: `dataset validate` wrote "column 'pce' ranges
+    8470..1.219e+04" and "'unemploy' ranges 6727..1.535e+04", figures with exponents for values the file
+    holds as 12193.8 and 15352. The ends read as stored."""
+    from mlops_tui.data import validation
+
+    econ = _real_frame("ggplot2", "economics")
+    econ[econ["date"] < "2005-01-01"].to_csv(tmp_path / "old.csv", index=False)
+    econ[econ["date"] >= "2005-01-01"].to_csv(tmp_path / "new.csv", index=False)
+    datasets.add(ws, str(tmp_path / "old.csv"), name="econ", target="unemploy")
+
+    found = validation.validate(ws, "econ:1", str(tmp_path / "new.csv"))
+    assert "column 'pce' ranges 8470.2..12193.8, outside econ:1's 506.7..8481.5" in found.warnings
+    assert "column 'unemploy' ranges 6727..15352, outside econ:1's 2685..12051" in found.warnings
+
