@@ -154,7 +154,7 @@ def diff(ws: Workspace, a: str, b: str) -> Diff:
     drift = []
     for c in common:
         ra, rb = pa[c], pb[c]
-        psi, status, mean_a, mean_b, new, gone = None, "n/a", None, None, None, None
+        psi, status, mean_a, mean_b, new, gone, shares = None, "n/a", None, None, None, None, None
         if c in ids:
             detail = "id column: not compared"
         elif c in numeric:
@@ -169,11 +169,13 @@ def diff(ws: Workspace, a: str, b: str) -> Diff:
             gone = [v for v, n in zip(cats, counts[1], strict=False) if not n]
             detail = "; ".join(f"{what}: {', '.join(map(str, values[:5]))}"
                                for what, values in (("new", new), ("gone", gone)) if values)
+            shares = _largest_share_change(counts, cats) if not detail and status in ("warn", "alert") else None
         elif ra["kind"] != rb["kind"]:
             detail = f"kind {ra['kind']} → {rb['kind']}"
         else:
             detail = f"range {ra.get('min')}..{ra.get('max')} → {rb.get('min')}..{rb.get('max')}"
         missing = _missing_detail(limits, ra, rb) if psi is not None else None
+        detail = detail or ("" if missing else shares or "")  # the missing rate, when it moved, says why
         detail = "; ".join(filter(None, (_role_change(sa[c]["role"], sb[c]["role"], vb.ref), missing, detail)))
         drift.append(ColumnDrift(
             c, ra["kind"], psi, ra["null_rate"], rb["null_rate"], mean_a=mean_a, mean_b=mean_b,
@@ -184,6 +186,15 @@ def diff(ws: Workspace, a: str, b: str) -> Diff:
         added=tuple(c for c in sb if c not in sa), removed=tuple(c for c in sa if c not in sb),
         changed=tuple(Retyped(c, sa[c]["dtype"], sb[c]["dtype"]) for c in common if sa[c]["dtype"] != sb[c]["dtype"]),
         drift=tuple(drift), renamed=_renamed(sa, sb))
+
+
+def _largest_share_change(counts: profiling.Counts, cats: list[str]) -> str:
+    """'yes 29.5% → 50.4%': the category whose share of the rows moved most, for a drifted column
+    that neither gained nor lost a category (carData Cowles' later volunteers alerted with no word
+    of what changed)."""
+    (a, b), n_a, n_b = counts, sum(counts[0]) or 1, sum(counts[1]) or 1
+    i = max(range(len(cats)), key=lambda j: abs(b[j] / n_b - a[j] / n_a))
+    return f"{cats[i]} {a[i] / n_a:.1%} → {b[i] / n_b:.1%}"
 
 
 def _renamed(sa: dict[str, Any], sb: dict[str, Any]) -> tuple[Renamed, ...]:

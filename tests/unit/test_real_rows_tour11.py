@@ -121,3 +121,20 @@ def test_validate_writes_the_range_ends_as_stored(ws, tmp_path: Path):
     assert "column 'pce' ranges 8470.2..12193.8, outside econ:1's 506.7..8481.5" in found.warnings
     assert "column 'unemploy' ranges 6727..15352, outside econ:1's 2685..12051" in found.warnings
 
+
+def test_diff_says_which_category_s_share_moved_in_a_column_that_drifted(ws, cli, tmp_path: Path):
+    """carData Cowles' last 421 volunteers against the first 1,000: `dataset diff` marked volunteer
+    'alert' with an empty detail (no category new or gone), leaving the user to guess what moved. The
+    detail names the category whose share moved most."""
+    cowles = _real_frame("carData", "Cowles")
+    cowles.iloc[:1000].to_csv(tmp_path / "first.csv", index=False)
+    cowles.iloc[1000:].to_csv(tmp_path / "last.csv", index=False)
+    datasets.add(ws, str(tmp_path / "first.csv"), name="cowles", target="volunteer")
+    datasets.add(ws, str(tmp_path / "last.csv"), name="cowles", target="volunteer")
+
+    doc = cli("dataset", "diff", "cowles:1", "cowles:2", "--json").json
+    volunteer = next(d for d in doc["drift"] if d["column"] == "volunteer")
+    assert volunteer["status"] == "alert" and volunteer["detail"] == "no 64.3% → 43.0%"
+    sex = next(d for d in doc["drift"] if d["column"] == "sex")
+    assert sex["status"] == "ok" and sex["detail"] == ""  # no drift: nothing to say
+
