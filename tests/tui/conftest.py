@@ -44,6 +44,27 @@ async def wait_for(pilot: Any, condition: Callable[[], Any], *, timeout: float =
     raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
 
 
+def _send_keys(pilot: Any, keys: Any) -> None:
+    """Hand ``keys`` to the app's driver in order, one Key event each, as Pilot.press makes them
+    ('tab', 'ctrl+p', 'escape', 'question_mark', or a character), without its waits."""
+    import unicodedata
+
+    from textual import events
+    from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+    app = pilot.app
+    for key in keys:
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        try:
+            char: str | None = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+        except KeyError:
+            char = key if len(key) == 1 else None
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
 async def type_text(pilot: Any, text: str) -> None:
     """Type ``text`` into the focused widget as key presses, one Key event per character, as a user
     types it (and as Pilot.press sends them), then wait once for the screen to handle them all.
@@ -53,17 +74,21 @@ async def type_text(pilot: Any, text: str) -> None:
     most of tests/tui/test_datasets_runs.py's register test. The app takes its events in order, so
     the characters land in order as they do from a fast typist; keys that move focus or submit
     (tab, enter) still go through Pilot.press, after this returns."""
-    from textual import events
-    from textual.keys import _character_to_key
-
-    app = pilot.app
-    for char in text:
-        key = char if char.isalnum() else _character_to_key(char)
-        event = events.Key(key, char)
-        event.set_sender(app)
-        app._driver.send_message(event)
+    _send_keys(pilot, text)
     await pilot.pause()  # the app has handed every key on to the focused widget ...
     await pilot.pause()  # ... and the widget has handled them
+
+
+async def press_keys(pilot: Any, *keys: str) -> None:
+    """Press ``keys`` (as Pilot.press names them) whose effect the test then waits for with
+    :func:`wait_for`: a screen switch, a form opening, a query typed into the palette.
+
+    Pilot.press waits up to 1 s twice after each key for the whole process to go idle, and a
+    screen's first frame starts its store reads in threads: '2', '3', … '7' took 2 s a key on a
+    loaded machine (test_shell's screen switches, 17 s of 18). Here the events go in order and the
+    screen gets one turn to take them; the wait_for after it is what waits for the result."""
+    _send_keys(pilot, keys)
+    await pilot.pause(0)
 
 
 async def settled(pilot: Any, *selectors: str) -> None:

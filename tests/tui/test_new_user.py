@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.tui.conftest import wait_for
+from tests.tui.conftest import press_keys, type_text, wait_for
 from tests.tui.helpers_screens import app_on, fake_model, notes, screen_text, settle
 
 pytestmark = pytest.mark.xdist_group("tui-screens")
@@ -63,11 +63,11 @@ async def test_the_launch_form_asks_for_trials_or_timeout_by_its_fields(sample_w
     app = app_on(sample_ws, "runs")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("n")
+        await press_keys(pilot, "n")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "LaunchScreen", what="launch form")
         app.screen.query_one("#field-dataset").value = "penguins"
         app.screen.query_one("#field-trials").value = ""
-        await pilot.press("ctrl+s")
+        await press_keys(pilot, "ctrl+s")
         said = await wait_for(
             pilot, lambda: [n for n in notes(app) if "study would never end" in n], what="the refusal"
         )
@@ -89,17 +89,17 @@ async def test_a_gate_refusal_and_a_bad_score_output_name_no_flag(ws, tmp_path):
     app = app_on(ws, "models")
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        await pilot.press("j", "d")
-        await pilot.pause()
-        await pilot.press("enter")
+        await press_keys(pilot, "j", "d")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "FormScreen", what="deploy form")
+        await press_keys(pilot, "enter")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmModal", what="force question")
         await pilot.press("n")
         await settle(pilot)
-        await pilot.press("s")
-        await pilot.pause()
+        await press_keys(pilot, "s")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "FormScreen", what="score form")
         app.screen.query_one("#field-inputs").value = str(SAMPLE / "default.csv")
         app.screen.query_one("#field-output").value = str(blocker / "scored.parquet")
-        await pilot.press("ctrl+s")
+        await press_keys(pilot, "ctrl+s")
         await wait_for(pilot, lambda: any("is a file" in n for n in notes(app)), what="the output refused")
         await settle(pilot)
     said = notes(app)
@@ -170,7 +170,7 @@ async def open_history(pilot, run_id: str) -> None:
     from mlops_tui.screens.run_detail import RunDetailScreen
 
     await pilot.app.push_screen(RunDetailScreen(run_id))
-    await pilot.press("h")
+    await press_keys(pilot, "h")
     await wait_for(pilot, lambda: pilot.app.screen.query_one("#history-plot"), what="plot")
     await settle(pilot)
 
@@ -201,9 +201,9 @@ async def test_the_palette_finds_register_by_a_users_words(sample_ws, app_factor
 
     app = app_factory(sample_ws)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("ctrl+p")
+        await press_keys(pilot, "ctrl+p")
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
-        await pilot.press(*query)
+        await type_text(pilot, query)
         hits = await wait_for(
             pilot,
             lambda: app.screen.query_one("CommandList").option_count and app.screen.query_one("CommandList"),
@@ -211,7 +211,7 @@ async def test_the_palette_finds_register_by_a_users_words(sample_ws, app_factor
         )
         await pilot.pause(0.3)  # every provider has answered
         assert str(hits.get_option_at_index(0).prompt).startswith("Datasets: Register")
-        await pilot.press("enter")
+        await press_keys(pilot, "enter")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "FormScreen", what="register form")
         assert app.screen.form_title == "Register a dataset file"
 
@@ -226,8 +226,9 @@ async def test_help_names_dialogs_by_their_human_title(ws, app_factory):
     )  # a new screen gets a title
     app = app_factory(ws)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("question_mark")
-        table = await wait_for(pilot, lambda: app.screen.query_one("#help-table"), what="help")
+        await press_keys(pilot, "question_mark")
+        table = await wait_for(pilot, lambda: app.screen.query_one("#help-table").row_count
+                               and app.screen.query_one("#help-table"), what="help")
         scopes = {str(table.get_row_at(i)[0]) for i in range(table.row_count)}
         assert {"form dialogs", "yes/no questions", "text views (logs, results)", "Run detail"} <= scopes
         assert not {"Form", "ConfirmModal", "Text", "RunDetail", "Sql"} & scopes
@@ -244,7 +245,7 @@ async def test_a_retrain_run_says_whose_parameters_it_reused(ws, app_factory):
         recent = app.screen.query_one("#recent")
         assert await wait_for(pilot, lambda: recent.row_count == 1, what="the run in Recent")
         assert recent.get_row_at(0)[3] == "penguins:1 retrain of penguins:1"  # not 'log_loss=-'
-        await pilot.press("3")
+        await press_keys(pilot, "3")
         table = await wait_for(
             pilot,
             lambda: app.screen.query_one("#runs-table").row_count and app.screen.query_one("#runs-table"),
@@ -253,7 +254,9 @@ async def test_a_retrain_run_says_whose_parameters_it_reused(ws, app_factory):
         cells = [str(c) for c in table.get_row_at(0)]
         assert "retrain" in cells and "holdout 0.1200" in cells  # its best was '-': a run that did nothing
         # no R (Resume): it turned the retrain into a 5-trial study registering one more model
-        assert "Resume" not in screen_text(app)[-1]
+        footer = await wait_for(pilot, lambda: "Compare" in screen_text(app)[-1] and "Stop" not in screen_text(app)[-1]
+                                and screen_text(app)[-1], what="the footer of a run that ended")
+        assert "Resume" not in footer
         await app.push_screen(RunDetailScreen("69bd51fb00"))
         head = app.screen.query_one("#run-head")
         assert await wait_for(
@@ -322,12 +325,13 @@ async def test_a_form_submitted_with_a_required_field_blank_stays_open_and_says_
     app = app_on(sample_ws, "datasets")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.screen.current == "bikeshare:1", what="bikeshare selected")
-        await pilot.press("d")
+        await press_keys(pilot, "d")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "FormScreen", what="diff form")
-        await pilot.press("enter")
+        await press_keys(pilot, "enter")
         assert await wait_for(pilot, lambda: "Other version: required" in notes(app), what="the field named")
         assert type(app.screen).__name__ == "FormScreen"
-        await pilot.press(*"penguins:1", "enter")
+        await type_text(pilot, "penguins:1")
+        await press_keys(pilot, "enter")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "TextScreen", what="the diff")
 
 
@@ -358,16 +362,17 @@ async def test_resume_asks_how_many_more_trials(ws, app_factory):
         ):
             await app.push_screen(RunDetailScreen(run_id))
             await wait_for(pilot, lambda: app.screen.run is not None, what="the run")
-            await pilot.press("R")
+            await press_keys(pilot, "R")
             form = await wait_for(
                 pilot, lambda: type(app.screen).__name__ == "FormScreen" and app.screen, what="form"
             )
             assert form.form_title.startswith("Resume run penguins-")
             field = form.query_one("#field-trials")
             assert (field.value, field.placeholder) == (trials, hint)
-            await pilot.press("escape")
+            await press_keys(pilot, "escape")
             await wait_for(pilot, lambda: type(app.screen).__name__ == "RunDetailScreen", what="form closed")
-            await pilot.press("escape")
+            await press_keys(pilot, "escape")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "RunsScreen", what="the runs")
     assert [r.status for r in ws.store.runs.list()].count("queued") == 0
 
 
@@ -402,7 +407,7 @@ async def test_file_fields_name_the_folder_a_relative_path_starts_from(sample_ws
     app = app_on(ws, "models")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("s")
+        await press_keys(pilot, "s")
         form = await wait_for(
             pilot, lambda: type(app.screen).__name__ == "FormScreen" and app.screen, what="score"
         )
@@ -411,7 +416,7 @@ async def test_file_fields_name_the_folder_a_relative_path_starts_from(sample_ws
     app = app_on(sample_ws, "datasets")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("a")
+        await press_keys(pilot, "a")
         form = await wait_for(
             pilot, lambda: type(app.screen).__name__ == "FormScreen" and app.screen, what="register"
         )
@@ -442,7 +447,7 @@ async def test_the_launch_form_says_what_it_is_doing_while_the_run_starts(sample
     app = app_on(sample_ws, "runs")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("n")
+        await press_keys(pilot, "n")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "LaunchScreen", what="launch form")
         form = app.screen
         form.query_one("#field-dataset").value = "penguins"
@@ -535,7 +540,7 @@ async def test_help_shows_the_keys_of_the_screen_it_was_opened_from_first(ws, ap
     app = app_factory(ws, start="pipelines")
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
-        await pilot.press("question_mark")
+        await press_keys(pilot, "question_mark")
         table = await wait_for(pilot, lambda: app.screen.query_one("#help-table").row_count
                                and app.screen.query_one("#help-table"), what="help")
         assert [str(c) for c in table.get_row_at(0)] == ["Pipelines", "x", "Run pipeline", "pipelines.run"]

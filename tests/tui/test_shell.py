@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.conftest import fake_runs, settled, wait_for
+from tests.tui.conftest import fake_runs, press_keys, settled, type_text, wait_for
 from tests.tui.helpers_screens import SIG, monitoring_fixture, screen_text
 
 
@@ -18,11 +18,11 @@ async def test_number_keys_switch_main_screens_and_escape_goes_home(ws, app_fact
         await wait_for(pilot, lambda: type(app.screen).__name__ == "HomeScreen", what="home")
         for key, mode in (("2", "datasets"), ("3", "runs"), ("4", "models"), ("5", "monitoring"),
                           ("6", "sql"), ("escape", "home")):  # the SQL screen's input takes digits
-            await pilot.press(key)
+            await press_keys(pilot, key)
             await wait_for(pilot, lambda mode=mode: app.current_mode == mode, what=mode)
-        await pilot.press("3")
+        await press_keys(pilot, "3")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "RunsScreen", what="runs screen")
-        await pilot.press("escape")
+        await press_keys(pilot, "escape")
         await wait_for(pilot, lambda: app.current_mode == "home", what="back home")
 
 
@@ -34,7 +34,7 @@ async def test_every_main_screens_footer_shows_help_and_quit_at_80_columns(ws, a
     async with app.run_test(size=(80, 24)) as pilot:
         for key, mode in (("1", "home"), ("2", "datasets"), ("3", "runs"), ("4", "models"), ("5", "monitoring"),
                           ("7", "pipelines")):  # SQL's footer is the query box's: ? and q type there
-            await pilot.press(key)
+            await press_keys(pilot, key)
             await wait_for(pilot, lambda mode=mode: app.current_mode == mode, what=mode)
             await pilot.pause()
             footer = screen_text(app)[-1]
@@ -48,22 +48,23 @@ async def test_home_offers_no_back_key_where_there_is_nowhere_to_go(ws, app_fact
         keys = lambda: [k.key for k in app.screen.query("FooterKey")]  # noqa: E731
         await wait_for(pilot, lambda: "r" in keys(), what="home's footer")
         assert "escape" not in keys()
-        await pilot.press("2")
+        await press_keys(pilot, "2")
         await wait_for(pilot, lambda: app.current_mode == "datasets" and "escape" in keys(), what="datasets' esc")
-        await pilot.press("escape")
+        await press_keys(pilot, "escape")
         await wait_for(pilot, lambda: app.current_mode == "home", what="back home")
 
 
 async def test_question_mark_lists_every_binding_with_its_id(ws, app_factory):
     app = app_factory(ws)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("question_mark")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen", what="help")
-        table = app.screen.query_one("#help-table")
+        await press_keys(pilot, "question_mark")
+        table = await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen"
+                               and app.screen.query_one("#help-table").row_count and app.screen.query_one("#help-table"),
+                               what="help")
         ids = {table.get_row_at(i)[3] for i in range(table.row_count)}
         assert {"app.quit", "app.help", "app.runs", "runs.launch", "runs.mark", "datasets.register",
                 "run.stop", "table.down", "screen.back"} <= ids
-        await pilot.press("escape")
+        await press_keys(pilot, "escape")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "HomeScreen", what="help closed")
 
 
@@ -75,11 +76,12 @@ async def test_keys_remapped_in_config_take_effect_and_unknown_ids_warn(ws, app_
         # screen switches below can outlast it).
         await wait_for(pilot, lambda: any("no binding has id 'app.nope'" in t for t in texts(app)),
                        what="unknown id warned")
-        await pilot.press("ctrl+r")
+        await press_keys(pilot, "ctrl+r")
         await wait_for(pilot, lambda: app.current_mode == "runs", what="runs via ctrl+r")
-        await pilot.press("f1")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen", what="help via f1")
-        table = app.screen.query_one("#help-table")
+        await press_keys(pilot, "f1")
+        table = await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen"
+                               and app.screen.query_one("#help-table").row_count and app.screen.query_one("#help-table"),
+                               what="help via f1")
         rows = [table.get_row_at(i) for i in range(table.row_count)]
         assert any(r[3] == "app.help" and r[1] == "f1" for r in rows)
 
@@ -89,11 +91,11 @@ async def test_command_palette_runs_an_action_of_another_screen_by_name(sample_w
 
     app = app_factory(sample_ws)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("ctrl+p")
+        await press_keys(pilot, "ctrl+p")
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
-        await pilot.press(*"datasets: register")  # the footer's word, under its screen
+        await type_text(pilot, "datasets: register")  # the footer's word, under its screen
         await wait_for(pilot, lambda: app.screen.query_one("CommandList").option_count > 0, what="palette hits")
-        await pilot.press("enter")
+        await press_keys(pilot, "enter")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "FormScreen", what="register form")
         assert app.current_mode == "datasets"
         assert app.screen.form_title == "Register a dataset file"
@@ -110,9 +112,10 @@ async def test_home_shows_running_and_failed_runs_with_symbols(ws, app_factory):
         assert "✗ failed run penguins-2" in cells
         table.focus()
         table.move_cursor(row=[c.endswith("penguins-1") for c in cells].index(True))
-        await pilot.press("enter")
+        await press_keys(pilot, "enter")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "RunDetailScreen", what="run detail")
         assert app.screen.run_id.startswith("1a1b")
+        await wait_for(pilot, lambda: app.screen.run is not None, what="the run shown")
 
 
 async def test_home_shows_drift_with_its_trend_and_live_performance_alerts(ws, app_factory):
@@ -149,8 +152,9 @@ async def test_homes_drift_trend_leaves_out_failed_jobs_and_needs_two(ws, app_fa
         assert len(perf) == 1 and rows[perf[0]].startswith("■ alert deployment credit-batch")
         table.focus()
         table.move_cursor(row=perf[0])
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: app.current_mode == "monitoring", what="monitoring screen")
+        await press_keys(pilot, "enter")
+        await wait_for(pilot, lambda: app.current_mode == "monitoring"
+                       and app.screen.query_one("#deployments-table").row_count, what="monitoring screen")
 
 
 async def test_a_failing_worker_becomes_an_error_notification(ws, app_factory):
@@ -202,14 +206,15 @@ async def test_the_palette_leaves_out_what_the_screen_does_not_offer_now(ws, app
     async with app.run_test(size=(100, 30)) as pilot:
         info = app.screen.query_one("#pipelines-info")
         await wait_for(pilot, lambda: "No pipeline.toml" in str(info.render()), what="the no-file state")
-        await pilot.press("ctrl+p")
+        await press_keys(pilot, "ctrl+p")
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
-        await pilot.press(*"read file")
+        await type_text(pilot, "read file")
         hits = app.screen.query_one("CommandList")
         await wait_for(pilot, lambda: hits.option_count > 0, what="palette hits")
         shown = [str(hits.get_option_at_index(i).prompt) for i in range(hits.option_count)]
         assert any("Read file again" in p for p in shown), shown  # what it offers is there
-        await pilot.press(*["backspace"] * 9, *"pipeline")
+        await press_keys(pilot, *["backspace"] * 9)
+        await type_text(pilot, "pipeline")
 
         def prompts() -> list[str]:
             return [str(hits.get_option_at_index(i).prompt) for i in range(hits.option_count)]
