@@ -34,6 +34,7 @@ JOBS_SHOWN = 200
 if TYPE_CHECKING:
     from mlops_tui.store import Deployment, ModelVersion, ScoringJob
 
+    from mlops_tui.evaluation.evaluate import ModelEvaluation
     from mlops_tui.registry.gate import Verdict
     from mlops_tui.registry.models import ModelDetail
 
@@ -121,9 +122,9 @@ class ModelsScreen(BaseScreen):
     class Evaluated(Message):
         """An evaluation on another dataset finished (or failed): its figures for the Detail pane."""
 
-        def __init__(self, ref: str, text: Text) -> None:
+        def __init__(self, ref: str, text: Text | ModelEvaluation) -> None:
             super().__init__()
-            self.ref, self.text = ref, text
+            self.ref, self.text = ref, text  # the refusal's line, or the figures to lay out
 
     class Done(Message):
         """A promote/deploy finished: say so and reload."""
@@ -437,27 +438,40 @@ class ModelsScreen(BaseScreen):
             self.post_message(self.Evaluated(ref, Text(
                 f"✗ evaluating on {dataset}: {str(exc).splitlines()[0]}\n", style="red")))
             return
+        self.post_message(self.Evaluated(ref, res))
+
+    def _evaluation_text(self, res: ModelEvaluation) -> Text:
+        """An evaluation's figures in the Detail pane's width: value, holdout and Δ where they fit;
+        at 80 columns (a pane of ~26) value and Δ only (the holdout's figures are under Metrics
+        below), names clipped: a 41-character line wrapped each Δ onto a line of its own."""
+        width = self.query_one("#model-detail", Static).content_region.width or 26
         t = Text()
         t.append(f"{res.model.name}:{res.model.version} on {res.dataset.name}:{res.dataset.version}", style="bold")
         t.append(f" ({fmt(res.rows)} rows)\n")
         shown = [(k, v) for k, v in res.metrics.items() if k in res.deltas or k not in res.holdout_metrics]
         shown = [(k, v) for k, v in shown if isinstance(v, int | float) and not isinstance(v, bool)]
-        width = max((len(k) for k, _ in shown), default=0)  # 28 characters for 'rmse' at 80 columns
-        t.append(f"{'':<{width}} {'value':>7} {'holdout':>7} {'Δ':>7}\n", style="dim")
+        longest = max((len(k) for k, _ in shown), default=0)
+        holdout = longest + 24 <= width
+        name = min(longest, max(width - (24 if holdout else 16), 8))
+        heads = ("value", "holdout", "Δ") if holdout else ("value", "Δ")
+        t.append(f"{'':<{name}}" + "".join(f" {h:>7}" for h in heads) + "\n", style="dim")
         for k, v in shown:
-            t.append(f"{k:<{width}} {fmt(v):>7} {fmt(res.holdout_metrics.get(k)):>7} {fmt(res.deltas.get(k)):>7}\n")
+            cells = (v, res.holdout_metrics.get(k), res.deltas.get(k)) if holdout else (v, res.deltas.get(k))
+            t.append(f"{clip_middle(k, name):<{name}}" + "".join(f" {fmt(c):>7}" for c in cells) + "\n")
+        if not holdout:
+            t.append("Δ: vs its holdout\n", style="dim")
         if res.max_slice_gap is not None:
             t.append(f"largest slice gap: {fmt(res.max_slice_gap)} in {res.slice_metric} between the groups "
                      f"of {res.max_slice_gap_feature}\n")
         for w in res.warnings:
             t.append(f"⚠ {w}\n", style="yellow")
-        self.post_message(self.Evaluated(ref, t))
+        return t
 
     def on_models_screen_evaluated(self, msg: Evaluated) -> None:
         row = self.query_one("#evaluate-row", BusyRow)
         if row.doing.startswith(f"evaluating {msg.ref} on "):  # (not one of another version started since)
             row.stop()
-        self.evaluations[msg.ref] = msg.text
+        self.evaluations[msg.ref] = msg.text if isinstance(msg.text, Text) else self._evaluation_text(msg.text)
         m = self.selected_model()
         if m is not None and m.ref == msg.ref:
             self._load_detail()
