@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from mlops_tui.workspace import Workspace
 
 FORMATS = ("c", "onnx", "lightgbm")
+INT32_MAX = 2**31 - 1
 ONNX_TOLERANCE = 1e-5  # |onnxruntime - LightGBM| / (1 + |LightGBM|): float32 rounding, not a wrong tree
 _MAKEFILE = "predict: main.c model.c model.h\n\t$(CC) -O2 -o predict main.c model.c -lm\n"
 _DATE_PARTS = {"year": "the year", "month": "the month (1-12)", "day": "the day of the month (1-31)",
@@ -106,6 +108,11 @@ def _lightgbm(ws: Workspace, model: ModelVersion, path: Path, text: str, sig: Si
 def _c_source(ws: Workspace, model: ModelVersion, path: Path, text: str, sig: Signature) -> tuple[dict[str, bytes], None]:
     tl2cgen = require("tl2cgen", "model export --format c")
     treelite = require("treelite", "model export --format c")
+    if (deep := too_deep(text)) is not None and _version(treelite.__version__) < (4, 3):
+        tree, depth = deep
+        raise UserError(f"{model.ref} is too deep for treelite {treelite.__version__}, which writes the C: its tree "
+                        f"{tree} has a leaf {depth} levels down, past what treelite before 4.3 can number "
+                        "(dmlc/treelite#571); export --format onnx or lightgbm, or deploy --engine compiled")
     with tempfile.TemporaryDirectory() as tmp, _quiet():
         tl2cgen.generate_c_code(treelite.frontend.load_lightgbm_model(str(path)), dirpath=tmp, params={})
         header = Path(tmp, "header.h").read_text()
@@ -113,6 +120,38 @@ def _c_source(ws: Workspace, model: ModelVersion, path: Path, text: str, sig: Si
     example = package_files("mlops_tui.registry").joinpath("export_main.c").read_bytes()
     return {"model.h": header.encode(), "model.c": source.encode(), "main.c": example,
             "Makefile": _MAKEFILE.encode()}, None
+
+
+def too_deep(text: str) -> tuple[int, int] | None:
+    """(tree, depth of its deepest leaf) of the first tree of a LightGBM model text whose nodes treelite
+    before 4.3 cannot number, else None. It numbers a tree's nodes as if the tree were complete (children
+    of k: 2k+1, 2k+2) in 32-bit ints, so a lopsided path ~31 levels down overflowed and the C export
+    failed with 'Node key cannot be negative': ggplot2 diamonds' price, tuned with 96 leaves a tree."""
+    left: list[int] = []
+    tree = -1
+    for line in text.splitlines():
+        if line.startswith("Tree="):
+            tree = int(line[5:])
+        elif line.startswith("left_child="):
+            left = [int(v) for v in line[11:].split()]
+        elif line.startswith("right_child=") and left:
+            right = [int(v) for v in line[12:].split()]
+            top = deepest = 0
+            stack = [(0, 0, 0)]  # (node, its key, its depth)
+            while stack:
+                node, key, depth = stack.pop()
+                for child, child_key in ((left[node], 2 * key + 1), (right[node], 2 * key + 2)):
+                    top, deepest = max(top, child_key), max(deepest, depth + 1)
+                    if child >= 0:
+                        stack.append((child, child_key, depth + 1))
+            if top > INT32_MAX:
+                return tree, deepest
+            left = []
+    return None
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:2])
 
 
 def _onnx(ws: Workspace, model: ModelVersion, path: Path, text: str, sig: Signature) -> tuple[dict[str, bytes], dict[str, Any]]:

@@ -107,6 +107,57 @@ def test_onnx_export_gives_its_difference_relative_to_the_outputs_size(ws, cli, 
     assert "outputs match LightGBM's to about 1e-6 of their size, not bit for bit" in readme
 
 
+def chain_booster(depth: int):
+    """A LightGBM regression tree that is one path ``depth`` splits long (x <= depth, x <= depth - 1, ...),
+    the lopsided shape leaf-wise growth gave ggplot2 diamonds' price (a leaf 31 levels down)."""
+    import lightgbm as lgb
+
+    def ints(values) -> str:
+        return " ".join(str(v) for v in values)
+
+    n = depth
+    tree = "\n".join([
+        "Tree=0", f"num_leaves={n + 1}", "num_cat=0", f"split_feature={ints([0] * n)}", f"split_gain={ints([1] * n)}",
+        f"threshold={ints([float(n - i) for i in range(n)])}", f"decision_type={ints([2] * n)}",
+        f"left_child={ints([*range(1, n), -n])}", f"right_child={ints([-(i + 1) for i in range(n)])}",
+        f"leaf_value={ints([float(i) for i in range(n + 1)])}", f"leaf_weight={ints([1] * (n + 1))}",
+        f"leaf_count={ints([1] * (n + 1))}", f"internal_value={ints([0] * n)}", f"internal_weight={ints([1] * n)}",
+        f"internal_count={ints(range(n + 1, 1, -1))}", "is_linear=0", "shrinkage=1", "", ""])
+    head = ("tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=0\n"
+            f"objective=regression\nfeature_names=x\nfeature_infos=[0:100]\ntree_sizes={len(tree)}\n\n")
+    return lgb.Booster(model_str=f"{head}{tree}end of trees\n\nfeature_importances:\nx=1\n\nparameters:\n"
+                                 "end of parameters\n\npandas_categorical:null\n")
+
+
+@pytest.mark.parametrize("depth", [30, 40])
+def test_a_tree_too_deep_for_treelite_is_one_line_naming_it_and_the_formats_that_work(ws, cli, tmp_path, depth):
+    """ggplot2 diamonds' price, tuned to 96 leaves a tree, failed `model export --format c` with
+    treelite's 'Check failed: left_child_key >= 0 && right_child_key >= 0: Node key cannot be negative'
+    (treelite before 4.3 numbers nodes as in a complete tree, in 32-bit ints; dmlc/treelite#571). A tree
+    that deep is named, with the exports that take it; one a level less deep still exports to C."""
+    import treelite
+
+    from mlops_tui.training.modelfile import save_model
+    from mlops_tui.training.signature import Feature
+
+    sig = Signature("regression", "y", (Feature("x", "numeric", "x", "Float64"),), ())
+    path, digest = save_model(chain_booster(depth), {"signature": sig.to_json(), "task": sig.task}, ws.artifacts / "models")
+    model = ws.store.models.register(name="chain", path=ws.relpath(path), sha256=digest, task=sig.task,
+                                     signature=sig.to_json(), metrics={"primary_metric": "rmse", "rmse": 1.0})
+    result = cli("model", "export", model.ref, "--format", "c", "--output", tmp_path / "c")
+    if depth == 30:
+        assert result.code == 0, result.stderr
+        assert (tmp_path / "c" / "model.c").exists()
+        return
+    assert result.code == 1
+    assert result.stderr.strip() == (
+        f"error: chain:1 is too deep for treelite {treelite.__version__}, which writes the C: its tree 0 has a leaf "
+        "40 levels down, past what treelite before 4.3 can number (dmlc/treelite#571); export --format onnx "
+        "or lightgbm, or deploy --engine compiled")
+    assert not (tmp_path / "c").exists()
+    assert cli("model", "export", model.ref, "--format", "lightgbm", "--output", tmp_path / "lgb").code == 0
+
+
 def test_lightgbm_export_is_the_model_and_its_sidecar_with_the_encoding_documented(ws, cli, tmp_path):
     import lightgbm as lgb
 
