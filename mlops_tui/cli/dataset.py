@@ -22,6 +22,9 @@ def add(
     name: Annotated[str | None, typer.Option("--name", help="Dataset name [default: the file's stem].")] = None,
     target: Annotated[str | None, typer.Option("--target", help="The column to predict.")] = None,
     description: Annotated[str | None, typer.Option("--description", help="A note shown in lists.")] = None,
+    categorical: Annotated[list[str] | None, typer.Option(
+        "--categorical", help="Column(s) of codes to learn as categories, not quantities, e.g. --categorical "
+                              "origin,rating [default: the latest version's].")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a CSV/Parquet file as a new dataset version (same content → same version).
@@ -38,7 +41,9 @@ def add(
         ws = workspace(create=True)
     if interactive():  # a person waiting on a big file; scripts get only the one-line result
         err.print(f"reading {path} …")
-    dv, new, warnings = datasets.add_with_warnings(ws, path, name=name, target=target, description=description)
+    cats = None if categorical is None else [c.strip() for k in categorical for c in k.split(",") if c.strip()]
+    dv, new, warnings = datasets.add_with_warnings(ws, path, name=name, target=target, description=description,
+                                                   categorical=cats)
     for w in warnings:
         err.print(f"warning: {w}", markup=False)
     payload = {**_summary(dv), "new": new, "warnings": warnings}

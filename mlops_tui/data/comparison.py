@@ -116,9 +116,12 @@ def _role_change(a: str, b: str, ref_b: str) -> str | None:
     feature: roles follow each version's rows (free text is a value for more than half of them), so
     seattlepets' animal_name, a feature of 24,000 licences, was free text in 6,000 of them, and a
     model retrained on those lost it with no word from diff."""
-    if a == b or "feature" not in (a, b):
+    learnt = ("feature", "category")
+    if a == b or not {a, b} & set(learnt):
         return None
-    return f"role {a} → {b}: tuning on {ref_b} " + ("leaves it out" if a == "feature" else "uses it")
+    if a in learnt and b in learnt:
+        return f"role {a} → {b}: tuning on {ref_b} learns it as " + ("categories" if b == "category" else "numbers")
+    return f"role {a} → {b}: tuning on {ref_b} " + ("leaves it out" if a in learnt else "uses it")
 
 
 def diff(ws: Workspace, a: str, b: str) -> Diff:

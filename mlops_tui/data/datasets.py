@@ -63,13 +63,15 @@ def add(
     name: str | None = None,
     target: str | None = None,
     description: str | None = None,
+    categorical: list[str] | None = None,
 ) -> tuple[DatasetVersion, bool]:
     """Register ``source`` as a version of dataset ``name`` (default: the file's stem).
 
     Returns ``(version, new)``. Raises :class:`UserError` for anything wrong with the input,
     leaving the store and the snapshot folder as they were.
     """
-    version, new, _ = add_with_warnings(ws, source, name=name, target=target, description=description)
+    version, new, _ = add_with_warnings(ws, source, name=name, target=target, description=description,
+                                        categorical=categorical)
     return version, new
 
 
@@ -80,9 +82,13 @@ def add_with_warnings(
     name: str | None = None,
     target: str | None = None,
     description: str | None = None,
+    categorical: list[str] | None = None,
 ) -> tuple[DatasetVersion, bool, list[str]]:
     """:func:`add` plus what the reader had to guess (no header row, unnamed columns) and a
-    target with no task, for the CLI and the TUI to show."""
+    target with no task, for the CLI and the TUI to show.
+
+    ``categorical``: columns whose numbers are codes (role ``category``); None: those of the latest
+    version still in the file, as the target is carried."""
     lf, info = readers.read_file_info(source)
     name = name or default_name(source)
     check_name("dataset name", name)
@@ -92,10 +98,13 @@ def add_with_warnings(
 
     warnings: list[str] = []
     carried_from = None
-    if target is None:  # a new version of a dataset keeps the target its latest version has
-        previous = ws.store.datasets.versions(name)
-        if previous and previous[-1].target in columns:
-            target, carried_from = previous[-1].target, previous[-1].ref
+    previous = ws.store.datasets.versions(name) if target is None or categorical is None else []
+    if target is None and previous and previous[-1].target in columns:  # a new version keeps the target
+        target, carried_from = previous[-1].target, previous[-1].ref
+    asked = categorical is not None
+    if categorical is None:  # and the columns the user marked categorical
+        categorical = [c for c in roles.category_columns(previous[-1].schema) if c in columns] if previous else []
+    roles.check_categorical(categorical, dict(lf.collect_schema()), target, source)
     try:
         digest, snapshot, created = _write_snapshot(ws, lf, source)
     except UserError:
@@ -111,9 +120,16 @@ def add_with_warnings(
             if target is not None and target != existing.target:
                 warnings.append(f"this content is already {existing.ref} with target {existing.target!r}; "
                                 f"--target {target} not applied (versions are immutable)")
+            if asked and set(categorical) != set(roles.category_columns(existing.schema)):
+                warnings.append(f"this content is already {existing.ref} with categorical columns "
+                                f"{', '.join(roles.category_columns(existing.schema)) or 'none'}; --categorical "
+                                "not applied (versions are immutable)")
             return existing, False, [*info.warnings, *warnings]
         if carried_from:
             warnings.append(f"target {target!r} carried over from {carried_from} (pass --target to change it)")
+        if categorical and not asked:
+            warnings.append(f"categorical column(s) {', '.join(categorical)} carried over from {previous[-1].ref} "
+                            "(pass --categorical to change them)")
         rows, schema, prof = profiling.profile(str(snapshot))
         task = None
         if target is not None:
@@ -122,7 +138,7 @@ def add_with_warnings(
             if task is None:
                 warnings.append(f"target {target!r} has fewer than 2 distinct values; no task suggested")
         counters = roles.row_counters(pl.scan_parquet(snapshot), roles.counter_candidates(schema, prof, rows))
-        entries = roles.infer_schema(schema, prof, rows, target, counters)
+        entries = roles.infer_schema(schema, prof, rows, target, counters, categorical)
         warnings.extend(_repeated_rows(str(snapshot), entries, rows))
         warnings.extend(_numbers_read_as_text(snapshot, schema))
         version, new = ws.store.datasets.add_version(
@@ -350,8 +366,9 @@ def scan(ws: Workspace, dv: DatasetVersion) -> pl.LazyFrame:
 
 
 def load(ws: Workspace, dv: DatasetVersion) -> pl.DataFrame:
-    """The version's rows in memory (for training and evaluation on small data)."""
-    return pl.read_parquet(snapshot_path(ws, dv))
+    """The version's rows in memory (for training and evaluation on small data), its ``category``
+    columns as text (roles.as_categories)."""
+    return roles.as_categories(pl.read_parquet(snapshot_path(ws, dv)), dv.schema)
 
 
 def page(ws: Workspace, dv: DatasetVersion, offset: int, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:

@@ -1,4 +1,4 @@
-"""The role of each column of a dataset version: target, time, id, ignored or feature.
+"""The role of each column of a dataset version: target, time, id, ignored, feature or category.
 
 Decided once, at `dataset add`, from the version's profile, and stored with its schema; `dataset
 show` prints it and training honours it (prep.prepare takes the stored id columns), so what the
@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from mlops_tui.data import dates, profiling
+from mlops_tui.errors import UserError
 
 SchemaEntry = dict[str, Any]
 """``{name, dtype, nullable, role}`` of a column: the form the store keeps a version's schema in (JSON)."""
@@ -46,20 +47,23 @@ def is_free_text(dtype: pl.DataType, distinct: int, rows: int) -> bool:
 
 
 def infer_schema(schema: dict[str, pl.DataType], prof: dict[str, dict[str, Any]], rows: int, target: str | None,
-                 counters: Collection[str] = ()) -> list[SchemaEntry]:
+                 counters: Collection[str] = (), categorical: Collection[str] = ()) -> list[SchemaEntry]:
     """Schema entries ``{name, dtype, nullable, role}``.
 
     Roles: the target; ``time`` for Date/Datetime columns and dates written as text; ``id`` for a
     row key (:func:`is_row_key`; ``counters``: the row counters and running codes
     :func:`row_counters` found); ``ignored``
     for a column with at most one value (nothing to learn from) or free text (:func:`is_free_text`:
-    training leaves it out); ``feature`` otherwise.
+    training leaves it out); ``category`` for the ``categorical`` columns the user named (a 1-5 code:
+    :func:`as_categories` hands them to training as text); ``feature`` otherwise.
     """
     entries = []
     for col, dtype in schema.items():
         p = prof[col]
         if col == target:
             role = "target"
+        elif col in categorical:
+            role = "category"
         elif dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime) or "date_format" in p:
             role = "time"
         elif is_row_key(col, dtype, rows, complete=p["nulls"] == 0, unique=p["distinct"] == rows,
@@ -156,6 +160,33 @@ def frame_roles(df: pl.DataFrame, target: str | None) -> list[SchemaEntry]:
         prof[name] = p
     counters = row_counters(df.lazy(), counter_candidates(dict(df.schema), prof, df.height))
     return infer_schema(dict(df.schema), prof, df.height, target, counters)
+
+
+def check_categorical(columns: Collection[str], schema: dict[str, pl.DataType], target: str | None,
+                      source: str) -> None:
+    """Refuse a ``--categorical`` column that is not in the file, is the target, or holds values no
+    category list keeps (floats, dates): one line naming it."""
+    for col in columns:
+        if col not in schema:
+            raise UserError(f"{source}: --categorical {col!r} is not a column (columns: {', '.join(schema)})")
+        if col == target:
+            raise UserError(f"{source}: --categorical {col!r} is the target; a classifier's target is categories already")
+        dtype = schema[col]
+        if not (dtype.is_integer() or dtype in (pl.String, pl.Boolean) or isinstance(dtype, pl.Categorical | pl.Enum)):
+            raise UserError(f"{source}: --categorical {col!r} is {dtype}; only whole-number or text columns are codes")
+
+
+def category_columns(entries: list[SchemaEntry]) -> list[str]:
+    """The columns of a stored schema the user marked categorical (role ``category``)."""
+    return [e["name"] for e in entries if e.get("role") == "category"]
+
+
+def as_categories(df: pl.DataFrame, entries: list[SchemaEntry]) -> pl.DataFrame:
+    """``df`` with its ``category`` columns as text, so training learns each code as a category (AER
+    Affairs' rating 1-5, ISLR Auto's origin 1-3) and not as a quantity; a scoring file's numbers
+    meet those categories as text again (signature.category_codes)."""
+    cols = [c for c in category_columns(entries) if c in df.columns]
+    return df.with_columns(pl.col(cols).cast(pl.String)) if cols else df
 
 
 def id_columns(entries: list[SchemaEntry]) -> list[str]:

@@ -138,3 +138,40 @@ def test_diff_says_which_category_s_share_moved_in_a_column_that_drifted(ws, cli
     sex = next(d for d in doc["drift"] if d["column"] == "sex")
     assert sex["status"] == "ok" and sex["detail"] == ""  # no drift: nothing to say
 
+
+def test_an_integer_coded_column_can_be_marked_categorical(ws, cli, tmp_path: Path):
+    """ISLR Auto's origin (1 American, 2 European, 3 Japanese): a code, which training could only learn
+    as a quantity (Japanese = 3 × American), and no option said otherwise. `dataset add --categorical
+    origin` gives it the role category: the model learns its three values as categories, a scoring
+    file's numbers meet them, a later version carries the role, and a bad name or a float column is
+    one line, exit 1, nothing registered."""
+    from mlops_tui.registry import models as registry
+    from mlops_tui.training.signature import Signature
+    from tests.monitor_helpers import tune_small
+
+    auto = _real_frame("ISLR", "Auto").drop(columns="name")
+    auto[auto["year"] <= 79].to_csv(tmp_path / "early.csv", index=False)
+    auto[auto["year"] > 79].to_csv(tmp_path / "late.csv", index=False)
+
+    bad = cli("dataset", "add", tmp_path / "early.csv", "--target", "mpg", "--categorical", "origni")
+    assert bad.code == 1 and bad.stderr.count("\n") == 1 and "--categorical 'origni' is not a column" in bad.stderr
+    floats = cli("dataset", "add", tmp_path / "early.csv", "--target", "mpg", "--categorical", "acceleration")
+    assert floats.code == 1 and "--categorical 'acceleration' is Float64" in floats.stderr
+    assert ws.store.datasets.list() == []
+
+    added = cli("dataset", "add", tmp_path / "early.csv", "--name", "auto", "--target", "mpg",
+                "--categorical", "origin", "--json")
+    assert added.code == 0, added.stderr
+    shown = cli("dataset", "show", "auto", "--json").json
+    assert {e["name"]: e["role"] for e in shown["schema"]}["origin"] == "category"
+    run = tune_small(ws, "auto:1", tmp_path, name="auto")
+    sig = Signature.from_json(registry.resolve_target(ws, f"auto:{run.model_version}")[1].signature)
+    origin = next(f for f in sig.features if f.source == "origin")
+    assert (origin.kind, origin.categories) == ("categorical", ("1", "2", "3"))
+
+    scored = cli("score", f"auto:{run.model_version}", tmp_path / "late.csv", "-o", tmp_path / "out.csv", "--json")
+    assert scored.code == 0, scored.stderr
+    assert scored.json["unseen"] == {}
+    later = cli("dataset", "add", tmp_path / "late.csv", "--name", "auto", "--json").json
+    assert "categorical column(s) origin carried over from auto:1 (pass --categorical to change them)" in later["warnings"]
+    assert {e["name"]: e["role"] for e in cli("dataset", "show", "auto:2", "--json").json["schema"]}["origin"] == "category"
