@@ -29,6 +29,14 @@ class BaseScreen(RoutesWorkerErrors, Screen[None]):
         more thread per tick (which all ran back to back once the store was free)."""
         return any(w.group == group and not w.is_finished for w in self.workers)
 
+    def ready(self) -> bool:
+        """Whether the screen has read what its actions act on: none of its tables is still loading
+        (a main screen marks its list loading until its first read). The palette waits for it
+        before running an action of a screen it has just opened."""
+        from textual.widgets import DataTable
+
+        return not any(t.loading for t in self.query(DataTable))
+
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1:
             self.app.pop_screen()

@@ -84,8 +84,19 @@ def words_of(text: str) -> list[str]:
 
 
 async def _switch_then(app: Any, mode: str, action: str) -> None:
+    """Open main screen ``mode`` and run ``action`` there once the screen has read its data: 'Models:
+    Score' from another screen opened the form before the registry was read, its deployment blank,
+    and 'Datasets: New run' said 'no dataset selected' beside a list of datasets. (Bounded: a store
+    that another process holds answers late, and the action then runs on what there is.)"""
+    import asyncio
+
     await app.switch_mode(mode)
-    await app.screen.run_action(action)
+    screen = app.screen
+    for _ in range(100):
+        if not hasattr(screen, "ready") or screen.ready():
+            break
+        await asyncio.sleep(0.05)
+    await screen.run_action(action)
 
 
 __all__ = ["ActionsProvider", "Entry"]

@@ -222,3 +222,33 @@ async def test_the_palette_leaves_out_what_the_screen_does_not_offer_now(ws, app
         shown = await wait_for(pilot, lambda: any(p.startswith("Pipelines") for p in prompts()) and prompts(),
                                what="the hits for 'pipeline'")
         assert not any("Run pipeline" in p for p in shown), shown
+
+
+@pytest.mark.parametrize(("query", "form", "field", "value"), [
+    ("models: score", "FormScreen", "#field-target", "credit:3"),  # what s on Models offers
+    ("datasets: new run", "LaunchScreen", "#field-dataset", "bikeshare:1"),
+])
+async def test_the_palette_runs_another_screens_action_on_what_that_screen_has_read(sample_ws, query, form, field,
+                                                                                    value):
+    """From Monitoring, 'Models: Score' opened the score form before the registry was read: its
+    deployment or model blank, a required field. 'Datasets: New run' from Home said 'no dataset
+    selected' beside a list of datasets. The palette waits for the screen's first read."""
+    from textual.command import CommandPalette
+
+    from tests.tui.helpers_screens import app_on, notes, registry_fixture
+
+    registry_fixture(sample_ws)
+    app = app_on(sample_ws, "monitoring")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.screen.ready(), what="monitoring read")
+        await press_keys(pilot, "ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+        await type_text(pilot, query)
+        hits = app.screen.query_one("CommandList")
+        await wait_for(pilot, lambda: hits.option_count and str(hits.get_option_at_index(0).prompt).lower()
+                       .startswith(query), what="the hit")
+        await press_keys(pilot, "enter")
+        opened = await wait_for(pilot, lambda: type(app.screen).__name__ == form and app.screen, what=form)
+        await pilot.pause()
+        assert opened.query_one(field).value == value
+        assert not [n for n in notes(app) if "no dataset selected" in n]
