@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
+import time
+from datetime import datetime
 
 import pytest
 
@@ -172,9 +175,16 @@ def test_a_worker_cut_off_the_network_has_its_trial_failed_and_exits(cluster, ws
     c["net"].cut(c["w1"])
     os.kill(procs["w1"].pid, signal.SIGCONT)  # its trial goes on, cut off
     code = procs["w1"].wait(timeout=120)  # twice the grace period of retries, plus TCP timeouts
+    exited = time.time()
     log = _log(c, "w1")
     assert code == 1 and log.strip().splitlines()[-1].startswith("error: lost the study database"), log
     assert "Traceback" not in log
+    # The silence it reports counts from the database's last answer to any of its threads (the
+    # heartbeats failed first), not from its trial loop's first error: the old line said 8 s after 21.
+    said = int(re.search(r"lost the study database \S+: no answer for (\d+) s", log)[1])
+    first_error = next(line for line in log.splitlines() if "study database not answering" in line)
+    first_error_at = datetime.strptime(first_error[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()  # local time
+    assert said >= (exited - first_error_at) + 4, log
     run = _wait_end(ws, run_id)
     assert run.status == "completed", run.error
     assert {t.number: t.state for t in trials(ws, run_id)}[cut] == "FAIL"

@@ -130,6 +130,24 @@ def is_connection_error(exc: BaseException) -> bool:
                or (isinstance(e, DBAPIError) and e.connection_invalidated) for e in _chain(exc))
 
 
+# When the study database last answered a call of this process (monotonic seconds), whichever thread
+# made it: the trial loop, Optuna's trial heartbeats, the worker's entry. A loop that gives up says
+# how long the database has really been silent, not only since its own first error (a cut-off
+# worker's loop learns of the cut when its trial ends, long after the heartbeats did).
+_answered_at = time.monotonic()
+
+
+def answered() -> None:
+    """The database just answered a call of this process."""
+    global _answered_at
+    _answered_at = time.monotonic()
+
+
+def silent_for() -> float:
+    """Seconds since the database last answered a call of this process."""
+    return time.monotonic() - _answered_at
+
+
 def retrying(call: Callable[[], T], *, limit_s: float, interval: float = 1.0) -> T:
     """``call()``, repeated while the database does not answer (a restart, a network blip) for at
     most ``limit_s``; any other error, or a database still gone by then, is raised."""
@@ -155,6 +173,7 @@ def open_storage(url: str, *, heartbeat_interval: int | None = None,
         def record_heartbeat(self, trial_id: int) -> None:
             try:
                 super().record_heartbeat(trial_id)
+                answered()
             except Exception as exc:  # noqa: BLE001 - Optuna's beating thread would die of it
                 log.warning("heartbeat of trial id %d not written (%s); retrying", trial_id, one_line(exc))
 

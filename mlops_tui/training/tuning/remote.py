@@ -68,6 +68,7 @@ class Beat:
     def _write(self, state: str = rdb.RUNNING, reason: str | None = None) -> None:
         rdb.beat(self.study, st.HOST, os.getpid(), started_at=self.started_at, trials=self.trials, state=state,
                  reason=reason)
+        rdb.answered()
 
     def _refresh(self) -> None:
         try:
@@ -141,6 +142,7 @@ def run_trials(study: optuna.Study, objective: Callable[[Any], float], *, interv
             study.optimize(logged, n_trials=1, catch=(Exception,), callbacks=callbacks,
                            gc_after_trial=False, show_progress_bar=False)
             lost_since = None
+            rdb.answered()
             if beat is not None:
                 beat.count()
         except Exception as exc:
@@ -149,8 +151,8 @@ def run_trials(study: optuna.Study, objective: Callable[[Any], float], *, interv
             now = time.monotonic()
             lost_since = lost_since or now
             if now - lost_since >= reconnect_s:
-                raise UserError(f"lost the study database {rdb.public_url(url)} for {reconnect_s:g} s: "
-                                f"{rdb.one_line(exc)}") from exc
+                raise UserError(f"lost the study database {rdb.public_url(url)}: no answer for "
+                                f"{rdb.silent_for():.0f} s ({rdb.one_line(exc)})") from exc
             log.warning("study database not answering (%s); retrying", rdb.one_line(exc))
             time.sleep(min(interval, 2.0))
 
