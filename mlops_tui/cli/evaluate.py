@@ -46,7 +46,7 @@ def evaluate(
 
     def render() -> None:
         m, d = res.model, res.dataset
-        out.print(f"{m.name}:{m.version} on {d.name}:{d.version} ({res.rows} rows)")
+        out.print(f"{m.name}:{m.version} on {d.name}:{d.version} ({res.rows:,} rows)")
         out.print(table(None, ["metric", "value", "holdout", "Δ"], [
             (k, v, res.holdout_metrics.get(k), res.deltas.get(k))
             for k, v in res.metrics.items() if k in res.deltas or k not in res.holdout_metrics]))

@@ -136,13 +136,13 @@ def feedback(
     cmp = res.comparison
 
     def render() -> None:
-        unlabelled = f" ({res.unlabelled} row(s) of the file had no label)" if res.unlabelled else ""
-        out.print(f"{res.labels_matched} of {res.labels} labels matched {res.rows_matched} scored rows in "
+        unlabelled = f" ({res.unlabelled:,} row(s) of the file had no label)" if res.unlabelled else ""
+        out.print(f"{res.labels_matched:,} of {res.labels:,} labels matched {res.rows_matched:,} scored rows in "
                   f"{res.jobs_matched} job(s) of {res.deployment}{unlabelled}: {_status(res.status)}")
         if not res.metrics:
             out.print(f"no labelled row was scored by {res.model} (the deployed model) yet: figures per job only")
         if cmp and cmp.metric:
-            noise = (f"; over {cmp.noise.rows} resampled rows the drop is {fmt(cmp.noise.low)} to {fmt(cmp.noise.high)}"
+            noise = (f"; over {cmp.noise.rows:,} resampled rows the drop is {fmt(cmp.noise.low)} to {fmt(cmp.noise.high)}"
                      if cmp.noise else "")
             out.print(f"{cmp.metric} live {fmt(cmp.live)} vs holdout {fmt(cmp.holdout)} "
                       f"(drop {fmt(cmp.drop)}, allowed {fmt(cmp.limit)}{noise})")

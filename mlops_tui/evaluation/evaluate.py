@@ -59,7 +59,7 @@ def check_frame(df: pl.DataFrame, sig: Signature, what: str) -> tuple[pl.DataFra
     unlabelled = df[sig.target].null_count()
     if unlabelled:
         df = df.filter(pl.col(sig.target).is_not_null())
-        warnings.append(f"{unlabelled} row(s) without a {sig.target!r} value were left out")
+        warnings.append(f"{unlabelled:,} row(s) without a {sig.target!r} value were left out")
     if df.height == 0:
         raise UserError(f"{what} has no rows with a {sig.target!r} value to evaluate on")
     return df, warnings
@@ -348,9 +348,9 @@ def evaluate_model(ws: Workspace, model_ref: str, dataset_ref: str, *,
                             "nothing unseen to evaluate on")
         df = labelled.filter(~learnt)
         if n_learnt:
-            notes.append(f"{n_learnt} of {labelled.height} rows were rows {model.ref} learnt from: left out (--unseen)")
+            notes.append(f"{n_learnt:,} of {labelled.height:,} rows were rows {model.ref} learnt from: left out (--unseen)")
     elif n_learnt:
-        notes.append(f"{n_learnt} of {labelled.height} rows are rows {model.ref} learnt from: these metrics overstate "
+        notes.append(f"{n_learnt:,} of {labelled.height:,} rows are rows {model.ref} learnt from: these metrics overstate "
                      "how it does on new data (--unseen leaves them out)")
     booster, _ = load_model(ws.abspath(model.path), model.sha256)  # sha256 checked
     if threshold is None:

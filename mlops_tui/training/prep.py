@@ -429,7 +429,7 @@ def prepare(df: pl.DataFrame, *, target: str, task: str | None = None, time_colu
     sig = Signature(task, target, tuple(feats), classes, tuple(ids))
     warnings: list[str] = []
     if dropped:
-        warnings.append(f"{dropped} row(s) without a {target!r} value were dropped")
+        warnings.append(f"{dropped:,} row(s) without a {target!r} value were dropped")
     wide = _wide_target(df[target]) if task == "regression" else None
     if wide:
         warnings.append(_wide_target_warning(target, wide))

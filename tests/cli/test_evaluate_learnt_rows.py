@@ -28,7 +28,7 @@ def test_evaluate_counts_the_rows_a_model_learnt_from_and_can_leave_them_out(ws,
     learnt = doc["learnt_rows"]
     assert 0.6 * doc["rows"] < learnt < doc["rows"]  # ~80 % of the rows were training rows
     assert doc["excluded_rows"] == 0
-    assert f"{learnt} of {doc['rows']} rows are rows credit:1 learnt from: these metrics overstate" in doc["warnings"][0]
+    assert f"{learnt:,} of {doc['rows']:,} rows are rows credit:1 learnt from: these metrics overstate" in doc["warnings"][0]
     human = cli("evaluate", "credit:1", "credithalf")
     assert "learnt from: these metrics overstate" in " ".join(human.stderr.split())
 

@@ -30,7 +30,7 @@ def test_rows_learnt_from_a_csv_version_are_found_in_its_parquet_version(ws, cli
     doc = cli("evaluate", "email:1", "email:2", "--json").json
     # was 0: its 3,137 fitted rows, and holdout rows equal to one of them in every value it reads
     assert doc["rows"] == 3921 and 3137 <= doc["learnt_rows"] <= 3137 + 5
-    assert f"{doc['learnt_rows']} of 3921 rows are rows email:1 learnt from" in doc["warnings"][0]
+    assert f"{doc['learnt_rows']:,} of 3,921 rows are rows email:1 learnt from" in doc["warnings"][0]
 
     registry.deploy(ws, "email:1", "email-prod")
     res = cli("retrain", "email-prod", "--dataset", "email:2", "--json")

@@ -235,7 +235,7 @@ def test_feedback_on_a_classifier_uses_the_positive_class_probability(tmp_path, 
     scoring.score(ws, "credit-prod", [str(inputs)])
     twice = invoke(capsys, ws.root, "feedback", "credit-prod", labels, "--id-column", "customer_id")
     assert twice.code == 0, twice.stderr
-    assert twice.stdout.splitlines()[0].startswith("3000 of 3000 labels matched 6000 scored rows in 2 job(s)")
+    assert twice.stdout.splitlines()[0].startswith("3,000 of 3,000 labels matched 6,000 scored rows in 2 job(s)")
     doc = invoke(capsys, ws.root, "feedback", "credit-prod", labels, "--id-column", "customer_id", "--json").json
     assert (doc["labels_matched"], doc["rows_matched"], doc["jobs_matched"]) == (3000, 6000, 2)
     # 80 rows, 19 of them without a label yet: said, not silently dropped.

@@ -175,3 +175,28 @@ def test_an_integer_coded_column_can_be_marked_categorical(ws, cli, tmp_path: Pa
     later = cli("dataset", "add", tmp_path / "late.csv", "--name", "auto", "--json").json
     assert "categorical column(s) origin carried over from auto:1 (pass --categorical to change them)" in later["warnings"]
     assert {e["name"]: e["role"] for e in cli("dataset", "show", "auto:2", "--json").json["schema"]}["origin"] == "category"
+
+
+def test_counts_in_evaluate_and_feedback_read_with_thousands_separators(ws, cli, tmp_path: Path):
+    """AER CPSSW8's later 16,395 workers: `evaluate` printed "cps:1 on cps:2 (16395 rows)" and "3117 of
+    16395 rows are rows cps:1 learnt from", `feedback` "16395 of 16395 labels matched 16395 scored
+    rows", beside tables and `score` lines that write 16,395. Counts read alike everywhere (a year, a
+    value as stored, is left alone)."""
+    from mlops_tui.registry import models as registry
+    from tests.monitor_helpers import tune_small
+
+    cps = _real_frame("AER", "CPSSW8")
+    cps.iloc[:20000].to_csv(tmp_path / "early.csv", index=False)
+    cps.iloc[45000:].to_csv(tmp_path / "late.csv", index=False)
+    datasets.add(ws, str(tmp_path / "early.csv"), name="cps", target="earnings")
+    datasets.add(ws, str(tmp_path / "late.csv"), name="cps", target="earnings")
+    run = tune_small(ws, "cps:1", tmp_path, name="cps")
+    registry.deploy(ws, f"{run.model_name}:{run.model_version}", "cps-prod", force=True)
+
+    evaluated = cli("evaluate", "cps:1", "cps:2")
+    assert evaluated.stdout.splitlines()[0] == "cps:1 on cps:2 (16,395 rows)"
+    learnt = next(w for w in cli("evaluate", "cps:1", "cps:2", "--json").json["warnings"] if "learnt from" in w)
+    assert learnt.split(" rows are rows")[0].endswith(" of 16,395")
+    assert cli("score", "cps-prod", tmp_path / "late.csv", "-o", tmp_path / "out.csv").code == 0
+    fed = cli("feedback", "cps-prod", tmp_path / "late.csv", "--id-column", "row_id")
+    assert fed.stdout.startswith("16,395 of 16,395 labels matched 16,395 scored rows in 1 job(s)"), fed.stdout
