@@ -20,6 +20,14 @@ def as_stored(value: object) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
+def year_like(low: object, high: object) -> bool:
+    """A column whose whole-number values all lie in 1000..2999: years (gapminder's 1952..2007), whose
+    mean reads as a year (1979.5), not as the figure 1,980."""
+    ends = (low, high)
+    return all(isinstance(v, int | float) and not isinstance(v, bool) and float(v).is_integer() for v in ends) and (
+        1000 <= float(low) <= float(high) <= 2999)  # type: ignore[arg-type]
+
+
 def dtype_text(dtype: str) -> str:
     """A stored dtype as a short cell: Polars names a timestamp ``Datetime(time_unit='us',
     time_zone=None)``, 41 characters that pushed the range and top values off an 80-column table

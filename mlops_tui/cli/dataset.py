@@ -76,7 +76,7 @@ def show(
     Example: mlops-tui dataset show penguins:1
     """
     from mlops_tui.data import datasets
-    from mlops_tui.formatting import dtype_text
+    from mlops_tui.formatting import as_stored, dtype_text, year_like
 
     ws = workspace()
     dv = datasets.resolve(ws, ref)
@@ -97,7 +97,8 @@ def show(
             lo, hi = (_clipped(p.get(k)) if p.get("kind") != "numeric" or col["dtype"].startswith(("Int", "UInt"))
                       else p.get(k) for k in ("min", "max"))
             rows.append([col["name"], dtype_text(col["dtype"]), col["role"], p.get("nulls"), p.get("distinct"),
-                         lo, hi, p.get("mean"), p.get("std"), top][:keep])
+                         lo, hi, as_stored(p["mean"]) if year_like(p.get("min"), p.get("max")) else p.get("mean"),
+                         p.get("std"), top][:keep])
         out.print(table(None, headers[:keep], rows))
 
     emit(payload, as_json, render)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_tui import stats
 from mlops_tui.data import profiling
 from mlops_tui.data.datasets import resolve, snapshot_path
-from mlops_tui.formatting import fmt_apart
+from mlops_tui.formatting import as_stored, fmt_apart, year_like
 from mlops_tui.results import Result, omitted_if_none
 
 if TYPE_CHECKING:
@@ -163,7 +163,8 @@ def diff(ws: Workspace, a: str, b: str) -> Diff:
         elif c in numeric:
             psi, status = _drift_status(limits, profiling.numeric_counts(ra, binned[c]), ra, rb)
             mean_a, mean_b = ra.get("mean"), rb.get("mean")
-            before, after = fmt_apart(mean_a, mean_b)
+            before, after = ((as_stored(mean_a), as_stored(mean_b)) if year_like(ra.get("min"), ra.get("max"))
+                             else fmt_apart(mean_a, mean_b))
             detail = f"mean {before} → {after}"
         elif ra["kind"] == "categorical" and rb["kind"] == "categorical":
             counts, cats = profiling.category_counts(ra, rb, (counted_a.get(c, {}), counted_b.get(c, {})))

@@ -20,8 +20,8 @@ def _real_frame(package: str, item: str):
 
 def test_dataset_show_prints_a_year_column_s_range_as_stored(ws, cli, tmp_path: Path):
     """gapminder's year (1952..2007): `dataset show` printed its min and max as figures, '1,952' and
-    '2,007'. A whole-number column's range reads as stored (as `dataset head` prints it); a float
-    column's range and every mean stay figures."""
+    '2,007'. A whole-number column's range reads as stored (as `dataset head` prints it), and a year
+    column's mean as a year; a float column's range and other means stay figures."""
     gap = _real_frame("gapminder", "gapminder")
     gap.to_csv(tmp_path / "gap.csv", index=False)
     datasets.add(ws, str(tmp_path / "gap.csv"), name="gap", target="lifeExp")
@@ -30,7 +30,7 @@ def test_dataset_show_prints_a_year_column_s_range_as_stored(ws, cli, tmp_path: 
     assert shown.code == 0, shown.stderr
     year = next(line for line in shown.stdout.splitlines() if line.split("│")[0].strip() == "year")
     cells = [c.strip() for c in year.split("│")]
-    assert cells[5:7] == ["1952", "2007"] and cells[7] == "1,980"
+    assert cells[5:7] == ["1952", "2007"] and cells[7] == "1979.5"
     gdp = next(line for line in shown.stdout.splitlines() if line.split("│")[0].strip() == "gdpPercap")
     assert [c.strip() for c in gdp.split("│")][6] == "113,523"
 
@@ -200,3 +200,17 @@ def test_counts_in_evaluate_and_feedback_read_with_thousands_separators(ws, cli,
     assert cli("score", "cps-prod", tmp_path / "late.csv", "-o", tmp_path / "out.csv").code == 0
     fed = cli("feedback", "cps-prod", tmp_path / "late.csv", "--id-column", "row_id")
     assert fed.stdout.startswith("16,395 of 16,395 labels matched 16,395 scored rows in 1 job(s)"), fed.stdout
+
+
+def test_diff_writes_the_mean_of_a_year_column_as_a_year(ws, cli, tmp_path: Path):
+    """gapminder after 1992 against 1952-1992: `dataset diff` read "year ... mean 1,972 → 2,002"; a
+    year column's mean reads as a year ("mean 1972 → 2002"), pop's stays a figure."""
+    gap = _real_frame("gapminder", "gapminder")
+    gap[gap["year"] <= 1992].to_csv(tmp_path / "old.csv", index=False)
+    gap[gap["year"] > 1992].to_csv(tmp_path / "new.csv", index=False)
+    datasets.add(ws, str(tmp_path / "old.csv"), name="gap", target="lifeExp")
+    datasets.add(ws, str(tmp_path / "new.csv"), name="gap", target="lifeExp")
+
+    drift = {d["column"]: d["detail"] for d in cli("dataset", "diff", "gap:1", "gap:2", "--json").json["drift"]}
+    assert drift["year"] == "mean 1972 → 2002"
+    assert drift["pop"] == "mean 25,655,141 → 41,439,425"
