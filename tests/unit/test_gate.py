@@ -434,7 +434,7 @@ def test_a_no_skill_level_inside_the_holdout_figure_s_interval_passes_with_a_war
     assert skill["noise"]["rows"] == 38  # the holdout: 20 % of 190
     assert skill["noise"]["low"] <= 0.5 <= skill["noise"]["high"]
     phrase = (f"roc_auc {skill['value']:.4g} > no-skill 0.5 (chance), but within noise: its 95% interval over 38 "
-              f"holdout rows, {skill['noise']['low']:.3g} to {skill['noise']['high']:.3g}, holds the no-skill "
+              f"holdout rows, {skill['noise']['low']:.4g} to {skill['noise']['high']:.4g}, holds the no-skill "
               "level; more rows would tell")
     assert gate.explain(verdict.checks)[0] == phrase
     res = cli("deploy", model.ref, "--name", "weak")

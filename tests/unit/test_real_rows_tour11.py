@@ -214,3 +214,17 @@ def test_diff_writes_the_mean_of_a_year_column_as_a_year(ws, cli, tmp_path: Path
     drift = {d["column"]: d["detail"] for d in cli("dataset", "diff", "gap:1", "gap:2", "--json").json["drift"]}
     assert drift["year"] == "mean 1972 → 2002"
     assert drift["pop"] == "mean 25,655,141 → 41,439,425"
+
+
+def test_the_gate_writes_a_no_skill_interval_with_the_figures_digits():
+    """ggplot2 economics' unemployment model (before 2005), deployed: "rmse 1099 < no-skill 1198
+    (predicting the mean), but within noise: its 95% interval over 90 holdout rows, 988 to 1.2e+03,
+    holds the no-skill level": the interval's upper end, written to 3 digits, read as 1200 beside a
+    level of 1198. Its ends have the 4 digits of the figures they are compared with."""
+    from mlops_tui.registry import gate
+
+    checks = {"no_skill": {"ok": True, "metric": "rmse", "value": 1099.2, "level": 1198.4, "what": "predicting the mean",
+                           "within_noise": True, "noise": {"rows": 90, "low": 988.3, "high": 1201.7, "confidence": 0.95}}}
+    assert gate.explain(checks) == [
+        "rmse 1099 < no-skill 1198 (predicting the mean), but within noise: its 95% interval over 90 holdout rows, "
+        "988.3 to 1202, holds the no-skill level; more rows would tell"]
