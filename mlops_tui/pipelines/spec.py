@@ -35,7 +35,7 @@ FILE_NAME = "pipeline.toml"
 # Per kind: option -> its type. "ref:KIND" names a stage of that kind, "refs:KIND" one or a list;
 # "path" / "paths" are files relative to the pipeline file; "number" is an int or a float.
 KINDS: dict[str, dict[str, str]] = {
-    "data": {"path": "path", "name": "str", "target": "str", "description": "str"},
+    "data": {"path": "path", "name": "str", "target": "str", "description": "str", "categorical": "strs"},
     "tune": {"data": "ref:data", "target": "str", "task": "str", "metric": "str", "trials": "int",
              "timeout": "number", "jobs": "int", "seed": "int", "split_seed": "int", "time_column": "str",
              "group_column": "str", "space": "path", "name": "str", "threshold_for": "str"},

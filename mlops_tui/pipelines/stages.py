@@ -47,8 +47,10 @@ def _data(ws: Workspace, p: Pipeline, s: Stage, up: Upstream) -> Outputs:
             more = f" (+{len(check.problems) - 1} more)" if len(check.problems) > 1 else ""
             raise UserError(f"{o['path']} does not match {check.ref}: {check.problems[0]}{more}")
         warnings = [f"{o['path']}: {w}" for w in check.warnings]
+    cats = o.get("categorical")
     dv, _, added = datasets.add_with_warnings(ws, path, name=name, target=o.get("target"),
-                                              description=o.get("description"))
+                                              description=o.get("description"),
+                                              categorical=[cats] if isinstance(cats, str) else cats)
     # What `dataset validate` and `dataset add` would have warned a person of (a column 14 % missing
     # where the last version had none) reaches a cron job's JSON and log too, not only the terminal.
     return {"dataset": dv.ref, "rows": dv.rows, **({"warnings": warnings + added} if warnings or added else {})}

@@ -228,3 +228,21 @@ def test_the_gate_writes_a_no_skill_interval_with_the_figures_digits():
     assert gate.explain(checks) == [
         "rmse 1099 < no-skill 1198 (predicting the mean), but within noise: its 95% interval over 90 holdout rows, "
         "988.3 to 1202, holds the no-skill level; more rows would tell"]
+
+
+def test_a_pipeline_data_stage_marks_columns_categorical(tmp_path: Path, capsys):
+    """A pipeline registers ISLR Auto itself: `categorical = "origin"` in its data stage does what
+    `dataset add --categorical origin` does (it was "unknown option of a data stage")."""
+    from tests.conftest import run_cli
+
+    auto = _real_frame("ISLR", "Auto").drop(columns="name")
+    root = tmp_path / "project"
+    root.mkdir()
+    auto.to_csv(root / "auto.csv", index=False)
+    file = root / "pipeline.toml"
+    file.write_text('[pipelines.a.stages.prepare]\nkind = "data"\npath = "auto.csv"\ntarget = "mpg"\n'
+                    'categorical = "origin"\n')
+    ran = run_cli(capsys, root / ".mlops", "pipeline", "run", "--file", file, "--json")
+    assert ran.code == 0, ran.stderr
+    shown = run_cli(capsys, root / ".mlops", "dataset", "show", "auto", "--json").json
+    assert {e["name"]: e["role"] for e in shown["schema"]}["origin"] == "category"
