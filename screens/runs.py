@@ -39,8 +39,10 @@ from mlops_tui.formatting import fmt
 if TYPE_CHECKING:
     from mlops_tui.store import DatasetVersion, Run
     from textual.timer import Timer
+    from textual.widgets import Select
 
 SWEEP_EVERY = 8  # refreshes between zombie sweeps (tuning.sweep reads journals; not every tick)
+METRIC_HINT = "default per task: roc_auc / log_loss / rmse"
 TASKS = (("auto", "auto (from target)"), ("binary", "binary"), ("multiclass", "multiclass"),
          ("regression", "regression"))
 # Binary models: the decision threshold (`tune --threshold-for`).
@@ -226,7 +228,7 @@ class LaunchScreen(FormScreen):
             FormField("dataset", "Dataset", dataset_ref, placeholder="NAME or NAME:V"),
             FormField("target", "Target", target, placeholder="target column (default: the dataset's)"),
             FormField("task", "Task", task, options=TASKS),
-            FormField("metric", "Metric", "", placeholder="default per task: roc_auc / log_loss / rmse"),
+            FormField("metric", "Metric", "", placeholder=METRIC_HINT),
             FormField("trials", "Trials", "5"),
             FormField("timeout", "Timeout (s)", "", placeholder="none"),
             FormField("jobs", "Jobs", "", placeholder="one worker per core"),
@@ -252,6 +254,22 @@ class LaunchScreen(FormScreen):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "field-dataset":
             self.prefill(event.value.strip())
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "field-task":
+            self._metric_hint(str(event.value))
+
+    def _metric_hint(self, task: str) -> None:
+        """The Metric field names the task's default and what else it takes ('default: roc_auc · or
+        pr_auc, log_loss, …'): it said 'default per task: roc_auc / log_loss / rmse' for a binary
+        dataset, and which names it takes only a refusal said."""
+        from mlops_tui.training.metrics import DEFAULT_METRIC, METRICS
+
+        hint = METRIC_HINT
+        if task in DEFAULT_METRIC:
+            default = DEFAULT_METRIC[task]
+            hint = f"default: {default} · or {', '.join(m for m in METRICS[task] if m != default)}"
+        self.query_one("#field-metric", Input).placeholder = hint
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="launch-prefill")
     def prefill(self, ref: str) -> None:

@@ -550,3 +550,21 @@ async def test_help_shows_the_keys_of_the_screen_it_was_opened_from_first(ws, ap
         assert cut_columns(table) == []
         intro = app.screen.query_one("#help-intro")
         assert str(intro.render()).startswith("Keys of Pipelines first") and intro.size.height == 2
+
+
+async def test_the_launch_forms_metric_names_the_tasks_default_and_the_others(sample_ws):
+    """'default per task: roc_auc / log_loss / rmse' beside a multiclass dataset: which is it, and
+    what else may be typed there, only a refusal said."""
+    app = app_on(sample_ws, "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await press_keys(pilot, "n")
+        form = await wait_for(pilot, lambda: type(app.screen).__name__ == "LaunchScreen" and app.screen, what="form")
+        form.query_one("#field-dataset").value = "penguins"
+        metric = form.query_one("#field-metric")
+        hint = "default: log_loss · or accuracy, f1_macro, f1_weighted"
+        assert await wait_for(pilot, lambda: metric.placeholder == hint, what="the multiclass hint")
+        await pilot.pause()
+        assert any(hint in r for r in screen_text(app)), screen_text(app)
+        form.query_one("#field-task").value = "regression"
+        assert await wait_for(pilot, lambda: metric.placeholder == "default: rmse · or mae, r2, mape", what="rmse")
