@@ -44,11 +44,12 @@ GROUPS: dict[str, typer.Typer] = {
              "Example: mlops-tui run list --status running",
         no_args_is_help=True),
     "model": typer.Typer(
-        help="The model registry: list, show, promote.\n\n"
+        help="The model registry: list, show, promote, roll back, export.\n\n"
              "Example: mlops-tui model promote penguins:1 --alias production",
         no_args_is_help=True),
     "pipeline": typer.Typer(
-        help="Declared pipelines (pipeline.toml): run the stages whose inputs changed, or say which are stale.\n\n"
+        help="Declared pipelines (pipeline.toml): run, or say what is stale.\n\n"
+             "A run runs only the stages whose inputs changed.\n\n"
              "Example: mlops-tui pipeline run --dry-run",
         no_args_is_help=True),
 }

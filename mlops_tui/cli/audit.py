@@ -15,7 +15,9 @@ def audit(
     limit: Annotated[int, typer.Option("--limit", min=1, help="Most events to show.")] = 50,
     as_json: JsonFlag = False,
 ) -> None:
-    """The append-only audit trail, newest first: time, user, host, command, object, outcome.
+    """The append-only audit trail, newest first.
+
+    Each event: time, user, host, command, object, outcome.
 
     Example: mlops-tui audit --object deployment:bikes --limit 20
     """

@@ -27,7 +27,9 @@ def add(
                               "origin,rating [default: the latest version's].")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Register a CSV/Parquet file as a new dataset version (same content → same version).
+    """Register a CSV/Parquet file as a new dataset version.
+
+    The same content is the same version.
 
     Example: mlops-tui dataset add sample_data/penguins.csv --target species
     """
@@ -142,7 +144,9 @@ def diff(
     b: Annotated[str, typer.Argument(help="The version to compare, e.g. bikeshare:2.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Schema changes and per-column drift (PSI for numbers, category shift) between two versions.
+    """Schema changes and per-column drift between two versions.
+
+    Drift is PSI for numbers, the shift of shares for categories.
 
     Example: mlops-tui dataset diff bikeshare:1 bikeshare:2
     """
@@ -169,7 +173,9 @@ def validate(
     path: Annotated[str, typer.Argument(help="The CSV/Parquet file to check.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Check a file against a version's schema contract; list every problem (exit 1 if any).
+    """Check a file against a version's schema contract.
+
+    Every problem is listed (exit 1 if any).
 
     Example: mlops-tui dataset validate penguins:1 new_penguins.csv
     """

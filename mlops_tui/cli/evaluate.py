@@ -15,7 +15,9 @@ def report(
     output: Annotated[str, typer.Option("--output", "-o", help="The HTML file to write.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Write one self-contained HTML report (inline SVG plots, opens offline) for RUNs.
+    """Write one self-contained HTML report of RUNs.
+
+    Plots are inline SVG; the file opens offline.
 
     Example: mlops-tui report 3f2a 9c1d --output report.html
     """
@@ -34,7 +36,9 @@ def evaluate(
         "--unseen", help="Leave out the rows the model learnt from (they flatter it).")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Score a registered model on another labelled dataset version and store the evaluation.
+    """Evaluate a model on another labelled dataset version.
+
+    The evaluation is stored beside the model's holdout figures.
 
     Rows the model learnt from are counted (`learnt_rows`) and flatter it; --unseen leaves them out.
 

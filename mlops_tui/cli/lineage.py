@@ -22,7 +22,9 @@ def lineage_cmd(
                                             "job id; prefix with KIND: to disambiguate, e.g. dataset:bikes.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Where an object came from and what was made from it: data → run → model → deployment → jobs.
+    """Where an object came from and what was made from it.
+
+    data → run → model → deployment → jobs.
 
     Example: mlops-tui lineage bikeshare@production --json
     """

@@ -67,7 +67,9 @@ def show(
     ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """One model version: metrics, gate verdict, file and checksum, lineage, aliases.
+    """One model version: metrics, gate verdict, aliases, lineage.
+
+    Also its file and checksum.
 
     Example: mlops-tui model show credit@production
     """
@@ -106,7 +108,9 @@ def promote(
     alias: Annotated[str, typer.Option("--alias", "-a", help="Alias to move, e.g. production or staging.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Point ALIAS at a model version; roll back by promoting the previous version.
+    """Point ALIAS at a model version.
+
+    Roll back with `model rollback`, or by promoting the previous version.
 
     Example: mlops-tui model promote credit:3 --alias production
     """
@@ -125,7 +129,7 @@ def rollback(
     alias: Annotated[str, typer.Option("--alias", "-a", help="Alias to move back.")] = "production",
     as_json: JsonFlag = False,
 ) -> None:
-    """Move ALIAS back to the version it pointed at before its latest move.
+    """Move ALIAS back to where it pointed before its latest move.
 
     Example: mlops-tui model rollback credit --alias production
     """
@@ -144,8 +148,10 @@ def export(
     output: Annotated[str, typer.Option("--output", "-o", help="Folder to write into (created if needed).")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Write a model for use outside mlops-tui, with a README of its input encoding (column order,
-    category codes, missing values). c and onnx need the 'compiled' extra.
+    """Write a model for use outside mlops-tui: C, ONNX or LightGBM.
+
+    With a README of its input encoding (column order, category codes, missing values).
+    c and onnx need the 'compiled' extra.
 
     Example: mlops-tui model export credit@production --format c --output build/credit-c
     """

@@ -62,7 +62,9 @@ def monitor(
                                             "prefix) instead of the latest one.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Drift and live performance of a deployment's scoring jobs, worst features first.
+    """Drift and live performance of a deployment's scoring jobs.
+
+    Worst features first.
 
     Example: mlops-tui monitor bikes-prod --json
     """
@@ -122,7 +124,9 @@ def feedback(
     strict: Annotated[bool, typer.Option("--strict", help="Exit 3 when live performance alerts (for cron).")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Join labels that arrived later to scored rows; metrics per job vs the holdout figure.
+    """Join labels that arrived later to scored rows.
+
+    Live metrics per job, against the holdout figure.
 
     Example: mlops-tui feedback credit-prod labels.csv --id-column customer_id
     """
@@ -164,7 +168,9 @@ def retrain(
                                                "champion's parameters [default: reuse them as they are].")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Challenger vs champion on the new data's holdout; promote only if the gate passes (else exit 3).
+    """Challenger vs champion on the new data's holdout.
+
+    The challenger replaces the champion only if the gate passes and it wins (else exit 3).
 
     Cron-friendly: never prompts; one summary line (or --json); exit 0 promoted, 3 kept the champion,
     1 bad input.

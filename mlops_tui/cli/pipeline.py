@@ -52,7 +52,9 @@ def run(
                              "dropped past the gate (for cron); otherwise every stage is skipped.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run a pipeline's stages in order, skipping those whose inputs did not change since their last success.
+    """Run a pipeline's stages in order.
+
+    A stage whose inputs did not change since its last success is skipped.
 
     Exit 0 when every stage ran or was skipped (also every stage, status skipped, when the pipeline is
     already running: cron started it again before its last run ended), 3 when a gate refused (nothing
@@ -93,7 +95,9 @@ def status(
     file: FileOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Each stage fresh or stale and why (which input changed), and its last outcome; runs nothing.
+    """Each stage fresh or stale, and why; runs nothing.
+
+    Why: which input changed; and each stage's last outcome.
 
     Example: mlops-tui pipeline status penguins --json
     """

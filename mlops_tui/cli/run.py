@@ -184,7 +184,9 @@ def tune(
                                 "on rows the model did not learn from (out-of-fold or validation) [default: 0.5].")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Tune LightGBM with Optuna on a dataset version; ends with a holdout-evaluated, registered model.
+    """Tune LightGBM with Optuna on a dataset version.
+
+    It ends with a holdout-evaluated, registered model.
 
     Example: mlops-tui tune penguins --trials 30 --metric accuracy --detach
     """
@@ -219,7 +221,9 @@ def list_(
     dataset: Annotated[str | None, typer.Option("--dataset", help="Only runs on this dataset name.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Tuning runs, newest first (dead workers are detected and their runs marked failed first).
+    """Tuning runs, newest first.
+
+    Dead workers are detected and their runs marked failed first.
 
     Example: mlops-tui run list --status running --json
     """
@@ -237,8 +241,10 @@ def show(
     run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run id or a unique prefix.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """One run: preparation, trials, holdout metrics, feature importances, slice metrics, per-class
-    figures and the gate's verdict on its model (everything the HTML report shows, in the terminal).
+    """One run: trials, holdout metrics, importances, gate verdict.
+
+    Also its preparation, slice metrics and per-class figures: everything the HTML report shows,
+    in the terminal.
 
     Example: mlops-tui run show 3f9c
     """
@@ -323,7 +329,9 @@ def stop(
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the run to end (0: don't).")] = 60.0,
     as_json: JsonFlag = False,
 ) -> None:
-    """Stop a run gracefully: the current trial finishes, then the run is 'stopped' (resumable).
+    """Stop a run gracefully; it can be resumed.
+
+    The current trial finishes, then the run is 'stopped'.
 
     Example: mlops-tui run stop 3f9c --wait 120
     """
@@ -340,7 +348,9 @@ def resume(
     detach: Annotated[bool, typer.Option("--detach", help="Continue in the background.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Continue the study of a stopped, failed (killed) or completed run; trial numbers continue.
+    """Continue the study of a stopped, failed or completed run.
+
+    A killed run is failed; trial numbers continue.
 
     Example: mlops-tui run resume 3f9c --trials 10 --detach
     """
@@ -394,7 +404,9 @@ def compare(
     runs: Annotated[list[str], typer.Argument(help="Two or more run ids (unique prefixes work).")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Runs side by side: holdout metrics (deltas to the first, best marked *), parameters, datasets.
+    """Runs side by side: holdout metrics, parameters, datasets.
+
+    Metrics show their deltas to the first run; the best is marked *.
 
     Example: mlops-tui run compare 3f2a 9c1d
     """
@@ -432,7 +444,9 @@ def reproduce(
     run: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Retrain a run's final model from its record and check the holdout predictions are identical (exit 1 if not).
+    """Retrain a run's final model from its record.
+
+    Its holdout predictions must be identical (exit 1 if not).
 
     Example: mlops-tui run reproduce 3f2a9c
     """
@@ -460,7 +474,9 @@ def worker(
                                                             "snapshot's path, on a shared filesystem].")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Join a run's study from another server: run trials until its budget is spent or it stops.
+    """Join a run's study from another server.
+
+    Runs trials until the run's budget is spent or it stops.
 
     Needs no workspace: the run's settings come from the study. Trials appear in the launching
     host's `run show` and TUI; `run stop` there stops this worker after its current trial.

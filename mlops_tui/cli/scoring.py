@@ -49,7 +49,9 @@ def deploy(
     engine: EngineOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Point a batch-scoring deployment at a model version (validation gate checked; exit 3 if refused).
+    """Point a batch-scoring deployment at a model version.
+
+    The validation gate is checked (exit 3 if refused).
 
     With --engine compiled the model is compiled to native code once (cached in the workspace by its
     sha256) and checked against LightGBM on its training rows; exit 1 if it differs by more than 1e-9.
@@ -102,7 +104,9 @@ def score(
                        "remembers them for later jobs (--keep '' forgets them).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Score files with a deployment or model: streaming, schema-checked, atomic Parquet or CSV output.
+    """Score files with a deployment or model.
+
+    Streaming, schema-checked, atomic Parquet or CSV output.
 
     Exit 0 on success, 1 on failure with the reason (the job is recorded either way); never prompts.
     The job records the engine that scored it; a compiled model not cached yet is compiled first.

@@ -29,7 +29,7 @@ def serve(
     workers: Annotated[int, typer.Option("--workers", min=1, help="uvicorn worker processes.")] = 1,
     detach: Annotated[bool, typer.Option("--detach", help="Run in the background (own session, log file); returns once the model is loaded.")] = False,
     max_body_mb: Annotated[float, typer.Option("--max-body-mb", min=0.001, help="Largest request body; larger gets 413.")] = 10.0,
-    lenient: Annotated[bool, typer.Option("--lenient", help="Accept what `score` accepts with a warning (numeric strings, extra columns, unseen categories) instead of 422.")] = False,
+    lenient: Annotated[bool, typer.Option("--lenient", help="Accept what `score` accepts with a warning (unseen categories, extra columns, numeric strings, true/false, NaN/Infinity) instead of 422.")] = False,
     window_minutes: Annotated[float, typer.Option("--window-minutes", min=0.01, help="Close a monitoring window after this long...")] = 5.0,
     window_rows: Annotated[int, typer.Option("--window-rows", min=1, help="...or after this many rows, whichever comes first.")] = 10_000,
     poll: Annotated[float, typer.Option("--poll", min=0.1, help="Seconds between checks of the deployment for a new version (hot swap).")] = 2.0,
@@ -38,7 +38,9 @@ def serve(
     log: Annotated[str | None, typer.Option("--log", hidden=True)] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Serve a deployment over HTTP: POST /predict, GET /health /ready /metadata /metrics.
+    """Serve a deployment over HTTP; list or stop services.
+
+    POST /predict, GET /health /ready /metadata /metrics.
 
     Requests are checked like `score` checks files (422 lists every problem), traffic is monitored in
     windows that `monitor` shows beside batch jobs, and repointing the deployment (deploy, model

@@ -16,7 +16,9 @@ def sql(
     limit: Annotated[int, typer.Option("--limit", min=1, help="Most rows to return.")] = 1000,
     as_json: JsonFlag = False,
 ) -> None:
-    """Read-only SQL over the metadata views; writes are refused (exit 1).
+    """Read-only SQL over the metadata views.
+
+    Writes are refused (exit 1).
 
     Views (columns): v_datasets(name, version, hash, rows, columns, target, task, source,
     created_at); v_runs(run_id, name, dataset, dataset_version, target, task, metric, direction,

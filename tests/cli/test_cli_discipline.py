@@ -214,3 +214,24 @@ def test_bare_mlops_tui_opens_the_workbench_without_building_the_command_line(tm
     assert out["cli_loaded"] is cli_loaded
     if not cli_loaded:  # no terminal here: one line, exit 1, nothing created
         assert out["code"] == 1 and "needs a terminal" in proc.stderr and not root.exists()
+
+
+@pytest.mark.parametrize("group", [[], ["dataset"], ["run"], ["model"], ["pipeline"]], ids=lambda g: " ".join(g) or "root")
+def test_every_command_has_a_whole_one_line_summary_at_80_columns(group):
+    """`mlops-tui --help` lists each command by its docstring's first sentence; Click cuts one too
+    long for the line with '...' ('tune  Tune LightGBM with Optuna on a dataset version; ends with a...',
+    'model  The model registry: list, show, promote.' leaving out rollback and export)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlops_tui", *group, "--help"], cwd=ROOT, capture_output=True, text=True,
+        timeout=120, stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "80"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    commands = proc.stdout.split("Commands:\n", 1)[1].splitlines()
+    assert len(commands) >= 2
+    cut = [line.strip() for line in commands if line.rstrip().endswith("...")]
+    assert cut == []
+    if group == ["model"]:
+        assert "rollback" in proc.stdout
+    if not group:
+        model_line = next(line for line in commands if line.split()[0] == "model")
+        assert "roll back" in model_line and "export" in model_line
