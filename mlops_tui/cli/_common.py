@@ -107,9 +107,16 @@ def fmt(value: Any, digits: int = 4) -> str:
     return formatting.fmt(value, digits, missing="—")
 
 
+# Columns of numbers that name something (a process, a trial): printed as they are, not as figures
+# ('pid 28,207' read as a count).
+_ID_COLUMNS = {"pid", "#"}
+
+
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
     t = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
-    cells = [[fmt(v) for v in row] for row in rows]
+    ids = [c in _ID_COLUMNS for c in columns]
+    cells = [[str(v) if is_id and isinstance(v, int) else fmt(v) for v, is_id in zip(row, ids, strict=False)]
+             for row in rows]
     for i, c in enumerate(columns):
         # The first column names the row (an id, a name): never cut it, people copy it.
         first = i == 0

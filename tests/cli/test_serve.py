@@ -280,6 +280,8 @@ def test_detached_service_is_listed_and_stopped(tmp_path):
         assert (svc["status"], svc["url"], svc["version"]) == ("running", f"http://127.0.0.1:{port}", 1)
         listed = run_cli_subprocess(ws.root, "serve", "list", "--json").json
         assert [(s["service_id"], s["pid"], s["status"]) for s in listed] == [(svc["service_id"], svc["pid"], "running")]
+        table = run_cli_subprocess(ws.root, "serve", "list", env={"COLUMNS": "200"}).stdout
+        assert f" {svc['pid']} " in table  # a process id as it is: '28,207' read as a count
         stopped = run_cli_subprocess(ws.root, "serve", "stop", "credit", "--json")
         assert stopped.code == 0, stopped.stderr
         assert [s["status"] for s in stopped.json["services"]] == ["stopped"]
