@@ -154,6 +154,7 @@ class DatasetsScreen(BaseScreen):
         self.versions: dict[str, DatasetVersion] = {}  # "name:v" → DatasetVersion
         self.current: str | None = None
         self._registering: dict[str, str] | None = None  # the register form's values, while it runs
+        self._validating = ""  # the validate form's path, when the file could not be read
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -334,6 +335,9 @@ class DatasetsScreen(BaseScreen):
         was typed, to correct, on the field it names (a target no column has: Target, not File): it
         closed, and the user typed the path and the rest all over again. (The refusal's line is
         RoutesWorkerErrors'.)"""
+        if event.worker.name == "run_validate" and event.state == WorkerState.ERROR and self._validating:
+            path, self._validating = self._validating, ""
+            self.action_validate(path, str(event.worker.error or ""))
         if event.worker.name != "run_register" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
         typed, self._registering = self._registering, None
@@ -353,7 +357,8 @@ class DatasetsScreen(BaseScreen):
                                       timeout=30)
         self.app.call_from_thread(self.refresh_list, dv.ref)  # the cursor on it: its schema shows
 
-    def action_validate(self) -> None:
+    def action_validate(self, typed: str = "", refusal: str = "") -> None:
+        """The validate form; after a ``refusal`` (a file that cannot be read), with the path as typed."""
         dv = self.selected()
         if dv is None:
             return
@@ -363,15 +368,22 @@ class DatasetsScreen(BaseScreen):
                 self.run_validate(dv.ref, values["path"])
 
         self.app.push_screen(FormScreen(f"Validate a file against {dv.ref}",
-                                        [FormField("path", "File", placeholder=f".csv/.parquet path from {here(30)}", required=True)]),
+                                        [FormField("path", "File", typed, placeholder=f".csv/.parquet path from {here(30)}",
+                                                   required=True)]),
                              validate)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="datasets-action")
     def run_validate(self, ref: str, path: str) -> None:
         from mlops_tui.data import validation
+        from mlops_tui.errors import UserError
 
         result = validation.validate(self.app.ws, ref, path)
         problems = result.problems
+        if result.rows == 0 and len(problems) == 1 and problems[0].startswith(f"{path}: "):
+            # the file could not be read at all (no such file, a folder, not CSV/Parquet): the form
+            # again with the path as typed, to correct (it showed a result of one problem, the path gone)
+            self._validating = path
+            raise UserError(problems[0])
         head = f"✓ {path} matches {ref}" if result.ok else f"✗ {path}: {len(problems)} problem(s) against {ref}"
         body = "\n".join([head, ""] + [f"  ✗ {p}" for p in problems] + [f"  ▲ {w}" for w in result.warnings])
         self.app.call_from_thread(self.app.push_screen, TextScreen(f"validate {ref}", body))

@@ -232,6 +232,25 @@ async def test_validate_and_diff_show_their_results(sample_ws, app_factory, tmp_
         assert "  ✓ island: ok  categorical  PSI " in body and "null_rate_a=" not in body
 
 
+async def test_validate_of_a_file_that_cannot_be_read_gives_the_form_back_with_the_path(sample_ws, app_factory,
+                                                                                        tmp_path):
+    """A mistyped path showed a result of one problem ('…: no such file'); Esc, v, and the path was
+    to type again. Now the line is said and the form is back with the path as typed."""
+    missing = str(tmp_path / "penguins-2025.csv")
+    app = app_factory(sample_ws, start="datasets")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_datasets(pilot, app, "penguins")
+        await pilot.press("v")
+        await wait_for(pilot, lambda: screen_name(app) == "FormScreen", what="validate form")
+        await type_text(pilot, missing)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any(n.message == f"{missing}: no such file" for n in app._notifications),
+                       what="the line")
+        field = await wait_for(pilot, lambda: screen_name(app) == "FormScreen" and app.screen.query_one("#field-path"),
+                               what="the form again")
+        assert field.value == missing and app.screen.focused is field
+
+
 async def test_launch_form_is_prefilled_from_the_dataset_version(sample_ws, app_factory):
     app = app_factory(sample_ws, start="datasets")
     async with app.run_test(size=(80, 24)) as pilot:
