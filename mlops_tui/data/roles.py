@@ -185,7 +185,13 @@ def as_categories(df: pl.DataFrame, entries: list[SchemaEntry]) -> pl.DataFrame:
     """``df`` with its ``category`` columns as text, so training learns each code as a category (AER
     Affairs' rating 1-5, ISLR Auto's origin 1-3) and not as a quantity; a scoring file's numbers
     meet those categories as text again (signature.category_codes)."""
-    cols = [c for c in category_columns(entries) if c in df.columns]
+    return cast_categories(df, category_columns(entries))
+
+
+def cast_categories(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """``df`` with the columns ``names`` (those it has) as text: :func:`as_categories` of a schema's
+    names, as a run records them for workers that have the data but not the store."""
+    cols = [c for c in names if c in df.columns]
     return df.with_columns(pl.col(cols).cast(pl.String)) if cols else df
 
 

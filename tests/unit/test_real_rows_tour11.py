@@ -168,6 +168,15 @@ def test_an_integer_coded_column_can_be_marked_categorical(ws, cli, tmp_path: Pa
     sig = Signature.from_json(registry.resolve_target(ws, f"auto:{run.model_version}")[1].signature)
     origin = next(f for f in sig.features if f.source == "origin")
     assert (origin.kind, origin.categories) == ("categorical", ("1", "2", "3"))
+    # A worker on another host prepares the run from the version's stored file (tuning.remote), not
+    # through the store: it learns origin as categories too, or its trials would be another model's.
+    import polars as pl
+
+    from mlops_tui.training.tuning import train
+
+    dv, config = datasets.resolve(ws, "auto:1"), ws.store.runs.get(run.run_id).config
+    on_a_worker = train.prepare_frame(pl.read_parquet(datasets.snapshot_path(ws, dv)), config)
+    assert on_a_worker.signature == train.prepare_config(ws, dv, config).signature
 
     scored = cli("score", f"auto:{run.model_version}", tmp_path / "late.csv", "-o", tmp_path / "out.csv", "--json")
     assert scored.code == 0, scored.stderr

@@ -94,7 +94,7 @@ def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared
     config = {
         "dataset": dv.name, "dataset_version": dv.version, "dataset_hash": dv.hash, "target": target,
         "task": prepared.task, "metric": metric, "time_column": opts.time_column, "seed": opts.seed,
-        "id_columns": ids, "group_column": opts.group_column,
+        "id_columns": ids, "category_columns": roles.category_columns(dv.schema), "group_column": opts.group_column,
         "split_seed": split_seed, "split_seed_source": split_source,
         "protocol": protocol.choose(prepared, opts.time_column).to_json(),
         "warm_start": warm_starts(space, prepared.train.height + prepared.valid.height,

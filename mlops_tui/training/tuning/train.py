@@ -207,10 +207,13 @@ def prepare_config(ws: Workspace, dv: DatasetVersion, config: dict[str, Any]) ->
 
 
 def prepare_frame(df: Any, config: dict[str, Any]) -> prep.Prepared:
-    """The run's preparation of ``df`` (a worker on another host has the data, not the workspace).
-    Runs recorded before the split seed existed split with their search seed."""
+    """The run's preparation of ``df`` (a worker on another host has the data, not the workspace:
+    the columns the version marks categorical come as stored, and become text here as
+    datasets.load makes them). Runs recorded before the split seed existed split with their search seed."""
+    from mlops_tui.data import roles
+
     return prep.prepare(
-        df, target=config["target"], task=config.get("task"),
+        roles.cast_categories(df, config.get("category_columns") or []), target=config["target"], task=config.get("task"),
         time_column=config.get("time_column"), seed=int(config.get("split_seed", config.get("seed", 0))),
         test_size=float(config.get("test_size", 0.2)), valid_size=float(config.get("valid_size", 0.2)),
         id_columns=config.get("id_columns"), group_column=config.get("group_column"),
