@@ -42,6 +42,21 @@ def _load(name: str | None, file: str | None) -> Any:
     return pipelines.load(resolve_root(STATE.workspace), file, name)
 
 
+def _plan(pipeline: Any, force: str | None = None) -> Any:
+    """Each stage fresh or stale (`pipeline status`, `--dry-run`). Before the first `pipeline run`
+    makes the workspace, the stages are judged against an empty one in a temporary folder (each
+    'never run'), so a new project gets its plan, as from `dvc status`, and nothing is written."""
+    import tempfile
+
+    from mlops_tui import pipelines
+    from mlops_tui.workspace import Workspace, resolve_root
+
+    if Workspace(resolve_root(STATE.workspace)).store_path.exists():
+        return pipelines.plan(workspace(), pipeline, force=force)
+    with tempfile.TemporaryDirectory(prefix="mlops-tui-plan-") as empty:
+        return pipelines.plan(Workspace.open(empty, create=True), pipeline, force=force)
+
+
 def run(
     name: NameArg = None,
     file: FileOption = None,
@@ -66,7 +81,7 @@ def run(
 
     pipeline = _load(name, file)
     if dry_run:
-        res = pipelines.plan(workspace(), pipeline, force=force)
+        res = _plan(pipeline, force)
         payload = {**res.to_json(), "dry_run": True}
         emit(payload, as_json, lambda: _render(res, f"pipeline {pipeline.name} (dry run: stale stages would run)"))
         return
@@ -101,10 +116,8 @@ def status(
 
     Example: mlops-tui pipeline status penguins --json
     """
-    from mlops_tui import pipelines
-
     pipeline = _load(name, file)
-    res = pipelines.plan(workspace(), pipeline)
+    res = _plan(pipeline)
     emit(res.to_json(), as_json, lambda: _render(res, f"pipeline {pipeline.name} ({pipeline.file})"))
 
 

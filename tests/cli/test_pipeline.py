@@ -443,6 +443,19 @@ def test_a_malformed_pipeline_file_is_one_line_naming_the_problem(tmp_path, caps
     assert not (tmp_path / "ws").exists()  # nothing written, not even a workspace
 
 
+def test_status_and_dry_run_on_a_new_project_say_every_stage_would_run_and_write_nothing(tmp_path, capsys, monkeypatch):
+    """A new user writes pipeline.toml and asks what would run, as after `dvc status`: both said
+    "error: no workspace at ...; run `mlops-tui init`", though `pipeline run` makes the workspace."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    file = write_project(tmp_path / "project")
+    for args in (["pipeline", "status"], ["pipeline", "run", "--dry-run"]):
+        result = run_cli(capsys, tmp_path / "ws", *args, "--file", file, "--json")
+        assert result.code == 0, result.stderr
+        assert [(s["name"], s["status"], s["reason"]) for s in result.json["stages"]] == [
+            (name, "stale", "never run") for name in STAGES]
+        assert not (tmp_path / "ws").exists()  # nothing written, not even a workspace
+
+
 def test_a_missing_data_file_is_one_line_before_anything_is_written(tmp_path, capsys, monkeypatch):
     """A cron user whose data file is not there (a typo in `path`, or a glob nothing matches yet):
     the run used to create the workspace, record a failed run and its `not run` stages, and only then
