@@ -18,7 +18,7 @@ def _summary(dv: Any) -> dict[str, Any]:
 
 
 def add(
-    path: Annotated[str, typer.Argument(help="CSV or Parquet file, or a glob of Parquet files (quote it).")],
+    path: Annotated[str, typer.Argument(metavar="PATH", help="CSV or Parquet file, or a glob of Parquet files (quote it).")],
     name: Annotated[str | None, typer.Option("--name", help="Dataset name [default: the file's stem].")] = None,
     target: Annotated[str | None, typer.Option("--target", help="The column to predict.")] = None,
     description: Annotated[str | None, typer.Option("--description", help="A note shown in lists.")] = None,
@@ -70,7 +70,7 @@ def list_(as_json: JsonFlag = False) -> None:
 
 
 def show(
-    ref: Annotated[str, typer.Argument(help="NAME (latest) or NAME:VERSION.")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="NAME (latest) or NAME:VERSION.")],
     as_json: JsonFlag = False,
 ) -> None:
     """Schema and per-column profile of a dataset version.
@@ -122,7 +122,7 @@ def _clipped(value: object, width: int = CELL_TEXT) -> str:
 
 
 def head(
-    ref: Annotated[str, typer.Argument(help="NAME (latest) or NAME:VERSION.")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="NAME (latest) or NAME:VERSION.")],
     rows: Annotated[int, typer.Option("--rows", "-n", min=0, help="How many rows.")] = 10,
     as_json: JsonFlag = False,
 ) -> None:
@@ -140,8 +140,8 @@ def head(
 
 
 def diff(
-    a: Annotated[str, typer.Argument(help="The reference version, e.g. bikeshare:1.")],
-    b: Annotated[str, typer.Argument(help="The version to compare, e.g. bikeshare:2.")],
+    a: Annotated[str, typer.Argument(metavar="REF", help="The reference version, e.g. bikeshare:1.")],
+    b: Annotated[str, typer.Argument(metavar="REF", help="The version to compare, e.g. bikeshare:2.")],
     as_json: JsonFlag = False,
 ) -> None:
     """Schema changes and per-column drift between two versions.
@@ -169,8 +169,8 @@ def diff(
 
 
 def validate(
-    ref: Annotated[str, typer.Argument(help="The version whose schema is the contract.")],
-    path: Annotated[str, typer.Argument(help="The CSV/Parquet file to check.")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The version whose schema is the contract.")],
+    path: Annotated[str, typer.Argument(metavar="PATH", help="The CSV/Parquet file to check.")],
     as_json: JsonFlag = False,
 ) -> None:
     """Check a file against a version's schema contract.

@@ -11,7 +11,7 @@ from mlops_tui.cli._common import JsonFlag, emit, err, fmt, out, table, workspac
 
 
 def report(
-    runs: Annotated[list[str], typer.Argument(help="One or more run ids (unique prefixes work).")],
+    runs: Annotated[list[str], typer.Argument(metavar="RUN", help="One or more run ids (unique prefixes work).")],
     output: Annotated[str, typer.Option("--output", "-o", help="The HTML file to write.")],
     as_json: JsonFlag = False,
 ) -> None:
@@ -28,8 +28,8 @@ def report(
 
 
 def evaluate(
-    model: Annotated[str, typer.Argument(help="Model: NAME, NAME:VERSION or NAME@ALIAS.")],
-    dataset: Annotated[str, typer.Argument(help="Labelled dataset: NAME or NAME:VERSION.")],
+    model: Annotated[str, typer.Argument(metavar="MODEL_REF", help="Model: NAME, NAME:VERSION or NAME@ALIAS.")],
+    dataset: Annotated[str, typer.Argument(metavar="DATASET_REF", help="Labelled dataset: NAME or NAME:VERSION.")],
     threshold: Annotated[float | None, typer.Option(
         "--threshold", help="Decision threshold for binary models [default: the model's].")] = None,
     unseen: Annotated[bool, typer.Option(

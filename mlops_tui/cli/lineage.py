@@ -18,7 +18,7 @@ ALSO = {"created": "created by", "retrained_as": "retrain of", "scored": "scored
 
 
 def lineage_cmd(
-    ref: Annotated[str, typer.Argument(help="A dataset (NAME[:V]), run id, model (NAME[:V|@ALIAS]), deployment or "
+    ref: Annotated[str, typer.Argument(metavar="REF", help="A dataset (NAME[:V]), run id, model (NAME[:V|@ALIAS]), deployment or "
                                             "job id; prefix with KIND: to disambiguate, e.g. dataset:bikes.")],
     as_json: JsonFlag = False,
 ) -> None:

@@ -42,7 +42,7 @@ def _warn_gate(res: Promotion) -> None:
 
 
 def list_(
-    name: Annotated[str | None, typer.Argument(help="Only this model's versions.")] = None,
+    name: Annotated[str | None, typer.Argument(metavar="NAME", help="Only this model's versions.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """All model versions with their aliases and metrics.
@@ -64,7 +64,7 @@ def list_(
 
 
 def show(
-    ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS.")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="NAME, NAME:VERSION or NAME@ALIAS.")],
     as_json: JsonFlag = False,
 ) -> None:
     """One model version: metrics, gate verdict, aliases, lineage.
@@ -104,7 +104,7 @@ def show(
 
 
 def promote(
-    ref: Annotated[str, typer.Argument(help="The version to promote: NAME:VERSION (or NAME, NAME@ALIAS).")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The version to promote: NAME:VERSION (or NAME, NAME@ALIAS).")],
     alias: Annotated[str, typer.Option("--alias", "-a", help="Alias to move, e.g. production or staging.")],
     as_json: JsonFlag = False,
 ) -> None:
@@ -125,7 +125,7 @@ def promote(
 
 
 def rollback(
-    name: Annotated[str, typer.Argument(help="Model name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Model name.")],
     alias: Annotated[str, typer.Option("--alias", "-a", help="Alias to move back.")] = "production",
     as_json: JsonFlag = False,
 ) -> None:
@@ -142,7 +142,7 @@ def rollback(
 
 
 def export(
-    ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS.")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="NAME, NAME:VERSION or NAME@ALIAS.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="c (C source + example main.c), onnx, or lightgbm "
                                                             "(text model + JSON sidecar).")],
     output: Annotated[str, typer.Option("--output", "-o", help="Folder to write into (created if needed).")],

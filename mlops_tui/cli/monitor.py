@@ -56,7 +56,7 @@ def _mean(value: float | None) -> str:
 
 
 def monitor(
-    deployment: Annotated[str, typer.Argument(help="Deployment name.")],
+    deployment: Annotated[str, typer.Argument(metavar="DEP", help="Deployment name.")],
     limit: Annotated[int, typer.Option("--limit", min=1, help="Most recent jobs to show.")] = 20,
     job: Annotated[str | None, typer.Option("--job", help="Show the features of this job (id or unique "
                                             "prefix) instead of the latest one.")] = None,
@@ -117,8 +117,8 @@ def monitor(
 
 
 def feedback(
-    deployment: Annotated[str, typer.Argument(help="Deployment name.")],
-    labels: Annotated[str, typer.Argument(help="CSV/Parquet file with the id column and the true label.")],
+    deployment: Annotated[str, typer.Argument(metavar="DEP", help="Deployment name.")],
+    labels: Annotated[str, typer.Argument(metavar="LABELS", help="CSV/Parquet file with the id column and the true label.")],
     id_column: Annotated[str, typer.Option("--id-column", help="Column joining labels to scored rows.")],
     label_column: Annotated[str | None, typer.Option("--label-column", help="Label column [default: the model's target].")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 3 when live performance alerts (for cron).")] = False,
@@ -162,7 +162,7 @@ def feedback(
 
 # -- retrain ----------------------------------------------------------------------------------------
 def retrain(
-    deployment: Annotated[str, typer.Argument(help="Deployment whose model is the champion.")],
+    deployment: Annotated[str, typer.Argument(metavar="DEP", help="Deployment whose model is the champion.")],
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="New dataset version: NAME (latest) or NAME:V.")],
     trials: Annotated[int | None, typer.Option("--trials", min=1, help="Re-tune N trials, starting from the "
                                                "champion's parameters [default: reuse them as they are].")] = None,

@@ -10,7 +10,7 @@ import typer
 from mlops_tui.cli._common import GROUPS, STATE, JsonFlag, emit, err, out, table, workspace
 from mlops_tui.errors import PolicyRefused, UserError
 
-NameArg = Annotated[str | None, typer.Argument(help="The pipeline [default: the file's only one].")]
+NameArg = Annotated[str | None, typer.Argument(metavar="NAME", help="The pipeline [default: the file's only one].")]
 FileOption = Annotated[str | None, typer.Option(
     "--file", "-f", help="The pipeline file [default: ./pipeline.toml, else <workspace>/pipeline.toml].")]
 

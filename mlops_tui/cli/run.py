@@ -159,7 +159,7 @@ def _render_result(payload: dict[str, Any]) -> None:
 
 
 def tune(
-    ref: Annotated[str, typer.Argument(help="Dataset NAME (latest) or NAME:VERSION.")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="Dataset NAME (latest) or NAME:VERSION.")],
     target: Annotated[str | None, typer.Option("--target", help="Column to predict [default: the dataset's].")] = None,
     task: Annotated[str, typer.Option("--task", help="auto | binary | multiclass | regression.")] = "auto",
     metric: Annotated[str | None, typer.Option("--metric", help="roc_auc, log_loss, rmse, f1, ... [default per task].")] = None,
@@ -401,7 +401,7 @@ def _short(value: Any, key: str) -> Any:
 
 
 def compare(
-    runs: Annotated[list[str], typer.Argument(help="Two or more run ids (unique prefixes work).")],
+    runs: Annotated[list[str], typer.Argument(metavar="RUN", help="Two or more run ids (unique prefixes work).")],
     as_json: JsonFlag = False,
 ) -> None:
     """Runs side by side: holdout metrics, parameters, datasets.
@@ -441,7 +441,7 @@ def compare(
 
 
 def reproduce(
-    run: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
+    run: Annotated[str, typer.Argument(metavar="RUN", help="Run id (a unique prefix is enough).")],
     as_json: JsonFlag = False,
 ) -> None:
     """Retrain a run's final model from its record.

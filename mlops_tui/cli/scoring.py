@@ -42,7 +42,7 @@ def engine_text(engine: str, info: dict[str, Any] | None) -> str:
 
 
 def deploy(
-    model_ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS.")],
+    model_ref: Annotated[str, typer.Argument(metavar="MODEL_REF", help="NAME, NAME:VERSION or NAME@ALIAS.")],
     name: Annotated[str, typer.Option("--name", "-n", help="Deployment name (created or repointed).")],
     force: Annotated[bool, typer.Option("--force", help="Deploy even if the validation gate refuses (recorded).")] = False,
     output_dir: Annotated[str | None, typer.Option("--output-dir", help="Default folder for this deployment's outputs.")] = None,
@@ -86,8 +86,8 @@ def register(app: typer.Typer) -> None:
 
 
 def score(
-    target: Annotated[str, typer.Argument(help="A deployment name, or a model NAME, NAME:VERSION, NAME@ALIAS.")],
-    inputs: Annotated[list[str], typer.Argument(help="CSV or Parquet files, or globs (quote them).")],
+    target: Annotated[str, typer.Argument(metavar="DEP_OR_MODEL_REF", help="A deployment name, or a model NAME, NAME:VERSION, NAME@ALIAS.")],
+    inputs: Annotated[list[str], typer.Argument(metavar="INPUT", help="CSV or Parquet files, or globs (quote them).")],
     output: Annotated[str | None, typer.Option("--output", "-o", help="Output file: .parquet, or .csv for CSV "
                                                "(or a folder); default: the deployment's output folder.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1000, help="Rows per batch.")] = 100_000,

@@ -23,7 +23,7 @@ def _row(s: Service) -> dict[str, Any]:
 
 def serve(
     target: Annotated[str, typer.Argument(help="The deployment to serve; or `list`; or `stop`.", metavar="DEP|list|stop")],
-    name: Annotated[str | None, typer.Argument(help="With `stop`: the deployment (or service id) to stop.")] = None,
+    name: Annotated[str | None, typer.Argument(metavar="DEP", help="With `stop`: the deployment (or service id) to stop.")] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on (other machines reach only a non-loopback one).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1, help="uvicorn worker processes.")] = 1,

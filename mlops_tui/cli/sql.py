@@ -12,7 +12,7 @@ from mlops_tui.serving.sweep import sweep_jobs
 
 
 def sql(
-    query: Annotated[str, typer.Argument(help="One SELECT statement over the views below.")],
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="One SELECT statement over the views below.")],
     limit: Annotated[int, typer.Option("--limit", min=1, help="Most rows to return.")] = 1000,
     as_json: JsonFlag = False,
 ) -> None:

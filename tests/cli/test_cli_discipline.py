@@ -235,3 +235,32 @@ def test_every_command_has_a_whole_one_line_summary_at_80_columns(group):
     if not group:
         model_line = next(line for line in commands if line.split()[0] == "model")
         assert "roll back" in model_line and "export" in model_line
+
+
+def test_every_usage_line_names_its_arguments_as_the_readme_does():
+    """'Usage: mlops-tui dataset diff [OPTIONS] {a} {b}' and 'evaluate [OPTIONS] {model} {dataset}' named
+    arguments by their Python parameter; the README's contract reads `dataset diff REF REF`,
+    `evaluate MODEL_REF DATASET_REF`, `score DEP_OR_MODEL_REF INPUT...`."""
+    import re
+
+    import typer.main
+
+    from mlops_tui.cli import app
+
+    def leaves(cmd, path: tuple[str, ...]):
+        if hasattr(cmd, "commands"):  # a group (Typer's own Click classes)
+            for name, sub in cmd.commands.items():
+                yield from leaves(sub, (*path, name))
+        else:
+            yield path, cmd
+
+    root = typer.main.get_command(app)
+    usages = {" ".join(path): cmd.get_usage(cmd.context_class(cmd, info_name=" ".join(path)))
+              for path, cmd in leaves(root, ())}
+    assert usages["dataset diff"].endswith("dataset diff [OPTIONS] {REF} {REF}")
+    assert usages["evaluate"].endswith("evaluate [OPTIONS] {MODEL_REF} {DATASET_REF}")
+    assert usages["score"].endswith("score [OPTIONS] {DEP_OR_MODEL_REF} {INPUT}...")
+    lower = {c: u for c, u in usages.items()
+             for arg in re.findall(r"[{\[]([^}\]]+)[}\]]", u.split("[OPTIONS]", 1)[-1])
+             if not arg.split("|")[0].isupper()}
+    assert lower == {}
