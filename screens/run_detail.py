@@ -74,6 +74,7 @@ class RunDetailScreen(BaseScreen):
         self._importance_for: int = -1
         self._ticks = 0
         self._trials: list[Trial] = []
+        self._param_rank: list[str] = []  # parameters by importance, once known (the trials table's order)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -157,6 +158,12 @@ class RunDetailScreen(BaseScreen):
 
     def on_run_detail_screen_importance(self, message: Importance) -> None:
         self._show_importance(message.params, message.features)
+        imp = (message.params or {}).get("importances") or {}
+        ranked = sorted((k for k, v in imp.items() if isinstance(v, int | float)), key=lambda k: -imp[k])
+        if ranked and ranked != self._param_rank:
+            self._param_rank = ranked
+            if self.run is not None:
+                self._show_trials(self.run, self._trials)
 
     def _show_head(self, run: Run, trials: list[Trial], workers: list[RunWorker], phase: str | None = None) -> None:
         from rich.text import Text
@@ -187,7 +194,12 @@ class RunDetailScreen(BaseScreen):
         self.query_one("#run-head", Static).update(head)
 
     def _show_trials(self, run: Run, trials: list[Trial]) -> None:
-        varying = _varying_params(trials)[:max(2, (self.app.size.width - 40) // 17)]
+        # The columns that fit, the parameters that mattered most first once their importance is
+        # known: at 80 columns the two shown were bagging_fraction and bagging_freq (the first
+        # seen) while lambda_l1 and learning_rate mattered most.
+        rank = {k: i for i, k in enumerate(self._param_rank)}
+        varying = sorted(_varying_params(trials), key=lambda k: rank.get(k, len(rank)))
+        varying = varying[:max(2, (self.app.size.width - 40) // 17)]
         best = run.best_value
         rows = []
         for t in sorted(trials, key=lambda t: t.number, reverse=True):

@@ -568,3 +568,27 @@ async def test_the_launch_forms_metric_names_the_tasks_default_and_the_others(sa
         assert any(hint in r for r in screen_text(app)), screen_text(app)
         form.query_one("#field-task").value = "regression"
         assert await wait_for(pilot, lambda: metric.placeholder == "default: rmse · or mae, r2, mape", what="rmse")
+
+
+async def test_the_trials_table_shows_the_parameters_that_mattered_most_where_few_fit(ws, app_factory):
+    """At 80 columns the trials table has room for two parameters: it showed the first two seen
+    (bagging_fraction, bagging_freq on a real run) whatever their importance."""
+    from mlops_tui.screens.run_detail import RunDetailScreen
+
+    from tests.tui.conftest import fake_runs
+
+    completed = fake_runs(ws)[0]  # varying: num_leaves, learning_rate, min_child_samples (in that order)
+    app = app_factory(ws, start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(RunDetailScreen(completed))
+        table = app.screen.query_one("#trials-table")
+
+        def params() -> list[str]:
+            return [str(c.label) for c in table.ordered_columns][4:]
+
+        await wait_for(pilot, lambda: table.row_count, what="trials")
+        app.screen.post_message(RunDetailScreen.Importance(
+            {"importances": {"num_leaves": 0.1, "learning_rate": 0.2, "min_child_samples": 0.7}}, None))
+        assert await wait_for(pilot, lambda: params() == ["min_child_samples", "learning_rate"], what="by importance")
+        await pilot.pause()
+        assert any("min_child_samples" in r and "learning_rate" in r for r in screen_text(app))
