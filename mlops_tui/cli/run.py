@@ -68,6 +68,7 @@ def _protocol(config: dict[str, Any]) -> dict[str, Any]:
     return {**protocol, "group_column": config.get("group_column"),
             "split_seed": config.get("split_seed", config.get("seed")),
             "split_seed_source": config.get("split_seed_source", "--seed (recorded before split seeds)"),
+            "holdout_share": float(config.get("test_size", 0.2)),
             "warm_start_trials": len(config.get("warm_start") or []), "workers": config.get("jobs"),
             "resources": config.get("resources")}
 
@@ -75,8 +76,8 @@ def _protocol(config: dict[str, Any]) -> dict[str, Any]:
 def _protocol_line(p: dict[str, Any]) -> str:
     kind = f"{p['folds']}-fold cross-validation" if p["kind"] == "cv" else "one validation split"
     groups = f"; rows sharing {p['group_column']!r} kept on one side" if p.get("group_column") else ""
-    return (f"protocol: {kind} ({p['reason']}); holdout split seed {p['split_seed']} "
-            f"({p['split_seed_source']}){groups}; {p['warm_start_trials']} warm-start trial(s)")
+    return (f"protocol: {kind} ({p['reason']}); holdout {p['holdout_share']:.0%} of the rows, split seed "
+            f"{p['split_seed']} ({p['split_seed_source']}){groups}; {p['warm_start_trials']} warm-start trial(s)")
 
 
 def _log_path(ws: Any, run_id: str) -> Any:

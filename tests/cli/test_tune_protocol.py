@@ -26,8 +26,9 @@ def test_a_small_set_cross_validates_and_a_large_one_uses_one_split(ws, cli, tmp
     assert small["protocol"]["final_draws"] == protocol.FINAL_DRAWS == 2
     assert "5-fold cross-validation" in small["protocol"]["reason"]
     assert "over 2 draws of the folds" in small["protocol"]["reason"]
-    shown = cli("run", "show", small["run_id"])
-    assert "protocol: 5-fold cross-validation (275 rows besides the holdout" in " ".join(shown.stdout.split())
+    shown = " ".join(cli("run", "show", small["run_id"]).stdout.split())
+    assert "protocol: 5-fold cross-validation (275 rows besides the holdout" in shown
+    assert small["protocol"]["holdout_share"] == 0.2 and "holdout 20% of the rows, split seed" in shown
     # Wider data (more rows x features than protocol.DRAWS_MAX_CELLS, 50,000) gets one draw.
     from mlops_tui.data import datasets
     from mlops_tui.training.tuning import train
@@ -44,8 +45,18 @@ def test_a_small_set_cross_validates_and_a_large_one_uses_one_split(ws, cli, tmp
     add_sample(ws, "default", rows=2500, target="default")
     large = _tune(cli, tmp_path, "default", "--trials", "2")
     assert large["protocol"]["kind"] == "holdout" and large["protocol"]["folds"] == 1
-    assert large["protocol"]["reason"].startswith("2000 rows besides the holdout: one validation split of 500 rows")
+    # The holdout keeps 200 rows within 10-20 % of a version (protocol.holdout_share): 10 % of 2,500.
+    assert large["protocol"]["reason"].startswith("2250 rows besides the holdout: one validation split of 500 rows")
+    assert large["protocol"]["holdout_share"] == 0.1
+    assert pl.read_parquet(ws.run_dir(large["run_id"]) / "holdout.parquet").height == 250
     assert ws.store.runs.get(large["run_id"]).config["protocol"]["kind"] == "holdout"
+
+
+def test_the_holdout_keeps_200_rows_within_10_to_20_percent_of_a_version():
+    from mlops_tui.training.tuning import protocol
+
+    assert [round(protocol.holdout_share(n) * n) for n in (300, 1000, 1500, 2000, 2500, 40_000)] == \
+        [60, 200, 200, 200, 250, 4000]
 
 
 def test_the_first_trials_are_the_warm_start_configurations(ws, cli, tmp_path):

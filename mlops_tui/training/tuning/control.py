@@ -81,8 +81,9 @@ def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared
     task = None if opts.task in (None, "auto") else opts.task
     split_seed, split_source = protocol.split_seed(dv, opts.split_seed, opts.time_column)
     ids = roles.id_columns(dv.schema)  # what `dataset show` calls an id is never a feature
+    test_size = protocol.holdout_share(dv.rows)
     prepared = prep.prepare(datasets.load(ws, dv), target=target, task=task, time_column=opts.time_column,
-                            seed=split_seed, id_columns=ids, group_column=opts.group_column)
+                            seed=split_seed, test_size=test_size, id_columns=ids, group_column=opts.group_column)
     metric = mx.check_metric(prepared.task, opts.metric)
     if opts.threshold_for is not None and prepared.task != "binary":
         raise UserError(f"--threshold-for is for binary classifiers; {target!r} of {dv.ref} is a {prepared.task} "
@@ -99,7 +100,7 @@ def validate(ws: Workspace, opts: TuneOptions) -> tuple[DatasetVersion, Prepared
         "protocol": protocol.choose(prepared, opts.time_column).to_json(),
         "warm_start": warm_starts(space, prepared.train.height + prepared.valid.height,
                                   len(prepared.signature.features)),
-        "test_size": 0.2, "valid_size": 0.2, "trials": opts.trials, "timeout": opts.timeout,
+        "test_size": test_size, "valid_size": 0.2, "trials": opts.trials, "timeout": opts.timeout,
         "jobs": jobs, "trial_threads": threads, "resources": resources, "space": space,
         "space_file": opts.space_file, "num_threads": 1,
         "options": {**asdict(opts), "storage": shared.get("storage")}, **shared,
