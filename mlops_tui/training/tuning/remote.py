@@ -113,12 +113,20 @@ def run_trials(study: optuna.Study, objective: Callable[[Any], float], *, interv
                on_trial: Callable[[Any, Any], None] | None = None, beat: Beat | None = None,
                url: str = "") -> str:
     """The loop of the module doc; returns why it ended (a sentence for the log and the output)."""
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
     started = time.monotonic()
     lost_since: float | None = None
     # The worker's log names each trial it starts and ends (what this host did, read on this host).
     callbacks = [_log_end] + ([on_trial] if on_trial is not None else [])
 
     def logged(trial: Any) -> float:
+        # Optuna's heartbeat thread writes a trial's first beat a moment after the trial starts: a
+        # worker stopped or cut off before it leaves a running trial with no beat at all, which
+        # fail_stale never fails, and the run waits for it forever (a CI run of the network-cut
+        # test waited 300 s). One beat before the work starts closes that window.
+        if is_heartbeat_enabled(study._storage):
+            study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
         log.info("trial %d started", trial.number)
         return objective(trial)
 
