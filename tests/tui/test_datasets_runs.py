@@ -25,9 +25,17 @@ async def open_datasets(pilot, app, name: str):
                            and app.screen.query_one("#datasets"), what="datasets list")
     names = [table.get_row_at(i)[0] for i in range(table.row_count)]
     table.focus()
-    steps = names.index(name) - table.cursor_row  # from where the cursor is (on a dataset just registered)
-    for _ in range(abs(steps)):
-        await pilot.press("j" if steps > 0 else "k")
+    # From where the cursor is (on a dataset just registered), step by step: a cursor the screen
+    # places once it has read the store may move after the first look (a CI run pressed j from a
+    # row the cursor had already left, and never reached the dataset).
+    for _ in range(2 * len(names) + 10):
+        if app.screen.current == f"{name}:1":
+            break
+        steps = names.index(name) - table.cursor_row
+        if steps:
+            await pilot.press("j" if steps > 0 else "k")
+        else:
+            await pilot.pause(0.1)  # on the row: the screen's selection follows
     await wait_for(pilot, lambda: app.screen.current == f"{name}:1", what=f"{name} selected")
     return table
 
